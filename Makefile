@@ -1,0 +1,31 @@
+# Thin wrapper over CMake: make, make test, make bench, make clean, make install.
+#   make test SANITIZE=address,undefined   (or SANITIZE=thread)
+SANITIZE ?=
+CC ?= cc
+BUILD ?= build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
+comma := ,
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
+
+.PHONY: all build test bench clean install
+
+all: build
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DRILL_SANITIZE=$(SANITIZE) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# ctest --no-tests=error: a run in which no test ran is a failure.
+test: build
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error $(CTEST_ARGS)
+
+bench: build
+	$(BUILD)/rill_bench --out bench/results/latest.json $(BENCH_ARGS)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf build build-*

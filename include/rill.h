@@ -1,0 +1,292 @@
+/* rill: lock-free shared-memory channels between processes on one host.
+ *
+ * One producer, any number of consumers per channel.  A channel is a ring of
+ * 32-byte descriptors beside a ring of 64-byte payload chunks, living in a
+ * named shared-memory region.  Every call returns 0 (or a non-negative count)
+ * on success and a negative RILL_E* code on failure; rill_strerror() explains
+ * a code.  No call prints, aborts or exits.
+ *
+ * The bytes in shared memory are specified in docs/PROTOCOL.md.
+ *
+ * Threading: a region handle may be shared by threads of one process for
+ * create/open/join/stats calls.  A producer handle or a consumer handle is
+ * used by one thread at a time (it is the endpoint, and holds its position
+ * in registers).
+ */
+#ifndef RILL_H
+#define RILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library is built with hidden visibility; what is declared here is
+ * exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+#define RILL_VERSION_MAJOR 0
+#define RILL_VERSION_MINOR 1
+
+/* ---- error codes (returned negated) ------------------------------------ */
+
+enum {
+  RILL_OK = 0,
+  RILL_EAGAIN = 1,     /* nothing to read yet / no credit to publish now      */
+  RILL_EOVERRUN,       /* consumer was lapped; rill_view.lost says how many   */
+  RILL_EINVAL,         /* bad argument (name, size, option, handle)           */
+  RILL_ENOMEM,         /* out of process memory                               */
+  RILL_ENOENT,         /* no such region or channel                           */
+  RILL_EEXIST,         /* region or channel already exists                    */
+  RILL_EACCES,         /* permission denied on the region file                */
+  RILL_ENODIR,         /* the region directory does not exist                 */
+  RILL_ENOSPC,         /* not enough space in the file system or region       */
+  RILL_EBUSY,          /* a live producer already owns the channel            */
+  RILL_EFULL,          /* every consumer slot of the channel is taken         */
+  RILL_EEMPTY,         /* region file has length zero                         */
+  RILL_ETRUNC,         /* region file shorter than its header says            */
+  RILL_EMAGIC,         /* not a rill region or object (wrong magic)           */
+  RILL_EVERSION,       /* rill layout version not supported                   */
+  RILL_ECORRUPT,       /* header or table fields out of range                 */
+  RILL_EMSGSIZE,       /* message larger than the channel allows / buffer cap */
+  RILL_ETIMEDOUT,      /* a wait ran out of time                              */
+  RILL_EIO,            /* an unexpected operating-system error                */
+  RILL_ERR_MAX_
+};
+
+/* Text for a code, positive or negative.  Never NULL. */
+const char *rill_strerror(int err);
+
+/* ---- regions ------------------------------------------------------------ */
+
+typedef struct rill_region rill_region;
+
+typedef struct rill_region_opts {
+  uint64_t size;   /* create: total bytes; 0 = 64 MiB.  Rounded up to 4 KiB. */
+  const char *dir; /* NULL = $RILL_DIR, else "/dev/shm"                      */
+  uint32_t mode;   /* create: file mode; 0 = 0600.  Set exactly, umask aside. */
+  uint32_t flags;  /* reserved, must be 0                                    */
+} rill_region_opts;
+
+#define RILL_NAME_MAX 39 /* longest region or channel name (bytes) */
+
+/* Creates region NAME (a file DIR/NAME) of opts->size bytes, reserving its
+ * pages up front (free space is checked first), and returns a handle in *out.
+ * The file appears fully formed: it is built under a temporary name and
+ * linked into place.  Names are 1..RILL_NAME_MAX bytes of [A-Za-z0-9._-] and
+ * do not start with '.'.  Errors: EINVAL, EEXIST, ENODIR, EACCES, ENOSPC,
+ * ENOMEM, EIO. */
+int rill_region_create(const char *name, const rill_region_opts *opts,
+                       rill_region **out);
+
+/* Opens an existing region, validating magic, version, sizes, alignment and
+ * every table offset against the file's real length.  Errors: EINVAL, ENOENT,
+ * ENODIR, EACCES, EEMPTY, ETRUNC, EMAGIC, EVERSION, ECORRUPT, ENOMEM, EIO. */
+int rill_region_open(const char *name, const rill_region_opts *opts,
+                     rill_region **out);
+
+/* Unmaps and frees the handle.  Endpoints joined through it stay valid (each
+ * keeps its own mapping).  Accepts NULL.  Returns 0. */
+int rill_region_close(rill_region *r);
+
+/* Removes region NAME from DIR (NULL = $RILL_DIR or /dev/shm).  Processes
+ * that have it mapped keep using it.  Errors: EINVAL, ENOENT, ENODIR, EACCES. */
+int rill_region_unlink(const char *name, const char *dir);
+
+typedef struct rill_region_info {
+  uint64_t size;       /* total bytes                                   */
+  uint64_t used;       /* bytes allocated to objects (header included)  */
+  uint64_t created_ns; /* CLOCK_REALTIME at creation                    */
+  uint32_t creator_pid;
+  uint32_t creator_uid;
+  uint32_t nobjects;   /* objects in the table                          */
+} rill_region_info;
+
+int rill_region_info_get(rill_region *r, rill_region_info *info);
+
+/* ---- channels ----------------------------------------------------------- */
+
+typedef struct rill_channel_opts {
+  uint32_t depth;         /* descriptors in the ring, power of 2; 0 = 4096 */
+  uint32_t mtu;           /* largest fragment payload, bytes; 0 = 1024     */
+  uint32_t max_consumers; /* consumer slots; 0 = 8                         */
+  uint32_t flags;         /* reserved, must be 0                           */
+  uint64_t max_msg;       /* largest message (fragmented); 0 = 16 * mtu    */
+} rill_channel_opts;
+
+/* Bytes a channel with these options takes in a region (page multiple), or
+ * 0 if the options are invalid.  depth: 2..2^24 power of two; mtu: 1..65535;
+ * max_consumers: 1..256; max_msg >= mtu and at most depth/2 fragments. */
+uint64_t rill_channel_footprint(const rill_channel_opts *opts);
+
+/* Creates channel NAME in region R.  Errors: EINVAL, EEXIST, ENOSPC (the
+ * region has no room or its object table is full), EIO. */
+int rill_channel_create(rill_region *r, const char *name,
+                        const rill_channel_opts *opts);
+
+/* ---- ctl bits of a descriptor ------------------------------------------- */
+
+#define RILL_CTL_SOM 0x0001u /* first fragment of a message      */
+#define RILL_CTL_EOM 0x0002u /* last fragment of a message       */
+#define RILL_CTL_ERR 0x0004u /* the message carries an error     */
+#define RILL_CTL_MSG (RILL_CTL_SOM | RILL_CTL_EOM) /* a whole message */
+/* bits 3..15 are free for the application (an origin id, a type tag) */
+#define RILL_CTL_USER_SHIFT 3
+#define RILL_CTL_USER(x) ((uint16_t)((x) << RILL_CTL_USER_SHIFT))
+
+/* ---- producer ----------------------------------------------------------- */
+
+typedef struct rill_producer rill_producer;
+
+/* Joins channel NAME as its producer.  Only one producer may be joined at a
+ * time: a second join, from any process, fails with EBUSY while the first
+ * is alive (an OFD lock held on the producer's page; released by the kernel
+ * if the process dies).  A producer that joins a channel used before resumes
+ * its sequence.  Errors: EINVAL, ENOENT, EBUSY, EMAGIC, EVERSION, ECORRUPT,
+ * ENOMEM, EIO. */
+int rill_producer_join(rill_region *r, const char *name, rill_producer **out);
+
+/* Flushes counters and position, releases the channel.  Accepts NULL. */
+int rill_producer_leave(rill_producer *p);
+
+/* Reserves N bytes (N <= mtu) in the data ring and points *buf at them.
+ * Write the payload there, then rill_commit().  A second reserve without a
+ * commit returns the same space (resized).  Returns 0, -RILL_EAGAIN when a
+ * reliable consumer has not freed room yet (counted as backpressure), or
+ * -RILL_EMSGSIZE. */
+int rill_reserve(rill_producer *p, size_t n, void **buf);
+
+/* Publishes the reserved buffer as a descriptor of N bytes (N <= the
+ * reserved size) with SIG and CTL (pass RILL_CTL_MSG for a whole message;
+ * SOM/EOM mark fragments of a longer one).  tspub is stamped, tsorig is 0.
+ * Returns 0, or -RILL_EINVAL if nothing was reserved or N is too large. */
+int rill_commit(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl);
+
+/* rill_commit() with an application timestamp in tsorig. */
+int rill_commit_ts(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl,
+                   uint32_t tsorig);
+
+/* Copies N bytes (N <= max_msg) and publishes them as one message, split in
+ * fragments of at most mtu bytes when larger.  All or nothing: returns
+ * -RILL_EAGAIN without publishing anything if the credit for every fragment
+ * is not there.  Returns 0, -RILL_EAGAIN or -RILL_EMSGSIZE. */
+int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig);
+
+/* Writes the producer's counters and position to shared memory now
+ * (otherwise done every so many messages and when out of credit). */
+int rill_producer_flush(rill_producer *p);
+
+/* ---- consumer ----------------------------------------------------------- */
+
+typedef struct rill_consumer rill_consumer;
+
+enum {
+  RILL_RELIABLE = 1, /* the producer never laps it: backpressure instead  */
+  RILL_LOSSY = 2,    /* never slows the producer; may see overruns         */
+};
+
+/* Joins channel NAME as a consumer in MODE.  It starts at the producer's
+ * last flushed position, so a consumer that joins before the first message
+ * sees every message.  The consumer maps the channel read-only except for
+ * its own cursor page.  Errors: EINVAL, ENOENT, EFULL, EMAGIC, EVERSION,
+ * ECORRUPT, ENOMEM, EIO. */
+int rill_consumer_join(rill_region *r, const char *name, int mode,
+                       rill_consumer **out);
+
+/* Flushes the cursor and frees the slot.  Accepts NULL. */
+int rill_consumer_leave(rill_consumer *c);
+
+/* What a poll sees.  data points into shared memory and stays valid until
+ * the next call on this consumer (for a lossy consumer, only as long as
+ * rill_check() says so). */
+typedef struct rill_view {
+  const void *data;
+  uint64_t seq;
+  uint64_t sig;
+  uint32_t sz;
+  uint16_t ctl;
+  uint16_t reserved_;
+  uint32_t tsorig;
+  uint32_t tspub;
+  uint64_t lost; /* with -RILL_EOVERRUN: sequence numbers skipped */
+} rill_view;
+
+/* Looks at the next descriptor.  Returns 0 with *v filled and the consumer
+ * moved past it; -RILL_EAGAIN if nothing is published yet; -RILL_EOVERRUN
+ * with v->lost set if the consumer was lapped (it resynchronises: the next
+ * poll returns the oldest message still there).  Fragments are returned one
+ * by one.  Never reads outside the channel, whatever the descriptor says. */
+int rill_poll(rill_consumer *c, rill_view *v);
+
+/* After reading v->data: 0 if the payload was not overwritten meanwhile,
+ * -RILL_EOVERRUN if it may have been (discard what was read).  Reliable
+ * consumers need not call it. */
+int rill_check(rill_consumer *c, const rill_view *v);
+
+typedef struct rill_meta {
+  uint64_t seq;   /* sequence number of the first fragment    */
+  uint64_t sig;
+  uint64_t sz;    /* bytes in the whole message               */
+  uint64_t lost;  /* sequence numbers skipped before this one */
+  uint16_t ctl;   /* ctl of the last fragment                 */
+  uint32_t tsorig;
+  uint32_t tspub;
+} rill_meta;
+
+/* Copies the next whole message (fragments reassembled) into BUF.  Returns
+ * the message size (>= 0); -RILL_EAGAIN if no whole message is there yet
+ * (fragments read so far are kept); -RILL_EMSGSIZE with meta->sz set if CAP is
+ * too small (the message is kept: call again with a larger buffer).
+ * Overruns are not returned: the lossy consumer skips to the next whole
+ * message and adds the skipped count to meta->lost. */
+int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta);
+
+/* Polls until a descriptor arrives or TIMEOUT_NS pass (busy spin with a
+ * pause instruction).  Returns as rill_poll(), or -RILL_ETIMEDOUT. */
+int rill_poll_spin(rill_consumer *c, rill_view *v, uint64_t timeout_ns);
+
+/* Writes the consumer's cursor and counters to shared memory now. */
+int rill_consumer_flush(rill_consumer *c);
+
+/* ---- metrics ------------------------------------------------------------ */
+
+typedef struct rill_consumer_stats {
+  uint32_t slot;
+  uint32_t mode;     /* RILL_RELIABLE, RILL_LOSSY; 0 = slot free          */
+  uint64_t seq;      /* next sequence number it will read (as flushed)    */
+  uint64_t lag;      /* producer seq - consumer seq (0 if ahead)          */
+  uint64_t msgs;     /* descriptors consumed                              */
+  uint64_t bytes;
+  uint64_t overrun_poll; /* overruns seen by poll                         */
+  uint64_t overrun_read; /* rill_check() failures                         */
+  uint64_t lost;         /* sequence numbers skipped                      */
+} rill_consumer_stats;
+
+typedef struct rill_channel_stats {
+  uint32_t depth, mtu, max_consumers, nconsumers;
+  uint64_t max_msg;
+  uint64_t seq;          /* producer's next sequence number (as flushed)  */
+  uint64_t msgs;         /* descriptors published                         */
+  uint64_t bytes;
+  uint64_t backpressure; /* times the producer found no credit            */
+  uint32_t producer_joined; /* 1 if a producer was joined at last flush   */
+  rill_consumer_stats consumers[256]; /* [0..max_consumers)               */
+} rill_channel_stats;
+
+/* Reads the counters of channel NAME from shared memory without disturbing
+ * the endpoints (counters are as of each endpoint's last flush). */
+int rill_channel_stats_get(rill_region *r, const char *name,
+                           rill_channel_stats *st);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,174 @@
+/* Channels: creation, lookup and validation of their layout in a region. */
+#include "internal.h"
+
+#include <string.h>
+
+#define RILL_MAX_DEPTH (1u << 24)
+#define RILL_MAX_CONSUMERS 256u
+
+static uint64_t frags_of(uint64_t n, uint32_t mtu) {
+  return n ? (n + mtu - 1) / mtu : 1;
+}
+
+/* Fills defaults and checks ranges.  Returns 0 or -RILL_EINVAL. */
+static int opts_norm(const rill_channel_opts *in, rill_channel_opts *o) {
+  *o = in ? *in : (rill_channel_opts){0};
+  if (o->flags) return -RILL_EINVAL;
+  if (!o->depth) o->depth = 4096;
+  if (!o->mtu) o->mtu = 1024;
+  if (!o->max_consumers) o->max_consumers = 8;
+  if (o->depth < 2 || o->depth > RILL_MAX_DEPTH || (o->depth & (o->depth - 1)))
+    return -RILL_EINVAL;
+  if (o->mtu > UINT16_MAX) return -RILL_EINVAL;
+  if (o->max_consumers > RILL_MAX_CONSUMERS) return -RILL_EINVAL;
+  if (!o->max_msg) {
+    uint64_t f = o->depth / 2 < 16 ? o->depth / 2 : 16;
+    o->max_msg = f * o->mtu;
+  }
+  /* A whole message must fit in half the ring, so rill_send() can always
+   * take the credit for all its fragments at once. */
+  if (o->max_msg < o->mtu || frags_of(o->max_msg, o->mtu) > o->depth / 2)
+    return -RILL_EINVAL;
+  return 0;
+}
+
+uint64_t rill_channel_footprint(const rill_channel_opts *opts) {
+  rill_channel_opts o;
+  if (opts_norm(opts, &o)) return 0;
+  rill_chan_geom g;
+  rill__chan_geom(o.depth, o.mtu, o.max_consumers, &g);
+  return g.size;
+}
+
+static const rill_obj_entry *table(rill_region *r) {
+  return (const rill_obj_entry *)(r->base + RILL_TABLE_OFF);
+}
+
+static uint32_t obj_count(rill_region *r) {
+  const rill_region_hdr *h = (const rill_region_hdr *)r->base;
+  /* Acquire: pairs with the release increment in rill_channel_create(). */
+  uint32_t n = atomic_load_explicit(&h->obj_cnt, memory_order_acquire);
+  return n > RILL_REGION_MAX_OBJECTS ? RILL_REGION_MAX_OBJECTS : n;
+}
+
+static int find_entry(rill_region *r, const char *name, rill_obj_entry *out) {
+  const rill_obj_entry *t = table(r);
+  uint32_t n = obj_count(r);
+  for (uint32_t i = 0; i < n; i++) {
+    rill_obj_entry e;
+    memcpy(&e, &t[i], sizeof e); /* a private copy: validate what we use */
+    if (strncmp(e.name, name, sizeof e.name) == 0) {
+      *out = e;
+      return 0;
+    }
+  }
+  return -RILL_ENOENT;
+}
+
+int rill_channel_create(rill_region *r, const char *name,
+                        const rill_channel_opts *opts) {
+  if (!r || !rill__name_ok(name)) return -RILL_EINVAL;
+  rill_channel_opts o;
+  int rc = opts_norm(opts, &o);
+  if (rc) return rc;
+  rill_chan_geom g;
+  rill__chan_geom(o.depth, o.mtu, o.max_consumers, &g);
+
+  if ((rc = rill__file_lock(r->fd))) return rc;
+  rill_region_hdr *h = (rill_region_hdr *)r->base;
+  rill_obj_entry tmp;
+  uint32_t n = obj_count(r);
+  uint64_t off = h->alloc_off;
+  if (find_entry(r, name, &tmp) == 0) { rc = -RILL_EEXIST; goto out; }
+  if (n >= RILL_REGION_MAX_OBJECTS || off % RILL_PAGE || off > r->size ||
+      g.size > r->size - off) {
+    rc = -RILL_ENOSPC;
+    goto out;
+  }
+
+  uint8_t *base = r->base + off;
+  rill_chan_hdr *ch = (rill_chan_hdr *)base;
+  ch->version = RILL_LAYOUT_VERSION;
+  ch->hdr_size = RILL_PAGE;
+  ch->size = g.size;
+  ch->depth = o.depth;
+  ch->mtu = o.mtu;
+  ch->max_consumers = o.max_consumers;
+  ch->flags = 0;
+  ch->max_msg = o.max_msg;
+  ch->seq0 = 0;
+  ch->data_chunks = g.data_chunks;
+  ch->prod_off = g.prod_off;
+  ch->cursor_off = g.cursor_off;
+  ch->cursor_stride = RILL_PAGE;
+  ch->meta_off = g.meta_off;
+  ch->data_off = g.data_off;
+  ch->created_ns = rill__real_ns();
+  memset(ch->name, 0, sizeof ch->name);
+  memcpy(ch->name, name, strlen(name));
+
+  rill_prod_page *pp = (rill_prod_page *)(base + g.prod_off);
+  atomic_store_explicit(&pp->seq, ch->seq0, memory_order_relaxed);
+  /* Slot i starts as "sequence i - depth": behind, so nothing is there yet. */
+  rill_desc *meta = (rill_desc *)(base + g.meta_off);
+  for (uint64_t i = 0; i < o.depth; i++)
+    atomic_store_explicit(&meta[i].seq, ch->seq0 + i - o.depth, memory_order_relaxed);
+
+  /* Release: pairs with the acquire load of the channel magic in
+   * rill__chan_find(); everything above is visible to a joiner. */
+  atomic_store_explicit(&ch->magic, RILL_CHANNEL_MAGIC, memory_order_release);
+
+  rill_obj_entry *e = (rill_obj_entry *)(r->base + RILL_TABLE_OFF) + n;
+  memset(e, 0, sizeof *e);
+  memcpy(e->name, name, strlen(name));
+  e->type = RILL_OBJ_CHANNEL;
+  e->off = off;
+  e->size = g.size;
+  h->alloc_off = off + g.size;
+  /* Release: pairs with the acquire load of obj_cnt in obj_count(). */
+  atomic_store_explicit(&h->obj_cnt, n + 1, memory_order_release);
+out:
+  rill__file_unlock(r->fd);
+  return rc;
+}
+
+int rill__chan_find(rill_region *r, const char *name, rill_chan_info *ci) {
+  if (!r || !ci || !rill__name_ok(name)) return -RILL_EINVAL;
+  rill_obj_entry e;
+  int rc = find_entry(r, name, &e);
+  if (rc) return rc;
+  const rill_region_hdr *h = (const rill_region_hdr *)r->base;
+  uint64_t rsize = h->size < r->size ? h->size : r->size;
+  if (e.type != RILL_OBJ_CHANNEL || e.off < RILL_PAGE || e.off % RILL_PAGE ||
+      e.size < 2 * RILL_PAGE || e.off > rsize || e.size > rsize - e.off)
+    return -RILL_ECORRUPT;
+  const rill_chan_hdr *ch = (const rill_chan_hdr *)(r->base + e.off);
+  /* Acquire: pairs with the release store of magic in rill_channel_create(). */
+  if (atomic_load_explicit(&ch->magic, memory_order_acquire) != RILL_CHANNEL_MAGIC)
+    return -RILL_EMAGIC;
+  if (ch->version != RILL_LAYOUT_VERSION) return -RILL_EVERSION;
+  rill_chan_hdr c;
+  memcpy(&c, ch, sizeof c); /* validate a private copy */
+  rill_channel_opts o = {.depth = c.depth, .mtu = c.mtu,
+                         .max_consumers = c.max_consumers, .max_msg = c.max_msg};
+  if (!c.depth || !c.mtu || !c.max_consumers || !c.max_msg || c.flags ||
+      opts_norm(&o, &o))
+    return -RILL_ECORRUPT;
+  rill_chan_geom g;
+  rill__chan_geom(c.depth, c.mtu, c.max_consumers, &g);
+  if (c.hdr_size != RILL_PAGE || c.size != g.size || c.size > e.size ||
+      c.prod_off != g.prod_off || c.cursor_off != g.cursor_off ||
+      c.cursor_stride != RILL_PAGE || c.meta_off != g.meta_off ||
+      c.data_off != g.data_off || c.data_chunks != g.data_chunks ||
+      strncmp(c.name, name, sizeof c.name) != 0)
+    return -RILL_ECORRUPT;
+  ci->off = e.off;
+  ci->size = c.size;
+  ci->depth = c.depth;
+  ci->mtu = c.mtu;
+  ci->max_consumers = c.max_consumers;
+  ci->max_msg = c.max_msg;
+  ci->seq0 = c.seq0;
+  ci->g = g;
+  return 0;
+}

@@ -1,0 +1,288 @@
+/* Consumers: poll descriptors by sequence number, validate, reassemble. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void cursor_flush(rill_consumer *c) {
+  rill_cursor *cur = c->cur;
+  atomic_store_explicit(&cur->msgs, c->msgs, memory_order_relaxed);
+  atomic_store_explicit(&cur->bytes, c->bytes, memory_order_relaxed);
+  atomic_store_explicit(&cur->overrun_poll, c->overrun_poll, memory_order_relaxed);
+  atomic_store_explicit(&cur->overrun_read, c->overrun_read, memory_order_relaxed);
+  atomic_store_explicit(&cur->lost, c->lost, memory_order_relaxed);
+  /* Release: pairs with the acquire load of the cursor seq in the producer's
+   * credit_refresh() (producer.c): our reads of every payload before seq
+   * happen before the producer reuses those chunks. */
+  atomic_store_explicit(&cur->seq, c->seq, memory_order_release);
+  c->seq_flushed = c->seq;
+}
+
+/* The consumer was lapped: FOUND is the sequence number the slot holds. */
+static int overrun(rill_consumer *c, uint64_t found, rill_view *v) {
+  uint64_t lost = found - c->seq;
+  c->seq = found;
+  c->overrun_poll++;
+  c->lost += lost;
+  v->lost = lost;
+  return -RILL_EOVERRUN;
+}
+
+int rill_poll(rill_consumer *c, rill_view *v) {
+  if (--c->flush_left == 0) {
+    cursor_flush(c);
+    c->flush_left = rill__jitter(&c->rng, c->flush_every);
+  }
+  const rill_desc *d = &c->meta[c->seq & c->mask];
+  /* Acquire: pairs with the release store of seq in publish() (producer.c). */
+  uint64_t s1 = atomic_load_explicit(&d->seq, memory_order_acquire);
+  int64_t diff = (int64_t)(s1 - c->seq);
+  if (diff != 0) {
+    if (diff > 0) return overrun(c, s1, v);
+    /* Nothing yet.  Idle is the time to tell the producer how far we got. */
+    if (c->seq != c->seq_flushed) cursor_flush(c);
+    return -RILL_EAGAIN;
+  }
+  uint64_t sig = atomic_load_explicit(&d->sig, memory_order_relaxed);
+  uint64_t chunk = atomic_load_explicit(&d->chunk, memory_order_relaxed);
+  uint32_t sz = atomic_load_explicit(&d->sz, memory_order_relaxed);
+  uint16_t ctl = atomic_load_explicit(&d->ctl, memory_order_relaxed);
+  uint32_t tsorig = atomic_load_explicit(&d->tsorig, memory_order_relaxed);
+  uint32_t tspub = atomic_load_explicit(&d->tspub, memory_order_relaxed);
+  /* Acquire fence: the field loads above happen before the second load of
+   * seq; pairs with the release fence after the "being written" mark in
+   * publish().  Equal seqs mean the fields belong to s1. */
+  atomic_thread_fence(memory_order_acquire);
+  uint64_t s2 = atomic_load_explicit(&d->seq, memory_order_relaxed);
+  if (s2 != s1) return overrun(c, s2, v);
+  c->seq++;
+  /* Trust nothing: the payload must lie inside the data ring. */
+  uint64_t off = chunk << RILL_CHUNK_SHIFT;
+  if (sz > c->mtu || off + sz > c->data_bytes) return -RILL_ECORRUPT;
+  v->data = c->data + off;
+  v->seq = s1;
+  v->sig = sig;
+  v->sz = sz;
+  v->ctl = ctl;
+  v->reserved_ = 0;
+  v->tsorig = tsorig;
+  v->tspub = tspub;
+  v->lost = 0;
+  c->msgs++;
+  c->bytes += sz;
+  return 0;
+}
+
+int rill_check(rill_consumer *c, const rill_view *v) {
+  /* Acquire fence: our payload reads happen before the load of seq below;
+   * pairs with the release fence in publish() (a producer that started to
+   * overwrite the slot has stored its mark, seen here). */
+  atomic_thread_fence(memory_order_acquire);
+  uint64_t s = atomic_load_explicit(&c->meta[v->seq & c->mask].seq, memory_order_relaxed);
+  if (s == v->seq) return 0;
+  c->overrun_read++;
+  return -RILL_EOVERRUN;
+}
+
+/* Copies a payload that a lossy consumer reads while the producer may be
+ * overwriting it (the copy is validated afterwards by rill_check()).  Not
+ * inlined, so that ThreadSanitizer can be told about this one benign race. */
+__attribute__((noinline)) void rill__copy_racy(void *dst, const void *src, size_t n);
+__attribute__((noinline)) void rill__copy_racy(void *dst, const void *src, size_t n) {
+  memcpy(dst, src, n);
+}
+
+/* Copies a fragment's payload; 0 if the copy is good. */
+static inline int copy_frag(rill_consumer *c, void *dst, const rill_view *v) {
+  if (!c->lossy) {
+    memcpy(dst, v->data, v->sz);
+    return 0;
+  }
+  rill__copy_racy(dst, v->data, v->sz);
+  return rill_check(c, v);
+}
+
+static void fill_meta(rill_meta *m, const rill_view *first, const rill_view *last,
+                      uint64_t sz, uint64_t lost) {
+  m->seq = first->seq;
+  m->sig = first->sig;
+  m->sz = sz;
+  m->lost = lost;
+  m->ctl = last->ctl;
+  m->tsorig = first->tsorig;
+  m->tspub = last->tspub;
+}
+
+/* Drops a partly gathered message: its fragments count as lost. */
+static void asm_drop(rill_consumer *c) {
+  c->lost_acc += c->asm_frags;
+  c->asm_frags = 0;
+  c->asm_len = 0;
+}
+
+int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
+  if (!c || !meta || (!buf && cap)) return -RILL_EINVAL;
+  if (c->pend) { /* a message too large for the last buffer */
+    *meta = c->pend_meta;
+    if (c->asm_len > cap) return -RILL_EMSGSIZE;
+    memcpy(buf, c->asm_buf, c->asm_len);
+    c->pend = 0;
+    c->asm_len = 0;
+    return (int64_t)meta->sz;
+  }
+  for (;;) {
+    rill_view v;
+    int rc = rill_poll(c, &v);
+    if (rc == -RILL_EAGAIN) return rc;
+    if (rc == -RILL_EOVERRUN) {
+      c->lost_acc += v.lost;
+      asm_drop(c);
+      continue;
+    }
+    if (rc == -RILL_ECORRUPT) { /* a garbage descriptor: skip it */
+      c->lost_acc++;
+      asm_drop(c);
+      continue;
+    }
+    int som = (v.ctl & RILL_CTL_SOM) != 0, eom = (v.ctl & RILL_CTL_EOM) != 0;
+    if (som && c->asm_frags) asm_drop(c); /* the previous message was cut */
+    if (!som && !c->asm_frags) { c->lost_acc++; continue; } /* its start is gone */
+
+    if (som && eom && v.sz <= cap) { /* a whole message that fits: the fast path */
+      if (copy_frag(c, buf, &v)) { c->lost_acc++; continue; }
+      fill_meta(meta, &v, &v, v.sz, c->lost_acc);
+      c->lost_acc = 0;
+      return (int64_t)v.sz;
+    }
+    if (c->asm_len + v.sz > c->max_msg) { c->lost_acc++; asm_drop(c); continue; }
+    if (!c->asm_buf && !(c->asm_buf = malloc(c->max_msg))) {
+      c->seq--; /* leave the fragment for a later call */
+      return -RILL_ENOMEM;
+    }
+    if (copy_frag(c, c->asm_buf + c->asm_len, &v)) {
+      c->lost_acc++;
+      asm_drop(c);
+      continue;
+    }
+    if (som) c->pend_meta.seq = v.seq, c->pend_meta.sig = v.sig,
+             c->pend_meta.tsorig = v.tsorig;
+    c->asm_len += v.sz;
+    c->asm_frags++;
+    if (!eom) continue;
+    rill_view first = {.seq = c->pend_meta.seq, .sig = c->pend_meta.sig,
+                       .tsorig = c->pend_meta.tsorig};
+    fill_meta(meta, &first, &v, c->asm_len, c->lost_acc);
+    c->lost_acc = 0;
+    c->asm_frags = 0;
+    if (c->asm_len > cap) {
+      c->pend = 1;
+      c->pend_meta = *meta;
+      return -RILL_EMSGSIZE;
+    }
+    memcpy(buf, c->asm_buf, c->asm_len);
+    c->asm_len = 0;
+    return (int64_t)meta->sz;
+  }
+}
+
+int rill_poll_spin(rill_consumer *c, rill_view *v, uint64_t timeout_ns) {
+  int rc = rill_poll(c, v);
+  if (rc != -RILL_EAGAIN || timeout_ns == 0) return rc;
+  uint64_t deadline = rill__mono_ns() + timeout_ns;
+  for (uint32_t i = 1;; i++) {
+    rill__cpu_relax();
+    rc = rill_poll(c, v);
+    if (rc != -RILL_EAGAIN) return rc;
+    if ((i & 1023) == 0 && rill__mono_ns() >= deadline) return -RILL_ETIMEDOUT;
+  }
+}
+
+int rill_consumer_flush(rill_consumer *c) {
+  if (!c) return -RILL_EINVAL;
+  cursor_flush(c);
+  return 0;
+}
+
+int rill_consumer_join(rill_region *r, const char *name, int mode,
+                       rill_consumer **out) {
+  if (!r || !out || (mode != RILL_RELIABLE && mode != RILL_LOSSY)) return -RILL_EINVAL;
+  rill_chan_info ci;
+  int rc = rill__chan_find(r, name, &ci);
+  if (rc) return rc;
+  rill_consumer *c = calloc(1, sizeof *c);
+  if (!c) return -RILL_ENOMEM;
+  c->fd = -1;
+  if ((rc = rill__file_reopen(r->fd, &c->fd))) goto fail;
+  /* Claim a slot: its lock is ours for as long as we live. */
+  uint32_t slot;
+  for (slot = 0; slot < ci.max_consumers; slot++) {
+    c->lock_off = ci.off + ci.g.cursor_off + (uint64_t)slot * RILL_PAGE;
+    rc = rill__lock_try(c->fd, c->lock_off);
+    if (rc == 0) break;
+    if (rc != -RILL_EBUSY) goto fail;
+  }
+  if (slot == ci.max_consumers) { rc = -RILL_EFULL; goto fail; }
+  /* The producer's parts read-only; our own cursor page read-write. */
+  void *map, *cur;
+  if ((rc = rill__map(c->fd, ci.off, ci.size, 0, &map))) goto fail_lock;
+  if ((rc = rill__map(c->fd, c->lock_off, RILL_PAGE, 1, &cur))) {
+    rill__unmap(map, ci.size);
+    goto fail_lock;
+  }
+  c->map = map;
+  c->map_size = ci.size;
+  c->cur = cur;
+  c->slot = slot;
+  c->meta = (const rill_desc *)(c->map + ci.g.meta_off);
+  c->data = c->map + ci.g.data_off;
+  c->data_bytes = ci.g.data_chunks << RILL_CHUNK_SHIFT;
+  c->mask = ci.depth - 1;
+  c->depth = ci.depth;
+  c->mtu = ci.mtu;
+  c->max_msg = ci.max_msg;
+  c->lossy = mode == RILL_LOSSY;
+  c->rng = rill__random();
+  c->flush_every = ci.depth / 4 ? ci.depth / 4 : 1;
+  c->flush_left = rill__jitter(&c->rng, c->flush_every);
+
+  rill_cursor *k = c->cur;
+  atomic_store_explicit(&k->msgs, 0, memory_order_relaxed);
+  atomic_store_explicit(&k->bytes, 0, memory_order_relaxed);
+  atomic_store_explicit(&k->overrun_poll, 0, memory_order_relaxed);
+  atomic_store_explicit(&k->overrun_read, 0, memory_order_relaxed);
+  atomic_store_explicit(&k->lost, 0, memory_order_relaxed);
+  atomic_store_explicit(&k->pid, rill__pid(), memory_order_relaxed);
+  atomic_store_explicit(&k->mode, (uint32_t)mode, memory_order_relaxed);
+  /* Sequentially consistent with prod_flush() (producer.c): see there. */
+  atomic_store_explicit(&k->state, RILL_CUR_JOINING, memory_order_seq_cst);
+  const rill_prod_page *pp = (const rill_prod_page *)(c->map + ci.g.prod_off);
+  c->seq = atomic_load_explicit(&pp->seq, memory_order_seq_cst);
+  atomic_store_explicit(&k->seq, c->seq, memory_order_relaxed);
+  c->seq_flushed = c->seq;
+  /* Release: pairs with the seq_cst (acquire) load of the state in
+   * credit_refresh(); the seq stored above is seen with ACTIVE. */
+  atomic_store_explicit(&k->state, RILL_CUR_ACTIVE, memory_order_release);
+  *out = c;
+  return 0;
+fail_lock:
+  rill__lock_release(c->fd, c->lock_off);
+fail:
+  rill__file_close(c->fd);
+  free(c);
+  return rc;
+}
+
+int rill_consumer_leave(rill_consumer *c) {
+  if (!c) return 0;
+  cursor_flush(c);
+  /* Release: pairs with the state load in credit_refresh(); the producer
+   * stops counting this slot. */
+  atomic_store_explicit(&c->cur->state, RILL_CUR_FREE, memory_order_release);
+  rill__unmap((void *)c->map, c->map_size);
+  rill__unmap(c->cur, RILL_PAGE);
+  rill__lock_release(c->fd, c->lock_off);
+  rill__file_close(c->fd);
+  free(c->asm_buf);
+  free(c);
+  return 0;
+}

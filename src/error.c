@@ -1,0 +1,30 @@
+#include "rill.h"
+
+static const char *const messages[RILL_ERR_MAX_] = {
+  [RILL_OK] = "success",
+  [RILL_EAGAIN] = "nothing to read yet, or no credit to publish now",
+  [RILL_EOVERRUN] = "consumer was overrun by the producer; messages were lost",
+  [RILL_EINVAL] = "invalid argument",
+  [RILL_ENOMEM] = "out of memory",
+  [RILL_ENOENT] = "no such region or channel",
+  [RILL_EEXIST] = "region or channel already exists",
+  [RILL_EACCES] = "permission denied",
+  [RILL_ENODIR] = "region directory does not exist",
+  [RILL_ENOSPC] = "not enough space (file system or region)",
+  [RILL_EBUSY] = "channel already has a live producer",
+  [RILL_EFULL] = "every consumer slot of the channel is taken",
+  [RILL_EEMPTY] = "region file is empty",
+  [RILL_ETRUNC] = "region file is shorter than its header says",
+  [RILL_EMAGIC] = "not a rill region or object (bad magic)",
+  [RILL_EVERSION] = "unsupported rill layout version",
+  [RILL_ECORRUPT] = "region or channel is corrupt (field out of range)",
+  [RILL_EMSGSIZE] = "message too large",
+  [RILL_ETIMEDOUT] = "timed out",
+  [RILL_EIO] = "unexpected operating-system error",
+};
+
+const char *rill_strerror(int err) {
+  if (err < 0) err = -err;
+  if (err >= RILL_ERR_MAX_ || !messages[err]) return "unknown rill error";
+  return messages[err];
+}

@@ -1,0 +1,100 @@
+/* Process-local handles.  Nothing here is shared memory. */
+#ifndef RILL_INTERNAL_H
+#define RILL_INTERNAL_H
+
+#include "layout.h"
+#include "platform.h"
+#include "rill.h"
+
+struct rill_region {
+  int fd;
+  uint64_t size;
+  uint8_t *base; /* whole file, read-write */
+  char name[RILL_OBJ_NAME_SZ];
+  char dir[RILL_PATH_MAX];
+};
+
+/* A channel as found in a region: validated copies of its header fields. */
+typedef struct rill_chan_info {
+  uint64_t off;          /* from region start */
+  uint64_t size;
+  uint32_t depth, mtu, max_consumers;
+  uint64_t max_msg, seq0;
+  rill_chan_geom g;
+} rill_chan_info;
+
+/* Validates name (1..RILL_NAME_MAX of [A-Za-z0-9._-], not starting '.'). */
+int rill__name_ok(const char *name);
+/* Finds channel NAME in R and validates its header against the region. */
+int rill__chan_find(rill_region *r, const char *name, rill_chan_info *ci);
+
+struct rill_producer {
+  /* hot: touched by every publish */
+  rill_desc *meta;
+  uint8_t *data;
+  uint64_t mask;
+  uint64_t seq;          /* next sequence number */
+  uint64_t chunk;        /* next free chunk of the data ring */
+  uint64_t data_chunks;
+  uint64_t cr_avail;     /* descriptors it may publish before a refresh */
+  uint64_t hk_left;      /* publishes until housekeeping */
+  uint64_t res_chunk;    /* reserved buffer: chunk and capacity */
+  uint64_t res_cap;      /* UINT64_MAX when nothing is reserved */
+  uint32_t mtu;
+  uint32_t pad_;
+  uint64_t msgs, bytes, backpressure; /* flushed by housekeeping */
+  /* cold */
+  uint64_t depth, max_msg, seq_flushed, rng;
+  uint32_t max_consumers;
+  int fd;
+  uint64_t lock_off;
+  uint8_t *map;          /* the channel, read-write */
+  uint64_t map_size;
+  rill_prod_page *prod;
+  uint8_t *cursors;
+};
+
+struct rill_consumer {
+  /* hot */
+  const rill_desc *meta;
+  const uint8_t *data;
+  uint64_t mask;
+  uint64_t seq;          /* next sequence number to read */
+  uint64_t data_bytes;
+  uint32_t mtu;
+  int lossy;
+  uint64_t flush_left;   /* polls until the cursor is written */
+  uint64_t seq_flushed;
+  uint64_t msgs, bytes, overrun_poll, overrun_read, lost;
+  /* reassembly for rill_recv */
+  uint8_t *asm_buf;
+  uint64_t asm_len;      /* bytes gathered so far */
+  uint64_t asm_frags;    /* fragments gathered (0: none in progress) */
+  uint64_t lost_acc;     /* sequence numbers skipped since the last message */
+  int pend;              /* a whole message waits in asm_buf (EMSGSIZE) */
+  rill_meta pend_meta;
+  /* cold */
+  uint64_t depth, max_msg, rng, flush_every;
+  uint32_t slot;
+  int fd;
+  uint64_t lock_off;
+  const uint8_t *map;    /* the channel, read-only */
+  uint64_t map_size;
+  rill_cursor *cur;      /* own cursor page, read-write */
+};
+
+static inline uint64_t rill__rng_next(uint64_t *s) {
+  uint64_t x = (*s += 0x9e3779b97f4a7c15ull);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+/* A random interval in [n/2, n], at least 1: housekeeping never runs in
+ * lock step between endpoints. */
+static inline uint64_t rill__jitter(uint64_t *s, uint64_t n) {
+  uint64_t lo = n / 2 ? n / 2 : 1;
+  return lo + rill__rng_next(s) % (n - lo + 1);
+}
+
+#endif

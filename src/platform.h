@@ -1,0 +1,59 @@
+/* The few operating-system services rill uses.  Everything above this layer
+ * is OS-neutral; another OS is another platform_*.c file.  Every function
+ * returns 0 or a negative RILL_E* code. */
+#ifndef RILL_PLATFORM_H
+#define RILL_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RILL_PATH_MAX 4096
+
+/* Region directory: explicit dir, else $RILL_DIR, else /dev/shm. */
+const char *rill__dir(const char *dir);
+
+/* Creates PATH exclusively with exactly MODE, checks free space for SIZE
+ * bytes, sizes the file and reserves its pages.  *fd is open read-write. */
+int rill__file_create(const char *path, uint64_t size, uint32_t mode, int *fd);
+/* Opens PATH read-write; *size is its length now. */
+int rill__file_open(const char *path, int *fd, uint64_t *size);
+/* A new open file description of the same file (own locks). */
+int rill__file_reopen(int fd, int *newfd);
+/* Links FROM at TO (fails with EEXIST if TO exists), then removes FROM. */
+int rill__file_publish(const char *from, const char *to);
+int rill__file_unlink(const char *path);
+int rill__file_size(int fd, uint64_t *size);
+void rill__file_close(int fd);
+/* Whole-file lock serialising changes to a region's table (blocking). */
+int rill__file_lock(int fd);
+void rill__file_unlock(int fd);
+
+/* Maps LEN bytes at OFF (page aligned) shared, read-only or read-write. */
+int rill__map(int fd, uint64_t off, uint64_t len, int writable, void **out);
+void rill__unmap(void *p, uint64_t len);
+
+/* Exclusive lock on one byte at OFF, owned by this open file description,
+ * released by the kernel when the description closes or the process dies.
+ * Returns 0, -RILL_EBUSY if another description holds it, or an error. */
+int rill__lock_try(int fd, uint64_t off);
+void rill__lock_release(int fd, uint64_t off);
+/* 1 if some description holds the lock at OFF, 0 if none, negative on error. */
+int rill__lock_held(int fd, uint64_t off);
+
+uint64_t rill__mono_ns(void);     /* CLOCK_MONOTONIC */
+uint64_t rill__real_ns(void);     /* CLOCK_REALTIME  */
+uint32_t rill__pid(void);
+uint32_t rill__uid(void);
+uint64_t rill__random(void);      /* a seed; not for cryptography */
+/* Maps an errno value to a RILL_E* code (negative). */
+int rill__errno(int e);
+
+static inline void rill__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+#endif

@@ -1,0 +1,190 @@
+/* Linux implementation of the platform layer. */
+#include "platform.h"
+
+#include "rill.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *rill__dir(const char *dir) {
+  if (dir && dir[0]) return dir;
+  const char *env = getenv("RILL_DIR");
+  if (env && env[0]) return env;
+  return "/dev/shm";
+}
+
+int rill__errno(int e) {
+  switch (e) {
+  case ENOENT: return -RILL_ENOENT;
+  case EEXIST: return -RILL_EEXIST;
+  case EACCES:
+  case EPERM:
+  case EROFS: return -RILL_EACCES;
+  case ENOSPC:
+  case EFBIG:
+  case EDQUOT: return -RILL_ENOSPC;
+  case ENOMEM: return -RILL_ENOMEM;
+  case ENAMETOOLONG:
+  case EINVAL: return -RILL_EINVAL;
+  case ENOTDIR: return -RILL_ENODIR;
+  default: return -RILL_EIO;
+  }
+}
+
+/* Tells a missing directory apart from a missing file. */
+static int dir_error(const char *path, int e) {
+  if (e != ENOENT && e != ENOTDIR) return rill__errno(e);
+  char dir[RILL_PATH_MAX];
+  size_t n = strlen(path);
+  if (n >= sizeof dir) return -RILL_EINVAL;
+  memcpy(dir, path, n + 1);
+  char *slash = strrchr(dir, '/');
+  if (!slash) return rill__errno(e);
+  if (slash == dir) slash[1] = 0; else *slash = 0;
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return -RILL_ENODIR;
+  return rill__errno(e);
+}
+
+int rill__file_create(const char *path, uint64_t size, uint32_t mode, int *fd) {
+  int f = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (f < 0) return dir_error(path, errno);
+  int rc = 0;
+  /* umask may have cleared bits of MODE at open: set it exactly. */
+  if (fchmod(f, (mode_t)mode) != 0) { rc = rill__errno(errno); goto fail; }
+  struct statvfs vfs;
+  if (fstatvfs(f, &vfs) == 0 && vfs.f_frsize > 0 &&
+      (uint64_t)vfs.f_bavail < size / vfs.f_frsize + 1) {
+    rc = -RILL_ENOSPC;
+    goto fail;
+  }
+  if (ftruncate(f, (off_t)size) != 0) { rc = rill__errno(errno); goto fail; }
+  /* Reserve every page now: running out of space is an error here, never a
+   * SIGBUS on first touch later. */
+  int e = posix_fallocate(f, 0, (off_t)size);
+  if (e != 0 && e != EOPNOTSUPP && e != EINVAL) { rc = rill__errno(e); goto fail; }
+  *fd = f;
+  return 0;
+fail:
+  close(f);
+  unlink(path);
+  return rc;
+}
+
+int rill__file_open(const char *path, int *fd, uint64_t *size) {
+  int f = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (f < 0) return dir_error(path, errno);
+  struct stat st;
+  if (fstat(f, &st) != 0) { int rc = rill__errno(errno); close(f); return rc; }
+  if (!S_ISREG(st.st_mode)) { close(f); return -RILL_EMAGIC; }
+  *fd = f;
+  *size = (uint64_t)st.st_size;
+  return 0;
+}
+
+int rill__file_reopen(int fd, int *newfd) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+  int f = open(p, O_RDWR | O_CLOEXEC);
+  if (f < 0) return rill__errno(errno);
+  *newfd = f;
+  return 0;
+}
+
+int rill__file_publish(const char *from, const char *to) {
+  int rc = link(from, to) == 0 ? 0 : rill__errno(errno);
+  unlink(from);
+  return rc;
+}
+
+int rill__file_unlink(const char *path) {
+  return unlink(path) == 0 ? 0 : dir_error(path, errno);
+}
+
+int rill__file_size(int fd, uint64_t *size) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return rill__errno(errno);
+  *size = (uint64_t)st.st_size;
+  return 0;
+}
+
+void rill__file_close(int fd) {
+  if (fd >= 0) close(fd);
+}
+
+int rill__file_lock(int fd) {
+  while (flock(fd, LOCK_EX) != 0)
+    if (errno != EINTR) return rill__errno(errno);
+  return 0;
+}
+
+void rill__file_unlock(int fd) { (void)flock(fd, LOCK_UN); }
+
+int rill__map(int fd, uint64_t off, uint64_t len, int writable, void **out) {
+  void *p = mmap(NULL, (size_t)len, PROT_READ | (writable ? PROT_WRITE : 0),
+                 MAP_SHARED, fd, (off_t)off);
+  if (p == MAP_FAILED) return rill__errno(errno);
+  *out = p;
+  return 0;
+}
+
+void rill__unmap(void *p, uint64_t len) {
+  if (p) munmap(p, (size_t)len);
+}
+
+static int ofd_lock(int fd, int cmd, short type, uint64_t off, struct flock *fl) {
+  memset(fl, 0, sizeof *fl);
+  fl->l_type = type;
+  fl->l_whence = SEEK_SET;
+  fl->l_start = (off_t)off;
+  fl->l_len = 1;
+  fl->l_pid = 0; /* required by OFD locks */
+  return fcntl(fd, cmd, fl);
+}
+
+int rill__lock_try(int fd, uint64_t off) {
+  struct flock fl;
+  if (ofd_lock(fd, F_OFD_SETLK, F_WRLCK, off, &fl) == 0) return 0;
+  if (errno == EAGAIN || errno == EACCES) return -RILL_EBUSY;
+  return rill__errno(errno);
+}
+
+void rill__lock_release(int fd, uint64_t off) {
+  struct flock fl;
+  (void)ofd_lock(fd, F_OFD_SETLK, F_UNLCK, off, &fl);
+}
+
+int rill__lock_held(int fd, uint64_t off) {
+  struct flock fl;
+  if (ofd_lock(fd, F_OFD_GETLK, F_WRLCK, off, &fl) != 0) return rill__errno(errno);
+  return fl.l_type != F_UNLCK;
+}
+
+static uint64_t clock_ns(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t rill__mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t rill__real_ns(void) { return clock_ns(CLOCK_REALTIME); }
+uint32_t rill__pid(void) { return (uint32_t)getpid(); }
+uint32_t rill__uid(void) { return (uint32_t)getuid(); }
+
+uint64_t rill__random(void) {
+  uint64_t x = clock_ns(CLOCK_MONOTONIC) ^ ((uint64_t)getpid() << 32);
+  x ^= (uint64_t)(uintptr_t)&x;
+  x += 0x9e3779b97f4a7c15ull; /* splitmix64 finaliser */
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}

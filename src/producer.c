@@ -1,0 +1,238 @@
+/* The producer: publishes descriptors and payloads; credit-based flow control
+ * against reliable consumers. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RILL_PROD_HK_INTERVAL 1024u /* publishes between housekeeping runs */
+
+static inline uint32_t tspub_now(void) { return (uint32_t)rill__mono_ns(); }
+
+static inline rill_cursor *cursor_at(uint8_t *cursors, uint32_t i) {
+  return (rill_cursor *)(cursors + (uint64_t)i * RILL_PAGE);
+}
+
+/* Writes position and counters to the producer page. */
+static void prod_flush(rill_producer *p) {
+  rill_prod_page *pp = p->prod;
+  atomic_store_explicit(&pp->msgs, p->msgs, memory_order_relaxed);
+  atomic_store_explicit(&pp->bytes, p->bytes, memory_order_relaxed);
+  atomic_store_explicit(&pp->backpressure, p->backpressure, memory_order_relaxed);
+  /* Sequentially consistent: a consumer joining as reliable stores JOINING
+   * and then loads this seq (rill_consumer_join); credit_refresh() stores it
+   * and then loads the consumers' states.  One of the two sees the other,
+   * so a joiner is never lapped before it is counted. */
+  atomic_store_explicit(&pp->seq, p->seq, memory_order_seq_cst);
+  p->seq_flushed = p->seq;
+}
+
+/* Recomputes credits from the reliable consumers' cursors.  Runs only when
+ * credits ran out (at most once per depth publishes when nobody lags). */
+static void credit_refresh(rill_producer *p) {
+  uint64_t prev = p->seq_flushed;
+  prod_flush(p);
+  uint64_t min = p->seq;
+  for (uint32_t i = 0; i < p->max_consumers; i++) {
+    rill_cursor *c = cursor_at(p->cursors, i);
+    uint32_t st = atomic_load_explicit(&c->state, memory_order_seq_cst);
+    if (st == RILL_CUR_FREE) continue;
+    if (atomic_load_explicit(&c->mode, memory_order_relaxed) != RILL_RELIABLE) continue;
+    uint64_t s;
+    if (st == RILL_CUR_JOINING) {
+      /* It will start at a flushed seq no older than the one before ours. */
+      s = prev;
+    } else {
+      /* Acquire: pairs with the release store of the cursor seq in
+       * cursor_flush() (consumer.c): the consumer's reads of the payloads
+       * before s are done before we reuse their chunks. */
+      s = atomic_load_explicit(&c->seq, memory_order_acquire);
+    }
+    if ((int64_t)(s - min) < 0) min = s;
+  }
+  uint64_t lim = min + p->depth;
+  p->cr_avail = (int64_t)(lim - p->seq) > 0 ? lim - p->seq : 0;
+}
+
+/* 1 if NEED descriptors may be published now, else counts backpressure. */
+static int credit_get(rill_producer *p, uint64_t need) {
+  credit_refresh(p);
+  if (p->cr_avail >= need) return 1;
+  p->backpressure++;
+  atomic_store_explicit(&p->prod->backpressure, p->backpressure, memory_order_relaxed);
+  return 0;
+}
+
+static void housekeeping(rill_producer *p) {
+  prod_flush(p);
+  p->hk_left = rill__jitter(&p->rng, RILL_PROD_HK_INTERVAL);
+}
+
+/* Writes one descriptor.  The payload is already in the data ring. */
+static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
+                           uint64_t sig, uint16_t ctl, uint32_t tsorig) {
+  uint64_t seq = p->seq;
+  rill_desc *d = &p->meta[seq & p->mask];
+  /* Mark the slot "being written": a consumer expecting the old sequence
+   * sees it ahead (overrun), one expecting SEQ sees it behind (not yet). */
+  atomic_store_explicit(&d->seq, seq - 1, memory_order_relaxed);
+  /* Release fence: the mark is ordered before the field stores below;
+   * pairs with the acquire fence in rill_poll()/rill_check() before their
+   * second load of seq. */
+  atomic_thread_fence(memory_order_release);
+  atomic_store_explicit(&d->sig, sig, memory_order_relaxed);
+  atomic_store_explicit(&d->chunk, (uint32_t)chunk, memory_order_relaxed);
+  atomic_store_explicit(&d->sz, (uint16_t)sz, memory_order_relaxed);
+  atomic_store_explicit(&d->ctl, ctl, memory_order_relaxed);
+  atomic_store_explicit(&d->tsorig, tsorig, memory_order_relaxed);
+  atomic_store_explicit(&d->tspub, tspub_now(), memory_order_relaxed);
+  /* Release: pairs with the acquire load of d->seq in rill_poll(); the
+   * payload and the fields above are visible once SEQ is. */
+  atomic_store_explicit(&d->seq, seq, memory_order_release);
+  p->seq = seq + 1;
+  p->cr_avail--;
+  p->msgs++;
+  p->bytes += sz;
+  if (--p->hk_left == 0) housekeeping(p);
+}
+
+/* Where a payload of NEED chunks goes: the next free chunk, or the ring's
+ * start if it would cross the end.  The ring holds depth + 2 MTUs, so the
+ * chunks of the last depth messages are never reused (docs/PROTOCOL.md). */
+static inline uint64_t place(const rill_producer *p, uint64_t need) {
+  uint64_t ch = p->chunk;
+  return ch + need > p->data_chunks ? 0 : ch;
+}
+
+int rill_reserve(rill_producer *p, size_t n, void **buf) {
+  if (n > p->mtu) return -RILL_EMSGSIZE;
+  if (!p->cr_avail && !credit_get(p, 1)) return -RILL_EAGAIN;
+  uint64_t ch = place(p, rill__chunks(n));
+  p->res_chunk = ch;
+  p->res_cap = n;
+  *buf = p->data + (ch << RILL_CHUNK_SHIFT);
+  return 0;
+}
+
+int rill_commit_ts(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl,
+                   uint32_t tsorig) {
+  if (p->res_cap == UINT64_MAX || n > p->res_cap) return -RILL_EINVAL;
+  publish(p, p->res_chunk, n, sig, ctl, tsorig);
+  p->chunk = p->res_chunk + rill__chunks(n);
+  p->res_cap = UINT64_MAX;
+  return 0;
+}
+
+int rill_commit(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl) {
+  return rill_commit_ts(p, n, sig, ctl, 0);
+}
+
+static inline void send_frag(rill_producer *p, const void *src, uint64_t n,
+                             uint64_t sig, uint16_t ctl) {
+  uint64_t need = rill__chunks(n);
+  uint64_t ch = place(p, need);
+  memcpy(p->data + (ch << RILL_CHUNK_SHIFT), src, n);
+  publish(p, ch, n, sig, ctl, 0);
+  p->chunk = ch + need;
+}
+
+int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig) {
+  p->res_cap = UINT64_MAX; /* a send drops any pending reservation */
+  if (n <= p->mtu) {
+    if (!p->cr_avail && !credit_get(p, 1)) return -RILL_EAGAIN;
+    send_frag(p, data, n, sig, RILL_CTL_MSG);
+    return 0;
+  }
+  if (n > p->max_msg) return -RILL_EMSGSIZE;
+  uint64_t nfrag = (n + p->mtu - 1) / p->mtu;
+  if (p->cr_avail < nfrag && !credit_get(p, nfrag)) return -RILL_EAGAIN;
+  const uint8_t *src = data;
+  uint16_t ctl = RILL_CTL_SOM;
+  while (n > p->mtu) {
+    send_frag(p, src, p->mtu, sig, ctl);
+    src += p->mtu;
+    n -= p->mtu;
+    ctl = 0;
+  }
+  send_frag(p, src, n, sig, (uint16_t)(ctl | RILL_CTL_EOM));
+  return 0;
+}
+
+int rill_producer_flush(rill_producer *p) {
+  if (!p) return -RILL_EINVAL;
+  prod_flush(p);
+  return 0;
+}
+
+/* After a crash the flushed seq may lag what was published: walk forward
+ * over descriptors that hold their own sequence number. */
+static void resume(rill_producer *p) {
+  uint64_t s = atomic_load_explicit(&p->prod->seq, memory_order_acquire);
+  for (uint64_t i = 0; i < p->depth; i++) {
+    if (atomic_load_explicit(&p->meta[s & p->mask].seq, memory_order_acquire) != s) break;
+    s++;
+  }
+  p->seq = s;
+  p->chunk = 0;
+  const rill_desc *d = &p->meta[(s - 1) & p->mask];
+  if (atomic_load_explicit(&d->seq, memory_order_acquire) == s - 1) {
+    uint64_t next = (uint64_t)atomic_load_explicit(&d->chunk, memory_order_relaxed) +
+                    rill__chunks(atomic_load_explicit(&d->sz, memory_order_relaxed));
+    p->chunk = next <= p->data_chunks ? next : 0;
+  }
+}
+
+int rill_producer_join(rill_region *r, const char *name, rill_producer **out) {
+  if (!r || !out) return -RILL_EINVAL;
+  rill_chan_info ci;
+  int rc = rill__chan_find(r, name, &ci);
+  if (rc) return rc;
+  rill_producer *p = calloc(1, sizeof *p);
+  if (!p) return -RILL_ENOMEM;
+  p->fd = -1;
+  if ((rc = rill__file_reopen(r->fd, &p->fd))) goto fail;
+  p->lock_off = ci.off + ci.g.prod_off;
+  if ((rc = rill__lock_try(p->fd, p->lock_off))) goto fail;
+  void *map;
+  if ((rc = rill__map(p->fd, ci.off, ci.size, 1, &map))) goto fail;
+  p->map = map;
+  p->map_size = ci.size;
+  p->prod = (rill_prod_page *)(p->map + ci.g.prod_off);
+  p->cursors = p->map + ci.g.cursor_off;
+  p->meta = (rill_desc *)(p->map + ci.g.meta_off);
+  p->data = p->map + ci.g.data_off;
+  p->mask = ci.depth - 1;
+  p->depth = ci.depth;
+  p->mtu = ci.mtu;
+  p->max_msg = ci.max_msg;
+  p->max_consumers = ci.max_consumers;
+  p->data_chunks = ci.g.data_chunks;
+  p->res_cap = UINT64_MAX;
+  p->rng = rill__random();
+  p->msgs = atomic_load_explicit(&p->prod->msgs, memory_order_relaxed);
+  p->bytes = atomic_load_explicit(&p->prod->bytes, memory_order_relaxed);
+  p->backpressure = atomic_load_explicit(&p->prod->backpressure, memory_order_relaxed);
+  resume(p);
+  p->cr_avail = 0; /* the first publish computes credits */
+  p->hk_left = rill__jitter(&p->rng, RILL_PROD_HK_INTERVAL);
+  atomic_store_explicit(&p->prod->pid, rill__pid(), memory_order_relaxed);
+  atomic_store_explicit(&p->prod->state, RILL_PROD_JOINED, memory_order_relaxed);
+  prod_flush(p);
+  *out = p;
+  return 0;
+fail:
+  rill__file_close(p->fd);
+  free(p);
+  return rc;
+}
+
+int rill_producer_leave(rill_producer *p) {
+  if (!p) return 0;
+  prod_flush(p);
+  atomic_store_explicit(&p->prod->state, 0, memory_order_relaxed);
+  rill__unmap(p->map, p->map_size);
+  rill__lock_release(p->fd, p->lock_off);
+  rill__file_close(p->fd);
+  free(p);
+  return 0;
+}
