@@ -1,9 +1,10 @@
 # Thin wrapper over CMake: make, make test, make bench, make clean, make install.
-#   make test SANITIZE=address,undefined   (or SANITIZE=thread)
+#   make test SANITIZE=address,undefined     (or SANITIZE=thread)
+#   make test CC=clang
 SANITIZE ?=
 CC ?= cc
-BUILD ?= build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 comma := ,
+BUILD ?= build$(if $(filter-out cc,$(notdir $(CC))),-$(notdir $(CC)))$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
@@ -12,12 +13,13 @@ PREFIX ?= /usr/local
 all: build
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DRILL_SANITIZE=$(SANITIZE) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DRILL_SANITIZE=$(SANITIZE) \
+	      -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# ctest --no-tests=error: a run in which no test ran is a failure.
+# --no-tests=error: a run in which no test ran is a failure.
 test: build
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error $(CTEST_ARGS)
 

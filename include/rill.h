@@ -219,7 +219,9 @@ typedef struct rill_view {
  * moved past it; -RILL_EAGAIN if nothing is published yet; -RILL_EOVERRUN
  * with v->lost set if the consumer was lapped (it resynchronises: the next
  * poll returns the oldest message still there).  Fragments are returned one
- * by one.  Never reads outside the channel, whatever the descriptor says. */
+ * by one.  -RILL_ECORRUPT if the descriptor points outside the data ring or
+ * exceeds the mtu (a broken producer): it is skipped, its payload never read.
+ * Never reads outside the channel, whatever the descriptor says. */
 int rill_poll(rill_consumer *c, rill_view *v);
 
 /* After reading v->data: 0 if the payload was not overwritten meanwhile,

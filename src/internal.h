@@ -28,6 +28,25 @@ int rill__name_ok(const char *name);
 /* Finds channel NAME in R and validates its header against the region. */
 int rill__chan_find(rill_region *r, const char *name, rill_chan_info *ci);
 
+/* CLOCK_MONOTONIC nanoseconds from the tick counter: the clock is read only
+ * when a millisecond's worth of ticks has passed since the last reading, and
+ * each reading re-measures the tick rate.  Costs a tick read per stamp. */
+typedef struct rill_clock {
+  uint64_t tk_base, ns_base;
+  uint64_t mult;   /* ns per tick << 32; 0 until measured */
+  uint64_t limit;  /* ticks after which the clock is read again */
+} rill_clock;
+
+void rill__clock_init(rill_clock *k);
+uint64_t rill__clock_rebase(rill_clock *k, uint64_t tk);
+
+static inline uint64_t rill__clock_ns(rill_clock *k) {
+  uint64_t tk = rill__ticks();
+  uint64_t d = tk - k->tk_base;
+  if (d >= k->limit) return rill__clock_rebase(k, tk);
+  return k->ns_base + ((d * k->mult) >> 32);
+}
+
 struct rill_producer {
   /* hot: touched by every publish */
   rill_desc *meta;
@@ -43,6 +62,7 @@ struct rill_producer {
   uint32_t mtu;
   uint32_t pad_;
   uint64_t msgs, bytes, backpressure; /* flushed by housekeeping */
+  rill_clock clock;
   /* cold */
   uint64_t depth, max_msg, seq_flushed, rng;
   uint32_t max_consumers;

@@ -48,6 +48,20 @@ uint64_t rill__random(void);      /* a seed; not for cryptography */
 /* Maps an errno value to a RILL_E* code (negative). */
 int rill__errno(int e);
 
+/* A cheap, monotonic CPU tick counter (TSC, the ARM virtual counter), or
+ * nanoseconds where there is none.  Converted to ns by rill_clock. */
+static inline uint64_t rill__ticks(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_ia32_rdtsc();
+#elif defined(__aarch64__)
+  uint64_t t;
+  __asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(t));
+  return t;
+#else
+  return rill__mono_ns();
+#endif
+}
+
 static inline void rill__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();

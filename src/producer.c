@@ -7,7 +7,28 @@
 
 #define RILL_PROD_HK_INTERVAL 1024u /* publishes between housekeeping runs */
 
-static inline uint32_t tspub_now(void) { return (uint32_t)rill__mono_ns(); }
+void rill__clock_init(rill_clock *k) {
+  k->tk_base = rill__ticks();
+  k->ns_base = rill__mono_ns();
+  k->mult = 0;
+  k->limit = 0; /* the first stamp reads the clock and measures the rate */
+}
+
+uint64_t rill__clock_rebase(rill_clock *k, uint64_t tk) {
+  uint64_t ns = rill__mono_ns();
+  uint64_t dt = tk - k->tk_base, dns = ns - k->ns_base;
+  if (dt > 0 && dns > 0 && dns < (1ull << 31)) {
+    k->mult = (dns << 32) / dt;
+    /* one millisecond of ticks, at least one tick */
+    uint64_t lim = k->mult ? (1000000ull << 32) / k->mult : 0;
+    k->limit = lim ? lim : 1;
+  } else {
+    k->limit = 0; /* odd reading (first call, long pause): measure again */
+  }
+  k->tk_base = tk;
+  k->ns_base = ns;
+  return ns;
+}
 
 static inline rill_cursor *cursor_at(uint8_t *cursors, uint32_t i) {
   return (rill_cursor *)(cursors + (uint64_t)i * RILL_PAGE);
@@ -85,7 +106,8 @@ static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
   atomic_store_explicit(&d->sz, (uint16_t)sz, memory_order_relaxed);
   atomic_store_explicit(&d->ctl, ctl, memory_order_relaxed);
   atomic_store_explicit(&d->tsorig, tsorig, memory_order_relaxed);
-  atomic_store_explicit(&d->tspub, tspub_now(), memory_order_relaxed);
+  atomic_store_explicit(&d->tspub, (uint32_t)rill__clock_ns(&p->clock),
+                        memory_order_relaxed);
   /* Release: pairs with the acquire load of d->seq in rill_poll(); the
    * payload and the fields above are visible once SEQ is. */
   atomic_store_explicit(&d->seq, seq, memory_order_release);
@@ -213,6 +235,7 @@ int rill_producer_join(rill_region *r, const char *name, rill_producer **out) {
   p->bytes = atomic_load_explicit(&p->prod->bytes, memory_order_relaxed);
   p->backpressure = atomic_load_explicit(&p->prod->backpressure, memory_order_relaxed);
   resume(p);
+  rill__clock_init(&p->clock);
   p->cr_avail = 0; /* the first publish computes credits */
   p->hk_left = rill__jitter(&p->rng, RILL_PROD_HK_INTERVAL);
   atomic_store_explicit(&p->prod->pid, rill__pid(), memory_order_relaxed);
