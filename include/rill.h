@@ -217,10 +217,12 @@ typedef struct rill_view {
 
 /* Looks at the next descriptor.  Returns 0 with *v filled and the consumer
  * moved past it; -RILL_EAGAIN if nothing is published yet; -RILL_EOVERRUN
- * with v->lost set if the consumer was lapped (it resynchronises: the next
- * poll returns the oldest message still there).  Fragments are returned one
- * by one.  -RILL_ECORRUPT if the descriptor points outside the data ring or
- * exceeds the mtu (a broken producer): it is skipped, its payload never read.
+ * with v->lost set if the consumer was lapped (it resynchronises to the
+ * sequence number found in the slot, the newest message the producer wrote
+ * there, and the next poll returns that message).  Fragments are returned one
+ * by one.  -RILL_ECORRUPT if the descriptor points outside the data ring,
+ * exceeds the mtu or holds a sequence number behind ours (a broken
+ * producer): it is skipped, its payload never read.
  * Never reads outside the channel, whatever the descriptor says. */
 int rill_poll(rill_consumer *c, rill_view *v);
 
@@ -244,7 +246,9 @@ typedef struct rill_meta {
  * (fragments read so far are kept); -RILL_EMSGSIZE with meta->sz set if CAP is
  * too small (the message is kept: call again with a larger buffer).
  * Overruns are not returned: the lossy consumer skips to the next whole
- * message and adds the skipped count to meta->lost. */
+ * message and adds the skipped count to meta->lost; so are corrupt
+ * descriptors.  Each call looks at no more than two laps of the ring, so it
+ * returns even if a broken producer fills the ring with garbage. */
 int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta);
 
 /* Polls until a descriptor arrives or TIMEOUT_NS pass (busy spin with a

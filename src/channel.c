@@ -7,7 +7,7 @@
 #define RILL_MAX_CONSUMERS 256u
 
 static uint64_t frags_of(uint64_t n, uint32_t mtu) {
-  return n ? (n + mtu - 1) / mtu : 1;
+  return n ? (n - 1) / mtu + 1 : 1; /* no overflow near 2^64 */
 }
 
 /* Fills defaults and checks ranges.  Returns 0 or -RILL_EINVAL. */

@@ -20,6 +20,10 @@ static void cursor_flush(rill_consumer *c) {
 
 /* The consumer was lapped: FOUND is the sequence number the slot holds. */
 static int overrun(rill_consumer *c, uint64_t found, rill_view *v) {
+  if ((int64_t)(found - c->seq) <= 0) { /* slots only move forward: garbage */
+    c->seq++;
+    return -RILL_ECORRUPT;
+  }
   uint64_t lost = found - c->seq;
   c->seq = found;
   c->overrun_poll++;
@@ -95,10 +99,10 @@ __attribute__((noinline)) void rill__copy_racy(void *dst, const void *src, size_
 /* Copies a fragment's payload; 0 if the copy is good. */
 static inline int copy_frag(rill_consumer *c, void *dst, const rill_view *v) {
   if (!c->lossy) {
-    memcpy(dst, v->data, v->sz);
+    if (v->sz) memcpy(dst, v->data, v->sz); /* dst may be NULL when sz is 0 */
     return 0;
   }
-  rill__copy_racy(dst, v->data, v->sz);
+  if (v->sz) rill__copy_racy(dst, v->data, v->sz);
   return rill_check(c, v);
 }
 
@@ -130,7 +134,10 @@ int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
     c->asm_len = 0;
     return (int64_t)meta->sz;
   }
-  for (;;) {
+  /* Bounded: a ring full of garbage (or of fragments that never complete)
+   * makes us give up after two laps and say "nothing yet"; what was
+   * skipped is reported as lost with the next message. */
+  for (uint64_t budget = 2 * c->depth + 2; budget; budget--) {
     rill_view v;
     int rc = rill_poll(c, &v);
     if (rc == -RILL_EAGAIN) return rc;
@@ -183,6 +190,7 @@ int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
     c->asm_len = 0;
     return (int64_t)meta->sz;
   }
+  return -RILL_EAGAIN;
 }
 
 int rill_poll_spin(rill_consumer *c, rill_view *v, uint64_t timeout_ns) {

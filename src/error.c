@@ -24,7 +24,8 @@ static const char *const messages[RILL_ERR_MAX_] = {
 };
 
 const char *rill_strerror(int err) {
-  if (err < 0) err = -err;
-  if (err >= RILL_ERR_MAX_ || !messages[err]) return "unknown rill error";
-  return messages[err];
+  /* Negated as unsigned: -INT_MIN would overflow. */
+  unsigned e = err < 0 ? 0u - (unsigned)err : (unsigned)err;
+  if (e >= RILL_ERR_MAX_ || !messages[e]) return "unknown rill error";
+  return messages[e];
 }
