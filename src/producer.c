@@ -91,7 +91,8 @@ static void housekeeping(rill_producer *p) {
 
 /* Writes one descriptor.  The payload is already in the data ring. */
 static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
-                           uint64_t sig, uint16_t ctl, uint32_t tsorig) {
+                           uint64_t sig, uint16_t ctl, uint32_t tsorig,
+                           uint32_t tspub) {
   uint64_t seq = p->seq;
   rill_desc *d = &p->meta[seq & p->mask];
   /* Mark the slot "being written": a consumer expecting the old sequence
@@ -106,8 +107,7 @@ static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
   atomic_store_explicit(&d->sz, (uint16_t)sz, memory_order_relaxed);
   atomic_store_explicit(&d->ctl, ctl, memory_order_relaxed);
   atomic_store_explicit(&d->tsorig, tsorig, memory_order_relaxed);
-  atomic_store_explicit(&d->tspub, (uint32_t)rill__clock_ns(&p->clock),
-                        memory_order_relaxed);
+  atomic_store_explicit(&d->tspub, tspub, memory_order_relaxed);
   /* Release: pairs with the acquire load of d->seq in rill_poll(); the
    * payload and the fields above are visible once SEQ is. */
   atomic_store_explicit(&d->seq, seq, memory_order_release);
@@ -139,7 +139,7 @@ int rill_reserve(rill_producer *p, size_t n, void **buf) {
 int rill_commit_ts(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl,
                    uint32_t tsorig) {
   if (p->res_cap == UINT64_MAX || n > p->res_cap) return -RILL_EINVAL;
-  publish(p, p->res_chunk, n, sig, ctl, tsorig);
+  publish(p, p->res_chunk, n, sig, ctl, tsorig, (uint32_t)rill__clock_ns(&p->clock));
   p->chunk = p->res_chunk + rill__chunks(n);
   p->res_cap = UINT64_MAX;
   return 0;
@@ -150,11 +150,11 @@ int rill_commit(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl) {
 }
 
 static inline void send_frag(rill_producer *p, const void *src, uint64_t n,
-                             uint64_t sig, uint16_t ctl) {
+                             uint64_t sig, uint16_t ctl, uint32_t ts) {
   uint64_t need = rill__chunks(n);
   uint64_t ch = place(p, need);
   memcpy(p->data + (ch << RILL_CHUNK_SHIFT), src, n);
-  publish(p, ch, n, sig, ctl, 0);
+  publish(p, ch, n, sig, ctl, 0, ts);
   p->chunk = ch + need;
 }
 
@@ -162,7 +162,8 @@ int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig) {
   p->res_cap = UINT64_MAX; /* a send drops any pending reservation */
   if (n <= p->mtu) {
     if (!p->cr_avail && !credit_get(p, 1)) return -RILL_EAGAIN;
-    send_frag(p, data, n, sig, RILL_CTL_MSG);
+    /* The clock is read before the copy, whose work hides its latency. */
+    send_frag(p, data, n, sig, RILL_CTL_MSG, (uint32_t)rill__clock_ns(&p->clock));
     return 0;
   }
   if (n > p->max_msg) return -RILL_EMSGSIZE;
@@ -170,13 +171,14 @@ int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig) {
   if (p->cr_avail < nfrag && !credit_get(p, nfrag)) return -RILL_EAGAIN;
   const uint8_t *src = data;
   uint16_t ctl = RILL_CTL_SOM;
+  uint32_t ts = (uint32_t)rill__clock_ns(&p->clock);
   while (n > p->mtu) {
-    send_frag(p, src, p->mtu, sig, ctl);
+    send_frag(p, src, p->mtu, sig, ctl, ts);
     src += p->mtu;
     n -= p->mtu;
     ctl = 0;
   }
-  send_frag(p, src, n, sig, (uint16_t)(ctl | RILL_CTL_EOM));
+  send_frag(p, src, n, sig, (uint16_t)(ctl | RILL_CTL_EOM), ts);
   return 0;
 }
 
