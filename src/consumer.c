@@ -19,7 +19,7 @@ static void cursor_flush(rill_consumer *c) {
 }
 
 /* The consumer was lapped: FOUND is the sequence number the slot holds. */
-static int overrun(rill_consumer *c, uint64_t found, rill_view *v) {
+static __attribute__((noinline)) int overrun(rill_consumer *c, uint64_t found, rill_view *v) {
   if ((int64_t)(found - c->seq) <= 0) { /* slots only move forward: garbage */
     c->seq++;
     return -RILL_ECORRUPT;
@@ -32,7 +32,10 @@ static int overrun(rill_consumer *c, uint64_t found, rill_view *v) {
   return -RILL_EOVERRUN;
 }
 
-int rill_poll(rill_consumer *c, rill_view *v) {
+/* rill_poll() itself, inlined into rill_recv() so that the view stays in
+ * registers (through memory, the copy stalls on store forwarding). */
+static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
+                                                          rill_view *v) {
   if (--c->flush_left == 0) {
     cursor_flush(c);
     c->flush_left = rill__jitter(&c->rng, c->flush_every);
@@ -77,16 +80,21 @@ int rill_poll(rill_consumer *c, rill_view *v) {
   return 0;
 }
 
-int rill_check(rill_consumer *c, const rill_view *v) {
+int rill_poll(rill_consumer *c, rill_view *v) { return poll_one(c, v); }
+
+/* rill_check() on a sequence number. */
+static inline int check_seq(rill_consumer *c, uint64_t seq) {
   /* Acquire fence: our payload reads happen before the load of seq below;
    * pairs with the release fence in publish() (a producer that started to
    * overwrite the slot has stored its mark, seen here). */
   atomic_thread_fence(memory_order_acquire);
-  uint64_t s = atomic_load_explicit(&c->meta[v->seq & c->mask].seq, memory_order_relaxed);
-  if (s == v->seq) return 0;
+  uint64_t s = atomic_load_explicit(&c->meta[seq & c->mask].seq, memory_order_relaxed);
+  if (s == seq) return 0;
   c->overrun_read++;
   return -RILL_EOVERRUN;
 }
+
+int rill_check(rill_consumer *c, const rill_view *v) { return check_seq(c, v->seq); }
 
 /* Copies a payload that a lossy consumer reads while the producer may be
  * overwriting it (the copy is validated afterwards by rill_check()).  Not
@@ -97,13 +105,14 @@ __attribute__((noinline)) void rill__copy_racy(void *dst, const void *src, size_
 }
 
 /* Copies a fragment's payload; 0 if the copy is good. */
-static inline int copy_frag(rill_consumer *c, void *dst, const rill_view *v) {
+static inline int copy_frag(rill_consumer *c, void *dst, const void *src,
+                            uint32_t sz, uint64_t seq) {
   if (!c->lossy) {
-    if (v->sz) memcpy(dst, v->data, v->sz); /* dst may be NULL when sz is 0 */
+    if (sz) memcpy(dst, src, sz); /* dst may be NULL when sz is 0 */
     return 0;
   }
-  if (v->sz) rill__copy_racy(dst, v->data, v->sz);
-  return rill_check(c, v);
+  if (sz) rill__copy_racy(dst, src, sz);
+  return check_seq(c, seq);
 }
 
 static void fill_meta(rill_meta *m, const rill_view *first, const rill_view *last,
@@ -138,15 +147,15 @@ int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
    * makes us give up after two laps and say "nothing yet"; what was
    * skipped is reported as lost with the next message. */
   for (uint64_t budget = 2 * c->depth + 2; budget; budget--) {
-    rill_view v;
-    int rc = rill_poll(c, &v);
+    rill_view v = {0}; /* (for the compiler: poll_one fills it when it returns 0) */
+    int rc = poll_one(c, &v);
     if (rc == -RILL_EAGAIN) return rc;
     if (rc == -RILL_EOVERRUN) {
       c->lost_acc += v.lost;
       asm_drop(c);
       continue;
     }
-    if (rc == -RILL_ECORRUPT) { /* a garbage descriptor: skip it */
+    if (rc) { /* -RILL_ECORRUPT, a garbage descriptor: skip it */
       c->lost_acc++;
       asm_drop(c);
       continue;
@@ -156,7 +165,7 @@ int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
     if (!som && !c->asm_frags) { c->lost_acc++; continue; } /* its start is gone */
 
     if (som && eom && v.sz <= cap) { /* a whole message that fits: the fast path */
-      if (copy_frag(c, buf, &v)) { c->lost_acc++; continue; }
+      if (copy_frag(c, buf, v.data, v.sz, v.seq)) { c->lost_acc++; continue; }
       fill_meta(meta, &v, &v, v.sz, c->lost_acc);
       c->lost_acc = 0;
       return (int64_t)v.sz;
@@ -166,7 +175,7 @@ int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
       c->seq--; /* leave the fragment for a later call */
       return -RILL_ENOMEM;
     }
-    if (copy_frag(c, c->asm_buf + c->asm_len, &v)) {
+    if (copy_frag(c, c->asm_buf + c->asm_len, v.data, v.sz, v.seq)) {
       c->lost_acc++;
       asm_drop(c);
       continue;
