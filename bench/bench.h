@@ -1,0 +1,253 @@
+/* rill_bench: shared declarations of the benchmark program.
+ *
+ * The program runs every measurement in two freshly forked processes, side 0
+ * (producer / pinger) and side 1 (consumer / ponger), each pinned to its own
+ * CPU.  The parent only sets up the shared resources, waits, and reports.
+ * See docs/benchmark.md for what each row measures.
+ */
+#ifndef RILL_BENCH_H
+#define RILL_BENCH_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- tunables ------------------------------------------------------------ */
+
+#define BENCH_MAX_SIZE 4096u          /* largest message size measured      */
+#define BENCH_MAX_RUNS 32u            /* upper bound for --runs             */
+#define BENCH_SPIN_TIMEOUT_NS 30000000000ull /* a spin gives up after 30 s  */
+#define BENCH_DEPTH 4096u             /* rill depth and ring slots          */
+
+/* ---- time and spinning --------------------------------------------------- */
+
+static inline uint64_t bench_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A pause hint for spin loops.  No compiler barrier is implied or needed:
+ * every loop that spins re-reads an atomic. */
+static inline void bench_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Set in each child: the shared abort flag (another process failed) and
+ * whether the two sides share one CPU (then spinning must yield). */
+extern _Atomic int *bench_abort_flag;
+extern int bench_single_cpu;
+
+typedef struct bench_spin {
+  uint64_t deadline; /* 0 until the first slow-path check */
+  uint32_t n;
+} bench_spin;
+
+#define BENCH_SPIN_INIT {0, 0}
+
+/* Slow path of bench_spin_step(): checks the clock, the abort flag, and
+ * yields the CPU when both sides share one.  Returns 0 to keep spinning,
+ * -1 when the spin timed out or another process asked everyone to stop
+ * (the reason is recorded with bench_fail()). */
+int bench_spin_slow(bench_spin *s);
+
+/* One iteration of a bounded spin loop: pause, and every 256 iterations look
+ * at the clock.  Returns 0 to keep spinning, -1 to give up. */
+static inline int bench_spin_step(bench_spin *s) {
+  bench_cpu_relax();
+  if ((++s->n & 255u) == 0 || bench_single_cpu)
+    return bench_spin_slow(s);
+  return 0;
+}
+
+/* ---- message contents ---------------------------------------------------- */
+
+/* A message of N bytes (N a multiple of 8, N >= 8) is N/8 little words:
+ * word 0 holds the message's sequence number, the last word (when N >= 16)
+ * holds seq ^ BENCH_MSG_KEY, and every word k between holds the constant
+ * bench_msg_word(k).  The consumer of every transport reads all N bytes,
+ * adds up the words and compares the sum and word 0 with what it expects. */
+#define BENCH_MSG_KEY 0x5a5aa5a5c3c33c3cull
+
+static inline uint64_t bench_msg_word(size_t k) {
+  return (uint64_t)(k + 1) * 0x9e3779b97f4a7c15ull;
+}
+
+/* Sum of the constant middle words of an N-byte message. */
+static inline uint64_t bench_msg_midsum(size_t n) {
+  uint64_t s = 0;
+  for (size_t k = 1; k + 1 < n / 8; k++) s += bench_msg_word(k);
+  return s;
+}
+
+/* Writes the constant middle words of an N-byte message into P. */
+static inline void bench_msg_template(void *p, size_t n) {
+  unsigned char *b = p;
+  memset(b, 0, n);
+  for (size_t k = 1; k + 1 < n / 8; k++) {
+    uint64_t w = bench_msg_word(k);
+    memcpy(b + 8 * k, &w, 8);
+  }
+}
+
+/* Writes the first and last word of message SEQ (the middle is already there). */
+static inline void bench_msg_stamp(void *p, size_t n, uint64_t seq) {
+  unsigned char *b = p;
+  memcpy(b, &seq, 8);
+  if (n >= 16) {
+    uint64_t x = seq ^ BENCH_MSG_KEY;
+    memcpy(b + n - 8, &x, 8);
+  }
+}
+
+/* Reads every byte of an N-byte message at P and checks it against *EXPECT
+ * (the next sequence number).  Returns the number of errors it shows: 1 for
+ * a damaged payload, the gap for lost messages, 1 for a stale or repeated
+ * one.  Moves *EXPECT past the message it found. */
+static inline uint64_t bench_msg_verify(const void *p, size_t n,
+                                        uint64_t *expect, uint64_t midsum) {
+  const unsigned char *b = p;
+  uint64_t sum = 0, w0, errs = 0;
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t w;
+    memcpy(&w, b + i, 8);
+    sum += w;
+  }
+  memcpy(&w0, b, 8);
+  if (sum != w0 + (n >= 16 ? (w0 ^ BENCH_MSG_KEY) : 0) + midsum) errs++;
+  int64_t d = (int64_t)(w0 - *expect);
+  if (d == 0) {
+    *expect += 1;
+  } else if (d > 0 && d < (1ll << 32)) {
+    errs += (uint64_t)d; /* messages lost before this one */
+    *expect = w0 + 1;
+  } else {
+    errs++;              /* stale, repeated or garbage sequence number */
+    if (d > 0) *expect += 1;
+  }
+  return errs;
+}
+
+/* ---- tests and transports ------------------------------------------------ */
+
+enum { BENCH_TPUT = 1, BENCH_RTT = 2 };
+
+typedef struct bench_test {
+  const struct bench_transport *tr;
+  int kind;            /* BENCH_TPUT or BENCH_RTT                             */
+  size_t size;         /* message bytes                                        */
+  /* resources made by the transport's setup() in the parent; the children
+   * inherit them through fork() */
+  char dir[256];       /* private directory for rill regions                   */
+  char region[48];     /* rill region name, "" if none                         */
+  int fd[4];           /* pipe / socket descriptors, -1 if unused              */
+  void *shm;           /* MAP_SHARED memory of the ring / cache-line tests     */
+  size_t shm_len;
+} bench_test;
+
+/* A transport.  Functions run in the parent (setup, teardown) or in one of
+ * the two children (the rest).  Every child function returns 0 or -1; on -1
+ * it has recorded why with bench_fail().  EP is the transport's per-process
+ * endpoint made by open(). */
+typedef struct bench_transport {
+  const char *name;
+  int kinds;           /* BENCH_TPUT | BENCH_RTT it supports                  */
+  int blocking;        /* 1: the kernel moves the bytes (pipe, socket); its
+                          warm-up stops at cfg->warm_cap_ns.  0: shared
+                          memory, whose warm-up always covers warm_min
+                          messages so every page is faulted in before the
+                          measurement                                         */
+  int (*setup)(bench_test *t, char *err, size_t errlen);
+  void (*teardown)(bench_test *t);
+  int (*open)(bench_test *t, int side, void **ep);
+  void (*close)(void *ep);
+  /* throughput: side 0 sends COUNT messages of N bytes numbered SEQ...,
+   * side 1 receives and verifies them, adding to *ERRORS */
+  int (*send)(void *ep, size_t n, uint64_t seq, uint64_t count);
+  int (*recv)(void *ep, size_t n, uint64_t seq, uint64_t count,
+              uint64_t *errors);
+  /* round trip: side 0 sends message SEQ and waits for the echo, COUNT
+   * times, storing each round trip's ns in SAMPLES (NULL while warming
+   * up); side 1 echoes */
+  int (*ping)(void *ep, uint64_t seq, uint64_t count, uint64_t *samples,
+              uint64_t *errors);
+  int (*pong)(void *ep, uint64_t seq, uint64_t count, uint64_t *errors);
+} bench_transport;
+
+extern const bench_transport bench_rill_copy;
+extern const bench_transport bench_rill_zerocopy;
+extern const bench_transport bench_ring;
+extern const bench_transport bench_cacheline;
+extern const bench_transport bench_pipe;
+extern const bench_transport bench_unix;
+
+/* Records the first failure of this process (printf-style) so the parent can
+ * report it, raises the shared abort flag, and returns -1. */
+int bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Allocates N bytes aligned to 64 (freed with free()), or records a failure
+ * and returns NULL. */
+void *bench_alloc(size_t n);
+
+/* ---- configuration and results ----------------------------------------- */
+
+typedef struct bench_config {
+  int quick;
+  unsigned runs;             /* measured runs per row, each in fresh processes */
+  uint64_t tput_target_ns;   /* duration aimed at by one throughput run        */
+  uint64_t tput_warm_ns;     /* a warm-up batch must last at least this long   */
+  uint64_t rtt_per_run;      /* round trips measured per RTT run               */
+  uint64_t rtt_run_max_ns;   /* ... unless a run has lasted this long          */
+  uint64_t warm_min;         /* warm up with at least this many messages or    */
+  uint64_t warm_cap_ns;      /* ... round trips; blocking transports stop at
+                                this time, shared-memory ones at 20 times it  */
+  int cpu[2];                /* CPUs of side 0 and side 1, -1 = unpinned       */
+  uint64_t child_deadline_ns;/* parent kills a run's children after this       */
+} bench_config;
+
+/* What one run (one pair of processes) measured. */
+typedef struct bench_run_out {
+  int failed;
+  char failure[256];
+  uint64_t errors;   /* wrong or lost messages, warm-up included             */
+  uint64_t count;    /* throughput: messages measured                        */
+  uint64_t ns;       /* throughput: time for them                            */
+  uint64_t warm;     /* messages or round trips of warm-up                   */
+  uint64_t probe_ns; /* cache-line round trip of this pair, just before       */
+  uint64_t samples;  /* round trips: how many were measured (in SAMPLES)     */
+} bench_run_out;
+
+/* Runs one measurement of test T in two fresh child processes: warm-up, then
+ * one measured interval.  For round trips, side 0 stores OUT->samples (at
+ * most cfg->rtt_per_run) samples in SAMPLES (MAP_SHARED, made by the
+ * caller).  Returns 0, or -1 if
+ * the run failed (OUT->failure says why). */
+int bench_run_once(const bench_config *cfg, bench_test *t, uint64_t *samples,
+                   bench_run_out *out);
+
+/* Creates the shared control block; once, in the parent, before any test. */
+int bench_harness_init(void);
+
+/* Kills the children of the running test, if any (async-signal-safe). */
+void bench_kill_children(void);
+
+/* Nanoseconds one bench_now_ns() call adds to a measured interval (median of
+ * back-to-back calls). */
+uint64_t bench_timer_overhead_ns(void);
+
+/* Sorting and order statistics. */
+void bench_sort_u64(uint64_t *v, size_t n);
+uint64_t bench_quantile_sorted(const uint64_t *v, size_t n, double q);
+double bench_median(const double *v, size_t n);
+
+/* Region bookkeeping for clean-up after a failure or a signal. */
+void bench_cleanup_register_region(const char *dir, const char *name);
+void bench_cleanup_unregister_region(void);
+
+#endif

@@ -1,0 +1,515 @@
+/* rill_bench harness: runs one test in two pinned child processes.
+ *
+ * The parent sets up the transport's shared resources, forks side 0
+ * (producer / pinger) and side 1 (consumer / ponger), and waits for both
+ * with a deadline.  The children talk to each other only through the
+ * transport under test and through the control block below, used between
+ * measured intervals (never inside one).
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+_Atomic int *bench_abort_flag;
+int bench_single_cpu;
+
+enum { CMD_RUN = 1, CMD_STOP = 2 };
+
+/* Shared by the parent and both children (MAP_SHARED, made before any fork).
+ * Each atomic line has one writer. */
+typedef struct bench_ctrl {
+  /* barrier: side i stores the number of barriers it has reached */
+  struct {
+    _Alignas(64) _Atomic uint64_t phase;
+  } side[2];
+  _Alignas(64) _Atomic int abort; /* any process: "stop, something failed" */
+  /* the probe's cache line: both sides write it, by design */
+  _Alignas(64) _Atomic uint64_t probe;
+  /* side 0 -> side 1, written before side 0 reaches a barrier */
+  _Alignas(64) uint64_t cmd, count, seq;
+  /* side 1 -> side 0, written before side 1 reaches a barrier */
+  _Alignas(64) uint64_t t_end;
+  /* for the parent, read after both children were reaped */
+  _Alignas(64) uint64_t errors[2];
+  uint64_t done;      /* side 0 finished the measured interval */
+  uint64_t run_count; /* throughput: messages measured         */
+  uint64_t run_ns;    /* ... and their time                    */
+  uint64_t warm;      /* messages or round trips of warm-up    */
+  uint64_t probe_ns;  /* median cache-line round trip, this pair */
+  uint64_t rtt_samples; /* round trips measured                   */
+  char err[2][256];
+} bench_ctrl;
+
+static bench_ctrl *g_ctrl;
+static int g_side = -1;                /* -1 in the parent */
+static volatile pid_t g_child[2];      /* children of the running test */
+
+int bench_harness_init(void) {
+  void *p = mmap(NULL, sizeof(bench_ctrl), PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return -1;
+  g_ctrl = p;
+  bench_abort_flag = &g_ctrl->abort;
+  /* SIGCHLD stays blocked in the parent: it waits for it with sigtimedwait */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  return 0;
+}
+
+int bench_fail(const char *fmt, ...) {
+  if (g_side >= 0 && g_ctrl->err[g_side][0] == 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_ctrl->err[g_side], sizeof g_ctrl->err[g_side], fmt, ap);
+    va_end(ap);
+  }
+  /* Relaxed: the flag only tells the other side to stop; the message above
+   * is read by the parent after waitpid(), which orders it. */
+  atomic_store_explicit(&g_ctrl->abort, 1, memory_order_relaxed);
+  return -1;
+}
+
+void *bench_alloc(size_t n) {
+  void *p = NULL;
+  if (posix_memalign(&p, 64, n ? n : 64) != 0) {
+    bench_fail("out of memory (%zu bytes)", n);
+    return NULL;
+  }
+  memset(p, 0, n);
+  return p;
+}
+
+int bench_spin_slow(bench_spin *s) {
+  if (bench_single_cpu) sched_yield();
+  if (atomic_load_explicit(bench_abort_flag, memory_order_relaxed)) {
+    bench_fail("stopped: the other side failed");
+    return -1;
+  }
+  uint64_t now = bench_now_ns();
+  if (s->deadline == 0) {
+    s->deadline = now + BENCH_SPIN_TIMEOUT_NS;
+  } else if (now > s->deadline) {
+    bench_fail("timed out after %llu s waiting for the other side",
+               (unsigned long long)(BENCH_SPIN_TIMEOUT_NS / 1000000000ull));
+    return -1;
+  }
+  return 0;
+}
+
+/* Two-party barrier.  Everything a side wrote to the control block before
+ * its barrier is visible to the other side after it. */
+static uint64_t g_phase;
+
+static int barrier(void) {
+  uint64_t mine = ++g_phase;
+  /* Release: pairs with the acquire load of side[g_side].phase in the other
+   * side's barrier(), so cmd/count/seq (side 0) or t_end (side 1) written
+   * before it are visible there. */
+  atomic_store_explicit(&g_ctrl->side[g_side].phase, mine,
+                        memory_order_release);
+  bench_spin sp = BENCH_SPIN_INIT;
+  /* Acquire: pairs with the release store of the other side's phase just
+   * above (in its own barrier()). */
+  while (atomic_load_explicit(&g_ctrl->side[!g_side].phase,
+                              memory_order_acquire) < mine) {
+    if (bench_spin_step(&sp)) return -1;
+  }
+  return 0;
+}
+
+/* The machine's state right now: the median round trip of one cache line
+ * between the two processes, over BENCH_PROBE_N round trips (side 0 stores
+ * it in probe_ns).  A virtual machine's CPUs may move between physical cores
+ * while the benchmark runs; this shows where they were for each run. */
+#define BENCH_PROBE_N 2001u
+
+static int probe(void) {
+  uint64_t d[BENCH_PROBE_N];
+  for (uint64_t i = 0; i < BENCH_PROBE_N; i++) {
+    uint64_t v = 2 * i + 1;
+    bench_spin sp = BENCH_SPIN_INIT;
+    if (g_side == 0) {
+      uint64_t t0 = bench_now_ns();
+      /* Release: pairs with side 1's acquire load of probe below. */
+      atomic_store_explicit(&g_ctrl->probe, v, memory_order_release);
+      /* Acquire: pairs with side 1's release store of v + 1 below. */
+      while (atomic_load_explicit(&g_ctrl->probe, memory_order_acquire) != v + 1)
+        if (bench_spin_step(&sp)) return -1;
+      d[i] = bench_now_ns() - t0;
+    } else {
+      /* Acquire: pairs with side 0's release store of v above. */
+      while (atomic_load_explicit(&g_ctrl->probe, memory_order_acquire) != v)
+        if (bench_spin_step(&sp)) return -1;
+      /* Release: pairs with side 0's acquire load of probe above. */
+      atomic_store_explicit(&g_ctrl->probe, v + 1, memory_order_release);
+    }
+  }
+  if (g_side == 0) {
+    bench_sort_u64(d, BENCH_PROBE_N);
+    g_ctrl->probe_ns = d[BENCH_PROBE_N / 2];
+  }
+  return 0;
+}
+
+/* ---- the two sides' programs ----------------------------------------------- */
+
+/* One round: side 0 publishes CMD and COUNT, both pass a barrier, then side 0
+ * sends (throughput) or pings (round trips) while side 1 follows its
+ * commands in side1_loop().  For throughput, *NS is the time from side 0
+ * starting to send to side 1 having read the last message. */
+static int side0_round(bench_test *t, void *ep, uint64_t *seq, uint64_t count,
+                       uint64_t *samples, uint64_t *errs, uint64_t *ns) {
+  g_ctrl->cmd = CMD_RUN;
+  g_ctrl->count = count;
+  g_ctrl->seq = *seq;
+  if (barrier()) return -1;
+  uint64_t t0 = bench_now_ns();
+  int rc = t->kind == BENCH_TPUT
+               ? t->tr->send(ep, t->size, *seq, count)
+               : t->tr->ping(ep, *seq, count, samples, errs);
+  uint64_t t1 = bench_now_ns();
+  if (rc || barrier()) return -1;
+  if (t->kind == BENCH_TPUT) t1 = g_ctrl->t_end;
+  *ns = t1 > t0 ? t1 - t0 : 1;
+  *seq += count;
+  return 0;
+}
+
+static int side1_loop(bench_test *t, void *ep) {
+  uint64_t errs = 0;
+  for (;;) {
+    if (barrier()) return -1;
+    if (g_ctrl->cmd == CMD_STOP) return 0;
+    int rc = t->kind == BENCH_TPUT
+                 ? t->tr->recv(ep, t->size, g_ctrl->seq, g_ctrl->count, &errs)
+                 : t->tr->pong(ep, g_ctrl->seq, g_ctrl->count, &errs);
+    g_ctrl->t_end = bench_now_ns();
+    g_ctrl->errors[1] = errs;
+    if (rc) return -1;
+    if (barrier()) return -1;
+  }
+}
+
+static int side0_stop(void) {
+  g_ctrl->cmd = CMD_STOP;
+  return barrier();
+}
+
+/* How long a warm-up may last (see bench_transport.blocking). */
+static uint64_t warm_cap(const bench_config *cfg, const bench_test *t) {
+  return t->tr->blocking ? cfg->warm_cap_ns : 20 * cfg->warm_cap_ns;
+}
+
+static int tput_side0(const bench_config *cfg, bench_test *t, void *ep) {
+  const uint64_t max_count = 1ull << 31;
+  uint64_t seq = 1, count = cfg->quick ? 256 : 1024, ns = 0, warm = 0;
+  uint64_t errs = 0, spent = 0;
+  /* Warm-up: grow the batch until one lasts tput_warm_ns and warm_min
+   * messages went through (a whole pass over the rings: every page is
+   * faulted in), or warm_cap() passed; then one more batch of about
+   * tput_warm_ns, whose rate sizes the measured run. */
+  for (;;) {
+    if (side0_round(t, ep, &seq, count, NULL, &errs, &ns)) return -1;
+    warm += count;
+    spent += ns;
+    if ((ns >= cfg->tput_warm_ns && warm >= cfg->warm_min) ||
+        spent >= warm_cap(cfg, t) || count >= max_count)
+      break;
+    if (ns < cfg->tput_warm_ns) {
+      double f = (double)cfg->tput_warm_ns * 1.2 / (double)ns;
+      if (f < 2) f = 2;
+      if (f > 8) f = 8;
+      count = (uint64_t)((double)count * f);
+    }
+  }
+  double per_ns = (double)count / (double)ns;
+  double want = per_ns * (double)cfg->tput_warm_ns;
+  count = want < 1000 ? 1000 : want > (double)max_count ? max_count
+                                                        : (uint64_t)want;
+  if (side0_round(t, ep, &seq, count, NULL, &errs, &ns)) return -1;
+  warm += count;
+  per_ns = (double)count / (double)ns;
+  want = per_ns * (double)cfg->tput_target_ns;
+  count = want < 1000 ? 1000 : want > (double)max_count ? max_count
+                                                        : (uint64_t)want;
+  if (side0_round(t, ep, &seq, count, NULL, &errs, &ns)) return -1;
+  g_ctrl->run_count = count;
+  g_ctrl->run_ns = ns;
+  g_ctrl->warm = warm;
+  g_ctrl->done = 1;
+  return side0_stop();
+}
+
+static int rtt_side0(const bench_config *cfg, bench_test *t, void *ep,
+                     uint64_t *samples) {
+  uint64_t seq = 1, errs = 0, ns = 0, spent = 0, warm = 0;
+  /* warm-up: batches of 1000 round trips until warm_min went through (every
+   * page of the rings is faulted in) or warm_cap() passed */
+  while (warm < cfg->warm_min && spent < warm_cap(cfg, t)) {
+    int rc = side0_round(t, ep, &seq, 1000, NULL, &errs, &ns);
+    g_ctrl->errors[0] = errs;
+    if (rc) return -1;
+    spent += ns;
+    warm += 1000;
+  }
+  /* measured: rtt_per_run round trips, in batches of 10,000, unless
+   * rtt_run_max_ns pass first (slow kernel transports on a slow machine) */
+  uint64_t done = 0;
+  spent = 0;
+  while (done < cfg->rtt_per_run && (done == 0 || spent < cfg->rtt_run_max_ns)) {
+    uint64_t n = cfg->rtt_per_run - done;
+    if (n > 10000) n = 10000;
+    int rc = side0_round(t, ep, &seq, n, samples + done, &errs, &ns);
+    g_ctrl->errors[0] = errs;
+    if (rc) return -1;
+    done += n;
+    spent += ns;
+  }
+  g_ctrl->rtt_samples = done;
+  g_ctrl->warm = warm;
+  g_ctrl->done = 1;
+  return side0_stop();
+}
+
+/* ---- children ---------------------------------------------------------- */
+
+static void child_main(const bench_config *cfg, bench_test *t, int side,
+                       pid_t parent, uint64_t *samples) {
+  g_side = side;
+  g_phase = 0;
+  sigset_t set;
+  sigemptyset(&set);
+  sigprocmask(SIG_SETMASK, &set, NULL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
+  signal(SIGPIPE, SIG_IGN); /* a dead peer shows as EPIPE */
+#ifdef PR_SET_PDEATHSIG
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+  if (getppid() != parent) _exit(1);
+
+  int rc = 0;
+  if (cfg->cpu[side] >= 0) {
+    cpu_set_t cs;
+    CPU_ZERO(&cs);
+    CPU_SET(cfg->cpu[side], &cs);
+    if (sched_setaffinity(0, sizeof cs, &cs) != 0)
+      rc = bench_fail("sched_setaffinity(CPU %d): %s", cfg->cpu[side],
+                      strerror(errno));
+  }
+  if (rc == 0 && t->kind == BENCH_RTT && side == 0) /* fault pages in now */
+    memset(samples, 0, (size_t)cfg->rtt_per_run * sizeof *samples);
+
+  void *ep = NULL;
+  if (rc == 0) rc = t->tr->open(t, side, &ep);
+  if (rc == 0) rc = barrier(); /* both endpoints are joined */
+  if (rc == 0) rc = probe();
+  if (rc == 0) {
+    if (side == 1)
+      rc = side1_loop(t, ep);
+    else if (t->kind == BENCH_TPUT)
+      rc = tput_side0(cfg, t, ep);
+    else
+      rc = rtt_side0(cfg, t, ep, samples);
+  }
+  if (ep) t->tr->close(ep);
+  if (rc) bench_fail("failed"); /* makes sure abort is raised */
+  _exit(rc == 0 ? 0 : 1);
+}
+
+void bench_kill_children(void) {
+  for (int i = 0; i < 2; i++)
+    if (g_child[i] > 0) kill(g_child[i], SIGKILL);
+}
+
+/* Waits for both children; kills them at the deadline, or a while after the
+ * first one failed.  Fills STATUS and returns a mask of the sides killed. */
+static int wait_children(const bench_config *cfg, int status[2]) {
+  uint64_t deadline = bench_now_ns() + cfg->child_deadline_ns;
+  int alive[2] = {1, 1}, killed = 0;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  for (;;) {
+    for (int i = 0; i < 2; i++) {
+      if (!alive[i]) continue;
+      pid_t w = waitpid(g_child[i], &status[i], WNOHANG);
+      if (w == g_child[i] || (w < 0 && errno == ECHILD)) {
+        alive[i] = 0;
+        g_child[i] = 0;
+        if (!(WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0)) {
+          /* tell the other side to give up; allow it 10 s to notice */
+          atomic_store_explicit(&g_ctrl->abort, 1, memory_order_relaxed);
+          uint64_t grace = bench_now_ns() + 10000000000ull;
+          if (grace < deadline) deadline = grace;
+        }
+      }
+    }
+    if (!alive[0] && !alive[1]) return killed;
+    uint64_t now = bench_now_ns();
+    if (now >= deadline) {
+      bench_kill_children();
+      for (int i = 0; i < 2; i++)
+        if (alive[i]) {
+          killed |= 1 << i;
+          waitpid(g_child[i], &status[i], 0);
+          alive[i] = 0;
+          g_child[i] = 0;
+        }
+      return killed;
+    }
+    uint64_t left = deadline - now;
+    if (left > 1000000000ull) left = 1000000000ull;
+    struct timespec ts = {(time_t)(left / 1000000000ull),
+                          (long)(left % 1000000000ull)};
+    sigtimedwait(&set, NULL, &ts);
+  }
+}
+
+static void describe_status(int st, char *buf, size_t len) {
+  if (WIFEXITED(st))
+    snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
+  else if (WIFSIGNALED(st))
+    snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st),
+             strsignal(WTERMSIG(st)));
+  else
+    snprintf(buf, len, "status 0x%x", (unsigned)st);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double bench_median(const double *v, size_t n) {
+  if (n == 0) return NAN;
+  double tmp[BENCH_MAX_RUNS];
+  if (n > BENCH_MAX_RUNS) n = BENCH_MAX_RUNS;
+  memcpy(tmp, v, n * sizeof *v);
+  qsort(tmp, n, sizeof *tmp, cmp_double);
+  return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+void bench_sort_u64(uint64_t *v, size_t n) { qsort(v, n, sizeof *v, cmp_u64); }
+
+uint64_t bench_quantile_sorted(const uint64_t *v, size_t n, double q) {
+  if (n == 0) return 0;
+  size_t rank = (size_t)ceil(q * (double)n); /* nearest rank, 1-based */
+  if (rank < 1) rank = 1;
+  if (rank > n) rank = n;
+  return v[rank - 1];
+}
+
+uint64_t bench_timer_overhead_ns(void) {
+  uint64_t d[1001];
+  for (int i = 0; i < 1001; i++) {
+    uint64_t a = bench_now_ns();
+    uint64_t b = bench_now_ns();
+    d[i] = b - a;
+  }
+  bench_sort_u64(d, 1001);
+  return d[500];
+}
+
+int bench_run_once(const bench_config *cfg, bench_test *t, uint64_t *samples,
+                   bench_run_out *out) {
+  memset(out, 0, sizeof *out);
+  memset(g_ctrl, 0, sizeof *g_ctrl);
+  for (int i = 0; i < 4; i++) t->fd[i] = -1;
+  t->shm = NULL;
+  t->shm_len = 0;
+  t->region[0] = 0;
+
+  char err[256] = "";
+  int rc = t->tr->setup(t, err, sizeof err);
+  int status[2] = {0, 0}, killed = 0, forked = 0;
+  if (rc == 0) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    for (int side = 0; side < 2; side++) {
+      pid_t pid = fork();
+      if (pid == 0) child_main(cfg, t, side, parent, samples);
+      if (pid < 0) {
+        snprintf(err, sizeof err, "fork: %s", strerror(errno));
+        atomic_store_explicit(&g_ctrl->abort, 1, memory_order_relaxed);
+        rc = -1;
+        break;
+      }
+      g_child[side] = pid;
+      forked++;
+    }
+    /* the parent's copies would keep a dead peer's pipe open */
+    for (int i = 0; i < 4; i++)
+      if (t->fd[i] >= 0) {
+        close(t->fd[i]);
+        t->fd[i] = -1;
+      }
+    if (forked == 2) {
+      killed = wait_children(cfg, status);
+    } else if (forked == 1) { /* it sees the abort flag and leaves */
+      waitpid(g_child[0], &status[0], 0);
+      g_child[0] = 0;
+    }
+  }
+
+  /* teardown runs whatever happened */
+  if (t->tr->teardown) t->tr->teardown(t);
+  for (int i = 0; i < 4; i++)
+    if (t->fd[i] >= 0) {
+      close(t->fd[i]);
+      t->fd[i] = -1;
+    }
+  if (t->shm) {
+    munmap(t->shm, t->shm_len);
+    t->shm = NULL;
+  }
+
+  out->errors = g_ctrl->errors[0] + g_ctrl->errors[1];
+  out->count = g_ctrl->run_count;
+  out->ns = g_ctrl->run_ns;
+  out->warm = g_ctrl->warm;
+  out->probe_ns = g_ctrl->probe_ns;
+  out->samples = g_ctrl->rtt_samples;
+  if (rc != 0) {
+    out->failed = 1;
+    snprintf(out->failure, sizeof out->failure, "%s", err);
+    return -1;
+  }
+  size_t l = 0;
+  for (int i = 0; i < 2; i++) {
+    int ok = WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0;
+    if (ok && !g_ctrl->err[i][0]) continue;
+    out->failed = 1;
+    char how[96];
+    describe_status(status[i], how, sizeof how);
+    if (l < sizeof out->failure)
+      l += (size_t)snprintf(out->failure + l, sizeof out->failure - l,
+                            "%sside %d: %s (%s%s)", l ? "; " : "", i,
+                            g_ctrl->err[i][0] ? g_ctrl->err[i] : "no message",
+                            how, (killed >> i) & 1 ? ", killed by the parent" : "");
+  }
+  if (!out->failed && !g_ctrl->done) {
+    out->failed = 1;
+    snprintf(out->failure, sizeof out->failure, "the run did not finish");
+  }
+  return out->failed ? -1 : 0;
+}

@@ -1,0 +1,693 @@
+/* rill_bench: throughput and round-trip latency of rill against the hardware
+ * floor and simple references, in one run, on the same pinned cores.
+ *
+ *   rill_bench [--quick] [--out PATH] [--runs N] [--cpus A,B]
+ *              [--only NAME,...] [--sizes N,...]
+ *
+ * See docs/benchmark.md.
+ */
+#include "bench.h"
+
+#include <rill.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One row of the report: every run of one transport at one size. */
+typedef struct bench_result {
+  const char *name;
+  int kind;
+  size_t size;
+  int failed;
+  char failure[300];
+  uint64_t errors;
+  unsigned runs;             /* runs done                                     */
+  uint64_t warm;             /* warm-up messages / round trips of the last run */
+  /* throughput */
+  uint64_t msgs_per_run;     /* of the last run                               */
+  double msgs_per_s;         /* median over runs                              */
+  double gib_per_s;
+  double run_msgs_per_s[BENCH_MAX_RUNS];
+  /* round trip */
+  uint64_t *pool;            /* every run's samples                           */
+  uint64_t samples;
+  uint64_t p50, p99, p999, max;
+  uint64_t run_p50[BENCH_MAX_RUNS];
+  double spread;             /* (max - min) / median of the per-run values    */
+  double run_probe_ns[BENCH_MAX_RUNS]; /* cache-line RTT before each run      */
+  double probe_ns;           /* their median                                  */
+  double seconds;            /* wall time of every run of the row             */
+  uint64_t per_run;          /* rtt: round trips a run aims at                */
+} bench_result;
+
+/* ---- clean-up of the private region directory ------------------------------ */
+
+static char g_dir[256];          /* "" when none was made                   */
+static char g_region_path[512];  /* region of the running test, "" if none  */
+
+void bench_cleanup_register_region(const char *dir, const char *name) {
+  snprintf(g_region_path, sizeof g_region_path, "%s/%s", dir, name);
+}
+
+void bench_cleanup_unregister_region(void) { g_region_path[0] = 0; }
+
+/* Removes everything left in the directory, then the directory. */
+static void cleanup_dir(void) {
+  if (!g_dir[0]) return;
+  DIR *d = opendir(g_dir);
+  if (d) {
+    struct dirent *de;
+    char path[600];
+    while ((de = readdir(d)) != NULL) {
+      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+      snprintf(path, sizeof path, "%s/%s", g_dir, de->d_name);
+      unlink(path);
+    }
+    closedir(d);
+  }
+  rmdir(g_dir);
+  g_dir[0] = 0;
+}
+
+static void on_signal(int sig) {
+  /* async-signal-safe calls only */
+  bench_kill_children();
+  if (g_region_path[0]) unlink(g_region_path);
+  if (g_dir[0]) rmdir(g_dir);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: rill_bench [--quick] [--out PATH] [--runs N] [--cpus A,B]\n"
+          "                  [--only NAME,...] [--sizes N,...]\n"
+          "  --quick      short smoke run (a few seconds)\n"
+          "  --out PATH   write JSON results to PATH (directories are made)\n"
+          "  --runs N     measured runs per row (default 5, quick 2)\n"
+          "  --cpus A,B   CPUs of the two processes (default: the first two\n"
+          "               CPUs this process may run on)\n"
+          "  --only LIST  only these transports: rill-copy, rill-zerocopy,\n"
+          "               ring, pipe, unix, cacheline\n"
+          "  --sizes LIST throughput message sizes (multiples of 8, <= %u;\n"
+          "               default 8,64,256,1024,4096)\n",
+          BENCH_MAX_SIZE);
+}
+
+static int mkdirs_for(const char *file) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s", file);
+  char *slash = strrchr(path, '/');
+  if (!slash) return 0;
+  *slash = 0;
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  if (path[0] && mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+  return 0;
+}
+
+static void cpu_model(char *buf, size_t len) {
+  snprintf(buf, len, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    /* x86: "model name"; some ARM kernels: "Model" or "Hardware" */
+    if (strncmp(line, "model name", 10) && strncmp(line, "Model", 5) &&
+        strncmp(line, "Hardware", 8))
+      continue;
+    char *c = strchr(line, ':');
+    if (!c) continue;
+    c++;
+    while (*c == ' ' || *c == '\t') c++;
+    c[strcspn(c, "\n")] = 0;
+    if (*c) {
+      snprintf(buf, len, "%s", c);
+      break;
+    }
+  }
+  fclose(f);
+}
+
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch < 0x20)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+static int in_list(const char *list, const char *name) {
+  if (!list) return 1;
+  size_t n = strlen(name);
+  for (const char *p = list; *p;) {
+    size_t l = strcspn(p, ",");
+    if (l == n && !strncmp(p, name, n)) return 1;
+    p += l;
+    if (*p == ',') p++;
+  }
+  return 0;
+}
+
+/* Medians, quantiles and spread of a row whose runs are done. */
+static void finish_row(bench_result *r) {
+  if (r->runs == 0) {
+    free(r->pool);
+    r->pool = NULL;
+    return;
+  }
+  double v[BENCH_MAX_RUNS], lo, hi;
+  for (unsigned i = 0; i < r->runs; i++)
+    v[i] = r->kind == BENCH_TPUT ? r->run_msgs_per_s[i] : (double)r->run_p50[i];
+  lo = hi = v[0];
+  for (unsigned i = 1; i < r->runs; i++) {
+    if (v[i] < lo) lo = v[i];
+    if (v[i] > hi) hi = v[i];
+  }
+  double med = bench_median(v, r->runs);
+  r->probe_ns = bench_median(r->run_probe_ns, r->runs);
+  r->spread = med > 0 ? (hi - lo) / med : 0;
+  if (r->kind == BENCH_TPUT) {
+    r->msgs_per_s = med;
+    r->gib_per_s = med * (double)r->size / (1024.0 * 1024 * 1024);
+  } else if (r->pool && r->samples > 0) {
+    size_t n = r->samples;
+    bench_sort_u64(r->pool, n);
+    r->p50 = bench_quantile_sorted(r->pool, n, 0.50);
+    r->p99 = bench_quantile_sorted(r->pool, n, 0.99);
+    r->p999 = bench_quantile_sorted(r->pool, n, 0.999);
+    r->max = r->pool[n - 1];
+  }
+  free(r->pool);
+  r->pool = NULL;
+}
+
+/* ---- output ----------------------------------------------------------------- */
+
+static void print_header_row(void) {
+  printf("%-14s %-10s %5s %10s %8s %7s %7s %8s %9s %6s %5s %6s\n", "name",
+         "kind", "size", "msgs/s", "GiB/s", "p50 ns", "p99 ns", "p99.9 ns",
+         "max ns", "spread", "line", "errors");
+}
+
+static void print_row(const bench_result *r) {
+  char a[32] = "-", b[32] = "-", c[32] = "-", d[32] = "-", e[32] = "-",
+       g[32] = "-", sp[32] = "-", ln[32] = "-";
+  if (r->runs > 0) snprintf(ln, sizeof ln, "%.0f", r->probe_ns);
+  if (!r->failed && r->runs > 1) snprintf(sp, sizeof sp, "%.0f%%", r->spread * 100);
+  if (!r->failed && r->kind == BENCH_TPUT) {
+    snprintf(a, sizeof a, "%.3fM", r->msgs_per_s / 1e6);
+    snprintf(b, sizeof b, "%.3f", r->gib_per_s);
+  } else if (!r->failed) {
+    snprintf(c, sizeof c, "%llu", (unsigned long long)r->p50);
+    snprintf(d, sizeof d, "%llu", (unsigned long long)r->p99);
+    snprintf(e, sizeof e, "%llu", (unsigned long long)r->p999);
+    snprintf(g, sizeof g, "%llu", (unsigned long long)r->max);
+  }
+  printf("%-14s %-10s %5zu %10s %8s %7s %7s %8s %9s %6s %5s %6llu%s\n",
+         r->name, r->kind == BENCH_TPUT ? "throughput" : "rtt", r->size, a, b,
+         c, d, e, g, sp, ln, (unsigned long long)r->errors,
+         r->failed ? "  FAILED" : "");
+  if (r->failed) printf("    failure: %s\n", r->failure);
+  else if (r->kind == BENCH_RTT && r->samples < (uint64_t)r->runs * r->per_run)
+    printf("    (%llu round trips pooled: runs stopped at their time limit)\n",
+           (unsigned long long)r->samples);
+  fflush(stdout);
+}
+
+static const bench_result *find(const bench_result *res, size_t n,
+                                const char *name, int kind, size_t size) {
+  for (size_t i = 0; i < n; i++)
+    if (res[i].kind == kind && res[i].size == size &&
+        !strcmp(res[i].name, name) && !res[i].failed)
+      return &res[i];
+  return NULL;
+}
+
+typedef struct ratio {
+  char label[64];
+  double value;  /* ratio of the rows' medians; NAN when a side is missing */
+  double paired; /* median over runs r of (run r of A) / (run r of B): runs
+                    with the same index ran next to each other in time     */
+} ratio;
+
+static double paired_ratio(const bench_result *a, const bench_result *b) {
+  if (!a || !b || a->runs != b->runs || a->runs == 0) return NAN;
+  double v[BENCH_MAX_RUNS];
+  for (unsigned i = 0; i < a->runs; i++) {
+    double x = a->kind == BENCH_TPUT ? a->run_msgs_per_s[i] : (double)a->run_p50[i];
+    double y = b->kind == BENCH_TPUT ? b->run_msgs_per_s[i] : (double)b->run_p50[i];
+    if (!(y > 0)) return NAN;
+    v[i] = x / y;
+  }
+  return bench_median(v, a->runs);
+}
+
+static size_t compute_ratios(const bench_result *res, size_t n, ratio *out) {
+  size_t k = 0;
+  static const char *const modes[2] = {"rill-copy", "rill-zerocopy"};
+  for (int m = 0; m < 2; m++) {
+    struct {
+      const char *peer;
+      size_t size;
+    } q[3] = {{"ring", 64}, {"pipe", 64}, {"ring", 1024}};
+    for (int i = 0; i < 3; i++) {
+      const bench_result *a = find(res, n, modes[m], BENCH_TPUT, q[i].size);
+      const bench_result *b = find(res, n, q[i].peer, BENCH_TPUT, q[i].size);
+      snprintf(out[k].label, sizeof out[k].label, "%s %zuB / %s %zuB msgs/s",
+               modes[m], q[i].size, q[i].peer, q[i].size);
+      out[k].value = a && b && b->msgs_per_s > 0 ? a->msgs_per_s / b->msgs_per_s
+                                                 : NAN;
+      out[k].paired = paired_ratio(a, b);
+      k++;
+    }
+  }
+  for (int m = 0; m < 2; m++) {
+    const bench_result *a = find(res, n, modes[m], BENCH_RTT, 8);
+    const bench_result *b = find(res, n, "cacheline", BENCH_RTT, 8);
+    snprintf(out[k].label, sizeof out[k].label, "%s RTT p50 / cacheline RTT p50",
+             modes[m]);
+    out[k].value =
+        a && b && b->p50 > 0 ? (double)a->p50 / (double)b->p50 : NAN;
+    out[k].paired = paired_ratio(a, b);
+    k++;
+  }
+  return k;
+}
+
+static void json_u64_or_null(FILE *f, const char *key, int have, uint64_t v,
+                             int comma) {
+  if (have)
+    fprintf(f, "\"%s\": %llu", key, (unsigned long long)v);
+  else
+    fprintf(f, "\"%s\": null", key);
+  if (comma) fputs(", ", f);
+}
+
+static void json_num_or_null(FILE *f, const char *key, int have, double v,
+                             const char *fmt, int comma) {
+  fprintf(f, "\"%s\": ", key);
+  if (have && isfinite(v))
+    fprintf(f, fmt, v);
+  else
+    fputs("null", f);
+  if (comma) fputs(", ", f);
+}
+
+static int write_json(const char *path, const char *date, long cores,
+                      const char *model, const bench_config *cfg,
+                      uint64_t timer_ns, const bench_result *res, size_t n,
+                      const ratio *rt, size_t nrt, double seconds) {
+  if (mkdirs_for(path) != 0) {
+    fprintf(stderr, "rill_bench: cannot make the directory of %s: %s\n", path,
+            strerror(errno));
+    return -1;
+  }
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    fprintf(stderr, "rill_bench: cannot write %s: %s\n", tmp, strerror(errno));
+    return -1;
+  }
+  fprintf(f, "{\n  \"date\": \"%s\",\n  \"cores\": %ld,\n  \"cpu_model\": ",
+          date, cores);
+  json_string(f, model);
+  fprintf(f, ",\n  \"quick\": %s,\n", cfg->quick ? "true" : "false");
+  fprintf(f, "  \"pinned\": %s,\n", cfg->cpu[0] >= 0 ? "true" : "false");
+  if (cfg->cpu[0] >= 0)
+    fprintf(f, "  \"cpus\": [%d, %d],\n", cfg->cpu[0], cfg->cpu[1]);
+  else
+    fprintf(f, "  \"cpus\": null,\n");
+  fprintf(f, "  \"runs\": %u,\n  \"timer_overhead_ns\": %llu,\n", cfg->runs,
+          (unsigned long long)timer_ns);
+  fprintf(f, "  \"rill_version\": \"%d.%d\",\n  \"seconds\": %.1f,\n",
+          RILL_VERSION_MAJOR, RILL_VERSION_MINOR, seconds);
+  fprintf(f, "  \"results\": [\n");
+  for (size_t i = 0; i < n; i++) {
+    const bench_result *r = &res[i];
+    int tp = r->kind == BENCH_TPUT && !r->failed;
+    int rt_ok = r->kind == BENCH_RTT && !r->failed;
+    fprintf(f, "    {\"name\": \"%s\", \"kind\": \"%s\", \"size\": %zu, ",
+            r->name, r->kind == BENCH_TPUT ? "throughput" : "rtt", r->size);
+    json_num_or_null(f, "msgs_per_s", tp, r->msgs_per_s, "%.0f", 1);
+    json_num_or_null(f, "gib_per_s", tp, r->gib_per_s, "%.4f", 1);
+    json_u64_or_null(f, "p50_ns", rt_ok, r->p50, 1);
+    json_u64_or_null(f, "p99_ns", rt_ok, r->p99, 1);
+    json_u64_or_null(f, "p999_ns", rt_ok, r->p999, 1);
+    json_u64_or_null(f, "max_ns", rt_ok, r->max, 1);
+    fprintf(f, "\"errors\": %llu, ", (unsigned long long)r->errors);
+    fprintf(f, "\"runs\": %u, \"warmup\": %llu, ", r->runs,
+            (unsigned long long)r->warm);
+    json_num_or_null(f, "spread", r->runs > 1 && !r->failed, r->spread, "%.4f", 1);
+    if (r->kind == BENCH_TPUT) {
+      json_u64_or_null(f, "msgs_per_run", r->runs > 0, r->msgs_per_run, 1);
+      fputs("\"run_msgs_per_s\": [", f);
+      for (unsigned k = 0; k < r->runs; k++)
+        fprintf(f, "%s%.0f", k ? ", " : "", r->run_msgs_per_s[k]);
+      fputs("], \"samples\": null, \"run_p50_ns\": null, ", f);
+    } else {
+      fputs("\"msgs_per_run\": null, \"run_msgs_per_s\": null, ", f);
+      json_u64_or_null(f, "samples", !r->failed, r->samples, 1);
+      fputs("\"run_p50_ns\": [", f);
+      for (unsigned k = 0; k < r->runs; k++)
+        fprintf(f, "%s%llu", k ? ", " : "", (unsigned long long)r->run_p50[k]);
+      fputs("], ", f);
+    }
+    json_num_or_null(f, "seconds", 1, r->seconds, "%.2f", 1);
+    json_num_or_null(f, "probe_ns", r->runs > 0, r->probe_ns, "%.0f", 1);
+    fputs("\"run_probe_ns\": [", f);
+    for (unsigned k = 0; k < r->runs; k++)
+      fprintf(f, "%s%.0f", k ? ", " : "", r->run_probe_ns[k]);
+    fputs("], ", f);
+    fprintf(f, "\"failed\": %s, \"failure\": ", r->failed ? "true" : "false");
+    if (r->failed)
+      json_string(f, r->failure);
+    else
+      fputs("null", f);
+    fprintf(f, "}%s\n", i + 1 < n ? "," : "");
+  }
+  fprintf(f, "  ],\n  \"ratios\": {");
+  for (size_t i = 0; i < nrt; i++) {
+    fprintf(f, "%s\n    ", i ? "," : "");
+    json_string(f, rt[i].label);
+    if (isfinite(rt[i].value))
+      fprintf(f, ": %.4f", rt[i].value);
+    else
+      fputs(": null", f);
+  }
+  fprintf(f, "\n  },\n  \"ratios_paired\": {");
+  for (size_t i = 0; i < nrt; i++) {
+    fprintf(f, "%s\n    ", i ? "," : "");
+    json_string(f, rt[i].label);
+    if (isfinite(rt[i].paired))
+      fprintf(f, ": %.4f", rt[i].paired);
+    else
+      fputs(": null", f);
+  }
+  fprintf(f, "\n  }\n}\n");
+  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+    fprintf(stderr, "rill_bench: cannot write %s: %s\n", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- main --------------------------------------------------------------------- */
+
+static int parse_sizes(const char *s, size_t *sizes, size_t *n) {
+  *n = 0;
+  while (*s) {
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (end == s || v < 8 || v > BENCH_MAX_SIZE || v % 8 || *n >= 16) return -1;
+    sizes[(*n)++] = v;
+    s = end;
+    if (*s == ',') s++;
+    else if (*s) return -1;
+  }
+  return *n ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+  bench_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  const char *out = NULL, *only = NULL;
+  int runs_opt = 0, cpus_opt = 0;
+  size_t sizes[16] = {8, 64, 256, 1024, 4096}, nsizes = 5;
+
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--quick")) {
+      cfg.quick = 1;
+    } else if (!strcmp(a, "--out") && val) {
+      out = val;
+      i++;
+    } else if (!strcmp(a, "--runs") && val) {
+      runs_opt = atoi(val);
+      if (runs_opt < 1 || runs_opt > (int)BENCH_MAX_RUNS) {
+        fprintf(stderr, "rill_bench: --runs must be 1..%u\n", BENCH_MAX_RUNS);
+        return 2;
+      }
+      i++;
+    } else if (!strcmp(a, "--cpus") && val) {
+      if (sscanf(val, "%d,%d", &cfg.cpu[0], &cfg.cpu[1]) != 2 ||
+          cfg.cpu[0] < 0 || cfg.cpu[1] < 0 || cfg.cpu[0] >= CPU_SETSIZE ||
+          cfg.cpu[1] >= CPU_SETSIZE) {
+        fprintf(stderr, "rill_bench: --cpus wants two CPU numbers, A,B\n");
+        return 2;
+      }
+      cpus_opt = 1;
+      i++;
+    } else if (!strcmp(a, "--only") && val) {
+      only = val;
+      i++;
+    } else if (!strcmp(a, "--sizes") && val) {
+      if (parse_sizes(val, sizes, &nsizes)) {
+        fprintf(stderr, "rill_bench: bad --sizes %s\n", val);
+        return 2;
+      }
+      i++;
+    } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return 0;
+    } else {
+      usage(stderr);
+      return 2;
+    }
+  }
+
+  if (cfg.quick) {
+    cfg.runs = 2;
+    cfg.tput_target_ns = 10000000ull;    /* 10 ms per run    */
+    cfg.tput_warm_ns = 4000000ull;       /* 4 ms batch       */
+    cfg.rtt_per_run = 3000;
+    cfg.rtt_run_max_ns = 500000000ull;   /* 0.5 s            */
+    cfg.warm_min = 2000;
+    cfg.warm_cap_ns = 5000000ull;        /* 5 ms             */
+  } else {
+    cfg.runs = 5;
+    cfg.tput_target_ns = 200000000ull;   /* 200 ms per run   */
+    cfg.tput_warm_ns = 30000000ull;      /* 30 ms batch      */
+    cfg.rtt_per_run = 200000;            /* 5 x 200k = 1M    */
+    cfg.rtt_run_max_ns = 5000000000ull;  /* 5 s              */
+    /* rill's data ring holds (4096 + 2) * 4096 bytes: 8-byte messages take
+     * 262,272 messages to touch every page of it once */
+    cfg.warm_min = 300000;
+    cfg.warm_cap_ns = 500000000ull;      /* 0.5 s            */
+  }
+  if (runs_opt) cfg.runs = (unsigned)runs_opt;
+  cfg.child_deadline_ns = 120000000000ull; /* 2 min per run, at worst */
+
+  /* CPUs: the first two this process may use, unless told */
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (!cpus_opt) {
+    cpu_set_t cs;
+    int found = 0;
+    cfg.cpu[0] = cfg.cpu[1] = -1;
+    if (sched_getaffinity(0, sizeof cs, &cs) == 0)
+      for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
+        if (CPU_ISSET(c, &cs)) cfg.cpu[found++] = c;
+    if (found < 2) cfg.cpu[0] = cfg.cpu[1] = -1;
+  }
+  if (cfg.cpu[0] < 0) bench_single_cpu = 1;
+  else if (cfg.cpu[0] == cfg.cpu[1]) bench_single_cpu = 1;
+
+  /* private directory for the regions */
+  const char *bases[2] = {"/dev/shm", "/tmp"};
+  for (int i = 0; i < 2 && !g_dir[0]; i++) {
+    snprintf(g_dir, sizeof g_dir, "%s/rill-bench-XXXXXX", bases[i]);
+    if (!mkdtemp(g_dir)) g_dir[0] = 0;
+  }
+  if (!g_dir[0]) {
+    fprintf(stderr, "rill_bench: cannot make a private directory: %s\n",
+            strerror(errno));
+    return 1;
+  }
+  atexit(cleanup_dir);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGHUP, on_signal);
+  signal(SIGPIPE, on_signal); /* e.g. stdout piped into head */
+
+  if (bench_harness_init() != 0) {
+    fprintf(stderr, "rill_bench: cannot map the control block: %s\n",
+            strerror(errno));
+    return 1;
+  }
+
+  char date[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char model[256];
+  cpu_model(model, sizeof model);
+  uint64_t timer_ns = bench_timer_overhead_ns();
+
+  printf("rill_bench %d.%d  %s  %s%s\n", RILL_VERSION_MAJOR, RILL_VERSION_MINOR,
+         date, model, cfg.quick ? "  (quick)" : "");
+  if (cfg.cpu[0] >= 0 && cfg.cpu[0] != cfg.cpu[1])
+    printf("%ld CPUs online; side 0 (producer/pinger) on CPU %d, side 1 "
+           "(consumer/ponger) on CPU %d\n",
+           cores, cfg.cpu[0], cfg.cpu[1]);
+  else if (cfg.cpu[0] >= 0)
+    printf("%ld CPUs online; both sides on CPU %d: busy-polling numbers are "
+           "not meaningful\n", cores, cfg.cpu[0]);
+  else
+    printf("%ld CPU(s) online, fewer than two usable: running UNPINNED, "
+           "spinners yield; busy-polling numbers are not meaningful\n",
+           cores);
+  printf("%u runs per row, interleaved across transports, each in a fresh pair "
+         "of processes with its own warm-up.\n"
+         "throughput: median of the runs (~%llu ms each).  rtt: %u x %llu "
+         "round trips pooled (a run stops after %.1f s).\n"
+         "timer overhead %llu ns (inside every RTT sample).  spread = (max - "
+         "min) / median of the runs.\n"
+         "line = median cache-line round trip (ns) of each run's two "
+         "processes, measured just before the run.\n\n",
+         cfg.runs, (unsigned long long)(cfg.tput_target_ns / 1000000), cfg.runs,
+         (unsigned long long)cfg.rtt_per_run, (double)cfg.rtt_run_max_ns / 1e9,
+         (unsigned long long)timer_ns);
+
+  const bench_transport *tput_tr[] = {&bench_rill_copy, &bench_rill_zerocopy,
+                                      &bench_ring, &bench_pipe, &bench_unix};
+  const bench_transport *rtt_tr[] = {&bench_cacheline, &bench_ring,
+                                     &bench_rill_copy, &bench_rill_zerocopy,
+                                     &bench_pipe, &bench_unix};
+  size_t ntests_max = nsizes * 5 + 6;
+  bench_result *res = calloc(ntests_max, sizeof *res);
+  uint64_t *shared_samples = mmap(NULL, cfg.rtt_per_run * sizeof(uint64_t),
+                                  PROT_READ | PROT_WRITE,
+                                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (!res || shared_samples == MAP_FAILED) {
+    fprintf(stderr, "rill_bench: out of memory\n");
+    return 1;
+  }
+  size_t nres = 0;
+  int failures = 0;
+  uint64_t errors = 0;
+  uint64_t t_start = bench_now_ns();
+
+  print_header_row();
+  /* A group is every transport at one size and kind.  Runs are interleaved
+   * (run 1 of each transport, then run 2 of each, ...) so that slow drifts
+   * of the machine touch every transport alike. */
+  for (int kind = BENCH_TPUT; kind <= BENCH_RTT; kind++) {
+    size_t nsz = kind == BENCH_TPUT ? nsizes : 1;
+    for (size_t si = 0; si < nsz; si++) {
+      const bench_transport *const *list = kind == BENCH_TPUT ? tput_tr : rtt_tr;
+      size_t nl = kind == BENCH_TPUT ? 5 : 6;
+      size_t first = nres;
+      for (size_t ti = 0; ti < nl; ti++) {
+        if (!in_list(only, list[ti]->name)) continue;
+        bench_result *r = &res[nres++];
+        r->name = list[ti]->name;
+        r->kind = kind;
+        r->size = kind == BENCH_TPUT ? sizes[si] : 8;
+        if (kind == BENCH_RTT) {
+          r->per_run = cfg.rtt_per_run;
+          r->pool = malloc((size_t)cfg.runs * cfg.rtt_per_run * sizeof(uint64_t));
+          if (!r->pool) {
+            fprintf(stderr, "rill_bench: out of memory\n");
+            return 1;
+          }
+        }
+      }
+      for (unsigned run = 0; run < cfg.runs; run++) {
+        for (size_t i = first; i < nres; i++) {
+          bench_result *r = &res[i];
+          if (r->failed) continue;
+          bench_test t;
+          memset(&t, 0, sizeof t);
+          for (size_t ti = 0; ti < nl; ti++)
+            if (!strcmp(list[ti]->name, r->name)) t.tr = list[ti];
+          t.kind = kind;
+          t.size = r->size;
+          snprintf(t.dir, sizeof t.dir, "%s", g_dir);
+          bench_run_out o;
+          uint64_t t_run = bench_now_ns();
+          int rc = bench_run_once(&cfg, &t, shared_samples, &o);
+          r->seconds += (double)(bench_now_ns() - t_run) / 1e9;
+          r->errors += o.errors;
+          if (rc != 0) {
+            r->failed = 1;
+            snprintf(r->failure, sizeof r->failure, "run %u: %s", run + 1,
+                     o.failure);
+            continue;
+          }
+          r->warm = o.warm;
+          r->run_probe_ns[r->runs] = (double)o.probe_ns;
+          if (kind == BENCH_TPUT) {
+            r->msgs_per_run = o.count;
+            r->run_msgs_per_s[r->runs] = (double)o.count * 1e9 / (double)o.ns;
+          } else {
+            uint64_t *dst = r->pool + r->samples;
+            memcpy(dst, shared_samples, o.samples * sizeof(uint64_t));
+            bench_sort_u64(dst, o.samples);
+            r->run_p50[r->runs] = bench_quantile_sorted(dst, o.samples, 0.5);
+            r->samples += o.samples;
+          }
+          r->runs++;
+        }
+      }
+      for (size_t i = first; i < nres; i++) {
+        finish_row(&res[i]);
+        if (res[i].failed) failures++;
+        errors += res[i].errors;
+        print_row(&res[i]);
+      }
+    }
+  }
+  munmap(shared_samples, cfg.rtt_per_run * sizeof(uint64_t));
+  double seconds = (double)(bench_now_ns() - t_start) / 1e9;
+
+  ratio rt[16];
+  size_t nrt = compute_ratios(res, nres, rt);
+  printf("\nratios (from this run)                             of medians  "
+         "paired\n");
+  for (size_t i = 0; i < nrt; i++) {
+    char v1[32] = "n/a", v2[32] = "n/a";
+    if (isfinite(rt[i].value)) snprintf(v1, sizeof v1, "%.3f", rt[i].value);
+    if (isfinite(rt[i].paired)) snprintf(v2, sizeof v2, "%.3f", rt[i].paired);
+    printf("  %-48s %10s %7s\n", rt[i].label, v1, v2);
+  }
+  printf("  (paired: median over runs of run r / run r; the runs with the same "
+         "index ran\n   one after the other, so this cancels slower drifts of "
+         "the machine)\n");
+  printf("\n%zu rows in %.1f s; %d failed; %llu errors\n", nres, seconds,
+         failures, (unsigned long long)errors);
+
+  int rc = failures || errors ? 1 : 0;
+  if (out) {
+    if (write_json(out, date, cores, model, &cfg, timer_ns, res, nres, rt, nrt,
+                   seconds) != 0)
+      rc = 1;
+    else
+      printf("results written to %s\n", out);
+  }
+  free(res);
+  return rc;
+}

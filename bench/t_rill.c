@@ -1,0 +1,355 @@
+/* rill_bench: rill channels, copying (rill_send / rill_recv) and zero-copy
+ * (rill_reserve + commit / rill_poll, reading the payload in place).
+ *
+ * Throughput uses one channel "data" (side 0 produces, side 1 consumes,
+ * reliably).  Round trips use "ping" (side 0 -> side 1) and "pong"
+ * (side 1 -> side 0).  Every channel: depth BENCH_DEPTH, mtu BENCH_MAX_SIZE
+ * (every message is one fragment), one consumer slot.
+ */
+#include "bench.h"
+
+#include <rill.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+typedef struct rill_ep {
+  rill_producer *p;
+  rill_consumer *c;
+  unsigned char *sbuf; /* message being sent (copying mode)       */
+  unsigned char *rbuf; /* message received (copying mode)         */
+  unsigned char *tmpl; /* constant middle words (zero-copy mode)  */
+} rill_ep;
+
+static rill_channel_opts chan_opts(void) {
+  rill_channel_opts o = {0};
+  o.depth = BENCH_DEPTH;
+  o.mtu = BENCH_MAX_SIZE;
+  o.max_consumers = 1;
+  return o;
+}
+
+static int rb_setup(bench_test *t, char *err, size_t errlen) {
+  static unsigned counter;
+  snprintf(t->region, sizeof t->region, "bench-%d-%u", (int)getpid(),
+           counter++);
+  rill_channel_opts co = chan_opts();
+  uint64_t fp = rill_channel_footprint(&co);
+  if (fp == 0) {
+    snprintf(err, errlen, "rill_channel_footprint: options refused");
+    t->region[0] = 0;
+    return -1;
+  }
+  int nchan = t->kind == BENCH_RTT ? 2 : 1;
+  rill_region_opts ro = {0};
+  ro.size = 4096 + (uint64_t)nchan * fp + (64u << 10);
+  ro.dir = t->dir;
+  rill_region *r = NULL;
+  bench_cleanup_register_region(t->dir, t->region);
+  int rc = rill_region_create(t->region, &ro, &r);
+  if (rc) {
+    snprintf(err, errlen, "rill_region_create(%s/%s, %llu bytes): %s", t->dir,
+             t->region, (unsigned long long)ro.size, rill_strerror(rc));
+    return -1;
+  }
+  static const char *const names[2][2] = {{"data", NULL}, {"ping", "pong"}};
+  for (int i = 0; i < nchan && rc == 0; i++) {
+    const char *nm = names[t->kind == BENCH_RTT][i];
+    rc = rill_channel_create(r, nm, &co);
+    if (rc)
+      snprintf(err, errlen, "rill_channel_create(%s): %s", nm,
+               rill_strerror(rc));
+  }
+  rill_region_close(r);
+  return rc ? -1 : 0;
+}
+
+static void rb_teardown(bench_test *t) {
+  if (!t->region[0]) return;
+  rill_region_unlink(t->region, t->dir);
+  bench_cleanup_unregister_region();
+  t->region[0] = 0;
+}
+
+static void rb_close(void *vep) {
+  rill_ep *e = vep;
+  if (!e) return;
+  rill_producer_leave(e->p);
+  rill_consumer_leave(e->c);
+  free(e->sbuf);
+  free(e->rbuf);
+  free(e->tmpl);
+  free(e);
+}
+
+static int rb_open(bench_test *t, int side, void **out) {
+  rill_ep *e = calloc(1, sizeof *e);
+  if (!e) return bench_fail("out of memory");
+  e->sbuf = bench_alloc(BENCH_MAX_SIZE);
+  e->rbuf = bench_alloc(BENCH_MAX_SIZE);
+  e->tmpl = bench_alloc(BENCH_MAX_SIZE);
+  if (!e->sbuf || !e->rbuf || !e->tmpl) {
+    rb_close(e);
+    return -1;
+  }
+  bench_msg_template(e->sbuf, t->size);
+  bench_msg_template(e->tmpl, t->size);
+
+  rill_region_opts ro = {0};
+  ro.dir = t->dir;
+  rill_region *r = NULL;
+  int rc = rill_region_open(t->region, &ro, &r);
+  if (rc) {
+    rb_close(e);
+    return bench_fail("rill_region_open(%s): %s", t->region,
+                      rill_strerror(rc));
+  }
+  const char *in, *outc; /* channel this side consumes / produces */
+  if (t->kind == BENCH_TPUT) {
+    in = side == 1 ? "data" : NULL;
+    outc = side == 0 ? "data" : NULL;
+  } else {
+    in = side == 0 ? "pong" : "ping";
+    outc = side == 0 ? "ping" : "pong";
+  }
+  /* consumers first: a reliable consumer joined before the first message
+   * sees every message */
+  if (in && (rc = rill_consumer_join(r, in, RILL_RELIABLE, &e->c)) != 0) {
+    rill_region_close(r);
+    rb_close(e);
+    return bench_fail("rill_consumer_join(%s): %s", in, rill_strerror(rc));
+  }
+  if (outc && (rc = rill_producer_join(r, outc, &e->p)) != 0) {
+    rill_region_close(r);
+    rb_close(e);
+    return bench_fail("rill_producer_join(%s): %s", outc, rill_strerror(rc));
+  }
+  rill_region_close(r);
+  *out = e;
+  return 0;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static inline int copy_send_one(rill_ep *e, size_t n, uint64_t seq) {
+  bench_msg_stamp(e->sbuf, n, seq);
+  int rc = rill_send(e->p, e->sbuf, n, seq);
+  if (rc == -RILL_EAGAIN) {
+    bench_spin sp = BENCH_SPIN_INIT;
+    do {
+      if (bench_spin_step(&sp)) return -1;
+      rc = rill_send(e->p, e->sbuf, n, seq);
+    } while (rc == -RILL_EAGAIN);
+  }
+  if (rc) return bench_fail("rill_send: %s", rill_strerror(rc));
+  return 0;
+}
+
+/* Builds message SEQ in place: every byte is written, as a producer that
+ * builds its message in the ring would. */
+static inline int zc_send_one(rill_ep *e, size_t n, uint64_t seq) {
+  void *dst;
+  int rc = rill_reserve(e->p, n, &dst);
+  if (rc == -RILL_EAGAIN) {
+    bench_spin sp = BENCH_SPIN_INIT;
+    do {
+      if (bench_spin_step(&sp)) return -1;
+      rc = rill_reserve(e->p, n, &dst);
+    } while (rc == -RILL_EAGAIN);
+  }
+  if (rc) return bench_fail("rill_reserve: %s", rill_strerror(rc));
+  memcpy(dst, e->tmpl, n);
+  bench_msg_stamp(dst, n, seq);
+  rc = rill_commit(e->p, n, seq, RILL_CTL_MSG);
+  if (rc) return bench_fail("rill_commit: %s", rill_strerror(rc));
+  return 0;
+}
+
+static int copy_send(void *vep, size_t n, uint64_t seq, uint64_t count) {
+  rill_ep *e = vep;
+  for (uint64_t i = 0; i < count; i++)
+    if (copy_send_one(e, n, seq + i)) return -1;
+  return 0;
+}
+
+static int zc_send(void *vep, size_t n, uint64_t seq, uint64_t count) {
+  rill_ep *e = vep;
+  for (uint64_t i = 0; i < count; i++)
+    if (zc_send_one(e, n, seq + i)) return -1;
+  return 0;
+}
+
+/* ---- receiving ------------------------------------------------------------ */
+
+/* Receives the next message into rbuf and verifies it.  Returns 0 or -1. */
+static inline int copy_recv_one(rill_ep *e, size_t n, uint64_t *expect,
+                                uint64_t midsum, uint64_t *errs) {
+  rill_meta m;
+  int64_t got = rill_recv(e->c, e->rbuf, BENCH_MAX_SIZE, &m);
+  if (got == -RILL_EAGAIN) {
+    bench_spin sp = BENCH_SPIN_INIT;
+    do {
+      if (bench_spin_step(&sp)) return -1;
+      got = rill_recv(e->c, e->rbuf, BENCH_MAX_SIZE, &m);
+    } while (got == -RILL_EAGAIN);
+  }
+  if (got < 0) return bench_fail("rill_recv: %s", rill_strerror((int)got));
+  *errs += m.lost;
+  if ((size_t)got != n) {
+    *errs += 1;
+    *expect += 1;
+    return 0;
+  }
+  *errs += bench_msg_verify(e->rbuf, n, expect, midsum);
+  return 0;
+}
+
+/* Polls the next descriptor and verifies its payload in shared memory.
+ * On success *V is the view (valid until the next call on the consumer). */
+static inline int zc_recv_one(rill_ep *e, size_t n, uint64_t *expect,
+                              uint64_t midsum, uint64_t *errs, rill_view *v) {
+  bench_spin sp = BENCH_SPIN_INIT;
+  for (;;) {
+    int rc = rill_poll(e->c, v);
+    if (rc == 0) break;
+    if (rc == -RILL_EAGAIN) {
+      if (bench_spin_step(&sp)) return -1;
+    } else if (rc == -RILL_EOVERRUN) {
+      *errs += v->lost; /* a reliable consumer is never lapped */
+    } else if (rc == -RILL_ECORRUPT) {
+      *errs += 1;
+    } else {
+      return bench_fail("rill_poll: %s", rill_strerror(rc));
+    }
+  }
+  if (v->sz != n || (v->ctl & RILL_CTL_MSG) != RILL_CTL_MSG) {
+    *errs += 1;
+    *expect += 1;
+    return 0;
+  }
+  *errs += bench_msg_verify(v->data, n, expect, midsum);
+  return 0;
+}
+
+static int copy_recv(void *vep, size_t n, uint64_t seq, uint64_t count,
+                     uint64_t *errors) {
+  rill_ep *e = vep;
+  uint64_t expect = seq, end = seq + count, midsum = bench_msg_midsum(n);
+  uint64_t errs = 0;
+  int rc = 0;
+  while ((int64_t)(end - expect) > 0)
+    if ((rc = copy_recv_one(e, n, &expect, midsum, &errs)) != 0) break;
+  *errors += errs;
+  return rc;
+}
+
+static int zc_recv(void *vep, size_t n, uint64_t seq, uint64_t count,
+                   uint64_t *errors) {
+  rill_ep *e = vep;
+  uint64_t expect = seq, end = seq + count, midsum = bench_msg_midsum(n);
+  uint64_t errs = 0;
+  int rc = 0;
+  rill_view v;
+  while ((int64_t)(end - expect) > 0)
+    if ((rc = zc_recv_one(e, n, &expect, midsum, &errs, &v)) != 0) break;
+  *errors += errs;
+  return rc;
+}
+
+/* ---- round trips ---------------------------------------------------------- */
+
+static int copy_ping(void *vep, uint64_t seq, uint64_t count,
+                     uint64_t *samples, uint64_t *errors) {
+  rill_ep *e = vep;
+  const size_t n = 8;
+  uint64_t errs = 0;
+  int rc = 0;
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t expect = seq + i;
+    uint64_t t0 = bench_now_ns();
+    if ((rc = copy_send_one(e, n, seq + i)) != 0) break;
+    if ((rc = copy_recv_one(e, n, &expect, 0, &errs)) != 0) break;
+    uint64_t t1 = bench_now_ns();
+    if (samples) samples[i] = t1 - t0;
+  }
+  *errors += errs;
+  return rc;
+}
+
+static int copy_pong(void *vep, uint64_t seq, uint64_t count,
+                     uint64_t *errors) {
+  rill_ep *e = vep;
+  const size_t n = 8;
+  uint64_t errs = 0;
+  int rc = 0;
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t expect = seq + i;
+    if ((rc = copy_recv_one(e, n, &expect, 0, &errs)) != 0) break;
+    if ((rc = copy_send_one(e, n, seq + i)) != 0) break;
+  }
+  *errors += errs;
+  return rc;
+}
+
+static int zc_ping(void *vep, uint64_t seq, uint64_t count, uint64_t *samples,
+                   uint64_t *errors) {
+  rill_ep *e = vep;
+  const size_t n = 8;
+  uint64_t errs = 0;
+  int rc = 0;
+  rill_view v;
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t expect = seq + i;
+    uint64_t t0 = bench_now_ns();
+    if ((rc = zc_send_one(e, n, seq + i)) != 0) break;
+    if ((rc = zc_recv_one(e, n, &expect, 0, &errs, &v)) != 0) break;
+    uint64_t t1 = bench_now_ns();
+    if (samples) samples[i] = t1 - t0;
+  }
+  *errors += errs;
+  return rc;
+}
+
+static int zc_pong(void *vep, uint64_t seq, uint64_t count, uint64_t *errors) {
+  rill_ep *e = vep;
+  const size_t n = 8;
+  uint64_t errs = 0;
+  int rc = 0;
+  rill_view v;
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t expect = seq + i;
+    if ((rc = zc_recv_one(e, n, &expect, 0, &errs, &v)) != 0) break;
+    if ((rc = zc_send_one(e, n, seq + i)) != 0) break;
+  }
+  *errors += errs;
+  return rc;
+}
+
+const bench_transport bench_rill_copy = {
+    .name = "rill-copy",
+    .kinds = BENCH_TPUT | BENCH_RTT,
+    .blocking = 0,
+    .setup = rb_setup,
+    .teardown = rb_teardown,
+    .open = rb_open,
+    .close = rb_close,
+    .send = copy_send,
+    .recv = copy_recv,
+    .ping = copy_ping,
+    .pong = copy_pong,
+};
+
+const bench_transport bench_rill_zerocopy = {
+    .name = "rill-zerocopy",
+    .kinds = BENCH_TPUT | BENCH_RTT,
+    .blocking = 0,
+    .setup = rb_setup,
+    .teardown = rb_teardown,
+    .open = rb_open,
+    .close = rb_close,
+    .send = zc_send,
+    .recv = zc_recv,
+    .ping = zc_ping,
+    .pong = zc_pong,
+};
