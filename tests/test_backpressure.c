@@ -64,15 +64,10 @@ int main(void) {
   tu_start("backpressure", 120);
   sh = tu_shared(sizeof *sh);
   sh->n = tu_scaled(100000, 5000);
-  rill_region_opts o = tu_opts(4 << 20);
-  rill_region *r;
-  CHECK_OK(rill_region_create(REGION, &o, &r));
   rill_channel_opts co = {.depth = DEPTH, .mtu = MTU, .max_consumers = 2, .max_msg = MAXSZ};
-  CHECK_OK(rill_channel_create(r, CHAN, &co));
+  rill_region *r = tu_channel_new(REGION, 4 << 20, CHAN, &co, &sh->seq0);
   rill_channel_stats *st = calloc(1, sizeof *st);
   CHECK(st != NULL);
-  CHECK_OK(rill_channel_stats_get(r, CHAN, st));
-  sh->seq0 = st->seq;
 
   tu_gate ready;
   tu_gate_init(&ready);

@@ -27,16 +27,9 @@ typedef struct shared {
 
 static shared *sh;
 
-static rill_region *open_region(void) {
-  rill_region_opts o = tu_opts(0);
-  rill_region *r;
-  CHECK_OK(rill_region_open(REGION, &o, &r));
-  return r;
-}
-
 static void producer(void *arg) {
   (void)arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, CHAN, &p));
   static uint8_t buf[MAXSZ];
@@ -58,7 +51,7 @@ static void producer(void *arg) {
 
 static void reliable(void *arg) {
   tu_gate *ready = arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, CHAN, RILL_RELIABLE, &c));
   tu_gate_post(ready);
@@ -88,7 +81,7 @@ static void reliable(void *arg) {
 
 static void lossy(void *arg) {
   tu_gate *ready = arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, CHAN, RILL_LOSSY, &c));
   tu_gate_post(ready);
@@ -168,15 +161,10 @@ int main(void) {
   sh = tu_shared(sizeof *sh);
   sh->n = tu_scaled(1000000, 20000);
   for (uint64_t i = 0; i < sh->n; i++) sh->descs += tu_frags(tu_msg_size(SALT, i, MAXSZ), MTU);
-  rill_region_opts o = tu_opts(16 << 20);
-  rill_region *r;
-  CHECK_OK(rill_region_create(REGION, &o, &r));
   rill_channel_opts co = {.depth = DEPTH, .mtu = MTU, .max_consumers = 4, .max_msg = MAXSZ};
-  CHECK_OK(rill_channel_create(r, CHAN, &co));
+  rill_region *r = tu_channel_new(REGION, 16 << 20, CHAN, &co, &sh->seq0);
   rill_channel_stats *st = calloc(1, sizeof *st);
   CHECK(st != NULL);
-  CHECK_OK(rill_channel_stats_get(r, CHAN, st));
-  sh->seq0 = st->seq;
 
   tu_gate ready;
   tu_gate_init(&ready);

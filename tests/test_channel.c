@@ -16,13 +16,6 @@ static void mkchan(const char *name, uint32_t depth, uint32_t mtu, uint32_t maxc
   CHECK_OK(rill_channel_create(R, name, &o));
 }
 
-static rill_region *open_region(void) {
-  rill_region_opts o = tu_opts(0);
-  rill_region *r;
-  CHECK_OK(rill_region_open(REGION, &o, &r));
-  return r;
-}
-
 /* Sends message SIG of N bytes (payload derived from SIG); must succeed. */
 static void send_msg(rill_producer *p, uint64_t sig, size_t n) {
   static uint8_t buf[1 << 16];
@@ -196,7 +189,7 @@ static void test_create(void) {
  * memcpy(NULL, ..., 0) in the library aborts it. */
 static void recv_null_child(void *arg) {
   (void)arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_producer *p;
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, "null", RILL_RELIABLE, &c));
@@ -231,7 +224,7 @@ static void max_msg_overflow_child(void *arg) {
 
 static void child_join_busy(void *arg) {
   (void)arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_producer *p = NULL;
   CHECK_RC(rill_producer_join(r, "excl", &p), -RILL_EBUSY);
   rill_region_close(r);
@@ -239,7 +232,7 @@ static void child_join_busy(void *arg) {
 
 static void child_join_ok(void *arg) {
   (void)arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_producer *p = NULL;
   CHECK_OK(rill_producer_join(r, "excl", &p));
   send_msg(p, 1000, 10);
@@ -255,7 +248,7 @@ static void test_exclusive(void) {
   CHECK_OK(rill_producer_join(R, "excl", &p1));
   CHECK_RC(rill_producer_join(R, "excl", &p2), -RILL_EBUSY);
   /* Through another handle of the region in this process, too. */
-  rill_region *r2 = open_region();
+  rill_region *r2 = tu_region_open(REGION);
   CHECK_RC(rill_producer_join(r2, "excl", &p2), -RILL_EBUSY);
   tu_wait(tu_fork("join while held", child_join_busy, NULL));
   rill_channel_stats st;
@@ -515,7 +508,7 @@ static void test_fragments(void) {
 
 static void child_join_full(void *arg) {
   (void)arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_consumer *c = NULL;
   CHECK_RC(rill_consumer_join(r, "slots", RILL_LOSSY, &c), -RILL_EFULL);
   rill_region_close(r);
@@ -743,7 +736,7 @@ static void test_rejoin(void) {
 
 static void crash_producer(void *arg) {
   (void)arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, "crash", &p));
   static uint8_t buf[CRASH_MAX];
@@ -836,7 +829,7 @@ static void test_crash(void) {
 /* A partial message left by a dead producer, made by hand. */
 static void half_message_child(void *arg) {
   (void)arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, "half", &p));
   send_msg(p, 1, 10);

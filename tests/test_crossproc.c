@@ -21,16 +21,9 @@ typedef struct shared {
 
 static shared *sh;
 
-static rill_region *open_region(void) {
-  rill_region_opts o = tu_opts(0);
-  rill_region *r;
-  CHECK_OK(rill_region_open(REGION, &o, &r));
-  return r;
-}
-
 static void producer(void *arg) {
   (void)arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, CHAN, &p));
   static uint8_t buf[MAXSZ];
@@ -53,7 +46,7 @@ static void producer(void *arg) {
 
 static void consumer(void *arg) {
   tu_gate *ready = arg;
-  rill_region *r = open_region();
+  rill_region *r = tu_region_open(REGION);
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, CHAN, RILL_RELIABLE, &c));
   tu_gate_post(ready);
@@ -111,15 +104,10 @@ int main(void) {
   tu_start("crossproc", 120);
   sh = tu_shared(sizeof *sh);
   sh->n = tu_scaled(10000000, 1000);
-  rill_region_opts o = tu_opts(16 << 20);
-  rill_region *r;
-  CHECK_OK(rill_region_create(REGION, &o, &r));
   rill_channel_opts co = {.depth = DEPTH, .mtu = MTU, .max_consumers = 2, .max_msg = MAXSZ};
-  CHECK_OK(rill_channel_create(r, CHAN, &co));
+  rill_region *r = tu_channel_new(REGION, 16 << 20, CHAN, &co, &sh->seq0);
   rill_channel_stats *st = calloc(1, sizeof *st);
   CHECK(st != NULL);
-  CHECK_OK(rill_channel_stats_get(r, CHAN, st));
-  sh->seq0 = st->seq;
 
   /* The consumer joins before the first message is sent. */
   tu_gate ready;

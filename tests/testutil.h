@@ -353,6 +353,30 @@ static inline rill_region_opts tu_opts(uint64_t size) {
   return (rill_region_opts){.size = size, .dir = tu_g.dir};
 }
 
+/* Opens region NAME of the test's directory; fails the test if it can't. */
+static inline rill_region *tu_region_open(const char *name) {
+  rill_region_opts o = tu_opts(0);
+  rill_region *r;
+  CHECK_OK(rill_region_open(name, &o, &r));
+  return r;
+}
+
+/* Creates region REGION of SIZE bytes holding channel CHAN made with CO, and
+ * stores in *SEQ0 the sequence number its first message will have. */
+static inline rill_region *tu_channel_new(const char *region, uint64_t size,
+                                          const char *chan,
+                                          const rill_channel_opts *co,
+                                          uint64_t *seq0) {
+  rill_region_opts o = tu_opts(size);
+  rill_region *r;
+  CHECK_OK(rill_region_create(region, &o, &r));
+  CHECK_OK(rill_channel_create(r, chan, co));
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, chan, &st));
+  *seq0 = st.seq;
+  return r;
+}
+
 static inline void tu_path(char *out, size_t cap, const char *name) {
   snprintf(out, cap, "%s/%s", tu_g.dir, name);
 }
