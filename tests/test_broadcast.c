@@ -35,13 +35,8 @@ static void producer(void *arg) {
   static uint8_t buf[MAXSZ];
   uint64_t descs = 0;
   for (uint64_t i = 0; i < sh->n; i++) {
-    size_t n = (size_t)tu_msg_size(SALT, i, MAXSZ);
-    tu_fill(buf, n, tu_key(SALT, i), 0);
-    unsigned spins = 0;
-    int rc;
-    while ((rc = rill_send(p, buf, n, i)) == -RILL_EAGAIN) tu_relax(&spins);
-    CHECKF(rc == 0, "send of message %" PRIu64 ": %s", i, rill_strerror(rc));
-    descs += tu_frags(n, MTU);
+    tu_send_sched(p, buf, SALT, MAXSZ, i);
+    descs += tu_frags(tu_msg_size(SALT, i, MAXSZ), MTU);
     atomic_store_explicit(&sh->published, descs, memory_order_release);
   }
   CHECK_OK(rill_producer_leave(p));
@@ -59,16 +54,7 @@ static void reliable(void *arg) {
   tu_sched s;
   tu_sched_init(&s, SALT, MAXSZ, MTU, sh->seq0);
   for (uint64_t i = 0; i < sh->n; i++) {
-    rill_meta m;
-    int64_t got;
-    unsigned spins = 0;
-    while ((got = rill_recv(c, buf, sizeof buf, &m)) == -RILL_EAGAIN) tu_relax(&spins);
-    CHECKF(got >= 0, "recv of message %" PRIu64 ": %s", i, rill_strerror((int)got));
-    CHECKF(m.sig == i, "message %" PRIu64 ": got sig %" PRIu64, i, m.sig);
-    CHECK_EQ(m.seq, s.seq);
-    CHECK_EQ(m.lost, 0);
-    CHECK_EQ(got, s.sz);
-    CHECK_PAYLOAD(buf, (size_t)got, tu_key(SALT, i), 0);
+    tu_recv_sched(c, buf, sizeof buf, &s);
     tu_sched_next(&s);
   }
   /* Everything was read once: nothing is left after the producer is done. */

@@ -28,17 +28,7 @@ static void producer(void *arg) {
   CHECK_OK(rill_producer_join(r, CHAN, &p));
   static uint8_t buf[MAXSZ];
   uint64_t eagain = 0;
-  for (uint64_t i = 0; i < sh->n; i++) {
-    size_t n = (size_t)tu_msg_size(SALT, i, MAXSZ);
-    tu_fill(buf, n, tu_key(SALT, i), 0);
-    unsigned spins = 0;
-    int rc;
-    while ((rc = rill_send(p, buf, n, i)) == -RILL_EAGAIN) {
-      eagain++;
-      tu_relax(&spins);
-    }
-    CHECKF(rc == 0, "send of message %" PRIu64 ": %s", i, rill_strerror(rc));
-  }
+  for (uint64_t i = 0; i < sh->n; i++) eagain += tu_send_sched(p, buf, SALT, MAXSZ, i);
   atomic_store(&sh->eagain, eagain);
   CHECK_OK(rill_producer_leave(p));
   rill_region_close(r);
@@ -55,19 +45,7 @@ static void consumer(void *arg) {
   tu_sched_init(&s, SALT, MAXSZ, MTU, sh->seq0);
   uint64_t descs = 0, bytes = 0;
   for (uint64_t i = 0; i < sh->n; i++) {
-    rill_meta m;
-    int64_t got;
-    unsigned spins = 0;
-    while ((got = rill_recv(c, buf, sizeof buf, &m)) == -RILL_EAGAIN) tu_relax(&spins);
-    CHECKF(got >= 0, "recv of message %" PRIu64 ": %s", i, rill_strerror((int)got));
-    CHECKF(m.sig == i, "message %" PRIu64 ": got sig %" PRIu64 " (seq %" PRIu64 ", want %" PRIu64
-           ")", i, m.sig, m.seq, s.seq);
-    CHECK_EQ(m.seq, s.seq);
-    CHECK_EQ(m.lost, 0);
-    CHECK_EQ(m.sz, s.sz);
-    CHECK_EQ(got, s.sz);
-    CHECK_EQ(m.ctl, s.nfrags == 1 ? RILL_CTL_MSG : RILL_CTL_EOM);
-    CHECK_PAYLOAD(buf, (size_t)got, tu_key(SALT, i), 0);
+    tu_recv_sched(c, buf, sizeof buf, &s);
     descs += s.nfrags;
     bytes += s.sz;
     tu_sched_next(&s);

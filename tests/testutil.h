@@ -317,6 +317,46 @@ static inline void tu_relax(unsigned *spins) {
   }
 }
 
+/* ---- sending and receiving the random-size schedule ------------------------ */
+
+/* Sends message I of the schedule SALT (random size up to MAXSZ, payload
+ * derived from its key, sig I) from BUF, waiting out backpressure.  Returns
+ * how many times rill_send() said EAGAIN. */
+static inline uint64_t tu_send_sched(rill_producer *p, uint8_t *buf, uint64_t salt,
+                                     uint64_t maxsz, uint64_t i) {
+  size_t n = (size_t)tu_msg_size(salt, i, maxsz);
+  tu_fill(buf, n, tu_key(salt, i), 0);
+  unsigned spins = 0;
+  uint64_t eagain = 0;
+  int rc;
+  while ((rc = rill_send(p, buf, n, i)) == -RILL_EAGAIN) {
+    eagain++;
+    tu_relax(&spins);
+  }
+  CHECKF(rc == 0, "send of message %" PRIu64 ": %s", i, rill_strerror(rc));
+  return eagain;
+}
+
+/* Receives the schedule's current message into BUF (CAP bytes), waiting for
+ * it, and checks everything a reliable consumer must see: sig, seq, no loss,
+ * size, ctl and every payload byte.  Does not advance S. */
+static inline void tu_recv_sched(rill_consumer *c, uint8_t *buf, size_t cap,
+                                 const tu_sched *s) {
+  rill_meta m;
+  int64_t got;
+  unsigned spins = 0;
+  while ((got = rill_recv(c, buf, cap, &m)) == -RILL_EAGAIN) tu_relax(&spins);
+  CHECKF(got >= 0, "recv of message %" PRIu64 ": %s", s->i, rill_strerror((int)got));
+  CHECKF(m.sig == s->i, "message %" PRIu64 ": got sig %" PRIu64 " (seq %" PRIu64
+         ", want %" PRIu64 ")", s->i, m.sig, m.seq, s->seq);
+  CHECK_EQ(m.seq, s->seq);
+  CHECK_EQ(m.lost, 0);
+  CHECK_EQ(m.sz, s->sz);
+  CHECK_EQ(got, s->sz);
+  CHECK_EQ(m.ctl, s->nfrags == 1 ? RILL_CTL_MSG : RILL_CTL_EOM);
+  CHECK_PAYLOAD(buf, (size_t)got, tu_key(s->salt, s->i), 0);
+}
+
 /* ---- directories ----------------------------------------------------------- */
 
 /* Removes DIR and the files in it (one level: tests make no subdirectories). */
