@@ -6,10 +6,6 @@
 #define RILL_MAX_DEPTH (1u << 24)
 #define RILL_MAX_CONSUMERS 256u
 
-static uint64_t frags_of(uint64_t n, uint32_t mtu) {
-  return n ? (n - 1) / mtu + 1 : 1; /* no overflow near 2^64 */
-}
-
 /* Fills defaults and checks ranges.  Returns 0 or -RILL_EINVAL. */
 static int opts_norm(const rill_channel_opts *in, rill_channel_opts *o) {
   *o = in ? *in : (rill_channel_opts){0};
@@ -27,7 +23,7 @@ static int opts_norm(const rill_channel_opts *in, rill_channel_opts *o) {
   }
   /* A whole message must fit in half the ring, so rill_send() can always
    * take the credit for all its fragments at once. */
-  if (o->max_msg < o->mtu || frags_of(o->max_msg, o->mtu) > o->depth / 2)
+  if (o->max_msg < o->mtu || rill__frags(o->max_msg, o->mtu) > o->depth / 2)
     return -RILL_EINVAL;
   return 0;
 }

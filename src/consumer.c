@@ -147,16 +147,14 @@ int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
    * makes us give up after two laps and say "nothing yet"; what was
    * skipped is reported as lost with the next message. */
   for (uint64_t budget = 2 * c->depth + 2; budget; budget--) {
-    rill_view v = {0}; /* (for the compiler: poll_one fills it when it returns 0) */
+    rill_view v;
+    v.ctl = 0; /* for gcc, which cannot see that poll_one() sets it on 0 */
     int rc = poll_one(c, &v);
-    if (rc == -RILL_EAGAIN) return rc;
-    if (rc == -RILL_EOVERRUN) {
-      c->lost_acc += v.lost;
-      asm_drop(c);
-      continue;
-    }
-    if (rc) { /* -RILL_ECORRUPT, a garbage descriptor: skip it */
-      c->lost_acc++;
+    if (rc) {
+      if (rc == -RILL_EAGAIN) return rc;
+      /* lapped (v.lost skipped) or a garbage descriptor (skipped): any
+       * message being gathered is cut */
+      c->lost_acc += rc == -RILL_EOVERRUN ? v.lost : 1;
       asm_drop(c);
       continue;
     }

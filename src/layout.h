@@ -187,6 +187,12 @@ static inline uint64_t rill__align_up(uint64_t x, uint64_t a) {
 }
 
 /* Chunks a payload of n bytes takes (0 for an empty payload). */
+/* Fragments of an N-byte message (a 0-byte message is one fragment);
+ * written so that it cannot overflow near 2^64. */
+static inline uint64_t rill__frags(uint64_t n, uint32_t mtu) {
+  return n ? (n - 1) / mtu + 1 : 1;
+}
+
 static inline uint64_t rill__chunks(uint64_t n) {
   return (n + RILL_CHUNK - 1) >> RILL_CHUNK_SHIFT;
 }

@@ -167,7 +167,7 @@ int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig) {
     return 0;
   }
   if (n > p->max_msg) return -RILL_EMSGSIZE;
-  uint64_t nfrag = (n + p->mtu - 1) / p->mtu;
+  uint64_t nfrag = rill__frags(n, p->mtu);
   if (p->cr_avail < nfrag && !credit_get(p, nfrag)) return -RILL_EAGAIN;
   const uint8_t *src = data;
   uint16_t ctl = RILL_CTL_SOM;
