@@ -45,7 +45,7 @@ enum {
   RILL_EACCES,         /* permission denied on the region file                */
   RILL_ENODIR,         /* the region directory does not exist                 */
   RILL_ENOSPC,         /* not enough space in the file system or region       */
-  RILL_EBUSY,          /* a live producer already owns the channel            */
+  RILL_EBUSY,          /* a live producer owns the channel / the slot is live */
   RILL_EFULL,          /* every consumer slot of the channel is taken         */
   RILL_EEMPTY,         /* region file has length zero                         */
   RILL_ETRUNC,         /* region file shorter than its header says            */
@@ -55,6 +55,8 @@ enum {
   RILL_EMSGSIZE,       /* message larger than the channel allows / buffer cap */
   RILL_ETIMEDOUT,      /* a wait ran out of time                              */
   RILL_EIO,            /* an unexpected operating-system error                */
+  RILL_ECLOSED,        /* the producer left the channel; everything was read  */
+  RILL_EDEAD,          /* the producer died; everything it published was read */
   RILL_ERR_MAX_
 };
 
@@ -74,6 +76,10 @@ typedef struct rill_region_opts {
 
 #define RILL_NAME_MAX 39 /* longest region or channel name (bytes) */
 
+/* Timeouts are in nanoseconds: 0 = look once and return, RILL_FOREVER = no
+ * limit. */
+#define RILL_FOREVER UINT64_MAX
+
 /* Creates region NAME (a file DIR/NAME) of opts->size bytes, reserving its
  * pages up front (free space is checked first), and returns a handle in *out.
  * The file appears fully formed: it is built under a temporary name and
@@ -90,12 +96,33 @@ int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out);
 
 /* Unmaps and frees the handle.  Endpoints joined through it stay valid (each
- * keeps its own mapping).  Accepts NULL.  Returns 0. */
+ * keeps its own mapping).  Accepts NULL.  Returns 0.
+ *
+ * While a handle is open it holds a shared lock on the region file, and
+ * every joined endpoint holds its own exclusive lock: the kernel drops them
+ * when the process dies, which is how rill tells live users from dead ones
+ * (across PID namespaces too). */
 int rill_region_close(rill_region *r);
 
-/* Removes region NAME from DIR (NULL = $RILL_DIR or /dev/shm).  Processes
- * that have it mapped keep using it.  Errors: EINVAL, ENOENT, ENODIR, EACCES. */
+/* Removes region NAME from DIR (NULL = $RILL_DIR or /dev/shm), and the fd
+ * FIFOs of its consumers.  Processes that have it mapped keep using it.
+ * Errors: EINVAL, ENOENT, ENODIR, EACCES. */
 int rill_region_unlink(const char *name, const char *dir);
+
+/* 1 if some live process has region NAME open or joined to one of its
+ * channels, 0 if every user is dead (or it never had one), or an error. */
+int rill_region_in_use(const char *name, const char *dir);
+
+/* Called by rill_region_clean() for each region it finds unused.  REMOVED
+ * is 1 if it was removed, 0 on a dry run or if removal failed (ERR). */
+typedef void (*rill_clean_fn)(const char *name, int removed, int err, void *arg);
+
+/* Finds the regions in DIR whose every user is dead and removes them (with
+ * their FIFOs) unless DRY_RUN.  A region in use is never touched: removal
+ * happens under an exclusive lock that no live user can be holding.  Files
+ * that are not rill regions are left alone.  Returns the number of unused
+ * regions found (>= 0) or an error (ENODIR, EACCES, EIO). */
+int rill_region_clean(const char *dir, int dry_run, rill_clean_fn fn, void *arg);
 
 typedef struct rill_region_info {
   uint64_t size;       /* total bytes                                   */
@@ -150,8 +177,20 @@ typedef struct rill_producer rill_producer;
  * ENOMEM, EIO. */
 int rill_producer_join(rill_region *r, const char *name, rill_producer **out);
 
-/* Flushes counters and position, releases the channel.  Accepts NULL. */
+/* Flushes counters and position, marks the channel closed (waiting
+ * consumers return -RILL_ECLOSED once they have read everything) and
+ * releases it.  Accepts NULL. */
 int rill_producer_leave(rill_producer *p);
+
+/* Busy-spin budget of the waiting calls before they park (default 20 us;
+ * 0 parks at once).  Returns 0 or -RILL_EINVAL. */
+int rill_producer_set_spin(rill_producer *p, uint64_t ns);
+
+/* A reliable consumer whose process died stops holding the producer back
+ * after NS of being found dead (default 1 s; RILL_FOREVER: never).  The
+ * eviction is counted in the metrics; a consumer that rejoins its slot is
+ * counted again.  Returns 0 or -RILL_EINVAL. */
+int rill_producer_set_evict(rill_producer *p, uint64_t ns);
 
 /* Reserves N bytes (N <= mtu) in the data ring and points *buf at them.
  * Write the payload there, then rill_commit().  A second reserve without a
@@ -176,8 +215,16 @@ int rill_commit_ts(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl,
  * is not there.  Returns 0, -RILL_EAGAIN or -RILL_EMSGSIZE. */
 int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig);
 
-/* Writes the producer's counters and position to shared memory now
- * (otherwise done every so many messages and when out of credit). */
+/* rill_reserve() and rill_send() that wait for credit up to TIMEOUT_NS
+ * (spinning for the spin budget, then parked on a futex until a reliable
+ * consumer advances, leaves, or is evicted as dead).  Return as the calls
+ * they wrap, with -RILL_ETIMEDOUT instead of -RILL_EAGAIN. */
+int rill_reserve_wait(rill_producer *p, size_t n, void **buf, uint64_t timeout_ns);
+int rill_send_wait(rill_producer *p, const void *data, size_t n, uint64_t sig,
+                   uint64_t timeout_ns);
+
+/* Writes the producer's counters, position and heartbeat to shared memory
+ * now (otherwise done every so many messages and when out of credit). */
 int rill_producer_flush(rill_producer *p);
 
 /* ---- consumer ----------------------------------------------------------- */
@@ -197,8 +244,25 @@ enum {
 int rill_consumer_join(rill_region *r, const char *name, int mode,
                        rill_consumer **out);
 
+/* Rejoins consumer slot SLOT of channel NAME, in the mode it had, from the
+ * position it last flushed (rill_consumer_flush() commits a position; a
+ * consumer that died delivers again what it read after its last flush).
+ * For a consumer restarted after a crash.  If the producer lapped the slot
+ * meanwhile (it was lossy or evicted), the first poll reports the loss as
+ * an overrun.  Errors: EINVAL (no such slot), ENOENT (slot never used),
+ * EBUSY (its consumer is alive), and those of rill_consumer_join(). */
+int rill_consumer_rejoin(rill_region *r, const char *name, uint32_t slot,
+                         rill_consumer **out);
+
+/* The slot this consumer occupies (for rill_consumer_rejoin()). */
+uint32_t rill_consumer_slot(const rill_consumer *c);
+
 /* Flushes the cursor and frees the slot.  Accepts NULL. */
 int rill_consumer_leave(rill_consumer *c);
+
+/* Busy-spin budget of the waiting calls before they park (default 20 us;
+ * 0 parks at once).  Returns 0 or -RILL_EINVAL. */
+int rill_consumer_set_spin(rill_consumer *c, uint64_t ns);
 
 /* What a poll sees.  data points into shared memory and stays valid until
  * the next call on this consumer (for a lossy consumer, only as long as
@@ -255,10 +319,53 @@ int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta);
  * pause instruction).  Returns as rill_poll(), or -RILL_ETIMEDOUT. */
 int rill_poll_spin(rill_consumer *c, rill_view *v, uint64_t timeout_ns);
 
-/* Writes the consumer's cursor and counters to shared memory now. */
+/* rill_poll() and rill_recv() that wait up to TIMEOUT_NS: they spin for
+ * the spin budget, then park on a futex in shared memory (the producer
+ * makes the wake-up syscall only when a consumer has parked, so a busy
+ * channel costs no syscall per message).  Besides what the wrapped call
+ * returns: -RILL_ETIMEDOUT; -RILL_ECLOSED when the producer left and
+ * everything was read; -RILL_EDEAD when the producer died and everything it
+ * published was read (noticed within 50 ms; a producer that rejoins carries
+ * on).  Timeout 0 polls once. */
+int rill_poll_wait(rill_consumer *c, rill_view *v, uint64_t timeout_ns);
+int64_t rill_recv_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
+                       uint64_t timeout_ns);
+
+/* A file descriptor for poll/epoll/select (or a runtime's poller) that
+ * becomes readable when this consumer should look again.  It is a FIFO
+ * next to the region (DIR/.rill-fifo.REGION.CHANNEL.SLOT), owned by the
+ * consumer handle: do not close it.  Use it as:
+ *   rill_consumer_arm(c) == 0  ->  wait until the fd is readable
+ *   then rill_poll()/rill_recv() until -RILL_EAGAIN, and arm again.
+ * Returns the fd (>= 0) or an error (EACCES, EIO, ...). */
+int rill_consumer_fd(rill_consumer *c);
+
+/* Drains the fd and asks the producer to signal it at its next publish.
+ * Returns 0 when armed (wait for the fd), 1 if something can be read now
+ * (do not wait), -RILL_ECLOSED or -RILL_EDEAD (nothing left to read and the
+ * producer left or died), -RILL_EINVAL if rill_consumer_fd() was not
+ * called.  The producer's death does not make the fd readable: an event
+ * loop notices it when it arms again, so arm at least every so often (the
+ * example uses a 100 ms epoll timeout). */
+int rill_consumer_arm(rill_consumer *c);
+
+/* Writes the consumer's cursor, counters and heartbeat to shared memory
+ * now.  This is also how a reliable consumer commits its position for
+ * rill_consumer_rejoin(). */
 int rill_consumer_flush(rill_consumer *c);
 
-/* ---- metrics ------------------------------------------------------------ */
+/* Whether the channel's producer is alive: RILL_PEER_* below. */
+int rill_consumer_producer(rill_consumer *c);
+
+/* ---- metrics and liveness ----------------------------------------------- */
+
+/* Liveness of an endpoint, from the lock it holds while it lives. */
+enum {
+  RILL_PEER_NONE = 0,    /* nobody in that place (never joined, or left)   */
+  RILL_PEER_ALIVE = 1,   /* its process holds the endpoint's lock          */
+  RILL_PEER_DEAD = 2,    /* joined, never left, and its lock is gone       */
+  RILL_PEER_UNKNOWN = 3, /* the lock could not be queried                  */
+};
 
 typedef struct rill_consumer_stats {
   uint32_t slot;
@@ -270,6 +377,11 @@ typedef struct rill_consumer_stats {
   uint64_t overrun_poll; /* overruns seen by poll                         */
   uint64_t overrun_read; /* rill_check() failures                         */
   uint64_t lost;         /* sequence numbers skipped                      */
+  uint32_t liveness;     /* RILL_PEER_*                                   */
+  uint32_t evicted;      /* 1: the producer no longer waits for it        */
+  uint32_t parked;       /* 1: parked in a wait or armed on its fd        */
+  uint32_t pid;          /* informative (from its own PID namespace)      */
+  uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of its last housekeeping      */
 } rill_consumer_stats;
 
 typedef struct rill_channel_stats {
@@ -280,6 +392,11 @@ typedef struct rill_channel_stats {
   uint64_t bytes;
   uint64_t backpressure; /* times the producer found no credit            */
   uint32_t producer_joined; /* 1 if a producer was joined at last flush   */
+  uint32_t producer_liveness; /* RILL_PEER_*                              */
+  uint32_t producer_pid;
+  uint64_t producer_heartbeat_ns; /* CLOCK_MONOTONIC of its last flush     */
+  uint64_t evictions;    /* dead reliable consumers evicted               */
+  uint64_t wakes;        /* times the producer woke parked consumers      */
   rill_consumer_stats consumers[256]; /* [0..max_consumers)               */
 } rill_channel_stats;
 

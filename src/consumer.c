@@ -4,8 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void cursor_flush(rill_consumer *c) {
+/* Wakes a producer parked for credit after our cursor moved.  It stores
+ * cr_wait, runs a heavy barrier, then loads our seq; we stored seq and now
+ * load cr_wait: one of us sees the other.  Without asymmetric barriers we
+ * fence (once per flush, never per message). */
+static void credit_wake(rill_consumer *c) {
+  if (c->fence_flush) atomic_thread_fence(memory_order_seq_cst);
+  else atomic_signal_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&c->prod->cr_wait, memory_order_relaxed)) {
+    /* Release: pairs with the acquire load of cr_wake in the producer's
+     * wait (wait.c), taken before it parks on the word. */
+    atomic_fetch_add_explicit(&c->wait->cr_wake, 1, memory_order_release);
+    rill__unpark(&c->wait->cr_wake);
+  }
+}
+
+void rill__cursor_flush(rill_consumer *c, int hb) {
   rill_cursor *cur = c->cur;
+  if (hb) atomic_store_explicit(&cur->hb_ns, rill__mono_ns(), memory_order_relaxed);
   atomic_store_explicit(&cur->msgs, c->msgs, memory_order_relaxed);
   atomic_store_explicit(&cur->bytes, c->bytes, memory_order_relaxed);
   atomic_store_explicit(&cur->overrun_poll, c->overrun_poll, memory_order_relaxed);
@@ -16,7 +32,10 @@ static void cursor_flush(rill_consumer *c) {
    * happen before the producer reuses those chunks. */
   atomic_store_explicit(&cur->seq, c->seq, memory_order_release);
   c->seq_flushed = c->seq;
+  if (!c->lossy) credit_wake(c); /* lossy cursors give no credit */
 }
+
+#define cursor_flush(c) rill__cursor_flush((c), 0)
 
 /* The consumer was lapped: FOUND is the sequence number the slot holds. */
 static __attribute__((noinline)) int overrun(rill_consumer *c, uint64_t found, rill_view *v) {
@@ -37,7 +56,7 @@ static __attribute__((noinline)) int overrun(rill_consumer *c, uint64_t found, r
 static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
                                                           rill_view *v) {
   if (--c->flush_left == 0) {
-    cursor_flush(c);
+    rill__cursor_flush(c, 1); /* the periodic flush carries the heartbeat */
     c->flush_left = rill__jitter(&c->rng, c->flush_every);
   }
   const rill_desc *d = &c->meta[c->seq & c->mask];
@@ -214,40 +233,79 @@ int rill_poll_spin(rill_consumer *c, rill_view *v, uint64_t timeout_ns) {
 
 int rill_consumer_flush(rill_consumer *c) {
   if (!c) return -RILL_EINVAL;
-  cursor_flush(c);
+  rill__cursor_flush(c, 1);
   return 0;
 }
 
-int rill_consumer_join(rill_region *r, const char *name, int mode,
-                       rill_consumer **out) {
-  if (!r || !out || (mode != RILL_RELIABLE && mode != RILL_LOSSY)) return -RILL_EINVAL;
+int rill_consumer_set_spin(rill_consumer *c, uint64_t ns) {
+  if (!c) return -RILL_EINVAL;
+  c->spin_ns = ns;
+  return 0;
+}
+
+uint32_t rill_consumer_slot(const rill_consumer *c) { return c ? c->slot : 0; }
+
+/* Takes the lock of SLOT; 0, -RILL_EBUSY (live consumer) or an error. */
+static int slot_lock(rill_consumer *c, const rill_chan_info *ci, uint32_t slot) {
+  c->lock_off = ci->off + ci->g.cursor_off + (uint64_t)slot * RILL_PAGE;
+  return rill__lock_try(c->fd, c->lock_off);
+}
+
+/* Joins channel NAME: slot ANY (-1: the first free one, else the first
+ * whose consumer died) or SLOT to resume it.  MODE 0 takes the slot's. */
+static int join(rill_region *r, const char *name, int mode, int64_t want,
+                rill_consumer **out) {
+  if (!r || !out) return -RILL_EINVAL;
   rill_chan_info ci;
   int rc = rill__chan_find(r, name, &ci);
   if (rc) return rc;
+  if (want >= (int64_t)ci.max_consumers) return -RILL_EINVAL;
   rill_consumer *c = calloc(1, sizeof *c);
   if (!c) return -RILL_ENOMEM;
   c->fd = -1;
+  c->fifo_fd = -1;
   if ((rc = rill__file_reopen(r->fd, &c->fd))) goto fail;
-  /* Claim a slot: its lock is ours for as long as we live. */
-  uint32_t slot;
-  for (slot = 0; slot < ci.max_consumers; slot++) {
-    c->lock_off = ci.off + ci.g.cursor_off + (uint64_t)slot * RILL_PAGE;
-    rc = rill__lock_try(c->fd, c->lock_off);
-    if (rc == 0) break;
-    if (rc != -RILL_EBUSY) goto fail;
+  if ((rc = rill__file_mode(c->fd, &c->mode))) goto fail;
+  const uint8_t *base = r->base + ci.off;
+  uint32_t slot = 0;
+  if (want >= 0) {
+    slot = (uint32_t)want;
+    const rill_cursor *k = (const rill_cursor *)(base + ci.g.cursor_off + (uint64_t)slot * RILL_PAGE);
+    if ((rc = slot_lock(c, &ci, slot))) goto fail;
+    if (!atomic_load_explicit(&k->gen, memory_order_acquire)) { rc = -RILL_ENOENT; goto fail_lock; }
+    uint32_t m = atomic_load_explicit(&k->mode, memory_order_relaxed);
+    if (m != RILL_RELIABLE && m != RILL_LOSSY) { rc = -RILL_ECORRUPT; goto fail_lock; }
+    mode = (int)m;
+  } else {
+    /* Claim a slot: its lock is ours for as long as we live.  Free slots
+     * first, so that a dead consumer's slot waits for it to rejoin. */
+    for (int pass = 0; pass < 2; pass++) {
+      for (slot = 0; slot < ci.max_consumers; slot++) {
+        const rill_cursor *k = (const rill_cursor *)(base + ci.g.cursor_off + (uint64_t)slot * RILL_PAGE);
+        if (pass == 0 && atomic_load_explicit(&k->state, memory_order_acquire) != RILL_CUR_FREE)
+          continue;
+        rc = slot_lock(c, &ci, slot);
+        if (rc == 0) break;
+        if (rc != -RILL_EBUSY) goto fail;
+      }
+      if (slot < ci.max_consumers) break;
+    }
+    if (slot == ci.max_consumers) { rc = -RILL_EFULL; goto fail; }
   }
-  if (slot == ci.max_consumers) { rc = -RILL_EFULL; goto fail; }
-  /* The producer's parts read-only; our own cursor page read-write. */
-  void *map, *cur;
+  /* The producer's parts read-only; our own cursor page and the wait page
+   * read-write. */
+  void *map, *cur, *wait;
   if ((rc = rill__map(c->fd, ci.off, ci.size, 0, &map))) goto fail_lock;
-  if ((rc = rill__map(c->fd, c->lock_off, RILL_PAGE, 1, &cur))) {
-    rill__unmap(map, ci.size);
-    goto fail_lock;
-  }
   c->map = map;
   c->map_size = ci.size;
+  if ((rc = rill__map(c->fd, c->lock_off, RILL_PAGE, 1, &cur))) goto fail_map;
   c->cur = cur;
+  if ((rc = rill__map(c->fd, ci.off + ci.g.wait_off, RILL_PAGE, 1, &wait))) goto fail_map;
+  c->wait = wait;
+  if ((rc = rill__fifo_path(c->fifo, sizeof c->fifo, r->dir, r->name, name, slot))) goto fail_map;
   c->slot = slot;
+  c->prod = (const rill_prod_page *)(c->map + ci.g.prod_off);
+  c->prod_lock_off = ci.off + ci.g.prod_off;
   c->meta = (const rill_desc *)(c->map + ci.g.meta_off);
   c->data = c->map + ci.g.data_off;
   c->data_bytes = ci.g.data_chunks << RILL_CHUNK_SHIFT;
@@ -259,26 +317,47 @@ int rill_consumer_join(rill_region *r, const char *name, int mode,
   c->rng = rill__random();
   c->flush_every = ci.depth / 4 ? ci.depth / 4 : 1;
   c->flush_left = rill__jitter(&c->rng, c->flush_every);
+  c->spin_ns = RILL_SPIN_DEFAULT_NS;
+  c->fence_flush = rill__heavy_barrier_register() != 0;
 
   rill_cursor *k = c->cur;
-  atomic_store_explicit(&k->msgs, 0, memory_order_relaxed);
-  atomic_store_explicit(&k->bytes, 0, memory_order_relaxed);
-  atomic_store_explicit(&k->overrun_poll, 0, memory_order_relaxed);
-  atomic_store_explicit(&k->overrun_read, 0, memory_order_relaxed);
-  atomic_store_explicit(&k->lost, 0, memory_order_relaxed);
+  uint64_t last = atomic_load_explicit(&k->seq, memory_order_relaxed);
+  if (want < 0) {
+    atomic_store_explicit(&k->msgs, 0, memory_order_relaxed);
+    atomic_store_explicit(&k->bytes, 0, memory_order_relaxed);
+    atomic_store_explicit(&k->overrun_poll, 0, memory_order_relaxed);
+    atomic_store_explicit(&k->overrun_read, 0, memory_order_relaxed);
+    atomic_store_explicit(&k->lost, 0, memory_order_relaxed);
+  } else {
+    c->msgs = atomic_load_explicit(&k->msgs, memory_order_relaxed);
+    c->bytes = atomic_load_explicit(&k->bytes, memory_order_relaxed);
+    c->overrun_poll = atomic_load_explicit(&k->overrun_poll, memory_order_relaxed);
+    c->overrun_read = atomic_load_explicit(&k->overrun_read, memory_order_relaxed);
+    c->lost = atomic_load_explicit(&k->lost, memory_order_relaxed);
+  }
   atomic_store_explicit(&k->pid, rill__pid(), memory_order_relaxed);
   atomic_store_explicit(&k->mode, (uint32_t)mode, memory_order_relaxed);
+  atomic_store_explicit(&k->park, 0, memory_order_relaxed);
+  uint32_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed) + 1;
+  atomic_store_explicit(&k->gen, gen ? gen : 1, memory_order_relaxed);
   /* Sequentially consistent with prod_flush() (producer.c): see there. */
   atomic_store_explicit(&k->state, RILL_CUR_JOINING, memory_order_seq_cst);
-  const rill_prod_page *pp = (const rill_prod_page *)(c->map + ci.g.prod_off);
-  c->seq = atomic_load_explicit(&pp->seq, memory_order_seq_cst);
+  c->seq = atomic_load_explicit(&c->prod->seq, memory_order_seq_cst);
+  /* A rejoin resumes where it last flushed, unless that is ahead of the
+   * producer (garbage): then it starts at the producer. */
+  if (want >= 0 && (int64_t)(c->seq - last) >= 0) c->seq = last;
   atomic_store_explicit(&k->seq, c->seq, memory_order_relaxed);
+  atomic_store_explicit(&k->hb_ns, rill__mono_ns(), memory_order_relaxed);
   c->seq_flushed = c->seq;
   /* Release: pairs with the seq_cst (acquire) load of the state in
    * credit_refresh(); the seq stored above is seen with ACTIVE. */
   atomic_store_explicit(&k->state, RILL_CUR_ACTIVE, memory_order_release);
   *out = c;
   return 0;
+fail_map:
+  rill__unmap((void *)c->map, c->map_size);
+  rill__unmap(c->cur, RILL_PAGE);
+  rill__unmap(c->wait, RILL_PAGE);
 fail_lock:
   rill__lock_release(c->fd, c->lock_off);
 fail:
@@ -287,14 +366,29 @@ fail:
   return rc;
 }
 
+int rill_consumer_join(rill_region *r, const char *name, int mode,
+                       rill_consumer **out) {
+  if (mode != RILL_RELIABLE && mode != RILL_LOSSY) return -RILL_EINVAL;
+  return join(r, name, mode, -1, out);
+}
+
+int rill_consumer_rejoin(rill_region *r, const char *name, uint32_t slot,
+                         rill_consumer **out) {
+  return join(r, name, 0, (int64_t)slot, out);
+}
+
 int rill_consumer_leave(rill_consumer *c) {
   if (!c) return 0;
-  cursor_flush(c);
+  rill__cursor_flush(c, 1);
+  atomic_store_explicit(&c->cur->park, 0, memory_order_relaxed);
   /* Release: pairs with the state load in credit_refresh(); the producer
    * stops counting this slot. */
   atomic_store_explicit(&c->cur->state, RILL_CUR_FREE, memory_order_release);
+  if (!c->lossy) credit_wake(c); /* our slot no longer holds it back */
+  rill__file_close(c->fifo_fd);
   rill__unmap((void *)c->map, c->map_size);
   rill__unmap(c->cur, RILL_PAGE);
+  rill__unmap(c->wait, RILL_PAGE);
   rill__lock_release(c->fd, c->lock_off);
   rill__file_close(c->fd);
   free(c->asm_buf);

@@ -11,7 +11,7 @@ static const char *const messages[RILL_ERR_MAX_] = {
   [RILL_EACCES] = "permission denied",
   [RILL_ENODIR] = "region directory does not exist",
   [RILL_ENOSPC] = "not enough space (file system or region)",
-  [RILL_EBUSY] = "channel already has a live producer",
+  [RILL_EBUSY] = "in use by a live endpoint (the producer, or that consumer slot)",
   [RILL_EFULL] = "every consumer slot of the channel is taken",
   [RILL_EEMPTY] = "region file is empty",
   [RILL_ETRUNC] = "region file is shorter than its header says",
@@ -21,6 +21,8 @@ static const char *const messages[RILL_ERR_MAX_] = {
   [RILL_EMSGSIZE] = "message too large",
   [RILL_ETIMEDOUT] = "timed out",
   [RILL_EIO] = "unexpected operating-system error",
+  [RILL_ECLOSED] = "the producer left the channel",
+  [RILL_EDEAD] = "the producer died",
 };
 
 const char *rill_strerror(int err) {

@@ -7,7 +7,7 @@
 #include "rill.h"
 
 struct rill_region {
-  int fd;
+  int fd;        /* holds a shared lock on byte 0 while the handle lives */
   uint64_t size;
   uint8_t *base; /* whole file, read-write */
   char name[RILL_OBJ_NAME_SZ];
@@ -25,6 +25,20 @@ typedef struct rill_chan_info {
 
 /* Validates name (1..RILL_NAME_MAX of [A-Za-z0-9._-], not starting '.'). */
 int rill__name_ok(const char *name);
+/* Path of the fd FIFO of consumer SLOT: DIR/.rill-fifo@REGION@CHANNEL@SLOT
+ * ('@' cannot occur in a name).  0 or -RILL_EINVAL if it does not fit. */
+int rill__fifo_path(char *out, size_t cap, const char *dir, const char *region,
+                    const char *chan, uint32_t slot);
+
+#define RILL_SPIN_DEFAULT_NS 20000ull     /* spin budget of waiting calls   */
+#define RILL_EVICT_DEFAULT_NS 1000000000ull
+#define RILL_LIVE_SLICE_NS 50000000ull    /* longest park between liveness checks */
+
+static inline uint64_t rill__add_sat(uint64_t a, uint64_t b) {
+  return a + b < a ? UINT64_MAX : a + b;
+}
+/* RILL_PEER_* of an endpoint whose lock byte is at OFF, queried through FD. */
+uint32_t rill__liveness(int fd, uint64_t off, int joined);
 /* Finds channel NAME in R and validates its header against the region. */
 int rill__chan_find(rill_region *r, const char *name, rill_chan_info *ci);
 
@@ -62,17 +76,38 @@ struct rill_producer {
   uint32_t mtu;
   uint32_t pad_;
   uint64_t msgs, bytes, backpressure; /* flushed by housekeeping */
+  const _Atomic uint32_t *arm_gen; /* the wait page's, loaded per publish */
+  uint32_t arm_seen;     /* arm_gen when we last woke consumers */
+  uint32_t fence_each;   /* 1 without asymmetric barriers */
   rill_clock clock;
   /* cold */
   uint64_t depth, max_msg, seq_flushed, rng;
   uint32_t max_consumers;
   int fd;
   uint64_t lock_off;
+  uint64_t cursor_lock_off; /* lock byte of cursor slot 0 in the file */
   uint8_t *map;          /* the channel, read-write */
   uint64_t map_size;
   rill_prod_page *prod;
+  rill_wait_page *wait;
   uint8_t *cursors;
+  uint64_t spin_ns, evict_ns, evictions, wakes;
+  uint64_t next_live_check; /* mono ns of the next dead-consumer check */
+  struct rill_prod_slot {   /* per consumer slot, producer-local */
+    uint32_t fd_seen;       /* its fd_gen when we last signalled it */
+    uint32_t fifo_gen;      /* cursor gen the FIFO fd was opened for */
+    int fifo_fd;            /* write end of its FIFO, or -1 */
+    uint32_t dead_gen;      /* gen found dead at dead_since */
+    uint64_t dead_since;    /* mono ns; 0 = not seen dead */
+  } *slots;
+  char region[RILL_OBJ_NAME_SZ], chan[RILL_OBJ_NAME_SZ];
+  char dir[RILL_PATH_MAX];
 };
+
+/* The wake-up slow path: runs when arm_gen moved (a consumer parked or
+ * armed its fd since the last look), or with FORCE when the producer
+ * leaves. */
+void rill__wake_consumers(rill_producer *p, uint32_t gen, int force);
 
 struct rill_consumer {
   /* hot */
@@ -98,10 +133,26 @@ struct rill_consumer {
   uint32_t slot;
   int fd;
   uint64_t lock_off;
+  uint64_t prod_lock_off; /* the producer's lock byte in the file */
   const uint8_t *map;    /* the channel, read-only */
   uint64_t map_size;
   rill_cursor *cur;      /* own cursor page, read-write */
+  const rill_prod_page *prod;
+  rill_wait_page *wait;  /* the wait page, read-write */
+  uint64_t spin_ns;
+  int fifo_fd;           /* read end of our FIFO, or -1 */
+  int fence_flush;       /* 1 without asymmetric barriers */
+  uint32_t mode;         /* file mode of the region, for the FIFO */
+  char fifo[RILL_PATH_MAX];
 };
+
+/* Writes the cursor (and the heartbeat if HB) to shared memory, and wakes a
+ * producer waiting for credit. */
+void rill__cursor_flush(rill_consumer *c, int hb);
+
+static inline rill_cursor *rill__cursor_at(uint8_t *cursors, uint32_t i) {
+  return (rill_cursor *)(cursors + (uint64_t)i * RILL_PAGE);
+}
 
 static inline uint64_t rill__rng_next(uint64_t *s) {
   uint64_t x = (*s += 0x9e3779b97f4a7c15ull);

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RILL_LAYOUT_VERSION 1u
+#define RILL_LAYOUT_VERSION 2u
 #define RILL_PAGE 4096u  /* unit of every section of the layout */
 #define RILL_LINE 64u    /* cache line                          */
 #define RILL_CHUNK 64u   /* data ring allocation unit           */
@@ -69,7 +69,8 @@ _Static_assert(RILL_TABLE_OFF + RILL_REGION_MAX_OBJECTS * 64 == RILL_PAGE,
 /* ---- channel ------------------------------------------------------------
  * page 0          channel header (immutable after creation)
  * page 1          producer page (written by the producer only)
- * pages 2..       one cursor page per consumer slot (each written by its
+ * page 2          wait page (two counters every consumer may bump)
+ * pages 3..       one cursor page per consumer slot (each written by its
  *                 consumer only)
  * meta ring       depth descriptors of 32 bytes, page aligned
  * data ring       data_chunks chunks of 64 bytes, page aligned
@@ -87,7 +88,7 @@ typedef struct rill_chan_hdr {
   uint64_t seq0;           /*  48 first sequence number                     */
   uint64_t data_chunks;    /*  56 (depth + 2) * ceil(mtu / 64)              */
   uint64_t prod_off;       /*  64 = 4096 (offsets from the channel start)   */
-  uint64_t cursor_off;     /*  72 = 8192                                    */
+  uint64_t cursor_off;     /*  72 = 12288 (the wait page is at 8192)        */
   uint64_t cursor_stride;  /*  80 = 4096                                    */
   uint64_t meta_off;       /*  88                                           */
   uint64_t data_off;       /*  96                                           */
@@ -110,35 +111,80 @@ _Static_assert(offsetof(rill_chan_hdr, data_off) == 96, "data_off");
 _Static_assert(offsetof(rill_chan_hdr, created_ns) == 104, "created_ns");
 _Static_assert(offsetof(rill_chan_hdr, name) == 112, "name");
 
-/* Producer page.  Line 0: position; line 1: counters. */
+/* Producer page.  Line 0: position, state and wake word (read by every
+ * consumer); line 1: counters; then the eviction table. */
 typedef struct rill_prod_page {
   _Atomic uint64_t seq;     /*   0 next sequence number, as flushed       */
-  _Atomic uint32_t state;   /*   8 RILL_PROD_JOINED or 0                   */
+  _Atomic uint32_t state;   /*   8 RILL_PROD_NONE / JOINED / LEFT          */
   _Atomic uint32_t pid;     /*  12 pid of the producer (informative)       */
-  uint8_t pad0[48];
+  _Atomic uint32_t wake;    /*  16 futex word: bumped to wake consumers    */
+  _Atomic uint32_t flags;   /*  20 RILL_PROD_F_* of the joined producer    */
+  _Atomic uint32_t cr_wait; /*  24 nonzero while it waits for credit       */
+  _Atomic uint32_t gen;     /*  28 producer joins so far                   */
+  _Atomic uint64_t hb_ns;   /*  32 heartbeat, CLOCK_MONOTONIC ns           */
+  uint8_t pad0[24];
   _Atomic uint64_t msgs;    /*  64 descriptors published                  */
   _Atomic uint64_t bytes;   /*  72 payload bytes published                */
   _Atomic uint64_t backpressure; /* 80 times no credit was found          */
-  uint8_t pad1[40];
+  _Atomic uint64_t evictions;    /* 88 dead reliable consumers evicted    */
+  _Atomic uint64_t wakes;        /* 96 wake-ups sent (slow path runs)     */
+  uint8_t pad1[24];
+  /* 128: for each consumer slot, the cursor gen of the join the producer
+   * evicted (0: none).  A slot is left out of flow control while its gen
+   * equals this value; a new join bumps gen and is counted again. */
+  _Atomic uint32_t evicted[256];
 } rill_prod_page;
 
+#define RILL_PROD_NONE 0u   /* no producer has joined yet */
 #define RILL_PROD_JOINED 1u
+#define RILL_PROD_LEFT 2u   /* the producer left: the channel is closed */
+/* The producer registered for asymmetric barriers (Linux membarrier,
+ * MEMBARRIER_CMD_GLOBAL_EXPEDITED): a consumer runs one before its last
+ * look before parking, and the producer needs no fence per publish.
+ * Without the flag the producer fences every publish. */
+#define RILL_PROD_F_ASYM 1u
 
-_Static_assert(sizeof(rill_prod_page) == 128, "producer page used bytes");
+_Static_assert(sizeof(rill_prod_page) == 1152, "producer page used bytes");
 _Static_assert(offsetof(rill_prod_page, state) == 8, "prod state");
 _Static_assert(offsetof(rill_prod_page, pid) == 12, "prod pid");
+_Static_assert(offsetof(rill_prod_page, wake) == 16, "prod wake");
+_Static_assert(offsetof(rill_prod_page, flags) == 20, "prod flags");
+_Static_assert(offsetof(rill_prod_page, cr_wait) == 24, "prod cr_wait");
+_Static_assert(offsetof(rill_prod_page, gen) == 28, "prod gen");
+_Static_assert(offsetof(rill_prod_page, hb_ns) == 32, "prod hb_ns");
 _Static_assert(offsetof(rill_prod_page, msgs) == 64, "prod msgs");
 _Static_assert(offsetof(rill_prod_page, bytes) == 72, "prod bytes");
 _Static_assert(offsetof(rill_prod_page, backpressure) == 80, "prod bp");
+_Static_assert(offsetof(rill_prod_page, evictions) == 88, "prod evictions");
+_Static_assert(offsetof(rill_prod_page, wakes) == 96, "prod wakes");
+_Static_assert(offsetof(rill_prod_page, evicted) == 128, "prod evicted");
 
-/* Cursor page, one per consumer slot.  Line 0: position; line 1: counters;
- * lines 2.. reserved (zero). */
+/* Wait page: the only page every endpoint writes.  Line 0 is loaded by the
+ * producer on every publish and changes only when a consumer parks or arms
+ * its fd; line 1 is bumped by consumers to wake a producer waiting for
+ * credit. */
+typedef struct rill_wait_page {
+  _Atomic uint32_t arm_gen; /*   0 bumped by a consumer about to park/arm */
+  uint8_t pad0[60];
+  _Atomic uint32_t cr_wake; /*  64 futex word of a producer out of credit */
+  uint8_t pad1[60];
+} rill_wait_page;
+
+_Static_assert(sizeof(rill_wait_page) == 128, "wait page used bytes");
+_Static_assert(offsetof(rill_wait_page, cr_wake) == 64, "wait cr_wake");
+
+/* Cursor page, one per consumer slot.  Line 0: position and wait state;
+ * line 1: counters; lines 2.. reserved (zero). */
 typedef struct rill_cursor {
   _Atomic uint32_t state;   /*   0 RILL_CUR_FREE / JOINING / ACTIVE        */
   _Atomic uint32_t mode;    /*   4 RILL_RELIABLE or RILL_LOSSY             */
   _Atomic uint64_t seq;     /*   8 next sequence number it will read       */
   _Atomic uint32_t pid;     /*  16 informative                             */
-  uint8_t pad0[44];
+  _Atomic uint32_t gen;     /*  20 joins of this slot so far               */
+  _Atomic uint32_t park;    /*  24 1 while parked (or parking) on wake     */
+  _Atomic uint32_t fd_gen;  /*  28 bumped each time its fd is armed        */
+  _Atomic uint64_t hb_ns;   /*  32 heartbeat, CLOCK_MONOTONIC ns           */
+  uint8_t pad0[24];
   _Atomic uint64_t msgs;         /*  64 */
   _Atomic uint64_t bytes;        /*  72 */
   _Atomic uint64_t overrun_poll; /*  80 */
@@ -155,6 +201,10 @@ _Static_assert(sizeof(rill_cursor) == 128, "cursor used bytes");
 _Static_assert(offsetof(rill_cursor, mode) == 4, "cursor mode");
 _Static_assert(offsetof(rill_cursor, seq) == 8, "cursor seq");
 _Static_assert(offsetof(rill_cursor, pid) == 16, "cursor pid");
+_Static_assert(offsetof(rill_cursor, gen) == 20, "cursor gen");
+_Static_assert(offsetof(rill_cursor, park) == 24, "cursor park");
+_Static_assert(offsetof(rill_cursor, fd_gen) == 28, "cursor fd_gen");
+_Static_assert(offsetof(rill_cursor, hb_ns) == 32, "cursor hb_ns");
 _Static_assert(offsetof(rill_cursor, msgs) == 64, "cursor msgs");
 _Static_assert(offsetof(rill_cursor, bytes) == 72, "cursor bytes");
 _Static_assert(offsetof(rill_cursor, overrun_poll) == 80, "cursor ovr poll");
@@ -199,13 +249,14 @@ static inline uint64_t rill__chunks(uint64_t n) {
 
 /* The whole channel layout, derived from its options (docs/PROTOCOL.md). */
 typedef struct rill_chan_geom {
-  uint64_t prod_off, cursor_off, meta_off, data_off, data_chunks, size;
+  uint64_t prod_off, wait_off, cursor_off, meta_off, data_off, data_chunks, size;
 } rill_chan_geom;
 
 static inline void rill__chan_geom(uint32_t depth, uint32_t mtu,
                                    uint32_t max_consumers, rill_chan_geom *g) {
   g->prod_off = RILL_PAGE;
-  g->cursor_off = 2 * RILL_PAGE;
+  g->wait_off = 2 * RILL_PAGE;
+  g->cursor_off = 3 * RILL_PAGE;
   g->meta_off = g->cursor_off + (uint64_t)max_consumers * RILL_PAGE;
   g->data_off = g->meta_off + rill__align_up((uint64_t)depth * sizeof(rill_desc), RILL_PAGE);
   g->data_chunks = ((uint64_t)depth + 2) * rill__chunks(mtu);

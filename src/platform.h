@@ -23,6 +23,7 @@ int rill__file_reopen(int fd, int *newfd);
 int rill__file_publish(const char *from, const char *to);
 int rill__file_unlink(const char *path);
 int rill__file_size(int fd, uint64_t *size);
+int rill__file_mode(int fd, uint32_t *mode); /* permission bits */
 void rill__file_close(int fd);
 /* Whole-file lock serialising changes to a region's table (blocking). */
 int rill__file_lock(int fd);
@@ -39,6 +40,46 @@ int rill__lock_try(int fd, uint64_t off);
 void rill__lock_release(int fd, uint64_t off);
 /* 1 if some description holds the lock at OFF, 0 if none, negative on error. */
 int rill__lock_held(int fd, uint64_t off);
+
+/* A shared (read) lock on byte OFF, waiting for it if an exclusive lock is
+ * held (briefly, by a cleaner).  Same ownership as rill__lock_try(). */
+int rill__lock_shared(int fd, uint64_t off);
+/* An exclusive lock on the whole file if nobody holds any lock on any part
+ * of it: 0, -RILL_EBUSY, or an error.  Release with rill__lock_release_all. */
+int rill__lock_all_try(int fd);
+void rill__lock_release_all(int fd);
+/* 1 if the open file still has a name, 0 if it was unlinked. */
+int rill__file_linked(int fd);
+/* Calls FN for every entry name in DIR (not "." or ".."); stops early and
+ * returns FN's value if it is nonzero. */
+int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg), void *arg);
+
+/* ---- waiting ------------------------------------------------------------
+ * Parking: sleeps while the 32-bit word at ADDR (in a shared mapping, which
+ * may be read-only) equals EXPECT, at most TIMEOUT_NS.  Returns 0 when woken
+ * or when the word differed (spurious returns are allowed), -RILL_ETIMEDOUT,
+ * or an error.  Another OS implements these with its own primitive (a
+ * named event or semaphore keyed by the word's place in the region). */
+int rill__park(const void *addr, uint32_t expect, uint64_t timeout_ns);
+/* Wakes every thread parked on ADDR, in any process. */
+void rill__unpark(const void *addr);
+
+/* Asymmetric barrier.  A process that registers (producers do, at join)
+ * may leave out the store-load fence between publishing and reading the
+ * wait page: another process runs rill__heavy_barrier(), which makes every
+ * registered thread pass a full barrier.  Register returns 0, or an error
+ * when the OS cannot (then the producer fences every publish). */
+int rill__heavy_barrier_register(void);
+int rill__heavy_barrier(void);
+
+/* FIFOs for event loops.  The reader end is opened read-write and
+ * non-blocking (it never sees end-of-file); it is made with MODE if it does
+ * not exist.  The writer end is non-blocking; opening it fails with
+ * -RILL_ENOENT when the FIFO does not exist or nobody has it open to read. */
+int rill__fifo_reader(const char *path, uint32_t mode, int *fd);
+int rill__fifo_writer(const char *path, int *fd);
+void rill__fifo_signal(int fd); /* writes one byte; a full FIFO is fine */
+void rill__fifo_drain(int fd);  /* reads until empty */
 
 uint64_t rill__mono_ns(void);     /* CLOCK_MONOTONIC */
 uint64_t rill__real_ns(void);     /* CLOCK_REALTIME  */

@@ -3,8 +3,12 @@
 
 #include "rill.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,6 +122,13 @@ int rill__file_size(int fd, uint64_t *size) {
   return 0;
 }
 
+int rill__file_mode(int fd, uint32_t *mode) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return rill__errno(errno);
+  *mode = (uint32_t)st.st_mode & 07777u;
+  return 0;
+}
+
 void rill__file_close(int fd) {
   if (fd >= 0) close(fd);
 }
@@ -167,6 +179,119 @@ int rill__lock_held(int fd, uint64_t off) {
   struct flock fl;
   if (ofd_lock(fd, F_OFD_GETLK, F_WRLCK, off, &fl) != 0) return rill__errno(errno);
   return fl.l_type != F_UNLCK;
+}
+
+int rill__lock_shared(int fd, uint64_t off) {
+  struct flock fl;
+  while (ofd_lock(fd, F_OFD_SETLKW, F_RDLCK, off, &fl) != 0)
+    if (errno != EINTR) return rill__errno(errno);
+  return 0;
+}
+
+int rill__lock_all_try(int fd) {
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET; /* l_start 0, l_len 0: the whole file */
+  if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return 0;
+  if (errno == EAGAIN || errno == EACCES) return -RILL_EBUSY;
+  return rill__errno(errno);
+}
+
+void rill__lock_release_all(int fd) {
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  (void)fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+int rill__file_linked(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return rill__errno(errno);
+  return st.st_nlink > 0;
+}
+
+int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg), void *arg) {
+  DIR *d = opendir(dir);
+  if (!d) return errno == ENOENT || errno == ENOTDIR ? -RILL_ENODIR : rill__errno(errno);
+  int rc = 0;
+  struct dirent *e;
+  while (!rc && (e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    rc = fn(e->d_name, arg);
+  }
+  closedir(d);
+  return rc;
+}
+
+int rill__park(const void *addr, uint32_t expect, uint64_t timeout_ns) {
+  struct timespec ts, *tp = NULL;
+  if (timeout_ns != UINT64_MAX) {
+    ts.tv_sec = (time_t)(timeout_ns / 1000000000ull);
+    ts.tv_nsec = (long)(timeout_ns % 1000000000ull);
+    tp = &ts;
+  }
+  /* Not FUTEX_PRIVATE: the word is shared between processes. */
+  if (syscall(SYS_futex, addr, FUTEX_WAIT, expect, tp, NULL, 0) == 0) return 0;
+  switch (errno) {
+  case EAGAIN: /* the word had changed */
+  case EINTR: return 0;
+  case ETIMEDOUT: return -RILL_ETIMEDOUT;
+  default: return rill__errno(errno);
+  }
+}
+
+void rill__unpark(const void *addr) {
+  (void)syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+int rill__heavy_barrier_register(void) {
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0) return 0;
+  return rill__errno(errno);
+}
+
+int rill__heavy_barrier(void) {
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0) return 0;
+  return rill__errno(errno);
+}
+
+int rill__fifo_reader(const char *path, uint32_t mode, int *fd) {
+  if (mkfifo(path, 0600) == 0) {
+    if (chmod(path, (mode_t)mode) != 0) { int rc = rill__errno(errno); unlink(path); return rc; }
+  } else if (errno != EEXIST) {
+    return dir_error(path, errno);
+  }
+  int f = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (f < 0) return rill__errno(errno);
+  struct stat st;
+  if (fstat(f, &st) != 0 || !S_ISFIFO(st.st_mode)) { close(f); return -RILL_EACCES; }
+  *fd = f;
+  return 0;
+}
+
+int rill__fifo_writer(const char *path, int *fd) {
+  int f = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (f < 0) return errno == ENXIO ? -RILL_ENOENT : rill__errno(errno);
+  struct stat st;
+  if (fstat(f, &st) != 0 || !S_ISFIFO(st.st_mode)) { close(f); return -RILL_EACCES; }
+  *fd = f;
+  return 0;
+}
+
+void rill__fifo_signal(int fd) {
+  char b = 1;
+  while (write(fd, &b, 1) < 0 && errno == EINTR) {}
+}
+
+void rill__fifo_drain(int fd) {
+  char b[256];
+  for (;;) {
+    ssize_t n = read(fd, b, sizeof b);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    return;
+  }
 }
 
 static uint64_t clock_ns(clockid_t id) {

@@ -2,6 +2,7 @@
  * against reliable consumers. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,16 +31,15 @@ uint64_t rill__clock_rebase(rill_clock *k, uint64_t tk) {
   return ns;
 }
 
-static inline rill_cursor *cursor_at(uint8_t *cursors, uint32_t i) {
-  return (rill_cursor *)(cursors + (uint64_t)i * RILL_PAGE);
-}
-
-/* Writes position and counters to the producer page. */
+/* Writes position, counters and heartbeat to the producer page. */
 static void prod_flush(rill_producer *p) {
   rill_prod_page *pp = p->prod;
   atomic_store_explicit(&pp->msgs, p->msgs, memory_order_relaxed);
   atomic_store_explicit(&pp->bytes, p->bytes, memory_order_relaxed);
   atomic_store_explicit(&pp->backpressure, p->backpressure, memory_order_relaxed);
+  atomic_store_explicit(&pp->evictions, p->evictions, memory_order_relaxed);
+  atomic_store_explicit(&pp->wakes, p->wakes, memory_order_relaxed);
+  atomic_store_explicit(&pp->hb_ns, rill__mono_ns(), memory_order_relaxed);
   /* Sequentially consistent: a consumer joining as reliable stores JOINING
    * and then loads this seq (rill_consumer_join); credit_refresh() stores it
    * and then loads the consumers' states.  One of the two sees the other,
@@ -55,10 +55,12 @@ static void credit_refresh(rill_producer *p) {
   prod_flush(p);
   uint64_t min = p->seq;
   for (uint32_t i = 0; i < p->max_consumers; i++) {
-    rill_cursor *c = cursor_at(p->cursors, i);
+    rill_cursor *c = rill__cursor_at(p->cursors, i);
     uint32_t st = atomic_load_explicit(&c->state, memory_order_seq_cst);
     if (st == RILL_CUR_FREE) continue;
     if (atomic_load_explicit(&c->mode, memory_order_relaxed) != RILL_RELIABLE) continue;
+    uint32_t ev = atomic_load_explicit(&p->prod->evicted[i], memory_order_relaxed);
+    if (ev && ev == atomic_load_explicit(&c->gen, memory_order_relaxed)) continue;
     uint64_t s;
     if (st == RILL_CUR_JOINING) {
       /* It will start at a flushed seq no older than the one before ours. */
@@ -75,10 +77,50 @@ static void credit_refresh(rill_producer *p) {
   p->cr_avail = (int64_t)(lim - p->seq) > 0 ? lim - p->seq : 0;
 }
 
+/* Out of credit: looks (at most once a millisecond) for reliable consumers
+ * that hold us back and whose process is dead, and evicts those found dead
+ * for evict_ns.  Returns 1 if it evicted one. */
+static int evict_dead(rill_producer *p) {
+  if (p->evict_ns == RILL_FOREVER) return 0;
+  uint64_t now = rill__mono_ns();
+  if (now < p->next_live_check) return 0;
+  p->next_live_check = now + 1000000;
+  int evicted = 0;
+  for (uint32_t i = 0; i < p->max_consumers; i++) {
+    rill_cursor *c = rill__cursor_at(p->cursors, i);
+    struct rill_prod_slot *ps = &p->slots[i];
+    if (atomic_load_explicit(&c->state, memory_order_acquire) == RILL_CUR_FREE ||
+        atomic_load_explicit(&c->mode, memory_order_relaxed) != RILL_RELIABLE)
+      continue;
+    uint32_t gen = atomic_load_explicit(&c->gen, memory_order_relaxed);
+    if (gen == atomic_load_explicit(&p->prod->evicted[i], memory_order_relaxed)) continue;
+    uint64_t s = atomic_load_explicit(&c->seq, memory_order_relaxed);
+    if ((int64_t)(s + p->depth - p->seq) > 0) continue; /* not holding us back */
+    if (rill__lock_held(p->fd, p->cursor_lock_off + (uint64_t)i * RILL_PAGE) != 0) {
+      ps->dead_since = 0; /* alive (or cannot tell: never evict then) */
+      continue;
+    }
+    if (!ps->dead_since || ps->dead_gen != gen) {
+      ps->dead_since = now;
+      ps->dead_gen = gen;
+    }
+    if (now - ps->dead_since < p->evict_ns) continue;
+    atomic_store_explicit(&p->prod->evicted[i], gen, memory_order_relaxed);
+    p->evictions++;
+    ps->dead_since = 0;
+    evicted = 1;
+  }
+  return evicted;
+}
+
 /* 1 if NEED descriptors may be published now, else counts backpressure. */
 static int credit_get(rill_producer *p, uint64_t need) {
   credit_refresh(p);
   if (p->cr_avail >= need) return 1;
+  if (evict_dead(p)) {
+    credit_refresh(p);
+    if (p->cr_avail >= need) return 1;
+  }
   p->backpressure++;
   atomic_store_explicit(&p->prod->backpressure, p->backpressure, memory_order_relaxed);
   return 0;
@@ -116,6 +158,19 @@ static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
   p->msgs++;
   p->bytes += sz;
   if (--p->hk_left == 0) housekeeping(p);
+  /* Has a consumer parked or armed its fd since we last looked?  The word
+   * changes only then, so this load hits our cache.  Ordering against a
+   * parking consumer (docs/PROTOCOL.md, "Waiting"): the seq store above
+   * must be visible before this load, or the consumer must see our load
+   * happen after its bump.  With asymmetric barriers, the consumer's
+   * rill__heavy_barrier() gives that and a compiler barrier is enough here;
+   * without them we fence. */
+  if (p->fence_each) atomic_thread_fence(memory_order_seq_cst);
+  else atomic_signal_fence(memory_order_seq_cst);
+  /* Acquire: pairs with the consumer's seq_cst bump of arm_gen, after its
+   * stores of park / fd_gen that rill__wake_consumers() reads. */
+  uint32_t g = atomic_load_explicit(p->arm_gen, memory_order_acquire);
+  if (__builtin_expect(g != p->arm_seen, 0)) rill__wake_consumers(p, g, 0);
 }
 
 /* Where a payload of NEED chunks goes: the next free chunk, or the ring's
@@ -216,13 +271,27 @@ int rill_producer_join(rill_region *r, const char *name, rill_producer **out) {
   p->fd = -1;
   if ((rc = rill__file_reopen(r->fd, &p->fd))) goto fail;
   p->lock_off = ci.off + ci.g.prod_off;
-  if ((rc = rill__lock_try(p->fd, p->lock_off))) goto fail;
+  if ((rc = rill__lock_try(p->fd, p->lock_off))) {
+    rill__file_close(p->fd);
+    free(p);
+    return rc;
+  }
   void *map;
   if ((rc = rill__map(p->fd, ci.off, ci.size, 1, &map))) goto fail;
   p->map = map;
   p->map_size = ci.size;
   p->prod = (rill_prod_page *)(p->map + ci.g.prod_off);
+  p->wait = (rill_wait_page *)(p->map + ci.g.wait_off);
+  p->arm_gen = &p->wait->arm_gen;
   p->cursors = p->map + ci.g.cursor_off;
+  p->cursor_lock_off = ci.off + ci.g.cursor_off;
+  if (!(p->slots = calloc(ci.max_consumers, sizeof *p->slots))) { rc = -RILL_ENOMEM; goto fail_map; }
+  for (uint32_t i = 0; i < ci.max_consumers; i++) p->slots[i].fifo_fd = -1;
+  snprintf(p->region, sizeof p->region, "%s", r->name);
+  snprintf(p->chan, sizeof p->chan, "%s", name);
+  snprintf(p->dir, sizeof p->dir, "%s", r->dir);
+  p->spin_ns = RILL_SPIN_DEFAULT_NS;
+  p->evict_ns = RILL_EVICT_DEFAULT_NS;
   p->meta = (rill_desc *)(p->map + ci.g.meta_off);
   p->data = p->map + ci.g.data_off;
   p->mask = ci.depth - 1;
@@ -236,17 +305,36 @@ int rill_producer_join(rill_region *r, const char *name, rill_producer **out) {
   p->msgs = atomic_load_explicit(&p->prod->msgs, memory_order_relaxed);
   p->bytes = atomic_load_explicit(&p->prod->bytes, memory_order_relaxed);
   p->backpressure = atomic_load_explicit(&p->prod->backpressure, memory_order_relaxed);
+  p->evictions = atomic_load_explicit(&p->prod->evictions, memory_order_relaxed);
+  p->wakes = atomic_load_explicit(&p->prod->wakes, memory_order_relaxed);
+  p->fence_each = rill__heavy_barrier_register() != 0;
   resume(p);
   rill__clock_init(&p->clock);
   p->cr_avail = 0; /* the first publish computes credits */
   p->hk_left = rill__jitter(&p->rng, RILL_PROD_HK_INTERVAL);
-  atomic_store_explicit(&p->prod->pid, rill__pid(), memory_order_relaxed);
-  atomic_store_explicit(&p->prod->state, RILL_PROD_JOINED, memory_order_relaxed);
+  rill_prod_page *pp = p->prod;
+  atomic_store_explicit(&pp->pid, rill__pid(), memory_order_relaxed);
+  atomic_store_explicit(&pp->flags, p->fence_each ? 0 : RILL_PROD_F_ASYM, memory_order_relaxed);
+  atomic_store_explicit(&pp->cr_wait, 0, memory_order_relaxed);
+  atomic_fetch_add_explicit(&pp->gen, 1, memory_order_relaxed);
+  atomic_store_explicit(&pp->state, RILL_PROD_JOINED, memory_order_relaxed);
   prod_flush(p);
+  /* The first publish looks at every slot: consumers may have parked or
+   * armed before we came. */
+  p->arm_seen = atomic_load_explicit(p->arm_gen, memory_order_acquire) - 1;
+  /* Consumers parked under an earlier producer look again (at our flags
+   * and state): the bump is a release that pairs with their acquire load
+   * of wake, which comes before their load of flags. */
+  atomic_fetch_add_explicit(&pp->wake, 1, memory_order_release);
+  rill__unpark(&pp->wake);
   *out = p;
   return 0;
+fail_map:
+  rill__unmap(p->map, p->map_size);
 fail:
+  rill__lock_release(p->fd, p->lock_off);
   rill__file_close(p->fd);
+  free(p->slots);
   free(p);
   return rc;
 }
@@ -254,10 +342,27 @@ fail:
 int rill_producer_leave(rill_producer *p) {
   if (!p) return 0;
   prod_flush(p);
-  atomic_store_explicit(&p->prod->state, 0, memory_order_relaxed);
+  /* Release: pairs with the acquire load of state in a waiting consumer,
+   * which then polls once more and sees every message published before. */
+  atomic_store_explicit(&p->prod->state, RILL_PROD_LEFT, memory_order_release);
+  rill__wake_consumers(p, atomic_load_explicit(p->arm_gen, memory_order_acquire), 1);
+  for (uint32_t i = 0; i < p->max_consumers; i++) rill__file_close(p->slots[i].fifo_fd);
+  free(p->slots);
   rill__unmap(p->map, p->map_size);
   rill__lock_release(p->fd, p->lock_off);
   rill__file_close(p->fd);
   free(p);
+  return 0;
+}
+
+int rill_producer_set_spin(rill_producer *p, uint64_t ns) {
+  if (!p) return -RILL_EINVAL;
+  p->spin_ns = ns;
+  return 0;
+}
+
+int rill_producer_set_evict(rill_producer *p, uint64_t ns) {
+  if (!p) return -RILL_EINVAL;
+  p->evict_ns = ns;
   return 0;
 }

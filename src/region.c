@@ -24,13 +24,47 @@ static int make_path(char *out, size_t cap, const char *dir, const char *name) {
   return (n < 0 || (size_t)n >= cap) ? -RILL_EINVAL : 0;
 }
 
+#define FIFO_PREFIX ".rill-fifo@"
+
+int rill__fifo_path(char *out, size_t cap, const char *dir, const char *region,
+                    const char *chan, uint32_t slot) {
+  int n = snprintf(out, cap, "%s/" FIFO_PREFIX "%s@%s@%u", dir, region, chan, slot);
+  return (n < 0 || (size_t)n >= cap) ? -RILL_EINVAL : 0;
+}
+
+struct fifo_rm {
+  const char *dir, *region;
+  size_t len;
+};
+
+static int fifo_rm_one(const char *name, void *arg) {
+  const struct fifo_rm *f = arg;
+  size_t pl = sizeof FIFO_PREFIX - 1;
+  if (strncmp(name, FIFO_PREFIX, pl) || strncmp(name + pl, f->region, f->len) ||
+      name[pl + f->len] != '@')
+    return 0;
+  char path[RILL_PATH_MAX];
+  if (make_path(path, sizeof path, f->dir, name) == 0) rill__file_unlink(path);
+  return 0;
+}
+
+/* Removes the consumers' FIFOs of region NAME in DIR. */
+static void fifos_unlink(const char *dir, const char *name) {
+  struct fifo_rm f = {dir, name, strlen(name)};
+  (void)rill__dir_each(dir, fifo_rm_one, &f);
+}
+
 static int region_new(const char *name, const char *dir, int fd, uint64_t size,
                       rill_region **out) {
   rill_region *r = calloc(1, sizeof *r);
   if (!r) return -RILL_ENOMEM;
-  void *base;
-  int rc = rill__map(fd, 0, size, 1, &base);
+  /* Shared lock for the handle's lifetime: the region has a live user.  It
+   * waits out a cleaner's exclusive lock; a region cleaned meanwhile is
+   * gone (unlinked), which the caller checks. */
+  int rc = rill__lock_shared(fd, 0);
   if (rc) { free(r); return rc; }
+  void *base;
+  if ((rc = rill__map(fd, 0, size, 1, &base))) { free(r); return rc; }
   r->fd = fd;
   r->size = size;
   r->base = base;
@@ -134,6 +168,10 @@ int rill_region_open(const char *name, const rill_region_opts *opts,
   if (fsize < sizeof(uint64_t)) { rill__file_close(fd); return -RILL_EMAGIC; }
   rill_region *r;
   if ((rc = region_new(name, dir, fd, fsize, &r))) { rill__file_close(fd); return rc; }
+  if (rill__file_linked(fd) == 0) { /* removed by a cleaner while we came */
+    rill_region_close(r);
+    return -RILL_ENOENT;
+  }
   if ((rc = region_validate(r->base, fsize))) {
     rill_region_close(r);
     return rc;
@@ -153,8 +191,81 @@ int rill_region_close(rill_region *r) {
 int rill_region_unlink(const char *name, const char *dir) {
   if (!rill__name_ok(name)) return -RILL_EINVAL;
   char path[RILL_PATH_MAX];
-  int rc = make_path(path, sizeof path, rill__dir(dir), name);
-  return rc ? rc : rill__file_unlink(path);
+  const char *d = rill__dir(dir);
+  int rc = make_path(path, sizeof path, d, name);
+  if (rc || (rc = rill__file_unlink(path))) return rc;
+  fifos_unlink(d, name);
+  return 0;
+}
+
+/* Opens DIR/NAME if it is a rill region (by its magic) and tries the
+ * exclusive whole-file lock.  Returns 0 with *fd locked (no user alive),
+ * -RILL_EBUSY (in use), or an error (EMAGIC: not a region). */
+static int region_lock_unused(const char *dir, const char *name, int *fd) {
+  char path[RILL_PATH_MAX];
+  int rc = make_path(path, sizeof path, dir, name);
+  if (rc) return rc;
+  int f;
+  uint64_t size;
+  if ((rc = rill__file_open(path, &f, &size))) return rc;
+  if (size < RILL_PAGE) { rill__file_close(f); return -RILL_EMAGIC; }
+  void *m;
+  if ((rc = rill__map(f, 0, RILL_PAGE, 0, &m))) { rill__file_close(f); return rc; }
+  const rill_region_hdr *h = m;
+  /* Acquire: pairs with the release store of magic in rill_region_create(). */
+  int magic = atomic_load_explicit(&h->magic, memory_order_acquire) == RILL_REGION_MAGIC;
+  rill__unmap(m, RILL_PAGE);
+  if (!magic) { rill__file_close(f); return -RILL_EMAGIC; }
+  if ((rc = rill__lock_all_try(f))) { rill__file_close(f); return rc; }
+  *fd = f;
+  return 0;
+}
+
+int rill_region_in_use(const char *name, const char *dir) {
+  if (!rill__name_ok(name)) return -RILL_EINVAL;
+  int fd, rc = region_lock_unused(rill__dir(dir), name, &fd);
+  if (rc == -RILL_EBUSY) return 1;
+  if (rc) return rc;
+  rill__lock_release_all(fd);
+  rill__file_close(fd);
+  return 0;
+}
+
+struct clean_ctx {
+  const char *dir;
+  int dry_run, found;
+  rill_clean_fn fn;
+  void *arg;
+};
+
+static int clean_one(const char *name, void *arg) {
+  struct clean_ctx *k = arg;
+  if (!rill__name_ok(name)) return 0; /* temporary files, FIFOs, others */
+  int fd;
+  if (region_lock_unused(k->dir, name, &fd)) return 0; /* in use, or not ours */
+  k->found++;
+  int removed = 0, err = 0;
+  if (!k->dry_run) {
+    /* Under our exclusive lock nobody can be using it: a process that
+     * opens it now waits for the lock, then finds it unlinked. */
+    char path[RILL_PATH_MAX];
+    err = make_path(path, sizeof path, k->dir, name);
+    if (!err) err = rill__file_unlink(path);
+    if (!err) {
+      fifos_unlink(k->dir, name);
+      removed = 1;
+    }
+  }
+  rill__lock_release_all(fd);
+  rill__file_close(fd);
+  if (k->fn) k->fn(name, removed, err, k->arg);
+  return 0;
+}
+
+int rill_region_clean(const char *dir, int dry_run, rill_clean_fn fn, void *arg) {
+  struct clean_ctx k = {rill__dir(dir), dry_run, 0, fn, arg};
+  int rc = rill__dir_each(k.dir, clean_one, &k);
+  return rc ? rc : k.found;
 }
 
 int rill_region_info_get(rill_region *r, rill_region_info *info) {

@@ -135,7 +135,7 @@ static void test_bad_headers(rill_region *r) {
     {"magic", 0, 8, RILL_CHANNEL_MAGIC + 1, -RILL_EMAGIC},
     {"magic = region magic", 0, 8, RILL_REGION_MAGIC, -RILL_EMAGIC},
     {"magic 0", 0, 8, 0, -RILL_EMAGIC},
-    {"version 2", offsetof(rill_chan_hdr, version), 4, 2, -RILL_EVERSION},
+    {"version next", offsetof(rill_chan_hdr, version), 4, RILL_LAYOUT_VERSION + 1, -RILL_EVERSION},
     {"version 0", offsetof(rill_chan_hdr, version), 4, 0, -RILL_EVERSION},
     {"hdr_size", offsetof(rill_chan_hdr, hdr_size), 4, 152, -RILL_ECORRUPT},
     {"size + page", offsetof(rill_chan_hdr, size), 8, g->size + RILL_PAGE, -RILL_ECORRUPT},

@@ -390,7 +390,7 @@ static void test_bad_regions(void) {
     {"magic", offsetof(rill_region_hdr, magic), 8, RILL_REGION_MAGIC ^ 1, -RILL_EMAGIC},
     {"magic=channel magic", 0, 8, RILL_CHANNEL_MAGIC, -RILL_EMAGIC},
     {"magic=0", 0, 8, 0, -RILL_EMAGIC},
-    {"version 2", offsetof(rill_region_hdr, version), 4, 2, -RILL_EVERSION},
+    {"version next", offsetof(rill_region_hdr, version), 4, RILL_LAYOUT_VERSION + 1, -RILL_EVERSION},
     {"version 0", offsetof(rill_region_hdr, version), 4, 0, -RILL_EVERSION},
     {"version max", offsetof(rill_region_hdr, version), 4, UINT32_MAX, -RILL_EVERSION},
     {"size > file", offsetof(rill_region_hdr, size), 8, size + RILL_PAGE, -RILL_ETRUNC},

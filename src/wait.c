@@ -1,0 +1,272 @@
+/* Sleeping waits: consumers parked for messages, a producer parked for
+ * credit, the producer's wake-up path, and the consumer's fd for event
+ * loops.  The protocol is in docs/PROTOCOL.md ("Waiting"); why it is built
+ * this way is in docs/waiting.md. */
+#include "internal.h"
+
+#define MS 1000000ull
+
+/* ---- producer side: waking consumers ----------------------------------- */
+
+static void fifo_signal(rill_producer *p, uint32_t i, uint32_t gen) {
+  struct rill_prod_slot *ps = &p->slots[i];
+  if (ps->fifo_fd < 0 || ps->fifo_gen != gen) { /* a new join: reopen */
+    rill__file_close(ps->fifo_fd);
+    ps->fifo_fd = -1;
+    ps->fifo_gen = gen;
+    char path[RILL_PATH_MAX];
+    if (rill__fifo_path(path, sizeof path, p->dir, p->region, p->chan, i) ||
+        rill__fifo_writer(path, &ps->fifo_fd))
+      return; /* nobody reads it: nothing to signal */
+  }
+  rill__fifo_signal(ps->fifo_fd);
+}
+
+void rill__wake_consumers(rill_producer *p, uint32_t gen, int force) {
+  rill_prod_page *pp = p->prod;
+  p->arm_seen = gen;
+  p->wakes++;
+  atomic_store_explicit(&pp->wakes, p->wakes, memory_order_relaxed);
+  /* Release: pairs with the acquire load of wake in cons_wait(); the futex
+   * compares this word, so a consumer that read the old value and parks
+   * after our bump returns at once. */
+  atomic_fetch_add_explicit(&pp->wake, 1, memory_order_release);
+  int parked = force;
+  for (uint32_t i = 0; i < p->max_consumers; i++) {
+    rill_cursor *k = rill__cursor_at(p->cursors, i);
+    /* Acquire: pairs with the release store of ACTIVE at join. */
+    if (atomic_load_explicit(&k->state, memory_order_acquire) == RILL_CUR_FREE) continue;
+    if (atomic_load_explicit(&k->park, memory_order_relaxed)) parked = 1;
+    uint32_t fg = atomic_load_explicit(&k->fd_gen, memory_order_relaxed);
+    struct rill_prod_slot *ps = &p->slots[i];
+    if (fg == ps->fd_seen && !(force && fg)) continue;
+    ps->fd_seen = fg;
+    fifo_signal(p, i, atomic_load_explicit(&k->gen, memory_order_relaxed));
+  }
+  if (parked) rill__unpark(&pp->wake);
+}
+
+/* ---- producer side: waiting for credit --------------------------------- */
+
+typedef int (*prod_try_fn)(rill_producer *p, void *ctx);
+
+static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *ctx) {
+  int rc = try(p, ctx);
+  if (rc != -RILL_EAGAIN || timeout == 0) return rc;
+  uint64_t bp = p->backpressure; /* the whole wait counts once */
+  uint64_t now = rill__mono_ns(), deadline = rill__add_sat(now, timeout);
+  if (p->spin_ns) {
+    uint64_t end = rill__add_sat(now, p->spin_ns < timeout ? p->spin_ns : timeout);
+    for (uint32_t i = 1;; i++) {
+      rill__cpu_relax();
+      if ((rc = try(p, ctx)) != -RILL_EAGAIN) goto out;
+      if ((i & 63) == 0 && rill__mono_ns() >= end) break;
+    }
+  }
+  rill_prod_page *pp = p->prod;
+  for (;;) {
+    now = rill__mono_ns();
+    if (now >= deadline) { rc = -RILL_ETIMEDOUT; goto out; }
+    /* Short naps: the retry looks for dead consumers to evict. */
+    uint64_t slice = deadline - now < 10 * MS ? deadline - now : 10 * MS;
+    /* Acquire: pairs with the release bump of cr_wake in credit_wake()
+     * (consumer.c). */
+    uint32_t w = atomic_load_explicit(&p->wait->cr_wake, memory_order_acquire);
+    /* Sequentially consistent, then a heavy barrier: a consumer that
+     * flushes its cursor after this sees cr_wait, or we see its cursor in
+     * the retry below (consumers without asymmetric barriers fence). */
+    atomic_store_explicit(&pp->cr_wait, 1, memory_order_seq_cst);
+    if (rill__heavy_barrier()) slice = slice < MS ? slice : MS;
+    rc = try(p, ctx);
+    if (rc != -RILL_EAGAIN) {
+      atomic_store_explicit(&pp->cr_wait, 0, memory_order_relaxed);
+      goto out;
+    }
+    int pr = rill__park(&p->wait->cr_wake, w, slice);
+    atomic_store_explicit(&pp->cr_wait, 0, memory_order_relaxed);
+    if (pr < 0 && pr != -RILL_ETIMEDOUT) { rc = pr; goto out; }
+    if ((rc = try(p, ctx)) != -RILL_EAGAIN) goto out;
+    rill_producer_flush(p); /* heartbeat while we wait */
+  }
+out:
+  p->backpressure = bp;
+  atomic_store_explicit(&pp->backpressure, bp, memory_order_relaxed);
+  return rc;
+}
+
+struct send_args {
+  const void *data;
+  size_t n;
+  uint64_t sig;
+  void **buf;
+};
+
+static int try_send(rill_producer *p, void *ctx) {
+  struct send_args *a = ctx;
+  return rill_send(p, a->data, a->n, a->sig);
+}
+
+static int try_reserve(rill_producer *p, void *ctx) {
+  struct send_args *a = ctx;
+  return rill_reserve(p, a->n, a->buf);
+}
+
+int rill_send_wait(rill_producer *p, const void *data, size_t n, uint64_t sig,
+                   uint64_t timeout_ns) {
+  if (!p || (!data && n)) return -RILL_EINVAL;
+  struct send_args a = {data, n, sig, NULL};
+  return prod_wait(p, timeout_ns, try_send, &a);
+}
+
+int rill_reserve_wait(rill_producer *p, size_t n, void **buf, uint64_t timeout_ns) {
+  if (!p || !buf) return -RILL_EINVAL;
+  struct send_args a = {NULL, n, 0, buf};
+  return prod_wait(p, timeout_ns, try_reserve, &a);
+}
+
+/* ---- consumer side ------------------------------------------------------ */
+
+/* 0 while the producer may still publish, -RILL_ECLOSED if it left,
+ * -RILL_EDEAD if it died (asked of the kernel only with CHECK_LOCK: a
+ * syscall). */
+static int producer_gone(rill_consumer *c, int check_lock) {
+  /* Acquire: pairs with the release store of LEFT in rill_producer_leave():
+   * a poll after this sees everything published before it. */
+  uint32_t st = atomic_load_explicit(&c->prod->state, memory_order_acquire);
+  if (st == RILL_PROD_LEFT) return -RILL_ECLOSED;
+  if (st == RILL_PROD_JOINED && check_lock && rill__lock_held(c->fd, c->prod_lock_off) == 0)
+    return -RILL_EDEAD;
+  return 0;
+}
+
+int rill_consumer_producer(rill_consumer *c) {
+  if (!c) return -RILL_EINVAL;
+  uint32_t st = atomic_load_explicit(&c->prod->state, memory_order_acquire);
+  return (int)rill__liveness(c->fd, c->prod_lock_off, st == RILL_PROD_JOINED);
+}
+
+typedef int64_t (*cons_try_fn)(rill_consumer *c, void *ctx);
+
+static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, void *ctx) {
+  int64_t rc = try(c, ctx);
+  if (rc != -RILL_EAGAIN || timeout == 0) return rc;
+  uint64_t now = rill__mono_ns(), deadline = rill__add_sat(now, timeout);
+  if (c->spin_ns) {
+    uint64_t end = rill__add_sat(now, c->spin_ns < timeout ? c->spin_ns : timeout);
+    for (uint32_t i = 1;; i++) {
+      rill__cpu_relax();
+      if ((rc = try(c, ctx)) != -RILL_EAGAIN) return rc;
+      if ((i & 63) == 0 && rill__mono_ns() >= end) break;
+    }
+  }
+  int check_lock = 1;
+  uint64_t next_live = rill__add_sat(now, RILL_LIVE_SLICE_NS);
+  for (;;) {
+    int gone = producer_gone(c, check_lock);
+    check_lock = 0;
+    if (gone) {
+      rc = try(c, ctx);
+      return rc != -RILL_EAGAIN ? rc : gone;
+    }
+    now = rill__mono_ns();
+    if (now >= deadline) return -RILL_ETIMEDOUT;
+    uint64_t slice = deadline - now < RILL_LIVE_SLICE_NS ? deadline - now : RILL_LIVE_SLICE_NS;
+    /* Acquire: pairs with the release bumps of wake in
+     * rill__wake_consumers() and rill_producer_join(); read before flags. */
+    uint32_t w = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
+    uint32_t flags = atomic_load_explicit(&c->prod->flags, memory_order_relaxed);
+    atomic_store_explicit(&c->cur->park, 1, memory_order_relaxed);
+    /* Sequentially consistent: the producer's acquire load of arm_gen in
+     * publish() sees park with the bump.  Then the heavy barrier: the
+     * producer's last seq store is visible to the poll below, or its next
+     * load of arm_gen sees our bump and it wakes us. */
+    atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
+    if ((flags & RILL_PROD_F_ASYM) && rill__heavy_barrier())
+      slice = slice < MS ? slice : MS; /* cannot be sure: nap briefly */
+    rc = try(c, ctx);
+    if (rc != -RILL_EAGAIN) {
+      atomic_store_explicit(&c->cur->park, 0, memory_order_relaxed);
+      return rc;
+    }
+    int pr = rill__park(&c->prod->wake, w, slice);
+    atomic_store_explicit(&c->cur->park, 0, memory_order_relaxed);
+    if (pr < 0 && pr != -RILL_ETIMEDOUT) return pr;
+    if ((rc = try(c, ctx)) != -RILL_EAGAIN) return rc;
+    now = rill__mono_ns();
+    if (now >= next_live) { /* a dead producer wakes nobody: ask */
+      check_lock = 1;
+      next_live = rill__add_sat(now, RILL_LIVE_SLICE_NS);
+      rill__cursor_flush(c, 1); /* heartbeat while we wait */
+    }
+  }
+}
+
+static int64_t try_poll(rill_consumer *c, void *ctx) { return rill_poll(c, ctx); }
+
+struct recv_args {
+  void *buf;
+  size_t cap;
+  rill_meta *meta;
+};
+
+static int64_t try_recv(rill_consumer *c, void *ctx) {
+  struct recv_args *a = ctx;
+  return rill_recv(c, a->buf, a->cap, a->meta);
+}
+
+int rill_poll_wait(rill_consumer *c, rill_view *v, uint64_t timeout_ns) {
+  if (!c || !v) return -RILL_EINVAL;
+  return (int)cons_wait(c, timeout_ns, try_poll, v);
+}
+
+int64_t rill_recv_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
+                       uint64_t timeout_ns) {
+  if (!c || !meta || (!buf && cap)) return -RILL_EINVAL;
+  struct recv_args a = {buf, cap, meta};
+  return cons_wait(c, timeout_ns, try_recv, &a);
+}
+
+/* ---- consumer side: the fd ---------------------------------------------- */
+
+int rill_consumer_fd(rill_consumer *c) {
+  if (!c) return -RILL_EINVAL;
+  if (c->fifo_fd < 0) {
+    int rc = rill__fifo_reader(c->fifo, c->mode, &c->fifo_fd);
+    if (rc) {
+      c->fifo_fd = -1;
+      return rc;
+    }
+  }
+  return c->fifo_fd;
+}
+
+/* 1 if the next poll has something to say: a descriptor at or past our
+ * sequence number (a message, an overrun, garbage), or a kept message. */
+static int ready(rill_consumer *c) {
+  if (c->pend) return 1;
+  /* Acquire: pairs with the release store of seq in publish(). */
+  uint64_t s = atomic_load_explicit(&c->meta[c->seq & c->mask].seq, memory_order_acquire);
+  return (int64_t)(s - c->seq) >= 0;
+}
+
+int rill_consumer_arm(rill_consumer *c) {
+  if (!c || c->fifo_fd < 0) return -RILL_EINVAL;
+  rill__fifo_drain(c->fifo_fd);
+  if (c->seq != c->seq_flushed) rill__cursor_flush(c, 0); /* credit for the producer */
+  if (ready(c)) return 1;
+  uint32_t flags = atomic_load_explicit(&c->prod->flags, memory_order_relaxed);
+  rill_cursor *k = c->cur;
+  atomic_store_explicit(&k->fd_gen, atomic_load_explicit(&k->fd_gen, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+  /* As in cons_wait(): the producer sees fd_gen with the bump, and after
+   * the heavy barrier either we see its publish or it sees our bump. */
+  atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
+  if ((flags & RILL_PROD_F_ASYM)) {
+    int rc = rill__heavy_barrier();
+    if (rc) return rc;
+  }
+  if (ready(c)) return 1;
+  int gone = producer_gone(c, 1);
+  if (gone) return ready(c) ? 1 : gone;
+  return 0;
+}
