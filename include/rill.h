@@ -223,6 +223,10 @@ int rill_reserve_wait(rill_producer *p, size_t n, void **buf, uint64_t timeout_n
 int rill_send_wait(rill_producer *p, const void *data, size_t n, uint64_t sig,
                    uint64_t timeout_ns);
 
+/* The sequence number the next descriptor will get (after a restart, the
+ * one after the last descriptor committed before). */
+uint64_t rill_producer_seq(const rill_producer *p);
+
 /* Writes the producer's counters, position and heartbeat to shared memory
  * now (otherwise done every so many messages and when out of credit). */
 int rill_producer_flush(rill_producer *p);
@@ -333,7 +337,7 @@ int64_t rill_recv_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
 
 /* A file descriptor for poll/epoll/select (or a runtime's poller) that
  * becomes readable when this consumer should look again.  It is a FIFO
- * next to the region (DIR/.rill-fifo.REGION.CHANNEL.SLOT), owned by the
+ * next to the region (DIR/.rill-fifo@REGION@CHANNEL@SLOT), owned by the
  * consumer handle: do not close it.  Use it as:
  *   rill_consumer_arm(c) == 0  ->  wait until the fd is readable
  *   then rill_poll()/rill_recv() until -RILL_EAGAIN, and arm again.
@@ -379,7 +383,7 @@ typedef struct rill_consumer_stats {
   uint64_t lost;         /* sequence numbers skipped                      */
   uint32_t liveness;     /* RILL_PEER_*                                   */
   uint32_t evicted;      /* 1: the producer no longer waits for it        */
-  uint32_t parked;       /* 1: parked in a wait or armed on its fd        */
+  uint32_t parked;       /* 1: parked in a wait (a futex sleep)           */
   uint32_t pid;          /* informative (from its own PID namespace)      */
   uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of its last housekeeping      */
 } rill_consumer_stats;

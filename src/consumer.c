@@ -27,10 +27,14 @@ void rill__cursor_flush(rill_consumer *c, int hb) {
   atomic_store_explicit(&cur->overrun_poll, c->overrun_poll, memory_order_relaxed);
   atomic_store_explicit(&cur->overrun_read, c->overrun_read, memory_order_relaxed);
   atomic_store_explicit(&cur->lost, c->lost, memory_order_relaxed);
+  /* While rill_recv() holds part of a message (or a whole one it could not
+   * hand over), the cursor stays at its first fragment: a consumer that
+   * dies and rejoins gets the whole message again, never half of it. */
+  uint64_t s = c->asm_frags || c->pend ? c->pend_meta.seq : c->seq;
   /* Release: pairs with the acquire load of the cursor seq in the producer's
    * credit_refresh() (producer.c): our reads of every payload before seq
    * happen before the producer reuses those chunks. */
-  atomic_store_explicit(&cur->seq, c->seq, memory_order_release);
+  atomic_store_explicit(&cur->seq, s, memory_order_release);
   c->seq_flushed = c->seq;
   if (!c->lossy) credit_wake(c); /* lossy cursors give no credit */
 }
@@ -340,18 +344,32 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   atomic_store_explicit(&k->park, 0, memory_order_relaxed);
   uint32_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed) + 1;
   atomic_store_explicit(&k->gen, gen ? gen : 1, memory_order_relaxed);
-  /* Sequentially consistent with prod_flush() (producer.c): see there. */
-  atomic_store_explicit(&k->state, RILL_CUR_JOINING, memory_order_seq_cst);
-  c->seq = atomic_load_explicit(&c->prod->seq, memory_order_seq_cst);
-  /* A rejoin resumes where it last flushed, unless that is ahead of the
-   * producer (garbage): then it starts at the producer. */
-  if (want >= 0 && (int64_t)(c->seq - last) >= 0) c->seq = last;
-  atomic_store_explicit(&k->seq, c->seq, memory_order_relaxed);
+  uint64_t prod_seq = atomic_load_explicit(&c->prod->seq, memory_order_seq_cst);
+  if (want >= 0) {
+    /* A rejoin resumes where it last flushed.  That may be ahead of the
+     * producer's flushed seq, but not ahead of what it published: the slot
+     * before it must hold that sequence number or a later one.  Otherwise
+     * (garbage) it starts at the producer. */
+    uint64_t before = atomic_load_explicit(&c->meta[(last - 1) & c->mask].seq, memory_order_acquire);
+    c->seq = (int64_t)(prod_seq - last) >= 0 || (int64_t)(before - (last - 1)) >= 0 ? last : prod_seq;
+  }
+  if (want >= 0 && atomic_load_explicit(&k->state, memory_order_acquire) == RILL_CUR_ACTIVE) {
+    /* The slot of a consumer that died: the producer has counted its
+     * cursor all along, so it takes over in place (going through JOINING
+     * would let the producer count it at its own position meanwhile). */
+    if (c->seq != last) atomic_store_explicit(&k->seq, c->seq, memory_order_release);
+  } else {
+    /* Sequentially consistent with prod_flush() (producer.c): see there. */
+    atomic_store_explicit(&k->state, RILL_CUR_JOINING, memory_order_seq_cst);
+    uint64_t s = atomic_load_explicit(&c->prod->seq, memory_order_seq_cst);
+    if (want < 0) c->seq = s;
+    atomic_store_explicit(&k->seq, c->seq, memory_order_relaxed);
+    /* Release: pairs with the seq_cst (acquire) load of the state in
+     * credit_refresh(); the seq stored above is seen with ACTIVE. */
+    atomic_store_explicit(&k->state, RILL_CUR_ACTIVE, memory_order_release);
+  }
   atomic_store_explicit(&k->hb_ns, rill__mono_ns(), memory_order_relaxed);
   c->seq_flushed = c->seq;
-  /* Release: pairs with the seq_cst (acquire) load of the state in
-   * credit_refresh(); the seq stored above is seen with ACTIVE. */
-  atomic_store_explicit(&k->state, RILL_CUR_ACTIVE, memory_order_release);
   *out = c;
   return 0;
 fail_map:

@@ -366,3 +366,5 @@ int rill_producer_set_evict(rill_producer *p, uint64_t ns) {
   p->evict_ns = ns;
   return 0;
 }
+
+uint64_t rill_producer_seq(const rill_producer *p) { return p ? p->seq : 0; }

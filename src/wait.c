@@ -53,6 +53,7 @@ typedef int (*prod_try_fn)(rill_producer *p, void *ctx);
 static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *ctx) {
   int rc = try(p, ctx);
   if (rc != -RILL_EAGAIN || timeout == 0) return rc;
+  rill_prod_page *pp = p->prod;
   uint64_t bp = p->backpressure; /* the whole wait counts once */
   uint64_t now = rill__mono_ns(), deadline = rill__add_sat(now, timeout);
   if (p->spin_ns) {
@@ -63,7 +64,6 @@ static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *
       if ((i & 63) == 0 && rill__mono_ns() >= end) break;
     }
   }
-  rill_prod_page *pp = p->prod;
   for (;;) {
     now = rill__mono_ns();
     if (now >= deadline) { rc = -RILL_ETIMEDOUT; goto out; }
@@ -134,8 +134,13 @@ static int producer_gone(rill_consumer *c, int check_lock) {
    * a poll after this sees everything published before it. */
   uint32_t st = atomic_load_explicit(&c->prod->state, memory_order_acquire);
   if (st == RILL_PROD_LEFT) return -RILL_ECLOSED;
-  if (st == RILL_PROD_JOINED && check_lock && rill__lock_held(c->fd, c->prod_lock_off) == 0)
-    return -RILL_EDEAD;
+  if (st == RILL_PROD_JOINED && check_lock && rill__lock_held(c->fd, c->prod_lock_off) == 0) {
+    /* A producer that left cleanly stored LEFT before it dropped its lock:
+     * look again, so that it is not taken for dead. */
+    st = atomic_load_explicit(&c->prod->state, memory_order_acquire);
+    if (st == RILL_PROD_LEFT) return -RILL_ECLOSED;
+    if (st == RILL_PROD_JOINED) return -RILL_EDEAD;
+  }
   return 0;
 }
 

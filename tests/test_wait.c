@@ -1,0 +1,584 @@
+/* Sleeping waits, the consumer fd, liveness, eviction, rejoin and cleaning.
+ *
+ * - timeouts: 0 polls once; a wait on an empty channel times out, not
+ *   sooner than asked;
+ * - the lost wake-up race, both ways: a consumer that parks at once (spin
+ *   0) receives a million messages published at random moments around its
+ *   parking, each wait bounded by a 2 s timeout that must never fire; a
+ *   producer that parks at once for credit in a depth-4 channel, the same;
+ * - closed and dead: a parked consumer is woken by the producer's leave
+ *   (-RILL_ECLOSED) and notices a killed producer (-RILL_EDEAD), both
+ *   after reading everything; a new producer resumes the sequence;
+ * - the fd: readable after a publish once armed; arm says 1 when there is
+ *   something to read, ECLOSED after the producer left;
+ * - eviction of a dead reliable consumer, then its rejoin (overrun
+ *   reported); no eviction with RILL_FOREVER;
+ * - rejoin from the last flushed position after a crash, and its errors;
+ * - rill_region_in_use / rill_region_clean remove only regions whose every
+ *   user is dead, with their FIFOs.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+typedef struct shared {
+  _Atomic uint64_t step; /* handshakes between parent and child */
+  _Atomic uint32_t slot;
+  uint64_t n;
+} shared;
+
+static shared *sh_new(void) {
+  shared *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  CHECK(s != MAP_FAILED);
+  memset(s, 0, sizeof *s);
+  return s;
+}
+
+/* Spins (yielding) until SH->step reaches WANT, for at most 10 s. */
+static void step_wait(shared *s, uint64_t want) {
+  uint64_t deadline = tu_ns() + 10 * SEC;
+  unsigned spins = 0;
+  while (atomic_load(&s->step) < want) {
+    CHECKF(tu_ns() < deadline, "step %" PRIu64 " never came", want);
+    tu_relax(&spins);
+  }
+}
+
+static rill_region *chan_new(const char *region, const char *chan, uint32_t depth) {
+  rill_channel_opts co = {.depth = depth, .mtu = 256, .max_consumers = 4};
+  uint64_t seq0;
+  return tu_channel_new(region, 16 << 20, chan, &co, &seq0);
+}
+
+/* ---- timeouts ------------------------------------------------------------ */
+
+static void t_timeouts(void) {
+  rill_region *r = chan_new("to", "c", 64);
+  rill_consumer *c;
+  CHECK_OK(rill_consumer_join(r, "c", RILL_RELIABLE, &c));
+  rill_view v;
+  rill_meta m;
+  char buf[8];
+  CHECK_RC(rill_poll_wait(c, &v, 0), -RILL_EAGAIN);
+  CHECK_RC(rill_recv_wait(c, buf, sizeof buf, &m, 0), -RILL_EAGAIN);
+  /* No producer ever joined: a wait is not "closed", it times out. */
+  for (int spin = 0; spin < 2; spin++) {
+    CHECK_OK(rill_consumer_set_spin(c, spin ? 5000 : 0));
+    uint64_t t0 = tu_ns();
+    CHECK_RC(rill_poll_wait(c, &v, 20 * MS), -RILL_ETIMEDOUT);
+    CHECK(tu_ns() - t0 >= 20 * MS);
+    t0 = tu_ns();
+    CHECK_RC(rill_recv_wait(c, buf, sizeof buf, &m, 30 * MS), -RILL_ETIMEDOUT);
+    CHECK(tu_ns() - t0 >= 30 * MS);
+  }
+  CHECK_RC(rill_poll_wait(NULL, &v, 0), -RILL_EINVAL);
+  CHECK_RC(rill_poll_wait(c, NULL, 0), -RILL_EINVAL);
+  CHECK_RC(rill_recv_wait(c, NULL, 8, &m, 0), -RILL_EINVAL);
+  CHECK_RC(rill_send_wait(NULL, buf, 1, 0, 0), -RILL_EINVAL);
+  CHECK_RC(rill_reserve_wait(NULL, 1, NULL, 0), -RILL_EINVAL);
+  CHECK_RC(rill_consumer_set_spin(NULL, 0), -RILL_EINVAL);
+  CHECK_RC(rill_producer_set_spin(NULL, 0), -RILL_EINVAL);
+  CHECK_RC(rill_producer_set_evict(NULL, 0), -RILL_EINVAL);
+  /* A producer out of credit times out too. */
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  CHECK_OK(rill_producer_set_spin(p, 0));
+  for (int i = 0; i < 64; i++) CHECK_OK(rill_send_wait(p, buf, 8, (uint64_t)i, 0));
+  uint64_t t0 = tu_ns();
+  CHECK_RC(rill_send_wait(p, buf, 8, 64, 20 * MS), -RILL_ETIMEDOUT);
+  CHECK(tu_ns() - t0 >= 20 * MS);
+  void *res;
+  CHECK_RC(rill_reserve_wait(p, 8, &res, 0), -RILL_EAGAIN);
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  CHECK_EQ(st.backpressure, 2); /* each call counts once, a wait too */
+  /* Reading frees credit: the reserve goes through. */
+  CHECK_EQ(rill_recv_wait(c, buf, sizeof buf, &m, 0), 8);
+  CHECK_OK(rill_consumer_flush(c));
+  CHECK_OK(rill_reserve_wait(p, 8, &res, 10 * MS));
+  CHECK_OK(rill_producer_leave(p));
+  CHECK_OK(rill_consumer_leave(c));
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("to", tu_dir()));
+}
+
+/* ---- the lost wake-up race ----------------------------------------------- */
+
+typedef struct race {
+  shared *sh;
+  uint64_t n, salt;
+} race;
+
+/* Child: publishes message i at a random moment after the consumer
+ * acknowledged i - 1 (so it lands before, during or after its parking). */
+static void race_producer(void *arg) {
+  race *x = arg;
+  rill_region *r = tu_region_open("race");
+  rill_producer *p;
+  rill_consumer *ack;
+  CHECK_OK(rill_producer_join(r, "ping", &p));
+  CHECK_OK(rill_consumer_join(r, "ack", RILL_RELIABLE, &ack));
+  atomic_store(&x->sh->step, 1);
+  tu_rng rng = {x->salt};
+  for (uint64_t i = 0; i < x->n; i++) {
+    uint64_t d = tu_below(&rng, 4) ? tu_below(&rng, 3000) : 0;
+    for (uint64_t k = 0; k < d; k++) __asm__ __volatile__("" ::: "memory");
+    CHECK_OK(rill_send(p, &i, sizeof i, i));
+    uint64_t a;
+    rill_meta m;
+    CHECKF(rill_recv_wait(ack, &a, sizeof a, &m, 2 * SEC) == sizeof a,
+           "no ack for message %" PRIu64, i);
+    CHECK_EQ(a, i);
+  }
+  CHECK_OK(rill_producer_leave(p));
+  CHECK_OK(rill_consumer_leave(ack));
+  rill_region_close(r);
+}
+
+static void t_race(void) {
+  rill_channel_opts co = {.depth = 256, .mtu = 64, .max_consumers = 2};
+  uint64_t seq0;
+  rill_region *r = tu_channel_new("race", 8 << 20, "ping", &co, &seq0);
+  CHECK_OK(rill_channel_create(r, "ack", &co));
+  rill_consumer *c;
+  rill_producer *ackp;
+  CHECK_OK(rill_consumer_join(r, "ping", RILL_RELIABLE, &c));
+  CHECK_OK(rill_consumer_set_spin(c, 0)); /* park at once: every wait races */
+  CHECK_OK(rill_producer_join(r, "ack", &ackp));
+  race x = {sh_new(), tu_scaled(1000000, 20000), tu_ns()};
+  pid_t pid = tu_fork("race producer", race_producer, &x);
+  uint64_t t0 = tu_ns(), worst = 0;
+  for (uint64_t i = 0; i < x.n; i++) {
+    uint64_t got, w0 = tu_ns();
+    rill_meta m;
+    int64_t rc = rill_recv_wait(c, &got, sizeof got, &m, 2 * SEC);
+    CHECKF(rc == sizeof got, "message %" PRIu64 ": %s (a lost wake-up?)", i,
+           rc < 0 ? rill_strerror((int)rc) : "short");
+    CHECK_EQ(got, i);
+    uint64_t w = tu_ns() - w0;
+    if (w > worst) worst = w;
+    CHECK_OK(rill_send(ackp, &i, sizeof i, i));
+  }
+  rill_meta m;
+  uint64_t got;
+  CHECK_RC(rill_recv_wait(c, &got, sizeof got, &m, 5 * SEC), -RILL_ECLOSED);
+  tu_wait(pid);
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, "ping", &st));
+  printf("race: %" PRIu64 " publish/park races in %.2f s, %" PRIu64
+         " wake-ups sent, longest wait %.2f ms\n", x.n, (double)(tu_ns() - t0) / 1e9,
+         st.wakes, (double)worst / 1e6);
+  CHECK(st.wakes > 0); /* the consumer did park */
+  CHECK_OK(rill_consumer_leave(c));
+  CHECK_OK(rill_producer_leave(ackp));
+  rill_region_close(r);
+}
+
+/* The other way: a producer parking for credit in a depth-4 channel while
+ * the consumer reads at random moments. */
+static void credit_producer(void *arg) {
+  race *x = arg;
+  rill_region *r = tu_region_open("credit");
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  CHECK_OK(rill_producer_set_spin(p, 0));
+  for (uint64_t i = 0; i < x->n; i++) {
+    int rc = rill_send_wait(p, &i, sizeof i, i, 2 * SEC);
+    CHECKF(rc == 0, "send %" PRIu64 ": %s (a lost wake-up?)", i, rill_strerror(rc));
+  }
+  CHECK_OK(rill_producer_leave(p));
+  rill_region_close(r);
+}
+
+static void t_credit_race(void) {
+  rill_channel_opts co = {.depth = 4, .mtu = 64, .max_consumers = 1, .max_msg = 64};
+  uint64_t seq0;
+  rill_region *r = tu_channel_new("credit", 1 << 20, "c", &co, &seq0);
+  rill_consumer *c;
+  CHECK_OK(rill_consumer_join(r, "c", RILL_RELIABLE, &c));
+  race x = {sh_new(), tu_scaled(200000, 5000), tu_ns() ^ 7};
+  pid_t pid = tu_fork("credit producer", credit_producer, &x);
+  tu_rng rng = {x.salt};
+  for (uint64_t i = 0; i < x.n; i++) {
+    uint64_t d = tu_below(&rng, 3000);
+    for (uint64_t k = 0; k < d; k++) __asm__ __volatile__("" ::: "memory");
+    uint64_t got;
+    rill_meta m;
+    int64_t rc = rill_recv_wait(c, &got, sizeof got, &m, 5 * SEC);
+    CHECKF(rc == sizeof got, "message %" PRIu64 ": %s", i, rc < 0 ? rill_strerror((int)rc) : "short");
+    CHECK_EQ(got, i);
+    /* Give the credit back at once, as a consumer that is done reading. */
+    CHECK_OK(rill_consumer_flush(c));
+  }
+  tu_wait(pid);
+  CHECK_OK(rill_consumer_leave(c));
+  rill_region_close(r);
+}
+
+/* ---- closed and dead ----------------------------------------------------- */
+
+typedef struct endgame {
+  shared *sh;
+  int die; /* 1: SIGKILL itself instead of leaving */
+  uint64_t k;
+} endgame;
+
+static void end_producer(void *arg) {
+  endgame *e = arg;
+  rill_region *r = tu_region_open("end");
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  for (uint64_t i = 0; i < e->k; i++) CHECK_OK(rill_send(p, &i, sizeof i, i));
+  /* Wait until the consumer has parked, so the end must wake it. */
+  uint64_t deadline = tu_ns() + 10 * SEC;
+  rill_channel_stats st;
+  unsigned spins = 0;
+  for (;;) {
+    CHECK_OK(rill_channel_stats_get(r, "c", &st));
+    if (st.consumers[0].parked) break;
+    CHECK(tu_ns() < deadline);
+    tu_relax(&spins);
+  }
+  if (e->die) raise(SIGKILL);
+  CHECK_OK(rill_producer_leave(p));
+  rill_region_close(r);
+}
+
+static void t_end(int die) {
+  rill_channel_opts co = {.depth = 64, .mtu = 64, .max_consumers = 2};
+  uint64_t seq0;
+  rill_region *r = tu_channel_new("end", 1 << 20, "c", &co, &seq0);
+  rill_consumer *c;
+  CHECK_OK(rill_consumer_join(r, "c", RILL_RELIABLE, &c));
+  CHECK_EQ(rill_consumer_slot(c), 0);
+  CHECK_OK(rill_consumer_set_spin(c, 0));
+  CHECK_EQ(rill_consumer_producer(c), RILL_PEER_NONE);
+  endgame e = {sh_new(), die, 10};
+  pid_t pid = tu_fork(die ? "dying producer" : "leaving producer", end_producer, &e);
+  uint64_t got;
+  rill_meta m;
+  for (uint64_t i = 0; i < e.k; i++) {
+    CHECK_EQ(rill_recv_wait(c, &got, sizeof got, &m, 5 * SEC), sizeof got);
+    CHECK_EQ(got, i);
+  }
+  uint64_t t0 = tu_ns();
+  int rc = (int)rill_recv_wait(c, &got, sizeof got, &m, 10 * SEC);
+  CHECK_RC(rc, die ? -RILL_EDEAD : -RILL_ECLOSED);
+  uint64_t took = tu_ns() - t0;
+  CHECKF(took < 5 * SEC, "the end took %.2f s to notice", (double)took / 1e9);
+  int st = tu_wait_status(pid);
+  if (die) CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  else CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  /* Asking again gives the same answer at once. */
+  CHECK_RC((int)rill_recv_wait(c, &got, sizeof got, &m, 10 * SEC), die ? -RILL_EDEAD : -RILL_ECLOSED);
+  rill_channel_stats cs;
+  CHECK_OK(rill_channel_stats_get(r, "c", &cs));
+  CHECK_EQ(cs.producer_liveness, die ? RILL_PEER_DEAD : RILL_PEER_NONE);
+  CHECK_EQ(rill_consumer_producer(c), die ? RILL_PEER_DEAD : RILL_PEER_NONE);
+  CHECK_EQ(cs.consumers[0].liveness, RILL_PEER_ALIVE);
+  CHECK(cs.consumers[0].heartbeat_ns > 0);
+  /* A new producer resumes the sequence: no loss, no duplicate. */
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  CHECK_EQ(rill_producer_seq(p), seq0 + e.k);
+  CHECK_EQ(rill_consumer_producer(c), RILL_PEER_ALIVE);
+  uint64_t x = 99;
+  CHECK_OK(rill_send(p, &x, sizeof x, x));
+  CHECK_EQ(rill_recv_wait(c, &got, sizeof got, &m, SEC), sizeof got);
+  CHECK_EQ(m.seq, seq0 + e.k);
+  CHECK_EQ(got, 99);
+  CHECK_EQ(m.lost, 0);
+  CHECK_OK(rill_producer_leave(p));
+  CHECK_OK(rill_consumer_leave(c));
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("end", tu_dir()));
+}
+
+/* ---- the fd -------------------------------------------------------------- */
+
+static int readable(int fd, int ms) {
+  struct pollfd pf = {.fd = fd, .events = POLLIN};
+  int n;
+  while ((n = poll(&pf, 1, ms)) < 0 && errno == EINTR) {}
+  CHECK(n >= 0);
+  return n > 0 && (pf.revents & POLLIN);
+}
+
+static void t_fd(void) {
+  rill_region *r = chan_new("fdr", "c", 64);
+  rill_consumer *c;
+  rill_producer *p;
+  CHECK_OK(rill_consumer_join(r, "c", RILL_LOSSY, &c));
+  CHECK_RC(rill_consumer_arm(c), -RILL_EINVAL); /* no fd yet */
+  int fd = rill_consumer_fd(c);
+  CHECK(fd >= 0);
+  CHECK_EQ(rill_consumer_fd(c), fd); /* the same one */
+  char path[512];
+  snprintf(path, sizeof path, "%s/.rill-fifo@fdr@c@%u", tu_dir(), rill_consumer_slot(c));
+  struct stat sb;
+  CHECK(stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode));
+  CHECK_EQ(sb.st_mode & 0777, 0600);
+  CHECK_OK(rill_consumer_arm(c));
+  CHECK(!readable(fd, 0));
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  uint64_t x = 5, got;
+  rill_meta m;
+  for (int round = 0; round < 100; round++) {
+    CHECK_OK(rill_send(p, &x, sizeof x, x));
+    CHECK(readable(fd, 5000));
+    CHECK_EQ(rill_recv(c, &got, sizeof got, &m), sizeof got);
+    CHECK_RC(rill_recv(c, &got, sizeof got, &m), -RILL_EAGAIN);
+    CHECK_OK(rill_consumer_arm(c)); /* drains the fd and arms again */
+    CHECK(!readable(fd, 0));
+  }
+  /* Published while not armed: arm says "read first". */
+  CHECK_OK(rill_send(p, &x, sizeof x, x));
+  CHECK_EQ(rill_consumer_arm(c), 1);
+  CHECK_EQ(rill_recv(c, &got, sizeof got, &m), sizeof got);
+  CHECK_OK(rill_consumer_arm(c));
+  /* The producer leaves: the fd fires, and arm then says closed. */
+  CHECK_OK(rill_producer_leave(p));
+  CHECK(readable(fd, 5000));
+  CHECK_RC(rill_consumer_arm(c), -RILL_ECLOSED);
+  CHECK_OK(rill_consumer_leave(c));
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("fdr", tu_dir()));
+  CHECK(stat(path, &sb) != 0 && errno == ENOENT); /* the FIFO went with it */
+}
+
+/* ---- eviction and rejoin ------------------------------------------------- */
+
+typedef struct victim {
+  shared *sh;
+  const char *region;
+  uint64_t read, flush_at; /* messages to read; flush after this many */
+} victim;
+
+/* Joins as reliable, reads, commits, dies. */
+static void victim_main(void *arg) {
+  victim *v = arg;
+  rill_region *r = tu_region_open(v->region);
+  rill_consumer *c;
+  CHECK_OK(rill_consumer_join(r, "c", RILL_RELIABLE, &c));
+  atomic_store(&v->sh->slot, rill_consumer_slot(c));
+  atomic_store(&v->sh->step, 1);
+  for (uint64_t i = 0; i < v->read; i++) {
+    uint64_t got;
+    rill_meta m;
+    CHECK_EQ(rill_recv_wait(c, &got, sizeof got, &m, 10 * SEC), sizeof got);
+    CHECK_EQ(got, i);
+    if (i + 1 == v->flush_at) CHECK_OK(rill_consumer_flush(c));
+  }
+  raise(SIGKILL);
+}
+
+static void t_evict(void) {
+  rill_region *r = chan_new("ev", "c", 16);
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  CHECK_OK(rill_producer_set_evict(p, 50 * MS));
+  victim v = {sh_new(), "ev", 0, 0};
+  pid_t pid = tu_fork("victim", victim_main, &v);
+  step_wait(v.sh, 1);
+  CHECK(WIFSIGNALED(tu_wait_status(pid)));
+  uint32_t slot = atomic_load(&v.sh->slot);
+  /* Sends fill the ring, then the wait finds the dead consumer and, after
+   * 50 ms, stops waiting for it. */
+  uint64_t t0 = tu_ns();
+  for (uint64_t i = 0; i < 40; i++) CHECK_OK(rill_send_wait(p, &i, sizeof i, i, 5 * SEC));
+  CHECK(tu_ns() - t0 >= 50 * MS);
+  rill_channel_stats st;
+  CHECK_OK(rill_producer_flush(p));
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  CHECK_EQ(st.evictions, 1);
+  CHECK_EQ(st.consumers[slot].liveness, RILL_PEER_DEAD);
+  CHECK_EQ(st.consumers[slot].evicted, 1);
+  CHECK_EQ(st.consumers[slot].mode, RILL_RELIABLE);
+  /* The dead consumer rejoins: counted again, told of its loss. */
+  rill_consumer *c;
+  CHECK_RC(rill_consumer_rejoin(r, "c", 4, &c), -RILL_EINVAL);
+  CHECK_RC(rill_consumer_rejoin(r, "c", slot + 1, &c), -RILL_ENOENT);
+  CHECK_OK(rill_consumer_rejoin(r, "c", slot, &c));
+  CHECK_EQ(rill_consumer_slot(c), slot);
+  rill_consumer *c2;
+  CHECK_RC(rill_consumer_rejoin(r, "c", slot, &c2), -RILL_EBUSY);
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  CHECK_EQ(st.consumers[slot].evicted, 0);
+  CHECK_EQ(st.consumers[slot].liveness, RILL_PEER_ALIVE);
+  rill_view view;
+  CHECK_RC(rill_poll(c, &view), -RILL_EOVERRUN);
+  CHECK(view.lost > 0);
+  CHECK_OK(rill_consumer_leave(c));
+
+  /* RILL_FOREVER: a dead consumer holds the producer back for good. */
+  CHECK_OK(rill_producer_set_evict(p, RILL_FOREVER));
+  victim v2 = {sh_new(), "ev", 0, 0};
+  pid = tu_fork("victim 2", victim_main, &v2);
+  step_wait(v2.sh, 1);
+  CHECK(WIFSIGNALED(tu_wait_status(pid)));
+  int rc = 0;
+  for (uint64_t i = 0; i < 40 && rc == 0; i++) rc = rill_send_wait(p, &i, sizeof i, i, 100 * MS);
+  CHECK_RC(rc, -RILL_ETIMEDOUT);
+  CHECK_OK(rill_producer_flush(p));
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  CHECK_EQ(st.evictions, 1);
+  CHECK_OK(rill_producer_leave(p));
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("ev", tu_dir()));
+}
+
+static void t_rejoin(void) {
+  rill_region *r = chan_new("rj", "c", 256);
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  victim v = {sh_new(), "rj", 110, 100};
+  pid_t pid = tu_fork("crashing consumer", victim_main, &v);
+  step_wait(v.sh, 1);
+  for (uint64_t i = 0; i < 200; i++) CHECK_OK(rill_send_wait(p, &i, sizeof i, i, 5 * SEC));
+  CHECK(WIFSIGNALED(tu_wait_status(pid)));
+  uint32_t slot = atomic_load(&v.sh->slot);
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  CHECK_EQ(st.consumers[slot].liveness, RILL_PEER_DEAD);
+  /* A fresh join takes a free slot, not the dead one. */
+  rill_consumer *other, *c;
+  CHECK_OK(rill_consumer_join(r, "c", RILL_LOSSY, &other));
+  CHECK(rill_consumer_slot(other) != slot);
+  CHECK_OK(rill_consumer_rejoin(r, "c", slot, &c));
+  /* Resumes at its last flush: at or after its explicit one (100), at or
+   * before what it had read (110); from there on nothing is lost. */
+  uint64_t got;
+  rill_meta m;
+  CHECK_EQ(rill_recv_wait(c, &got, sizeof got, &m, SEC), sizeof got);
+  CHECKF(got >= 100 && got <= 110, "resumed at %" PRIu64, got);
+  for (uint64_t i = got + 1; i < 200; i++) {
+    CHECK_EQ(rill_recv_wait(c, &got, sizeof got, &m, SEC), sizeof got);
+    CHECK_EQ(got, i);
+    CHECK_EQ(m.lost, 0);
+  }
+  CHECK_OK(rill_consumer_leave(other));
+  CHECK_OK(rill_consumer_leave(c));
+  CHECK_OK(rill_producer_leave(p));
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("rj", tu_dir()));
+}
+
+/* ---- cleaning ------------------------------------------------------------ */
+
+static void holder_main(void *arg) {
+  shared *s = arg;
+  rill_region *r = tu_region_open("live-kid");
+  atomic_store(&s->step, 1);
+  step_wait(s, 2); /* killed before that */
+  rill_region_close(r);
+}
+
+static void dead_producer_main(void *arg) {
+  (void)arg;
+  rill_region *r = tu_region_open("ended");
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  rill_region_close(r); /* the producer alone keeps it in use */
+  raise(SIGKILL);
+}
+
+typedef struct seen {
+  char names[8][48];
+  int removed[8], n;
+} seen;
+
+static void on_clean(const char *name, int removed, int err, void *arg) {
+  seen *s = arg;
+  CHECK_EQ(err, 0);
+  CHECK(s->n < 8);
+  snprintf(s->names[s->n], sizeof s->names[0], "%s", name);
+  s->removed[s->n++] = removed;
+}
+
+static int seen_has(const seen *s, const char *name) {
+  for (int i = 0; i < s->n; i++)
+    if (!strcmp(s->names[i], name)) return 1;
+  return 0;
+}
+
+static int exists(const char *name) {
+  char path[512];
+  tu_path(path, sizeof path, name);
+  struct stat sb;
+  return stat(path, &sb) == 0;
+}
+
+static void t_clean(void) {
+  rill_region_opts o = tu_opts(1 << 20);
+  rill_region *r;
+  CHECK_OK(rill_region_create("dead1", &o, &r));
+  rill_region_close(r);
+  CHECK_OK(rill_region_create("live-kid", &o, &r));
+  rill_region_close(r);
+  rill_region *mine = chan_new("live-me", "c", 16);
+  rill_region *ended = chan_new("ended", "c", 16);
+  rill_consumer *fc;
+  CHECK_OK(rill_consumer_join(ended, "c", RILL_LOSSY, &fc));
+  CHECK(rill_consumer_fd(fc) >= 0); /* leaves a FIFO behind */
+  CHECK_OK(rill_consumer_leave(fc));
+  rill_region_close(ended);
+  CHECK(exists(".rill-fifo@ended@c@0"));
+  pid_t dp = tu_fork("dead producer", dead_producer_main, NULL);
+  CHECK(WIFSIGNALED(tu_wait_status(dp)));
+  shared *s = sh_new();
+  pid_t kid = tu_fork("holder", holder_main, s);
+  step_wait(s, 1);
+  char path[512];
+  tu_path(path, sizeof path, "notes.txt");
+  FILE *f = fopen(path, "w");
+  CHECK(f && fputs("not a region\n", f) >= 0 && fclose(f) == 0);
+
+  CHECK_EQ(rill_region_in_use("dead1", tu_dir()), 0);
+  CHECK_EQ(rill_region_in_use("ended", tu_dir()), 0);
+  CHECK_EQ(rill_region_in_use("live-me", tu_dir()), 1);
+  CHECK_EQ(rill_region_in_use("live-kid", tu_dir()), 1);
+  CHECK_RC(rill_region_in_use("notes.txt", tu_dir()), -RILL_EMAGIC);
+  CHECK_RC(rill_region_in_use("nope", tu_dir()), -RILL_ENOENT);
+  CHECK_RC(rill_region_in_use("../x", tu_dir()), -RILL_EINVAL);
+
+  seen dry = {0};
+  CHECK_EQ(rill_region_clean(tu_dir(), 1, on_clean, &dry), 2);
+  CHECK(seen_has(&dry, "dead1") && seen_has(&dry, "ended") && !dry.removed[0] && !dry.removed[1]);
+  CHECK(exists("dead1") && exists("ended"));
+  seen wet = {0};
+  CHECK_EQ(rill_region_clean(tu_dir(), 0, on_clean, &wet), 2);
+  CHECK(wet.removed[0] && wet.removed[1]);
+  CHECK(!exists("dead1") && !exists("ended") && !exists(".rill-fifo@ended@c@0"));
+  CHECK(exists("live-me") && exists("live-kid") && exists("notes.txt"));
+  /* A live region is still usable. */
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(mine, "c", &p));
+  CHECK_OK(rill_producer_leave(p));
+  /* Its last user dies: now it goes. */
+  kill(kid, SIGKILL);
+  tu_wait_status(kid);
+  seen last = {0};
+  CHECK_EQ(rill_region_clean(tu_dir(), 0, on_clean, &last), 1);
+  CHECK(seen_has(&last, "live-kid") && !exists("live-kid") && exists("live-me"));
+  CHECK_EQ(rill_region_clean(tu_dir(), 0, NULL, NULL), 0);
+  rill_region_close(mine);
+  CHECK_EQ(rill_region_clean(tu_dir(), 0, NULL, NULL), 1);
+  CHECK_RC(rill_region_clean("/nonexistent-rill-dir", 1, NULL, NULL), -RILL_ENODIR);
+}
+
+int main(void) {
+  tu_start("test_wait", 240);
+  t_timeouts();
+  t_end(0);
+  t_end(1);
+  t_fd();
+  t_evict();
+  t_rejoin();
+  t_clean();
+  t_credit_race();
+  t_race();
+  return tu_pass("waits, fd, liveness, eviction, rejoin, cleaning");
+}
