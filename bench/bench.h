@@ -20,6 +20,10 @@
 #define BENCH_MAX_RUNS 32u            /* upper bound for --runs             */
 #define BENCH_SPIN_TIMEOUT_NS 30000000000ull /* a spin gives up after 30 s  */
 #define BENCH_DEPTH 4096u             /* rill depth and ring slots          */
+#define BENCH_WAIT_NS 1000000000ull   /* a sleeping wait this long is an error */
+#define BENCH_RILL_SPIN_NS 20000ull   /* rill's default spin budget (rill.h) */
+#define BENCH_SLEEP_RTT_PER_RUN 20000u /* round trips per run, sleeping rows */
+#define BENCH_LOWRATE_SIZE 16u        /* rill-lowrate: sequence, send time  */
 
 /* ---- time and spinning --------------------------------------------------- */
 
@@ -43,6 +47,10 @@ static inline void bench_cpu_relax(void) {
  * whether the two sides share one CPU (then spinning must yield). */
 extern _Atomic int *bench_abort_flag;
 extern int bench_single_cpu;
+
+/* Set by the harness in both children before each round: 1 while the round
+ * is warm-up, 0 while it is measured. */
+extern int bench_warming;
 
 typedef struct bench_spin {
   uint64_t deadline; /* 0 until the first slow-path check */
@@ -136,12 +144,15 @@ static inline uint64_t bench_msg_verify(const void *p, size_t n,
 
 /* ---- tests and transports ------------------------------------------------ */
 
-enum { BENCH_TPUT = 1, BENCH_RTT = 2 };
+/* BENCH_LAT: one-way latency of messages sent at a low, paced rate. */
+enum { BENCH_TPUT = 1, BENCH_RTT = 2, BENCH_LAT = 4 };
 
 typedef struct bench_test {
   const struct bench_transport *tr;
-  int kind;            /* BENCH_TPUT or BENCH_RTT                             */
+  int kind;            /* BENCH_TPUT, BENCH_RTT or BENCH_LAT                  */
   size_t size;         /* message bytes                                        */
+  uint64_t period_ns;  /* BENCH_LAT: one message every PERIOD_NS ...          */
+  uint64_t lat_count;  /* ... LAT_COUNT of them in the measured round         */
   /* resources made by the transport's setup() in the parent; the children
    * inherit them through fork() */
   char dir[256];       /* private directory for rill regions                   */
@@ -157,12 +168,14 @@ typedef struct bench_test {
  * endpoint made by open(). */
 typedef struct bench_transport {
   const char *name;
-  int kinds;           /* BENCH_TPUT | BENCH_RTT it supports                  */
+  int kinds;           /* BENCH_TPUT | BENCH_RTT | BENCH_LAT it supports      */
   int blocking;        /* 1: the kernel moves the bytes (pipe, socket); its
                           warm-up stops at cfg->warm_cap_ns.  0: shared
                           memory, whose warm-up always covers warm_min
                           messages so every page is faulted in before the
                           measurement                                         */
+  uint64_t rtt_max;    /* round trips measured per run at most (the sleeping
+                          transports); 0 = cfg->rtt_per_run                   */
   int (*setup)(bench_test *t, char *err, size_t errlen);
   void (*teardown)(bench_test *t);
   int (*open)(bench_test *t, int side, void **ep);
@@ -178,12 +191,23 @@ typedef struct bench_transport {
   int (*ping)(void *ep, uint64_t seq, uint64_t count, uint64_t *samples,
               uint64_t *errors);
   int (*pong)(void *ep, uint64_t seq, uint64_t count, uint64_t *errors);
+  /* low-rate latency: side 0 sends COUNT messages numbered SEQ..., one every
+   * PERIOD_NS (absolute deadlines; 0 = as fast as it can, for the warm-up),
+   * each carrying its CLOCK_MONOTONIC send time; side 1 receives and
+   * verifies them, storing each one-way latency in SAMPLES (NULL while
+   * warming up) */
+  int (*pace)(void *ep, uint64_t seq, uint64_t count, uint64_t period_ns);
+  int (*lat)(void *ep, uint64_t seq, uint64_t count, uint64_t *samples,
+             uint64_t *errors);
 } bench_transport;
 
 extern const bench_transport bench_rill_copy;
 extern const bench_transport bench_rill_zerocopy;
+extern const bench_transport bench_rill_sleep;
+extern const bench_transport bench_rill_lowrate;
 extern const bench_transport bench_ring;
 extern const bench_transport bench_cacheline;
+extern const bench_transport bench_futex;
 extern const bench_transport bench_pipe;
 extern const bench_transport bench_unix;
 
@@ -220,16 +244,26 @@ typedef struct bench_run_out {
   uint64_t ns;       /* throughput: time for them                            */
   uint64_t warm;     /* messages or round trips of warm-up                   */
   uint64_t probe_ns; /* cache-line round trip of this pair, just before       */
-  uint64_t samples;  /* round trips: how many were measured (in SAMPLES)     */
+  uint64_t samples;  /* round trips / latencies measured (in SAMPLES)        */
+  uint64_t cpu_ns;   /* latency: side 1's user + sys CPU time while measured */
+  uint64_t wall_ns;  /* ... and the wall time of that interval               */
 } bench_run_out;
 
 /* Runs one measurement of test T in two fresh child processes: warm-up, then
  * one measured interval.  For round trips, side 0 stores OUT->samples (at
- * most cfg->rtt_per_run) samples in SAMPLES (MAP_SHARED, made by the
- * caller).  Returns 0, or -1 if
- * the run failed (OUT->failure says why). */
+ * most bench_rtt_per_run()) samples in SAMPLES (MAP_SHARED, made by the
+ * caller); for latencies side 1 stores t->lat_count of them (at most
+ * cfg->rtt_per_run).  Returns 0, or -1 if the run failed (OUT->failure says
+ * why). */
 int bench_run_once(const bench_config *cfg, bench_test *t, uint64_t *samples,
                    bench_run_out *out);
+
+/* Round trips a run of transport TR measures (before its time limit). */
+uint64_t bench_rtt_per_run(const bench_config *cfg, const bench_transport *tr);
+
+/* Sleeps until CLOCK_MONOTONIC reaches DEADLINE_NS (absolute).  Returns 0,
+ * or -1 (recorded) if another process asked everyone to stop. */
+int bench_sleep_until(uint64_t deadline_ns);
 
 /* Creates the shared control block; once, in the parent, before any test. */
 int bench_harness_init(void);

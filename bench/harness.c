@@ -17,11 +17,13 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 _Atomic int *bench_abort_flag;
 int bench_single_cpu;
+int bench_warming;
 
 enum { CMD_RUN = 1, CMD_STOP = 2 };
 
@@ -36,7 +38,7 @@ typedef struct bench_ctrl {
   /* the probe's cache line: both sides write it, by design */
   _Alignas(64) _Atomic uint64_t probe;
   /* side 0 -> side 1, written before side 0 reaches a barrier */
-  _Alignas(64) uint64_t cmd, count, seq;
+  _Alignas(64) uint64_t cmd, count, seq, warming;
   /* side 1 -> side 0, written before side 1 reaches a barrier */
   _Alignas(64) uint64_t t_end;
   /* for the parent, read after both children were reaped */
@@ -46,7 +48,9 @@ typedef struct bench_ctrl {
   uint64_t run_ns;    /* ... and their time                    */
   uint64_t warm;      /* messages or round trips of warm-up    */
   uint64_t probe_ns;  /* median cache-line round trip, this pair */
-  uint64_t rtt_samples; /* round trips measured                   */
+  uint64_t rtt_samples; /* round trips or latencies measured       */
+  uint64_t cpu_ns;    /* latency: side 1's CPU time, measured round */
+  uint64_t wall_ns;   /* ... and that round's wall time              */
   char err[2][256];
 } bench_ctrl;
 
@@ -89,6 +93,16 @@ void *bench_alloc(size_t n) {
   }
   memset(p, 0, n);
   return p;
+}
+
+int bench_sleep_until(uint64_t deadline_ns) {
+  struct timespec ts = {(time_t)(deadline_ns / 1000000000ull),
+                        (long)(deadline_ns % 1000000000ull)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+  }
+  if (atomic_load_explicit(bench_abort_flag, memory_order_relaxed))
+    return bench_fail("stopped: the other side failed");
+  return 0;
 }
 
 int bench_spin_slow(bench_spin *s) {
@@ -165,36 +179,67 @@ static int probe(void) {
 
 /* ---- the two sides' programs ----------------------------------------------- */
 
-/* One round: side 0 publishes CMD and COUNT, both pass a barrier, then side 0
- * sends (throughput) or pings (round trips) while side 1 follows its
- * commands in side1_loop().  For throughput, *NS is the time from side 0
- * starting to send to side 1 having read the last message. */
+/* One round: side 0 publishes CMD, COUNT and whether it is warm-up, both
+ * pass a barrier, then side 0 sends (throughput, latency) or pings (round
+ * trips) while side 1 follows its commands in side1_loop().  For throughput
+ * and latency, *NS is the time from side 0 starting to send to side 1
+ * having read the last message. */
 static int side0_round(bench_test *t, void *ep, uint64_t *seq, uint64_t count,
-                       uint64_t *samples, uint64_t *errs, uint64_t *ns) {
+                       int warm, uint64_t *samples, uint64_t *errs,
+                       uint64_t *ns) {
   g_ctrl->cmd = CMD_RUN;
   g_ctrl->count = count;
   g_ctrl->seq = *seq;
+  g_ctrl->warming = (uint64_t)warm;
+  bench_warming = warm;
   if (barrier()) return -1;
   uint64_t t0 = bench_now_ns();
-  int rc = t->kind == BENCH_TPUT
-               ? t->tr->send(ep, t->size, *seq, count)
-               : t->tr->ping(ep, *seq, count, samples, errs);
+  int rc = t->kind == BENCH_TPUT ? t->tr->send(ep, t->size, *seq, count)
+           : t->kind == BENCH_RTT
+               ? t->tr->ping(ep, *seq, count, samples, errs)
+               : t->tr->pace(ep, *seq, count, warm ? 0 : t->period_ns);
   uint64_t t1 = bench_now_ns();
   if (rc || barrier()) return -1;
-  if (t->kind == BENCH_TPUT) t1 = g_ctrl->t_end;
+  if (t->kind != BENCH_RTT) t1 = g_ctrl->t_end;
   *ns = t1 > t0 ? t1 - t0 : 1;
   *seq += count;
   return 0;
 }
 
-static int side1_loop(bench_test *t, void *ep) {
+static uint64_t cpu_time_ns(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+         (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
+/* Side 1 of a latency round: receives, and in the measured round stores the
+ * latencies in SAMPLES and the CPU time it used over that round's wall
+ * time (from its start to the last message read). */
+static int lat_side1(bench_test *t, void *ep, uint64_t *samples,
+                     uint64_t *errs) {
+  if (bench_warming)
+    return t->tr->lat(ep, g_ctrl->seq, g_ctrl->count, NULL, errs);
+  uint64_t c0 = cpu_time_ns(), t0 = bench_now_ns();
+  int rc = t->tr->lat(ep, g_ctrl->seq, g_ctrl->count, samples, errs);
+  uint64_t t1 = bench_now_ns(), c1 = cpu_time_ns();
+  g_ctrl->cpu_ns = c1 - c0;
+  g_ctrl->wall_ns = t1 - t0;
+  g_ctrl->rtt_samples = g_ctrl->count;
+  return rc;
+}
+
+static int side1_loop(bench_test *t, void *ep, uint64_t *samples) {
   uint64_t errs = 0;
   for (;;) {
     if (barrier()) return -1;
     if (g_ctrl->cmd == CMD_STOP) return 0;
+    bench_warming = (int)g_ctrl->warming;
     int rc = t->kind == BENCH_TPUT
                  ? t->tr->recv(ep, t->size, g_ctrl->seq, g_ctrl->count, &errs)
-                 : t->tr->pong(ep, g_ctrl->seq, g_ctrl->count, &errs);
+             : t->kind == BENCH_RTT
+                 ? t->tr->pong(ep, g_ctrl->seq, g_ctrl->count, &errs)
+                 : lat_side1(t, ep, samples, &errs);
     g_ctrl->t_end = bench_now_ns();
     g_ctrl->errors[1] = errs;
     if (rc) return -1;
@@ -221,7 +266,7 @@ static int tput_side0(const bench_config *cfg, bench_test *t, void *ep) {
    * faulted in), or warm_cap() passed; then one more batch of about
    * tput_warm_ns, whose rate sizes the measured run. */
   for (;;) {
-    if (side0_round(t, ep, &seq, count, NULL, &errs, &ns)) return -1;
+    if (side0_round(t, ep, &seq, count, 1, NULL, &errs, &ns)) return -1;
     warm += count;
     spent += ns;
     if ((ns >= cfg->tput_warm_ns && warm >= cfg->warm_min) ||
@@ -238,13 +283,13 @@ static int tput_side0(const bench_config *cfg, bench_test *t, void *ep) {
   double want = per_ns * (double)cfg->tput_warm_ns;
   count = want < 1000 ? 1000 : want > (double)max_count ? max_count
                                                         : (uint64_t)want;
-  if (side0_round(t, ep, &seq, count, NULL, &errs, &ns)) return -1;
+  if (side0_round(t, ep, &seq, count, 1, NULL, &errs, &ns)) return -1;
   warm += count;
   per_ns = (double)count / (double)ns;
   want = per_ns * (double)cfg->tput_target_ns;
   count = want < 1000 ? 1000 : want > (double)max_count ? max_count
                                                         : (uint64_t)want;
-  if (side0_round(t, ep, &seq, count, NULL, &errs, &ns)) return -1;
+  if (side0_round(t, ep, &seq, count, 0, NULL, &errs, &ns)) return -1;
   g_ctrl->run_count = count;
   g_ctrl->run_ns = ns;
   g_ctrl->warm = warm;
@@ -252,26 +297,32 @@ static int tput_side0(const bench_config *cfg, bench_test *t, void *ep) {
   return side0_stop();
 }
 
+uint64_t bench_rtt_per_run(const bench_config *cfg, const bench_transport *tr) {
+  return tr->rtt_max && tr->rtt_max < cfg->rtt_per_run ? tr->rtt_max
+                                                        : cfg->rtt_per_run;
+}
+
 static int rtt_side0(const bench_config *cfg, bench_test *t, void *ep,
                      uint64_t *samples) {
   uint64_t seq = 1, errs = 0, ns = 0, spent = 0, warm = 0;
+  const uint64_t per_run = bench_rtt_per_run(cfg, t->tr);
   /* warm-up: batches of 1000 round trips until warm_min went through (every
    * page of the rings is faulted in) or warm_cap() passed */
   while (warm < cfg->warm_min && spent < warm_cap(cfg, t)) {
-    int rc = side0_round(t, ep, &seq, 1000, NULL, &errs, &ns);
+    int rc = side0_round(t, ep, &seq, 1000, 1, NULL, &errs, &ns);
     g_ctrl->errors[0] = errs;
     if (rc) return -1;
     spent += ns;
     warm += 1000;
   }
-  /* measured: rtt_per_run round trips, in batches of 10,000, unless
+  /* measured: per_run round trips, in batches of 10,000, unless
    * rtt_run_max_ns pass first (slow kernel transports on a slow machine) */
   uint64_t done = 0;
   spent = 0;
-  while (done < cfg->rtt_per_run && (done == 0 || spent < cfg->rtt_run_max_ns)) {
-    uint64_t n = cfg->rtt_per_run - done;
+  while (done < per_run && (done == 0 || spent < cfg->rtt_run_max_ns)) {
+    uint64_t n = per_run - done;
     if (n > 10000) n = 10000;
-    int rc = side0_round(t, ep, &seq, n, samples + done, &errs, &ns);
+    int rc = side0_round(t, ep, &seq, n, 0, samples + done, &errs, &ns);
     g_ctrl->errors[0] = errs;
     if (rc) return -1;
     done += n;
@@ -279,6 +330,19 @@ static int rtt_side0(const bench_config *cfg, bench_test *t, void *ep,
   }
   g_ctrl->rtt_samples = done;
   g_ctrl->warm = warm;
+  g_ctrl->done = 1;
+  return side0_stop();
+}
+
+/* Latency: a warm-up round of warm_min messages sent as fast as they go
+ * (every page of the channel is faulted in), then the measured round of
+ * t->lat_count paced messages. */
+static int lat_side0(const bench_config *cfg, bench_test *t, void *ep) {
+  uint64_t seq = 1, errs = 0, ns = 0;
+  if (side0_round(t, ep, &seq, cfg->warm_min, 1, NULL, &errs, &ns) ||
+      side0_round(t, ep, &seq, t->lat_count, 0, NULL, &errs, &ns))
+    return -1;
+  g_ctrl->warm = cfg->warm_min;
   g_ctrl->done = 1;
   return side0_stop();
 }
@@ -310,7 +374,8 @@ static void child_main(const bench_config *cfg, bench_test *t, int side,
       rc = bench_fail("sched_setaffinity(CPU %d): %s", cfg->cpu[side],
                       strerror(errno));
   }
-  if (rc == 0 && t->kind == BENCH_RTT && side == 0) /* fault pages in now */
+  if (rc == 0 && ((t->kind == BENCH_RTT && side == 0) ||
+                  (t->kind == BENCH_LAT && side == 1))) /* fault pages in now */
     memset(samples, 0, (size_t)cfg->rtt_per_run * sizeof *samples);
 
   void *ep = NULL;
@@ -319,11 +384,13 @@ static void child_main(const bench_config *cfg, bench_test *t, int side,
   if (rc == 0) rc = probe();
   if (rc == 0) {
     if (side == 1)
-      rc = side1_loop(t, ep);
+      rc = side1_loop(t, ep, samples);
     else if (t->kind == BENCH_TPUT)
       rc = tput_side0(cfg, t, ep);
-    else
+    else if (t->kind == BENCH_RTT)
       rc = rtt_side0(cfg, t, ep, samples);
+    else
+      rc = lat_side0(cfg, t, ep);
   }
   if (ep) t->tr->close(ep);
   if (rc) bench_fail("failed"); /* makes sure abort is raised */
@@ -489,6 +556,8 @@ int bench_run_once(const bench_config *cfg, bench_test *t, uint64_t *samples,
   out->warm = g_ctrl->warm;
   out->probe_ns = g_ctrl->probe_ns;
   out->samples = g_ctrl->rtt_samples;
+  out->cpu_ns = g_ctrl->cpu_ns;
+  out->wall_ns = g_ctrl->wall_ns;
   if (rc != 0) {
     out->failed = 1;
     snprintf(out->failure, sizeof out->failure, "%s", err);

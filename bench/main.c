@@ -21,11 +21,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* One row of the report: every run of one transport at one size. */
+/* One row of the report: every run of one transport at one size (and, for
+ * the low-rate rows, one rate). */
 typedef struct bench_result {
+  const bench_transport *tr;
   const char *name;
   int kind;
   size_t size;
+  unsigned rate_hz;          /* latency: messages per second; 0 otherwise     */
   int failed;
   char failure[300];
   uint64_t errors;
@@ -36,7 +39,7 @@ typedef struct bench_result {
   double msgs_per_s;         /* median over runs                              */
   double gib_per_s;
   double run_msgs_per_s[BENCH_MAX_RUNS];
-  /* round trip */
+  /* round trip and latency */
   uint64_t *pool;            /* every run's samples                           */
   uint64_t samples;
   uint64_t p50, p99, p999, max;
@@ -45,7 +48,12 @@ typedef struct bench_result {
   double run_probe_ns[BENCH_MAX_RUNS]; /* cache-line RTT before each run      */
   double probe_ns;           /* their median                                  */
   double seconds;            /* wall time of every run of the row             */
-  uint64_t per_run;          /* rtt: round trips a run aims at                */
+  uint64_t per_run;          /* rtt: round trips a run aims at; latency:
+                                messages a run measures                       */
+  /* latency: side 1's CPU time over the measured rounds' wall time */
+  uint64_t cpu_ns, wall_ns;  /* summed over runs                              */
+  double cpu_pct;            /* 100 * cpu_ns / wall_ns                        */
+  double run_cpu_pct[BENCH_MAX_RUNS];
 } bench_result;
 
 /* ---- clean-up of the private region directory ------------------------------ */
@@ -98,7 +106,8 @@ static void usage(FILE *f) {
           "  --cpus A,B   CPUs of the two processes (default: the first two\n"
           "               CPUs this process may run on)\n"
           "  --only LIST  only these transports: rill-copy, rill-zerocopy,\n"
-          "               ring, pipe, unix, cacheline\n"
+          "               ring, pipe, unix, cacheline, rill-sleep, futex,\n"
+          "               rill-lowrate\n"
           "  --sizes LIST throughput message sizes (multiples of 8, <= %u;\n"
           "               default 8,64,256,1024,4096)\n",
           BENCH_MAX_SIZE);
@@ -191,6 +200,8 @@ static void finish_row(bench_result *r) {
     r->msgs_per_s = med;
     r->gib_per_s = med * (double)r->size / (1024.0 * 1024 * 1024);
   } else if (r->pool && r->samples > 0) {
+    if (r->kind == BENCH_LAT && r->wall_ns > 0)
+      r->cpu_pct = 100.0 * (double)r->cpu_ns / (double)r->wall_ns;
     size_t n = r->samples;
     bench_sort_u64(r->pool, n);
     r->p50 = bench_quantile_sorted(r->pool, n, 0.50);
@@ -203,6 +214,10 @@ static void finish_row(bench_result *r) {
 }
 
 /* ---- output ----------------------------------------------------------------- */
+
+static const char *kind_name(int kind) {
+  return kind == BENCH_TPUT ? "throughput" : kind == BENCH_RTT ? "rtt" : "latency";
+}
 
 static void print_header_row(void) {
   printf("%-14s %-10s %5s %10s %8s %7s %7s %8s %9s %6s %5s %6s\n", "name",
@@ -219,16 +234,20 @@ static void print_row(const bench_result *r) {
     snprintf(a, sizeof a, "%.3fM", r->msgs_per_s / 1e6);
     snprintf(b, sizeof b, "%.3f", r->gib_per_s);
   } else if (!r->failed) {
+    if (r->kind == BENCH_LAT) snprintf(a, sizeof a, "%u", r->rate_hz);
     snprintf(c, sizeof c, "%llu", (unsigned long long)r->p50);
     snprintf(d, sizeof d, "%llu", (unsigned long long)r->p99);
     snprintf(e, sizeof e, "%llu", (unsigned long long)r->p999);
     snprintf(g, sizeof g, "%llu", (unsigned long long)r->max);
   }
   printf("%-14s %-10s %5zu %10s %8s %7s %7s %8s %9s %6s %5s %6llu%s\n",
-         r->name, r->kind == BENCH_TPUT ? "throughput" : "rtt", r->size, a, b,
+         r->name, kind_name(r->kind), r->size, a, b,
          c, d, e, g, sp, ln, (unsigned long long)r->errors,
          r->failed ? "  FAILED" : "");
   if (r->failed) printf("    failure: %s\n", r->failure);
+  else if (r->kind == BENCH_LAT)
+    printf("    (one-way, %u msgs/s paced; consumer CPU %.3f%% of its wall "
+           "time, user+sys)\n", r->rate_hz, r->cpu_pct);
   else if (r->kind == BENCH_RTT && r->samples < (uint64_t)r->runs * r->per_run)
     printf("    (%llu round trips pooled: runs stopped at their time limit)\n",
            (unsigned long long)r->samples);
@@ -236,10 +255,12 @@ static void print_row(const bench_result *r) {
 }
 
 static const bench_result *find(const bench_result *res, size_t n,
-                                const char *name, int kind, size_t size) {
+                                const char *name, int kind, size_t size,
+                                unsigned rate_hz) {
   for (size_t i = 0; i < n; i++)
     if (res[i].kind == kind && res[i].size == size &&
-        !strcmp(res[i].name, name) && !res[i].failed)
+        res[i].rate_hz == rate_hz && !strcmp(res[i].name, name) &&
+        !res[i].failed)
       return &res[i];
   return NULL;
 }
@@ -249,6 +270,7 @@ typedef struct ratio {
   double value;  /* ratio of the rows' medians; NAN when a side is missing */
   double paired; /* median over runs r of (run r of A) / (run r of B): runs
                     with the same index ran next to each other in time     */
+  int single;    /* one row's value, not a ratio of two: no paired value   */
 } ratio;
 
 static double paired_ratio(const bench_result *a, const bench_result *b) {
@@ -263,8 +285,10 @@ static double paired_ratio(const bench_result *a, const bench_result *b) {
   return bench_median(v, a->runs);
 }
 
-static size_t compute_ratios(const bench_result *res, size_t n, ratio *out) {
+static size_t compute_ratios(const bench_result *res, size_t n, ratio *out,
+                             size_t max) {
   size_t k = 0;
+  memset(out, 0, max * sizeof *out);
   /* The ring's own ratios show what this machine allows: the ring is the
    * ceiling the channel approaches. */
   static const char *const modes[3] = {"rill-copy", "rill-zerocopy", "ring"};
@@ -275,8 +299,8 @@ static size_t compute_ratios(const bench_result *res, size_t n, ratio *out) {
     } q[3] = {{"ring", 64}, {"pipe", 64}, {"ring", 1024}};
     for (int i = 0; i < 3; i++) {
       if (!strcmp(modes[m], q[i].peer)) continue;
-      const bench_result *a = find(res, n, modes[m], BENCH_TPUT, q[i].size);
-      const bench_result *b = find(res, n, q[i].peer, BENCH_TPUT, q[i].size);
+      const bench_result *a = find(res, n, modes[m], BENCH_TPUT, q[i].size, 0);
+      const bench_result *b = find(res, n, q[i].peer, BENCH_TPUT, q[i].size, 0);
       snprintf(out[k].label, sizeof out[k].label, "%s %zuB / %s %zuB msgs/s",
                modes[m], q[i].size, q[i].peer, q[i].size);
       out[k].value = a && b && b->msgs_per_s > 0 ? a->msgs_per_s / b->msgs_per_s
@@ -286,8 +310,8 @@ static size_t compute_ratios(const bench_result *res, size_t n, ratio *out) {
     }
   }
   for (int m = 0; m < 3; m++) {
-    const bench_result *a = find(res, n, modes[m], BENCH_RTT, 8);
-    const bench_result *b = find(res, n, "cacheline", BENCH_RTT, 8);
+    const bench_result *a = find(res, n, modes[m], BENCH_RTT, 8, 0);
+    const bench_result *b = find(res, n, "cacheline", BENCH_RTT, 8, 0);
     snprintf(out[k].label, sizeof out[k].label, "%s RTT p50 / cacheline RTT p50",
              modes[m]);
     out[k].value =
@@ -295,6 +319,28 @@ static size_t compute_ratios(const bench_result *res, size_t n, ratio *out) {
     out[k].paired = paired_ratio(a, b);
     k++;
   }
+  /* sleeping round trips: rill parked on both sides against the kernel's
+   * own futex round trip and a pipe */
+  static const char *const sleep_peers[2] = {"futex", "pipe"};
+  for (int i = 0; i < 2; i++) {
+    const bench_result *a = find(res, n, "rill-sleep", BENCH_RTT, 8, 0);
+    const bench_result *b = find(res, n, sleep_peers[i], BENCH_RTT, 8, 0);
+    snprintf(out[k].label, sizeof out[k].label,
+             "rill-sleep RTT p50 / %s RTT p50", sleep_peers[i]);
+    out[k].value =
+        a && b && b->p50 > 0 ? (double)a->p50 / (double)b->p50 : NAN;
+    out[k].paired = paired_ratio(a, b);
+    k++;
+  }
+  /* not a ratio of two rows: a CPU share, in percent; no paired value */
+  const bench_result *lr =
+      find(res, n, "rill-lowrate", BENCH_LAT, BENCH_LOWRATE_SIZE, 100);
+  snprintf(out[k].label, sizeof out[k].label,
+           "rill-lowrate 100 Hz consumer CPU %%");
+  out[k].value = lr ? lr->cpu_pct : NAN;
+  out[k].paired = NAN;
+  out[k].single = 1;
+  k++;
   return k;
 }
 
@@ -350,9 +396,11 @@ static int write_json(const char *path, const char *date, long cores,
   for (size_t i = 0; i < n; i++) {
     const bench_result *r = &res[i];
     int tp = r->kind == BENCH_TPUT && !r->failed;
-    int rt_ok = r->kind == BENCH_RTT && !r->failed;
+    int rt_ok = r->kind != BENCH_TPUT && !r->failed;
+    int lat = r->kind == BENCH_LAT;
     fprintf(f, "    {\"name\": \"%s\", \"kind\": \"%s\", \"size\": %zu, ",
-            r->name, r->kind == BENCH_TPUT ? "throughput" : "rtt", r->size);
+            r->name, kind_name(r->kind), r->size);
+    json_u64_or_null(f, "rate_hz", lat, r->rate_hz, 1);
     json_num_or_null(f, "msgs_per_s", tp, r->msgs_per_s, "%.0f", 1);
     json_num_or_null(f, "gib_per_s", tp, r->gib_per_s, "%.4f", 1);
     json_u64_or_null(f, "p50_ns", rt_ok, r->p50, 1);
@@ -376,6 +424,15 @@ static int write_json(const char *path, const char *date, long cores,
       for (unsigned k = 0; k < r->runs; k++)
         fprintf(f, "%s%llu", k ? ", " : "", (unsigned long long)r->run_p50[k]);
       fputs("], ", f);
+    }
+    json_num_or_null(f, "cpu_pct", lat && !r->failed, r->cpu_pct, "%.4f", 1);
+    if (lat) {
+      fputs("\"run_cpu_pct\": [", f);
+      for (unsigned k = 0; k < r->runs; k++)
+        fprintf(f, "%s%.4f", k ? ", " : "", r->run_cpu_pct[k]);
+      fputs("], ", f);
+    } else {
+      fputs("\"run_cpu_pct\": null, ", f);
     }
     json_num_or_null(f, "seconds", 1, r->seconds, "%.2f", 1);
     json_num_or_null(f, "probe_ns", r->runs > 0, r->probe_ns, "%.0f", 1);
@@ -566,21 +623,31 @@ int main(int argc, char **argv) {
   printf("%u runs per row, interleaved across transports, each in a fresh pair "
          "of processes with its own warm-up.\n"
          "throughput: median of the runs (~%llu ms each).  rtt: %u x %llu "
-         "round trips pooled (a run stops after %.1f s).\n"
+         "round trips pooled (a run stops after %.1f s);\n"
+         "rill-sleep and futex (both sides parked): %u x %llu.  latency: "
+         "one-way, sent at the msgs/s shown.\n"
          "timer overhead %llu ns (inside every RTT sample).  spread = (max - "
          "min) / median of the runs.\n"
          "line = median cache-line round trip (ns) of each run's two "
          "processes, measured just before the run.\n\n",
          cfg.runs, (unsigned long long)(cfg.tput_target_ns / 1000000), cfg.runs,
          (unsigned long long)cfg.rtt_per_run, (double)cfg.rtt_run_max_ns / 1e9,
+         cfg.runs, (unsigned long long)bench_rtt_per_run(&cfg, &bench_futex),
          (unsigned long long)timer_ns);
 
   const bench_transport *tput_tr[] = {&bench_rill_copy, &bench_rill_zerocopy,
                                       &bench_ring, &bench_pipe, &bench_unix};
   const bench_transport *rtt_tr[] = {&bench_cacheline, &bench_ring,
                                      &bench_rill_copy, &bench_rill_zerocopy,
-                                     &bench_pipe, &bench_unix};
-  size_t ntests_max = nsizes * 5 + 6;
+                                     &bench_pipe, &bench_unix,
+                                     &bench_rill_sleep, &bench_futex};
+  /* the low-rate rows: their rate, and how long all runs of the row send */
+  static const struct {
+    unsigned hz;
+    uint64_t ns, quick_ns;
+  } lowrate[2] = {{100, 3000000000ull, 300000000ull},
+                  {10000, 2000000000ull, 200000000ull}};
+  size_t ntests_max = nsizes * 5 + 8 + 2;
   bench_result *res = calloc(ntests_max, sizeof *res);
   uint64_t *shared_samples = mmap(NULL, cfg.rtt_per_run * sizeof(uint64_t),
                                   PROT_READ | PROT_WRITE,
@@ -595,86 +662,105 @@ int main(int argc, char **argv) {
   uint64_t t_start = bench_now_ns();
 
   print_header_row();
-  /* A group is every transport at one size and kind.  Runs are interleaved
-   * (run 1 of each transport, then run 2 of each, ...) so that slow drifts
-   * of the machine touch every transport alike. */
-  for (int kind = BENCH_TPUT; kind <= BENCH_RTT; kind++) {
-    size_t nsz = kind == BENCH_TPUT ? nsizes : 1;
-    for (size_t si = 0; si < nsz; si++) {
-      const bench_transport *const *list = kind == BENCH_TPUT ? tput_tr : rtt_tr;
-      size_t nl = kind == BENCH_TPUT ? 5 : 6;
-      size_t first = nres;
-      for (size_t ti = 0; ti < nl; ti++) {
-        if (!in_list(only, list[ti]->name)) continue;
-        bench_result *r = &res[nres++];
-        r->name = list[ti]->name;
-        r->kind = kind;
-        r->size = kind == BENCH_TPUT ? sizes[si] : 8;
-        if (kind == BENCH_RTT) {
-          r->per_run = cfg.rtt_per_run;
-          r->pool = malloc((size_t)cfg.runs * cfg.rtt_per_run * sizeof(uint64_t));
-          if (!r->pool) {
-            fprintf(stderr, "rill_bench: out of memory\n");
-            return 1;
-          }
+  /* A group is every transport at one size and kind (the two low-rate rows
+   * are one group).  Runs are interleaved (run 1 of each row, then run 2 of
+   * each, ...) so that slow drifts of the machine touch every row alike. */
+  for (size_t g = 0; g < nsizes + 2; g++) {
+    int kind = g < nsizes ? BENCH_TPUT : g == nsizes ? BENCH_RTT : BENCH_LAT;
+    size_t first = nres;
+    size_t nl = kind == BENCH_TPUT ? 5 : kind == BENCH_RTT ? 8 : 2;
+    for (size_t ti = 0; ti < nl; ti++) {
+      const bench_transport *tr = kind == BENCH_TPUT ? tput_tr[ti]
+                                  : kind == BENCH_RTT ? rtt_tr[ti]
+                                                      : &bench_rill_lowrate;
+      if (!in_list(only, tr->name)) continue;
+      bench_result *r = &res[nres++];
+      r->tr = tr;
+      r->name = tr->name;
+      r->kind = kind;
+      r->size = kind == BENCH_TPUT ? sizes[g]
+                : kind == BENCH_RTT ? 8 : BENCH_LOWRATE_SIZE;
+      if (kind == BENCH_RTT) r->per_run = bench_rtt_per_run(&cfg, tr);
+      if (kind == BENCH_LAT) {
+        r->rate_hz = lowrate[ti].hz;
+        uint64_t ns = cfg.quick ? lowrate[ti].quick_ns : lowrate[ti].ns;
+        r->per_run = r->rate_hz * ns / 1000000000ull / cfg.runs;
+        if (r->per_run < 10) r->per_run = 10;
+        if (r->per_run > cfg.rtt_per_run) r->per_run = cfg.rtt_per_run;
+      }
+      if (kind != BENCH_TPUT) {
+        r->pool = malloc((size_t)cfg.runs * r->per_run * sizeof(uint64_t));
+        if (!r->pool) {
+          fprintf(stderr, "rill_bench: out of memory\n");
+          return 1;
         }
       }
-      for (unsigned run = 0; run < cfg.runs; run++) {
-        for (size_t i = first; i < nres; i++) {
-          bench_result *r = &res[i];
-          if (r->failed) continue;
-          bench_test t;
-          memset(&t, 0, sizeof t);
-          for (size_t ti = 0; ti < nl; ti++)
-            if (!strcmp(list[ti]->name, r->name)) t.tr = list[ti];
-          t.kind = kind;
-          t.size = r->size;
-          snprintf(t.dir, sizeof t.dir, "%s", g_dir);
-          bench_run_out o;
-          uint64_t t_run = bench_now_ns();
-          int rc = bench_run_once(&cfg, &t, shared_samples, &o);
-          r->seconds += (double)(bench_now_ns() - t_run) / 1e9;
-          r->errors += o.errors;
-          if (rc != 0) {
-            r->failed = 1;
-            snprintf(r->failure, sizeof r->failure, "run %u: %s", run + 1,
-                     o.failure);
-            continue;
-          }
-          r->warm = o.warm;
-          r->run_probe_ns[r->runs] = (double)o.probe_ns;
-          if (kind == BENCH_TPUT) {
-            r->msgs_per_run = o.count;
-            r->run_msgs_per_s[r->runs] = (double)o.count * 1e9 / (double)o.ns;
-          } else {
-            uint64_t *dst = r->pool + r->samples;
-            memcpy(dst, shared_samples, o.samples * sizeof(uint64_t));
-            bench_sort_u64(dst, o.samples);
-            r->run_p50[r->runs] = bench_quantile_sorted(dst, o.samples, 0.5);
-            r->samples += o.samples;
-          }
-          r->runs++;
-        }
-      }
+    }
+    for (unsigned run = 0; run < cfg.runs; run++) {
       for (size_t i = first; i < nres; i++) {
-        finish_row(&res[i]);
-        if (res[i].failed) failures++;
-        errors += res[i].errors;
-        print_row(&res[i]);
+        bench_result *r = &res[i];
+        if (r->failed) continue;
+        bench_test t;
+        memset(&t, 0, sizeof t);
+        t.tr = r->tr;
+        t.kind = kind;
+        t.size = r->size;
+        if (kind == BENCH_LAT) {
+          t.period_ns = 1000000000ull / r->rate_hz;
+          t.lat_count = r->per_run;
+        }
+        snprintf(t.dir, sizeof t.dir, "%s", g_dir);
+        bench_run_out o;
+        uint64_t t_run = bench_now_ns();
+        int rc = bench_run_once(&cfg, &t, shared_samples, &o);
+        r->seconds += (double)(bench_now_ns() - t_run) / 1e9;
+        r->errors += o.errors;
+        if (rc != 0) {
+          r->failed = 1;
+          snprintf(r->failure, sizeof r->failure, "run %u: %s", run + 1,
+                   o.failure);
+          continue;
+        }
+        r->warm = o.warm;
+        r->run_probe_ns[r->runs] = (double)o.probe_ns;
+        if (kind == BENCH_TPUT) {
+          r->msgs_per_run = o.count;
+          r->run_msgs_per_s[r->runs] = (double)o.count * 1e9 / (double)o.ns;
+        } else {
+          uint64_t *dst = r->pool + r->samples;
+          memcpy(dst, shared_samples, o.samples * sizeof(uint64_t));
+          bench_sort_u64(dst, o.samples);
+          r->run_p50[r->runs] = bench_quantile_sorted(dst, o.samples, 0.5);
+          r->samples += o.samples;
+          if (kind == BENCH_LAT) {
+            r->cpu_ns += o.cpu_ns;
+            r->wall_ns += o.wall_ns;
+            r->run_cpu_pct[r->runs] =
+                o.wall_ns ? 100.0 * (double)o.cpu_ns / (double)o.wall_ns : 0;
+          }
+        }
+        r->runs++;
       }
+    }
+    for (size_t i = first; i < nres; i++) {
+      finish_row(&res[i]);
+      if (res[i].failed) failures++;
+      errors += res[i].errors;
+      print_row(&res[i]);
     }
   }
   munmap(shared_samples, cfg.rtt_per_run * sizeof(uint64_t));
   double seconds = (double)(bench_now_ns() - t_start) / 1e9;
 
-  ratio rt[16];
-  size_t nrt = compute_ratios(res, nres, rt);
+  ratio rt[24];
+  size_t nrt = compute_ratios(res, nres, rt, sizeof rt / sizeof rt[0]);
   printf("\nratios (from this run)                             of medians  "
          "paired\n");
   for (size_t i = 0; i < nrt; i++) {
     char v1[32] = "n/a", v2[32] = "n/a";
     if (isfinite(rt[i].value)) snprintf(v1, sizeof v1, "%.3f", rt[i].value);
     if (isfinite(rt[i].paired)) snprintf(v2, sizeof v2, "%.3f", rt[i].paired);
+    else if (rt[i].single) snprintf(v2, sizeof v2, "-");
     printf("  %-48s %10s %7s\n", rt[i].label, v1, v2);
   }
   printf("  (paired: median over runs of run r / run r; the runs with the same "

@@ -1,8 +1,10 @@
 /* rill_bench: rill channels, copying (rill_send / rill_recv) and zero-copy
- * (rill_reserve + commit / rill_poll, reading the payload in place).
+ * (rill_reserve + commit / rill_poll, reading the payload in place), and the
+ * sleeping waits: round trips with both sides parked ("rill-sleep") and the
+ * one-way latency of a paced producer ("rill-lowrate").
  *
- * Throughput uses one channel "data" (side 0 produces, side 1 consumes,
- * reliably).  Round trips use "ping" (side 0 -> side 1) and "pong"
+ * Throughput and latency use one channel "data" (side 0 produces, side 1
+ * consumes, reliably).  Round trips use "ping" (side 0 -> side 1) and "pong"
  * (side 1 -> side 0).  Every channel: depth BENCH_DEPTH, mtu BENCH_MAX_SIZE
  * (every message is one fragment), one consumer slot.
  */
@@ -106,7 +108,7 @@ static int rb_open(bench_test *t, int side, void **out) {
                       rill_strerror(rc));
   }
   const char *in, *outc; /* channel this side consumes / produces */
-  if (t->kind == BENCH_TPUT) {
+  if (t->kind != BENCH_RTT) {
     in = side == 1 ? "data" : NULL;
     outc = side == 0 ? "data" : NULL;
   } else {
@@ -132,17 +134,38 @@ static int rb_open(bench_test *t, int side, void **out) {
 
 /* ---- sending ------------------------------------------------------------- */
 
-static inline int copy_send_one(rill_ep *e, size_t n, uint64_t seq) {
-  bench_msg_stamp(e->sbuf, n, seq);
-  int rc = rill_send(e->p, e->sbuf, n, seq);
+/* Sends the N bytes of sbuf with SIG, spinning while there is no credit. */
+static inline int copy_send_buf(rill_ep *e, size_t n, uint64_t sig) {
+  int rc = rill_send(e->p, e->sbuf, n, sig);
   if (rc == -RILL_EAGAIN) {
     bench_spin sp = BENCH_SPIN_INIT;
     do {
       if (bench_spin_step(&sp)) return -1;
-      rc = rill_send(e->p, e->sbuf, n, seq);
+      rc = rill_send(e->p, e->sbuf, n, sig);
     } while (rc == -RILL_EAGAIN);
   }
   if (rc) return bench_fail("rill_send: %s", rill_strerror(rc));
+  return 0;
+}
+
+static inline int copy_send_one(rill_ep *e, size_t n, uint64_t seq) {
+  bench_msg_stamp(e->sbuf, n, seq);
+  return copy_send_buf(e, n, seq);
+}
+
+/* rill_send_wait(): parks (after the producer's spin budget) while there is
+ * no credit.  A wait of BENCH_WAIT_NS counts as an error and waits again,
+ * BENCH_SPIN_TIMEOUT_NS at most in all. */
+static int sleep_send_one(rill_ep *e, size_t n, uint64_t seq, uint64_t *errs) {
+  bench_msg_stamp(e->sbuf, n, seq);
+  bench_spin sp = BENCH_SPIN_INIT;
+  int rc;
+  while ((rc = rill_send_wait(e->p, e->sbuf, n, seq, BENCH_WAIT_NS)) ==
+         -RILL_ETIMEDOUT) {
+    *errs += 1;
+    if (bench_spin_slow(&sp)) return -1;
+  }
+  if (rc) return bench_fail("rill_send_wait: %s", rill_strerror(rc));
   return 0;
 }
 
@@ -182,6 +205,22 @@ static int zc_send(void *vep, size_t n, uint64_t seq, uint64_t count) {
 
 /* ---- receiving ------------------------------------------------------------ */
 
+/* Verifies the message of GOT bytes (or the error GOT) received into rbuf
+ * by the call WHAT.  Returns 0 or -1. */
+static inline int copy_check(rill_ep *e, int64_t got, const rill_meta *m,
+                             const char *what, size_t n, uint64_t *expect,
+                             uint64_t midsum, uint64_t *errs) {
+  if (got < 0) return bench_fail("%s: %s", what, rill_strerror((int)got));
+  *errs += m->lost;
+  if ((size_t)got != n) {
+    *errs += 1;
+    *expect += 1;
+    return 0;
+  }
+  *errs += bench_msg_verify(e->rbuf, n, expect, midsum);
+  return 0;
+}
+
 /* Receives the next message into rbuf and verifies it.  Returns 0 or -1. */
 static inline int copy_recv_one(rill_ep *e, size_t n, uint64_t *expect,
                                 uint64_t midsum, uint64_t *errs) {
@@ -194,15 +233,28 @@ static inline int copy_recv_one(rill_ep *e, size_t n, uint64_t *expect,
       got = rill_recv(e->c, e->rbuf, BENCH_MAX_SIZE, &m);
     } while (got == -RILL_EAGAIN);
   }
-  if (got < 0) return bench_fail("rill_recv: %s", rill_strerror((int)got));
-  *errs += m.lost;
-  if ((size_t)got != n) {
+  return copy_check(e, got, &m, "rill_recv", n, expect, midsum, errs);
+}
+
+/* rill_recv_wait() into rbuf: spins for the consumer's spin budget, then
+ * parks.  A wait of BENCH_WAIT_NS (a wake-up lost, or very late) counts as
+ * an error and waits again, BENCH_SPIN_TIMEOUT_NS at most in all. */
+static int64_t sleep_recv(rill_ep *e, rill_meta *m, uint64_t *errs) {
+  bench_spin sp = BENCH_SPIN_INIT;
+  int64_t got;
+  while ((got = rill_recv_wait(e->c, e->rbuf, BENCH_MAX_SIZE, m,
+                               BENCH_WAIT_NS)) == -RILL_ETIMEDOUT) {
     *errs += 1;
-    *expect += 1;
-    return 0;
+    if (bench_spin_slow(&sp)) break;
   }
-  *errs += bench_msg_verify(e->rbuf, n, expect, midsum);
-  return 0;
+  return got;
+}
+
+static int sleep_recv_one(rill_ep *e, size_t n, uint64_t *expect,
+                          uint64_t *errs) {
+  rill_meta m;
+  int64_t got = sleep_recv(e, &m, errs);
+  return copy_check(e, got, &m, "rill_recv_wait", n, expect, 0, errs);
 }
 
 /* Polls the next descriptor and verifies its payload in shared memory.
@@ -259,17 +311,23 @@ static int zc_recv(void *vep, size_t n, uint64_t seq, uint64_t count,
 
 /* ---- round trips ---------------------------------------------------------- */
 
-static int copy_ping(void *vep, uint64_t seq, uint64_t count,
-                     uint64_t *samples, uint64_t *errors) {
-  rill_ep *e = vep;
+/* Copying round trips, busy-polling (WAITS 0) or with the waiting calls
+ * (WAITS 1); WAITS is a constant in every caller. */
+static inline int copy_ping_loop(rill_ep *e, int waits, uint64_t seq,
+                                 uint64_t count, uint64_t *samples,
+                                 uint64_t *errors) {
   const size_t n = 8;
   uint64_t errs = 0;
   int rc = 0;
   for (uint64_t i = 0; i < count; i++) {
     uint64_t expect = seq + i;
     uint64_t t0 = bench_now_ns();
-    if ((rc = copy_send_one(e, n, seq + i)) != 0) break;
-    if ((rc = copy_recv_one(e, n, &expect, 0, &errs)) != 0) break;
+    if ((rc = waits ? sleep_send_one(e, n, seq + i, &errs)
+                    : copy_send_one(e, n, seq + i)) != 0)
+      break;
+    if ((rc = waits ? sleep_recv_one(e, n, &expect, &errs)
+                    : copy_recv_one(e, n, &expect, 0, &errs)) != 0)
+      break;
     uint64_t t1 = bench_now_ns();
     if (samples) samples[i] = t1 - t0;
   }
@@ -277,19 +335,56 @@ static int copy_ping(void *vep, uint64_t seq, uint64_t count,
   return rc;
 }
 
-static int copy_pong(void *vep, uint64_t seq, uint64_t count,
-                     uint64_t *errors) {
-  rill_ep *e = vep;
+static inline int copy_pong_loop(rill_ep *e, int waits, uint64_t seq,
+                                 uint64_t count, uint64_t *errors) {
   const size_t n = 8;
   uint64_t errs = 0;
   int rc = 0;
   for (uint64_t i = 0; i < count; i++) {
     uint64_t expect = seq + i;
-    if ((rc = copy_recv_one(e, n, &expect, 0, &errs)) != 0) break;
-    if ((rc = copy_send_one(e, n, seq + i)) != 0) break;
+    if ((rc = waits ? sleep_recv_one(e, n, &expect, &errs)
+                    : copy_recv_one(e, n, &expect, 0, &errs)) != 0)
+      break;
+    if ((rc = waits ? sleep_send_one(e, n, seq + i, &errs)
+                    : copy_send_one(e, n, seq + i)) != 0)
+      break;
   }
   *errors += errs;
   return rc;
+}
+
+static int copy_ping(void *vep, uint64_t seq, uint64_t count,
+                     uint64_t *samples, uint64_t *errors) {
+  return copy_ping_loop(vep, 0, seq, count, samples, errors);
+}
+
+static int copy_pong(void *vep, uint64_t seq, uint64_t count,
+                     uint64_t *errors) {
+  return copy_pong_loop(vep, 0, seq, count, errors);
+}
+
+/* rill-sleep parks at once (spin budget 0) when measuring.  Its warm-up
+ * spins for the default budget instead, so that its 300,000 round trips go
+ * at busy-polling speed and fault in every page of the two channels. */
+static int sleep_set_spin(rill_ep *e) {
+  uint64_t ns = bench_warming ? BENCH_RILL_SPIN_NS : 0;
+  int rc = rill_consumer_set_spin(e->c, ns);
+  if (rc) return bench_fail("rill_consumer_set_spin: %s", rill_strerror(rc));
+  rc = rill_producer_set_spin(e->p, ns);
+  if (rc) return bench_fail("rill_producer_set_spin: %s", rill_strerror(rc));
+  return 0;
+}
+
+static int sleep_ping(void *vep, uint64_t seq, uint64_t count,
+                      uint64_t *samples, uint64_t *errors) {
+  if (sleep_set_spin(vep)) return -1;
+  return copy_ping_loop(vep, 1, seq, count, samples, errors);
+}
+
+static int sleep_pong(void *vep, uint64_t seq, uint64_t count,
+                      uint64_t *errors) {
+  if (sleep_set_spin(vep)) return -1;
+  return copy_pong_loop(vep, 1, seq, count, errors);
 }
 
 static int zc_ping(void *vep, uint64_t seq, uint64_t count, uint64_t *samples,
@@ -326,6 +421,56 @@ static int zc_pong(void *vep, uint64_t seq, uint64_t count, uint64_t *errors) {
   return rc;
 }
 
+/* ---- low rate: one-way latency ------------------------------------------ */
+
+/* Message SEQ is 16 bytes: SEQ, then the producer's CLOCK_MONOTONIC taken
+ * just before rill_send(); its sig is SEQ.  The consumer keeps the default
+ * spin budget. */
+static int lr_pace(void *vep, uint64_t seq, uint64_t count,
+                   uint64_t period_ns) {
+  rill_ep *e = vep;
+  uint64_t next = bench_now_ns();
+  for (uint64_t i = 0; i < count; i++) {
+    if (period_ns) {
+      next += period_ns; /* absolute deadlines: no drift */
+      if (bench_sleep_until(next)) return -1;
+    }
+    uint64_t s = seq + i, now = bench_now_ns();
+    memcpy(e->sbuf, &s, 8);
+    memcpy(e->sbuf + 8, &now, 8);
+    if (copy_send_buf(e, BENCH_LOWRATE_SIZE, s)) return -1;
+  }
+  return 0;
+}
+
+static int lr_lat(void *vep, uint64_t seq, uint64_t count, uint64_t *samples,
+                  uint64_t *errors) {
+  rill_ep *e = vep;
+  uint64_t expect = seq, end = seq + count, errs = 0;
+  int rc = 0;
+  for (uint64_t i = 0; (int64_t)(end - expect) > 0; i++) {
+    rill_meta m;
+    int64_t got = sleep_recv(e, &m, &errs);
+    uint64_t now = bench_now_ns(), s, ts;
+    if (got < 0) {
+      rc = bench_fail("rill_recv_wait: %s", rill_strerror((int)got));
+      break;
+    }
+    memcpy(&s, e->rbuf, 8);
+    memcpy(&ts, e->rbuf + 8, 8);
+    errs += m.lost;
+    if ((size_t)got != BENCH_LOWRATE_SIZE || m.sig != s || ts > now) {
+      errs += 1;
+      expect += 1;
+    } else {
+      errs += bench_msg_verify(e->rbuf, 8, &expect, 0); /* the sequence */
+    }
+    if (samples && i < count) samples[i] = ts <= now ? now - ts : 0;
+  }
+  *errors += errs;
+  return rc;
+}
+
 const bench_transport bench_rill_copy = {
     .name = "rill-copy",
     .kinds = BENCH_TPUT | BENCH_RTT,
@@ -352,4 +497,29 @@ const bench_transport bench_rill_zerocopy = {
     .recv = zc_recv,
     .ping = zc_ping,
     .pong = zc_pong,
+};
+
+const bench_transport bench_rill_sleep = {
+    .name = "rill-sleep",
+    .kinds = BENCH_RTT,
+    .blocking = 0, /* its warm-up spins: see sleep_set_spin() */
+    .rtt_max = BENCH_SLEEP_RTT_PER_RUN,
+    .setup = rb_setup,
+    .teardown = rb_teardown,
+    .open = rb_open,
+    .close = rb_close,
+    .ping = sleep_ping,
+    .pong = sleep_pong,
+};
+
+const bench_transport bench_rill_lowrate = {
+    .name = "rill-lowrate",
+    .kinds = BENCH_LAT,
+    .blocking = 0,
+    .setup = rb_setup,
+    .teardown = rb_teardown,
+    .open = rb_open,
+    .close = rb_close,
+    .pace = lr_pace,
+    .lat = lr_lat,
 };

@@ -164,7 +164,9 @@ static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, vo
       if ((i & 63) == 0 && rill__mono_ns() >= end) break;
     }
   }
-  int check_lock = 1;
+  /* The producer's lock is asked about only after a nap ran out: parking
+   * itself costs no such syscall. */
+  int check_lock = 0;
   uint64_t next_live = rill__add_sat(now, RILL_LIVE_SLICE_NS);
   for (;;) {
     int gone = producer_gone(c, check_lock);
