@@ -1,0 +1,546 @@
+package rill
+
+import (
+	"os"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Mode is how a consumer relates to the producer.
+type Mode uint32
+
+const (
+	Reliable Mode = 1 // the producer never laps it: backpressure instead
+	Lossy    Mode = 2 // never slows the producer; may see overruns
+)
+
+// View is what a poll sees.  Data points into shared memory and stays
+// valid until the next call on the consumer (for a lossy consumer, only as
+// long as Check says so).
+type View struct {
+	Data   []byte
+	Seq    uint64
+	Sig    uint64
+	Ctl    uint16
+	TSOrig uint32
+	TSPub  uint32
+	Lost   uint64 // with ErrOverrun: sequence numbers skipped
+}
+
+// Meta describes a message returned by Recv.
+type Meta struct {
+	Seq    uint64 // sequence number of the first fragment
+	Sig    uint64
+	Size   uint64 // bytes in the whole message
+	Lost   uint64 // sequence numbers skipped before this one
+	Ctl    uint16 // ctl of the last fragment
+	TSOrig uint32
+	TSPub  uint32
+}
+
+// Consumer reads a channel.  It is used by one goroutine at a time.
+type Consumer struct {
+	// hot
+	meta                                        unsafe.Pointer
+	data                                        []byte // the data ring
+	mask                                        uint64
+	seq                                         uint64 // next sequence number to read
+	dataBytes                                   uint64
+	mtu                                         uint32
+	lossy                                       bool
+	fenceWord                                   uint32 // written by loadFence on weakly ordered machines
+	flushLeft                                   uint64 // polls until the cursor is written
+	seqFlushed                                  uint64
+	msgs, bytes, overrunPoll, overrunRead, lost uint64
+	// reassembly for Recv
+	asmBuf   []byte
+	asmLen   uint64 // bytes gathered so far
+	asmFrags uint64 // fragments gathered (0: none in progress)
+	lostAcc  uint64 // sequence numbers skipped since the last message
+	pend     bool   // a whole message waits in asmBuf (ErrMsgSize)
+	pendMeta Meta
+	// cold
+	depth, maxMsg, rng, flushEvery uint64
+	slot                           uint32
+	fd                             int
+	lockOff, prodLockOff           uint64
+	m, curMap, waitMap             mapping
+	cur                            *cursor
+	prod                           *prodPage
+	wait                           *waitPage
+	spin                           time.Duration
+	fifoFd                         int
+	mode                           uint32 // file mode of the region, for the FIFO
+	fifo                           string
+}
+
+func (c *Consumer) desc(seq uint64) *desc {
+	return (*desc)(unsafe.Add(c.meta, uintptr(seq&c.mask)*32))
+}
+
+// creditWake wakes a producer parked for credit after our cursor moved.
+// It stores cr_wait, runs a heavy barrier, then loads our seq; we stored
+// seq (seq_cst) and now load cr_wait (seq_cst): one of us sees the other.
+func (c *Consumer) creditWake() {
+	if atomic.LoadUint32(&c.prod.crWait) != 0 {
+		// Release: pairs with the acquire load of cr_wake in the
+		// producer's wait, taken before it parks on the word.
+		atomic.AddUint32(&c.wait.crWake, 1)
+		unpark(&c.wait.crWake)
+	}
+}
+
+// flushCursor writes the cursor (and the heartbeat if hb) to shared memory
+// and wakes a producer waiting for credit.
+func (c *Consumer) flushCursor(hb bool) {
+	k := c.cur
+	if hb {
+		atomic.StoreUint64(&k.hbNs, monoNs())
+	}
+	atomic.StoreUint64(&k.msgs, c.msgs)
+	atomic.StoreUint64(&k.bytes, c.bytes)
+	atomic.StoreUint64(&k.overrunPoll, c.overrunPoll)
+	atomic.StoreUint64(&k.overrunRead, c.overrunRead)
+	atomic.StoreUint64(&k.lost, c.lost)
+	// While Recv holds part of a message (or a whole one it could not hand
+	// over), the cursor stays at its first fragment: a consumer that dies
+	// and rejoins gets the whole message again, never half of it.
+	s := c.seq
+	if c.asmFrags != 0 || c.pend {
+		s = c.pendMeta.Seq
+	}
+	// Release (seq_cst): pairs with the acquire load of the cursor seq in
+	// the producer's credit refresh: our reads of every payload before s
+	// happen before the producer reuses those chunks.
+	atomic.StoreUint64(&k.seq, s)
+	c.seqFlushed = c.seq
+	if !c.lossy {
+		c.creditWake() // lossy cursors give no credit
+	}
+}
+
+// overrun: the consumer was lapped; found is the sequence number the slot
+// holds.
+func (c *Consumer) overrun(found uint64, v *View) error {
+	if int64(found-c.seq) <= 0 { // slots only move forward: garbage
+		c.seq++
+		return ErrCorrupt
+	}
+	lost := found - c.seq
+	c.seq = found
+	c.overrunPoll++
+	c.lost += lost
+	v.Lost = lost
+	return ErrOverrun
+}
+
+// Poll looks at the next descriptor.  nil with v filled and the consumer
+// moved past it; ErrAgain if nothing is published yet; ErrOverrun with
+// v.Lost set if the consumer was lapped (it resynchronises to the newest
+// message in the slot, which the next poll returns).  Fragments are
+// returned one by one.  ErrCorrupt if the descriptor points outside the
+// data ring, exceeds the MTU or holds a sequence number behind ours (a
+// broken producer): it is skipped, its payload never read.
+func (c *Consumer) Poll(v *View) error {
+	c.flushLeft--
+	if c.flushLeft == 0 {
+		c.flushCursor(true) // the periodic flush carries the heartbeat
+		c.flushLeft = jitter(&c.rng, c.flushEvery)
+	}
+	d := c.desc(c.seq)
+	// Acquire: pairs with the release store of seq in publishDesc.
+	s1 := atomic.LoadUint64(&d.seq)
+	if diff := int64(s1 - c.seq); diff != 0 {
+		if diff > 0 {
+			return c.overrun(s1, v)
+		}
+		// Nothing yet.  Idle is the time to tell the producer how far we got.
+		if c.seq != c.seqFlushed {
+			c.flushCursor(false)
+		}
+		return ErrAgain
+	}
+	sig := atomic.LoadUint64(&d.sig)
+	chunk := uint64(atomic.LoadUint32(&d.chunk))
+	sz, ctl := unpackSzCtl(atomic.LoadUint32(&d.szctl))
+	tsorig := atomic.LoadUint32(&d.tsorig)
+	tspub := atomic.LoadUint32(&d.tspub)
+	// The field loads are seq_cst, so they happen before the second load of
+	// seq (the acquire fence of §3.2).  Equal seqs: the fields belong to s1.
+	if s2 := atomic.LoadUint64(&d.seq); s2 != s1 {
+		return c.overrun(s2, v)
+	}
+	c.seq++
+	// Trust nothing: the payload must lie inside the data ring.
+	off := chunk << chunkShift
+	if sz > c.mtu || off+uint64(sz) > c.dataBytes {
+		return ErrCorrupt
+	}
+	v.Data = c.data[off : off+uint64(sz) : off+uint64(sz)]
+	v.Seq = s1
+	v.Sig = sig
+	v.Ctl = ctl
+	v.TSOrig = tsorig
+	v.TSPub = tspub
+	v.Lost = 0
+	c.msgs++
+	c.bytes += uint64(sz)
+	return nil
+}
+
+func (c *Consumer) checkSeq(seq uint64) error {
+	loadFence(&c.fenceWord)
+	if atomic.LoadUint64(&c.desc(seq).seq) == seq {
+		return nil
+	}
+	c.overrunRead++
+	return ErrOverrun
+}
+
+// Check, after reading v.Data: nil if the payload was not overwritten
+// meanwhile, ErrOverrun if it may have been (discard what was read).
+// Reliable consumers need not call it.
+func (c *Consumer) Check(v *View) error { return c.checkSeq(v.Seq) }
+
+// copyFrag copies a fragment's payload; false if the copy is not good.
+func (c *Consumer) copyFrag(dst, src []byte, seq uint64) bool {
+	copy(dst, src)
+	return !c.lossy || c.checkSeq(seq) == nil
+}
+
+func (c *Consumer) asmDrop() {
+	c.lostAcc += c.asmFrags
+	c.asmFrags = 0
+	c.asmLen = 0
+}
+
+// Recv copies the next whole message (fragments reassembled) into buf and
+// returns its size.  ErrAgain if no whole message is there yet (fragments
+// read so far are kept); ErrMsgSize with m.Size set if buf is too small
+// (the message is kept: call again with a larger buffer).  Overruns are not
+// returned: a lossy consumer skips to the next whole message and adds the
+// skipped count to m.Lost; so are corrupt descriptors.  Each call looks at
+// no more than two laps of the ring.
+func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
+	if c.pend { // a message too large for the last buffer
+		*m = c.pendMeta
+		if c.asmLen > uint64(len(buf)) {
+			return 0, ErrMsgSize
+		}
+		copy(buf, c.asmBuf[:c.asmLen])
+		c.pend = false
+		c.asmLen = 0
+		return int(m.Size), nil
+	}
+	var v View
+	for budget := 2*c.depth + 2; budget > 0; budget-- {
+		if err := c.Poll(&v); err != nil {
+			if err == ErrAgain {
+				return 0, err
+			}
+			// lapped (v.Lost skipped) or a garbage descriptor (skipped):
+			// any message being gathered is cut
+			if err == ErrOverrun {
+				c.lostAcc += v.Lost
+			} else {
+				c.lostAcc++
+			}
+			c.asmDrop()
+			continue
+		}
+		som, eom := v.Ctl&CtlSOM != 0, v.Ctl&CtlEOM != 0
+		if som && c.asmFrags != 0 {
+			c.asmDrop() // the previous message was cut
+		}
+		if !som && c.asmFrags == 0 {
+			c.lostAcc++ // its start is gone
+			continue
+		}
+		sz := uint64(len(v.Data))
+		if som && eom && sz <= uint64(len(buf)) { // a whole message that fits
+			if !c.copyFrag(buf, v.Data, v.Seq) {
+				c.lostAcc++
+				continue
+			}
+			*m = Meta{Seq: v.Seq, Sig: v.Sig, Size: sz, Lost: c.lostAcc, Ctl: v.Ctl,
+				TSOrig: v.TSOrig, TSPub: v.TSPub}
+			c.lostAcc = 0
+			return int(sz), nil
+		}
+		if c.asmLen+sz > c.maxMsg {
+			c.lostAcc++
+			c.asmDrop()
+			continue
+		}
+		if c.asmBuf == nil {
+			c.asmBuf = make([]byte, c.maxMsg)
+		}
+		if !c.copyFrag(c.asmBuf[c.asmLen:], v.Data, v.Seq) {
+			c.lostAcc++
+			c.asmDrop()
+			continue
+		}
+		if som {
+			c.pendMeta.Seq, c.pendMeta.Sig, c.pendMeta.TSOrig = v.Seq, v.Sig, v.TSOrig
+		}
+		c.asmLen += sz
+		c.asmFrags++
+		if !eom {
+			continue
+		}
+		*m = Meta{Seq: c.pendMeta.Seq, Sig: c.pendMeta.Sig, Size: c.asmLen, Lost: c.lostAcc,
+			Ctl: v.Ctl, TSOrig: c.pendMeta.TSOrig, TSPub: v.TSPub}
+		c.lostAcc = 0
+		c.asmFrags = 0
+		if c.asmLen > uint64(len(buf)) {
+			c.pend = true
+			c.pendMeta = *m
+			return 0, ErrMsgSize
+		}
+		copy(buf, c.asmBuf[:c.asmLen])
+		c.asmLen = 0
+		return int(m.Size), nil
+	}
+	return 0, ErrAgain
+}
+
+// Flush writes the consumer's cursor, counters and heartbeat to shared
+// memory now.  This is also how a reliable consumer commits its position
+// for RejoinConsumer.
+func (c *Consumer) Flush() error {
+	c.flushCursor(true)
+	return nil
+}
+
+// SetSpin sets how long the waiting calls busy-spin before they park
+// (default 20 µs; 0 parks at once).
+func (c *Consumer) SetSpin(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	c.spin = d
+}
+
+// Slot is the consumer slot this consumer occupies (for RejoinConsumer).
+func (c *Consumer) Slot() int { return int(c.slot) }
+
+// Seq is the sequence number of the next descriptor the consumer reads.
+func (c *Consumer) Seq() uint64 { return c.seq }
+
+// MaxMsg is the largest message of the channel: a Recv buffer of this size
+// always fits.
+func (c *Consumer) MaxMsg() int { return int(c.maxMsg) }
+
+// JoinConsumer joins channel name as a consumer in mode.  It starts at the
+// producer's last flushed position, so a consumer that joins before the
+// first message sees every message.  It maps the channel read-only except
+// for its own cursor page and the wait page.  Errors: ErrInval, ErrNoEnt,
+// ErrFull, ErrMagic, ErrVersion, ErrCorrupt, ErrIO.
+func (r *Region) JoinConsumer(name string, mode Mode) (*Consumer, error) {
+	if mode != Reliable && mode != Lossy {
+		return nil, ErrInval
+	}
+	return r.join(name, mode, -1)
+}
+
+// RejoinConsumer rejoins consumer slot slot of channel name, in the mode it
+// had, from the position it last flushed: for a consumer restarted after a
+// crash (one that died delivers again what it read after its last flush).
+// If the producer lapped the slot meanwhile, the first poll reports the
+// loss as an overrun.  Errors: ErrInval (no such slot), ErrNoEnt (slot never
+// used), ErrBusy (its consumer is alive), and those of JoinConsumer.
+func (r *Region) RejoinConsumer(name string, slot int) (*Consumer, error) {
+	if slot < 0 {
+		return nil, ErrInval
+	}
+	return r.join(name, 0, slot)
+}
+
+func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error) {
+	ci, err := r.findChannel(name)
+	if err != nil {
+		return nil, err
+	}
+	if want >= int(ci.maxConsumers) {
+		return nil, ErrInval
+	}
+	c := &Consumer{fd: -1, fifoFd: -1}
+	if c.fd, err = fileReopen(r.fd); err != nil {
+		return nil, err
+	}
+	locked := false
+	defer func() {
+		if err != nil {
+			c.m.unmap()
+			c.curMap.unmap()
+			c.waitMap.unmap()
+			if locked {
+				lockRelease(c.fd, c.lockOff)
+			}
+			closeFd(c.fd)
+		}
+	}()
+	if c.mode, err = fileMode(c.fd); err != nil {
+		return
+	}
+	base := unsafe.Add(r.m.base(), ci.off)
+	curAt := func(i uint32) *cursor { return cursorAt(unsafe.Add(base, ci.g.cursorOff), i) }
+	lockSlot := func(i uint32) error {
+		c.lockOff = ci.off + ci.g.cursorOff + uint64(i)*pageSize
+		return lockTry(c.fd, c.lockOff)
+	}
+	var slot uint32
+	if want >= 0 {
+		slot = uint32(want)
+		if err = lockSlot(slot); err != nil {
+			return
+		}
+		locked = true
+		k := curAt(slot)
+		if atomic.LoadUint32(&k.gen) == 0 {
+			return nil, ErrNoEnt
+		}
+		m := atomic.LoadUint32(&k.mode)
+		if m != uint32(Reliable) && m != uint32(Lossy) {
+			return nil, ErrCorrupt
+		}
+		mode = Mode(m)
+	} else {
+		// Claim a slot: its lock is ours for as long as we live.  Free slots
+		// first, so that a dead consumer's slot waits for it to rejoin.
+		found := false
+		for pass := 0; pass < 2 && !found; pass++ {
+			for slot = 0; slot < ci.maxConsumers; slot++ {
+				if pass == 0 && atomic.LoadUint32(&curAt(slot).state) != curFree {
+					continue
+				}
+				e := lockSlot(slot)
+				if e == nil {
+					found = true
+					break
+				}
+				if e != ErrBusy {
+					return nil, e
+				}
+			}
+		}
+		if !found {
+			return nil, ErrFull
+		}
+		locked = true
+	}
+	// The producer's parts read-only; our cursor page and the wait page
+	// read-write.
+	if c.m, err = mapFile(c.fd, ci.off, ci.size, false); err != nil {
+		return
+	}
+	if c.curMap, err = mapFile(c.fd, c.lockOff, pageSize, true); err != nil {
+		return
+	}
+	if c.waitMap, err = mapFile(c.fd, ci.off+ci.g.waitOff, pageSize, true); err != nil {
+		return
+	}
+	mb := c.m.base()
+	c.cur = (*cursor)(c.curMap.base())
+	c.wait = (*waitPage)(c.waitMap.base())
+	c.fifo = fifoPath(r.dir, r.name, name, slot)
+	c.slot = slot
+	c.prod = (*prodPage)(unsafe.Add(mb, ci.g.prodOff))
+	c.prodLockOff = ci.off + ci.g.prodOff
+	c.meta = unsafe.Add(mb, ci.g.metaOff)
+	c.dataBytes = ci.g.dataChunks << chunkShift
+	c.data = c.m.b[ci.g.dataOff : ci.g.dataOff+c.dataBytes]
+	c.mask = uint64(ci.depth - 1)
+	c.depth = uint64(ci.depth)
+	c.mtu = ci.mtu
+	c.maxMsg = ci.maxMsg
+	c.lossy = mode == Lossy
+	c.rng = randomSeed()
+	c.flushEvery = max(uint64(ci.depth/4), 1)
+	c.flushLeft = jitter(&c.rng, c.flushEvery)
+	c.spin = defaultSpin
+
+	k := c.cur
+	last := atomic.LoadUint64(&k.seq)
+	if want < 0 {
+		atomic.StoreUint64(&k.msgs, 0)
+		atomic.StoreUint64(&k.bytes, 0)
+		atomic.StoreUint64(&k.overrunPoll, 0)
+		atomic.StoreUint64(&k.overrunRead, 0)
+		atomic.StoreUint64(&k.lost, 0)
+	} else {
+		c.msgs = atomic.LoadUint64(&k.msgs)
+		c.bytes = atomic.LoadUint64(&k.bytes)
+		c.overrunPoll = atomic.LoadUint64(&k.overrunPoll)
+		c.overrunRead = atomic.LoadUint64(&k.overrunRead)
+		c.lost = atomic.LoadUint64(&k.lost)
+	}
+	atomic.StoreUint32(&k.pid, uint32(os.Getpid()))
+	atomic.StoreUint32(&k.mode, uint32(mode))
+	atomic.StoreUint32(&k.park, 0)
+	gen := atomic.LoadUint32(&k.gen) + 1
+	if gen == 0 {
+		gen = 1
+	}
+	atomic.StoreUint32(&k.gen, gen)
+	prodSeq := atomic.LoadUint64(&c.prod.seq)
+	if want >= 0 {
+		// A rejoin resumes where it last flushed.  That may be ahead of the
+		// producer's flushed seq, but not ahead of what it published: the
+		// slot before it must hold that sequence number or a later one.
+		before := atomic.LoadUint64(&c.desc(last - 1).seq)
+		if int64(prodSeq-last) >= 0 || int64(before-(last-1)) >= 0 {
+			c.seq = last
+		} else {
+			c.seq = prodSeq
+		}
+	}
+	if want >= 0 && atomic.LoadUint32(&k.state) == curActive {
+		// The slot of a consumer that died: the producer has counted its
+		// cursor all along, so we take over in place.
+		if c.seq != last {
+			atomic.StoreUint64(&k.seq, c.seq)
+		}
+	} else {
+		// Sequentially consistent with the producer's flush (see there).
+		atomic.StoreUint32(&k.state, curJoining)
+		s := atomic.LoadUint64(&c.prod.seq)
+		if want < 0 {
+			c.seq = s
+		}
+		atomic.StoreUint64(&k.seq, c.seq)
+		// Release: pairs with the acquire load of the state in the
+		// producer's credit refresh; the seq above is seen with ACTIVE.
+		atomic.StoreUint32(&k.state, curActive)
+	}
+	atomic.StoreUint64(&k.hbNs, monoNs())
+	c.seqFlushed = c.seq
+	return c, nil
+}
+
+// Leave flushes the cursor and frees the slot.  The consumer must not be
+// used afterwards.
+func (c *Consumer) Leave() error {
+	if c == nil || c.fd < 0 {
+		return nil
+	}
+	c.flushCursor(true)
+	atomic.StoreUint32(&c.cur.park, 0)
+	// Release: pairs with the state load in the producer's credit refresh;
+	// it stops counting this slot.
+	atomic.StoreUint32(&c.cur.state, curFree)
+	if !c.lossy {
+		c.creditWake() // our slot no longer holds it back
+	}
+	closeFd(c.fifoFd)
+	c.fifoFd = -1
+	c.m.unmap()
+	c.curMap.unmap()
+	c.waitMap.unmap()
+	lockRelease(c.fd, c.lockOff)
+	closeFd(c.fd)
+	c.fd = -1
+	c.data = nil
+	return nil
+}

@@ -1,0 +1,69 @@
+package rill
+
+// Error is a rill error.  Its values are the C library's RILL_E* codes
+// (positive), so a Go program and a C program report the same number for the
+// same condition; Error() gives the same text as rill_strerror().
+//
+// Errors are returned as these values, never wrapped, so they compare with
+// == or errors.Is.
+type Error int
+
+const (
+	ErrAgain    Error = 1  // nothing to read yet, or no credit to publish now
+	ErrOverrun  Error = 2  // the consumer was lapped; View.Lost says how many
+	ErrInval    Error = 3  // bad argument (name, size, option)
+	ErrNoMem    Error = 4  // out of process memory
+	ErrNoEnt    Error = 5  // no such region or channel
+	ErrExist    Error = 6  // region or channel already exists
+	ErrAccess   Error = 7  // permission denied on the region file
+	ErrNoDir    Error = 8  // the region directory does not exist
+	ErrNoSpace  Error = 9  // not enough space in the file system or region
+	ErrBusy     Error = 10 // a live producer owns the channel / the slot is live
+	ErrFull     Error = 11 // every consumer slot of the channel is taken
+	ErrEmpty    Error = 12 // region file has length zero
+	ErrTrunc    Error = 13 // region file shorter than its header says
+	ErrMagic    Error = 14 // not a rill region or object (wrong magic)
+	ErrVersion  Error = 15 // rill layout version not supported
+	ErrCorrupt  Error = 16 // header, table or descriptor fields out of range
+	ErrMsgSize  Error = 17 // message larger than the channel allows, or the buffer
+	ErrTimedOut Error = 18 // a wait ran out of time
+	ErrIO       Error = 19 // an unexpected operating-system error
+	ErrClosed   Error = 20 // the producer left the channel; everything was read
+	ErrDead     Error = 21 // the producer died; everything it published was read
+	errMax      Error = 22
+)
+
+var errText = [errMax]string{
+	0:           "success",
+	ErrAgain:    "nothing to read yet, or no credit to publish now",
+	ErrOverrun:  "consumer was overrun by the producer; messages were lost",
+	ErrInval:    "invalid argument",
+	ErrNoMem:    "out of memory",
+	ErrNoEnt:    "no such region or channel",
+	ErrExist:    "region or channel already exists",
+	ErrAccess:   "permission denied",
+	ErrNoDir:    "region directory does not exist",
+	ErrNoSpace:  "not enough space (file system or region)",
+	ErrBusy:     "in use by a live endpoint (the producer, or that consumer slot)",
+	ErrFull:     "every consumer slot of the channel is taken",
+	ErrEmpty:    "region file is empty",
+	ErrTrunc:    "region file is shorter than its header says",
+	ErrMagic:    "not a rill region or object (bad magic)",
+	ErrVersion:  "unsupported rill layout version",
+	ErrCorrupt:  "region or channel is corrupt (field out of range)",
+	ErrMsgSize:  "message too large",
+	ErrTimedOut: "timed out",
+	ErrIO:       "unexpected operating-system error",
+	ErrClosed:   "the producer left the channel",
+	ErrDead:     "the producer died",
+}
+
+func (e Error) Error() string {
+	if e <= 0 || e >= errMax {
+		return "rill: unknown rill error"
+	}
+	return "rill: " + errText[e]
+}
+
+// Code is the C library's return value for this error (negative).
+func (e Error) Code() int { return -int(e) }

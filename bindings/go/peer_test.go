@@ -1,0 +1,299 @@
+package rill
+
+// The Go peer: the test binary re-executed with RILL_GO_PEER=1 runs one
+// command, as the C peer (tests/xpeer.c) does, so that either side of a
+// cross-process test can be either language.  Commands:
+//
+//	vector write|check FILE DIR
+//	produce DIR REGION CHAN COUNT SEED [SPIN_NS]
+//	consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow]
+//	echo DIR REGION IN OUT COUNT SPIN_NS
+//	hold DIR REGION CHAN          (a reliable consumer that never reads)
+//
+// Message streams are shared with the C peer (tests/vectors/README.md):
+//
+//	h_i    = mix(SEED * 0x100000001b3 + i)
+//	size_i = class < 12 ? r % 129 : class < 15 ? r % (mtu+1) : r % (max_msg+1)
+//	         with class = h_i & 15, r = h_i >> 8
+//	sig_i  = i;  payload byte j = (uint8)((h_i >> (8*(j&7))) + (j>>3))
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("RILL_GO_PEER") != "" {
+		if err := peerMain(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "go peer:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// stream is the shared deterministic message stream of a channel.
+type stream struct {
+	seed        uint64
+	mtu, maxMsg uint64
+}
+
+func (s stream) hash(i uint64) uint64 { return mix(s.seed*0x100000001b3 + i) }
+
+func (s stream) size(i uint64) int {
+	h := s.hash(i)
+	class, r := h&15, h>>8
+	switch {
+	case class < 12:
+		return int(r % 129)
+	case class < 15:
+		return int(r % (s.mtu + 1))
+	}
+	return int(r % (s.maxMsg + 1))
+}
+
+// fill writes message i's payload into b (of its size).
+func (s stream) fill(i uint64, b []byte) {
+	h := s.hash(i)
+	for j := range b {
+		b[j] = byte(h>>(8*(j&7))) + byte(j>>3)
+	}
+}
+
+func (s stream) check(i uint64, b []byte) bool {
+	h := s.hash(i)
+	for j := range b {
+		if b[j] != byte(h>>(8*(j&7)))+byte(j>>3) {
+			return false
+		}
+	}
+	return true
+}
+
+func streamOf(r *Region, ch string, seed uint64) (stream, error) {
+	st, err := r.Stats(ch)
+	if err != nil {
+		return stream{}, err
+	}
+	return stream{seed: seed, mtu: uint64(st.MTU), maxMsg: st.MaxMsg}, nil
+}
+
+func atou(s string) uint64 {
+	x, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		panic(fmt.Sprintf("bad number %q", s))
+	}
+	return x
+}
+
+func optArg(a []string, i int) string {
+	if i < len(a) {
+		return a[i]
+	}
+	return ""
+}
+
+// produceStream sends messages 0..count-1 of the stream and leaves.
+func produceStream(r *Region, ch string, count, seed uint64, spin time.Duration) error {
+	s, err := streamOf(r, ch, seed)
+	if err != nil {
+		return err
+	}
+	p, err := r.JoinProducer(ch)
+	if err != nil {
+		return err
+	}
+	p.SetSpin(spin)
+	buf := make([]byte, s.maxMsg)
+	for i := uint64(0); i < count; i++ {
+		b := buf[:s.size(i)]
+		s.fill(i, b)
+		if err := p.SendWait(b, i, 10*time.Second); err != nil {
+			p.Leave()
+			return fmt.Errorf("send %d: %v", i, err)
+		}
+	}
+	return p.Leave()
+}
+
+// consumeStream receives a stream and checks every byte.  Reliable: every
+// message 0..count-1 in order, then ErrClosed.  Lossy: what it accepts is
+// exact and in order; it stops at ErrClosed.  ready is called once joined.
+func consumeStream(r *Region, ch string, count, seed uint64, mode Mode, spin time.Duration,
+	slow bool, ready func()) (got, lost uint64, err error) {
+	s, err := streamOf(r, ch, seed)
+	if err != nil {
+		return 0, 0, err
+	}
+	c, err := r.JoinConsumer(ch, mode)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Leave()
+	c.SetSpin(spin)
+	ready()
+	buf := make([]byte, s.maxMsg)
+	var m Meta
+	next := uint64(0)
+	for mode == Lossy || next < count {
+		n, err := c.RecvWait(buf, &m, 10*time.Second)
+		if err == ErrClosed && mode == Lossy {
+			break
+		}
+		if err != nil {
+			return got, lost, fmt.Errorf("recv after %d messages: %v", got, err)
+		}
+		if mode == Reliable && (m.Sig != next || m.Lost != 0) {
+			return got, lost, fmt.Errorf("expected message %d, got %d (lost %d)", next, m.Sig, m.Lost)
+		}
+		if m.Sig < next || m.Sig >= count {
+			return got, lost, fmt.Errorf("message %d out of order (next %d)", m.Sig, next)
+		}
+		if n != s.size(m.Sig) || !s.check(m.Sig, buf[:n]) {
+			return got, lost, fmt.Errorf("message %d: wrong size %d or payload", m.Sig, n)
+		}
+		next = m.Sig + 1
+		got++
+		lost += m.Lost
+		if slow {
+			for t0 := time.Now(); time.Since(t0) < 2*time.Microsecond; {
+			}
+		}
+	}
+	if mode == Reliable {
+		if _, err := c.RecvWait(buf, &m, 10*time.Second); err != ErrClosed {
+			return got, lost, fmt.Errorf("after the last message: expected ErrClosed, got %v", err)
+		}
+	}
+	return got, lost, nil
+}
+
+// echoLoop answers count messages on in with the same bytes on out.
+func echoLoop(r *Region, in, out string, count uint64, spin time.Duration, ready func()) error {
+	c, err := r.JoinConsumer(in, Reliable)
+	if err != nil {
+		return err
+	}
+	defer c.Leave()
+	p, err := r.JoinProducer(out)
+	if err != nil {
+		return err
+	}
+	defer p.Leave()
+	c.SetSpin(spin)
+	p.SetSpin(spin)
+	ready()
+	buf := make([]byte, c.MaxMsg())
+	var m Meta
+	for i := uint64(0); i < count; i++ {
+		n, err := c.RecvWait(buf, &m, 10*time.Second)
+		if err != nil {
+			return fmt.Errorf("echo recv %d: %v", i, err)
+		}
+		if err := p.SendWait(buf[:n], m.Sig, 10*time.Second); err != nil {
+			return fmt.Errorf("echo send %d: %v", i, err)
+		}
+	}
+	return nil
+}
+
+// pingLoop sends count messages of size bytes on out and waits for each
+// echo on in; it returns the round trips.
+func pingLoop(r *Region, out, in string, count uint64, spin time.Duration, size int) ([]time.Duration, error) {
+	c, err := r.JoinConsumer(in, Reliable)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Leave()
+	p, err := r.JoinProducer(out)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Leave()
+	c.SetSpin(spin)
+	p.SetSpin(spin)
+	s := stream{seed: 1}
+	msg, buf := make([]byte, size), make([]byte, c.MaxMsg())
+	var m Meta
+	rtt := make([]time.Duration, 0, count)
+	for i := uint64(0); i < count; i++ {
+		s.fill(i, msg)
+		t0 := time.Now()
+		if err := p.SendWait(msg, i, 10*time.Second); err != nil {
+			return nil, fmt.Errorf("ping send %d: %v", i, err)
+		}
+		n, err := c.RecvWait(buf, &m, 10*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("ping recv %d: %v", i, err)
+		}
+		rtt = append(rtt, time.Since(t0))
+		if m.Sig != i || !bytes.Equal(buf[:n], msg) {
+			return nil, fmt.Errorf("echo %d: wrong sig %d or bytes", i, m.Sig)
+		}
+	}
+	return rtt, nil
+}
+
+func sayReady() { fmt.Println("ready") }
+
+func peerMain(a []string) error {
+	if len(a) < 1 {
+		return fmt.Errorf("no command")
+	}
+	if a[0] == "vector" {
+		return vectorRun(a[2], a[3], a[1])
+	}
+	r, err := OpenRegion(a[2], &RegionOpts{Dir: a[1]})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	switch a[0] {
+	case "produce":
+		return produceStream(r, a[3], atou(a[4]), atou(a[5]), time.Duration(atouOr(optArg(a, 6), 20000)))
+	case "consume":
+		mode := Reliable
+		if a[6] == "lossy" {
+			mode = Lossy
+		}
+		got, lost, err := consumeStream(r, a[3], atou(a[4]), atou(a[5]), mode,
+			time.Duration(atouOr(optArg(a, 7), 20000)), optArg(a, 8) == "slow", sayReady)
+		if err == nil {
+			fmt.Printf("ok %d %d\n", got, lost)
+		}
+		return err
+	case "hold": // a reliable consumer that reads nothing until killed
+		c, err := r.JoinConsumer(a[3], Reliable)
+		if err != nil {
+			return err
+		}
+		sayReady()
+		os.Stdin.Read(make([]byte, 1))
+		return c.Leave()
+	case "echo":
+		return echoLoop(r, a[3], a[4], atou(a[5]), time.Duration(atou(a[6])), sayReady)
+	}
+	return fmt.Errorf("unknown command %q", a[0])
+}
+
+func atouOr(s string, d uint64) uint64 {
+	if s == "" {
+		return d
+	}
+	return atou(s)
+}
+
+// keep the testing import used when only TestMain is compiled
+var _ = testing.Short

@@ -1,0 +1,589 @@
+package rill
+
+import (
+	"math"
+	"os"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Forever is a timeout without limit.
+const Forever time.Duration = math.MaxInt64
+
+const (
+	hkInterval    = 1024 // publishes between producer housekeeping runs
+	defaultSpin   = 20 * time.Microsecond
+	defaultEvict  = time.Second
+	liveSlice     = 50 * time.Millisecond // longest park between liveness checks
+	noReservation = math.MaxUint64
+	millisecond   = uint64(time.Millisecond)
+)
+
+// Producer is the one writer of a channel.  It is used by one goroutine at
+// a time.
+type Producer struct {
+	// hot: touched by every publish
+	meta       unsafe.Pointer // depth descriptors
+	data       []byte         // the data ring
+	mask       uint64
+	seq        uint64 // next sequence number
+	chunk      uint64 // next free chunk of the data ring
+	dataChunks uint64
+	crAvail    uint64 // descriptors it may publish before a refresh
+	hkLeft     uint64 // publishes until housekeeping
+	resChunk   uint64 // reserved buffer: chunk and capacity
+	resCap     uint64 // noReservation when nothing is reserved
+	mtu        uint32
+	armSeen    uint32 // arm_gen when we last woke consumers
+	msgs       uint64
+	bytes      uint64
+	bp         uint64 // backpressure
+	armGen     *uint32
+	// cold
+	depth, maxMsg, seqFlushed, rng uint64
+	maxConsumers                   uint32
+	fd                             int
+	lockOff, cursorLockOff         uint64
+	m                              mapping
+	prod                           *prodPage
+	wait                           *waitPage
+	cursors                        unsafe.Pointer
+	spin, evict                    time.Duration
+	evictions, wakes               uint64
+	nextLiveCheck                  uint64
+	slots                          []prodSlot
+	region, ch, dir                string
+}
+
+// prodSlot is the producer's own record of a consumer slot.
+type prodSlot struct {
+	fdSeen    uint32 // its fd_gen when we last signalled it
+	fifoGen   uint32 // cursor gen the FIFO fd was opened for
+	fifoFd    int    // write end of its FIFO, or -1
+	deadGen   uint32 // gen found dead at deadSince
+	deadSince uint64 // mono ns; 0 = not seen dead
+}
+
+func cursorAt(base unsafe.Pointer, i uint32) *cursor {
+	return (*cursor)(unsafe.Add(base, uintptr(i)*pageSize))
+}
+
+func (p *Producer) desc(seq uint64) *desc {
+	return (*desc)(unsafe.Add(p.meta, uintptr(seq&p.mask)*32))
+}
+
+// flush writes position, counters and heartbeat to the producer page.
+func (p *Producer) flush() {
+	pp := p.prod
+	atomic.StoreUint64(&pp.msgs, p.msgs)
+	atomic.StoreUint64(&pp.bytes, p.bytes)
+	atomic.StoreUint64(&pp.backpressure, p.bp)
+	atomic.StoreUint64(&pp.evictions, p.evictions)
+	atomic.StoreUint64(&pp.wakes, p.wakes)
+	atomic.StoreUint64(&pp.hbNs, monoNs())
+	// Sequentially consistent: a consumer joining as reliable stores
+	// JOINING and then loads this seq; creditRefresh stores it and then
+	// loads the consumers' states.  One of the two sees the other.
+	atomic.StoreUint64(&pp.seq, p.seq)
+	p.seqFlushed = p.seq
+}
+
+// creditRefresh recomputes credits from the reliable consumers' cursors.
+func (p *Producer) creditRefresh() {
+	prev := p.seqFlushed
+	p.flush()
+	min := p.seq
+	for i := uint32(0); i < p.maxConsumers; i++ {
+		c := cursorAt(p.cursors, i)
+		st := atomic.LoadUint32(&c.state)
+		if st == curFree || atomic.LoadUint32(&c.mode) != uint32(Reliable) {
+			continue
+		}
+		if ev := atomic.LoadUint32(&p.prod.evicted[i]); ev != 0 && ev == atomic.LoadUint32(&c.gen) {
+			continue
+		}
+		var s uint64
+		if st == curJoining {
+			s = prev // it will start at a flushed seq no older than this
+		} else {
+			// Acquire: pairs with the release store of the cursor seq in the
+			// consumer's flush: its reads of the payloads before s are done.
+			s = atomic.LoadUint64(&c.seq)
+		}
+		if int64(s-min) < 0 {
+			min = s
+		}
+	}
+	lim := min + p.depth
+	if int64(lim-p.seq) > 0 {
+		p.crAvail = lim - p.seq
+	} else {
+		p.crAvail = 0
+	}
+}
+
+// evictDead looks (at most once a millisecond) for reliable consumers that
+// hold us back and whose process is dead, and evicts those found dead for
+// the eviction timeout.  True if it evicted one.
+func (p *Producer) evictDead() bool {
+	if p.evict == Forever {
+		return false
+	}
+	now := monoNs()
+	if now < p.nextLiveCheck {
+		return false
+	}
+	p.nextLiveCheck = now + millisecond
+	evicted := false
+	for i := uint32(0); i < p.maxConsumers; i++ {
+		c := cursorAt(p.cursors, i)
+		ps := &p.slots[i]
+		if atomic.LoadUint32(&c.state) == curFree || atomic.LoadUint32(&c.mode) != uint32(Reliable) {
+			continue
+		}
+		gen := atomic.LoadUint32(&c.gen)
+		if gen == atomic.LoadUint32(&p.prod.evicted[i]) {
+			continue
+		}
+		s := atomic.LoadUint64(&c.seq)
+		if int64(s+p.depth-p.seq) > 0 {
+			continue // not holding us back
+		}
+		if lockHeld(p.fd, p.cursorLockOff+uint64(i)*pageSize) != 0 {
+			ps.deadSince = 0 // alive (or cannot tell: never evict then)
+			continue
+		}
+		if ps.deadSince == 0 || ps.deadGen != gen {
+			ps.deadSince = now
+			ps.deadGen = gen
+		}
+		if now-ps.deadSince < uint64(p.evict) {
+			continue
+		}
+		atomic.StoreUint32(&p.prod.evicted[i], gen)
+		p.evictions++
+		ps.deadSince = 0
+		evicted = true
+	}
+	return evicted
+}
+
+// creditGet is true if need descriptors may be published now; else it
+// counts backpressure.
+func (p *Producer) creditGet(need uint64) bool {
+	p.creditRefresh()
+	if p.crAvail >= need {
+		return true
+	}
+	if p.evictDead() {
+		p.creditRefresh()
+		if p.crAvail >= need {
+			return true
+		}
+	}
+	p.bp++
+	atomic.StoreUint64(&p.prod.backpressure, p.bp)
+	return false
+}
+
+func (p *Producer) housekeeping() {
+	p.flush()
+	p.hkLeft = jitter(&p.rng, hkInterval)
+}
+
+// publish writes one descriptor; the payload is already in the data ring.
+func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32) {
+	seq := p.seq
+	publishDesc(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
+	p.seq = seq + 1
+	p.crAvail--
+	p.msgs++
+	p.bytes += sz
+	p.hkLeft--
+	if p.hkLeft == 0 {
+		p.housekeeping()
+	}
+	// Has a consumer parked or armed its fd since we last looked?  The
+	// word changes only then, so this load hits our cache.  The seq store
+	// above is a full barrier (desc_*.go), so a parking consumer either
+	// sees the descriptor or we see its bump (PROTOCOL.md §3.7).
+	if g := atomic.LoadUint32(p.armGen); g != p.armSeen {
+		p.wakeConsumers(g, false)
+	}
+}
+
+// place is where a payload of need chunks goes: the next free chunk, or
+// the ring's start if it would cross the end.
+func (p *Producer) place(need uint64) uint64 {
+	if p.chunk+need > p.dataChunks {
+		return 0
+	}
+	return p.chunk
+}
+
+// Reserve reserves n bytes (n <= the channel's MTU) in the data ring and
+// returns them.  Write the payload there, then Commit.  A second Reserve
+// without a Commit returns the same space, resized.  Errors: ErrAgain when
+// a reliable consumer has not freed room yet (counted as backpressure),
+// ErrMsgSize.
+func (p *Producer) Reserve(n int) ([]byte, error) {
+	if n < 0 || uint64(n) > uint64(p.mtu) {
+		return nil, ErrMsgSize
+	}
+	if p.crAvail == 0 && !p.creditGet(1) {
+		return nil, ErrAgain
+	}
+	ch := p.place(chunks(uint64(n)))
+	p.resChunk = ch
+	p.resCap = uint64(n)
+	off := ch << chunkShift
+	return p.data[off : off+uint64(n) : off+uint64(n)], nil
+}
+
+// Commit publishes the reserved buffer as a descriptor of n bytes (n <= the
+// reserved size) with sig and ctl (CtlMsg for a whole message; CtlSOM and
+// CtlEOM mark the fragments of a longer one).  tspub is stamped, tsorig is 0.
+// ErrInval if nothing was reserved or n is too large.
+func (p *Producer) Commit(n int, sig uint64, ctl uint16) error {
+	return p.CommitTS(n, sig, ctl, 0)
+}
+
+// CommitTS is Commit with an application timestamp in tsorig.
+func (p *Producer) CommitTS(n int, sig uint64, ctl uint16, tsorig uint32) error {
+	if p.resCap == noReservation || n < 0 || uint64(n) > p.resCap {
+		return ErrInval
+	}
+	p.publish(p.resChunk, uint64(n), sig, ctl, tsorig, uint32(monoNs()))
+	p.chunk = p.resChunk + chunks(uint64(n))
+	p.resCap = noReservation
+	return nil
+}
+
+func (p *Producer) sendFrag(src []byte, sig uint64, ctl uint16, ts uint32) {
+	n := uint64(len(src))
+	need := chunks(n)
+	ch := p.place(need)
+	copy(p.data[ch<<chunkShift:], src)
+	p.publish(ch, n, sig, ctl, 0, ts)
+	p.chunk = ch + need
+}
+
+// Send copies data (at most the channel's max message size) and publishes
+// it as one message, split in fragments of at most MTU bytes when larger.
+// All or nothing: ErrAgain without publishing anything if the credit for
+// every fragment is not there.  Errors: ErrAgain, ErrMsgSize.
+func (p *Producer) Send(data []byte, sig uint64) error {
+	p.resCap = noReservation // a send drops any pending reservation
+	n := uint64(len(data))
+	if n <= uint64(p.mtu) {
+		if p.crAvail == 0 && !p.creditGet(1) {
+			return ErrAgain
+		}
+		// The clock is read before the copy, whose work hides its latency.
+		p.sendFrag(data, sig, CtlMsg, uint32(monoNs()))
+		return nil
+	}
+	if n > p.maxMsg {
+		return ErrMsgSize
+	}
+	nfrag := frags(n, p.mtu)
+	if p.crAvail < nfrag && !p.creditGet(nfrag) {
+		return ErrAgain
+	}
+	ctl := CtlSOM
+	ts := uint32(monoNs())
+	mtu := int(p.mtu)
+	for len(data) > mtu {
+		p.sendFrag(data[:mtu], sig, ctl, ts)
+		data = data[mtu:]
+		ctl = 0
+	}
+	p.sendFrag(data, sig, ctl|CtlEOM, ts)
+	return nil
+}
+
+// Flush writes the producer's counters, position and heartbeat to shared
+// memory now (otherwise done every so many messages and when out of
+// credit).
+func (p *Producer) Flush() error {
+	p.flush()
+	return nil
+}
+
+// Seq is the sequence number the next descriptor will get (after a
+// restart, the one after the last descriptor committed before).
+func (p *Producer) Seq() uint64 { return p.seq }
+
+// MTU is the largest payload of one descriptor; MaxMsg the largest message
+// Send accepts.
+func (p *Producer) MTU() int    { return int(p.mtu) }
+func (p *Producer) MaxMsg() int { return int(p.maxMsg) }
+
+// SetSpin sets how long the waiting calls busy-spin before they park
+// (default 20 µs; 0 parks at once).
+func (p *Producer) SetSpin(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	p.spin = d
+}
+
+// SetEvict sets how long a reliable consumer whose process died may hold
+// the producer back before it is evicted (default 1 s; Forever: never).
+func (p *Producer) SetEvict(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	p.evict = d
+}
+
+// resume finds where a producer that joins a channel used before goes on
+// (PROTOCOL.md §3.6): after a crash the flushed seq may lag what was
+// published, so it walks forward over descriptors holding their own seq.
+func (p *Producer) resume() {
+	s := atomic.LoadUint64(&p.prod.seq)
+	for i := uint64(0); i < p.depth; i++ {
+		if atomic.LoadUint64(&p.desc(s).seq) != s {
+			break
+		}
+		s++
+	}
+	p.seq = s
+	p.chunk = 0
+	d := p.desc(s - 1)
+	if atomic.LoadUint64(&d.seq) == s-1 {
+		sz, _ := unpackSzCtl(atomic.LoadUint32(&d.szctl))
+		next := uint64(atomic.LoadUint32(&d.chunk)) + chunks(uint64(sz))
+		if next <= p.dataChunks {
+			p.chunk = next
+		}
+	}
+}
+
+// JoinProducer joins channel name as its producer.  Only one producer may be
+// joined at a time: a second join, from any process, fails with ErrBusy
+// while the first is alive.  A producer that joins a channel used before
+// resumes its sequence.  Errors: ErrInval, ErrNoEnt, ErrBusy, ErrMagic,
+// ErrVersion, ErrCorrupt, ErrIO.
+func (r *Region) JoinProducer(name string) (*Producer, error) {
+	ci, err := r.findChannel(name)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := fileReopen(r.fd)
+	if err != nil {
+		return nil, err
+	}
+	p := &Producer{fd: fd, lockOff: ci.off + ci.g.prodOff}
+	if err := lockTry(fd, p.lockOff); err != nil {
+		closeFd(fd)
+		return nil, err
+	}
+	if p.m, err = mapFile(fd, ci.off, ci.size, true); err != nil {
+		lockRelease(fd, p.lockOff)
+		closeFd(fd)
+		return nil, err
+	}
+	base := p.m.base()
+	p.prod = (*prodPage)(unsafe.Add(base, ci.g.prodOff))
+	p.wait = (*waitPage)(unsafe.Add(base, ci.g.waitOff))
+	p.armGen = &p.wait.armGen
+	p.cursors = unsafe.Add(base, ci.g.cursorOff)
+	p.cursorLockOff = ci.off + ci.g.cursorOff
+	p.slots = make([]prodSlot, ci.maxConsumers)
+	for i := range p.slots {
+		p.slots[i].fifoFd = -1
+	}
+	p.region, p.ch, p.dir = r.name, name, r.dir
+	p.spin, p.evict = defaultSpin, defaultEvict
+	p.meta = unsafe.Add(base, ci.g.metaOff)
+	p.data = p.m.b[ci.g.dataOff : ci.g.dataOff+ci.g.dataChunks*chunkSize]
+	p.mask = uint64(ci.depth - 1)
+	p.depth = uint64(ci.depth)
+	p.mtu = ci.mtu
+	p.maxMsg = ci.maxMsg
+	p.maxConsumers = ci.maxConsumers
+	p.dataChunks = ci.g.dataChunks
+	p.resCap = noReservation
+	p.rng = randomSeed()
+	pp := p.prod
+	p.msgs = atomic.LoadUint64(&pp.msgs)
+	p.bytes = atomic.LoadUint64(&pp.bytes)
+	p.bp = atomic.LoadUint64(&pp.backpressure)
+	p.evictions = atomic.LoadUint64(&pp.evictions)
+	p.wakes = atomic.LoadUint64(&pp.wakes)
+	p.resume()
+	p.crAvail = 0 // the first publish computes credits
+	p.hkLeft = jitter(&p.rng, hkInterval)
+	atomic.StoreUint32(&pp.pid, uint32(os.Getpid()))
+	// No ASYM flag: our publish ends with a full barrier (desc_*.go), so
+	// parking consumers need no heavy barrier for us.
+	atomic.StoreUint32(&pp.flags, 0)
+	atomic.StoreUint32(&pp.crWait, 0)
+	atomic.AddUint32(&pp.gen, 1)
+	atomic.StoreUint32(&pp.state, prodJoined)
+	p.flush()
+	// The first publish looks at every slot: consumers may have parked or
+	// armed before we came.
+	p.armSeen = atomic.LoadUint32(p.armGen) - 1
+	// Consumers parked under an earlier producer look again (at our flags
+	// and state): the bump is a release that pairs with their acquire load
+	// of wake, which comes before their load of flags.
+	atomic.AddUint32(&pp.wake, 1)
+	unpark(&pp.wake)
+	return p, nil
+}
+
+// Leave flushes counters and position, marks the channel closed (waiting
+// consumers return ErrClosed once they have read everything) and releases
+// it.  The producer must not be used afterwards.
+func (p *Producer) Leave() error {
+	if p == nil || p.fd < 0 {
+		return nil
+	}
+	p.flush()
+	// Release (seq_cst): pairs with the acquire load of state in a waiting
+	// consumer, which then polls once more and sees everything published.
+	atomic.StoreUint32(&p.prod.state, prodLeft)
+	p.wakeConsumers(atomic.LoadUint32(p.armGen), true)
+	for i := range p.slots {
+		closeFd(p.slots[i].fifoFd)
+	}
+	p.m.unmap()
+	lockRelease(p.fd, p.lockOff)
+	closeFd(p.fd)
+	p.fd = -1
+	return nil
+}
+
+// ---- waking consumers ----------------------------------------------------
+
+func (p *Producer) fifoSignal(i, gen uint32) {
+	ps := &p.slots[i]
+	if ps.fifoFd < 0 || ps.fifoGen != gen { // a new join: reopen
+		closeFd(ps.fifoFd)
+		ps.fifoFd = -1
+		ps.fifoGen = gen
+		fd, err := fifoWriter(fifoPath(p.dir, p.region, p.ch, i))
+		if err != nil {
+			return // nobody reads it: nothing to signal
+		}
+		ps.fifoFd = fd
+	}
+	fifoSignal(ps.fifoFd)
+}
+
+// wakeConsumers is the wake-up path (PROTOCOL.md §3.7): it runs when
+// arm_gen moved, or with force when the producer leaves.
+func (p *Producer) wakeConsumers(gen uint32, force bool) {
+	pp := p.prod
+	p.armSeen = gen
+	p.wakes++
+	atomic.StoreUint64(&pp.wakes, p.wakes)
+	// Release: pairs with the acquire load of wake in a parking consumer;
+	// the futex compares this word, so a consumer that read the old value
+	// and parks after our bump returns at once.
+	atomic.AddUint32(&pp.wake, 1)
+	parked := force
+	for i := uint32(0); i < p.maxConsumers; i++ {
+		k := cursorAt(p.cursors, i)
+		// Acquire: pairs with the release store of ACTIVE at join.
+		if atomic.LoadUint32(&k.state) == curFree {
+			continue
+		}
+		if atomic.LoadUint32(&k.park) != 0 {
+			parked = true
+		}
+		fg := atomic.LoadUint32(&k.fdGen)
+		ps := &p.slots[i]
+		if fg == ps.fdSeen && !(force && fg != 0) {
+			continue
+		}
+		ps.fdSeen = fg
+		p.fifoSignal(i, atomic.LoadUint32(&k.gen))
+	}
+	if parked {
+		unpark(&pp.wake)
+	}
+}
+
+// ---- waiting for credit ----------------------------------------------------
+
+func addSat(a, b uint64) uint64 {
+	if a+b < a {
+		return math.MaxUint64
+	}
+	return a + b
+}
+
+func (p *Producer) waitFor(timeout time.Duration, try func() error) error {
+	err := try()
+	if err != ErrAgain || timeout <= 0 {
+		return err
+	}
+	pp := p.prod
+	bp := p.bp // the whole wait counts once
+	defer func() {
+		p.bp = bp
+		atomic.StoreUint64(&pp.backpressure, bp)
+	}()
+	now := monoNs()
+	deadline := addSat(now, uint64(timeout))
+	if p.spin > 0 {
+		end := addSat(now, uint64(min(p.spin, timeout)))
+		for i := 1; ; i++ {
+			if err = try(); err != ErrAgain {
+				return err
+			}
+			if i&63 == 0 && monoNs() >= end {
+				break
+			}
+		}
+	}
+	for {
+		now = monoNs()
+		if now >= deadline {
+			return ErrTimedOut
+		}
+		// Short naps: the retry looks for dead consumers to evict.
+		slice := min(deadline-now, 10*millisecond)
+		// Acquire: pairs with the release bump of cr_wake by a consumer.
+		w := atomic.LoadUint32(&p.wait.crWake)
+		// Sequentially consistent, then a heavy barrier: a consumer that
+		// flushes its cursor after this sees cr_wait, or we see its cursor
+		// in the retry (consumers without asymmetric barriers fence).
+		atomic.StoreUint32(&pp.crWait, 1)
+		if heavyBarrier() != nil {
+			slice = min(slice, millisecond)
+		}
+		if err = try(); err != ErrAgain {
+			atomic.StoreUint32(&pp.crWait, 0)
+			return err
+		}
+		perr := park(&p.wait.crWake, w, time.Duration(slice))
+		atomic.StoreUint32(&pp.crWait, 0)
+		if perr != nil && perr != ErrTimedOut {
+			return perr
+		}
+		if err = try(); err != ErrAgain {
+			return err
+		}
+		p.flush() // heartbeat while we wait
+	}
+}
+
+// SendWait is Send that waits for credit up to timeout (spinning for the
+// spin budget, then parked on a futex until a reliable consumer advances,
+// leaves, or is evicted as dead).  ErrTimedOut instead of ErrAgain (a
+// timeout of 0 tries once and may return ErrAgain).
+func (p *Producer) SendWait(data []byte, sig uint64, timeout time.Duration) error {
+	return p.waitFor(timeout, func() error { return p.Send(data, sig) })
+}
+
+// ReserveWait is Reserve that waits for credit up to timeout, as SendWait.
+func (p *Producer) ReserveWait(n int, timeout time.Duration) ([]byte, error) {
+	var buf []byte
+	err := p.waitFor(timeout, func() (e error) { buf, e = p.Reserve(n); return })
+	return buf, err
+}

@@ -1,0 +1,351 @@
+package rill
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"unsafe"
+)
+
+// RegionOpts are the options of CreateRegion and OpenRegion.  The zero value
+// gives the defaults.
+type RegionOpts struct {
+	Size uint64 // create: total bytes, rounded up to 4 KiB; 0 = 64 MiB
+	Dir  string // "" = $RILL_DIR, else /dev/shm
+	Mode uint32 // create: file mode, set exactly (umask aside); 0 = 0600
+}
+
+// Region is an open region: a named shared-memory file holding channels.
+// Its methods may be called from several goroutines.  While it is open it
+// holds a shared lock on the file, which is how other processes tell that
+// the region has a live user.
+type Region struct {
+	fd   int
+	m    mapping
+	size uint64
+	name string
+	dir  string
+}
+
+// RegionInfo describes a region.
+type RegionInfo struct {
+	Size       uint64 // total bytes
+	Used       uint64 // bytes allocated to objects (header included)
+	CreatedNs  uint64 // CLOCK_REALTIME at creation
+	CreatorPid uint32
+	CreatorUid uint32
+	Objects    uint32 // objects in the table
+}
+
+func newRegion(name, dir string, fd int, size uint64) (*Region, error) {
+	// Shared lock for the handle's lifetime.  It waits out a cleaner's
+	// exclusive lock; a region cleaned meanwhile is unlinked, which the
+	// caller checks.
+	if err := lockShared(fd, 0); err != nil {
+		return nil, err
+	}
+	m, err := mapFile(fd, 0, size, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Region{fd: fd, m: m, size: size, name: name, dir: dir}, nil
+}
+
+func (r *Region) hdr() *regionHdr { return (*regionHdr)(r.m.base()) }
+
+func (r *Region) entry(i uint32) *objEntry {
+	return (*objEntry)(unsafe.Add(r.m.base(), tableOff+uintptr(i)*unsafe.Sizeof(objEntry{})))
+}
+
+// CreateRegion creates region name (a file dir/name) of opts.Size bytes,
+// reserving its pages up front (free space is checked first).  The file
+// appears fully formed: it is built under a temporary name and linked into
+// place.  Names are 1 to NameMax bytes of [A-Za-z0-9._-], not starting with
+// '.'.  Errors: ErrInval, ErrExist, ErrNoDir, ErrAccess, ErrNoSpace, ErrIO.
+func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
+	var o RegionOpts
+	if opts != nil {
+		o = *opts
+	}
+	if !validName(name) {
+		return nil, ErrInval
+	}
+	size := o.Size
+	if size == 0 {
+		size = defaultRegion
+	}
+	if size < 2*pageSize || size > 1<<62 {
+		return nil, ErrInval
+	}
+	size = alignUp(size, pageSize)
+	mode := o.Mode
+	if mode == 0 {
+		mode = 0o600
+	}
+	if mode&^0o7777 != 0 {
+		return nil, ErrInval
+	}
+	dir := regionDir(o.Dir)
+	path := dir + "/" + name
+	// Built under a name no region can have (leading '.'), then linked.
+	tmp := fmt.Sprintf("%s/.%s.%d.%016x.tmp", dir, name, os.Getpid(), randomSeed())
+	fd, err := fileCreate(tmp, size, mode)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRegion(name, dir, fd, size)
+	if err != nil {
+		closeFd(fd)
+		fileUnlink(tmp)
+		return nil, err
+	}
+	h := r.hdr()
+	h.version = layoutVersion
+	h.hdrSize = pageSize
+	h.size = size
+	h.createdNs = realNs()
+	h.creatorPid = uint32(os.Getpid())
+	h.creatorUid = uint32(os.Getuid())
+	h.objMax = maxObjects
+	atomic.StoreUint32(&h.objCnt, 0)
+	h.allocOff = pageSize
+	// Release (seq_cst): pairs with the acquire load of magic in OpenRegion.
+	atomic.StoreUint64(&h.magic, regionMagic)
+	lerr := linkErr(tmp, path)
+	if lerr != nil {
+		r.Close()
+		return nil, lerr
+	}
+	return r, nil
+}
+
+// linkErr links from at to (failing if to exists), then removes from.
+func linkErr(from, to string) error {
+	err := os.Link(from, to)
+	os.Remove(from)
+	if err != nil {
+		if le, ok := err.(*os.LinkError); ok {
+			return errnoErr(le.Err)
+		}
+		return ErrIO
+	}
+	return nil
+}
+
+func entryOK(e *objEntry, allocOff uint64) bool {
+	name, ok := cName(&e.name)
+	if !ok || !validName(name) || e.typ != objChannel {
+		return false
+	}
+	if e.off < pageSize || e.off%pageSize != 0 || e.size%pageSize != 0 {
+		return false
+	}
+	return e.size != 0 && e.off <= allocOff && e.size <= allocOff-e.off
+}
+
+// validate checks the header and table of a region mapped over fileSize
+// bytes (PROTOCOL.md §1.3).
+func (r *Region) validate(fileSize uint64) error {
+	h := r.hdr()
+	// Acquire: pairs with the release store of magic at creation.
+	if atomic.LoadUint64(&h.magic) != regionMagic {
+		return ErrMagic
+	}
+	if fileSize < pageSize {
+		return ErrTrunc
+	}
+	if h.version != layoutVersion {
+		return ErrVersion
+	}
+	if h.size > fileSize {
+		return ErrTrunc
+	}
+	if h.hdrSize != pageSize || h.objMax != maxObjects || h.size < 2*pageSize || h.size%pageSize != 0 {
+		return ErrCorrupt
+	}
+	cnt := atomic.LoadUint32(&h.objCnt)
+	if cnt > h.objMax || h.allocOff < pageSize || h.allocOff > h.size || h.allocOff%pageSize != 0 {
+		return ErrCorrupt
+	}
+	for i := uint32(0); i < cnt; i++ {
+		if !entryOK(r.entry(i), h.allocOff) {
+			return ErrCorrupt
+		}
+	}
+	return nil
+}
+
+// OpenRegion opens an existing region, validating magic, version, sizes,
+// alignment and every table offset against the file's real length (only
+// opts.Dir is used).  Errors: ErrInval, ErrNoEnt, ErrNoDir, ErrAccess,
+// ErrEmpty, ErrTrunc, ErrMagic, ErrVersion, ErrCorrupt, ErrIO.
+func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
+	if !validName(name) {
+		return nil, ErrInval
+	}
+	dir := ""
+	if opts != nil {
+		dir = opts.Dir
+	}
+	dir = regionDir(dir)
+	fd, size, err := fileOpen(dir + "/" + name)
+	if err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		closeFd(fd)
+		return nil, ErrEmpty
+	}
+	if size < 8 {
+		closeFd(fd)
+		return nil, ErrMagic
+	}
+	r, err := newRegion(name, dir, fd, size)
+	if err != nil {
+		closeFd(fd)
+		return nil, err
+	}
+	if linked, err := fileLinked(fd); err != nil || !linked { // removed by a cleaner
+		r.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, ErrNoEnt
+	}
+	if err := r.validate(size); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close unmaps the region and drops its lock.  Endpoints joined through it
+// stay valid: each keeps its own mapping.
+func (r *Region) Close() error {
+	if r == nil || r.fd < 0 {
+		return nil
+	}
+	r.m.unmap()
+	closeFd(r.fd)
+	r.fd = -1
+	return nil
+}
+
+// Name is the region's name; Dir the directory its file is in.
+func (r *Region) Name() string { return r.name }
+func (r *Region) Dir() string  { return r.dir }
+
+// Info describes the region.
+func (r *Region) Info() RegionInfo {
+	h := r.hdr()
+	cnt := atomic.LoadUint32(&h.objCnt)
+	if cnt > maxObjects {
+		cnt = maxObjects
+	}
+	return RegionInfo{Size: h.size, Used: h.allocOff, CreatedNs: h.createdNs,
+		CreatorPid: h.creatorPid, CreatorUid: h.creatorUid, Objects: cnt}
+}
+
+// UnlinkRegion removes region name from dir ("" = $RILL_DIR or /dev/shm)
+// and the FIFOs of its consumers.  Processes that have it mapped keep using
+// it.
+func UnlinkRegion(name, dir string) error {
+	if !validName(name) {
+		return ErrInval
+	}
+	d := regionDir(dir)
+	if err := fileUnlink(d + "/" + name); err != nil {
+		return err
+	}
+	fifosUnlink(d, name)
+	return nil
+}
+
+// lockUnused opens dir/name if it is a rill region (by its magic) and tries
+// the exclusive whole-file lock: the fd locked (no user alive), ErrBusy (in
+// use) or an error (ErrMagic: not a region).
+func lockUnused(dir, name string) (int, error) {
+	fd, size, err := fileOpen(dir + "/" + name)
+	if err != nil {
+		return -1, err
+	}
+	if size < pageSize {
+		closeFd(fd)
+		return -1, ErrMagic
+	}
+	m, err := mapFile(fd, 0, pageSize, false)
+	if err != nil {
+		closeFd(fd)
+		return -1, err
+	}
+	// Acquire: pairs with the release store of magic at creation.
+	magic := atomic.LoadUint64((*uint64)(m.base()))
+	m.unmap()
+	if magic != regionMagic {
+		closeFd(fd)
+		return -1, ErrMagic
+	}
+	if err := lockAllTry(fd); err != nil {
+		closeFd(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// RegionInUse reports whether some live process has region name open or
+// joined to one of its channels.
+func RegionInUse(name, dir string) (bool, error) {
+	if !validName(name) {
+		return false, ErrInval
+	}
+	fd, err := lockUnused(regionDir(dir), name)
+	if err == ErrBusy {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	lockReleaseAll(fd)
+	closeFd(fd)
+	return false, nil
+}
+
+// CleanRegions finds the regions in dir whose every user is dead and removes
+// them (with their FIFOs) unless dryRun.  A region in use is never touched:
+// removal happens under an exclusive lock that no live user can be holding.
+// fn, if not nil, is called for each unused region found.  It returns how
+// many were found.
+func CleanRegions(dir string, dryRun bool, fn func(name string, removed bool, err error)) (int, error) {
+	d := regionDir(dir)
+	names, err := dirNames(d)
+	if err != nil {
+		return 0, err
+	}
+	found := 0
+	for _, name := range names {
+		if !validName(name) { // temporary files, FIFOs, others
+			continue
+		}
+		fd, err := lockUnused(d, name)
+		if err != nil { // in use, or not ours
+			continue
+		}
+		found++
+		removed := false
+		var rerr error
+		if !dryRun {
+			// Under our exclusive lock nobody can be using it: a process
+			// that opens it now waits for the lock, then finds it unlinked.
+			if rerr = fileUnlink(d + "/" + name); rerr == nil {
+				fifosUnlink(d, name)
+				removed = true
+			}
+		}
+		lockReleaseAll(fd)
+		closeFd(fd)
+		if fn != nil {
+			fn(name, removed, rerr)
+		}
+	}
+	return found, nil
+}

@@ -1,0 +1,500 @@
+package rill
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// scale divides the message counts of the long tests ($RILL_TEST_SCALE,
+// as the C tests; the race detector slows Go code down).
+func scale(n uint64) uint64 {
+	if s, err := strconv.Atoi(os.Getenv("RILL_TEST_SCALE")); err == nil && s > 1 {
+		n /= uint64(s)
+	}
+	return max(n, 1000)
+}
+
+func testRegion(t *testing.T, size uint64) *Region {
+	t.Helper()
+	r, err := CreateRegion("t", &RegionOpts{Size: size, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRegionCreateOpen(t *testing.T) {
+	dir := t.TempDir()
+	o := &RegionOpts{Size: 1 << 20, Dir: dir, Mode: 0o640}
+	for _, bad := range []string{"", ".x", "a/b", "a b", "toolong-toolong-toolong-toolong-toolong1"} {
+		if _, err := CreateRegion(bad, o); err != ErrInval {
+			t.Errorf("name %q: %v", bad, err)
+		}
+	}
+	if _, err := CreateRegion("x", &RegionOpts{Size: 4096, Dir: dir}); err != ErrInval {
+		t.Errorf("one page: %v", err)
+	}
+	if _, err := CreateRegion("x", &RegionOpts{Dir: dir, Mode: 0o10000}); err != ErrInval {
+		t.Errorf("mode: %v", err)
+	}
+	if _, err := CreateRegion("x", &RegionOpts{Dir: dir + "/nope"}); err != ErrNoDir {
+		t.Errorf("no dir: %v", err)
+	}
+	if _, err := OpenRegion("x", &RegionOpts{Dir: dir}); err != ErrNoEnt {
+		t.Errorf("open missing: %v", err)
+	}
+	r, err := CreateRegion("x", o)
+	must(t, err)
+	defer r.Close()
+	if _, err := CreateRegion("x", o); err != ErrExist {
+		t.Errorf("twice: %v", err)
+	}
+	var st unix.Stat_t
+	must(t, unix.Stat(dir+"/x", &st))
+	if st.Mode&0o7777 != 0o640 || st.Size != 1<<20 {
+		t.Errorf("mode %o size %d", st.Mode&0o7777, st.Size)
+	}
+	info := r.Info()
+	if info.Size != 1<<20 || info.Used != 4096 || info.Objects != 0 || info.CreatorPid != uint32(os.Getpid()) {
+		t.Errorf("info %+v", info)
+	}
+	r2, err := OpenRegion("x", &RegionOpts{Dir: dir})
+	must(t, err)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 64, MTU: 128}))
+	if got := r2.Channels(); len(got) != 1 || got[0] != "c" {
+		t.Errorf("channels seen by the second handle: %v", got)
+	}
+	r2.Close()
+	if names, _ := os.ReadDir(dir); len(names) != 1 {
+		t.Errorf("temporary files left: %v", names)
+	}
+}
+
+func TestChannelOptions(t *testing.T) {
+	r := testRegion(t, 1<<20)
+	bad := []ChannelOpts{{Depth: 3}, {Depth: 1}, {Depth: 1 << 25}, {MTU: 70000},
+		{MaxConsumers: 257}, {Depth: 8, MTU: 64, MaxMsg: 64*4 + 1}, {MTU: 64, MaxMsg: 63}}
+	for _, o := range bad {
+		if ChannelFootprint(&o) != 0 {
+			t.Errorf("footprint of %+v", o)
+		}
+		if err := r.CreateChannel("c", &o); err != ErrInval {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	// The formula of PROTOCOL.md §2: depth 4096, mtu 1024, 8 consumers.
+	want := uint64(12288 + 8*4096 + 4096*32 + alignUp(4098*16*64, 4096))
+	if got := ChannelFootprint(nil); got != want {
+		t.Errorf("default footprint %d, want %d", got, want)
+	}
+	if err := r.CreateChannel("big", nil); err != ErrNoSpace {
+		t.Errorf("too big for the region: %v", err)
+	}
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
+	if err := r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}); err != ErrExist {
+		t.Errorf("twice: %v", err)
+	}
+	if _, err := r.JoinProducer("nope"); err != ErrNoEnt {
+		t.Errorf("join missing: %v", err)
+	}
+	if _, err := r.JoinConsumer("c", 3); err != ErrInval {
+		t.Errorf("bad mode: %v", err)
+	}
+}
+
+// writeRegion makes a valid region with one channel and returns its bytes.
+func validRegionBytes(t *testing.T) []byte {
+	dir := t.TempDir()
+	r, err := CreateRegion("v", &RegionOpts{Size: 256 << 10, Dir: dir})
+	must(t, err)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 16, MTU: 64, MaxConsumers: 2}))
+	r.Close()
+	b, err := os.ReadFile(dir + "/v")
+	must(t, err)
+	return b
+}
+
+// openBytes writes b as a region file and tries to open it and join its
+// channel; it must fail cleanly, never panic.
+func openBytes(t *testing.T, b []byte) (openErr, joinErr error) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(dir+"/h", b, 0o600))
+	r, err := OpenRegion("h", &RegionOpts{Dir: dir})
+	if err != nil {
+		return err, nil
+	}
+	defer r.Close()
+	c, err := r.JoinConsumer("c", Lossy)
+	if err == nil {
+		var v View
+		for i := 0; i < 64; i++ {
+			c.Poll(&v)
+		}
+		c.Leave()
+	}
+	return nil, err
+}
+
+func TestHostileRegions(t *testing.T) {
+	good := validRegionBytes(t)
+	put32 := func(b []byte, off int, v uint32) []byte {
+		c := bytes.Clone(b)
+		binary.LittleEndian.PutUint32(c[off:], v)
+		return c
+	}
+	put64 := func(b []byte, off int, v uint64) []byte {
+		c := bytes.Clone(b)
+		binary.LittleEndian.PutUint64(c[off:], v)
+		return c
+	}
+	chOff := int(binary.LittleEndian.Uint64(good[tableOff+48:]))
+	cases := []struct {
+		name       string
+		b          []byte
+		open, join error
+	}{
+		{"empty", nil, ErrEmpty, nil},
+		{"short", []byte{1, 2, 3}, ErrMagic, nil},
+		{"magic", put64(good, 0, 42), ErrMagic, nil},
+		{"truncated", good[:8192], ErrTrunc, nil},
+		{"version", put32(good, 8, 1), ErrVersion, nil},
+		{"hdr_size", put32(good, 12, 8192), ErrCorrupt, nil},
+		{"obj_cnt", put32(good, 44, 63), ErrCorrupt, nil},
+		{"alloc_off", put64(good, 48, 4097), ErrCorrupt, nil},
+		{"entry off", put64(good, tableOff+48, 0), ErrCorrupt, nil},
+		{"entry type", put32(good, tableOff+40, 2), ErrCorrupt, nil},
+		{"channel magic", put64(good, chOff, 1), nil, ErrMagic},
+		{"channel version", put32(good, chOff+8, 9), nil, ErrVersion},
+		{"channel depth", put32(good, chOff+24, 12), nil, ErrCorrupt},
+		{"channel mtu", put32(good, chOff+28, 65), nil, ErrCorrupt},
+		{"channel meta_off", put64(good, chOff+88, 0), nil, ErrCorrupt},
+		{"good", good, nil, nil},
+	}
+	for _, c := range cases {
+		o, j := openBytes(t, c.b)
+		if o != c.open || j != c.join {
+			t.Errorf("%s: open %v join %v, want %v %v", c.name, o, j, c.open, c.join)
+		}
+	}
+}
+
+// FuzzRegion: whatever the bytes of a region file, opening it, joining its
+// channel and polling return errors and never crash (the seeds run in every
+// go test; go test -fuzz=FuzzRegion explores).
+func FuzzRegion(f *testing.F) {
+	good := validRegionBytes(&testing.T{})
+	f.Add(uint16(0), uint64(0))
+	f.Add(uint16(44), uint64(1))
+	f.Add(uint16(tableOff+56), uint64(1<<40))
+	f.Fuzz(func(t *testing.T, at uint16, val uint64) {
+		b := bytes.Clone(good)
+		off := int(at) % (len(b) - 8)
+		binary.LittleEndian.PutUint64(b[off:], val)
+		openBytes(t, b)
+	})
+}
+
+func TestSingleProducerAndFull(t *testing.T) {
+	r := testRegion(t, 1<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 16, MTU: 64, MaxConsumers: 2}))
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	if _, err := r.JoinProducer("c"); err != ErrBusy {
+		t.Errorf("second producer: %v", err)
+	}
+	a, err := r.JoinConsumer("c", Reliable)
+	must(t, err)
+	b, err := r.JoinConsumer("c", Lossy)
+	must(t, err)
+	if _, err := r.JoinConsumer("c", Lossy); err != ErrFull {
+		t.Errorf("third consumer: %v", err)
+	}
+	if _, err := r.RejoinConsumer("c", 0); err != ErrBusy {
+		t.Errorf("rejoin of a live slot: %v", err)
+	}
+	if _, err := r.RejoinConsumer("c", 2); err != ErrInval {
+		t.Errorf("rejoin of no slot: %v", err)
+	}
+	must(t, b.Leave())
+	must(t, p.Leave())
+	p, err = r.JoinProducer("c")
+	must(t, err)
+	must(t, p.Leave())
+	must(t, a.Leave())
+}
+
+// Credits: a reliable consumer that does not read holds the producer back;
+// Send is all or nothing.
+func TestBackpressure(t *testing.T) {
+	r := testRegion(t, 1<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
+	c, err := r.JoinConsumer("c", Reliable)
+	must(t, err)
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	for i := 0; i < 6; i++ {
+		must(t, p.Send([]byte{byte(i)}, uint64(i)))
+	}
+	if err := p.Send(make([]byte, 64*3), 9); err != ErrAgain {
+		t.Fatalf("three fragments with credit for two: %v", err)
+	}
+	if p.Seq() != 6 {
+		t.Fatalf("a refused send published something: seq %d", p.Seq())
+	}
+	if err := p.SendWait(make([]byte, 64*3), 9, time.Millisecond); err != ErrTimedOut {
+		t.Fatalf("SendWait: %v", err)
+	}
+	buf := make([]byte, 256)
+	var m Meta
+	for i := 0; i < 6; i++ {
+		if n, err := c.Recv(buf, &m); err != nil || n != 1 || buf[0] != byte(i) {
+			t.Fatalf("recv %d: %d %v", i, n, err)
+		}
+	}
+	if _, err := c.Recv(buf, &m); err != ErrAgain {
+		t.Fatal(err)
+	}
+	must(t, p.Send(make([]byte, 64*3), 9))
+	if _, err := c.Recv(buf[:100], &m); err != ErrMsgSize || m.Size != 192 {
+		t.Fatalf("small buffer: %v %d", err, m.Size)
+	}
+	if n, err := c.Recv(buf, &m); err != nil || n != 192 || m.Sig != 9 {
+		t.Fatalf("kept message: %d %v", n, err)
+	}
+	st, err := r.Stats("c")
+	must(t, err)
+	if st.Backpressure < 2 || st.ProducerLiveness != PeerAlive || st.Consumers != 1 ||
+		st.Slots[0].Liveness != PeerAlive || st.Slots[0].Mode != Reliable {
+		t.Errorf("stats %+v", st)
+	}
+	p.Leave()
+	c.Leave()
+}
+
+// One producer goroutine, a reliable and a lossy consumer goroutine, random
+// sizes with fragments; every byte checked.
+func TestStreamInProcess(t *testing.T) {
+	r := testRegion(t, 16<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 1024, MTU: 256, MaxMsg: 4096}))
+	n := scale(1000000)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	ready := make(chan struct{}, 2)
+	for _, mode := range []Mode{Reliable, Lossy} {
+		wg.Add(1)
+		go func(mode Mode) {
+			defer wg.Done()
+			_, _, err := consumeStream(r, "c", n, 7, mode, defaultSpin, false, func() { ready <- struct{}{} })
+			errs <- err
+		}(mode)
+	}
+	<-ready
+	<-ready
+	must(t, produceStream(r, "c", n, 7, defaultSpin))
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+}
+
+// A lossy consumer lapped on purpose takes no wrong payload.
+func TestLossyLapped(t *testing.T) {
+	r := testRegion(t, 4<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 64, MTU: 256, MaxMsg: 2048}))
+	n := scale(300000)
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	var got, lost uint64
+	go func() {
+		var err error
+		got, lost, err = consumeStream(r, "c", n, 3, Lossy, defaultSpin, true, func() { close(ready) })
+		done <- err
+	}()
+	<-ready
+	must(t, produceStream(r, "c", n, 3, defaultSpin))
+	must(t, <-done)
+	if lost == 0 || got == 0 {
+		t.Fatalf("expected laps: got %d lost %d", got, lost)
+	}
+	t.Logf("lossy: %d messages accepted, %d sequence numbers lost", got, lost)
+}
+
+// Park and wake within Go: ping-pong with no spin, so every message is a
+// futex wake-up.
+func TestParkedPingPong(t *testing.T) {
+	r := testRegion(t, 4<<20)
+	must(t, r.CreateChannel("ping", &ChannelOpts{Depth: 64, MTU: 256}))
+	must(t, r.CreateChannel("pong", &ChannelOpts{Depth: 64, MTU: 256}))
+	n := scale(20000) / 4
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- echoLoop(r, "ping", "pong", n, 0, func() { close(ready) }) }()
+	<-ready
+	rtt, err := pingLoop(r, "ping", "pong", n, 0, 64)
+	must(t, err)
+	must(t, <-done)
+	if uint64(len(rtt)) != n {
+		t.Fatal(len(rtt))
+	}
+	st, _ := r.Stats("ping")
+	if st.Wakes == 0 {
+		t.Error("no wake-up ran: nobody parked")
+	}
+}
+
+func TestClosedAndTimeout(t *testing.T) {
+	r := testRegion(t, 1<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
+	c, err := r.JoinConsumer("c", Reliable)
+	must(t, err)
+	c.SetSpin(0)
+	var v View
+	t0 := time.Now()
+	if err := c.PollWait(&v, 20*time.Millisecond); err != ErrTimedOut || time.Since(t0) < 20*time.Millisecond {
+		t.Fatalf("wait without producer: %v after %v", err, time.Since(t0))
+	}
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	must(t, p.Send([]byte("last"), 1))
+	must(t, p.Leave())
+	if err := c.PollWait(&v, time.Second); err != nil || string(v.Data) != "last" {
+		t.Fatalf("message before close: %v", err)
+	}
+	if err := c.PollWait(&v, time.Second); err != ErrClosed {
+		t.Fatalf("after close: %v", err)
+	}
+	c.Leave()
+}
+
+// The fd: readable after a publish once armed; Arm says ready when there
+// is something, closed when the producer left.
+func TestFd(t *testing.T) {
+	r := testRegion(t, 1<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
+	c, err := r.JoinConsumer("c", Reliable)
+	must(t, err)
+	if _, err := c.Arm(); err != ErrInval {
+		t.Fatalf("arm before Fd: %v", err)
+	}
+	fd, err := c.Fd()
+	must(t, err)
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	ready, err := c.Arm()
+	if err != nil || ready {
+		t.Fatalf("arm on empty: %v %v", ready, err)
+	}
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(pfd, 0); n != 0 {
+		t.Fatal("readable before a publish")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- p.Send([]byte("x"), 5) }()
+	if n, err := unix.Poll(pfd, 5000); n != 1 || err != nil {
+		t.Fatalf("not readable after a publish: %d %v", n, err)
+	}
+	must(t, <-errc)
+	if ready, err := c.Arm(); !ready || err != nil {
+		t.Fatalf("arm with a message: %v %v", ready, err)
+	}
+	var v View
+	must(t, c.Poll(&v))
+	must(t, p.Leave())
+	if _, err := c.Arm(); err != ErrClosed {
+		t.Fatalf("arm after leave: %v", err)
+	}
+	c.Leave()
+	must(t, UnlinkRegion("t", r.Dir()))
+	if names, _ := os.ReadDir(r.Dir()); len(names) != 0 {
+		t.Errorf("left behind: %v", names)
+	}
+}
+
+// A peer process is killed: its reliable slot is evicted and the producer
+// goes on; the slot can be rejoined; a region without live users is
+// cleaned, one with users is not.
+func TestDeadPeers(t *testing.T) {
+	r := testRegion(t, 1<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
+	cmd := exec.Command(os.Args[0], "hold", r.Dir(), "t", "c")
+	cmd.Env = append(os.Environ(), "RILL_GO_PEER=1")
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	in, err := cmd.StdinPipe() // held open: the peer waits on it
+	must(t, err)
+	defer in.Close()
+	must(t, cmd.Start())
+	line := make([]byte, 6)
+	if _, err := out.Read(line); err != nil || string(line) != "ready\n" {
+		t.Fatalf("peer: %q %v", line, err)
+	}
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	p.SetEvict(50 * time.Millisecond)
+	for i := 0; i < 8; i++ {
+		must(t, p.Send([]byte{1}, 0))
+	}
+	if err := p.Send([]byte{1}, 0); err != ErrAgain {
+		st, _ := r.Stats("c")
+		t.Fatalf("the live reliable consumer must hold the producer: %v %+v", err, st.Slots[0])
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	st, _ := r.Stats("c")
+	if st.Slots[0].Liveness != PeerDead {
+		t.Fatalf("killed consumer: %v", st.Slots[0].Liveness)
+	}
+	if err := p.SendWait([]byte{2}, 0, 5*time.Second); err != nil {
+		t.Fatalf("no eviction: %v", err)
+	}
+	p.Flush()
+	st, _ = r.Stats("c")
+	if st.Evictions != 1 || !st.Slots[0].Evicted {
+		t.Fatalf("evictions %d evicted %v", st.Evictions, st.Slots[0].Evicted)
+	}
+	c, err := r.RejoinConsumer("c", 0)
+	must(t, err)
+	var v View
+	if err := c.Poll(&v); err != ErrOverrun || v.Lost != 8 {
+		t.Fatalf("rejoined slot lapped: %v lost %d", err, v.Lost)
+	}
+	c.Leave()
+	p.Leave()
+	if used, err := RegionInUse("t", r.Dir()); !used || err != nil {
+		t.Fatalf("in use while open: %v %v", used, err)
+	}
+	r.Close()
+	if used, err := RegionInUse("t", r.Dir()); used || err != nil {
+		t.Fatalf("in use after close: %v %v", used, err)
+	}
+	var names []string
+	n, err := CleanRegions(r.Dir(), false, func(name string, removed bool, err error) {
+		if removed {
+			names = append(names, name)
+		}
+	})
+	if n != 1 || err != nil || len(names) != 1 || names[0] != "t" {
+		t.Fatalf("clean: %d %v %v", n, err, names)
+	}
+	if _, err := OpenRegion("t", &RegionOpts{Dir: r.Dir()}); !errors.Is(err, ErrNoEnt) {
+		t.Fatalf("cleaned region opens: %v", err)
+	}
+}

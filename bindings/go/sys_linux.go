@@ -1,0 +1,435 @@
+package rill
+
+// The few operating-system services rill uses (the C side's
+// src/platform_linux.c): files, mappings, OFD locks, futexes, membarrier,
+// FIFOs and clocks.  Every function returns nil or an Error.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func regionDir(dir string) string {
+	if dir != "" {
+		return dir
+	}
+	if env := os.Getenv("RILL_DIR"); env != "" {
+		return env
+	}
+	return "/dev/shm"
+}
+
+// errnoErr maps an errno to an Error, as rill__errno does.
+func errnoErr(err error) Error {
+	var e unix.Errno
+	if !errors.As(err, &e) {
+		return ErrIO
+	}
+	switch e {
+	case unix.ENOENT:
+		return ErrNoEnt
+	case unix.EEXIST:
+		return ErrExist
+	case unix.EACCES, unix.EPERM, unix.EROFS:
+		return ErrAccess
+	case unix.ENOSPC, unix.EFBIG, unix.EDQUOT:
+		return ErrNoSpace
+	case unix.ENOMEM:
+		return ErrNoMem
+	case unix.ENAMETOOLONG, unix.EINVAL:
+		return ErrInval
+	case unix.ENOTDIR:
+		return ErrNoDir
+	}
+	return ErrIO
+}
+
+// dirErr tells a missing directory apart from a missing file.
+func dirErr(path string, err error) Error {
+	if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
+		return errnoErr(err)
+	}
+	var st unix.Stat_t
+	if unix.Stat(filepath.Dir(path), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return ErrNoDir
+	}
+	return errnoErr(err)
+}
+
+func fileCreate(path string, size uint64, mode uint32) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return -1, dirErr(path, err)
+	}
+	fail := func(e error) (int, error) {
+		unix.Close(fd)
+		unix.Unlink(path)
+		return -1, e
+	}
+	// umask may have cleared bits of mode at open: set it exactly.
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return fail(errnoErr(err))
+	}
+	var vfs unix.Statfs_t
+	if unix.Fstatfs(fd, &vfs) == nil && vfs.Frsize > 0 && vfs.Bavail < size/uint64(vfs.Frsize)+1 {
+		return fail(ErrNoSpace)
+	}
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		return fail(errnoErr(err))
+	}
+	// Reserve every page now: running out of space is an error here, never
+	// a SIGBUS on first touch later.
+	if err := unix.Fallocate(fd, 0, 0, int64(size)); err != nil &&
+		!errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) {
+		return fail(errnoErr(err))
+	}
+	return fd, nil
+}
+
+// fileOpen opens path read-write; size is its length now.
+func fileOpen(path string) (fd int, size uint64, err error) {
+	fd, e := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if e != nil {
+		return -1, 0, dirErr(path, e)
+	}
+	var st unix.Stat_t
+	if e := unix.Fstat(fd, &st); e != nil {
+		unix.Close(fd)
+		return -1, 0, errnoErr(e)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return -1, 0, ErrMagic
+	}
+	return fd, uint64(st.Size), nil
+}
+
+// fileReopen is a new open file description of the same file (own locks).
+func fileReopen(fd int) (int, error) {
+	nfd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, errnoErr(err)
+	}
+	return nfd, nil
+}
+
+func fileMode(fd int) (uint32, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, errnoErr(err)
+	}
+	return st.Mode & 0o7777, nil
+}
+
+func fileLinked(fd int) (bool, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false, errnoErr(err)
+	}
+	return st.Nlink > 0, nil
+}
+
+func fileUnlink(path string) error {
+	if err := unix.Unlink(path); err != nil {
+		return dirErr(path, err)
+	}
+	return nil
+}
+
+func closeFd(fd int) {
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+}
+
+// mapping is a shared mapping of part of a region file.
+type mapping struct {
+	b []byte
+}
+
+func mapFile(fd int, off, length uint64, writable bool) (mapping, error) {
+	prot := unix.PROT_READ
+	if writable {
+		prot |= unix.PROT_WRITE
+	}
+	if length > math.MaxInt {
+		return mapping{}, ErrNoMem
+	}
+	b, err := unix.Mmap(fd, int64(off), int(length), prot, unix.MAP_SHARED)
+	if err != nil {
+		return mapping{}, errnoErr(err)
+	}
+	return mapping{b}, nil
+}
+
+func (m *mapping) base() unsafe.Pointer { return unsafe.Pointer(&m.b[0]) }
+
+func (m *mapping) unmap() {
+	if m.b != nil {
+		unix.Munmap(m.b)
+		m.b = nil
+	}
+}
+
+// ---- locks ---------------------------------------------------------------
+
+func ofdLock(fd int, cmd int, typ int16, off uint64, length int64) (*unix.Flock_t, error) {
+	fl := &unix.Flock_t{Type: typ, Whence: 0, Start: int64(off), Len: length}
+	for {
+		err := unix.FcntlFlock(uintptr(fd), cmd, fl)
+		if err == unix.EINTR {
+			continue
+		}
+		return fl, err
+	}
+}
+
+// lockTry takes the exclusive one-byte OFD lock at off: nil, ErrBusy or an
+// error.
+func lockTry(fd int, off uint64) error {
+	_, err := ofdLock(fd, unix.F_OFD_SETLK, unix.F_WRLCK, off, 1)
+	if err == nil {
+		return nil
+	}
+	if err == unix.EAGAIN || err == unix.EACCES {
+		return ErrBusy
+	}
+	return errnoErr(err)
+}
+
+func lockRelease(fd int, off uint64) {
+	ofdLock(fd, unix.F_OFD_SETLK, unix.F_UNLCK, off, 1)
+}
+
+// lockHeld is 1 if some description holds the lock at off, 0 if none,
+// -1 if it cannot be asked.
+func lockHeld(fd int, off uint64) int {
+	fl, err := ofdLock(fd, unix.F_OFD_GETLK, unix.F_WRLCK, off, 1)
+	if err != nil {
+		return -1
+	}
+	if fl.Type != unix.F_UNLCK {
+		return 1
+	}
+	return 0
+}
+
+// lockShared takes a shared lock on byte off, waiting out an exclusive one.
+func lockShared(fd int, off uint64) error {
+	if _, err := ofdLock(fd, unix.F_OFD_SETLKW, unix.F_RDLCK, off, 1); err != nil {
+		return errnoErr(err)
+	}
+	return nil
+}
+
+// lockAllTry takes an exclusive lock on the whole file if nobody holds any.
+func lockAllTry(fd int) error {
+	_, err := ofdLock(fd, unix.F_OFD_SETLK, unix.F_WRLCK, 0, 0)
+	if err == nil {
+		return nil
+	}
+	if err == unix.EAGAIN || err == unix.EACCES {
+		return ErrBusy
+	}
+	return errnoErr(err)
+}
+
+func lockReleaseAll(fd int) { ofdLock(fd, unix.F_OFD_SETLK, unix.F_UNLCK, 0, 0) }
+
+// fileLock serialises changes to a region's table (flock, blocking).
+func fileLock(fd int) error {
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return errnoErr(err)
+		}
+		return nil
+	}
+}
+
+func fileUnlock(fd int) { unix.Flock(fd, unix.LOCK_UN) }
+
+func dirNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+			return nil, ErrNoDir
+		}
+		return nil, errnoErr(err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		if errors.Is(err, unix.ENOTDIR) {
+			return nil, ErrNoDir
+		}
+		return nil, errnoErr(err)
+	}
+	return names, nil
+}
+
+// ---- waiting -------------------------------------------------------------
+
+const (
+	futexWait = 0
+	futexWake = 1
+)
+
+// park sleeps while the u32 at addr (shared memory) equals expect, at most
+// timeout.  nil when woken or when the word differed (spurious returns are
+// allowed), ErrTimedOut, or an error.  Not FUTEX_PRIVATE: the word is shared
+// between processes.
+func park(addr *uint32, expect uint32, timeout time.Duration) error {
+	var tsp *unix.Timespec
+	if timeout >= 0 && timeout != Forever {
+		ts := unix.NsecToTimespec(int64(timeout))
+		tsp = &ts
+	}
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWait,
+		uintptr(expect), uintptr(unsafe.Pointer(tsp)), 0, 0)
+	switch e {
+	case 0, unix.EAGAIN, unix.EINTR:
+		return nil
+	case unix.ETIMEDOUT:
+		return ErrTimedOut
+	}
+	return errnoErr(e)
+}
+
+// unpark wakes every thread parked on addr, in any process.
+func unpark(addr *uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWake,
+		uintptr(math.MaxInt32), 0, 0, 0)
+}
+
+const (
+	membarrierGlobalExpedited         = 1 << 1
+	membarrierRegisterGlobalExpedited = 1 << 2
+)
+
+// heavyBarrier makes every thread of every process registered for expedited
+// barriers (C producers and consumers register at join) pass a full memory
+// barrier.
+func heavyBarrier() error {
+	_, _, e := unix.Syscall(unix.SYS_MEMBARRIER, membarrierGlobalExpedited, 0, 0)
+	if e != 0 {
+		return errnoErr(e)
+	}
+	return nil
+}
+
+// ---- FIFOs for event loops -----------------------------------------------
+
+const fifoPrefix = ".rill-fifo@"
+
+func fifoPath(dir, region, ch string, slot uint32) string {
+	return fmt.Sprintf("%s/%s%s@%s@%d", dir, fifoPrefix, region, ch, slot)
+}
+
+// fifoReader makes the FIFO with mode if needed and opens it read-write and
+// non-blocking (it never sees end-of-file).
+func fifoReader(path string, mode uint32) (int, error) {
+	if err := unix.Mkfifo(path, 0o600); err == nil {
+		if err := unix.Chmod(path, mode); err != nil {
+			unix.Unlink(path)
+			return -1, errnoErr(err)
+		}
+	} else if err != unix.EEXIST {
+		return -1, dirErr(path, err)
+	}
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return -1, errnoErr(err)
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		unix.Close(fd)
+		return -1, ErrAccess
+	}
+	return fd, nil
+}
+
+// fifoWriter opens the write end, non-blocking: ErrNoEnt when the FIFO does
+// not exist or nobody has it open to read.
+func fifoWriter(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		if err == unix.ENXIO {
+			return -1, ErrNoEnt
+		}
+		return -1, errnoErr(err)
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		unix.Close(fd)
+		return -1, ErrAccess
+	}
+	return fd, nil
+}
+
+func fifoSignal(fd int) {
+	b := [1]byte{1}
+	for {
+		_, err := unix.Write(fd, b[:])
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
+
+func fifoDrain(fd int) {
+	var b [256]byte
+	for {
+		n, err := unix.Read(fd, b[:])
+		if n > 0 || err == unix.EINTR {
+			continue
+		}
+		return
+	}
+}
+
+// fifosUnlink removes the consumers' FIFOs of region name in dir.
+func fifosUnlink(dir, name string) {
+	names, err := dirNames(dir)
+	if err != nil {
+		return
+	}
+	prefix := fifoPrefix + name + "@"
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			unix.Unlink(dir + "/" + n)
+		}
+	}
+}
+
+// ---- clocks --------------------------------------------------------------
+
+// monoNs is CLOCK_MONOTONIC in nanoseconds, the clock of tspub and the
+// heartbeats.  time.Since on a monotonic reading costs one vDSO clock read;
+// the offset to CLOCK_MONOTONIC's own zero is measured once.
+var monoRef = time.Now()
+var monoOff = func() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano() - int64(time.Since(monoRef))
+}()
+
+func monoNs() uint64 { return uint64(monoOff + int64(time.Since(monoRef))) }
+
+func realNs() uint64 { return uint64(time.Now().UnixNano()) }
+
+func randomSeed() uint64 {
+	s := uint64(time.Now().UnixNano()) ^ uint64(os.Getpid())<<32
+	return rngNext(&s)
+}

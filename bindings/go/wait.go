@@ -1,0 +1,226 @@
+package rill
+
+// Sleeping waits on the consumer side, and the consumer's fd (PROTOCOL.md
+// §3.7, §3.8).  They interoperate with the C library: a Go consumer parked
+// on the futex is woken by a C producer and the reverse.
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Liveness of an endpoint, from the lock it holds while it lives.
+type Liveness uint32
+
+const (
+	PeerNone    Liveness = 0 // nobody in that place (never joined, or left)
+	PeerAlive   Liveness = 1 // its process holds the endpoint's lock
+	PeerDead    Liveness = 2 // joined, never left, and its lock is gone
+	PeerUnknown Liveness = 3 // the lock could not be queried
+)
+
+func (l Liveness) String() string {
+	switch l {
+	case PeerNone:
+		return "none"
+	case PeerAlive:
+		return "alive"
+	case PeerDead:
+		return "dead"
+	}
+	return "unknown"
+}
+
+func liveness(fd int, off uint64, joined bool) Liveness {
+	if !joined {
+		return PeerNone
+	}
+	switch lockHeld(fd, off) {
+	case 1:
+		return PeerAlive
+	case 0:
+		return PeerDead
+	}
+	return PeerUnknown
+}
+
+// producerGone is nil while the producer may still publish, ErrClosed if it
+// left, ErrDead if it died (asked of the kernel only with checkLock).
+func (c *Consumer) producerGone(checkLock bool) error {
+	// Acquire: pairs with the release store of LEFT when the producer
+	// leaves: a poll after this sees everything published before it.
+	st := atomic.LoadUint32(&c.prod.state)
+	if st == prodLeft {
+		return ErrClosed
+	}
+	if st == prodJoined && checkLock && lockHeld(c.fd, c.prodLockOff) == 0 {
+		// A producer that left cleanly stored LEFT before it dropped its
+		// lock: look again, so that it is not taken for dead.
+		switch atomic.LoadUint32(&c.prod.state) {
+		case prodLeft:
+			return ErrClosed
+		case prodJoined:
+			return ErrDead
+		}
+	}
+	return nil
+}
+
+// Producer tells whether the channel's producer is alive.
+func (c *Consumer) Producer() Liveness {
+	st := atomic.LoadUint32(&c.prod.state)
+	return liveness(c.fd, c.prodLockOff, st == prodJoined)
+}
+
+func (c *Consumer) waitFor(timeout time.Duration, try func() error) error {
+	err := try()
+	if err != ErrAgain || timeout <= 0 {
+		return err
+	}
+	now := monoNs()
+	deadline := addSat(now, uint64(timeout))
+	if c.spin > 0 {
+		end := addSat(now, uint64(min(c.spin, timeout)))
+		for i := 1; ; i++ {
+			if err = try(); err != ErrAgain {
+				return err
+			}
+			if i&63 == 0 && monoNs() >= end {
+				break
+			}
+		}
+	}
+	// The producer's lock is asked about only after a nap ran out: parking
+	// itself costs no such syscall.
+	checkLock := false
+	nextLive := addSat(now, uint64(liveSlice))
+	for {
+		gone := c.producerGone(checkLock)
+		checkLock = false
+		if gone != nil {
+			if err = try(); err != ErrAgain {
+				return err
+			}
+			return gone
+		}
+		now = monoNs()
+		if now >= deadline {
+			return ErrTimedOut
+		}
+		slice := min(deadline-now, uint64(liveSlice))
+		// Acquire: pairs with the release bumps of wake in the producer's
+		// wake-up path and join; read before flags.
+		w := atomic.LoadUint32(&c.prod.wake)
+		flags := atomic.LoadUint32(&c.prod.flags)
+		atomic.StoreUint32(&c.cur.park, 1)
+		// Sequentially consistent: the producer's load of arm_gen sees park
+		// with the bump.  Then, for a producer that relies on it, the heavy
+		// barrier: its last seq store is visible to the poll below, or its
+		// next load of arm_gen sees our bump and it wakes us.
+		atomic.AddUint32(&c.wait.armGen, 1)
+		if flags&prodFAsym != 0 && heavyBarrier() != nil {
+			slice = min(slice, millisecond) // cannot be sure: nap briefly
+		}
+		if err = try(); err != ErrAgain {
+			atomic.StoreUint32(&c.cur.park, 0)
+			return err
+		}
+		perr := park(&c.prod.wake, w, time.Duration(slice))
+		atomic.StoreUint32(&c.cur.park, 0)
+		if perr != nil && perr != ErrTimedOut {
+			return perr
+		}
+		if err = try(); err != ErrAgain {
+			return err
+		}
+		if now = monoNs(); now >= nextLive { // a dead producer wakes nobody: ask
+			checkLock = true
+			nextLive = addSat(now, uint64(liveSlice))
+			c.flushCursor(true) // heartbeat while we wait
+		}
+	}
+}
+
+// PollWait is Poll that waits up to timeout: it spins for the spin budget,
+// then parks on a futex in shared memory (the producer makes the wake-up
+// syscall only when a consumer has parked).  Besides what Poll returns:
+// ErrTimedOut; ErrClosed when the producer left and everything was read;
+// ErrDead when the producer died and everything it published was read
+// (noticed within 50 ms).  A timeout of 0 polls once.
+func (c *Consumer) PollWait(v *View, timeout time.Duration) error {
+	return c.waitFor(timeout, func() error { return c.Poll(v) })
+}
+
+// RecvWait is Recv that waits up to timeout, as PollWait.
+func (c *Consumer) RecvWait(buf []byte, m *Meta, timeout time.Duration) (int, error) {
+	var n int
+	err := c.waitFor(timeout, func() (e error) { n, e = c.Recv(buf, m); return })
+	return n, err
+}
+
+// Fd returns a file descriptor that becomes readable when this consumer
+// should look again, for an event loop.  It is a FIFO next to the region
+// (DIR/.rill-fifo@REGION@CHANNEL@SLOT), owned by the consumer: do not close
+// it.  Use it as: Arm() returns false → wait until the fd is readable; then
+// Poll or Recv until ErrAgain, and Arm again.
+func (c *Consumer) Fd() (int, error) {
+	if c.fifoFd < 0 {
+		fd, err := fifoReader(c.fifo, c.mode)
+		if err != nil {
+			return -1, err
+		}
+		c.fifoFd = fd
+	}
+	return c.fifoFd, nil
+}
+
+// ready is true if the next poll has something to say: a descriptor at or
+// past our sequence number, or a kept message.
+func (c *Consumer) ready() bool {
+	if c.pend {
+		return true
+	}
+	// Acquire: pairs with the release store of seq in publishDesc.
+	s := atomic.LoadUint64(&c.desc(c.seq).seq)
+	return int64(s-c.seq) >= 0
+}
+
+// Arm drains the fd and asks the producer to signal it at its next publish.
+// It returns false when armed (wait for the fd), true if something can be
+// read now (do not wait), or ErrClosed / ErrDead (nothing left to read and
+// the producer left or died); ErrInval if Fd was not called.  The
+// producer's death does not make the fd readable: arm at least every so
+// often to notice it.
+func (c *Consumer) Arm() (bool, error) {
+	if c.fifoFd < 0 {
+		return false, ErrInval
+	}
+	fifoDrain(c.fifoFd)
+	if c.seq != c.seqFlushed {
+		c.flushCursor(false) // credit for the producer
+	}
+	if c.ready() {
+		return true, nil
+	}
+	flags := atomic.LoadUint32(&c.prod.flags)
+	k := c.cur
+	atomic.StoreUint32(&k.fdGen, atomic.LoadUint32(&k.fdGen)+1)
+	// As in waitFor: the producer sees fd_gen with the bump, and after the
+	// heavy barrier either we see its publish or it sees our bump.
+	atomic.AddUint32(&c.wait.armGen, 1)
+	if flags&prodFAsym != 0 {
+		if err := heavyBarrier(); err != nil {
+			return false, err
+		}
+	}
+	if c.ready() {
+		return true, nil
+	}
+	if gone := c.producerGone(true); gone != nil {
+		if c.ready() {
+			return true, nil
+		}
+		return false, gone
+	}
+	return false, nil
+}

@@ -1,0 +1,187 @@
+package rill
+
+// Cross-process tests between Go and C, in both directions, with the C
+// peer program (tests/xpeer.c, $RILL_XPEER): streams of random sizes with
+// fragments, every byte checked; lossy consumers lapped on purpose; and
+// ping-pong with no spin, so that every message is a futex wake-up across
+// the languages.
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cPeer is a running C peer process.
+type cPeer struct {
+	cmd  *exec.Cmd
+	out  *bufio.Reader
+	errb strings.Builder
+	name string
+}
+
+func startC(t *testing.T, args ...string) *cPeer {
+	t.Helper()
+	p := &cPeer{cmd: exec.Command(xpeer(t), args...), name: args[0]}
+	p.cmd.Stderr = &p.errb
+	out, err := p.cmd.StdoutPipe()
+	must(t, err)
+	p.out = bufio.NewReader(out)
+	must(t, p.cmd.Start())
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	return p
+}
+
+// ready waits for the peer's "ready" line: it has joined.
+func (p *cPeer) ready(t *testing.T) {
+	t.Helper()
+	line, err := p.out.ReadString('\n')
+	if err != nil || line != "ready\n" {
+		p.cmd.Wait()
+		t.Fatalf("C %s: %q %v\n%s", p.name, line, err, p.errb.String())
+	}
+}
+
+// wait waits for the peer to exit 0 and returns the rest of its output.
+func (p *cPeer) wait(t *testing.T) string {
+	t.Helper()
+	rest, _ := io.ReadAll(p.out)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("C %s: %v\n%s%s", p.name, err, rest, p.errb.String())
+	}
+	return string(rest)
+}
+
+const xChanArgs = "1024 256 8 4096" // depth, mtu, consumers, max_msg
+
+// xRegion: the C peer creates region x with channel c (C creates, Go opens).
+func xRegion(t *testing.T) *Region {
+	dir := t.TempDir()
+	runCmd(t, xpeer(t), append([]string{"create", dir, "x", "c"},
+		append(strings.Fields(xChanArgs), "33554432")...)...)
+	r, err := OpenRegion("x", &RegionOpts{Dir: dir})
+	must(t, err)
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// C producer → Go consumers (reliable and lossy), in a region C made.
+func TestXlangCToGo(t *testing.T) {
+	r := xRegion(t)
+	n := scale(1000000)
+	ready := make(chan struct{}, 2)
+	errs := make(chan error, 2)
+	for _, mode := range []Mode{Reliable, Lossy} {
+		go func(mode Mode) {
+			_, _, err := consumeStream(r, "c", n, 11, mode, defaultSpin, false, func() { ready <- struct{}{} })
+			errs <- err
+		}(mode)
+	}
+	<-ready
+	<-ready
+	runCmd(t, xpeer(t), "produce", r.Dir(), "x", "c", fmt.Sprint(n), "11")
+	must(t, <-errs)
+	must(t, <-errs)
+	st, _ := r.Stats("c")
+	if st.Msgs < n || st.ProducerLiveness != PeerNone {
+		t.Errorf("stats after the C producer left: %+v", st)
+	}
+}
+
+// Go producer → C consumers (reliable, and lossy lapped on purpose), in a
+// region Go made.
+func TestXlangGoToC(t *testing.T) {
+	r := testRegion(t, 32<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 1024, MTU: 256, MaxMsg: 4096}))
+	n := scale(1000000)
+	rel := startC(t, "consume", r.Dir(), "t", "c", fmt.Sprint(n), "13", "reliable")
+	rel.ready(t)
+	lossy := startC(t, "consume", r.Dir(), "t", "c", fmt.Sprint(n), "13", "lossy", "slow")
+	lossy.ready(t)
+	must(t, produceStream(r, "c", n, 13, defaultSpin))
+	rel.wait(t)
+	var got, lost uint64
+	out := lossy.wait(t)
+	if _, err := fmt.Sscanf(out, "ok %d %d", &got, &lost); err != nil || got == 0 || lost == 0 {
+		t.Fatalf("C lossy consumer: %q (expected laps)", out)
+	}
+	t.Logf("C lossy consumer: %d accepted, %d lost", got, lost)
+}
+
+// C producer → Go lossy consumer, slow on purpose: lapped, never wrong.
+func TestXlangGoLossyLapped(t *testing.T) {
+	r := xRegion(t)
+	n := scale(1000000)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	var got, lost uint64
+	go func() {
+		var err error
+		got, lost, err = consumeStream(r, "c", n, 17, Lossy, defaultSpin, true, func() { close(ready) })
+		done <- err
+	}()
+	<-ready
+	runCmd(t, xpeer(t), "produce", r.Dir(), "x", "c", fmt.Sprint(n), "17")
+	must(t, <-done)
+	if got == 0 || lost == 0 {
+		t.Fatalf("expected laps: %d accepted, %d lost", got, lost)
+	}
+	t.Logf("Go lossy consumer: %d accepted, %d lost", got, lost)
+}
+
+func pingRegion(t *testing.T) *Region {
+	r := testRegion(t, 8<<20)
+	must(t, r.CreateChannel("ping", &ChannelOpts{Depth: 64, MTU: 256}))
+	must(t, r.CreateChannel("pong", &ChannelOpts{Depth: 64, MTU: 256}))
+	return r
+}
+
+// Go pings, C echoes; neither spins, so each message parks the other side
+// on the futex and the publisher of the other language wakes it.
+func TestXlangParkedGoPingCEcho(t *testing.T) {
+	r := pingRegion(t)
+	n := scale(20000) / 4
+	echo := startC(t, "echo", r.Dir(), "t", "ping", "pong", fmt.Sprint(n), "0")
+	echo.ready(t)
+	rtt, err := pingLoop(r, "ping", "pong", n, 0, 100)
+	must(t, err)
+	echo.wait(t)
+	st, _ := r.Stats("ping")
+	if st.Wakes == 0 {
+		t.Error("the Go producer never woke the parked C consumer")
+	}
+	t.Logf("%d parked round trips, median %v", len(rtt), median(rtt))
+}
+
+// C pings, Go echoes.
+func TestXlangParkedCPingGoEcho(t *testing.T) {
+	r := pingRegion(t)
+	n := scale(20000) / 4
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- echoLoop(r, "ping", "pong", n, 0, func() { close(ready) }) }()
+	<-ready
+	out := runCmd(t, xpeer(t), "ping", r.Dir(), "t", "ping", "pong", fmt.Sprint(n), "0", "100")
+	must(t, <-done)
+	st, _ := r.Stats("pong")
+	if st.Wakes == 0 {
+		t.Error("the Go producer never woke the parked C consumer")
+	}
+	t.Logf("C ping: %s", strings.TrimSpace(out))
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
