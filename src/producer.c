@@ -77,10 +77,11 @@ static void credit_refresh(rill_producer *p) {
   p->cr_avail = (int64_t)(lim - p->seq) > 0 ? lim - p->seq : 0;
 }
 
-/* Out of credit: looks (at most once a millisecond) for reliable consumers
- * that hold us back and whose process is dead, and evicts those found dead
- * for evict_ns.  Returns 1 if it evicted one. */
-static int evict_dead(rill_producer *p) {
+/* Short of NEED credits: looks (at most once a millisecond) for reliable
+ * consumers that hold us back (leave fewer than NEED) and whose process is
+ * dead, and evicts those found dead for evict_ns.  Returns 1 if it evicted
+ * one. */
+static int evict_dead(rill_producer *p, uint64_t need) {
   if (p->evict_ns == RILL_FOREVER) return 0;
   uint64_t now = rill__mono_ns();
   if (now < p->next_live_check) return 0;
@@ -95,7 +96,8 @@ static int evict_dead(rill_producer *p) {
     uint32_t gen = atomic_load_explicit(&c->gen, memory_order_relaxed);
     if (gen == atomic_load_explicit(&p->prod->evicted[i], memory_order_relaxed)) continue;
     uint64_t s = atomic_load_explicit(&c->seq, memory_order_relaxed);
-    if ((int64_t)(s + p->depth - p->seq) > 0) continue; /* not holding us back */
+    /* Not holding us back: it leaves the credit a whole send needs. */
+    if ((int64_t)(s + p->depth - p->seq) >= (int64_t)need) continue;
     if (rill__lock_held(p->fd, p->cursor_lock_off + (uint64_t)i * RILL_PAGE) != 0) {
       ps->dead_since = 0; /* alive (or cannot tell: never evict then) */
       continue;
@@ -117,7 +119,7 @@ static int evict_dead(rill_producer *p) {
 static int credit_get(rill_producer *p, uint64_t need) {
   credit_refresh(p);
   if (p->cr_avail >= need) return 1;
-  if (evict_dead(p)) {
+  if (evict_dead(p, need)) {
     credit_refresh(p);
     if (p->cr_avail >= need) return 1;
   }

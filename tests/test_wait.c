@@ -12,7 +12,8 @@
  * - the fd: readable after a publish once armed; arm says 1 when there is
  *   something to read, ECLOSED after the producer left;
  * - eviction of a dead reliable consumer, then its rejoin (overrun
- *   reported); no eviction with RILL_FOREVER;
+ *   reported); no eviction with RILL_FOREVER; eviction of one that leaves
+ *   some credit, but less than a fragmented send needs;
  * - rejoin from the last flushed position after a crash, and its errors;
  * - rill_region_in_use / rill_region_clean remove only regions whose every
  *   user is dead, with their FIFOs.
@@ -430,6 +431,30 @@ static void t_evict(void) {
   CHECK_OK(rill_region_unlink("ev", tu_dir()));
 }
 
+/* A dead consumer that leaves the producer some credit, but less than a
+ * fragmented message needs, is evicted too (it once held the send back
+ * until it timed out). */
+static void t_evict_frags(void) {
+  rill_region *r = chan_new("evf", "c", 8); /* mtu 256, max_msg 1024 */
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  CHECK_OK(rill_producer_set_evict(p, 50 * MS));
+  victim v = {sh_new(), "evf", 0, 0};
+  pid_t pid = tu_fork("victim", victim_main, &v);
+  step_wait(v.sh, 1);
+  CHECK(WIFSIGNALED(tu_wait_status(pid)));
+  for (uint64_t i = 0; i < 6; i++) CHECK_OK(rill_send(p, &i, sizeof i, i));
+  static char big[1024]; /* four fragments; two credits are left */
+  CHECK_OK(rill_send_wait(p, big, sizeof big, 7, 5 * SEC));
+  rill_channel_stats st;
+  CHECK_OK(rill_producer_flush(p));
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  CHECK_EQ(st.evictions, 1);
+  CHECK_OK(rill_producer_leave(p));
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("evf", tu_dir()));
+}
+
 static void t_rejoin(void) {
   rill_region *r = chan_new("rj", "c", 256);
   rill_producer *p;
@@ -576,6 +601,7 @@ int main(void) {
   t_end(1);
   t_fd();
   t_evict();
+  t_evict_frags();
   t_rejoin();
   t_clean();
   t_credit_race();

@@ -1,5 +1,5 @@
 module rill
 
-go 1.26.0
+go 1.22
 
-require golang.org/x/sys v0.49.0 // indirect
+require golang.org/x/sys v0.30.0

@@ -123,10 +123,11 @@ func (p *Producer) creditRefresh() {
 	}
 }
 
-// evictDead looks (at most once a millisecond) for reliable consumers that
-// hold us back and whose process is dead, and evicts those found dead for
-// the eviction timeout.  True if it evicted one.
-func (p *Producer) evictDead() bool {
+// evictDead, short of need credits, looks (at most once a millisecond) for
+// reliable consumers that hold us back (leave fewer than need) and whose
+// process is dead, and evicts those found dead for the eviction timeout.
+// True if it evicted one.
+func (p *Producer) evictDead(need uint64) bool {
 	if p.evict == Forever {
 		return false
 	}
@@ -147,8 +148,8 @@ func (p *Producer) evictDead() bool {
 			continue
 		}
 		s := atomic.LoadUint64(&c.seq)
-		if int64(s+p.depth-p.seq) > 0 {
-			continue // not holding us back
+		if int64(s+p.depth-p.seq) >= int64(need) {
+			continue // not holding us back: it leaves what a whole send needs
 		}
 		if lockHeld(p.fd, p.cursorLockOff+uint64(i)*pageSize) != 0 {
 			ps.deadSince = 0 // alive (or cannot tell: never evict then)
@@ -176,7 +177,7 @@ func (p *Producer) creditGet(need uint64) bool {
 	if p.crAvail >= need {
 		return true
 	}
-	if p.evictDead() {
+	if p.evictDead(need) {
 		p.creditRefresh()
 		if p.crAvail >= need {
 			return true

@@ -434,18 +434,7 @@ func TestFd(t *testing.T) {
 func TestDeadPeers(t *testing.T) {
 	r := testRegion(t, 1<<20)
 	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
-	cmd := exec.Command(os.Args[0], "hold", r.Dir(), "t", "c")
-	cmd.Env = append(os.Environ(), "RILL_GO_PEER=1")
-	out, err := cmd.StdoutPipe()
-	must(t, err)
-	in, err := cmd.StdinPipe() // held open: the peer waits on it
-	must(t, err)
-	defer in.Close()
-	must(t, cmd.Start())
-	line := make([]byte, 6)
-	if _, err := out.Read(line); err != nil || string(line) != "ready\n" {
-		t.Fatalf("peer: %q %v", line, err)
-	}
+	cmd := startHold(t, r, "c")
 	p, err := r.JoinProducer("c")
 	must(t, err)
 	p.SetEvict(50 * time.Millisecond)
@@ -497,4 +486,47 @@ func TestDeadPeers(t *testing.T) {
 	if _, err := OpenRegion("t", &RegionOpts{Dir: r.Dir()}); !errors.Is(err, ErrNoEnt) {
 		t.Fatalf("cleaned region opens: %v", err)
 	}
+}
+
+// startHold runs a Go peer holding a reliable consumer on channel ch (it
+// reads nothing); kill it to make a dead consumer.
+func startHold(t *testing.T, r *Region, ch string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "hold", r.Dir(), r.Name(), ch)
+	cmd.Env = append(os.Environ(), "RILL_GO_PEER=1")
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	in, err := cmd.StdinPipe() // held open: the peer waits on it
+	must(t, err)
+	t.Cleanup(func() { in.Close() })
+	must(t, cmd.Start())
+	line := make([]byte, 6)
+	if _, err := out.Read(line); err != nil || string(line) != "ready\n" {
+		t.Fatalf("peer: %q %v", line, err)
+	}
+	return cmd
+}
+
+// A dead consumer that leaves some credit, but less than a fragmented send
+// needs, is evicted too.
+func TestEvictFragmented(t *testing.T) {
+	r := testRegion(t, 1<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64, MaxMsg: 256}))
+	hold := startHold(t, r, "c")
+	hold.Process.Kill()
+	hold.Wait()
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	p.SetEvict(20 * time.Millisecond)
+	for i := 0; i < 6; i++ {
+		must(t, p.Send([]byte{1}, 0))
+	}
+	if err := p.SendWait(make([]byte, 256), 1, 5*time.Second); err != nil {
+		t.Fatalf("four fragments with two credits and a dead consumer: %v", err)
+	}
+	p.Flush()
+	if st, _ := r.Stats("c"); st.Evictions != 1 {
+		t.Fatalf("evictions %d", st.Evictions)
+	}
+	p.Leave()
 }
