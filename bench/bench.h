@@ -280,6 +280,10 @@ void bench_sort_u64(uint64_t *v, size_t n);
 uint64_t bench_quantile_sorted(const uint64_t *v, size_t n, double q);
 double bench_median(const double *v, size_t n);
 
+/* "rill_bench worker ...": one side of a measurement driven by another
+ * program (bench/worker.c). */
+int bench_worker_main(int argc, char **argv);
+
 /* Region bookkeeping for clean-up after a failure or a signal. */
 void bench_cleanup_register_region(const char *dir, const char *name);
 void bench_cleanup_unregister_region(void);

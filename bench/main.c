@@ -491,6 +491,7 @@ static int parse_sizes(const char *s, size_t *sizes, size_t *n) {
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "worker")) return bench_worker_main(argc, argv);
   bench_config cfg;
   memset(&cfg, 0, sizeof cfg);
   const char *out = NULL, *only = NULL;

@@ -2,6 +2,10 @@ package rill
 
 import "sync/atomic"
 
+// asymOK: a producer here may rely on the consumers' heavy barriers
+// (PROTOCOL.md §3.7) and publish with plain stores only.
+const asymOK = true
+
 // publishDesc writes descriptor d for sequence number seq (PROTOCOL.md
 // §3.1).  On amd64 (total store order) the hardware keeps stores in program
 // order and the Go compiler keeps the order of stores to memory, so the
@@ -9,8 +13,8 @@ import "sync/atomic"
 // emits for relaxed atomics and a release fence.  The final store of seq is
 // an atomic (seq_cst) store: the release that pairs with the consumer's
 // acquire load of seq in Poll, and, being an XCHG, the full barrier between
-// publishing and the producer's load of arm_gen (§3.7), so a Go producer
-// needs no heavy barrier from parking consumers.
+// publishing and the producer's load of arm_gen (§3.7): what a producer
+// that could not register for heavy barriers needs.
 func publishDesc(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
 	d.seq = seq - 1
 	d.sig = sig
@@ -19,6 +23,21 @@ func publishDesc(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
 	d.tsorig = tsorig
 	d.tspub = tspub
 	atomic.StoreUint64(&d.seq, seq)
+}
+
+// publishDescAsym is publishDesc for a producer registered for heavy
+// barriers (it sets ASYM): the final store of seq is a plain store too,
+// which on amd64 is a release store (the one that pairs with the
+// consumer's acquire load of seq in Poll); the store-load order against a
+// parking consumer comes from that consumer's heavy barrier.
+func publishDescAsym(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
+	d.seq = seq - 1
+	d.sig = sig
+	d.chunk = chunk
+	d.szctl = szctl
+	d.tsorig = tsorig
+	d.tspub = tspub
+	d.seq = seq
 }
 
 // loadFence orders the payload reads before the check's reload of seq

@@ -4,6 +4,14 @@ package rill
 
 import "sync/atomic"
 
+// asymOK is false: the producer publishes with seq_cst stores, whose last
+// one is ordered before its load of arm_gen, so it needs no heavy barrier.
+const asymOK = false
+
+func publishDescAsym(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
+	publishDesc(d, seq, sig, chunk, szctl, tsorig, tspub)
+}
+
 // publishDesc writes descriptor d for sequence number seq (PROTOCOL.md
 // §3.1) with sequentially consistent atomics only.  The mark is followed by
 // an atomic load: a seq_cst store then a seq_cst load are ordered, and every

@@ -40,6 +40,8 @@ type Producer struct {
 	bytes      uint64
 	bp         uint64 // backpressure
 	armGen     *uint32
+	asym       bool // registered for heavy barriers: plain-store publishes
+	clk        clock
 	// cold
 	depth, maxMsg, seqFlushed, rng uint64
 	maxConsumers                   uint32
@@ -196,7 +198,11 @@ func (p *Producer) housekeeping() {
 // publish writes one descriptor; the payload is already in the data ring.
 func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32) {
 	seq := p.seq
-	publishDesc(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
+	if p.asym {
+		publishDescAsym(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
+	} else {
+		publishDesc(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
+	}
 	p.seq = seq + 1
 	p.crAvail--
 	p.msgs++
@@ -206,9 +212,10 @@ func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint
 		p.housekeeping()
 	}
 	// Has a consumer parked or armed its fd since we last looked?  The
-	// word changes only then, so this load hits our cache.  The seq store
-	// above is a full barrier (desc_*.go), so a parking consumer either
-	// sees the descriptor or we see its bump (PROTOCOL.md §3.7).
+	// word changes only then, so this load hits our cache.  A parking
+	// consumer either sees the descriptor or we see its bump (PROTOCOL.md
+	// §3.7): with asym, its heavy barrier orders our seq store before this
+	// load; without, the seq store is itself a full barrier (desc_*.go).
 	if g := atomic.LoadUint32(p.armGen); g != p.armSeen {
 		p.wakeConsumers(g, false)
 	}
@@ -255,7 +262,7 @@ func (p *Producer) CommitTS(n int, sig uint64, ctl uint16, tsorig uint32) error 
 	if p.resCap == noReservation || n < 0 || uint64(n) > p.resCap {
 		return ErrInval
 	}
-	p.publish(p.resChunk, uint64(n), sig, ctl, tsorig, uint32(monoNs()))
+	p.publish(p.resChunk, uint64(n), sig, ctl, tsorig, uint32(p.clk.ns()))
 	p.chunk = p.resChunk + chunks(uint64(n))
 	p.resCap = noReservation
 	return nil
@@ -282,7 +289,7 @@ func (p *Producer) Send(data []byte, sig uint64) error {
 			return ErrAgain
 		}
 		// The clock is read before the copy, whose work hides its latency.
-		p.sendFrag(data, sig, CtlMsg, uint32(monoNs()))
+		p.sendFrag(data, sig, CtlMsg, uint32(p.clk.ns()))
 		return nil
 	}
 	if n > p.maxMsg {
@@ -293,7 +300,7 @@ func (p *Producer) Send(data []byte, sig uint64) error {
 		return ErrAgain
 	}
 	ctl := CtlSOM
-	ts := uint32(monoNs())
+	ts := uint32(p.clk.ns())
 	mtu := int(p.mtu)
 	for len(data) > mtu {
 		p.sendFrag(data[:mtu], sig, ctl, ts)
@@ -414,13 +421,19 @@ func (r *Region) JoinProducer(name string) (*Producer, error) {
 	p.bp = atomic.LoadUint64(&pp.backpressure)
 	p.evictions = atomic.LoadUint64(&pp.evictions)
 	p.wakes = atomic.LoadUint64(&pp.wakes)
+	p.asym = asymOK && heavyBarrierRegister() == nil
 	p.resume()
+	p.clk.init()
 	p.crAvail = 0 // the first publish computes credits
 	p.hkLeft = jitter(&p.rng, hkInterval)
 	atomic.StoreUint32(&pp.pid, uint32(os.Getpid()))
-	// No ASYM flag: our publish ends with a full barrier (desc_*.go), so
-	// parking consumers need no heavy barrier for us.
-	atomic.StoreUint32(&pp.flags, 0)
+	// ASYM: parking consumers run a heavy barrier for us (else our publish
+	// ends with a full barrier, desc_*.go).
+	flags := uint32(0)
+	if p.asym {
+		flags = prodFAsym
+	}
+	atomic.StoreUint32(&pp.flags, flags)
 	atomic.StoreUint32(&pp.crWait, 0)
 	atomic.AddUint32(&pp.gen, 1)
 	atomic.StoreUint32(&pp.state, prodJoined)

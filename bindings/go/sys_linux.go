@@ -318,6 +318,17 @@ const (
 	membarrierRegisterGlobalExpedited = 1 << 2
 )
 
+// heavyBarrierRegister registers this process for expedited barriers: a
+// heavyBarrier run by any process then makes our threads pass a full
+// barrier.
+func heavyBarrierRegister() error {
+	_, _, e := unix.Syscall(unix.SYS_MEMBARRIER, membarrierRegisterGlobalExpedited, 0, 0)
+	if e != 0 {
+		return errnoErr(e)
+	}
+	return nil
+}
+
 // heavyBarrier makes every thread of every process registered for expedited
 // barriers (C producers and consumers register at join) pass a full memory
 // barrier.

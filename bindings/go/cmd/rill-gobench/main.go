@@ -4,12 +4,12 @@
 // bytes, and the busy-poll round trip of Go↔Go and C↔C ping-pong.
 //
 // Every measurement runs in two fresh processes pinned to two CPUs (taskset):
-// the C side is the C peer program (rill_xpeer, its b* commands), the Go side
-// is this program re-executed as a worker.  Each run warms up, then times a
+// the C side is the C benchmark in worker mode (rill_bench worker ..., see
+// bench/worker.c), the Go side is this program re-executed as a worker.  Each run warms up, then times a
 // fixed number of messages; rows report the median of the runs.  Consumers
 // copy every message out (Recv) and check every word of it.
 //
-//	rill-gobench --xpeer build/rill_xpeer [--quick] [--runs N] [--cpus 0,1] [--out FILE]
+//	rill-gobench --cbench build/rill_bench [--quick] [--runs N] [--cpus 0,1] [--out FILE]
 package main
 
 import (
@@ -256,7 +256,7 @@ func workerPong(a []string) {
 // ---- the orchestrator ------------------------------------------------------
 
 type config struct {
-	xpeer  string
+	cbench string
 	self   string
 	cpus   [2]string
 	runs   int
@@ -273,11 +273,11 @@ type proc struct {
 }
 
 func (cfg *config) start(lang string, cpu string, args ...string) (*proc, error) {
-	bin := cfg.xpeer
+	bin := cfg.cbench
 	if lang == "go" {
 		bin = cfg.self
-		args = append([]string{"worker"}, args...)
 	}
+	args = append([]string{"worker"}, args...)
 	p := &proc{cmd: exec.Command("taskset", append([]string{"-c", cpu, bin}, args...)...)}
 	p.cmd.Stderr = &p.errb
 	out, err := p.cmd.StdoutPipe()
@@ -295,7 +295,7 @@ func (p *proc) line() (string, error) {
 	l, err := p.out.ReadString('\n')
 	if err != nil {
 		p.cmd.Wait()
-		return "", fmt.Errorf("%s: %v: %s", p.cmd.Args[3], err, strings.TrimSpace(p.errb.String()))
+		return "", fmt.Errorf("%s: %v: %s", p.cmd.Args[4], err, strings.TrimSpace(p.errb.String()))
 	}
 	return strings.TrimSpace(l), nil
 }
@@ -441,12 +441,12 @@ func main() {
 	var cfg config
 	cpus := flag.String("cpus", "0,1", "CPUs of the producer (pinger) and the consumer (ponger)")
 	out := flag.String("out", "", "write the results as JSON to this file")
-	flag.StringVar(&cfg.xpeer, "xpeer", "", "path of the C peer program (build/rill_xpeer)")
+	flag.StringVar(&cfg.cbench, "cbench", "", "path of the C benchmark (build/rill_bench)")
 	flag.IntVar(&cfg.runs, "runs", 5, "measured runs per row, each in fresh processes")
 	flag.BoolVar(&cfg.quick, "quick", false, "one short run per row (a smoke test)")
 	flag.Parse()
-	if cfg.xpeer == "" {
-		fmt.Fprintln(os.Stderr, "rill-gobench: --xpeer PATH (the C peer, build/rill_xpeer) is required")
+	if cfg.cbench == "" {
+		fmt.Fprintln(os.Stderr, "rill-gobench: --cbench PATH (the C benchmark, build/rill_bench) is required")
 		os.Exit(2)
 	}
 	if cfg.quick {

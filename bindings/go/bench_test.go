@@ -1,0 +1,60 @@
+package rill
+
+import "testing"
+
+// In-process micro-benchmarks of the hot paths (the cross-process figures
+// are rill-gobench's).
+
+func benchChannel(b *testing.B) (*Region, *Producer) {
+	r, err := CreateRegion("b", &RegionOpts{Size: 32 << 20, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	if err := r.CreateChannel("c", &ChannelOpts{Depth: 4096, MTU: 4096, MaxMsg: 4096}); err != nil {
+		b.Fatal(err)
+	}
+	p, err := r.JoinProducer("c")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Leave() })
+	return r, p
+}
+
+// Send of 64 bytes with no reliable consumer (no credit limit).
+func BenchmarkSend64(b *testing.B) {
+	_, p := benchChannel(b)
+	msg := make([]byte, 64)
+	for i := 0; i < b.N; i++ {
+		if err := p.Send(msg, uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Send then Recv of 64 bytes in one goroutine.
+func BenchmarkSendRecv64(b *testing.B) {
+	r, p := benchChannel(b)
+	c, err := r.JoinConsumer("c", Reliable)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Leave()
+	msg, buf := make([]byte, 64), make([]byte, 4096)
+	var m Meta
+	for i := 0; i < b.N; i++ {
+		if err := p.Send(msg, uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Recv(buf, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMonoNs(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		monoNs()
+	}
+}

@@ -1,0 +1,4 @@
+package rill
+
+// ticks reads the CPU's time-stamp counter (tsc_amd64.s).
+func ticks() uint64

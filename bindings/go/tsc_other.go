@@ -1,0 +1,6 @@
+//go:build !amd64
+
+package rill
+
+// ticks is CLOCK_MONOTONIC where no cheap tick counter is read.
+func ticks() uint64 { return monoNs() }
