@@ -8,7 +8,7 @@ BUILD ?= build$(if $(filter-out cc,$(notdir $(CC))),-$(notdir $(CC)))$(if $(SANI
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
-.PHONY: all build test bench clean install
+.PHONY: all build test bench gobench clean install
 
 all: build
 
@@ -23,8 +23,21 @@ build: $(BUILD)/CMakeCache.txt
 test: build
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error $(CTEST_ARGS)
 
+# The C benchmark, then the Go binding beside C (bindings/go/cmd/rill-gobench,
+# which drives rill_bench's worker mode for the C side).
+GOBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
 bench: build
 	$(BUILD)/rill_bench --out bench/results/latest.json $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory gobench
+
+gobench: build
+	@if command -v go >/dev/null 2>&1; then \
+	  echo "== Go binding beside C"; \
+	  (cd bindings/go && go build -o $(abspath $(BUILD))/rill-gobench ./cmd/rill-gobench) && \
+	  $(BUILD)/rill-gobench --cbench $(BUILD)/rill_bench --out bench/results/go.json $(GOBENCH_ARGS); \
+	else \
+	  echo "Go not found: the Go binding's rows are left out (install Go, e.g. apt-get install golang-go)"; \
+	fi
 
 install: build
 	cmake --install $(BUILD)

@@ -3,6 +3,7 @@ package rill
 import (
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -71,7 +72,9 @@ type Consumer struct {
 	wait                           *waitPage
 	spin                           time.Duration
 	fifoFd                         int
-	mode                           uint32 // file mode of the region, for the FIFO
+	fifoFile                       *os.File        // WaitReady's duplicate of fifoFd
+	fifoRaw                        syscall.RawConn // ... in the netpoller
+	mode                           uint32          // file mode of the region, for the FIFO
 	fifo                           string
 }
 
@@ -535,6 +538,9 @@ func (c *Consumer) Leave() error {
 	}
 	closeFd(c.fifoFd)
 	c.fifoFd = -1
+	if c.fifoFile != nil {
+		c.fifoFile.Close()
+	}
 	c.m.unmap()
 	c.curMap.unmap()
 	c.waitMap.unmap()

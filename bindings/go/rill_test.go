@@ -530,3 +530,63 @@ func TestEvictFragmented(t *testing.T) {
 	}
 	p.Leave()
 }
+
+// WaitReady parks goroutines in the netpoller: many consumers wait at once,
+// each is woken by the producer's publish, and all see the close.
+func TestWaitReady(t *testing.T) {
+	r := testRegion(t, 4<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 64, MTU: 64, MaxConsumers: 8}))
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	const waiters, msgs = 8, 200
+	errs := make(chan error, waiters)
+	joined := make(chan struct{}, waiters)
+	for w := 0; w < waiters; w++ {
+		go func() {
+			c, err := r.JoinConsumer("c", Reliable)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Leave()
+			joined <- struct{}{}
+			var v View
+			next := uint64(0)
+			for {
+				if err := c.WaitReady(5 * time.Second); err != nil {
+					if err == ErrClosed && next == msgs {
+						err = nil
+					}
+					errs <- err
+					return
+				}
+				for c.Poll(&v) == nil {
+					if v.Sig != next {
+						errs <- errors.New("out of order")
+						return
+					}
+					next++
+				}
+			}
+		}()
+	}
+	for w := 0; w < waiters; w++ {
+		<-joined
+	}
+	for i := uint64(0); i < msgs; i++ {
+		must(t, p.SendWait([]byte{byte(i)}, i, 5*time.Second))
+		if i%16 == 0 {
+			time.Sleep(time.Millisecond) // pacing only: waiters park between bursts
+		}
+	}
+	must(t, p.Leave())
+	for w := 0; w < waiters; w++ {
+		must(t, <-errs)
+	}
+	c, err := r.JoinConsumer("c", Lossy)
+	must(t, err)
+	if err := c.WaitReady(20 * time.Millisecond); err != ErrClosed {
+		t.Fatalf("after close: %v", err)
+	}
+	c.Leave()
+}

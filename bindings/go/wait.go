@@ -5,7 +5,10 @@ package rill
 // on the futex is woken by a C producer and the reverse.
 
 import (
+	"errors"
+	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -223,4 +226,67 @@ func (c *Consumer) Arm() (bool, error) {
 		return false, gone
 	}
 	return false, nil
+}
+
+// WaitReady waits in Go's netpoller, not in a futex: the goroutine parks
+// without holding an OS thread, so a process can wait on many channels
+// with many goroutines cheaply.  It arms the consumer's fd and returns nil
+// once there may be something to read (then Poll or Recv until ErrAgain),
+// ErrTimedOut, or ErrClosed / ErrDead when the producer left or died and
+// everything was read.  It re-arms at least every 100 ms, which is how a
+// dead producer is noticed.
+func (c *Consumer) WaitReady(timeout time.Duration) error {
+	if _, err := c.Fd(); err != nil {
+		return err
+	}
+	if c.fifoFile == nil {
+		// A duplicate of the FIFO's fd, owned by the *os.File (which puts
+		// it in the netpoller); the consumer keeps its own.
+		fd, err := syscall.Dup(c.fifoFd)
+		if err != nil {
+			return errnoErr(err)
+		}
+		syscall.CloseOnExec(fd)
+		if err := syscall.SetNonblock(fd, true); err != nil {
+			syscall.Close(fd)
+			return errnoErr(err)
+		}
+		c.fifoFile = os.NewFile(uintptr(fd), c.fifo)
+		if c.fifoRaw, err = c.fifoFile.SyscallConn(); err != nil {
+			c.fifoFile.Close()
+			c.fifoFile = nil
+			return errnoErr(err)
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	if timeout < 0 || timeout == Forever {
+		deadline = time.Time{}
+	}
+	for {
+		ready, err := c.Arm()
+		if err != nil || ready {
+			return err
+		}
+		slice := time.Now().Add(100 * time.Millisecond)
+		if !deadline.IsZero() {
+			if !time.Now().Before(deadline) {
+				return ErrTimedOut
+			}
+			if deadline.Before(slice) {
+				slice = deadline
+			}
+		}
+		c.fifoFile.SetReadDeadline(slice)
+		first := true
+		// The callback says "not yet" once, so the netpoller waits until
+		// the fd is readable (or the deadline); Arm drains it.
+		err = c.fifoRaw.Read(func(uintptr) bool {
+			done := !first
+			first = false
+			return done
+		})
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return ErrIO
+		}
+	}
 }

@@ -346,6 +346,15 @@ type row struct {
 	Errors   uint64    `json:"errors"`
 }
 
+// spread is (max - min) / median of the runs, in percent.
+func spread(v []float64) float64 {
+	m := medianOf(v)
+	if m == 0 {
+		return 0
+	}
+	return (slices.Max(v) - slices.Min(v)) / m * 100
+}
+
 func medianOf(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
@@ -482,68 +491,107 @@ func main() {
 		cfg.runs, cfg.cpus[0], cfg.cpus[1], runtime.Version(), runtime.NumCPU())
 	var rows []*row
 	failed := false
+	// The runs of one size are interleaved across the pairings (run 1 of
+	// each, then run 2 of each, ...), as rill_bench does, so that a change
+	// of the machine's state hits every row alike; ratios are also given
+	// paired run by run.
 	pairs := [][2]string{{"c", "c"}, {"c", "go"}, {"go", "c"}, {"go", "go"}}
 	for _, size := range []int{64, 1024} {
-		for _, pc := range pairs {
-			rw := &row{Kind: "tput", Producer: pc[0], Consumer: pc[1], Size: size}
-			for i := 0; i < cfg.runs; i++ {
+		rs := make([]*row, len(pairs))
+		for k, pc := range pairs {
+			rs[k] = &row{Kind: "tput", Producer: pc[0], Consumer: pc[1], Size: size}
+		}
+		for i := 0; i < cfg.runs; i++ {
+			for k, pc := range pairs {
 				rate, errs, err := cfg.tput(pc[0], pc[1], size)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "tput %s->%s %d B: %v\n", pc[0], pc[1], size, err)
 					failed = true
-					break
+					continue
 				}
-				rw.Runs = append(rw.Runs, rate)
-				rw.Errors += errs
-			}
-			if len(rw.Runs) > 0 {
-				rw.Median = medianOf(rw.Runs)
-				rows = append(rows, rw)
-				fmt.Printf("tput %-2s -> %-2s %5d B  %8.2f M msg/s  %8.1f MB/s  errors %d\n",
-					pc[0], pc[1], size, rw.Median/1e6, rw.Median*float64(size)/1e6, rw.Errors)
+				rs[k].Runs = append(rs[k].Runs, rate)
+				rs[k].Errors += errs
 			}
 		}
+		for _, rw := range rs {
+			if len(rw.Runs) == 0 {
+				continue
+			}
+			rw.Median = medianOf(rw.Runs)
+			rows = append(rows, rw)
+			fmt.Printf("tput %-2s -> %-2s %5d B  %8.2f M msg/s  %8.1f MB/s  spread %3.0f%%  errors %d\n",
+				rw.Producer, rw.Consumer, size, rw.Median/1e6, rw.Median*float64(size)/1e6,
+				spread(rw.Runs), rw.Errors)
+		}
 	}
-	for _, lang := range []string{"c", "go"} {
-		rw := &row{Kind: "rtt", Producer: lang, Consumer: lang, Size: 64}
-		for i := 0; i < cfg.runs; i++ {
-			p50, p99, errs, err := cfg.rtt(lang, 64)
+	rtts := []*row{{Kind: "rtt", Producer: "c", Consumer: "c", Size: 64},
+		{Kind: "rtt", Producer: "go", Consumer: "go", Size: 64}}
+	for i := 0; i < cfg.runs; i++ {
+		for _, rw := range rtts {
+			p50, p99, errs, err := cfg.rtt(rw.Producer, 64)
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "rtt %s: %v\n", lang, err)
+				fmt.Fprintf(os.Stderr, "rtt %s: %v\n", rw.Producer, err)
 				failed = true
-				break
+				continue
 			}
 			rw.Runs = append(rw.Runs, p50)
 			rw.P99 = append(rw.P99, p99)
 			rw.Errors += errs
 		}
+	}
+	for _, rw := range rtts {
 		if len(rw.Runs) > 0 {
 			rw.Median = medianOf(rw.Runs)
 			rows = append(rows, rw)
-			fmt.Printf("rtt  %-2s <-> %-2s   64 B  p50 %6.0f ns  p99 %6.0f ns  errors %d\n",
-				lang, lang, rw.Median, medianOf(rw.P99), rw.Errors)
+			fmt.Printf("rtt  %-2s <-> %-2s   64 B  p50 %6.0f ns  p99 %6.0f ns  (medians of runs)  errors %d\n",
+				rw.Producer, rw.Consumer, rw.Median, medianOf(rw.P99), rw.Errors)
 		}
 	}
-	find := func(kind, p, c string, size int) float64 {
+	find := func(kind, p, c string, size int) *row {
 		for _, r := range rows {
 			if r.Kind == kind && r.Producer == p && r.Consumer == c && r.Size == size {
-				return r.Median
+				return r
 			}
 		}
-		return 0
+		return nil
 	}
-	ratios := map[string]float64{}
-	if cc := find("tput", "c", "c", 64); cc > 0 {
-		ratios["go_consumer_64"] = find("tput", "c", "go", 64) / cc
-		ratios["go_producer_64"] = find("tput", "go", "c", 64) / cc
-		ratios["go_go_64"] = find("tput", "go", "go", 64) / cc
-		fmt.Printf("ratios at 64 B (of C->C, same run): Go consumer %.2f (bar >= 0.5), Go producer %.2f, Go->Go %.2f\n",
-			ratios["go_consumer_64"], ratios["go_producer_64"], ratios["go_go_64"])
+	// ratio of two rows: of their medians, and the median of run-by-run
+	// ratios (paired); 0 where a row is missing.
+	ratio := func(a, b *row) (float64, float64) {
+		if a == nil || b == nil || b.Median == 0 {
+			return 0, 0
+		}
+		var pr []float64
+		for i := 0; i < len(a.Runs) && i < len(b.Runs); i++ {
+			pr = append(pr, a.Runs[i]/b.Runs[i])
+		}
+		if len(pr) == 0 {
+			return a.Median / b.Median, 0
+		}
+		return a.Median / b.Median, medianOf(pr)
 	}
-	if cc := find("rtt", "c", "c", 64); cc > 0 {
-		ratios["go_rtt_64"] = find("rtt", "go", "go", 64) / cc
-		fmt.Printf("round trip Go<->Go / C<->C: %.2f\n", ratios["go_rtt_64"])
+	ratios, paired := map[string]float64{}, map[string]float64{}
+	for _, q := range []struct {
+		label      string
+		kind, p, c string
+		size       int
+	}{
+		{"go_consumer_64", "tput", "c", "go", 64}, {"go_producer_64", "tput", "go", "c", 64},
+		{"go_go_64", "tput", "go", "go", 64}, {"go_consumer_1024", "tput", "c", "go", 1024},
+		{"go_producer_1024", "tput", "go", "c", 1024}, {"go_go_1024", "tput", "go", "go", 1024},
+		{"go_rtt_64", "rtt", "go", "go", 64},
+	} {
+		base := find(q.kind, "c", "c", q.size)
+		ratios[q.label], paired[q.label] = ratio(find(q.kind, q.p, q.c, q.size), base)
 	}
+	fmt.Println("ratios to C->C of the same run (of medians / paired):")
+	fmt.Printf("  64 B:   Go consumer %.2f / %.2f (bar >= 0.5), Go producer %.2f / %.2f, Go->Go %.2f / %.2f\n",
+		ratios["go_consumer_64"], paired["go_consumer_64"], ratios["go_producer_64"], paired["go_producer_64"],
+		ratios["go_go_64"], paired["go_go_64"])
+	fmt.Printf("  1024 B: Go consumer %.2f / %.2f, Go producer %.2f / %.2f, Go->Go %.2f / %.2f\n",
+		ratios["go_consumer_1024"], paired["go_consumer_1024"], ratios["go_producer_1024"],
+		paired["go_producer_1024"], ratios["go_go_1024"], paired["go_go_1024"])
+	fmt.Printf("  round trip p50 Go<->Go / C<->C: %.2f / %.2f\n", ratios["go_rtt_64"], paired["go_rtt_64"])
 	var errs uint64
 	for _, r := range rows {
 		errs += r.Errors
@@ -551,7 +599,7 @@ func main() {
 	if *out != "" {
 		res := map[string]any{"when": time.Now().UTC().Format(time.RFC3339), "go": runtime.Version(),
 			"cpus_online": runtime.NumCPU(), "pinned": cfg.cpus, "runs": cfg.runs, "quick": cfg.quick,
-			"rows": rows, "ratios": ratios}
+			"rows": rows, "ratios": ratios, "ratios_paired": paired}
 		b, _ := json.MarshalIndent(res, "", "  ")
 		os.MkdirAll(filepath.Dir(*out), 0o755)
 		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
