@@ -7,7 +7,7 @@
  *   rill_xpeer vector check FILE DIR   run the lines after "check"
  *   rill_xpeer create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE
  *   rill_xpeer produce DIR REGION CHAN COUNT SEED [SPIN_NS]
- *   rill_xpeer consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow]
+ *   rill_xpeer consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]
  *   rill_xpeer echo DIR REGION IN OUT COUNT SPIN_NS
  *   rill_xpeer ping DIR REGION OUT IN COUNT SPIN_NS SIZE
  *
@@ -73,7 +73,7 @@ static void usage_all(void) {
           "usage: rill_xpeer vector write|check FILE DIR\n"
           "       rill_xpeer create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE\n"
           "       rill_xpeer produce DIR REGION CHAN COUNT SEED [SPIN_NS]\n"
-          "       rill_xpeer consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow]\n"
+          "       rill_xpeer consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]\n"
           "       rill_xpeer echo DIR REGION IN OUT COUNT SPIN_NS\n"
           "       rill_xpeer ping DIR REGION OUT IN COUNT SPIN_NS SIZE\n");
 }
@@ -276,8 +276,8 @@ static int cmd_produce(int argc, char **argv) {
 
 static int cmd_consume(int argc, char **argv) {
   static const char *use =
-      "consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow]";
-  if (argc < 8 || argc > 10) usage(use);
+      "consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]";
+  if (argc < 8 || argc > 11) usage(use);
   const char *chan = argv[4];
   uint64_t count = arg_u64(argv[5], UINT64_MAX, use);
   uint64_t seed = arg_u64(argv[6], UINT64_MAX, use);
@@ -285,10 +285,11 @@ static int cmd_consume(int argc, char **argv) {
   if (!strcmp(argv[7], "reliable")) mode = RILL_RELIABLE;
   else if (!strcmp(argv[7], "lossy")) mode = RILL_LOSSY;
   else usage(use);
-  int slow = 0, have_spin = 0;
+  int slow = 0, late = 0, have_spin = 0;
   uint64_t spin = 0;
   for (int k = 8; k < argc; k++) {
     if (!strcmp(argv[k], "slow") && !slow) slow = 1;
+    else if (!strcmp(argv[k], "late") && !late) late = 1;
     else if (!have_spin && parse_u64(argv[k], &spin) == 0) have_spin = 1;
     else usage(use);
   }
@@ -299,6 +300,10 @@ static int cmd_consume(int argc, char **argv) {
   if (have_spin) rill_consumer_set_spin(S.c, spin);
   S.buf = s_alloc(max_msg);
   s_ready();
+  if (late) { /* start reading only when told: a lossy one is lapped for sure */
+    char go[16];
+    if (!fgets(go, sizeof go, stdin)) die("rill_xpeer consume: no line on stdin");
+  }
 
   uint64_t received = 0, lost = 0, last = 0;
   for (uint64_t i = 0;; i++) {

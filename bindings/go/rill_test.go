@@ -301,7 +301,7 @@ func TestStreamInProcess(t *testing.T) {
 		wg.Add(1)
 		go func(mode Mode) {
 			defer wg.Done()
-			_, _, err := consumeStream(r, "c", n, 7, mode, defaultSpin, false, func() { ready <- struct{}{} })
+			_, _, err := consumeStream(r, "c", n, 7, mode, defaultSpin, false, nil, func() { ready <- struct{}{} })
 			errs <- err
 		}(mode)
 	}
@@ -315,26 +315,48 @@ func TestStreamInProcess(t *testing.T) {
 	}
 }
 
-// A lossy consumer lapped on purpose takes no wrong payload.
+// lossyPair runs two lossy consumers of a stream: one slow (lapped now and
+// then while it reads, which exercises Check) and one that starts reading
+// only after the producer is done (lapped for sure).  produce sends the
+// stream.  It returns the late one's accepted and lost counts.
+func lossyPair(t *testing.T, r *Region, n, seed uint64, produce func()) (got, lost uint64) {
+	t.Helper()
+	ready := make(chan struct{}, 2)
+	gate := make(chan struct{})
+	errs := make(chan error, 2)
+	var slowGot, slowLost uint64
+	go func() {
+		var err error
+		slowGot, slowLost, err = consumeStream(r, "c", n, seed, Lossy, defaultSpin, true, nil,
+			func() { ready <- struct{}{} })
+		errs <- err
+	}()
+	go func() {
+		var err error
+		got, lost, err = consumeStream(r, "c", n, seed, Lossy, defaultSpin, false, gate,
+			func() { ready <- struct{}{} })
+		errs <- err
+	}()
+	<-ready
+	<-ready
+	produce()
+	close(gate)
+	must(t, <-errs)
+	must(t, <-errs)
+	t.Logf("slow lossy consumer: %d accepted, %d lost; late one: %d accepted, %d lost",
+		slowGot, slowLost, got, lost)
+	if got == 0 || lost == 0 {
+		t.Fatalf("the late lossy consumer was not lapped: %d accepted, %d lost", got, lost)
+	}
+	return got, lost
+}
+
+// Lossy consumers lapped on purpose take no wrong payload.
 func TestLossyLapped(t *testing.T) {
 	r := testRegion(t, 4<<20)
 	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 64, MTU: 256, MaxMsg: 2048}))
 	n := scale(300000)
-	done := make(chan error, 1)
-	ready := make(chan struct{})
-	var got, lost uint64
-	go func() {
-		var err error
-		got, lost, err = consumeStream(r, "c", n, 3, Lossy, defaultSpin, true, func() { close(ready) })
-		done <- err
-	}()
-	<-ready
-	must(t, produceStream(r, "c", n, 3, defaultSpin))
-	must(t, <-done)
-	if lost == 0 || got == 0 {
-		t.Fatalf("expected laps: got %d lost %d", got, lost)
-	}
-	t.Logf("lossy: %d messages accepted, %d sequence numbers lost", got, lost)
+	lossyPair(t, r, n, 3, func() { must(t, produceStream(r, "c", n, 3, defaultSpin)) })
 }
 
 // Park and wake within Go: ping-pong with no spin, so every message is a

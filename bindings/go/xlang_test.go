@@ -21,15 +21,19 @@ import (
 type cPeer struct {
 	cmd  *exec.Cmd
 	out  *bufio.Reader
+	in   io.WriteCloser
 	errb strings.Builder
 	name string
+	args []string
 }
 
 func startC(t *testing.T, args ...string) *cPeer {
 	t.Helper()
-	p := &cPeer{cmd: exec.Command(xpeer(t), args...), name: args[0]}
+	p := &cPeer{cmd: exec.Command(xpeer(t), args...), name: args[0], args: args}
 	p.cmd.Stderr = &p.errb
 	out, err := p.cmd.StdoutPipe()
+	must(t, err)
+	p.in, err = p.cmd.StdinPipe()
 	must(t, err)
 	p.out = bufio.NewReader(out)
 	must(t, p.cmd.Start())
@@ -49,6 +53,14 @@ func (p *cPeer) ready(t *testing.T) {
 	if err != nil || line != "ready\n" {
 		p.cmd.Wait()
 		t.Fatalf("C %s: %q %v\n%s", p.name, line, err, p.errb.String())
+	}
+}
+
+// go_ tells a "late" consumer to start reading.
+func (p *cPeer) go_(t *testing.T) {
+	t.Helper()
+	if _, err := io.WriteString(p.in, "go\n"); err != nil {
+		t.Fatalf("C %s: %v", p.name, err)
 	}
 }
 
@@ -83,7 +95,7 @@ func TestXlangCToGo(t *testing.T) {
 	errs := make(chan error, 2)
 	for _, mode := range []Mode{Reliable, Lossy} {
 		go func(mode Mode) {
-			_, _, err := consumeStream(r, "c", n, 11, mode, defaultSpin, false, func() { ready <- struct{}{} })
+			_, _, err := consumeStream(r, "c", n, 11, mode, defaultSpin, false, nil, func() { ready <- struct{}{} })
 			errs <- err
 		}(mode)
 	}
@@ -98,45 +110,41 @@ func TestXlangCToGo(t *testing.T) {
 	}
 }
 
-// Go producer → C consumers (reliable, and lossy lapped on purpose), in a
-// region Go made.
+// Go producer → C consumers (reliable; lossy and slow; lossy and late,
+// lapped for sure), in a region Go made.
 func TestXlangGoToC(t *testing.T) {
 	r := testRegion(t, 32<<20)
 	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 1024, MTU: 256, MaxMsg: 4096}))
 	n := scale(1000000)
 	rel := startC(t, "consume", r.Dir(), "t", "c", fmt.Sprint(n), "13", "reliable")
 	rel.ready(t)
-	lossy := startC(t, "consume", r.Dir(), "t", "c", fmt.Sprint(n), "13", "lossy", "slow")
-	lossy.ready(t)
+	slow := startC(t, "consume", r.Dir(), "t", "c", fmt.Sprint(n), "13", "lossy", "slow")
+	slow.ready(t)
+	late := startC(t, "consume", r.Dir(), "t", "c", fmt.Sprint(n), "13", "lossy", "late")
+	late.ready(t)
 	must(t, produceStream(r, "c", n, 13, defaultSpin))
+	late.go_(t)
 	rel.wait(t)
-	var got, lost uint64
-	out := lossy.wait(t)
-	if _, err := fmt.Sscanf(out, "ok %d %d", &got, &lost); err != nil || got == 0 || lost == 0 {
-		t.Fatalf("C lossy consumer: %q (expected laps)", out)
+	for _, c := range []*cPeer{slow, late} {
+		var got, lost uint64
+		out := c.wait(t)
+		if _, err := fmt.Sscanf(out, "ok %d %d", &got, &lost); err != nil || got == 0 {
+			t.Fatalf("C lossy consumer: %q", out)
+		}
+		if c == late && lost == 0 {
+			t.Fatalf("the late C lossy consumer was not lapped: %q", out)
+		}
+		t.Logf("C lossy consumer (%s): %d accepted, %d lost", c.args[len(c.args)-1], got, lost)
 	}
-	t.Logf("C lossy consumer: %d accepted, %d lost", got, lost)
 }
 
-// C producer → Go lossy consumer, slow on purpose: lapped, never wrong.
+// C producer → Go lossy consumers, slow and late: lapped, never wrong.
 func TestXlangGoLossyLapped(t *testing.T) {
 	r := xRegion(t)
 	n := scale(1000000)
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	var got, lost uint64
-	go func() {
-		var err error
-		got, lost, err = consumeStream(r, "c", n, 17, Lossy, defaultSpin, true, func() { close(ready) })
-		done <- err
-	}()
-	<-ready
-	runCmd(t, xpeer(t), "produce", r.Dir(), "x", "c", fmt.Sprint(n), "17")
-	must(t, <-done)
-	if got == 0 || lost == 0 {
-		t.Fatalf("expected laps: %d accepted, %d lost", got, lost)
-	}
-	t.Logf("Go lossy consumer: %d accepted, %d lost", got, lost)
+	lossyPair(t, r, n, 17, func() {
+		runCmd(t, xpeer(t), "produce", r.Dir(), "x", "c", fmt.Sprint(n), "17")
+	})
 }
 
 func pingRegion(t *testing.T) *Region {
