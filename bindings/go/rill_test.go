@@ -377,7 +377,7 @@ func TestParkedPingPong(t *testing.T) {
 		t.Fatal(len(rtt))
 	}
 	st, _ := r.Stats("ping")
-	if st.Wakes == 0 {
+	if st.Wakes < 2 { // the first publish runs the wake-up path once anyway
 		t.Error("no wake-up ran: nobody parked")
 	}
 }

@@ -165,7 +165,7 @@ func TestXlangParkedGoPingCEcho(t *testing.T) {
 	must(t, err)
 	echo.wait(t)
 	st, _ := r.Stats("ping")
-	if st.Wakes == 0 {
+	if st.Wakes < 2 { // the first publish runs the wake-up path once anyway
 		t.Error("the Go producer never woke the parked C consumer")
 	}
 	t.Logf("%d parked round trips, median %v", len(rtt), median(rtt))
@@ -182,7 +182,7 @@ func TestXlangParkedCPingGoEcho(t *testing.T) {
 	out := runCmd(t, xpeer(t), "ping", r.Dir(), "t", "ping", "pong", fmt.Sprint(n), "0", "100")
 	must(t, <-done)
 	st, _ := r.Stats("pong")
-	if st.Wakes == 0 {
+	if st.Wakes < 2 { // the first publish runs the wake-up path once anyway
 		t.Error("the Go producer never woke the parked C consumer")
 	}
 	t.Logf("C ping: %s", strings.TrimSpace(out))
