@@ -376,16 +376,22 @@ static void victim_main(void *arg) {
   raise(SIGKILL);
 }
 
+/* Forks a reliable consumer of REGION's channel "c" that joins and dies
+ * (SIGKILL) without reading; returns its slot. */
+static uint32_t dead_consumer(const char *region) {
+  victim v = {sh_new(), region, 0, 0};
+  pid_t pid = tu_fork("victim", victim_main, &v);
+  step_wait(v.sh, 1);
+  CHECK(WIFSIGNALED(tu_wait_status(pid)));
+  return atomic_load(&v.sh->slot);
+}
+
 static void t_evict(void) {
   rill_region *r = chan_new("ev", "c", 16);
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, "c", &p));
   CHECK_OK(rill_producer_set_evict(p, 50 * MS));
-  victim v = {sh_new(), "ev", 0, 0};
-  pid_t pid = tu_fork("victim", victim_main, &v);
-  step_wait(v.sh, 1);
-  CHECK(WIFSIGNALED(tu_wait_status(pid)));
-  uint32_t slot = atomic_load(&v.sh->slot);
+  uint32_t slot = dead_consumer("ev");
   /* Sends fill the ring, then the wait finds the dead consumer and, after
    * 50 ms, stops waiting for it. */
   uint64_t t0 = tu_ns();
@@ -416,10 +422,7 @@ static void t_evict(void) {
 
   /* RILL_FOREVER: a dead consumer holds the producer back for good. */
   CHECK_OK(rill_producer_set_evict(p, RILL_FOREVER));
-  victim v2 = {sh_new(), "ev", 0, 0};
-  pid = tu_fork("victim 2", victim_main, &v2);
-  step_wait(v2.sh, 1);
-  CHECK(WIFSIGNALED(tu_wait_status(pid)));
+  (void)dead_consumer("ev");
   int rc = 0;
   for (uint64_t i = 0; i < 40 && rc == 0; i++) rc = rill_send_wait(p, &i, sizeof i, i, 100 * MS);
   CHECK_RC(rc, -RILL_ETIMEDOUT);
@@ -439,10 +442,7 @@ static void t_evict_frags(void) {
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, "c", &p));
   CHECK_OK(rill_producer_set_evict(p, 50 * MS));
-  victim v = {sh_new(), "evf", 0, 0};
-  pid_t pid = tu_fork("victim", victim_main, &v);
-  step_wait(v.sh, 1);
-  CHECK(WIFSIGNALED(tu_wait_status(pid)));
+  (void)dead_consumer("evf");
   for (uint64_t i = 0; i < 6; i++) CHECK_OK(rill_send(p, &i, sizeof i, i));
   static char big[1024]; /* four fragments; two credits are left */
   CHECK_OK(rill_send_wait(p, big, sizeof big, 7, 5 * SEC));

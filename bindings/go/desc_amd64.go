@@ -16,13 +16,18 @@ const asymOK = true
 // publishing and the producer's load of arm_gen (§3.7): what a producer
 // that could not register for heavy barriers needs.
 func publishDesc(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
+	writeDesc(d, seq, sig, chunk, szctl, tsorig, tspub)
+	atomic.StoreUint64(&d.seq, seq)
+}
+
+// writeDesc stores the "being written" mark and the fields, in this order.
+func writeDesc(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
 	d.seq = seq - 1
 	d.sig = sig
 	d.chunk = chunk
 	d.szctl = szctl
 	d.tsorig = tsorig
 	d.tspub = tspub
-	atomic.StoreUint64(&d.seq, seq)
 }
 
 // publishDescAsym is publishDesc for a producer registered for heavy
@@ -31,12 +36,7 @@ func publishDesc(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
 // consumer's acquire load of seq in Poll); the store-load order against a
 // parking consumer comes from that consumer's heavy barrier.
 func publishDescAsym(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
-	d.seq = seq - 1
-	d.sig = sig
-	d.chunk = chunk
-	d.szctl = szctl
-	d.tsorig = tsorig
-	d.tspub = tspub
+	writeDesc(d, seq, sig, chunk, szctl, tsorig, tspub)
 	d.seq = seq
 }
 

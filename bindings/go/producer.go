@@ -544,16 +544,8 @@ func (p *Producer) waitFor(timeout time.Duration, try func() error) error {
 	}()
 	now := monoNs()
 	deadline := addSat(now, uint64(timeout))
-	if p.spin > 0 {
-		end := addSat(now, uint64(min(p.spin, timeout)))
-		for i := 1; ; i++ {
-			if err = try(); err != ErrAgain {
-				return err
-			}
-			if i&63 == 0 && monoNs() >= end {
-				break
-			}
-		}
+	if err = spinTry(now, p.spin, timeout, try); err != ErrAgain {
+		return err
 	}
 	for {
 		now = monoNs()

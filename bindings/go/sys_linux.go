@@ -359,9 +359,19 @@ func fifoReader(path string, mode uint32) (int, error) {
 	} else if err != unix.EEXIST {
 		return -1, dirErr(path, err)
 	}
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
+	fd, err := fifoOpen(path, unix.O_RDWR)
+	if err != nil && err != ErrAccess {
 		return -1, errnoErr(err)
+	}
+	return fd, err
+}
+
+// fifoOpen opens path non-blocking with flags, and checks it is a FIFO
+// (ErrAccess if not); other errors are unix errors.
+func fifoOpen(path string, flags int) (int, error) {
+	fd, err := unix.Open(path, flags|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return -1, err
 	}
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
@@ -374,19 +384,14 @@ func fifoReader(path string, mode uint32) (int, error) {
 // fifoWriter opens the write end, non-blocking: ErrNoEnt when the FIFO does
 // not exist or nobody has it open to read.
 func fifoWriter(path string) (int, error) {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		if err == unix.ENXIO {
-			return -1, ErrNoEnt
-		}
-		return -1, errnoErr(err)
+	fd, err := fifoOpen(path, unix.O_WRONLY)
+	switch {
+	case err == nil, err == ErrAccess:
+		return fd, err
+	case err == unix.ENXIO:
+		return -1, ErrNoEnt
 	}
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
-		unix.Close(fd)
-		return -1, ErrAccess
-	}
-	return fd, nil
+	return -1, errnoErr(err)
 }
 
 func fifoSignal(fd int) {

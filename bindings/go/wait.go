@@ -75,6 +75,23 @@ func (c *Consumer) Producer() Liveness {
 	return liveness(c.fd, c.prodLockOff, st == prodJoined)
 }
 
+// spinTry calls try until it returns something other than ErrAgain, or
+// the spin budget (at most timeout) from now has passed: ErrAgain then.
+func spinTry(now uint64, spin, timeout time.Duration, try func() error) error {
+	if spin <= 0 {
+		return ErrAgain
+	}
+	end := addSat(now, uint64(min(spin, timeout)))
+	for i := 1; ; i++ {
+		if err := try(); err != ErrAgain {
+			return err
+		}
+		if i&63 == 0 && monoNs() >= end {
+			return ErrAgain
+		}
+	}
+}
+
 func (c *Consumer) waitFor(timeout time.Duration, try func() error) error {
 	err := try()
 	if err != ErrAgain || timeout <= 0 {
@@ -82,16 +99,8 @@ func (c *Consumer) waitFor(timeout time.Duration, try func() error) error {
 	}
 	now := monoNs()
 	deadline := addSat(now, uint64(timeout))
-	if c.spin > 0 {
-		end := addSat(now, uint64(min(c.spin, timeout)))
-		for i := 1; ; i++ {
-			if err = try(); err != ErrAgain {
-				return err
-			}
-			if i&63 == 0 && monoNs() >= end {
-				break
-			}
-		}
+	if err = spinTry(now, c.spin, timeout, try); err != ErrAgain {
+		return err
 	}
 	// The producer's lock is asked about only after a nap ran out: parking
 	// itself costs no such syscall.
