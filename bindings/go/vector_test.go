@@ -69,15 +69,14 @@ func vecRead(file string) (write, check []vecLine, err error) {
 }
 
 type vecRunner struct {
-	file     string
-	dir      string
-	region   *Region
-	prods    map[string]*Producer
-	cons     map[string]map[int]*Consumer
-	off      map[string]int // where the next commit of a channel goes on in its message
-	buf      []byte
-	line     vecLine
-	numField int
+	file   string
+	dir    string
+	region *Region
+	prods  map[string]*Producer
+	cons   map[string]map[int]*Consumer
+	off    map[string]int // where the next commit of a channel goes on in its message
+	buf    []byte
+	line   vecLine
 }
 
 func (v *vecRunner) fail(format string, a ...any) error {
