@@ -23,6 +23,12 @@ func publishDesc(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
 // writeDesc stores the "being written" mark and the fields, in this order.
 func writeDesc(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
 	d.seq = seq - 1
+	// Keep the mark: without a load of the word between it and the final
+	// store of seq, the compiler drops it as a dead store (that final store
+	// shadows it), and a lapped consumer could take the new fields for the
+	// old message.  An atomic load is a plain MOV here and a memory
+	// operation the compiler keeps in order.
+	atomic.LoadUint64(&d.seq)
 	d.sig = sig
 	d.chunk = chunk
 	d.szctl = szctl

@@ -154,6 +154,7 @@ func consumeStream(r *Region, ch string, count, seed uint64, mode Mode, spin tim
 	buf := make([]byte, s.maxMsg)
 	var m Meta
 	next := uint64(0)
+	seqOf := uint64(0) // sequence number of message next's first fragment
 	for mode == Lossy || next < count {
 		n, err := c.RecvWait(buf, &m, 10*time.Second)
 		if err == ErrClosed && mode == Lossy {
@@ -171,6 +172,15 @@ func consumeStream(r *Region, ch string, count, seed uint64, mode Mode, spin tim
 		if n != s.size(m.Sig) || !s.check(m.Sig, buf[:n]) {
 			return got, lost, fmt.Errorf("message %d: wrong size %d or payload", m.Sig, n)
 		}
+		// The message's sequence number follows from the sizes before it:
+		// a descriptor taken for another sequence number's shows here.
+		for ; next < m.Sig; next++ {
+			seqOf += frags(uint64(s.size(next)), uint32(s.mtu))
+		}
+		if m.Seq != seqOf {
+			return got, lost, fmt.Errorf("message %d: sequence number %d, want %d", m.Sig, m.Seq, seqOf)
+		}
+		seqOf += frags(uint64(n), uint32(s.mtu))
 		next = m.Sig + 1
 		got++
 		lost += m.Lost
