@@ -58,3 +58,33 @@ func BenchmarkMonoNs(b *testing.B) {
 		monoNs()
 	}
 }
+
+// Recv of 64 bytes: the producer fills half the ring, untimed, then the
+// consumer reads it back, timed.
+func BenchmarkRecv64(b *testing.B) {
+	r, p := benchChannel(b)
+	c, err := r.JoinConsumer("c", Reliable)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Leave()
+	msg, buf := make([]byte, 64), make([]byte, 4096)
+	var m Meta
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		k := min(2048, b.N-done)
+		for i := 0; i < k; i++ {
+			if err := p.Send(msg, uint64(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		for i := 0; i < k; i++ {
+			if _, err := c.Recv(buf, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += k
+	}
+}

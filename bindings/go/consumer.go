@@ -123,6 +123,14 @@ func (c *Consumer) flushCursor(hb bool) {
 	}
 }
 
+// loadDesc reads a descriptor's fields (between the two loads of its seq).
+func loadDesc(d *desc) (sig, chunk uint64, sz uint32, ctl uint16, tsorig, tspub uint32) {
+	sig = atomic.LoadUint64(&d.sig)
+	chunk = uint64(atomic.LoadUint32(&d.chunk))
+	sz, ctl = unpackSzCtl(atomic.LoadUint32(&d.szctl))
+	return sig, chunk, sz, ctl, atomic.LoadUint32(&d.tsorig), atomic.LoadUint32(&d.tspub)
+}
+
 // overrun: the consumer was lapped; found is the sequence number the slot
 // holds.
 func (c *Consumer) overrun(found uint64, v *View) error {
@@ -164,11 +172,7 @@ func (c *Consumer) Poll(v *View) error {
 		}
 		return ErrAgain
 	}
-	sig := atomic.LoadUint64(&d.sig)
-	chunk := uint64(atomic.LoadUint32(&d.chunk))
-	sz, ctl := unpackSzCtl(atomic.LoadUint32(&d.szctl))
-	tsorig := atomic.LoadUint32(&d.tsorig)
-	tspub := atomic.LoadUint32(&d.tspub)
+	sig, chunk, sz, ctl, tsorig, tspub := loadDesc(d)
 	// The field loads are seq_cst, so they happen before the second load of
 	// seq (the acquire fence of §3.2).  Equal seqs: the fields belong to s1.
 	if s2 := atomic.LoadUint64(&d.seq); s2 != s1 {
@@ -218,6 +222,42 @@ func (c *Consumer) asmDrop() {
 	c.asmLen = 0
 }
 
+// recvWhole is Recv's fast path: the next descriptor is a whole message
+// that fits buf and no periodic flush is due.  It returns false, having
+// consumed nothing, whenever that is not so (the general path takes over),
+// and also after a lossy consumer's copy failed its check (the descriptor
+// is consumed and counted lost, as the general path does).
+func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
+	if c.pend || c.asmFrags != 0 || c.flushLeft <= 1 {
+		return 0, false
+	}
+	s := c.seq
+	d := c.desc(s)
+	// Acquire: pairs with the release store of seq in publishDesc.
+	if atomic.LoadUint64(&d.seq) != s {
+		return 0, false
+	}
+	sig, chunk, sz, ctl, tsorig, tspub := loadDesc(d)
+	// As in Poll: equal seqs mean the fields belong to s.
+	off := chunk << chunkShift
+	if atomic.LoadUint64(&d.seq) != s || ctl&CtlMsg != CtlMsg || sz > c.mtu ||
+		off+uint64(sz) > c.dataBytes || int(sz) > len(buf) {
+		return 0, false
+	}
+	c.flushLeft--
+	c.seq = s + 1
+	c.msgs++
+	c.bytes += uint64(sz)
+	copy(buf, c.data[off:off+uint64(sz)])
+	if c.lossy && c.checkSeq(s) != nil {
+		c.lostAcc++
+		return 0, false
+	}
+	*m = Meta{Seq: s, Sig: sig, Size: uint64(sz), Lost: c.lostAcc, Ctl: ctl, TSOrig: tsorig, TSPub: tspub}
+	c.lostAcc = 0
+	return int(sz), true
+}
+
 // Recv copies the next whole message (fragments reassembled) into buf and
 // returns its size.  ErrAgain if no whole message is there yet (fragments
 // read so far are kept); ErrMsgSize with m.Size set if buf is too small
@@ -235,6 +275,9 @@ func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
 		c.pend = false
 		c.asmLen = 0
 		return int(m.Size), nil
+	}
+	if n, ok := c.recvWhole(buf, m); ok {
+		return n, nil
 	}
 	var v View
 	for budget := 2*c.depth + 2; budget > 0; budget-- {
