@@ -22,6 +22,17 @@ func benchChannel(b *testing.B) (*Region, *Producer) {
 	return r, p
 }
 
+// benchPair is benchChannel with a reliable consumer joined.
+func benchPair(b *testing.B) (*Producer, *Consumer) {
+	r, p := benchChannel(b)
+	c, err := r.JoinConsumer("c", Reliable)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Leave() })
+	return p, c
+}
+
 // Send of 64 bytes with no reliable consumer (no credit limit).
 func BenchmarkSend64(b *testing.B) {
 	_, p := benchChannel(b)
@@ -35,12 +46,7 @@ func BenchmarkSend64(b *testing.B) {
 
 // Send then Recv of 64 bytes in one goroutine.
 func BenchmarkSendRecv64(b *testing.B) {
-	r, p := benchChannel(b)
-	c, err := r.JoinConsumer("c", Reliable)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Leave()
+	p, c := benchPair(b)
 	msg, buf := make([]byte, 64), make([]byte, 4096)
 	var m Meta
 	for i := 0; i < b.N; i++ {
@@ -62,12 +68,7 @@ func BenchmarkMonoNs(b *testing.B) {
 // Recv of 64 bytes: the producer fills half the ring, untimed, then the
 // consumer reads it back, timed.
 func BenchmarkRecv64(b *testing.B) {
-	r, p := benchChannel(b)
-	c, err := r.JoinConsumer("c", Reliable)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Leave()
+	p, c := benchPair(b)
 	msg, buf := make([]byte, 64), make([]byte, 4096)
 	var m Meta
 	b.ResetTimer()
