@@ -353,6 +353,17 @@ int rill_consumer_fd(rill_consumer *c);
  * example uses a 100 ms epoll timeout). */
 int rill_consumer_arm(rill_consumer *c);
 
+/* Waits until one of the N consumers in CS (1 <= N <= RILL_WAIT_ANY_MAX,
+ * each used by this thread only) has something to read, for a thread that
+ * serves several channels.  It spins for the first consumer's spin budget,
+ * then parks on all the channels at once (futex_waitv on Linux 5.16 and
+ * later; short naps before).  Returns the index of a consumer whose next
+ * poll has something to say (a message, an overrun, a kept message), or
+ * -RILL_ETIMEDOUT, or -RILL_EINVAL.  It does not report producers that left
+ * or died: rill_consumer_producer() tells.  Timeout 0 looks once. */
+#define RILL_WAIT_ANY_MAX 128
+int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns);
+
 /* Writes the consumer's cursor, counters and heartbeat to shared memory
  * now.  This is also how a reliable consumer commits its position for
  * rill_consumer_rejoin(). */

@@ -61,6 +61,11 @@ int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg), void
  * or an error.  Another OS implements these with its own primitive (a
  * named event or semaphore keyed by the word's place in the region). */
 int rill__park(const void *addr, uint32_t expect, uint64_t timeout_ns);
+/* rill__park() on N words at once (N <= 128): 0 when any of them differs
+ * from its EXPECT or is woken (or spuriously), -RILL_ETIMEDOUT, or -RILL_EIO
+ * when the OS has no such wait (then the caller naps on one word). */
+int rill__park_any(const void *const *addrs, const uint32_t *expect, uint32_t n,
+                   uint64_t timeout_ns);
 /* Wakes every thread parked on ADDR, in any process. */
 void rill__unpark(const void *addr);
 

@@ -242,6 +242,38 @@ int rill__park(const void *addr, uint32_t expect, uint64_t timeout_ns) {
   }
 }
 
+int rill__park_any(const void *const *addrs, const uint32_t *expect, uint32_t n,
+                   uint64_t timeout_ns) {
+#if defined(SYS_futex_waitv) && defined(FUTEX_32)
+  struct futex_waitv w[128];
+  if (n == 0 || n > 128) return -RILL_EINVAL;
+  for (uint32_t i = 0; i < n; i++) {
+    w[i].val = expect[i];
+    w[i].uaddr = (uint64_t)(uintptr_t)addrs[i];
+    w[i].flags = FUTEX_32; /* shared between processes: not private */
+    w[i].__reserved = 0;
+  }
+  struct timespec ts, *tp = NULL;
+  if (timeout_ns != UINT64_MAX) { /* futex_waitv takes an absolute time */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + timeout_ns % 1000000000ull;
+    ts.tv_sec += (time_t)(timeout_ns / 1000000000ull + ns / 1000000000ull);
+    ts.tv_nsec = (long)(ns % 1000000000ull);
+    tp = &ts;
+  }
+  if (syscall(SYS_futex_waitv, w, n, 0, tp, CLOCK_MONOTONIC) >= 0) return 0;
+  switch (errno) {
+  case EAGAIN: /* a word had changed */
+  case EINTR: return 0;
+  case ETIMEDOUT: return -RILL_ETIMEDOUT;
+  default: return -RILL_EIO;
+  }
+#else
+  (void)addrs, (void)expect, (void)n, (void)timeout_ns;
+  return -RILL_EIO;
+#endif
+}
+
 void rill__unpark(const void *addr) {
   (void)syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }

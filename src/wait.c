@@ -277,3 +277,68 @@ int rill_consumer_arm(rill_consumer *c) {
   if (gone) return ready(c) ? 1 : gone;
   return 0;
 }
+
+/* ---- consumer side: waiting on several channels ------------------------- */
+
+int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
+  if (!cs || n == 0 || n > RILL_WAIT_ANY_MAX) return -RILL_EINVAL;
+  for (uint32_t i = 0; i < n; i++)
+    if (!cs[i]) return -RILL_EINVAL;
+  for (uint32_t i = 0; i < n; i++)
+    if (ready(cs[i])) return (int)i;
+  if (timeout_ns == 0) return -RILL_ETIMEDOUT;
+  uint64_t now = rill__mono_ns(), deadline = rill__add_sat(now, timeout_ns);
+  uint64_t spin = cs[0]->spin_ns;
+  if (spin) {
+    uint64_t end = rill__add_sat(now, spin < timeout_ns ? spin : timeout_ns);
+    for (uint32_t k = 1;; k++) {
+      rill__cpu_relax();
+      for (uint32_t i = 0; i < n; i++)
+        if (ready(cs[i])) return (int)i;
+      if ((k & 63) == 0 && rill__mono_ns() >= end) break;
+    }
+  }
+  const void *addrs[RILL_WAIT_ANY_MAX];
+  uint32_t expect[RILL_WAIT_ANY_MAX];
+  uint64_t next_hb = rill__add_sat(now, RILL_LIVE_SLICE_NS);
+  int found = -RILL_ETIMEDOUT;
+  for (;;) {
+    now = rill__mono_ns();
+    if (now >= deadline) break;
+    uint64_t slice = deadline - now < RILL_LIVE_SLICE_NS ? deadline - now : RILL_LIVE_SLICE_NS;
+    /* The parking protocol of cons_wait() on every consumer, with one
+     * heavy barrier for all of them. */
+    int asym = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      rill_consumer *c = cs[i];
+      /* Our position is the producer's credit: tell it before sleeping. */
+      if (c->seq != c->seq_flushed) rill__cursor_flush(c, 0);
+      /* Acquire: pairs with the release bumps of wake in
+       * rill__wake_consumers() and rill_producer_join(); read before flags. */
+      expect[i] = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
+      addrs[i] = &c->prod->wake;
+      asym |= (atomic_load_explicit(&c->prod->flags, memory_order_relaxed) & RILL_PROD_F_ASYM) != 0;
+      atomic_store_explicit(&c->cur->park, 1, memory_order_relaxed);
+      /* Sequentially consistent, as in cons_wait(). */
+      atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
+    }
+    if (asym && rill__heavy_barrier()) slice = slice < MS ? slice : MS;
+    for (uint32_t i = 0; i < n && found < 0; i++)
+      if (ready(cs[i])) found = (int)i;
+    if (found < 0) {
+      if (rill__park_any(addrs, expect, n, slice) == -RILL_EIO) /* no vectored wait */
+        (void)rill__park(addrs[0], expect[0], slice < MS ? slice : MS); /* nap */
+      for (uint32_t i = 0; i < n && found < 0; i++)
+        if (ready(cs[i])) found = (int)i;
+    }
+    for (uint32_t i = 0; i < n; i++)
+      atomic_store_explicit(&cs[i]->cur->park, 0, memory_order_relaxed);
+    if (found >= 0) break;
+    now = rill__mono_ns();
+    if (now >= next_hb) { /* heartbeats while we wait */
+      next_hb = rill__add_sat(now, RILL_LIVE_SLICE_NS);
+      for (uint32_t i = 0; i < n; i++) rill__cursor_flush(cs[i], 1);
+    }
+  }
+  return found;
+}

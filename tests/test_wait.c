@@ -16,7 +16,9 @@
  *   some credit, but less than a fragmented send needs;
  * - rejoin from the last flushed position after a crash, and its errors;
  * - rill_region_in_use / rill_region_clean remove only regions whose every
- *   user is dead, with their FIFOs.
+ *   user is dead, with their FIFOs;
+ * - rill_wait_any(): its arguments and timeout, and the lost wake-up race
+ *   on three channels at once (each message wakes it, on its channel).
  */
 #include "testutil.h"
 
@@ -176,6 +178,105 @@ static void t_race(void) {
   CHECK_OK(rill_consumer_leave(c));
   CHECK_OK(rill_producer_leave(ackp));
   rill_region_close(r);
+}
+
+/* ---- waiting on several channels ----------------------------------------- */
+
+#define ANY_N 3
+
+/* Child: publishes message i on channel "any<k>" (k chosen at random, the
+ * parent draws the same k) at a random moment after the ack of i - 1. */
+static void any_producer(void *arg) {
+  race *x = arg;
+  rill_region *r = tu_region_open("any");
+  rill_producer *p[ANY_N];
+  rill_consumer *ack;
+  for (int k = 0; k < ANY_N; k++) {
+    char name[8];
+    snprintf(name, sizeof name, "any%d", k);
+    CHECK_OK(rill_producer_join(r, name, &p[k]));
+  }
+  CHECK_OK(rill_consumer_join(r, "ack", RILL_RELIABLE, &ack));
+  atomic_store(&x->sh->step, 1);
+  tu_rng rng = {x->salt}, pick = {x->salt ^ 0x5bd1e995};
+  for (uint64_t i = 0; i < x->n; i++) {
+    uint64_t d = tu_below(&rng, 4) ? tu_below(&rng, 3000) : 0;
+    for (uint64_t k = 0; k < d; k++) __asm__ __volatile__("" ::: "memory");
+    CHECK_OK(rill_send(p[tu_below(&pick, ANY_N)], &i, sizeof i, i));
+    uint64_t a;
+    rill_meta m;
+    CHECKF(rill_recv_wait(ack, &a, sizeof a, &m, 2 * SEC) == sizeof a,
+           "no ack for message %" PRIu64, i);
+    CHECK_EQ(a, i);
+  }
+  for (int k = 0; k < ANY_N; k++) CHECK_OK(rill_producer_leave(p[k]));
+  CHECK_OK(rill_consumer_leave(ack));
+  rill_region_close(r);
+}
+
+/* rill_wait_any(): arguments, a timeout, then the lost wake-up race on
+ * three channels at once: every message must wake the wait, on the right
+ * channel, within 2 s. */
+static void t_wait_any(void) {
+  rill_channel_opts co = {.depth = 256, .mtu = 64, .max_consumers = 2};
+  uint64_t seq0;
+  rill_region *r = tu_channel_new("any", 8 << 20, "ack", &co, &seq0);
+  rill_consumer *cs[ANY_N];
+  for (int k = 0; k < ANY_N; k++) {
+    char name[8];
+    snprintf(name, sizeof name, "any%d", k);
+    CHECK_OK(rill_channel_create(r, name, &co));
+    CHECK_OK(rill_consumer_join(r, name, RILL_RELIABLE, &cs[k]));
+    CHECK_OK(rill_consumer_set_spin(cs[k], 0)); /* park at once: every wait races */
+  }
+  CHECK_RC(rill_wait_any(NULL, 1, 0), -RILL_EINVAL);
+  CHECK_RC(rill_wait_any(cs, 0, 0), -RILL_EINVAL);
+  CHECK_RC(rill_wait_any(cs, RILL_WAIT_ANY_MAX + 1, 0), -RILL_EINVAL);
+  CHECK_RC(rill_wait_any(cs, ANY_N, 0), -RILL_ETIMEDOUT);
+  uint64_t t0 = tu_ns();
+  CHECK_RC(rill_wait_any(cs, ANY_N, 20 * MS), -RILL_ETIMEDOUT);
+  CHECK(tu_ns() - t0 >= 20 * MS);
+
+  rill_producer *ackp;
+  CHECK_OK(rill_producer_join(r, "ack", &ackp));
+  race x = {sh_new(), tu_scaled(200000, 20000), tu_ns()};
+  pid_t pid = tu_fork("any producer", any_producer, &x);
+  tu_rng pick = {x.salt ^ 0x5bd1e995};
+  t0 = tu_ns();
+  uint64_t slow = 0; /* waits of 40 ms or more: a lost wake-up costs a 50 ms nap */
+  for (uint64_t i = 0; i < x.n; i++) {
+    int want = (int)tu_below(&pick, ANY_N);
+    uint64_t w0 = tu_ns();
+    int k = rill_wait_any(cs, ANY_N, 2 * SEC);
+    slow += tu_ns() - w0 >= 40 * MS;
+    /* A lost wake-up shows as a wait that lasted a whole nap; a preempted
+     * VM may make one or two. */
+    CHECKF(slow <= 3, "%" PRIu64 " waits lasted 40 ms or more (lost wake-ups?)", slow);
+    CHECKF(k == want, "message %" PRIu64 ": wait_any said %d, want %d (a lost wake-up?)",
+           i, k, want);
+    uint64_t got;
+    rill_meta m;
+    CHECK_EQ(rill_recv(cs[k], &got, sizeof got, &m), sizeof got);
+    CHECK_EQ(got, i);
+    CHECK_OK(rill_send(ackp, &i, sizeof i, i));
+  }
+  tu_wait(pid);
+  uint64_t wakes = 0;
+  for (int k = 0; k < ANY_N; k++) {
+    char name[8];
+    snprintf(name, sizeof name, "any%d", k);
+    rill_channel_stats st;
+    CHECK_OK(rill_channel_stats_get(r, name, &st));
+    wakes += st.wakes;
+    CHECK_OK(rill_consumer_leave(cs[k]));
+  }
+  printf("wait_any: %" PRIu64 " races over %d channels in %.2f s, %" PRIu64
+         " wake-ups, %" PRIu64 " waits of 40 ms or more\n",
+         x.n, ANY_N, (double)(tu_ns() - t0) / 1e9, wakes, slow);
+  CHECK(wakes > ANY_N); /* beyond each producer's first publish: it parked */
+  CHECK_OK(rill_producer_leave(ackp));
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("any", tu_dir()));
 }
 
 /* The other way: a producer parking for credit in a depth-4 channel while
@@ -606,5 +707,6 @@ int main(void) {
   t_clean();
   t_credit_race();
   t_race();
+  t_wait_any();
   return tu_pass("waits, fd, liveness, eviction, rejoin, cleaning");
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -611,4 +612,88 @@ func TestWaitReady(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 	c.Leave()
+}
+
+// WaitAny: arguments, a timeout, then the lost wake-up race on three
+// channels at once: each message (on a channel chosen at random) wakes the
+// wait on the right channel, with no spinning.
+func TestWaitAny(t *testing.T) {
+	r := testRegion(t, 8<<20)
+	const nch = 3
+	cs := make([]*Consumer, nch)
+	ps := make([]*Producer, nch)
+	for k := range cs {
+		name := fmt.Sprint("any", k)
+		must(t, r.CreateChannel(name, &ChannelOpts{Depth: 256, MTU: 64}))
+		var err error
+		cs[k], err = r.JoinConsumer(name, Reliable)
+		must(t, err)
+		cs[k].SetSpin(0)
+		ps[k], err = r.JoinProducer(name)
+		must(t, err)
+	}
+	must(t, r.CreateChannel("ack", &ChannelOpts{Depth: 256, MTU: 64}))
+	if _, err := WaitAny(nil, 0); err != ErrInval {
+		t.Fatalf("no consumers: %v", err)
+	}
+	if _, err := WaitAny(cs, 0); err != ErrTimedOut {
+		t.Fatalf("look once: %v", err)
+	}
+	t0 := time.Now()
+	if _, err := WaitAny(cs, 20*time.Millisecond); err != ErrTimedOut || time.Since(t0) < 20*time.Millisecond {
+		t.Fatalf("timeout: %v after %v", err, time.Since(t0))
+	}
+	ack, err := r.JoinConsumer("ack", Reliable)
+	must(t, err)
+	ackp, err := r.JoinProducer("ack")
+	must(t, err)
+	n := scale(100000) / 5
+	pick := func(seed uint64) func() int {
+		s := seed
+		return func() int { return int(rngNext(&s) % nch) }
+	}
+	done := make(chan error, 1)
+	go func() { // the producers: message i on a random channel, after the ack of i-1
+		next := pick(99)
+		buf := make([]byte, 8)
+		var m Meta
+		for i := uint64(0); i < n; i++ {
+			if err := ps[next()].Send([]byte{byte(i)}, i); err != nil {
+				done <- err
+				return
+			}
+			if _, err := ack.RecvWait(buf, &m, 2*time.Second); err != nil || m.Sig != i {
+				done <- fmt.Errorf("ack %d: %v", i, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	next := pick(99)
+	slow := 0 // a lost wake-up costs a whole 50 ms nap
+	var v View
+	for i := uint64(0); i < n; i++ {
+		want := next()
+		w0 := time.Now()
+		k, err := WaitAny(cs, 2*time.Second)
+		if time.Since(w0) >= 40*time.Millisecond {
+			slow++
+		}
+		if err != nil || k != want || slow > 3 {
+			t.Fatalf("message %d: WaitAny %d %v, want %d (%d slow waits: lost wake-ups?)", i, k, err, want, slow)
+		}
+		if err := cs[k].Poll(&v); err != nil || v.Sig != i {
+			t.Fatalf("message %d: %v sig %d", i, err, v.Sig)
+		}
+		must(t, ackp.Send([]byte{1}, i))
+	}
+	must(t, <-done)
+	wakes := uint64(0)
+	for k := range cs {
+		st, _ := r.Stats(fmt.Sprint("any", k))
+		wakes += st.Wakes
+	}
+	if wakes <= nch {
+		t.Errorf("only %d wake-ups: WaitAny never parked", wakes)
+	}
 }

@@ -313,6 +313,44 @@ func unpark(addr *uint32) {
 		uintptr(math.MaxInt32), 0, 0, 0)
 }
 
+// futexWaitv is the kernel's struct futex_waitv.
+type futexWaitv struct {
+	val      uint64
+	uaddr    uint64
+	flags    uint32 // futex32: a 32-bit word, shared between processes
+	reserved uint32
+}
+
+const futex32 = 2
+
+// parkAny is park on up to 128 words at once (futex_waitv, Linux 5.16):
+// nil when any differs from its expected value or is woken, ErrTimedOut,
+// or ErrIO when the kernel has no such wait.
+func parkAny(addrs []*uint32, expect []uint32, timeout time.Duration) error {
+	var w [128]futexWaitv
+	if len(addrs) == 0 || len(addrs) > len(w) {
+		return ErrInval
+	}
+	for i, a := range addrs {
+		w[i] = futexWaitv{val: uint64(expect[i]), uaddr: uint64(uintptr(unsafe.Pointer(a))), flags: futex32}
+	}
+	var ts unix.Timespec // absolute, CLOCK_MONOTONIC
+	tsp := unsafe.Pointer(nil)
+	if timeout >= 0 && timeout != Forever {
+		ts = unix.NsecToTimespec(int64(monoNs()) + int64(timeout))
+		tsp = unsafe.Pointer(&ts)
+	}
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX_WAITV, uintptr(unsafe.Pointer(&w[0])), uintptr(len(addrs)),
+		0, uintptr(tsp), unix.CLOCK_MONOTONIC, 0)
+	switch e {
+	case 0, unix.EAGAIN, unix.EINTR:
+		return nil
+	case unix.ETIMEDOUT:
+		return ErrTimedOut
+	}
+	return ErrIO
+}
+
 const (
 	membarrierGlobalExpedited         = 1 << 1
 	membarrierRegisterGlobalExpedited = 1 << 2

@@ -299,3 +299,88 @@ func (c *Consumer) WaitReady(timeout time.Duration) error {
 		}
 	}
 }
+
+// WaitAnyMax is the most consumers WaitAny watches at once.
+const WaitAnyMax = 128
+
+// WaitAny waits until one of the consumers (all used by this goroutine) has
+// something to read, for a goroutine that serves several channels.  It
+// spins for the first consumer's spin budget, then parks on all the
+// channels at once (futex_waitv, Linux 5.16 and later; short naps before),
+// as the C library's rill_wait_any.  It returns the index of a consumer
+// whose next poll has something to say, or ErrTimedOut (ErrInval for no
+// consumers or more than WaitAnyMax).  It does not report producers that
+// left or died: Consumer.Producer tells.  A timeout of 0 looks once.
+func WaitAny(cs []*Consumer, timeout time.Duration) (int, error) {
+	if len(cs) == 0 || len(cs) > WaitAnyMax {
+		return -1, ErrInval
+	}
+	anyReady := func() int {
+		for i, c := range cs {
+			if c.ready() {
+				return i
+			}
+		}
+		return -1
+	}
+	if i := anyReady(); i >= 0 {
+		return i, nil
+	}
+	if timeout <= 0 {
+		return -1, ErrTimedOut
+	}
+	now := monoNs()
+	deadline := addSat(now, uint64(timeout))
+	found := -1
+	spinTry(now, cs[0].spin, timeout, func() error {
+		if found = anyReady(); found >= 0 {
+			return nil
+		}
+		return ErrAgain
+	})
+	if found >= 0 {
+		return found, nil
+	}
+	addrs, expect := make([]*uint32, len(cs)), make([]uint32, len(cs))
+	nextHb := addSat(now, uint64(liveSlice))
+	for {
+		if now = monoNs(); now >= deadline {
+			return -1, ErrTimedOut
+		}
+		slice := min(deadline-now, uint64(liveSlice))
+		// The parking protocol of waitFor on every consumer, with one heavy
+		// barrier for all of them.
+		asym := false
+		for i, c := range cs {
+			if c.seq != c.seqFlushed {
+				c.flushCursor(false) // our position is the producer's credit
+			}
+			expect[i] = atomic.LoadUint32(&c.prod.wake)
+			addrs[i] = &c.prod.wake
+			asym = asym || atomic.LoadUint32(&c.prod.flags)&prodFAsym != 0
+			atomic.StoreUint32(&c.cur.park, 1)
+			atomic.AddUint32(&c.wait.armGen, 1)
+		}
+		if asym && heavyBarrier() != nil {
+			slice = min(slice, millisecond)
+		}
+		if found = anyReady(); found < 0 {
+			if parkAny(addrs, expect, time.Duration(slice)) == ErrIO { // no vectored wait
+				park(addrs[0], expect[0], time.Duration(min(slice, millisecond)))
+			}
+			found = anyReady()
+		}
+		for _, c := range cs {
+			atomic.StoreUint32(&c.cur.park, 0)
+		}
+		if found >= 0 {
+			return found, nil
+		}
+		if now = monoNs(); now >= nextHb { // heartbeats while we wait
+			nextHb = addSat(now, uint64(liveSlice))
+			for _, c := range cs {
+				c.flushCursor(true)
+			}
+		}
+	}
+}
