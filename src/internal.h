@@ -104,6 +104,12 @@ struct rill_producer {
   char dir[RILL_PATH_MAX];
 };
 
+/* rill_send() with the bits UCTL (application and ERR bits; SOM/EOM are
+ * ignored) on every fragment; and its waiting form. */
+int rill__send_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig, uint16_t uctl);
+int rill__send_wait_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig,
+                        uint16_t uctl, uint64_t timeout_ns);
+
 /* The wake-up slow path: runs when arm_gen moved (a consumer parked or
  * armed its fd since the last look), or with FORCE when the producer
  * leaves. */

@@ -210,33 +210,38 @@ static inline void send_frag(rill_producer *p, const void *src, uint64_t n,
                              uint64_t sig, uint16_t ctl, uint32_t ts) {
   uint64_t need = rill__chunks(n);
   uint64_t ch = place(p, need);
-  memcpy(p->data + (ch << RILL_CHUNK_SHIFT), src, n);
+  if (n) memcpy(p->data + (ch << RILL_CHUNK_SHIFT), src, n); /* src may be NULL then */
   publish(p, ch, n, sig, ctl, 0, ts);
   p->chunk = ch + need;
 }
 
-int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig) {
+int rill__send_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig, uint16_t uctl) {
   p->res_cap = UINT64_MAX; /* a send drops any pending reservation */
+  uctl &= (uint16_t)~RILL_CTL_MSG;
   if (n <= p->mtu) {
     if (!p->cr_avail && !credit_get(p, 1)) return -RILL_EAGAIN;
     /* The clock is read before the copy, whose work hides its latency. */
-    send_frag(p, data, n, sig, RILL_CTL_MSG, (uint32_t)rill__clock_ns(&p->clock));
+    send_frag(p, data, n, sig, (uint16_t)(RILL_CTL_MSG | uctl), (uint32_t)rill__clock_ns(&p->clock));
     return 0;
   }
   if (n > p->max_msg) return -RILL_EMSGSIZE;
   uint64_t nfrag = rill__frags(n, p->mtu);
   if (p->cr_avail < nfrag && !credit_get(p, nfrag)) return -RILL_EAGAIN;
   const uint8_t *src = data;
-  uint16_t ctl = RILL_CTL_SOM;
+  uint16_t ctl = (uint16_t)(RILL_CTL_SOM | uctl);
   uint32_t ts = (uint32_t)rill__clock_ns(&p->clock);
   while (n > p->mtu) {
     send_frag(p, src, p->mtu, sig, ctl, ts);
     src += p->mtu;
     n -= p->mtu;
-    ctl = 0;
+    ctl = uctl;
   }
   send_frag(p, src, n, sig, (uint16_t)(ctl | RILL_CTL_EOM), ts);
   return 0;
+}
+
+int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig) {
+  return rill__send_ctl(p, data, n, sig, 0);
 }
 
 int rill_producer_flush(rill_producer *p) {

@@ -99,11 +99,12 @@ struct send_args {
   size_t n;
   uint64_t sig;
   void **buf;
+  uint16_t uctl;
 };
 
 static int try_send(rill_producer *p, void *ctx) {
   struct send_args *a = ctx;
-  return rill_send(p, a->data, a->n, a->sig);
+  return rill__send_ctl(p, a->data, a->n, a->sig, a->uctl);
 }
 
 static int try_reserve(rill_producer *p, void *ctx) {
@@ -111,16 +112,21 @@ static int try_reserve(rill_producer *p, void *ctx) {
   return rill_reserve(p, a->n, a->buf);
 }
 
+int rill__send_wait_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig,
+                        uint16_t uctl, uint64_t timeout_ns) {
+  if (!p || (!data && n)) return -RILL_EINVAL;
+  struct send_args a = {data, n, sig, NULL, uctl};
+  return prod_wait(p, timeout_ns, try_send, &a);
+}
+
 int rill_send_wait(rill_producer *p, const void *data, size_t n, uint64_t sig,
                    uint64_t timeout_ns) {
-  if (!p || (!data && n)) return -RILL_EINVAL;
-  struct send_args a = {data, n, sig, NULL};
-  return prod_wait(p, timeout_ns, try_send, &a);
+  return rill__send_wait_ctl(p, data, n, sig, 0, timeout_ns);
 }
 
 int rill_reserve_wait(rill_producer *p, size_t n, void **buf, uint64_t timeout_ns) {
   if (!p || !buf) return -RILL_EINVAL;
-  struct send_args a = {NULL, n, 0, buf};
+  struct send_args a = {NULL, n, 0, buf, 0};
   return prod_wait(p, timeout_ns, try_reserve, &a);
 }
 

@@ -1,0 +1,315 @@
+/* Request/response over lanes of rill channels (docs/rpc.md). */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RPC_BATCH 64             /* requests a worker takes from a lane per pass */
+#define RPC_NAP_NS 50000000ull   /* a worker looks at its stop flag this often */
+#define RPC_SEND_NS 2000000000ull /* a response waits this long for room */
+
+static int lane_name(char *out, const char *svc, char dir, uint32_t k) {
+  int n = snprintf(out, RILL_NAME_MAX + 1, "%s.%c.%u", svc, dir, k);
+  return n < 0 || n > RILL_NAME_MAX ? -RILL_EINVAL : 0;
+}
+
+static int svc_name_ok(const char *name) {
+  return rill__name_ok(name) && strlen(name) <= RILL_RPC_NAME_MAX;
+}
+
+static int opts_norm(const rill_rpc_opts *in, rill_rpc_opts *o) {
+  *o = in ? *in : (rill_rpc_opts){0};
+  if (o->flags) return -RILL_EINVAL;
+  if (!o->lanes) o->lanes = 4;
+  if (!o->depth) o->depth = 1024;
+  if (!o->mtu) o->mtu = 1024;
+  if (!o->max_msg) o->max_msg = 4ull * o->mtu;
+  return o->lanes > RILL_RPC_MAX_LANES ? -RILL_EINVAL : 0;
+}
+
+int rill_rpc_service_create(rill_region *r, const char *name, const rill_rpc_opts *opts) {
+  rill_rpc_opts o;
+  if (!r || !svc_name_ok(name) || opts_norm(opts, &o)) return -RILL_EINVAL;
+  /* two consumer slots: a client that reconnects while its dead
+   * predecessor's slot is still held needs a second */
+  rill_channel_opts co = {.depth = o.depth, .mtu = o.mtu, .max_consumers = 2,
+                          .max_msg = o.max_msg};
+  if (!rill_channel_footprint(&co)) return -RILL_EINVAL;
+  for (uint32_t k = 0; k < o.lanes; k++) {
+    for (int d = 0; d < 2; d++) {
+      char ch[RILL_NAME_MAX + 1];
+      int rc = lane_name(ch, name, d ? 'r' : 'q', k);
+      if (rc || (rc = rill_channel_create(r, ch, &co))) return rc;
+    }
+  }
+  return 0;
+}
+
+/* Lanes of service NAME: how many request channels exist, 0..max. */
+static uint32_t lane_count(rill_region *r, const char *name) {
+  uint32_t k = 0;
+  for (; k < RILL_RPC_MAX_LANES; k++) {
+    char ch[RILL_NAME_MAX + 1];
+    rill_chan_info ci;
+    if (lane_name(ch, name, 'q', k) || rill__chan_find(r, ch, &ci)) break;
+  }
+  return k;
+}
+
+/* ---- server ----------------------------------------------------------- */
+
+typedef struct rpc_worker {
+  rill_rpc_server *s;
+  pthread_t thread;
+  uint32_t n;                 /* lanes it owns */
+  rill_consumer *q[RILL_RPC_MAX_LANES];
+  rill_producer *r[RILL_RPC_MAX_LANES];
+  uint8_t *req, *resp;        /* max_msg bytes each */
+  size_t req_cap, resp_cap;
+  int started;
+} rpc_worker;
+
+struct rill_rpc_server {
+  rill_rpc_handler fn;
+  void *arg;
+  _Atomic int stop;
+  uint32_t nworkers;
+  rpc_worker *w;
+};
+
+static void send_error(rpc_worker *w, uint32_t i, uint64_t id, uint16_t method, int32_t code) {
+  (void)rill__send_wait_ctl(w->r[i], &code, sizeof code, id,
+                            (uint16_t)(RILL_CTL_ERR | RILL_CTL_USER(method)), RPC_SEND_NS);
+}
+
+/* Answers up to RPC_BATCH requests of lane I.  Returns how many. */
+static int serve_lane(rpc_worker *w, uint32_t i) {
+  int done = 0;
+  for (; done < RPC_BATCH; done++) {
+    rill_meta m;
+    int64_t n = rill_recv(w->q[i], w->req, w->req_cap, &m);
+    if (n == -RILL_EAGAIN) break;
+    if (n < 0) continue; /* cannot happen with a max_msg buffer; skip */
+    uint16_t method = (uint16_t)(m.ctl >> RILL_CTL_USER_SHIFT);
+    size_t out = 0;
+    int rc = w->s->fn(w->s->arg, method, w->req, (size_t)n, w->resp, w->resp_cap, &out);
+    if (rc == 0 && out > w->resp_cap) rc = -RILL_EMSGSIZE;
+    if (rc) {
+      send_error(w, i, m.sig, method, rc);
+      continue;
+    }
+    /* A client keeps at most its capacity of calls in flight, so there is
+     * room; the wait only covers a client that died with its ring full
+     * (until it is evicted). */
+    (void)rill__send_wait_ctl(w->r[i], w->resp, out, m.sig, RILL_CTL_USER(method), RPC_SEND_NS);
+  }
+  return done;
+}
+
+static void *worker_main(void *arg) {
+  rpc_worker *w = arg;
+  while (!atomic_load_explicit(&w->s->stop, memory_order_acquire)) {
+    int busy = 0;
+    for (uint32_t i = 0; i < w->n; i++) busy += serve_lane(w, i);
+    if (busy) continue;
+    (void)rill_wait_any(w->q, w->n, RPC_NAP_NS);
+  }
+  return NULL;
+}
+
+static void worker_free(rpc_worker *w) {
+  for (uint32_t i = 0; i < w->n; i++) {
+    rill_consumer_leave(w->q[i]);
+    rill_producer_leave(w->r[i]);
+  }
+  free(w->req);
+  free(w->resp);
+}
+
+int rill_rpc_server_stop(rill_rpc_server *s) {
+  if (!s) return 0;
+  atomic_store_explicit(&s->stop, 1, memory_order_release);
+  for (uint32_t i = 0; i < s->nworkers; i++)
+    if (s->w[i].started) pthread_join(s->w[i].thread, NULL);
+  for (uint32_t i = 0; i < s->nworkers; i++) worker_free(&s->w[i]);
+  free(s->w);
+  free(s);
+  return 0;
+}
+
+int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
+                   rill_rpc_handler fn, void *arg, rill_rpc_server **out) {
+  if (!r || !fn || !out || !svc_name_ok(name)) return -RILL_EINVAL;
+  uint32_t lanes = lane_count(r, name);
+  if (!lanes) return -RILL_ENOENT;
+  if (!workers || workers > lanes) return -RILL_EINVAL;
+  rill_rpc_server *s = calloc(1, sizeof *s);
+  if (!s || !(s->w = calloc(workers, sizeof *s->w))) {
+    free(s);
+    return -RILL_ENOMEM;
+  }
+  s->fn = fn;
+  s->arg = arg;
+  s->nworkers = workers;
+  int rc = 0;
+  for (uint32_t k = 0; k < lanes && !rc; k++) {
+    rpc_worker *w = &s->w[k % workers];
+    char q[RILL_NAME_MAX + 1], rr[RILL_NAME_MAX + 1];
+    w->s = s;
+    if ((rc = lane_name(q, name, 'q', k)) || (rc = lane_name(rr, name, 'r', k))) break;
+    if ((rc = rill_consumer_join(r, q, RILL_RELIABLE, &w->q[w->n]))) break;
+    if ((rc = rill_producer_join(r, rr, &w->r[w->n]))) {
+      rill_consumer_leave(w->q[w->n]);
+      break;
+    }
+    w->n++;
+    rill_channel_stats *st = malloc(sizeof *st);
+    if (!st) { rc = -RILL_ENOMEM; break; }
+    if (!(rc = rill_channel_stats_get(r, q, st)) && st->max_msg > w->req_cap) w->req_cap = st->max_msg;
+    if (!rc && !(rc = rill_channel_stats_get(r, rr, st)) && st->max_msg > w->resp_cap)
+      w->resp_cap = st->max_msg;
+    free(st);
+  }
+  for (uint32_t i = 0; i < workers && !rc; i++) {
+    rpc_worker *w = &s->w[i];
+    if (!(w->req = malloc(w->req_cap)) || !(w->resp = malloc(w->resp_cap))) rc = -RILL_ENOMEM;
+  }
+  for (uint32_t i = 0; i < workers && !rc; i++) {
+    if (pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i])) rc = -RILL_EIO;
+    else s->w[i].started = 1;
+  }
+  if (rc) {
+    rill_rpc_server_stop(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+/* ---- client ----------------------------------------------------------- */
+
+struct rill_rpc_client {
+  rill_producer *p;   /* the lane's requests */
+  rill_consumer *c;   /* its responses */
+  uint64_t next;      /* id of the next call */
+  uint64_t head;      /* oldest id still in flight; next - head in flight */
+  uint32_t cap;       /* calls in flight at most */
+  uint64_t max_msg;
+};
+
+int rill_rpc_connect(rill_region *r, const char *name, rill_rpc_client **out) {
+  if (!r || !out || !svc_name_ok(name)) return -RILL_EINVAL;
+  uint32_t lanes = lane_count(r, name);
+  if (!lanes) return -RILL_ENOENT;
+  rill_rpc_client *c = calloc(1, sizeof *c);
+  if (!c) return -RILL_ENOMEM;
+  int rc = -RILL_EFULL;
+  for (uint32_t k = 0; k < lanes; k++) {
+    char q[RILL_NAME_MAX + 1], rr[RILL_NAME_MAX + 1];
+    if ((rc = lane_name(q, name, 'q', k)) || (rc = lane_name(rr, name, 'r', k))) break;
+    rc = rill_producer_join(r, q, &c->p); /* the lane's lock */
+    if (rc == -RILL_EBUSY) { rc = -RILL_EFULL; continue; }
+    if (rc) break;
+    if ((rc = rill_consumer_join(r, rr, RILL_RELIABLE, &c->c))) {
+      rill_producer_leave(c->p);
+      break;
+    }
+    rill_channel_stats *st = malloc(sizeof *st);
+    if (!st || (rc = rill_channel_stats_get(r, rr, st))) {
+      if (!rc) rc = -RILL_ENOMEM;
+      free(st);
+      rill_rpc_close(c);
+      return rc;
+    }
+    /* responses never fill the ring: at most depth / (fragments of the
+     * largest response) calls in flight */
+    c->cap = (uint32_t)(st->depth / rill__frags(st->max_msg, st->mtu));
+    c->max_msg = st->max_msg;
+    free(st);
+    /* ids start at random: a response an earlier client left in the lane
+     * never matches one of ours */
+    c->next = c->head = rill__random();
+    *out = c;
+    return 0;
+  }
+  free(c);
+  return rc;
+}
+
+int rill_rpc_close(rill_rpc_client *c) {
+  if (!c) return 0;
+  rill_producer_leave(c->p);
+  rill_consumer_leave(c->c);
+  free(c);
+  return 0;
+}
+
+uint32_t rill_rpc_capacity(const rill_rpc_client *c) { return c ? c->cap : 0; }
+
+int rill_rpc_send(rill_rpc_client *c, uint16_t method, const void *req, size_t n,
+                  uint64_t *id) {
+  if (!c || !id || method > RILL_RPC_METHOD_MAX || (!req && n)) return -RILL_EINVAL;
+  if (c->next - c->head >= c->cap) return -RILL_EAGAIN;
+  if (n > c->max_msg) return -RILL_EMSGSIZE;
+  int rc = rill__send_wait_ctl(c->p, req, n, c->next, RILL_CTL_USER(method), RPC_SEND_NS);
+  if (rc) return rc == -RILL_ETIMEDOUT ? -RILL_EAGAIN : rc;
+  *id = c->next++;
+  return 0;
+}
+
+int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *res,
+                  uint64_t timeout_ns) {
+  if (!c || !res || (!resp && cap)) return -RILL_EINVAL;
+  for (;;) {
+    if (c->next == c->head) return -RILL_EAGAIN;
+    rill_meta m;
+    int64_t n = rill_recv_wait(c->c, resp, cap, &m, timeout_ns);
+    if (n == -RILL_EMSGSIZE) {
+      res->size = m.sz;
+      return (int)n;
+    }
+    if (n < 0) return (int)n;
+    /* responses come in the order of the calls (one worker per lane) */
+    if ((int64_t)(m.sig - c->head) < 0 || (int64_t)(m.sig - c->next) >= 0) continue; /* stale */
+    c->head = m.sig + 1;
+    res->id = m.sig;
+    res->method = (uint16_t)(m.ctl >> RILL_CTL_USER_SHIFT);
+    res->status = 0;
+    res->size = (uint64_t)n;
+    if (m.ctl & RILL_CTL_ERR) {
+      int32_t code = -RILL_EIO;
+      if (n == sizeof code) memcpy(&code, resp, sizeof code);
+      res->status = code ? code : -RILL_EIO;
+      res->size = 0;
+    }
+    return 0;
+  }
+}
+
+int rill_rpc_poll(rill_rpc_client *c, void *buf, size_t cap, uint32_t max,
+                  rill_rpc_done_fn fn, void *arg) {
+  if (!c || !fn) return -RILL_EINVAL;
+  int done = 0;
+  for (; (uint32_t)done < max; done++) {
+    rill_rpc_result res;
+    int rc = rill_rpc_recv(c, buf, cap, &res, 0);
+    if (rc == -RILL_EAGAIN) break;
+    if (rc) return done ? done : rc;
+    fn(arg, &res, buf);
+  }
+  return done;
+}
+
+int rill_rpc_call(rill_rpc_client *c, uint16_t method, const void *req, size_t n,
+                  void *resp, size_t cap, rill_rpc_result *res, uint64_t timeout_ns) {
+  if (!c || !res) return -RILL_EINVAL;
+  if (c->next != c->head) return -RILL_EBUSY;
+  uint64_t id;
+  int rc = rill_rpc_send(c, method, req, n, &id);
+  if (rc) return rc;
+  rc = rill_rpc_recv(c, resp, cap, res, timeout_ns);
+  if (rc == -RILL_ETIMEDOUT) c->head = c->next; /* forget it */
+  return rc;
+}

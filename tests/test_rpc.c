@@ -1,0 +1,272 @@
+/* Request/response (docs/rpc.md).
+ *
+ * - arguments: service names, lane counts, EFULL when every lane is taken;
+ * - calls: echo, a computed answer, an error from the handler, an unknown
+ *   method, a request in fragments, a response too large for its buffer,
+ *   completion by callback;
+ * - four client threads, each on its own lane, each keeping its lane's
+ *   capacity of calls in flight, every id and payload checked, against a
+ *   server of two workers;
+ * - a call that times out is forgotten: its late response is dropped;
+ * - a killed server: every call in flight fails with -RILL_EDEAD, nothing
+ *   hangs; a killed client: the next client takes its lane and is served.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+enum { M_ECHO = 1, M_SUM = 2, M_FAIL = 3, M_SLOW = 4 };
+
+static int handler(void *arg, uint16_t method, const void *req, size_t n, void *resp,
+                   size_t cap, size_t *resp_n) {
+  (void)arg;
+  switch (method) {
+  case M_ECHO:
+    if (n > cap) return -RILL_EMSGSIZE;
+    memcpy(resp, req, n);
+    *resp_n = n;
+    return 0;
+  case M_SUM: {
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += ((const uint8_t *)req)[i];
+    memcpy(resp, &sum, sizeof sum);
+    *resp_n = sizeof sum;
+    return 0;
+  }
+  case M_FAIL:
+    return 42;
+  case M_SLOW: { /* stands for slow work; the client's timeout is shorter */
+    struct timespec ts = {0, 100 * (long)MS};
+    nanosleep(&ts, NULL);
+    *resp_n = 0;
+    return 0;
+  }
+  }
+  return -RILL_EINVAL; /* unknown method */
+}
+
+static rill_region *svc_new(const char *region, uint32_t lanes) {
+  rill_region_opts o = tu_opts(64 << 20);
+  rill_region *r;
+  CHECK_OK(rill_region_create(region, &o, &r));
+  rill_rpc_opts so = {.lanes = lanes, .depth = 256, .mtu = 512, .max_msg = 2048};
+  CHECK_OK(rill_rpc_service_create(r, "svc", &so));
+  return r;
+}
+
+static void t_args(void) {
+  rill_region *r = svc_new("args", 2);
+  rill_rpc_opts so = {.lanes = 32};
+  CHECK_RC(rill_rpc_service_create(r, "x", &so), -RILL_EINVAL);
+  CHECK_RC(rill_rpc_service_create(r, "a-service-name-of-thirty-five-bytes", NULL), -RILL_EINVAL);
+  CHECK_RC(rill_rpc_service_create(r, "svc", NULL), -RILL_EEXIST);
+  rill_rpc_client *c1, *c2, *c3;
+  CHECK_RC(rill_rpc_connect(r, "none", &c1), -RILL_ENOENT);
+  rill_rpc_server *s;
+  CHECK_RC(rill_rpc_serve(r, "svc", 3, handler, NULL, &s), -RILL_EINVAL); /* 2 lanes */
+  CHECK_OK(rill_rpc_connect(r, "svc", &c1));
+  CHECK_OK(rill_rpc_connect(r, "svc", &c2));
+  CHECK_RC(rill_rpc_connect(r, "svc", &c3), -RILL_EFULL);
+  CHECK_EQ(rill_rpc_capacity(c1), 256 / 4); /* max_msg is 4 fragments */
+  rill_rpc_result res;
+  CHECK_RC(rill_rpc_recv(c1, NULL, 0, &res, 0), -RILL_EAGAIN); /* nothing in flight */
+  uint64_t id;
+  CHECK_RC(rill_rpc_send(c1, RILL_RPC_METHOD_MAX + 1, "x", 1, &id), -RILL_EINVAL);
+  static char big[4096];
+  CHECK_RC(rill_rpc_send(c1, M_ECHO, big, sizeof big, &id), -RILL_EMSGSIZE);
+  CHECK_OK(rill_rpc_close(c2));
+  CHECK_OK(rill_rpc_connect(r, "svc", &c3)); /* the lane c2 left */
+  rill_rpc_close(c1);
+  rill_rpc_close(c3);
+  rill_region_close(r);
+}
+
+typedef struct seen_calls {
+  uint64_t ids[8];
+  int n;
+} seen_calls;
+
+static void on_done(void *arg, const rill_rpc_result *res, const void *resp) {
+  seen_calls *s = arg;
+  CHECK(s->n < 8 && res->status == 0 && res->size == 1);
+  CHECK_EQ(*(const uint8_t *)resp, (uint8_t)s->n);
+  s->ids[s->n++] = res->id;
+}
+
+static void t_calls(void) {
+  rill_region *r = svc_new("calls", 2);
+  rill_rpc_server *s;
+  CHECK_OK(rill_rpc_serve(r, "svc", 2, handler, NULL, &s));
+  rill_rpc_client *c;
+  CHECK_OK(rill_rpc_connect(r, "svc", &c));
+  char out[2048];
+  rill_rpc_result res;
+  CHECK_OK(rill_rpc_call(c, M_ECHO, "hello", 5, out, sizeof out, &res, 5 * SEC));
+  CHECK(res.status == 0 && res.size == 5 && res.method == M_ECHO && !memcmp(out, "hello", 5));
+  uint8_t req[1500]; /* three fragments of 512 */
+  uint64_t want = 0;
+  for (size_t i = 0; i < sizeof req; i++) want += req[i] = (uint8_t)(i * 7);
+  CHECK_OK(rill_rpc_call(c, M_SUM, req, sizeof req, out, sizeof out, &res, 5 * SEC));
+  uint64_t sum;
+  memcpy(&sum, out, sizeof sum);
+  CHECK(res.status == 0 && res.size == 8 && sum == want);
+  CHECK_OK(rill_rpc_call(c, M_ECHO, req, sizeof req, out, sizeof out, &res, 5 * SEC));
+  CHECK(res.size == sizeof req && !memcmp(out, req, sizeof req));
+  CHECK_OK(rill_rpc_call(c, M_FAIL, "x", 1, out, sizeof out, &res, 5 * SEC));
+  CHECK(res.status == 42 && res.size == 0);
+  CHECK_OK(rill_rpc_call(c, 999, "x", 1, out, sizeof out, &res, 5 * SEC));
+  CHECK(res.status == -RILL_EINVAL);
+  /* a response larger than the buffer: kept, then received with room */
+  CHECK_RC(rill_rpc_call(c, M_ECHO, req, 100, out, 10, &res, 5 * SEC), -RILL_EMSGSIZE);
+  CHECK_EQ(res.size, 100);
+  CHECK_OK(rill_rpc_recv(c, out, sizeof out, &res, 5 * SEC));
+  CHECK(res.size == 100 && !memcmp(out, req, 100));
+  /* completion by callback */
+  seen_calls sc = {.n = 0};
+  uint64_t ids[3];
+  for (uint8_t i = 0; i < 3; i++) CHECK_OK(rill_rpc_send(c, M_ECHO, &i, 1, &ids[i]));
+  uint64_t t0 = tu_ns();
+  while (sc.n < 3) {
+    int got = rill_rpc_poll(c, out, sizeof out, 8, on_done, &sc);
+    CHECK(got >= 0);
+    CHECKF(tu_ns() - t0 < 5 * SEC, "only %d of 3 completions", sc.n);
+  }
+  for (int i = 0; i < 3; i++) CHECK_EQ(sc.ids[i], ids[i]);
+  /* a call that times out is forgotten; its late response is dropped */
+  CHECK_RC(rill_rpc_call(c, M_SLOW, NULL, 0, out, sizeof out, &res, 10 * MS), -RILL_ETIMEDOUT);
+  CHECK_OK(rill_rpc_call(c, M_ECHO, "again", 5, out, sizeof out, &res, 5 * SEC));
+  CHECK(res.size == 5 && !memcmp(out, "again", 5));
+  rill_rpc_close(c);
+  CHECK_OK(rill_rpc_server_stop(s));
+  rill_region_close(r);
+}
+
+/* ---- many calls from several threads ------------------------------------- */
+
+typedef struct caller {
+  rill_region *r;
+  uint64_t n, salt;
+} caller;
+
+/* Keeps the lane's capacity of calls in flight; call i echoes a payload
+ * made from (salt, i), checked with its id when its response comes. */
+static void *caller_main(void *arg) {
+  caller *k = arg;
+  rill_rpc_client *c;
+  CHECK_OK(rill_rpc_connect(k->r, "svc", &c));
+  uint64_t cap = rill_rpc_capacity(c), sent = 0, done = 0, first = 0;
+  uint8_t req[600], out[2048];
+  while (done < k->n) {
+    while (sent < k->n && sent - done < cap) {
+      size_t len = (size_t)((k->salt + sent) % sizeof req);
+      for (size_t j = 0; j < len; j++) req[j] = (uint8_t)(k->salt + sent + j);
+      uint64_t id;
+      int rc = rill_rpc_send(c, M_ECHO, req, len, &id);
+      if (rc == -RILL_EAGAIN) break;
+      CHECK_OK(rc);
+      if (sent == 0) first = id;
+      CHECK_EQ(id, first + sent);
+      sent++;
+    }
+    rill_rpc_result res;
+    CHECK_OK(rill_rpc_recv(c, out, sizeof out, &res, 5 * SEC));
+    uint64_t i = res.id - first;
+    CHECK_EQ(i, done); /* in call order */
+    size_t len = (size_t)((k->salt + i) % sizeof req);
+    CHECK(res.status == 0 && res.size == len);
+    for (size_t j = 0; j < len; j++) CHECK_EQ(out[j], (uint8_t)(k->salt + i + j));
+    done++;
+  }
+  rill_rpc_close(c);
+  return NULL;
+}
+
+static void t_threads(void) {
+  rill_region *r = svc_new("threads", 4);
+  rill_rpc_server *s;
+  CHECK_OK(rill_rpc_serve(r, "svc", 2, handler, NULL, &s));
+  enum { T = 4 };
+  pthread_t th[T];
+  caller k[T];
+  uint64_t t0 = tu_ns();
+  for (int i = 0; i < T; i++) {
+    k[i] = (caller){r, tu_scaled(50000, 2000), (uint64_t)i * 1000};
+    CHECK(pthread_create(&th[i], NULL, caller_main, &k[i]) == 0);
+  }
+  for (int i = 0; i < T; i++) pthread_join(th[i], NULL);
+  printf("rpc: %d threads x %" PRIu64 " calls in %.2f s\n", T, k[0].n,
+         (double)(tu_ns() - t0) / 1e9);
+  CHECK_OK(rill_rpc_server_stop(s));
+  rill_region_close(r);
+}
+
+/* ---- faults --------------------------------------------------------------- */
+
+typedef struct peer {
+  _Atomic int *ready;
+} peer;
+
+static void server_main(void *arg) {
+  peer *x = arg;
+  rill_region *r = tu_region_open("faults");
+  rill_rpc_server *s;
+  CHECK_OK(rill_rpc_serve(r, "svc", 1, handler, NULL, &s));
+  atomic_store(x->ready, 1);
+  for (;;) pause(); /* serves until killed */
+}
+
+/* A client that sends a call and dies without waiting for it. */
+static void client_main(void *arg) {
+  peer *x = arg;
+  rill_region *r = tu_region_open("faults");
+  rill_rpc_client *c;
+  CHECK_OK(rill_rpc_connect(r, "svc", &c));
+  uint64_t id;
+  CHECK_OK(rill_rpc_send(c, M_ECHO, "bye", 3, &id));
+  atomic_store(x->ready, 2);
+  raise(SIGKILL);
+}
+
+static void t_faults(void) {
+  rill_region *r = svc_new("faults", 1);
+  _Atomic int *ready = mmap(NULL, sizeof *ready, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  CHECK(ready != MAP_FAILED);
+  peer x = {ready};
+  pid_t srv = tu_fork("server", server_main, &x);
+  unsigned spins = 0;
+  while (atomic_load(ready) != 1) tu_relax(&spins);
+  /* a client dies with a call in flight; the next one gets its lane */
+  pid_t cl = tu_fork("client", client_main, &x);
+  CHECK(WIFSIGNALED(tu_wait_status(cl)));
+  rill_rpc_client *c;
+  CHECK_OK(rill_rpc_connect(r, "svc", &c));
+  char out[64];
+  rill_rpc_result res;
+  CHECK_OK(rill_rpc_call(c, M_ECHO, "hi", 2, out, sizeof out, &res, 5 * SEC));
+  CHECK(res.size == 2 && !memcmp(out, "hi", 2));
+  /* the server dies with calls in flight: each fails, nothing hangs */
+  uint64_t id;
+  for (int i = 0; i < 3; i++) CHECK_OK(rill_rpc_send(c, M_SLOW, NULL, 0, &id));
+  kill(srv, SIGKILL);
+  CHECK(WIFSIGNALED(tu_wait_status(srv)));
+  uint64_t t0 = tu_ns();
+  int rc;
+  while ((rc = rill_rpc_recv(c, out, sizeof out, &res, 5 * SEC)) == 0) {}
+  CHECK_RC(rc, -RILL_EDEAD);
+  CHECK(tu_ns() - t0 < 2 * SEC);
+  rill_rpc_close(c);
+  rill_region_close(r);
+}
+
+int main(void) {
+  tu_start("test_rpc", 240);
+  t_args();
+  t_calls();
+  t_threads();
+  t_faults();
+  return tu_pass("request/response: calls, threads, faults");
+}
