@@ -197,6 +197,7 @@ struct rill_rpc_client {
   uint64_t head;      /* oldest id still in flight; next - head in flight */
   uint32_t cap;       /* calls in flight at most */
   uint64_t max_msg;
+  uint8_t *scratch;   /* drops a stale response larger than the caller's buffer */
 };
 
 int rill_rpc_connect(rill_region *r, const char *name, rill_rpc_client **out) {
@@ -242,6 +243,7 @@ int rill_rpc_close(rill_rpc_client *c) {
   if (!c) return 0;
   rill_producer_leave(c->p);
   rill_consumer_leave(c->c);
+  free(c->scratch);
   free(c);
   return 0;
 }
@@ -264,15 +266,22 @@ int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *r
   if (!c || !res || (!resp && cap)) return -RILL_EINVAL;
   for (;;) {
     if (c->next == c->head) return -RILL_EAGAIN;
-    rill_meta m;
+    rill_meta m = {0};
     int64_t n = rill_recv_wait(c->c, resp, cap, &m, timeout_ns);
+    /* responses come in the order of the calls (one worker per lane);
+     * others were left by an earlier client of the lane */
+    int stale = (int64_t)(m.sig - c->head) < 0 || (int64_t)(m.sig - c->next) >= 0;
+    if (n == -RILL_EMSGSIZE && stale) { /* drop it whatever its size */
+      if (!c->scratch && !(c->scratch = malloc(c->max_msg))) return -RILL_ENOMEM;
+      (void)rill_recv(c->c, c->scratch, c->max_msg, &m);
+      continue;
+    }
     if (n == -RILL_EMSGSIZE) {
       res->size = m.sz;
       return (int)n;
     }
     if (n < 0) return (int)n;
-    /* responses come in the order of the calls (one worker per lane) */
-    if ((int64_t)(m.sig - c->head) < 0 || (int64_t)(m.sig - c->next) >= 0) continue; /* stale */
+    if (stale) continue;
     c->head = m.sig + 1;
     res->id = m.sig;
     res->method = (uint16_t)(m.ctl >> RILL_CTL_USER_SHIFT);

@@ -10,6 +10,8 @@
  *   rill_xpeer consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]
  *   rill_xpeer echo DIR REGION IN OUT COUNT SPIN_NS
  *   rill_xpeer ping DIR REGION OUT IN COUNT SPIN_NS SIZE
+ *   rill_xpeer rpc-serve DIR REGION SERVICE WORKERS   (until stdin closes)
+ *   rill_xpeer rpc-call DIR REGION SERVICE COUNT
  *
  * Numbers are decimal.  The waits of produce, consume, echo and ping time
  * out after 10 s (a timeout is a failure).
@@ -75,7 +77,9 @@ static void usage_all(void) {
           "       rill_xpeer produce DIR REGION CHAN COUNT SEED [SPIN_NS]\n"
           "       rill_xpeer consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]\n"
           "       rill_xpeer echo DIR REGION IN OUT COUNT SPIN_NS\n"
-          "       rill_xpeer ping DIR REGION OUT IN COUNT SPIN_NS SIZE\n");
+          "       rill_xpeer ping DIR REGION OUT IN COUNT SPIN_NS SIZE\n"
+          "       rill_xpeer rpc-serve DIR REGION SERVICE WORKERS\n"
+          "       rill_xpeer rpc-call DIR REGION SERVICE COUNT\n");
 }
 
 __attribute__((noreturn))
@@ -358,6 +362,99 @@ static int cmd_consume(int argc, char **argv) {
   }
   rill_consumer_leave(S.c);
   free(S.buf);
+  rill_region_close(S.r);
+  return 0;
+}
+
+/* ---- request/response (docs/rpc.md) --------------------------------------------
+ * Methods of the test service, the same in the Go peer: 1 echo, 2 the sum of
+ * the request's bytes (u64), 3 fails with status 42; others fail with
+ * -RILL_EINVAL. */
+
+static int rpc_handler(void *arg, uint16_t method, const void *req, size_t n, void *resp,
+                       size_t cap, size_t *resp_n) {
+  (void)arg;
+  if (method == 1) {
+    if (n > cap) return -RILL_EMSGSIZE;
+    if (n) memcpy(resp, req, n);
+    *resp_n = n;
+    return 0;
+  }
+  if (method == 2) {
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += ((const uint8_t *)req)[i];
+    memcpy(resp, &sum, sizeof sum);
+    *resp_n = sizeof sum;
+    return 0;
+  }
+  return method == 3 ? 42 : -RILL_EINVAL;
+}
+
+static int cmd_rpc_serve(int argc, char **argv) {
+  static const char *use = "rpc-serve DIR REGION SERVICE WORKERS";
+  if (argc != 6) usage(use);
+  s_open(argv[2], argv[3]);
+  rill_rpc_server *srv;
+  int rc = rill_rpc_serve(S.r, argv[4], (uint32_t)arg_u64(argv[5], 1024, use), rpc_handler,
+                          NULL, &srv);
+  if (rc) die("rill_xpeer rpc-serve: %s", rill_strerror(rc));
+  s_ready();
+  char line[64];
+  while (fgets(line, sizeof line, stdin)) {} /* serves until stdin closes */
+  rill_rpc_server_stop(srv);
+  rill_region_close(S.r);
+  return 0;
+}
+
+/* COUNT echo calls of stream messages (SEED 5, the sizes of the service's
+ * request channel), the lane's capacity of them in flight, every id and byte
+ * checked; then a sum, a failing and an unknown method. */
+static int cmd_rpc_call(int argc, char **argv) {
+  static const char *use = "rpc-call DIR REGION SERVICE COUNT";
+  if (argc != 6) usage(use);
+  uint64_t count = arg_u64(argv[5], UINT64_MAX, use);
+  s_open(argv[2], argv[3]);
+  char q0[RILL_NAME_MAX + 1];
+  snprintf(q0, sizeof q0, "%s.q.0", argv[4]);
+  s_stats(q0);
+  uint64_t mtu = S.st.mtu, max_msg = S.st.max_msg;
+  rill_rpc_client *c;
+  int rc = rill_rpc_connect(S.r, argv[4], &c);
+  if (rc) die("rill_xpeer rpc-call: connect: %s", rill_strerror(rc));
+  uint8_t *req = s_alloc(max_msg), *out = s_alloc(max_msg);
+  uint64_t cap = rill_rpc_capacity(c), sent = 0, done = 0, first = 0;
+  while (done < count) {
+    while (sent < count && sent - done < cap) {
+      uint64_t h = stream_hash(5, sent), n = stream_size(h, mtu, max_msg), id;
+      stream_fill(req, n, h);
+      rc = rill_rpc_send(c, 1, req, (size_t)n, &id);
+      if (rc == -RILL_EAGAIN) break;
+      if (rc) die("rill_xpeer rpc-call: send %" PRIu64 ": %s", sent, rill_strerror(rc));
+      if (!sent) first = id;
+      sent++;
+    }
+    rill_rpc_result res;
+    rc = rill_rpc_recv(c, out, (size_t)max_msg, &res, WAIT_NS);
+    if (rc) die("rill_xpeer rpc-call: receive %" PRIu64 ": %s", done, rill_strerror(rc));
+    uint64_t h = stream_hash(5, done), n = stream_size(h, mtu, max_msg);
+    if (res.id != first + done || res.status || res.method != 1 || res.size != n ||
+        stream_bad(out, n, h) >= 0)
+      die("rill_xpeer rpc-call: call %" PRIu64 ": wrong response (id %+" PRId64
+          ", status %d, size %" PRIu64 ")", done, (int64_t)(res.id - first - done),
+          res.status, res.size);
+    done++;
+  }
+  rill_rpc_result res;
+  rc = rill_rpc_call(c, 2, "\x01\x02\x03", 3, out, (size_t)max_msg, &res, WAIT_NS);
+  uint64_t sum = 0;
+  memcpy(&sum, out, sizeof sum);
+  if (rc || res.status || res.size != 8 || sum != 6) die("rill_xpeer rpc-call: sum is wrong");
+  rc = rill_rpc_call(c, 3, "x", 1, out, (size_t)max_msg, &res, WAIT_NS);
+  if (rc || res.status != 42) die("rill_xpeer rpc-call: method 3: status %d", res.status);
+  rc = rill_rpc_call(c, 999, "x", 1, out, (size_t)max_msg, &res, WAIT_NS);
+  if (rc || res.status != -RILL_EINVAL) die("rill_xpeer rpc-call: method 999: status %d", res.status);
+  printf("ok %" PRIu64 "\n", done);
+  rill_rpc_close(c);
   rill_region_close(S.r);
   return 0;
 }
@@ -1067,5 +1164,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "consume")) return cmd_consume(argc, argv);
   if (!strcmp(argv[1], "echo")) return cmd_echo(argc, argv);
   if (!strcmp(argv[1], "ping")) return cmd_ping(argc, argv);
+  if (!strcmp(argv[1], "rpc-serve")) return cmd_rpc_serve(argc, argv);
+  if (!strcmp(argv[1], "rpc-call")) return cmd_rpc_call(argc, argv);
   usage(NULL);
 }

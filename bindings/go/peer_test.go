@@ -9,6 +9,7 @@ package rill
 //	consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow]
 //	echo DIR REGION IN OUT COUNT SPIN_NS
 //	hold DIR REGION CHAN          (a reliable consumer that never reads)
+//	rpc-serve DIR REGION SERVICE WORKERS   (until stdin closes)
 //
 // Message streams are shared with the C peer (tests/vectors/README.md):
 //
@@ -19,7 +20,9 @@ package rill
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"testing"
@@ -295,6 +298,14 @@ func peerMain(a []string) error {
 			fmt.Printf("ok %d %d\n", got, lost)
 		}
 		return err
+	case "rpc-serve": // serves the test service until stdin closes (or killed)
+		srv, err := r.Serve(a[3], int(atou(a[4])), rpcTestHandler)
+		if err != nil {
+			return err
+		}
+		sayReady()
+		io.Copy(io.Discard, os.Stdin)
+		return srv.Stop()
 	case "hold": // a reliable consumer that reads nothing until killed
 		c, err := r.JoinConsumer(a[3], Reliable)
 		if err != nil {
@@ -318,3 +329,74 @@ func atouOr(s string, d uint64) uint64 {
 
 // keep the testing import used when only TestMain is compiled
 var _ = testing.Short
+
+// rpcTestHandler is the test service, the same as the C peer's: 1 echo,
+// 2 the sum of the request's bytes (u64), 3 fails with status 42, others
+// fail with ErrInval.
+func rpcTestHandler(method uint16, req, resp []byte) (int, int32) {
+	switch method {
+	case 1:
+		if len(req) > len(resp) {
+			return 0, int32(ErrMsgSize.Code())
+		}
+		return copy(resp, req), 0
+	case 2:
+		sum := uint64(0)
+		for _, b := range req {
+			sum += uint64(b)
+		}
+		binary.NativeEndian.PutUint64(resp, sum)
+		return 8, 0
+	case 3:
+		return 0, 42
+	}
+	return 0, int32(ErrInval.Code())
+}
+
+// rpcCalls makes count pipelined echo calls of stream messages (seed 5),
+// checking every id and byte, then a sum, a failing and an unknown method:
+// what the C peer's rpc-call does.
+func rpcCalls(c *Client, count uint64, mtu, maxMsg uint64) error {
+	s := stream{seed: 5, mtu: mtu, maxMsg: maxMsg}
+	req, out := make([]byte, maxMsg), make([]byte, maxMsg)
+	var sent, done, first uint64
+	var res RPCResult
+	for done < count {
+		for sent < count && sent-done < uint64(c.Capacity()) {
+			b := req[:s.size(sent)]
+			s.fill(sent, b)
+			id, err := c.Send(1, b)
+			if err == ErrAgain {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("send %d: %v", sent, err)
+			}
+			if sent == 0 {
+				first = id
+			}
+			sent++
+		}
+		if err := c.RecvWait(out, &res, 10*time.Second); err != nil {
+			return fmt.Errorf("receive %d: %v", done, err)
+		}
+		n := s.size(done)
+		if res.ID != first+done || res.Status != 0 || res.Method != 1 || res.Size != uint64(n) ||
+			!s.check(done, out[:n]) {
+			return fmt.Errorf("call %d: wrong response %+v", done, res)
+		}
+		done++
+	}
+	if err := c.Call(2, []byte{1, 2, 3}, out, &res, 10*time.Second); err != nil ||
+		res.Status != 0 || binary.NativeEndian.Uint64(out) != 6 {
+		return fmt.Errorf("sum: %v %+v", err, res)
+	}
+	if err := c.Call(3, []byte{1}, out, &res, 10*time.Second); err != nil || res.Status != 42 {
+		return fmt.Errorf("method 3: %v %+v", err, res)
+	}
+	if err := c.Call(999, []byte{1}, out, &res, 10*time.Second); err != nil ||
+		res.Status != int32(ErrInval.Code()) {
+		return fmt.Errorf("method 999: %v %+v", err, res)
+	}
+	return nil
+}

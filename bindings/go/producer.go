@@ -281,15 +281,20 @@ func (p *Producer) sendFrag(src []byte, sig uint64, ctl uint16, ts uint32) {
 // it as one message, split in fragments of at most MTU bytes when larger.
 // All or nothing: ErrAgain without publishing anything if the credit for
 // every fragment is not there.  Errors: ErrAgain, ErrMsgSize.
-func (p *Producer) Send(data []byte, sig uint64) error {
+func (p *Producer) Send(data []byte, sig uint64) error { return p.sendCtl(data, sig, 0) }
+
+// sendCtl is Send with the bits uctl (application and ERR bits; SOM and EOM
+// are ignored) on every fragment, as the C library's rill__send_ctl.
+func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
 	p.resCap = noReservation // a send drops any pending reservation
+	uctl &^= CtlMsg
 	n := uint64(len(data))
 	if n <= uint64(p.mtu) {
 		if p.crAvail == 0 && !p.creditGet(1) {
 			return ErrAgain
 		}
 		// The clock is read before the copy, whose work hides its latency.
-		p.sendFrag(data, sig, CtlMsg, uint32(p.clk.ns()))
+		p.sendFrag(data, sig, CtlMsg|uctl, uint32(p.clk.ns()))
 		return nil
 	}
 	if n > p.maxMsg {
@@ -299,13 +304,13 @@ func (p *Producer) Send(data []byte, sig uint64) error {
 	if p.crAvail < nfrag && !p.creditGet(nfrag) {
 		return ErrAgain
 	}
-	ctl := CtlSOM
+	ctl := CtlSOM | uctl
 	ts := uint32(p.clk.ns())
 	mtu := int(p.mtu)
 	for len(data) > mtu {
 		p.sendFrag(data[:mtu], sig, ctl, ts)
 		data = data[mtu:]
-		ctl = 0
+		ctl = uctl
 	}
 	p.sendFrag(data, sig, ctl|CtlEOM, ts)
 	return nil

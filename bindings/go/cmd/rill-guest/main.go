@@ -1,0 +1,76 @@
+// Command rill-guest is a Go guest service for a native host: it serves a
+// rill request/response service (docs/rpc.md) with N worker goroutines.
+//
+//	rill-guest [-w N] [-dir DIR] [-region NAME] [-service NAME] [-create]
+//
+// Methods: 1 echo (the response is the request); 2 compute (the response
+// is the 8-byte sum, in host byte order, of the request's bytes read as
+// little-endian u64 words, the last one zero-padded).  Other methods get an
+// error response (RILL_EINVAL).  With -create it creates the region and the
+// service if they do not exist.  It serves until SIGINT or SIGTERM.
+package main
+
+import (
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"rill"
+)
+
+func handle(method uint16, req, resp []byte) (int, int32) {
+	switch method {
+	case 1:
+		if len(req) > len(resp) {
+			return 0, int32(rill.ErrMsgSize.Code())
+		}
+		return copy(resp, req), 0
+	case 2:
+		var sum uint64
+		for len(req) >= 8 {
+			sum += binary.LittleEndian.Uint64(req)
+			req = req[8:]
+		}
+		var last [8]byte
+		copy(last[:], req)
+		sum += binary.LittleEndian.Uint64(last[:])
+		binary.NativeEndian.PutUint64(resp, sum)
+		return 8, 0
+	}
+	return 0, int32(rill.ErrInval.Code())
+}
+
+func main() {
+	workers := flag.Int("w", 1, "worker goroutines (1 to the service's lanes)")
+	dir := flag.String("dir", "", "region directory (default $RILL_DIR, else /dev/shm)")
+	region := flag.String("region", "guest", "region name")
+	service := flag.String("service", "guest", "service name")
+	create := flag.Bool("create", false, "create the region (64 MiB) and the service (4 lanes) if missing")
+	flag.Parse()
+	fail := func(what string, err error) {
+		fmt.Fprintf(os.Stderr, "rill-guest: %s: %v\n", what, err)
+		os.Exit(1)
+	}
+	r, err := rill.OpenRegion(*region, &rill.RegionOpts{Dir: *dir})
+	if err == rill.ErrNoEnt && *create {
+		if r, err = rill.CreateRegion(*region, &rill.RegionOpts{Dir: *dir}); err == nil {
+			err = r.CreateService(*service, nil)
+		}
+	}
+	if err != nil {
+		fail("region "+*region, err)
+	}
+	srv, err := r.Serve(*service, *workers, handle)
+	if err != nil {
+		fail("serve "+*service, err)
+	}
+	fmt.Printf("rill-guest: serving %s in region %s with %d workers\n", *service, *region, *workers)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	srv.Stop()
+	r.Close()
+}

@@ -1,0 +1,367 @@
+package rill
+
+// Request/response over lanes of channels, the same protocol as the C
+// library's rill_rpc_* (docs/rpc.md): a service S is lanes K of two
+// reliable channels, S.q.K (requests) and S.r.K (responses), each with one
+// writer; the request id is the descriptor's sig, the method the ctl
+// application bits; an error response has CtlErr and a 4-byte payload, the
+// (int32) error code.  A Go server answers C clients and the reverse.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	RPCMaxLanes  = 31   // 62 objects in a region, 2 per lane
+	RPCNameMax   = 34   // "S.q.30" fits in NameMax
+	RPCMethodMax = 8191 // 13 application bits of ctl
+
+	rpcBatch  = 64 // requests a worker takes from a lane per pass
+	rpcNap    = 50 * time.Millisecond
+	rpcSendNs = 2 * time.Second
+)
+
+// RPCOpts are a service's options; zero fields take the defaults.
+type RPCOpts struct {
+	Lanes  uint32 // 0 = 4, at most RPCMaxLanes
+	Depth  uint32 // of each channel; 0 = 1024
+	MTU    uint32 // 0 = 1024
+	MaxMsg uint64 // largest request or response; 0 = 4 * MTU
+}
+
+func laneName(svc string, dir byte, k uint32) string { return fmt.Sprintf("%s.%c.%d", svc, dir, k) }
+
+func rpcNameOK(name string) bool { return validName(name) && len(name) <= RPCNameMax }
+
+// CreateService creates service name's channels in the region.
+func (r *Region) CreateService(name string, opts *RPCOpts) error {
+	var o RPCOpts
+	if opts != nil {
+		o = *opts
+	}
+	if !rpcNameOK(name) || o.Lanes > RPCMaxLanes {
+		return ErrInval
+	}
+	if o.Lanes == 0 {
+		o.Lanes = 4
+	}
+	if o.Depth == 0 {
+		o.Depth = 1024
+	}
+	if o.MTU == 0 {
+		o.MTU = 1024
+	}
+	if o.MaxMsg == 0 {
+		o.MaxMsg = 4 * uint64(o.MTU)
+	}
+	// two consumer slots: a client that reconnects while its dead
+	// predecessor's slot is still held needs a second
+	co := &ChannelOpts{Depth: o.Depth, MTU: o.MTU, MaxConsumers: 2, MaxMsg: o.MaxMsg}
+	if ChannelFootprint(co) == 0 {
+		return ErrInval
+	}
+	for k := uint32(0); k < o.Lanes; k++ {
+		for _, d := range []byte{'q', 'r'} {
+			if err := r.CreateChannel(laneName(name, d, k), co); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Region) laneCount(name string) uint32 {
+	k := uint32(0)
+	for ; k < RPCMaxLanes; k++ {
+		if _, err := r.findChannel(laneName(name, 'q', k)); err != nil {
+			break
+		}
+	}
+	return k
+}
+
+// Handler answers one request: it writes its response into resp (of the
+// service's MaxMsg bytes) and returns its length and status 0, or returns a
+// nonzero status, sent back to the caller as the call's error code.  It
+// runs on a worker goroutine and must not keep req or resp.
+type Handler func(method uint16, req, resp []byte) (n int, status int32)
+
+// Server serves a service with worker goroutines.
+type Server struct {
+	stop atomic.Bool
+	wg   sync.WaitGroup
+	w    []*rpcWorker
+}
+
+type rpcWorker struct {
+	q         []*Consumer
+	r         []*Producer
+	req, resp []byte
+}
+
+func (w *rpcWorker) sendErr(i int, id uint64, method uint16, code int32) {
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], uint32(code))
+	w.r[i].waitFor(rpcSendNs, func() error { return w.r[i].sendCtl(b[:], id, CtlErr|CtlUser(method)) })
+}
+
+func (w *rpcWorker) serveLane(i int, fn Handler) int {
+	var m Meta
+	done := 0
+	for ; done < rpcBatch; done++ {
+		n, err := w.q[i].Recv(w.req, &m)
+		if err == ErrAgain {
+			break
+		}
+		if err != nil {
+			continue // cannot happen with a MaxMsg buffer: skip
+		}
+		method := m.Ctl >> CtlUserShift
+		out, status := fn(method, w.req[:n], w.resp)
+		if status == 0 && (out < 0 || out > len(w.resp)) {
+			status = int32(ErrMsgSize.Code())
+		}
+		if status != 0 {
+			w.sendErr(i, m.Sig, method, status)
+			continue
+		}
+		// A client keeps at most its capacity of calls in flight, so there
+		// is room; the wait only covers a client that died with its ring
+		// full (until it is evicted).
+		w.r[i].waitFor(rpcSendNs, func() error { return w.r[i].sendCtl(w.resp[:out], m.Sig, CtlUser(method)) })
+	}
+	return done
+}
+
+// Serve serves service name of the region with workers goroutines (1 to
+// the number of lanes); worker w owns the lanes k with k % workers == w.
+// Errors: ErrInval, ErrNoEnt, ErrBusy (another server holds a lane).
+func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
+	if !rpcNameOK(name) || fn == nil {
+		return nil, ErrInval
+	}
+	lanes := r.laneCount(name)
+	if lanes == 0 {
+		return nil, ErrNoEnt
+	}
+	if workers < 1 || workers > int(lanes) {
+		return nil, ErrInval
+	}
+	s := &Server{w: make([]*rpcWorker, workers)}
+	for i := range s.w {
+		s.w[i] = &rpcWorker{}
+	}
+	for k := uint32(0); k < lanes; k++ {
+		w := s.w[int(k)%workers]
+		c, err := r.JoinConsumer(laneName(name, 'q', k), Reliable)
+		if err != nil {
+			s.leave()
+			return nil, err
+		}
+		p, err := r.JoinProducer(laneName(name, 'r', k))
+		if err != nil {
+			c.Leave()
+			s.leave()
+			return nil, err
+		}
+		w.q, w.r = append(w.q, c), append(w.r, p)
+		if len(w.req) < c.MaxMsg() {
+			w.req = make([]byte, c.MaxMsg())
+		}
+		if len(w.resp) < p.MaxMsg() {
+			w.resp = make([]byte, p.MaxMsg())
+		}
+	}
+	for _, w := range s.w {
+		s.wg.Add(1)
+		go func(w *rpcWorker) {
+			defer s.wg.Done()
+			for !s.stop.Load() {
+				busy := 0
+				for i := range w.q {
+					busy += w.serveLane(i, fn)
+				}
+				if busy == 0 {
+					WaitAny(w.q, rpcNap)
+				}
+			}
+		}(w)
+	}
+	return s, nil
+}
+
+func (s *Server) leave() {
+	for _, w := range s.w {
+		for i := range w.q {
+			w.q[i].Leave()
+			w.r[i].Leave()
+		}
+	}
+}
+
+// Stop stops the workers (each within 50 ms) and leaves the channels.
+func (s *Server) Stop() error {
+	s.stop.Store(true)
+	s.wg.Wait()
+	s.leave()
+	return nil
+}
+
+// RPCResult describes a completed call.
+type RPCResult struct {
+	ID     uint64
+	Method uint16
+	Status int32  // 0, or the error code of an error response
+	Size   uint64 // response bytes (0 for an error)
+}
+
+// Client is a connection to a service: one lane, used by one goroutine at
+// a time.
+type Client struct {
+	p          *Producer
+	c          *Consumer
+	next, head uint64 // ids: next call, oldest in flight
+	cap        uint32
+	maxMsg     uint64
+	scratch    []byte // to drop a stale response larger than the caller's buffer
+}
+
+// Connect takes the first free lane of service name.  Errors: ErrInval,
+// ErrNoEnt, ErrFull (every lane is taken).
+func (r *Region) Connect(name string) (*Client, error) {
+	if !rpcNameOK(name) {
+		return nil, ErrInval
+	}
+	lanes := r.laneCount(name)
+	if lanes == 0 {
+		return nil, ErrNoEnt
+	}
+	for k := uint32(0); k < lanes; k++ {
+		p, err := r.JoinProducer(laneName(name, 'q', k)) // the lane's lock
+		if err == ErrBusy {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		c, err := r.JoinConsumer(laneName(name, 'r', k), Reliable)
+		if err != nil {
+			p.Leave()
+			return nil, err
+		}
+		// Responses never fill the ring: at most depth / (fragments of the
+		// largest response) calls in flight.
+		cl := &Client{p: p, c: c, maxMsg: uint64(c.MaxMsg()),
+			cap: uint32(c.depth / frags(uint64(c.MaxMsg()), c.mtu))}
+		// ids start at random: a response an earlier client left in the
+		// lane never matches one of ours
+		cl.next = randomSeed()
+		cl.head = cl.next
+		return cl, nil
+	}
+	return nil, ErrFull
+}
+
+// Close leaves the lane.
+func (c *Client) Close() error {
+	c.p.Leave()
+	c.c.Leave()
+	return nil
+}
+
+// Capacity is how many calls the client may have in flight.
+func (c *Client) Capacity() int { return int(c.cap) }
+
+// Send sends a request without waiting and returns its id.  ErrAgain when
+// Capacity calls are in flight (receive some), ErrMsgSize, ErrInval.
+func (c *Client) Send(method uint16, req []byte) (uint64, error) {
+	if method > RPCMethodMax {
+		return 0, ErrInval
+	}
+	if c.next-c.head >= uint64(c.cap) {
+		return 0, ErrAgain
+	}
+	if uint64(len(req)) > c.maxMsg {
+		return 0, ErrMsgSize
+	}
+	err := c.p.waitFor(rpcSendNs, func() error { return c.p.sendCtl(req, c.next, CtlUser(method)) })
+	if err == ErrTimedOut {
+		return 0, ErrAgain
+	}
+	if err != nil {
+		return 0, err
+	}
+	id := c.next
+	c.next++
+	return id, nil
+}
+
+// Recv receives the next response of a call in flight into resp, waiting
+// up to timeout.  ErrTimedOut, ErrAgain (nothing in flight), ErrMsgSize
+// (res.Size set: call again with more room), or ErrDead / ErrClosed: the
+// server died or left and every call in flight is lost.
+func (c *Client) Recv(resp []byte, res *RPCResult) error {
+	return c.RecvWait(resp, res, 0)
+}
+
+// RecvWait is Recv that waits up to timeout.
+func (c *Client) RecvWait(resp []byte, res *RPCResult, timeout time.Duration) error {
+	for {
+		if c.next == c.head {
+			return ErrAgain
+		}
+		var m Meta
+		n, err := c.c.RecvWait(resp, &m, timeout)
+		// responses come in the order of the calls (one worker per lane);
+		// others were left by an earlier client of the lane
+		stale := int64(m.Sig-c.head) < 0 || int64(m.Sig-c.next) >= 0
+		if err == ErrMsgSize && stale {
+			if c.scratch == nil {
+				c.scratch = make([]byte, c.maxMsg)
+			}
+			c.c.Recv(c.scratch, &m) // drop it
+			continue
+		}
+		if err == ErrMsgSize {
+			res.Size = m.Size
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if stale {
+			continue
+		}
+		c.head = m.Sig + 1
+		*res = RPCResult{ID: m.Sig, Method: m.Ctl >> CtlUserShift, Size: uint64(n)}
+		if m.Ctl&CtlErr != 0 {
+			res.Status = int32(ErrIO.Code())
+			if n == 4 {
+				res.Status = int32(binary.NativeEndian.Uint32(resp[:4]))
+			}
+			res.Size = 0
+		}
+		return nil
+	}
+}
+
+// Call makes one call and waits up to timeout for its response (no other
+// call may be in flight: ErrBusy).  A call that timed out is forgotten: its
+// response is dropped if it comes.
+func (c *Client) Call(method uint16, req, resp []byte, res *RPCResult, timeout time.Duration) error {
+	if c.next != c.head {
+		return ErrBusy
+	}
+	if _, err := c.Send(method, req); err != nil {
+		return err
+	}
+	err := c.RecvWait(resp, res, timeout)
+	if err == ErrTimedOut {
+		c.head = c.next // forget it
+	}
+	return err
+}
