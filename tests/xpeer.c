@@ -454,6 +454,8 @@ static int cmd_rpc_call(int argc, char **argv) {
   rc = rill_rpc_call(c, 999, "x", 1, out, (size_t)max_msg, &res, WAIT_NS);
   if (rc || res.status != -RILL_EINVAL) die("rill_xpeer rpc-call: method 999: status %d", res.status);
   printf("ok %" PRIu64 "\n", done);
+  free(req);
+  free(out);
   rill_rpc_close(c);
   rill_region_close(S.r);
   return 0;
