@@ -481,7 +481,9 @@ typedef struct rill_rpc_result {
   uint64_t size;  /* response bytes (0 for an error)            */
 } rill_rpc_result;
 
-/* Sends a request and returns its id in *ID without waiting.  Returns 0,
+/* Sends a request and returns its id in *ID without waiting for its
+ * response (it may wait, at most 2 s, for room in the request ring while
+ * the server catches up: -RILL_EAGAIN then).  Returns 0,
  * -RILL_EAGAIN (capacity calls are in flight: receive some), -RILL_EMSGSIZE,
  * -RILL_EINVAL (method out of range). */
 int rill_rpc_send(rill_rpc_client *c, uint16_t method, const void *req, size_t n,

@@ -276,8 +276,10 @@ func (c *Client) Close() error {
 // Capacity is how many calls the client may have in flight.
 func (c *Client) Capacity() int { return int(c.cap) }
 
-// Send sends a request without waiting and returns its id.  ErrAgain when
-// Capacity calls are in flight (receive some), ErrMsgSize, ErrInval.
+// Send sends a request and returns its id without waiting for its response
+// (it may wait, at most 2 s, for room in the request ring while the server
+// catches up).  ErrAgain when Capacity calls are in flight (receive some) or
+// the ring stayed full, ErrMsgSize, ErrInval.
 func (c *Client) Send(method uint16, req []byte) (uint64, error) {
 	if method > RPCMethodMax {
 		return 0, ErrInval
