@@ -205,6 +205,12 @@ int rill_reserve(rill_producer *p, size_t n, void **buf);
  * Returns 0, or -RILL_EINVAL if nothing was reserved or N is too large. */
 int rill_commit(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl);
 
+/* rill_commit() of the N bytes at AT, a point in the reserved buffer a
+ * multiple of 64 bytes from its start (AT + N within it), for a payload
+ * built backwards from the buffer's end (FlatBuffers): the bytes before AT
+ * are skipped, not sent.  Returns 0 or -RILL_EINVAL. */
+int rill_commit_at(rill_producer *p, const void *at, size_t n, uint64_t sig, uint16_t ctl);
+
 /* rill_commit() with an application timestamp in tsorig. */
 int rill_commit_ts(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl,
                    uint32_t tsorig);
@@ -318,6 +324,14 @@ typedef struct rill_meta {
  * descriptors.  Each call looks at no more than two laps of the ring, so it
  * returns even if a broken producer fills the ring with garbage. */
 int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta);
+
+/* rill_recv() without the copy where it can: a reliable consumer's whole
+ * message in one fragment is left in shared memory and *DATA points at it
+ * (valid until the next call on this consumer, like rill_poll()'s view);
+ * otherwise the message is copied into BUF as by rill_recv() and *DATA is
+ * BUF.  Returns as rill_recv(). */
+int64_t rill_recv_view(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
+                       const void **data);
 
 /* Polls until a descriptor arrives or TIMEOUT_NS pass (busy spin with a
  * pause instruction).  Returns as rill_poll(), or -RILL_ETIMEDOUT. */
@@ -489,6 +503,21 @@ typedef struct rill_rpc_result {
 int rill_rpc_send(rill_rpc_client *c, uint16_t method, const void *req, size_t n,
                   uint64_t *id);
 
+/* Zero-copy send, in two steps: rill_rpc_reserve() points *BUF at N bytes
+ * (N <= the service's mtu) of the request ring, where the caller builds
+ * the request; rill_rpc_commit() sends the N bytes at AT as a call of
+ * METHOD and returns its id.  AT is BUF, or a point a multiple of 64 bytes
+ * into it for a request built backwards from the end of the buffer
+ * (FlatBuffers); AT + N must lie within the reserved N bytes.  Reserve
+ * returns 0, -RILL_EAGAIN (capacity calls in flight, or no room in the
+ * ring within 2 s), -RILL_EMSGSIZE (N > mtu); commit returns 0,
+ * -RILL_EAGAIN, -RILL_EINVAL (nothing reserved, AT or N out of bounds,
+ * method out of range).  A rill_rpc_send() in between drops the
+ * reservation. */
+int rill_rpc_reserve(rill_rpc_client *c, size_t n, void **buf);
+int rill_rpc_commit(rill_rpc_client *c, uint16_t method, const void *at, size_t n,
+                    uint64_t *id);
+
 /* Receives the next response of a call in flight into RESP (CAP bytes),
  * waiting up to TIMEOUT_NS.  Returns 0 with *RES filled (res->status says
  * whether the call failed), -RILL_ETIMEDOUT, -RILL_EAGAIN (nothing in
@@ -499,9 +528,12 @@ int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *r
                   uint64_t timeout_ns);
 
 /* Completion by callback: receives, without waiting, up to MAX responses
- * that have come (into BUF, CAP bytes, which should hold the service's
- * largest response), calling FN for each with its bytes (valid during the
- * call).  Returns how many (>= 0), or an error as rill_rpc_recv(). */
+ * that have come, calling FN for each with its bytes (valid during the
+ * call).  Zero-copy: a response in one fragment is read where it lies in
+ * the ring; one in several is gathered into BUF (CAP bytes, which should
+ * hold the service's largest response; NULL and 0 will do when every
+ * response fits the mtu).  Returns how many (>= 0), or an error as
+ * rill_rpc_recv(). */
 typedef void (*rill_rpc_done_fn)(void *arg, const rill_rpc_result *res, const void *resp);
 int rill_rpc_poll(rill_rpc_client *c, void *buf, size_t cap, uint32_t max,
                   rill_rpc_done_fn fn, void *arg);

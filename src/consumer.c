@@ -156,8 +156,11 @@ static void asm_drop(rill_consumer *c) {
   c->asm_len = 0;
 }
 
-int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
-  if (!c || !meta || (!buf && cap)) return -RILL_EINVAL;
+/* rill_recv(), and with DATA rill_recv_view(): a whole message in one
+ * fragment read by a reliable consumer is not copied but pointed at. */
+static inline __attribute__((always_inline)) int64_t
+recv_one(rill_consumer *c, void *buf, size_t cap, rill_meta *meta, const void **data) {
+  if (data) *data = buf;
   if (c->pend) { /* a message too large for the last buffer */
     *meta = c->pend_meta;
     if (c->asm_len > cap) return -RILL_EMSGSIZE;
@@ -185,6 +188,13 @@ int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
     if (som && c->asm_frags) asm_drop(c); /* the previous message was cut */
     if (!som && !c->asm_frags) { c->lost_acc++; continue; } /* its start is gone */
 
+    if (data && som && eom && !c->lossy) { /* in place: the producer does not
+                                              * reuse it before we move on */
+      *data = v.data;
+      fill_meta(meta, &v, &v, v.sz, c->lost_acc);
+      c->lost_acc = 0;
+      return (int64_t)v.sz;
+    }
     if (som && eom && v.sz <= cap) { /* a whole message that fits: the fast path */
       if (copy_frag(c, buf, v.data, v.sz, v.seq)) { c->lost_acc++; continue; }
       fill_meta(meta, &v, &v, v.sz, c->lost_acc);
@@ -221,6 +231,17 @@ int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
     return (int64_t)meta->sz;
   }
   return -RILL_EAGAIN;
+}
+
+int64_t rill_recv(rill_consumer *c, void *buf, size_t cap, rill_meta *meta) {
+  if (!c || !meta || (!buf && cap)) return -RILL_EINVAL;
+  return recv_one(c, buf, cap, meta, NULL);
+}
+
+int64_t rill_recv_view(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
+                       const void **data) {
+  if (!c || !meta || !data || (!buf && cap)) return -RILL_EINVAL;
+  return recv_one(c, buf, cap, meta, data);
 }
 
 int rill_poll_spin(rill_consumer *c, rill_view *v, uint64_t timeout_ns) {

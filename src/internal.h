@@ -155,6 +155,9 @@ struct rill_consumer {
 /* Writes the cursor (and the heartbeat if HB) to shared memory, and wakes a
  * producer waiting for credit. */
 void rill__cursor_flush(rill_consumer *c, int hb);
+/* rill_recv_view() that waits as rill_recv_wait(). */
+int64_t rill__recv_view_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
+                             const void **data, uint64_t timeout_ns);
 
 static inline rill_cursor *rill__cursor_at(uint8_t *cursors, uint32_t i) {
   return (rill_cursor *)(cursors + (uint64_t)i * RILL_PAGE);

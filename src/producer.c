@@ -193,13 +193,33 @@ int rill_reserve(rill_producer *p, size_t n, void **buf) {
   return 0;
 }
 
-int rill_commit_ts(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl,
-                   uint32_t tsorig) {
-  if (p->res_cap == UINT64_MAX || n > p->res_cap) return -RILL_EINVAL;
-  publish(p, p->res_chunk, n, sig, ctl, tsorig, (uint32_t)rill__clock_ns(&p->clock));
-  p->chunk = p->res_chunk + rill__chunks(n);
+/* Publishes N bytes at SKIP chunks into the reservation.  The message
+ * still takes no more than the reserved chunks, so the ring's sizing rule
+ * holds (docs/PROTOCOL.md 2.5). */
+static int commit_at(rill_producer *p, uint64_t skip, size_t n, uint64_t sig, uint16_t ctl,
+                     uint32_t tsorig) {
+  if (p->res_cap == UINT64_MAX || skip > p->res_cap >> RILL_CHUNK_SHIFT ||
+      n > p->res_cap - (skip << RILL_CHUNK_SHIFT))
+    return -RILL_EINVAL;
+  uint64_t ch = p->res_chunk + skip;
+  publish(p, ch, n, sig, ctl, tsorig, (uint32_t)rill__clock_ns(&p->clock));
+  p->chunk = ch + rill__chunks(n);
   p->res_cap = UINT64_MAX;
   return 0;
+}
+
+int rill_commit_ts(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl,
+                   uint32_t tsorig) {
+  return commit_at(p, 0, n, sig, ctl, tsorig);
+}
+
+int rill_commit_at(rill_producer *p, const void *at, size_t n, uint64_t sig, uint16_t ctl) {
+  if (!p || !at || p->res_cap == UINT64_MAX) return -RILL_EINVAL;
+  const uint8_t *base = p->data + (p->res_chunk << RILL_CHUNK_SHIFT);
+  if ((const uint8_t *)at < base) return -RILL_EINVAL;
+  uint64_t off = (uint64_t)((const uint8_t *)at - base);
+  if (off & ((1u << RILL_CHUNK_SHIFT) - 1)) return -RILL_EINVAL;
+  return commit_at(p, off >> RILL_CHUNK_SHIFT, n, sig, ctl, 0);
 }
 
 int rill_commit(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl) {

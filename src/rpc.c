@@ -66,6 +66,8 @@ typedef struct rpc_worker {
   uint32_t n;                 /* lanes it owns */
   rill_consumer *q[RILL_RPC_MAX_LANES];
   rill_producer *r[RILL_RPC_MAX_LANES];
+  uint64_t resp_max[RILL_RPC_MAX_LANES]; /* largest response of each lane */
+  uint8_t in_ring[RILL_RPC_MAX_LANES];   /* 1: its responses fit one fragment */
   uint8_t *req, *resp;        /* max_msg bytes each */
   size_t req_cap, resp_cap;
   int started;
@@ -84,26 +86,42 @@ static void send_error(rpc_worker *w, uint32_t i, uint64_t id, uint16_t method, 
                             (uint16_t)(RILL_CTL_ERR | RILL_CTL_USER(method)), RPC_SEND_NS);
 }
 
-/* Answers up to RPC_BATCH requests of lane I.  Returns how many. */
+/* Answers up to RPC_BATCH requests of lane I.  Returns how many.  Zero
+ * copy where it can: a request in one fragment is handed to the handler
+ * where it lies in the ring, and on a lane whose responses fit one
+ * fragment the handler writes its response straight into the reserved
+ * space of the response ring. */
 static int serve_lane(rpc_worker *w, uint32_t i) {
   int done = 0;
   for (; done < RPC_BATCH; done++) {
     rill_meta m;
-    int64_t n = rill_recv(w->q[i], w->req, w->req_cap, &m);
+    const void *req;
+    int64_t n = rill_recv_view(w->q[i], w->req, w->req_cap, &m, &req);
     if (n == -RILL_EAGAIN) break;
     if (n < 0) continue; /* cannot happen with a max_msg buffer; skip */
     uint16_t method = (uint16_t)(m.ctl >> RILL_CTL_USER_SHIFT);
-    size_t out = 0;
-    int rc = w->s->fn(w->s->arg, method, w->req, (size_t)n, w->resp, w->resp_cap, &out);
-    if (rc == 0 && out > w->resp_cap) rc = -RILL_EMSGSIZE;
-    if (rc) {
-      send_error(w, i, m.sig, method, rc);
-      continue;
-    }
+    size_t cap = w->resp_max[i], out = 0;
+    void *resp = w->resp;
     /* A client keeps at most its capacity of calls in flight, so there is
      * room; the wait only covers a client that died with its ring full
-     * (until it is evicted). */
-    (void)rill__send_wait_ctl(w->r[i], w->resp, out, m.sig, RILL_CTL_USER(method), RPC_SEND_NS);
+     * (until it is evicted).  Without room, the response is copied later. */
+    int zc = w->in_ring[i] &&
+             rill_reserve_wait(w->r[i], cap < sizeof(int32_t) ? sizeof(int32_t) : cap, &resp,
+                               RPC_SEND_NS) == 0;
+    if (!zc) resp = w->resp;
+    int32_t rc = w->s->fn(w->s->arg, method, req, (size_t)n, resp, cap, &out);
+    if (rc == 0 && out > cap) rc = -RILL_EMSGSIZE;
+    uint16_t ctl = (uint16_t)(RILL_CTL_MSG | RILL_CTL_USER(method));
+    if (rc && zc) {
+      memcpy(resp, &rc, sizeof rc);
+      (void)rill_commit(w->r[i], sizeof rc, m.sig, (uint16_t)(ctl | RILL_CTL_ERR));
+    } else if (rc) {
+      send_error(w, i, m.sig, method, rc);
+    } else if (zc) {
+      (void)rill_commit(w->r[i], out, m.sig, ctl);
+    } else {
+      (void)rill__send_wait_ctl(w->r[i], w->resp, out, m.sig, RILL_CTL_USER(method), RPC_SEND_NS);
+    }
   }
   return done;
 }
@@ -164,12 +182,15 @@ int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
       rill_consumer_leave(w->q[w->n]);
       break;
     }
-    w->n++;
+    uint32_t j = w->n++;
     rill_channel_stats *st = malloc(sizeof *st);
     if (!st) { rc = -RILL_ENOMEM; break; }
     if (!(rc = rill_channel_stats_get(r, q, st)) && st->max_msg > w->req_cap) w->req_cap = st->max_msg;
-    if (!rc && !(rc = rill_channel_stats_get(r, rr, st)) && st->max_msg > w->resp_cap)
-      w->resp_cap = st->max_msg;
+    if (!rc && !(rc = rill_channel_stats_get(r, rr, st))) {
+      if (st->max_msg > w->resp_cap) w->resp_cap = st->max_msg;
+      w->resp_max[j] = st->max_msg;
+      w->in_ring[j] = st->max_msg <= st->mtu && st->mtu >= sizeof(int32_t);
+    }
     free(st);
   }
   for (uint32_t i = 0; i < workers && !rc; i++) {
@@ -261,13 +282,33 @@ int rill_rpc_send(rill_rpc_client *c, uint16_t method, const void *req, size_t n
   return 0;
 }
 
-int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *res,
-                  uint64_t timeout_ns) {
-  if (!c || !res || (!resp && cap)) return -RILL_EINVAL;
+int rill_rpc_reserve(rill_rpc_client *c, size_t n, void **buf) {
+  if (!c || !buf) return -RILL_EINVAL;
+  if (c->next - c->head >= c->cap) return -RILL_EAGAIN;
+  int rc = rill_reserve_wait(c->p, n, buf, RPC_SEND_NS);
+  return rc == -RILL_ETIMEDOUT ? -RILL_EAGAIN : rc;
+}
+
+int rill_rpc_commit(rill_rpc_client *c, uint16_t method, const void *at, size_t n,
+                    uint64_t *id) {
+  if (!c || !id || method > RILL_RPC_METHOD_MAX) return -RILL_EINVAL;
+  if (c->next - c->head >= c->cap) return -RILL_EAGAIN;
+  int rc = rill_commit_at(c->p, at, n, c->next, (uint16_t)(RILL_CTL_MSG | RILL_CTL_USER(method)));
+  if (rc) return rc;
+  *id = c->next++;
+  return 0;
+}
+
+/* The next completion; with DATA, a response in one fragment is left in
+ * the ring and *DATA points at it (else at RESP). */
+static int rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *res,
+                    uint64_t timeout_ns, const void **data) {
   for (;;) {
     if (c->next == c->head) return -RILL_EAGAIN;
     rill_meta m = {0};
-    int64_t n = rill_recv_wait(c->c, resp, cap, &m, timeout_ns);
+    const void *at = resp;
+    int64_t n = data ? rill__recv_view_wait(c->c, resp, cap, &m, &at, timeout_ns)
+                     : rill_recv_wait(c->c, resp, cap, &m, timeout_ns);
     /* responses come in the order of the calls (one worker per lane);
      * others were left by an earlier client of the lane */
     int stale = (int64_t)(m.sig - c->head) < 0 || (int64_t)(m.sig - c->next) >= 0;
@@ -287,9 +328,10 @@ int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *r
     res->method = (uint16_t)(m.ctl >> RILL_CTL_USER_SHIFT);
     res->status = 0;
     res->size = (uint64_t)n;
+    if (data) *data = at;
     if (m.ctl & RILL_CTL_ERR) {
       int32_t code = -RILL_EIO;
-      if (n == sizeof code) memcpy(&code, resp, sizeof code);
+      if (n == sizeof code) memcpy(&code, at, sizeof code);
       res->status = code ? code : -RILL_EIO;
       res->size = 0;
     }
@@ -297,16 +339,23 @@ int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *r
   }
 }
 
+int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *res,
+                  uint64_t timeout_ns) {
+  if (!c || !res || (!resp && cap)) return -RILL_EINVAL;
+  return rpc_recv(c, resp, cap, res, timeout_ns, NULL);
+}
+
 int rill_rpc_poll(rill_rpc_client *c, void *buf, size_t cap, uint32_t max,
                   rill_rpc_done_fn fn, void *arg) {
-  if (!c || !fn) return -RILL_EINVAL;
+  if (!c || !fn || (!buf && cap)) return -RILL_EINVAL;
   int done = 0;
   for (; (uint32_t)done < max; done++) {
     rill_rpc_result res;
-    int rc = rill_rpc_recv(c, buf, cap, &res, 0);
+    const void *data;
+    int rc = rpc_recv(c, buf, cap, &res, 0, &data);
     if (rc == -RILL_EAGAIN) break;
     if (rc) return done ? done : rc;
-    fn(arg, &res, buf);
+    fn(arg, &res, data);
   }
   return done;
 }

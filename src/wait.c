@@ -220,11 +220,13 @@ struct recv_args {
   void *buf;
   size_t cap;
   rill_meta *meta;
+  const void **data;
 };
 
 static int64_t try_recv(rill_consumer *c, void *ctx) {
   struct recv_args *a = ctx;
-  return rill_recv(c, a->buf, a->cap, a->meta);
+  return a->data ? rill_recv_view(c, a->buf, a->cap, a->meta, a->data)
+                 : rill_recv(c, a->buf, a->cap, a->meta);
 }
 
 int rill_poll_wait(rill_consumer *c, rill_view *v, uint64_t timeout_ns) {
@@ -235,7 +237,14 @@ int rill_poll_wait(rill_consumer *c, rill_view *v, uint64_t timeout_ns) {
 int64_t rill_recv_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
                        uint64_t timeout_ns) {
   if (!c || !meta || (!buf && cap)) return -RILL_EINVAL;
-  struct recv_args a = {buf, cap, meta};
+  struct recv_args a = {buf, cap, meta, NULL};
+  return cons_wait(c, timeout_ns, try_recv, &a);
+}
+
+int64_t rill__recv_view_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
+                             const void **data, uint64_t timeout_ns) {
+  if (!c || !meta || !data || (!buf && cap)) return -RILL_EINVAL;
+  struct recv_args a = {buf, cap, meta, data};
   return cons_wait(c, timeout_ns, try_recv, &a);
 }
 

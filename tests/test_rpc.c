@@ -7,6 +7,9 @@
  * - four client threads, each on its own lane, each keeping its lane's
  *   capacity of calls in flight, every id and payload checked, against a
  *   server of two workers;
+ * - zero copy: requests built in the ring (at the tail of a reservation),
+ *   read in place by the handler, answers built in the response ring and
+ *   read in place by the callback; copies where messages need fragments;
  * - a call that times out is forgotten: its late response is dropped;
  * - a killed server: every call in flight fails with -RILL_EDEAD, nothing
  *   hangs; a killed client: the next client takes its lane and is served.
@@ -18,7 +21,27 @@
 #define MS 1000000ull
 #define SEC 1000000000ull
 
-enum { M_ECHO = 1, M_SUM = 2, M_FAIL = 3, M_SLOW = 4 };
+enum { M_ECHO = 1, M_SUM = 2, M_FAIL = 3, M_SLOW = 4, M_WHERE = 5 };
+
+/* 1 if P lies in a mapping of a file of the test's region directory (the
+ * ring), 0 elsewhere (the heap, a stack): from /proc/self/maps. */
+static int in_region(const void *p) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  CHECK(f != NULL);
+  char line[4096];
+  int found = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    int at = 0;
+    if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &at) < 2 || !at) continue;
+    if ((uintptr_t)p >= lo && (uintptr_t)p < hi) {
+      found = strstr(line + at, tu_dir()) != NULL;
+      break;
+    }
+  }
+  fclose(f);
+  return found;
+}
 
 static int handler(void *arg, uint16_t method, const void *req, size_t n, void *resp,
                    size_t cap, size_t *resp_n) {
@@ -38,6 +61,12 @@ static int handler(void *arg, uint16_t method, const void *req, size_t n, void *
   }
   case M_FAIL:
     return 42;
+  case M_WHERE: /* where the server found the request and builds the answer */
+    if (cap < 2) return -RILL_EMSGSIZE;
+    ((uint8_t *)resp)[0] = (uint8_t)in_region(req);
+    ((uint8_t *)resp)[1] = (uint8_t)in_region(resp);
+    *resp_n = 2;
+    return 0;
   case M_SLOW: { /* stands for slow work; the client's timeout is shorter */
     struct timespec ts = {0, 100 * (long)MS};
     nanosleep(&ts, NULL);
@@ -139,6 +168,103 @@ static void t_calls(void) {
   CHECK_RC(rill_rpc_call(c, M_SLOW, NULL, 0, out, sizeof out, &res, 10 * MS), -RILL_ETIMEDOUT);
   CHECK_OK(rill_rpc_call(c, M_ECHO, "again", 5, out, sizeof out, &res, 5 * SEC));
   CHECK(res.size == 5 && !memcmp(out, "again", 5));
+  rill_rpc_close(c);
+  CHECK_OK(rill_rpc_server_stop(s));
+  rill_region_close(r);
+}
+
+/* ---- zero copy ------------------------------------------------------------ */
+
+typedef struct where_seen {
+  uint8_t req, resp, here; /* server's request, server's response, client's view */
+  int n;
+} where_seen;
+
+static void on_where(void *arg, const rill_rpc_result *res, const void *resp) {
+  where_seen *w = arg;
+  CHECK(res->status == 0 && res->size == 2);
+  w->req = ((const uint8_t *)resp)[0];
+  w->resp = ((const uint8_t *)resp)[1];
+  w->here = (uint8_t)in_region(resp);
+  w->n++;
+}
+
+static where_seen where_call(rill_rpc_client *c, const void *req, size_t n) {
+  uint64_t id;
+  where_seen w = {0};
+  CHECK_OK(rill_rpc_send(c, M_WHERE, req, n, &id));
+  static uint8_t buf[2048];
+  uint64_t t0 = tu_ns();
+  while (!w.n) {
+    CHECK(rill_rpc_poll(c, buf, sizeof buf, 1, on_where, &w) >= 0);
+    CHECK(tu_ns() - t0 < 5 * SEC);
+  }
+  return w;
+}
+
+static void echo_seen(void *arg, const rill_rpc_result *res, const void *resp) {
+  uint8_t *out = arg;
+  CHECK(res->status == 0 && res->size == 64);
+  memcpy(out, resp, 64);
+}
+
+/* A service whose messages fit one fragment runs without a copy: the
+ * request is built in the request ring (at its tail, as FlatBuffers
+ * builds), the handler reads it there and writes its answer into the
+ * response ring, and the client's callback reads it there.  With larger
+ * messages the server falls back to copies, and says so. */
+static void t_zero_copy(void) {
+  rill_region_opts o = tu_opts(16 << 20);
+  rill_region *r;
+  CHECK_OK(rill_region_create("zc", &o, &r));
+  rill_rpc_opts so = {.lanes = 1, .depth = 64, .mtu = 512, .max_msg = 512};
+  CHECK_OK(rill_rpc_service_create(r, "svc", &so));
+  rill_rpc_server *s;
+  CHECK_OK(rill_rpc_serve(r, "svc", 1, handler, NULL, &s));
+  rill_rpc_client *c;
+  CHECK_OK(rill_rpc_connect(r, "svc", &c));
+  where_seen w = where_call(c, "x", 1);
+  CHECK(w.req == 1 && w.resp == 1 && w.here == 1);
+  /* reserve, build at the tail, commit from there */
+  void *buf;
+  uint64_t id;
+  CHECK_RC(rill_rpc_reserve(c, 513, &buf), -RILL_EMSGSIZE);
+  CHECK_RC(rill_rpc_commit(c, M_ECHO, "x", 1, &id), -RILL_EINVAL); /* nothing reserved */
+  CHECK_OK(rill_rpc_reserve(c, 512, &buf));
+  uint8_t *b = buf, out[64] = {0};
+  CHECK(in_region(b));
+  CHECK_RC(rill_rpc_commit(c, M_ECHO, b + 100, 64, &id), -RILL_EINVAL); /* not on 64 */
+  CHECK_RC(rill_rpc_commit(c, RILL_RPC_METHOD_MAX + 1, b, 64, &id), -RILL_EINVAL);
+  tu_fill(b + 448, 64, 9, 0);
+  CHECK_OK(rill_rpc_commit(c, M_ECHO, b + 448, 64, &id));
+  uint64_t t0 = tu_ns();
+  while (rill_rpc_poll(c, NULL, 0, 1, echo_seen, out) == 0) CHECK(tu_ns() - t0 < 5 * SEC);
+  CHECK_PAYLOAD(out, 64, 9, 0);
+  /* an error answer built in place */
+  rill_rpc_result res;
+  CHECK_OK(rill_rpc_call(c, M_FAIL, "x", 1, out, sizeof out, &res, 5 * SEC));
+  CHECK(res.status == 42 && res.size == 0);
+  /* capacity holds for reservations too */
+  for (uint32_t i = 0; i < rill_rpc_capacity(c); i++)
+    CHECK_OK(rill_rpc_send(c, M_SLOW + 100, "x", 1, &id)); /* unknown: quick errors */
+  CHECK_RC(rill_rpc_reserve(c, 8, &buf), -RILL_EAGAIN);
+  for (uint32_t i = 0; i < rill_rpc_capacity(c); i++) {
+    CHECK_OK(rill_rpc_recv(c, out, sizeof out, &res, 5 * SEC));
+    CHECK_EQ(res.status, -RILL_EINVAL);
+  }
+  rill_rpc_close(c);
+  CHECK_OK(rill_rpc_server_stop(s));
+  rill_region_close(r);
+
+  /* responses of up to 4 fragments: the handler writes into a buffer */
+  r = svc_new("zc2", 1);
+  CHECK_OK(rill_rpc_serve(r, "svc", 1, handler, NULL, &s));
+  CHECK_OK(rill_rpc_connect(r, "svc", &c));
+  w = where_call(c, "x", 1);
+  CHECK(w.req == 1 && w.resp == 0 && w.here == 1);
+  static uint8_t big[1500]; /* a request in fragments is gathered */
+  w = where_call(c, big, sizeof big);
+  CHECK(w.req == 0 && w.resp == 0 && w.here == 1);
   rill_rpc_close(c);
   CHECK_OK(rill_rpc_server_stop(s));
   rill_region_close(r);
@@ -266,7 +392,8 @@ int main(void) {
   tu_start("test_rpc", 240);
   t_args();
   t_calls();
+  t_zero_copy();
   t_threads();
   t_faults();
-  return tu_pass("request/response: calls, threads, faults");
+  return tu_pass("request/response: calls, zero copy, threads, faults");
 }
