@@ -266,24 +266,40 @@ func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
 // skipped count to m.Lost; so are corrupt descriptors.  Each call looks at
 // no more than two laps of the ring.
 func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
+	if n, ok := c.recvWhole(buf, m); ok {
+		return n, nil
+	}
+	d, err := c.recv(buf, m, false)
+	return len(d), err
+}
+
+// RecvView is Recv without the copy where it can: a reliable consumer's
+// whole message in one fragment is left in shared memory and returned
+// there (valid until the next call on this consumer, like Poll's view);
+// otherwise the message is copied into buf, as by Recv, and returned as
+// buf[:n].  Errors as Recv.
+func (c *Consumer) RecvView(buf []byte, m *Meta) ([]byte, error) {
+	return c.recv(buf, m, !c.lossy)
+}
+
+// recv is Recv's general path; with inPlace, a whole message in one
+// fragment is returned where it lies.
+func (c *Consumer) recv(buf []byte, m *Meta, inPlace bool) ([]byte, error) {
 	if c.pend { // a message too large for the last buffer
 		*m = c.pendMeta
 		if c.asmLen > uint64(len(buf)) {
-			return 0, ErrMsgSize
+			return nil, ErrMsgSize
 		}
-		copy(buf, c.asmBuf[:c.asmLen])
+		n := copy(buf, c.asmBuf[:c.asmLen])
 		c.pend = false
 		c.asmLen = 0
-		return int(m.Size), nil
-	}
-	if n, ok := c.recvWhole(buf, m); ok {
-		return n, nil
+		return buf[:n], nil
 	}
 	var v View
 	for budget := 2*c.depth + 2; budget > 0; budget-- {
 		if err := c.Poll(&v); err != nil {
 			if err == ErrAgain {
-				return 0, err
+				return nil, err
 			}
 			// lapped (v.Lost skipped) or a garbage descriptor (skipped):
 			// any message being gathered is cut
@@ -304,6 +320,12 @@ func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
 			continue
 		}
 		sz := uint64(len(v.Data))
+		if inPlace && som && eom { // the producer does not reuse it before we move on
+			*m = Meta{Seq: v.Seq, Sig: v.Sig, Size: sz, Lost: c.lostAcc, Ctl: v.Ctl,
+				TSOrig: v.TSOrig, TSPub: v.TSPub}
+			c.lostAcc = 0
+			return v.Data, nil
+		}
 		if som && eom && sz <= uint64(len(buf)) { // a whole message that fits
 			if !c.copyFrag(buf, v.Data, v.Seq) {
 				c.lostAcc++
@@ -312,7 +334,7 @@ func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
 			*m = Meta{Seq: v.Seq, Sig: v.Sig, Size: sz, Lost: c.lostAcc, Ctl: v.Ctl,
 				TSOrig: v.TSOrig, TSPub: v.TSPub}
 			c.lostAcc = 0
-			return int(sz), nil
+			return buf[:sz], nil
 		}
 		if c.asmLen+sz > c.maxMsg {
 			c.lostAcc++
@@ -342,13 +364,13 @@ func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
 		if c.asmLen > uint64(len(buf)) {
 			c.pend = true
 			c.pendMeta = *m
-			return 0, ErrMsgSize
+			return nil, ErrMsgSize
 		}
-		copy(buf, c.asmBuf[:c.asmLen])
+		n := copy(buf, c.asmBuf[:c.asmLen])
 		c.asmLen = 0
-		return int(m.Size), nil
+		return buf[:n], nil
 	}
-	return 0, ErrAgain
+	return nil, ErrAgain
 }
 
 // Flush writes the consumer's cursor, counters and heartbeat to shared

@@ -333,24 +333,24 @@ var _ = testing.Short
 // rpcTestHandler is the test service, the same as the C peer's: 1 echo,
 // 2 the sum of the request's bytes (u64), 3 fails with status 42, others
 // fail with ErrInval.
-func rpcTestHandler(method uint16, req, resp []byte) (int, int32) {
+func rpcTestHandler(method uint16, req, resp []byte) ([]byte, int32) {
 	switch method {
 	case 1:
 		if len(req) > len(resp) {
-			return 0, int32(ErrMsgSize.Code())
+			return nil, int32(ErrMsgSize.Code())
 		}
-		return copy(resp, req), 0
+		return resp[:copy(resp, req)], 0
 	case 2:
 		sum := uint64(0)
 		for _, b := range req {
 			sum += uint64(b)
 		}
 		binary.NativeEndian.PutUint64(resp, sum)
-		return 8, 0
+		return resp[:8], 0
 	case 3:
-		return 0, 42
+		return nil, 42
 	}
-	return 0, int32(ErrInval.Code())
+	return nil, int32(ErrInval.Code())
 }
 
 // rpcCalls makes count pipelined echo calls of stream messages (seed 5),

@@ -259,11 +259,31 @@ func (p *Producer) Commit(n int, sig uint64, ctl uint16) error {
 
 // CommitTS is Commit with an application timestamp in tsorig.
 func (p *Producer) CommitTS(n int, sig uint64, ctl uint16, tsorig uint32) error {
-	if p.resCap == noReservation || n < 0 || uint64(n) > p.resCap {
+	return p.commitAt(0, n, sig, ctl, tsorig)
+}
+
+// CommitAt publishes the n bytes at offset off of the reserved buffer, off
+// a multiple of 64, for a payload built backwards from the buffer's end
+// (FlatBuffers): the bytes before off are skipped, not sent.  ErrInval if
+// nothing was reserved or off and n do not fit in the reservation.
+func (p *Producer) CommitAt(off, n int, sig uint64, ctl uint16) error {
+	if off < 0 || off&(1<<chunkShift-1) != 0 {
 		return ErrInval
 	}
-	p.publish(p.resChunk, uint64(n), sig, ctl, tsorig, uint32(p.clk.ns()))
-	p.chunk = p.resChunk + chunks(uint64(n))
+	return p.commitAt(uint64(off)>>chunkShift, n, sig, ctl, 0)
+}
+
+// commitAt publishes n bytes skip chunks into the reservation.  The message
+// still takes no more than the reserved chunks, so the ring's sizing rule
+// holds (PROTOCOL.md 2.5).
+func (p *Producer) commitAt(skip uint64, n int, sig uint64, ctl uint16, tsorig uint32) error {
+	if p.resCap == noReservation || n < 0 || skip > p.resCap>>chunkShift ||
+		uint64(n) > p.resCap-skip<<chunkShift {
+		return ErrInval
+	}
+	ch := p.resChunk + skip
+	p.publish(ch, uint64(n), sig, ctl, tsorig, uint32(p.clk.ns()))
+	p.chunk = ch + chunks(uint64(n))
 	p.resCap = noReservation
 	return nil
 }

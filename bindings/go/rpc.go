@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -84,11 +85,16 @@ func (r *Region) laneCount(name string) uint32 {
 	return k
 }
 
-// Handler answers one request: it writes its response into resp (of the
-// service's MaxMsg bytes) and returns its length and status 0, or returns a
-// nonzero status, sent back to the caller as the call's error code.  It
-// runs on a worker goroutine and must not keep req or resp.
-type Handler func(method uint16, req, resp []byte) (n int, status int32)
+// Handler answers one request: it returns its response and status 0, or a
+// nonzero status, sent back to the caller as the call's error code.  The
+// response is best built in resp (the service's MaxMsg bytes) and returned
+// as a slice of it: on a service whose messages fit one fragment (MaxMsg
+// <= MTU) resp lies in the response ring, and a response that starts at a
+// multiple of 64 bytes into resp (its start, or the tail where a
+// FlatBuffers builder finishes) is published where it lies, with no copy.
+// Any other bytes are copied.  req is read in place where it came in one
+// fragment.  It runs on a worker goroutine and must not keep req or resp.
+type Handler func(method uint16, req, resp []byte) (out []byte, status int32)
 
 // Server serves a service with worker goroutines.
 type Server struct {
@@ -100,6 +106,7 @@ type Server struct {
 type rpcWorker struct {
 	q         []*Consumer
 	r         []*Producer
+	inRing    []bool // the lane's responses fit one fragment
 	req, resp []byte
 }
 
@@ -109,11 +116,26 @@ func (w *rpcWorker) sendErr(i int, id uint64, method uint16, code int32) {
 	w.r[i].waitFor(rpcSendNs, func() error { return w.r[i].sendCtl(b[:], id, CtlErr|CtlUser(method)) })
 }
 
+// sliceOff is the offset of out in buf, if out lies within buf.
+func sliceOff(buf, out []byte) (int, bool) {
+	if len(out) == 0 {
+		return 0, true
+	}
+	if len(buf) == 0 {
+		return 0, false
+	}
+	off := uintptr(unsafe.Pointer(unsafe.SliceData(out))) - uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	return int(off), off <= uintptr(len(buf)) && uintptr(len(out)) <= uintptr(len(buf))-off
+}
+
+// serveLane answers up to rpcBatch requests of lane i and returns how
+// many, with no copy where it can (see Handler).
 func (w *rpcWorker) serveLane(i int, fn Handler) int {
 	var m Meta
 	done := 0
+	p := w.r[i]
 	for ; done < rpcBatch; done++ {
-		n, err := w.q[i].Recv(w.req, &m)
+		req, err := w.q[i].RecvView(w.req, &m)
 		if err == ErrAgain {
 			break
 		}
@@ -121,18 +143,38 @@ func (w *rpcWorker) serveLane(i int, fn Handler) int {
 			continue // cannot happen with a MaxMsg buffer: skip
 		}
 		method := m.Ctl >> CtlUserShift
-		out, status := fn(method, w.req[:n], w.resp)
-		if status == 0 && (out < 0 || out > len(w.resp)) {
-			status = int32(ErrMsgSize.Code())
-		}
-		if status != 0 {
-			w.sendErr(i, m.Sig, method, status)
-			continue
-		}
+		resp := w.resp[:p.MaxMsg()]
 		// A client keeps at most its capacity of calls in flight, so there
 		// is room; the wait only covers a client that died with its ring
-		// full (until it is evicted).
-		w.r[i].waitFor(rpcSendNs, func() error { return w.r[i].sendCtl(w.resp[:out], m.Sig, CtlUser(method)) })
+		// full (until it is evicted).  Without room, the response is
+		// copied later.
+		var slot []byte // the reserved space, when the answer is built in the ring
+		if w.inRing[i] {
+			if b, err := p.ReserveWait(max(p.MaxMsg(), 4), rpcSendNs); err == nil {
+				slot, resp = b, b[:p.MaxMsg():p.MaxMsg()]
+			}
+		}
+		inRing := slot != nil
+		out, status := fn(method, req, resp)
+		if status == 0 && len(out) > p.MaxMsg() {
+			status = int32(ErrMsgSize.Code())
+		}
+		ctl := CtlMsg | CtlUser(method)
+		switch {
+		case status != 0 && inRing:
+			binary.NativeEndian.PutUint32(slot, uint32(status))
+			p.Commit(4, m.Sig, ctl|CtlErr)
+		case status != 0:
+			w.sendErr(i, m.Sig, method, status)
+		case inRing:
+			if off, ok := sliceOff(resp, out); ok && off&(1<<chunkShift-1) == 0 {
+				p.CommitAt(off, len(out), m.Sig, ctl)
+			} else {
+				p.Commit(copy(resp, out), m.Sig, ctl) // copy moves overlapping bytes right
+			}
+		default:
+			p.waitFor(rpcSendNs, func() error { return p.sendCtl(out, m.Sig, CtlUser(method)) })
+		}
 	}
 	return done
 }
@@ -169,6 +211,7 @@ func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
 			return nil, err
 		}
 		w.q, w.r = append(w.q, c), append(w.r, p)
+		w.inRing = append(w.inRing, p.MaxMsg() <= p.MTU() && p.MTU() >= 4)
 		if len(w.req) < c.MaxMsg() {
 			w.req = make([]byte, c.MaxMsg())
 		}
@@ -302,22 +345,80 @@ func (c *Client) Send(method uint16, req []byte) (uint64, error) {
 	return id, nil
 }
 
-// Recv receives the next response of a call in flight into resp, waiting
-// up to timeout.  ErrTimedOut, ErrAgain (nothing in flight), ErrMsgSize
+// Reserve is the first step of a send without a copy: it returns n bytes
+// (n <= the service's MTU) of the request ring, where the caller builds the
+// request, then sends it with Commit.  ErrAgain (Capacity calls in flight,
+// or no room in the ring within 2 s), ErrMsgSize.
+func (c *Client) Reserve(n int) ([]byte, error) {
+	if c.next-c.head >= uint64(c.cap) {
+		return nil, ErrAgain
+	}
+	b, err := c.p.ReserveWait(n, rpcSendNs)
+	if err == ErrTimedOut {
+		err = ErrAgain
+	}
+	return b, err
+}
+
+// Commit sends the n bytes at offset off of the reserved buffer as a call
+// of method and returns its id; off is 0, or a multiple of 64 for a request
+// built backwards from the end of the buffer (a FlatBuffers builder's
+// FinishedBytes).  ErrAgain, ErrInval (nothing reserved, off or n out of
+// bounds, method out of range).  A Send in between drops the reservation.
+func (c *Client) Commit(method uint16, off, n int) (uint64, error) {
+	if method > RPCMethodMax {
+		return 0, ErrInval
+	}
+	if c.next-c.head >= uint64(c.cap) {
+		return 0, ErrAgain
+	}
+	if err := c.p.CommitAt(off, n, c.next, CtlMsg|CtlUser(method)); err != nil {
+		return 0, err
+	}
+	id := c.next
+	c.next++
+	return id, nil
+}
+
+// Recv receives the next response of a call in flight into resp, without
+// waiting.  ErrAgain (nothing in flight, or nothing yet), ErrMsgSize
 // (res.Size set: call again with more room), or ErrDead / ErrClosed: the
 // server died or left and every call in flight is lost.
 func (c *Client) Recv(resp []byte, res *RPCResult) error {
 	return c.RecvWait(resp, res, 0)
 }
 
-// RecvWait is Recv that waits up to timeout.
+// RecvWait is Recv that waits up to timeout (ErrTimedOut).
 func (c *Client) RecvWait(resp []byte, res *RPCResult, timeout time.Duration) error {
+	_, err := c.recv(resp, res, timeout, false)
+	return err
+}
+
+// RecvView is RecvWait without the copy where it can: a response in one
+// fragment is returned where it lies in the ring (valid until the next
+// call on this client); one in fragments is gathered into resp.  It
+// returns the response's bytes (for an error response, none).
+func (c *Client) RecvView(resp []byte, res *RPCResult, timeout time.Duration) ([]byte, error) {
+	return c.recv(resp, res, timeout, true)
+}
+
+func (c *Client) recv(resp []byte, res *RPCResult, timeout time.Duration, inPlace bool) ([]byte, error) {
 	for {
 		if c.next == c.head {
-			return ErrAgain
+			return nil, ErrAgain
 		}
 		var m Meta
-		n, err := c.c.RecvWait(resp, &m, timeout)
+		var data []byte
+		err := c.c.waitFor(timeout, func() (e error) {
+			if inPlace {
+				data, e = c.c.RecvView(resp, &m)
+			} else {
+				var n int
+				n, e = c.c.Recv(resp, &m)
+				data = resp[:n]
+			}
+			return
+		})
 		// responses come in the order of the calls (one worker per lane);
 		// others were left by an earlier client of the lane
 		stale := int64(m.Sig-c.head) < 0 || int64(m.Sig-c.next) >= 0
@@ -330,24 +431,25 @@ func (c *Client) RecvWait(resp []byte, res *RPCResult, timeout time.Duration) er
 		}
 		if err == ErrMsgSize {
 			res.Size = m.Size
-			return err
+			return nil, err
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if stale {
 			continue
 		}
 		c.head = m.Sig + 1
-		*res = RPCResult{ID: m.Sig, Method: m.Ctl >> CtlUserShift, Size: uint64(n)}
+		*res = RPCResult{ID: m.Sig, Method: m.Ctl >> CtlUserShift, Size: uint64(len(data))}
 		if m.Ctl&CtlErr != 0 {
 			res.Status = int32(ErrIO.Code())
-			if n == 4 {
-				res.Status = int32(binary.NativeEndian.Uint32(resp[:4]))
+			if len(data) == 4 {
+				res.Status = int32(binary.NativeEndian.Uint32(data))
 			}
 			res.Size = 0
+			data = nil
 		}
-		return nil
+		return data, nil
 	}
 }
 

@@ -21,13 +21,13 @@ import (
 	"rill"
 )
 
-func handle(method uint16, req, resp []byte) (int, int32) {
+func handle(method uint16, req, resp []byte) ([]byte, int32) {
 	switch method {
 	case 1:
 		if len(req) > len(resp) {
-			return 0, int32(rill.ErrMsgSize.Code())
+			return nil, int32(rill.ErrMsgSize.Code())
 		}
-		return copy(resp, req), 0
+		return resp[:copy(resp, req)], 0
 	case 2:
 		var sum uint64
 		for len(req) >= 8 {
@@ -38,9 +38,9 @@ func handle(method uint16, req, resp []byte) (int, int32) {
 		copy(last[:], req)
 		sum += binary.LittleEndian.Uint64(last[:])
 		binary.NativeEndian.PutUint64(resp, sum)
-		return 8, 0
+		return resp[:8], 0
 	}
-	return 0, int32(rill.ErrInval.Code())
+	return nil, int32(rill.ErrInval.Code())
 }
 
 func main() {
