@@ -1,0 +1,288 @@
+// The C++ host of the FlatBuffers example (examples/flatbuffers/README.md).
+//
+//   rill_fbhost --guest PATH [--calls N] [--inflight W]
+//
+// It makes a private region holding the service "calc" (one lane whose
+// messages fit one fragment), starts the Go guest PATH on it, and makes N
+// Compute calls with W in flight.  Each request is a calc.Request that a
+// FlatBufferBuilder builds directly in the space reserved in the request
+// ring (rill_rpc_reserve); FlatBuffers builds backwards, so the finished
+// buffer lies at the tail of that space and is sent from there
+// (rill_rpc_commit).  The guest reads it in place and builds its
+// calc.Response in the response ring; the host verifies it and reads it in
+// place (rill_rpc_poll).  No payload is copied on either side.  The request
+// id is the descriptor's sig, not part of the message.
+//
+// Every answer is checked (id, result, count, label); the exit status is 0
+// only if all N were right and the guest built every answer in place.
+#include <rill.h>
+
+#include <flatbuffers/flatbuffers.h>
+
+#include "calc_generated.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr uint16_t kCompute = 1;
+constexpr size_t kMsg = 1024;      // mtu and largest message of the service
+constexpr uint64_t kSec = 1000000000ull;
+
+// Hands a FlatBufferBuilder the space reserved in the ring, once per
+// reservation.  Should a request outgrow it, the builder gets heap memory
+// instead and the host sees that the buffer is no longer in the ring.
+class RingSpace : public flatbuffers::Allocator {
+ public:
+  void give(uint8_t *p, size_t n) { next_ = p, next_n_ = n; }
+  bool holds(const uint8_t *p) const { return cur_ && p >= cur_ && p < cur_ + cur_n_; }
+  uint8_t *allocate(size_t n) override {
+    if (next_ && n <= next_n_) {
+      cur_ = next_, cur_n_ = next_n_, next_ = nullptr;
+      return cur_;
+    }
+    return new uint8_t[n];
+  }
+  void deallocate(uint8_t *p, size_t) override {
+    if (p == cur_) cur_ = nullptr;  // the ring's: not ours to free
+    else delete[] p;
+  }
+
+ private:
+  uint8_t *next_ = nullptr, *cur_ = nullptr;
+  size_t next_n_ = 0, cur_n_ = 0;
+};
+
+// What call i asks, and what its answer must be.
+struct Expect {
+  uint64_t id;
+  double result;
+  uint32_t count;
+  std::string label;
+};
+
+Expect make_call(uint64_t i, std::vector<double> &vals, calc::Op &op) {
+  Expect e{};
+  vals.clear();
+  uint32_t n = (uint32_t)(i % 17);
+  for (uint32_t k = 0; k < n; k++) vals.push_back((double)((i * 31 + k * 7) % 1000) / 4);
+  op = (calc::Op)(i % 3);
+  double r = op == calc::Op_Max ? -INFINITY : 0;
+  for (double v : vals) r = op == calc::Op_Max ? std::fmax(r, v) : r + v;
+  if (op == calc::Op_Mean && n) r /= n;
+  e.result = r;
+  e.count = n;
+  e.label = "call-" + std::to_string(i);
+  return e;
+}
+
+struct State {
+  std::vector<Expect> want;  // by id, modulo its size
+  uint64_t done = 0, bad = 0;
+};
+
+void on_done(void *arg, const rill_rpc_result *res, const void *data) {
+  State *st = static_cast<State *>(arg);
+  const Expect &e = st->want[res->id % st->want.size()];
+  st->done++;
+  if (res->status || res->id != e.id) {
+    fprintf(stderr, "call %llu: status %d\n", (unsigned long long)res->id, res->status);
+    st->bad++;
+    return;
+  }
+  // The guest is another program: verify before reading in place.
+  flatbuffers::Verifier v(static_cast<const uint8_t *>(data), res->size);
+  if (!v.VerifyBuffer<calc::Response>(nullptr)) {
+    fprintf(stderr, "call %llu: the response does not verify\n", (unsigned long long)res->id);
+    st->bad++;
+    return;
+  }
+  const calc::Response *r = flatbuffers::GetRoot<calc::Response>(data);
+  bool same = r->count() == e.count && r->label() && r->label()->str() == e.label &&
+              (r->result() == e.result || (std::isinf(e.result) && std::isinf(r->result())));
+  if (!same) {
+    fprintf(stderr, "call %llu: wrong answer %g/%u (want %g/%u)\n", (unsigned long long)res->id,
+            r->result(), r->count(), e.result, e.count);
+    st->bad++;
+  }
+}
+
+uint64_t now_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * kSec + (uint64_t)ts.tv_nsec;
+}
+
+int fail(const char *what, int rc) {
+  fprintf(stderr, "rill_fbhost: %s: %s\n", what, rill_strerror(rc));
+  return 1;
+}
+
+// Starts the guest with its stdout on a pipe (*OUT) and waits for its
+// ready line.
+pid_t start_guest(const char *path, const char *dir, FILE **out) {
+  int fds[2];
+  if (pipe(fds)) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execl(path, path, "-w", "1", "-dir", dir, "-region", "fbdemo", "-service", "calc",
+          (char *)nullptr);
+    perror(path);
+    _exit(127);
+  }
+  close(fds[1]);
+  char line[256] = "";
+  FILE *f = pid > 0 ? fdopen(fds[0], "r") : nullptr;
+  if (!f) close(fds[0]);
+  if (pid > 0 && !(f && fgets(line, sizeof line, f) && strstr(line, "serving"))) {
+    kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+  if (pid < 0 && f) fclose(f), f = nullptr;
+  *out = f;
+  return pid;
+}
+
+// Stops the guest; 0 if it ended well and built every answer in place.
+int stop_guest(pid_t pid, FILE *out) {
+  kill(pid, SIGTERM);
+  char line[256] = "";
+  unsigned long long built = 0, copied = 1;
+  while (fgets(line, sizeof line, out))
+    if (sscanf(line, "fbguest: %llu answers built in place, %llu copied", &built, &copied) == 2)
+      printf("%s", line);
+  fclose(out);
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  if (!WIFEXITED(ws) || WEXITSTATUS(ws) || copied) {
+    fprintf(stderr, "rill_fbhost: the guest ended badly (status %#x) or copied %llu answers\n",
+            ws, copied);
+    return 1;
+  }
+  return 0;
+}
+
+int run(rill_rpc_client *c, uint64_t calls, uint32_t inflight) {
+  State st;
+  st.want.resize(inflight);
+  RingSpace ring;
+  flatbuffers::FlatBufferBuilder fbb(kMsg, &ring, false);
+  std::vector<double> vals;
+  uint64_t sent = 0, in_place = 0, t0 = now_ns(), deadline = t0 + 60 * kSec;
+  while (st.done < calls) {
+    if (now_ns() > deadline) {
+      fprintf(stderr, "rill_fbhost: only %llu of %llu answers in 60 s\n",
+              (unsigned long long)st.done, (unsigned long long)calls);
+      return 1;
+    }
+    while (sent < calls && sent - st.done < inflight) {
+      void *space;
+      int rc = rill_rpc_reserve(c, kMsg, &space);
+      if (rc == -RILL_EAGAIN) break;
+      if (rc) return fail("reserve", rc);
+      calc::Op op;
+      Expect e = make_call(sent, vals, op);
+      fbb.Reset();  // gives back the last space, takes the new one
+      ring.give(static_cast<uint8_t *>(space), kMsg);
+      auto label = fbb.CreateString(e.label);
+      auto values = fbb.CreateVector(vals);
+      auto req = calc::CreateRequest(fbb, op, values, label);
+      // Pad so that the finished buffer is whole 64-byte chunks: it then
+      // starts on a chunk boundary of the reserved space.
+      fbb.PreAlign(sizeof(flatbuffers::uoffset_t), 64);
+      fbb.Finish(req);
+      const uint8_t *at = fbb.GetBufferPointer();
+      if (!ring.holds(at)) {
+        fprintf(stderr, "rill_fbhost: request %llu outgrew the ring's space\n",
+                (unsigned long long)sent);
+        return 1;
+      }
+      in_place++;
+      if ((rc = rill_rpc_commit(c, kCompute, at, fbb.GetSize(), &e.id))) return fail("commit", rc);
+      st.want[e.id % inflight] = e;
+      sent++;
+    }
+    // Completions, read in place: no buffer, as every answer fits the mtu.
+    int rc = rill_rpc_poll(c, nullptr, 0, inflight, on_done, &st);
+    if (rc < 0) return fail("poll", rc);
+  }
+  double s = (double)(now_ns() - t0) / 1e9;
+  // A malformed request gets an error answer; the guest goes on.
+  uint8_t junk[64], resp[kMsg];
+  memset(junk, 0xee, sizeof junk);
+  rill_rpc_result res{};
+  int rc = rill_rpc_call(c, kCompute, junk, sizeof junk, resp, sizeof resp, &res, 5 * kSec);
+  if (rc || res.status != -RILL_EINVAL) {
+    fprintf(stderr, "rill_fbhost: a malformed request got %s, status %d\n", rill_strerror(rc),
+            res.status);
+    return 1;
+  }
+  printf("rill_fbhost: %llu calls, %u in flight, %llu wrong, in %.3f s (%.0f calls/s); "
+         "%llu requests built in the ring, every answer read in place\n",
+         (unsigned long long)calls, inflight, (unsigned long long)st.bad, s, (double)calls / s,
+         (unsigned long long)in_place);
+  return st.bad ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  const char *guest = nullptr;
+  uint64_t calls = 100000;
+  uint32_t inflight = 16;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--guest")) guest = argv[i + 1];
+    else if (!strcmp(argv[i], "--calls")) calls = strtoull(argv[i + 1], nullptr, 10);
+    else if (!strcmp(argv[i], "--inflight")) inflight = (uint32_t)strtoul(argv[i + 1], nullptr, 10);
+    else guest = nullptr, i = argc;
+  }
+  if (!guest || argc % 2 == 0 || !calls || !inflight || inflight > 256) {
+    fprintf(stderr, "usage: rill_fbhost --guest PATH [--calls N] [--inflight 1..256]\n");
+    return 2;
+  }
+  const char *base = getenv("RILL_DIR");
+  std::string tmpl = std::string(base && *base ? base : "/dev/shm") + "/rill-fbdemo-XXXXXX";
+  std::vector<char> dir(tmpl.begin(), tmpl.end());
+  dir.push_back('\0');
+  if (!mkdtemp(dir.data())) {
+    perror("rill_fbhost: mkdtemp");
+    return 1;
+  }
+  rill_region_opts ro{};
+  ro.size = 16 << 20;
+  ro.dir = dir.data();
+  rill_region *r = nullptr;
+  rill_rpc_client *c = nullptr;
+  pid_t pid = -1;
+  FILE *out = nullptr;
+  int status = 1, rc;
+  rill_rpc_opts so{};
+  so.lanes = 1, so.depth = 256, so.mtu = kMsg, so.max_msg = kMsg;
+  if ((rc = rill_region_create("fbdemo", &ro, &r))) status = fail("create region", rc);
+  else if ((rc = rill_rpc_service_create(r, "calc", &so))) status = fail("create service", rc);
+  else if ((pid = start_guest(guest, dir.data(), &out)) < 0)
+    fprintf(stderr, "rill_fbhost: the guest %s did not start\n", guest);
+  else if ((rc = rill_rpc_connect(r, "calc", &c))) status = fail("connect", rc);
+  else status = run(c, calls, inflight);
+  rill_rpc_close(c);
+  if (pid > 0 && stop_guest(pid, out)) status = 1;
+  rill_region_close(r);
+  rill_region_unlink("fbdemo", dir.data());
+  rmdir(dir.data());
+  return status;
+}
