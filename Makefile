@@ -8,7 +8,7 @@ BUILD ?= build$(if $(filter-out cc,$(notdir $(CC))),-$(notdir $(CC)))$(if $(SANI
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
-.PHONY: all build test bench gobench clean install
+.PHONY: all build test bench gobench rpcbench clean install
 
 all: build
 
@@ -29,6 +29,7 @@ GOBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
 bench: build
 	$(BUILD)/rill_bench --out bench/results/latest.json $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory gobench
+	@$(MAKE) --no-print-directory rpcbench
 
 gobench: build
 	@if command -v go >/dev/null 2>&1; then \
@@ -37,6 +38,19 @@ gobench: build
 	  $(BUILD)/rill-gobench --cbench $(BUILD)/rill_bench --out bench/results/go.json $(GOBENCH_ARGS); \
 	else \
 	  echo "Go not found: the Go binding's rows are left out (install Go, e.g. apt-get install golang-go)"; \
+	fi
+
+# Request/response (bench/rpc): a C host calling the Go guest
+# (bindings/go/cmd/rill-guest) and the C guest, beside a UNIX socket and ZeroMQ.
+RPCBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
+rpcbench: build
+	@echo "== request/response: rill (Go and C guests) beside a UNIX socket and ZeroMQ"
+	@if command -v go >/dev/null 2>&1; then \
+	  (cd bindings/go && go build -o $(abspath $(BUILD))/rill-guest ./cmd/rill-guest) && \
+	  $(BUILD)/rill_rpcbench --goguest $(BUILD)/rill-guest --out bench/results/rpc.json $(RPCBENCH_ARGS); \
+	else \
+	  echo "Go not found: the Go guest's rows are left out (install Go, e.g. apt-get install golang-go)"; \
+	  $(BUILD)/rill_rpcbench --out bench/results/rpc.json $(RPCBENCH_ARGS); \
 	fi
 
 install: build
