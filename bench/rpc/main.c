@@ -286,6 +286,10 @@ static int write_json(const char *out, const info *in, cell *cs, int n, bar *b, 
 #else
   fprintf(f, ",\n  \"zmq_version\": null");
 #endif
+  const char *gmp = getenv("GOMAXPROCS"); /* the Go guest inherits it */
+  fprintf(f, ",\n  \"gomaxprocs_env\": ");
+  if (gmp) json_str(f, gmp);
+  else fprintf(f, "null");
   fprintf(f, ",\n  \"seconds\": %.1f,\n  \"cells\": [\n", in->seconds);
   for (int i = 0; i < n; i++) {
     cell *c = &cs[i];
@@ -430,6 +434,8 @@ int main(int argc, char **argv) {
          "%u-byte echo, dir %s\n",
          in.cpu, sysconf(_SC_NPROCESSORS_ONLN), pin, n, in.reps, in.warm_s, in.time_s,
          in.quick ? " or 3000 requests" : "", RB_PAYLOAD, rb_dir);
+  if (goguest && getenv("GOMAXPROCS"))
+    printf("GOMAXPROCS=%s (the Go guest inherits it)\n", getenv("GOMAXPROCS"));
   rb_run r = {0};
   uint64_t t_start = rb_now();
   for (int rep = 0; rep < in.reps && !rb_stop; rep++) {
