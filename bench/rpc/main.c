@@ -166,6 +166,11 @@ static void run_cell(cell *c, rb_run *r, const char *self, const char *goguest) 
   c->samples[k] = r->nrtt;
 }
 
+static int run_key(const cell *c) {
+  int k = c->inflight == INFLIGHT[0] ? 0 : c->inflight == INFLIGHT[1] ? 1 : 2;
+  return k * 100 + (c->tr == RB_RILL ? (int)c->w * 2 + !c->go : 50 + c->tr);
+}
+
 static cell *find(cell *cs, int n, int tr, int go, uint32_t w, uint32_t inflight) {
   for (int i = 0; i < n; i++)
     if (cs[i].tr == tr && cs[i].go == go && cs[i].w == w && cs[i].inflight == inflight) return &cs[i];
@@ -438,9 +443,20 @@ int main(int argc, char **argv) {
     printf("GOMAXPROCS=%s (the Go guest inherits it)\n", getenv("GOMAXPROCS"));
   rb_run r = {0};
   uint64_t t_start = rb_now();
+  /* Run order: by in-flight count, then -w with the Go and the C guest
+   * side by side, then the baselines, so that the cells a bar divides run
+   * seconds apart; every other repetition backwards, so that neither of a
+   * pair always runs first. */
+  int order[MAX_CELLS];
+  for (int i = 0; i < n; i++) {
+    int j = i;
+    for (; j > 0 && run_key(&cs[order[j - 1]]) > run_key(&cs[i]); j--) order[j] = order[j - 1];
+    order[j] = i;
+  }
   for (int rep = 0; rep < in.reps && !rb_stop; rep++) {
     fprintf(stderr, "rep %d/%d ", rep + 1, in.reps);
-    for (int i = 0; i < n && !rb_stop; i++) {
+    for (int j = 0; j < n && !rb_stop; j++) {
+      int i = order[rep % 2 ? n - 1 - j : j];
       if (cs[i].failure[0]) continue;
       r.inflight = cs[i].inflight;
       r.warm_ns = (uint64_t)(in.warm_s * 1e9);
