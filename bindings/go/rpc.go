@@ -181,6 +181,10 @@ func (w *rpcWorker) serveLane(i int, fn Handler) int {
 
 // Serve serves service name of the region with workers goroutines (1 to
 // the number of lanes); worker w owns the lanes k with k % workers == w.
+// An idle worker parks in a futex_waitv system call, which holds its P:
+// give the program at least as many Ps (GOMAXPROCS) as workers, or a
+// woken worker may wait for the runtime to take a P back from a sleeping
+// one (rill-guest sets GOMAXPROCS so when the environment does not).
 // Errors: ErrInval, ErrNoEnt, ErrBusy (another server holds a lane).
 func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
 	if !rpcNameOK(name) || fn == nil {

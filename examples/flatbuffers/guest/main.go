@@ -16,6 +16,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -102,6 +103,13 @@ func main() {
 	region := flag.String("region", "fbdemo", "region name")
 	service := flag.String("service", "calc", "service name")
 	flag.Parse()
+	// A worker parked in futex_waitv holds its P in the system call; with
+	// fewer Ps than workers a woken worker may wait for the runtime to take
+	// one back (up to milliseconds).  One P per worker, unless the user
+	// chose GOMAXPROCS.
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < *workers {
+		runtime.GOMAXPROCS(*workers)
+	}
 	r, err := rill.OpenRegion(*region, &rill.RegionOpts{Dir: *dir})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "fbguest: region %s: %v\n", *region, err)

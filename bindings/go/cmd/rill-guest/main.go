@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"rill"
@@ -50,6 +51,13 @@ func main() {
 	service := flag.String("service", "guest", "service name")
 	create := flag.Bool("create", false, "create the region (64 MiB) and the service (4 lanes) if missing")
 	flag.Parse()
+	// A worker parked in futex_waitv holds its P in the system call; with
+	// fewer Ps than workers a woken worker may wait for the runtime to take
+	// one back (up to milliseconds).  One P per worker, unless the user
+	// chose GOMAXPROCS.
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < *workers {
+		runtime.GOMAXPROCS(*workers)
+	}
 	fail := func(what string, err error) {
 		fmt.Fprintf(os.Stderr, "rill-guest: %s: %v\n", what, err)
 		os.Exit(1)
