@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Plots of the benchmark results (docs/benchmark.md), with matplotlib.
+
+    bench/plot.py [DIR]        (default: bench/results)
+
+Reads the JSON files `make bench` wrote in DIR and writes, next to them:
+
+  throughput.png  rill_bench: messages/s and GiB/s against message size
+                  (log scales), one line per transport and peer
+  rtt.png         rill_bench: round-trip p50 / p99 / p99.9 per transport
+  rpc.png         rill_rpcbench: requests/s and p50 against calls in flight
+                  (if rpc.json is there)
+
+A row that showed errors (wrong or lost messages) is labelled with their
+count.  Without matplotlib it says how to install it and exits 0, so that
+`make bench` still gives its tables and JSON.
+"""
+import json
+import os
+import sys
+
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:
+    print("plots: skipped, matplotlib is missing "
+          "(apt-get install python3-matplotlib, or make bench-deps)")
+    sys.exit(0)
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def machine(d):
+    cpu = d.get("cpu_model") or "?"
+    cores = d.get("cores") or d.get("nproc") or "?"
+    return f"{cpu}, {cores} CPUs, {d.get('date', '')}"
+
+
+def ticks(ax, values):
+    """Ticks at the measured points, written out (not as powers of 2)."""
+    vs = sorted(set(values))
+    ax.set_xticks(vs)
+    ax.set_xticklabels([str(v) for v in vs])
+    ax.minorticks_off()
+
+
+def label(name, errors):
+    return f"{name} ({errors} errors)" if errors else name
+
+
+def throughput(d, out):
+    rows = [r for r in d["results"] if r["kind"] == "throughput" and not r["failed"]]
+    names = list(dict.fromkeys(r["name"] for r in rows))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5))
+    for name in names:
+        rs = sorted((r for r in rows if r["name"] == name), key=lambda r: r["size"])
+        errors = sum(r["errors"] for r in rs)
+        sizes = [r["size"] for r in rs]
+        a.plot(sizes, [r["msgs_per_s"] for r in rs], marker="o", label=label(name, errors))
+        b.plot(sizes, [r["gib_per_s"] for r in rs], marker="o", label=label(name, errors))
+    for ax, what in ((a, "messages/s"), (b, "GiB/s")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ticks(ax, [r["size"] for r in rows])
+        ax.set_xlabel("message size (bytes)")
+        ax.set_ylabel(what)
+        ax.grid(True, which="both", alpha=0.3)
+    a.legend(fontsize=8)
+    fig.suptitle(f"Throughput, one producer and one consumer process, pinned "
+                 f"(median of {d.get('runs', '?')} runs)\n{machine(d)}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def rtt(d, out):
+    rows = [r for r in d["results"] if r["kind"] == "rtt" and not r["failed"]]
+    if not rows:
+        return False
+    fig, ax = plt.subplots(figsize=(13, 5))
+    w = 0.27
+    xs = range(len(rows))
+    for k, (key, what) in enumerate((("p50_ns", "p50"), ("p99_ns", "p99"),
+                                     ("p999_ns", "p99.9"))):
+        ax.bar([x + (k - 1) * w for x in xs], [r[key] for r in rows], w, label=what)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([label(r["name"], r["errors"]) for r in rows], rotation=20,
+                       ha="right", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("round trip (ns)")
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend()
+    ax.set_title(f"Round trip of an {rows[0]['size']}-byte message, two pinned processes\n"
+                 f"{machine(d)}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def rpc(d, out):
+    cells = [c for c in d["cells"] if not c.get("failed")]
+    keys = list(dict.fromkeys((c["transport"], c["guest"], c["workers"]) for c in cells))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5))
+    for t, g, w in keys:
+        cs = sorted((c for c in cells if (c["transport"], c["guest"], c["workers"]) == (t, g, w)),
+                    key=lambda c: c["inflight"])
+        name = f"{t}, {g} guest -w {w}" if t == "rill" else t
+        errors = sum(c["errors"] for c in cs)
+        inflight = [c["inflight"] for c in cs]
+        a.plot(inflight, [c["req_per_s"] for c in cs], marker="o", label=label(name, errors))
+        b.plot(inflight, [c["p50_ns"] for c in cs], marker="o", label=label(name, errors))
+    for ax, what in ((a, "requests/s"), (b, "round trip p50 (ns)")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ticks(ax, [c["inflight"] for c in cells])
+        ax.set_xlabel("calls in flight")
+        ax.set_ylabel(what)
+        ax.grid(True, which="both", alpha=0.3)
+    a.legend(fontsize=7)
+    fig.suptitle(f"Request/response, 64-byte echo, host and guest pinned\n{machine(d)}",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main():
+    where = sys.argv[1] if len(sys.argv) > 1 else os.path.join("bench", "results")
+    wrote = []
+    d = load(os.path.join(where, "latest.json"))
+    if d:
+        throughput(d, os.path.join(where, "throughput.png"))
+        wrote.append("throughput.png")
+        if rtt(d, os.path.join(where, "rtt.png")):
+            wrote.append("rtt.png")
+    r = load(os.path.join(where, "rpc.json"))
+    if r:
+        rpc(r, os.path.join(where, "rpc.png"))
+        wrote.append("rpc.png")
+    if not wrote:
+        print(f"plots: no results in {where} (run make bench first)")
+        return 1
+    print(f"plots: {', '.join(wrote)} in {where}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
