@@ -8,7 +8,7 @@ BUILD ?= build$(if $(filter-out cc,$(notdir $(CC))),-$(notdir $(CC)))$(if $(SANI
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
-.PHONY: all build test bench gobench rpcbench clean install
+.PHONY: all build test bench gobench rpcbench plots clean install
 
 all: build
 
@@ -30,6 +30,7 @@ bench: build
 	$(BUILD)/rill_bench --out bench/results/latest.json $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory gobench
 	@$(MAKE) --no-print-directory rpcbench
+	@$(MAKE) --no-print-directory plots
 
 gobench: build
 	@if command -v go >/dev/null 2>&1; then \
@@ -52,6 +53,12 @@ rpcbench: build
 	  echo "Go not found: the Go guest's rows are left out (install Go, e.g. apt-get install golang-go)"; \
 	  $(BUILD)/rill_rpcbench --out bench/results/rpc.json $(RPCBENCH_ARGS); \
 	fi
+
+# PNG plots next to the JSON results (bench/plot.py, matplotlib): the first
+# python3 on PATH that has matplotlib, else Debian's.
+PYTHON ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import matplotlib' 2>/dev/null && { echo $$p; exit 0; }; done; echo python3)
+plots:
+	@$(PYTHON) bench/plot.py bench/results
 
 install: build
 	cmake --install $(BUILD)
