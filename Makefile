@@ -30,6 +30,7 @@ bench: build
 	$(BUILD)/rill_bench --out bench/results/latest.json $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory gobench
 	@$(MAKE) --no-print-directory rpcbench
+	@$(MAKE) --no-print-directory tangobench
 	@$(MAKE) --no-print-directory plots
 
 gobench: build
@@ -52,6 +53,21 @@ rpcbench: build
 	else \
 	  echo "Go not found: the Go guest's rows are left out (install Go, e.g. apt-get install golang-go)"; \
 	  $(BUILD)/rill_rpcbench --out bench/results/rpc.json $(RPCBENCH_ARGS); \
+	fi
+
+# rill beside the rust-tango crate between two threads of one process
+# (bench/tango, a Rust program that links $(BUILD)/librill.a); cargo's
+# output stays in $(BUILD)/tango-target.
+.PHONY: tangobench
+TANGOBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
+tangobench: build
+	@echo "== rill beside rust-tango, between two threads of one process"
+	@if command -v cargo >/dev/null 2>&1; then \
+	  (cd bench/tango && RILL_LIB_DIR=$(abspath $(BUILD)) CARGO_TARGET_DIR=$(abspath $(BUILD))/tango-target \
+	     cargo build --release --locked) && \
+	  $(BUILD)/tango-target/release/rill-tangobench --out bench/results/tango.json $(TANGOBENCH_ARGS); \
+	else \
+	  echo "cargo not found: rill beside rust-tango is left out (install Rust with rustup: https://rustup.rs)"; \
 	fi
 
 # PNG plots next to the JSON results (bench/plot.py, matplotlib): the first
