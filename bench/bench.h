@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -176,6 +177,9 @@ typedef struct bench_transport {
                           measurement                                         */
   uint64_t rtt_max;    /* round trips measured per run at most (the sleeping
                           transports); 0 = cfg->rtt_per_run                   */
+  int peer;            /* 1: another project's transport (ZeroMQ, nng,
+                          iceoryx): the wrong or lost messages it hands over
+                          are counted and shown, but do not fail the program */
   int (*setup)(bench_test *t, char *err, size_t errlen);
   void (*teardown)(bench_test *t);
   int (*open)(bench_test *t, int side, void **ep);
@@ -210,6 +214,28 @@ extern const bench_transport bench_cacheline;
 extern const bench_transport bench_futex;
 extern const bench_transport bench_pipe;
 extern const bench_transport bench_unix;
+
+/* The real peers (bench/t_zmq.c, t_nng.c, t_iceoryx.c), each built only when
+ * its library was found (RILL_HAVE_ZMQ, RILL_HAVE_NNG, RILL_HAVE_ICEORYX). */
+#ifdef RILL_HAVE_ZMQ
+extern const bench_transport bench_zmq_pushpull;
+extern const bench_transport bench_zmq_pair;
+#endif
+#ifdef RILL_HAVE_NNG
+extern const bench_transport bench_nng_pushpull;
+extern const bench_transport bench_nng_pair;
+#endif
+#ifdef RILL_HAVE_ICEORYX
+extern const bench_transport bench_iceoryx;
+#endif
+
+/* Prints one line for each peer this build left out, saying how to install
+ * it (bench/peers.c). */
+void bench_peers_print_skipped(void);
+
+/* Writes {"zeromq": "4.3.4", "nng": null, ...}: each peer's library version,
+ * null when it was left out. */
+void bench_peers_json(FILE *f);
 
 /* Records the first failure of this process (printf-style) so the parent can
  * report it, raises the shared abort flag, and returns -1. */

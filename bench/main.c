@@ -1,5 +1,6 @@
 /* rill_bench: throughput and round-trip latency of rill against the hardware
- * floor and simple references, in one run, on the same pinned cores.
+ * floor, simple references and real peers (ZeroMQ, nng, iceoryx, when this
+ * build has them), in one run, on the same pinned cores.
  *
  *   rill_bench [--quick] [--out PATH] [--runs N] [--cpus A,B]
  *              [--only NAME,...] [--sizes N,...]
@@ -107,7 +108,8 @@ static void usage(FILE *f) {
           "               CPUs this process may run on)\n"
           "  --only LIST  only these transports: rill-copy, rill-zerocopy,\n"
           "               ring, pipe, unix, cacheline, rill-sleep, futex,\n"
-          "               rill-lowrate\n"
+          "               rill-lowrate, and the peers built in: zmq-pushpull,\n"
+          "               zmq-pair, nng-pushpull, nng-pair, iceoryx\n"
           "  --sizes LIST throughput message sizes (multiples of 8, <= %u;\n"
           "               default 8,64,256,1024,4096)\n",
           BENCH_MAX_SIZE);
@@ -251,6 +253,10 @@ static void print_row(const bench_result *r) {
   else if (r->kind == BENCH_RTT && r->samples < (uint64_t)r->runs * r->per_run)
     printf("    (%llu round trips pooled: runs stopped at their time limit)\n",
            (unsigned long long)r->samples);
+  if (r->tr->peer && r->errors)
+    printf("    (%llu wrong or lost messages handed over by %s: counted and "
+           "shown, they do not fail the run)\n",
+           (unsigned long long)r->errors, r->name);
   fflush(stdout);
 }
 
@@ -271,6 +277,8 @@ typedef struct ratio {
   double paired; /* median over runs r of (run r of A) / (run r of B): runs
                     with the same index ran next to each other in time     */
   int single;    /* one row's value, not a ratio of two: no paired value   */
+  const char *op;   /* a bar the README quotes: ">=" or "<=" THRESHOLD;  */
+  double threshold; /* NULL for the other ratios                         */
 } ratio;
 
 static double paired_ratio(const bench_result *a, const bench_result *b) {
@@ -283,6 +291,59 @@ static double paired_ratio(const bench_result *a, const bench_result *b) {
     v[i] = x / y;
   }
   return bench_median(v, a->runs);
+}
+
+/* One ratio of rows A and B (NAN where one is missing): msgs/s for
+ * throughput rows, pooled p50 for round trips. */
+static void row_ratio(ratio *o, const bench_result *a, const bench_result *b) {
+  if (!a || !b) {
+    o->value = o->paired = NAN;
+    return;
+  }
+  double x = a->kind == BENCH_TPUT ? a->msgs_per_s : (double)a->p50;
+  double y = b->kind == BENCH_TPUT ? b->msgs_per_s : (double)b->p50;
+  o->value = y > 0 ? x / y : NAN;
+  o->paired = paired_ratio(a, b);
+}
+
+/* rill against the real peers.  The bars the README quotes: rill's 64 B
+ * throughput at least 10 times ZeroMQ's (PUSH/PULL) and 20 times iceoryx's,
+ * and rill's round-trip p50 at most 0.3 times iceoryx's busy-polling round
+ * trip; each for copying and zero-copy rill.  The others are for reading. */
+static size_t peer_ratios(const bench_result *res, size_t n, ratio *out,
+                          size_t max) {
+  static const struct {
+    const char *peer;
+    int kind;
+    const char *op;
+    double threshold;
+  } q[] = {
+      {"zmq-pushpull", BENCH_TPUT, ">=", 10},
+      {"iceoryx", BENCH_TPUT, ">=", 20},
+      {"iceoryx", BENCH_RTT, "<=", 0.3},
+      {"nng-pushpull", BENCH_TPUT, NULL, 0},
+      {"zmq-pair", BENCH_RTT, NULL, 0},
+      {"nng-pair", BENCH_RTT, NULL, 0},
+  };
+  static const char *const modes[2] = {"rill-copy", "rill-zerocopy"};
+  size_t k = 0;
+  for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+    for (int m = 0; m < 2 && k < max; m++, k++) {
+      size_t size = q[i].kind == BENCH_TPUT ? 64 : 8;
+      const bench_result *a = find(res, n, modes[m], q[i].kind, size, 0);
+      const bench_result *b = find(res, n, q[i].peer, q[i].kind, size, 0);
+      if (q[i].kind == BENCH_TPUT)
+        snprintf(out[k].label, sizeof out[k].label, "%s 64B / %s 64B msgs/s",
+                 modes[m], q[i].peer);
+      else
+        snprintf(out[k].label, sizeof out[k].label, "%s RTT p50 / %s RTT p50",
+                 modes[m], q[i].peer);
+      row_ratio(&out[k], a, b);
+      out[k].op = q[i].op;
+      out[k].threshold = q[i].threshold;
+    }
+  }
+  return k;
 }
 
 static size_t compute_ratios(const bench_result *res, size_t n, ratio *out,
@@ -341,7 +402,16 @@ static size_t compute_ratios(const bench_result *res, size_t n, ratio *out,
   out[k].paired = NAN;
   out[k].single = 1;
   k++;
+  k += peer_ratios(res, n, out + k, max - k);
   return k;
+}
+
+/* "true", "false", or "null" when the ratio is missing. */
+static const char *bar_met(const ratio *r) {
+  if (!isfinite(r->value)) return "null";
+  int met = r->op[0] == '>' ? r->value >= r->threshold
+                            : r->value <= r->threshold;
+  return met ? "true" : "false";
 }
 
 static void json_u64_or_null(FILE *f, const char *key, int have, uint64_t v,
@@ -392,6 +462,9 @@ static int write_json(const char *path, const char *date, long cores,
           (unsigned long long)timer_ns);
   fprintf(f, "  \"rill_version\": \"%d.%d\",\n  \"seconds\": %.1f,\n",
           RILL_VERSION_MAJOR, RILL_VERSION_MINOR, seconds);
+  fputs("  \"peers\": ", f);
+  bench_peers_json(f);
+  fputs(",\n", f);
   fprintf(f, "  \"results\": [\n");
   for (size_t i = 0; i < n; i++) {
     const bench_result *r = &res[i];
@@ -407,7 +480,8 @@ static int write_json(const char *path, const char *date, long cores,
     json_u64_or_null(f, "p99_ns", rt_ok, r->p99, 1);
     json_u64_or_null(f, "p999_ns", rt_ok, r->p999, 1);
     json_u64_or_null(f, "max_ns", rt_ok, r->max, 1);
-    fprintf(f, "\"errors\": %llu, ", (unsigned long long)r->errors);
+    fprintf(f, "\"errors\": %llu, \"peer\": %s, ",
+            (unsigned long long)r->errors, r->tr->peer ? "true" : "false");
     fprintf(f, "\"runs\": %u, \"warmup\": %llu, ", r->runs,
             (unsigned long long)r->warm);
     json_num_or_null(f, "spread", r->runs > 1 && !r->failed, r->spread, "%.4f", 1);
@@ -465,7 +539,19 @@ static int write_json(const char *path, const char *date, long cores,
     else
       fputs(": null", f);
   }
-  fprintf(f, "\n  }\n}\n");
+  fprintf(f, "\n  },\n  \"bars\": [");
+  int nb = 0;
+  for (size_t i = 0; i < nrt; i++) {
+    if (!rt[i].op) continue;
+    fprintf(f, "%s\n    {\"name\": ", nb++ ? "," : "");
+    json_string(f, rt[i].label);
+    fputs(", ", f);
+    json_num_or_null(f, "value", 1, rt[i].value, "%.4f", 1);
+    json_num_or_null(f, "paired", 1, rt[i].paired, "%.4f", 1);
+    fprintf(f, "\"op\": \"%s\", \"threshold\": %g, \"met\": %s}", rt[i].op,
+            rt[i].threshold, bar_met(&rt[i]));
+  }
+  fprintf(f, "\n  ]\n}\n");
   if (fclose(f) != 0 || rename(tmp, path) != 0) {
     fprintf(stderr, "rill_bench: cannot write %s: %s\n", path, strerror(errno));
     unlink(tmp);
@@ -636,19 +722,43 @@ int main(int argc, char **argv) {
          cfg.runs, (unsigned long long)bench_rtt_per_run(&cfg, &bench_futex),
          (unsigned long long)timer_ns);
 
+  /* the real peers come after rill and the references; a peer this build
+   * does not have is left out (bench_peers_print_skipped() said so) */
   const bench_transport *tput_tr[] = {&bench_rill_copy, &bench_rill_zerocopy,
-                                      &bench_ring, &bench_pipe, &bench_unix};
+                                      &bench_ring, &bench_pipe, &bench_unix,
+#ifdef RILL_HAVE_ZMQ
+                                      &bench_zmq_pushpull, &bench_zmq_pair,
+#endif
+#ifdef RILL_HAVE_NNG
+                                      &bench_nng_pushpull, &bench_nng_pair,
+#endif
+#ifdef RILL_HAVE_ICEORYX
+                                      &bench_iceoryx,
+#endif
+  };
   const bench_transport *rtt_tr[] = {&bench_cacheline, &bench_ring,
                                      &bench_rill_copy, &bench_rill_zerocopy,
                                      &bench_pipe, &bench_unix,
-                                     &bench_rill_sleep, &bench_futex};
+                                     &bench_rill_sleep, &bench_futex,
+#ifdef RILL_HAVE_ZMQ
+                                     &bench_zmq_pair,
+#endif
+#ifdef RILL_HAVE_NNG
+                                     &bench_nng_pair,
+#endif
+#ifdef RILL_HAVE_ICEORYX
+                                     &bench_iceoryx,
+#endif
+  };
+  const size_t ntput_tr = sizeof tput_tr / sizeof tput_tr[0];
+  const size_t nrtt_tr = sizeof rtt_tr / sizeof rtt_tr[0];
   /* the low-rate rows: their rate, and how long all runs of the row send */
   static const struct {
     unsigned hz;
     uint64_t ns, quick_ns;
   } lowrate[2] = {{100, 3000000000ull, 300000000ull},
                   {10000, 2000000000ull, 200000000ull}};
-  size_t ntests_max = nsizes * 5 + 8 + 2;
+  size_t ntests_max = nsizes * ntput_tr + nrtt_tr + 2;
   bench_result *res = calloc(ntests_max, sizeof *res);
   uint64_t *shared_samples = mmap(NULL, cfg.rtt_per_run * sizeof(uint64_t),
                                   PROT_READ | PROT_WRITE,
@@ -659,9 +769,10 @@ int main(int argc, char **argv) {
   }
   size_t nres = 0;
   int failures = 0;
-  uint64_t errors = 0;
+  uint64_t errors = 0, peer_errors = 0;
   uint64_t t_start = bench_now_ns();
 
+  bench_peers_print_skipped();
   print_header_row();
   /* A group is every transport at one size and kind (the two low-rate rows
    * are one group).  Runs are interleaved (run 1 of each row, then run 2 of
@@ -669,7 +780,7 @@ int main(int argc, char **argv) {
   for (size_t g = 0; g < nsizes + 2; g++) {
     int kind = g < nsizes ? BENCH_TPUT : g == nsizes ? BENCH_RTT : BENCH_LAT;
     size_t first = nres;
-    size_t nl = kind == BENCH_TPUT ? 5 : kind == BENCH_RTT ? 8 : 2;
+    size_t nl = kind == BENCH_TPUT ? ntput_tr : kind == BENCH_RTT ? nrtt_tr : 2;
     for (size_t ti = 0; ti < nl; ti++) {
       const bench_transport *tr = kind == BENCH_TPUT ? tput_tr[ti]
                                   : kind == BENCH_RTT ? rtt_tr[ti]
@@ -746,14 +857,17 @@ int main(int argc, char **argv) {
     for (size_t i = first; i < nres; i++) {
       finish_row(&res[i]);
       if (res[i].failed) failures++;
-      errors += res[i].errors;
+      if (res[i].tr->peer)
+        peer_errors += res[i].errors; /* shown, not fatal: see print_row() */
+      else
+        errors += res[i].errors;
       print_row(&res[i]);
     }
   }
   munmap(shared_samples, cfg.rtt_per_run * sizeof(uint64_t));
   double seconds = (double)(bench_now_ns() - t_start) / 1e9;
 
-  ratio rt[24];
+  ratio rt[48];
   size_t nrt = compute_ratios(res, nres, rt, sizeof rt / sizeof rt[0]);
   printf("\nratios (from this run)                             of medians  "
          "paired\n");
@@ -767,8 +881,23 @@ int main(int argc, char **argv) {
   printf("  (paired: median over runs of run r / run r; the runs with the same "
          "index ran\n   one after the other, so this cancels slower drifts of "
          "the machine)\n");
-  printf("\n%zu rows in %.1f s; %d failed; %llu errors\n", nres, seconds,
-         failures, (unsigned long long)errors);
+  printf("\nbars (the README quotes them)                    of medians  "
+         "paired      bar\n");
+  for (size_t i = 0; i < nrt; i++) {
+    if (!rt[i].op) continue;
+    char v1[32] = "n/a", v2[32] = "n/a", bar[32];
+    if (isfinite(rt[i].value)) snprintf(v1, sizeof v1, "%.2f", rt[i].value);
+    if (isfinite(rt[i].paired)) snprintf(v2, sizeof v2, "%.2f", rt[i].paired);
+    snprintf(bar, sizeof bar, "%s %g", rt[i].op, rt[i].threshold);
+    const char *met = bar_met(&rt[i]);
+    printf("  %-48s %10s %7s %8s  %s\n", rt[i].label, v1, v2, bar,
+           !strcmp(met, "true") ? "met" : !strcmp(met, "false") ? "NOT met"
+                                                                : "n/a");
+  }
+  printf("\n%zu rows in %.1f s; %d failed; %llu errors; %llu wrong or lost "
+         "messages from peers (reported only)\n",
+         nres, seconds, failures, (unsigned long long)errors,
+         (unsigned long long)peer_errors);
 
   int rc = failures || errors ? 1 : 0;
   if (out) {

@@ -1,0 +1,187 @@
+/* rill_bench peer: ZeroMQ (libzmq) over ipc:// in the run's private
+ * directory.
+ *
+ *   zmq-pushpull  throughput: side 0 PUSH (connects), side 1 PULL (binds)
+ *   zmq-pair      throughput and round trips: one PAIR socket each, side 1
+ *                 binds, side 0 connects; round trips use it both ways
+ *
+ * Each side makes its own context after the fork, in open(); libzmq's I/O
+ * thread is started there and so runs on the side's pinned CPU.  High-water
+ * marks are set to libzmq's defaults (1000 messages each way) explicitly:
+ * PUSH and PAIR block at the mark, they never drop.  Sending copies the
+ * message from a local buffer (zmq_send); receiving reuses one zmq_msg_t
+ * (zmq_msg_recv) and checks the payload where libzmq put it.  Blocking calls
+ * time out after 1 s (ZMQ_SNDTIMEO, ZMQ_RCVTIMEO) so that a dead peer or the
+ * abort flag is noticed; 30 s without progress fail the run.
+ */
+#include "peers.h"
+
+#ifdef RILL_HAVE_ZMQ
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <zmq.h>
+
+#define ZQ_HWM 1000     /* libzmq's default, ZMQ_SNDHWM and ZMQ_RCVHWM */
+#define ZQ_TIMEO_MS 1000
+
+typedef struct zq_ep {
+  void *ctx, *sock;
+  unsigned char *sbuf;
+  zmq_msg_t msg;
+  int msg_ready;
+} zq_ep;
+
+static int zq_setup(bench_test *t, char *err, size_t errlen) {
+  return bench_ipc_setup(t, "zmq", err, errlen);
+}
+
+static void zq_close(void *vep) {
+  zq_ep *e = vep;
+  if (!e) return;
+  if (e->msg_ready) zmq_msg_close(&e->msg);
+  if (e->sock) zmq_close(e->sock);
+  if (e->ctx) zmq_ctx_term(e->ctx);
+  free(e->sbuf);
+  free(e);
+}
+
+static int zq_opt(zq_ep *e, int opt, int v, const char *name) {
+  if (zmq_setsockopt(e->sock, opt, &v, sizeof v) != 0)
+    return bench_fail("zmq_setsockopt(%s): %s", name, zmq_strerror(zmq_errno()));
+  return 0;
+}
+
+/* Side 0 makes a socket of TYPE0 and connects, side 1 one of TYPE1 and
+ * binds (libzmq retries a connect made before the bind). */
+static int zq_open_types(bench_test *t, int side, int type0, int type1,
+                         void **out) {
+  zq_ep *e = calloc(1, sizeof *e);
+  if (!e) return bench_fail("out of memory");
+  char url[512];
+  bench_ipc_url(t, url, sizeof url);
+  e->sbuf = bench_alloc(BENCH_MAX_SIZE);
+  if (!e->sbuf) goto fail;
+  bench_msg_template(e->sbuf, t->size);
+  zmq_msg_init(&e->msg);
+  e->msg_ready = 1;
+  e->ctx = zmq_ctx_new();
+  if (!e->ctx) {
+    bench_fail("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+    goto fail;
+  }
+  e->sock = zmq_socket(e->ctx, side == 0 ? type0 : type1);
+  if (!e->sock) {
+    bench_fail("zmq_socket: %s", zmq_strerror(zmq_errno()));
+    goto fail;
+  }
+  if (zq_opt(e, ZMQ_SNDHWM, ZQ_HWM, "ZMQ_SNDHWM") ||
+      zq_opt(e, ZMQ_RCVHWM, ZQ_HWM, "ZMQ_RCVHWM") ||
+      zq_opt(e, ZMQ_SNDTIMEO, ZQ_TIMEO_MS, "ZMQ_SNDTIMEO") ||
+      zq_opt(e, ZMQ_RCVTIMEO, ZQ_TIMEO_MS, "ZMQ_RCVTIMEO") ||
+      zq_opt(e, ZMQ_LINGER, 0, "ZMQ_LINGER"))
+    goto fail;
+  int rc = side == 0 ? zmq_connect(e->sock, url) : zmq_bind(e->sock, url);
+  if (rc != 0) {
+    bench_fail("%s(%s): %s", side == 0 ? "zmq_connect" : "zmq_bind", url,
+               zmq_strerror(zmq_errno()));
+    goto fail;
+  }
+  *out = e;
+  return 0;
+fail:
+  zq_close(e);
+  return -1;
+}
+
+static int zq_open_pushpull(bench_test *t, int side, void **out) {
+  return zq_open_types(t, side, ZMQ_PUSH, ZMQ_PULL, out);
+}
+
+static int zq_open_pair(bench_test *t, int side, void **out) {
+  return zq_open_types(t, side, ZMQ_PAIR, ZMQ_PAIR, out);
+}
+
+static inline int zq_send1(void *vep, size_t n, uint64_t seq) {
+  zq_ep *e = vep;
+  bench_msg_stamp(e->sbuf, n, seq);
+  bench_spin sp = BENCH_SPIN_INIT;
+  while (zmq_send(e->sock, e->sbuf, n, 0) != (int)n) {
+    int er = zmq_errno();
+    if (er == EINTR) continue;
+    if (er != EAGAIN) return bench_fail("zmq_send: %s", zmq_strerror(er));
+    if (bench_spin_slow(&sp)) return -1; /* 1 s at the high-water mark */
+  }
+  return 0;
+}
+
+static inline int zq_recv1(void *vep, size_t n, uint64_t *expect,
+                           uint64_t midsum, uint64_t *errs) {
+  zq_ep *e = vep;
+  bench_spin sp = BENCH_SPIN_INIT;
+  int got;
+  while ((got = zmq_msg_recv(&e->msg, e->sock, 0)) < 0) {
+    int er = zmq_errno();
+    if (er == EINTR) continue;
+    if (er != EAGAIN) return bench_fail("zmq_msg_recv: %s", zmq_strerror(er));
+    if (bench_spin_slow(&sp)) return -1; /* 1 s without a message */
+  }
+  if ((size_t)got != n || zmq_msg_more(&e->msg)) {
+    *errs += 1; /* a wrong size, or a multi-part message nobody sent */
+    *expect += 1;
+    return 0;
+  }
+  *errs += bench_msg_verify(zmq_msg_data(&e->msg), n, expect, midsum);
+  return 0;
+}
+
+static int zq_send(void *ep, size_t n, uint64_t seq, uint64_t count) {
+  return bench_peer_send(ep, zq_send1, n, seq, count);
+}
+
+static int zq_recv(void *ep, size_t n, uint64_t seq, uint64_t count,
+                   uint64_t *errors) {
+  return bench_peer_recv(ep, zq_recv1, n, seq, count, errors);
+}
+
+static int zq_ping(void *ep, uint64_t seq, uint64_t count, uint64_t *samples,
+                   uint64_t *errors) {
+  return bench_peer_ping(ep, zq_send1, zq_recv1, seq, count, samples, errors);
+}
+
+static int zq_pong(void *ep, uint64_t seq, uint64_t count, uint64_t *errors) {
+  return bench_peer_pong(ep, zq_send1, zq_recv1, seq, count, errors);
+}
+
+const bench_transport bench_zmq_pushpull = {
+    .name = "zmq-pushpull",
+    .kinds = BENCH_TPUT,
+    .blocking = 1,
+    .peer = 1,
+    .setup = zq_setup,
+    .teardown = bench_ipc_teardown,
+    .open = zq_open_pushpull,
+    .close = zq_close,
+    .send = zq_send,
+    .recv = zq_recv,
+};
+
+const bench_transport bench_zmq_pair = {
+    .name = "zmq-pair",
+    .kinds = BENCH_TPUT | BENCH_RTT,
+    .blocking = 1,
+    .peer = 1,
+    .setup = zq_setup,
+    .teardown = bench_ipc_teardown,
+    .open = zq_open_pair,
+    .close = zq_close,
+    .send = zq_send,
+    .recv = zq_recv,
+    .ping = zq_ping,
+    .pong = zq_pong,
+};
+
+#else
+typedef int bench_zmq_left_out; /* ISO C wants something in a file */
+#endif
