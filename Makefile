@@ -8,7 +8,7 @@ BUILD ?= build$(if $(filter-out cc,$(notdir $(CC))),-$(notdir $(CC)))$(if $(SANI
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
-.PHONY: all build test bench gobench rpcbench plots clean install
+.PHONY: all build test bench gobench rpcbench plots bench-deps clean install
 
 all: build
 
@@ -75,6 +75,16 @@ tangobench: build
 PYTHON ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import matplotlib' 2>/dev/null && { echo $$p; exit 0; }; done; echo python3)
 plots:
 	@$(PYTHON) bench/plot.py bench/results
+
+# The packages of rill_bench's real peers (ZeroMQ, nng, iceoryx; see
+# docs/benchmark.md) and of the plots (matplotlib), from Debian.  A build
+# directory that exists is reconfigured, so that rill_bench finds them.
+BENCH_DEBS = pkg-config libzmq3-dev libnng-dev iceoryx libiceoryx-binding-c-dev \
+             python3-matplotlib
+bench-deps:
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEBS)
+	@if [ -f $(BUILD)/CMakeCache.txt ]; then cmake -S . -B $(BUILD) >/dev/null; fi
 
 install: build
 	cmake --install $(BUILD)
