@@ -18,15 +18,20 @@ pub enum Poll {
 }
 
 pub trait Tx: Send {
-    /// Publishes MSG, copying it into the channel.  false: no room now
-    /// (flow control); try again.
-    fn try_send(&mut self, msg: &[u8]) -> bool;
+    /// Publishes MSG with SIG in its descriptor, copying MSG into the
+    /// channel.  false: no room now (flow control); try again.
+    fn try_send(&mut self, msg: &[u8], sig: u64) -> bool;
 }
 
 pub trait Rx: Send {
-    /// Looks at the next message and calls F with its payload where it lies
-    /// in the channel (no copy).
-    fn poll<F: FnOnce(&[u8])>(&mut self, f: F) -> Poll;
+    /// Looks at the next message and calls F with its descriptor's sig and
+    /// its payload where it lies in the channel (no copy).
+    fn poll<F: FnOnce(u64, &[u8])>(&mut self, f: F) -> Poll;
+
+    /// The consumer stops for now (its thread ends): publish whatever
+    /// position it keeps to itself, so that the producer of the next sample
+    /// starts with the credit a fresh channel would have.
+    fn finish(&mut self) {}
 }
 
 /// A single-producer single-consumer channel whose two endpoints are lent to
@@ -120,8 +125,8 @@ impl<const D: usize, const C: usize, const S: usize> Channel for TangoChan<D, C,
 impl<const D: usize, const C: usize, const S: usize> Tx for TangoTx<'_, D, C, S> {
     /// Producer::publish copies the payload into a DCache chunk.
     #[inline]
-    fn try_send(&mut self, msg: &[u8]) -> bool {
-        match self.p.publish(msg, 0, 0, 0) {
+    fn try_send(&mut self, msg: &[u8], sig: u64) -> bool {
+        match self.p.publish(msg, sig, 0, 0) {
             Ok(_) => true,
             Err(TangoError::NoCredits) => false,
             Err(e) => panic!("rust-tango publish: {e}"),
@@ -132,10 +137,10 @@ impl<const D: usize, const C: usize, const S: usize> Tx for TangoTx<'_, D, C, S>
 impl<const D: usize, const C: usize, const S: usize> Rx for TangoRx<'_, D, C, S> {
     /// Consumer::poll, the payload read through DcacheView::as_slice (no copy).
     #[inline]
-    fn poll<F: FnOnce(&[u8])>(&mut self, f: F) -> Poll {
+    fn poll<F: FnOnce(u64, &[u8])>(&mut self, f: F) -> Poll {
         match self.c.poll() {
             Ok(Some(frag)) => {
-                f(frag.payload.as_slice());
+                f(frag.meta.sig, frag.payload.as_slice());
                 Poll::Msg
             }
             Ok(None) => Poll::Empty,

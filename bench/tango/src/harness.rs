@@ -125,14 +125,14 @@ enum Stop {
 }
 
 #[inline]
-fn send<T: Tx>(tx: &mut T, m: &[u8], abort: &AtomicBool) -> Result<(), String> {
-    if tx.try_send(m) {
+fn send<T: Tx>(tx: &mut T, m: &[u8], sig: u64, abort: &AtomicBool) -> Result<(), String> {
+    if tx.try_send(m, sig) {
         return Ok(());
     }
     let mut spin = Spin::new();
     loop {
         spin.wait(abort, "for room in the channel")?;
-        if tx.try_send(m) {
+        if tx.try_send(m, sig) {
             return Ok(());
         }
     }
@@ -159,7 +159,7 @@ fn produce<T: Tx>(
     }
     let mut i = 0u64;
     while i < limit {
-        send(tx, msg.stamp(base + i), abort)?;
+        send(tx, msg.stamp(base + i), base + i, abort)?;
         i += 1;
         if let Stop::Time(d) = stop {
             if i & 255 == 0 && limit == u64::MAX && t0.elapsed() >= d {
@@ -184,7 +184,7 @@ fn consume<R: Rx>(
     let mut n = 0u32;
     let mut spin = Spin::new();
     loop {
-        match rx.poll(|b| chk.verify(b)) {
+        match rx.poll(|sig, b| chk.verify(sig, b)) {
             Poll::Msg => {
                 n = n.wrapping_add(1);
                 if n & 63 == 0 {
@@ -224,7 +224,7 @@ fn recv_one<R: Rx>(
 ) -> Result<(), String> {
     let mut spin = Spin::new();
     loop {
-        match rx.poll(|b| chk.verify(b)) {
+        match rx.poll(|sig, b| chk.verify(sig, b)) {
             Poll::Msg => return Ok(()),
             Poll::Empty => spin.wait(abort, "for a reply")?,
             Poll::Overrun(n) => {
@@ -295,6 +295,7 @@ pub fn readme_throughput<C: Channel>(
         });
         let hc = s.spawn(|| {
             let r = consume(&mut rx, &mut chk, &mut st, &end, &abort);
+            rx.finish();
             if r.is_err() {
                 abort.store(true, Ordering::Relaxed);
             }
@@ -332,7 +333,7 @@ fn ping<T: Tx, R: Rx, const TIMED: bool>(
     let t0 = Instant::now();
     for i in 0..trips {
         let ts = if TIMED { Some(Instant::now()) } else { None };
-        send(tx, msg.stamp(base + i), abort)?;
+        send(tx, msg.stamp(base + i), base + i, abort)?;
         recv_one(rx, chk, st, abort)?;
         if let Some(ts) = ts {
             rtts.push(ts.elapsed().as_nanos().min(u32::MAX as u128) as u32);
@@ -354,7 +355,7 @@ fn pong<T: Tx, R: Rx>(
 ) -> Result<(), String> {
     for i in 0..trips {
         recv_one(rx, chk, st, abort)?;
-        send(tx, msg.stamp(base + i), abort)?;
+        send(tx, msg.stamp(base + i), base + i, abort)?;
     }
     Ok(())
 }

@@ -656,144 +656,155 @@ fn err_cell(e: &Errors) -> String {
 }
 
 fn print_report(o: &Opts, rep: &Report, bars: &[Bar], cpus: Option<[usize; 2]>) {
-    println!(
-        "\n== README method: unpinned, a fresh pair of threads per sample; {} samples after {} warm-up, medians",
-        o.samples, o.warm_samples
-    );
-    println!(
-        "{:<11} {:>5} {:>7} {:>11} {:>8} {:>10} {:>13} {:>8}  errors",
-        "name", "size", "msgs", "msgs/s", "GiB/s", "iter µs", "xfer msgs/s", "GiB/s"
-    );
-    for r in rep.readme.iter().filter(|r| r.test == "throughput") {
-        if let Some(f) = &r.failed {
-            println!(
-                "{:<11} {:>5} {:>7}  FAILED: {f}",
-                r.name, r.size, r.per_sample
-            );
-            continue;
-        }
-        let (m, x) = (r.msgs_per_s(), r.xfer_msgs_per_s());
+    if !rep.readme.is_empty() {
         println!(
-            "{:<11} {:>5} {:>7} {:>11} {:>8.2} {:>10.1} {:>13} {:>8.2}  {}",
-            r.name,
-            r.size,
-            r.per_sample,
-            fmt_rate(m),
-            gib(m, r.size),
-            r.iter_ns() / 1e3,
-            fmt_rate(x),
-            gib(x, r.size),
-            err_cell(&r.errors())
+            "\n== README method: unpinned, a fresh pair of threads per sample; {} samples after {} warm-up, medians",
+            o.samples, o.warm_samples
         );
-    }
-    println!(
-        "{:<11} {:>5} {:>7} {:>11} {:>13} {:>10}  errors",
-        "name", "size", "trips", "iter µs", "xfer µs", "ns/trip"
-    );
-    for r in rep.readme.iter().filter(|r| r.test == "ping-pong") {
-        if let Some(f) = &r.failed {
-            println!(
-                "{:<11} {:>5} {:>7}  FAILED: {f}",
-                r.name, r.size, r.per_sample
-            );
-            continue;
-        }
         println!(
-            "{:<11} {:>5} {:>7} {:>11.1} {:>13.1} {:>10.0}  {}",
-            r.name,
-            r.size,
-            r.per_sample,
-            r.iter_ns() / 1e3,
-            r.xfer_ns() / 1e3,
-            r.xfer_ns() / r.per_sample as f64,
-            err_cell(&r.errors())
+            "{:<11} {:>5} {:>7} {:>11} {:>8} {:>10} {:>13} {:>8}  errors",
+            "name", "size", "msgs", "msgs/s", "GiB/s", "iter µs", "xfer msgs/s", "GiB/s"
         );
-    }
-    println!(
-        "  msgs/s: messages / (spawn the two threads .. both joined), as the README's criterion"
-    );
-    println!("  iteration (less building the rings); xfer: first publish .. last message checked.");
-
-    let pin = match cpus {
-        Some(c) => format!("CPUs {} and {}", c[0], c[1]),
-        None => "UNPINNED (fewer than two CPUs: busy-polling numbers mean little)".into(),
-    };
-    println!(
-        "\n== pinned long runs: {pin}; {} runs of {:.2} s after {:.2} s warm-up per row, interleaved, medians",
-        o.runs, o.secs, o.warm_secs
-    );
-    println!(
-        "{:<16} {:>5} {:>11} {:>8} {:>7} {:>8}  errors",
-        "name", "size", "msgs/s", "GiB/s", "spread", "line ns"
-    );
-    for r in &rep.pinned {
-        if let Some(f) = &r.failed {
-            println!("{:<16} {:>5}  FAILED: {f}", r.name, r.size);
-            if r.runs.is_empty() {
+        for r in rep.readme.iter().filter(|r| r.test == "throughput") {
+            if let Some(f) = &r.failed {
+                println!(
+                    "{:<11} {:>5} {:>7}  FAILED: {f}",
+                    r.name, r.size, r.per_sample
+                );
                 continue;
             }
+            let (m, x) = (r.msgs_per_s(), r.xfer_msgs_per_s());
+            println!(
+                "{:<11} {:>5} {:>7} {:>11} {:>8.2} {:>10.1} {:>13} {:>8.2}  {}",
+                r.name,
+                r.size,
+                r.per_sample,
+                fmt_rate(m),
+                gib(m, r.size),
+                r.iter_ns() / 1e3,
+                fmt_rate(x),
+                gib(x, r.size),
+                err_cell(&r.errors())
+            );
         }
-        let m = r.msgs_per_s();
-        let line = median(&r.runs.iter().map(|x| x.probe_ns as f64).collect::<Vec<_>>());
         println!(
-            "{:<16} {:>5} {:>11} {:>8.2} {:>6.0}% {:>8.0}  {}",
-            r.name,
-            r.size,
-            fmt_rate(m),
-            gib(m, r.size),
-            spread(&r.rates()) * 100.0,
-            line,
-            err_cell(&r.errors())
+            "{:<11} {:>5} {:>7} {:>11} {:>13} {:>10}  errors",
+            "name", "size", "trips", "iter µs", "xfer µs", "ns/trip"
         );
-    }
-    println!("  msgs/s: messages that arrived intact / (first publish .. last message checked);");
-    println!(
-        "  line: median round trip of one cache line between the two threads before each run."
-    );
-
-    println!(
-        "\n== pinned ping-pong, {} B: {} runs of {} round trips after {} warm-up, pooled (ns)",
-        PING_SIZE, o.runs, o.rtt_trips, o.rtt_warm
-    );
-    println!(
-        "{:<11} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8}  errors",
-        "name", "p50", "p99", "p99.9", "max", "samples", "line ns"
-    );
-    for r in &rep.rtt {
-        if let Some(f) = &r.failed {
-            println!("{:<11}  FAILED: {f}", r.name);
-            if r.runs.is_empty() {
+        for r in rep.readme.iter().filter(|r| r.test == "ping-pong") {
+            if let Some(f) = &r.failed {
+                println!(
+                    "{:<11} {:>5} {:>7}  FAILED: {f}",
+                    r.name, r.size, r.per_sample
+                );
                 continue;
             }
+            println!(
+                "{:<11} {:>5} {:>7} {:>11.1} {:>13.1} {:>10.0}  {}",
+                r.name,
+                r.size,
+                r.per_sample,
+                r.iter_ns() / 1e3,
+                r.xfer_ns() / 1e3,
+                r.xfer_ns() / r.per_sample as f64,
+                err_cell(&r.errors())
+            );
         }
-        let s = r.sorted();
-        let line = median(&r.runs.iter().map(|x| x.probe_ns as f64).collect::<Vec<_>>());
         println!(
-            "{:<11} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8.0}  {}",
-            r.name,
-            quantile(&s, 0.5),
-            quantile(&s, 0.99),
-            quantile(&s, 0.999),
-            s.last().copied().unwrap_or(0),
-            s.len(),
-            line,
-            err_cell(&r.errors())
+            "  msgs/s: messages / (spawn the two threads .. both joined), as the README's criterion"
+        );
+        println!(
+            "  iteration (less building the rings); xfer: first publish .. last message checked."
         );
     }
-
-    println!("\n== bar: rill >= {BAR}x rust-tango's throughput (msgs/s), same method, same run");
-    for b in bars {
+    if !rep.pinned.is_empty() {
+        let pin = match cpus {
+            Some(c) => format!("CPUs {} and {}", c[0], c[1]),
+            None => "UNPINNED (fewer than two CPUs: busy-polling numbers mean little)".into(),
+        };
         println!(
-            "{:<7} {:>5} B: rill {} / {} {} = {:.2}x  {}  ({})",
-            b.method,
-            b.size,
-            fmt_rate(b.rill),
-            b.against,
-            fmt_rate(b.tango),
-            b.ratio,
-            if b.met { "met" } else { "NOT met" },
-            b.note
+            "\n== pinned long runs: {pin}; {} runs of {:.2} s after {:.2} s warm-up per row, interleaved, medians",
+            o.runs, o.secs, o.warm_secs
         );
+        println!(
+            "{:<16} {:>5} {:>11} {:>8} {:>7} {:>8}  errors",
+            "name", "size", "msgs/s", "GiB/s", "spread", "line ns"
+        );
+        for r in &rep.pinned {
+            if let Some(f) = &r.failed {
+                println!("{:<16} {:>5}  FAILED: {f}", r.name, r.size);
+                if r.runs.is_empty() {
+                    continue;
+                }
+            }
+            let m = r.msgs_per_s();
+            let line = median(&r.runs.iter().map(|x| x.probe_ns as f64).collect::<Vec<_>>());
+            println!(
+                "{:<16} {:>5} {:>11} {:>8.2} {:>6.0}% {:>8.0}  {}",
+                r.name,
+                r.size,
+                fmt_rate(m),
+                gib(m, r.size),
+                spread(&r.rates()) * 100.0,
+                line,
+                err_cell(&r.errors())
+            );
+        }
+        println!(
+            "  msgs/s: messages that arrived intact / (first publish .. last message checked);"
+        );
+        println!(
+            "  line: median round trip of one cache line between the two threads before each run."
+        );
+    }
+    if !rep.rtt.is_empty() {
+        println!(
+            "\n== pinned ping-pong, {} B: {} runs of {} round trips after {} warm-up, pooled (ns)",
+            PING_SIZE, o.runs, o.rtt_trips, o.rtt_warm
+        );
+        println!(
+            "{:<11} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8}  errors",
+            "name", "p50", "p99", "p99.9", "max", "samples", "line ns"
+        );
+        for r in &rep.rtt {
+            if let Some(f) = &r.failed {
+                println!("{:<11}  FAILED: {f}", r.name);
+                if r.runs.is_empty() {
+                    continue;
+                }
+            }
+            let s = r.sorted();
+            let line = median(&r.runs.iter().map(|x| x.probe_ns as f64).collect::<Vec<_>>());
+            println!(
+                "{:<11} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8.0}  {}",
+                r.name,
+                quantile(&s, 0.5),
+                quantile(&s, 0.99),
+                quantile(&s, 0.999),
+                s.last().copied().unwrap_or(0),
+                s.len(),
+                line,
+                err_cell(&r.errors())
+            );
+        }
+    }
+    if !bars.is_empty() {
+        println!(
+            "\n== bar: rill >= {BAR}x rust-tango's throughput (msgs/s), same method, same run"
+        );
+        for b in bars {
+            println!(
+                "{:<7} {:>5} B: rill {} / {} {} = {:.2}x  {}  ({})",
+                b.method,
+                b.size,
+                fmt_rate(b.rill),
+                b.against,
+                fmt_rate(b.tango),
+                b.ratio,
+                if b.met { "met" } else { "NOT met" },
+                b.note
+            );
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! (N a multiple of 8) is N/8 little-endian words; word 0 is the sequence
 //! number, the last word (N >= 16) is the sequence number XOR KEY, and the
 //! words between are constants.  The consumer adds up every word and checks
-//! the sum and word 0.
+//! the sum and word 0 (against the descriptor's sig: see Check).
 
 pub const KEY: u64 = 0x5a5a_a5a5_c3c3_3c3c;
 
@@ -50,7 +50,11 @@ impl Msg {
     }
 }
 
-/// The consumer's check of every message, in order.
+/// The consumer's check of every message, in order.  The producer also
+/// puts the message's sequence number in the descriptor's sig, which the
+/// channel validates with the descriptor; so the order is read from the sig,
+/// and the payload is checked against it.  A payload overwritten while it
+/// was read then counts as one bad message, not as a jump in the sequence.
 pub struct Check {
     /// Sequence number of the next message expected.
     pub expect: u64,
@@ -58,7 +62,8 @@ pub struct Check {
     midsum: u64,
     /// Messages that arrived intact and in order.
     pub ok: u64,
-    /// Damaged, wrong-sized, stale or repeated messages.
+    /// Payloads that are not the message their descriptor names (damaged,
+    /// overwritten, wrong size), and stale or repeated descriptors.
     pub bad: u64,
     /// Messages that never arrived (gaps in the sequence numbers).
     pub lost: u64,
@@ -78,13 +83,23 @@ impl Check {
         }
     }
 
-    /// Reads all of B and checks it is the message expected (or a later one:
-    /// the gap is counted as lost).
+    /// Checks the message of descriptor sig SIG: its place in the sequence
+    /// (a later one than expected: the gap is lost), then all of its
+    /// payload B.
     #[inline]
-    pub fn verify(&mut self, b: &[u8]) {
+    pub fn verify(&mut self, sig: u64, b: &[u8]) {
+        let d = sig.wrapping_sub(self.expect) as i64;
+        if d == 0 {
+            self.expect += 1;
+        } else if d > 0 && d < (1 << 32) {
+            self.lost += d as u64;
+            self.expect = sig + 1;
+        } else {
+            self.bad += 1; // stale, repeated, or a garbage sig
+            return;
+        }
         if b.len() != self.size || b.len() < 8 {
             self.bad += 1;
-            self.expect += 1;
             return;
         }
         let mut sum = 0u64;
@@ -93,23 +108,10 @@ impl Check {
         }
         let w0 = u64::from_le_bytes(b[..8].try_into().unwrap());
         let last = if b.len() >= 16 { w0 ^ KEY } else { 0 };
-        if sum != w0.wrapping_add(last).wrapping_add(self.midsum) {
-            // Damaged (torn: parts of two messages): its sequence number
-            // cannot be trusted; count it in the place of the one expected.
-            self.bad += 1;
-            self.expect += 1;
-            return;
-        }
-        let d = w0.wrapping_sub(self.expect) as i64;
-        if d == 0 {
-            self.expect += 1;
-            self.ok += 1;
-        } else if d > 0 && d < (1 << 32) {
-            self.lost += d as u64;
-            self.expect = w0 + 1;
+        if w0 == sig && sum == w0.wrapping_add(last).wrapping_add(self.midsum) {
             self.ok += 1;
         } else {
-            self.bad += 1; // stale or repeated
+            self.bad += 1;
         }
     }
 }
@@ -123,21 +125,24 @@ mod tests {
         for size in [8, 16, 64, 1024] {
             let mut m = Msg::new(size);
             let mut c = Check::new(size, 5);
-            c.verify(m.stamp(5));
-            c.verify(m.stamp(6));
+            c.verify(5, m.stamp(5));
+            c.verify(6, m.stamp(6));
             assert_eq!((c.ok, c.bad, c.lost), (2, 0, 0));
-            c.verify(m.stamp(9)); // 7 and 8 lost
-            assert_eq!((c.ok, c.lost), (3, 2));
-            c.verify(m.stamp(4)); // stale
+            c.verify(9, m.stamp(9)); // 7 and 8 lost
+            assert_eq!((c.ok, c.lost, c.expect), (3, 2, 10));
+            c.verify(4, m.stamp(4)); // stale
             assert_eq!((c.bad, c.expect), (1, 10));
+            // the payload of a later message under descriptor 10
+            c.verify(10, m.stamp(10 + 4096));
+            assert_eq!((c.ok, c.bad, c.lost, c.expect), (3, 2, 2, 11));
             if size >= 16 {
                 // (an 8-byte message is its sequence number: nothing else to damage)
-                let mut b = m.stamp(10).to_vec();
+                let mut b = m.stamp(11).to_vec();
                 b[size - 1] ^= 1;
-                c.verify(&b);
-                assert_eq!((c.bad, c.expect), (2, 11));
-                c.verify(m.stamp(11));
-                assert_eq!((c.ok, c.bad, c.lost), (4, 2, 2));
+                c.verify(11, &b);
+                assert_eq!((c.bad, c.expect), (3, 12));
+                c.verify(12, m.stamp(12));
+                assert_eq!((c.ok, c.bad, c.lost), (4, 3, 2));
             }
         }
     }

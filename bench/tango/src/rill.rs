@@ -83,6 +83,7 @@ unsafe extern "C" {
         out: *mut *mut Consumer,
     ) -> c_int;
     fn rill_consumer_leave(c: *mut Consumer) -> c_int;
+    fn rill_consumer_flush(c: *mut Consumer) -> c_int;
     fn rill_poll(c: *mut Consumer, v: *mut View) -> c_int;
 }
 
@@ -220,9 +221,9 @@ impl Tx for RillTx<'_> {
     /// rust-tango's publish() does); false when the reliable consumer has
     /// not freed room yet.
     #[inline]
-    fn try_send(&mut self, msg: &[u8]) -> bool {
+    fn try_send(&mut self, msg: &[u8], sig: u64) -> bool {
         // SAFETY: the producer handle is live while the channel is borrowed.
-        let rc = unsafe { rill_send(self.p, msg.as_ptr().cast(), msg.len(), 0) };
+        let rc = unsafe { rill_send(self.p, msg.as_ptr().cast(), msg.len(), sig) };
         if rc == 0 {
             return true;
         }
@@ -235,8 +236,16 @@ impl Tx for RillTx<'_> {
 
 impl Rx for RillRx<'_> {
     /// rill_poll: the payload is read where it lies in shared memory.
+    /// rill_consumer_flush: a reliable consumer tells the producer how far
+    /// it got every so many messages and when it finds nothing to read; one
+    /// that stops right after a message has not yet.
+    fn finish(&mut self) {
+        // SAFETY: the consumer handle is live while the channel is borrowed.
+        unsafe { rill_consumer_flush(self.c) };
+    }
+
     #[inline]
-    fn poll<F: FnOnce(&[u8])>(&mut self, f: F) -> Poll {
+    fn poll<F: FnOnce(u64, &[u8])>(&mut self, f: F) -> Poll {
         let mut v = std::mem::MaybeUninit::<View>::uninit();
         // SAFETY: the consumer handle is live while the channel is borrowed;
         // rill_poll fills the view when it returns 0 or -RILL_EOVERRUN, and
@@ -246,10 +255,10 @@ impl Rx for RillRx<'_> {
             let rc = rill_poll(self.c, v.as_mut_ptr());
             if rc == 0 {
                 let v = v.assume_init_ref();
-                f(std::slice::from_raw_parts(
-                    v.data.cast::<u8>(),
-                    v.sz as usize,
-                ));
+                f(
+                    v.sig,
+                    std::slice::from_raw_parts(v.data.cast::<u8>(), v.sz as usize),
+                );
                 Poll::Msg
             } else if rc == -EAGAIN {
                 Poll::Empty
