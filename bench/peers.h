@@ -87,4 +87,23 @@ int bench_ipc_setup(bench_test *t, const char *prefix, char *err,
 void bench_ipc_teardown(bench_test *t);
 void bench_ipc_url(const bench_test *t, char *buf, size_t len);
 
+/* Defines PREFIX_send, PREFIX_recv, PREFIX_ping and PREFIX_pong, the
+ * transport's functions, from its SEND1 and RECV1. */
+#define BENCH_PEER_OPS(prefix, send1, recv1)                                   \
+  static int prefix##_send(void *ep, size_t n, uint64_t seq, uint64_t count) { \
+    return bench_peer_send(ep, send1, n, seq, count);                          \
+  }                                                                            \
+  static int prefix##_recv(void *ep, size_t n, uint64_t seq, uint64_t count,   \
+                           uint64_t *errors) {                                 \
+    return bench_peer_recv(ep, recv1, n, seq, count, errors);                  \
+  }                                                                            \
+  static int prefix##_ping(void *ep, uint64_t seq, uint64_t count,             \
+                           uint64_t *samples, uint64_t *errors) {              \
+    return bench_peer_ping(ep, send1, recv1, seq, count, samples, errors);     \
+  }                                                                            \
+  static int prefix##_pong(void *ep, uint64_t seq, uint64_t count,             \
+                           uint64_t *errors) {                                 \
+    return bench_peer_pong(ep, send1, recv1, seq, count, errors);              \
+  }
+
 #endif

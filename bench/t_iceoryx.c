@@ -414,24 +414,7 @@ static inline int iox_recv1(void *vep, size_t n, uint64_t *expect,
   return 0;
 }
 
-static int iox_send(void *ep, size_t n, uint64_t seq, uint64_t count) {
-  return bench_peer_send(ep, iox_send1, n, seq, count);
-}
-
-static int iox_recv(void *ep, size_t n, uint64_t seq, uint64_t count,
-                    uint64_t *errors) {
-  return bench_peer_recv(ep, iox_recv1, n, seq, count, errors);
-}
-
-static int iox_ping(void *ep, uint64_t seq, uint64_t count, uint64_t *samples,
-                    uint64_t *errors) {
-  return bench_peer_ping(ep, iox_send1, iox_recv1, seq, count, samples,
-                         errors);
-}
-
-static int iox_pong(void *ep, uint64_t seq, uint64_t count, uint64_t *errors) {
-  return bench_peer_pong(ep, iox_send1, iox_recv1, seq, count, errors);
-}
+BENCH_PEER_OPS(iox, iox_send1, iox_recv1)
 
 const bench_transport bench_iceoryx = {
     .name = "iceoryx",

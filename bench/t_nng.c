@@ -133,23 +133,7 @@ static inline int nn_recv1(void *vep, size_t n, uint64_t *expect,
   return 0;
 }
 
-static int nn_send(void *ep, size_t n, uint64_t seq, uint64_t count) {
-  return bench_peer_send(ep, nn_send1, n, seq, count);
-}
-
-static int nn_recv(void *ep, size_t n, uint64_t seq, uint64_t count,
-                   uint64_t *errors) {
-  return bench_peer_recv(ep, nn_recv1, n, seq, count, errors);
-}
-
-static int nn_ping(void *ep, uint64_t seq, uint64_t count, uint64_t *samples,
-                   uint64_t *errors) {
-  return bench_peer_ping(ep, nn_send1, nn_recv1, seq, count, samples, errors);
-}
-
-static int nn_pong(void *ep, uint64_t seq, uint64_t count, uint64_t *errors) {
-  return bench_peer_pong(ep, nn_send1, nn_recv1, seq, count, errors);
-}
+BENCH_PEER_OPS(nn, nn_send1, nn_recv1)
 
 const bench_transport bench_nng_pushpull = {
     .name = "nng-pushpull",

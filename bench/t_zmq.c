@@ -136,23 +136,7 @@ static inline int zq_recv1(void *vep, size_t n, uint64_t *expect,
   return 0;
 }
 
-static int zq_send(void *ep, size_t n, uint64_t seq, uint64_t count) {
-  return bench_peer_send(ep, zq_send1, n, seq, count);
-}
-
-static int zq_recv(void *ep, size_t n, uint64_t seq, uint64_t count,
-                   uint64_t *errors) {
-  return bench_peer_recv(ep, zq_recv1, n, seq, count, errors);
-}
-
-static int zq_ping(void *ep, uint64_t seq, uint64_t count, uint64_t *samples,
-                   uint64_t *errors) {
-  return bench_peer_ping(ep, zq_send1, zq_recv1, seq, count, samples, errors);
-}
-
-static int zq_pong(void *ep, uint64_t seq, uint64_t count, uint64_t *errors) {
-  return bench_peer_pong(ep, zq_send1, zq_recv1, seq, count, errors);
-}
+BENCH_PEER_OPS(zq, zq_send1, zq_recv1)
 
 const bench_transport bench_zmq_pushpull = {
     .name = "zmq-pushpull",
