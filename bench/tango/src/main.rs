@@ -446,66 +446,31 @@ fn run_all(o: &Opts, dir: &Path, cpus: Option<[usize; 2]>) -> Report {
     for &(size, _) in README_TPUT.iter().filter(|_| o.runs_part("pinned")) {
         let names = ["rill", "rust-tango", "rust-tango+fctl"];
         let d = dir.to_path_buf();
-        let mut fns: Vec<Runner> = if size == 64 {
-            vec![
-                Box::new(move || {
-                    harness::pinned_throughput(
-                        &mut rill_chan(&d, 16384, 128)?,
-                        size,
-                        warm,
-                        dur,
-                        cpus,
-                    )
-                }),
-                Box::new(move || {
-                    harness::pinned_throughput(
-                        &mut TangoChan::<16384, 16384, 128>::new(false),
-                        size,
-                        warm,
-                        dur,
-                        cpus,
-                    )
-                }),
-                Box::new(move || {
-                    harness::pinned_throughput(
-                        &mut TangoChan::<16384, 16384, 128>::new(true),
-                        size,
-                        warm,
-                        dur,
-                        cpus,
-                    )
-                }),
-            ]
+        // The three contenders with one ring shape: depth, chunks, chunk bytes
+        // (rust-tango's are type parameters, hence a macro).
+        macro_rules! contenders {
+            ($depth:literal, $chunks:literal, $chunk:literal) => {{
+                let v: Vec<Runner> = vec![
+                    Box::new(move || {
+                        let mut ch = rill_chan(&d, $depth, $chunk)?;
+                        harness::pinned_throughput(&mut ch, size, warm, dur, cpus)
+                    }),
+                    Box::new(move || {
+                        let mut ch = TangoChan::<$depth, $chunks, $chunk>::new(false);
+                        harness::pinned_throughput(&mut ch, size, warm, dur, cpus)
+                    }),
+                    Box::new(move || {
+                        let mut ch = TangoChan::<$depth, $chunks, $chunk>::new(true);
+                        harness::pinned_throughput(&mut ch, size, warm, dur, cpus)
+                    }),
+                ];
+                v
+            }};
+        }
+        let mut fns = if size == 64 {
+            contenders!(16384, 16384, 128)
         } else {
-            vec![
-                Box::new(move || {
-                    harness::pinned_throughput(
-                        &mut rill_chan(&d, 2048, 2048)?,
-                        size,
-                        warm,
-                        dur,
-                        cpus,
-                    )
-                }),
-                Box::new(move || {
-                    harness::pinned_throughput(
-                        &mut TangoChan::<2048, 2048, 2048>::new(false),
-                        size,
-                        warm,
-                        dur,
-                        cpus,
-                    )
-                }),
-                Box::new(move || {
-                    harness::pinned_throughput(
-                        &mut TangoChan::<2048, 2048, 2048>::new(true),
-                        size,
-                        warm,
-                        dur,
-                        cpus,
-                    )
-                }),
-            ]
+            contenders!(2048, 2048, 2048)
         };
         let mut rows: Vec<PinnedRow> = names
             .iter()
