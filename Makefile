@@ -70,11 +70,14 @@ tangobench: build
 	  echo "cargo not found: rill beside rust-tango is left out (install Rust with rustup: https://rustup.rs)"; \
 	fi
 
-# PNG plots next to the JSON results (bench/plot.py, matplotlib): the first
+# PNG plots (bench/plot.py, matplotlib) and summary.md, the tables
+# (bench/summary.py), next to the JSON results in RESULTS: the first
 # python3 on PATH that has matplotlib, else Debian's.
+RESULTS ?= bench/results
 PYTHON ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import matplotlib' 2>/dev/null && { echo $$p; exit 0; }; done; echo python3)
 plots:
-	@$(PYTHON) bench/plot.py bench/results
+	@$(PYTHON) bench/plot.py $(RESULTS)
+	@$(PYTHON) bench/summary.py $(RESULTS)
 
 # The packages of rill_bench's real peers (ZeroMQ, nng, iceoryx; see
 # docs/benchmark.md) and of the plots (matplotlib), from Debian.  A build

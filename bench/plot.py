@@ -10,6 +10,9 @@ Reads the JSON files `make bench` wrote in DIR and writes, next to them:
   rtt.png         rill_bench: round-trip p50 / p99 / p99.9 per transport
   rpc.png         rill_rpcbench: requests/s and p50 against calls in flight
                   (if rpc.json is there)
+  tango.png       rill-tangobench: rill beside rust-tango between two threads,
+                  messages/s per method and size, and the pinned ping-pong's
+                  p50 / p99 / p99.9 (if tango.json is there)
 
 A row that showed errors (wrong or lost messages) is labelled with their
 count.  Without matplotlib it says how to install it and exits 0, so that
@@ -133,6 +136,52 @@ def rpc(d, out):
     plt.close(fig)
 
 
+def tango(d, out):
+    m = d["machine"]
+    where = f"{m.get('cpu_model', '?')}, {m.get('online_cpus', '?')} CPUs, {d.get('date', '')}"
+    groups = [(meth, r) for meth in ("readme", "pinned") for r in d[meth]["rows"]
+              if r["test"] == "throughput" and not r["failed"]]
+    cells = list(dict.fromkeys((meth, r["size"]) for meth, r in groups))
+    names = list(dict.fromkeys(r["name"] for _, r in groups))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
+    w = 0.8 / len(names)
+    for k, name in enumerate(names):
+        xs, ys, errs = [], [], []
+        for x, cell in enumerate(cells):
+            for meth, r in groups:
+                if (meth, r["size"]) == cell and r["name"] == name:
+                    xs.append(x + (k - (len(names) - 1) / 2) * w)
+                    ys.append(r["msgs_per_s"])
+                    errs.append(r["errors"]["total"])
+        bars = a.bar(xs, ys, w, label=name)
+        for bar, e in zip(bars, errs):
+            if e:
+                a.annotate(f"{e}\nerrors", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                           ha="center", va="bottom", fontsize=7)
+    a.set_xticks(range(len(cells)))
+    a.set_xticklabels([f"{'README method' if meth == 'readme' else 'pinned, 1 s'}\n{size} B"
+                       for meth, size in cells], fontsize=8)
+    a.set_ylim(0, a.get_ylim()[1] * 1.12)
+    a.set_ylabel("messages/s (intact)")
+    a.grid(True, axis="y", which="both", alpha=0.3)
+    a.legend(fontsize=8)
+    rows = [r for r in d["pinned"]["rtt_rows"] if not r["failed"]]
+    xs = range(len(rows))
+    for k, (key, what) in enumerate((("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"))):
+        b.bar([x + (k - 1) * 0.27 for x in xs], [r["rtt_ns"][key] for r in rows], 0.27,
+              label=what)
+    b.set_xticks(list(xs))
+    b.set_xticklabels([label(r["name"], r["errors"]["total"]) for r in rows], fontsize=8)
+    b.set_ylabel("8-byte round trip, pinned (ns)")
+    b.grid(True, axis="y", alpha=0.3)
+    b.legend(fontsize=8)
+    fig.suptitle(f"rill beside rust-tango {d['software'].get('rust_tango', '')}, "
+                 f"two threads of one process\n{where}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def main():
     where = sys.argv[1] if len(sys.argv) > 1 else os.path.join("bench", "results")
     wrote = []
@@ -146,6 +195,10 @@ def main():
     if r:
         rpc(r, os.path.join(where, "rpc.png"))
         wrote.append("rpc.png")
+    t = load(os.path.join(where, "tango.json"))
+    if t:
+        tango(t, os.path.join(where, "tango.png"))
+        wrote.append("tango.png")
     if not wrote:
         print(f"plots: no results in {where} (run make bench first)")
         return 1
