@@ -18,9 +18,10 @@ A row that showed errors (wrong or lost messages) is labelled with their
 count.  Without matplotlib it says how to install it and exits 0, so that
 `make bench` still gives its tables and JSON.
 """
-import json
 import os
 import sys
+
+from summary import load  # bench/summary.py, beside this file
 
 try:
     import matplotlib
@@ -31,14 +32,6 @@ except ImportError:
     print("plots: skipped, matplotlib is missing "
           "(apt-get install python3-matplotlib, or make bench-deps)")
     sys.exit(0)
-
-
-def load(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
 
 
 def machine(d):
