@@ -52,6 +52,12 @@ def label(name, errors):
     return f"{name} ({errors} errors)" if errors else name
 
 
+def save(fig, out):
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def throughput(d, out):
     rows = [r for r in d["results"] if r["kind"] == "throughput" and not r["failed"]]
     names = list(dict.fromkeys(r["name"] for r in rows))
@@ -72,9 +78,7 @@ def throughput(d, out):
     a.legend(fontsize=8)
     fig.suptitle(f"Throughput, one producer and one consumer process, pinned "
                  f"(median of {d.get('runs', '?')} runs)\n{machine(d)}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save(fig, out)
 
 
 def rtt(d, out):
@@ -96,9 +100,7 @@ def rtt(d, out):
     ax.legend()
     ax.set_title(f"Round trip of an {rows[0]['size']}-byte message, two pinned processes\n"
                  f"{machine(d)}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save(fig, out)
     return True
 
 
@@ -124,9 +126,7 @@ def rpc(d, out):
     a.legend(fontsize=7)
     fig.suptitle(f"Request/response, 64-byte echo, host and guest pinned\n{machine(d)}",
                  fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save(fig, out)
 
 
 def tango(d, out):
@@ -170,9 +170,7 @@ def tango(d, out):
     b.legend(fontsize=8)
     fig.suptitle(f"rill beside rust-tango {d['software'].get('rust_tango', '')}, "
                  f"two threads of one process\n{where}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save(fig, out)
 
 
 def main():
