@@ -135,6 +135,21 @@ typedef struct rill_region_info {
 
 int rill_region_info_get(rill_region *r, rill_region_info *info);
 
+/* An object of a region's table (docs/PROTOCOL.md section 1.2). */
+#define RILL_OBJECT_CHANNEL 1u
+
+typedef struct rill_object_info {
+  char name[RILL_NAME_MAX + 1];
+  uint32_t type;  /* RILL_OBJECT_CHANNEL                  */
+  uint64_t off;   /* from the start of the region, bytes */
+  uint64_t size;  /* bytes                               */
+} rill_object_info;
+
+/* Fills *O with object I (0 <= I < rill_region_info.nobjects) of the
+ * region's table, in the order they were created.  Returns 0, -RILL_ENOENT
+ * past the last object, or -RILL_EINVAL. */
+int rill_region_object_get(rill_region *r, uint32_t i, rill_object_info *o);
+
 /* ---- channels ----------------------------------------------------------- */
 
 typedef struct rill_channel_opts {
@@ -378,6 +393,15 @@ int rill_consumer_arm(rill_consumer *c);
 #define RILL_WAIT_ANY_MAX 128
 int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns);
 
+/* Moves a lossy consumer to the last N messages still in the ring: to the
+ * newest descriptor published, then back over N starts of messages (SOM),
+ * no further than descriptors that were overwritten or the channel's
+ * first.  Its next polls return those messages, then the new ones, as
+ * `tail` shows the end of a file (N = 0: only what comes next).  Returns
+ * how many messages it went back over (<= N), or -RILL_EINVAL (reliable
+ * consumers cannot go back: the producer may have reused that room). */
+int64_t rill_consumer_seek_last(rill_consumer *c, uint64_t n);
+
 /* Writes the consumer's cursor, counters and heartbeat to shared memory
  * now.  This is also how a reliable consumer commits its position for
  * rill_consumer_rejoin(). */
@@ -416,6 +440,11 @@ typedef struct rill_consumer_stats {
 typedef struct rill_channel_stats {
   uint32_t depth, mtu, max_consumers, nconsumers;
   uint64_t max_msg;
+  /* layout (docs/PROTOCOL.md section 2): the channel's place in the
+   * region, and its rings' offsets from the channel's start */
+  uint64_t off, size, meta_off, data_off, data_chunks;
+  uint64_t seq0;         /* first sequence number                         */
+  uint64_t created_ns;   /* CLOCK_REALTIME at creation                    */
   uint64_t seq;          /* producer's next sequence number (as flushed)  */
   uint64_t msgs;         /* descriptors published                         */
   uint64_t bytes;
@@ -423,6 +452,7 @@ typedef struct rill_channel_stats {
   uint32_t producer_joined; /* 1 if a producer was joined at last flush   */
   uint32_t producer_liveness; /* RILL_PEER_*                              */
   uint32_t producer_pid;
+  uint32_t producer_gen;    /* producer joins so far                      */
   uint64_t producer_heartbeat_ns; /* CLOCK_MONOTONIC of its last flush     */
   uint64_t evictions;    /* dead reliable consumers evicted               */
   uint64_t wakes;        /* times the producer woke parked consumers      */
@@ -433,6 +463,35 @@ typedef struct rill_channel_stats {
  * the endpoints (counters are as of each endpoint's last flush). */
 int rill_channel_stats_get(rill_region *r, const char *name,
                            rill_channel_stats *st);
+
+/* Publish-to-consume latency, sampled by each consumer: at the first
+ * message it consumes after each heartbeat flush (every depth/8 to depth/4
+ * polls, on rill_consumer_flush() and while it waits), the consumer adds
+ * (CLOCK_MONOTONIC now - the descriptor's tspub) to a histogram in its
+ * cursor page.  Buckets are a quarter of an octave wide: bucket I holds
+ * samples in [rill_latency_bucket_ns(I), rill_latency_bucket_ns(I + 1)).
+ * Samples are taken modulo 2^32 ns like the stamps, so they are good up to
+ * 2.1 s. */
+#define RILL_LATENCY_BUCKETS 128
+
+typedef struct rill_latency {
+  uint64_t count;   /* samples (the sum of the buckets) */
+  uint64_t sum_ns;  /* sum of the samples               */
+  uint64_t buckets[RILL_LATENCY_BUCKETS];
+} rill_latency;
+
+/* Reads consumer slot SLOT's samples since it joined (a rejoin keeps them)
+ * without disturbing it.  The difference of two readings is the samples
+ * taken between them.  Errors: as rill_channel_stats_get(), EINVAL (no
+ * such slot). */
+int rill_latency_get(rill_region *r, const char *name, uint32_t slot, rill_latency *h);
+
+/* Lower bound of bucket I in ns (I >= 124: 2^32, the end of the last). */
+uint64_t rill_latency_bucket_ns(uint32_t i);
+
+/* The Q quantile (0 <= Q <= 1) of the samples in H, in ns, interpolated
+ * within its bucket (within 19% of the truth); 0 if H is empty. */
+uint64_t rill_latency_quantile(const rill_latency *h, double q);
 
 /* ---- request/response (docs/rpc.md) ------------------------------------- */
 

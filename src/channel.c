@@ -61,6 +61,20 @@ static int find_entry(rill_region *r, const char *name, rill_obj_entry *out) {
   return -RILL_ENOENT;
 }
 
+int rill_region_object_get(rill_region *r, uint32_t i, rill_object_info *o) {
+  if (!r || !o) return -RILL_EINVAL;
+  if (i >= obj_count(r)) return -RILL_ENOENT;
+  rill_obj_entry e;
+  memcpy(&e, &table(r)[i], sizeof e);
+  /* Validated when the region was opened; entries never change after. */
+  memset(o, 0, sizeof *o);
+  memcpy(o->name, e.name, sizeof o->name - 1);
+  o->type = e.type;
+  o->off = e.off;
+  o->size = e.size;
+  return 0;
+}
+
 int rill_channel_create(rill_region *r, const char *name,
                         const rill_channel_opts *opts) {
   if (!r || !rill__name_ok(name)) return -RILL_EINVAL;
@@ -165,6 +179,7 @@ int rill__chan_find(rill_region *r, const char *name, rill_chan_info *ci) {
   ci->max_consumers = c.max_consumers;
   ci->max_msg = c.max_msg;
   ci->seq0 = c.seq0;
+  ci->created_ns = c.created_ns;
   ci->g = g;
   return 0;
 }

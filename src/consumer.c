@@ -21,7 +21,10 @@ static void credit_wake(rill_consumer *c) {
 
 void rill__cursor_flush(rill_consumer *c, int hb) {
   rill_cursor *cur = c->cur;
-  if (hb) atomic_store_explicit(&cur->hb_ns, rill__mono_ns(), memory_order_relaxed);
+  if (hb) {
+    atomic_store_explicit(&cur->hb_ns, rill__mono_ns(), memory_order_relaxed);
+    c->lat_due = 1; /* a latency sample at the next message */
+  }
   atomic_store_explicit(&cur->msgs, c->msgs, memory_order_relaxed);
   atomic_store_explicit(&cur->bytes, c->bytes, memory_order_relaxed);
   atomic_store_explicit(&cur->overrun_poll, c->overrun_poll, memory_order_relaxed);
@@ -53,6 +56,23 @@ static __attribute__((noinline)) int overrun(rill_consumer *c, uint64_t found, r
   c->lost += lost;
   v->lost = lost;
   return -RILL_EOVERRUN;
+}
+
+/* Records the publish-to-consume latency of a message just consumed: one
+ * clock read per heartbeat flush, never per message.  The difference is
+ * taken modulo 2^32 like the stamps; one past 2^31 means the producer's
+ * stamp ran ahead of our clock (its tick-counter estimate) and counts as 0.
+ * Our cursor page has one writer, us: plain load and store suffice. */
+static __attribute__((noinline, cold)) void lat_sample(rill_consumer *c, uint32_t tspub) {
+  c->lat_due = 0;
+  uint32_t d = (uint32_t)rill__mono_ns() - tspub;
+  if ((int32_t)d < 0) d = 0;
+  rill_cursor *k = c->cur;
+  _Atomic uint64_t *b = &k->lat[rill__lat_bucket(d)];
+  atomic_store_explicit(b, atomic_load_explicit(b, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+  atomic_store_explicit(&k->lat_sum, atomic_load_explicit(&k->lat_sum, memory_order_relaxed) + d,
+                        memory_order_relaxed);
 }
 
 /* rill_poll() itself, inlined into rill_recv() so that the view stays in
@@ -89,6 +109,7 @@ static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
   /* Trust nothing: the payload must lie inside the data ring. */
   uint64_t off = chunk << RILL_CHUNK_SHIFT;
   if (sz > c->mtu || off + sz > c->data_bytes) return -RILL_ECORRUPT;
+  if (__builtin_expect(c->lat_due, 0)) lat_sample(c, tspub);
   v->data = c->data + off;
   v->seq = s1;
   v->sig = sig;
@@ -256,6 +277,51 @@ int rill_poll_spin(rill_consumer *c, rill_view *v, uint64_t timeout_ns) {
   }
 }
 
+/* 1 if the slot of S holds S, with its ctl in *CTL (read between two
+ * loads of seq, as a poll reads). */
+static int slot_holds(const rill_consumer *c, uint64_t s, uint16_t *ctl) {
+  const rill_desc *d = &c->meta[s & c->mask];
+  /* Acquire: pairs with the release store of seq in publish() (producer.c). */
+  if (atomic_load_explicit(&d->seq, memory_order_acquire) != s) return 0;
+  *ctl = atomic_load_explicit(&d->ctl, memory_order_relaxed);
+  /* Acquire fence: pairs with the release fence after the "being written"
+   * mark in publish(), as in poll_one(). */
+  atomic_thread_fence(memory_order_acquire);
+  return atomic_load_explicit(&d->seq, memory_order_relaxed) == s;
+}
+
+int64_t rill_consumer_seek_last(rill_consumer *c, uint64_t n) {
+  if (!c || !c->lossy) return -RILL_EINVAL;
+  /* The newest end: from the producer's flushed seq (or ours, if ahead),
+   * forward over what was published since; a slot that holds a later
+   * sequence number (the flushed seq is a lap or more behind) is jumped
+   * to.  Bounded: a producer that keeps publishing does not hold us. */
+  uint64_t head = atomic_load_explicit(&c->prod->seq, memory_order_acquire);
+  if ((int64_t)(c->seq - head) > 0) head = c->seq;
+  uint16_t ctl;
+  for (uint64_t i = 0; i < 2 * c->depth; i++) {
+    /* Acquire: pairs with the release store of seq in publish(). */
+    uint64_t x = atomic_load_explicit(&c->meta[head & c->mask].seq, memory_order_acquire);
+    if (x == head) head++;
+    else if ((int64_t)(x - head) > 0) head = x;
+    else break;
+  }
+  /* Back over N starts of messages, while the descriptors are still there
+   * and no further than the channel's first sequence number. */
+  uint64_t s = head, found = 0;
+  for (uint64_t i = 0; found < n && i < c->depth; i++) {
+    uint64_t t = s - 1;
+    if ((int64_t)(t - c->seq0) < 0 || !slot_holds(c, t, &ctl)) break;
+    s = t;
+    if (ctl & RILL_CTL_SOM) found++;
+  }
+  c->seq = s;
+  c->asm_frags = c->asm_len = 0; /* nothing half-gathered carries over */
+  c->pend = 0;
+  c->lost_acc = 0;
+  return (int64_t)found;
+}
+
 int rill_consumer_flush(rill_consumer *c) {
   if (!c) return -RILL_EINVAL;
   rill__cursor_flush(c, 1);
@@ -338,6 +404,7 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   c->depth = ci.depth;
   c->mtu = ci.mtu;
   c->max_msg = ci.max_msg;
+  c->seq0 = ci.seq0;
   c->lossy = mode == RILL_LOSSY;
   c->rng = rill__random();
   c->flush_every = ci.depth / 4 ? ci.depth / 4 : 1;
@@ -353,6 +420,9 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
     atomic_store_explicit(&k->overrun_poll, 0, memory_order_relaxed);
     atomic_store_explicit(&k->overrun_read, 0, memory_order_relaxed);
     atomic_store_explicit(&k->lost, 0, memory_order_relaxed);
+    atomic_store_explicit(&k->lat_sum, 0, memory_order_relaxed);
+    for (uint32_t i = 0; i < RILL_LAT_BUCKETS; i++)
+      atomic_store_explicit(&k->lat[i], 0, memory_order_relaxed);
   } else {
     c->msgs = atomic_load_explicit(&k->msgs, memory_order_relaxed);
     c->bytes = atomic_load_explicit(&k->bytes, memory_order_relaxed);

@@ -19,7 +19,7 @@ typedef struct rill_chan_info {
   uint64_t off;          /* from region start */
   uint64_t size;
   uint32_t depth, mtu, max_consumers;
-  uint64_t max_msg, seq0;
+  uint64_t max_msg, seq0, created_ns;
   rill_chan_geom g;
 } rill_chan_info;
 
@@ -123,7 +123,8 @@ struct rill_consumer {
   uint64_t seq;          /* next sequence number to read */
   uint64_t data_bytes;
   uint32_t mtu;
-  int lossy;
+  uint16_t lossy;
+  uint16_t lat_due;      /* take a latency sample at the next message */
   uint64_t flush_left;   /* polls until the cursor is written */
   uint64_t seq_flushed;
   uint64_t msgs, bytes, overrun_poll, overrun_read, lost;
@@ -135,7 +136,7 @@ struct rill_consumer {
   int pend;              /* a whole message waits in asm_buf (EMSGSIZE) */
   rill_meta pend_meta;
   /* cold */
-  uint64_t depth, max_msg, rng, flush_every;
+  uint64_t depth, max_msg, rng, flush_every, seq0;
   uint32_t slot;
   int fd;
   uint64_t lock_off;

@@ -173,8 +173,19 @@ typedef struct rill_wait_page {
 _Static_assert(sizeof(rill_wait_page) == 128, "wait page used bytes");
 _Static_assert(offsetof(rill_wait_page, cr_wake) == 64, "wait cr_wake");
 
+/* Latency buckets: a quarter of an octave each.  Values 0..3 have a bucket
+ * each; a value v >= 4 with top bit e goes in 4(e-1) + the two bits below
+ * the top one, so bucket 123 ends at 2^32 ns. */
+#define RILL_LAT_BUCKETS 128u
+
+static inline uint32_t rill__lat_bucket(uint32_t ns) {
+  if (ns < 4) return ns;
+  uint32_t e = 31u - (uint32_t)__builtin_clz(ns);
+  return 4u * (e - 1u) + ((ns >> (e - 2u)) & 3u);
+}
+
 /* Cursor page, one per consumer slot.  Line 0: position and wait state;
- * line 1: counters; lines 2.. reserved (zero). */
+ * line 1: counters; lines 2..18: latency samples; the rest reserved (zero). */
 typedef struct rill_cursor {
   _Atomic uint32_t state;   /*   0 RILL_CUR_FREE / JOINING / ACTIVE        */
   _Atomic uint32_t mode;    /*   4 RILL_RELIABLE or RILL_LOSSY             */
@@ -191,13 +202,18 @@ typedef struct rill_cursor {
   _Atomic uint64_t overrun_read; /*  88 */
   _Atomic uint64_t lost;         /*  96 */
   uint8_t pad1[24];
+  /* Lines 2..18: publish-to-consume latency samples (now - tspub, ns),
+   * one taken at the first message consumed after each heartbeat flush. */
+  _Atomic uint64_t lat_sum;      /* 128 sum of the samples, ns            */
+  uint8_t pad2[56];
+  _Atomic uint64_t lat[RILL_LAT_BUCKETS]; /* 192 samples per bucket       */
 } rill_cursor;
 
 #define RILL_CUR_FREE 0u
 #define RILL_CUR_JOINING 1u
 #define RILL_CUR_ACTIVE 2u
 
-_Static_assert(sizeof(rill_cursor) == 128, "cursor used bytes");
+_Static_assert(sizeof(rill_cursor) == 1216, "cursor used bytes");
 _Static_assert(offsetof(rill_cursor, mode) == 4, "cursor mode");
 _Static_assert(offsetof(rill_cursor, seq) == 8, "cursor seq");
 _Static_assert(offsetof(rill_cursor, pid) == 16, "cursor pid");
@@ -210,6 +226,9 @@ _Static_assert(offsetof(rill_cursor, bytes) == 72, "cursor bytes");
 _Static_assert(offsetof(rill_cursor, overrun_poll) == 80, "cursor ovr poll");
 _Static_assert(offsetof(rill_cursor, overrun_read) == 88, "cursor ovr read");
 _Static_assert(offsetof(rill_cursor, lost) == 96, "cursor lost");
+_Static_assert(offsetof(rill_cursor, lat_sum) == 128, "cursor lat_sum");
+_Static_assert(offsetof(rill_cursor, lat) == 192, "cursor lat");
+_Static_assert(sizeof(rill_cursor) <= RILL_PAGE, "cursor fits its page");
 
 /* Descriptor: 32 bytes, two per cache line. */
 typedef struct rill_desc {

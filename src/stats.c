@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+_Static_assert(RILL_LATENCY_BUCKETS == RILL_LAT_BUCKETS, "latency buckets");
+
 int rill_channel_stats_get(rill_region *r, const char *name, rill_channel_stats *st) {
   if (!st) return -RILL_EINVAL;
   rill_chan_info ci;
@@ -15,6 +17,13 @@ int rill_channel_stats_get(rill_region *r, const char *name, rill_channel_stats 
   st->mtu = ci.mtu;
   st->max_consumers = ci.max_consumers;
   st->max_msg = ci.max_msg;
+  st->off = ci.off;
+  st->size = ci.size;
+  st->meta_off = ci.g.meta_off;
+  st->data_off = ci.g.data_off;
+  st->data_chunks = ci.g.data_chunks;
+  st->seq0 = ci.seq0;
+  st->created_ns = ci.created_ns;
   st->seq = atomic_load_explicit(&pp->seq, memory_order_acquire);
   st->msgs = atomic_load_explicit(&pp->msgs, memory_order_relaxed);
   st->bytes = atomic_load_explicit(&pp->bytes, memory_order_relaxed);
@@ -25,6 +34,7 @@ int rill_channel_stats_get(rill_region *r, const char *name, rill_channel_stats 
   st->producer_heartbeat_ns = atomic_load_explicit(&pp->hb_ns, memory_order_relaxed);
   st->evictions = atomic_load_explicit(&pp->evictions, memory_order_relaxed);
   st->wakes = atomic_load_explicit(&pp->wakes, memory_order_relaxed);
+  st->producer_gen = atomic_load_explicit(&pp->gen, memory_order_relaxed);
   for (uint32_t i = 0; i < ci.max_consumers; i++) {
     const rill_cursor *k = (const rill_cursor *)(base + ci.g.cursor_off + (uint64_t)i * RILL_PAGE);
     rill_consumer_stats *cs = &st->consumers[i];
@@ -49,6 +59,50 @@ int rill_channel_stats_get(rill_region *r, const char *name, rill_channel_stats 
     cs->lost = atomic_load_explicit(&k->lost, memory_order_relaxed);
   }
   return 0;
+}
+
+int rill_latency_get(rill_region *r, const char *name, uint32_t slot, rill_latency *h) {
+  if (!h) return -RILL_EINVAL;
+  rill_chan_info ci;
+  int rc = rill__chan_find(r, name, &ci);
+  if (rc) return rc;
+  if (slot >= ci.max_consumers) return -RILL_EINVAL;
+  const rill_cursor *k = (const rill_cursor *)(r->base + ci.off + ci.g.cursor_off +
+                                               (uint64_t)slot * RILL_PAGE);
+  /* Relaxed: counters written by their consumer alone; a snapshot taken
+   * while it writes may be off by the sample in flight. */
+  h->count = 0;
+  h->sum_ns = atomic_load_explicit(&k->lat_sum, memory_order_relaxed);
+  for (uint32_t i = 0; i < RILL_LAT_BUCKETS; i++) {
+    h->buckets[i] = atomic_load_explicit(&k->lat[i], memory_order_relaxed);
+    h->count += h->buckets[i];
+  }
+  return 0;
+}
+
+uint64_t rill_latency_bucket_ns(uint32_t i) {
+  if (i < 4) return i;
+  if (i >= 124) return 1ull << 32; /* past the last bucket */
+  uint32_t e = i / 4 + 1, m = i % 4;
+  return (uint64_t)(4 + m) << (e - 2);
+}
+
+uint64_t rill_latency_quantile(const rill_latency *h, double q) {
+  if (!h || !h->count || !(q >= 0)) return 0;
+  if (q > 1) q = 1;
+  /* The rank-th smallest sample (1-based), found in its bucket and placed
+   * linearly between the bucket's bounds. */
+  double rank = q * (double)h->count;
+  if (rank < 1) rank = 1;
+  uint64_t below = 0;
+  for (uint32_t i = 0; i < RILL_LATENCY_BUCKETS; i++) {
+    uint64_t n = h->buckets[i];
+    if (!n || (double)(below + n) < rank) { below += n; continue; }
+    uint64_t lo = rill_latency_bucket_ns(i), hi = rill_latency_bucket_ns(i + 1);
+    double f = (rank - (double)below) / (double)n; /* in (0, 1] */
+    return lo + (uint64_t)(f * (double)(hi - lo - 1) + 0.5);
+  }
+  return rill_latency_bucket_ns(RILL_LATENCY_BUCKETS);
 }
 
 uint32_t rill__liveness(int fd, uint64_t off, int joined) {

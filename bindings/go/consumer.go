@@ -50,6 +50,7 @@ type Consumer struct {
 	dataBytes                                   uint64
 	mtu                                         uint32
 	lossy                                       bool
+	latDue                                      bool   // take a latency sample at the next message
 	fenceWord                                   uint32 // written by loadFence on weakly ordered machines
 	flushLeft                                   uint64 // polls until the cursor is written
 	seqFlushed                                  uint64
@@ -100,6 +101,7 @@ func (c *Consumer) flushCursor(hb bool) {
 	k := c.cur
 	if hb {
 		atomic.StoreUint64(&k.hbNs, monoNs())
+		c.latDue = true // a latency sample at the next message
 	}
 	atomic.StoreUint64(&k.msgs, c.msgs)
 	atomic.StoreUint64(&k.bytes, c.bytes)
@@ -121,6 +123,23 @@ func (c *Consumer) flushCursor(hb bool) {
 	if !c.lossy {
 		c.creditWake() // lossy cursors give no credit
 	}
+}
+
+// latSample records the publish-to-consume latency of a message just
+// consumed: one clock read per heartbeat flush, never per message.  The
+// difference is taken modulo 2^32 like the stamps; one past 2^31 means the
+// producer's stamp ran ahead of our clock and counts as 0.  Our cursor page
+// has one writer, us.
+func (c *Consumer) latSample(tspub uint32) {
+	c.latDue = false
+	d := uint32(monoNs()) - tspub
+	if int32(d) < 0 {
+		d = 0
+	}
+	k := c.cur
+	b := &k.lat[latBucket(d)]
+	atomic.StoreUint64(b, atomic.LoadUint64(b)+1)
+	atomic.StoreUint64(&k.latSum, atomic.LoadUint64(&k.latSum)+uint64(d))
 }
 
 // loadDesc reads a descriptor's fields (between the two loads of its seq).
@@ -184,6 +203,9 @@ func (c *Consumer) Poll(v *View) error {
 	if sz > c.mtu || off+uint64(sz) > c.dataBytes {
 		return ErrCorrupt
 	}
+	if c.latDue {
+		c.latSample(tspub)
+	}
 	v.Data = c.data[off : off+uint64(sz) : off+uint64(sz)]
 	v.Seq = s1
 	v.Sig = sig
@@ -228,7 +250,7 @@ func (c *Consumer) asmDrop() {
 // and also after a lossy consumer's copy failed its check (the descriptor
 // is consumed and counted lost, as the general path does).
 func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
-	if c.pend || c.asmFrags != 0 || c.flushLeft <= 1 {
+	if c.pend || c.asmFrags != 0 || c.flushLeft <= 1 || c.latDue {
 		return 0, false
 	}
 	s := c.seq
@@ -537,6 +559,10 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 		atomic.StoreUint64(&k.overrunPoll, 0)
 		atomic.StoreUint64(&k.overrunRead, 0)
 		atomic.StoreUint64(&k.lost, 0)
+		atomic.StoreUint64(&k.latSum, 0)
+		for i := range k.lat {
+			atomic.StoreUint64(&k.lat[i], 0)
+		}
 	} else {
 		c.msgs = atomic.LoadUint64(&k.msgs)
 		c.bytes = atomic.LoadUint64(&k.bytes)

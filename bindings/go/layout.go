@@ -12,7 +12,10 @@ package rill
 // read and written together as one naturally aligned u32 (PROTOCOL.md §2.4
 // allows this).
 
-import "unsafe"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 const (
 	layoutVersion = 2
@@ -129,6 +132,24 @@ type cursor struct {
 	overrunRead uint64 // 88
 	lost        uint64 // 96
 	_           [24]byte
+	// 128: publish-to-consume latency samples (now - tspub, ns), one taken
+	// at the first message consumed after each heartbeat flush.
+	latSum uint64 // 128 sum of the samples
+	_      [56]byte
+	lat    [latBuckets]uint64 // 192 samples per bucket
+}
+
+// latBuckets are a quarter of an octave each: values 0..3 have a bucket
+// each; a value v >= 4 with top bit e goes in 4(e-1) + the two bits below
+// the top one (PROTOCOL.md §2.3).
+const latBuckets = 128
+
+func latBucket(ns uint32) uint32 {
+	if ns < 4 {
+		return ns
+	}
+	e := uint32(31 - bits.LeadingZeros32(ns))
+	return 4*(e-1) + (ns>>(e-2))&3
 }
 
 type desc struct {
@@ -192,7 +213,9 @@ const (
 	_ = -(unsafe.Sizeof(waitPage{}) - 128)
 	_ = -(unsafe.Offsetof(waitPage{}.crWake) - 64)
 
-	_ = -(unsafe.Sizeof(cursor{}) - 128)
+	_ = -(unsafe.Sizeof(cursor{}) - 1216)
+	_ = -(unsafe.Offsetof(cursor{}.latSum) - 128)
+	_ = -(unsafe.Offsetof(cursor{}.lat) - 192)
 	_ = -(unsafe.Offsetof(cursor{}.mode) - 4)
 	_ = -(unsafe.Offsetof(cursor{}.seq) - 8)
 	_ = -(unsafe.Offsetof(cursor{}.pid) - 16)

@@ -388,8 +388,10 @@ func vecMask(b []byte) {
 		zero(pp+32, 8) // hb_ns
 		for s := uint64(0); s < uint64(u32(off+32)); s++ {
 			k := off + g.cursorOff + s*pageSize
-			zero(k+16, 4) // pid
-			zero(k+32, 8) // hb_ns
+			zero(k+16, 4)     // pid
+			zero(k+32, 8)     // hb_ns
+			zero(k+128, 8)    // lat_sum
+			zero(k+192, 1024) // lat (samples)
 		}
 		for d := uint64(0); d < uint64(u32(off+24)); d++ {
 			zero(off+g.metaOff+d*32+28, 4) // tspub

@@ -1,0 +1,262 @@
+/* What operators and tools read without disturbing the endpoints:
+ *   - rill_region_object_get() lists a region's table;
+ *   - rill_channel_stats_get() reports the channel's layout;
+ *   - consumers sample publish-to-consume latency into their cursor page
+ *     (one sample per heartbeat flush, never one per message), which
+ *     rill_latency_get() reads and rill_latency_quantile() summarises;
+ *   - rill_consumer_seek_last() moves a lossy consumer to the last N
+ *     messages still in the ring, as `rill tail` needs. */
+#include "layout.h"
+#include "testutil.h"
+
+static int checks_run;
+
+static void test_objects(void) {
+  rill_region_opts o = tu_opts(8 << 20);
+  rill_region *r;
+  CHECK_OK(rill_region_create("objs", &o, &r));
+  rill_region_info ri;
+  CHECK_OK(rill_region_info_get(r, &ri));
+  CHECK_EQ(ri.nobjects, 0);
+  rill_object_info oi;
+  CHECK_RC(rill_region_object_get(r, 0, &oi), -RILL_ENOENT);
+  CHECK_RC(rill_region_object_get(r, 0, NULL), -RILL_EINVAL);
+  CHECK_RC(rill_region_object_get(NULL, 0, &oi), -RILL_EINVAL);
+
+  const char *names[] = {"a", "quotes.v2", "x_y-z"};
+  const rill_channel_opts co[] = {
+      {.depth = 64, .mtu = 128}, {.depth = 1024, .mtu = 1024, .max_consumers = 3}, {0}};
+  uint64_t off = RILL_PAGE;
+  for (uint32_t i = 0; i < 3; i++) CHECK_OK(rill_channel_create(r, names[i], &co[i]));
+  CHECK_OK(rill_region_info_get(r, &ri));
+  CHECK_EQ(ri.nobjects, 3);
+  for (uint32_t i = 0; i < 3; i++) {
+    CHECK_OK(rill_region_object_get(r, i, &oi));
+    CHECKF(strcmp(oi.name, names[i]) == 0, "object %u is %s", i, oi.name);
+    CHECK_EQ(oi.type, RILL_OBJECT_CHANNEL);
+    CHECK_EQ(oi.off, off);
+    CHECK_EQ(oi.size, rill_channel_footprint(&co[i]));
+    rill_channel_stats st;
+    CHECK_OK(rill_channel_stats_get(r, names[i], &st));
+    CHECK_EQ(st.off, oi.off);
+    CHECK_EQ(st.size, oi.size);
+    /* PROTOCOL.md section 2's formulas */
+    uint64_t mtu_chunks = (st.mtu + 63) / 64;
+    CHECK_EQ(st.data_chunks, (uint64_t)(st.depth + 2) * mtu_chunks);
+    CHECK_EQ(st.meta_off, 12288 + (uint64_t)st.max_consumers * 4096);
+    CHECK_EQ(st.data_off, st.meta_off + ((uint64_t)st.depth * 32 + 4095) / 4096 * 4096);
+    CHECK_EQ(st.size, st.data_off + (st.data_chunks * 64 + 4095) / 4096 * 4096);
+    CHECK_EQ(st.seq0, 0);
+    CHECK(st.created_ns >= ri.created_ns);
+    CHECK_EQ(st.producer_gen, 0);
+    off += oi.size;
+    checks_run++;
+  }
+  CHECK_RC(rill_region_object_get(r, 3, &oi), -RILL_ENOENT);
+  /* A second handle sees the same table. */
+  rill_region *r2 = tu_region_open("objs");
+  CHECK_OK(rill_region_object_get(r2, 2, &oi));
+  CHECK(strcmp(oi.name, "x_y-z") == 0);
+  rill_region_close(r2);
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("objs", tu_dir()));
+}
+
+/* The bucket map and the quantiles, on made-up histograms. */
+static void test_latency_math(void) {
+  for (uint32_t i = 0; i < 124; i++) {
+    uint64_t lo = rill_latency_bucket_ns(i), hi = rill_latency_bucket_ns(i + 1);
+    CHECKF(lo < hi, "bucket %u: %" PRIu64 " .. %" PRIu64, i, lo, hi);
+    CHECK_EQ(rill__lat_bucket((uint32_t)lo), i);
+    CHECK_EQ(rill__lat_bucket((uint32_t)(hi - 1)), i);
+    /* a quarter of an octave: no bucket wider than a quarter of its start */
+    if (i >= 4) CHECKF((hi - lo) * 4 <= lo, "bucket %u too wide", i);
+  }
+  CHECK_EQ(rill_latency_bucket_ns(124), 1ull << 32);
+  CHECK_EQ(rill__lat_bucket(UINT32_MAX), 123);
+
+  rill_latency h;
+  memset(&h, 0, sizeof h);
+  CHECK_EQ(rill_latency_quantile(&h, 0.5), 0);
+  CHECK_EQ(rill_latency_quantile(NULL, 0.5), 0);
+  /* 100 samples: 90 of 1000 ns, 10 of 1 ms */
+  h.buckets[rill__lat_bucket(1000)] = 90;
+  h.buckets[rill__lat_bucket(1000000)] = 10;
+  h.count = 100;
+  uint64_t p50 = rill_latency_quantile(&h, 0.5), p99 = rill_latency_quantile(&h, 0.99);
+  CHECKF(p50 >= 896 && p50 < 1024, "p50 %" PRIu64, p50); /* 1000's bucket: [896, 1024) */
+  CHECKF(p99 >= 917504 && p99 < 1048576, "p99 %" PRIu64, p99);
+  CHECK(rill_latency_quantile(&h, 0.9) < 1024);
+  CHECK(rill_latency_quantile(&h, 0.91) >= 917504);
+  CHECK_EQ(rill_latency_quantile(&h, 0), rill_latency_quantile(&h, 0.001));
+  CHECK(rill_latency_quantile(&h, 1) < 1048576);
+  memset(&h, 0, sizeof h);
+  h.buckets[0] = h.count = 5; /* all exactly 0 */
+  CHECK_EQ(rill_latency_quantile(&h, 0.99), 0);
+  checks_run++;
+}
+
+static void sleep_ns(uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+/* Real samples: a message left waiting for D ns before it is consumed
+ * gives a sample of at least D; messages consumed between heartbeat
+ * flushes are not sampled. */
+static void test_latency_samples(void) {
+  rill_channel_opts co = {.depth = 1024, .mtu = 256};
+  uint64_t seq0;
+  rill_region *r = tu_channel_new("lat", 8 << 20, "ch", &co, &seq0);
+  rill_producer *p;
+  rill_consumer *c;
+  CHECK_OK(rill_producer_join(r, "ch", &p));
+  CHECK_OK(rill_consumer_join(r, "ch", RILL_RELIABLE, &c));
+  uint32_t slot = rill_consumer_slot(c);
+  rill_latency h;
+  CHECK_OK(rill_latency_get(r, "ch", slot, &h));
+  CHECK_EQ(h.count, 0);
+  CHECK_RC(rill_latency_get(r, "ch", co.max_consumers ? co.max_consumers : 8, &h), -RILL_EINVAL);
+  CHECK_RC(rill_latency_get(r, "nope", 0, &h), -RILL_ENOENT);
+
+  const uint64_t delay = 3000000; /* 3 ms */
+  char buf[256];
+  rill_meta m;
+  for (int round = 1; round <= 3; round++) {
+    CHECK_OK(rill_send(p, "x", 1, (uint64_t)round));
+    uint64_t t0 = tu_ns();
+    sleep_ns(delay);
+    CHECK_OK(rill_consumer_flush(c)); /* a heartbeat flush: sample the next */
+    CHECK_EQ(rill_recv(c, buf, sizeof buf, &m), 1);
+    uint64_t waited = tu_ns() - t0;
+    CHECK_OK(rill_latency_get(r, "ch", slot, &h));
+    CHECK_EQ(h.count, (uint64_t)round);
+    uint64_t p100 = rill_latency_quantile(&h, 1);
+    CHECKF(p100 * 5 >= delay * 4, "sample %" PRIu64 " ns after a %" PRIu64 " ns wait",
+           p100, delay);
+    CHECKF(p100 <= waited + waited / 4 + 1000000, "sample %" PRIu64 " ns, waited %" PRIu64,
+           p100, waited);
+    CHECK(h.sum_ns >= (uint64_t)round * delay - (uint64_t)round * 100000);
+  }
+  /* 100 messages consumed with no heartbeat flush among them (the first
+   * periodic flush comes after depth/8 polls at the earliest): no sample. */
+  for (uint64_t i = 0; i < 100; i++) CHECK_OK(rill_send(p, "y", 1, i));
+  for (uint64_t i = 0; i < 100; i++) CHECK_EQ(rill_recv(c, buf, sizeof buf, &m), 1);
+  CHECK_OK(rill_latency_get(r, "ch", slot, &h));
+  CHECK_EQ(h.count, 3);
+  /* Polls count towards the periodic flush, so a busy consumer keeps
+   * sampling: 20 rings' worth of messages give at least 20*4 samples, and
+   * no more than one per depth/8 polls. */
+  uint64_t n = 20 * co.depth;
+  for (uint64_t i = 0; i < n; i++) {
+    CHECK_OK(rill_send(p, "z", 1, i));
+    CHECK_EQ(rill_recv(c, buf, sizeof buf, &m), 1);
+  }
+  CHECK_OK(rill_latency_get(r, "ch", slot, &h));
+  CHECKF(h.count >= 3 + n / (co.depth / 4) && h.count <= 3 + 1 + n / (co.depth / 8),
+         "%" PRIu64 " samples over %" PRIu64 " messages", h.count, n);
+
+  /* A rejoin keeps the samples; a new join starts from none. */
+  rill_consumer_leave(c);
+  CHECK_OK(rill_consumer_rejoin(r, "ch", slot, &c));
+  rill_latency h2;
+  CHECK_OK(rill_latency_get(r, "ch", slot, &h2));
+  CHECK_EQ(h2.count, h.count);
+  CHECK_EQ(h2.sum_ns, h.sum_ns);
+  rill_consumer_leave(c);
+  CHECK_OK(rill_consumer_join(r, "ch", RILL_LOSSY, &c));
+  CHECK_EQ(rill_consumer_slot(c), slot);
+  CHECK_OK(rill_latency_get(r, "ch", slot, &h2));
+  CHECK_EQ(h2.count, 0);
+  CHECK_EQ(h2.sum_ns, 0);
+  rill_consumer_leave(c);
+  rill_producer_leave(p);
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("lat", tu_dir()));
+  checks_run++;
+}
+
+/* Sends message SIG of SIZE bytes, byte j = SIG * 31 + j. */
+static void send_msg(rill_producer *p, uint64_t sig, size_t size) {
+  uint8_t buf[1024];
+  for (size_t j = 0; j < size; j++) buf[j] = (uint8_t)(sig * 31 + j);
+  CHECK_OK(rill_send(p, buf, size, sig));
+}
+
+static void recv_msg(rill_consumer *c, uint64_t sig, size_t size) {
+  uint8_t buf[1024];
+  rill_meta m;
+  int64_t n = rill_recv(c, buf, sizeof buf, &m);
+  CHECKF(n == (int64_t)size && m.sig == sig, "got %" PRId64 " bytes of sig %" PRIu64
+         ", want %zu of %" PRIu64, n, m.sig, size, sig);
+  for (size_t j = 0; j < size; j++) CHECK_EQ(buf[j], (uint8_t)(sig * 31 + j));
+}
+
+static size_t msg_size(uint64_t sig) { return sig % 3 == 0 ? 300 : sig % 50; } /* 300: 3 fragments */
+
+static void test_seek_last(void) {
+  rill_channel_opts co = {.depth = 64, .mtu = 128, .max_msg = 1024};
+  uint64_t seq0;
+  rill_region *r = tu_channel_new("seek", 8 << 20, "ch", &co, &seq0);
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(r, "ch", &p));
+  for (uint64_t s = 0; s < 10; s++) send_msg(p, s, msg_size(s));
+  rill_consumer *c, *rc;
+  CHECK_OK(rill_consumer_join(r, "ch", RILL_RELIABLE, &rc));
+  CHECK_RC(rill_consumer_seek_last(rc, 3), -RILL_EINVAL);
+  CHECK_RC(rill_consumer_seek_last(NULL, 3), -RILL_EINVAL);
+  rill_consumer_leave(rc);
+
+  /* The producer has not flushed its seq: the consumer joins at the start,
+   * and seeking finds the newest end anyway. */
+  CHECK_OK(rill_consumer_join(r, "ch", RILL_LOSSY, &c));
+  CHECK_EQ(rill_consumer_seek_last(c, 3), 3);
+  for (uint64_t s = 7; s < 10; s++) recv_msg(c, s, msg_size(s));
+  uint8_t buf[1024];
+  rill_meta m;
+  CHECK_EQ(rill_recv(c, buf, sizeof buf, &m), -RILL_EAGAIN);
+  /* Further back than the channel goes: back to its first message. */
+  CHECK_EQ(rill_consumer_seek_last(c, 100), 10);
+  for (uint64_t s = 0; s < 10; s++) recv_msg(c, s, msg_size(s));
+  /* 0: only what comes next. */
+  CHECK_EQ(rill_consumer_seek_last(c, 0), 0);
+  CHECK_EQ(rill_recv(c, buf, sizeof buf, &m), -RILL_EAGAIN);
+  send_msg(p, 10, 5);
+  recv_msg(c, 10, 5);
+
+  /* After several laps only the descriptors still in the ring count: the
+   * consumer gets whole messages, consecutive, up to the newest. */
+  uint64_t last = 10;
+  for (uint64_t s = 11; s < 11 + 5 * co.depth; s++) send_msg(p, last = s, msg_size(s));
+  int64_t got = rill_consumer_seek_last(c, 1000);
+  CHECKF(got > 0 && got < co.depth, "went back %" PRId64, got);
+  uint64_t first = UINT64_MAX, prev = 0, n = 0;
+  int64_t sz;
+  while ((sz = rill_recv(c, buf, sizeof buf, &m)) >= 0) {
+    if (first == UINT64_MAX) first = m.sig;
+    else CHECK_EQ(m.sig, prev + 1);
+    CHECK_EQ((uint64_t)sz, msg_size(m.sig));
+    for (int64_t j = 0; j < sz; j++) CHECK_EQ(buf[j], (uint8_t)(m.sig * 31 + (uint64_t)j));
+    prev = m.sig;
+    n++;
+  }
+  CHECK_EQ(sz, -RILL_EAGAIN);
+  CHECK_EQ(prev, last);
+  CHECKF(n == (uint64_t)got || n + 1 == (uint64_t)got, "went back %" PRId64 ", got %" PRIu64,
+         got, n); /* the oldest may be overwritten while we read */
+  rill_consumer_leave(c);
+  rill_producer_leave(p);
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("seek", tu_dir()));
+  checks_run++;
+}
+
+int main(void) {
+  tu_start("observe", 60);
+  test_objects();
+  test_latency_math();
+  test_latency_samples();
+  test_seek_last();
+  return tu_pass("%d checks: object table, layout in stats, latency samples and "
+                 "quantiles, seek to the last messages", checks_run);
+}
