@@ -124,6 +124,17 @@ typedef void (*rill_clean_fn)(const char *name, int removed, int err, void *arg)
  * regions found (>= 0) or an error (ENODIR, EACCES, EIO). */
 int rill_region_clean(const char *dir, int dry_run, rill_clean_fn fn, void *arg);
 
+/* Called by rill_region_list() for each region.  A nonzero return stops
+ * the listing, and rill_region_list() returns it. */
+typedef int (*rill_list_fn)(const char *name, void *arg);
+
+/* Calls FN for each rill region in DIR (NULL = $RILL_DIR or /dev/shm): each
+ * file with a valid name that starts with a region's magic, in directory
+ * order.  Nothing is locked or opened for long: a region may be gone by
+ * the time FN opens it.  Returns the number of regions found (>= 0), FN's
+ * nonzero return, or an error (ENODIR, EACCES, EIO). */
+int rill_region_list(const char *dir, rill_list_fn fn, void *arg);
+
 typedef struct rill_region_info {
   uint64_t size;       /* total bytes                                   */
   uint64_t used;       /* bytes allocated to objects (header included)  */

@@ -268,6 +268,41 @@ int rill_region_clean(const char *dir, int dry_run, rill_clean_fn fn, void *arg)
   return rc ? rc : k.found;
 }
 
+struct list_ctx {
+  const char *dir;
+  int found;
+  rill_list_fn fn;
+  void *arg;
+};
+
+static int list_one(const char *name, void *arg) {
+  struct list_ctx *k = arg;
+  if (!rill__name_ok(name)) return 0; /* temporary files, FIFOs, others */
+  char path[RILL_PATH_MAX];
+  int f;
+  uint64_t size;
+  if (make_path(path, sizeof path, k->dir, name) || rill__file_open(path, &f, &size))
+    return 0; /* gone meanwhile, or not ours to read */
+  int magic = 0;
+  void *m;
+  if (size >= RILL_PAGE && rill__map(f, 0, RILL_PAGE, 0, &m) == 0) {
+    const rill_region_hdr *h = m;
+    /* Acquire: pairs with the release store of magic in rill_region_create(). */
+    magic = atomic_load_explicit(&h->magic, memory_order_acquire) == RILL_REGION_MAGIC;
+    rill__unmap(m, RILL_PAGE);
+  }
+  rill__file_close(f);
+  if (!magic) return 0;
+  k->found++;
+  return k->fn ? k->fn(name, k->arg) : 0;
+}
+
+int rill_region_list(const char *dir, rill_list_fn fn, void *arg) {
+  struct list_ctx k = {rill__dir(dir), 0, fn, arg};
+  int rc = rill__dir_each(k.dir, list_one, &k);
+  return rc ? rc : k.found;
+}
+
 int rill_region_info_get(rill_region *r, rill_region_info *info) {
   if (!r || !info) return -RILL_EINVAL;
   const rill_region_hdr *h = (const rill_region_hdr *)r->base;

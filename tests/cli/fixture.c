@@ -1,0 +1,168 @@
+/* rill_cli_fixture: live regions and endpoints for the tests of the rill
+ * command line (tests/cli/test_cli.py), driven line by line on stdin.
+ *
+ *   rill_cli_fixture DIR
+ *
+ * Every command answers one line on stdout: "ok [VALUES]" or "err TEXT".
+ * The test waits for the answer, so it knows the state of shared memory
+ * when it runs the command line (no sleeps).
+ *
+ *   region NAME SIZE                   create a region
+ *   channel REGION/CHAN DEPTH MTU SLOTS MAX_MSG
+ *   producer REGION/CHAN               join as the producer -> ok P
+ *   consumer REGION/CHAN reliable|lossy join as a consumer  -> ok C SLOT
+ *   send P N [SIZE]                    N messages: sig = the producer's
+ *                                      count so far; payload "msg SIG"
+ *                                      (SIZE bytes of it repeated, if given)
+ *                                      -> ok SENT (fewer: no credit)
+ *   sendbin P N                        N messages of bytes 0..7 and 0xff
+ *   recv C N                           consume N messages -> ok GOT
+ *   poll C                             one poll -> ok RC LOST
+ *   flush                              flush every endpoint
+ *   leave C | leavep P                 leave an endpoint
+ *   exit                               leave everything and exit 0
+ *
+ * Killing it (SIGKILL) leaves its endpoints dead. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rill.h"
+
+#define MAXE 64
+
+static const char *dir;
+static struct prod { rill_region *r; rill_producer *p; uint64_t sent; } prods[MAXE];
+static struct cons { rill_region *r; rill_consumer *c; } conss[MAXE];
+static int nprods, nconss;
+
+static rill_region *open_region(const char *name) {
+  rill_region_opts o = {.dir = dir};
+  rill_region *r;
+  return rill_region_open(name, &o, &r) ? NULL : r;
+}
+
+static int split(char *arg, char **chan) {
+  char *s = strchr(arg, '/');
+  if (!s) return -1;
+  *s = 0;
+  *chan = s + 1;
+  return 0;
+}
+
+#define ANSWER(...) (printf(__VA_ARGS__), putchar('\n'), fflush(stdout))
+
+static void cmd(char *line) {
+  char *argv[8] = {0};
+  int argc = 0;
+  for (char *t = strtok(line, " \t\n"); t && argc < 8; t = strtok(NULL, " \t\n")) argv[argc++] = t;
+  if (!argc) return;
+  const char *c0 = argv[0];
+  char *chan;
+  int rc;
+  if (!strcmp(c0, "region") && argc == 3) {
+    rill_region_opts o = {.dir = dir, .size = strtoull(argv[2], NULL, 10)};
+    rill_region *r;
+    if ((rc = rill_region_create(argv[1], &o, &r))) { ANSWER("err %s", rill_strerror(rc)); return; }
+    rill_region_close(r);
+    ANSWER("ok");
+  } else if (!strcmp(c0, "channel") && argc == 6 && !split(argv[1], &chan)) {
+    rill_region *r = open_region(argv[1]);
+    if (!r) { ANSWER("err no region"); return; }
+    rill_channel_opts co = {.depth = (uint32_t)atoi(argv[2]), .mtu = (uint32_t)atoi(argv[3]),
+                            .max_consumers = (uint32_t)atoi(argv[4]),
+                            .max_msg = strtoull(argv[5], NULL, 10)};
+    rc = rill_channel_create(r, chan, &co);
+    rill_region_close(r);
+    if (rc) ANSWER("err %s", rill_strerror(rc));
+    else ANSWER("ok");
+  } else if (!strcmp(c0, "producer") && argc == 2 && !split(argv[1], &chan) && nprods < MAXE) {
+    struct prod *p = &prods[nprods];
+    if (!(p->r = open_region(argv[1]))) { ANSWER("err no region"); return; }
+    if ((rc = rill_producer_join(p->r, chan, &p->p))) { ANSWER("err %s", rill_strerror(rc)); return; }
+    p->sent = rill_producer_seq(p->p);
+    ANSWER("ok %d", nprods++);
+  } else if (!strcmp(c0, "consumer") && argc == 3 && !split(argv[1], &chan) && nconss < MAXE) {
+    struct cons *k = &conss[nconss];
+    if (!(k->r = open_region(argv[1]))) { ANSWER("err no region"); return; }
+    int mode = !strcmp(argv[2], "lossy") ? RILL_LOSSY : RILL_RELIABLE;
+    if ((rc = rill_consumer_join(k->r, chan, mode, &k->c))) { ANSWER("err %s", rill_strerror(rc)); return; }
+    ANSWER("ok %d %u", nconss++, rill_consumer_slot(k->c));
+  } else if ((!strcmp(c0, "send") || !strcmp(c0, "sendbin")) && argc >= 3) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nprods || !prods[i].p) { ANSWER("err no producer"); return; }
+    struct prod *p = &prods[i];
+    uint64_t n = strtoull(argv[2], NULL, 10), sent = 0;
+    size_t size = argc > 3 ? strtoull(argv[3], NULL, 10) : 0;
+    static char buf[1 << 20];
+    for (; sent < n; sent++) {
+      size_t len;
+      if (!strcmp(c0, "sendbin")) {
+        static const char bin[] = {0, 1, 2, 3, 4, 5, 6, 7, (char)0xff};
+        memcpy(buf, bin, len = sizeof bin);
+      } else {
+        char word[32];
+        int w = snprintf(word, sizeof word, "msg %llu", (unsigned long long)p->sent);
+        len = size ? size : (size_t)w;
+        if (len > sizeof buf) len = sizeof buf;
+        for (size_t j = 0; j < len; j++) buf[j] = word[j % (size_t)w];
+      }
+      if ((rc = rill_send(p->p, buf, len, p->sent))) break;
+      p->sent++;
+    }
+    ANSWER("ok %llu", (unsigned long long)sent);
+  } else if (!strcmp(c0, "recv") && argc == 3) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }
+    uint64_t n = strtoull(argv[2], NULL, 10), got = 0;
+    static char buf[1 << 20];
+    rill_meta m;
+    while (got < n && rill_recv(conss[i].c, buf, sizeof buf, &m) >= 0) got++;
+    ANSWER("ok %llu", (unsigned long long)got);
+  } else if (!strcmp(c0, "poll") && argc == 2) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }
+    rill_view v = {0};
+    rc = rill_poll(conss[i].c, &v);
+    ANSWER("ok %d %llu", rc, (unsigned long long)v.lost);
+  } else if (!strcmp(c0, "flush")) {
+    for (int i = 0; i < nprods; i++) if (prods[i].p) rill_producer_flush(prods[i].p);
+    for (int i = 0; i < nconss; i++) if (conss[i].c) rill_consumer_flush(conss[i].c);
+    ANSWER("ok");
+  } else if (!strcmp(c0, "leave") && argc == 2) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }
+    rill_consumer_leave(conss[i].c);
+    rill_region_close(conss[i].r);
+    conss[i].c = NULL;
+    ANSWER("ok");
+  } else if (!strcmp(c0, "leavep") && argc == 2) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nprods || !prods[i].p) { ANSWER("err no producer"); return; }
+    rill_producer_leave(prods[i].p);
+    rill_region_close(prods[i].r);
+    prods[i].p = NULL;
+    ANSWER("ok");
+  } else if (!strcmp(c0, "exit")) {
+    for (int i = 0; i < nconss; i++)
+      if (conss[i].c) rill_consumer_leave(conss[i].c), rill_region_close(conss[i].r);
+    for (int i = 0; i < nprods; i++)
+      if (prods[i].p) rill_producer_leave(prods[i].p), rill_region_close(prods[i].r);
+    ANSWER("ok");
+    exit(0);
+  } else {
+    ANSWER("err bad command: %s", c0);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: rill_cli_fixture DIR\n");
+    return 2;
+  }
+  dir = argv[1];
+  char line[512];
+  while (fgets(line, sizeof line, stdin)) cmd(line);
+  return 0; /* stdin closed: exit without leaving (endpoints stay, dead) */
+}

@@ -1,0 +1,279 @@
+/* rill clean, create, rm and bench: the operator's commands that change
+ * what is in shared memory, and the way to the benchmark. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- clean --------------------------------------------------------------------- */
+
+static const char clean_usage[] =
+    "Usage: rill clean [--dir DIR] [--dry-run] [DIR]\n"
+    "\n"
+    "Removes the regions of DIR (default $RILL_DIR, else /dev/shm) whose every\n"
+    "user is dead, with their consumers' FIFOs.  A region that a live process\n"
+    "has open is never touched: the removal happens under an exclusive lock\n"
+    "that no live user can be holding.  Files that are not rill regions are\n"
+    "left alone.  Prints a line per region removed (or, with --dry-run, that\n"
+    "would be).\n"
+    "\n"
+    "  -d, --dir DIR   the directory (as the argument)\n"
+    "  -n, --dry-run   say what would be removed, remove nothing\n"
+    "  -h, --help      this text\n";
+
+struct clean_ctx {
+  int dry_run, failed;
+};
+
+static void clean_cb(const char *name, int removed, int err, void *arg) {
+  struct clean_ctx *k = arg;
+  if (err) {
+    cli_warn("%s: %s", name, rill_strerror(err));
+    k->failed++;
+  } else {
+    printf("%s %s\n", k->dry_run ? "would remove" : removed ? "removed" : "kept", name);
+  }
+}
+
+int cmd_clean(int argc, char **argv) {
+  static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+                                       {"dry-run", no_argument, 0, 'n'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  const char *dir = cli_dir;
+  struct clean_ctx k = {0, 0};
+  int o;
+  while ((o = getopt_long(argc, argv, "d:nh", opts, NULL)) != -1) {
+    switch (o) {
+    case 'd': dir = optarg; break;
+    case 'n': k.dry_run = 1; break;
+    case 'h': fputs(clean_usage, stdout); return 0;
+    default: return cli_usage("bad option");
+    }
+  }
+  if (optind < argc) dir = argv[optind++];
+  if (optind < argc) return cli_usage("one directory at most");
+  int n = rill_region_clean(dir, k.dry_run, clean_cb, &k);
+  if (n < 0) return cli_fail("%s: %s", cli_dir_name(dir), rill_strerror(n));
+  if (n == 0) printf("nothing to clean in %s\n", cli_dir_name(dir));
+  return k.failed ? 1 : 0;
+}
+
+/* ---- create -------------------------------------------------------------------- */
+
+static const char create_usage[] =
+    "Usage: rill create [--dir DIR] [--size BYTES] [--mode MODE] REGION\n"
+    "       rill create [--dir DIR] [--depth N] [--mtu BYTES] [--consumers N]\n"
+    "                   [--max-msg BYTES] REGION/CHANNEL\n"
+    "\n"
+    "Makes region REGION (a file in DIR, its pages reserved up front), or\n"
+    "channel CHANNEL in the existing region REGION.  Sizes take a K, M or G\n"
+    "suffix (powers of 1024).  Options left out take the library's defaults.\n"
+    "\n"
+    "  -d, --dir DIR        where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "  -s, --size BYTES     region: total size (default 64M)\n"
+    "  -m, --mode MODE      region: file mode, octal (default 600; the umask\n"
+    "                       is not applied)\n"
+    "  -D, --depth N        channel: descriptors in the ring, a power of two\n"
+    "                       (default 4096)\n"
+    "  -u, --mtu BYTES      channel: largest fragment (default 1024)\n"
+    "  -c, --consumers N    channel: consumer slots (default 8)\n"
+    "  -M, --max-msg BYTES  channel: largest message, in fragments of mtu\n"
+    "                       (default 16 fragments, at most depth/2)\n"
+    "  -h, --help           this text\n";
+
+static int num_arg(const char *opt, const char *s, int si, uint64_t max, uint64_t *out) {
+  if (cli_parse_u64(s, si, out) || *out == 0 || *out > max)
+    return cli_usage("--%s: '%s' is not a number from 1 to %llu", opt, s,
+                     (unsigned long long)max);
+  return 0;
+}
+
+int cmd_create(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"dir", required_argument, 0, 'd'},     {"size", required_argument, 0, 's'},
+      {"mode", required_argument, 0, 'm'},    {"depth", required_argument, 0, 'D'},
+      {"mtu", required_argument, 0, 'u'},     {"consumers", required_argument, 0, 'c'},
+      {"max-msg", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  const char *dir = cli_dir;
+  rill_region_opts ro = {0};
+  rill_channel_opts co = {0};
+  int region_opt = 0, chan_opt = 0, o, rc;
+  uint64_t v;
+  while ((o = getopt_long(argc, argv, "d:s:m:D:u:c:M:h", opts, NULL)) != -1) {
+    switch (o) {
+    case 'd': dir = optarg; break;
+    case 's':
+      if ((rc = num_arg("size", optarg, 0, UINT64_MAX, &ro.size))) return rc;
+      region_opt = 1;
+      break;
+    case 'm': {
+      char *end;
+      errno = 0;
+      unsigned long m = strtoul(optarg, &end, 8);
+      if (errno || !*optarg || *end || m == 0 || m > 07777)
+        return cli_usage("--mode: '%s' is not an octal file mode", optarg);
+      ro.mode = (uint32_t)m;
+      region_opt = 1;
+      break;
+    }
+    case 'D':
+      if ((rc = num_arg("depth", optarg, 0, 1u << 24, &v))) return rc;
+      co.depth = (uint32_t)v, chan_opt = 1;
+      break;
+    case 'u':
+      if ((rc = num_arg("mtu", optarg, 0, 65535, &v))) return rc;
+      co.mtu = (uint32_t)v, chan_opt = 1;
+      break;
+    case 'c':
+      if ((rc = num_arg("consumers", optarg, 0, 256, &v))) return rc;
+      co.max_consumers = (uint32_t)v, chan_opt = 1;
+      break;
+    case 'M':
+      if ((rc = num_arg("max-msg", optarg, 0, UINT64_MAX, &co.max_msg))) return rc;
+      chan_opt = 1;
+      break;
+    case 'h': fputs(create_usage, stdout); return 0;
+    default: return cli_usage("bad option");
+    }
+  }
+  if (optind != argc - 1) return cli_usage("one REGION or REGION/CHANNEL, please");
+  char region[RILL_NAME_MAX + 1], chan[RILL_NAME_MAX + 1];
+  if (cli_split(argv[optind], region, chan))
+    return cli_usage("'%s' is not REGION or REGION/CHANNEL (names are 1 to %d of "
+                     "[A-Za-z0-9._-], not starting with '.')", argv[optind], RILL_NAME_MAX);
+  ro.dir = dir;
+  rill_region *r;
+  if (!chan[0]) {
+    if (chan_opt) return cli_usage("--depth, --mtu, --consumers and --max-msg are for channels");
+    if ((rc = rill_region_create(region, &ro, &r)))
+      return cli_fail("region %s in %s: %s", region, cli_dir_name(dir), rill_strerror(rc));
+    rill_region_info ri;
+    rill_region_info_get(r, &ri);
+    rill_region_close(r);
+    char b[16];
+    printf("created region %s (%s) in %s\n", region, cli_bytes(b, (double)ri.size),
+           cli_dir_name(dir));
+    return 0;
+  }
+  if (region_opt) return cli_usage("--size and --mode are for regions");
+  if (!rill_channel_footprint(&co))
+    return cli_usage("those channel options do not go together (depth a power of two "
+                     "from 2; max-msg at least mtu and at most depth/2 fragments)");
+  if ((rc = rill_region_open(region, &ro, &r)))
+    return cli_fail("region %s in %s: %s%s", region, cli_dir_name(dir), rill_strerror(rc),
+                    rc == -RILL_ENOENT ? " (make it first: rill create REGION)" : "");
+  rc = rill_channel_create(r, chan, &co);
+  rill_channel_stats *st = NULL;
+  if (!rc && (st = malloc(sizeof *st)) && (rc = rill_channel_stats_get(r, chan, st)) == 0) {
+    char b1[16], b2[16];
+    printf("created channel %s/%s: depth %u, mtu %u, %u consumer slots, largest message "
+           "%s, %s of the region\n", region, chan, st->depth, st->mtu, st->max_consumers,
+           cli_bytes(b1, (double)st->max_msg), cli_bytes(b2, (double)st->size));
+  }
+  free(st);
+  rill_region_info ri;
+  rill_region_info_get(r, &ri);
+  rill_region_close(r);
+  if (rc == -RILL_ENOSPC && ri.nobjects < 62) {
+    char b1[16], b2[16];
+    return cli_fail("channel %s/%s: %s: it needs %s, the region has %s left", region, chan,
+                    rill_strerror(rc), cli_bytes(b1, (double)rill_channel_footprint(&co)),
+                    cli_bytes(b2, (double)(ri.size - ri.used)));
+  }
+  if (rc) return cli_fail("channel %s/%s: %s", region, chan, rill_strerror(rc));
+  return 0;
+}
+
+/* ---- rm ------------------------------------------------------------------------ */
+
+static const char rm_usage[] =
+    "Usage: rill rm [--dir DIR] [--force] REGION...\n"
+    "\n"
+    "Removes regions (and their consumers' FIFOs).  A region that a live\n"
+    "process has open is refused unless --force: the processes that have it\n"
+    "keep using it, but nobody new can reach it.  Channels cannot be removed\n"
+    "from a region; remove the region.\n"
+    "\n"
+    "  -d, --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "  -f, --force    remove regions that are in use too\n"
+    "  -h, --help     this text\n";
+
+int cmd_rm(int argc, char **argv) {
+  static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+                                       {"force", no_argument, 0, 'f'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  const char *dir = cli_dir;
+  int force = 0, o, failed = 0;
+  while ((o = getopt_long(argc, argv, "d:fh", opts, NULL)) != -1) {
+    switch (o) {
+    case 'd': dir = optarg; break;
+    case 'f': force = 1; break;
+    case 'h': fputs(rm_usage, stdout); return 0;
+    default: return cli_usage("bad option");
+    }
+  }
+  if (optind >= argc) return cli_usage("which regions?");
+  for (int i = optind; i < argc; i++) {
+    char region[RILL_NAME_MAX + 1], chan[RILL_NAME_MAX + 1];
+    if (cli_split(argv[i], region, chan)) return cli_usage("'%s' is not a region name", argv[i]);
+    if (chan[0]) return cli_usage("%s: channels cannot be removed, only whole regions", argv[i]);
+  }
+  for (int i = optind; i < argc; i++) {
+    const char *name = argv[i];
+    int u = rill_region_in_use(name, dir);
+    if (u < 0) {
+      failed = cli_fail("%s: %s", name, rill_strerror(u));
+      continue;
+    }
+    if (u && !force) {
+      failed = cli_fail("%s is in use by a live process (--force removes it anyway)", name);
+      continue;
+    }
+    int rc = rill_region_unlink(name, dir);
+    if (rc) failed = cli_fail("%s: %s", name, rill_strerror(rc));
+    else printf("removed %s%s\n", name, u ? " (it was in use)" : "");
+  }
+  return failed;
+}
+
+/* ---- bench --------------------------------------------------------------------- */
+
+static const char bench_usage[] =
+    "Usage: rill bench [ARGS...]\n"
+    "\n"
+    "Runs the benchmark, rill_bench, with ARGS: the one beside this program\n"
+    "if there is one, else the first on PATH.  Its options follow;\n"
+    "docs/benchmark.md describes it, and 'make bench' runs it with the Go,\n"
+    "request/response and peer benchmarks.\n";
+
+int cmd_bench(int argc, char **argv) {
+  if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(bench_usage, stdout); /* then rill_bench's own */
+    putchar('\n');
+  }
+  char self[PATH_MAX], path[PATH_MAX + 16];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  const char *prog = "rill_bench";
+  if (n > 0) {
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) {
+      *slash = 0;
+      snprintf(path, sizeof path, "%s/rill_bench", self);
+      if (access(path, X_OK) == 0) prog = path;
+    }
+  }
+  argv[0] = (char *)"rill_bench";
+  fflush(stdout);
+  if (prog == path) execv(prog, argv);
+  else execvp(prog, argv);
+  return cli_fail("cannot run rill_bench (%s): build it with 'make' and run it from the build "
+                  "directory, or install it on PATH ('make install')", strerror(errno));
+}

@@ -1,0 +1,392 @@
+/* The rill command line: messages, argument parsing, human formats, JSON,
+ * and snapshots of regions. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *cli_cmd = NULL;
+const char *cli_dir = NULL;
+
+static void vwarn(const char *fmt, va_list ap) {
+  fprintf(stderr, cli_cmd ? "rill %s: " : "rill: ", cli_cmd);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
+void cli_warn(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vwarn(fmt, ap);
+  va_end(ap);
+}
+
+int cli_fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vwarn(fmt, ap);
+  va_end(ap);
+  return 1;
+}
+
+int cli_usage(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vwarn(fmt, ap);
+  va_end(ap);
+  if (cli_cmd) fprintf(stderr, "Try 'rill %s --help'.\n", cli_cmd);
+  else fprintf(stderr, "Try 'rill --help'.\n");
+  return EXIT_USAGE;
+}
+
+/* ---- arguments ----------------------------------------------------------------- */
+
+int cli_parse_u64(const char *s, int si, uint64_t *out) {
+  if (!s || !*s || *s == '-' || *s == '+') return -1;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s) return -1;
+  uint64_t mul = 1, base = si ? 1000 : 1024;
+  switch (*end) {
+  case 0: break;
+  case 'k': case 'K': mul = base; end++; break;
+  case 'm': case 'M': mul = base * base; end++; break;
+  case 'g': case 'G': mul = base * base * base; end++; break;
+  default: return -1;
+  }
+  if (!si && mul > 1 && (*end == 'i' || *end == 'I')) end++;   /* KiB */
+  if (!si && (*end == 'b' || *end == 'B')) end++;
+  if (*end) return -1;
+  if (v > UINT64_MAX / mul) return -1;
+  *out = (uint64_t)v * mul;
+  return 0;
+}
+
+int cli_parse_secs(const char *s, double *out) {
+  if (!s || !*s) return -1;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v > 0) || v > 86400) return -1;
+  *out = v;
+  return 0;
+}
+
+static int name_ok(const char *s, size_t n) {
+  if (n == 0 || n > RILL_NAME_MAX || s[0] == '.') return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '.' || c == '_' || c == '-'))
+      return 0;
+  }
+  return 1;
+}
+
+int cli_split(const char *arg, char *region, char *chan) {
+  const char *slash = strchr(arg, '/');
+  size_t rn = slash ? (size_t)(slash - arg) : strlen(arg);
+  if (!name_ok(arg, rn)) return -1;
+  memcpy(region, arg, rn);
+  region[rn] = 0;
+  chan[0] = 0;
+  if (!slash) return 0;
+  size_t cn = strlen(slash + 1);
+  if (!name_ok(slash + 1, cn)) return -1;
+  memcpy(chan, slash + 1, cn + 1);
+  return 0;
+}
+
+/* ---- formatting ----------------------------------------------------------------- */
+
+static const char *scaled(char *buf, double n, double base, const char *const *units,
+                          int nunits, const char *unit0) {
+  int u = 0;
+  while (u < nunits && fabs(n) >= base * 0.9995) n /= base, u++;
+  if (u == 0) snprintf(buf, 16, "%.0f%s", n, unit0);
+  else snprintf(buf, 16, n < 9.995 ? "%.2f%s" : n < 99.95 ? "%.1f%s" : "%.0f%s", n,
+                units[u - 1]);
+  return buf;
+}
+
+const char *cli_bytes(char *buf, double n) {
+  static const char *const u[] = {" KiB", " MiB", " GiB", " TiB"};
+  return scaled(buf, n, 1024, u, 4, " B");
+}
+
+const char *cli_count(char *buf, double n) {
+  static const char *const u[] = {"k", "M", "G", "T"};
+  return scaled(buf, n, 1000, u, 4, "");
+}
+
+const char *cli_ns(char *buf, double ns) {
+  if (ns < 1000) snprintf(buf, 16, "%.0f ns", ns);
+  else if (ns < 1e6) snprintf(buf, 16, "%.1f us", ns / 1e3);
+  else if (ns < 1e9) snprintf(buf, 16, "%.1f ms", ns / 1e6);
+  else snprintf(buf, 16, "%.2f s", ns / 1e9);
+  return buf;
+}
+
+const char *cli_age(char *buf, double s) {
+  if (s < 0) s = 0;
+  if (s < 120) snprintf(buf, 16, "%.0fs", s);
+  else if (s < 7200) snprintf(buf, 16, "%.0fm", s / 60);
+  else if (s < 172800) snprintf(buf, 16, "%.0fh", s / 3600);
+  else snprintf(buf, 16, "%.0fd", s / 86400);
+  return buf;
+}
+
+const char *cli_liveness(uint32_t l) {
+  switch (l) {
+  case RILL_PEER_NONE: return "none";
+  case RILL_PEER_ALIVE: return "alive";
+  case RILL_PEER_DEAD: return "dead";
+  default: return "unknown";
+  }
+}
+
+const char *cli_mode(uint32_t m) {
+  return m == RILL_RELIABLE ? "reliable" : m == RILL_LOSSY ? "lossy" : "free";
+}
+
+/* ---- JSON ------------------------------------------------------------------------ */
+
+void cli_json_init(cli_json *j, FILE *f) {
+  memset(j, 0, sizeof *j);
+  j->f = f;
+  j->first[0] = 1;
+  j->pretty = 1;
+}
+
+static void jstring(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    switch (*p) {
+    case '"': fputs("\\\"", f); break;
+    case '\\': fputs("\\\\", f); break;
+    case '\n': fputs("\\n", f); break;
+    case '\t': fputs("\\t", f); break;
+    case '\r': fputs("\\r", f); break;
+    default:
+      if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+      else fputc(*p, f);
+    }
+  }
+  fputc('"', f);
+}
+
+/* The separator and key before a value. */
+static void jkey(cli_json *j, const char *key) {
+  if (!j->first[j->depth]) fputc(',', j->f);
+  j->first[j->depth] = 0;
+  if (j->pretty && j->depth) {
+    fputc('\n', j->f);
+    for (int i = 0; i < j->depth; i++) fputs("  ", j->f);
+  }
+  if (key) {
+    jstring(j->f, key);
+    fputs(j->pretty ? ": " : ":", j->f);
+  }
+}
+
+static void jopen(cli_json *j, const char *key, char c) {
+  jkey(j, key);
+  fputc(c, j->f);
+  if (j->depth < 15) j->depth++;
+  j->first[j->depth] = 1;
+}
+
+void cli_json_obj(cli_json *j, const char *key) { jopen(j, key, '{'); }
+void cli_json_arr(cli_json *j, const char *key) { jopen(j, key, '['); }
+
+void cli_json_end(cli_json *j, char close) {
+  int empty = j->first[j->depth];
+  if (j->depth) j->depth--;
+  if (j->pretty && !empty) {
+    fputc('\n', j->f);
+    for (int i = 0; i < j->depth; i++) fputs("  ", j->f);
+  }
+  fputc(close, j->f);
+}
+
+void cli_json_str(cli_json *j, const char *key, const char *v) {
+  jkey(j, key);
+  jstring(j->f, v);
+}
+
+void cli_json_u64(cli_json *j, const char *key, uint64_t v) {
+  jkey(j, key);
+  fprintf(j->f, "%llu", (unsigned long long)v);
+}
+
+void cli_json_num(cli_json *j, const char *key, double v) {
+  jkey(j, key);
+  if (isfinite(v)) fprintf(j->f, "%.6g", v);
+  else fputs("null", j->f);
+}
+
+void cli_json_bool(cli_json *j, const char *key, int v) {
+  jkey(j, key);
+  fputs(v ? "true" : "false", j->f);
+}
+
+void cli_json_null(cli_json *j, const char *key) {
+  jkey(j, key);
+  fputs("null", j->f);
+}
+
+void cli_json_done(cli_json *j) {
+  fputc('\n', j->f);
+  fflush(j->f);
+}
+
+/* ---- clocks ------------------------------------------------------------------------ */
+
+static uint64_t clock_ns(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t cli_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t cli_real_ns(void) { return clock_ns(CLOCK_REALTIME); }
+
+/* ---- snapshots ------------------------------------------------------------------------ */
+
+struct names {
+  char **v;
+  int n, cap;
+};
+
+static int name_add(const char *name, void *arg) {
+  struct names *k = arg;
+  if (k->n == k->cap) {
+    int cap = k->cap ? 2 * k->cap : 16;
+    char **v = realloc(k->v, (size_t)cap * sizeof *v);
+    if (!v) return -RILL_ENOMEM;
+    k->v = v;
+    k->cap = cap;
+  }
+  if (!(k->v[k->n] = strdup(name))) return -RILL_ENOMEM;
+  k->n++;
+  return 0;
+}
+
+static int name_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cli_region_names(const char *dir, char ***names) {
+  struct names k = {0};
+  int rc = rill_region_list(dir, name_add, &k);
+  if (rc < 0) {
+    cli_names_free(k.v, k.n);
+    return rc;
+  }
+  if (k.n) qsort(k.v, (size_t)k.n, sizeof *k.v, name_cmp);
+  *names = k.v;
+  return k.n;
+}
+
+void cli_names_free(char **names, int n) {
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(names);
+}
+
+static int snap_region(cli_region *cr, const char *dir, int ask_in_use) {
+  cr->in_use = -1;
+  if (ask_in_use) {
+    /* Before we open it: our own handle's lock would count as a user. */
+    int u = rill_region_in_use(cr->name, dir);
+    cr->in_use = u < 0 ? -1 : u;
+  }
+  rill_region *r;
+  rill_region_opts o = {.dir = dir};
+  if ((cr->err = rill_region_open(cr->name, &o, &r))) return 0;
+  rill_region_info_get(r, &cr->info);
+  cr->ch = calloc(cr->info.nobjects ? cr->info.nobjects : 1, sizeof *cr->ch);
+  if (!cr->ch) { rill_region_close(r); return -RILL_ENOMEM; }
+  for (uint32_t i = 0; i < cr->info.nobjects; i++) {
+    rill_object_info oi;
+    if (rill_region_object_get(r, i, &oi) || oi.type != RILL_OBJECT_CHANNEL) continue;
+    cli_channel *c = &cr->ch[cr->nchannels++];
+    memcpy(c->name, oi.name, sizeof c->name);
+    if ((c->err = rill_channel_stats_get(r, c->name, &c->st))) continue;
+    c->lat = calloc(c->st.max_consumers, sizeof *c->lat);
+    if (!c->lat) { rill_region_close(r); return -RILL_ENOMEM; }
+    for (uint32_t k = 0; k < c->st.max_consumers; k++)
+      if (c->st.consumers[k].mode) rill_latency_get(r, c->name, k, &c->lat[k]);
+  }
+  rill_region_close(r);
+  return 0;
+}
+
+int cli_snap_take(cli_snap *s, const char *dir, char *const *names, int n, int ask_in_use) {
+  memset(s, 0, sizeof *s);
+  s->dir = dir;
+  s->mono_ns = cli_mono_ns();
+  s->real_ns = cli_real_ns();
+  if (n && !(s->r = calloc((size_t)n, sizeof *s->r))) return -RILL_ENOMEM;
+  for (int i = 0; i < n; i++) {
+    cli_region *cr = &s->r[s->nregions++];
+    snprintf(cr->name, sizeof cr->name, "%s", names[i]);
+    int rc = snap_region(cr, dir, ask_in_use);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+void cli_snap_free(cli_snap *s) {
+  for (uint32_t i = 0; i < s->nregions; i++) {
+    for (uint32_t k = 0; k < s->r[i].nchannels; k++) free(s->r[i].ch[k].lat);
+    free(s->r[i].ch);
+  }
+  free(s->r);
+  memset(s, 0, sizeof *s);
+}
+
+const cli_channel *cli_snap_find(const cli_snap *s, const char *region, const char *chan) {
+  if (!s) return NULL;
+  for (uint32_t i = 0; i < s->nregions; i++) {
+    if (strcmp(s->r[i].name, region)) continue;
+    for (uint32_t k = 0; k < s->r[i].nchannels; k++)
+      if (!strcmp(s->r[i].ch[k].name, chan) && !s->r[i].ch[k].err) return &s->r[i].ch[k];
+  }
+  return NULL;
+}
+
+void cli_channel_peers(const cli_channel *c, uint32_t *alive, uint32_t *dead) {
+  *alive = *dead = 0;
+  if (c->err) return;
+  uint32_t l = c->st.producer_liveness;
+  *alive += l == RILL_PEER_ALIVE;
+  *dead += l == RILL_PEER_DEAD;
+  for (uint32_t k = 0; k < c->st.max_consumers; k++) {
+    if (!c->st.consumers[k].mode) continue;
+    l = c->st.consumers[k].liveness;
+    *alive += l == RILL_PEER_ALIVE;
+    *dead += l == RILL_PEER_DEAD;
+  }
+}
+
+void cli_latency_delta(const rill_latency *now, const rill_latency *before, rill_latency *out) {
+  *out = *now;
+  if (!before || before->count > now->count) return;
+  for (uint32_t i = 0; i < RILL_LATENCY_BUCKETS; i++) {
+    if (before->buckets[i] > now->buckets[i]) { *out = *now; return; } /* reset */
+    out->buckets[i] = now->buckets[i] - before->buckets[i];
+  }
+  out->count = now->count - before->count;
+  out->sum_ns = cli_delta(now->sum_ns, before->sum_ns);
+}
+
+const char *cli_dir_name(const char *dir) {
+  if (dir && dir[0]) return dir;
+  const char *env = getenv("RILL_DIR");
+  return env && env[0] ? env : "/dev/shm";
+}

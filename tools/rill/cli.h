@@ -1,0 +1,152 @@
+/* The rill command line: what its commands share.
+ *
+ * Exit codes: 0 ok, 1 failure (a message on stderr says why), 2 usage (a
+ * message and a pointer to --help).  Every command reads shared memory
+ * through the public API only (include/rill.h). */
+#ifndef RILL_CLI_H
+#define RILL_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rill.h"
+
+#define EXIT_USAGE 2
+
+/* ---- messages and exits ---------------------------------------------------- */
+
+extern const char *cli_cmd; /* the command running, for messages */
+extern const char *cli_dir; /* --dir before the command (NULL: $RILL_DIR or /dev/shm) */
+
+/* The directory regions are in, for messages. */
+const char *cli_dir_name(const char *dir);
+
+/* "rill CMD: MESSAGE" on stderr. */
+__attribute__((format(printf, 1, 2))) void cli_warn(const char *fmt, ...);
+/* cli_warn(), then 1. */
+__attribute__((format(printf, 1, 2))) int cli_fail(const char *fmt, ...);
+/* cli_warn() and a pointer to --help, then EXIT_USAGE. */
+__attribute__((format(printf, 1, 2))) int cli_usage(const char *fmt, ...);
+
+/* ---- arguments --------------------------------------------------------------- */
+
+/* Parses a count: decimal, with an optional k/M/G suffix (powers of 1000
+ * when SI, else of 1024, for sizes).  0 or -1 on bad input. */
+int cli_parse_u64(const char *s, int si, uint64_t *out);
+/* Parses seconds ("0.5", "2"), more than 0. */
+int cli_parse_secs(const char *s, double *out);
+/* Splits "REGION[/CHANNEL]": REGION into region (RILL_NAME_MAX + 1
+ * bytes), CHANNEL into chan ("" when absent).  0, or -1 if malformed. */
+int cli_split(const char *arg, char *region, char *chan);
+
+/* ---- formatting -------------------------------------------------------------- */
+
+/* Human forms, into BUF (at least 16 bytes), returned for printf:
+ * 1.5 KiB / 2.0 MiB; 1.23k / 4.56M; 850 ns / 1.2 us / 3.4 ms / 1.20 s;
+ * an age as 45s / 12m / 3h / 2d. */
+const char *cli_bytes(char *buf, double n);
+const char *cli_count(char *buf, double n);
+const char *cli_ns(char *buf, double ns);
+const char *cli_age(char *buf, double secs);
+
+/* Text of a liveness (RILL_PEER_*) and of a consumer mode. */
+const char *cli_liveness(uint32_t l);
+const char *cli_mode(uint32_t m);
+
+/* ---- JSON output ------------------------------------------------------------- */
+
+/* A small writer: it tracks nesting and commas; strings are escaped. */
+typedef struct cli_json {
+  FILE *f;
+  int depth;
+  int first[16]; /* nothing written yet at this depth */
+  int pretty;
+} cli_json;
+
+void cli_json_init(cli_json *j, FILE *f);
+void cli_json_obj(cli_json *j, const char *key);  /* { (key NULL in arrays) */
+void cli_json_arr(cli_json *j, const char *key);  /* [ */
+void cli_json_end(cli_json *j, char close);       /* } or ] */
+void cli_json_str(cli_json *j, const char *key, const char *v);
+void cli_json_u64(cli_json *j, const char *key, uint64_t v);
+void cli_json_num(cli_json *j, const char *key, double v); /* NaN: null */
+void cli_json_bool(cli_json *j, const char *key, int v);
+void cli_json_null(cli_json *j, const char *key);
+void cli_json_done(cli_json *j); /* the final newline */
+
+/* ---- snapshots of regions ------------------------------------------------------
+ * What ls, info and monitor show: regions, their channels, every endpoint's
+ * counters and liveness, and each active consumer's latency samples. */
+
+typedef struct cli_channel {
+  char name[RILL_NAME_MAX + 1];
+  int err;                 /* rill_channel_stats_get()'s, or 0 */
+  rill_channel_stats st;
+  rill_latency *lat;       /* [max_consumers], for active slots */
+} cli_channel;
+
+typedef struct cli_region {
+  char name[RILL_NAME_MAX + 1];
+  int err;                 /* open's error, or 0 */
+  int in_use;              /* 1 / 0 / -1 not asked */
+  rill_region_info info;
+  uint32_t nchannels;
+  cli_channel *ch;
+} cli_region;
+
+typedef struct cli_snap {
+  const char *dir;         /* as given (NULL: the default) */
+  uint64_t mono_ns;        /* CLOCK_MONOTONIC when taken */
+  uint64_t real_ns;        /* CLOCK_REALTIME when taken  */
+  uint32_t nregions;
+  cli_region *r;
+} cli_snap;
+
+/* Names of the regions in DIR, sorted, into *NAMES (free with
+ * cli_names_free).  Returns the count, or a negative RILL_E code. */
+int cli_region_names(const char *dir, char ***names);
+void cli_names_free(char **names, int n);
+
+/* Takes a snapshot of regions NAMES[0..N) of DIR; with ASK_IN_USE, asks
+ * whether each is in use (before opening it).  Regions that cannot be
+ * opened are kept with their error.  Returns 0 or -RILL_ENOMEM. */
+int cli_snap_take(cli_snap *s, const char *dir, char *const *names, int n, int ask_in_use);
+void cli_snap_free(cli_snap *s);
+/* The same channel in an earlier snapshot, or NULL. */
+const cli_channel *cli_snap_find(const cli_snap *s, const char *region, const char *chan);
+
+/* Endpoints of a channel: live, dead. */
+void cli_channel_peers(const cli_channel *c, uint32_t *alive, uint32_t *dead);
+
+/* The difference NOW - BEFORE of a counter that may have been reset (a new
+ * join starts from 0): NOW itself then. */
+static inline uint64_t cli_delta(uint64_t now, uint64_t before) {
+  return now >= before ? now - before : now;
+}
+
+/* NOW - BEFORE of two latency readings of the same slot (BEFORE NULL:
+ * NOW); a slot rejoined afresh in between gives NOW. */
+void cli_latency_delta(const rill_latency *now, const rill_latency *before, rill_latency *out);
+
+uint64_t cli_mono_ns(void);
+uint64_t cli_real_ns(void);
+
+/* A channel's members in JSON: configuration, layout, producer and
+ * consumers with their counters and latency since they joined; with PREV,
+ * the same channel DT seconds earlier, also rates and the latency of the
+ * window ("latency_window"). */
+void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
+                      const cli_channel *prev, double dt);
+
+/* ---- commands ------------------------------------------------------------------ */
+
+int cmd_ls(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+int cmd_tail(int argc, char **argv);
+int cmd_clean(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

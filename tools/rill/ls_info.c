@@ -1,0 +1,427 @@
+/* rill ls and rill info: what is in shared memory, and who uses it. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct option common_opts[] = {{"dir", required_argument, 0, 'd'},
+                                            {"json", no_argument, 0, 'j'},
+                                            {"help", no_argument, 0, 'h'},
+                                            {0, 0, 0, 0}};
+
+/* ---- shared pieces -------------------------------------------------------------- */
+
+static const char *owner(uint32_t uid, char *buf, size_t cap) {
+  struct passwd *pw = getpwuid(uid);
+  if (pw) snprintf(buf, cap, "%s", pw->pw_name);
+  else snprintf(buf, cap, "%u", uid);
+  return buf;
+}
+
+/* alive: a live process has it open; dead: nobody does and endpoints died
+ * in it; idle: nobody does and nothing died.  Clean removes the last two. */
+static const char *region_status(const cli_region *r, uint32_t alive, uint32_t dead) {
+  if (r->err) return "error";
+  if (r->in_use == 1) return "alive";
+  if (r->in_use < 0) return alive ? "alive" : dead ? "dead" : "unknown";
+  return dead ? "dead" : "idle";
+}
+
+static void region_peers(const cli_region *r, uint32_t *alive, uint32_t *dead) {
+  *alive = *dead = 0;
+  for (uint32_t k = 0; k < r->nchannels; k++) {
+    uint32_t a, d;
+    cli_channel_peers(&r->ch[k], &a, &d);
+    *alive += a;
+    *dead += d;
+  }
+}
+
+static double age_s(uint64_t now, uint64_t then) {
+  return now > then ? (double)(now - then) / 1e9 : 0;
+}
+
+static void time_text(char *buf, size_t cap, uint64_t real_ns) {
+  time_t t = (time_t)(real_ns / 1000000000ull);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- ls ------------------------------------------------------------------------------- */
+
+static const char ls_usage[] =
+    "Usage: rill ls [--dir DIR] [--json] [DIR]\n"
+    "\n"
+    "Lists the rill regions in DIR (default $RILL_DIR, else /dev/shm): size,\n"
+    "bytes allocated, owner, age, number of channels, and their users:\n"
+    "  alive  a live process has the region open\n"
+    "  dead   nobody has it open, and endpoints died in it without leaving\n"
+    "  idle   nobody has it open, and everyone left cleanly\n"
+    "'rill clean' removes the dead and idle ones.  ENDPOINTS counts the live\n"
+    "and dead producers and consumers of its channels.\n"
+    "\n"
+    "  -d, --dir DIR  the directory (as the argument)\n"
+    "      --json     one JSON document instead of the table\n"
+    "  -h, --help     this text\n";
+
+int cmd_ls(int argc, char **argv) {
+  const char *dir = cli_dir;
+  int json = 0, o;
+  while ((o = getopt_long(argc, argv, "d:h", common_opts, NULL)) != -1) {
+    switch (o) {
+    case 'd': dir = optarg; break;
+    case 'j': json = 1; break;
+    case 'h': fputs(ls_usage, stdout); return 0;
+    default: return cli_usage("bad option");
+    }
+  }
+  if (optind < argc) dir = argv[optind++];
+  if (optind < argc) return cli_usage("one directory at most");
+
+  char **names;
+  int n = cli_region_names(dir, &names);
+  if (n < 0) return cli_fail("%s: %s", cli_dir_name(dir), rill_strerror(n));
+  cli_snap s;
+  int rc = cli_snap_take(&s, dir, names, n, 1);
+  cli_names_free(names, n);
+  if (rc) { cli_snap_free(&s); return cli_fail("%s", rill_strerror(rc)); }
+
+  char b1[16], b2[16], b3[16], who[64];
+  cli_json j;
+  if (json) {
+    cli_json_init(&j, stdout);
+    cli_json_obj(&j, NULL);
+    cli_json_str(&j, "dir", cli_dir_name(dir));
+    cli_json_arr(&j, "regions");
+  } else if (s.nregions) {
+    printf("%-24s %10s %10s %-10s %5s %8s  %-6s %s\n", "REGION", "SIZE", "USED", "OWNER",
+           "AGE", "CHANNELS", "USERS", "ENDPOINTS");
+  }
+  for (uint32_t i = 0; i < s.nregions; i++) {
+    const cli_region *r = &s.r[i];
+    uint32_t alive, dead;
+    region_peers(r, &alive, &dead);
+    const char *status = region_status(r, alive, dead);
+    if (json) {
+      cli_json_obj(&j, NULL);
+      cli_json_str(&j, "name", r->name);
+      cli_json_str(&j, "status", status);
+      if (r->err) {
+        cli_json_str(&j, "error", rill_strerror(r->err));
+        cli_json_end(&j, '}');
+        continue;
+      }
+      cli_json_u64(&j, "size", r->info.size);
+      cli_json_u64(&j, "used", r->info.used);
+      cli_json_u64(&j, "owner_uid", r->info.creator_uid);
+      cli_json_str(&j, "owner", owner(r->info.creator_uid, who, sizeof who));
+      cli_json_u64(&j, "creator_pid", r->info.creator_pid);
+      cli_json_u64(&j, "created_ns", r->info.created_ns);
+      cli_json_num(&j, "age_s", age_s(s.real_ns, r->info.created_ns));
+      cli_json_u64(&j, "channels", r->nchannels);
+      if (r->in_use < 0) cli_json_null(&j, "in_use");
+      else cli_json_bool(&j, "in_use", r->in_use);
+      cli_json_u64(&j, "endpoints_alive", alive);
+      cli_json_u64(&j, "endpoints_dead", dead);
+      cli_json_end(&j, '}');
+      continue;
+    }
+    if (r->err) {
+      printf("%-24s %s: %s\n", r->name, status, rill_strerror(r->err));
+      continue;
+    }
+    char eps[48];
+    snprintf(eps, sizeof eps, "%u alive, %u dead", alive, dead);
+    printf("%-24s %10s %10s %-10s %5s %8u  %-6s %s\n", r->name,
+           cli_bytes(b1, (double)r->info.size), cli_bytes(b2, (double)r->info.used),
+           owner(r->info.creator_uid, who, sizeof who),
+           cli_age(b3, age_s(s.real_ns, r->info.created_ns)), r->nchannels, status, eps);
+  }
+  if (json) {
+    cli_json_end(&j, ']');
+    cli_json_end(&j, '}');
+    cli_json_done(&j);
+  } else if (!s.nregions) {
+    printf("no regions in %s\n", cli_dir_name(dir));
+  }
+  cli_snap_free(&s);
+  return 0;
+}
+
+/* ---- info ----------------------------------------------------------------------------- */
+
+static const char info_usage[] =
+    "Usage: rill info [--dir DIR] [--json] REGION[/CHANNEL]\n"
+    "\n"
+    "REGION: its header (size, bytes allocated, creator, age, users) and a line\n"
+    "per channel.  REGION/CHANNEL: the channel's layout (offsets and sizes of\n"
+    "its rings), its producer (alive, dead or none; pid; position; counters)\n"
+    "and each consumer (reliable or lossy; alive or dead; position; lag;\n"
+    "counters; latency p50/p99 since it joined).  Counters are as of each\n"
+    "endpoint's last flush.\n"
+    "\n"
+    "  -d, --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --json     one JSON document instead of text\n"
+    "  -h, --help     this text\n";
+
+static void json_latency(cli_json *j, const char *key, const rill_latency *h) {
+  cli_json_obj(j, key);
+  cli_json_u64(j, "samples", h->count);
+  if (h->count) {
+    cli_json_u64(j, "p50_ns", rill_latency_quantile(h, 0.5));
+    cli_json_u64(j, "p99_ns", rill_latency_quantile(h, 0.99));
+    cli_json_num(j, "mean_ns", (double)h->sum_ns / (double)h->count);
+  } else {
+    cli_json_null(j, "p50_ns");
+    cli_json_null(j, "p99_ns");
+    cli_json_null(j, "mean_ns");
+  }
+  cli_json_end(j, '}');
+}
+
+static double rate(uint64_t now, uint64_t before, double dt) {
+  return (double)cli_delta(now, before) / dt;
+}
+
+void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
+                      const cli_channel *prev, double dt) {
+  const rill_channel_stats *st = &c->st;
+  const rill_channel_stats *ps = prev ? &prev->st : NULL;
+  cli_json_str(j, "name", c->name);
+  cli_json_u64(j, "depth", st->depth);
+  cli_json_u64(j, "mtu", st->mtu);
+  cli_json_u64(j, "max_msg", st->max_msg);
+  cli_json_u64(j, "max_consumers", st->max_consumers);
+  cli_json_obj(j, "layout");
+  cli_json_u64(j, "offset", st->off);
+  cli_json_u64(j, "size", st->size);
+  cli_json_u64(j, "meta_off", st->meta_off);
+  cli_json_u64(j, "data_off", st->data_off);
+  cli_json_u64(j, "data_chunks", st->data_chunks);
+  cli_json_u64(j, "seq0", st->seq0);
+  cli_json_u64(j, "created_ns", st->created_ns);
+  cli_json_end(j, '}');
+  cli_json_obj(j, "producer");
+  cli_json_str(j, "state", cli_liveness(st->producer_liveness));
+  cli_json_u64(j, "pid", st->producer_pid);
+  cli_json_u64(j, "joins", st->producer_gen);
+  cli_json_u64(j, "seq", st->seq);
+  cli_json_u64(j, "msgs", st->msgs);
+  cli_json_u64(j, "bytes", st->bytes);
+  cli_json_u64(j, "backpressure", st->backpressure);
+  cli_json_u64(j, "evictions", st->evictions);
+  cli_json_u64(j, "wakes", st->wakes);
+  if (st->producer_heartbeat_ns) cli_json_num(j, "heartbeat_age_s", age_s(mono_now, st->producer_heartbeat_ns));
+  else cli_json_null(j, "heartbeat_age_s");
+  if (ps) {
+    cli_json_num(j, "msgs_per_s", rate(st->msgs, ps->msgs, dt));
+    cli_json_num(j, "bytes_per_s", rate(st->bytes, ps->bytes, dt));
+    cli_json_num(j, "backpressure_per_s", rate(st->backpressure, ps->backpressure, dt));
+  }
+  cli_json_end(j, '}');
+  cli_json_arr(j, "consumers");
+  for (uint32_t k = 0; k < st->max_consumers; k++) {
+    const rill_consumer_stats *cs = &st->consumers[k];
+    if (!cs->mode) continue;
+    cli_json_obj(j, NULL);
+    cli_json_u64(j, "slot", cs->slot);
+    cli_json_str(j, "mode", cli_mode(cs->mode));
+    cli_json_str(j, "state", cli_liveness(cs->liveness));
+    cli_json_u64(j, "pid", cs->pid);
+    cli_json_u64(j, "seq", cs->seq);
+    cli_json_u64(j, "lag", cs->lag);
+    cli_json_u64(j, "msgs", cs->msgs);
+    cli_json_u64(j, "bytes", cs->bytes);
+    cli_json_u64(j, "overruns_poll", cs->overrun_poll);
+    cli_json_u64(j, "overruns_read", cs->overrun_read);
+    cli_json_u64(j, "lost", cs->lost);
+    cli_json_bool(j, "evicted", (int)cs->evicted);
+    cli_json_bool(j, "parked", (int)cs->parked);
+    cli_json_num(j, "heartbeat_age_s", age_s(mono_now, cs->heartbeat_ns));
+    json_latency(j, "latency", &c->lat[k]);
+    if (ps) {
+      /* the slot's earlier reading, if the same consumer held it then */
+      const rill_consumer_stats *pc = k < ps->max_consumers ? &ps->consumers[k] : NULL;
+      static const rill_consumer_stats none;
+      const rill_latency *pl = pc && pc->mode ? &prev->lat[k] : NULL;
+      if (!pc || !pc->mode) pc = &none;
+      rill_latency w;
+      cli_latency_delta(&c->lat[k], pl, &w);
+      cli_json_num(j, "msgs_per_s", rate(cs->msgs, pc->msgs, dt));
+      cli_json_num(j, "bytes_per_s", rate(cs->bytes, pc->bytes, dt));
+      cli_json_num(j, "overruns_per_s", rate(cs->overrun_poll + cs->overrun_read,
+                                             pc->overrun_poll + pc->overrun_read, dt));
+      cli_json_num(j, "lost_per_s", rate(cs->lost, pc->lost, dt));
+      json_latency(j, "latency_window", &w);
+    }
+    cli_json_end(j, '}');
+  }
+  cli_json_end(j, ']');
+}
+
+static void print_channel(const cli_region *r, const cli_channel *c, uint64_t mono_now) {
+  const rill_channel_stats *st = &c->st;
+  char b1[16], b2[16], b3[16], b4[16], ts[32];
+  time_text(ts, sizeof ts, st->created_ns);
+  printf("channel %s/%s\n", r->name, c->name);
+  printf("  created    %s\n", ts);
+  printf("  layout     %s at offset %llu of the region\n", cli_bytes(b1, (double)st->size),
+         (unsigned long long)st->off);
+  printf("             meta ring: %u descriptors of 32 B at +%llu\n", st->depth,
+         (unsigned long long)st->meta_off);
+  printf("             data ring: %llu chunks of 64 B (%s) at +%llu\n",
+         (unsigned long long)st->data_chunks, cli_bytes(b2, (double)st->data_chunks * 64),
+         (unsigned long long)st->data_off);
+  printf("             mtu %u B, largest message %s, %u consumer slots, first seq %llu\n",
+         st->mtu, cli_bytes(b3, (double)st->max_msg), st->max_consumers,
+         (unsigned long long)st->seq0);
+  printf("  producer   %s", cli_liveness(st->producer_liveness));
+  if (st->producer_pid) printf(", pid %u", st->producer_pid);
+  printf(", %u join%s, next seq %llu\n", st->producer_gen, st->producer_gen == 1 ? "" : "s",
+         (unsigned long long)st->seq);
+  printf("             %llu messages, %s, backpressure %llu, evictions %llu, wake-ups %llu",
+         (unsigned long long)st->msgs, cli_bytes(b1, (double)st->bytes),
+         (unsigned long long)st->backpressure, (unsigned long long)st->evictions,
+         (unsigned long long)st->wakes);
+  if (st->producer_heartbeat_ns)
+    printf(", heartbeat %s ago", cli_ns(b4, (double)(mono_now > st->producer_heartbeat_ns
+                                                         ? mono_now - st->producer_heartbeat_ns
+                                                         : 0)));
+  printf("\n  consumers  %u of %u slots\n", st->nconsumers, st->max_consumers);
+  if (!st->nconsumers) return;
+  printf("  %4s %-8s %-7s %7s %12s %8s %12s %10s %9s %9s %9s %-12s %9s %9s\n", "SLOT", "MODE",
+         "STATE", "PID", "SEQ", "LAG", "MSGS", "BYTES", "OVR_POLL", "OVR_READ", "LOST", "FLAGS",
+         "P50", "P99");
+  for (uint32_t k = 0; k < st->max_consumers; k++) {
+    const rill_consumer_stats *cs = &st->consumers[k];
+    if (!cs->mode) continue;
+    const rill_latency *h = &c->lat[k];
+    char flags[16] = "-", p50[16] = "-", p99[16] = "-";
+    if (cs->evicted || cs->parked)
+      snprintf(flags, sizeof flags, "%s%s%s", cs->evicted ? "evicted" : "",
+               cs->evicted && cs->parked ? "," : "", cs->parked ? "parked" : "");
+    if (h->count) {
+      cli_ns(p50, (double)rill_latency_quantile(h, 0.5));
+      cli_ns(p99, (double)rill_latency_quantile(h, 0.99));
+    }
+    printf("  %4u %-8s %-7s %7u %12llu %8llu %12llu %10s %9llu %9llu %9llu %-12s %9s %9s\n",
+           cs->slot, cli_mode(cs->mode), cli_liveness(cs->liveness), cs->pid,
+           (unsigned long long)cs->seq, (unsigned long long)cs->lag,
+           (unsigned long long)cs->msgs, cli_bytes(b1, (double)cs->bytes),
+           (unsigned long long)cs->overrun_poll, (unsigned long long)cs->overrun_read,
+           (unsigned long long)cs->lost, flags, p50, p99);
+  }
+}
+
+int cmd_info(int argc, char **argv) {
+  const char *dir = cli_dir;
+  int json = 0, o;
+  while ((o = getopt_long(argc, argv, "d:h", common_opts, NULL)) != -1) {
+    switch (o) {
+    case 'd': dir = optarg; break;
+    case 'j': json = 1; break;
+    case 'h': fputs(info_usage, stdout); return 0;
+    default: return cli_usage("bad option");
+    }
+  }
+  if (optind != argc - 1) return cli_usage("one REGION or REGION/CHANNEL, please");
+  char region[RILL_NAME_MAX + 1], chan[RILL_NAME_MAX + 1];
+  if (cli_split(argv[optind], region, chan))
+    return cli_usage("'%s' is not REGION or REGION/CHANNEL (names are 1 to %d of "
+                     "[A-Za-z0-9._-], not starting with '.')", argv[optind], RILL_NAME_MAX);
+  char *names[] = {region};
+  cli_snap s;
+  int rc = cli_snap_take(&s, dir, names, 1, !chan[0]);
+  if (rc) { cli_snap_free(&s); return cli_fail("%s", rill_strerror(rc)); }
+  const cli_region *r = &s.r[0];
+  if (r->err) {
+    rc = cli_fail("%s (in %s): %s", region, cli_dir_name(dir), rill_strerror(r->err));
+    cli_snap_free(&s);
+    return rc;
+  }
+  const cli_channel *c = NULL;
+  if (chan[0]) {
+    c = cli_snap_find(&s, region, chan);
+    if (!c) {
+      int err = -RILL_ENOENT;
+      for (uint32_t k = 0; k < r->nchannels; k++)
+        if (!strcmp(r->ch[k].name, chan)) err = r->ch[k].err;
+      rc = cli_fail("%s/%s: %s", region, chan, rill_strerror(err));
+      cli_snap_free(&s);
+      return rc;
+    }
+  }
+  char b1[16], b2[16], b3[16], who[64], ts[32];
+  uint32_t alive, dead;
+  region_peers(r, &alive, &dead);
+  if (json) {
+    cli_json j;
+    cli_json_init(&j, stdout);
+    cli_json_obj(&j, NULL);
+    cli_json_str(&j, "region", r->name);
+    if (c) {
+      cli_json_obj(&j, "channel");
+      cli_json_channel(&j, c, s.mono_ns, NULL, 0);
+      cli_json_end(&j, '}');
+    } else {
+      cli_json_str(&j, "dir", cli_dir_name(dir));
+      cli_json_str(&j, "status", region_status(r, alive, dead));
+      cli_json_u64(&j, "size", r->info.size);
+      cli_json_u64(&j, "used", r->info.used);
+      cli_json_u64(&j, "owner_uid", r->info.creator_uid);
+      cli_json_str(&j, "owner", owner(r->info.creator_uid, who, sizeof who));
+      cli_json_u64(&j, "creator_pid", r->info.creator_pid);
+      cli_json_u64(&j, "created_ns", r->info.created_ns);
+      cli_json_u64(&j, "objects", r->info.nobjects);
+      cli_json_arr(&j, "channels");
+      for (uint32_t k = 0; k < r->nchannels; k++) {
+        cli_json_obj(&j, NULL);
+        if (r->ch[k].err) {
+          cli_json_str(&j, "name", r->ch[k].name);
+          cli_json_str(&j, "error", rill_strerror(r->ch[k].err));
+        } else {
+          cli_json_channel(&j, &r->ch[k], s.mono_ns, NULL, 0);
+        }
+        cli_json_end(&j, '}');
+      }
+      cli_json_end(&j, ']');
+    }
+    cli_json_end(&j, '}');
+    cli_json_done(&j);
+  } else if (c) {
+    print_channel(r, c, s.mono_ns);
+  } else {
+    time_text(ts, sizeof ts, r->info.created_ns);
+    printf("region %s in %s\n", r->name, cli_dir_name(dir));
+    printf("  size      %s, %s allocated to %u object%s (of 62)\n",
+           cli_bytes(b1, (double)r->info.size), cli_bytes(b2, (double)r->info.used),
+           r->info.nobjects, r->info.nobjects == 1 ? "" : "s");
+    printf("  created   %s (%s ago) by pid %u, owner %s\n", ts,
+           cli_age(b3, age_s(s.real_ns, r->info.created_ns)), r->info.creator_pid,
+           owner(r->info.creator_uid, who, sizeof who));
+    printf("  users     %s; endpoints %u alive, %u dead\n", region_status(r, alive, dead),
+           alive, dead);
+    if (r->nchannels) {
+      printf("  %-24s %8s %6s %10s %9s %10s %-8s %12s\n", "CHANNEL", "DEPTH", "MTU", "MAX_MSG",
+             "CONSUMERS", "SIZE", "PRODUCER", "SEQ");
+    }
+    for (uint32_t k = 0; k < r->nchannels; k++) {
+      const cli_channel *ch = &r->ch[k];
+      if (ch->err) {
+        printf("  %-24s %s\n", ch->name, rill_strerror(ch->err));
+        continue;
+      }
+      char cons[16];
+      snprintf(cons, sizeof cons, "%u/%u", ch->st.nconsumers, ch->st.max_consumers);
+      printf("  %-24s %8u %6u %10s %9s %10s %-8s %12llu\n", ch->name, ch->st.depth, ch->st.mtu,
+             cli_bytes(b1, (double)ch->st.max_msg), cons, cli_bytes(b2, (double)ch->st.size),
+             cli_liveness(ch->st.producer_liveness), (unsigned long long)ch->st.seq);
+    }
+  }
+  cli_snap_free(&s);
+  return 0;
+}

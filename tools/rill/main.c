@@ -1,0 +1,81 @@
+/* rill: see, watch and manage rill regions and channels from a shell.
+ * docs/cli.md is the manual. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: rill [--dir DIR] COMMAND [OPTIONS] [ARGS]\n"
+    "\n"
+    "See and manage rill's shared-memory regions and channels.\n"
+    "\n"
+    "Commands:\n"
+    "  ls [DIR]                      regions: size, owner, age, channels, users\n"
+    "  info REGION[/CHANNEL]         layout, producer and consumers\n"
+    "  monitor [REGION[/CHANNEL]...] live rates, lag, overruns, latency (like top)\n"
+    "  tail REGION/CHANNEL           print messages as a lossy consumer\n"
+    "  clean [--dry-run]             remove regions whose every user is dead\n"
+    "  create REGION | REGION/CHANNEL\n"
+    "                                make a region, or a channel in one\n"
+    "  rm REGION...                  remove regions that nobody uses\n"
+    "  bench [ARGS]                  run the benchmark (rill_bench)\n"
+    "  help [COMMAND]                this text, or a command's\n"
+    "\n"
+    "Options:\n"
+    "  -d, --dir DIR   where regions are (default $RILL_DIR, else /dev/shm);\n"
+    "                  every command takes it too\n"
+    "  -h, --help      this text; 'rill COMMAND --help' for a command's\n"
+    "  -V, --version   the version\n"
+    "\n"
+    "Exit status: 0 ok, 1 failure, 2 usage error.  Manual: docs/cli.md.\n";
+
+static const struct {
+  const char *name;
+  int (*fn)(int, char **);
+} cmds[] = {
+    {"ls", cmd_ls},           {"info", cmd_info},     {"monitor", cmd_monitor},
+    {"tail", cmd_tail},       {"clean", cmd_clean},   {"create", cmd_create},
+    {"rm", cmd_rm},           {"bench", cmd_bench},
+};
+
+static int run(const char *name, int argc, char **argv) {
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    if (strcmp(cmds[i].name, name)) continue;
+    cli_cmd = name;
+    optind = 0; /* 0: glibc starts afresh (the main parse stopped at the command) */
+    return cmds[i].fn(argc, argv);
+  }
+  return cli_usage("no command '%s'", name);
+}
+
+int main(int argc, char **argv) {
+  static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {"version", no_argument, 0, 'V'},
+                                       {0, 0, 0, 0}};
+  /* '+': stop at the command; its options are its own. */
+  int o;
+  while ((o = getopt_long(argc, argv, "+d:hV", opts, NULL)) != -1) {
+    switch (o) {
+    case 'd': cli_dir = optarg; break;
+    case 'h': fputs(usage, stdout); return 0;
+    case 'V': printf("rill %d.%d\n", RILL_VERSION_MAJOR, RILL_VERSION_MINOR); return 0;
+    default: return cli_usage("bad option");
+    }
+  }
+  if (optind >= argc) {
+    fputs(usage, stderr);
+    return EXIT_USAGE;
+  }
+  const char *name = argv[optind];
+  if (!strcmp(name, "help")) {
+    if (optind + 1 >= argc) {
+      fputs(usage, stdout);
+      return 0;
+    }
+    char *hargv[] = {argv[optind + 1], "--help", NULL};
+    return run(argv[optind + 1], 2, hargv);
+  }
+  return run(name, argc - optind, argv + optind);
+}

@@ -1,0 +1,585 @@
+/* rill monitor: a live view of channels, like top; one snapshot as text or
+ * JSON for scripts; the Prometheus text exposition format. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char monitor_usage[] =
+    "Usage: rill monitor [OPTIONS] [REGION[/CHANNEL]...]\n"
+    "\n"
+    "Shows, for every channel of the regions named (default: every region in\n"
+    "the directory) and each of its endpoints: liveness, messages/s, bytes/s,\n"
+    "lag, overruns/s, messages lost/s, backpressure/s (times the producer\n"
+    "found no credit), and the publish-to-consume latency p50 and p99 of the\n"
+    "interval, from the consumers' samples of the descriptors' timestamps.\n"
+    "On a terminal it redraws every interval until you press q; otherwise it\n"
+    "prints a table every interval (as top -b does).\n"
+    "\n"
+    "  -d, --dir DIR         where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "  -i, --interval SECS   time between readings (default 1)\n"
+    "  -n, --iterations N    stop after N readings\n"
+    "  -1, --once            one reading: wait an interval, print the rates over it,\n"
+    "                        exit\n"
+    "  -j, --json            JSON instead of the table: one document with --once,\n"
+    "                        else one line per interval\n"
+    "  -p, --prometheus      print the counters now in the Prometheus text format\n"
+    "                        (version 0.0.4) and exit; rates are Prometheus's job\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "Counters are as of each endpoint's last flush (consumers flush every\n"
+    "depth/8 to depth/4 polls and when idle; the producer every 512 to 1024\n"
+    "messages and when it waits), so rates move in steps on slow channels.\n";
+
+/* ---- what is shown ------------------------------------------------------------------ */
+
+typedef struct filter {
+  char region[RILL_NAME_MAX + 1], chan[RILL_NAME_MAX + 1];
+} filter;
+
+typedef struct mon {
+  const char *dir;
+  double interval;
+  filter *f;
+  int nf;
+} mon;
+
+static int wanted(const mon *m, const char *region, const char *chan) {
+  if (!m->nf) return 1;
+  for (int i = 0; i < m->nf; i++)
+    if (!strcmp(m->f[i].region, region) && (!m->f[i].chan[0] || !strcmp(m->f[i].chan, chan)))
+      return 1;
+  return 0;
+}
+
+/* A snapshot of the regions asked for (all of DIR's when none). */
+static int take(const mon *m, cli_snap *s) {
+  char **names = NULL;
+  int n;
+  if (m->nf) {
+    if (!(names = calloc((size_t)m->nf, sizeof *names))) return -RILL_ENOMEM;
+    n = 0;
+    for (int i = 0; i < m->nf; i++) {
+      int dup = 0;
+      for (int k = 0; k < n; k++) dup |= !strcmp(names[k], m->f[i].region);
+      if (!dup && !(names[n++] = strdup(m->f[i].region))) {
+        cli_names_free(names, n);
+        return -RILL_ENOMEM;
+      }
+    }
+  } else if ((n = cli_region_names(m->dir, &names)) < 0) {
+    return n;
+  }
+  int rc = cli_snap_take(s, m->dir, names, n, 0);
+  cli_names_free(names, n);
+  return rc;
+}
+
+/* Errors in a snapshot of named regions and channels: what --once and
+ * --prometheus refuse. */
+static int snap_errors(const mon *m, const cli_snap *s) {
+  int bad = 0;
+  for (uint32_t i = 0; i < s->nregions; i++) {
+    const cli_region *r = &s->r[i];
+    if (r->err) {
+      cli_warn("%s: %s", r->name, rill_strerror(r->err));
+      bad = 1;
+      continue;
+    }
+    for (int k = 0; k < m->nf; k++) {
+      if (strcmp(m->f[k].region, r->name) || !m->f[k].chan[0]) continue;
+      int found = 0;
+      for (uint32_t c = 0; c < r->nchannels; c++) found |= !strcmp(r->ch[c].name, m->f[k].chan);
+      if (!found) {
+        cli_warn("%s/%s: %s", r->name, m->f[k].chan, rill_strerror(-RILL_ENOENT));
+        bad = 1;
+      }
+    }
+  }
+  return bad;
+}
+
+/* ---- the table ------------------------------------------------------------------------- */
+
+/* Table cells have no spaces in them (scripts split rows on blanks). */
+static char *squeeze(char *b) {
+  char *o = b;
+  for (const char *i = b; *i; i++)
+    if (*i != ' ') *o++ = *i;
+  *o = 0;
+  return b;
+}
+
+static const char *fmt_rate(char *b, double v, int bytes) {
+  if (!isfinite(v)) return "-";
+  if (bytes) {
+    cli_bytes(b, v);
+    strcat(b, "/s");
+    return squeeze(b);
+  }
+  return cli_count(b, v);
+}
+
+static void lat_cells(const rill_latency *h, char *p50, char *p99) {
+  strcpy(p50, "-");
+  strcpy(p99, "-");
+  if (!h || !h->count) return;
+  squeeze((char *)cli_ns(p50, (double)rill_latency_quantile(h, 0.5)));
+  squeeze((char *)cli_ns(p99, (double)rill_latency_quantile(h, 0.99)));
+}
+
+#define ROW_FMT "%-28s %-7s %7s %9s %12s %9s %9s %8s %8s %9s %9s\n"
+
+/* The table of snapshot S, with rates over DT seconds from PREV (NULL:
+ * rates unknown yet), into F. */
+static void table(FILE *f, const mon *m, const cli_snap *s, const cli_snap *prev, double dt) {
+  fprintf(f, ROW_FMT, "CHANNEL / ENDPOINT", "STATE", "PID", "MSG/S", "BYTES/S", "LAG",
+          "OVERRUN/S", "LOST/S", "BACKPR/S", "P50", "P99");
+  uint32_t shown = 0;
+  for (uint32_t i = 0; i < s->nregions; i++) {
+    const cli_region *r = &s->r[i];
+    if (r->err) {
+      fprintf(f, "%s: %s\n", r->name, rill_strerror(r->err));
+      continue;
+    }
+    for (uint32_t k = 0; k < r->nchannels; k++) {
+      const cli_channel *c = &r->ch[k];
+      if (!wanted(m, r->name, c->name)) continue;
+      shown++;
+      char title[96];
+      snprintf(title, sizeof title, "%s/%s", r->name, c->name);
+      if (c->err) {
+        fprintf(f, "%s: %s\n", title, rill_strerror(c->err));
+        continue;
+      }
+      const rill_channel_stats *st = &c->st;
+      const cli_channel *pc = prev ? cli_snap_find(prev, r->name, c->name) : NULL;
+      const rill_channel_stats *ps = pc ? &pc->st : NULL;
+      char pid[16], b1[24], b2[24], b3[24];
+      fprintf(f, "%s\n", title);
+      snprintf(pid, sizeof pid, "%u", st->producer_pid);
+      double mr = NAN, br = NAN, bp = NAN;
+      if (ps) {
+        mr = (double)cli_delta(st->msgs, ps->msgs) / dt;
+        br = (double)cli_delta(st->bytes, ps->bytes) / dt;
+        bp = (double)cli_delta(st->backpressure, ps->backpressure) / dt;
+      }
+      fprintf(f, ROW_FMT, "  producer", cli_liveness(st->producer_liveness),
+              st->producer_pid ? pid : "-", fmt_rate(b1, mr, 0), fmt_rate(b2, br, 1), "-", "-",
+              "-", fmt_rate(b3, bp, 0), "-", "-");
+      for (uint32_t n = 0; n < st->max_consumers; n++) {
+        const rill_consumer_stats *cs = &st->consumers[n];
+        if (!cs->mode) continue;
+        const rill_consumer_stats *pcs = ps && n < ps->max_consumers && ps->consumers[n].mode
+                                             ? &ps->consumers[n] : NULL;
+        char name[40], lag[24], b4[24], p50[16], p99[16];
+        snprintf(name, sizeof name, "  consumer %u %s", n, cli_mode(cs->mode));
+        snprintf(pid, sizeof pid, "%u", cs->pid);
+        snprintf(lag, sizeof lag, "%llu", (unsigned long long)cs->lag);
+        double cm = NAN, cb = NAN, co = NAN, cl = NAN;
+        rill_latency w, *wp = NULL;
+        if (ps) {
+          static const rill_consumer_stats none;
+          const rill_consumer_stats *b = pcs ? pcs : &none;
+          cm = (double)cli_delta(cs->msgs, b->msgs) / dt;
+          cb = (double)cli_delta(cs->bytes, b->bytes) / dt;
+          co = (double)cli_delta(cs->overrun_poll + cs->overrun_read,
+                                 b->overrun_poll + b->overrun_read) / dt;
+          cl = (double)cli_delta(cs->lost, b->lost) / dt;
+          cli_latency_delta(&c->lat[n], pcs ? &pc->lat[n] : NULL, &w);
+          wp = &w;
+        }
+        lat_cells(wp, p50, p99);
+        const char *state = cs->evicted ? "evicted" : cli_liveness(cs->liveness);
+        fprintf(f, ROW_FMT, name, state, pid, fmt_rate(b1, cm, 0), fmt_rate(b2, cb, 1), lag,
+                fmt_rate(b3, co, 0), fmt_rate(b4, cl, 0), "-", p50, p99);
+      }
+    }
+  }
+  if (!shown) fprintf(f, "(no channels)\n");
+}
+
+/* ---- JSON --------------------------------------------------------------------------------- */
+
+static void json_snap(FILE *f, int pretty, const mon *m, const cli_snap *s,
+                      const cli_snap *prev, double dt) {
+  cli_json j;
+  cli_json_init(&j, f);
+  j.pretty = pretty;
+  cli_json_obj(&j, NULL);
+  cli_json_str(&j, "dir", cli_dir_name(m->dir));
+  cli_json_u64(&j, "time_ns", s->real_ns);
+  if (prev) cli_json_num(&j, "interval_s", dt);
+  cli_json_arr(&j, "regions");
+  for (uint32_t i = 0; i < s->nregions; i++) {
+    const cli_region *r = &s->r[i];
+    cli_json_obj(&j, NULL);
+    cli_json_str(&j, "name", r->name);
+    if (r->err) {
+      cli_json_str(&j, "error", rill_strerror(r->err));
+      cli_json_end(&j, '}');
+      continue;
+    }
+    cli_json_arr(&j, "channels");
+    for (uint32_t k = 0; k < r->nchannels; k++) {
+      const cli_channel *c = &r->ch[k];
+      if (!wanted(m, r->name, c->name)) continue;
+      cli_json_obj(&j, NULL);
+      if (c->err) {
+        cli_json_str(&j, "name", c->name);
+        cli_json_str(&j, "error", rill_strerror(c->err));
+      } else {
+        const cli_channel *pc = prev ? cli_snap_find(prev, r->name, c->name) : NULL;
+        static const cli_channel empty;
+        /* a channel that appeared meanwhile: everything it counted is new */
+        cli_channel fresh;
+        if (prev && !pc) {
+          fresh = empty;
+          fresh.st.max_consumers = 0;
+          pc = &fresh;
+        }
+        cli_json_channel(&j, c, s->mono_ns, pc, dt);
+      }
+      cli_json_end(&j, '}');
+    }
+    cli_json_end(&j, ']');
+    cli_json_end(&j, '}');
+  }
+  cli_json_end(&j, ']');
+  cli_json_end(&j, '}');
+  cli_json_done(&j);
+}
+
+/* ---- Prometheus ---------------------------------------------------------------------------- */
+
+enum { P_CHANNEL, P_CONSUMER };
+
+typedef struct pmetric {
+  const char *name, *type, *help;
+  int scope;
+} pmetric;
+
+static const pmetric pmetrics[] = {
+    {"rill_channel_depth", "gauge", "Descriptors in the channel's ring.", P_CHANNEL},
+    {"rill_channel_mtu_bytes", "gauge", "Largest fragment payload.", P_CHANNEL},
+    {"rill_producer_up", "gauge", "1 if the channel's producer is alive.", P_CHANNEL},
+    {"rill_producer_sequence", "gauge", "Next sequence number, as flushed.", P_CHANNEL},
+    {"rill_producer_messages_total", "counter", "Descriptors published.", P_CHANNEL},
+    {"rill_producer_bytes_total", "counter", "Payload bytes published.", P_CHANNEL},
+    {"rill_producer_backpressure_total", "counter", "Times the producer found no credit.",
+     P_CHANNEL},
+    {"rill_producer_evictions_total", "counter", "Dead reliable consumers evicted.", P_CHANNEL},
+    {"rill_consumer_up", "gauge", "1 if the consumer is alive.", P_CONSUMER},
+    {"rill_consumer_lag_messages", "gauge", "Producer sequence minus consumer sequence.",
+     P_CONSUMER},
+    {"rill_consumer_messages_total", "counter", "Descriptors consumed.", P_CONSUMER},
+    {"rill_consumer_bytes_total", "counter", "Payload bytes consumed.", P_CONSUMER},
+    {"rill_consumer_overruns_total", "counter",
+     "Overruns: kind=poll when lapped, kind=read when a payload was overwritten while read.",
+     P_CONSUMER},
+    {"rill_consumer_lost_messages_total", "counter", "Sequence numbers skipped by overruns.",
+     P_CONSUMER},
+    {"rill_consumer_latency_seconds", "histogram",
+     "Publish-to-consume latency, sampled once per consumer heartbeat flush.", P_CONSUMER},
+};
+
+static void pvalue(FILE *f, const char *name, const char *labels, const char *extra, double v) {
+  fprintf(f, "%s{%s%s} %.17g\n", name, labels, extra, v);
+}
+
+static void prom_channel(FILE *f, int metric, const char *labels, const rill_channel_stats *st) {
+  double v = 0;
+  switch (metric) {
+  case 0: v = st->depth; break;
+  case 1: v = st->mtu; break;
+  case 2: v = st->producer_liveness == RILL_PEER_ALIVE; break;
+  case 3: v = (double)st->seq; break;
+  case 4: v = (double)st->msgs; break;
+  case 5: v = (double)st->bytes; break;
+  case 6: v = (double)st->backpressure; break;
+  case 7: v = (double)st->evictions; break;
+  }
+  pvalue(f, pmetrics[metric].name, labels, "", v);
+}
+
+static void prom_consumer(FILE *f, int metric, const char *labels, const rill_consumer_stats *cs,
+                          const rill_latency *h) {
+  const char *name = pmetrics[metric].name;
+  switch (metric) {
+  case 8: pvalue(f, name, labels, "", cs->liveness == RILL_PEER_ALIVE); break;
+  case 9: pvalue(f, name, labels, "", (double)cs->lag); break;
+  case 10: pvalue(f, name, labels, "", (double)cs->msgs); break;
+  case 11: pvalue(f, name, labels, "", (double)cs->bytes); break;
+  case 12:
+    pvalue(f, name, labels, ",kind=\"poll\"", (double)cs->overrun_poll);
+    pvalue(f, name, labels, ",kind=\"read\"", (double)cs->overrun_read);
+    break;
+  case 13: pvalue(f, name, labels, "", (double)cs->lost); break;
+  case 14: {
+    /* Cumulative buckets at the octave bounds 64 ns .. 2^31 ns: bucket I
+     * of the samples ends at 2^k exactly when I < 4(k - 1). */
+    uint64_t cum = 0;
+    uint32_t i = 0;
+    for (int k = 6; k <= 31; k++) {
+      for (; i < 4u * (uint32_t)(k - 1); i++) cum += h->buckets[i];
+      char le[48];
+      snprintf(le, sizeof le, ",le=\"%.9g\"", ldexp(1, k) / 1e9);
+      fprintf(f, "%s_bucket{%s%s} %llu\n", name, labels, le, (unsigned long long)cum);
+    }
+    fprintf(f, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels, (unsigned long long)h->count);
+    fprintf(f, "%s_sum{%s} %.9g\n", name, labels, (double)h->sum_ns / 1e9);
+    fprintf(f, "%s_count{%s} %llu\n", name, labels, (unsigned long long)h->count);
+    break;
+  }
+  }
+}
+
+static void prometheus(FILE *f, const mon *m, const cli_snap *s) {
+  for (int metric = 0; metric < (int)(sizeof pmetrics / sizeof pmetrics[0]); metric++) {
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", pmetrics[metric].name, pmetrics[metric].help,
+            pmetrics[metric].name, pmetrics[metric].type);
+    for (uint32_t i = 0; i < s->nregions; i++) {
+      const cli_region *r = &s->r[i];
+      for (uint32_t k = 0; !r->err && k < r->nchannels; k++) {
+        const cli_channel *c = &r->ch[k];
+        if (c->err || !wanted(m, r->name, c->name)) continue;
+        char labels[160];
+        snprintf(labels, sizeof labels, "region=\"%s\",channel=\"%s\"", r->name, c->name);
+        if (pmetrics[metric].scope == P_CHANNEL) {
+          prom_channel(f, metric, labels, &c->st);
+          continue;
+        }
+        for (uint32_t n = 0; n < c->st.max_consumers; n++) {
+          const rill_consumer_stats *cs = &c->st.consumers[n];
+          if (!cs->mode) continue;
+          char cl[224];
+          snprintf(cl, sizeof cl, "%s,slot=\"%u\",mode=\"%s\"", labels, n, cli_mode(cs->mode));
+          prom_consumer(f, metric, cl, cs, &c->lat[n]);
+        }
+      }
+    }
+  }
+  fflush(f);
+}
+
+/* ---- the terminal ----------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_sig, resized;
+static struct termios tty_saved;
+static int tty_raw;
+
+static void on_signal(int sig) { stop_sig = sig; }
+static void on_winch(int sig) { (void)sig; resized = 1; }
+
+static void screen_leave(void) {
+  if (tty_raw) tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved);
+  tty_raw = 0;
+  /* cursor back, main screen back */
+  fputs("\x1b[?25h\x1b[?1049l", stdout);
+  fflush(stdout);
+}
+
+static void screen_enter(void) {
+  if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tty_saved) == 0) {
+    struct termios t = tty_saved;
+    t.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
+    t.c_cc[VMIN] = 0;
+    t.c_cc[VTIME] = 0;
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0) tty_raw = 1;
+  }
+  /* the alternate screen, cursor hidden */
+  fputs("\x1b[?1049h\x1b[?25l", stdout);
+  fflush(stdout);
+}
+
+/* Draws TEXT (lines) from the top left, each cut to the terminal's width,
+ * as many as fit; the rest of the screen is cleared. */
+static void screen_draw(const char *text) {
+  struct winsize ws = {0};
+  int rows = 24, cols = 80;
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+    rows = ws.ws_row, cols = ws.ws_col;
+  fputs("\x1b[H", stdout);
+  int row = 0;
+  const char *p = text;
+  while (*p && row < rows) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    int more = 0;
+    if (row == rows - 1 && nl && nl[1]) { /* the last row: say what is cut */
+      int left = 0;
+      for (const char *q = nl; *q; q++) left += *q == '\n' && q[1];
+      printf("(%d more rows)\x1b[K", left + 1);
+      more = 1;
+    }
+    if (!more) {
+      fwrite(p, 1, len < (size_t)cols ? len : (size_t)cols, stdout);
+      fputs("\x1b[K", stdout);
+    }
+    row++;
+    if (row < rows) fputs("\r\n", stdout);
+    if (!nl || more) break;
+    p = nl + 1;
+  }
+  fputs("\x1b[J", stdout);
+  fflush(stdout);
+}
+
+/* Waits up to SECS for the interval to pass; 1 if the user asked to quit. */
+static int wait_key(double secs, int keys) {
+  uint64_t deadline = cli_mono_ns() + (uint64_t)(secs * 1e9);
+  for (;;) {
+    if (stop_sig) return 1;
+    uint64_t now = cli_mono_ns();
+    if (now >= deadline || resized) return 0;
+    int ms = (int)((deadline - now + 999999) / 1000000);
+    struct pollfd pf = {.fd = STDIN_FILENO, .events = POLLIN};
+    int n = poll(&pf, keys ? 1 : 0, ms);
+    if (n < 0 && errno != EINTR) return 0;
+    if (n > 0 && keys) {
+      char c;
+      ssize_t got = read(STDIN_FILENO, &c, 1);
+      if (got == 1 && (c == 'q' || c == 'Q' || c == 3 /* ^C */)) return 1;
+      if (got == 0) keys = 0; /* stdin closed: the interval alone */
+    }
+  }
+}
+
+static void header(FILE *f, const mon *m, const cli_snap *s, int live) {
+  char ts[16];
+  time_t t = (time_t)(s->real_ns / 1000000000ull);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(ts, sizeof ts, "%H:%M:%S", &tm);
+  uint32_t nch = 0;
+  for (uint32_t i = 0; i < s->nregions; i++)
+    for (uint32_t k = 0; k < s->r[i].nchannels; k++) nch += wanted(m, s->r[i].name, s->r[i].ch[k].name);
+  fprintf(f, "rill monitor  %s  %s  every %.1fs  %u region%s, %u channel%s%s\n\n",
+          cli_dir_name(m->dir), ts, m->interval, s->nregions, s->nregions == 1 ? "" : "s", nch,
+          nch == 1 ? "" : "s", live ? "  (q quits)" : "");
+}
+
+/* ---- the command -------------------------------------------------------------------------------- */
+
+int cmd_monitor(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"dir", required_argument, 0, 'd'},        {"interval", required_argument, 0, 'i'},
+      {"iterations", required_argument, 0, 'n'}, {"once", no_argument, 0, '1'},
+      {"json", no_argument, 0, 'j'},             {"prometheus", no_argument, 0, 'p'},
+      {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+  mon m = {.dir = cli_dir, .interval = 1};
+  int once = 0, json = 0, prom = 0, o;
+  uint64_t iterations = 0;
+  while ((o = getopt_long(argc, argv, "d:i:n:1jph", opts, NULL)) != -1) {
+    switch (o) {
+    case 'd': m.dir = optarg; break;
+    case 'i':
+      if (cli_parse_secs(optarg, &m.interval))
+        return cli_usage("--interval: '%s' is not a number of seconds above 0", optarg);
+      break;
+    case 'n':
+      if (cli_parse_u64(optarg, 1, &iterations) || !iterations)
+        return cli_usage("--iterations: '%s' is not a count above 0", optarg);
+      break;
+    case '1': once = 1; break;
+    case 'j': json = 1; break;
+    case 'p': prom = 1; break;
+    case 'h': fputs(monitor_usage, stdout); return 0;
+    default: return cli_usage("bad option");
+    }
+  }
+  if (prom && (json || once)) return cli_usage("--prometheus goes alone (it is one reading)");
+  int nf = argc - optind;
+  filter *f = nf ? calloc((size_t)nf, sizeof *f) : NULL;
+  if (nf && !f) return cli_fail("%s", rill_strerror(-RILL_ENOMEM));
+  for (int i = 0; i < nf; i++)
+    if (cli_split(argv[optind + i], f[i].region, f[i].chan)) {
+      free(f);
+      return cli_usage("'%s' is not REGION or REGION/CHANNEL", argv[optind + i]);
+    }
+  m.f = f;
+  m.nf = nf;
+
+  int rc = 0;
+  cli_snap prev = {0}, cur = {0};
+  int have_prev = 0;
+  if (prom || once) {
+    if ((rc = take(&m, &cur))) goto fail;
+    if (snap_errors(&m, &cur)) { rc = 1; goto out; }
+    if (prom) {
+      prometheus(stdout, &m, &cur);
+      goto out;
+    }
+    prev = cur;
+    have_prev = 1;
+    memset(&cur, 0, sizeof cur);
+    wait_key(m.interval, 0);
+    if ((rc = take(&m, &cur))) goto fail;
+    double dt = (double)(cur.mono_ns - prev.mono_ns) / 1e9;
+    if (json) {
+      json_snap(stdout, 1, &m, &cur, &prev, dt);
+    } else {
+      header(stdout, &m, &cur, 0);
+      table(stdout, &m, &cur, &prev, dt);
+    }
+    rc = snap_errors(&m, &cur);
+    goto out;
+  }
+
+  int live = !json && isatty(STDOUT_FILENO);
+  struct sigaction sa = {0};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  if (live) {
+    sa.sa_handler = on_winch;
+    sigaction(SIGWINCH, &sa, NULL);
+    screen_enter();
+  }
+  for (uint64_t it = 0; !stop_sig; it++) {
+    if ((rc = take(&m, &cur))) break;
+    double dt = have_prev ? (double)(cur.mono_ns - prev.mono_ns) / 1e9 : 0;
+    const cli_snap *pp = have_prev && dt > 0 ? &prev : NULL;
+    if (json) {
+      json_snap(stdout, 0, &m, &cur, pp, dt);
+    } else {
+      char *text = NULL;
+      size_t len = 0;
+      FILE *mf = open_memstream(&text, &len);
+      if (!mf) { rc = -RILL_ENOMEM; break; }
+      header(mf, &m, &cur, live);
+      table(mf, &m, &cur, pp, dt);
+      fclose(mf);
+      if (live) screen_draw(text);
+      else printf("%s\n", text), fflush(stdout);
+      free(text);
+    }
+    if (have_prev) cli_snap_free(&prev);
+    prev = cur;
+    have_prev = 1;
+    memset(&cur, 0, sizeof cur);
+    if (iterations && it + 1 >= iterations) break;
+    resized = 0;
+    if (wait_key(m.interval, live && tty_raw)) break;
+  }
+  if (live) screen_leave();
+  if (rc) goto fail;
+  goto out;
+fail:
+  rc = cli_fail("%s: %s", cli_dir_name(m.dir), rill_strerror(rc));
+out:
+  if (have_prev) cli_snap_free(&prev);
+  cli_snap_free(&cur);
+  free(f);
+  return rc;
+}
