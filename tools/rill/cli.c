@@ -226,7 +226,7 @@ void cli_json_u64(cli_json *j, const char *key, uint64_t v) {
 
 void cli_json_num(cli_json *j, const char *key, double v) {
   jkey(j, key);
-  if (isfinite(v)) fprintf(j->f, "%.6g", v);
+  if (isfinite(v)) fprintf(j->f, "%.10g", v);
   else fputs("null", j->f);
 }
 
