@@ -217,8 +217,10 @@ def test_create_and_rm(shm, peers):
 # ---- ls ------------------------------------------------------------------------
 
 
-def test_ls(shm, peers):
-    assert "no regions" in rill(shm, "ls", check=0).stdout
+def three_regions(shm, peers):
+    """md, in use (quotes()); gone, whose producer and consumer died; idle,
+    which everyone left; and a file that is not a region.  Returns md's
+    peer."""
     live = peers(shm)
     quotes(live)
     dead = peers(shm)
@@ -232,6 +234,12 @@ def test_ls(shm, peers):
     idle.exit()
     with open(os.path.join(shm, "notes.txt"), "w") as f:
         f.write("not a region\n" * 1000)
+    return live
+
+
+def test_ls(shm, peers):
+    assert "no regions" in rill(shm, "ls", check=0).stdout
+    live = three_regions(shm, peers)
 
     doc = rill_json(shm, "ls", "--json")
     assert doc["dir"] == shm
@@ -624,19 +632,7 @@ def test_tail_interrupted(shm, peers):
 
 
 def test_clean(shm, peers):
-    live = peers(shm)
-    quotes(live)
-    dead = peers(shm)
-    dead.do("region gone 4194304")
-    dead.do("channel gone/ch 64 64 2 256")
-    dead.do("producer gone/ch")
-    dead.do("consumer gone/ch lossy")
-    dead.kill()
-    idle = peers(shm)
-    idle.do("region idle 4194304")
-    idle.exit()
-    with open(os.path.join(shm, "notes.txt"), "w") as f:
-        f.write("not a region\n")
+    live = three_regions(shm, peers)
     before = sorted(os.listdir(shm))
     out = rill(shm, "clean", "--dry-run", check=0).stdout
     assert sorted(out.splitlines()) == ["would remove gone", "would remove idle"]

@@ -144,9 +144,7 @@ int cmd_create(int argc, char **argv) {
   }
   if (optind != argc - 1) return cli_usage("one REGION or REGION/CHANNEL, please");
   char region[RILL_NAME_MAX + 1], chan[RILL_NAME_MAX + 1];
-  if (cli_split(argv[optind], region, chan))
-    return cli_usage("'%s' is not REGION or REGION/CHANNEL (names are 1 to %d of "
-                     "[A-Za-z0-9._-], not starting with '.')", argv[optind], RILL_NAME_MAX);
+  if ((rc = cli_target(argv[optind], region, chan))) return rc;
   ro.dir = dir;
   rill_region *r;
   if (!chan[0]) {

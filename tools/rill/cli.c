@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -100,6 +101,29 @@ int cli_split(const char *arg, char *region, char *chan) {
   if (!name_ok(slash + 1, cn)) return -1;
   memcpy(chan, slash + 1, cn + 1);
   return 0;
+}
+
+int cli_opts_dir_json(int argc, char **argv, const char *usage, const char **dir, int *json) {
+  static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+                                       {"json", no_argument, 0, 'j'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+    switch (o) {
+    case 'd': *dir = optarg; break;
+    case 'j': *json = 1; break;
+    case 'h': fputs(usage, stdout); return 0;
+    default: return cli_usage("bad option");
+    }
+  }
+  return -1;
+}
+
+int cli_target(const char *arg, char *region, char *chan) {
+  if (!cli_split(arg, region, chan)) return 0;
+  return cli_usage("'%s' is not REGION or REGION/CHANNEL (names are 1 to %d of "
+                   "[A-Za-z0-9._-], not starting with '.')", arg, RILL_NAME_MAX);
 }
 
 /* ---- formatting ----------------------------------------------------------------- */

@@ -39,6 +39,13 @@ int cli_parse_secs(const char *s, double *out);
  * bytes), CHANNEL into chan ("" when absent).  0, or -1 if malformed. */
 int cli_split(const char *arg, char *region, char *chan);
 
+/* Parses the options of a command that takes only --dir, --json and
+ * --help (USAGE is its help text).  Returns -1 to go on, else the exit
+ * status to return (0 after --help, EXIT_USAGE). */
+int cli_opts_dir_json(int argc, char **argv, const char *usage, const char **dir, int *json);
+/* cli_split() of a command's argument, or a usage error (EXIT_USAGE). */
+int cli_target(const char *arg, char *region, char *chan);
+
 /* ---- formatting -------------------------------------------------------------- */
 
 /* Human forms, into BUF (at least 16 bytes), returned for printf:

@@ -1,16 +1,11 @@
 /* rill ls and rill info: what is in shared memory, and who uses it. */
 #include "cli.h"
 
-#include <getopt.h>
 #include <pwd.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const struct option common_opts[] = {{"dir", required_argument, 0, 'd'},
-                                            {"json", no_argument, 0, 'j'},
-                                            {"help", no_argument, 0, 'h'},
-                                            {0, 0, 0, 0}};
 
 /* ---- shared pieces -------------------------------------------------------------- */
 
@@ -70,15 +65,8 @@ static const char ls_usage[] =
 
 int cmd_ls(int argc, char **argv) {
   const char *dir = cli_dir;
-  int json = 0, o;
-  while ((o = getopt_long(argc, argv, "d:h", common_opts, NULL)) != -1) {
-    switch (o) {
-    case 'd': dir = optarg; break;
-    case 'j': json = 1; break;
-    case 'h': fputs(ls_usage, stdout); return 0;
-    default: return cli_usage("bad option");
-    }
-  }
+  int json = 0, rc = cli_opts_dir_json(argc, argv, ls_usage, &dir, &json);
+  if (rc >= 0) return rc;
   if (optind < argc) dir = argv[optind++];
   if (optind < argc) return cli_usage("one directory at most");
 
@@ -86,7 +74,7 @@ int cmd_ls(int argc, char **argv) {
   int n = cli_region_names(dir, &names);
   if (n < 0) return cli_fail("%s: %s", cli_dir_name(dir), rill_strerror(n));
   cli_snap s;
-  int rc = cli_snap_take(&s, dir, names, n, 1);
+  rc = cli_snap_take(&s, dir, names, n, 1);
   cli_names_free(names, n);
   if (rc) { cli_snap_free(&s); return cli_fail("%s", rill_strerror(rc)); }
 
@@ -319,23 +307,14 @@ static void print_channel(const cli_region *r, const cli_channel *c, uint64_t mo
 
 int cmd_info(int argc, char **argv) {
   const char *dir = cli_dir;
-  int json = 0, o;
-  while ((o = getopt_long(argc, argv, "d:h", common_opts, NULL)) != -1) {
-    switch (o) {
-    case 'd': dir = optarg; break;
-    case 'j': json = 1; break;
-    case 'h': fputs(info_usage, stdout); return 0;
-    default: return cli_usage("bad option");
-    }
-  }
+  int json = 0, rc = cli_opts_dir_json(argc, argv, info_usage, &dir, &json);
+  if (rc >= 0) return rc;
   if (optind != argc - 1) return cli_usage("one REGION or REGION/CHANNEL, please");
   char region[RILL_NAME_MAX + 1], chan[RILL_NAME_MAX + 1];
-  if (cli_split(argv[optind], region, chan))
-    return cli_usage("'%s' is not REGION or REGION/CHANNEL (names are 1 to %d of "
-                     "[A-Za-z0-9._-], not starting with '.')", argv[optind], RILL_NAME_MAX);
+  if ((rc = cli_target(argv[optind], region, chan))) return rc;
   char *names[] = {region};
   cli_snap s;
-  int rc = cli_snap_take(&s, dir, names, 1, !chan[0]);
+  rc = cli_snap_take(&s, dir, names, 1, !chan[0]);
   if (rc) { cli_snap_free(&s); return cli_fail("%s", rill_strerror(rc)); }
   const cli_region *r = &s.r[0];
   if (r->err) {
