@@ -177,6 +177,7 @@ type chanInfo struct {
 	off, size                uint64
 	depth, mtu, maxConsumers uint32
 	maxMsg, seq0             uint64
+	createdNs                uint64
 	g                        geom
 }
 
@@ -223,6 +224,6 @@ func (r *Region) findChannel(name string) (chanInfo, error) {
 		return ci, ErrCorrupt
 	}
 	ci = chanInfo{off: e.off, size: c.size, depth: c.depth, mtu: c.mtu,
-		maxConsumers: c.maxConsumers, maxMsg: c.maxMsg, seq0: c.seq0, g: g}
+		maxConsumers: c.maxConsumers, maxMsg: c.maxMsg, seq0: c.seq0, createdNs: c.createdNs, g: g}
 	return ci, nil
 }

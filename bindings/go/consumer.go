@@ -64,6 +64,7 @@ type Consumer struct {
 	pendMeta Meta
 	// cold
 	depth, maxMsg, rng, flushEvery uint64
+	seq0                           uint64 // the channel's first sequence number
 	slot                           uint32
 	fd                             int
 	lockOff, prodLockOff           uint64
@@ -395,6 +396,75 @@ func (c *Consumer) recv(buf []byte, m *Meta, inPlace bool) ([]byte, error) {
 	return nil, ErrAgain
 }
 
+// slotHolds is true if the slot of s holds s, with its ctl (read between
+// two loads of seq, as Poll reads).
+func (c *Consumer) slotHolds(s uint64) (uint16, bool) {
+	d := c.desc(s)
+	// Acquire: pairs with the release store of seq in publishDesc.
+	if atomic.LoadUint64(&d.seq) != s {
+		return 0, false
+	}
+	_, ctl := unpackSzCtl(atomic.LoadUint32(&d.szctl))
+	// The ctl load is seq_cst, so it happens before the second load of seq
+	// (the acquire fence of §3.2).
+	return ctl, atomic.LoadUint64(&d.seq) == s
+}
+
+// SeekLast moves a lossy consumer to the last n messages still in the
+// ring: to the newest descriptor published, then back over n starts of
+// messages (SOM), no further than descriptors that were overwritten or the
+// channel's first.  Its next polls return those messages, then the new
+// ones, as `tail` shows the end of a file (n = 0: only what comes next).
+// Any message Recv was gathering is dropped.  It returns how many messages
+// it went back over (<= n), or ErrInval for a reliable consumer (it cannot
+// go back: the producer may have reused that room).
+func (c *Consumer) SeekLast(n uint64) (uint64, error) {
+	if c == nil || c.fd < 0 || !c.lossy {
+		return 0, ErrInval
+	}
+	// The newest end: from the producer's flushed seq (or ours, if ahead),
+	// forward over what was published since; a slot that holds a later
+	// sequence number (the flushed seq is a lap or more behind) is jumped
+	// to.  Bounded: a producer that keeps publishing does not hold us.
+	head := atomic.LoadUint64(&c.prod.seq)
+	if int64(c.seq-head) > 0 {
+		head = c.seq
+	}
+	for i := uint64(0); i < 2*c.depth; i++ {
+		// Acquire: pairs with the release store of seq in publishDesc.
+		x := atomic.LoadUint64(&c.desc(head).seq)
+		if x == head {
+			head++
+		} else if int64(x-head) > 0 {
+			head = x
+		} else {
+			break
+		}
+	}
+	// Back over n starts of messages, while the descriptors are still there
+	// and no further than the channel's first sequence number.
+	s, found := head, uint64(0)
+	for i := uint64(0); found < n && i < c.depth; i++ {
+		t := s - 1
+		if int64(t-c.seq0) < 0 {
+			break
+		}
+		ctl, ok := c.slotHolds(t)
+		if !ok {
+			break
+		}
+		s = t
+		if ctl&CtlSOM != 0 {
+			found++
+		}
+	}
+	c.seq = s
+	c.asmFrags, c.asmLen = 0, 0 // nothing half-gathered carries over
+	c.pend = false
+	c.lostAcc = 0
+	return found, nil
+}
+
 // Flush writes the consumer's cursor, counters and heartbeat to shared
 // memory now.  This is also how a reliable consumer commits its position
 // for RejoinConsumer.
@@ -543,6 +613,7 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 	c.data = c.m.b[ci.g.dataOff : ci.g.dataOff+c.dataBytes]
 	c.mask = uint64(ci.depth - 1)
 	c.depth = uint64(ci.depth)
+	c.seq0 = ci.seq0
 	c.mtu = ci.mtu
 	c.maxMsg = ci.maxMsg
 	c.lossy = mode == Lossy

@@ -216,6 +216,7 @@ const (
 	_ = -(unsafe.Sizeof(cursor{}) - 1216)
 	_ = -(unsafe.Offsetof(cursor{}.latSum) - 128)
 	_ = -(unsafe.Offsetof(cursor{}.lat) - 192)
+	_ = -(uintptr(LatencyBuckets) - latBuckets)
 	_ = -(unsafe.Offsetof(cursor{}.mode) - 4)
 	_ = -(unsafe.Offsetof(cursor{}.seq) - 8)
 	_ = -(unsafe.Offsetof(cursor{}.pid) - 16)

@@ -3,6 +3,7 @@ package rill
 import (
 	"fmt"
 	"os"
+	"sort"
 	"sync/atomic"
 	"unsafe"
 )
@@ -35,6 +36,17 @@ type RegionInfo struct {
 	CreatorPid uint32
 	CreatorUid uint32
 	Objects    uint32 // objects in the table
+}
+
+// ObjectChannel is the type of a channel in a region's object table.
+const ObjectChannel uint32 = objChannel
+
+// ObjectInfo is an entry of a region's object table (PROTOCOL.md §1.2).
+type ObjectInfo struct {
+	Name string
+	Type uint32 // ObjectChannel
+	Off  uint64 // from the start of the region, bytes
+	Size uint64 // bytes
 }
 
 func newRegion(name, dir string, fd int, size uint64) (*Region, error) {
@@ -244,6 +256,75 @@ func (r *Region) Info() RegionInfo {
 	}
 	return RegionInfo{Size: h.size, Used: h.allocOff, CreatedNs: h.createdNs,
 		CreatorPid: h.creatorPid, CreatorUid: h.creatorUid, Objects: cnt}
+}
+
+// Objects lists the region's object table in the order the objects were
+// created (the entries rill_region_object_get returns).  Entries are
+// validated when the region is opened and never change after.  Errors:
+// ErrInval (the region is closed).
+func (r *Region) Objects() ([]ObjectInfo, error) {
+	if r == nil || r.fd < 0 {
+		return nil, ErrInval
+	}
+	n := r.objCount()
+	out := make([]ObjectInfo, n)
+	for i := uint32(0); i < n; i++ {
+		e := *r.entry(i) // a private copy
+		name := e.name[:objNameSize-1]
+		for j, c := range name {
+			if c == 0 {
+				name = name[:j]
+				break
+			}
+		}
+		out[i] = ObjectInfo{Name: string(name), Type: e.typ, Off: e.off, Size: e.size}
+	}
+	return out, nil
+}
+
+// ListRegions lists the rill regions in dir ("" = $RILL_DIR or /dev/shm):
+// the files with a valid name whose first page starts with a region's
+// magic, sorted by name.  Nothing is locked or kept open: a region may be
+// gone by the time it is opened.  Errors: ErrNoDir, ErrAccess, ErrIO.
+func ListRegions(dir string) ([]string, error) {
+	d := regionDir(dir)
+	names, err := dirNames(d)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, name := range names {
+		if !validName(name) { // temporary files, FIFOs, others
+			continue
+		}
+		if isRegion(d + "/" + name) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// isRegion is true if path is a regular file that starts with a region's
+// magic (one we may open: as rill_region_list, files we cannot open are
+// not listed).
+func isRegion(path string) bool {
+	fd, size, err := fileOpen(path)
+	if err != nil { // gone meanwhile, or not ours to read
+		return false
+	}
+	defer closeFd(fd)
+	if size < pageSize {
+		return false
+	}
+	m, err := mapFile(fd, 0, pageSize, false)
+	if err != nil {
+		return false
+	}
+	// Acquire: pairs with the release store of magic at creation.
+	magic := atomic.LoadUint64((*uint64)(m.base()))
+	m.unmap()
+	return magic == regionMagic
 }
 
 // UnlinkRegion removes region name from dir ("" = $RILL_DIR or /dev/shm)
