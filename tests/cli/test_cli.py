@@ -476,18 +476,22 @@ def test_monitor_screen(shm, peers):
                     return line.split()
             return None
 
+        expected = ["md/quotes", "producer", "consumer 0 reliable", "consumer 1 lossy",
+                    "md/trades", "producer"]
+
+        def names(screen):
+            return [line.strip().split("  ")[0] for line in screen.display[3:] if line.strip()]
+
         def drawn(screen):
-            r = row(screen, "consumer 0 reliable")
+            # A whole frame (the output comes in pieces), with the consumer's
             # CONSUMER N MODE STATE PID MSG/S BYTES/S LAG ...
-            return r is not None and r[4] == str(peer.pid) and r[7] == "20"  # lag
-        read_until(fd, stream, screen, drawn, "the consumer rows")
+            r = row(screen, "consumer 0 reliable")
+            return names(screen) == expected and r[4] == str(peer.pid) and r[7] == "20"  # lag
+        read_until(fd, stream, screen, drawn, "the rows")
         lines = [line.rstrip() for line in screen.display]
         assert lines[0].startswith(f"rill monitor  {shm}") and "(q quits)" in lines[0]
         assert "1 region, 2 channels" in lines[0]
         assert row(screen, "CHANNEL / ENDPOINT")[:5] == ["CHANNEL", "/", "ENDPOINT", "STATE", "PID"]
-        names = [line.strip().split("  ")[0] for line in lines[2:] if line.strip()]
-        assert names[1:] == ["md/quotes", "producer", "consumer 0 reliable", "consumer 1 lossy",
-                             "md/trades", "producer"]
         assert row(screen, "producer")[1:3] == ["alive", str(peer.pid)]
         assert row(screen, "consumer 1 lossy")[3:5] == ["alive", str(peer.pid)]
 
