@@ -76,6 +76,10 @@ typedef struct rill_region_opts {
 
 #define RILL_NAME_MAX 39 /* longest region or channel name (bytes) */
 
+/* 1 if NAME is a valid region or channel name (1..RILL_NAME_MAX bytes of
+ * [A-Za-z0-9._-], not starting with '.'), else 0. */
+int rill_name_valid(const char *name);
+
 /* Timeouts are in nanoseconds: 0 = look once and return, RILL_FOREVER = no
  * limit. */
 #define RILL_FOREVER UINT64_MAX

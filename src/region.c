@@ -19,6 +19,8 @@ int rill__name_ok(const char *name) {
   return 1;
 }
 
+int rill_name_valid(const char *name) { return rill__name_ok(name); }
+
 static int make_path(char *out, size_t cap, const char *dir, const char *name) {
   int n = snprintf(out, cap, "%s/%s", dir, name);
   return (n < 0 || (size_t)n >= cap) ? -RILL_EINVAL : 0;

@@ -11,6 +11,20 @@
 
 static int checks_run;
 
+static void test_names(void) {
+  char longest[RILL_NAME_MAX + 2];
+  memset(longest, 'n', sizeof longest);
+  longest[RILL_NAME_MAX] = 0;
+  CHECK_EQ(rill_name_valid(longest), 1);
+  longest[RILL_NAME_MAX] = 'n';
+  longest[RILL_NAME_MAX + 1] = 0;
+  CHECK_EQ(rill_name_valid(longest), 0);
+  CHECK_EQ(rill_name_valid("md.quotes_v2-a"), 1);
+  const char *bad[] = {"", ".hidden", "a/b", "a b", "a@b", "caf\xc3\xa9", NULL};
+  for (int i = 0; i < 7; i++) CHECKF(rill_name_valid(bad[i]) == 0, "'%s'", bad[i] ? bad[i] : "NULL");
+  checks_run++;
+}
+
 static void test_objects(void) {
   rill_region_opts o = tu_opts(8 << 20);
   rill_region *r;
@@ -268,10 +282,11 @@ static void test_seek_last(void) {
 
 int main(void) {
   tu_start("observe", 60);
+  test_names();
   test_objects();
   test_latency_math();
   test_latency_samples();
   test_seek_last();
-  return tu_pass("%d checks: object table, layout in stats, latency samples and "
+  return tu_pass("%d checks: names, object table, layout in stats, latency samples and "
                  "quantiles, seek to the last messages", checks_run);
 }

@@ -78,29 +78,18 @@ int cli_parse_secs(const char *s, double *out) {
   return 0;
 }
 
-static int name_ok(const char *s, size_t n) {
-  if (n == 0 || n > RILL_NAME_MAX || s[0] == '.') return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '_' || c == '-'))
-      return 0;
-  }
-  return 1;
-}
-
 int cli_split(const char *arg, char *region, char *chan) {
   const char *slash = strchr(arg, '/');
   size_t rn = slash ? (size_t)(slash - arg) : strlen(arg);
-  if (!name_ok(arg, rn)) return -1;
+  if (rn > RILL_NAME_MAX) return -1;
   memcpy(region, arg, rn);
   region[rn] = 0;
   chan[0] = 0;
+  if (!rill_name_valid(region)) return -1;
   if (!slash) return 0;
-  size_t cn = strlen(slash + 1);
-  if (!name_ok(slash + 1, cn)) return -1;
-  memcpy(chan, slash + 1, cn + 1);
-  return 0;
+  if (strlen(slash + 1) > RILL_NAME_MAX) return -1;
+  strcpy(chan, slash + 1);
+  return rill_name_valid(chan) ? 0 : -1;
 }
 
 int cli_opts_dir_json(int argc, char **argv, const char *usage, const char **dir, int *json) {

@@ -238,15 +238,10 @@ static void json_snap(FILE *f, int pretty, const mon *m, const cli_snap *s,
         cli_json_str(&j, "name", c->name);
         cli_json_str(&j, "error", rill_strerror(c->err));
       } else {
-        const cli_channel *pc = prev ? cli_snap_find(prev, r->name, c->name) : NULL;
-        static const cli_channel empty;
         /* a channel that appeared meanwhile: everything it counted is new */
-        cli_channel fresh;
-        if (prev && !pc) {
-          fresh = empty;
-          fresh.st.max_consumers = 0;
-          pc = &fresh;
-        }
+        static const cli_channel appeared;
+        const cli_channel *pc = prev ? cli_snap_find(prev, r->name, c->name) : NULL;
+        if (prev && !pc) pc = &appeared;
         cli_json_channel(&j, c, s->mono_ns, pc, dt);
       }
       cli_json_end(&j, '}');
@@ -263,33 +258,47 @@ static void json_snap(FILE *f, int pretty, const mon *m, const cli_snap *s,
 
 enum { P_CHANNEL, P_CONSUMER };
 
+enum {
+  M_DEPTH, M_MTU, M_PROD_UP, M_PROD_SEQ, M_PROD_MSGS, M_PROD_BYTES, M_PROD_BACKPRESSURE,
+  M_PROD_EVICTIONS, M_CONS_UP, M_CONS_LAG, M_CONS_MSGS, M_CONS_BYTES, M_CONS_OVERRUNS,
+  M_CONS_LOST, M_CONS_LATENCY, M_COUNT
+};
+
 typedef struct pmetric {
   const char *name, *type, *help;
   int scope;
 } pmetric;
 
-static const pmetric pmetrics[] = {
-    {"rill_channel_depth", "gauge", "Descriptors in the channel's ring.", P_CHANNEL},
-    {"rill_channel_mtu_bytes", "gauge", "Largest fragment payload.", P_CHANNEL},
-    {"rill_producer_up", "gauge", "1 if the channel's producer is alive.", P_CHANNEL},
-    {"rill_producer_sequence", "gauge", "Next sequence number, as flushed.", P_CHANNEL},
-    {"rill_producer_messages_total", "counter", "Descriptors published.", P_CHANNEL},
-    {"rill_producer_bytes_total", "counter", "Payload bytes published.", P_CHANNEL},
-    {"rill_producer_backpressure_total", "counter", "Times the producer found no credit.",
-     P_CHANNEL},
-    {"rill_producer_evictions_total", "counter", "Dead reliable consumers evicted.", P_CHANNEL},
-    {"rill_consumer_up", "gauge", "1 if the consumer is alive.", P_CONSUMER},
-    {"rill_consumer_lag_messages", "gauge", "Producer sequence minus consumer sequence.",
-     P_CONSUMER},
-    {"rill_consumer_messages_total", "counter", "Descriptors consumed.", P_CONSUMER},
-    {"rill_consumer_bytes_total", "counter", "Payload bytes consumed.", P_CONSUMER},
-    {"rill_consumer_overruns_total", "counter",
-     "Overruns: kind=poll when lapped, kind=read when a payload was overwritten while read.",
-     P_CONSUMER},
-    {"rill_consumer_lost_messages_total", "counter", "Sequence numbers skipped by overruns.",
-     P_CONSUMER},
-    {"rill_consumer_latency_seconds", "histogram",
-     "Publish-to-consume latency, sampled once per consumer heartbeat flush.", P_CONSUMER},
+static const pmetric pmetrics[M_COUNT] = {
+    [M_DEPTH] = {"rill_channel_depth", "gauge", "Descriptors in the channel's ring.", P_CHANNEL},
+    [M_MTU] = {"rill_channel_mtu_bytes", "gauge", "Largest fragment payload.", P_CHANNEL},
+    [M_PROD_UP] = {"rill_producer_up", "gauge", "1 if the channel's producer is alive.",
+                   P_CHANNEL},
+    [M_PROD_SEQ] = {"rill_producer_sequence", "gauge", "Next sequence number, as flushed.",
+                    P_CHANNEL},
+    [M_PROD_MSGS] = {"rill_producer_messages_total", "counter", "Descriptors published.",
+                     P_CHANNEL},
+    [M_PROD_BYTES] = {"rill_producer_bytes_total", "counter", "Payload bytes published.",
+                      P_CHANNEL},
+    [M_PROD_BACKPRESSURE] = {"rill_producer_backpressure_total", "counter",
+                             "Times the producer found no credit.", P_CHANNEL},
+    [M_PROD_EVICTIONS] = {"rill_producer_evictions_total", "counter",
+                          "Dead reliable consumers evicted.", P_CHANNEL},
+    [M_CONS_UP] = {"rill_consumer_up", "gauge", "1 if the consumer is alive.", P_CONSUMER},
+    [M_CONS_LAG] = {"rill_consumer_lag_messages", "gauge",
+                    "Producer sequence minus consumer sequence.", P_CONSUMER},
+    [M_CONS_MSGS] = {"rill_consumer_messages_total", "counter", "Descriptors consumed.",
+                     P_CONSUMER},
+    [M_CONS_BYTES] = {"rill_consumer_bytes_total", "counter", "Payload bytes consumed.",
+                      P_CONSUMER},
+    [M_CONS_OVERRUNS] = {"rill_consumer_overruns_total", "counter",
+                         "Overruns: kind=poll when lapped, kind=read when a payload was "
+                         "overwritten while read.", P_CONSUMER},
+    [M_CONS_LOST] = {"rill_consumer_lost_messages_total", "counter",
+                     "Sequence numbers skipped by overruns.", P_CONSUMER},
+    [M_CONS_LATENCY] = {"rill_consumer_latency_seconds", "histogram",
+                        "Publish-to-consume latency, sampled once per consumer heartbeat flush.",
+                        P_CONSUMER},
 };
 
 static void pvalue(FILE *f, const char *name, const char *labels, const char *extra, double v) {
@@ -299,14 +308,14 @@ static void pvalue(FILE *f, const char *name, const char *labels, const char *ex
 static void prom_channel(FILE *f, int metric, const char *labels, const rill_channel_stats *st) {
   double v = 0;
   switch (metric) {
-  case 0: v = st->depth; break;
-  case 1: v = st->mtu; break;
-  case 2: v = st->producer_liveness == RILL_PEER_ALIVE; break;
-  case 3: v = (double)st->seq; break;
-  case 4: v = (double)st->msgs; break;
-  case 5: v = (double)st->bytes; break;
-  case 6: v = (double)st->backpressure; break;
-  case 7: v = (double)st->evictions; break;
+  case M_DEPTH: v = st->depth; break;
+  case M_MTU: v = st->mtu; break;
+  case M_PROD_UP: v = st->producer_liveness == RILL_PEER_ALIVE; break;
+  case M_PROD_SEQ: v = (double)st->seq; break;
+  case M_PROD_MSGS: v = (double)st->msgs; break;
+  case M_PROD_BYTES: v = (double)st->bytes; break;
+  case M_PROD_BACKPRESSURE: v = (double)st->backpressure; break;
+  case M_PROD_EVICTIONS: v = (double)st->evictions; break;
   }
   pvalue(f, pmetrics[metric].name, labels, "", v);
 }
@@ -315,16 +324,16 @@ static void prom_consumer(FILE *f, int metric, const char *labels, const rill_co
                           const rill_latency *h) {
   const char *name = pmetrics[metric].name;
   switch (metric) {
-  case 8: pvalue(f, name, labels, "", cs->liveness == RILL_PEER_ALIVE); break;
-  case 9: pvalue(f, name, labels, "", (double)cs->lag); break;
-  case 10: pvalue(f, name, labels, "", (double)cs->msgs); break;
-  case 11: pvalue(f, name, labels, "", (double)cs->bytes); break;
-  case 12:
+  case M_CONS_UP: pvalue(f, name, labels, "", cs->liveness == RILL_PEER_ALIVE); break;
+  case M_CONS_LAG: pvalue(f, name, labels, "", (double)cs->lag); break;
+  case M_CONS_MSGS: pvalue(f, name, labels, "", (double)cs->msgs); break;
+  case M_CONS_BYTES: pvalue(f, name, labels, "", (double)cs->bytes); break;
+  case M_CONS_OVERRUNS:
     pvalue(f, name, labels, ",kind=\"poll\"", (double)cs->overrun_poll);
     pvalue(f, name, labels, ",kind=\"read\"", (double)cs->overrun_read);
     break;
-  case 13: pvalue(f, name, labels, "", (double)cs->lost); break;
-  case 14: {
+  case M_CONS_LOST: pvalue(f, name, labels, "", (double)cs->lost); break;
+  case M_CONS_LATENCY: {
     /* Cumulative buckets at the octave bounds 64 ns .. 2^31 ns: bucket I
      * of the samples ends at 2^k exactly when I < 4(k - 1). */
     uint64_t cum = 0;
@@ -344,7 +353,7 @@ static void prom_consumer(FILE *f, int metric, const char *labels, const rill_co
 }
 
 static void prometheus(FILE *f, const mon *m, const cli_snap *s) {
-  for (int metric = 0; metric < (int)(sizeof pmetrics / sizeof pmetrics[0]); metric++) {
+  for (int metric = 0; metric < M_COUNT; metric++) {
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", pmetrics[metric].name, pmetrics[metric].help,
             pmetrics[metric].name, pmetrics[metric].type);
     for (uint32_t i = 0; i < s->nregions; i++) {
