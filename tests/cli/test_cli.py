@@ -356,31 +356,48 @@ def test_monitor_once_json(shm, peers):
 
 
 def test_monitor_rates(shm, peers):
-    """Rates are the counters' differences over the interval: the fixture
-    publishes after the monitor's first reading and before its second."""
+    """Every line's rates are the counters' differences over its interval,
+    and they add up to what the fixture did after the first reading,
+    however its work falls across the readings."""
     peer = peers(shm)
     quotes(peer, depth=1024)
-    # The fixture's work fits the 3 s interval with room to spare.
-    m = subprocess.Popen([RILL, "--dir", shm, "monitor", "--json", "-i", "3", "-n", "2"],
+    m = subprocess.Popen([RILL, "--dir", shm, "monitor", "--json", "-i", "0.1"],
                          stdout=subprocess.PIPE, text=True)
+    sent_bytes = sum(len(f"msg {i}") for i in range(300))
+    want = {"prod_msgs": 300, "prod_bytes": sent_bytes, "rel_msgs": 300, "lossy_msgs": 1}
     try:
         first = json.loads(m.stdout.readline())  # the first reading is taken
         assert "interval_s" not in first
         assert peer.do("send 0 300") == [300]
-        peer.do("flush")
+        peer.do("flush")          # a heartbeat flush: the next message is sampled
         assert peer.do("recv 0 300") == [300]
         assert peer.do("poll 1") == [0, 0]
         peer.do("flush")
-        second = json.loads(m.stdout.readline())
+
+        def counts(doc):
+            q = channel_of(doc["regions"][0], "quotes")
+            return q, {"prod_msgs": q["producer"]["msgs"], "prod_bytes": q["producer"]["bytes"],
+                       "rel_msgs": consumer_of(q, 0)["msgs"], "lossy_msgs": consumer_of(q, 1)["msgs"]}
+        prev, summed, samples = counts(first)[1], dict.fromkeys(want, 0), 0
+        end = time.monotonic() + DEADLINE
+        while summed != want:
+            assert time.monotonic() < end, f"the rates add up to {summed}, not {want}"
+            doc = json.loads(m.stdout.readline())
+            dt = doc["interval_s"]
+            q, now = counts(doc)
+            rates = {"prod_msgs": q["producer"]["msgs_per_s"],
+                     "prod_bytes": q["producer"]["bytes_per_s"],
+                     "rel_msgs": consumer_of(q, 0)["msgs_per_s"],
+                     "lossy_msgs": consumer_of(q, 1)["msgs_per_s"]}
+            for k in want:
+                assert round(rates[k] * dt) == now[k] - prev[k], (k, rates[k], dt, now[k], prev[k])
+                summed[k] += now[k] - prev[k]
+            samples += consumer_of(q, 0)["latency_window"]["samples"]
+            prev = now
+        assert samples >= 1
     finally:
+        m.send_signal(signal.SIGTERM)
         assert m.wait(timeout=DEADLINE) == 0
-    dt = second["interval_s"]
-    q = channel_of(second["regions"][0], "quotes")
-    assert round(q["producer"]["msgs_per_s"] * dt) == 300
-    assert round(q["producer"]["bytes_per_s"] * dt) == sum(len(f"msg {i}") for i in range(300))
-    assert round(consumer_of(q, 0)["msgs_per_s"] * dt) == 300
-    assert round(consumer_of(q, 1)["msgs_per_s"] * dt) == 1
-    assert consumer_of(q, 0)["latency_window"]["samples"] >= 1
 
 
 def test_prometheus(shm, peers):
