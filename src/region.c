@@ -200,10 +200,9 @@ int rill_region_unlink(const char *name, const char *dir) {
   return 0;
 }
 
-/* Opens DIR/NAME if it is a rill region (by its magic) and tries the
- * exclusive whole-file lock.  Returns 0 with *fd locked (no user alive),
- * -RILL_EBUSY (in use), or an error (EMAGIC: not a region). */
-static int region_lock_unused(const char *dir, const char *name, int *fd) {
+/* Opens DIR/NAME if it is a rill region (by its magic; nothing else is
+ * validated).  Returns 0 with *fd open, or an error (EMAGIC: not a region). */
+static int region_file_open(const char *dir, const char *name, int *fd) {
   char path[RILL_PATH_MAX];
   int rc = make_path(path, sizeof path, dir, name);
   if (rc) return rc;
@@ -218,6 +217,16 @@ static int region_lock_unused(const char *dir, const char *name, int *fd) {
   int magic = atomic_load_explicit(&h->magic, memory_order_acquire) == RILL_REGION_MAGIC;
   rill__unmap(m, RILL_PAGE);
   if (!magic) { rill__file_close(f); return -RILL_EMAGIC; }
+  *fd = f;
+  return 0;
+}
+
+/* Opens DIR/NAME if it is a rill region and tries the exclusive whole-file
+ * lock.  Returns 0 with *fd locked (no user alive), -RILL_EBUSY (in use),
+ * or an error (EMAGIC: not a region). */
+static int region_lock_unused(const char *dir, const char *name, int *fd) {
+  int f, rc = region_file_open(dir, name, &f);
+  if (rc) return rc;
   if ((rc = rill__lock_all_try(f))) { rill__file_close(f); return rc; }
   *fd = f;
   return 0;
@@ -279,22 +288,11 @@ struct list_ctx {
 
 static int list_one(const char *name, void *arg) {
   struct list_ctx *k = arg;
-  if (!rill__name_ok(name)) return 0; /* temporary files, FIFOs, others */
-  char path[RILL_PATH_MAX];
   int f;
-  uint64_t size;
-  if (make_path(path, sizeof path, k->dir, name) || rill__file_open(path, &f, &size))
-    return 0; /* gone meanwhile, or not ours to read */
-  int magic = 0;
-  void *m;
-  if (size >= RILL_PAGE && rill__map(f, 0, RILL_PAGE, 0, &m) == 0) {
-    const rill_region_hdr *h = m;
-    /* Acquire: pairs with the release store of magic in rill_region_create(). */
-    magic = atomic_load_explicit(&h->magic, memory_order_acquire) == RILL_REGION_MAGIC;
-    rill__unmap(m, RILL_PAGE);
-  }
+  /* temporary files and FIFOs (names with '.'), others, gone meanwhile,
+   * or not ours to read */
+  if (!rill__name_ok(name) || region_file_open(k->dir, name, &f)) return 0;
   rill__file_close(f);
-  if (!magic) return 0;
   k->found++;
   return k->fn ? k->fn(name, k->arg) : 0;
 }
