@@ -387,7 +387,15 @@ void cli_channel_peers(const cli_channel *c, uint32_t *alive, uint32_t *dead) {
   }
 }
 
-void cli_latency_delta(const rill_latency *now, const rill_latency *before, rill_latency *out) {
+/* The difference NOW - BEFORE of a counter that may have been reset (a new
+ * join starts from 0): NOW itself then. */
+static uint64_t delta(uint64_t now, uint64_t before) {
+  return now >= before ? now - before : now;
+}
+
+/* NOW - BEFORE of two latency readings of the same slot (BEFORE NULL:
+ * NOW); a slot rejoined afresh in between gives NOW. */
+static void latency_delta(const rill_latency *now, const rill_latency *before, rill_latency *out) {
   *out = *now;
   if (!before || before->count > now->count) return;
   for (uint32_t i = 0; i < RILL_LATENCY_BUCKETS; i++) {
@@ -395,7 +403,38 @@ void cli_latency_delta(const rill_latency *now, const rill_latency *before, rill
     out->buckets[i] = now->buckets[i] - before->buckets[i];
   }
   out->count = now->count - before->count;
-  out->sum_ns = cli_delta(now->sum_ns, before->sum_ns);
+  out->sum_ns = delta(now->sum_ns, before->sum_ns);
+}
+
+const cli_channel *cli_prev_channel(const cli_snap *prev, const char *region, const char *chan) {
+  static const cli_channel appeared; /* max_consumers 0: no slot counted */
+  if (!prev) return NULL;
+  const cli_channel *c = cli_snap_find(prev, region, chan);
+  return c ? c : &appeared;
+}
+
+void cli_producer_rates(const cli_channel *c, const cli_channel *prev, double dt, cli_rates *out) {
+  const rill_channel_stats *st = &c->st, *ps = &prev->st;
+  memset(out, 0, sizeof *out);
+  out->msgs = (double)delta(st->msgs, ps->msgs) / dt;
+  out->bytes = (double)delta(st->bytes, ps->bytes) / dt;
+  out->backpressure = (double)delta(st->backpressure, ps->backpressure) / dt;
+}
+
+void cli_consumer_rates(const cli_channel *c, uint32_t slot, const cli_channel *prev, double dt,
+                        cli_rates *out) {
+  static const rill_consumer_stats none;
+  const rill_consumer_stats *cs = &c->st.consumers[slot];
+  /* the slot's earlier reading, if a consumer held it then */
+  int held = slot < prev->st.max_consumers && prev->st.consumers[slot].mode;
+  const rill_consumer_stats *b = held ? &prev->st.consumers[slot] : &none;
+  memset(out, 0, sizeof *out);
+  out->msgs = (double)delta(cs->msgs, b->msgs) / dt;
+  out->bytes = (double)delta(cs->bytes, b->bytes) / dt;
+  out->overruns = (double)delta(cs->overrun_poll + cs->overrun_read,
+                                b->overrun_poll + b->overrun_read) / dt;
+  out->lost = (double)delta(cs->lost, b->lost) / dt;
+  latency_delta(&c->lat[slot], held ? &prev->lat[slot] : NULL, &out->window);
 }
 
 const char *cli_dir_name(const char *dir) {

@@ -122,18 +122,27 @@ void cli_snap_free(cli_snap *s);
 /* The same channel in an earlier snapshot, or NULL. */
 const cli_channel *cli_snap_find(const cli_snap *s, const char *region, const char *chan);
 
+/* The channel to take rates from: REGION/CHAN in PREV; one with nothing
+ * counted if it appeared since (everything it counted is new); NULL if
+ * there is no earlier snapshot. */
+const cli_channel *cli_prev_channel(const cli_snap *prev, const char *region, const char *chan);
+
+/* An endpoint's rates over DT seconds, from the counters' differences. */
+typedef struct cli_rates {
+  double msgs, bytes;      /* per second                              */
+  double backpressure;     /* producer: times it found no credit, /s  */
+  double overruns, lost;   /* consumer: poll + read overruns; lost /s */
+  rill_latency window;     /* consumer: the samples of the interval   */
+} cli_rates;
+
+/* Of channel C's producer, and of its consumer in SLOT, since PREV (from
+ * cli_prev_channel(), not NULL) DT seconds earlier. */
+void cli_producer_rates(const cli_channel *c, const cli_channel *prev, double dt, cli_rates *out);
+void cli_consumer_rates(const cli_channel *c, uint32_t slot, const cli_channel *prev, double dt,
+                        cli_rates *out);
+
 /* Endpoints of a channel: live, dead. */
 void cli_channel_peers(const cli_channel *c, uint32_t *alive, uint32_t *dead);
-
-/* The difference NOW - BEFORE of a counter that may have been reset (a new
- * join starts from 0): NOW itself then. */
-static inline uint64_t cli_delta(uint64_t now, uint64_t before) {
-  return now >= before ? now - before : now;
-}
-
-/* NOW - BEFORE of two latency readings of the same slot (BEFORE NULL:
- * NOW); a slot rejoined afresh in between gives NOW. */
-void cli_latency_delta(const rill_latency *now, const rill_latency *before, rill_latency *out);
 
 uint64_t cli_mono_ns(void);
 uint64_t cli_real_ns(void);

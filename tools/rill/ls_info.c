@@ -171,14 +171,10 @@ static void json_latency(cli_json *j, const char *key, const rill_latency *h) {
   cli_json_end(j, '}');
 }
 
-static double rate(uint64_t now, uint64_t before, double dt) {
-  return (double)cli_delta(now, before) / dt;
-}
-
 void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
                       const cli_channel *prev, double dt) {
   const rill_channel_stats *st = &c->st;
-  const rill_channel_stats *ps = prev ? &prev->st : NULL;
+  cli_rates rt;
   cli_json_str(j, "name", c->name);
   cli_json_u64(j, "depth", st->depth);
   cli_json_u64(j, "mtu", st->mtu);
@@ -205,10 +201,11 @@ void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
   cli_json_u64(j, "wakes", st->wakes);
   if (st->producer_heartbeat_ns) cli_json_num(j, "heartbeat_age_s", age_s(mono_now, st->producer_heartbeat_ns));
   else cli_json_null(j, "heartbeat_age_s");
-  if (ps) {
-    cli_json_num(j, "msgs_per_s", rate(st->msgs, ps->msgs, dt));
-    cli_json_num(j, "bytes_per_s", rate(st->bytes, ps->bytes, dt));
-    cli_json_num(j, "backpressure_per_s", rate(st->backpressure, ps->backpressure, dt));
+  if (prev) {
+    cli_producer_rates(c, prev, dt, &rt);
+    cli_json_num(j, "msgs_per_s", rt.msgs);
+    cli_json_num(j, "bytes_per_s", rt.bytes);
+    cli_json_num(j, "backpressure_per_s", rt.backpressure);
   }
   cli_json_end(j, '}');
   cli_json_arr(j, "consumers");
@@ -231,20 +228,13 @@ void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
     cli_json_bool(j, "parked", (int)cs->parked);
     cli_json_num(j, "heartbeat_age_s", age_s(mono_now, cs->heartbeat_ns));
     json_latency(j, "latency", &c->lat[k]);
-    if (ps) {
-      /* the slot's earlier reading, if the same consumer held it then */
-      const rill_consumer_stats *pc = k < ps->max_consumers ? &ps->consumers[k] : NULL;
-      static const rill_consumer_stats none;
-      const rill_latency *pl = pc && pc->mode ? &prev->lat[k] : NULL;
-      if (!pc || !pc->mode) pc = &none;
-      rill_latency w;
-      cli_latency_delta(&c->lat[k], pl, &w);
-      cli_json_num(j, "msgs_per_s", rate(cs->msgs, pc->msgs, dt));
-      cli_json_num(j, "bytes_per_s", rate(cs->bytes, pc->bytes, dt));
-      cli_json_num(j, "overruns_per_s", rate(cs->overrun_poll + cs->overrun_read,
-                                             pc->overrun_poll + pc->overrun_read, dt));
-      cli_json_num(j, "lost_per_s", rate(cs->lost, pc->lost, dt));
-      json_latency(j, "latency_window", &w);
+    if (prev) {
+      cli_consumer_rates(c, k, prev, dt, &rt);
+      cli_json_num(j, "msgs_per_s", rt.msgs);
+      cli_json_num(j, "bytes_per_s", rt.bytes);
+      cli_json_num(j, "overruns_per_s", rt.overruns);
+      cli_json_num(j, "lost_per_s", rt.lost);
+      json_latency(j, "latency_window", &rt.window);
     }
     cli_json_end(j, '}');
   }

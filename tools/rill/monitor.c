@@ -162,46 +162,28 @@ static void table(FILE *f, const mon *m, const cli_snap *s, const cli_snap *prev
         continue;
       }
       const rill_channel_stats *st = &c->st;
-      const cli_channel *pc = prev ? cli_snap_find(prev, r->name, c->name) : NULL;
-      const rill_channel_stats *ps = pc ? &pc->st : NULL;
-      char pid[16], b1[24], b2[24], b3[24];
+      const cli_channel *pc = cli_prev_channel(prev, r->name, c->name);
+      cli_rates rt = {.msgs = NAN, .bytes = NAN, .backpressure = NAN};
+      char pid[16], b1[24], b2[24], b3[24], b4[24];
       fprintf(f, "%s\n", title);
       snprintf(pid, sizeof pid, "%u", st->producer_pid);
-      double mr = NAN, br = NAN, bp = NAN;
-      if (ps) {
-        mr = (double)cli_delta(st->msgs, ps->msgs) / dt;
-        br = (double)cli_delta(st->bytes, ps->bytes) / dt;
-        bp = (double)cli_delta(st->backpressure, ps->backpressure) / dt;
-      }
+      if (pc) cli_producer_rates(c, pc, dt, &rt);
       fprintf(f, ROW_FMT, "  producer", cli_liveness(st->producer_liveness),
-              st->producer_pid ? pid : "-", fmt_rate(b1, mr, 0), fmt_rate(b2, br, 1), "-", "-",
-              "-", fmt_rate(b3, bp, 0), "-", "-");
+              st->producer_pid ? pid : "-", fmt_rate(b1, rt.msgs, 0), fmt_rate(b2, rt.bytes, 1),
+              "-", "-", "-", fmt_rate(b3, rt.backpressure, 0), "-", "-");
       for (uint32_t n = 0; n < st->max_consumers; n++) {
         const rill_consumer_stats *cs = &st->consumers[n];
         if (!cs->mode) continue;
-        const rill_consumer_stats *pcs = ps && n < ps->max_consumers && ps->consumers[n].mode
-                                             ? &ps->consumers[n] : NULL;
-        char name[40], lag[24], b4[24], p50[16], p99[16];
+        char name[40], lag[24], p50[16], p99[16];
         snprintf(name, sizeof name, "  consumer %u %s", n, cli_mode(cs->mode));
         snprintf(pid, sizeof pid, "%u", cs->pid);
         snprintf(lag, sizeof lag, "%llu", (unsigned long long)cs->lag);
-        double cm = NAN, cb = NAN, co = NAN, cl = NAN;
-        rill_latency w, *wp = NULL;
-        if (ps) {
-          static const rill_consumer_stats none;
-          const rill_consumer_stats *b = pcs ? pcs : &none;
-          cm = (double)cli_delta(cs->msgs, b->msgs) / dt;
-          cb = (double)cli_delta(cs->bytes, b->bytes) / dt;
-          co = (double)cli_delta(cs->overrun_poll + cs->overrun_read,
-                                 b->overrun_poll + b->overrun_read) / dt;
-          cl = (double)cli_delta(cs->lost, b->lost) / dt;
-          cli_latency_delta(&c->lat[n], pcs ? &pc->lat[n] : NULL, &w);
-          wp = &w;
-        }
-        lat_cells(wp, p50, p99);
+        rt = (cli_rates){.msgs = NAN, .bytes = NAN, .overruns = NAN, .lost = NAN};
+        if (pc) cli_consumer_rates(c, n, pc, dt, &rt);
+        lat_cells(pc ? &rt.window : NULL, p50, p99);
         const char *state = cs->evicted ? "evicted" : cli_liveness(cs->liveness);
-        fprintf(f, ROW_FMT, name, state, pid, fmt_rate(b1, cm, 0), fmt_rate(b2, cb, 1), lag,
-                fmt_rate(b3, co, 0), fmt_rate(b4, cl, 0), "-", p50, p99);
+        fprintf(f, ROW_FMT, name, state, pid, fmt_rate(b1, rt.msgs, 0), fmt_rate(b2, rt.bytes, 1),
+                lag, fmt_rate(b3, rt.overruns, 0), fmt_rate(b4, rt.lost, 0), "-", p50, p99);
       }
     }
   }
@@ -238,11 +220,7 @@ static void json_snap(FILE *f, int pretty, const mon *m, const cli_snap *s,
         cli_json_str(&j, "name", c->name);
         cli_json_str(&j, "error", rill_strerror(c->err));
       } else {
-        /* a channel that appeared meanwhile: everything it counted is new */
-        static const cli_channel appeared;
-        const cli_channel *pc = prev ? cli_snap_find(prev, r->name, c->name) : NULL;
-        if (prev && !pc) pc = &appeared;
-        cli_json_channel(&j, c, s->mono_ns, pc, dt);
+        cli_json_channel(&j, c, s->mono_ns, cli_prev_channel(prev, r->name, c->name), dt);
       }
       cli_json_end(&j, '}');
     }
