@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0 OR MIT
 # Thin wrapper over CMake: make, make test, make bench, make clean, make install.
 #   make test SANITIZE=address,undefined     (or SANITIZE=thread)
 #   make test CC=clang

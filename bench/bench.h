@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench: shared declarations of the benchmark program.
  *
  * The program runs every measurement in two freshly forked processes, side 0

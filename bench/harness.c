@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench harness: runs one test in two pinned child processes.
  *
  * The parent sets up the transport's shared resources, forks side 0

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench: throughput and round-trip latency of rill against the hardware
  * floor, simple references and real peers (ZeroMQ, nng, iceoryx, when this
  * build has them), in one run, on the same pinned cores.

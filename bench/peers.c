@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench: the real peers' shared parts: which peers this build has (and
  * how to install the others), their versions, and ipc:// endpoints. */
 #include "peers.h"

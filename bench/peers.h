@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench: what the real peers (ZeroMQ, nng, iceoryx; bench/t_zmq.c,
  * bench/t_nng.c, bench/t_iceoryx.c) share.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 OR MIT
 """Plots of the benchmark results (docs/benchmark.md), with matplotlib.
 
     bench/plot.py [DIR]        (default: bench/results)

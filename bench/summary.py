@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 OR MIT
 """The benchmark's tables in Markdown, from the JSON results of one run.
 
     bench/summary.py [DIR]        (default: bench/results)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench peer: iceoryx 2 through its C binding, true zero copy: the
  * publisher loans a chunk, writes the message into it and publishes it; the
  * subscriber takes the chunk, checks the message in place and releases it.

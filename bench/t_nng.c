@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench peer: nng over ipc:// in the run's private directory.
  *
  *   nng-pushpull  throughput: side 0 push0 (dials), side 1 pull0 (listens)

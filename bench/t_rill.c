@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench: rill channels, copying (rill_send / rill_recv) and zero-copy
  * (rill_reserve + commit / rill_poll, reading the payload in place), and the
  * sleeping waits: round trips with both sides parked ("rill-sleep") and the

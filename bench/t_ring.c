@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench references in shared memory:
  *
  * "ring": the simplest fast single-producer single-consumer ring: BENCH_DEPTH

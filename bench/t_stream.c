@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench references through the kernel: a pipe and a UNIX stream socket
  * (socketpair).  Blocking descriptors with their default buffer sizes; the
  * sender writes whole messages, the receiver reads exactly N bytes per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench peer: ZeroMQ (libzmq) over ipc:// in the run's private
  * directory.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill epoll server: one event loop that serves two channels and a socket.
  *
  * A consumer's rill_consumer_fd() is a file descriptor that epoll (or poll,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill quick start: a producer and a consumer in two processes. */
 #include <rill.h>
 #include <stdio.h>

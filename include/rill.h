@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill: lock-free shared-memory channels between processes on one host.
  *
  * One producer, any number of consumers per channel.  A channel is a ring of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Channels: creation, lookup and validation of their layout in a region. */
 #include "internal.h"
 

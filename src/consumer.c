@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Consumers: poll descriptors by sequence number, validate, reassemble. */
 #include "internal.h"
 

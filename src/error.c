@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 #include "rill.h"
 
 static const char *const messages[RILL_ERR_MAX_] = {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Process-local handles.  Nothing here is shared memory. */
 #ifndef RILL_INTERNAL_H
 #define RILL_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* The bytes in shared memory.  docs/PROTOCOL.md is the contract; every size
  * and offset it states is asserted here.  All integers are in the host's byte
  * order (a region never leaves its host).  Shared memory holds offsets only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* The few operating-system services rill uses.  Everything above this layer
  * is OS-neutral; another OS is another platform_*.c file.  Every function
  * returns 0 or a negative RILL_E* code. */

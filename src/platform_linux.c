@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Linux implementation of the platform layer. */
 #include "platform.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* The producer: publishes descriptors and payloads; credit-based flow control
  * against reliable consumers. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Regions: named shared-memory files with a header and a table of objects. */
 #include "internal.h"
 

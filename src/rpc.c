@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Request/response over lanes of rill channels (docs/rpc.md). */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Metrics snapshot: reads counters any endpoint flushed, from any process. */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Sleeping waits: consumers parked for messages, a producer parked for
  * credit, the producer's wake-up path, and the consumer's fd for event
  * loops.  The protocol is in docs/PROTOCOL.md ("Waiting"); why it is built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Backpressure: a slow reliable consumer (it does work for every message)
  * makes the producer run out of credit.  The producer gets -RILL_EAGAIN
  * from rill_send() and rill_reserve() and waits; it never gets more than a

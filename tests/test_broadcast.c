@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Broadcast: one producer, two reliable consumers and one lossy consumer,
  * each in its own process, on one channel at once.
  *   - each reliable consumer sees every message exactly once, in order, with

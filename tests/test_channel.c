@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Channels in one process (plus a few forked helpers): creation and options,
  * producer exclusivity, poll/recv, zero-copy reserve/commit, fragments,
  * buffer sizes, consumer slots, statistics, producer restart (clean and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Across processes: a producer process sends 10,000,000 messages (divided by
  * RILL_TEST_SCALE) of random sizes from 0 to 4 x MTU with rill_send(); a
  * reliable consumer process receives them with rill_recv() and checks every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Crash recovery under load: 100 rounds, each killing (SIGKILL) the
  * producer, the consumer or both at a random moment while messages of
  * random sizes (fragments included) flow, then restarting what was killed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* A hostile (or broken) producer.  The test maps the region file read-write
  * itself and writes garbage where a producer writes:
  *

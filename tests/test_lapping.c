@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* A lossy consumer lapped on purpose, hundreds of times, by a producer that
  * runs at full speed on a small ring (depth 64).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* What operators and tools read without disturbing the endpoints:
  *   - rill_region_object_get() lists a region's table;
  *   - rill_channel_stats_get() reports the channel's layout;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Regions: create/open/close/unlink, directories, modes, names, errors, the
  * validation of damaged region files, and rill_strerror(). */
 #include "layout.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Request/response (docs/rpc.md).
  *
  * - arguments: service names, lane counts, EFULL when every lane is taken;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Producer and reliable consumers as threads of one process (what
  * ThreadSanitizer checks for ordering bugs).
  *   1. rill_send() / rill_recv(): a few hundred thousand messages of 0 to

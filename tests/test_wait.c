@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Sleeping waits, the consumer fd, liveness, eviction, rejoin and cleaning.
  *
  * - timeouts: 0 polls once; a wait on an empty channel times out, not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Helpers shared by the rill tests.  Header-only: everything is static inline
  * (each test is one program built from one source file).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_xpeer: the C side of the cross-language tests (tests/vectors/README.md).
  *
  * Commands (exit 0: success; 1: failure, with a one-line reason on stderr;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0 OR MIT
 # xpeer_stream.sh XPEER DIR [COUNT]
 #
 # The C-to-C run of the message stream (tests/vectors/README.md): in a fresh

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_rpcbench: request/response benchmark (docs/benchmark.md).
  *
  *   rill_rpcbench [--quick] [--reps N] [--time S] [--goguest PATH] [--out FILE]

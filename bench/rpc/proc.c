@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_rpcbench: payloads, the closed loop's bookkeeping, server processes. */
 #include "rpcbench.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_rpcbench: request/response over rill lanes next to a UNIX socket
  * and ZeroMQ (docs/benchmark.md, "Request/response").
  *

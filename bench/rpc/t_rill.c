@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_rpcbench: the host over rill lanes (rill_rpc_*), and the C guest. */
 #include "rpcbench.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_rpcbench: the UNIX-socket baseline.  A frame is a 4-byte length (host
  * order) and the payload; each side writes one frame per write() and reads
  * whatever has come into a buffer, taking every whole frame out of it. */

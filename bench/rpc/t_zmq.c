@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_rpcbench: the ZeroMQ baseline.  The host's DEALER sends each request
  * as one frame; the server's ROUTER receives it behind the routing frame of
  * its sender and sends both frames back (the echo), over ipc:// in the

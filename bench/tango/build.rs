@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
 // Links librill.a from the CMake build directory named by RILL_LIB_DIR
 // (`make tangobench` sets it), and records the versions the report prints.
 use std::env;

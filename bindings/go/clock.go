@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 package rill
 
 // clock gives CLOCK_MONOTONIC nanoseconds from the tick counter, as the C

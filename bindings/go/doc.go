@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 // Package rill moves messages between processes on one host through shared
 // memory.  It is a pure-Go implementation of the rill protocol
 // (docs/PROTOCOL.md in the rill repository): a Go process and a C process

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 package rill
 
 // Error is a rill error.  Its values are the C library's RILL_E* codes

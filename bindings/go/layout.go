@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 package rill
 
 // The bytes in shared memory, as docs/PROTOCOL.md states them.  Every struct

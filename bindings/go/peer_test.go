@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 package rill
 
 // The Go peer: the test binary re-executed with RILL_GO_PEER=1 runs one

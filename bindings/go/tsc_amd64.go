@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 package rill
 
 // ticks reads the CPU's time-stamp counter (tsc_amd64.s).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
 #include "textflag.h"
 
 // func ticks() uint64: the time-stamp counter (RDTSC), converted to

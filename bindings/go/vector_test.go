@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 package rill
 
 // The Go interpreter of the shared test vectors (tests/vectors/*.vec, whose

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 package rill
 
 // Sleeping waits on the consumer side, and the consumer's fd (PROTOCOL.md

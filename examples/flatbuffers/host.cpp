@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
 // The C++ host of the FlatBuffers example (examples/flatbuffers/README.md).
 //
 //   rill_fbhost --guest PATH [--calls N] [--inflight W]

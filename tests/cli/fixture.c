@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_cli_fixture: live regions and endpoints for the tests of the rill
  * command line (tests/cli/test_cli.py), driven line by line on stdin.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0 OR MIT
 """Tests of the rill command line (tools/rill, docs/cli.md).
 
 They run the `rill` binary against live channels made by a test producer,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill clean, create, rm and bench: the operator's commands that change
  * what is in shared memory, and the way to the benchmark. */
 #include "cli.h"

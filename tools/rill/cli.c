@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* The rill command line: messages, argument parsing, human formats, JSON,
  * and snapshots of regions. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* The rill command line: what its commands share.
  *
  * Exit codes: 0 ok, 1 failure (a message on stderr says why), 2 usage (a

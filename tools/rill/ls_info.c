@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill ls and rill info: what is in shared memory, and who uses it. */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill: see, watch and manage rill regions and channels from a shell.
  * docs/cli.md is the manual. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill monitor: a live view of channels, like top; one snapshot as text or
  * JSON for scripts; the Prometheus text exposition format. */
 #include "cli.h"

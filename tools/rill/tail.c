@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill tail: print a channel's messages as a lossy consumer, which can
  * never slow the producer down. */
 #include "cli.h"

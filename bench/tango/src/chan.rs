@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
 //! What the harness needs of a channel, and rust-tango behind it.  rill is
 //! behind it in rill.rs.  The harness (harness.rs) is generic over these
 //! traits, so both contenders run the very same code around their calls.

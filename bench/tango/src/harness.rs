@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
 //! The measurements, generic over the channel: rill and rust-tango run
 //! through the very same functions, which differ only in the Tx/Rx calls
 //! they make (chan.rs, rill.rs).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
 //! A small JSON value and its writer (the report needs no more).
 
 pub enum J {

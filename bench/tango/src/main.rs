@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
 //! rill-tangobench: rill beside rust-tango, between two threads of one
 //! process, measured by one harness (harness.rs) in the same run.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
 //! The messages: every one carries its sequence number and is checked in
 //! full by the consumer.  The format is rill_bench's (bench/bench.h), so the
 //! work per message is the same as in `make bench`: a message of N bytes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
 //! The few calls of rill's C API (include/rill.h) that the benchmark uses,
 //! declared by hand, and a channel that owns a region, its one channel and
 //! the channel's two endpoints.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
 //! The little the benchmark asks of the OS: CPU affinity, a private
 //! directory for rill's regions (removed on exit and on SIGINT/SIGTERM/
 //! SIGHUP), and a description of the machine.

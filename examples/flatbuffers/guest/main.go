@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 // Command fbguest is the Go guest of the FlatBuffers example
 // (examples/flatbuffers/README.md): it serves method 1, Compute, of a rill
 // request/response service, reading each calc.Request where it lies in

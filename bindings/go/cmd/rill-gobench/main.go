@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 // Command rill-gobench measures the Go binding beside the C library in one
 // run: throughput of a reliable channel for every pairing of a C or Go
 // producer with a C or Go consumer (C→C, C→Go, Go→C, Go→Go) at 64 and 1024

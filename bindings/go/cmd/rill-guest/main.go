@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
 // Command rill-guest is a Go guest service for a native host: it serves a
 // rill request/response service (docs/rpc.md) with N worker goroutines.
 //
