@@ -1,84 +1,119 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
-# Thin wrapper over CMake: make, make test, make bench, make clean, make install.
+#
+# A thin wrapper over CMake.
+#   make                      librill (shared and static) and the rill command
+#   make test                 builds and runs every test (ctest)
+#   make bench                the side-by-side benchmark, peers and plots included
+#   make install PREFIX=X     installs into X (default /usr/local); make uninstall PREFIX=X
 #   make test SANITIZE=address,undefined     (or SANITIZE=thread)
 #   make test CC=clang
+# Each compiler and sanitizer set gets its own build directory (BUILD).
 SANITIZE ?=
 CC ?= cc
 comma := ,
 BUILD ?= build$(if $(filter-out cc,$(notdir $(CC))),-$(notdir $(CC)))$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
+# where make bench writes (git-ignored); bench/reference holds the results
+# the README quotes, replaced only on purpose (make bench-save)
+RESULTS ?= bench/results
 
-.PHONY: all build test bench gobench rpcbench plots bench-deps clean install
+.PHONY: all build configure test bench bench-build gobench rpcbench tangobench plots \
+        bench-deps bench-save install uninstall clean
 
 all: build
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DRILL_SANITIZE=$(SANITIZE) \
-	      -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DRILL_SANITIZE=$(SANITIZE)
 
-build: $(BUILD)/CMakeCache.txt
+configure: $(BUILD)/CMakeCache.txt
+
+build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# --no-tests=error: a run in which no test ran is a failure.
-test: build
+# Every test component must be there (configure lists what is missing in
+# rill-test-missing.txt); --no-tests=error: a run in which no test ran fails.
+test: configure
+	@cmake -S . -B $(BUILD) >/dev/null
+	@if [ -s $(BUILD)/rill-test-missing.txt ]; then cat $(BUILD)/rill-test-missing.txt; exit 1; fi
+	cmake --build $(BUILD) -j $(JOBS) --target all rill_tests
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error $(CTEST_ARGS)
 
-# The C benchmark, then the Go binding beside C (bindings/go/cmd/rill-gobench,
-# which drives rill_bench's worker mode for the C side).
-GOBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
-bench: build
-	$(BUILD)/rill_bench --out bench/results/latest.json $(BENCH_ARGS)
+# ---- the benchmark: rill_bench (rill beside its references and peers),
+# the Go binding beside C, request/response, rill beside rust-tango, then
+# the plots and tables.  Results in $(RESULTS).
+bench: configure
+	@sh bench/deps.sh $(BUILD)
+	@$(MAKE) --no-print-directory bench-build
+	@mkdir -p $(RESULTS)
+	$(BUILD)/rill_bench --out $(RESULTS)/latest.json $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory gobench
 	@$(MAKE) --no-print-directory rpcbench
 	@$(MAKE) --no-print-directory tangobench
 	@$(MAKE) --no-print-directory plots
+	@echo "results in $(RESULTS)/ (make bench-save makes them the README's reference)"
 
-gobench: build
+bench-build: configure
+	cmake --build $(BUILD) -j $(JOBS) --target rill_benches
+
+# The Go binding beside C (bench/go's rill-gobench, which drives
+# rill_bench's worker mode for the C side).
+GOBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
+gobench: bench-build
+	@mkdir -p $(RESULTS)
 	@if command -v go >/dev/null 2>&1; then \
 	  echo "== Go binding beside C"; \
 	  (cd bindings/go && go build -o $(abspath $(BUILD))/rill-gobench ./cmd/rill-gobench) && \
-	  $(BUILD)/rill-gobench --cbench $(BUILD)/rill_bench --out bench/results/go.json $(GOBENCH_ARGS); \
+	  $(BUILD)/rill-gobench --cbench $(BUILD)/rill_bench --out $(RESULTS)/go.json $(GOBENCH_ARGS); \
 	else \
-	  echo "Go not found: the Go binding's rows are left out (install Go, e.g. apt-get install golang-go)"; \
+	  echo "Go not found: the Go binding's rows are left out (Go 1.22 or newer: https://go.dev/dl)"; \
 	fi
 
 # Request/response (bench/rpc): a C host calling the Go guest
 # (bindings/go/cmd/rill-guest) and the C guest, beside a UNIX socket and ZeroMQ.
 RPCBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
-rpcbench: build
+rpcbench: bench-build
+	@mkdir -p $(RESULTS)
 	@echo "== request/response: rill (Go and C guests) beside a UNIX socket and ZeroMQ"
 	@if command -v go >/dev/null 2>&1; then \
 	  (cd bindings/go && go build -o $(abspath $(BUILD))/rill-guest ./cmd/rill-guest) && \
-	  $(BUILD)/rill_rpcbench --goguest $(BUILD)/rill-guest --out bench/results/rpc.json $(RPCBENCH_ARGS); \
+	  $(BUILD)/rill_rpcbench --goguest $(BUILD)/rill-guest --out $(RESULTS)/rpc.json $(RPCBENCH_ARGS); \
 	else \
-	  echo "Go not found: the Go guest's rows are left out (install Go, e.g. apt-get install golang-go)"; \
-	  $(BUILD)/rill_rpcbench --out bench/results/rpc.json $(RPCBENCH_ARGS); \
+	  echo "Go not found: the Go guest's rows are left out (Go 1.22 or newer: https://go.dev/dl)"; \
+	  $(BUILD)/rill_rpcbench --out $(RESULTS)/rpc.json $(RPCBENCH_ARGS); \
 	fi
 
 # rill beside the rust-tango crate between two threads of one process
 # (bench/tango, a Rust program that links $(BUILD)/librill.a); cargo's
 # output stays in $(BUILD)/tango-target.
-.PHONY: tangobench
 TANGOBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
-tangobench: build
+tangobench: bench-build
+	@mkdir -p $(RESULTS)
 	@echo "== rill beside rust-tango, between two threads of one process"
 	@if command -v cargo >/dev/null 2>&1; then \
 	  (cd bench/tango && RILL_LIB_DIR=$(abspath $(BUILD)) CARGO_TARGET_DIR=$(abspath $(BUILD))/tango-target \
 	     cargo build --release --locked) && \
-	  $(BUILD)/tango-target/release/rill-tangobench --out bench/results/tango.json $(TANGOBENCH_ARGS); \
+	  $(BUILD)/tango-target/release/rill-tangobench --out $(RESULTS)/tango.json $(TANGOBENCH_ARGS); \
 	else \
-	  echo "cargo not found: rill beside rust-tango is left out (install Rust with rustup: https://rustup.rs)"; \
+	  echo "cargo not found: rill beside rust-tango is left out (Rust from https://rustup.rs)"; \
 	fi
 
 # PNG plots (bench/plot.py, matplotlib) and summary.md, the tables
 # (bench/summary.py), next to the JSON results in RESULTS: the first
 # python3 on PATH that has matplotlib, else Debian's.
-RESULTS ?= bench/results
 PYTHON ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import matplotlib' 2>/dev/null && { echo $$p; exit 0; }; done; echo python3)
 plots:
-	@$(PYTHON) bench/plot.py $(RESULTS)
+	@if $(PYTHON) -c 'import matplotlib' 2>/dev/null; then \
+	  $(PYTHON) bench/plot.py $(RESULTS); \
+	else \
+	  echo "matplotlib not found: no plots (apt-get install python3-matplotlib, or make bench-deps)"; \
+	fi
 	@$(PYTHON) bench/summary.py $(RESULTS)
+
+# The results of the last make bench become the reference the README quotes.
+bench-save:
+	mkdir -p bench/reference
+	cp $(RESULTS)/*.json $(RESULTS)/*.png $(RESULTS)/summary.md bench/reference/
 
 # The packages of rill_bench's real peers (ZeroMQ, nng, iceoryx; see
 # docs/benchmark.md) and of the plots (matplotlib), from Debian.  A build
@@ -90,8 +125,23 @@ bench-deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEBS)
 	@if [ -f $(BUILD)/CMakeCache.txt ]; then cmake -S . -B $(BUILD) >/dev/null; fi
 
+# ---- install: the prefix is the one given now, not the one configure saw.
+# An install that stops half-way removes what it wrote.
 install: build
-	cmake --install $(BUILD)
+	@p="$(abspath $(PREFIX))"; d="$$p"; \
+	while [ ! -e "$$d" ] && [ ! -L "$$d" ]; do d=$$(dirname "$$d"); done; \
+	if [ ! -d "$$d" ]; then echo "make install: cannot install into $$p: $$d is not a directory"; exit 1; fi; \
+	if ! t=$$(mktemp -d "$$d/.rill-install.XXXXXX" 2>&1); then \
+	  echo "make install: cannot install into $$p: cannot write in $$d: $${t##*: } (run as root, or choose PREFIX=)"; exit 1; fi; \
+	rmdir "$$t"; \
+	cmake --install $(BUILD) --prefix "$$p" && exit 0; \
+	echo "make install: installing into $$p failed (above: what and why); removing what was installed"; \
+	cmake -DBUILD=$(abspath $(BUILD)) -DPREFIX="$$p" -P cmake/uninstall.cmake >/dev/null 2>&1; \
+	exit 1
+
+uninstall: configure
+	cmake --build $(BUILD) -j $(JOBS)
+	cmake -DBUILD=$(abspath $(BUILD)) -DPREFIX="$(abspath $(PREFIX))" -P cmake/uninstall.cmake
 
 clean:
 	rm -rf build build-*

@@ -31,7 +31,8 @@ extern "C" {
 #endif
 
 #define RILL_VERSION_MAJOR 0
-#define RILL_VERSION_MINOR 1
+#define RILL_VERSION_MINOR 2
+#define RILL_VERSION_PATCH 0
 
 /* ---- error codes (returned negated) ------------------------------------ */
 

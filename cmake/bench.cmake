@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+#
+# The benchmarks (docs/benchmark.md), built by target rill_benches (`make
+# bench`) and never by a plain build, nor installed: rill_bench (rill beside
+# its references and real peers) and rill_rpcbench (request/response).
+# Each real peer is built in when configure found its library
+# (cmake/components.cmake), else the benchmark prints how to install it
+# and leaves its rows out; `make bench-deps` installs them all.
+add_custom_target(rill_benches)
+
+file(GLOB RILL_BENCH_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/bench/*.c)
+add_executable(rill_bench EXCLUDE_FROM_ALL ${RILL_BENCH_SOURCES})
+target_link_libraries(rill_bench PRIVATE rill_static m)
+
+add_executable(rill_rpcbench EXCLUDE_FROM_ALL bench/rpc/main.c bench/rpc/proc.c
+               bench/rpc/t_rill.c bench/rpc/t_sock.c bench/rpc/t_zmq.c)
+target_link_libraries(rill_rpcbench PRIVATE rill_static m)
+add_dependencies(rill_benches rill_bench rill_rpcbench)
+
+if(ZMQ_FOUND)
+  foreach(t rill_bench rill_rpcbench)
+    target_link_libraries(${t} PRIVATE PkgConfig::ZMQ)
+    target_compile_definitions(${t} PRIVATE RILL_HAVE_ZMQ)
+  endforeach()
+endif()
+if(RILL_NNG_TARGET)
+  target_link_libraries(rill_bench PRIVATE ${RILL_NNG_TARGET})
+  target_compile_definitions(rill_bench PRIVATE RILL_HAVE_NNG)
+endif()
+if(RILL_ICEORYX)
+  target_link_libraries(rill_bench PRIVATE iceoryx_binding_c::iceoryx_binding_c)
+  target_compile_definitions(rill_bench PRIVATE RILL_HAVE_ICEORYX
+    RILL_IOX_ROUDI="${RILL_IOX_ROUDI}"
+    RILL_ICEORYX_VERSION="${iceoryx_binding_c_VERSION}")
+endif()

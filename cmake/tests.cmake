@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+#
+# The tests.  Nothing here is built by a plain build: target rill_tests
+# builds every test program (and the Python test environment, the Go
+# guest, the FlatBuffers example), and ctest runs them; `make test` does
+# both, and `cmake --build build --target check` too.  Every test program
+# exits 0 (pass), 1 (fail) or 77 (skip).
+enable_testing()
+add_custom_target(rill_tests)
+add_custom_target(check
+  COMMAND ${CMAKE_CTEST_COMMAND} --output-on-failure --no-tests=error
+  WORKING_DIRECTORY ${PROJECT_BINARY_DIR} USES_TERMINAL)
+add_dependencies(check rill_tests)
+
+# rill_test_program(NAME SOURCES...): a program built by rill_tests only,
+# linked with librill.a, with tests/ and src/ on its include path.
+function(rill_test_program name)
+  add_executable(${name} EXCLUDE_FROM_ALL ${ARGN})
+  target_link_libraries(${name} PRIVATE rill_static)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  add_dependencies(rill_tests ${name})
+endfunction()
+
+set(RILL_TSAN_ENV
+  "TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp halt_on_error=1")
+
+# ---- every tests/test_*.c is one program and one test
+file(GLOB RILL_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/test_*.c)
+foreach(src ${RILL_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  rill_test_program(${name} ${src})
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+                                          ENVIRONMENT "${RILL_TSAN_ENV}")
+endforeach()
+
+# ---- every source file carries the license line (tools/dev/spdx.sh)
+add_test(NAME license_spdx COMMAND sh ${PROJECT_SOURCE_DIR}/tools/dev/spdx.sh)
+
+# ---- the examples run as tests, each in a fresh private directory (not
+# the build directory itself, where a file may share the region's name)
+file(GLOB RILL_EXAMPLES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/examples/*.c)
+foreach(src ${RILL_EXAMPLES})
+  get_filename_component(name ${src} NAME_WE)
+  rill_test_program(${name} ${src})
+  set(dir ${PROJECT_BINARY_DIR}/example-dirs/${name})
+  add_test(NAME example_${name} COMMAND sh -c
+           "rm -rf '${dir}' && mkdir -p '${dir}' && RILL_DIR='${dir}' exec '$<TARGET_FILE:${name}>'")
+endforeach()
+
+# ---- cross-language peer (tests/vectors/README.md): the C side of the
+# tests that bindings run against the C library.  Two C-to-C runs of it
+# are tests.
+rill_test_program(rill_xpeer tests/xpeer.c)
+set(dir ${PROJECT_BINARY_DIR}/xpeer-dirs/vector_c)
+set(vec ${PROJECT_SOURCE_DIR}/tests/vectors/basic.vec)
+add_test(NAME xpeer_vector_c COMMAND sh -c
+         "rm -rf '${dir}' && mkdir -p '${dir}' && '$<TARGET_FILE:rill_xpeer>' vector write '${vec}' '${dir}' && '$<TARGET_FILE:rill_xpeer>' vector check '${vec}' '${dir}'")
+set(dir ${PROJECT_BINARY_DIR}/xpeer-dirs/stream_c)
+add_test(NAME xpeer_stream_c COMMAND sh ${PROJECT_SOURCE_DIR}/tests/xpeer_stream.sh
+         $<TARGET_FILE:rill_xpeer> ${dir})
+set_tests_properties(xpeer_vector_c xpeer_stream_c PROPERTIES TIMEOUT 300)
+
+# ---- the command line's tests (tests/cli, pytest): the rill program run
+# against live channels of rill_cli_fixture, its monitor drawn on a
+# pseudo-terminal (pyte), its Prometheus output parsed (prometheus_client).
+rill_test_program(rill_cli_fixture tests/cli/fixture.c)
+if(RILL_CLI_TESTS)
+  if(RILL_CLI_VENV)
+    # made when the tests are built, not at configure (cmake/pyenv.cmake)
+    set(req ${PROJECT_SOURCE_DIR}/tests/cli/requirements.txt)
+    add_custom_command(OUTPUT ${RILL_CLI_VENV}/rill-requirements.stamp
+      COMMAND ${CMAKE_COMMAND} -DPYTHON=${Python3_EXECUTABLE} -DVENV=${RILL_CLI_VENV}
+              -DREQUIREMENTS=${req} -P ${PROJECT_SOURCE_DIR}/cmake/pyenv.cmake
+      DEPENDS ${req} ${PROJECT_SOURCE_DIR}/cmake/pyenv.cmake
+      COMMENT "tests/cli: a Python environment with tests/cli/requirements.txt (PyPI)")
+    add_custom_target(rill_cli_pyenv DEPENDS ${RILL_CLI_VENV}/rill-requirements.stamp)
+    add_dependencies(rill_tests rill_cli_pyenv)
+  endif()
+  # -p no:cacheprovider: nothing written into the source tree
+  add_test(NAME cli_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+           COMMAND ${RILL_CLI_PYTHON} -m pytest -q -p no:cacheprovider tests/cli)
+  set_tests_properties(cli_test PROPERTIES TIMEOUT 300 ENVIRONMENT
+    "RILL_CLI=$<TARGET_FILE:rill_cli>;RILL_CLI_FIXTURE=$<TARGET_FILE:rill_cli_fixture>;PYTHONDONTWRITEBYTECODE=1")
+endif()
+
+# ---- the Go binding (bindings/go): gofmt and go vet, then go test -race,
+# whose cross-language tests run against this build's rill_xpeer.
+if(RILL_GO)
+  get_filename_component(godir ${RILL_GO_EXE} DIRECTORY)
+  find_program(RILL_GOFMT_EXE gofmt HINTS ${godir})
+  set(gosrc ${PROJECT_SOURCE_DIR}/bindings/go)
+  add_test(NAME go_vet WORKING_DIRECTORY ${gosrc} COMMAND sh -c
+           "bad=$('${RILL_GOFMT_EXE}' -l .) && test -z \"$bad\" || { echo \"not gofmt-ed: $bad\"; exit 1; }; exec '${RILL_GO_EXE}' vet ./...")
+  add_test(NAME go_test WORKING_DIRECTORY ${gosrc}
+           COMMAND ${RILL_GO_EXE} test -race -count=1 ./...)
+  set_tests_properties(go_test PROPERTIES TIMEOUT 900 ENVIRONMENT
+    "RILL_XPEER=$<TARGET_FILE:rill_xpeer>;RILL_REQUIRE_XPEER=1")
+endif()
+
+# ---- the FlatBuffers example: a C++ host and a Go guest
+if(RILL_FLATBUFFERS)
+  add_subdirectory(examples/flatbuffers)
+endif()
+
+# ---- install into a temporary prefix and build against it as a user
+# would: the README's C quickstart with pkg-config, a CMake project with
+# find_package(rill), then uninstall (tests/install/run.sh)
+if(RILL_PKG_CONFIG)
+  add_test(NAME install_prefix COMMAND sh ${PROJECT_SOURCE_DIR}/tests/install/run.sh
+           ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR} ${PROJECT_BINARY_DIR}/install-test)
+  string(REPLACE ";" " " cflags "${RILL_SANITIZE_FLAGS}")
+  set_tests_properties(install_prefix PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+    ENVIRONMENT "CC=${CMAKE_C_COMPILER};CFLAGS=${cflags};PYTHON=${Python3_EXECUTABLE};${RILL_TSAN_ENV}")
+endif()
+
+# ---- every code block of the README compiled, and run where it is a
+# program (tests/readme/check.py): C and C++ against this build, Go as a
+# module of its own outside the repository, the shell blocks checked
+# and the command line's run
+if(Python3_FOUND AND RILL_CXX AND RILL_GO)
+  string(REPLACE ";" " " cflags "${RILL_SANITIZE_FLAGS}")
+  add_test(NAME readme_blocks
+           COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/readme/check.py run
+                   ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR} ${PROJECT_BINARY_DIR}/readme-test)
+  set_tests_properties(readme_blocks PROPERTIES TIMEOUT 300 ENVIRONMENT
+    "CC=${CMAKE_C_COMPILER};CXX=${CMAKE_CXX_COMPILER};CFLAGS=${cflags};CXXFLAGS=${cflags};${RILL_TSAN_ENV}")
+endif()
