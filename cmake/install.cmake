@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+#
+# What `make install` / `cmake --install` puts under the prefix, which is
+# read at install time (`make install PREFIX=X`, `cmake --install build
+# --prefix X`), so nothing installed names the configure-time prefix:
+#
+#   lib/librill.so.*, lib/librill.a     the library (targets rill, rill_static)
+#   include/rill.h, include/rill_rpc.h  its headers
+#   lib/pkgconfig/rill.pc               relocatable (${pcfiledir})
+#   lib/cmake/rill/                     find_package(rill CONFIG): rill::rill, rill::rill_static
+#   bin/rill                            the command line
+#   share/man/man1/rill.1, share/man/man3/librill.3   generated from docs/ (go-md2man)
+#   share/doc/rill/                     licenses, README, CHANGELOG
+#
+# `make uninstall PREFIX=X` (cmake/uninstall.cmake) removes exactly this.
+include(CMakePackageConfigHelpers)
+
+set(RILL_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/rill)
+install(TARGETS rill rill_static EXPORT rill-targets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${RILL_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS rill_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+# pkg-config: the prefix is found from the .pc file's own place.
+# (A directory given as an absolute path stays absolute.)
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(RILL_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  set(RILL_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  file(RELATIVE_PATH up "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+  string(REGEX REPLACE "/$" "" up "${up}")
+  set(RILL_PC_PREFIX "\${pcfiledir}/${up}")
+  set(RILL_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(RILL_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(RILL_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file(rill.pc.in rill.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/rill.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# find_package(rill CONFIG): relocatable too (paths relative to the file).
+install(EXPORT rill-targets NAMESPACE rill:: DESTINATION ${RILL_CMAKE_DIR})
+configure_package_config_file(cmake/rill-config.cmake.in ${PROJECT_BINARY_DIR}/rill-config.cmake
+                              INSTALL_DESTINATION ${RILL_CMAKE_DIR})
+# 0.x: a new minor version may change the ABI (the soname is librill.so.0.MINOR)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/rill-config-version.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/rill-config.cmake ${PROJECT_BINARY_DIR}/rill-config-version.cmake
+        DESTINATION ${RILL_CMAKE_DIR})
+
+# Man pages, made from the docs when installing (cmake/man.cmake).
+if(RILL_MAN)
+  set(man ${PROJECT_BINARY_DIR}/man)
+  set(RILL_MAN_PAGES
+    "docs/cli.md|rill|1|see, watch and manage rill shared-memory regions and channels"
+    "docs/api.md|librill|3|lock-free shared-memory channels between processes (the C library)")
+  foreach(page ${RILL_MAN_PAGES})
+    string(REPLACE "|" ";" f "${page}")
+    list(GET f 0 src)
+    list(GET f 1 name)
+    list(GET f 2 sec)
+    list(GET f 3 what)
+    install(CODE "
+      execute_process(COMMAND \"${CMAKE_COMMAND}\" -DMD2MAN=${RILL_MD2MAN}
+                        -DINPUT=${PROJECT_SOURCE_DIR}/${src} -DOUTPUT=${man}/${name}.${sec}
+                        -DNAME=${name} -DSECTION=${sec} \"-DWHAT=${what}\"
+                        -DVERSION=${PROJECT_VERSION} -P ${PROJECT_SOURCE_DIR}/cmake/man.cmake
+                      RESULT_VARIABLE rc)
+      if(NOT rc EQUAL 0)
+        message(FATAL_ERROR \"could not make the man page ${name}(${sec}) from ${src}\")
+      endif()")
+    install(FILES ${man}/${name}.${sec} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${sec})
+  endforeach()
+else()
+  install(CODE "message(STATUS \"man pages left out: go-md2man not found (apt-get install go-md2man)\")")
+endif()
+
+install(FILES LICENSE-APACHE LICENSE-MIT README.md CHANGELOG.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# cmake --build build --target uninstall: what was installed under the
+# configured prefix (make uninstall PREFIX=X for another one).
+add_custom_target(uninstall
+  COMMAND ${CMAKE_COMMAND} -DBUILD=${PROJECT_BINARY_DIR} -DPREFIX=${CMAKE_INSTALL_PREFIX}
+          -P ${PROJECT_SOURCE_DIR}/cmake/uninstall.cmake
+  COMMENT "removing rill from ${CMAKE_INSTALL_PREFIX}" VERBATIM)
