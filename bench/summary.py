@@ -8,8 +8,8 @@ Reads what `make bench` wrote in DIR (latest.json from rill_bench, and
 tango.json, go.json and rpc.json where they are there) and writes
 DIR/summary.md: the machine, the command, every transport and peer at every
 size, the round trips, the bars with their values, and rill beside
-rust-tango, the Go binding and request/response.  The README's
-"Performance" tables are this file's; `make bench` writes it after the
+rust-tango, the Go binding and request/response.  The tables of
+docs/benchmark.md ("Results on this machine") are this file's; `make bench` writes it after the
 plots.  Needs only the standard library.
 """
 import json
