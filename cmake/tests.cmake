@@ -126,3 +126,9 @@ if(Python3_FOUND AND RILL_CXX AND RILL_GO)
   set_tests_properties(readme_blocks PROPERTIES TIMEOUT 300 ENVIRONMENT
     "CC=${CMAKE_C_COMPILER};CXX=${CMAKE_CXX_COMPILER};CFLAGS=${cflags};CXXFLAGS=${cflags};${RILL_TSAN_ENV}")
 endif()
+
+# ---- configure with a tool too old: it goes on, says which version is
+# needed; make test stops at once naming it; a plain make still builds
+add_test(NAME build_configure COMMAND sh ${PROJECT_SOURCE_DIR}/tests/build/configure.sh
+         ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/configure-test)
+set_tests_properties(build_configure PROPERTIES TIMEOUT 300)
