@@ -21,7 +21,7 @@ import (
 	"runtime"
 	"syscall"
 
-	"rill"
+	rill "github.com/rill-ipc/rill/bindings/go"
 )
 
 func handle(method uint16, req, resp []byte) ([]byte, int32) {

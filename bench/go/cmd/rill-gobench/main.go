@@ -29,7 +29,7 @@ import (
 	"strings"
 	"time"
 
-	"rill"
+	rill "github.com/rill-ipc/rill/bindings/go"
 )
 
 const (
