@@ -259,7 +259,10 @@ func (p *Producer) Commit(n int, sig uint64, ctl uint16) error {
 	return p.CommitTS(n, sig, ctl, 0)
 }
 
-// CommitTS is Commit with an application timestamp in tsorig.
+// CommitTS is Commit with an application timestamp in tsorig, which
+// consumers find in View.TSOrig and Meta.TSOrig.  rill does not read it; by
+// convention it is a stamp like TSPub (the low 32 bits of a CLOCK_MONOTONIC
+// reading in ns), for instance of when the data arrived from outside.
 func (p *Producer) CommitTS(n int, sig uint64, ctl uint16, tsorig uint32) error {
 	return p.commitAt(0, n, sig, ctl, tsorig)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -32,9 +33,9 @@ type Region struct {
 
 // RegionInfo describes a region.
 type RegionInfo struct {
-	Size       uint64 // total bytes
-	Used       uint64 // bytes allocated to objects (header included)
-	CreatedNs  uint64 // CLOCK_REALTIME at creation
+	Size       uint64    // total bytes
+	Used       uint64    // bytes allocated to objects (header included)
+	Created    time.Time // when the region was created (CLOCK_REALTIME)
 	CreatorPid uint32
 	CreatorUid uint32
 	Objects    uint32 // objects in the table
@@ -256,7 +257,7 @@ func (r *Region) Info() RegionInfo {
 	if cnt > maxObjects {
 		cnt = maxObjects
 	}
-	return RegionInfo{Size: h.size, Used: h.allocOff, CreatedNs: h.createdNs,
+	return RegionInfo{Size: h.size, Used: h.allocOff, Created: wallTime(h.createdNs),
 		CreatorPid: h.creatorPid, CreatorUid: h.creatorUid, Objects: cnt}
 }
 
