@@ -36,7 +36,7 @@ type View struct {
 	Lost   uint64 // with ErrOverrun: sequence numbers skipped
 }
 
-// Meta describes a message returned by Recv.  TSOrig and TSPub are stamps,
+// Meta describes a message that Recv, RecvView or RecvWait returned.  TSOrig and TSPub are stamps,
 // as in View.
 type Meta struct {
 	Seq    uint64 // sequence number of the first fragment

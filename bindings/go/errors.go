@@ -35,7 +35,7 @@ const (
 	ErrOverrun  Error = 2  // the consumer was lapped; View.Lost says how many
 	ErrInval    Error = 3  // bad argument (name, size, option)
 	ErrNoMem    Error = 4  // out of process memory
-	ErrNoEnt    Error = 5  // no such region or channel
+	ErrNoEnt    Error = 5  // no such region, channel or service
 	ErrExist    Error = 6  // region or channel already exists
 	ErrAccess   Error = 7  // permission denied on the region file
 	ErrNoDir    Error = 8  // the region directory does not exist
@@ -52,8 +52,9 @@ const (
 	ErrIO       Error = 19 // an unexpected operating-system error
 	ErrClosed   Error = 20 // the producer left the channel; everything was read
 	ErrDead     Error = 21 // the producer died; everything it published was read
-	errMax      Error = 22
 )
+
+const errMax Error = 22 // one past the last error
 
 var errText = [errMax]string{
 	0:           "success",
@@ -91,9 +92,9 @@ func (e Error) Error() string {
 // Code is the C library's return value for this error (negative).
 func (e Error) Code() int { return -int(e) }
 
-// Is reports whether e matches target for errors.Is: the standard library's
-// error for the same condition (see Error).  errors.Is compares with ==
-// before it calls Is, so Is need not.
+// Is reports, for errors.Is, whether target is the standard library's error
+// for e's condition: fs.ErrNotExist, fs.ErrExist, fs.ErrPermission or
+// os.ErrDeadlineExceeded (see Error).
 func (e Error) Is(target error) bool {
 	switch target {
 	case fs.ErrNotExist:

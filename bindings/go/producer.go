@@ -353,9 +353,11 @@ func (p *Producer) Flush() error {
 // restart, the one after the last descriptor committed before).
 func (p *Producer) Seq() uint64 { return p.seq }
 
-// MTU is the largest payload of one descriptor; MaxMsg the largest message
-// Send accepts.
-func (p *Producer) MTU() int    { return int(p.mtu) }
+// MTU is the largest payload of one descriptor: of a Reserve, and of each
+// fragment Send cuts.
+func (p *Producer) MTU() int { return int(p.mtu) }
+
+// MaxMsg is the largest message Send accepts.
 func (p *Producer) MaxMsg() int { return int(p.maxMsg) }
 
 // SetSpin sets how long the waiting calls busy-spin before they park

@@ -81,6 +81,7 @@ func wallTime(ns uint64) time.Time {
 
 // Stats reads the counters of channel name from shared memory without
 // disturbing the endpoints (the same numbers as rill_channel_stats_get).
+// Errors: ErrInval, ErrNoEnt, ErrMagic, ErrVersion, ErrCorrupt.
 func (r *Region) Stats(name string) (*ChannelStats, error) {
 	ci, err := r.findChannel(name)
 	if err != nil {
