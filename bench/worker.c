@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench worker: one side of a measurement driven by another program
- * (the Go binding's bench, bindings/go/cmd/rill-gobench), which starts a C
+ * (the Go binding's bench, bench/go/cmd/rill-gobench), which starts a C
  * or a Go worker on each side, pinned with taskset.  The Go workers speak the
  * same commands:
  *

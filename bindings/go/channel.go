@@ -15,7 +15,8 @@ type ChannelOpts struct {
 	MaxMsg       uint64 // largest (fragmented) message; 0 = min(16, Depth/2) * MTU
 }
 
-// ctl bits of a descriptor.
+// The ctl bits of a descriptor (Commit's ctl, View.Ctl, Meta.Ctl): rill's
+// own in bits 0..2, the application's in bits 3..15 (CtlUser).
 const (
 	CtlSOM       uint16 = 1 << 0          // first fragment of a message
 	CtlEOM       uint16 = 1 << 1          // last fragment of a message

@@ -13,33 +13,39 @@ import (
 // Mode is how a consumer relates to the producer.
 type Mode uint32
 
+// The consumer modes.
 const (
 	Reliable Mode = 1 // the producer never laps it: backpressure instead
 	Lossy    Mode = 2 // never slows the producer; may see overruns
 )
 
-// View is what a poll sees.  Data points into shared memory and stays
-// valid until the next call on the consumer (for a lossy consumer, only as
-// long as Check says so).
+// View is what a poll sees: one descriptor and its payload.  Data points
+// into shared memory and stays valid until the next call on the consumer
+// (for a lossy consumer, only as long as Check says so).
+//
+// TSOrig and TSPub are stamps, not durations: the low 32 bits of a
+// CLOCK_MONOTONIC reading in ns, so the difference of two of them, a
+// uint32 subtraction, is good up to 4.2 s.
 type View struct {
-	Data   []byte
-	Seq    uint64
-	Sig    uint64
-	Ctl    uint16
-	TSOrig uint32
-	TSPub  uint32
+	Data   []byte // the payload, in shared memory
+	Seq    uint64 // the descriptor's sequence number
+	Sig    uint64 // the application's tag (Send's sig)
+	Ctl    uint16 // CtlSOM, CtlEOM, CtlErr and the application's bits (CtlUser)
+	TSOrig uint32 // the application's stamp (CommitTS's tsorig), else 0
+	TSPub  uint32 // stamp taken when the producer published it
 	Lost   uint64 // with ErrOverrun: sequence numbers skipped
 }
 
-// Meta describes a message returned by Recv.
+// Meta describes a message that Recv, RecvView or RecvWait returned.  TSOrig and TSPub are stamps,
+// as in View.
 type Meta struct {
 	Seq    uint64 // sequence number of the first fragment
-	Sig    uint64
+	Sig    uint64 // the application's tag (Send's sig)
 	Size   uint64 // bytes in the whole message
 	Lost   uint64 // sequence numbers skipped before this one
 	Ctl    uint16 // ctl of the last fragment
-	TSOrig uint32
-	TSPub  uint32
+	TSOrig uint32 // tsorig of the first fragment
+	TSPub  uint32 // tspub of the last fragment: when the message was complete
 }
 
 // Consumer reads a channel.  It is used by one goroutine at a time.

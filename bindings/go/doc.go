@@ -6,7 +6,11 @@
 // that use librill share one channel, in either direction, at full speed.
 // There is no cgo: shared memory is mapped with mmap and accessed with
 // sync/atomic, and waiting uses the same futex words, locks and FIFOs as the
-// C library.
+// C library.  It runs on Linux.
+//
+// The module's path ends in /go but the package is named rill:
+//
+//	import rill "github.com/rill-ipc/rill/bindings/go"
 //
 // A region is a named file (in $RILL_DIR, else /dev/shm) holding channels.
 // A channel has one producer and any number of consumers, each reliable
@@ -23,9 +27,12 @@
 //	n, err := c.RecvWait(buf, &meta, time.Second)     // meta.Sig == 42
 //
 // Errors are values of type Error, whose numbers are the C library's
-// RILL_E* codes.  Calls that would block return ErrAgain; their *Wait forms
-// spin briefly, then sleep on a futex in shared memory, and return
-// ErrTimedOut, ErrClosed (the producer left) or ErrDead (it died).
+// RILL_E* codes; they compare with ==, and errors.Is also matches them with
+// fs.ErrNotExist, fs.ErrExist, fs.ErrPermission and os.ErrDeadlineExceeded.
+// Calls that would block return ErrAgain; their *Wait forms spin briefly,
+// then sleep on a futex in shared memory, and return ErrTimedOut, ErrClosed
+// (the producer left) or ErrDead (it died).  Timeouts, spin budgets and
+// other spans of time are time.Durations (Forever: no limit).
 //
 // A Producer or a Consumer is used by one goroutine at a time; a Region may
 // be shared.  A View's Data points into shared memory: it is valid until the

@@ -2,20 +2,40 @@
 
 package rill
 
+import (
+	"io/fs"
+	"os"
+)
+
 // Error is a rill error.  Its values are the C library's RILL_E* codes
 // (positive), so a Go program and a C program report the same number for the
 // same condition; Error() gives the same text as rill_strerror().
 //
 // Errors are returned as these values, never wrapped, so they compare with
-// == or errors.Is.
+// ==:
+//
+//	if err == rill.ErrAgain { ... }
+//
+// errors.Is matches them too, wrapped or not, and also matches the standard
+// library's errors for the same conditions, so that code written for files
+// and deadlines works unchanged:
+//
+//	ErrNoEnt, ErrNoDir  are  fs.ErrNotExist (no such region, channel, service or directory)
+//	ErrExist            is   fs.ErrExist
+//	ErrAccess           is   fs.ErrPermission
+//	ErrTimedOut         is   os.ErrDeadlineExceeded
+//
+//	if errors.Is(err, fs.ErrNotExist) { ... create the region ... }
 type Error int
 
+// The errors, one per RILL_E* code of the C library (ErrAgain is
+// RILL_EAGAIN, and so on).
 const (
 	ErrAgain    Error = 1  // nothing to read yet, or no credit to publish now
 	ErrOverrun  Error = 2  // the consumer was lapped; View.Lost says how many
 	ErrInval    Error = 3  // bad argument (name, size, option)
 	ErrNoMem    Error = 4  // out of process memory
-	ErrNoEnt    Error = 5  // no such region or channel
+	ErrNoEnt    Error = 5  // no such region, channel or service
 	ErrExist    Error = 6  // region or channel already exists
 	ErrAccess   Error = 7  // permission denied on the region file
 	ErrNoDir    Error = 8  // the region directory does not exist
@@ -32,8 +52,9 @@ const (
 	ErrIO       Error = 19 // an unexpected operating-system error
 	ErrClosed   Error = 20 // the producer left the channel; everything was read
 	ErrDead     Error = 21 // the producer died; everything it published was read
-	errMax      Error = 22
 )
+
+const errMax Error = 22 // one past the last error
 
 var errText = [errMax]string{
 	0:           "success",
@@ -60,6 +81,7 @@ var errText = [errMax]string{
 	ErrDead:     "the producer died",
 }
 
+// Error is the error's text, as rill_strerror gives it, after "rill: ".
 func (e Error) Error() string {
 	if e <= 0 || e >= errMax {
 		return "rill: unknown rill error"
@@ -69,3 +91,20 @@ func (e Error) Error() string {
 
 // Code is the C library's return value for this error (negative).
 func (e Error) Code() int { return -int(e) }
+
+// Is reports, for errors.Is, whether target is the standard library's error
+// for e's condition: fs.ErrNotExist, fs.ErrExist, fs.ErrPermission or
+// os.ErrDeadlineExceeded (see Error).
+func (e Error) Is(target error) bool {
+	switch target {
+	case fs.ErrNotExist:
+		return e == ErrNoEnt || e == ErrNoDir
+	case fs.ErrExist:
+		return e == ErrExist
+	case fs.ErrPermission:
+		return e == ErrAccess
+	case os.ErrDeadlineExceeded:
+		return e == ErrTimedOut
+	}
+	return false
+}

@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"rill"
+	rill "github.com/rill-ipc/rill/bindings/go"
 )
 
 func Example() {

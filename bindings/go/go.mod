@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
-module rill
+module github.com/rill-ipc/rill/bindings/go
 
 go 1.22
 

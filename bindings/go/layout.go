@@ -30,7 +30,7 @@ const (
 
 	objNameSize   = 40 // NameMax + NUL
 	maxObjects    = 62
-	objChannel    = 1
+	objChannel    = ObjectChannel
 	tableOff      = 128
 	maxDepth      = 1 << 24
 	maxConsumers  = 256

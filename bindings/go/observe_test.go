@@ -37,7 +37,10 @@ func TestObjects(t *testing.T) {
 	if len(objs) != 3 || r.Info().Objects != 3 {
 		t.Fatalf("objects: %+v", objs)
 	}
-	created := r.Info().CreatedNs
+	created := r.Info().Created
+	if now := time.Now(); created.After(now) || now.Sub(created) > time.Minute {
+		t.Errorf("region created %v, now %v", created, now)
+	}
 	off := uint64(pageSize)
 	for i, o := range objs {
 		if o.Name != names[i] || o.Type != ObjectChannel || o.Off != off ||
@@ -58,9 +61,9 @@ func TestObjects(t *testing.T) {
 			st.Size != st.DataOff+alignUp(st.DataChunks*64, 4096) {
 			t.Errorf("%s: layout %+v", o.Name, st)
 		}
-		if st.Seq0 != 0 || st.CreatedNs < created || st.ProducerGen != 0 {
-			t.Errorf("%s: seq0 %d created %d (region %d) producer gen %d", o.Name,
-				st.Seq0, st.CreatedNs, created, st.ProducerGen)
+		if st.Seq0 != 0 || st.Created.Before(created) || st.ProducerGen != 0 {
+			t.Errorf("%s: seq0 %d created %v (region %v) producer gen %d", o.Name,
+				st.Seq0, st.Created, created, st.ProducerGen)
 		}
 		off += o.Size
 	}
@@ -84,6 +87,45 @@ func TestObjects(t *testing.T) {
 	r2.Close()
 	if _, err := r2.Objects(); err != ErrInval {
 		t.Errorf("closed region: %v", err)
+	}
+}
+
+// Heartbeats as ages: none before a producer ever joined; then each
+// endpoint's grows while it idles and falls back when it flushes.
+func TestHeartbeatAge(t *testing.T) {
+	r := testRegion(t, 1<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 64, MTU: 64}))
+	st, err := r.Stats("c")
+	must(t, err)
+	if st.ProducerHeartbeatAge != 0 || st.Slots[0].HeartbeatAge != 0 {
+		t.Errorf("ages before any join: producer %v, slot 0 %v", st.ProducerHeartbeatAge,
+			st.Slots[0].HeartbeatAge)
+	}
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	defer p.Leave()
+	c, err := r.JoinConsumer("c", Reliable)
+	must(t, err)
+	defer c.Leave()
+	must(t, p.Flush())
+	must(t, c.Flush())
+	const idle = 20 * time.Millisecond
+	t0 := time.Now()
+	time.Sleep(idle)
+	st, err = r.Stats("c")
+	must(t, err)
+	slept := time.Since(t0)
+	pa, ca := st.ProducerHeartbeatAge, st.Slots[c.Slot()].HeartbeatAge
+	if pa < idle || pa > slept+time.Second || ca < idle || ca > slept+time.Second {
+		t.Errorf("after %v idle: producer's heartbeat %v old, consumer's %v", slept, pa, ca)
+	}
+	must(t, p.Flush())
+	must(t, c.Flush())
+	st, err = r.Stats("c")
+	must(t, err)
+	if st.ProducerHeartbeatAge >= pa || st.Slots[c.Slot()].HeartbeatAge >= ca {
+		t.Errorf("after a flush: producer's heartbeat %v old (was %v), consumer's %v (was %v)",
+			st.ProducerHeartbeatAge, pa, st.Slots[c.Slot()].HeartbeatAge, ca)
 	}
 }
 
@@ -129,15 +171,15 @@ func TestLatencyBuckets(t *testing.T) {
 			t.Errorf("bucket(%d) = %d, want %d", x, got, b)
 		}
 	}
-	bounds := map[uint32]uint64{0: 0, 3: 3, 4: 4, 7: 7, 8: 8, 9: 10, 35: 896, 36: 1024,
+	bounds := map[int]time.Duration{-1: 0, 0: 0, 3: 3, 4: 4, 7: 7, 8: 8, 9: 10, 35: 896, 36: 1024,
 		123: 7 << 29, 124: 1 << 32, 127: 1 << 32, 0xFFFFFFFF: 1 << 32}
 	for i, ns := range bounds {
-		if got := LatencyBucketNs(i); got != ns {
-			t.Errorf("LatencyBucketNs(%d) = %d, want %d", i, got, ns)
+		if got := LatencyBucket(i); got != ns {
+			t.Errorf("LatencyBucket(%d) = %d, want %d", i, got, ns)
 		}
 	}
 	for i := uint32(0); i < 124; i++ {
-		lo, hi := LatencyBucketNs(i), LatencyBucketNs(i+1)
+		lo, hi := LatencyBucket(int(i)), LatencyBucket(int(i)+1)
 		if lo >= hi || latBucket(uint32(lo)) != i || latBucket(uint32(hi-1)) != i {
 			t.Errorf("bucket %d: [%d, %d)", i, lo, hi)
 		}
@@ -148,7 +190,7 @@ func TestLatencyBuckets(t *testing.T) {
 	}
 	in := func(x uint32) {
 		b := latBucket(x)
-		if lo, hi := LatencyBucketNs(b), LatencyBucketNs(b+1); uint64(x) < lo || uint64(x) >= hi {
+		if lo, hi := LatencyBucket(int(b)), LatencyBucket(int(b)+1); time.Duration(x) < lo || time.Duration(x) >= hi {
 			t.Errorf("%d in bucket %d: [%d, %d)", x, b, lo, hi)
 		}
 	}
@@ -215,25 +257,25 @@ func TestLatencyMath(t *testing.T) {
 
 	// Differences: the samples between two readings.
 	before := h
-	before.SumNs = 90*1000 + 10*1000000
+	before.Sum = 90*1000 + 10*1000000
 	after := before
 	after.Buckets[latBucket(1000)] += 5
 	after.Buckets[latBucket(5000)] += 1
 	after.Count += 6
-	after.SumNs += 5*1000 + 5000
+	after.Sum += 5*1000 + 5000
 	d := after.Sub(&before)
-	if d.Count != 6 || d.SumNs != 10000 || d.Buckets[latBucket(1000)] != 5 ||
+	if d.Count != 6 || d.Sum != 10000 || d.Buckets[latBucket(1000)] != 5 ||
 		d.Buckets[latBucket(5000)] != 1 || d.Buckets[latBucket(1000000)] != 0 {
-		t.Errorf("difference %d samples, %d ns", d.Count, d.SumNs)
+		t.Errorf("difference %d samples, %d ns", d.Count, d.Sum)
 	}
-	if d := after.Sub(&after); d.Count != 0 || d.SumNs != 0 || d.Quantile(0.5) != 0 {
+	if d := after.Sub(&after); d.Count != 0 || d.Sum != 0 || d.Quantile(0.5) != 0 {
 		t.Errorf("difference with itself: %d samples", d.Count)
 	}
 	// A new join zeroed the slot in between: the later reading is all there is.
 	var fresh Latency
-	fresh.Buckets[latBucket(2000)], fresh.Count, fresh.SumNs = 3, 3, 6000
+	fresh.Buckets[latBucket(2000)], fresh.Count, fresh.Sum = 3, 3, 6000
 	if d := fresh.Sub(&before); d != fresh {
-		t.Errorf("after a reset: %d samples, %d ns", d.Count, d.SumNs)
+		t.Errorf("after a reset: %d samples, %d ns", d.Count, d.Sum)
 	}
 	if d := fresh.Sub(nil); d != fresh {
 		t.Errorf("from nil: %d samples", d.Count)
@@ -255,7 +297,7 @@ func TestLatencySamples(t *testing.T) {
 	slot := uint32(c.Slot())
 	h, err := r.Latency("ch", slot)
 	must(t, err)
-	if h.Count != 0 || h.SumNs != 0 {
+	if h.Count != 0 || h.Sum != 0 {
 		t.Fatalf("samples before any message: %d", h.Count)
 	}
 	if _, err := r.Latency("ch", 8); err != ErrInval {
@@ -281,7 +323,7 @@ func TestLatencySamples(t *testing.T) {
 		if n, err := c.Recv(buf, &m); n != 1 || err != nil {
 			t.Fatalf("recv: %d %v", n, err)
 		}
-		waited := uint64(time.Since(t0))
+		waited := time.Since(t0)
 		before := h
 		h, err = r.Latency("ch", slot)
 		must(t, err)
@@ -291,20 +333,20 @@ func TestLatencySamples(t *testing.T) {
 		// This round's sample alone (a sleep may overrun, so the earlier
 		// ones may be larger than this wait).
 		d := h.Sub(&before)
-		if d.Count != 1 || d.Buckets[latBucket(uint32(d.SumNs))] != 1 {
-			t.Fatalf("round %d: %d new samples, %d ns", round, d.Count, d.SumNs)
+		if d.Count != 1 || d.Buckets[latBucket(uint32(d.Sum))] != 1 {
+			t.Fatalf("round %d: %d new samples, %d ns", round, d.Count, d.Sum)
 		}
 		// (100 µs and 1 ms of slack for the producer's tick clock)
-		if d.SumNs+100000 < uint64(delay) || d.SumNs > waited+1000000 {
-			t.Errorf("sample %d ns after a %v sleep, waited %d ns", d.SumNs, delay, waited)
+		if d.Sum+100000 < delay || d.Sum > waited+1000000 {
+			t.Errorf("sample %d ns after a %v sleep, waited %d ns", d.Sum, delay, waited)
 		}
 		p100 := d.Quantile(1) // within the sample's bucket
-		if p100*5 < uint64(delay)*4 || p100 > waited+waited/4+1000000 {
-			t.Errorf("quantile %d ns of a sample of %d ns", p100, d.SumNs)
+		if p100*5 < delay*4 || p100 > waited+waited/4+1000000 {
+			t.Errorf("quantile %d ns of a sample of %d ns", p100, d.Sum)
 		}
-		if h.Quantile(1) < p100 || h.SumNs+round*100000 < round*uint64(delay) {
+		if h.Quantile(1) < p100 || h.Sum+time.Duration(round)*100000 < time.Duration(round)*delay {
 			t.Errorf("all samples: max %d ns, sum %d ns after %d waits of %v",
-				h.Quantile(1), h.SumNs, round, delay)
+				h.Quantile(1), h.Sum, round, delay)
 		}
 	}
 	// 100 messages consumed with no heartbeat flush among them (the first
@@ -319,7 +361,7 @@ func TestLatencySamples(t *testing.T) {
 	}
 	h2, err := r.Latency("ch", slot)
 	must(t, err)
-	if h2.Count != 3 || h2.SumNs != h.SumNs {
+	if h2.Count != 3 || h2.Sum != h.Sum {
 		t.Errorf("%d samples after 100 messages between flushes", h2.Count)
 	}
 	// Polls count towards the periodic flush, so a busy consumer keeps
@@ -337,7 +379,7 @@ func TestLatencySamples(t *testing.T) {
 	if h.Count < 3+n/(depth/4) || h.Count > 3+1+n/(depth/8) {
 		t.Errorf("%d samples over %d messages", h.Count, n)
 	}
-	if d := h.Sub(&h2); d.Count != h.Count-3 || d.SumNs != h.SumNs-h2.SumNs {
+	if d := h.Sub(&h2); d.Count != h.Count-3 || d.Sum != h.Sum-h2.Sum {
 		t.Errorf("difference: %d samples of %d", d.Count, h.Count)
 	}
 
@@ -348,7 +390,7 @@ func TestLatencySamples(t *testing.T) {
 	h2, err = r.Latency("ch", slot)
 	must(t, err)
 	if h2 != h {
-		t.Errorf("after a rejoin: %d samples, %d ns; were %d, %d", h2.Count, h2.SumNs, h.Count, h.SumNs)
+		t.Errorf("after a rejoin: %d samples, %d ns; were %d, %d", h2.Count, h2.Sum, h.Count, h.Sum)
 	}
 	c.Leave()
 	c, err = r.JoinConsumer("ch", Lossy)
@@ -359,8 +401,8 @@ func TestLatencySamples(t *testing.T) {
 	}
 	h2, err = r.Latency("ch", slot)
 	must(t, err)
-	if h2.Count != 0 || h2.SumNs != 0 {
-		t.Errorf("after a new join: %d samples, %d ns", h2.Count, h2.SumNs)
+	if h2.Count != 0 || h2.Sum != 0 {
+		t.Errorf("after a new join: %d samples, %d ns", h2.Count, h2.Sum)
 	}
 	if d := h2.Sub(&h); d != h2 {
 		t.Errorf("difference across a new join: %d samples", d.Count)

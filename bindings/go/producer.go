@@ -259,7 +259,10 @@ func (p *Producer) Commit(n int, sig uint64, ctl uint16) error {
 	return p.CommitTS(n, sig, ctl, 0)
 }
 
-// CommitTS is Commit with an application timestamp in tsorig.
+// CommitTS is Commit with an application timestamp in tsorig, which
+// consumers find in View.TSOrig and Meta.TSOrig.  rill does not read it; by
+// convention it is a stamp like TSPub (the low 32 bits of a CLOCK_MONOTONIC
+// reading in ns), for instance of when the data arrived from outside.
 func (p *Producer) CommitTS(n int, sig uint64, ctl uint16, tsorig uint32) error {
 	return p.commitAt(0, n, sig, ctl, tsorig)
 }
@@ -350,9 +353,11 @@ func (p *Producer) Flush() error {
 // restart, the one after the last descriptor committed before).
 func (p *Producer) Seq() uint64 { return p.seq }
 
-// MTU is the largest payload of one descriptor; MaxMsg the largest message
-// Send accepts.
-func (p *Producer) MTU() int    { return int(p.mtu) }
+// MTU is the largest payload of one descriptor: of a Reserve, and of each
+// fragment Send cuts.
+func (p *Producer) MTU() int { return int(p.mtu) }
+
+// MaxMsg is the largest message Send accepts.
 func (p *Producer) MaxMsg() int { return int(p.maxMsg) }
 
 // SetSpin sets how long the waiting calls busy-spin before they park

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -30,22 +31,22 @@ type Region struct {
 	dir  string
 }
 
-// RegionInfo describes a region.
+// RegionInfo describes a region, as its header says (Region.Info).
 type RegionInfo struct {
-	Size       uint64 // total bytes
-	Used       uint64 // bytes allocated to objects (header included)
-	CreatedNs  uint64 // CLOCK_REALTIME at creation
-	CreatorPid uint32
-	CreatorUid uint32
-	Objects    uint32 // objects in the table
+	Size       uint64    // total bytes
+	Used       uint64    // bytes allocated to objects (header included)
+	Created    time.Time // when the region was created (CLOCK_REALTIME)
+	CreatorPid uint32    // the creating process (informative: from its own PID namespace)
+	CreatorUid uint32    // the creating process's user
+	Objects    uint32    // objects in the table
 }
 
 // ObjectChannel is the type of a channel in a region's object table.
-const ObjectChannel uint32 = objChannel
+const ObjectChannel uint32 = 1
 
 // ObjectInfo is an entry of a region's object table (PROTOCOL.md §1.2).
 type ObjectInfo struct {
-	Name string
+	Name string // the object's name (a channel's)
 	Type uint32 // ObjectChannel
 	Off  uint64 // from the start of the region, bytes
 	Size uint64 // bytes
@@ -245,9 +246,11 @@ func (r *Region) Close() error {
 	return nil
 }
 
-// Name is the region's name; Dir the directory its file is in.
+// Name is the region's name.
 func (r *Region) Name() string { return r.name }
-func (r *Region) Dir() string  { return r.dir }
+
+// Dir is the directory the region's file is in.
+func (r *Region) Dir() string { return r.dir }
 
 // Info describes the region.
 func (r *Region) Info() RegionInfo {
@@ -256,7 +259,7 @@ func (r *Region) Info() RegionInfo {
 	if cnt > maxObjects {
 		cnt = maxObjects
 	}
-	return RegionInfo{Size: h.size, Used: h.allocOff, CreatedNs: h.createdNs,
+	return RegionInfo{Size: h.size, Used: h.allocOff, Created: wallTime(h.createdNs),
 		CreatorPid: h.creatorPid, CreatorUid: h.creatorUid, Objects: cnt}
 }
 

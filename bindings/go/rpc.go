@@ -18,11 +18,14 @@ import (
 	"unsafe"
 )
 
+// Limits of a service (docs/rpc.md).
 const (
-	RPCMaxLanes  = 31   // 62 objects in a region, 2 per lane
-	RPCNameMax   = 34   // "S.q.30" fits in NameMax
-	RPCMethodMax = 8191 // 13 application bits of ctl
+	RPCMaxLanes  = 31   // most lanes of a service (2 channels each: a region holds 62 objects)
+	RPCNameMax   = 34   // longest service name (its channels' names, "NAME.q.30", fit in NameMax)
+	RPCMethodMax = 8191 // largest method number (the 13 application bits of ctl)
+)
 
+const (
 	rpcBatch  = 64 // requests a worker takes from a lane per pass
 	rpcNap    = 50 * time.Millisecond
 	rpcSendNs = 2 * time.Second
@@ -40,7 +43,10 @@ func laneName(svc string, dir byte, k uint32) string { return fmt.Sprintf("%s.%c
 
 func rpcNameOK(name string) bool { return validName(name) && len(name) <= RPCNameMax }
 
-// CreateService creates service name's channels in the region.
+// CreateService creates service name in the region: for each lane K a
+// request channel NAME.q.K and a response channel NAME.r.K (docs/rpc.md).
+// Errors: ErrInval (a name longer than RPCNameMax, more than RPCMaxLanes
+// lanes, options no channel can have), ErrExist, ErrNoSpace, ErrIO.
 func (r *Region) CreateService(name string, opts *RPCOpts) error {
 	var o RPCOpts
 	if opts != nil {
@@ -98,7 +104,7 @@ func (r *Region) laneCount(name string) uint32 {
 // fragment.  It runs on a worker goroutine and must not keep req or resp.
 type Handler func(method uint16, req, resp []byte) (out []byte, status int32)
 
-// Server serves a service with worker goroutines.
+// Server serves a service with worker goroutines (Region.Serve).
 type Server struct {
 	stop atomic.Bool
 	wg   sync.WaitGroup
@@ -262,14 +268,14 @@ func (s *Server) Stop() error {
 
 // RPCResult describes a completed call.
 type RPCResult struct {
-	ID     uint64
-	Method uint16
+	ID     uint64 // the call's id, as Send and Commit returned it
+	Method uint16 // the call's method
 	Status int32  // 0, or the error code of an error response
 	Size   uint64 // response bytes (0 for an error)
 }
 
-// Client is a connection to a service: one lane, used by one goroutine at
-// a time.
+// Client is a connection to a service (Region.Connect): one lane, used by
+// one goroutine at a time.
 type Client struct {
 	p          *Producer
 	c          *Consumer

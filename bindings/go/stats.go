@@ -3,54 +3,85 @@
 package rill
 
 import (
+	"math"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
 // ConsumerStats are one consumer slot's counters, as of its last flush.
 type ConsumerStats struct {
-	Slot        uint32
-	Mode        Mode   // 0: the slot is free
-	Seq         uint64 // next sequence number it will read (as flushed)
-	Lag         uint64 // producer seq - consumer seq (0 if ahead)
-	Msgs        uint64 // descriptors consumed
-	Bytes       uint64
-	OverrunPoll uint64 // overruns seen by polls
-	OverrunRead uint64 // Check failures
-	Lost        uint64 // sequence numbers skipped
-	Liveness    Liveness
-	Evicted     bool   // the producer no longer waits for it
-	Parked      bool   // parked in a wait (a futex sleep)
-	Pid         uint32 // informative (from its own PID namespace)
-	HeartbeatNs uint64 // CLOCK_MONOTONIC of its last housekeeping
+	Slot        uint32   // the slot's index, [0, MaxConsumers)
+	Mode        Mode     // Reliable or Lossy; 0: the slot is free (the fields below are zero)
+	Seq         uint64   // next sequence number it will read (as flushed)
+	Lag         uint64   // producer seq - consumer seq (0 if ahead)
+	Msgs        uint64   // descriptors consumed
+	Bytes       uint64   // payload bytes consumed
+	OverrunPoll uint64   // overruns seen by polls
+	OverrunRead uint64   // Check failures
+	Lost        uint64   // sequence numbers skipped
+	Liveness    Liveness // whether its process is alive
+	Evicted     bool     // the producer no longer waits for it
+	Parked      bool     // parked in a wait (a futex sleep)
+	Pid         uint32   // informative (from its own PID namespace)
+	// HeartbeatAge is how long ago, when Stats read it, the consumer last
+	// ran its housekeeping (it does while it polls and while it waits): its
+	// CLOCK_MONOTONIC stamp's age; 0 if the stamp is not behind this
+	// process's clock (another time namespace, or a flush while Stats ran).
+	HeartbeatAge time.Duration
 }
 
 // ChannelStats is a snapshot of a channel's metrics and liveness.
 type ChannelStats struct {
-	Depth, MTU, MaxConsumers uint32
-	Consumers                uint32 // active consumer slots
-	MaxMsg                   uint64
-	Off, Size                uint64 // layout (PROTOCOL.md §2): the channel's place in the region
-	MetaOff, DataOff         uint64 // its rings' offsets from the channel's start
-	DataChunks               uint64 // chunks of 64 bytes in the data ring
-	Seq0                     uint64 // first sequence number
-	CreatedNs                uint64 // CLOCK_REALTIME at creation
-	Seq                      uint64 // producer's next sequence number (as flushed)
-	Msgs                     uint64 // descriptors published
-	Bytes                    uint64
-	Backpressure             uint64 // times the producer found no credit
-	ProducerJoined           bool   // a producer was joined at its last flush
-	ProducerLiveness         Liveness
-	ProducerPid              uint32
-	ProducerGen              uint32 // producer joins so far
-	ProducerHeartbeatNs      uint64
-	Evictions                uint64          // dead reliable consumers evicted
-	Wakes                    uint64          // times the producer ran its wake-up path
-	Slots                    []ConsumerStats // one per slot, [0, MaxConsumers)
+	Depth, MTU, MaxConsumers uint32    // the channel's options (ChannelOpts), defaults applied
+	Consumers                uint32    // active consumer slots
+	MaxMsg                   uint64    // the largest message, in bytes (ChannelOpts.MaxMsg)
+	Off, Size                uint64    // layout (PROTOCOL.md §2): the channel's place in the region
+	MetaOff, DataOff         uint64    // its rings' offsets from the channel's start
+	DataChunks               uint64    // chunks of 64 bytes in the data ring
+	Seq0                     uint64    // first sequence number
+	Created                  time.Time // when the channel was created (CLOCK_REALTIME)
+	Seq                      uint64    // producer's next sequence number (as flushed)
+	Msgs                     uint64    // descriptors published
+	Bytes                    uint64    // payload bytes published
+	Backpressure             uint64    // times the producer found no credit
+	ProducerJoined           bool      // a producer was joined at its last flush
+	ProducerLiveness         Liveness  // whether the producer's process is alive
+	ProducerPid              uint32    // informative (from its own PID namespace)
+	ProducerGen              uint32    // producer joins so far
+	// ProducerHeartbeatAge is how long ago, when Stats read it, the
+	// producer last flushed its counters and heartbeat (every so many
+	// messages, when out of credit, on Flush): its CLOCK_MONOTONIC stamp's
+	// age; 0 if no producer ever joined, or if the stamp is not behind this
+	// process's clock (another time namespace, or a flush while Stats
+	// ran).
+	ProducerHeartbeatAge time.Duration
+	Evictions            uint64          // dead reliable consumers evicted
+	Wakes                uint64          // times the producer ran its wake-up path
+	Slots                []ConsumerStats // one per slot, [0, MaxConsumers)
+}
+
+// age is how long ago the CLOCK_MONOTONIC stamp ns was taken, as of now; 0
+// for no stamp, or one ahead of now.
+func age(now, ns uint64) time.Duration {
+	if ns == 0 || ns >= now {
+		return 0
+	}
+	return time.Duration(now - ns)
+}
+
+// wallTime is the CLOCK_REALTIME stamp ns as a time.Time (the zero Time for
+// no stamp).
+func wallTime(ns uint64) time.Time {
+	if ns == 0 || ns > math.MaxInt64 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(ns))
 }
 
 // Stats reads the counters of channel name from shared memory without
 // disturbing the endpoints (the same numbers as rill_channel_stats_get).
+// Errors: ErrInval, ErrNoEnt, ErrMagic, ErrVersion, ErrCorrupt.
 func (r *Region) Stats(name string) (*ChannelStats, error) {
 	ci, err := r.findChannel(name)
 	if err != nil {
@@ -60,7 +91,8 @@ func (r *Region) Stats(name string) (*ChannelStats, error) {
 	pp := (*prodPage)(unsafe.Add(base, ci.g.prodOff))
 	st := &ChannelStats{Depth: ci.depth, MTU: ci.mtu, MaxConsumers: ci.maxConsumers, MaxMsg: ci.maxMsg,
 		Off: ci.off, Size: ci.size, MetaOff: ci.g.metaOff, DataOff: ci.g.dataOff,
-		DataChunks: ci.g.dataChunks, Seq0: ci.seq0, CreatedNs: ci.createdNs}
+		DataChunks: ci.g.dataChunks, Seq0: ci.seq0, Created: wallTime(ci.createdNs)}
+	now := monoNs()
 	st.Seq = atomic.LoadUint64(&pp.seq)
 	st.Msgs = atomic.LoadUint64(&pp.msgs)
 	st.Bytes = atomic.LoadUint64(&pp.bytes)
@@ -68,7 +100,7 @@ func (r *Region) Stats(name string) (*ChannelStats, error) {
 	st.ProducerJoined = atomic.LoadUint32(&pp.state) == prodJoined
 	st.ProducerLiveness = liveness(r.fd, ci.off+ci.g.prodOff, st.ProducerJoined)
 	st.ProducerPid = atomic.LoadUint32(&pp.pid)
-	st.ProducerHeartbeatNs = atomic.LoadUint64(&pp.hbNs)
+	st.ProducerHeartbeatAge = age(now, atomic.LoadUint64(&pp.hbNs))
 	st.Evictions = atomic.LoadUint64(&pp.evictions)
 	st.Wakes = atomic.LoadUint64(&pp.wakes)
 	st.ProducerGen = atomic.LoadUint32(&pp.gen)
@@ -85,7 +117,7 @@ func (r *Region) Stats(name string) (*ChannelStats, error) {
 		cs.Evicted = gen != 0 && gen == atomic.LoadUint32(&pp.evicted[i])
 		cs.Parked = atomic.LoadUint32(&k.park) != 0
 		cs.Pid = atomic.LoadUint32(&k.pid)
-		cs.HeartbeatNs = atomic.LoadUint64(&k.hbNs)
+		cs.HeartbeatAge = age(now, atomic.LoadUint64(&k.hbNs))
 		st.Consumers++
 		cs.Mode = Mode(atomic.LoadUint32(&k.mode))
 		cs.Seq = atomic.LoadUint64(&k.seq)
@@ -109,13 +141,13 @@ const LatencyBuckets = 128
 // first message it consumes after each heartbeat flush (every depth/8 to
 // depth/4 polls, on Flush and while it waits): CLOCK_MONOTONIC now minus
 // the descriptor's TSPub.  Bucket i holds the samples in
-// [LatencyBucketNs(i), LatencyBucketNs(i+1)), a quarter of an octave wide.
+// [LatencyBucket(i), LatencyBucket(i+1)), a quarter of an octave wide.
 // Samples are taken modulo 2^32 ns like the stamps, so they are good up to
 // 2.1 s.
 type Latency struct {
-	Count   uint64 // samples (the sum of the buckets)
-	SumNs   uint64 // sum of the samples
-	Buckets [LatencyBuckets]uint64
+	Count   uint64                 // samples (the sum of the buckets)
+	Sum     time.Duration          // sum of the samples
+	Buckets [LatencyBuckets]uint64 // samples per bucket (see LatencyBucket)
 }
 
 // Latency reads consumer slot slot's samples since it joined (a rejoin
@@ -134,7 +166,7 @@ func (r *Region) Latency(channel string, slot uint32) (Latency, error) {
 	k := cursorAt(unsafe.Add(r.m.base(), ci.off+ci.g.cursorOff), slot)
 	// Counters written by their consumer alone; a snapshot taken while it
 	// writes may be off by the sample in flight.
-	h.SumNs = atomic.LoadUint64(&k.latSum)
+	h.Sum = time.Duration(atomic.LoadUint64(&k.latSum))
 	for i := range h.Buckets {
 		h.Buckets[i] = atomic.LoadUint64(&k.lat[i])
 		h.Count += h.Buckets[i]
@@ -142,22 +174,23 @@ func (r *Region) Latency(channel string, slot uint32) (Latency, error) {
 	return h, nil
 }
 
-// LatencyBucketNs is the lower bound of bucket i in ns (i >= 124: 2^32, the
-// end of the last bucket), as rill_latency_bucket_ns.
-func LatencyBucketNs(i uint32) uint64 {
+// LatencyBucket is the lower bound of bucket i of a Latency histogram, as
+// rill_latency_bucket_ns (i <= 0: 0; i >= 124: 2^32 ns, the end of the last
+// bucket).
+func LatencyBucket(i int) time.Duration {
 	if i < 4 {
-		return uint64(i)
+		return time.Duration(max(i, 0))
 	}
 	if i >= 124 {
 		return 1 << 32 // past the last bucket
 	}
-	return uint64(4+i%4) << (i/4 - 1)
+	return time.Duration(4+i%4) << (i/4 - 1)
 }
 
-// Quantile is the q quantile (0 <= q <= 1) of the samples in h, in ns,
+// Quantile is the q quantile (0 <= q <= 1) of the samples in h,
 // interpolated within its bucket (within 19% of the truth), as
 // rill_latency_quantile; 0 if h is empty.
-func (h *Latency) Quantile(q float64) uint64 {
+func (h *Latency) Quantile(q float64) time.Duration {
 	if h == nil || h.Count == 0 || !(q >= 0) {
 		return 0
 	}
@@ -171,20 +204,20 @@ func (h *Latency) Quantile(q float64) uint64 {
 		rank = 1
 	}
 	var below uint64
-	for i := uint32(0); i < LatencyBuckets; i++ {
+	for i := 0; i < LatencyBuckets; i++ {
 		n := h.Buckets[i]
 		if n == 0 || float64(below+n) < rank {
 			below += n
 			continue
 		}
-		lo, hi := LatencyBucketNs(i), LatencyBucketNs(i+1)
+		lo, hi := LatencyBucket(i), LatencyBucket(i+1)
 		if hi <= lo { // a bucket past the last one the samples use
 			return lo
 		}
 		f := (rank - float64(below)) / float64(n) // in (0, 1]
-		return lo + uint64(f*float64(hi-lo-1)+0.5)
+		return lo + time.Duration(f*float64(hi-lo-1)+0.5)
 	}
-	return LatencyBucketNs(LatencyBuckets)
+	return LatencyBucket(LatencyBuckets)
 }
 
 // Sub is the samples taken between two readings of the same slot, before
@@ -192,10 +225,10 @@ func (h *Latency) Quantile(q float64) uint64 {
 // went down (the slot was joined anew in between, which zeroes them), or
 // before is nil, it returns h itself.
 func (h *Latency) Sub(before *Latency) Latency {
-	if before == nil || h.SumNs < before.SumNs {
+	if before == nil || h.Sum < before.Sum {
 		return *h
 	}
-	d := Latency{SumNs: h.SumNs - before.SumNs}
+	d := Latency{Sum: h.Sum - before.Sum}
 	for i := range h.Buckets {
 		if h.Buckets[i] < before.Buckets[i] {
 			return *h

@@ -14,9 +14,11 @@ import (
 	"time"
 )
 
-// Liveness of an endpoint, from the lock it holds while it lives.
+// Liveness is whether an endpoint's process is alive, as told by the lock
+// it holds while it lives.
 type Liveness uint32
 
+// The liveness of an endpoint.
 const (
 	PeerNone    Liveness = 0 // nobody in that place (never joined, or left)
 	PeerAlive   Liveness = 1 // its process holds the endpoint's lock
@@ -24,6 +26,7 @@ const (
 	PeerUnknown Liveness = 3 // the lock could not be queried
 )
 
+// String is "none", "alive", "dead" or "unknown".
 func (l Liveness) String() string {
 	switch l {
 	case PeerNone:

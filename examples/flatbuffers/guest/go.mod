@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
-module rill.example/fbguest
+module github.com/rill-ipc/rill/examples/flatbuffers/guest
 
 go 1.22
 
 require (
 	github.com/google/flatbuffers v2.0.8+incompatible
-	rill v0.0.0
+	github.com/rill-ipc/rill/bindings/go v0.2.0
 )
 
 require golang.org/x/sys v0.30.0 // indirect
-
-replace rill => ../../../bindings/go

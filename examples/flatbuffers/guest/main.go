@@ -26,8 +26,8 @@ import (
 
 	flatbuffers "github.com/google/flatbuffers/go"
 
-	"rill"
-	"rill.example/fbguest/calc"
+	rill "github.com/rill-ipc/rill/bindings/go"
+	"github.com/rill-ipc/rill/examples/flatbuffers/guest/calc"
 )
 
 const methodCompute = 1

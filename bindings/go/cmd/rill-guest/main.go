@@ -10,6 +10,13 @@
 // little-endian u64 words, the last one zero-padded).  Other methods get an
 // error response (RILL_EINVAL).  With -create it creates the region and the
 // service if they do not exist.  It serves until SIGINT or SIGTERM.
+//
+// Install it with
+//
+//	go install github.com/rill-ipc/rill/bindings/go/cmd/rill-guest@latest
+//
+// once the module is published; from a clone of rill, go install
+// ./cmd/rill-guest in bindings/go.
 package main
 
 import (
@@ -21,7 +28,7 @@ import (
 	"runtime"
 	"syscall"
 
-	"rill"
+	rill "github.com/rill-ipc/rill/bindings/go"
 )
 
 func handle(method uint16, req, resp []byte) ([]byte, int32) {

@@ -12,6 +12,12 @@
 // copy every message out (Recv) and check every word of it.
 //
 //	rill-gobench --cbench build/rill_bench [--quick] [--runs N] [--cpus 0,1] [--out FILE]
+//
+// It is a module of its own (bench/go), built against the binding in
+// bindings/go through the repository's go.work; make gobench builds and
+// runs it, or by hand:
+//
+//	cd bench/go && go build -o ../../build/rill-gobench ./cmd/rill-gobench
 package main
 
 import (
@@ -29,7 +35,7 @@ import (
 	"strings"
 	"time"
 
-	"rill"
+	rill "github.com/rill-ipc/rill/bindings/go"
 )
 
 const (

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+
+package rill
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"testing"
+	"time"
+)
+
+// The standard library's errors that errors.Is matches with rill's.
+var stdErrs = []struct {
+	name   string
+	target error
+	match  []Error
+}{
+	{"fs.ErrNotExist", fs.ErrNotExist, []Error{ErrNoEnt, ErrNoDir}},
+	{"fs.ErrExist", fs.ErrExist, []Error{ErrExist}},
+	{"fs.ErrPermission", fs.ErrPermission, []Error{ErrAccess}},
+	{"os.ErrDeadlineExceeded", os.ErrDeadlineExceeded, []Error{ErrTimedOut}},
+}
+
+// Every error against every standard one, bare and wrapped; and == and
+// errors.Is among rill's own errors, which Is must not blur.
+func TestErrorIsTable(t *testing.T) {
+	for e := Error(1); e < errMax; e++ {
+		for _, s := range stdErrs {
+			want := false
+			for _, m := range s.match {
+				want = want || e == m
+			}
+			wrapped := fmt.Errorf("open md: %w", e)
+			if errors.Is(e, s.target) != want || errors.Is(wrapped, s.target) != want {
+				t.Errorf("errors.Is(%d %q, %s) = %v, want %v", int(e), e, s.name, !want, want)
+			}
+		}
+		for o := Error(1); o < errMax; o++ {
+			if errors.Is(e, o) != (e == o) || errors.Is(fmt.Errorf("x: %w", e), o) != (e == o) {
+				t.Errorf("errors.Is(%q, %q) = %v", e, o, e != o)
+			}
+		}
+		if errors.Is(e, errors.New(e.Error())) {
+			t.Errorf("%q matches another error with its text", e)
+		}
+	}
+}
+
+// isStd checks that err, from a real call, is want and the standard error.
+func isStd(t *testing.T, what string, err error, want Error, target error) {
+	t.Helper()
+	if err != want { // == still works: nothing is wrapped
+		t.Errorf("%s: %v, want %v", what, err, want)
+		return
+	}
+	if !errors.Is(err, target) || !errors.Is(fmt.Errorf("%s: %w", what, err), target) {
+		t.Errorf("%s: errors.Is(%v, %v) is false", what, err, target)
+	}
+}
+
+func TestErrorIsFromCalls(t *testing.T) {
+	dir := t.TempDir()
+	o := &RegionOpts{Size: 1 << 20, Dir: dir}
+
+	_, err := OpenRegion("missing", o)
+	isStd(t, "open a missing region", err, ErrNoEnt, fs.ErrNotExist)
+	_, err = OpenRegion("missing", &RegionOpts{Dir: dir + "/nodir"})
+	isStd(t, "open in a missing directory", err, ErrNoDir, fs.ErrNotExist)
+	_, err = CreateRegion("r", &RegionOpts{Dir: dir + "/nodir"})
+	isStd(t, "create in a missing directory", err, ErrNoDir, fs.ErrNotExist)
+	isStd(t, "unlink a missing region", UnlinkRegion("missing", dir), ErrNoEnt, fs.ErrNotExist)
+
+	r, err := CreateRegion("r", o)
+	must(t, err)
+	defer r.Close()
+	_, err = CreateRegion("r", o)
+	isStd(t, "create an existing region", err, ErrExist, fs.ErrExist)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64, MaxMsg: 64}))
+	isStd(t, "create an existing channel", r.CreateChannel("c", nil), ErrExist, fs.ErrExist)
+	_, err = r.JoinConsumer("nochan", Reliable)
+	isStd(t, "join a missing channel", err, ErrNoEnt, fs.ErrNotExist)
+	_, err = r.Stats("nochan")
+	isStd(t, "stats of a missing channel", err, ErrNoEnt, fs.ErrNotExist)
+	_, err = r.Connect("nosvc")
+	isStd(t, "connect to a missing service", err, ErrNoEnt, fs.ErrNotExist)
+
+	// Waits that run out of time: a consumer with nothing to read, a
+	// producer whose reliable consumer does not read.
+	c, err := r.JoinConsumer("c", Reliable)
+	must(t, err)
+	defer c.Leave()
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	defer p.Leave()
+	var v View
+	isStd(t, "PollWait", c.PollWait(&v, time.Millisecond), ErrTimedOut, os.ErrDeadlineExceeded)
+	_, err = c.RecvWait(make([]byte, 64), &Meta{}, time.Millisecond)
+	isStd(t, "RecvWait", err, ErrTimedOut, os.ErrDeadlineExceeded)
+	isStd(t, "WaitReady", c.WaitReady(time.Millisecond), ErrTimedOut, os.ErrDeadlineExceeded)
+	_, err = WaitAny([]*Consumer{c}, time.Millisecond)
+	isStd(t, "WaitAny", err, ErrTimedOut, os.ErrDeadlineExceeded)
+	for err = nil; err == nil; {
+		err = p.SendWait([]byte("x"), 1, 10*time.Millisecond)
+	}
+	isStd(t, "SendWait on a full ring", err, ErrTimedOut, os.ErrDeadlineExceeded)
+
+	// Permission: a directory we may not write (root may: then a file
+	// system that refuses new files, sysfs, if it is there).
+	ro := t.TempDir()
+	must(t, os.Chmod(ro, 0o500))
+	defer os.Chmod(ro, 0o700)
+	_, err = CreateRegion("r", &RegionOpts{Size: 1 << 20, Dir: ro})
+	if err == nil {
+		UnlinkRegion("r", ro)
+		if _, serr := os.Stat("/sys/kernel"); serr != nil {
+			t.Skip("running as root, and no /sys: no call here fails with ErrAccess")
+		}
+		_, err = CreateRegion("r", &RegionOpts{Size: 1 << 20, Dir: "/sys"})
+	}
+	isStd(t, "create where we may not write", err, ErrAccess, fs.ErrPermission)
+}
