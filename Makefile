@@ -63,7 +63,7 @@ gobench: bench-build
 	@mkdir -p $(RESULTS)
 	@if command -v go >/dev/null 2>&1; then \
 	  echo "== Go binding beside C"; \
-	  (cd bindings/go && go build -o $(abspath $(BUILD))/rill-gobench ./cmd/rill-gobench) && \
+	  (cd bench/go && go build -o $(abspath $(BUILD))/rill-gobench ./cmd/rill-gobench) && \
 	  $(BUILD)/rill-gobench --cbench $(BUILD)/rill_bench --out $(RESULTS)/go.json $(GOBENCH_ARGS); \
 	else \
 	  echo "Go not found: the Go binding's rows are left out (Go 1.22 or newer: https://go.dev/dl)"; \

@@ -96,6 +96,15 @@ if(RILL_GO)
            COMMAND ${RILL_GO_EXE} test -race -count=1 ./...)
   set_tests_properties(go_test PROPERTIES TIMEOUT 900 ENVIRONMENT
     "RILL_XPEER=$<TARGET_FILE:rill_xpeer>;RILL_REQUIRE_XPEER=1")
+  # the repository's other Go modules (bench/go; examples/flatbuffers/guest
+  # has its own test) are formatted and vetted too
+  add_test(NAME go_vet_bench WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/bench/go COMMAND sh -c
+           "bad=$('${RILL_GOFMT_EXE}' -l .) && test -z \"$bad\" || { echo \"not gofmt-ed: $bad\"; exit 1; }; exec '${RILL_GO_EXE}' vet ./...")
+  # a user's module outside the repository imports the binding by its path
+  # (through a go.work) and checks a stream that the C library publishes
+  add_test(NAME go_outside COMMAND sh ${PROJECT_SOURCE_DIR}/tests/go_outside/run.sh
+           $<TARGET_FILE:rill_xpeer> ${PROJECT_BINARY_DIR}/go-outside)
+  set_tests_properties(go_outside PROPERTIES TIMEOUT 300 ENVIRONMENT "GO=${RILL_GO_EXE}")
 endif()
 
 # ---- the FlatBuffers example: a C++ host and a Go guest
@@ -124,7 +133,7 @@ if(Python3_FOUND AND RILL_CXX AND RILL_GO)
            COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/readme/check.py run
                    ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR} ${PROJECT_BINARY_DIR}/readme-test)
   set_tests_properties(readme_blocks PROPERTIES TIMEOUT 300 ENVIRONMENT
-    "CC=${CMAKE_C_COMPILER};CXX=${CMAKE_CXX_COMPILER};CFLAGS=${cflags};CXXFLAGS=${cflags};${RILL_TSAN_ENV}")
+    "CC=${CMAKE_C_COMPILER};CXX=${CMAKE_CXX_COMPILER};GO=${RILL_GO_EXE};CFLAGS=${cflags};CXXFLAGS=${cflags};${RILL_TSAN_ENV}")
 endif()
 
 # ---- configure with a tool too old: it goes on, says which version is
