@@ -436,25 +436,9 @@ enum {
   RILL_PEER_UNKNOWN = 3, /* the lock could not be queried                  */
 };
 
-typedef struct rill_consumer_stats {
-  uint32_t slot;
-  uint32_t mode;     /* RILL_RELIABLE, RILL_LOSSY; 0 = slot free          */
-  uint64_t seq;      /* next sequence number it will read (as flushed)    */
-  uint64_t lag;      /* producer seq - consumer seq (0 if ahead)          */
-  uint64_t msgs;     /* descriptors consumed                              */
-  uint64_t bytes;
-  uint64_t overrun_poll; /* overruns seen by poll                         */
-  uint64_t overrun_read; /* rill_check() failures                         */
-  uint64_t lost;         /* sequence numbers skipped                      */
-  uint32_t liveness;     /* RILL_PEER_*                                   */
-  uint32_t evicted;      /* 1: the producer no longer waits for it        */
-  uint32_t parked;       /* 1: parked in a wait (a futex sleep)           */
-  uint32_t pid;          /* informative (from its own PID namespace)      */
-  uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of its last housekeeping      */
-} rill_consumer_stats;
-
 typedef struct rill_channel_stats {
-  uint32_t depth, mtu, max_consumers, nconsumers;
+  uint32_t depth, mtu, max_consumers;
+  uint32_t nconsumers;   /* consumer slots in use                        */
   uint64_t max_msg;
   /* layout (docs/PROTOCOL.md section 2): the channel's place in the
    * region, and its rings' offsets from the channel's start */
@@ -472,13 +456,43 @@ typedef struct rill_channel_stats {
   uint64_t producer_heartbeat_ns; /* CLOCK_MONOTONIC of its last flush     */
   uint64_t evictions;    /* dead reliable consumers evicted               */
   uint64_t wakes;        /* times the producer woke parked consumers      */
-  rill_consumer_stats consumers[256]; /* [0..max_consumers)               */
 } rill_channel_stats;
 
-/* Reads the counters of channel NAME from shared memory without disturbing
- * the endpoints (counters are as of each endpoint's last flush). */
+/* Reads the layout of channel NAME and its producer's counters from shared
+ * memory without disturbing the endpoints (counters are as of each
+ * endpoint's last flush).  Its consumers are read one slot at a time with
+ * rill_consumer_stats_get().  Returns 0 with *ST filled, or an error:
+ * EINVAL (a NULL argument, a bad name), ENOENT (no such channel), EMAGIC,
+ * EVERSION, ECORRUPT (its header is not a valid channel's). */
 int rill_channel_stats_get(rill_region *r, const char *name,
                            rill_channel_stats *st);
+
+typedef struct rill_consumer_stats {
+  uint32_t slot;
+  uint32_t mode;     /* RILL_RELIABLE, RILL_LOSSY; 0 = slot free          */
+  uint64_t seq;      /* next sequence number it will read (as flushed)    */
+  uint64_t lag;      /* producer seq - consumer seq (0 if ahead)          */
+  uint64_t msgs;     /* descriptors consumed                              */
+  uint64_t bytes;
+  uint64_t overrun_poll; /* overruns seen by poll                         */
+  uint64_t overrun_read; /* rill_check() failures                         */
+  uint64_t lost;         /* sequence numbers skipped                      */
+  uint32_t liveness;     /* RILL_PEER_*                                   */
+  uint32_t evicted;      /* 1: the producer no longer waits for it        */
+  uint32_t parked;       /* 1: parked in a wait (a futex sleep)           */
+  uint32_t pid;          /* informative (from its own PID namespace)      */
+  uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of its last housekeeping      */
+} rill_consumer_stats;
+
+/* Reads consumer slot SLOT (0 <= SLOT < rill_channel_stats.max_consumers)
+ * of channel NAME, as rill_channel_stats_get() reads the producer: without
+ * disturbing it, its counters as of its last flush, its lag against the
+ * producer's flushed position.  A free slot gives 0 with *CS zero but for
+ * cs->slot (mode 0).  To see every consumer, call it for each slot.
+ * Errors: as rill_channel_stats_get(), and EINVAL for a slot past the
+ * channel's last. */
+int rill_consumer_stats_get(rill_region *r, const char *name, uint32_t slot,
+                            rill_consumer_stats *cs);
 
 /* Publish-to-consume latency, sampled by each consumer: at the first
  * message it consumes after each heartbeat flush (every depth/8 to depth/4

@@ -184,15 +184,13 @@ int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
       break;
     }
     uint32_t j = w->n++;
-    rill_channel_stats *st = malloc(sizeof *st);
-    if (!st) { rc = -RILL_ENOMEM; break; }
-    if (!(rc = rill_channel_stats_get(r, q, st)) && st->max_msg > w->req_cap) w->req_cap = st->max_msg;
-    if (!rc && !(rc = rill_channel_stats_get(r, rr, st))) {
-      if (st->max_msg > w->resp_cap) w->resp_cap = st->max_msg;
-      w->resp_max[j] = st->max_msg;
-      w->in_ring[j] = st->max_msg <= st->mtu && st->mtu >= sizeof(int32_t);
+    rill_channel_stats st;
+    if (!(rc = rill_channel_stats_get(r, q, &st)) && st.max_msg > w->req_cap) w->req_cap = st.max_msg;
+    if (!rc && !(rc = rill_channel_stats_get(r, rr, &st))) {
+      if (st.max_msg > w->resp_cap) w->resp_cap = st.max_msg;
+      w->resp_max[j] = st.max_msg;
+      w->in_ring[j] = st.max_msg <= st.mtu && st.mtu >= sizeof(int32_t);
     }
-    free(st);
   }
   for (uint32_t i = 0; i < workers && !rc; i++) {
     rpc_worker *w = &s->w[i];
@@ -239,18 +237,15 @@ int rill_rpc_connect(rill_region *r, const char *name, rill_rpc_client **out) {
       rill_producer_leave(c->p);
       break;
     }
-    rill_channel_stats *st = malloc(sizeof *st);
-    if (!st || (rc = rill_channel_stats_get(r, rr, st))) {
-      if (!rc) rc = -RILL_ENOMEM;
-      free(st);
+    rill_channel_stats st;
+    if ((rc = rill_channel_stats_get(r, rr, &st))) {
       rill_rpc_close(c);
       return rc;
     }
     /* responses never fill the ring: at most depth / (fragments of the
      * largest response) calls in flight */
-    c->cap = (uint32_t)(st->depth / rill__frags(st->max_msg, st->mtu));
-    c->max_msg = st->max_msg;
-    free(st);
+    c->cap = (uint32_t)(st.depth / rill__frags(st.max_msg, st.mtu));
+    c->max_msg = st.max_msg;
     /* ids start at random: a response an earlier client left in the lane
      * never matches one of ours */
     c->next = c->head = rill__random();
