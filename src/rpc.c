@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Request/response over lanes of rill channels (docs/rpc.md). */
 #include "internal.h"
+#include "rill_rpc.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -47,7 +47,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "rill.h"
+#include "rill_rpc.h"
 
 #define SEC 1000000000ull
 #define WAIT_NS (10 * SEC)       /* every wait of the stream commands */
