@@ -13,6 +13,35 @@
  * create/open/join/stats calls.  A producer handle or a consumer handle is
  * used by one thread at a time (it is the endpoint, and holds its position
  * in registers).
+ *
+ * ABI: handles are opaque, and the structs below keep their size from one
+ * version to the next, so that a program and a librill of different
+ * versions agree on them.  Each struct that a later version may grow ends
+ * in reserved fields (and names its padding: every field whose name starts
+ * with "reserved"); a new field is carved out of them, and what is there
+ * keeps its offset.  Zero in a reserved field means "this version does not
+ * know the field":
+ *   - options (rill_region_opts, rill_channel_opts, rill_rpc_opts) are
+ *     read by the library: their reserved fields, and flags, must be zero,
+ *     or the call fails with -RILL_EINVAL.  Zero is the default of every
+ *     option, now and later, so a program that zero-initialises its
+ *     options ({0}, designated initialisers, memset, C++ {}) gets the
+ *     defaults of options it does not know, and one that sets an option
+ *     its librill does not know hears so instead of being ignored;
+ *   - results (rill_region_info, rill_object_info, rill_channel_stats,
+ *     rill_consumer_stats, rill_rpc_result) are filled by the library,
+ *     which writes zero into their reserved fields: a field a later version
+ *     adds reads 0 ("not reported") from this one;
+ *   - rill_view and rill_meta, filled once per message, are left alone:
+ *     this version does not write their reserved fields, whose contents
+ *     are unspecified.
+ * rill_latency does not grow (its buckets are those in shared memory).
+ * Sizes on 64-bit platforms: rill_region_opts, rill_channel_opts,
+ * rill_rpc_opts, rill_region_info, rill_view and rill_meta 64 bytes;
+ * rill_rpc_result 48; rill_object_info 96; rill_consumer_stats 128;
+ * rill_channel_stats 256; rill_latency 1040 (abi/layout.txt has every
+ * offset, and a test compares).  Every function is exported with a symbol
+ * version (RILL_0.2 for those of 0.2), and nothing else is exported.
  */
 #ifndef RILL_H
 #define RILL_H
@@ -72,8 +101,9 @@ typedef struct rill_region_opts {
   uint64_t size;   /* create: total bytes; 0 = 64 MiB.  Rounded up to 4 KiB. */
   const char *dir; /* NULL = $RILL_DIR, else "/dev/shm"                      */
   uint32_t mode;   /* create: file mode; 0 = 0600.  Set exactly, umask aside. */
-  uint32_t flags;  /* reserved, must be 0                                    */
-} rill_region_opts;
+  uint32_t flags;  /* none defined yet: must be 0                          */
+  uint64_t reserved[5]; /* must be 0                                       */
+} rill_region_opts; /* 64 bytes */
 
 #define RILL_NAME_MAX 39 /* longest region or channel name (bytes) */
 
@@ -95,7 +125,9 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
                        rill_region **out);
 
 /* Opens an existing region, validating magic, version, sizes, alignment and
- * every table offset against the file's real length.  Errors: EINVAL, ENOENT,
+ * every table offset against the file's real length.  Of OPTS (NULL: the
+ * defaults) it uses dir; size and mode are the creator's business.
+ * Errors: EINVAL (a bad name, a nonzero flags or reserved field), ENOENT,
  * ENODIR, EACCES, EEMPTY, ETRUNC, EMAGIC, EVERSION, ECORRUPT, ENOMEM, EIO. */
 int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out);
@@ -147,7 +179,9 @@ typedef struct rill_region_info {
   uint32_t creator_pid;
   uint32_t creator_uid;
   uint32_t nobjects;   /* objects in the table                          */
-} rill_region_info;
+  uint32_t reserved0;
+  uint64_t reserved[3];
+} rill_region_info; /* 64 bytes */
 
 int rill_region_info_get(rill_region *r, rill_region_info *info);
 
@@ -157,9 +191,11 @@ int rill_region_info_get(rill_region *r, rill_region_info *info);
 typedef struct rill_object_info {
   char name[RILL_NAME_MAX + 1];
   uint32_t type;  /* RILL_OBJECT_CHANNEL                  */
+  uint32_t reserved0;
   uint64_t off;   /* from the start of the region, bytes */
   uint64_t size;  /* bytes                               */
-} rill_object_info;
+  uint64_t reserved[4];
+} rill_object_info; /* 96 bytes */
 
 /* Fills *O with object I (0 <= I < rill_region_info.nobjects) of the
  * region's table, in the order they were created.  Returns 0, -RILL_ENOENT
@@ -172,13 +208,15 @@ typedef struct rill_channel_opts {
   uint32_t depth;         /* descriptors in the ring, power of 2; 0 = 4096 */
   uint32_t mtu;           /* largest fragment payload, bytes; 0 = 1024     */
   uint32_t max_consumers; /* consumer slots; 0 = 8                         */
-  uint32_t flags;         /* reserved, must be 0                           */
+  uint32_t flags;         /* none defined yet: must be 0                   */
   uint64_t max_msg;       /* largest message (fragmented); 0 = 16 * mtu    */
-} rill_channel_opts;
+  uint64_t reserved[5];   /* must be 0                                     */
+} rill_channel_opts; /* 64 bytes */
 
-/* Bytes a channel with these options takes in a region (page multiple), or
- * 0 if the options are invalid.  depth: 2..2^24 power of two; mtu: 1..65535;
- * max_consumers: 1..256; max_msg >= mtu and at most depth/2 fragments. */
+/* Bytes a channel with these options (NULL: the defaults) takes in a
+ * region (page multiple), or 0 if the options are invalid.  depth: 2..2^24
+ * power of two; mtu: 1..65535; max_consumers: 1..256; max_msg >= mtu and
+ * at most depth/2 fragments; flags and reserved fields zero. */
 uint64_t rill_channel_footprint(const rill_channel_opts *opts);
 
 /* Creates channel NAME in region R.  Errors: EINVAL, EEXIST, ENOSPC (the
@@ -314,11 +352,12 @@ typedef struct rill_view {
   uint64_t sig;
   uint32_t sz;
   uint16_t ctl;
-  uint16_t reserved_;
+  uint16_t reserved0;
   uint32_t tsorig;
   uint32_t tspub;
   uint64_t lost; /* with -RILL_EOVERRUN: sequence numbers skipped */
-} rill_view;
+  uint64_t reserved[2]; /* not written by this version: unspecified */
+} rill_view; /* 64 bytes */
 
 /* Looks at the next descriptor.  Returns 0 with *v filled and the consumer
  * moved past it; -RILL_EAGAIN if nothing is published yet; -RILL_EOVERRUN
@@ -342,9 +381,11 @@ typedef struct rill_meta {
   uint64_t sz;    /* bytes in the whole message               */
   uint64_t lost;  /* sequence numbers skipped before this one */
   uint16_t ctl;   /* ctl of the last fragment                 */
+  uint16_t reserved0;
   uint32_t tsorig;
   uint32_t tspub;
-} rill_meta;
+  uint32_t reserved[5]; /* not written by this version: unspecified */
+} rill_meta; /* 64 bytes */
 
 /* Copies the next whole message (fragments reassembled) into BUF.  Returns
  * the message size (>= 0); -RILL_EAGAIN if no whole message is there yet
@@ -456,7 +497,8 @@ typedef struct rill_channel_stats {
   uint64_t producer_heartbeat_ns; /* CLOCK_MONOTONIC of its last flush     */
   uint64_t evictions;    /* dead reliable consumers evicted               */
   uint64_t wakes;        /* times the producer woke parked consumers      */
-} rill_channel_stats;
+  uint64_t reserved[13];
+} rill_channel_stats; /* 256 bytes */
 
 /* Reads the layout of channel NAME and its producer's counters from shared
  * memory without disturbing the endpoints (counters are as of each
@@ -482,7 +524,8 @@ typedef struct rill_consumer_stats {
   uint32_t parked;       /* 1: parked in a wait (a futex sleep)           */
   uint32_t pid;          /* informative (from its own PID namespace)      */
   uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of its last housekeeping      */
-} rill_consumer_stats;
+  uint64_t reserved[5];
+} rill_consumer_stats; /* 128 bytes */
 
 /* Reads consumer slot SLOT (0 <= SLOT < rill_channel_stats.max_consumers)
  * of channel NAME, as rill_channel_stats_get() reads the producer: without
@@ -508,7 +551,7 @@ typedef struct rill_latency {
   uint64_t count;   /* samples (the sum of the buckets) */
   uint64_t sum_ns;  /* sum of the samples               */
   uint64_t buckets[RILL_LATENCY_BUCKETS];
-} rill_latency;
+} rill_latency; /* 1040 bytes, fixed: the buckets are the cursor page's */
 
 /* Reads consumer slot SLOT's samples since it joined (a rejoin keeps them)
  * without disturbing it.  The difference of two readings is the samples

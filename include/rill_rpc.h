@@ -31,9 +31,10 @@ typedef struct rill_rpc_opts {
   uint32_t lanes;   /* 0 = 4, at most RILL_RPC_MAX_LANES               */
   uint32_t depth;   /* of each channel; 0 = 1024                        */
   uint32_t mtu;     /* 0 = 1024                                         */
-  uint32_t flags;   /* reserved, must be 0                              */
+  uint32_t flags;   /* none defined yet: must be 0                      */
   uint64_t max_msg; /* largest request or response; 0 = 4 * mtu         */
-} rill_rpc_opts;
+  uint64_t reserved[5]; /* must be 0                                    */
+} rill_rpc_opts; /* 64 bytes */
 
 /* Creates service NAME's channels in R.  Errors: EINVAL, EEXIST, ENOSPC. */
 int rill_rpc_service_create(rill_region *r, const char *name, const rill_rpc_opts *opts);
@@ -71,9 +72,11 @@ uint32_t rill_rpc_capacity(const rill_rpc_client *c);
 typedef struct rill_rpc_result {
   uint64_t id;
   uint16_t method;
+  uint16_t reserved0;
   int32_t status; /* 0, or the error code of an error response */
   uint64_t size;  /* response bytes (0 for an error)            */
-} rill_rpc_result;
+  uint64_t reserved[3];
+} rill_rpc_result; /* 48 bytes */
 
 /* Sends a request and returns its id in *ID without waiting for its
  * response (it may wait, at most 2 s, for room in the request ring while

@@ -23,7 +23,7 @@ static int svc_name_ok(const char *name) {
 
 static int opts_norm(const rill_rpc_opts *in, rill_rpc_opts *o) {
   *o = in ? *in : (rill_rpc_opts){0};
-  if (o->flags) return -RILL_EINVAL;
+  if (o->flags || !rill__zeroed(o->reserved, sizeof o->reserved)) return -RILL_EINVAL;
   if (!o->lanes) o->lanes = 4;
   if (!o->depth) o->depth = 1024;
   if (!o->mtu) o->mtu = 1024;
@@ -321,10 +321,8 @@ static int rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result 
     if (n < 0) return (int)n;
     if (stale) continue;
     c->head = m.sig + 1;
-    res->id = m.sig;
-    res->method = (uint16_t)(m.ctl >> RILL_CTL_USER_SHIFT);
-    res->status = 0;
-    res->size = (uint64_t)n;
+    *res = (rill_rpc_result){.id = m.sig, .method = (uint16_t)(m.ctl >> RILL_CTL_USER_SHIFT),
+                             .size = (uint64_t)n};
     if (data) *data = at;
     if (m.ctl & RILL_CTL_ERR) {
       int32_t code = -RILL_EIO;
