@@ -59,8 +59,40 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
+/* ---- version ------------------------------------------------------------ */
+
+/* This header's version, MAJOR.MINOR.PATCH (the build reads it from these
+ * three lines: it is written nowhere else), and the same as one number,
+ * MAJOR * 10000 + MINOR * 100 + PATCH: 0.2.0 is 200 (MINOR and PATCH stay
+ * below 100).  Before 1.0, each minor version has its own ABI (and soname,
+ * librill.so.0.2); a patch version keeps it. */
 #define RILL_VERSION_MAJOR 0
-#define RILL_VERSION_MINOR 1
+#define RILL_VERSION_MINOR 2
+#define RILL_VERSION_PATCH 0
+#define RILL_VERSION \
+  (RILL_VERSION_MAJOR * 10000 + RILL_VERSION_MINOR * 100 + RILL_VERSION_PATCH)
+
+/* 1 if this header is version MAJOR.MINOR.PATCH or later, else 0; usable in
+ * #if, for code that needs what a version added:
+ *   #if RILL_CHECK_VERSION(0, 2, 0)
+ *     ... rill_consumer_stats_get() ...
+ *   #endif
+ * It reads the natural way round: liburing's IO_URING_CHECK_VERSION(2, 5)
+ * is true when the header is *older* than 2.5; this one is true when the
+ * header is at least the version named.  It tells what the header
+ * declares; rill_version() tells which librill the program runs with. */
+#define RILL_CHECK_VERSION(major, minor, patch) \
+  (RILL_VERSION >= (major) * 10000 + (minor) * 100 + (patch))
+
+/* The version of the librill the program runs with, as RILL_VERSION
+ * counts: equal to the RILL_VERSION of the header it was built from, which
+ * may differ from the header the program was built against (a later patch
+ * version, same soname).  Assumes nothing; never fails. */
+int rill_version(void);
+
+/* The same version as text, "MAJOR.MINOR.PATCH" ("0.2.0"): a static
+ * string, never NULL.  Assumes nothing; never fails. */
+const char *rill_version_string(void);
 
 /* ---- error codes (returned negated) ------------------------------------ */
 

@@ -6,7 +6,10 @@
  *     struct makes every call that reads it fail with -RILL_EINVAL, and
  *     zeroed options ({0}, designated initialisers, NULL) work;
  *   - the calls that fill a result struct write zero into its reserved
- *     fields, whatever was there before.
+ *     fields, whatever was there before;
+ *   - the version: rill_version() is the header's RILL_VERSION,
+ *     rill_version_string() its text, RILL_CHECK_VERSION() reads the
+ *     natural way round.
  */
 #include "rill_rpc.h"
 #include "testutil.h"
@@ -25,6 +28,14 @@ _Static_assert(sizeof(rill_rpc_result) == 48, "rill_rpc_result");
 _Static_assert(sizeof(rill_view) == 64, "rill_view");
 _Static_assert(sizeof(rill_meta) == 64, "rill_meta");
 _Static_assert(sizeof(rill_latency) == 1040, "rill_latency");
+#endif
+
+/* Usable in #if, and true for this very version. */
+#if !RILL_CHECK_VERSION(RILL_VERSION_MAJOR, RILL_VERSION_MINOR, RILL_VERSION_PATCH)
+#error "RILL_CHECK_VERSION of the header's own version is false"
+#endif
+#if RILL_CHECK_VERSION(RILL_VERSION_MAJOR, RILL_VERSION_MINOR, RILL_VERSION_PATCH + 1)
+#error "RILL_CHECK_VERSION of a later version is true"
 #endif
 
 static uint64_t checks_run;
@@ -182,10 +193,35 @@ static void test_results(void) {
   checks_run += 12;
 }
 
+/* ---- version ---------------------------------------------------------------- */
+
+static void test_version(void) {
+  const int major = RILL_VERSION_MAJOR, minor = RILL_VERSION_MINOR, patch = RILL_VERSION_PATCH;
+  CHECK(minor >= 0 && minor < 100 && patch >= 0 && patch < 100);
+  CHECK_EQ(RILL_VERSION, major * 10000 + minor * 100 + patch);
+  CHECK_EQ(rill_version(), RILL_VERSION);
+  char want[32];
+  snprintf(want, sizeof want, "%d.%d.%d", major, minor, patch);
+  CHECKF(rill_version_string() != NULL && strcmp(rill_version_string(), want) == 0,
+         "rill_version_string() is \"%s\", the header says %s", rill_version_string(), want);
+  /* at least the version named: this one and earlier ones, not later ones */
+  CHECK(RILL_CHECK_VERSION(major, minor, patch));
+  CHECK(RILL_CHECK_VERSION(0, 0, 0));
+  CHECK(RILL_CHECK_VERSION(0, 1, 99)); /* 0.2.0 introduced the macro */
+  CHECK(!RILL_CHECK_VERSION(major, minor, patch + 1));
+  CHECK(!RILL_CHECK_VERSION(major, minor + 1, 0));
+  CHECK(!RILL_CHECK_VERSION(major + 1, 0, 0));
+  if (patch) CHECK(RILL_CHECK_VERSION(major, minor, patch - 1));
+  if (minor) CHECK(RILL_CHECK_VERSION(major, minor - 1, 99));
+  checks_run += 12;
+}
+
 int main(void) {
   tu_start("abi", 60);
+  test_version();
   test_options();
   test_results();
-  return tu_pass("%" PRIu64 " checks: option reserved bytes refused, result reserved fields zero",
-                 checks_run);
+  return tu_pass("%" PRIu64 " checks: version %s, option reserved bytes refused, "
+                 "result reserved fields zero",
+                 checks_run, rill_version_string());
 }
