@@ -10,6 +10,9 @@
  *   - the version: rill_version() is the header's RILL_VERSION,
  *     rill_version_string() its text, RILL_CHECK_VERSION() reads the
  *     natural way round.
+ * With --layout it prints instead every public struct's size, alignment
+ * and fields, and the constants, for abi/check.sh to compare with
+ * abi/layout.txt (ctest abi_layout).
  */
 #include "rill_rpc.h"
 #include "testutil.h"
@@ -193,6 +196,206 @@ static void test_results(void) {
   checks_run += 12;
 }
 
+/* ---- layout, for abi/check.sh ------------------------------------------------ */
+
+/* Every public struct and its fields, in order: a struct's fields tile it
+ * (its padding is named), which test_tiles() checks. */
+typedef struct item {
+  const char *name;
+  size_t off, size, align; /* align: 0 for a field */
+} item;
+#define STRUCT(t) {#t, 0, sizeof(t), _Alignof(t)}
+#define FIELD(t, f) {#t "." #f, offsetof(t, f), sizeof(((t *)0)->f), 0}
+
+static const item layout[] = {
+    STRUCT(rill_region_opts),
+    FIELD(rill_region_opts, size),
+    FIELD(rill_region_opts, dir),
+    FIELD(rill_region_opts, mode),
+    FIELD(rill_region_opts, flags),
+    FIELD(rill_region_opts, reserved),
+    STRUCT(rill_region_info),
+    FIELD(rill_region_info, size),
+    FIELD(rill_region_info, used),
+    FIELD(rill_region_info, created_ns),
+    FIELD(rill_region_info, creator_pid),
+    FIELD(rill_region_info, creator_uid),
+    FIELD(rill_region_info, nobjects),
+    FIELD(rill_region_info, reserved0),
+    FIELD(rill_region_info, reserved),
+    STRUCT(rill_object_info),
+    FIELD(rill_object_info, name),
+    FIELD(rill_object_info, type),
+    FIELD(rill_object_info, reserved0),
+    FIELD(rill_object_info, off),
+    FIELD(rill_object_info, size),
+    FIELD(rill_object_info, reserved),
+    STRUCT(rill_channel_opts),
+    FIELD(rill_channel_opts, depth),
+    FIELD(rill_channel_opts, mtu),
+    FIELD(rill_channel_opts, max_consumers),
+    FIELD(rill_channel_opts, flags),
+    FIELD(rill_channel_opts, max_msg),
+    FIELD(rill_channel_opts, reserved),
+    STRUCT(rill_view),
+    FIELD(rill_view, data),
+    FIELD(rill_view, seq),
+    FIELD(rill_view, sig),
+    FIELD(rill_view, sz),
+    FIELD(rill_view, ctl),
+    FIELD(rill_view, reserved0),
+    FIELD(rill_view, tsorig),
+    FIELD(rill_view, tspub),
+    FIELD(rill_view, lost),
+    FIELD(rill_view, reserved),
+    STRUCT(rill_meta),
+    FIELD(rill_meta, seq),
+    FIELD(rill_meta, sig),
+    FIELD(rill_meta, sz),
+    FIELD(rill_meta, lost),
+    FIELD(rill_meta, ctl),
+    FIELD(rill_meta, reserved0),
+    FIELD(rill_meta, tsorig),
+    FIELD(rill_meta, tspub),
+    FIELD(rill_meta, reserved),
+    STRUCT(rill_channel_stats),
+    FIELD(rill_channel_stats, depth),
+    FIELD(rill_channel_stats, mtu),
+    FIELD(rill_channel_stats, max_consumers),
+    FIELD(rill_channel_stats, nconsumers),
+    FIELD(rill_channel_stats, max_msg),
+    FIELD(rill_channel_stats, off),
+    FIELD(rill_channel_stats, size),
+    FIELD(rill_channel_stats, meta_off),
+    FIELD(rill_channel_stats, data_off),
+    FIELD(rill_channel_stats, data_chunks),
+    FIELD(rill_channel_stats, seq0),
+    FIELD(rill_channel_stats, created_ns),
+    FIELD(rill_channel_stats, seq),
+    FIELD(rill_channel_stats, msgs),
+    FIELD(rill_channel_stats, bytes),
+    FIELD(rill_channel_stats, backpressure),
+    FIELD(rill_channel_stats, producer_joined),
+    FIELD(rill_channel_stats, producer_liveness),
+    FIELD(rill_channel_stats, producer_pid),
+    FIELD(rill_channel_stats, producer_gen),
+    FIELD(rill_channel_stats, producer_heartbeat_ns),
+    FIELD(rill_channel_stats, evictions),
+    FIELD(rill_channel_stats, wakes),
+    FIELD(rill_channel_stats, reserved),
+    STRUCT(rill_consumer_stats),
+    FIELD(rill_consumer_stats, slot),
+    FIELD(rill_consumer_stats, mode),
+    FIELD(rill_consumer_stats, seq),
+    FIELD(rill_consumer_stats, lag),
+    FIELD(rill_consumer_stats, msgs),
+    FIELD(rill_consumer_stats, bytes),
+    FIELD(rill_consumer_stats, overrun_poll),
+    FIELD(rill_consumer_stats, overrun_read),
+    FIELD(rill_consumer_stats, lost),
+    FIELD(rill_consumer_stats, liveness),
+    FIELD(rill_consumer_stats, evicted),
+    FIELD(rill_consumer_stats, parked),
+    FIELD(rill_consumer_stats, pid),
+    FIELD(rill_consumer_stats, heartbeat_ns),
+    FIELD(rill_consumer_stats, reserved),
+    STRUCT(rill_latency),
+    FIELD(rill_latency, count),
+    FIELD(rill_latency, sum_ns),
+    FIELD(rill_latency, buckets),
+    STRUCT(rill_rpc_opts),
+    FIELD(rill_rpc_opts, lanes),
+    FIELD(rill_rpc_opts, depth),
+    FIELD(rill_rpc_opts, mtu),
+    FIELD(rill_rpc_opts, flags),
+    FIELD(rill_rpc_opts, max_msg),
+    FIELD(rill_rpc_opts, reserved),
+    STRUCT(rill_rpc_result),
+    FIELD(rill_rpc_result, id),
+    FIELD(rill_rpc_result, method),
+    FIELD(rill_rpc_result, reserved0),
+    FIELD(rill_rpc_result, status),
+    FIELD(rill_rpc_result, size),
+    FIELD(rill_rpc_result, reserved),
+};
+
+/* Values that programs compile in (RILL_VERSION is not one: it changes). */
+#define CONST(c) {#c, (unsigned long long)(c)}
+static const struct {
+  const char *name;
+  unsigned long long value;
+} constants[] = {
+    CONST(RILL_OK),
+    CONST(RILL_EAGAIN),
+    CONST(RILL_EOVERRUN),
+    CONST(RILL_EINVAL),
+    CONST(RILL_ENOMEM),
+    CONST(RILL_ENOENT),
+    CONST(RILL_EEXIST),
+    CONST(RILL_EACCES),
+    CONST(RILL_ENODIR),
+    CONST(RILL_ENOSPC),
+    CONST(RILL_EBUSY),
+    CONST(RILL_EFULL),
+    CONST(RILL_EEMPTY),
+    CONST(RILL_ETRUNC),
+    CONST(RILL_EMAGIC),
+    CONST(RILL_EVERSION),
+    CONST(RILL_ECORRUPT),
+    CONST(RILL_EMSGSIZE),
+    CONST(RILL_ETIMEDOUT),
+    CONST(RILL_EIO),
+    CONST(RILL_ECLOSED),
+    CONST(RILL_EDEAD),
+    CONST(RILL_NAME_MAX),
+    CONST(RILL_FOREVER),
+    CONST(RILL_OBJECT_CHANNEL),
+    CONST(RILL_CTL_SOM),
+    CONST(RILL_CTL_EOM),
+    CONST(RILL_CTL_ERR),
+    CONST(RILL_CTL_MSG),
+    CONST(RILL_CTL_USER_SHIFT),
+    CONST(RILL_RELIABLE),
+    CONST(RILL_LOSSY),
+    CONST(RILL_WAIT_ANY_MAX),
+    CONST(RILL_PEER_NONE),
+    CONST(RILL_PEER_ALIVE),
+    CONST(RILL_PEER_DEAD),
+    CONST(RILL_PEER_UNKNOWN),
+    CONST(RILL_LATENCY_BUCKETS),
+    CONST(RILL_RPC_MAX_LANES),
+    CONST(RILL_RPC_NAME_MAX),
+    CONST(RILL_RPC_METHOD_MAX),
+};
+
+static void print_layout(void) {
+  for (size_t i = 0; i < sizeof layout / sizeof layout[0]; i++) {
+    const item *t = &layout[i];
+    if (t->align) printf("%-36s size %zu align %zu\n", t->name, t->size, t->align);
+    else printf("%-36s offset %zu size %zu\n", t->name, t->off, t->size);
+  }
+  for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++)
+    printf("%-36s %llu\n", constants[i].name, constants[i].value);
+}
+
+/* Each struct's fields follow one another with no gap, up to its end. */
+static void test_tiles(void) {
+  const item *st = NULL;
+  size_t end = 0;
+  for (size_t i = 0; i <= sizeof layout / sizeof layout[0]; i++) {
+    const item *t = i < sizeof layout / sizeof layout[0] ? &layout[i] : NULL;
+    if (!t || t->align) { /* a struct starts: the one before is complete */
+      if (st) CHECKF(end == st->size, "%s: fields end at %zu, size %zu", st->name, end, st->size);
+      st = t;
+      end = 0;
+      continue;
+    }
+    CHECKF(t->off == end, "%s at offset %zu, the field before ends at %zu", t->name, t->off, end);
+    end = t->off + t->size;
+    checks_run++;
+  }
+}
+
 /* ---- version ---------------------------------------------------------------- */
 
 static void test_version(void) {
@@ -216,12 +419,17 @@ static void test_version(void) {
   checks_run += 12;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "--layout")) {
+    print_layout();
+    return fflush(stdout) ? 1 : 0;
+  }
   tu_start("abi", 60);
+  test_tiles();
   test_version();
   test_options();
   test_results();
-  return tu_pass("%" PRIu64 " checks: version %s, option reserved bytes refused, "
-                 "result reserved fields zero",
+  return tu_pass("%" PRIu64 " checks: version %s, structs without gaps, option reserved bytes "
+                 "refused, result reserved fields zero",
                  checks_run, rill_version_string());
 }
