@@ -28,9 +28,11 @@ what=$1
 arg=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+bad=0
 
-# Compares the list FILE with the fresh one in $tmp/now (WHAT says what
-# that is, HOW what a change made on purpose involves); with -u, writes it.
+# compare FILE WHAT HOW: compares the list FILE with the fresh one in
+# $tmp/now (WHAT names the latter, HOW says how a change made on purpose
+# is made); with -u, writes FILE first.
 compare() {
   file=$1
   if [ $update = 1 ]; then
@@ -38,13 +40,12 @@ compare() {
     echo "wrote $file"
   fi
   [ -f "$file" ] || file=/dev/null
-  if ! diff -u "$file" "$tmp/now" >"$tmp/diff"; then
-    echo "$2 differs from abi/$(basename "$1") (- the list, + the build):"
-    tail -n +3 "$tmp/diff" # past the file names
-    echo "If the change is meant ($3), accept it with:"
-    echo "  sh $here/check.sh -u $what $arg"
-    exit 1
-  fi
+  diff -u "$file" "$tmp/now" >"$tmp/diff" && return 0
+  echo "$2 differs from abi/$(basename "$1") (- the list, + the build):"
+  tail -n +3 "$tmp/diff" # past the file names
+  echo "If the change is meant ($3), accept it with:"
+  echo "  sh $here/check.sh -u $what $arg"
+  bad=1
 }
 
 # Function names that the public headers declare: comments dropped, then
@@ -65,7 +66,7 @@ declared() {
       }
     }
     print out
-  }' "$@" | grep -o 'rill_[a-z0-9_]*[[:space:]]*(' | sed 's/[[:space:]]*($//' | sort -u
+  }' "$@" | grep -o 'rill_[a-z0-9_]*[[:space:]]*(' | sed 's/[[:space:]]*($//' | LC_ALL=C sort -u
 }
 
 case $what in
@@ -78,7 +79,6 @@ symbols)
     awk '$2 != "A" { print $3 }' | LC_ALL=C sort >"$tmp/now"
   compare "$here/librill.symbols" "what $(basename "$arg") exports" \
     "a function added to rill.h, in a node of src/rill.map for the version that adds it"
-  bad=0
   if grep -v '@' "$tmp/now" >"$tmp/unversioned"; then
     echo "exported without a version (add them to src/rill.map):"
     sed 's/^/  /' "$tmp/unversioned"
@@ -86,7 +86,6 @@ symbols)
   fi
   declared "$here/../include/rill.h" "$here/../include/rill_rpc.h" >"$tmp/declared"
   sed 's/@.*//' "$tmp/now" | LC_ALL=C sort -u >"$tmp/names"
-  LC_ALL=C sort "$tmp/declared" -o "$tmp/declared"
   if LC_ALL=C comm -23 "$tmp/declared" "$tmp/names" | grep . >"$tmp/missing"; then
     echo "declared in rill.h or rill_rpc.h but not exported (define them, list them in src/rill.map):"
     sed 's/^/  /' "$tmp/missing"
@@ -104,6 +103,7 @@ layout)
     cat "$tmp/out"; } >"$tmp/now"
   compare "$here/layout.txt" "the layout $(basename "$arg") prints" \
     "a field carved out of a struct's reserved ones, all else in place"
+  [ $bad = 0 ] || exit 1
   echo "$(grep -vc '^#' "$tmp/now") lines of layout, as listed"
   ;;
 esac
