@@ -14,34 +14,36 @@
  * used by one thread at a time (it is the endpoint, and holds its position
  * in registers).
  *
- * ABI: handles are opaque, and the structs below keep their size from one
- * version to the next, so that a program and a librill of different
- * versions agree on them.  Each struct that a later version may grow ends
- * in reserved fields (and names its padding: every field whose name starts
- * with "reserved"); a new field is carved out of them, and what is there
- * keeps its offset.  Zero in a reserved field means "this version does not
- * know the field":
+ * ABI: from 0.2 on, a program built against this header runs with the
+ * librill of a later version (same soname, librill.so.1, which changes
+ * only if a version has to break what follows), and with an earlier one
+ * that has every function it uses (the dynamic loader checks).  Handles
+ * are opaque.  Each function is exported with the version that added it
+ * (RILL_0.2 for those of 0.2), and nothing else is exported.  The structs
+ * keep their size and their fields' offsets: each one a later version may
+ * grow ends in reserved fields, and its padding is named too (every field
+ * whose name starts with "reserved"); a new field is carved out of them.
+ * Zero in a reserved field means "not known to this version":
  *   - options (rill_region_opts, rill_channel_opts, rill_rpc_opts) are
  *     read by the library: their reserved fields, and flags, must be zero,
  *     or the call fails with -RILL_EINVAL.  Zero is the default of every
- *     option, now and later, so a program that zero-initialises its
- *     options ({0}, designated initialisers, memset, C++ {}) gets the
- *     defaults of options it does not know, and one that sets an option
- *     its librill does not know hears so instead of being ignored;
+ *     option, now and later: a program that zero-initialises its options
+ *     ({0}, designated initialisers, memset, C++ {}) gets the defaults of
+ *     the options added after it was written, and one that sets an option
+ *     its librill is too old to know gets -RILL_EINVAL, not a silent no;
  *   - results (rill_region_info, rill_object_info, rill_channel_stats,
- *     rill_consumer_stats, rill_rpc_result) are filled by the library,
- *     which writes zero into their reserved fields: a field a later version
- *     adds reads 0 ("not reported") from this one;
- *   - rill_view and rill_meta, filled once per message, are left alone:
- *     this version does not write their reserved fields, whose contents
- *     are unspecified.
- * rill_latency does not grow (its buckets are those in shared memory).
- * Sizes on 64-bit platforms: rill_region_opts, rill_channel_opts,
+ *     rill_consumer_stats, rill_rpc_result) are written by the library,
+ *     which writes zero into their reserved fields: a field a later
+ *     version adds reads 0, "not reported", when this version filled it;
+ *   - rill_view and rill_meta, filled once per message, are not slowed
+ *     down for this: this version does not write their reserved fields,
+ *     whose contents are unspecified.
+ * rill_latency does not grow: its buckets are the ones in shared memory.
+ * Sizes on 64-bit Linux: rill_region_opts, rill_channel_opts,
  * rill_rpc_opts, rill_region_info, rill_view and rill_meta 64 bytes;
  * rill_rpc_result 48; rill_object_info 96; rill_consumer_stats 128;
- * rill_channel_stats 256; rill_latency 1040 (abi/layout.txt has every
- * offset, and a test compares).  Every function is exported with a symbol
- * version (RILL_0.2 for those of 0.2), and nothing else is exported.
+ * rill_channel_stats 256; rill_latency 1040.  abi/layout.txt lists every
+ * offset and abi/librill.symbols every exported symbol; tests compare.
  */
 #ifndef RILL_H
 #define RILL_H
@@ -64,8 +66,8 @@ extern "C" {
 /* This header's version, MAJOR.MINOR.PATCH (the build reads it from these
  * three lines: it is written nowhere else), and the same as one number,
  * MAJOR * 10000 + MINOR * 100 + PATCH: 0.2.0 is 200 (MINOR and PATCH stay
- * below 100).  Before 1.0, each minor version has its own ABI (and soname,
- * librill.so.0.2); a patch version keeps it. */
+ * below 100).  A later version may add calls and struct fields, as the ABI
+ * rule above says; RILL_CHECK_VERSION() lets code use them when there. */
 #define RILL_VERSION_MAJOR 0
 #define RILL_VERSION_MINOR 2
 #define RILL_VERSION_PATCH 0
@@ -85,9 +87,9 @@ extern "C" {
   (RILL_VERSION >= (major) * 10000 + (minor) * 100 + (patch))
 
 /* The version of the librill the program runs with, as RILL_VERSION
- * counts: equal to the RILL_VERSION of the header it was built from, which
- * may differ from the header the program was built against (a later patch
- * version, same soname).  Assumes nothing; never fails. */
+ * counts: the RILL_VERSION of the header librill was built from, which may
+ * differ from the one the program was built against (the same soname
+ * spans versions).  Assumes nothing; never fails. */
 int rill_version(void);
 
 /* The same version as text, "MAJOR.MINOR.PATCH" ("0.2.0"): a static
@@ -563,8 +565,10 @@ typedef struct rill_consumer_stats {
  * of channel NAME, as rill_channel_stats_get() reads the producer: without
  * disturbing it, its counters as of its last flush, its lag against the
  * producer's flushed position.  A free slot gives 0 with *CS zero but for
- * cs->slot (mode 0).  To see every consumer, call it for each slot.
- * Errors: as rill_channel_stats_get(), and EINVAL for a slot past the
+ * cs->slot (mode 0).  To see every consumer, call it for each slot; each
+ * call is a reading of its own, so consumers may join or leave between
+ * calls (and disagree with an earlier nconsumers).  Errors: as
+ * rill_channel_stats_get(), and EINVAL for a NULL CS or a slot past the
  * channel's last. */
 int rill_consumer_stats_get(rill_region *r, const char *name, uint32_t slot,
                             rill_consumer_stats *cs);
