@@ -43,7 +43,7 @@ int rill_channel_stats_get(rill_region *r, const char *name, rill_channel_stats 
   st->producer_gen = atomic_load_explicit(&pp->gen, memory_order_relaxed);
   for (uint32_t i = 0; i < ci.max_consumers; i++) {
     const rill_cursor *k = (const rill_cursor *)(r->base + cursor_off(&ci, i));
-    /* Acquire: pairs with the release store of state when a consumer joins. */
+    /* Acquire: as in rill_consumer_stats_get(). */
     st->nconsumers += atomic_load_explicit(&k->state, memory_order_acquire) == RILL_CUR_ACTIVE;
   }
   return 0;
@@ -60,7 +60,8 @@ int rill_consumer_stats_get(rill_region *r, const char *name, uint32_t slot,
   cs->slot = slot;
   const rill_prod_page *pp = (const rill_prod_page *)(r->base + ci.off + ci.g.prod_off);
   const rill_cursor *k = (const rill_cursor *)(r->base + cursor_off(&ci, slot));
-  /* Acquire: pairs with the release store of state when a consumer joins. */
+  /* Acquire: pairs with the release store of ACTIVE when a consumer joins
+   * (consumer.c): seeing ACTIVE, we see the cursor stored before it. */
   if (atomic_load_explicit(&k->state, memory_order_acquire) != RILL_CUR_ACTIVE) return 0;
   uint64_t prod_seq = atomic_load_explicit(&pp->seq, memory_order_acquire);
   cs->liveness = rill__liveness(r->fd, cursor_off(&ci, slot), 1);
