@@ -72,8 +72,8 @@ static int channel_calls(rill_region *r, const rill_channel_opts *o, const char 
   return rc2;
 }
 
-/* Sets byte B of the N bytes at P to a nonzero value in turn, and checks
- * that CALL fails with -RILL_EINVAL each time; P is zero again after. */
+/* Makes each of the N bytes at P nonzero in turn (the others zero) and
+ * checks that CALL fails with -RILL_EINVAL each time; P is zero after. */
 #define EACH_BYTE_REFUSED(p, n, call)                                     \
   do {                                                                    \
     uint8_t *bytes_ = (uint8_t *)(p);                                     \
