@@ -46,9 +46,10 @@ install(FILES ${PROJECT_BINARY_DIR}/rill.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/
 install(EXPORT rill-targets NAMESPACE rill:: DESTINATION ${RILL_CMAKE_DIR})
 configure_package_config_file(cmake/rill-config.cmake.in ${PROJECT_BINARY_DIR}/rill-config.cmake
                               INSTALL_DESTINATION ${RILL_CMAKE_DIR})
-# 0.x: a new minor version may change the ABI (the soname is librill.so.0.MINOR)
+# A later version keeps the API and ABI of an earlier one (rill.h), so
+# find_package(rill 0.2) accepts 0.2 and anything after it with major 0.
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/rill-config-version.cmake
-                                 COMPATIBILITY SameMinorVersion)
+                                 COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/rill-config.cmake ${PROJECT_BINARY_DIR}/rill-config-version.cmake
         DESTINATION ${RILL_CMAKE_DIR})
 

@@ -37,6 +37,12 @@ endforeach()
 # ---- every source file carries the license line (tools/dev/spdx.sh)
 add_test(NAME license_spdx COMMAND sh ${PROJECT_SOURCE_DIR}/tools/dev/spdx.sh)
 
+# ---- the ABI (include/rill.h, rill_rpc.h): librill.so's exported symbols
+# and the structs' layout, against the lists in abi/ (abi/check.sh says how
+# to update them)
+add_test(NAME abi_symbols COMMAND sh ${PROJECT_SOURCE_DIR}/abi/check.sh symbols $<TARGET_FILE:rill>)
+add_test(NAME abi_layout COMMAND sh ${PROJECT_SOURCE_DIR}/abi/check.sh layout $<TARGET_FILE:test_abi>)
+
 # ---- the examples run as tests, each in a fresh private directory (not
 # the build directory itself, where a file may share the region's name)
 file(GLOB RILL_EXAMPLES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/examples/*.c)

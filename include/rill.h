@@ -13,6 +13,37 @@
  * create/open/join/stats calls.  A producer handle or a consumer handle is
  * used by one thread at a time (it is the endpoint, and holds its position
  * in registers).
+ *
+ * ABI: from 0.2 on, a program built against this header runs with the
+ * librill of a later version (same soname, librill.so.1, which changes
+ * only if a version has to break what follows), and with an earlier one
+ * that has every function it uses (the dynamic loader checks).  Handles
+ * are opaque.  Each function is exported with the version that added it
+ * (RILL_0.2 for those of 0.2), and nothing else is exported.  The structs
+ * keep their size and their fields' offsets: each one a later version may
+ * grow ends in reserved fields, and its padding is named too (every field
+ * whose name starts with "reserved"); a new field is carved out of them.
+ * Zero in a reserved field means "not known to this version":
+ *   - options (rill_region_opts, rill_channel_opts, rill_rpc_opts) are
+ *     read by the library: their reserved fields, and flags, must be zero,
+ *     or the call fails with -RILL_EINVAL.  Zero is the default of every
+ *     option, now and later: a program that zero-initialises its options
+ *     ({0}, designated initialisers, memset, C++ {}) gets the defaults of
+ *     the options added after it was written, and one that sets an option
+ *     its librill is too old to know gets -RILL_EINVAL, not a silent no;
+ *   - results (rill_region_info, rill_object_info, rill_channel_stats,
+ *     rill_consumer_stats, rill_rpc_result) are written by the library,
+ *     which writes zero into their reserved fields: a field a later
+ *     version adds reads 0, "not reported", when this version filled it;
+ *   - rill_view and rill_meta, filled once per message, are not slowed
+ *     down for this: this version does not write their reserved fields,
+ *     whose contents are unspecified.
+ * rill_latency does not grow: its buckets are the ones in shared memory.
+ * Sizes on 64-bit Linux: rill_region_opts, rill_channel_opts,
+ * rill_rpc_opts, rill_region_info, rill_view and rill_meta 64 bytes;
+ * rill_rpc_result 48; rill_object_info 96; rill_consumer_stats 128;
+ * rill_channel_stats 256; rill_latency 1040.  abi/layout.txt lists every
+ * offset and abi/librill.symbols every exported symbol; tests compare.
  */
 #ifndef RILL_H
 #define RILL_H
@@ -30,9 +61,40 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
+/* ---- version ------------------------------------------------------------ */
+
+/* This header's version, MAJOR.MINOR.PATCH (the build reads it from these
+ * three lines: it is written nowhere else), and the same as one number,
+ * MAJOR * 10000 + MINOR * 100 + PATCH: 0.2.0 is 200 (MINOR and PATCH stay
+ * below 100).  A later version may add calls and struct fields, as the ABI
+ * rule above says; RILL_CHECK_VERSION() lets code use them when there. */
 #define RILL_VERSION_MAJOR 0
 #define RILL_VERSION_MINOR 2
 #define RILL_VERSION_PATCH 0
+#define RILL_VERSION \
+  (RILL_VERSION_MAJOR * 10000 + RILL_VERSION_MINOR * 100 + RILL_VERSION_PATCH)
+
+/* 1 if this header is version MAJOR.MINOR.PATCH or later, else 0; usable in
+ * #if, for code that needs what a version added:
+ *   #if RILL_CHECK_VERSION(0, 2, 0)
+ *     ... rill_consumer_stats_get() ...
+ *   #endif
+ * It reads the natural way round: liburing's IO_URING_CHECK_VERSION(2, 5)
+ * is true when the header is *older* than 2.5; this one is true when the
+ * header is at least the version named.  It tells what the header
+ * declares; rill_version() tells which librill the program runs with. */
+#define RILL_CHECK_VERSION(major, minor, patch) \
+  (RILL_VERSION >= (major) * 10000 + (minor) * 100 + (patch))
+
+/* The version of the librill the program runs with, as RILL_VERSION
+ * counts: the RILL_VERSION of the header librill was built from, which may
+ * differ from the one the program was built against (the same soname
+ * spans versions).  Assumes nothing; never fails. */
+int rill_version(void);
+
+/* The same version as text, "MAJOR.MINOR.PATCH" ("0.2.0"): a static
+ * string, never NULL.  Assumes nothing; never fails. */
+const char *rill_version_string(void);
 
 /* ---- error codes (returned negated) ------------------------------------ */
 
@@ -73,8 +135,9 @@ typedef struct rill_region_opts {
   uint64_t size;   /* create: total bytes; 0 = 64 MiB.  Rounded up to 4 KiB. */
   const char *dir; /* NULL = $RILL_DIR, else "/dev/shm"                      */
   uint32_t mode;   /* create: file mode; 0 = 0600.  Set exactly, umask aside. */
-  uint32_t flags;  /* reserved, must be 0                                    */
-} rill_region_opts;
+  uint32_t flags;  /* none defined yet: must be 0                          */
+  uint64_t reserved[5]; /* must be 0                                       */
+} rill_region_opts; /* 64 bytes */
 
 #define RILL_NAME_MAX 39 /* longest region or channel name (bytes) */
 
@@ -96,7 +159,9 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
                        rill_region **out);
 
 /* Opens an existing region, validating magic, version, sizes, alignment and
- * every table offset against the file's real length.  Errors: EINVAL, ENOENT,
+ * every table offset against the file's real length.  Of OPTS (NULL: the
+ * defaults) it uses dir; size and mode are the creator's business.
+ * Errors: EINVAL (a bad name, a nonzero flags or reserved field), ENOENT,
  * ENODIR, EACCES, EEMPTY, ETRUNC, EMAGIC, EVERSION, ECORRUPT, ENOMEM, EIO. */
 int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out);
@@ -148,7 +213,9 @@ typedef struct rill_region_info {
   uint32_t creator_pid;
   uint32_t creator_uid;
   uint32_t nobjects;   /* objects in the table                          */
-} rill_region_info;
+  uint32_t reserved0;
+  uint64_t reserved[3];
+} rill_region_info; /* 64 bytes */
 
 int rill_region_info_get(rill_region *r, rill_region_info *info);
 
@@ -158,9 +225,11 @@ int rill_region_info_get(rill_region *r, rill_region_info *info);
 typedef struct rill_object_info {
   char name[RILL_NAME_MAX + 1];
   uint32_t type;  /* RILL_OBJECT_CHANNEL                  */
+  uint32_t reserved0;
   uint64_t off;   /* from the start of the region, bytes */
   uint64_t size;  /* bytes                               */
-} rill_object_info;
+  uint64_t reserved[4];
+} rill_object_info; /* 96 bytes */
 
 /* Fills *O with object I (0 <= I < rill_region_info.nobjects) of the
  * region's table, in the order they were created.  Returns 0, -RILL_ENOENT
@@ -173,13 +242,15 @@ typedef struct rill_channel_opts {
   uint32_t depth;         /* descriptors in the ring, power of 2; 0 = 4096 */
   uint32_t mtu;           /* largest fragment payload, bytes; 0 = 1024     */
   uint32_t max_consumers; /* consumer slots; 0 = 8                         */
-  uint32_t flags;         /* reserved, must be 0                           */
+  uint32_t flags;         /* none defined yet: must be 0                   */
   uint64_t max_msg;       /* largest message (fragmented); 0 = 16 * mtu    */
-} rill_channel_opts;
+  uint64_t reserved[5];   /* must be 0                                     */
+} rill_channel_opts; /* 64 bytes */
 
-/* Bytes a channel with these options takes in a region (page multiple), or
- * 0 if the options are invalid.  depth: 2..2^24 power of two; mtu: 1..65535;
- * max_consumers: 1..256; max_msg >= mtu and at most depth/2 fragments. */
+/* Bytes a channel with these options (NULL: the defaults) takes in a
+ * region (page multiple), or 0 if the options are invalid.  depth: 2..2^24
+ * power of two; mtu: 1..65535; max_consumers: 1..256; max_msg >= mtu and
+ * at most depth/2 fragments; flags and reserved fields zero. */
 uint64_t rill_channel_footprint(const rill_channel_opts *opts);
 
 /* Creates channel NAME in region R.  Errors: EINVAL, EEXIST, ENOSPC (the
@@ -315,11 +386,12 @@ typedef struct rill_view {
   uint64_t sig;
   uint32_t sz;
   uint16_t ctl;
-  uint16_t reserved_;
+  uint16_t reserved0;
   uint32_t tsorig;
   uint32_t tspub;
   uint64_t lost; /* with -RILL_EOVERRUN: sequence numbers skipped */
-} rill_view;
+  uint64_t reserved[2]; /* not written by this version: unspecified */
+} rill_view; /* 64 bytes */
 
 /* Looks at the next descriptor.  Returns 0 with *v filled and the consumer
  * moved past it; -RILL_EAGAIN if nothing is published yet; -RILL_EOVERRUN
@@ -343,9 +415,11 @@ typedef struct rill_meta {
   uint64_t sz;    /* bytes in the whole message               */
   uint64_t lost;  /* sequence numbers skipped before this one */
   uint16_t ctl;   /* ctl of the last fragment                 */
+  uint16_t reserved0;
   uint32_t tsorig;
   uint32_t tspub;
-} rill_meta;
+  uint32_t reserved[5]; /* not written by this version: unspecified */
+} rill_meta; /* 64 bytes */
 
 /* Copies the next whole message (fragments reassembled) into BUF.  Returns
  * the message size (>= 0); -RILL_EAGAIN if no whole message is there yet
@@ -437,25 +511,9 @@ enum {
   RILL_PEER_UNKNOWN = 3, /* the lock could not be queried                  */
 };
 
-typedef struct rill_consumer_stats {
-  uint32_t slot;
-  uint32_t mode;     /* RILL_RELIABLE, RILL_LOSSY; 0 = slot free          */
-  uint64_t seq;      /* next sequence number it will read (as flushed)    */
-  uint64_t lag;      /* producer seq - consumer seq (0 if ahead)          */
-  uint64_t msgs;     /* descriptors consumed                              */
-  uint64_t bytes;
-  uint64_t overrun_poll; /* overruns seen by poll                         */
-  uint64_t overrun_read; /* rill_check() failures                         */
-  uint64_t lost;         /* sequence numbers skipped                      */
-  uint32_t liveness;     /* RILL_PEER_*                                   */
-  uint32_t evicted;      /* 1: the producer no longer waits for it        */
-  uint32_t parked;       /* 1: parked in a wait (a futex sleep)           */
-  uint32_t pid;          /* informative (from its own PID namespace)      */
-  uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of its last housekeeping      */
-} rill_consumer_stats;
-
 typedef struct rill_channel_stats {
-  uint32_t depth, mtu, max_consumers, nconsumers;
+  uint32_t depth, mtu, max_consumers;
+  uint32_t nconsumers;   /* consumer slots in use                        */
   uint64_t max_msg;
   /* layout (docs/PROTOCOL.md section 2): the channel's place in the
    * region, and its rings' offsets from the channel's start */
@@ -473,13 +531,47 @@ typedef struct rill_channel_stats {
   uint64_t producer_heartbeat_ns; /* CLOCK_MONOTONIC of its last flush     */
   uint64_t evictions;    /* dead reliable consumers evicted               */
   uint64_t wakes;        /* times the producer woke parked consumers      */
-  rill_consumer_stats consumers[256]; /* [0..max_consumers)               */
-} rill_channel_stats;
+  uint64_t reserved[13];
+} rill_channel_stats; /* 256 bytes */
 
-/* Reads the counters of channel NAME from shared memory without disturbing
- * the endpoints (counters are as of each endpoint's last flush). */
+/* Reads the layout of channel NAME and its producer's counters from shared
+ * memory without disturbing the endpoints (counters are as of each
+ * endpoint's last flush).  Its consumers are read one slot at a time with
+ * rill_consumer_stats_get().  Returns 0 with *ST filled, or an error:
+ * EINVAL (a NULL argument, a bad name), ENOENT (no such channel), EMAGIC,
+ * EVERSION, ECORRUPT (its header is not a valid channel's). */
 int rill_channel_stats_get(rill_region *r, const char *name,
                            rill_channel_stats *st);
+
+typedef struct rill_consumer_stats {
+  uint32_t slot;
+  uint32_t mode;     /* RILL_RELIABLE, RILL_LOSSY; 0 = slot free          */
+  uint64_t seq;      /* next sequence number it will read (as flushed)    */
+  uint64_t lag;      /* producer seq - consumer seq (0 if ahead)          */
+  uint64_t msgs;     /* descriptors consumed                              */
+  uint64_t bytes;
+  uint64_t overrun_poll; /* overruns seen by poll                         */
+  uint64_t overrun_read; /* rill_check() failures                         */
+  uint64_t lost;         /* sequence numbers skipped                      */
+  uint32_t liveness;     /* RILL_PEER_*                                   */
+  uint32_t evicted;      /* 1: the producer no longer waits for it        */
+  uint32_t parked;       /* 1: parked in a wait (a futex sleep)           */
+  uint32_t pid;          /* informative (from its own PID namespace)      */
+  uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of its last housekeeping      */
+  uint64_t reserved[5];
+} rill_consumer_stats; /* 128 bytes */
+
+/* Reads consumer slot SLOT (0 <= SLOT < rill_channel_stats.max_consumers)
+ * of channel NAME, as rill_channel_stats_get() reads the producer: without
+ * disturbing it, its counters as of its last flush, its lag against the
+ * producer's flushed position.  A free slot gives 0 with *CS zero but for
+ * cs->slot (mode 0).  To see every consumer, call it for each slot; each
+ * call is a reading of its own, so consumers may join or leave between
+ * calls (and disagree with an earlier nconsumers).  Errors: as
+ * rill_channel_stats_get(), and EINVAL for a NULL CS or a slot past the
+ * channel's last. */
+int rill_consumer_stats_get(rill_region *r, const char *name, uint32_t slot,
+                            rill_consumer_stats *cs);
 
 /* Publish-to-consume latency, sampled by each consumer: at the first
  * message it consumes after each heartbeat flush (every depth/8 to depth/4
@@ -495,7 +587,7 @@ typedef struct rill_latency {
   uint64_t count;   /* samples (the sum of the buckets) */
   uint64_t sum_ns;  /* sum of the samples               */
   uint64_t buckets[RILL_LATENCY_BUCKETS];
-} rill_latency;
+} rill_latency; /* 1040 bytes, fixed: the buckets are the cursor page's */
 
 /* Reads consumer slot SLOT's samples since it joined (a rejoin keeps them)
  * without disturbing it.  The difference of two readings is the samples
@@ -509,116 +601,6 @@ uint64_t rill_latency_bucket_ns(uint32_t i);
 /* The Q quantile (0 <= Q <= 1) of the samples in H, in ns, interpolated
  * within its bucket (within 19% of the truth); 0 if H is empty. */
 uint64_t rill_latency_quantile(const rill_latency *h, double q);
-
-/* ---- request/response (docs/rpc.md) ------------------------------------- */
-
-/* A service S is LANES lanes; lane K is two reliable channels, S.q.K
- * (requests, client -> server) and S.r.K (responses, server -> client), each
- * with one writer.  The request id is the descriptor's sig, the method its
- * ctl application bits; an error response has RILL_CTL_ERR and a 4-byte
- * payload: the error code (int32, a negative RILL_E* code or the handler's
- * own). */
-
-#define RILL_RPC_MAX_LANES 31   /* 62 objects in a region, 2 per lane */
-#define RILL_RPC_NAME_MAX 34    /* "S.q.30" fits in RILL_NAME_MAX */
-#define RILL_RPC_METHOD_MAX 8191 /* 13 application bits of ctl */
-
-typedef struct rill_rpc_opts {
-  uint32_t lanes;   /* 0 = 4, at most RILL_RPC_MAX_LANES               */
-  uint32_t depth;   /* of each channel; 0 = 1024                        */
-  uint32_t mtu;     /* 0 = 1024                                         */
-  uint32_t flags;   /* reserved, must be 0                              */
-  uint64_t max_msg; /* largest request or response; 0 = 4 * mtu         */
-} rill_rpc_opts;
-
-/* Creates service NAME's channels in R.  Errors: EINVAL, EEXIST, ENOSPC. */
-int rill_rpc_service_create(rill_region *r, const char *name, const rill_rpc_opts *opts);
-
-/* A handler answers one request: METHOD, REQ of N bytes.  It writes up to
- * CAP bytes of response into RESP and stores their count in *RESP_N, and
- * returns 0; or returns an error code (nonzero), sent back to the caller
- * as the call's status.  It runs on a worker thread. */
-typedef int (*rill_rpc_handler)(void *arg, uint16_t method, const void *req, size_t n,
-                                void *resp, size_t cap, size_t *resp_n);
-
-typedef struct rill_rpc_server rill_rpc_server;
-
-/* Serves service NAME of R with WORKERS threads (1..lanes); worker W owns
- * the lanes K with K % WORKERS == W.  Errors: EINVAL, ENOENT, EBUSY (another
- * server holds a lane), ENOMEM, EIO. */
-int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
-                   rill_rpc_handler fn, void *arg, rill_rpc_server **out);
-
-/* Stops the workers (each within 50 ms), leaves the channels, frees.
- * Accepts NULL. */
-int rill_rpc_server_stop(rill_rpc_server *s);
-
-typedef struct rill_rpc_client rill_rpc_client;
-
-/* Connects to service NAME: takes the first free lane.  One client is used
- * by one thread at a time; a thread each for more.  Errors: EINVAL, ENOENT,
- * EFULL (every lane is taken), ENOMEM. */
-int rill_rpc_connect(rill_region *r, const char *name, rill_rpc_client **out);
-int rill_rpc_close(rill_rpc_client *c); /* accepts NULL */
-
-/* Calls in flight a client allows (the lane's capacity for responses). */
-uint32_t rill_rpc_capacity(const rill_rpc_client *c);
-
-typedef struct rill_rpc_result {
-  uint64_t id;
-  uint16_t method;
-  int32_t status; /* 0, or the error code of an error response */
-  uint64_t size;  /* response bytes (0 for an error)            */
-} rill_rpc_result;
-
-/* Sends a request and returns its id in *ID without waiting for its
- * response (it may wait, at most 2 s, for room in the request ring while
- * the server catches up: -RILL_EAGAIN then).  Returns 0,
- * -RILL_EAGAIN (capacity calls are in flight: receive some), -RILL_EMSGSIZE,
- * -RILL_EINVAL (method out of range). */
-int rill_rpc_send(rill_rpc_client *c, uint16_t method, const void *req, size_t n,
-                  uint64_t *id);
-
-/* Zero-copy send, in two steps: rill_rpc_reserve() points *BUF at N bytes
- * (N <= the service's mtu) of the request ring, where the caller builds
- * the request; rill_rpc_commit() sends the N bytes at AT as a call of
- * METHOD and returns its id.  AT is BUF, or a point a multiple of 64 bytes
- * into it for a request built backwards from the end of the buffer
- * (FlatBuffers); AT + N must lie within the reserved N bytes.  Reserve
- * returns 0, -RILL_EAGAIN (capacity calls in flight, or no room in the
- * ring within 2 s), -RILL_EMSGSIZE (N > mtu); commit returns 0,
- * -RILL_EAGAIN, -RILL_EINVAL (nothing reserved, AT or N out of bounds,
- * method out of range).  A rill_rpc_send() in between drops the
- * reservation. */
-int rill_rpc_reserve(rill_rpc_client *c, size_t n, void **buf);
-int rill_rpc_commit(rill_rpc_client *c, uint16_t method, const void *at, size_t n,
-                    uint64_t *id);
-
-/* Receives the next response of a call in flight into RESP (CAP bytes),
- * waiting up to TIMEOUT_NS.  Returns 0 with *RES filled (res->status says
- * whether the call failed), -RILL_ETIMEDOUT, -RILL_EAGAIN (nothing in
- * flight), -RILL_EMSGSIZE (res->size set; call again with more room), or
- * -RILL_EDEAD / -RILL_ECLOSED: the server died or left, and every call in
- * flight is lost (connect again). */
-int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *res,
-                  uint64_t timeout_ns);
-
-/* Completion by callback: receives, without waiting, up to MAX responses
- * that have come, calling FN for each with its bytes (valid during the
- * call).  Zero-copy: a response in one fragment is read where it lies in
- * the ring; one in several is gathered into BUF (CAP bytes, which should
- * hold the service's largest response; NULL and 0 will do when every
- * response fits the mtu).  Returns how many (>= 0), or an error as
- * rill_rpc_recv(). */
-typedef void (*rill_rpc_done_fn)(void *arg, const rill_rpc_result *res, const void *resp);
-int rill_rpc_poll(rill_rpc_client *c, void *buf, size_t cap, uint32_t max,
-                  rill_rpc_done_fn fn, void *arg);
-
-/* One call, waiting up to TIMEOUT_NS for its response (no other call may be
- * in flight: -RILL_EBUSY).  Returns 0 with *RES filled, or as send/recv. A
- * call that timed out is forgotten: its response is dropped if it comes. */
-int rill_rpc_call(rill_rpc_client *c, uint16_t method, const void *req, size_t n,
-                  void *resp, size_t cap, rill_rpc_result *res, uint64_t timeout_ns);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -10,7 +10,7 @@
 /* Fills defaults and checks ranges.  Returns 0 or -RILL_EINVAL. */
 static int opts_norm(const rill_channel_opts *in, rill_channel_opts *o) {
   *o = in ? *in : (rill_channel_opts){0};
-  if (o->flags) return -RILL_EINVAL;
+  if (o->flags || !rill__zeroed(o->reserved, sizeof o->reserved)) return -RILL_EINVAL;
   if (!o->depth) o->depth = 4096;
   if (!o->mtu) o->mtu = 1024;
   if (!o->max_consumers) o->max_consumers = 8;

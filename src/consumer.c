@@ -116,7 +116,7 @@ static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
   v->sig = sig;
   v->sz = sz;
   v->ctl = ctl;
-  v->reserved_ = 0;
+  v->reserved0 = 0;
   v->tsorig = tsorig;
   v->tspub = tspub;
   v->lost = 0;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/* What the library says about itself: the text of an error code, its version. */
 #include "rill.h"
 
 static const char *const messages[RILL_ERR_MAX_] = {
@@ -31,4 +32,16 @@ const char *rill_strerror(int err) {
   unsigned e = err < 0 ? 0u - (unsigned)err : (unsigned)err;
   if (e >= RILL_ERR_MAX_ || !messages[e]) return "unknown rill error";
   return messages[e];
+}
+
+/* ---- the library's version -------------------------------------------------- */
+
+#define RILL_STR_(x) #x
+#define RILL_STR(x) RILL_STR_(x)
+
+int rill_version(void) { return RILL_VERSION; }
+
+const char *rill_version_string(void) {
+  return RILL_STR(RILL_VERSION_MAJOR) "." RILL_STR(RILL_VERSION_MINOR) "." RILL_STR(
+      RILL_VERSION_PATCH);
 }

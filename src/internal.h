@@ -24,6 +24,15 @@ typedef struct rill_chan_info {
   rill_chan_geom g;
 } rill_chan_info;
 
+/* 1 if the N bytes at P are all zero: how the reserved fields of an option
+ * struct are checked (rill.h, ABI). */
+static inline int rill__zeroed(const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i]) return 0;
+  return 1;
+}
+
 /* Validates name (1..RILL_NAME_MAX of [A-Za-z0-9._-], not starting '.'). */
 int rill__name_ok(const char *name);
 /* Path of the fd FIFO of consumer SLOT: DIR/.rill-fifo@REGION@CHANNEL@SLOT

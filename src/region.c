@@ -81,7 +81,7 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
                        rill_region **out) {
   if (!out || !rill__name_ok(name)) return -RILL_EINVAL;
   rill_region_opts o = opts ? *opts : (rill_region_opts){0};
-  if (o.flags) return -RILL_EINVAL;
+  if (o.flags || !rill__zeroed(o.reserved, sizeof o.reserved)) return -RILL_EINVAL;
   uint64_t size = o.size ? o.size : RILL_DEFAULT_REGION_SIZE;
   if (size < 2 * RILL_PAGE || size > (1ull << 62)) return -RILL_EINVAL;
   size = rill__align_up(size, RILL_PAGE);
@@ -160,6 +160,8 @@ static int region_validate(const uint8_t *base, uint64_t file_size) {
 int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out) {
   if (!out || !rill__name_ok(name)) return -RILL_EINVAL;
+  if (opts && (opts->flags || !rill__zeroed(opts->reserved, sizeof opts->reserved)))
+    return -RILL_EINVAL;
   const char *dir = rill__dir(opts ? opts->dir : NULL);
   char path[RILL_PATH_MAX];
   int rc = make_path(path, sizeof path, dir, name);
@@ -308,6 +310,7 @@ int rill_region_info_get(rill_region *r, rill_region_info *info) {
   if (!r || !info) return -RILL_EINVAL;
   const rill_region_hdr *h = (const rill_region_hdr *)r->base;
   uint32_t cnt = atomic_load_explicit(&h->obj_cnt, memory_order_acquire);
+  memset(info, 0, sizeof *info);
   info->size = h->size;
   info->used = h->alloc_off;
   info->created_ns = h->created_ns;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* Request/response over lanes of rill channels (docs/rpc.md). */
 #include "internal.h"
+#include "rill_rpc.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ static int svc_name_ok(const char *name) {
 
 static int opts_norm(const rill_rpc_opts *in, rill_rpc_opts *o) {
   *o = in ? *in : (rill_rpc_opts){0};
-  if (o->flags) return -RILL_EINVAL;
+  if (o->flags || !rill__zeroed(o->reserved, sizeof o->reserved)) return -RILL_EINVAL;
   if (!o->lanes) o->lanes = 4;
   if (!o->depth) o->depth = 1024;
   if (!o->mtu) o->mtu = 1024;
@@ -184,15 +185,13 @@ int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
       break;
     }
     uint32_t j = w->n++;
-    rill_channel_stats *st = malloc(sizeof *st);
-    if (!st) { rc = -RILL_ENOMEM; break; }
-    if (!(rc = rill_channel_stats_get(r, q, st)) && st->max_msg > w->req_cap) w->req_cap = st->max_msg;
-    if (!rc && !(rc = rill_channel_stats_get(r, rr, st))) {
-      if (st->max_msg > w->resp_cap) w->resp_cap = st->max_msg;
-      w->resp_max[j] = st->max_msg;
-      w->in_ring[j] = st->max_msg <= st->mtu && st->mtu >= sizeof(int32_t);
+    rill_channel_stats st;
+    if (!(rc = rill_channel_stats_get(r, q, &st)) && st.max_msg > w->req_cap) w->req_cap = st.max_msg;
+    if (!rc && !(rc = rill_channel_stats_get(r, rr, &st))) {
+      if (st.max_msg > w->resp_cap) w->resp_cap = st.max_msg;
+      w->resp_max[j] = st.max_msg;
+      w->in_ring[j] = st.max_msg <= st.mtu && st.mtu >= sizeof(int32_t);
     }
-    free(st);
   }
   for (uint32_t i = 0; i < workers && !rc; i++) {
     rpc_worker *w = &s->w[i];
@@ -239,18 +238,15 @@ int rill_rpc_connect(rill_region *r, const char *name, rill_rpc_client **out) {
       rill_producer_leave(c->p);
       break;
     }
-    rill_channel_stats *st = malloc(sizeof *st);
-    if (!st || (rc = rill_channel_stats_get(r, rr, st))) {
-      if (!rc) rc = -RILL_ENOMEM;
-      free(st);
+    rill_channel_stats st;
+    if ((rc = rill_channel_stats_get(r, rr, &st))) {
       rill_rpc_close(c);
       return rc;
     }
     /* responses never fill the ring: at most depth / (fragments of the
      * largest response) calls in flight */
-    c->cap = (uint32_t)(st->depth / rill__frags(st->max_msg, st->mtu));
-    c->max_msg = st->max_msg;
-    free(st);
+    c->cap = (uint32_t)(st.depth / rill__frags(st.max_msg, st.mtu));
+    c->max_msg = st.max_msg;
     /* ids start at random: a response an earlier client left in the lane
      * never matches one of ours */
     c->next = c->head = rill__random();
@@ -325,10 +321,8 @@ static int rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result 
     if (n < 0) return (int)n;
     if (stale) continue;
     c->head = m.sig + 1;
-    res->id = m.sig;
-    res->method = (uint16_t)(m.ctl >> RILL_CTL_USER_SHIFT);
-    res->status = 0;
-    res->size = (uint64_t)n;
+    *res = (rill_rpc_result){.id = m.sig, .method = (uint16_t)(m.ctl >> RILL_CTL_USER_SHIFT),
+                             .size = (uint64_t)n};
     if (data) *data = at;
     if (m.ctl & RILL_CTL_ERR) {
       int32_t code = -RILL_EIO;

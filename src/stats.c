@@ -6,14 +6,19 @@
 
 _Static_assert(RILL_LATENCY_BUCKETS == RILL_LAT_BUCKETS, "latency buckets");
 
+/* Where consumer slot I's cursor page starts in the region file (its
+ * first byte is the slot's lock byte). */
+static uint64_t cursor_off(const rill_chan_info *ci, uint32_t i) {
+  return ci->off + ci->g.cursor_off + (uint64_t)i * RILL_PAGE;
+}
+
 int rill_channel_stats_get(rill_region *r, const char *name, rill_channel_stats *st) {
   if (!st) return -RILL_EINVAL;
   rill_chan_info ci;
   int rc = rill__chan_find(r, name, &ci);
   if (rc) return rc;
   memset(st, 0, sizeof *st);
-  const uint8_t *base = r->base + ci.off;
-  const rill_prod_page *pp = (const rill_prod_page *)(base + ci.g.prod_off);
+  const rill_prod_page *pp = (const rill_prod_page *)(r->base + ci.off + ci.g.prod_off);
   st->depth = ci.depth;
   st->mtu = ci.mtu;
   st->max_consumers = ci.max_consumers;
@@ -37,28 +42,42 @@ int rill_channel_stats_get(rill_region *r, const char *name, rill_channel_stats 
   st->wakes = atomic_load_explicit(&pp->wakes, memory_order_relaxed);
   st->producer_gen = atomic_load_explicit(&pp->gen, memory_order_relaxed);
   for (uint32_t i = 0; i < ci.max_consumers; i++) {
-    const rill_cursor *k = (const rill_cursor *)(base + ci.g.cursor_off + (uint64_t)i * RILL_PAGE);
-    rill_consumer_stats *cs = &st->consumers[i];
-    cs->slot = i;
-    uint32_t state = atomic_load_explicit(&k->state, memory_order_acquire);
-    if (state != RILL_CUR_ACTIVE) continue;
-    uint64_t lock_off = ci.off + ci.g.cursor_off + (uint64_t)i * RILL_PAGE;
-    cs->liveness = rill__liveness(r->fd, lock_off, 1);
-    uint32_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed);
-    cs->evicted = gen && gen == atomic_load_explicit(&pp->evicted[i], memory_order_relaxed);
-    cs->parked = atomic_load_explicit(&k->park, memory_order_relaxed) != 0;
-    cs->pid = atomic_load_explicit(&k->pid, memory_order_relaxed);
-    cs->heartbeat_ns = atomic_load_explicit(&k->hb_ns, memory_order_relaxed);
-    st->nconsumers++;
-    cs->mode = atomic_load_explicit(&k->mode, memory_order_relaxed);
-    cs->seq = atomic_load_explicit(&k->seq, memory_order_acquire);
-    cs->lag = (int64_t)(st->seq - cs->seq) > 0 ? st->seq - cs->seq : 0;
-    cs->msgs = atomic_load_explicit(&k->msgs, memory_order_relaxed);
-    cs->bytes = atomic_load_explicit(&k->bytes, memory_order_relaxed);
-    cs->overrun_poll = atomic_load_explicit(&k->overrun_poll, memory_order_relaxed);
-    cs->overrun_read = atomic_load_explicit(&k->overrun_read, memory_order_relaxed);
-    cs->lost = atomic_load_explicit(&k->lost, memory_order_relaxed);
+    const rill_cursor *k = (const rill_cursor *)(r->base + cursor_off(&ci, i));
+    /* Acquire: as in rill_consumer_stats_get(). */
+    st->nconsumers += atomic_load_explicit(&k->state, memory_order_acquire) == RILL_CUR_ACTIVE;
   }
+  return 0;
+}
+
+int rill_consumer_stats_get(rill_region *r, const char *name, uint32_t slot,
+                            rill_consumer_stats *cs) {
+  if (!cs) return -RILL_EINVAL;
+  rill_chan_info ci;
+  int rc = rill__chan_find(r, name, &ci);
+  if (rc) return rc;
+  if (slot >= ci.max_consumers) return -RILL_EINVAL;
+  memset(cs, 0, sizeof *cs);
+  cs->slot = slot;
+  const rill_prod_page *pp = (const rill_prod_page *)(r->base + ci.off + ci.g.prod_off);
+  const rill_cursor *k = (const rill_cursor *)(r->base + cursor_off(&ci, slot));
+  /* Acquire: pairs with the release store of ACTIVE when a consumer joins
+   * (consumer.c): seeing ACTIVE, we see the cursor stored before it. */
+  if (atomic_load_explicit(&k->state, memory_order_acquire) != RILL_CUR_ACTIVE) return 0;
+  uint64_t prod_seq = atomic_load_explicit(&pp->seq, memory_order_acquire);
+  cs->liveness = rill__liveness(r->fd, cursor_off(&ci, slot), 1);
+  uint32_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed);
+  cs->evicted = gen && gen == atomic_load_explicit(&pp->evicted[slot], memory_order_relaxed);
+  cs->parked = atomic_load_explicit(&k->park, memory_order_relaxed) != 0;
+  cs->pid = atomic_load_explicit(&k->pid, memory_order_relaxed);
+  cs->heartbeat_ns = atomic_load_explicit(&k->hb_ns, memory_order_relaxed);
+  cs->mode = atomic_load_explicit(&k->mode, memory_order_relaxed);
+  cs->seq = atomic_load_explicit(&k->seq, memory_order_acquire);
+  cs->lag = (int64_t)(prod_seq - cs->seq) > 0 ? prod_seq - cs->seq : 0;
+  cs->msgs = atomic_load_explicit(&k->msgs, memory_order_relaxed);
+  cs->bytes = atomic_load_explicit(&k->bytes, memory_order_relaxed);
+  cs->overrun_poll = atomic_load_explicit(&k->overrun_poll, memory_order_relaxed);
+  cs->overrun_read = atomic_load_explicit(&k->overrun_read, memory_order_relaxed);
+  cs->lost = atomic_load_explicit(&k->lost, memory_order_relaxed);
   return 0;
 }
 
@@ -68,8 +87,7 @@ int rill_latency_get(rill_region *r, const char *name, uint32_t slot, rill_laten
   int rc = rill__chan_find(r, name, &ci);
   if (rc) return rc;
   if (slot >= ci.max_consumers) return -RILL_EINVAL;
-  const rill_cursor *k = (const rill_cursor *)(r->base + ci.off + ci.g.cursor_off +
-                                               (uint64_t)slot * RILL_PAGE);
+  const rill_cursor *k = (const rill_cursor *)(r->base + cursor_off(&ci, slot));
   /* Relaxed: counters written by their consumer alone; a snapshot taken
    * while it writes may be off by the sample in flight. */
   h->count = 0;

@@ -67,8 +67,7 @@ int main(void) {
   sh->n = tu_scaled(100000, 5000);
   rill_channel_opts co = {.depth = DEPTH, .mtu = MTU, .max_consumers = 2, .max_msg = MAXSZ};
   rill_region *r = tu_channel_new(REGION, 4 << 20, CHAN, &co, &sh->seq0);
-  rill_channel_stats *st = calloc(1, sizeof *st);
-  CHECK(st != NULL);
+  rill_channel_stats st;
 
   tu_gate ready;
   tu_gate_init(&ready);
@@ -120,7 +119,7 @@ int main(void) {
            "consumer (depth %u)", ahead, DEPTH);
   }
   CHECK_OK(rill_producer_flush(p));
-  CHECK_OK(rill_channel_stats_get(r, CHAN, st));
+  CHECK_OK(rill_channel_stats_get(r, CHAN, &st));
   tu_wait_all();
   double dt = tu_now() - t0;
   CHECK_OK(rill_producer_leave(p));
@@ -129,13 +128,12 @@ int main(void) {
   uint64_t eagain = eagain_send + eagain_reserve;
   CHECKF(eagain_send > 0 && eagain_reserve > 0, "the producer never waited (send %" PRIu64
          ", reserve %" PRIu64 ")", eagain_send, eagain_reserve);
-  CHECK_EQ(st->seq, sh->seq0 + published);
-  CHECK_EQ(st->msgs, published);
-  CHECKF(st->backpressure > 0 && st->backpressure <= eagain,
+  CHECK_EQ(st.seq, sh->seq0 + published);
+  CHECK_EQ(st.msgs, published);
+  CHECKF(st.backpressure > 0 && st.backpressure <= eagain,
          "stats backpressure %" PRIu64 ", the producer saw EAGAIN %" PRIu64 " times",
-         st->backpressure, eagain);
+         st.backpressure, eagain);
   CHECK_EQ(atomic_load(&sh->consumed), published);
-  free(st);
   rill_region_close(r);
   return tu_pass("%" PRIu64 " messages through a slow consumer in %.2f s: EAGAIN %" PRIu64
                  " (send) + %" PRIu64 " (reserve), at most %" PRIu64 " descriptors ahead",

@@ -128,17 +128,13 @@ static void lossy(void *arg) {
   atomic_store(&sh->lossy_gaps, gaps);
   atomic_store(&sh->lossy_pauses, pauses);
   CHECK_OK(rill_consumer_flush(c));
-  rill_channel_stats *st = calloc(1, sizeof *st);
-  CHECK(st != NULL);
-  CHECK_OK(rill_channel_stats_get(r, CHAN, st));
-  for (uint32_t i = 0; i < st->max_consumers; i++) {
-    const rill_consumer_stats *cs = &st->consumers[i];
-    if (cs->mode != RILL_LOSSY) continue;
+  rill_consumer_stats cs;
+  for (uint32_t i = 0; tu_consumer_next(r, CHAN, &i, &cs); i++) {
+    if (cs.mode != RILL_LOSSY) continue;
     /* Overruns are part of what rill_recv() reported lost. */
-    CHECKF(cs->lost <= lost, "stats lost %" PRIu64 " > reported %" PRIu64, cs->lost, lost);
-    CHECK(cs->overrun_poll > 0);
+    CHECKF(cs.lost <= lost, "stats lost %" PRIu64 " > reported %" PRIu64, cs.lost, lost);
+    CHECK(cs.overrun_poll > 0);
   }
-  free(st);
   CHECK_OK(rill_consumer_leave(c));
   rill_region_close(r);
 }
@@ -150,8 +146,7 @@ int main(void) {
   for (uint64_t i = 0; i < sh->n; i++) sh->descs += tu_frags(tu_msg_size(SALT, i, MAXSZ), MTU);
   rill_channel_opts co = {.depth = DEPTH, .mtu = MTU, .max_consumers = 4, .max_msg = MAXSZ};
   rill_region *r = tu_channel_new(REGION, 16 << 20, CHAN, &co, &sh->seq0);
-  rill_channel_stats *st = calloc(1, sizeof *st);
-  CHECK(st != NULL);
+  rill_channel_stats st;
 
   tu_gate ready;
   tu_gate_init(&ready);
@@ -160,16 +155,15 @@ int main(void) {
   tu_fork("reliable consumer 2", reliable, &ready);
   tu_fork("lossy consumer", lossy, &ready);
   tu_gate_wait(&ready, 3);
-  CHECK_OK(rill_channel_stats_get(r, CHAN, st));
-  CHECK_EQ(st->nconsumers, 3);
+  CHECK_OK(rill_channel_stats_get(r, CHAN, &st));
+  CHECK_EQ(st.nconsumers, 3);
   tu_fork("producer", producer, NULL);
   tu_wait_all();
   double dt = tu_now() - t0;
   tu_gate_close(&ready);
-  CHECK_OK(rill_channel_stats_get(r, CHAN, st));
-  CHECK_EQ(st->msgs, sh->descs);
-  CHECK_EQ(st->nconsumers, 0);
-  free(st);
+  CHECK_OK(rill_channel_stats_get(r, CHAN, &st));
+  CHECK_EQ(st.msgs, sh->descs);
+  CHECK_EQ(st.nconsumers, 0);
   rill_region_close(r);
   CHECK(atomic_load(&sh->lossy_gaps) > 0);
   return tu_pass("%" PRIu64 " messages to 2 reliable + 1 lossy consumer in %.2f s; the lossy "

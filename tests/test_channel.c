@@ -548,16 +548,15 @@ static void test_slots(void) {
 
 /* ---- statistics ------------------------------------------------------------- */
 
-static const rill_consumer_stats *find_mode(const rill_channel_stats *st, uint32_t mode) {
-  const rill_consumer_stats *f = NULL;
-  for (uint32_t i = 0; i < st->max_consumers; i++) {
-    CHECK_EQ(st->consumers[i].slot, i);
-    if (st->consumers[i].mode == mode) {
-      CHECKF(f == NULL, "two consumers with mode %u", mode);
-      f = &st->consumers[i];
-    }
+/* The stats of channel NAME's one consumer in MODE. */
+static rill_consumer_stats find_mode(const char *name, uint32_t mode) {
+  rill_consumer_stats f = {0}, cs;
+  for (uint32_t i = 0; tu_consumer_next(R, name, &i, &cs); i++) {
+    if (cs.mode != mode) continue;
+    CHECKF(f.mode == 0, "two consumers with mode %u", mode);
+    f = cs;
   }
-  CHECKF(f != NULL, "no consumer with mode %u", mode);
+  CHECKF(f.mode != 0, "no consumer with mode %u", mode);
   return f;
 }
 
@@ -566,7 +565,7 @@ static void test_stats(void) {
   rill_producer *p;
   rill_consumer *rc, *lc;
   rill_channel_stats st;
-  const rill_consumer_stats *cs;
+  rill_consumer_stats cs;
   rill_view v;
   CHECK_OK(rill_consumer_join(R, "stats", RILL_RELIABLE, &rc));
   CHECK_OK(rill_consumer_join(R, "stats", RILL_LOSSY, &lc));
@@ -582,12 +581,12 @@ static void test_stats(void) {
   CHECK_EQ(st.msgs, 0);
   CHECK_EQ(st.bytes, 0);
   CHECK_EQ(st.backpressure, 0);
-  cs = find_mode(&st, RILL_RELIABLE);
-  CHECK_EQ(cs->seq, s0);
-  CHECK_EQ(cs->lag, 0);
-  CHECK_EQ(cs->msgs, 0);
-  cs = find_mode(&st, RILL_LOSSY);
-  CHECK_EQ(cs->seq, s0);
+  cs = find_mode("stats", RILL_RELIABLE);
+  CHECK_EQ(cs.seq, s0);
+  CHECK_EQ(cs.lag, 0);
+  CHECK_EQ(cs.msgs, 0);
+  cs = find_mode("stats", RILL_LOSSY);
+  CHECK_EQ(cs.seq, s0);
 
   /* 0, 50, 100, 250 (3 fragments), 1000 (10 fragments): 16 descriptors. */
   const size_t sizes[] = {0, 50, 100, 250, 1000};
@@ -602,15 +601,15 @@ static void test_stats(void) {
   for (int i = 0; i < 5; i++) CHECK_OK(rill_poll(rc, &v));
   CHECK_OK(rill_consumer_flush(rc));
   CHECK_OK(rill_channel_stats_get(R, "stats", &st));
-  cs = find_mode(&st, RILL_RELIABLE);
-  CHECK_EQ(cs->seq, s0 + 5);
-  CHECK_EQ(cs->lag, 11);
-  CHECK_EQ(cs->msgs, 5);
-  CHECK_EQ(cs->bytes, 350);
-  CHECK_EQ(cs->overrun_poll, 0);
-  CHECK_EQ(cs->lost, 0);
-  cs = find_mode(&st, RILL_LOSSY);
-  CHECK_EQ(cs->lag, 16);
+  cs = find_mode("stats", RILL_RELIABLE);
+  CHECK_EQ(cs.seq, s0 + 5);
+  CHECK_EQ(cs.lag, 11);
+  CHECK_EQ(cs.msgs, 5);
+  CHECK_EQ(cs.bytes, 350);
+  CHECK_EQ(cs.overrun_poll, 0);
+  CHECK_EQ(cs.lost, 0);
+  cs = find_mode("stats", RILL_LOSSY);
+  CHECK_EQ(cs.lag, 16);
 
   /* Out of credit: the reliable consumer is at s0 + 5, so the producer may
    * go up to s0 + 5 + depth and no further (docs/PROTOCOL.md 3.5). */
@@ -631,8 +630,8 @@ static void test_stats(void) {
   CHECK_EQ(st.seq, s0 + sent);
   CHECK_EQ(st.msgs, sent);
   CHECK_EQ(st.bytes, 1400 + (sent - 16));
-  cs = find_mode(&st, RILL_RELIABLE);
-  CHECK_EQ(cs->lag, sent - 5);
+  cs = find_mode("stats", RILL_RELIABLE);
+  CHECK_EQ(cs.lag, sent - 5);
 
   /* The lossy consumer, 69 behind in a ring of 64, was lapped. */
   v.lost = 0;
@@ -643,13 +642,13 @@ static void test_stats(void) {
   CHECK_EQ(v.sig, 500 + 64);
   CHECK_OK(rill_consumer_flush(lc));
   CHECK_OK(rill_channel_stats_get(R, "stats", &st));
-  cs = find_mode(&st, RILL_LOSSY);
-  CHECK_EQ(cs->overrun_poll, 1);
-  CHECK_EQ(cs->lost, 64);
-  CHECK_EQ(cs->msgs, 1);
-  CHECK_EQ(cs->bytes, 1);
-  CHECK_EQ(cs->seq, s0 + 65);
-  CHECK_EQ(cs->lag, sent - 65);
+  cs = find_mode("stats", RILL_LOSSY);
+  CHECK_EQ(cs.overrun_poll, 1);
+  CHECK_EQ(cs.lost, 64);
+  CHECK_EQ(cs.msgs, 1);
+  CHECK_EQ(cs.bytes, 1);
+  CHECK_EQ(cs.seq, s0 + 65);
+  CHECK_EQ(cs.lag, sent - 65);
 
   /* The reliable consumer drains; credit comes back. */
   for (uint64_t i = 5; i < sent; i++) CHECK_OK(rill_poll(rc, &v));
@@ -660,16 +659,33 @@ static void test_stats(void) {
   CHECK_OK(rill_consumer_flush(rc));
   CHECK_OK(rill_producer_flush(p));
   CHECK_OK(rill_channel_stats_get(R, "stats", &st));
-  cs = find_mode(&st, RILL_RELIABLE);
-  CHECK_EQ(cs->seq, s0 + sent + 1);
-  CHECK_EQ(cs->lag, 0);
-  CHECK_EQ(cs->msgs, sent + 1);
+  cs = find_mode("stats", RILL_RELIABLE);
+  CHECK_EQ(cs.seq, s0 + sent + 1);
+  CHECK_EQ(cs.lag, 0);
+  CHECK_EQ(cs.msgs, sent + 1);
   CHECK_EQ(st.backpressure, 3);
 
   CHECK_OK(rill_consumer_leave(rc));
   CHECK_OK(rill_channel_stats_get(R, "stats", &st));
   CHECK_EQ(st.nconsumers, 1);
-  for (uint32_t i = 0; i < st.max_consumers; i++) CHECK(st.consumers[i].mode != RILL_RELIABLE);
+  /* Each slot on its own: the one left is free, the last is the lossy
+   * consumer's, and there is none past the last. */
+  uint32_t freed = rill_consumer_slot(lc) == 0 ? 1 : 0;
+  memset(&cs, 0xa5, sizeof cs);
+  CHECK_OK(rill_consumer_stats_get(R, "stats", freed, &cs));
+  CHECK_EQ(cs.slot, freed);
+  CHECK_EQ(cs.mode, 0);
+  CHECK_EQ(cs.msgs, 0);
+  CHECK_EQ(cs.liveness, RILL_PEER_NONE);
+  CHECK_OK(rill_consumer_stats_get(R, "stats", rill_consumer_slot(lc), &cs));
+  CHECK_EQ(cs.mode, RILL_LOSSY);
+  CHECK_EQ(cs.liveness, RILL_PEER_ALIVE);
+  CHECK_OK(rill_consumer_stats_get(R, "stats", st.max_consumers - 1, &cs));
+  CHECK_RC(rill_consumer_stats_get(R, "stats", st.max_consumers, &cs), -RILL_EINVAL);
+  CHECK_RC(rill_consumer_stats_get(R, "stats", UINT32_MAX, &cs), -RILL_EINVAL);
+  CHECK_RC(rill_consumer_stats_get(R, "nope", 0, &cs), -RILL_ENOENT);
+  CHECK_RC(rill_consumer_stats_get(R, "stats", 0, NULL), -RILL_EINVAL);
+  CHECK_RC(rill_consumer_stats_get(NULL, "stats", 0, &cs), -RILL_EINVAL);
   CHECK_OK(rill_producer_leave(p));
   CHECK_OK(rill_channel_stats_get(R, "stats", &st));
   CHECK_EQ(st.producer_joined, 0);
@@ -683,7 +699,7 @@ static void test_stats(void) {
   CHECK_EQ(st.seq, s0 + sent + 2);
   rill_producer_leave(p);
   rill_consumer_leave(lc);
-  checks_run += 70;
+  checks_run += 81;
 }
 
 /* ---- producer restart ---------------------------------------------------------- */
@@ -913,10 +929,10 @@ static void test_lossy_no_backpressure(void) {
   CHECK_PAYLOAD(b, 10, 774, 0);
   CHECK_OK(rill_consumer_flush(lc));
   CHECK_OK(rill_channel_stats_get(R, "lossy", &st));
-  const rill_consumer_stats *cs = find_mode(&st, RILL_LOSSY);
-  CHECK_EQ(cs->overrun_poll, 2);
-  CHECK_EQ(cs->overrun_read, 1);
-  CHECK_EQ(cs->lost, 640 + 128);
+  rill_consumer_stats cs = find_mode("lossy", RILL_LOSSY);
+  CHECK_EQ(cs.overrun_poll, 2);
+  CHECK_EQ(cs.overrun_read, 1);
+  CHECK_EQ(cs.lost, 640 + 128);
   rill_producer_leave(p);
   rill_consumer_leave(lc);
   checks_run += 30;

@@ -58,23 +58,19 @@ static void consumer(void *arg) {
   CHECK_RC(rill_recv(c, buf, sizeof buf, &m), -RILL_EAGAIN);
   /* Its own counters, as flushed. */
   CHECK_OK(rill_consumer_flush(c));
-  rill_channel_stats *st = calloc(1, sizeof *st);
-  CHECK(st != NULL);
-  CHECK_OK(rill_channel_stats_get(r, CHAN, st));
   int found = 0;
-  for (uint32_t k = 0; k < st->max_consumers; k++) {
-    const rill_consumer_stats *cs = &st->consumers[k];
-    if (cs->mode != RILL_RELIABLE) continue;
+  rill_consumer_stats cs;
+  for (uint32_t k = 0; tu_consumer_next(r, CHAN, &k, &cs); k++) {
+    if (cs.mode != RILL_RELIABLE) continue;
     found++;
-    CHECK_EQ(cs->seq, sh->seq0 + descs);
-    CHECK_EQ(cs->msgs, descs);
-    CHECK_EQ(cs->bytes, bytes);
-    CHECK_EQ(cs->lost, 0);
-    CHECK_EQ(cs->overrun_poll, 0);
-    CHECK_EQ(cs->overrun_read, 0);
+    CHECK_EQ(cs.seq, sh->seq0 + descs);
+    CHECK_EQ(cs.msgs, descs);
+    CHECK_EQ(cs.bytes, bytes);
+    CHECK_EQ(cs.lost, 0);
+    CHECK_EQ(cs.overrun_poll, 0);
+    CHECK_EQ(cs.overrun_read, 0);
   }
   CHECK_EQ(found, 1);
-  free(st);
   CHECK_OK(rill_consumer_leave(c));
   rill_region_close(r);
 }
@@ -85,8 +81,7 @@ int main(void) {
   sh->n = tu_scaled(10000000, 1000);
   rill_channel_opts co = {.depth = DEPTH, .mtu = MTU, .max_consumers = 2, .max_msg = MAXSZ};
   rill_region *r = tu_channel_new(REGION, 16 << 20, CHAN, &co, &sh->seq0);
-  rill_channel_stats *st = calloc(1, sizeof *st);
-  CHECK(st != NULL);
+  rill_channel_stats st;
 
   /* The consumer joins before the first message is sent. */
   tu_gate ready;
@@ -106,15 +101,14 @@ int main(void) {
     descs += tu_frags(sz, MTU);
     bytes += sz;
   }
-  CHECK_OK(rill_channel_stats_get(r, CHAN, st));
-  CHECK_EQ(st->seq, sh->seq0 + descs);
-  CHECK_EQ(st->msgs, descs);
-  CHECK_EQ(st->bytes, bytes);
-  CHECK_EQ(st->producer_joined, 0);
-  CHECK_EQ(st->nconsumers, 0);
+  CHECK_OK(rill_channel_stats_get(r, CHAN, &st));
+  CHECK_EQ(st.seq, sh->seq0 + descs);
+  CHECK_EQ(st.msgs, descs);
+  CHECK_EQ(st.bytes, bytes);
+  CHECK_EQ(st.producer_joined, 0);
+  CHECK_EQ(st.nconsumers, 0);
   CHECK_EQ(atomic_load(&sh->received), sh->n);
-  uint64_t bp = st->backpressure;
-  free(st);
+  uint64_t bp = st.backpressure;
   rill_region_close(r);
   return tu_pass("%" PRIu64 " messages (%" PRIu64 " fragments, %.1f MB) in %.2f s, "
                  "%.2f M msg/s; producer out of credit %" PRIu64 " times (stats %" PRIu64 ")",

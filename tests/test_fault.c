@@ -48,10 +48,10 @@ static void dump(void) {
   fprintf(stderr, "producer: liveness %u seq %" PRIu64 " backpressure %" PRIu64 "\n",
           st.producer_liveness, st.seq, st.backpressure);
   for (uint32_t i = 0; i < st.max_consumers; i++) {
-    const rill_consumer_stats *k = &st.consumers[i];
-    if (!k->mode) continue;
+    rill_consumer_stats k;
+    if (rill_consumer_stats_get(reg, "c", i, &k) || !k.mode) continue;
     fprintf(stderr, "consumer %u: liveness %u seq %" PRIu64 " parked %u evicted %u lost %" PRIu64 "\n",
-            i, k->liveness, k->seq, k->parked, k->evicted, k->lost);
+            i, k.liveness, k.seq, k.parked, k.evicted, k.lost);
   }
   fprintf(stderr, "expected next %" PRIu64 "\n", atomic_load(&sh->next));
   int ws;

@@ -87,13 +87,15 @@ static void join_expect(rill_region *r, const char *chan, int want, const char *
   rc = rill_consumer_join(r, chan, RILL_LOSSY, &c);
   CHECKF(rc == want, "%s: lossy consumer join %d (%s), want %d (%s)", what, rc,
          rill_strerror(rc), want, rill_strerror(want));
-  rill_channel_stats *st = malloc(sizeof *st);
-  CHECK(st != NULL);
-  rc = rill_channel_stats_get(r, chan, st);
+  rill_channel_stats st;
+  rc = rill_channel_stats_get(r, chan, &st);
   CHECKF(rc == want, "%s: stats %d (%s), want %d (%s)", what, rc, rill_strerror(rc), want,
          rill_strerror(want));
-  free(st);
-  nchecks += 4;
+  rill_consumer_stats cs;
+  rc = rill_consumer_stats_get(r, chan, 0, &cs);
+  CHECKF(rc == want, "%s: consumer stats %d (%s), want %d (%s)", what, rc, rill_strerror(rc),
+         want, rill_strerror(want));
+  nchecks += 5;
 }
 
 static void put(uint8_t *p, int width, uint64_t v) {
@@ -627,8 +629,8 @@ static void test_live(rill_region *r) {
   }
   tu_rng g = {seed ^ 4};
   counts n = {0};
-  rill_channel_stats *st = malloc(sizeof *st);
-  CHECK(st != NULL);
+  rill_channel_stats st;
+  rill_consumer_stats cs;
   const int ok_stats[] = {0, -RILL_ENOENT, -RILL_EMAGIC, -RILL_EVERSION, -RILL_ECORRUPT};
 
   /* (a) A forked writer at full speed while the consumers run. */
@@ -645,8 +647,11 @@ static void test_live(rill_region *r) {
       int s = rill_send(p, b, len, 7);
       CHECKF(s == 0 || s == -RILL_EAGAIN, "send: %s", rill_strerror(s));
     }
-    int sr = rill_channel_stats_get(r, "live", st);
+    int sr = rill_channel_stats_get(r, "live", &st);
     CHECKF(allowed(sr, ok_stats, 5), "stats: %d (%s)", sr, rill_strerror(sr));
+    n.stats_err += sr != 0;
+    sr = rill_consumer_stats_get(r, "live", (uint32_t)tu_below(&g, MAXC), &cs);
+    CHECKF(allowed(sr, ok_stats, 5), "consumer stats: %d (%s)", sr, rill_strerror(sr));
     n.stats_err += sr != 0;
     tu_kids_poll();
   }
@@ -668,11 +673,13 @@ static void test_live(rill_region *r) {
       int s = rill_send(p, b, len, 8);
       CHECKF(s == 0 || s == -RILL_EAGAIN, "send: %s", rill_strerror(s));
     }
-    int sr = rill_channel_stats_get(r, "live", st);
+    int sr = rill_channel_stats_get(r, "live", &st);
     CHECKF(allowed(sr, ok_stats, 5), "stats: %d (%s)", sr, rill_strerror(sr));
     n.stats_err += sr != 0;
+    sr = rill_consumer_stats_get(r, "live", (uint32_t)tu_below(&g, MAXC), &cs);
+    CHECKF(allowed(sr, ok_stats, 5), "consumer stats: %d (%s)", sr, rill_strerror(sr));
+    n.stats_err += sr != 0;
   }
-  free(st);
   CHECK_OK(rill_consumer_leave(rc));
   CHECK_OK(rill_consumer_leave(lc));
   CHECK_OK(rill_producer_leave(p));

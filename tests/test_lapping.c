@@ -67,13 +67,11 @@ static void lap_producer(lapctl *x, rill_region *r) {
     atomic_store_explicit(&x->published, descs, memory_order_release);
   }
   x->msgs_sent = i;
-  rill_channel_stats *st = calloc(1, sizeof *st);
-  CHECK(st != NULL);
+  rill_channel_stats st;
   CHECK_OK(rill_producer_flush(p));
-  CHECK_OK(rill_channel_stats_get(r, x->chan, st));
-  CHECK_EQ(st->backpressure, 0);
-  CHECK_EQ(st->seq, x->seq0 + descs);
-  free(st);
+  CHECK_OK(rill_channel_stats_get(r, x->chan, &st));
+  CHECK_EQ(st.backpressure, 0);
+  CHECK_EQ(st.seq, x->seq0 + descs);
   CHECK_OK(rill_producer_leave(p));
 }
 
@@ -219,22 +217,18 @@ static void lap_consumer(lapctl *x, rill_region *r, rill_consumer *c) {
   else consume_recv(x, c);
   atomic_store(&x->stop, 1);
   CHECK_OK(rill_consumer_flush(c));
-  rill_channel_stats *st = calloc(1, sizeof *st);
-  CHECK(st != NULL);
-  CHECK_OK(rill_channel_stats_get(r, x->chan, st));
-  for (uint32_t i = 0; i < st->max_consumers; i++) {
-    const rill_consumer_stats *cs = &st->consumers[i];
-    if (cs->mode != RILL_LOSSY) continue;
+  rill_consumer_stats cs;
+  for (uint32_t i = 0; tu_consumer_next(r, x->chan, &i, &cs); i++) {
+    if (cs.mode != RILL_LOSSY) continue;
     if (x->mode == MODE_POLL) {
-      CHECK_EQ(cs->overrun_poll, x->laps);
-      CHECK_EQ(cs->lost, x->lost);
-      CHECK_EQ(cs->overrun_read, x->check_fail);
-      CHECK_EQ(cs->msgs, x->polled);
+      CHECK_EQ(cs.overrun_poll, x->laps);
+      CHECK_EQ(cs.lost, x->lost);
+      CHECK_EQ(cs.overrun_read, x->check_fail);
+      CHECK_EQ(cs.msgs, x->polled);
     } else {
-      CHECK(cs->overrun_poll > 0 && cs->lost <= x->lost);
+      CHECK(cs.overrun_poll > 0 && cs.lost <= x->lost);
     }
   }
-  free(st);
 }
 
 /* ---- across processes ----------------------------------------------------------- */
@@ -290,11 +284,9 @@ static void setup(rill_region *r, lapctl *x, const char *name, int mode, uint64_
   x->min_polls = tu_scaled(300000, 20000);
   rill_channel_opts co = {.depth = DEPTH, .mtu = MTU, .max_consumers = 2, .max_msg = MAXSZ};
   CHECK_OK(rill_channel_create(r, name, &co));
-  rill_channel_stats *st = calloc(1, sizeof *st);
-  CHECK(st != NULL);
-  CHECK_OK(rill_channel_stats_get(r, name, st));
-  x->seq0 = st->seq;
-  free(st);
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, name, &st));
+  x->seq0 = st.seq;
 }
 
 static void report(const char *what, const lapctl *x, double dt) {

@@ -15,6 +15,7 @@
  * - a killed server: every call in flight fails with -RILL_EDEAD, nothing
  *   hangs; a killed client: the next client takes its lane and is served.
  */
+#include "rill_rpc.h"
 #include "testutil.h"
 
 #include <pthread.h>

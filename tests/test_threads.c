@@ -132,10 +132,9 @@ static double run(rill_region *r, const char *chan, uint32_t depth, uint32_t mtu
   rill_channel_opts co = {.depth = depth, .mtu = mtu, .max_consumers = 4, .max_msg = maxsz};
   if (maxsz < mtu) co.max_msg = mtu;
   CHECK_OK(rill_channel_create(r, chan, &co));
-  rill_channel_stats *st = calloc(1, sizeof *st);
-  CHECK(st != NULL);
-  CHECK_OK(rill_channel_stats_get(r, chan, st));
-  job pj = {.r = r, .chan = chan, .n = n, .salt = salt, .seq0 = st->seq, .maxsz = maxsz, .mtu = mtu};
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, chan, &st));
+  job pj = {.r = r, .chan = chan, .n = n, .salt = salt, .seq0 = st.seq, .maxsz = maxsz, .mtu = mtu};
   job cj[2];
   for (int k = 0; k < 2; k++) {
     cj[k] = pj;
@@ -150,10 +149,9 @@ static double run(rill_region *r, const char *chan, uint32_t depth, uint32_t mtu
   for (int k = 0; k < 2; k++) CHECK(pthread_join(tc[k], NULL) == 0);
   double dt = tu_now() - t0;
   for (int k = 0; k < 2; k++) CHECK_OK(rill_consumer_leave(cj[k].c));
-  CHECK_OK(rill_channel_stats_get(r, chan, st));
-  CHECK_EQ(st->producer_joined, 0);
-  CHECK_EQ(st->nconsumers, 0);
-  free(st);
+  CHECK_OK(rill_channel_stats_get(r, chan, &st));
+  CHECK_EQ(st.producer_joined, 0);
+  CHECK_EQ(st.nconsumers, 0);
   *eagain = pj.eagain;
   return dt;
 }

@@ -337,11 +337,11 @@ static void end_producer(void *arg) {
   for (uint64_t i = 0; i < e->k; i++) CHECK_OK(rill_send(p, &i, sizeof i, i));
   /* Wait until the consumer has parked, so the end must wake it. */
   uint64_t deadline = tu_ns() + 10 * SEC;
-  rill_channel_stats st;
+  rill_consumer_stats cs;
   unsigned spins = 0;
   for (;;) {
-    CHECK_OK(rill_channel_stats_get(r, "c", &st));
-    if (st.consumers[0].parked) break;
+    CHECK_OK(rill_consumer_stats_get(r, "c", 0, &cs));
+    if (cs.parked) break;
     CHECK(tu_ns() < deadline);
     tu_relax(&spins);
   }
@@ -377,12 +377,14 @@ static void t_end(int die) {
   else CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   /* Asking again gives the same answer at once. */
   CHECK_RC((int)rill_recv_wait(c, &got, sizeof got, &m, 10 * SEC), die ? -RILL_EDEAD : -RILL_ECLOSED);
-  rill_channel_stats cs;
-  CHECK_OK(rill_channel_stats_get(r, "c", &cs));
-  CHECK_EQ(cs.producer_liveness, die ? RILL_PEER_DEAD : RILL_PEER_NONE);
+  rill_channel_stats cst;
+  rill_consumer_stats cs;
+  CHECK_OK(rill_channel_stats_get(r, "c", &cst));
+  CHECK_OK(rill_consumer_stats_get(r, "c", 0, &cs));
+  CHECK_EQ(cst.producer_liveness, die ? RILL_PEER_DEAD : RILL_PEER_NONE);
   CHECK_EQ(rill_consumer_producer(c), die ? RILL_PEER_DEAD : RILL_PEER_NONE);
-  CHECK_EQ(cs.consumers[0].liveness, RILL_PEER_ALIVE);
-  CHECK(cs.consumers[0].heartbeat_ns > 0);
+  CHECK_EQ(cs.liveness, RILL_PEER_ALIVE);
+  CHECK(cs.heartbeat_ns > 0);
   /* A new producer resumes the sequence: no loss, no duplicate. */
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, "c", &p));
@@ -500,12 +502,14 @@ static void t_evict(void) {
   for (uint64_t i = 0; i < 40; i++) CHECK_OK(rill_send_wait(p, &i, sizeof i, i, 5 * SEC));
   CHECK(tu_ns() - t0 >= 50 * MS);
   rill_channel_stats st;
+  rill_consumer_stats cs;
   CHECK_OK(rill_producer_flush(p));
   CHECK_OK(rill_channel_stats_get(r, "c", &st));
   CHECK_EQ(st.evictions, 1);
-  CHECK_EQ(st.consumers[slot].liveness, RILL_PEER_DEAD);
-  CHECK_EQ(st.consumers[slot].evicted, 1);
-  CHECK_EQ(st.consumers[slot].mode, RILL_RELIABLE);
+  CHECK_OK(rill_consumer_stats_get(r, "c", slot, &cs));
+  CHECK_EQ(cs.liveness, RILL_PEER_DEAD);
+  CHECK_EQ(cs.evicted, 1);
+  CHECK_EQ(cs.mode, RILL_RELIABLE);
   /* The dead consumer rejoins: counted again, told of its loss. */
   rill_consumer *c;
   CHECK_RC(rill_consumer_rejoin(r, "c", 4, &c), -RILL_EINVAL);
@@ -514,9 +518,9 @@ static void t_evict(void) {
   CHECK_EQ(rill_consumer_slot(c), slot);
   rill_consumer *c2;
   CHECK_RC(rill_consumer_rejoin(r, "c", slot, &c2), -RILL_EBUSY);
-  CHECK_OK(rill_channel_stats_get(r, "c", &st));
-  CHECK_EQ(st.consumers[slot].evicted, 0);
-  CHECK_EQ(st.consumers[slot].liveness, RILL_PEER_ALIVE);
+  CHECK_OK(rill_consumer_stats_get(r, "c", slot, &cs));
+  CHECK_EQ(cs.evicted, 0);
+  CHECK_EQ(cs.liveness, RILL_PEER_ALIVE);
   rill_view view;
   CHECK_RC(rill_poll(c, &view), -RILL_EOVERRUN);
   CHECK(view.lost > 0);
@@ -567,9 +571,9 @@ static void t_rejoin(void) {
   for (uint64_t i = 0; i < 200; i++) CHECK_OK(rill_send_wait(p, &i, sizeof i, i, 5 * SEC));
   CHECK(WIFSIGNALED(tu_wait_status(pid)));
   uint32_t slot = atomic_load(&v.sh->slot);
-  rill_channel_stats st;
-  CHECK_OK(rill_channel_stats_get(r, "c", &st));
-  CHECK_EQ(st.consumers[slot].liveness, RILL_PEER_DEAD);
+  rill_consumer_stats cs;
+  CHECK_OK(rill_consumer_stats_get(r, "c", slot, &cs));
+  CHECK_EQ(cs.liveness, RILL_PEER_DEAD);
   /* A fresh join takes a free slot, not the dead one. */
   rill_consumer *other, *c;
   CHECK_OK(rill_consumer_join(r, "c", RILL_LOSSY, &other));

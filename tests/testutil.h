@@ -11,6 +11,7 @@
  *     failure fails the test;
  *   - a splitmix64 PRNG, and payloads derived from a key (a message index or
  *     a sequence number) so any byte of any message can be verified;
+ *   - tu_consumer_next(): the stats of each consumer of a channel in turn;
  *   - tu_sched: the deterministic schedule of message sizes a producer sends
  *     and a consumer expects, mapping sequence numbers to (message, fragment).
  *
@@ -416,6 +417,22 @@ static inline rill_region *tu_channel_new(const char *region, uint64_t size,
   CHECK_OK(rill_channel_stats_get(r, chan, &st));
   *seq0 = st.seq;
   return r;
+}
+
+/* Walks the consumers of channel CHAN of R: from slot *SLOT on, finds the
+ * first slot a consumer holds, stores its number in *SLOT and its stats in
+ * *CS, and returns 1; returns 0 past the channel's last slot.  Every
+ * consumer, in slot order:
+ *   for (uint32_t i = 0; tu_consumer_next(r, chan, &i, &cs); i++) ... */
+static inline int tu_consumer_next(rill_region *r, const char *chan, uint32_t *slot,
+                                   rill_consumer_stats *cs) {
+  for (;; (*slot)++) {
+    int rc = rill_consumer_stats_get(r, chan, *slot, cs);
+    if (rc == -RILL_EINVAL && *slot > 0) return 0; /* past the last slot */
+    CHECK_OK(rc);
+    CHECK_EQ(cs->slot, *slot);
+    if (cs->mode) return 1;
+  }
 }
 
 static inline void tu_path(char *out, size_t cap, const char *name) {

@@ -47,7 +47,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "rill.h"
+#include "rill_rpc.h"
 
 #define SEC 1000000000ull
 #define WAIT_NS (10 * SEC)       /* every wait of the stream commands */
@@ -195,7 +195,7 @@ static void s_open(const char *dir, const char *region) {
   if (rc) die("rill_xpeer %s: open region %s in %s: %s", S.cmd, region, dir, rill_strerror(rc));
 }
 
-/* The channel's stats (mtu, max_msg, consumers) into S.st. */
+/* The channel's stats (mtu, max_msg, nconsumers) into S.st. */
 static void s_stats(const char *chan) {
   int rc = rill_channel_stats_get(S.r, chan, &S.st);
   if (rc) die("rill_xpeer %s: stats of channel %s: %s", S.cmd, chan, rill_strerror(rc));
@@ -870,6 +870,7 @@ static struct {
   int nch;
   uint8_t buf[VEC_BUF];
   rill_channel_stats st;
+  rill_consumer_stats cs;
 } V;
 
 static vchan *vch(const vop *op) {
@@ -1033,7 +1034,9 @@ static void vrun_stats(const vop *op, vchan *c) {
     if ((uint64_t)op->slot >= s->max_consumers)
       vfail(op->line, "expected a slot below max_consumers %u, got %" PRId64,
             s->max_consumers, op->slot);
-    k = &s->consumers[op->slot];
+    rc = rill_consumer_stats_get(V.r, c->name, (uint32_t)op->slot, &V.cs);
+    vcall(op, "rill_consumer_stats_get", rc);
+    k = &V.cs;
   }
   for (int i = 0; i < op->nkv; i++) {
     const struct vkey_def *d = op->kv[i].k;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rill.h"
+#include "rill_rpc.h"
 
 #define REGION "rpcbench"
 #define SERVICE "echo"

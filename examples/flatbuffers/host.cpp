@@ -16,7 +16,7 @@
 //
 // Every answer is checked (id, result, count, label); the exit status is 0
 // only if all N were right and the guest built every answer in place.
-#include <rill.h>
+#include <rill_rpc.h>
 
 #include <flatbuffers/flatbuffers.h>
 

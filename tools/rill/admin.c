@@ -168,14 +168,13 @@ int cmd_create(int argc, char **argv) {
     return cli_fail("region %s in %s: %s%s", region, cli_dir_name(dir), rill_strerror(rc),
                     rc == -RILL_ENOENT ? " (make it first: rill create REGION)" : "");
   rc = rill_channel_create(r, chan, &co);
-  rill_channel_stats *st = NULL;
-  if (!rc && (st = malloc(sizeof *st)) && (rc = rill_channel_stats_get(r, chan, st)) == 0) {
+  rill_channel_stats st;
+  if (!rc && (rc = rill_channel_stats_get(r, chan, &st)) == 0) {
     char b1[16], b2[16];
     printf("created channel %s/%s: depth %u, mtu %u, %u consumer slots, largest message "
-           "%s, %s of the region\n", region, chan, st->depth, st->mtu, st->max_consumers,
-           cli_bytes(b1, (double)st->max_msg), cli_bytes(b2, (double)st->size));
+           "%s, %s of the region\n", region, chan, st.depth, st.mtu, st.max_consumers,
+           cli_bytes(b1, (double)st.max_msg), cli_bytes(b2, (double)st.size));
   }
-  free(st);
   rill_region_info ri;
   rill_region_info_get(r, &ri);
   rill_region_close(r);

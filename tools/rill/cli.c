@@ -331,10 +331,16 @@ static int snap_region(cli_region *cr, const char *dir, int ask_in_use) {
     cli_channel *c = &cr->ch[cr->nchannels++];
     memcpy(c->name, oi.name, sizeof c->name);
     if ((c->err = rill_channel_stats_get(r, c->name, &c->st))) continue;
+    c->cons = calloc(c->st.max_consumers, sizeof *c->cons);
     c->lat = calloc(c->st.max_consumers, sizeof *c->lat);
-    if (!c->lat) { rill_region_close(r); return -RILL_ENOMEM; }
-    for (uint32_t k = 0; k < c->st.max_consumers; k++)
-      if (c->st.consumers[k].mode) rill_latency_get(r, c->name, k, &c->lat[k]);
+    if (!c->cons || !c->lat) { rill_region_close(r); return -RILL_ENOMEM; }
+    c->st.nconsumers = 0; /* counted again below, to agree with the slots read */
+    for (uint32_t k = 0; k < c->st.max_consumers && !c->err; k++) {
+      c->err = rill_consumer_stats_get(r, c->name, k, &c->cons[k]);
+      if (c->err || !c->cons[k].mode) continue;
+      c->st.nconsumers++;
+      rill_latency_get(r, c->name, k, &c->lat[k]);
+    }
   }
   rill_region_close(r);
   return 0;
@@ -357,7 +363,10 @@ int cli_snap_take(cli_snap *s, const char *dir, char *const *names, int n, int a
 
 void cli_snap_free(cli_snap *s) {
   for (uint32_t i = 0; i < s->nregions; i++) {
-    for (uint32_t k = 0; k < s->r[i].nchannels; k++) free(s->r[i].ch[k].lat);
+    for (uint32_t k = 0; k < s->r[i].nchannels; k++) {
+      free(s->r[i].ch[k].cons);
+      free(s->r[i].ch[k].lat);
+    }
     free(s->r[i].ch);
   }
   free(s->r);
@@ -381,8 +390,8 @@ void cli_channel_peers(const cli_channel *c, uint32_t *alive, uint32_t *dead) {
   *alive += l == RILL_PEER_ALIVE;
   *dead += l == RILL_PEER_DEAD;
   for (uint32_t k = 0; k < c->st.max_consumers; k++) {
-    if (!c->st.consumers[k].mode) continue;
-    l = c->st.consumers[k].liveness;
+    if (!c->cons[k].mode) continue;
+    l = c->cons[k].liveness;
     *alive += l == RILL_PEER_ALIVE;
     *dead += l == RILL_PEER_DEAD;
   }
@@ -425,10 +434,10 @@ void cli_producer_rates(const cli_channel *c, const cli_channel *prev, double dt
 void cli_consumer_rates(const cli_channel *c, uint32_t slot, const cli_channel *prev, double dt,
                         cli_rates *out) {
   static const rill_consumer_stats none;
-  const rill_consumer_stats *cs = &c->st.consumers[slot];
+  const rill_consumer_stats *cs = &c->cons[slot];
   /* the slot's earlier reading, if a consumer held it then */
-  int held = slot < prev->st.max_consumers && prev->st.consumers[slot].mode;
-  const rill_consumer_stats *b = held ? &prev->st.consumers[slot] : &none;
+  int held = slot < prev->st.max_consumers && prev->cons[slot].mode;
+  const rill_consumer_stats *b = held ? &prev->cons[slot] : &none;
   memset(out, 0, sizeof *out);
   out->msgs = (double)delta(cs->msgs, b->msgs) / dt;
   out->bytes = (double)delta(cs->bytes, b->bytes) / dt;

@@ -89,7 +89,8 @@ void cli_json_done(cli_json *j); /* the final newline */
 typedef struct cli_channel {
   char name[RILL_NAME_MAX + 1];
   int err;                 /* rill_channel_stats_get()'s, or 0 */
-  rill_channel_stats st;
+  rill_channel_stats st;   /* nconsumers: the slots with a mode in cons */
+  rill_consumer_stats *cons; /* [max_consumers]; mode 0: a free slot */
   rill_latency *lat;       /* [max_consumers], for active slots */
 } cli_channel;
 

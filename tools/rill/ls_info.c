@@ -211,7 +211,7 @@ void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
   cli_json_end(j, '}');
   cli_json_arr(j, "consumers");
   for (uint32_t k = 0; k < st->max_consumers; k++) {
-    const rill_consumer_stats *cs = &st->consumers[k];
+    const rill_consumer_stats *cs = &c->cons[k];
     if (!cs->mode) continue;
     cli_json_obj(j, NULL);
     cli_json_u64(j, "slot", cs->slot);
@@ -276,7 +276,7 @@ static void print_channel(const cli_region *r, const cli_channel *c, uint64_t mo
          "STATE", "PID", "SEQ", "LAG", "MSGS", "BYTES", "OVR_POLL", "OVR_READ", "LOST", "FLAGS",
          "P50", "P99");
   for (uint32_t k = 0; k < st->max_consumers; k++) {
-    const rill_consumer_stats *cs = &st->consumers[k];
+    const rill_consumer_stats *cs = &c->cons[k];
     if (!cs->mode) continue;
     const rill_latency *h = &c->lat[k];
     char flags[16] = "-", p50[16] = "-", p99[16] = "-";

@@ -173,7 +173,7 @@ static void table(FILE *f, const mon *m, const cli_snap *s, const cli_snap *prev
               st->producer_pid ? pid : "-", fmt_rate(b1, rt.msgs, 0), fmt_rate(b2, rt.bytes, 1),
               "-", "-", "-", fmt_rate(b3, rt.backpressure, 0), "-", "-");
       for (uint32_t n = 0; n < st->max_consumers; n++) {
-        const rill_consumer_stats *cs = &st->consumers[n];
+        const rill_consumer_stats *cs = &c->cons[n];
         if (!cs->mode) continue;
         char name[40], lag[24], p50[16], p99[16];
         snprintf(name, sizeof name, "  consumer %u %s", n, cli_mode(cs->mode));
@@ -347,7 +347,7 @@ static void prometheus(FILE *f, const mon *m, const cli_snap *s) {
           continue;
         }
         for (uint32_t n = 0; n < c->st.max_consumers; n++) {
-          const rill_consumer_stats *cs = &c->st.consumers[n];
+          const rill_consumer_stats *cs = &c->cons[n];
           if (!cs->mode) continue;
           char cl[224];
           snprintf(cl, sizeof cl, "%s,slot=\"%u\",mode=\"%s\"", labels, n, cli_mode(cs->mode));

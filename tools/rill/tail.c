@@ -159,11 +159,9 @@ int cmd_tail(int argc, char **argv) {
   rill_region *r;
   int rc = rill_region_open(region, &ro, &r);
   if (rc) return cli_fail("%s (in %s): %s", region, cli_dir_name(dir), rill_strerror(rc));
-  rill_channel_stats *st = malloc(sizeof *st);
-  if (!st) { rill_region_close(r); return cli_fail("%s", rill_strerror(-RILL_ENOMEM)); }
-  rc = rill_channel_stats_get(r, chan, st);
-  uint64_t cap = st->max_msg;
-  free(st);
+  rill_channel_stats st;
+  rc = rill_channel_stats_get(r, chan, &st);
+  uint64_t cap = rc ? 0 : st.max_msg;
   rill_consumer *c = NULL;
   if (!rc) rc = rill_consumer_join(r, chan, RILL_LOSSY, &c);
   if (rc) {

@@ -18,6 +18,7 @@ pub struct RegionOpts {
     pub dir: *const c_char,
     pub mode: u32,
     pub flags: u32,
+    pub reserved: [u64; 5],
 }
 
 #[repr(C)]
@@ -27,6 +28,7 @@ pub struct ChannelOpts {
     pub max_consumers: u32,
     pub flags: u32,
     pub max_msg: u64,
+    pub reserved: [u64; 5],
 }
 
 #[repr(C)]
@@ -36,15 +38,18 @@ pub struct View {
     pub sig: u64,
     pub sz: u32,
     pub ctl: u16,
-    pub reserved: u16,
+    pub reserved0: u16,
     pub tsorig: u32,
     pub tspub: u32,
     pub lost: u64,
+    pub reserved: [u64; 2],
 }
 
-const _: () = assert!(std::mem::size_of::<RegionOpts>() == 24);
-const _: () = assert!(std::mem::size_of::<ChannelOpts>() == 24);
-const _: () = assert!(std::mem::size_of::<View>() == 48);
+// rill.h's ABI rule: these sizes do not change; reserved fields of the
+// options must be zero.
+const _: () = assert!(std::mem::size_of::<RegionOpts>() == 64);
+const _: () = assert!(std::mem::size_of::<ChannelOpts>() == 64);
+const _: () = assert!(std::mem::size_of::<View>() == 64);
 
 pub const EAGAIN: c_int = 1;
 pub const EOVERRUN: c_int = 2;
@@ -133,6 +138,7 @@ impl RillChan {
             max_consumers: 1,
             flags: 0,
             max_msg: 0,
+            reserved: [0; 5],
         };
         // SAFETY: plain calls with valid pointers; every handle made here is
         // released by Drop (or below on failure).
@@ -146,6 +152,7 @@ impl RillChan {
                 dir: cdir.as_ptr(),
                 mode: 0o600,
                 flags: 0,
+                reserved: [0; 5],
             };
             let mut region = std::ptr::null_mut();
             check(
