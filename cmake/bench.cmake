@@ -33,3 +33,6 @@ if(RILL_ICEORYX)
     RILL_IOX_ROUDI="${RILL_IOX_ROUDI}"
     RILL_ICEORYX_VERSION="${iceoryx_binding_c_VERSION}")
 endif()
+
+# The command line's tests run `rill bench --help`, which runs rill_bench.
+add_dependencies(rill_tests rill_bench)

@@ -146,7 +146,7 @@ def test_help_and_usage(shm):
         assert f"Usage: rill {c}" in out
         assert rill(shm, "help", c, check=0).stdout == out
     assert "usage: rill_bench" in rill(shm, "bench", "--help", check=0).stdout
-    assert re.match(r"rill \d+\.\d+", rill(shm, "--version", check=0).stdout)
+    assert re.match(r"rill \d+\.\d+\.\d+ \(librill \d+\.\d+\.\d+\)$", rill(shm, "--version", check=0).stdout.strip())
     # usage errors: 2, with a pointer to --help
     for args in (["nosuch"], ["ls", "--bogus"], ["info"], ["info", "a/b/c"], ["info", ".hidden"],
                  ["tail", "md"], ["monitor", "--interval", "0"], ["monitor", "--once", "--prometheus"],

@@ -247,7 +247,8 @@ static const char bench_usage[] =
     "Usage: rill bench [ARGS...]\n"
     "\n"
     "Runs the benchmark, rill_bench, with ARGS: the one beside this program\n"
-    "if there is one, else the first on PATH.  Its options follow;\n"
+    "if there is one (make bench builds it in the build directory; it is not\n"
+    "installed), else the first on PATH.  Its options follow;\n"
     "docs/benchmark.md describes it, and 'make bench' runs it with the Go,\n"
     "request/response and peer benchmarks.\n";
 
@@ -272,6 +273,7 @@ int cmd_bench(int argc, char **argv) {
   fflush(stdout);
   if (prog == path) execv(prog, argv);
   else execvp(prog, argv);
-  return cli_fail("cannot run rill_bench (%s): build it with 'make' and run it from the build "
-                  "directory, or install it on PATH ('make install')", strerror(errno));
+  return cli_fail("cannot run rill_bench (%s): it is not installed; 'make bench' (or 'make "
+                  "bench-build') builds it in rill's build directory, beside the rill to run",
+                  strerror(errno));
 }

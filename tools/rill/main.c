@@ -61,7 +61,10 @@ int main(int argc, char **argv) {
     switch (o) {
     case 'd': cli_dir = optarg; break;
     case 'h': fputs(usage, stdout); return 0;
-    case 'V': printf("rill %d.%d\n", RILL_VERSION_MAJOR, RILL_VERSION_MINOR); return 0;
+    case 'V': /* this program's version, and the librill it runs with */
+      printf("rill %d.%d.%d (librill %s)\n", RILL_VERSION_MAJOR, RILL_VERSION_MINOR,
+             RILL_VERSION_PATCH, rill_version_string());
+      return 0;
     default: return cli_usage("bad option");
     }
   }
