@@ -60,11 +60,7 @@ if(RILL_MAN)
     "docs/cli.md|rill|1|see, watch and manage rill shared-memory regions and channels"
     "docs/api.md|librill|3|lock-free shared-memory channels between processes (the C library)")
   foreach(page ${RILL_MAN_PAGES})
-    string(REPLACE "|" ";" f "${page}")
-    list(GET f 0 src)
-    list(GET f 1 name)
-    list(GET f 2 sec)
-    list(GET f 3 what)
+    rill_fields("${page}" src name sec what)
     install(CODE "
       execute_process(COMMAND \"${CMAKE_COMMAND}\" -DMD2MAN=${RILL_MD2MAN}
                         -DINPUT=${PROJECT_SOURCE_DIR}/${src} -DOUTPUT=${man}/${name}.${sec}
