@@ -126,7 +126,9 @@ bench-deps:
 	@if [ -f $(BUILD)/CMakeCache.txt ]; then cmake -S . -B $(BUILD) >/dev/null; fi
 
 # ---- install: the prefix is the one given now, not the one configure saw.
-# An install that stops half-way removes what it wrote.
+# An install that stops half-way removes what it wrote.  As root, the
+# loader's cache is refreshed (ldconfig), so that programs find
+# librill.so.1 in /usr/local/lib at once.
 install: build
 	@p="$(abspath $(PREFIX))"; d="$$p"; \
 	while [ ! -e "$$d" ] && [ ! -L "$$d" ]; do d=$$(dirname "$$d"); done; \
@@ -134,7 +136,10 @@ install: build
 	if ! t=$$(mktemp -d "$$d/.rill-install.XXXXXX" 2>&1); then \
 	  echo "make install: cannot install into $$p: cannot write in $$d: $${t##*: } (run as root, or choose PREFIX=)"; exit 1; fi; \
 	rmdir "$$t"; \
-	cmake --install $(BUILD) --prefix "$$p" && exit 0; \
+	if cmake --install $(BUILD) --prefix "$$p"; then \
+	  if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then ldconfig; fi; \
+	  exit 0; \
+	fi; \
 	echo "make install: installing into $$p failed (above: what and why); removing what was installed"; \
 	cmake -DBUILD=$(abspath $(BUILD)) -DPREFIX="$$p" -P cmake/uninstall.cmake >/dev/null 2>&1; \
 	exit 1
