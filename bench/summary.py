@@ -43,20 +43,25 @@ def load(path):
         return None
 
 
+def scaled(x, units):
+    """X in the largest of UNITS ((divisor, suffix), largest first) that
+    keeps 3 significant digits from spilling into an exponent."""
+    for div, unit in units:
+        if x >= div * 0.9995:
+            return f"{x / div:.3g}{unit}"
+    return None
+
+
 def rate(x):
     if x is None:
         return "-"
-    if x >= 1e6:
-        return f"{x / 1e6:.3g} M"
-    if x >= 1e3:
-        return f"{x / 1e3:.3g} k"
-    return f"{x:.3g}"
+    return scaled(x, ((1e9, " G"), (1e6, " M"), (1e3, " k"))) or f"{x:.3g}"
 
 
 def ns(x):
     if x is None:
         return "-"
-    return f"{x / 1e3:.3g} µs" if x >= 1000 else f"{x:.0f} ns"
+    return scaled(x, ((1e9, " s"), (1e6, " ms"), (1e3, " µs"))) or f"{x:.0f} ns"
 
 
 def table(head, rows):

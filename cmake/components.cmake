@@ -148,8 +148,12 @@ set(RILL_GO OFF)
 set(go_how "Go ${RILL_GO_MIN} or newer from https://go.dev/dl (Debian 12's golang-go is 1.19)")
 find_program(RILL_GO_EXE go)
 if(RILL_GO_EXE)
-  execute_process(COMMAND ${RILL_GO_EXE} env GOVERSION OUTPUT_VARIABLE go_v
-                  OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE rc)
+  # The go found answers for itself: GOTOOLCHAIN=local, so that it never
+  # fetches a newer toolchain, and GOWORK=off, so that the go.work of the
+  # source tree does not make an older one fail instead of saying its version
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env GOTOOLCHAIN=local GOWORK=off
+                          ${RILL_GO_EXE} env GOVERSION
+                  OUTPUT_VARIABLE go_v OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE rc)
   string(REGEX MATCH "[0-9]+\\.[0-9]+(\\.[0-9]+)?" go_v "${go_v}")
   if(NOT rc EQUAL 0 OR NOT go_v)
     # go env GOVERSION is Go 1.16+; older ones say nothing useful
