@@ -28,7 +28,7 @@ if ! $sudo ${MAKE:-make} --no-print-directory bench-deps BUILD="$build"; then
   echo "make bench: make bench-deps failed; going on without them"
   exit 0
 fi
-cmake -S . -B "$build" >/dev/null
+# (make bench-deps configured the build again, so the list is current)
 if [ -s "$list" ]; then
   echo "make bench: still missing after make bench-deps:"
   sed 's/^/  /' "$list"

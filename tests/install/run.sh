@@ -48,6 +48,10 @@ lib=$(dirname "$(find "$p" -name 'librill.so' | head -n 1)")
 
 step "the README's C quickstart, built with pkg-config"
 export PKG_CONFIG_PATH=$pc
+# rill.pc finds its prefix from where it lies (not from a rill installed
+# elsewhere on this machine, which the builds below might use instead)
+[ "$(cd "$(pkg-config --variable=prefix rill)" && pwd -P)" = "$(cd "$p" && pwd -P)" ] ||
+  fail "rill.pc's prefix is $(pkg-config --variable=prefix rill), not where it was moved, $p"
 "${PYTHON:-python3}" "$src/tests/readme/check.py" extract c >"$scratch/quickstart.c"
 # shellcheck disable=SC2046
 $CC $CFLAGS "$scratch/quickstart.c" $(pkg-config --cflags --libs rill) -o "$scratch/quickstart" ||
@@ -63,6 +67,8 @@ cmake -S "$src/tests/install/project" -B "$scratch/project" -DCMAKE_PREFIX_PATH=
       -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$CFLAGS" >"$scratch/project.log" 2>&1 &&
   cmake --build "$scratch/project" >>"$scratch/project.log" 2>&1 ||
   { cat "$scratch/project.log"; fail "the find_package project does not build"; }
+grep -q "^rill_DIR:PATH=$p/" "$scratch/project/CMakeCache.txt" ||
+  fail "find_package found $(grep '^rill_DIR' "$scratch/project/CMakeCache.txt"), not the moved prefix"
 for exe in uses_shared uses_static; do
   (cd "$scratch/run" && RILL_DIR="$scratch/run" LD_LIBRARY_PATH="$lib" "$scratch/project/$exe") ||
     fail "$exe did not run"
