@@ -109,7 +109,8 @@ enum {
   RILL_EACCES,         /* permission denied on the region file                */
   RILL_ENODIR,         /* the region directory does not exist                 */
   RILL_ENOSPC,         /* not enough space in the file system or region       */
-  RILL_EBUSY,          /* a live producer owns the channel / the slot is live */
+  RILL_EBUSY,          /* a live producer owns the channel / the slot is live /
+                          a lock was held longer than the 1 s a call waits */
   RILL_EFULL,          /* every consumer slot of the channel is taken         */
   RILL_EEMPTY,         /* region file has length zero                         */
   RILL_ETRUNC,         /* region file shorter than its header says            */
@@ -160,9 +161,13 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
 
 /* Opens an existing region, validating magic, version, sizes, alignment and
  * every table offset against the file's real length.  Of OPTS (NULL: the
- * defaults) it uses dir; size and mode are the creator's business.
+ * defaults) it uses dir; size and mode are the creator's business.  The
+ * handle's shared lock (below) waits out a cleaner's exclusive lock for at
+ * most 1 s: a process that holds the lock longer (stopped, or hostile)
+ * gets -RILL_EBUSY, never a hang.
  * Errors: EINVAL (a bad name, a nonzero flags or reserved field), ENOENT,
- * ENODIR, EACCES, EEMPTY, ETRUNC, EMAGIC, EVERSION, ECORRUPT, ENOMEM, EIO. */
+ * ENODIR, EACCES, EBUSY, EEMPTY, ETRUNC, EMAGIC, EVERSION, ECORRUPT,
+ * ENOMEM, EIO. */
 int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out);
 
@@ -254,7 +259,8 @@ typedef struct rill_channel_opts {
 uint64_t rill_channel_footprint(const rill_channel_opts *opts);
 
 /* Creates channel NAME in region R.  Errors: EINVAL, EEXIST, ENOSPC (the
- * region has no room or its object table is full), EIO. */
+ * region has no room or its object table is full), EBUSY (another process
+ * held the region's table lock for more than 1 s), EIO. */
 int rill_channel_create(rill_region *r, const char *name,
                         const rill_channel_opts *opts);
 

@@ -26,7 +26,12 @@ int rill__file_unlink(const char *path);
 int rill__file_size(int fd, uint64_t *size);
 int rill__file_mode(int fd, uint32_t *mode); /* permission bits */
 void rill__file_close(int fd);
-/* Whole-file lock serialising changes to a region's table (blocking). */
+/* How long a lock wait lasts at most: a lock is held only for an instant
+ * by a well-behaved peer (a cleaner, a channel's creation), and a process
+ * that holds it longer (stopped, or hostile) must not hang the others. */
+#define RILL_LOCK_WAIT_NS 1000000000ull
+/* Whole-file lock serialising changes to a region's table, waiting at most
+ * RILL_LOCK_WAIT_NS: 0, -RILL_EBUSY, or an error. */
 int rill__file_lock(int fd);
 void rill__file_unlock(int fd);
 
@@ -43,7 +48,9 @@ void rill__lock_release(int fd, uint64_t off);
 int rill__lock_held(int fd, uint64_t off);
 
 /* A shared (read) lock on byte OFF, waiting for it if an exclusive lock is
- * held (briefly, by a cleaner).  Same ownership as rill__lock_try(). */
+ * held (briefly, by a cleaner), at most RILL_LOCK_WAIT_NS: 0, -RILL_EBUSY,
+ * or an error.  Works on a read-only FD.  Same ownership as
+ * rill__lock_try(). */
 int rill__lock_shared(int fd, uint64_t off);
 /* An exclusive lock on the whole file if nobody holds any lock on any part
  * of it: 0, -RILL_EBUSY, or an error.  Release with rill__lock_release_all. */

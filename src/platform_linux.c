@@ -28,6 +28,12 @@ const char *rill__dir(const char *dir) {
   return "/dev/shm";
 }
 
+static uint64_t clock_ns_mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int rill__errno(int e) {
   switch (e) {
   case ENOENT: return -RILL_ENOENT;
@@ -134,10 +140,36 @@ void rill__file_close(int fd) {
   if (fd >= 0) close(fd);
 }
 
-int rill__file_lock(int fd) {
-  while (flock(fd, LOCK_EX) != 0)
-    if (errno != EINTR) return rill__errno(errno);
+/* Naps between tries of a lock that is held: 10 us doubling to 10 ms.
+ * Returns 0 to try again, -RILL_EBUSY once RILL_LOCK_WAIT_NS have passed
+ * since *DEADLINE was set (0: the first call sets it).  A lock may be held
+ * by any process that can open the file, for as long as it likes: waiting
+ * without a bound (F_OFD_SETLKW, flock without LOCK_NB) would let it hang
+ * us.  The kernel has no lock wait with a timeout, hence the naps; they
+ * only happen while someone else holds the lock. */
+static int lock_nap(uint64_t *deadline, uint64_t *nap) {
+  uint64_t now = clock_ns_mono();
+  if (!*deadline) {
+    *deadline = now + RILL_LOCK_WAIT_NS;
+    *nap = 10000;
+  }
+  if (now >= *deadline) return -RILL_EBUSY;
+  uint64_t d = *nap < *deadline - now ? *nap : *deadline - now;
+  struct timespec ts = {(time_t)(d / 1000000000ull), (long)(d % 1000000000ull)};
+  nanosleep(&ts, NULL);
+  if (*nap < 10000000) *nap *= 2;
   return 0;
+}
+
+int rill__file_lock(int fd) {
+  uint64_t deadline = 0, nap = 0;
+  for (;;) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) return rill__errno(errno);
+    int rc = lock_nap(&deadline, &nap);
+    if (rc) return rc;
+  }
 }
 
 void rill__file_unlock(int fd) { (void)flock(fd, LOCK_UN); }
@@ -184,9 +216,14 @@ int rill__lock_held(int fd, uint64_t off) {
 
 int rill__lock_shared(int fd, uint64_t off) {
   struct flock fl;
-  while (ofd_lock(fd, F_OFD_SETLKW, F_RDLCK, off, &fl) != 0)
-    if (errno != EINTR) return rill__errno(errno);
-  return 0;
+  uint64_t deadline = 0, nap = 0;
+  for (;;) {
+    if (ofd_lock(fd, F_OFD_SETLK, F_RDLCK, off, &fl) == 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EACCES) return rill__errno(errno);
+    int rc = lock_nap(&deadline, &nap);
+    if (rc) return rc;
+  }
 }
 
 int rill__lock_all_try(int fd) {

@@ -67,7 +67,7 @@ var errText = [errMax]string{
 	ErrAccess:   "permission denied",
 	ErrNoDir:    "region directory does not exist",
 	ErrNoSpace:  "not enough space (file system or region)",
-	ErrBusy:     "in use by a live endpoint (the producer, or that consumer slot)",
+	ErrBusy:     "in use by a live endpoint (the producer, or that consumer slot), or locked for too long",
 	ErrFull:     "every consumer slot of the channel is taken",
 	ErrEmpty:    "region file is empty",
 	ErrTrunc:    "region file is shorter than its header says",
