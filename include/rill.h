@@ -136,9 +136,19 @@ typedef struct rill_region_opts {
   uint64_t size;   /* create: total bytes; 0 = 64 MiB.  Rounded up to 4 KiB. */
   const char *dir; /* NULL = $RILL_DIR, else "/dev/shm"                      */
   uint32_t mode;   /* create: file mode; 0 = 0600.  Set exactly, umask aside. */
-  uint32_t flags;  /* none defined yet: must be 0                          */
+  uint32_t flags;  /* RILL_REGION_* below (open only); create: must be 0   */
   uint64_t reserved[5]; /* must be 0                                       */
 } rill_region_opts; /* 64 bytes */
+
+/* rill_region_opts.flags of rill_region_open() (0.3 and later):
+ * RILL_REGION_READONLY opens the region to look at it only, as an
+ * observer: the file is opened read-only (so a region that another user
+ * made readable to us, mode 0644, can be inspected), nothing is mapped,
+ * and the calls that read it (rill_region_info_get, rill_region_object_get,
+ * rill_channel_stats_get, rill_consumer_stats_get, rill_latency_get) copy
+ * what they need with pread.  Joining a producer or a consumer, or
+ * creating a channel, through such a handle fails with -RILL_EACCES. */
+#define RILL_REGION_READONLY 0x1u
 
 #define RILL_NAME_MAX 39 /* longest region or channel name (bytes) */
 
@@ -161,13 +171,26 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
 
 /* Opens an existing region, validating magic, version, sizes, alignment and
  * every table offset against the file's real length.  Of OPTS (NULL: the
- * defaults) it uses dir; size and mode are the creator's business.  The
- * handle's shared lock (below) waits out a cleaner's exclusive lock for at
- * most 1 s: a process that holds the lock longer (stopped, or hostile)
- * gets -RILL_EBUSY, never a hang.
- * Errors: EINVAL (a bad name, a nonzero flags or reserved field), ENOENT,
- * ENODIR, EACCES, EBUSY, EEMPTY, ETRUNC, EMAGIC, EVERSION, ECORRUPT,
- * ENOMEM, EIO. */
+ * defaults) it uses dir and flags (RILL_REGION_READONLY); size and mode are
+ * the creator's business.  The handle's shared lock (below) waits out a
+ * cleaner's exclusive lock for at most 1 s: a process that holds the lock
+ * longer (stopped, or hostile) gets -RILL_EBUSY, never a hang.
+ * Errors: EINVAL (a bad name, an unknown flag, a nonzero reserved field),
+ * ENOENT, ENODIR, EACCES, EBUSY, EEMPTY, ETRUNC, EMAGIC, EVERSION,
+ * ECORRUPT, ENOMEM, EIO.
+ *
+ * A file shrunk under its users.  Whoever can write a region file can
+ * truncate it (the kernel cannot forbid it for a file in a directory such
+ * as /dev/shm).  The calls that only look (those that RILL_REGION_READONLY
+ * lists, on any handle, and rill_region_list, rill_region_in_use) copy
+ * with pread and report a shrunk file as -RILL_ETRUNC or -RILL_ECORRUPT:
+ * they survive any file, whoever owns it.  Endpoints (producers,
+ * consumers) read and write the file through a shared mapping, for
+ * speed: a process that touches a page past the new end is killed by
+ * SIGBUS, at its next poll or publish.  That is all a truncating peer can
+ * do: the pages left read as they were, and no payload is accepted that
+ * was not published (descriptors are validated as always).  Only grant
+ * write access to a region to peers you trust not to crash you this way. */
 int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out);
 
@@ -218,10 +241,18 @@ typedef struct rill_region_info {
   uint32_t creator_pid;
   uint32_t creator_uid;
   uint32_t nobjects;   /* objects in the table                          */
-  uint32_t reserved0;
+  uint32_t owner_uid;  /* the file's owner, now (0.3 and later)         */
   uint64_t reserved[3];
 } rill_region_info; /* 64 bytes */
 
+/* Fills *INFO from the region's header, read as a private copy (pread).
+ * creator_pid and creator_uid are what the creator wrote in the header:
+ * anyone who can write the file can change them.  owner_uid is the file's
+ * owner as the kernel says (fstat): trust that one.  It is 0.3's; librill
+ * 0.2 leaves it 0, which reads as root: a program that may run with an
+ * older librill checks rill_version() >= 300 first.  Returns 0, or
+ * -RILL_EINVAL, -RILL_ETRUNC (the file was shrunk), -RILL_EMAGIC (its
+ * header was overwritten), -RILL_EIO. */
 int rill_region_info_get(rill_region *r, rill_region_info *info);
 
 /* An object of a region's table (docs/PROTOCOL.md section 1.2). */
@@ -238,7 +269,8 @@ typedef struct rill_object_info {
 
 /* Fills *O with object I (0 <= I < rill_region_info.nobjects) of the
  * region's table, in the order they were created.  Returns 0, -RILL_ENOENT
- * past the last object, or -RILL_EINVAL. */
+ * past the last object, -RILL_EINVAL, -RILL_ETRUNC (the file was shrunk)
+ * or -RILL_ECORRUPT (the entry was overwritten with garbage). */
 int rill_region_object_get(rill_region *r, uint32_t i, rill_object_info *o);
 
 /* ---- channels ----------------------------------------------------------- */
@@ -259,8 +291,9 @@ typedef struct rill_channel_opts {
 uint64_t rill_channel_footprint(const rill_channel_opts *opts);
 
 /* Creates channel NAME in region R.  Errors: EINVAL, EEXIST, ENOSPC (the
- * region has no room or its object table is full), EBUSY (another process
- * held the region's table lock for more than 1 s), EIO. */
+ * region has no room or its object table is full), EACCES (R was opened
+ * RILL_REGION_READONLY), EBUSY (another process held the region's table
+ * lock for more than 1 s), EIO. */
 int rill_channel_create(rill_region *r, const char *name,
                         const rill_channel_opts *opts);
 
@@ -283,7 +316,9 @@ typedef struct rill_producer rill_producer;
  * is alive (an OFD lock held on the producer's page; released by the kernel
  * if the process dies).  A producer that joins a channel used before resumes
  * its sequence.  Errors: EINVAL, ENOENT, EBUSY, EMAGIC, EVERSION, ECORRUPT,
- * ENOMEM, EIO. */
+ * ENOMEM, EIO, and EACCES when R was opened RILL_REGION_READONLY.  The
+ * producer maps the channel: see rill_region_open() for what a peer that
+ * shrinks the file can do to it. */
 int rill_producer_join(rill_region *r, const char *name, rill_producer **out);
 
 /* Flushes counters and position, marks the channel closed (waiting
@@ -543,9 +578,12 @@ typedef struct rill_channel_stats {
 /* Reads the layout of channel NAME and its producer's counters from shared
  * memory without disturbing the endpoints (counters are as of each
  * endpoint's last flush).  Its consumers are read one slot at a time with
- * rill_consumer_stats_get().  Returns 0 with *ST filled, or an error:
- * EINVAL (a NULL argument, a bad name), ENOENT (no such channel), EMAGIC,
- * EVERSION, ECORRUPT (its header is not a valid channel's). */
+ * rill_consumer_stats_get().  Everything is read as a private copy (pread),
+ * never through the mapping: a file shrunk meanwhile is an error, not a
+ * SIGBUS.  Returns 0 with *ST filled, or an error: EINVAL (a NULL
+ * argument, a bad name), ENOENT (no such channel), EMAGIC, EVERSION,
+ * ECORRUPT (its header is not a valid channel's), ETRUNC (the file was
+ * shrunk). */
 int rill_channel_stats_get(rill_region *r, const char *name,
                            rill_channel_stats *st);
 

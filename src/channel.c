@@ -37,25 +37,35 @@ uint64_t rill_channel_footprint(const rill_channel_opts *opts) {
   return g.size;
 }
 
-static const rill_obj_entry *table(rill_region *r) {
-  return (const rill_obj_entry *)(r->base + RILL_TABLE_OFF);
+/* Observers read the table through rill__region_read() (a private copy,
+ * never the mapping), so a shrunk file is an error, not a SIGBUS. */
+
+/* Objects in R's table now, or a negative error. */
+static int64_t obj_count(rill_region *r) {
+  _Atomic uint32_t n;
+  int rc = rill__region_read(r, offsetof(rill_region_hdr, obj_cnt), &n, sizeof n);
+  if (rc) return rc;
+  /* Acquire fence: the copy of obj_cnt above comes before the copies of
+   * the entries after it; pairs with the release increment in
+   * rill_channel_create(). */
+  atomic_thread_fence(memory_order_acquire);
+  uint32_t v = atomic_load_explicit(&n, memory_order_relaxed);
+  return v > RILL_REGION_MAX_OBJECTS ? RILL_REGION_MAX_OBJECTS : v;
 }
 
-static uint32_t obj_count(rill_region *r) {
-  const rill_region_hdr *h = (const rill_region_hdr *)r->base;
-  /* Acquire: pairs with the release increment in rill_channel_create(). */
-  uint32_t n = atomic_load_explicit(&h->obj_cnt, memory_order_acquire);
-  return n > RILL_REGION_MAX_OBJECTS ? RILL_REGION_MAX_OBJECTS : n;
+static int entry_read(rill_region *r, uint32_t i, rill_obj_entry *e) {
+  return rill__region_read(r, RILL_TABLE_OFF + (uint64_t)i * sizeof *e, e, sizeof *e);
 }
 
 static int find_entry(rill_region *r, const char *name, rill_obj_entry *out) {
-  const rill_obj_entry *t = table(r);
-  uint32_t n = obj_count(r);
-  for (uint32_t i = 0; i < n; i++) {
-    rill_obj_entry e;
-    memcpy(&e, &t[i], sizeof e); /* a private copy: validate what we use */
-    if (strncmp(e.name, name, sizeof e.name) == 0) {
-      *out = e;
+  int64_t n = obj_count(r);
+  if (n < 0) return (int)n;
+  rill_obj_entry t[RILL_REGION_MAX_OBJECTS];
+  int rc = n ? rill__region_read(r, RILL_TABLE_OFF, t, (size_t)n * sizeof *t) : 0;
+  if (rc) return rc;
+  for (int64_t i = 0; i < n; i++) {
+    if (strncmp(t[i].name, name, sizeof t[i].name) == 0) {
+      *out = t[i]; /* a private copy: validate what we use */
       return 0;
     }
   }
@@ -64,10 +74,18 @@ static int find_entry(rill_region *r, const char *name, rill_obj_entry *out) {
 
 int rill_region_object_get(rill_region *r, uint32_t i, rill_object_info *o) {
   if (!r || !o) return -RILL_EINVAL;
-  if (i >= obj_count(r)) return -RILL_ENOENT;
+  int64_t n = obj_count(r);
+  if (n < 0) return (int)n;
+  if (i >= n) return -RILL_ENOENT;
   rill_obj_entry e;
-  memcpy(&e, &table(r)[i], sizeof e);
-  /* Validated when the region was opened; entries never change after. */
+  int rc = entry_read(r, i, &e);
+  if (rc) return rc;
+  /* Validated when the region was opened, and entries never change after;
+   * but whoever can write the file can change it since: check again. */
+  if (!memchr(e.name, 0, sizeof e.name) || !rill__name_ok(e.name) ||
+      e.type != RILL_OBJ_CHANNEL || e.off < RILL_PAGE || e.off % RILL_PAGE ||
+      !e.size || e.size % RILL_PAGE || e.off > r->size || e.size > r->size - e.off)
+    return -RILL_ECORRUPT;
   memset(o, 0, sizeof *o);
   memcpy(o->name, e.name, sizeof o->name - 1);
   o->type = e.type;
@@ -79,6 +97,7 @@ int rill_region_object_get(rill_region *r, uint32_t i, rill_object_info *o) {
 int rill_channel_create(rill_region *r, const char *name,
                         const rill_channel_opts *opts) {
   if (!r || !rill__name_ok(name)) return -RILL_EINVAL;
+  if (r->readonly) return -RILL_EACCES;
   rill_channel_opts o;
   int rc = opts_norm(opts, &o);
   if (rc) return rc;
@@ -88,9 +107,15 @@ int rill_channel_create(rill_region *r, const char *name,
   if ((rc = rill__file_lock(r->fd))) return rc;
   rill_region_hdr *h = (rill_region_hdr *)r->base;
   rill_obj_entry tmp;
-  uint32_t n = obj_count(r);
+  int64_t cnt = obj_count(r);
+  if (cnt < 0) { rc = (int)cnt; goto out; }
+  uint32_t n = (uint32_t)cnt;
   uint64_t off = h->alloc_off;
-  if (find_entry(r, name, &tmp) == 0) { rc = -RILL_EEXIST; goto out; }
+  if ((rc = find_entry(r, name, &tmp)) != -RILL_ENOENT) {
+    if (rc == 0) rc = -RILL_EEXIST;
+    goto out;
+  }
+  rc = 0;
   if (n >= RILL_REGION_MAX_OBJECTS || off % RILL_PAGE || off > r->size ||
       g.size > r->size - off) {
     rc = -RILL_ENOSPC;
@@ -125,8 +150,10 @@ int rill_channel_create(rill_region *r, const char *name,
   for (uint64_t i = 0; i < o.depth; i++)
     atomic_store_explicit(&meta[i].seq, ch->seq0 + i - o.depth, memory_order_relaxed);
 
-  /* Release: pairs with the acquire load of the channel magic in
-   * rill__chan_find(); everything above is visible to a joiner. */
+  /* Release: pairs with the acquire load of the channel magic in the Go
+   * binding's findChannel(), and with the acquire fence after the copy of
+   * obj_cnt in obj_count() (rill__chan_find() copies the header after it):
+   * everything above is visible to a joiner. */
   atomic_store_explicit(&ch->magic, RILL_CHANNEL_MAGIC, memory_order_release);
 
   rill_obj_entry *e = (rill_obj_entry *)(r->base + RILL_TABLE_OFF) + n;
@@ -136,7 +163,8 @@ int rill_channel_create(rill_region *r, const char *name,
   e->off = off;
   e->size = g.size;
   h->alloc_off = off + g.size;
-  /* Release: pairs with the acquire load of obj_cnt in obj_count(). */
+  /* Release: pairs with the acquire fence after the copy of obj_cnt in
+   * obj_count() (and the Go binding's acquire load). */
   atomic_store_explicit(&h->obj_cnt, n + 1, memory_order_release);
 out:
   rill__file_unlock(r->fd);
@@ -148,18 +176,21 @@ int rill__chan_find(rill_region *r, const char *name, rill_chan_info *ci) {
   rill_obj_entry e;
   int rc = find_entry(r, name, &e);
   if (rc) return rc;
-  const rill_region_hdr *h = (const rill_region_hdr *)r->base;
-  uint64_t rsize = h->size < r->size ? h->size : r->size;
+  uint64_t hsize;
+  if ((rc = rill__region_read(r, offsetof(rill_region_hdr, size), &hsize, sizeof hsize)))
+    return rc;
+  uint64_t rsize = hsize < r->size ? hsize : r->size;
   if (e.type != RILL_OBJ_CHANNEL || e.off < RILL_PAGE || e.off % RILL_PAGE ||
       e.size < 2 * RILL_PAGE || e.off > rsize || e.size > rsize - e.off)
     return -RILL_ECORRUPT;
-  const rill_chan_hdr *ch = (const rill_chan_hdr *)(r->base + e.off);
-  /* Acquire: pairs with the release store of magic in rill_channel_create(). */
-  if (atomic_load_explicit(&ch->magic, memory_order_acquire) != RILL_CHANNEL_MAGIC)
-    return -RILL_EMAGIC;
-  if (ch->version != RILL_LAYOUT_VERSION) return -RILL_EVERSION;
+  /* A private copy to validate.  The channel's magic was stored (release,
+   * rill_channel_create()) before its entry was counted; the acquire fence
+   * in obj_count() orders this copy after the count's. */
   rill_chan_hdr c;
-  memcpy(&c, ch, sizeof c); /* validate a private copy */
+  if ((rc = rill__region_read(r, e.off, &c, sizeof c))) return rc;
+  if (atomic_load_explicit(&c.magic, memory_order_relaxed) != RILL_CHANNEL_MAGIC)
+    return -RILL_EMAGIC;
+  if (c.version != RILL_LAYOUT_VERSION) return -RILL_EVERSION;
   rill_channel_opts o = {.depth = c.depth, .mtu = c.mtu,
                          .max_consumers = c.max_consumers, .max_msg = c.max_msg};
   if (!c.depth || !c.mtu || !c.max_consumers || !c.max_msg || c.flags ||

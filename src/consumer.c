@@ -348,6 +348,7 @@ static int slot_lock(rill_consumer *c, const rill_chan_info *ci, uint32_t slot) 
 static int join(rill_region *r, const char *name, int mode, int64_t want,
                 rill_consumer **out) {
   if (!r || !out) return -RILL_EINVAL;
+  if (r->readonly) return -RILL_EACCES; /* an observer's handle */
   rill_chan_info ci;
   int rc = rill__chan_find(r, name, &ci);
   if (rc) return rc;

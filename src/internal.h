@@ -9,8 +9,11 @@
 
 struct rill_region {
   int fd;        /* holds a shared lock on byte 0 while the handle lives */
-  uint64_t size;
-  uint8_t *base; /* whole file, read-write */
+  int readonly;  /* RILL_REGION_READONLY: fd read-only, nothing mapped */
+  uint64_t size; /* the file's length when it was opened */
+  uint8_t *base; /* whole file, read-write; NULL if readonly.  Only
+                  * endpoints' calls (create, join) touch it: what observers
+                  * read comes through rill__region_read() */
   char name[RILL_OBJ_NAME_SZ];
   char dir[RILL_PATH_MAX];
 };
@@ -32,6 +35,16 @@ static inline int rill__zeroed(const void *p, size_t n) {
     if (b[i]) return 0;
   return 1;
 }
+
+/* Copies N bytes at OFF of region R into BUF with pread, never through the
+ * mapping: a file shrunk meanwhile (by anyone who can write it) gives
+ * -RILL_ETRUNC, never a SIGBUS.  -RILL_ECORRUPT if OFF + N lies past the
+ * length R was opened with. */
+int rill__region_read(rill_region *r, uint64_t off, void *buf, size_t n);
+/* rill__region_read() of N <= RILL_PAGE bytes that change under us (an
+ * endpoint's page), read until two copies agree (a few tries; then the
+ * last copy).  See region.c for what a copy guarantees. */
+int rill__region_read_stable(rill_region *r, uint64_t off, void *buf, size_t n);
 
 /* Validates name (1..RILL_NAME_MAX of [A-Za-z0-9._-], not starting '.'). */
 int rill__name_ok(const char *name);

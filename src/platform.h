@@ -16,8 +16,13 @@ const char *rill__dir(const char *dir);
 /* Creates PATH exclusively with exactly MODE, checks free space for SIZE
  * bytes, sizes the file and reserves its pages.  *fd is open read-write. */
 int rill__file_create(const char *path, uint64_t size, uint32_t mode, int *fd);
-/* Opens PATH read-write; *size is its length now. */
-int rill__file_open(const char *path, int *fd, uint64_t *size);
+/* Opens PATH read-write, or read-only unless WRITABLE; *size is its length
+ * now. */
+int rill__file_open(const char *path, int writable, int *fd, uint64_t *size);
+/* Reads N bytes at OFF into BUF (a private copy: never a fault, whatever
+ * happens to the file).  0, -RILL_ETRUNC if the file ends before OFF + N
+ * (it was shrunk), or an error. */
+int rill__file_read(int fd, uint64_t off, void *buf, size_t n);
 /* A new open file description of the same file (own locks). */
 int rill__file_reopen(int fd, int *newfd);
 /* Links FROM at TO (fails with EEXIST if TO exists), then removes FROM. */
@@ -25,6 +30,7 @@ int rill__file_publish(const char *from, const char *to);
 int rill__file_unlink(const char *path);
 int rill__file_size(int fd, uint64_t *size);
 int rill__file_mode(int fd, uint32_t *mode); /* permission bits */
+int rill__file_owner(int fd, uint32_t *uid);  /* the file's owner now */
 void rill__file_close(int fd);
 /* How long a lock wait lasts at most: a lock is held only for an instant
  * by a well-behaved peer (a cleaner, a channel's creation), and a process
@@ -52,6 +58,9 @@ int rill__lock_held(int fd, uint64_t off);
  * or an error.  Works on a read-only FD.  Same ownership as
  * rill__lock_try(). */
 int rill__lock_shared(int fd, uint64_t off);
+/* 1 if another open file description holds a lock on any part of the file,
+ * 0 if none does, or an error.  Works on a read-only FD. */
+int rill__lock_any_held(int fd);
 /* An exclusive lock on the whole file if nobody holds any lock on any part
  * of it: 0, -RILL_EBUSY, or an error.  Release with rill__lock_release_all. */
 int rill__lock_all_try(int fd);

@@ -92,14 +92,30 @@ fail:
   return rc;
 }
 
-int rill__file_open(const char *path, int *fd, uint64_t *size) {
-  int f = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+int rill__file_open(const char *path, int writable, int *fd, uint64_t *size) {
+  int f = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
   if (f < 0) return dir_error(path, errno);
   struct stat st;
   if (fstat(f, &st) != 0) { int rc = rill__errno(errno); close(f); return rc; }
   if (!S_ISREG(st.st_mode)) { close(f); return -RILL_EMAGIC; }
   *fd = f;
   *size = (uint64_t)st.st_size;
+  return 0;
+}
+
+int rill__file_read(int fd, uint64_t off, void *buf, size_t n) {
+  uint8_t *b = buf;
+  while (n) {
+    ssize_t k = pread(fd, b, n, (off_t)off);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return rill__errno(errno);
+    }
+    if (k == 0) return -RILL_ETRUNC; /* end of file before OFF + N */
+    b += k;
+    off += (uint64_t)k;
+    n -= (size_t)k;
+  }
   return 0;
 }
 
@@ -133,6 +149,13 @@ int rill__file_mode(int fd, uint32_t *mode) {
   struct stat st;
   if (fstat(fd, &st) != 0) return rill__errno(errno);
   *mode = (uint32_t)st.st_mode & 07777u;
+  return 0;
+}
+
+int rill__file_owner(int fd, uint32_t *uid) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return rill__errno(errno);
+  *uid = (uint32_t)st.st_uid;
   return 0;
 }
 
@@ -224,6 +247,15 @@ int rill__lock_shared(int fd, uint64_t off) {
     int rc = lock_nap(&deadline, &nap);
     if (rc) return rc;
   }
+}
+
+int rill__lock_any_held(int fd) {
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK; /* conflicts with every lock; the whole file */
+  fl.l_whence = SEEK_SET;
+  if (fcntl(fd, F_OFD_GETLK, &fl) != 0) return rill__errno(errno);
+  return fl.l_type != F_UNLCK;
 }
 
 int rill__lock_all_try(int fd) {

@@ -291,6 +291,7 @@ static void resume(rill_producer *p) {
 
 int rill_producer_join(rill_region *r, const char *name, rill_producer **out) {
   if (!r || !out) return -RILL_EINVAL;
+  if (r->readonly) return -RILL_EACCES; /* an observer's handle */
   rill_chan_info ci;
   int rc = rill__chan_find(r, name, &ci);
   if (rc) return rc;

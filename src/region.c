@@ -58,23 +58,56 @@ static void fifos_unlink(const char *dir, const char *name) {
 }
 
 static int region_new(const char *name, const char *dir, int fd, uint64_t size,
-                      rill_region **out) {
+                      int readonly, rill_region **out) {
   rill_region *r = calloc(1, sizeof *r);
   if (!r) return -RILL_ENOMEM;
   /* Shared lock for the handle's lifetime: the region has a live user.  It
-   * waits out a cleaner's exclusive lock; a region cleaned meanwhile is
-   * gone (unlinked), which the caller checks. */
+   * waits out a cleaner's exclusive lock (for a bounded time: -RILL_EBUSY
+   * if someone holds it longer); a region cleaned meanwhile is gone
+   * (unlinked), which the caller checks. */
   int rc = rill__lock_shared(fd, 0);
   if (rc) { free(r); return rc; }
-  void *base;
-  if ((rc = rill__map(fd, 0, size, 1, &base))) { free(r); return rc; }
+  void *base = NULL;
+  if (!readonly && (rc = rill__map(fd, 0, size, 1, &base))) { free(r); return rc; }
   r->fd = fd;
+  r->readonly = readonly;
   r->size = size;
   r->base = base;
   snprintf(r->name, sizeof r->name, "%s", name);
   snprintf(r->dir, sizeof r->dir, "%s", dir);
   *out = r;
   return 0;
+}
+
+int rill__region_read(rill_region *r, uint64_t off, void *buf, size_t n) {
+  if (off > r->size || n > r->size - off) return -RILL_ECORRUPT;
+  return rill__file_read(r->fd, off, buf, n);
+}
+
+/* What a copy made by pread gives: the kernel copies the bytes in some
+ * order, in word-sized (or larger) moves from aligned places on the
+ * machines we know, but promises neither: a field written while it is
+ * copied may come out torn, and fields are not ordered with each other.
+ * So: copy twice with an acquire fence between and keep the copy when
+ * both agree.  The kernel's loads are this thread's loads, and the fence
+ * orders the first copy's before the second's: a copy that agrees with
+ * one taken before it is what memory held at one moment, and fields it
+ * shows stored with release (an endpoint's state) carry what was stored
+ * before them (pairs with the release stores that endpoints make: the
+ * cursor's state at join, consumer.c; the producer's seq, producer.c).
+ * A page that keeps changing (a consumer flushing without pause) gives up
+ * after a few tries with the last copy: counters are informative. */
+int rill__region_read_stable(rill_region *r, uint64_t off, void *buf, size_t n) {
+  uint8_t again[RILL_PAGE];
+  if (n > sizeof again) return -RILL_EINVAL;
+  int rc = rill__region_read(r, off, buf, n);
+  for (int i = 0; !rc && i < 8; i++) {
+    atomic_thread_fence(memory_order_acquire);
+    if ((rc = rill__region_read(r, off, again, n))) break;
+    if (!memcmp(buf, again, n)) break;
+    memcpy(buf, again, n);
+  }
+  return rc;
 }
 
 int rill_region_create(const char *name, const rill_region_opts *opts,
@@ -102,7 +135,7 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
   int fd;
   if ((rc = rill__file_create(tmp, size, mode, &fd))) return rc;
   rill_region *r;
-  if ((rc = region_new(name, dir, fd, size, &r))) {
+  if ((rc = region_new(name, dir, fd, size, 0, &r))) {
     rill__file_close(fd);
     rill__file_unlink(tmp);
     return rc;
@@ -117,7 +150,10 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
   h->obj_max = RILL_REGION_MAX_OBJECTS;
   atomic_store_explicit(&h->obj_cnt, 0, memory_order_relaxed);
   h->alloc_off = RILL_PAGE;
-  /* Release: pairs with the acquire load of magic in rill_region_open(). */
+  /* Release: pairs with the acquire load of magic by a reader of the
+   * mapping (the Go binding's open).  rill_region_open() copies the header
+   * with pread after finding the file by the name it gets below (link):
+   * the syscalls order it. */
   atomic_store_explicit(&h->magic, RILL_REGION_MAGIC, memory_order_release);
   if ((rc = rill__file_publish(tmp, path))) {
     rill_region_close(r);
@@ -135,23 +171,43 @@ static int entry_ok(const rill_obj_entry *e, uint64_t alloc_off) {
   return 1;
 }
 
-/* Validates the header and table of a mapped region of FILE_SIZE bytes. */
-static int region_validate(const uint8_t *base, uint64_t file_size) {
-  const rill_region_hdr *h = (const rill_region_hdr *)base;
-  /* Acquire: pairs with the release store of magic in rill_region_create(). */
-  if (atomic_load_explicit(&h->magic, memory_order_acquire) != RILL_REGION_MAGIC)
-    return -RILL_EMAGIC;
+/* Validates the header and table of region R, whose file had FILE_SIZE
+ * bytes at open; reads a private copy (rill__region_read), never the
+ * mapping. */
+static int region_validate(rill_region *r, uint64_t file_size) {
+  uint64_t magic;
+  int rc = rill__file_read(r->fd, 0, &magic, sizeof magic);
+  if (rc) return rc == -RILL_ETRUNC ? -RILL_EMAGIC : rc; /* not 8 bytes now */
+  /* The magic is written before the file is linked into place (create):
+   * a region found by its name is whole.  A plain copy suffices. */
+  if (magic != RILL_REGION_MAGIC) return -RILL_EMAGIC;
   if (file_size < RILL_PAGE) return -RILL_ETRUNC;
+  union {
+    rill_region_hdr h;
+    struct {
+      uint8_t hdr[RILL_TABLE_OFF];
+      rill_obj_entry t[RILL_REGION_MAX_OBJECTS];
+    } p;
+  } u;
+  _Static_assert(sizeof u == RILL_PAGE, "header and table copy");
+  const rill_region_hdr *h = &u.h;
+  if ((rc = rill__region_read(r, 0, &u.h, sizeof u.h))) return rc;
   if (h->version != RILL_LAYOUT_VERSION) return -RILL_EVERSION;
   if (h->size > file_size) return -RILL_ETRUNC;
   if (h->hdr_size != RILL_PAGE || h->obj_max != RILL_REGION_MAX_OBJECTS ||
       h->size < 2 * RILL_PAGE || h->size % RILL_PAGE)
     return -RILL_ECORRUPT;
-  uint32_t cnt = atomic_load_explicit(&h->obj_cnt, memory_order_acquire);
+  uint32_t cnt = atomic_load_explicit(&h->obj_cnt, memory_order_relaxed);
   if (cnt > h->obj_max || h->alloc_off < RILL_PAGE || h->alloc_off > h->size ||
       h->alloc_off % RILL_PAGE)
     return -RILL_ECORRUPT;
-  const rill_obj_entry *t = (const rill_obj_entry *)(base + RILL_TABLE_OFF);
+  /* The table again, after obj_cnt: an acquire fence orders the copy of
+   * obj_cnt above before this one (pairs with the release increment in
+   * rill_channel_create()), so the CNT entries are whole. */
+  atomic_thread_fence(memory_order_acquire);
+  const rill_obj_entry *t = u.p.t;
+  if (cnt && (rc = rill__region_read(r, RILL_TABLE_OFF, u.p.t, (size_t)cnt * sizeof *t)))
+    return rc;
   for (uint32_t i = 0; i < cnt; i++)
     if (!entry_ok(&t[i], h->alloc_off)) return -RILL_ECORRUPT;
   return 0;
@@ -160,24 +216,26 @@ static int region_validate(const uint8_t *base, uint64_t file_size) {
 int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out) {
   if (!out || !rill__name_ok(name)) return -RILL_EINVAL;
-  if (opts && (opts->flags || !rill__zeroed(opts->reserved, sizeof opts->reserved)))
+  if (opts && ((opts->flags & ~RILL_REGION_READONLY) ||
+               !rill__zeroed(opts->reserved, sizeof opts->reserved)))
     return -RILL_EINVAL;
+  int readonly = opts && (opts->flags & RILL_REGION_READONLY);
   const char *dir = rill__dir(opts ? opts->dir : NULL);
   char path[RILL_PATH_MAX];
   int rc = make_path(path, sizeof path, dir, name);
   if (rc) return rc;
   int fd;
   uint64_t fsize;
-  if ((rc = rill__file_open(path, &fd, &fsize))) return rc;
+  if ((rc = rill__file_open(path, !readonly, &fd, &fsize))) return rc;
   if (fsize == 0) { rill__file_close(fd); return -RILL_EEMPTY; }
   if (fsize < sizeof(uint64_t)) { rill__file_close(fd); return -RILL_EMAGIC; }
   rill_region *r;
-  if ((rc = region_new(name, dir, fd, fsize, &r))) { rill__file_close(fd); return rc; }
+  if ((rc = region_new(name, dir, fd, fsize, readonly, &r))) { rill__file_close(fd); return rc; }
   if (rill__file_linked(fd) == 0) { /* removed by a cleaner while we came */
     rill_region_close(r);
     return -RILL_ENOENT;
   }
-  if ((rc = region_validate(r->base, fsize))) {
+  if ((rc = region_validate(r, fsize))) {
     rill_region_close(r);
     return rc;
   }
@@ -187,7 +245,7 @@ int rill_region_open(const char *name, const rill_region_opts *opts,
 
 int rill_region_close(rill_region *r) {
   if (!r) return 0;
-  rill__unmap(r->base, r->size);
+  if (r->base) rill__unmap(r->base, r->size);
   rill__file_close(r->fd);
   free(r);
   return 0;
@@ -203,23 +261,25 @@ int rill_region_unlink(const char *name, const char *dir) {
   return 0;
 }
 
-/* Opens DIR/NAME if it is a rill region (by its magic; nothing else is
- * validated).  Returns 0 with *fd open, or an error (EMAGIC: not a region). */
-static int region_file_open(const char *dir, const char *name, int *fd) {
+/* Opens DIR/NAME (read-write if WRITABLE, else read-only) if it is a rill
+ * region (by its magic; nothing else is validated).  Returns 0 with *fd
+ * open, or an error (EMAGIC: not a region). */
+static int region_file_open(const char *dir, const char *name, int writable, int *fd) {
   char path[RILL_PATH_MAX];
   int rc = make_path(path, sizeof path, dir, name);
   if (rc) return rc;
   int f;
-  uint64_t size;
-  if ((rc = rill__file_open(path, &f, &size))) return rc;
+  uint64_t size, magic;
+  if ((rc = rill__file_open(path, writable, &f, &size))) return rc;
   if (size < RILL_PAGE) { rill__file_close(f); return -RILL_EMAGIC; }
-  void *m;
-  if ((rc = rill__map(f, 0, RILL_PAGE, 0, &m))) { rill__file_close(f); return rc; }
-  const rill_region_hdr *h = m;
-  /* Acquire: pairs with the release store of magic in rill_region_create(). */
-  int magic = atomic_load_explicit(&h->magic, memory_order_acquire) == RILL_REGION_MAGIC;
-  rill__unmap(m, RILL_PAGE);
-  if (!magic) { rill__file_close(f); return -RILL_EMAGIC; }
+  /* A copy, not a mapping: the file may be any file, shrunk at any moment
+   * by whoever can write it.  The magic is in place before a region is
+   * linked under its name (rill_region_create()). */
+  rc = rill__file_read(f, 0, &magic, sizeof magic);
+  if (rc || magic != RILL_REGION_MAGIC) {
+    rill__file_close(f);
+    return rc && rc != -RILL_ETRUNC ? rc : -RILL_EMAGIC;
+  }
   *fd = f;
   return 0;
 }
@@ -228,7 +288,7 @@ static int region_file_open(const char *dir, const char *name, int *fd) {
  * lock.  Returns 0 with *fd locked (no user alive), -RILL_EBUSY (in use),
  * or an error (EMAGIC: not a region). */
 static int region_lock_unused(const char *dir, const char *name, int *fd) {
-  int f, rc = region_file_open(dir, name, &f);
+  int f, rc = region_file_open(dir, name, 1, &f);
   if (rc) return rc;
   if ((rc = rill__lock_all_try(f))) { rill__file_close(f); return rc; }
   *fd = f;
@@ -237,12 +297,14 @@ static int region_lock_unused(const char *dir, const char *name, int *fd) {
 
 int rill_region_in_use(const char *name, const char *dir) {
   if (!rill__name_ok(name)) return -RILL_EINVAL;
-  int fd, rc = region_lock_unused(rill__dir(dir), name, &fd);
-  if (rc == -RILL_EBUSY) return 1;
+  /* Read-only: asking needs no right to write the file.  Any lock held by
+   * another open file description is a user's (a cleaner's is held for an
+   * instant). */
+  int fd, rc = region_file_open(rill__dir(dir), name, 0, &fd);
   if (rc) return rc;
-  rill__lock_release_all(fd);
+  rc = rill__lock_any_held(fd);
   rill__file_close(fd);
-  return 0;
+  return rc;
 }
 
 struct clean_ctx {
@@ -294,7 +356,7 @@ static int list_one(const char *name, void *arg) {
   int f;
   /* temporary files and FIFOs (names with '.'), others, gone meanwhile,
    * or not ours to read */
-  if (!rill__name_ok(name) || region_file_open(k->dir, name, &f)) return 0;
+  if (!rill__name_ok(name) || region_file_open(k->dir, name, 0, &f)) return 0;
   rill__file_close(f);
   k->found++;
   return k->fn ? k->fn(name, k->arg) : 0;
@@ -308,14 +370,21 @@ int rill_region_list(const char *dir, rill_list_fn fn, void *arg) {
 
 int rill_region_info_get(rill_region *r, rill_region_info *info) {
   if (!r || !info) return -RILL_EINVAL;
-  const rill_region_hdr *h = (const rill_region_hdr *)r->base;
-  uint32_t cnt = atomic_load_explicit(&h->obj_cnt, memory_order_acquire);
+  rill_region_hdr h;
+  uint32_t owner;
+  int rc = rill__region_read_stable(r, 0, &h, sizeof h);
+  if (rc || (rc = rill__file_owner(r->fd, &owner))) return rc;
+  /* Valid at open; whoever can write the file may have changed it since. */
+  if (atomic_load_explicit(&h.magic, memory_order_relaxed) != RILL_REGION_MAGIC)
+    return -RILL_EMAGIC;
+  uint32_t cnt = atomic_load_explicit(&h.obj_cnt, memory_order_relaxed);
   memset(info, 0, sizeof *info);
-  info->size = h->size;
-  info->used = h->alloc_off;
-  info->created_ns = h->created_ns;
-  info->creator_pid = h->creator_pid;
-  info->creator_uid = h->creator_uid;
+  info->size = h.size;
+  info->used = h.alloc_off;
+  info->created_ns = h.created_ns;
+  info->creator_pid = h.creator_pid;
+  info->creator_uid = h.creator_uid;
   info->nobjects = cnt > RILL_REGION_MAX_OBJECTS ? RILL_REGION_MAX_OBJECTS : cnt;
+  info->owner_uid = owner;
   return 0;
 }

@@ -12,13 +12,25 @@ static uint64_t cursor_off(const rill_chan_info *ci, uint32_t i) {
   return ci->off + ci->g.cursor_off + (uint64_t)i * RILL_PAGE;
 }
 
+/* Every reading goes through rill__region_read_stable(): a private copy
+ * made with pread, never the mapping, so an observer survives a file that
+ * someone shrinks under it (-RILL_ETRUNC), and a read-only handle, which
+ * maps nothing, works the same. */
+
+/* The producer page's first two lines: position, state, counters. */
+#define PROD_HEAD_BYTES offsetof(rill_prod_page, evicted)
+/* A cursor page's first two lines: position, state, counters. */
+#define CUR_HEAD_BYTES offsetof(rill_cursor, lat_sum)
+
 int rill_channel_stats_get(rill_region *r, const char *name, rill_channel_stats *st) {
   if (!st) return -RILL_EINVAL;
   rill_chan_info ci;
   int rc = rill__chan_find(r, name, &ci);
   if (rc) return rc;
+  rill_prod_page pp;
+  if ((rc = rill__region_read_stable(r, ci.off + ci.g.prod_off, &pp, PROD_HEAD_BYTES)))
+    return rc;
   memset(st, 0, sizeof *st);
-  const rill_prod_page *pp = (const rill_prod_page *)(r->base + ci.off + ci.g.prod_off);
   st->depth = ci.depth;
   st->mtu = ci.mtu;
   st->max_consumers = ci.max_consumers;
@@ -30,21 +42,22 @@ int rill_channel_stats_get(rill_region *r, const char *name, rill_channel_stats 
   st->data_chunks = ci.g.data_chunks;
   st->seq0 = ci.seq0;
   st->created_ns = ci.created_ns;
-  st->seq = atomic_load_explicit(&pp->seq, memory_order_acquire);
-  st->msgs = atomic_load_explicit(&pp->msgs, memory_order_relaxed);
-  st->bytes = atomic_load_explicit(&pp->bytes, memory_order_relaxed);
-  st->backpressure = atomic_load_explicit(&pp->backpressure, memory_order_relaxed);
-  st->producer_joined = atomic_load_explicit(&pp->state, memory_order_relaxed) == RILL_PROD_JOINED;
+  /* Relaxed loads of our private copy: the copy itself is the reading. */
+  st->seq = atomic_load_explicit(&pp.seq, memory_order_relaxed);
+  st->msgs = atomic_load_explicit(&pp.msgs, memory_order_relaxed);
+  st->bytes = atomic_load_explicit(&pp.bytes, memory_order_relaxed);
+  st->backpressure = atomic_load_explicit(&pp.backpressure, memory_order_relaxed);
+  st->producer_joined = atomic_load_explicit(&pp.state, memory_order_relaxed) == RILL_PROD_JOINED;
   st->producer_liveness = rill__liveness(r->fd, ci.off + ci.g.prod_off, st->producer_joined);
-  st->producer_pid = atomic_load_explicit(&pp->pid, memory_order_relaxed);
-  st->producer_heartbeat_ns = atomic_load_explicit(&pp->hb_ns, memory_order_relaxed);
-  st->evictions = atomic_load_explicit(&pp->evictions, memory_order_relaxed);
-  st->wakes = atomic_load_explicit(&pp->wakes, memory_order_relaxed);
-  st->producer_gen = atomic_load_explicit(&pp->gen, memory_order_relaxed);
+  st->producer_pid = atomic_load_explicit(&pp.pid, memory_order_relaxed);
+  st->producer_heartbeat_ns = atomic_load_explicit(&pp.hb_ns, memory_order_relaxed);
+  st->evictions = atomic_load_explicit(&pp.evictions, memory_order_relaxed);
+  st->wakes = atomic_load_explicit(&pp.wakes, memory_order_relaxed);
+  st->producer_gen = atomic_load_explicit(&pp.gen, memory_order_relaxed);
   for (uint32_t i = 0; i < ci.max_consumers; i++) {
-    const rill_cursor *k = (const rill_cursor *)(r->base + cursor_off(&ci, i));
-    /* Acquire: as in rill_consumer_stats_get(). */
-    st->nconsumers += atomic_load_explicit(&k->state, memory_order_acquire) == RILL_CUR_ACTIVE;
+    _Atomic uint32_t state;
+    if ((rc = rill__region_read(r, cursor_off(&ci, i), &state, sizeof state))) return rc;
+    st->nconsumers += atomic_load_explicit(&state, memory_order_relaxed) == RILL_CUR_ACTIVE;
   }
   return 0;
 }
@@ -56,28 +69,37 @@ int rill_consumer_stats_get(rill_region *r, const char *name, uint32_t slot,
   int rc = rill__chan_find(r, name, &ci);
   if (rc) return rc;
   if (slot >= ci.max_consumers) return -RILL_EINVAL;
+  /* A copy that agrees with the one before it (rill__region_read_stable(),
+   * region.c): seeing ACTIVE in it, we see the cursor stored before the
+   * release store of ACTIVE when the consumer joined (consumer.c). */
+  rill_cursor k;
+  if ((rc = rill__region_read_stable(r, cursor_off(&ci, slot), &k, CUR_HEAD_BYTES))) return rc;
   memset(cs, 0, sizeof *cs);
   cs->slot = slot;
-  const rill_prod_page *pp = (const rill_prod_page *)(r->base + ci.off + ci.g.prod_off);
-  const rill_cursor *k = (const rill_cursor *)(r->base + cursor_off(&ci, slot));
-  /* Acquire: pairs with the release store of ACTIVE when a consumer joins
-   * (consumer.c): seeing ACTIVE, we see the cursor stored before it. */
-  if (atomic_load_explicit(&k->state, memory_order_acquire) != RILL_CUR_ACTIVE) return 0;
-  uint64_t prod_seq = atomic_load_explicit(&pp->seq, memory_order_acquire);
+  if (atomic_load_explicit(&k.state, memory_order_relaxed) != RILL_CUR_ACTIVE) return 0;
+  _Atomic uint64_t pseq;
+  _Atomic uint32_t evicted;
+  if ((rc = rill__region_read(r, ci.off + ci.g.prod_off + offsetof(rill_prod_page, seq),
+                              &pseq, sizeof pseq)) ||
+      (rc = rill__region_read(r, ci.off + ci.g.prod_off + offsetof(rill_prod_page, evicted) +
+                                     (uint64_t)slot * sizeof evicted,
+                              &evicted, sizeof evicted)))
+    return rc;
+  uint64_t prod_seq = atomic_load_explicit(&pseq, memory_order_relaxed);
   cs->liveness = rill__liveness(r->fd, cursor_off(&ci, slot), 1);
-  uint32_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed);
-  cs->evicted = gen && gen == atomic_load_explicit(&pp->evicted[slot], memory_order_relaxed);
-  cs->parked = atomic_load_explicit(&k->park, memory_order_relaxed) != 0;
-  cs->pid = atomic_load_explicit(&k->pid, memory_order_relaxed);
-  cs->heartbeat_ns = atomic_load_explicit(&k->hb_ns, memory_order_relaxed);
-  cs->mode = atomic_load_explicit(&k->mode, memory_order_relaxed);
-  cs->seq = atomic_load_explicit(&k->seq, memory_order_acquire);
+  uint32_t gen = atomic_load_explicit(&k.gen, memory_order_relaxed);
+  cs->evicted = gen && gen == atomic_load_explicit(&evicted, memory_order_relaxed);
+  cs->parked = atomic_load_explicit(&k.park, memory_order_relaxed) != 0;
+  cs->pid = atomic_load_explicit(&k.pid, memory_order_relaxed);
+  cs->heartbeat_ns = atomic_load_explicit(&k.hb_ns, memory_order_relaxed);
+  cs->mode = atomic_load_explicit(&k.mode, memory_order_relaxed);
+  cs->seq = atomic_load_explicit(&k.seq, memory_order_relaxed);
   cs->lag = (int64_t)(prod_seq - cs->seq) > 0 ? prod_seq - cs->seq : 0;
-  cs->msgs = atomic_load_explicit(&k->msgs, memory_order_relaxed);
-  cs->bytes = atomic_load_explicit(&k->bytes, memory_order_relaxed);
-  cs->overrun_poll = atomic_load_explicit(&k->overrun_poll, memory_order_relaxed);
-  cs->overrun_read = atomic_load_explicit(&k->overrun_read, memory_order_relaxed);
-  cs->lost = atomic_load_explicit(&k->lost, memory_order_relaxed);
+  cs->msgs = atomic_load_explicit(&k.msgs, memory_order_relaxed);
+  cs->bytes = atomic_load_explicit(&k.bytes, memory_order_relaxed);
+  cs->overrun_poll = atomic_load_explicit(&k.overrun_poll, memory_order_relaxed);
+  cs->overrun_read = atomic_load_explicit(&k.overrun_read, memory_order_relaxed);
+  cs->lost = atomic_load_explicit(&k.lost, memory_order_relaxed);
   return 0;
 }
 
@@ -87,13 +109,17 @@ int rill_latency_get(rill_region *r, const char *name, uint32_t slot, rill_laten
   int rc = rill__chan_find(r, name, &ci);
   if (rc) return rc;
   if (slot >= ci.max_consumers) return -RILL_EINVAL;
-  const rill_cursor *k = (const rill_cursor *)(r->base + cursor_off(&ci, slot));
-  /* Relaxed: counters written by their consumer alone; a snapshot taken
-   * while it writes may be off by the sample in flight. */
+  /* Counters written by their consumer alone; a snapshot taken while it
+   * writes may be off by the sample in flight. */
+  rill_cursor k;
+  size_t from = offsetof(rill_cursor, lat_sum);
+  if ((rc = rill__region_read_stable(r, cursor_off(&ci, slot) + from, (uint8_t *)&k + from,
+                                     sizeof k - from)))
+    return rc;
   h->count = 0;
-  h->sum_ns = atomic_load_explicit(&k->lat_sum, memory_order_relaxed);
+  h->sum_ns = atomic_load_explicit(&k.lat_sum, memory_order_relaxed);
   for (uint32_t i = 0; i < RILL_LAT_BUCKETS; i++) {
-    h->buckets[i] = atomic_load_explicit(&k->lat[i], memory_order_relaxed);
+    h->buckets[i] = atomic_load_explicit(&k.lat[i], memory_order_relaxed);
     h->count += h->buckets[i];
   }
   return 0;

@@ -145,7 +145,7 @@ static void test_results(void) {
   rill_region_info ri;
   memset(&ri, 0xa5, sizeof ri);
   CHECK_OK(rill_region_info_get(r, &ri));
-  CHECK_EQ(ri.reserved0, 0);
+  CHECK_EQ(ri.owner_uid, (uint32_t)getuid());
   CHECK(zeroed(ri.reserved, sizeof ri.reserved));
 
   rill_object_info oi;
@@ -221,7 +221,7 @@ static const item layout[] = {
     FIELD(rill_region_info, creator_pid),
     FIELD(rill_region_info, creator_uid),
     FIELD(rill_region_info, nobjects),
-    FIELD(rill_region_info, reserved0),
+    FIELD(rill_region_info, owner_uid),
     FIELD(rill_region_info, reserved),
     STRUCT(rill_object_info),
     FIELD(rill_object_info, name),
@@ -349,6 +349,7 @@ static const struct {
     CONST(RILL_EDEAD),
     CONST(RILL_NAME_MAX),
     CONST(RILL_FOREVER),
+    CONST(RILL_REGION_READONLY),
     CONST(RILL_OBJECT_CHANNEL),
     CONST(RILL_CTL_SOM),
     CONST(RILL_CTL_EOM),

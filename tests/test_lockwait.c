@@ -2,7 +2,7 @@
 /* Every lock wait in the library is bounded.  A process that holds a lock
  * on a region file for good (stopped, or hostile: any process that can
  * open the file can take one) must not hang the others:
- *   - rill_region_open() waits out an exclusive
+ *   - rill_region_open(), read-write and read-only, waits out an exclusive
  *     lock on byte 0 (a cleaner's, held for an instant) for about 1 s, then
  *     returns -RILL_EBUSY;
  *   - rill_channel_create() does the same for the table's lock (flock,
@@ -63,11 +63,14 @@ int main(void) {
   tu_gate_wait(&h.ready, 1);
   rill_region *x = NULL;
   CHECK_BOUNDED(rill_region_open("locked", &o, &x), -RILL_EBUSY);
+  rill_region_opts ro = o;
+  ro.flags = RILL_REGION_READONLY;
+  CHECK_BOUNDED(rill_region_open("locked", &ro, &x), -RILL_EBUSY);
   CHECK_EQ(rill_region_in_use("locked", tu_dir()), 1);
   /* Released while we wait: the open gets the lock. */
   tu_gate_post(&h.release);
   tu_wait(k);
-  CHECK_OK(rill_region_open("locked", &o, &x));
+  CHECK_OK(rill_region_open("locked", &ro, &x));
   rill_region_close(x);
   tu_gate_close(&h.ready);
   tu_gate_close(&h.release);
