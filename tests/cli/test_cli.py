@@ -269,6 +269,57 @@ def test_ls(shm, peers):
     assert rill_json("/nonexistent", "ls", "--json", shm)["dir"] == shm
 
 
+def test_owner_is_the_files(shm, peers):
+    """OWNER is the file's owner, not the header's creator_uid, which
+    whoever can write the file can change (issue 18, item 12)."""
+    peer = peers(shm)
+    quotes(peer)
+    path = os.path.join(shm, "md")
+    with open(path, "r+b") as f:  # the header's creator_uid, at offset 36
+        f.seek(36)
+        f.write(struct.pack("=I", 4242))
+    md = rill_json(shm, "ls", "--json")["regions"][0]
+    assert (md["owner_uid"], md["creator_uid"]) == (os.getuid(), 4242)
+    doc = rill_json(shm, "info", "--json", "md")
+    assert (doc["owner_uid"], doc["creator_uid"]) == (os.getuid(), 4242)
+    if os.getuid() == 0:
+        os.chown(path, 4343, -1)
+        assert rill_json(shm, "ls", "--json")["regions"][0]["owner_uid"] == 4343
+        assert "4343" in rill(shm, "ls", check=0).stdout.splitlines()[1].split()
+
+
+def test_read_only_user(shm, peers):
+    """Another user looks at a region made readable to it (0644): ls, info
+    and monitor open it read-only (issue 18, item 14)."""
+    if os.getuid() != 0:
+        pytest.skip("needs root, to act as another user")
+    peer = peers(shm)
+    quotes(peer)
+    assert peer.do("send 0 5") == [5]
+    peer.do("flush")
+    os.chmod(shm, 0o755)
+    os.chmod(os.path.join(shm, "md"), 0o644)
+
+    def nobody():
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    def run(*args):
+        p = subprocess.run([RILL, "--dir", shm, *args], capture_output=True, text=True,
+                           timeout=DEADLINE, preexec_fn=nobody)
+        assert p.returncode == 0, f"rill {' '.join(args)} -> {p.returncode}\n{p.stderr}"
+        return p.stdout
+
+    md = json.loads(run("ls", "--json"))["regions"][0]
+    assert (md["name"], md["status"], md["owner_uid"]) == ("md", "alive", 0)
+    assert md["endpoints_alive"] == 3
+    ch = json.loads(run("info", "--json", "md/quotes"))["channel"]
+    assert (ch["producer"]["state"], ch["producer"]["msgs"]) == ("alive", 5)
+    assert "md/quotes" in run("info", "md/quotes")
+    assert json.loads(run("monitor", "--once", "-i", "0.05", "--json"))
+
+
 # ---- info -----------------------------------------------------------------------
 
 

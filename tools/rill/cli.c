@@ -320,9 +320,14 @@ static int snap_region(cli_region *cr, const char *dir, int ask_in_use) {
     cr->in_use = u < 0 ? -1 : u;
   }
   rill_region *r;
-  rill_region_opts o = {.dir = dir};
+  /* Read-only: an observer needs no right to write the region, maps
+   * nothing, and survives a file shrunk under it (an error, not SIGBUS). */
+  rill_region_opts o = {.dir = dir, .flags = RILL_REGION_READONLY};
   if ((cr->err = rill_region_open(cr->name, &o, &r))) return 0;
-  rill_region_info_get(r, &cr->info);
+  if ((cr->err = rill_region_info_get(r, &cr->info))) {
+    rill_region_close(r);
+    return 0;
+  }
   cr->ch = calloc(cr->info.nobjects ? cr->info.nobjects : 1, sizeof *cr->ch);
   if (!cr->ch) { rill_region_close(r); return -RILL_ENOMEM; }
   for (uint32_t i = 0; i < cr->info.nobjects; i++) {

@@ -106,8 +106,9 @@ int cmd_ls(int argc, char **argv) {
       }
       cli_json_u64(&j, "size", r->info.size);
       cli_json_u64(&j, "used", r->info.used);
-      cli_json_u64(&j, "owner_uid", r->info.creator_uid);
-      cli_json_str(&j, "owner", owner(r->info.creator_uid, who, sizeof who));
+      cli_json_u64(&j, "owner_uid", r->info.owner_uid);
+      cli_json_str(&j, "owner", owner(r->info.owner_uid, who, sizeof who));
+      cli_json_u64(&j, "creator_uid", r->info.creator_uid);
       cli_json_u64(&j, "creator_pid", r->info.creator_pid);
       cli_json_u64(&j, "created_ns", r->info.created_ns);
       cli_json_num(&j, "age_s", age_s(s.real_ns, r->info.created_ns));
@@ -127,7 +128,7 @@ int cmd_ls(int argc, char **argv) {
     snprintf(eps, sizeof eps, "%u alive, %u dead", alive, dead);
     printf("%-24s %10s %10s %-10s %5s %8u  %-6s %s\n", r->name,
            cli_bytes(b1, (double)r->info.size), cli_bytes(b2, (double)r->info.used),
-           owner(r->info.creator_uid, who, sizeof who),
+           owner(r->info.owner_uid, who, sizeof who),
            cli_age(b3, age_s(s.real_ns, r->info.created_ns)), r->nchannels, status, eps);
   }
   if (json) {
@@ -342,8 +343,9 @@ int cmd_info(int argc, char **argv) {
       cli_json_str(&j, "status", region_status(r, alive, dead));
       cli_json_u64(&j, "size", r->info.size);
       cli_json_u64(&j, "used", r->info.used);
-      cli_json_u64(&j, "owner_uid", r->info.creator_uid);
-      cli_json_str(&j, "owner", owner(r->info.creator_uid, who, sizeof who));
+      cli_json_u64(&j, "owner_uid", r->info.owner_uid);
+      cli_json_str(&j, "owner", owner(r->info.owner_uid, who, sizeof who));
+      cli_json_u64(&j, "creator_uid", r->info.creator_uid);
       cli_json_u64(&j, "creator_pid", r->info.creator_pid);
       cli_json_u64(&j, "created_ns", r->info.created_ns);
       cli_json_u64(&j, "objects", r->info.nobjects);
@@ -372,7 +374,7 @@ int cmd_info(int argc, char **argv) {
            r->info.nobjects, r->info.nobjects == 1 ? "" : "s");
     printf("  created   %s (%s ago) by pid %u, owner %s\n", ts,
            cli_age(b3, age_s(s.real_ns, r->info.created_ns)), r->info.creator_pid,
-           owner(r->info.creator_uid, who, sizeof who));
+           owner(r->info.owner_uid, who, sizeof who));
     printf("  users     %s; endpoints %u alive, %u dead\n", region_status(r, alive, dead),
            alive, dead);
     if (r->nchannels) {
