@@ -190,9 +190,37 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
  * SIGBUS, at its next poll or publish.  That is all a truncating peer can
  * do: the pages left read as they were, and no payload is accepted that
  * was not published (descriptors are validated as always).  Only grant
- * write access to a region to peers you trust not to crash you this way. */
+ * write access to a region to peers you trust not to crash you this way;
+ * an application that hosts untrusted peers calls rill_sigbus_guard(). */
 int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out);
+
+/* Guards this process against peers that shrink a region file under it
+ * (0.3 and later), for applications that host untrusted peers.  Installs,
+ * once (later calls return 0 at once), a SIGBUS handler: a fault on a
+ * mapping that rill made, past the end of its file, detaches that whole
+ * mapping from the file (private zero pages are mapped over it, allocated
+ * only when written), so the access is retried and the process lives;
+ * any other SIGBUS goes to the handler installed before (or to the
+ * default action: death).  The endpoint then sees an empty channel: no
+ * producer, free consumer slots, descriptors that are not yet published
+ * (slot 0's page reads 0xff, so that a consumer waiting for sequence
+ * number 0 does not take it for a message); what it writes reaches
+ * nobody.  At most the message being read when the pages went is
+ * affected: its payload may read as zeros in a reliable consumer (a lossy
+ * one's rill_check() reports it; a peer that can write the file can forge
+ * any payload anyway).  Its calls that wait or flush (rill_poll_wait,
+ * rill_recv_wait, rill_send_wait and rill_reserve_wait when they wait,
+ * rill_consumer_arm, rill_consumer_producer, rill_consumer_flush,
+ * rill_producer_flush) then return -RILL_ETRUNC: leave the endpoint and
+ * close the region.  An endpoint that never touches a lost page is not
+ * disturbed (and not told).  The handler is async-signal-safe; it covers
+ * the first 1024 mappings alive at once (a region handle opened
+ * read-write has 1, a producer 1, a consumer 3), beyond which a fault
+ * kills as before.  Install it before other threads start, after your own
+ * SIGBUS handler if you have one: rill's chains to it.  Returns 0, or an
+ * error (EIO) if the handler could not be installed. */
+int rill_sigbus_guard(void);
 
 /* Unmaps and frees the handle.  Endpoints joined through it stay valid (each
  * keeps its own mapping).  Accepts NULL.  Returns 0.

@@ -326,7 +326,8 @@ int64_t rill_consumer_seek_last(rill_consumer *c, uint64_t n) {
 int rill_consumer_flush(rill_consumer *c) {
   if (!c) return -RILL_EINVAL;
   rill__cursor_flush(c, 1);
-  return 0;
+  /* The SIGBUS guard replaced pages of our mappings: the file was shrunk. */
+  return rill__cons_lost(c) ? -RILL_ETRUNC : 0;
 }
 
 int rill_consumer_set_spin(rill_consumer *c, uint64_t ns) {
@@ -389,6 +390,7 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
    * read-write. */
   void *map, *cur, *wait;
   if ((rc = rill__map(c->fd, ci.off, ci.size, 0, &map))) goto fail_lock;
+  rill__map_fill(map, ci.g.meta_off); /* slot 0, should the guard detach it */
   c->map = map;
   c->map_size = ci.size;
   if ((rc = rill__map(c->fd, c->lock_off, RILL_PAGE, 1, &cur))) goto fail_map;

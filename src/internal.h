@@ -176,6 +176,12 @@ struct rill_consumer {
   char fifo[RILL_PATH_MAX];
 };
 
+/* 1 if the SIGBUS guard replaced pages of a mapping of C (its file was
+ * shrunk): its calls that wait or flush then return -RILL_ETRUNC. */
+static inline int rill__cons_lost(const rill_consumer *c) {
+  return rill__map_lost(c->map) || rill__map_lost(c->cur) || rill__map_lost(c->wait);
+}
+
 /* Writes the cursor (and the heartbeat if HB) to shared memory, and wakes a
  * producer waiting for credit. */
 void rill__cursor_flush(rill_consumer *c, int hb);

@@ -41,9 +41,25 @@ void rill__file_close(int fd);
 int rill__file_lock(int fd);
 void rill__file_unlock(int fd);
 
-/* Maps LEN bytes at OFF (page aligned) shared, read-only or read-write. */
+/* Maps LEN bytes at OFF (page aligned) shared, read-only or read-write.
+ * Every mapping is recorded (a fixed table; beyond it, unrecorded) for the
+ * SIGBUS guard below. */
 int rill__map(int fd, uint64_t off, uint64_t len, int writable, void **out);
 void rill__unmap(void *p, uint64_t len);
+
+/* The SIGBUS guard (rill_sigbus_guard()): installs, once, a SIGBUS handler
+ * that, for a fault on a recorded mapping past the end of its file (someone
+ * shrank it), maps private zero pages over the whole mapping (the page at
+ * the offset given to rill__map_fill() filled with 0xff), so the access
+ * retries and the process lives; other faults go to the handler that was
+ * there before.  Returns 0 or an error. */
+int rill__sigbus_guard(void);
+/* The page at OFF of the recorded mapping P reads 0xff if the guard
+ * detaches it (where slot 0 of a meta ring lies: see platform_linux.c). */
+void rill__map_fill(const void *p, uint64_t off);
+/* 1 if the guard detached the recorded mapping that starts at P, else 0.
+ * One load when it never detached any. */
+int rill__map_lost(const void *p);
 
 /* Exclusive lock on one byte at OFF, owned by this open file description,
  * released by the kernel when the description closes or the process dies.

@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <sched.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <stdio.h>
@@ -197,16 +200,168 @@ int rill__file_lock(int fd) {
 
 void rill__file_unlock(int fd) { (void)flock(fd, LOCK_UN); }
 
+/* ---- mappings, and the SIGBUS guard ------------------------------------
+ * Whoever can write a region file can shrink it; touching a page of a
+ * shared mapping past the end of its file raises SIGBUS.  The guard, asked
+ * for by the application (rill_sigbus_guard()), turns that into an error:
+ * it knows rill's mappings from a table that rill__map() fills and
+ * rill__unmap() empties (lock-free: a slot is claimed with a CAS, its base
+ * published last), and in the handler detaches the whole mapping from the
+ * file: private anonymous pages (zeros, allocated only when written) are
+ * mapped over it, and the access retries on them.  From then on this
+ * process sees nothing its peers write and they see nothing it writes, so
+ * at most the message being read or written when the pages went is
+ * affected.  Zeros read as "nothing here" everywhere (no producer, free
+ * consumer slots, descriptors of sequence number 0: behind every
+ * consumer) except for a consumer that waits for sequence number 0, to
+ * which slot 0 would read as published: so the page that holds slot 0
+ * (rill__map_fill()) is filled with 0xff (sequence number 2^64 - 1).
+ * The mapping is marked lost; the waiting calls and the flushes ask
+ * rill__map_lost() and return -RILL_ETRUNC. */
+
+#define MAP_TABLE 1024
+#define NO_FILL UINT64_MAX
+
+static struct map_rec {
+  _Atomic uintptr_t base; /* 0: free; 1: being filled; else the address */
+  _Atomic uint64_t len;
+  _Atomic uint64_t fill;  /* offset of the page to fill with 0xff, or NO_FILL */
+  _Atomic int writable;
+  _Atomic int lost;       /* set by the handler */
+} map_table[MAP_TABLE];
+
+static _Atomic uint64_t maps_lost; /* mappings the handler detached, ever */
+
+static void map_record(void *p, uint64_t len, int writable) {
+  for (uint32_t i = 0; i < MAP_TABLE; i++) {
+    struct map_rec *m = &map_table[i];
+    uintptr_t want = 0;
+    if (atomic_load_explicit(&m->base, memory_order_relaxed) != 0 ||
+        !atomic_compare_exchange_strong_explicit(&m->base, &want, 1, memory_order_relaxed,
+                                                 memory_order_relaxed))
+      continue;
+    atomic_store_explicit(&m->len, len, memory_order_relaxed);
+    atomic_store_explicit(&m->fill, NO_FILL, memory_order_relaxed);
+    atomic_store_explicit(&m->writable, writable, memory_order_relaxed);
+    atomic_store_explicit(&m->lost, 0, memory_order_relaxed);
+    /* Release: pairs with the acquire load of base in map_find(): who
+     * sees the base sees len and the flags. */
+    atomic_store_explicit(&m->base, (uintptr_t)p, memory_order_release);
+    return;
+  }
+  /* The table is full: this mapping is not guarded (rill.h says so). */
+}
+
+/* The record of the mapping that starts at P, or NULL. */
+static struct map_rec *map_find(const void *p) {
+  for (uint32_t i = 0; i < MAP_TABLE; i++)
+    /* Acquire: pairs with the release store of base in map_record(). */
+    if (atomic_load_explicit(&map_table[i].base, memory_order_acquire) == (uintptr_t)p)
+      return &map_table[i];
+  return NULL;
+}
+
 int rill__map(int fd, uint64_t off, uint64_t len, int writable, void **out) {
   void *p = mmap(NULL, (size_t)len, PROT_READ | (writable ? PROT_WRITE : 0),
                  MAP_SHARED, fd, (off_t)off);
   if (p == MAP_FAILED) return rill__errno(errno);
+  map_record(p, len, writable);
   *out = p;
   return 0;
 }
 
+void rill__map_fill(const void *p, uint64_t off) {
+  struct map_rec *m = p ? map_find(p) : NULL;
+  if (m) atomic_store_explicit(&m->fill, off, memory_order_relaxed);
+}
+
 void rill__unmap(void *p, uint64_t len) {
-  if (p) munmap(p, (size_t)len);
+  if (!p) return;
+  struct map_rec *m = map_find(p);
+  if (m) atomic_store_explicit(&m->base, 0, memory_order_relaxed);
+  munmap(p, (size_t)len);
+}
+
+int rill__map_lost(const void *p) {
+  if (!p || !atomic_load_explicit(&maps_lost, memory_order_relaxed)) return 0;
+  struct map_rec *m = map_find(p);
+  return m && atomic_load_explicit(&m->lost, memory_order_relaxed);
+}
+
+static struct sigaction sigbus_prev;
+static size_t sigbus_page;
+static _Atomic int sigbus_state; /* 0: not installed; 1: installing; 2: installed */
+
+/* Runs in the signal handler: only async-signal-safe calls.  mmap and
+ * mprotect are system calls without locks in libc (POSIX does not list
+ * them; on Linux they are safe); memset is on POSIX's list. */
+static int sigbus_detach(uintptr_t a) {
+  for (uint32_t i = 0; a && i < MAP_TABLE; i++) {
+    struct map_rec *m = &map_table[i];
+    /* Acquire: pairs with the release store of base in map_record(). */
+    uintptr_t b = atomic_load_explicit(&m->base, memory_order_acquire);
+    uint64_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
+    if (b <= 1 || a < b || a - b >= len) continue;
+    if (atomic_load_explicit(&m->lost, memory_order_relaxed)) return 0; /* not from the file */
+    void *q = mmap((void *)b, (size_t)len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (q == MAP_FAILED) return 0;
+    uint64_t fill = atomic_load_explicit(&m->fill, memory_order_relaxed);
+    if (fill != NO_FILL && fill < len && len - fill >= sigbus_page)
+      memset((uint8_t *)q + fill, 0xff, sigbus_page);
+    if (!atomic_load_explicit(&m->writable, memory_order_relaxed))
+      (void)mprotect(q, (size_t)len, PROT_READ);
+    atomic_store_explicit(&m->lost, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&maps_lost, 1, memory_order_relaxed);
+    return 1;
+  }
+  return 0;
+}
+
+static void sigbus_handler(int sig, siginfo_t *si, void *uc) {
+  int saved = errno;
+  if (si && si->si_code == BUS_ADRERR && sigbus_detach((uintptr_t)si->si_addr)) {
+    errno = saved;
+    return; /* the access retries, on our pages */
+  }
+  /* Not ours: as if we were not here. */
+  if (sigbus_prev.sa_flags & SA_SIGINFO) {
+    sigbus_prev.sa_sigaction(sig, si, uc);
+  } else if (sigbus_prev.sa_handler != SIG_DFL && sigbus_prev.sa_handler != SIG_IGN) {
+    sigbus_prev.sa_handler(sig);
+  } else {
+    /* The default action: a fault retries and meets it; a SIGBUS sent
+     * by someone is sent again (blocked until we return). */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    (void)sigaction(SIGBUS, &dfl, NULL);
+    if (!si || si->si_code <= 0) (void)raise(SIGBUS);
+  }
+  errno = saved;
+}
+
+int rill__sigbus_guard(void) {
+  int st = 0;
+  if (!atomic_compare_exchange_strong(&sigbus_state, &st, 1)) {
+    while (atomic_load(&sigbus_state) == 1) sched_yield(); /* another thread installs */
+    return atomic_load(&sigbus_state) == 2 ? 0 : -RILL_EIO;
+  }
+  long pg = sysconf(_SC_PAGESIZE);
+  sigbus_page = pg > 0 ? (size_t)pg : 4096;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = sigbus_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGBUS, &sa, &sigbus_prev) != 0) {
+    int rc = rill__errno(errno);
+    atomic_store(&sigbus_state, 0);
+    return rc;
+  }
+  atomic_store(&sigbus_state, 2);
+  return 0;
 }
 
 static int ofd_lock(int fd, int cmd, short type, uint64_t off, struct flock *fl) {

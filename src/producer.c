@@ -268,7 +268,8 @@ int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig) {
 int rill_producer_flush(rill_producer *p) {
   if (!p) return -RILL_EINVAL;
   prod_flush(p);
-  return 0;
+  /* The SIGBUS guard replaced pages of our mapping: the file was shrunk. */
+  return rill__map_lost(p->map) ? -RILL_ETRUNC : 0;
 }
 
 /* After a crash the flushed seq may lag what was published: walk forward
@@ -307,6 +308,7 @@ int rill_producer_join(rill_region *r, const char *name, rill_producer **out) {
   }
   void *map;
   if ((rc = rill__map(p->fd, ci.off, ci.size, 1, &map))) goto fail;
+  rill__map_fill(map, ci.g.meta_off); /* slot 0, should the guard detach it */
   p->map = map;
   p->map_size = ci.size;
   p->prod = (rill_prod_page *)(p->map + ci.g.prod_off);

@@ -243,6 +243,8 @@ int rill_region_open(const char *name, const rill_region_opts *opts,
   return 0;
 }
 
+int rill_sigbus_guard(void) { return rill__sigbus_guard(); }
+
 int rill_region_close(rill_region *r) {
   if (!r) return 0;
   if (r->base) rill__unmap(r->base, r->size);

@@ -87,7 +87,8 @@ static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *
     atomic_store_explicit(&pp->cr_wait, 0, memory_order_relaxed);
     if (pr < 0 && pr != -RILL_ETIMEDOUT) { rc = pr; goto out; }
     if ((rc = try(p, ctx)) != -RILL_EAGAIN) goto out;
-    rill_producer_flush(p); /* heartbeat while we wait */
+    /* heartbeat while we wait; -RILL_ETRUNC if the file was shrunk */
+    if ((rc = rill_producer_flush(p))) goto out;
   }
 out:
   p->backpressure = bp;
@@ -135,8 +136,10 @@ int rill_reserve_wait(rill_producer *p, size_t n, void **buf, uint64_t timeout_n
 
 /* 0 while the producer may still publish, -RILL_ECLOSED if it left,
  * -RILL_EDEAD if it died (asked of the kernel only with CHECK_LOCK: a
- * syscall). */
+ * syscall), -RILL_ETRUNC if the file was shrunk under our mappings (the
+ * SIGBUS guard replaced pages of them). */
 static int producer_gone(rill_consumer *c, int check_lock) {
+  if (rill__cons_lost(c)) return -RILL_ETRUNC;
   /* Acquire: pairs with the release store of LEFT in rill_producer_leave():
    * a poll after this sees everything published before it. */
   uint32_t st = atomic_load_explicit(&c->prod->state, memory_order_acquire);
@@ -153,6 +156,7 @@ static int producer_gone(rill_consumer *c, int check_lock) {
 
 int rill_consumer_producer(rill_consumer *c) {
   if (!c) return -RILL_EINVAL;
+  if (rill__cons_lost(c)) return -RILL_ETRUNC;
   uint32_t st = atomic_load_explicit(&c->prod->state, memory_order_acquire);
   return (int)rill__liveness(c->fd, c->prod_lock_off, st == RILL_PROD_JOINED);
 }
