@@ -93,10 +93,13 @@ func (r *Region) findEntry(name string) (objEntry, error) {
 	return objEntry{}, ErrNoEnt
 }
 
-// Channels lists the names of the channels in the region, in creation order.
-func (r *Region) Channels() []string {
+// Channels lists the names of the channels in the region, in creation order
+// (those read before a fault, if its file was shrunk under us).
+func (r *Region) Channels() (out []string) {
+	var err error
+	defer faultErr(noFault(), &err)
 	n := r.objCount()
-	out := make([]string, 0, n)
+	out = make([]string, 0, n)
 	for i := uint32(0); i < n; i++ {
 		e := *r.entry(i)
 		if name, ok := cName(&e.name); ok && e.typ == objChannel {
@@ -107,10 +110,15 @@ func (r *Region) Channels() []string {
 }
 
 // CreateChannel creates channel name in the region.  Errors: ErrInval,
-// ErrExist, ErrNoSpace (no room, or the object table is full), ErrIO.
+// ErrExist, ErrNoSpace (no room, or the object table is full), ErrAccess
+// (the region was opened ReadOnly), ErrBusy (another process held the
+// table's lock for more than a second), ErrIO.
 func (r *Region) CreateChannel(name string, opts *ChannelOpts) error {
 	if !validName(name) {
 		return ErrInval
+	}
+	if r.readOnly {
+		return ErrAccess
 	}
 	o, err := opts.norm()
 	if err != nil {

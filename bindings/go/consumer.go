@@ -526,6 +526,9 @@ func (r *Region) RejoinConsumer(name string, slot int) (*Consumer, error) {
 }
 
 func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error) {
+	if r != nil && r.readOnly {
+		return nil, ErrAccess // an observer's handle
+	}
 	ci, err := r.findChannel(name)
 	if err != nil {
 		return nil, err

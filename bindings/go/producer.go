@@ -407,6 +407,9 @@ func (p *Producer) resume() {
 // resumes its sequence.  Errors: ErrInval, ErrNoEnt, ErrBusy, ErrMagic,
 // ErrVersion, ErrCorrupt, ErrIO.
 func (r *Region) JoinProducer(name string) (*Producer, error) {
+	if r != nil && r.readOnly {
+		return nil, ErrAccess // an observer's handle
+	}
 	ci, err := r.findChannel(name)
 	if err != nil {
 		return nil, err

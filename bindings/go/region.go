@@ -5,10 +5,13 @@ package rill
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sort"
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // RegionOpts are the options of CreateRegion and OpenRegion.  The zero value
@@ -17,18 +20,31 @@ type RegionOpts struct {
 	Size uint64 // create: total bytes, rounded up to 4 KiB; 0 = 64 MiB
 	Dir  string // "" = $RILL_DIR, else /dev/shm
 	Mode uint32 // create: file mode, set exactly (umask aside); 0 = 0600
+	// ReadOnly (open only; RILL_REGION_READONLY): opens the region to look
+	// at it only: the file read-only (a region another user made readable
+	// to us, mode 0644, can be inspected), mapped read-only.  Joining a
+	// producer or a consumer, or creating a channel, fails with ErrAccess.
+	ReadOnly bool
 }
 
 // Region is an open region: a named shared-memory file holding channels.
 // Its methods may be called from several goroutines.  While it is open it
 // holds a shared lock on the file, which is how other processes tell that
 // the region has a live user.
+//
+// A file shrunk under a mapping (whoever can write it can truncate it)
+// makes a read of the lost pages fault.  The calls that only look (Info,
+// Objects, Channels, Stats, Latency, ListRegions, RegionInUse, OpenRegion's
+// validation) turn that fault into ErrTrunc (debug.SetPanicOnFault), so an
+// observer survives any file.  Endpoints (producers, consumers) crash on
+// it, as they do in C without rill_sigbus_guard (rill.h).
 type Region struct {
-	fd   int
-	m    mapping
-	size uint64
-	name string
-	dir  string
+	fd       int
+	m        mapping
+	size     uint64
+	name     string
+	dir      string
+	readOnly bool
 }
 
 // RegionInfo describes a region, as its header says (Region.Info).
@@ -37,8 +53,9 @@ type RegionInfo struct {
 	Used       uint64    // bytes allocated to objects (header included)
 	Created    time.Time // when the region was created (CLOCK_REALTIME)
 	CreatorPid uint32    // the creating process (informative: from its own PID namespace)
-	CreatorUid uint32    // the creating process's user
+	CreatorUid uint32    // the creating process's user, as the header says (whoever can write the file can change it)
 	Objects    uint32    // objects in the table
+	OwnerUid   uint32    // the file's owner, as the kernel says: trust this one
 }
 
 // ObjectChannel is the type of a channel in a region's object table.
@@ -52,18 +69,44 @@ type ObjectInfo struct {
 	Size uint64 // bytes
 }
 
-func newRegion(name, dir string, fd int, size uint64) (*Region, error) {
+func newRegion(name, dir string, fd int, size uint64, readOnly bool) (*Region, error) {
 	// Shared lock for the handle's lifetime.  It waits out a cleaner's
-	// exclusive lock; a region cleaned meanwhile is unlinked, which the
-	// caller checks.
+	// exclusive lock (for at most a second: ErrBusy); a region cleaned
+	// meanwhile is unlinked, which the caller checks.
 	if err := lockShared(fd, 0); err != nil {
 		return nil, err
 	}
-	m, err := mapFile(fd, 0, size, true)
+	m, err := mapFile(fd, 0, size, !readOnly)
 	if err != nil {
 		return nil, err
 	}
-	return &Region{fd: fd, m: m, size: size, name: name, dir: dir}, nil
+	return &Region{fd: fd, m: m, size: size, name: name, dir: dir, readOnly: readOnly}, nil
+}
+
+// noFault makes a memory fault in the calling goroutine (a read of a
+// mapping past the end of a file someone shrank) a panic that faultErr
+// recovers as ErrTrunc.  Use: defer faultErr(noFault(), &err).
+func noFault() bool { return debug.SetPanicOnFault(true) }
+
+func faultErr(old bool, err *error) {
+	debug.SetPanicOnFault(old)
+	if e := recover(); e != nil {
+		if _, ok := e.(interface{ Addr() uintptr }); ok { // a memory fault
+			*err = ErrTrunc
+			return
+		}
+		panic(e)
+	}
+}
+
+// readMagic reads the first 8 bytes of fd with pread: a copy, never a
+// fault, whatever happens to the file.
+func readMagic(fd int) uint64 {
+	var b [8]byte
+	if n, err := unix.Pread(fd, b[:], 0); err != nil || n != 8 {
+		return 0
+	}
+	return *(*uint64)(unsafe.Pointer(&b[0]))
 }
 
 func (r *Region) hdr() *regionHdr { return (*regionHdr)(r.m.base()) }
@@ -108,7 +151,7 @@ func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := newRegion(name, dir, fd, size)
+	r, err := newRegion(name, dir, fd, size, false)
 	if err != nil {
 		closeFd(fd)
 		fileUnlink(tmp)
@@ -160,7 +203,8 @@ func entryOK(e *objEntry, allocOff uint64) bool {
 
 // validate checks the header and table of a region mapped over fileSize
 // bytes (PROTOCOL.md §1.3).
-func (r *Region) validate(fileSize uint64) error {
+func (r *Region) validate(fileSize uint64) (err error) {
+	defer faultErr(noFault(), &err)
 	h := r.hdr()
 	// Acquire: pairs with the release store of magic at creation.
 	if atomic.LoadUint64(&h.magic) != regionMagic {
@@ -192,18 +236,20 @@ func (r *Region) validate(fileSize uint64) error {
 
 // OpenRegion opens an existing region, validating magic, version, sizes,
 // alignment and every table offset against the file's real length (only
-// opts.Dir is used).  Errors: ErrInval, ErrNoEnt, ErrNoDir, ErrAccess,
-// ErrEmpty, ErrTrunc, ErrMagic, ErrVersion, ErrCorrupt, ErrIO.
+// opts.Dir and opts.ReadOnly are used).  A lock another process holds on
+// the file for more than a second gives ErrBusy.  Errors: ErrInval,
+// ErrNoEnt, ErrNoDir, ErrAccess, ErrBusy, ErrEmpty, ErrTrunc, ErrMagic,
+// ErrVersion, ErrCorrupt, ErrIO.
 func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
 	if !validName(name) {
 		return nil, ErrInval
 	}
-	dir := ""
+	dir, readOnly := "", false
 	if opts != nil {
-		dir = opts.Dir
+		dir, readOnly = opts.Dir, opts.ReadOnly
 	}
 	dir = regionDir(dir)
-	fd, size, err := fileOpen(dir + "/" + name)
+	fd, size, err := fileOpen(dir+"/"+name, !readOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +261,7 @@ func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
 		closeFd(fd)
 		return nil, ErrMagic
 	}
-	r, err := newRegion(name, dir, fd, size)
+	r, err := newRegion(name, dir, fd, size, readOnly)
 	if err != nil {
 		closeFd(fd)
 		return nil, err
@@ -252,25 +298,31 @@ func (r *Region) Name() string { return r.name }
 // Dir is the directory the region's file is in.
 func (r *Region) Dir() string { return r.dir }
 
-// Info describes the region.
-func (r *Region) Info() RegionInfo {
+// Info describes the region (the zero RegionInfo if its file was shrunk
+// under us).
+func (r *Region) Info() (ri RegionInfo) {
+	var err error
+	defer faultErr(noFault(), &err)
 	h := r.hdr()
 	cnt := atomic.LoadUint32(&h.objCnt)
 	if cnt > maxObjects {
 		cnt = maxObjects
 	}
-	return RegionInfo{Size: h.size, Used: h.allocOff, Created: wallTime(h.createdNs),
-		CreatorPid: h.creatorPid, CreatorUid: h.creatorUid, Objects: cnt}
+	owner, _ := fileOwner(r.fd)
+	info := RegionInfo{Size: h.size, Used: h.allocOff, Created: wallTime(h.createdNs),
+		CreatorPid: h.creatorPid, CreatorUid: h.creatorUid, Objects: cnt, OwnerUid: owner}
+	return info
 }
 
 // Objects lists the region's object table in the order the objects were
 // created (the entries rill_region_object_get returns).  Entries are
 // validated when the region is opened and never change after.  Errors:
-// ErrInval (the region is closed).
-func (r *Region) Objects() ([]ObjectInfo, error) {
+// ErrInval (the region is closed), ErrTrunc (its file was shrunk).
+func (r *Region) Objects() (_ []ObjectInfo, err error) {
 	if r == nil || r.fd < 0 {
 		return nil, ErrInval
 	}
+	defer faultErr(noFault(), &err)
 	n := r.objCount()
 	out := make([]ObjectInfo, n)
 	for i := uint32(0); i < n; i++ {
@@ -314,22 +366,14 @@ func ListRegions(dir string) ([]string, error) {
 // magic (one we may open: as rill_region_list, files we cannot open are
 // not listed).
 func isRegion(path string) bool {
-	fd, size, err := fileOpen(path)
+	fd, size, err := fileOpen(path, false)
 	if err != nil { // gone meanwhile, or not ours to read
 		return false
 	}
 	defer closeFd(fd)
-	if size < pageSize {
-		return false
-	}
-	m, err := mapFile(fd, 0, pageSize, false)
-	if err != nil {
-		return false
-	}
-	// Acquire: pairs with the release store of magic at creation.
-	magic := atomic.LoadUint64((*uint64)(m.base()))
-	m.unmap()
-	return magic == regionMagic
+	// A copy, not a mapping: the file may be shrunk at any moment.  The
+	// magic is in place before a region is linked under its name.
+	return size >= pageSize && readMagic(fd) == regionMagic
 }
 
 // UnlinkRegion removes region name from dir ("" = $RILL_DIR or /dev/shm)
@@ -351,23 +395,12 @@ func UnlinkRegion(name, dir string) error {
 // the exclusive whole-file lock: the fd locked (no user alive), ErrBusy (in
 // use) or an error (ErrMagic: not a region).
 func lockUnused(dir, name string) (int, error) {
-	fd, size, err := fileOpen(dir + "/" + name)
+	fd, size, err := fileOpen(dir+"/"+name, true)
 	if err != nil {
 		return -1, err
 	}
-	if size < pageSize {
-		closeFd(fd)
-		return -1, ErrMagic
-	}
-	m, err := mapFile(fd, 0, pageSize, false)
-	if err != nil {
-		closeFd(fd)
-		return -1, err
-	}
-	// Acquire: pairs with the release store of magic at creation.
-	magic := atomic.LoadUint64((*uint64)(m.base()))
-	m.unmap()
-	if magic != regionMagic {
+	// A copy, not a mapping (as isRegion).
+	if size < pageSize || readMagic(fd) != regionMagic {
 		closeFd(fd)
 		return -1, ErrMagic
 	}
@@ -384,16 +417,17 @@ func RegionInUse(name, dir string) (bool, error) {
 	if !validName(name) {
 		return false, ErrInval
 	}
-	fd, err := lockUnused(regionDir(dir), name)
-	if err == ErrBusy {
-		return true, nil
-	}
+	// Read-only: asking needs no right to write the file.  Any lock held
+	// by another open file description is a user's.
+	fd, size, err := fileOpen(regionDir(dir)+"/"+name, false)
 	if err != nil {
 		return false, err
 	}
-	lockReleaseAll(fd)
-	closeFd(fd)
-	return false, nil
+	defer closeFd(fd)
+	if size < pageSize || readMagic(fd) != regionMagic {
+		return false, ErrMagic
+	}
+	return lockAnyHeld(fd)
 }
 
 // CleanRegions finds the regions in dir whose every user is dead and removes

@@ -81,8 +81,10 @@ func wallTime(ns uint64) time.Time {
 
 // Stats reads the counters of channel name from shared memory without
 // disturbing the endpoints (the same numbers as rill_channel_stats_get).
-// Errors: ErrInval, ErrNoEnt, ErrMagic, ErrVersion, ErrCorrupt.
-func (r *Region) Stats(name string) (*ChannelStats, error) {
+// Errors: ErrInval, ErrNoEnt, ErrMagic, ErrVersion, ErrCorrupt, ErrTrunc
+// (the file was shrunk under us).
+func (r *Region) Stats(name string) (_ *ChannelStats, err error) {
+	defer faultErr(noFault(), &err)
 	ci, err := r.findChannel(name)
 	if err != nil {
 		return nil, err
@@ -154,7 +156,8 @@ type Latency struct {
 // keeps them) without disturbing it; the same numbers as rill_latency_get.
 // The difference of two readings (Sub) is the samples taken between them.
 // Errors: those of Stats, ErrInval (no such slot).
-func (r *Region) Latency(channel string, slot uint32) (Latency, error) {
+func (r *Region) Latency(channel string, slot uint32) (_ Latency, err error) {
+	defer faultErr(noFault(), &err)
 	var h Latency
 	ci, err := r.findChannel(channel)
 	if err != nil {

@@ -96,9 +96,14 @@ func fileCreate(path string, size uint64, mode uint32) (int, error) {
 	return fd, nil
 }
 
-// fileOpen opens path read-write; size is its length now.
-func fileOpen(path string) (fd int, size uint64, err error) {
-	fd, e := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+// fileOpen opens path read-write, or read-only unless writable; size is
+// its length now.
+func fileOpen(path string, writable bool) (fd int, size uint64, err error) {
+	flags := unix.O_RDONLY
+	if writable {
+		flags = unix.O_RDWR
+	}
+	fd, e := unix.Open(path, flags|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if e != nil {
 		return -1, 0, dirErr(path, e)
 	}
@@ -121,6 +126,15 @@ func fileReopen(fd int) (int, error) {
 		return -1, errnoErr(err)
 	}
 	return nfd, nil
+}
+
+// fileOwner is the file's owner now.
+func fileOwner(fd int) (uint32, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, errnoErr(err)
+	}
+	return st.Uid, nil
 }
 
 func fileMode(fd int) (uint32, error) {
@@ -224,12 +238,55 @@ func lockHeld(fd int, off uint64) int {
 	return 0
 }
 
-// lockShared takes a shared lock on byte off, waiting out an exclusive one.
-func lockShared(fd int, off uint64) error {
-	if _, err := ofdLock(fd, unix.F_OFD_SETLKW, unix.F_RDLCK, off, 1); err != nil {
-		return errnoErr(err)
+// lockWait is how long a lock wait lasts at most (RILL_LOCK_WAIT_NS): a
+// well-behaved holder (a cleaner, a channel's creation) holds the lock for
+// an instant, and one that holds it longer (stopped, or hostile: anyone
+// who can open the file can take a lock) must not hang us.
+const lockWait = time.Second
+
+// lockRetry calls try until it returns something else than ErrBusy,
+// napping 10 us doubling to 10 ms between calls, for at most lockWait;
+// then ErrBusy.  The kernel has no lock wait with a timeout.
+func lockRetry(try func() error) error {
+	deadline := time.Now().Add(lockWait)
+	nap := 10 * time.Microsecond
+	for {
+		err := try()
+		if err != ErrBusy {
+			return err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return ErrBusy
+		}
+		time.Sleep(min(nap, left))
+		nap = min(2*nap, 10*time.Millisecond)
 	}
-	return nil
+}
+
+// lockShared takes a shared lock on byte off, waiting out an exclusive one
+// for at most lockWait (then ErrBusy).  It works on a read-only fd.
+func lockShared(fd int, off uint64) error {
+	return lockRetry(func() error {
+		_, err := ofdLock(fd, unix.F_OFD_SETLK, unix.F_RDLCK, off, 1)
+		if err == unix.EAGAIN || err == unix.EACCES {
+			return ErrBusy
+		}
+		if err != nil {
+			return errnoErr(err)
+		}
+		return nil
+	})
+}
+
+// lockAnyHeld is true if another open file description holds a lock on any
+// part of the file.  It works on a read-only fd.
+func lockAnyHeld(fd int) (bool, error) {
+	fl, err := ofdLock(fd, unix.F_OFD_GETLK, unix.F_WRLCK, 0, 0)
+	if err != nil {
+		return false, errnoErr(err)
+	}
+	return fl.Type != unix.F_UNLCK, nil
 }
 
 // lockAllTry takes an exclusive lock on the whole file if nobody holds any.
@@ -246,18 +303,24 @@ func lockAllTry(fd int) error {
 
 func lockReleaseAll(fd int) { ofdLock(fd, unix.F_OFD_SETLK, unix.F_UNLCK, 0, 0) }
 
-// fileLock serialises changes to a region's table (flock, blocking).
+// fileLock serialises changes to a region's table (flock), waiting for at
+// most lockWait (then ErrBusy).
 func fileLock(fd int) error {
-	for {
-		err := unix.Flock(fd, unix.LOCK_EX)
-		if err == unix.EINTR {
-			continue
+	return lockRetry(func() error {
+		for {
+			err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+			if err == unix.EINTR {
+				continue
+			}
+			if err == unix.EWOULDBLOCK {
+				return ErrBusy
+			}
+			if err != nil {
+				return errnoErr(err)
+			}
+			return nil
 		}
-		if err != nil {
-			return errnoErr(err)
-		}
-		return nil
-	}
+	})
 }
 
 func fileUnlock(fd int) { unix.Flock(fd, unix.LOCK_UN) }
