@@ -96,11 +96,20 @@ fail:
 }
 
 int rill__file_open(const char *path, int writable, int *fd, uint64_t *size) {
-  int f = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+  /* O_NONBLOCK: a FIFO (anyone can make one under a region's name) opened
+   * read-only would wait for a writer for ever.  Cleared once the file is
+   * known to be a regular file. */
+  int f = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (f < 0) return dir_error(path, errno);
   struct stat st;
   if (fstat(f, &st) != 0) { int rc = rill__errno(errno); close(f); return rc; }
   if (!S_ISREG(st.st_mode)) { close(f); return -RILL_EMAGIC; }
+  int fl = fcntl(f, F_GETFL);
+  if (fl < 0 || fcntl(f, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    int rc = rill__errno(errno);
+    close(f);
+    return rc;
+  }
   *fd = f;
   *size = (uint64_t)st.st_size;
   return 0;

@@ -8,6 +8,8 @@
  *   - rill_channel_create() does the same for the table's lock (flock,
  *     which even a reader of a 0644 file can take);
  *   - a lock released within the bound is waited for: open succeeds.
+ *   - a FIFO under a region's name is no region, and looking at it does
+ *     not wait for a writer (list, in_use and a read-only open would).
  * Before the bound, these calls blocked forever (F_OFD_SETLKW, flock
  * without LOCK_NB) and the watchdog killed the test. */
 #include "testutil.h"
@@ -90,5 +92,15 @@ int main(void) {
   rill_region_close(r);
   tu_gate_close(&f.ready);
   tu_gate_close(&f.release);
+
+  /* A FIFO under a region's name: opening it read-only would wait for a
+   * writer for ever; it is no region. */
+  char fifo[512];
+  tu_path(fifo, sizeof fifo, "fifo");
+  CHECK(mkfifo(fifo, 0644) == 0);
+  CHECK_EQ(rill_region_list(tu_dir(), NULL, NULL), 1);
+  CHECK_RC(rill_region_in_use("fifo", tu_dir()), -RILL_EMAGIC);
+  CHECK_RC(rill_region_open("fifo", &ro, &x), -RILL_EMAGIC);
+  CHECK_RC(rill_region_open("fifo", &o, &x), -RILL_EMAGIC);
   return tu_pass("opens and channel creation give up on a lock held for good");
 }

@@ -103,7 +103,10 @@ func fileOpen(path string, writable bool) (fd int, size uint64, err error) {
 	if writable {
 		flags = unix.O_RDWR
 	}
-	fd, e := unix.Open(path, flags|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	// O_NONBLOCK: a FIFO (anyone can make one under a region's name)
+	// opened read-only would wait for a writer for ever.  Cleared once the
+	// file is known to be a regular file.
+	fd, e := unix.Open(path, flags|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if e != nil {
 		return -1, 0, dirErr(path, e)
 	}
@@ -115,6 +118,10 @@ func fileOpen(path string, writable bool) (fd int, size uint64, err error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
 		return -1, 0, ErrMagic
+	}
+	if e := unix.SetNonblock(fd, false); e != nil {
+		unix.Close(fd)
+		return -1, 0, errnoErr(e)
 	}
 	return fd, uint64(st.Size), nil
 }
