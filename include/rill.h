@@ -279,8 +279,9 @@ typedef struct rill_region_info {
  * owner as the kernel says (fstat): trust that one.  It is 0.3's; librill
  * 0.2 leaves it 0, which reads as root: a program that may run with an
  * older librill checks rill_version() >= 300 first.  Returns 0, or
- * -RILL_EINVAL, -RILL_ETRUNC (the file was shrunk), -RILL_EMAGIC (its
- * header was overwritten), -RILL_EIO. */
+ * -RILL_EINVAL, -RILL_ETRUNC (the file was shrunk), -RILL_EMAGIC,
+ * -RILL_EVERSION, -RILL_ECORRUPT (its header was overwritten since it was
+ * opened: it is checked again, as open checks it), -RILL_EIO. */
 int rill_region_info_get(rill_region *r, rill_region_info *info);
 
 /* An object of a region's table (docs/PROTOCOL.md section 1.2). */

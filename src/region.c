@@ -171,6 +171,21 @@ static int entry_ok(const rill_obj_entry *e, uint64_t alloc_off) {
   return 1;
 }
 
+/* Checks the fields of header H (a private copy; its magic checked) of a
+ * file of FILE_SIZE bytes: 0, EVERSION, ETRUNC or ECORRUPT. */
+static int hdr_check(const rill_region_hdr *h, uint64_t file_size) {
+  if (h->version != RILL_LAYOUT_VERSION) return -RILL_EVERSION;
+  if (h->size > file_size) return -RILL_ETRUNC;
+  if (h->hdr_size != RILL_PAGE || h->obj_max != RILL_REGION_MAX_OBJECTS ||
+      h->size < 2 * RILL_PAGE || h->size % RILL_PAGE)
+    return -RILL_ECORRUPT;
+  uint32_t cnt = atomic_load_explicit(&h->obj_cnt, memory_order_relaxed);
+  if (cnt > h->obj_max || h->alloc_off < RILL_PAGE || h->alloc_off > h->size ||
+      h->alloc_off % RILL_PAGE)
+    return -RILL_ECORRUPT;
+  return 0;
+}
+
 /* Validates the header and table of region R, whose file had FILE_SIZE
  * bytes at open; reads a private copy (rill__region_read), never the
  * mapping. */
@@ -192,15 +207,8 @@ static int region_validate(rill_region *r, uint64_t file_size) {
   _Static_assert(sizeof u == RILL_PAGE, "header and table copy");
   const rill_region_hdr *h = &u.h;
   if ((rc = rill__region_read(r, 0, &u.h, sizeof u.h))) return rc;
-  if (h->version != RILL_LAYOUT_VERSION) return -RILL_EVERSION;
-  if (h->size > file_size) return -RILL_ETRUNC;
-  if (h->hdr_size != RILL_PAGE || h->obj_max != RILL_REGION_MAX_OBJECTS ||
-      h->size < 2 * RILL_PAGE || h->size % RILL_PAGE)
-    return -RILL_ECORRUPT;
+  if ((rc = hdr_check(h, file_size))) return rc;
   uint32_t cnt = atomic_load_explicit(&h->obj_cnt, memory_order_relaxed);
-  if (cnt > h->obj_max || h->alloc_off < RILL_PAGE || h->alloc_off > h->size ||
-      h->alloc_off % RILL_PAGE)
-    return -RILL_ECORRUPT;
   /* The table again, after obj_cnt: an acquire fence orders the copy of
    * obj_cnt above before this one (pairs with the release increment in
    * rill_channel_create()), so the CNT entries are whole. */
@@ -376,9 +384,11 @@ int rill_region_info_get(rill_region *r, rill_region_info *info) {
   uint32_t owner;
   int rc = rill__region_read_stable(r, 0, &h, sizeof h);
   if (rc || (rc = rill__file_owner(r->fd, &owner))) return rc;
-  /* Valid at open; whoever can write the file may have changed it since. */
+  /* Valid at open; whoever can write the file may have changed it since
+   * (or be writing it now): check it again, as open did. */
   if (atomic_load_explicit(&h.magic, memory_order_relaxed) != RILL_REGION_MAGIC)
     return -RILL_EMAGIC;
+  if ((rc = hdr_check(&h, r->size))) return rc;
   uint32_t cnt = atomic_load_explicit(&h.obj_cnt, memory_order_relaxed);
   memset(info, 0, sizeof *info);
   info->size = h.size;
