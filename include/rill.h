@@ -96,6 +96,32 @@ int rill_version(void);
  * string, never NULL.  Assumes nothing; never fails. */
 const char *rill_version_string(void);
 
+/* ---- errors --------------------------------------------------------------
+ * One rule for every call.  It returns 0 (or a count, or a size) on success
+ * and a negative RILL_E* code on failure.  A handle or pointer argument
+ * that is NULL where the call needs one fails with -RILL_EINVAL, hot paths
+ * included (rill_poll, rill_send, rill_reserve, rill_commit, ...): no call
+ * dereferences NULL.  A data buffer may be NULL only with a length of 0;
+ * the leave and close calls accept NULL and return 0; a call that returns
+ * a value rather than a code (rill_producer_seq, rill_consumer_slot,
+ * rill_channel_footprint) returns 0 for NULL.
+ *
+ * An error that comes from the operating system is returned as the code
+ * of its kind (EACCES for EACCES, EPERM and EROFS; ENOSPC for ENOSPC, EFBIG
+ * and EDQUOT; ENOENT; ENODIR for a missing or non-directory region
+ * directory; ENOMEM; EINVAL for EINVAL and ENAMETOOLONG), or as RILL_EIO
+ * when it has none; rill_os_error() gives the errno value itself.  ENOENT
+ * names a region, channel or slot that does not exist, and also a path
+ * that vanished under the call: a region unlinked while it was opened, or
+ * a region directory removed while a consumer made its fd's FIFO in it. */
+
+/* The errno value of the last operating-system failure behind an error
+ * code returned to this thread (EMFILE, ELOOP, EISDIR, ... when the code
+ * was RILL_EIO), or 0 if none happened yet.  Calls that succeed, and
+ * errors that do not come from the OS (a bad argument, a corrupt region),
+ * leave it as it was: read it right after the failing call. */
+int rill_os_error(void);
+
 /* ---- error codes (returned negated) ------------------------------------ */
 
 enum {
@@ -153,8 +179,12 @@ int rill_name_valid(const char *name);
  * pages up front (free space is checked first), and returns a handle in *out.
  * The file appears fully formed: it is built under a temporary name and
  * linked into place.  Names are 1..RILL_NAME_MAX bytes of [A-Za-z0-9._-] and
- * do not start with '.'.  Errors: EINVAL, EEXIST, ENODIR, EACCES, ENOSPC,
- * ENOMEM, EIO. */
+ * do not start with '.'.  The directory's path must leave room for the
+ * longest path rill makes in it, a consumer's FIFO (DIR/.rill-fifo@NAME@
+ * CHANNEL@SLOT, strlen(DIR) + 95 bytes, under 4096): a longer one is
+ * refused here and by rill_region_open() (EINVAL), so that no join fails
+ * for it later.  Errors: EINVAL, EEXIST, ENODIR, EACCES, ENOSPC, ENOMEM,
+ * EIO. */
 int rill_region_create(const char *name, const rill_region_opts *opts,
                        rill_region **out);
 
@@ -250,7 +280,10 @@ typedef struct rill_channel_opts {
 /* Bytes a channel with these options (NULL: the defaults) takes in a
  * region (page multiple), or 0 if the options are invalid.  depth: 2..2^24
  * power of two; mtu: 1..65535; max_consumers: 1..256; max_msg >= mtu and
- * at most depth/2 fragments; flags and reserved fields zero. */
+ * at most depth/2 fragments; a data ring of at most 2^32 chunks of 64
+ * bytes, (depth + 2) * ceil(mtu / 64) (a descriptor addresses a chunk
+ * with 32 bits: depth 2^24 allows an mtu up to 16320, 2^23 up to 32704,
+ * 2^22 up to 65472); flags and reserved fields zero. */
 uint64_t rill_channel_footprint(const rill_channel_opts *opts);
 
 /* Creates channel NAME in region R.  Errors: EINVAL, EEXIST, ENOSPC (the

@@ -26,6 +26,11 @@ static int opts_norm(const rill_channel_opts *in, rill_channel_opts *o) {
    * take the credit for all its fragments at once. */
   if (o->max_msg < o->mtu || rill__frags(o->max_msg, o->mtu) > o->depth / 2)
     return -RILL_EINVAL;
+  /* A descriptor's chunk field is 32 bits: every chunk of the data ring
+   * must have an index it can hold (docs/PROTOCOL.md 2.1). */
+  rill_chan_geom g;
+  rill__chan_geom(o->depth, o->mtu, o->max_consumers, &g);
+  if (g.data_chunks > RILL_MAX_DATA_CHUNKS) return -RILL_EINVAL;
   return 0;
 }
 

@@ -103,6 +103,7 @@ struct rill_producer {
   uint8_t *cursors;
   uint64_t spin_ns, evict_ns, evictions, wakes;
   uint64_t next_live_check; /* mono ns of the next dead-consumer check */
+  int in_wait;              /* in rill_send_wait(): retries count no backpressure */
   struct rill_prod_slot {   /* per consumer slot, producer-local */
     uint32_t fd_seen;       /* its fd_gen when we last signalled it */
     uint32_t fifo_gen;      /* cursor gen the FIFO fd was opened for */
@@ -138,6 +139,7 @@ struct rill_consumer {
   uint64_t flush_left;   /* polls until the cursor is written */
   uint64_t seq_flushed;
   uint64_t msgs, bytes, overrun_poll, overrun_read, lost;
+  uint64_t jumped;       /* sequence numbers skipped by overruns since join */
   /* reassembly for rill_recv */
   uint8_t *asm_buf;
   uint64_t asm_len;      /* bytes gathered so far */

@@ -28,7 +28,13 @@ const char *rill__dir(const char *dir) {
   return "/dev/shm";
 }
 
+/* The errno behind the last OS error of this thread (rill_os_error). */
+static _Thread_local int os_error;
+
+int rill_os_error(void) { return os_error; }
+
 int rill__errno(int e) {
+  os_error = e;
   switch (e) {
   case ENOENT: return -RILL_ENOENT;
   case EEXIST: return -RILL_EEXIST;
@@ -290,15 +296,25 @@ int rill__heavy_barrier(void) {
 }
 
 int rill__fifo_reader(const char *path, uint32_t mode, int *fd) {
-  if (mkfifo(path, 0600) == 0) {
-    if (chmod(path, (mode_t)mode) != 0) { int rc = rill__errno(errno); unlink(path); return rc; }
-  } else if (errno != EEXIST) {
-    return dir_error(path, errno);
-  }
+  int made = mkfifo(path, 0600) == 0;
+  if (!made && errno != EEXIST) return dir_error(path, errno);
+  /* Not a symbolic link (O_NOFOLLOW), and, below, a FIFO of our own: one
+   * that another user made first (planted, to steal our wake-ups) or a
+   * file of another kind is refused, never adopted. */
   int f = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
-  if (f < 0) return rill__errno(errno);
+  if (f < 0) return errno == ELOOP ? -RILL_EACCES : rill__errno(errno);
   struct stat st;
-  if (fstat(f, &st) != 0 || !S_ISFIFO(st.st_mode)) { close(f); return -RILL_EACCES; }
+  if (fstat(f, &st) != 0 || !S_ISFIFO(st.st_mode) || st.st_uid != geteuid()) {
+    close(f);
+    return -RILL_EACCES;
+  }
+  /* Set exactly (umask aside), on the FIFO we opened, not on the path. */
+  if (made && fchmod(f, (mode_t)mode) != 0) {
+    int rc = rill__errno(errno);
+    close(f);
+    unlink(path);
+    return rc;
+  }
   *fd = f;
   return 0;
 }

@@ -35,6 +35,19 @@ int rill__fifo_path(char *out, size_t cap, const char *dir, const char *region,
   return (n < 0 || (size_t)n >= cap) ? -RILL_EINVAL : 0;
 }
 
+/* Path of region NAME in DIR, if every path rill makes for the region fits
+ * in RILL_PATH_MAX: the longest is a consumer's FIFO, for a channel name
+ * of RILL_NAME_MAX bytes and slot 255 (strlen(DIR) + 95 bytes).  Checked
+ * when the region is created or opened, so that no later join fails for
+ * a path too long.  Returns 0 or -RILL_EINVAL. */
+static int region_path(char *out, size_t cap, const char *dir, const char *name) {
+  char fifo[RILL_PATH_MAX], chan[RILL_NAME_MAX + 1];
+  memset(chan, 'c', RILL_NAME_MAX);
+  chan[RILL_NAME_MAX] = 0;
+  int rc = rill__fifo_path(fifo, sizeof fifo, dir, name, chan, 255);
+  return rc ? rc : make_path(out, cap, dir, name);
+}
+
 struct fifo_rm {
   const char *dir, *region;
   size_t len;
@@ -90,7 +103,7 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
   const char *dir = rill__dir(o.dir);
 
   char path[RILL_PATH_MAX], tmp[RILL_PATH_MAX];
-  int rc = make_path(path, sizeof path, dir, name);
+  int rc = region_path(path, sizeof path, dir, name);
   if (rc) return rc;
   /* Built under a name no region can have (leading '.'), then linked into
    * place: nobody ever opens a half-made region. */
@@ -164,7 +177,7 @@ int rill_region_open(const char *name, const rill_region_opts *opts,
     return -RILL_EINVAL;
   const char *dir = rill__dir(opts ? opts->dir : NULL);
   char path[RILL_PATH_MAX];
-  int rc = make_path(path, sizeof path, dir, name);
+  int rc = region_path(path, sizeof path, dir, name);
   if (rc) return rc;
   int fd;
   uint64_t fsize;

@@ -55,7 +55,9 @@ static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *
   int rc = try(p, ctx);
   if (rc != -RILL_EAGAIN || timeout == 0) return rc;
   rill_prod_page *pp = p->prod;
-  uint64_t bp = p->backpressure; /* the whole wait counts once */
+  /* The whole wait counts once in backpressure (the try above counted
+   * it): the retries do not count.  Counters only ever go up. */
+  p->in_wait = 1;
   uint64_t now = rill__mono_ns(), deadline = rill__add_sat(now, timeout);
   if (p->spin_ns) {
     uint64_t end = rill__add_sat(now, p->spin_ns < timeout ? p->spin_ns : timeout);
@@ -90,8 +92,7 @@ static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *
     rill_producer_flush(p); /* heartbeat while we wait */
   }
 out:
-  p->backpressure = bp;
-  atomic_store_explicit(&pp->backpressure, bp, memory_order_relaxed);
+  p->in_wait = 0;
   return rc;
 }
 
