@@ -494,6 +494,10 @@ int64_t rill_recv_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
  * consumer handle: do not close it.  Use it as:
  *   rill_consumer_arm(c) == 0  ->  wait until the fd is readable
  *   then rill_poll()/rill_recv() until -RILL_EAGAIN, and arm again.
+ * The FIFO is made with the region file's mode by the consumer; a path
+ * that is already there is used only if it is a FIFO owned by this
+ * process's effective uid (not a symbolic link, not another user's FIFO
+ * planted to steal the wake-ups): otherwise -RILL_EACCES.
  * Returns the fd (>= 0) or an error (EACCES, EIO, ...). */
 int rill_consumer_fd(rill_consumer *c);
 
