@@ -179,7 +179,10 @@ _Static_assert(offsetof(rill_wait_page, cr_wake) == 64, "wait cr_wake");
 
 /* Latency buckets: a quarter of an octave each.  Values 0..3 have a bucket
  * each; a value v >= 4 with top bit e goes in 4(e-1) + the two bits below
- * the top one, so bucket 123 ends at 2^32 ns. */
+ * the top one.  Any u32 maps to 0..123 (bucket 123 ends at 2^32), but a
+ * sample is below 2^31 (a difference past 2^31 counts as 0), so bucket 119
+ * ([7 * 2^28, 2^31) ns) is the highest a consumer fills; 120..127 stay zero
+ * (docs/PROTOCOL.md §2.3). */
 #define RILL_LAT_BUCKETS 128u
 
 static inline uint32_t rill__lat_bucket(uint32_t ns) {

@@ -158,6 +158,21 @@ int rill_consumer_producer(rill_consumer *c) {
   return (int)rill__liveness(c->fd, c->prod_lock_off, st == RILL_PROD_JOINED);
 }
 
+/* The full barrier between a consumer's bump of arm_gen and its next look
+ * at the ring (docs/PROTOCOL.md §3.7).  With ASYM the heavy barrier is it
+ * (the syscall is a full barrier for its caller too, and makes the
+ * producer's threads pass one); without, a seq_cst fence, which pairs
+ * with the producer's seq_cst fence between its seq store and its load of
+ * arm_gen in publish() (producer.c).  The RMW alone is not enough in C11:
+ * nothing orders it before a later acquire load of another word (ARMv8.3
+ * compilers emit LDAPR for that load, which may pass the RMW's store).
+ * Returns the heavy barrier's error, or 0. */
+static int arm_barrier(uint32_t flags) {
+  if (flags & RILL_PROD_F_ASYM) return rill__heavy_barrier();
+  atomic_thread_fence(memory_order_seq_cst);
+  return 0;
+}
+
 typedef int64_t (*cons_try_fn)(rill_consumer *c, void *ctx);
 
 static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, void *ctx) {
@@ -196,8 +211,7 @@ static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, vo
      * producer's last seq store is visible to the poll below, or its next
      * load of arm_gen sees our bump and it wakes us. */
     atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
-    if ((flags & RILL_PROD_F_ASYM) && rill__heavy_barrier())
-      slice = slice < MS ? slice : MS; /* cannot be sure: nap briefly */
+    if (arm_barrier(flags)) slice = slice < MS ? slice : MS; /* cannot be sure: nap briefly */
     rc = try(c, ctx);
     if (rc != -RILL_EAGAIN) {
       atomic_store_explicit(&c->cur->park, 0, memory_order_relaxed);
@@ -285,10 +299,8 @@ int rill_consumer_arm(rill_consumer *c) {
   /* As in cons_wait(): the producer sees fd_gen with the bump, and after
    * the heavy barrier either we see its publish or it sees our bump. */
   atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
-  if ((flags & RILL_PROD_F_ASYM)) {
-    int rc = rill__heavy_barrier();
-    if (rc) return rc;
-  }
+  int rc = arm_barrier(flags);
+  if (rc) return rc;
   if (ready(c)) return 1;
   int gone = producer_gone(c, 1);
   if (gone) return ready(c) ? 1 : gone;
@@ -339,7 +351,7 @@ int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
       /* Sequentially consistent, as in cons_wait(). */
       atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
     }
-    if (asym && rill__heavy_barrier()) slice = slice < MS ? slice : MS;
+    if (arm_barrier(asym ? RILL_PROD_F_ASYM : 0)) slice = slice < MS ? slice : MS;
     for (uint32_t i = 0; i < n && found < 0; i++)
       if (ready(cs[i])) found = (int)i;
     if (found < 0) {
