@@ -64,6 +64,16 @@ static __attribute__((noinline)) int overrun(rill_consumer *c, uint64_t found, r
     c->seq++;
     return -RILL_ECORRUPT;
   }
+  /* A reliable consumer is lapped only after the producer evicted it (or
+   * by a broken one): its slot may have been rejoined while the producer
+   * still holds credits it computed without it, good up to the seq it
+   * flushed then plus depth.  Resynced to FOUND behind that seq, it could
+   * be lapped again while it reads a payload it never checks; at the
+   * producer's flushed seq (HEAD, or later) it cannot. */
+  if (!c->lossy && (int64_t)(head - found) > 0) {
+    found = head;
+    lost = found - c->seq;
+  }
   c->jumped += lost;
   c->seq = found;
   c->overrun_poll++;

@@ -524,6 +524,14 @@ static void t_evict(void) {
   rill_view view;
   CHECK_RC(rill_poll(c, &view), -RILL_EOVERRUN);
   CHECK(view.lost > 0);
+  /* It resumes at the producer's flushed seq, not at the older message
+   * its slot still holds: the producer's credits, computed while it was
+   * evicted, could lap it there while it reads. */
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  CHECK_RC(rill_poll(c, &view), -RILL_EAGAIN);
+  CHECK_OK(rill_consumer_flush(c));
+  CHECK_OK(rill_consumer_stats_get(r, "c", slot, &cs));
+  CHECK_EQ(cs.seq, st.seq);
   CHECK_OK(rill_consumer_leave(c));
 
   /* RILL_FOREVER: a dead consumer holds the producer back for good. */
