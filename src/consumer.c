@@ -254,7 +254,9 @@ recv_one(rill_consumer *c, void *buf, size_t cap, rill_meta *meta, const void **
     }
     if (c->asm_len + v.sz > c->max_msg) { c->lost_acc++; asm_drop(c); continue; }
     if (!c->asm_buf && !(c->asm_buf = malloc(c->max_msg))) {
-      c->seq--; /* leave the fragment for a later call */
+      c->seq--; /* leave the fragment for a later call (counted then) */
+      c->msgs--;
+      c->bytes -= v.sz;
       return -RILL_ENOMEM;
     }
     if (copy_frag(c, c->asm_buf + c->asm_len, v.data, v.sz, v.seq)) {
