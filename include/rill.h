@@ -177,7 +177,11 @@ int rill_region_close(rill_region *r);
 
 /* Removes region NAME from DIR (NULL = $RILL_DIR or /dev/shm), and the fd
  * FIFOs of its consumers.  Processes that have it mapped keep using it.
- * Errors: EINVAL, ENOENT, ENODIR, EACCES. */
+ * NAME must be a regular file (a symlink is removed by nobody but its
+ * owner); of the entries named like its FIFOs, only FIFOs owned by the
+ * region file's owner or by the caller are removed.  Every name is looked
+ * up in the directory opened once, never through a symlink.
+ * Errors: EINVAL, ENOENT, ENODIR, EACCES, EMAGIC (not a regular file). */
 int rill_region_unlink(const char *name, const char *dir);
 
 /* 1 if some live process has region NAME open or joined to one of its
@@ -190,8 +194,11 @@ typedef void (*rill_clean_fn)(const char *name, int removed, int err, void *arg)
 
 /* Finds the regions in DIR whose every user is dead and removes them (with
  * their FIFOs) unless DRY_RUN.  A region in use is never touched: removal
- * happens under an exclusive lock that no live user can be holding.  Files
- * that are not rill regions are left alone.  Returns the number of unused
+ * happens under an exclusive lock that no live user can be holding, and
+ * only if the name still refers to the file locked.  Files that are not
+ * rill regions are left alone, symlinks are not followed, and every name
+ * is looked up in the directory opened once (a path changed meanwhile
+ * redirects nothing).  Returns the number of unused
  * regions found (>= 0) or an error (ENODIR, EACCES, EIO). */
 int rill_region_clean(const char *dir, int dry_run, rill_clean_fn fn, void *arg);
 

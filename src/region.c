@@ -36,8 +36,10 @@ int rill__fifo_path(char *out, size_t cap, const char *dir, const char *region,
 }
 
 struct fifo_rm {
-  const char *dir, *region;
+  int dfd;
+  const char *region;
   size_t len;
+  uint32_t owner;
 };
 
 static int fifo_rm_one(const char *name, void *arg) {
@@ -46,15 +48,23 @@ static int fifo_rm_one(const char *name, void *arg) {
   if (strncmp(name, FIFO_PREFIX, pl) || strncmp(name + pl, f->region, f->len) ||
       name[pl + f->len] != '@')
     return 0;
-  char path[RILL_PATH_MAX];
-  if (make_path(path, sizeof path, f->dir, name) == 0) rill__file_unlink(path);
+  /* Only a FIFO, and only one owned by the region's owner or by us: a file
+   * someone else put under such a name is not ours to remove.  Nobody
+   * else can swap another file in under this name between the look and
+   * the unlink in a sticky directory (/dev/shm, /tmp): only the FIFO's
+   * owner may rename or remove it there. */
+  rill__stat st;
+  if (rill__stat_at(f->dfd, name, &st) == 0 && st.kind == RILL__KIND_FIFO &&
+      (st.uid == f->owner || st.uid == rill__euid()))
+    (void)rill__unlink_at(f->dfd, name);
   return 0;
 }
 
-/* Removes the consumers' FIFOs of region NAME in DIR. */
-static void fifos_unlink(const char *dir, const char *name) {
-  struct fifo_rm f = {dir, name, strlen(name)};
-  (void)rill__dir_each(dir, fifo_rm_one, &f);
+/* Removes the consumers' FIFOs of region NAME, a file of OWNER, in the
+ * directory DFD. */
+static void fifos_unlink(int dfd, const char *name, uint32_t owner) {
+  struct fifo_rm f = {dfd, name, strlen(name), owner};
+  (void)rill__dir_each_at(dfd, fifo_rm_one, &f);
 }
 
 static int region_new(const char *name, const char *dir, int fd, uint64_t size,
@@ -195,11 +205,29 @@ int rill_region_close(rill_region *r) {
 
 int rill_region_unlink(const char *name, const char *dir) {
   if (!rill__name_ok(name)) return -RILL_EINVAL;
-  char path[RILL_PATH_MAX];
-  const char *d = rill__dir(dir);
-  int rc = make_path(path, sizeof path, d, name);
-  if (rc || (rc = rill__file_unlink(path))) return rc;
-  fifos_unlink(d, name);
+  int dfd, rc = rill__dir_open(rill__dir(dir), &dfd);
+  if (rc) return rc;
+  rill__stat st;
+  if ((rc = rill__stat_at(dfd, name, &st)) == 0) {
+    if (st.kind != RILL__KIND_REG) rc = -RILL_EMAGIC; /* a symlink, a FIFO... */
+    else if ((rc = rill__unlink_at(dfd, name)) == 0) fifos_unlink(dfd, name, st.uid);
+  }
+  rill__dir_close(dfd);
+  return rc;
+}
+
+/* Keeps the open file F if it starts with a region's magic (nothing else
+ * is validated): 0, or an error (EMAGIC: not a region) with F closed. */
+static int region_file_check(int f, uint64_t size) {
+  int rc;
+  if (size < RILL_PAGE) { rill__file_close(f); return -RILL_EMAGIC; }
+  void *m;
+  if ((rc = rill__map(f, 0, RILL_PAGE, 0, &m))) { rill__file_close(f); return rc; }
+  const rill_region_hdr *h = m;
+  /* Acquire: pairs with the release store of magic in rill_region_create(). */
+  int magic = atomic_load_explicit(&h->magic, memory_order_acquire) == RILL_REGION_MAGIC;
+  rill__unmap(m, RILL_PAGE);
+  if (!magic) { rill__file_close(f); return -RILL_EMAGIC; }
   return 0;
 }
 
@@ -211,15 +239,18 @@ static int region_file_open(const char *dir, const char *name, int *fd) {
   if (rc) return rc;
   int f;
   uint64_t size;
-  if ((rc = rill__file_open(path, &f, &size))) return rc;
-  if (size < RILL_PAGE) { rill__file_close(f); return -RILL_EMAGIC; }
-  void *m;
-  if ((rc = rill__map(f, 0, RILL_PAGE, 0, &m))) { rill__file_close(f); return rc; }
-  const rill_region_hdr *h = m;
-  /* Acquire: pairs with the release store of magic in rill_region_create(). */
-  int magic = atomic_load_explicit(&h->magic, memory_order_acquire) == RILL_REGION_MAGIC;
-  rill__unmap(m, RILL_PAGE);
-  if (!magic) { rill__file_close(f); return -RILL_EMAGIC; }
+  if ((rc = rill__file_open(path, &f, &size)) || (rc = region_file_check(f, size))) return rc;
+  *fd = f;
+  return 0;
+}
+
+/* region_file_open() of entry NAME of the directory DFD (not through a
+ * symlink). */
+static int region_file_open_at(int dfd, const char *name, int *fd) {
+  int f, rc;
+  uint64_t size;
+  if ((rc = rill__file_open_at(dfd, name, &f, &size)) || (rc = region_file_check(f, size)))
+    return rc;
   *fd = f;
   return 0;
 }
@@ -246,39 +277,53 @@ int rill_region_in_use(const char *name, const char *dir) {
 }
 
 struct clean_ctx {
-  const char *dir;
+  int dfd; /* the directory, opened once: every name is looked up in it */
   int dry_run, found;
   rill_clean_fn fn;
   void *arg;
 };
 
+/* 1 if entry NAME of DFD is still the file ST describes (the one we opened
+ * and locked), else 0: unlinking NAME then removes what we checked. */
+static int still_same(int dfd, const char *name, const rill__stat *st) {
+  rill__stat now;
+  return rill__stat_at(dfd, name, &now) == 0 && now.dev == st->dev && now.ino == st->ino;
+}
+
 static int clean_one(const char *name, void *arg) {
   struct clean_ctx *k = arg;
   if (!rill__name_ok(name)) return 0; /* temporary files, FIFOs, others */
   int fd;
-  if (region_lock_unused(k->dir, name, &fd)) return 0; /* in use, or not ours */
-  k->found++;
-  int removed = 0, err = 0;
-  if (!k->dry_run) {
+  if (region_file_open_at(k->dfd, name, &fd)) return 0; /* not a region, or not ours */
+  rill__stat st;
+  if (rill__file_stat(fd, &st) || rill__lock_all_try(fd)) { /* in use */
+    rill__file_close(fd);
+    return 0;
+  }
+  int removed = 0, err = 0, same = still_same(k->dfd, name, &st);
+  if (same) k->found++;
+  if (same && !k->dry_run) {
     /* Under our exclusive lock nobody can be using it: a process that
-     * opens it now waits for the lock, then finds it unlinked. */
-    char path[RILL_PATH_MAX];
-    err = make_path(path, sizeof path, k->dir, name);
-    if (!err) err = rill__file_unlink(path);
-    if (!err) {
-      fifos_unlink(k->dir, name);
+     * opens it now waits for the lock, then finds it unlinked.  NAME is
+     * still what we locked: only its owner could have swapped another
+     * file in since in a sticky directory. */
+    if (!(err = rill__unlink_at(k->dfd, name))) {
+      fifos_unlink(k->dfd, name, st.uid);
       removed = 1;
     }
   }
   rill__lock_release_all(fd);
   rill__file_close(fd);
-  if (k->fn) k->fn(name, removed, err, k->arg);
+  if (same && k->fn) k->fn(name, removed, err, k->arg);
   return 0;
 }
 
 int rill_region_clean(const char *dir, int dry_run, rill_clean_fn fn, void *arg) {
-  struct clean_ctx k = {rill__dir(dir), dry_run, 0, fn, arg};
-  int rc = rill__dir_each(k.dir, clean_one, &k);
+  struct clean_ctx k = {-1, dry_run, 0, fn, arg};
+  int rc = rill__dir_open(rill__dir(dir), &k.dfd);
+  if (rc) return rc;
+  rc = rill__dir_each_at(k.dfd, clean_one, &k);
+  rill__dir_close(k.dfd);
   return rc ? rc : k.found;
 }
 

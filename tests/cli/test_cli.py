@@ -215,6 +215,27 @@ def test_create_and_rm(shm, peers):
     assert not os.path.exists(os.path.join(shm, "busy"))
 
 
+def test_rm_only_fifos_of_the_owner(shm):
+    """rm removes the region's FIFOs, not a file someone else named like
+    one (as root, rm once removed any .rill-fifo@NAME@* entry)."""
+    rill(shm, "create", "R", check=0)
+    fifo = os.path.join(shm, ".rill-fifo@R@c@0")
+    os.mkfifo(fifo, 0o600)
+    plain = os.path.join(shm, ".rill-fifo@R@x@0")
+    with open(plain, "w") as f:
+        f.write("someone's notes\n")
+    other = os.path.join(shm, ".rill-fifo@R@y@1")
+    os.mkfifo(other, 0o600)
+    if os.geteuid() == 0:
+        os.chown(plain, 4242, -1)
+        os.chown(other, 4242, -1)
+    assert rill(shm, "rm", "R", check=0).stdout == "removed R\n"
+    assert not os.path.exists(os.path.join(shm, "R")) and not os.path.exists(fifo)
+    assert open(plain).read() == "someone's notes\n"
+    if os.geteuid() == 0:
+        assert os.path.exists(other)
+
+
 # ---- ls ------------------------------------------------------------------------
 
 
