@@ -7,7 +7,11 @@
  *   FIFO's name survives;
  * - the cleaner works inside the directory it opened: a directory path
  *   swapped for a symlink while it runs redirects nothing, and a region
- *   name that is a symlink to a region elsewhere is not followed. */
+ *   name that is a symlink to a region elsewhere is not followed;
+ * - it keeps a region younger than the grace period, or whose creator
+ *   lives (made and not joined yet), whatever its header says;
+ * - it removes the temporary files of creators that died before linking
+ *   their region into place, and only those. */
 #include "testutil.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -71,7 +75,13 @@ static void rm_sub(const char *dir) { tu_rmdir(dir); }
 
 /* Cleans DIR of every unused region at once. */
 static int clean_now(const char *dir, rill_clean_fn fn, void *arg) {
-  return rill_region_clean(dir, 0, fn, arg);
+  rill_clean_opts o = {.dir = dir, .flags = RILL_CLEAN_ANY_AGE};
+  return rill_clean(&o, fn, arg);
+}
+
+static int clean_age(const char *dir, uint64_t min_age_ns) {
+  rill_clean_opts o = {.dir = dir, .min_age_ns = min_age_ns};
+  return rill_clean(&o, NULL, NULL);
 }
 
 /* ---- FIFOs: only FIFOs, only the owner's ------------------------------------ */
@@ -173,10 +183,127 @@ static void t_dir_swap(void) {
   rm_sub(o);
 }
 
+/* ---- the grace period and the creator ------------------------------------- */
+
+static void t_grace(void) {
+  const char *d = subdir("grace");
+  /* Made by a process that has exited, never joined: too young to go. */
+  make_dead(d, "young");
+  CHECK_EQ(rill_region_clean(d, 0, NULL, NULL), 0);
+  CHECK_EQ(rill_clean(&(rill_clean_opts){.dir = d}, NULL, NULL), 0);
+  CHECK_EQ(clean_age(d, 3600ull * 1000000000ull), 0);
+  CHECK(exists_in(d, "young"));
+  /* A header that says it was made in an hour: still young then. */
+  char p[1024];
+  snprintf(p, sizeof p, "%s/young", d);
+  int fd = open(p, O_RDWR);
+  CHECK(fd >= 0);
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t future = ((uint64_t)now.tv_sec + 3600) * 1000000000ull;
+  CHECK(pwrite(fd, &future, sizeof future, 24) == (ssize_t)sizeof future); /* created_ns */
+  close(fd);
+  CHECK_EQ(clean_age(d, 1000000), 0);
+  CHECK(exists_in(d, "young"));
+  /* Older than a grace period of 1 ns: goes. */
+  make_dead(d, "older");
+  CHECK_EQ(clean_age(d, 1), 1);
+  CHECK(!exists_in(d, "older"));
+  /* No grace period, but its creator (this process) lives: kept. */
+  rill_region_opts ro = {.size = 2 * 4096, .dir = d};
+  rill_region *r;
+  CHECK_OK(rill_region_create("mine", &ro, &r));
+  CHECK_OK(rill_region_close(r));
+  CHECK_EQ(clean_now(d, NULL, NULL), 1); /* "young", the made-up header aside */
+  CHECK(exists_in(d, "mine") && !exists_in(d, "young"));
+  /* Options this version does not know. */
+  CHECK_RC(rill_clean(&(rill_clean_opts){.dir = d, .flags = 4}, NULL, NULL), -RILL_EINVAL);
+  CHECK_RC(rill_clean(&(rill_clean_opts){.dir = d, .reserved0 = 1}, NULL, NULL), -RILL_EINVAL);
+  CHECK_RC(rill_clean(&(rill_clean_opts){.dir = d, .reserved[4] = 1}, NULL, NULL), -RILL_EINVAL);
+  CHECK_RC(rill_clean(&(rill_clean_opts){.dir = d, .min_age_ns = 1, .flags = RILL_CLEAN_ANY_AGE},
+                      NULL, NULL), -RILL_EINVAL);
+  CHECK_RC(rill_clean(&(rill_clean_opts){.dir = "/nonexistent-rill-dir"}, NULL, NULL),
+           -RILL_ENODIR);
+  CHECK(exists_in(d, "mine"));
+  rm_sub(d);
+}
+
+/* ---- what dead creators leave ------------------------------------------------ */
+
+/* A temporary file made the way rill_region_create() makes one, by a
+ * process killed after reserving its pages (before it wrote a header):
+ * ".NAME.PID.RAND.tmp", mode 0600, SIZE bytes reserved. */
+static char tmp_made[128];
+static const char *tmp_dir;
+static uint64_t tmp_size;
+
+static void tmp_make(const char *dir, const char *region, pid_t pid, uint64_t size, char *name) {
+  snprintf(name, 96, ".%s.%u.%016llx.tmp", region, (unsigned)pid, 0x0123456789abcdefull);
+  char p[1024];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  int fd = open(p, O_RDWR | O_CREAT | O_EXCL, 0600);
+  CHECK(fd >= 0);
+  CHECK(ftruncate(fd, (off_t)size) == 0);
+  CHECK(size == 0 || posix_fallocate(fd, 0, (off_t)size) == 0);
+  close(fd);
+}
+
+static void tmp_maker_main(void *arg) {
+  (void)arg;
+  tmp_make(tmp_dir, "R", getpid(), tmp_size, tmp_made);
+  raise(SIGKILL); /* between fallocate and link */
+}
+
+static int seen_n;
+static void on_seen(const char *name, int removed, int err, void *arg) {
+  (void)arg;
+  CHECK_EQ(err, 0);
+  CHECK(removed && name[0] == '.' && strstr(name, ".tmp"));
+  seen_n++;
+}
+
+static void t_tmp(void) {
+  const char *d = subdir("tmp");
+  /* Its creator is SIGKILLed; the name is known from the child's pid. */
+  tmp_dir = d, tmp_size = 16 * 4096;
+  pid_t kid = tu_fork("tmp maker", tmp_maker_main, NULL);
+  CHECK(WIFSIGNALED(tu_wait_status(kid)));
+  char dead[96], dead0[96], live[96], odd[96];
+  snprintf(dead, sizeof dead, ".R.%u.%016llx.tmp", (unsigned)kid, 0x0123456789abcdefull);
+  CHECK(exists_in(d, dead));
+  /* Another one, killed before sizing: empty. */
+  tmp_size = 0;
+  kid = tu_fork("tmp maker", tmp_maker_main, NULL);
+  CHECK(WIFSIGNALED(tu_wait_status(kid)));
+  snprintf(dead0, sizeof dead0, ".R.%u.%016llx.tmp", (unsigned)kid, 0x0123456789abcdefull);
+  CHECK(exists_in(d, dead0));
+  /* Its creator lives (this process): kept. */
+  tmp_make(d, "R.2", getpid(), 4 * 4096, live);
+  /* A dead pid's name, but not a region in the making: kept. */
+  tmp_make(d, "S", kid, 3 * 4096, odd);
+  char p[1024];
+  snprintf(p, sizeof p, "%s/%s", d, odd);
+  int fd = open(p, O_RDWR);
+  CHECK(fd >= 0 && pwrite(fd, "not rill", 8, 0) == 8);
+  close(fd);
+  touch(d, ".R.1.tmp"); /* not the shape of one */
+
+  CHECK_EQ(rill_region_list(d, NULL, NULL), 0); /* nobody lists them */
+  CHECK_EQ(clean_age(d, 0), 0); /* younger than the grace period */
+  CHECK(exists_in(d, dead) && exists_in(d, dead0));
+  CHECK_EQ(clean_now(d, on_seen, NULL), 2);
+  CHECK_EQ(seen_n, 2);
+  CHECK(!exists_in(d, dead) && !exists_in(d, dead0));
+  CHECK(exists_in(d, live) && exists_in(d, odd) && exists_in(d, ".R.1.tmp"));
+  rm_sub(d);
+}
+
 int main(void) {
   tu_start("test_clean", 120);
   t_fifos();
   t_symlink_name();
   t_dir_swap();
+  t_grace();
+  t_tmp();
   return tu_pass("unlink and clean remove only what they checked");
 }

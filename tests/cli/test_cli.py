@@ -677,13 +677,49 @@ def test_tail_interrupted(shm, peers):
 def test_clean(shm, peers):
     live = three_regions(shm, peers)
     before = sorted(os.listdir(shm))
-    out = rill(shm, "clean", "--dry-run", check=0).stdout
+    # younger than the grace period (default a minute): kept
+    assert "nothing to clean" in rill(shm, "clean", check=0).stdout
+    assert "nothing to clean" in rill(shm, "clean", "--min-age", "1h", check=0).stdout
+    assert sorted(os.listdir(shm)) == before
+    out = rill(shm, "clean", "--dry-run", "--min-age", "0", check=0).stdout
     assert sorted(out.splitlines()) == ["would remove gone", "would remove idle"]
     assert sorted(os.listdir(shm)) == before
-    out = rill(shm, "clean", check=0).stdout
+    out = rill(shm, "clean", "--min-age", "0", check=0).stdout
     assert sorted(out.splitlines()) == ["removed gone", "removed idle"]
     assert sorted(os.listdir(shm)) == ["md", "notes.txt"]
-    assert "nothing to clean" in rill(shm, "clean", check=0).stdout
+    assert "nothing to clean" in rill(shm, "clean", "--min-age", "0", check=0).stdout
     # the live region is untouched and still works
     assert live.do("send 0 3") == [3]
     assert [r["name"] for r in rill_json(shm, "ls", "--json")["regions"]] == ["md"]
+
+
+def test_clean_keeps_new_regions(shm):
+    """A region made by `rill create` is idle at once (nobody has joined
+    yet); clean must not remove it before the grace period."""
+    rill(shm, "create", "fresh", "--size", "1M", check=0)
+    assert "nothing to clean" in rill(shm, "clean", check=0).stdout
+    assert os.path.exists(os.path.join(shm, "fresh"))
+    # no grace period, and `rill create` has exited: it goes
+    assert rill(shm, "clean", "--min-age", "0", check=0).stdout == "removed fresh\n"
+    for bad in ("-1", "soon", "5x"):
+        rill(shm, "clean", "--min-age", bad, check=2)
+
+
+def test_clean_unfinished_regions(shm):
+    """A creator killed after reserving the pages of .NAME.PID.RAND.tmp and
+    before linking it leaves it behind: ls never shows it, clean removes it
+    once PID is dead."""
+    p = subprocess.Popen(["sleep", "60"])
+    p.kill()
+    p.wait()
+    name = f".R.{p.pid}.0123456789abcdef.tmp"
+    with open(os.path.join(shm, name), "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, 8 << 12)
+    mine = f".R.{os.getpid()}.0123456789abcdef.tmp"  # its creator lives
+    with open(os.path.join(shm, mine), "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, 8 << 12)
+    assert "no regions" in rill(shm, "ls", check=0).stdout
+    assert "nothing to clean" in rill(shm, "clean", check=0).stdout
+    out = rill(shm, "clean", "--min-age", "0", check=0).stdout
+    assert out == f"removed {name} (a region its creator did not finish: it died)\n"
+    assert os.listdir(shm) == [mine]

@@ -13,18 +13,22 @@
 /* ---- clean --------------------------------------------------------------------- */
 
 static const char clean_usage[] =
-    "Usage: rill clean [--dir DIR] [--dry-run] [DIR]\n"
+    "Usage: rill clean [--dir DIR] [--dry-run] [--min-age DURATION] [DIR]\n"
     "\n"
-    "Removes the regions of DIR (default $RILL_DIR, else /dev/shm) whose every\n"
-    "user is dead, with their consumers' FIFOs.  A region that a live process\n"
-    "has open is never touched: the removal happens under an exclusive lock\n"
-    "that no live user can be holding.  Files that are not rill regions are\n"
-    "left alone.  Prints a line per region removed (or, with --dry-run, that\n"
-    "would be).\n"
+    "Removes the regions of DIR (default $RILL_DIR, else /dev/shm) that nobody\n"
+    "uses, with their consumers' FIFOs, and the temporary files of creators that\n"
+    "died before their region was in place.  A region that a live process has\n"
+    "open is never touched: the removal happens under an exclusive lock that no\n"
+    "live user can be holding.  Nor is one younger than the grace period, or\n"
+    "whose creator is alive (made and not joined yet, by 'rill create' or an\n"
+    "application that is starting).  Files that are not rill regions are left\n"
+    "alone.  Prints a line per file removed (or, with --dry-run, that would be).\n"
     "\n"
-    "  -d, --dir DIR   the directory (as the argument)\n"
-    "  -n, --dry-run   say what would be removed, remove nothing\n"
-    "  -h, --help      this text\n";
+    "  -d, --dir DIR           the directory (as the argument)\n"
+    "  -n, --dry-run           say what would be removed, remove nothing\n"
+    "  -a, --min-age DURATION  the grace period: 90, 90s, 1.5m, 2h (default 1m;\n"
+    "                          0: none)\n"
+    "  -h, --help              this text\n";
 
 struct clean_ctx {
   int dry_run, failed;
@@ -35,32 +39,43 @@ static void clean_cb(const char *name, int removed, int err, void *arg) {
   if (err) {
     cli_warn("%s: %s", name, rill_strerror(err));
     k->failed++;
-  } else {
-    printf("%s %s\n", k->dry_run ? "would remove" : removed ? "removed" : "kept", name);
+    return;
   }
+  printf("%s %s%s\n", k->dry_run ? "would remove" : removed ? "removed" : "kept", name,
+         name[0] == '.' ? " (a region its creator did not finish: it died)" : "");
 }
 
 int cmd_clean(int argc, char **argv) {
   static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
                                        {"dry-run", no_argument, 0, 'n'},
+                                       {"min-age", required_argument, 0, 'a'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
-  const char *dir = cli_dir;
+  rill_clean_opts co = {.dir = cli_dir};
   struct clean_ctx k = {0, 0};
-  int o;
-  while ((o = getopt_long(argc, argv, "d:nh", opts, NULL)) != -1) {
+  uint64_t age = 0;
+  int o, age_set = 0;
+  while ((o = getopt_long(argc, argv, "d:na:h", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': dir = optarg; break;
+    case 'd': co.dir = optarg; break;
     case 'n': k.dry_run = 1; break;
+    case 'a':
+      if (cli_parse_duration(optarg, &age))
+        return cli_usage("--min-age: '%s' is not a duration (90, 90s, 1.5m, 2h, 0)", optarg);
+      age_set = 1;
+      break;
     case 'h': fputs(clean_usage, stdout); return 0;
     default: return cli_usage("bad option");
     }
   }
-  if (optind < argc) dir = argv[optind++];
+  if (optind < argc) co.dir = argv[optind++];
   if (optind < argc) return cli_usage("one directory at most");
-  int n = rill_region_clean(dir, k.dry_run, clean_cb, &k);
-  if (n < 0) return cli_fail("%s: %s", cli_dir_name(dir), rill_strerror(n));
-  if (n == 0) printf("nothing to clean in %s\n", cli_dir_name(dir));
+  if (k.dry_run) co.flags |= RILL_CLEAN_DRY_RUN;
+  if (age_set && age == 0) co.flags |= RILL_CLEAN_ANY_AGE;
+  else co.min_age_ns = age; /* 0: the library's default */
+  int n = rill_clean(&co, clean_cb, &k);
+  if (n < 0) return cli_fail("%s: %s", cli_dir_name(co.dir), rill_strerror(n));
+  if (n == 0) printf("nothing to clean in %s\n", cli_dir_name(co.dir));
   return k.failed ? 1 : 0;
 }
 

@@ -79,6 +79,23 @@ int cli_parse_secs(const char *s, double *out) {
   return 0;
 }
 
+int cli_parse_duration(const char *s, uint64_t *ns) {
+  if (!s || !*s || *s == '-' || *s == '+') return -1;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || !(v >= 0)) return -1;
+  double unit = 1e9;
+  if (!strcmp(end, "ms")) unit = 1e6;
+  else if (!strcmp(end, "m")) unit = 60e9;
+  else if (!strcmp(end, "h")) unit = 3600e9;
+  else if (!strcmp(end, "d")) unit = 86400e9;
+  else if (*end && strcmp(end, "s")) return -1;
+  if (v * unit > 3.2e18) return -1; /* a century, about */
+  *ns = (uint64_t)(v * unit);
+  return 0;
+}
+
 int cli_split(const char *arg, char *region, char *chan) {
   const char *slash = strchr(arg, '/');
   size_t rn = slash ? (size_t)(slash - arg) : strlen(arg);

@@ -16,7 +16,7 @@ static const char usage[] =
     "  info REGION[/CHANNEL]         layout, producer and consumers\n"
     "  monitor [REGION[/CHANNEL]...] live rates, lag, overruns, latency (like top)\n"
     "  tail REGION/CHANNEL           print messages as a lossy consumer\n"
-    "  clean [--dry-run]             remove regions whose every user is dead\n"
+    "  clean [--dry-run]             remove regions nobody uses, past a grace period\n"
     "  create REGION | REGION/CHANNEL\n"
     "                                make a region, or a channel in one\n"
     "  rm REGION...                  remove regions that nobody uses\n"
