@@ -157,6 +157,42 @@ def test_help_and_usage(shm):
         assert "Try 'rill" in p.stderr, args
     p = subprocess.run([RILL], capture_output=True, text=True)
     assert p.returncode == 2 and "Usage: rill" in p.stderr
+    # help about help
+    for args in (["help", "--help"], ["help", "-h"], ["help", "help"], ["help"]):
+        assert rill(shm, *args, check=0).stdout == top
+    rill(shm, "help", "nosuch", check=2)
+    rill(shm, "help", "ls", "info", check=2)
+
+
+def test_option_errors(shm):
+    """An option error is said once (not by getopt and again by rill),
+    naming the option."""
+    for args, what in ((["ls", "--bogus"], "unknown option '--bogus'"),
+                       (["ls", "-x"], "unknown option '-x'"),
+                       (["tail", "-fz", "md/ch"], "unknown option '-z'"),
+                       (["monitor", "--interval"], "option '--interval' needs a value"),
+                       (["monitor", "-i"], "option '-i' needs a value"),
+                       (["clean", "--dry-run=1"], "option '--dry-run=1' is unknown or takes no value"),
+                       (["--bogus", "ls"], "unknown option '--bogus'")):
+        p = rill(shm, *args, check=2)
+        lines = p.stderr.splitlines()
+        assert len(lines) == 2 and what in lines[0] and lines[1].startswith("Try 'rill"), (args, p.stderr)
+
+
+def test_dir_has_no_short_option(shm):
+    """--dir is the directory everywhere; -d is monitor's delay, as in top."""
+    for c in COMMANDS[:-1]:
+        assert "-d, --dir" not in rill(shm, c, "--help", check=0).stdout
+    assert "-d, --dir" not in rill(shm, "--help", check=0).stdout
+    for args in (["-d", shm, "ls"], ["ls", "-d", shm], ["info", "-d", shm, "x"], ["rm", "-d", shm, "x"],
+                 ["clean", "-d", shm], ["create", "-d", shm, "x"], ["tail", "-d", shm, "x/y"]):
+        p = subprocess.run([RILL, *args], capture_output=True, text=True, timeout=DEADLINE)
+        assert p.returncode == 2 and "unknown option '-d'" in p.stderr, args
+    rill(shm, "create", "md", "--size", "1M", check=0)
+    out = subprocess.run([RILL, "monitor", "--dir", shm, "-d", "0.05", "-n", "2"],
+                         capture_output=True, text=True, timeout=DEADLINE, check=True).stdout
+    assert out.count("every 0.1s") == 2  # -d 0.05, shown to a tenth
+    rill(shm, "monitor", "-d", "0", "-n", "1", check=2)
 
 
 def test_failures_exit_1(shm):
@@ -164,6 +200,11 @@ def test_failures_exit_1(shm):
     assert "no such region" in p.stderr
     rill(shm, "tail", "nosuch/ch", check=1)
     rill(shm, "monitor", "--once", "-i", "0.05", "nosuch", check=1)
+    # without --once too: it does not loop saying "no such region"
+    p = rill(shm, "monitor", "-i", "0.05", "nosuch", check=1)
+    assert p.stderr == "rill monitor: nosuch: no such region or channel\n"
+    p = rill(shm, "monitor", "-i", "0.05", "--json", "nosuch/ch", check=1)
+    assert p.stdout == ""
     rill(shm, "monitor", "--prometheus", "nosuch", check=1)
     rill(shm, "rm", "nosuch", check=1)
     p = rill(os.path.join(shm, "absent"), "ls", check=1)
@@ -351,6 +392,27 @@ def test_info_channel(shm, peers):
 
 
 # ---- monitor -----------------------------------------------------------------------
+
+
+def test_info_consumer_never_ahead(shm, peers):
+    """The producer flushes its sequence number lazily, a consumer when
+    asked: info must not show a consumer ahead of its producer."""
+    peer = peers(shm)
+    quotes(peer)
+    peer.do("flush")
+    assert peer.do("send 0 20") == [20]  # not flushed by the producer
+    assert peer.do("recv 0 20") == [20]
+    peer.do("flushc 0")
+    ch = rill_json(shm, "info", "--json", "md/quotes")["channel"]
+    c0 = consumer_of(ch, 0)
+    assert c0["seq"] == 20
+    assert ch["producer"]["seq"] >= 20 and c0["lag"] == ch["producer"]["seq"] - 20
+    for c in ch["consumers"]:
+        assert c["seq"] + c["lag"] == ch["producer"]["seq"]
+    out = rill(shm, "info", "md/quotes", check=0).stdout
+    assert re.search(r"next seq (\d+)", out)[1] == str(ch["producer"]["seq"])
+    region = rill_json(shm, "info", "--json", "md")
+    assert channel_of(region, "quotes")["producer"]["seq"] == ch["producer"]["seq"]
 
 
 def test_monitor_once_json(shm, peers):
@@ -573,6 +635,13 @@ def test_monitor_batch(shm, peers):
     out = rill(shm, "monitor", "-i", "0.05", "-n", "2", check=0).stdout
     assert "\x1b" not in out
     assert out.count("rill monitor") == 2 and out.count("consumer 1 lossy") == 2
+    # a terminal 80 wide (rows cut at 80) shows every column up to P99
+    header = [line for line in out.splitlines() if line.startswith("CHANNEL / ENDPOINT")][0]
+    assert header[:80].split()[8:10] == ["P50", "P99"], header
+    rows = [line for line in out.splitlines() if line.startswith("  consumer ")]
+    assert rows
+    for row in rows:
+        assert row[:80].split()[:10] == row.split()[:10], row  # "consumer N MODE" and 7 cells
 
 
 # ---- tail --------------------------------------------------------------------------

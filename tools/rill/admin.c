@@ -24,7 +24,7 @@ static const char clean_usage[] =
     "application that is starting).  Files that are not rill regions are left\n"
     "alone.  Prints a line per file removed (or, with --dry-run, that would be).\n"
     "\n"
-    "  -d, --dir DIR           the directory (as the argument)\n"
+    "      --dir DIR           the directory (as the argument)\n"
     "  -n, --dry-run           say what would be removed, remove nothing\n"
     "  -a, --min-age DURATION  the grace period: 90, 90s, 1.5m, 2h (default 1m;\n"
     "                          0: none)\n"
@@ -46,7 +46,7 @@ static void clean_cb(const char *name, int removed, int err, void *arg) {
 }
 
 int cmd_clean(int argc, char **argv) {
-  static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+  static const struct option opts[] = {{"dir", required_argument, 0, CLI_OPT_DIR},
                                        {"dry-run", no_argument, 0, 'n'},
                                        {"min-age", required_argument, 0, 'a'},
                                        {"help", no_argument, 0, 'h'},
@@ -55,9 +55,9 @@ int cmd_clean(int argc, char **argv) {
   struct clean_ctx k = {0, 0};
   uint64_t age = 0;
   int o, age_set = 0;
-  while ((o = getopt_long(argc, argv, "d:na:h", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":na:h", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': co.dir = optarg; break;
+    case CLI_OPT_DIR: co.dir = optarg; break;
     case 'n': k.dry_run = 1; break;
     case 'a':
       if (cli_parse_duration(optarg, &age))
@@ -65,7 +65,7 @@ int cmd_clean(int argc, char **argv) {
       age_set = 1;
       break;
     case 'h': fputs(clean_usage, stdout); return 0;
-    default: return cli_usage("bad option");
+    default: return cli_bad_option(o, argv);
     }
   }
   if (optind < argc) co.dir = argv[optind++];
@@ -90,7 +90,7 @@ static const char create_usage[] =
     "channel CHANNEL in the existing region REGION.  Sizes take a K, M or G\n"
     "suffix (powers of 1024).  Options left out take the library's defaults.\n"
     "\n"
-    "  -d, --dir DIR        where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR        where regions are (default $RILL_DIR, else /dev/shm)\n"
     "  -s, --size BYTES     region: total size (default 64M)\n"
     "  -m, --mode MODE      region: file mode, octal (default 600; the umask\n"
     "                       is not applied)\n"
@@ -111,7 +111,7 @@ static int num_arg(const char *opt, const char *s, int si, uint64_t max, uint64_
 
 int cmd_create(int argc, char **argv) {
   static const struct option opts[] = {
-      {"dir", required_argument, 0, 'd'},     {"size", required_argument, 0, 's'},
+      {"dir", required_argument, 0, CLI_OPT_DIR},     {"size", required_argument, 0, 's'},
       {"mode", required_argument, 0, 'm'},    {"depth", required_argument, 0, 'D'},
       {"mtu", required_argument, 0, 'u'},     {"consumers", required_argument, 0, 'c'},
       {"max-msg", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
@@ -121,9 +121,9 @@ int cmd_create(int argc, char **argv) {
   rill_channel_opts co = {0};
   int region_opt = 0, chan_opt = 0, o, rc;
   uint64_t v;
-  while ((o = getopt_long(argc, argv, "d:s:m:D:u:c:M:h", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":s:m:D:u:c:M:h", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': dir = optarg; break;
+    case CLI_OPT_DIR: dir = optarg; break;
     case 's':
       if ((rc = num_arg("size", optarg, 0, UINT64_MAX, &ro.size))) return rc;
       region_opt = 1;
@@ -155,7 +155,7 @@ int cmd_create(int argc, char **argv) {
       chan_opt = 1;
       break;
     case 'h': fputs(create_usage, stdout); return 0;
-    default: return cli_usage("bad option");
+    default: return cli_bad_option(o, argv);
     }
   }
   if (optind != argc - 1) return cli_usage("one REGION or REGION/CHANNEL, please");
@@ -213,23 +213,23 @@ static const char rm_usage[] =
     "keep using it, but nobody new can reach it.  Channels cannot be removed\n"
     "from a region; remove the region.\n"
     "\n"
-    "  -d, --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
     "  -f, --force    remove regions that are in use too\n"
     "  -h, --help     this text\n";
 
 int cmd_rm(int argc, char **argv) {
-  static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+  static const struct option opts[] = {{"dir", required_argument, 0, CLI_OPT_DIR},
                                        {"force", no_argument, 0, 'f'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *dir = cli_dir;
   int force = 0, o, failed = 0;
-  while ((o = getopt_long(argc, argv, "d:fh", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': dir = optarg; break;
+    case CLI_OPT_DIR: dir = optarg; break;
     case 'f': force = 1; break;
     case 'h': fputs(rm_usage, stdout); return 0;
-    default: return cli_usage("bad option");
+    default: return cli_bad_option(o, argv);
     }
   }
   if (optind >= argc) return cli_usage("which regions?");

@@ -43,6 +43,15 @@ int cli_parse_duration(const char *s, uint64_t *ns);
  * bytes), CHANNEL into chan ("" when absent).  0, or -1 if malformed. */
 int cli_split(const char *arg, char *region, char *chan);
 
+/* getopt_long()'s value for --dir, which has no short form (-d is
+ * monitor's delay, as in top). */
+#define CLI_OPT_DIR 0x100
+
+/* The usage error for what getopt_long() returned, O ('?' an unknown
+ * option, ':' a missing value; optstrings start with ':', and getopt's
+ * own messages are off), naming the option: EXIT_USAGE. */
+int cli_bad_option(int o, char **argv);
+
 /* Parses the options of a command that takes only --dir, --json and
  * --help (USAGE is its help text).  Returns -1 to go on, else the exit
  * status to return (0 after --help, EXIT_USAGE). */
