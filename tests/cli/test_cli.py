@@ -243,8 +243,20 @@ def test_create_and_rm(shm, peers):
     # rm: refused while a live process has the region open, unless --force
     peer = peers(shm)
     peer.do("producer md/quotes")
-    assert "in use" in rill(shm, "rm", "md", check=1).stderr
+    # it names who holds it: the processes that have it open
+    err = rill(shm, "rm", "md", check=1).stderr
+    assert err == f"rill rm: md is in use by pid {peer.pid} (rill_cli_fixtur) (--force removes it anyway)\n"
     assert os.path.exists(os.path.join(shm, "md"))
+    if os.geteuid() == 0:
+        # a user who may not read the holder's /proc entries is told so,
+        # not shown a wrong pid
+        os.chmod(shm, 0o755)
+        os.chmod(os.path.join(shm, "md"), 0o666)
+        p = subprocess.run([RILL, "--dir", shm, "rm", "md"], capture_output=True, text=True,
+                           timeout=DEADLINE, preexec_fn=lambda: (os.setgid(4242), os.setuid(4242)))
+        assert p.returncode == 1 and "in use by a live process that cannot be named" in p.stderr
+        assert str(peer.pid) not in p.stderr
+        os.chmod(os.path.join(shm, "md"), 0o640)
     peer.exit()
     assert rill(shm, "rm", "md", check=0).stdout == "removed md\n"
     assert not os.path.exists(os.path.join(shm, "md"))

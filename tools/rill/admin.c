@@ -3,11 +3,15 @@
  * what is in shared memory, and the way to the benchmark. */
 #include "cli.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* ---- clean --------------------------------------------------------------------- */
@@ -209,13 +213,125 @@ static const char rm_usage[] =
     "Usage: rill rm [--dir DIR] [--force] REGION...\n"
     "\n"
     "Removes regions (and their consumers' FIFOs).  A region that a live\n"
-    "process has open is refused unless --force: the processes that have it\n"
-    "keep using it, but nobody new can reach it.  Channels cannot be removed\n"
-    "from a region; remove the region.\n"
+    "process has open is refused unless --force, naming the processes that\n"
+    "have it open (those this user may see in /proc): they keep using it, but\n"
+    "nobody new can reach it.  Channels cannot be removed from a region;\n"
+    "remove the region.\n"
     "\n"
     "      --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
     "  -f, --force    remove regions that are in use too\n"
     "  -h, --help     this text\n";
+
+/* Who holds a region.  Its users hold OFD locks, whose owner is an open
+ * file description, not a process: /proc/locks names the process that
+ * took a lock, which may have died since while a child it forked still
+ * holds the description, and F_OFD_GETLK reports l_pid -1.  A description
+ * lives while a file descriptor or a mapping refers to it, so the
+ * processes holding a lock are among those that have the file open or
+ * mapped, which /proc/PID/fd and /proc/PID/maps show: those are named.
+ * What /proc does not show (processes of another user, to all but root;
+ * of another PID namespace) is counted as unknown, not guessed. */
+
+#define HOLDERS_MAX 8
+
+typedef struct holders {
+  dev_t dev;
+  ino_t ino;
+  pid_t pid[HOLDERS_MAX];
+  int n, more, hidden;
+} holders;
+
+/* 1 if process PID has the file open, 0 if not, -1 if we may not look. */
+static int has_fd(int pid, const holders *h) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/fd", pid);
+  DIR *d = opendir(p);
+  if (!d) return errno == EACCES || errno == EPERM ? -1 : 0; /* else gone meanwhile */
+  int found = 0;
+  struct dirent *e;
+  while (!found && (e = readdir(d)) != NULL) {
+    if (!isdigit((unsigned char)e->d_name[0])) continue;
+    char fp[96];
+    struct stat st;
+    snprintf(fp, sizeof fp, "%s/%.20s", p, e->d_name);
+    found = stat(fp, &st) == 0 && st.st_dev == h->dev && st.st_ino == h->ino;
+  }
+  closedir(d);
+  return found;
+}
+
+/* 1 if process PID has the file mapped, 0 if not, -1 if we may not look. */
+static int has_map(int pid, const holders *h) {
+  char p[64], line[512];
+  snprintf(p, sizeof p, "/proc/%d/maps", pid);
+  FILE *f = fopen(p, "r");
+  if (!f) return errno == EACCES || errno == EPERM ? -1 : 0;
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f)) {
+    unsigned maj, min;
+    unsigned long long ino;
+    /* address perms offset major:minor inode [path] */
+    if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &ino) == 3)
+      found = maj == major(h->dev) && min == minor(h->dev) && ino == (unsigned long long)h->ino;
+    if (!strchr(line, '\n')) { /* a long path: skip the rest of the line */
+      int c;
+      while ((c = fgetc(f)) != EOF && c != '\n') {}
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+/* Fills H with the processes (other than this one) that have DIR/NAME
+ * open or mapped.  0, or -1 if the file or /proc cannot be read. */
+static int region_holders(const char *dir, const char *name, holders *h) {
+  char path[PATH_MAX];
+  struct stat st;
+  memset(h, 0, sizeof *h);
+  snprintf(path, sizeof path, "%s/%s", cli_dir_name(dir), name);
+  if (lstat(path, &st) != 0) return -1;
+  h->dev = st.st_dev;
+  h->ino = st.st_ino;
+  DIR *d = opendir("/proc");
+  if (!d) return -1;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    int pid = atoi(e->d_name);
+    if (!isdigit((unsigned char)e->d_name[0]) || pid <= 0 || pid == (int)getpid()) continue;
+    /* A process whose maps we may not read but whose fds we may (pid 1
+     * in some containers) is not counted as unknown: rill's handles keep
+     * their descriptor open as long as their mapping. */
+    int fd = has_fd(pid, h), map = fd == 1 ? 1 : has_map(pid, h);
+    if (fd == 1 || map == 1) {
+      if (h->n < HOLDERS_MAX) h->pid[h->n++] = (pid_t)pid;
+      else h->more++;
+    } else if (fd < 0) {
+      h->hidden++;
+    }
+  }
+  closedir(d);
+  return 0;
+}
+
+/* "pid 12 (prog), pid 34 (prog) and 2 more" into BUF. */
+static void holders_text(const holders *h, char *buf, size_t cap) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (int i = 0; i < h->n && len < cap; i++) {
+    char p[64], comm[32] = "";
+    snprintf(p, sizeof p, "/proc/%d/comm", (int)h->pid[i]);
+    FILE *f = fopen(p, "r");
+    if (f) {
+      if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+      fclose(f);
+      comm[strcspn(comm, "\n")] = 0;
+    }
+    len += (size_t)snprintf(buf + len, cap - len, "%s%s %d%s%s%s", i ? ", " : "",
+                            i ? "" : h->n + h->more > 1 ? "pids" : "pid", (int)h->pid[i],
+                            comm[0] ? " (" : "", comm, comm[0] ? ")" : "");
+  }
+  if (h->more && len < cap) snprintf(buf + len, cap - len, " and %d more", h->more);
+}
 
 int cmd_rm(int argc, char **argv) {
   static const struct option opts[] = {{"dir", required_argument, 0, CLI_OPT_DIR},
@@ -246,7 +362,18 @@ int cmd_rm(int argc, char **argv) {
       continue;
     }
     if (u && !force) {
-      failed = cli_fail("%s is in use by a live process (--force removes it anyway)", name);
+      holders h;
+      char who[512];
+      if (region_holders(dir, name, &h) == 0 && h.n) {
+        holders_text(&h, who, sizeof who);
+        failed = cli_fail("%s is in use by %s%s (--force removes it anyway)", name, who,
+                          h.hidden ? ", and maybe by processes whose /proc entries this user "
+                                     "cannot read" : "");
+      } else {
+        failed = cli_fail("%s is in use by a live process that cannot be named: its /proc "
+                          "entries are not this user's to read, or it is in another PID "
+                          "namespace (--force removes it anyway)", name);
+      }
       continue;
     }
     int rc = rill_region_unlink(name, dir);
