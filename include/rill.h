@@ -24,9 +24,10 @@
  * grow ends in reserved fields, and its padding is named too (every field
  * whose name starts with "reserved"); a new field is carved out of them.
  * Zero in a reserved field means "not known to this version":
- *   - options (rill_region_opts, rill_channel_opts, rill_rpc_opts) are
- *     read by the library: their reserved fields, and flags, must be zero,
- *     or the call fails with -RILL_EINVAL.  Zero is the default of every
+ *   - options (rill_region_opts, rill_clean_opts, rill_channel_opts,
+ *     rill_rpc_opts) are read by the library: their reserved fields, and
+ *     flags this version does not define, must be zero, or the call fails
+ *     with -RILL_EINVAL.  Zero is the default of every
  *     option, now and later: a program that zero-initialises its options
  *     ({0}, designated initialisers, memset, C++ {}) gets the defaults of
  *     the options added after it was written, and one that sets an option
@@ -39,9 +40,9 @@
  *     down for this: this version does not write their reserved fields,
  *     whose contents are unspecified.
  * rill_latency does not grow: its buckets are the ones in shared memory.
- * Sizes on 64-bit Linux: rill_region_opts, rill_channel_opts,
- * rill_rpc_opts, rill_region_info, rill_view and rill_meta 64 bytes;
- * rill_rpc_result 48; rill_object_info 96; rill_consumer_stats 128;
+ * Sizes on 64-bit Linux: rill_region_opts, rill_clean_opts,
+ * rill_channel_opts, rill_rpc_opts, rill_region_info, rill_view and
+ * rill_meta 64 bytes; rill_rpc_result 48; rill_object_info 96; rill_consumer_stats 128;
  * rill_channel_stats 256; rill_latency 1040.  abi/layout.txt lists every
  * offset and abi/librill.symbols every exported symbol; tests compare.
  */
@@ -207,22 +208,61 @@ int rill_region_close(rill_region *r);
 
 /* Removes region NAME from DIR (NULL = $RILL_DIR or /dev/shm), and the fd
  * FIFOs of its consumers.  Processes that have it mapped keep using it.
- * Errors: EINVAL, ENOENT, ENODIR, EACCES. */
+ * NAME must be a regular file (a symlink is removed by nobody but its
+ * owner); of the entries named like its FIFOs, only FIFOs owned by the
+ * region file's owner or by the caller are removed.  Every name is looked
+ * up in the directory opened once, never through a symlink.
+ * Errors: EINVAL, ENOENT, ENODIR, EACCES, EMAGIC (not a regular file). */
 int rill_region_unlink(const char *name, const char *dir);
 
 /* 1 if some live process has region NAME open or joined to one of its
  * channels, 0 if every user is dead (or it never had one), or an error. */
 int rill_region_in_use(const char *name, const char *dir);
 
-/* Called by rill_region_clean() for each region it finds unused.  REMOVED
- * is 1 if it was removed, 0 on a dry run or if removal failed (ERR). */
+/* Called by rill_clean() and rill_region_clean() for each region it finds
+ * unused, and for each temporary file a dead creator left (NAME starts
+ * with '.': ".REGION.PID.RAND.tmp").  REMOVED is 1 if it was removed, 0 on
+ * a dry run or if removal failed (ERR). */
 typedef void (*rill_clean_fn)(const char *name, int removed, int err, void *arg);
 
-/* Finds the regions in DIR whose every user is dead and removes them (with
- * their FIFOs) unless DRY_RUN.  A region in use is never touched: removal
- * happens under an exclusive lock that no live user can be holding.  Files
- * that are not rill regions are left alone.  Returns the number of unused
- * regions found (>= 0) or an error (ENODIR, EACCES, EIO). */
+typedef struct rill_clean_opts {
+  const char *dir;      /* NULL = $RILL_DIR, else /dev/shm                   */
+  uint64_t min_age_ns;  /* grace period: 0 = 60 s (RILL_CLEAN_ANY_AGE: none) */
+  uint32_t flags;       /* RILL_CLEAN_*                                      */
+  uint32_t reserved0;   /* must be 0                                         */
+  uint64_t reserved[5]; /* must be 0                                         */
+} rill_clean_opts; /* 64 bytes */
+
+#define RILL_CLEAN_DRY_RUN 1u /* report what would go; remove nothing       */
+#define RILL_CLEAN_ANY_AGE 2u /* no grace period (min_age_ns must be 0)     */
+
+/* Finds the regions in opts->dir (OPTS NULL: the defaults) that nobody
+ * uses and removes them, with their FIFOs, unless RILL_CLEAN_DRY_RUN.
+ * A region is removed only if
+ *   - no live process uses it: removal happens under an exclusive lock
+ *     that no live user can be holding, and only if the name still
+ *     refers to the file locked;
+ *   - it is older than the grace period (min_age_ns, default 60 s), by
+ *     the younger of the file's modification/change time and the creation
+ *     time in its header;
+ *   - the process that created it (its header's creator_pid) is dead: a
+ *     region made and not yet joined (by 'rill create', by an application
+ *     that is starting) is kept while its creator lives.  The header is
+ *     writable by the file's owner, so neither it nor the time can make
+ *     a region go sooner; they only keep one.
+ * It also removes the temporary files (".REGION.PID.RAND.tmp", fully
+ * reserved) of creators that died before linking their region into place,
+ * if PID is dead and the file is older than the grace period; nothing
+ * lists them otherwise.  Files that are neither are left alone, symlinks
+ * are not followed, and every name is looked up in the directory opened
+ * once (a path changed meanwhile redirects nothing).  FN, if not NULL, is
+ * called for each.  Returns the number found (>= 0), or an error: EINVAL
+ * (unknown flags, nonzero reserved fields, RILL_CLEAN_ANY_AGE with
+ * min_age_ns), ENODIR, EACCES, EIO.  Since 0.3. */
+int rill_clean(const rill_clean_opts *opts, rill_clean_fn fn, void *arg);
+
+/* rill_clean() of DIR with the default grace period, and
+ * RILL_CLEAN_DRY_RUN if DRY_RUN. */
 int rill_region_clean(const char *dir, int dry_run, rill_clean_fn fn, void *arg);
 
 /* Called by rill_region_list() for each region.  A nonzero return stops

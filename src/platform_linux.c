@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <stdio.h>
@@ -232,6 +233,86 @@ int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg), void
   return rc;
 }
 
+int rill__dir_open(const char *dir, int *dfd) {
+  int f = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (f < 0) return errno == ENOENT || errno == ENOTDIR ? -RILL_ENODIR : rill__errno(errno);
+  *dfd = f;
+  return 0;
+}
+
+void rill__dir_close(int dfd) {
+  if (dfd >= 0) close(dfd);
+}
+
+int rill__dir_each_at(int dfd, int (*fn)(const char *name, void *arg), void *arg) {
+  /* A description of its own ("." reopened, not dup()ed, which would share
+   * the position), so that FN may walk the same directory. */
+  int f = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (f < 0) return rill__errno(errno);
+  DIR *d = fdopendir(f);
+  if (!d) { int rc = rill__errno(errno); close(f); return rc; }
+  int rc = 0;
+  struct dirent *e;
+  while (!rc && (e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    rc = fn(e->d_name, arg);
+  }
+  closedir(d);
+  return rc;
+}
+
+static void stat_fill(const struct stat *s, rill__stat *st) {
+  memset(st, 0, sizeof *st);
+  st->dev = (uint64_t)s->st_dev;
+  st->ino = (uint64_t)s->st_ino;
+  st->size = (uint64_t)s->st_size;
+  uint64_t m = (uint64_t)s->st_mtim.tv_sec * 1000000000ull + (uint64_t)s->st_mtim.tv_nsec;
+  uint64_t c = (uint64_t)s->st_ctim.tv_sec * 1000000000ull + (uint64_t)s->st_ctim.tv_nsec;
+  st->changed_ns = m > c ? m : c;
+  st->uid = (uint32_t)s->st_uid;
+  st->kind = S_ISREG(s->st_mode) ? RILL__KIND_REG : S_ISFIFO(s->st_mode) ? RILL__KIND_FIFO
+                                                                          : RILL__KIND_OTHER;
+}
+
+int rill__stat_at(int dfd, const char *name, rill__stat *st) {
+  struct stat s;
+  if (fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) != 0) return rill__errno(errno);
+  stat_fill(&s, st);
+  return 0;
+}
+
+int rill__file_stat(int fd, rill__stat *st) {
+  struct stat s;
+  if (fstat(fd, &s) != 0) return rill__errno(errno);
+  stat_fill(&s, st);
+  return 0;
+}
+
+int rill__file_open_at(int dfd, const char *name, int *fd, uint64_t *size) {
+  struct stat s;
+  /* Look first: opening a FIFO or a device has effects of its own. */
+  if (fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) != 0) return rill__errno(errno);
+  if (!S_ISREG(s.st_mode)) return -RILL_EMAGIC;
+  int f = openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+  if (f < 0) return errno == ELOOP ? -RILL_EMAGIC : rill__errno(errno);
+  if (fstat(f, &s) != 0) { int rc = rill__errno(errno); close(f); return rc; }
+  if (!S_ISREG(s.st_mode)) { close(f); return -RILL_EMAGIC; }
+  *fd = f;
+  *size = (uint64_t)s.st_size;
+  return 0;
+}
+
+int rill__unlink_at(int dfd, const char *name) {
+  return unlinkat(dfd, name, 0) == 0 ? 0 : rill__errno(errno);
+}
+
+int rill__pid_alive(uint32_t pid) {
+  /* 0 and values above INT_MAX would name process groups to kill(). */
+  if (pid == 0 || pid > (uint32_t)INT_MAX) return 0;
+  if (kill((pid_t)pid, 0) == 0 || errno == EPERM) return 1;
+  return errno == ESRCH ? 0 : rill__errno(errno);
+}
+
 int rill__park(const void *addr, uint32_t expect, uint64_t timeout_ns) {
   struct timespec ts, *tp = NULL;
   if (timeout_ns != UINT64_MAX) {
@@ -353,6 +434,7 @@ uint64_t rill__mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t rill__real_ns(void) { return clock_ns(CLOCK_REALTIME); }
 uint32_t rill__pid(void) { return (uint32_t)getpid(); }
 uint32_t rill__uid(void) { return (uint32_t)getuid(); }
+uint32_t rill__euid(void) { return (uint32_t)geteuid(); }
 
 uint64_t rill__random(void) {
   uint64_t x = clock_ns(CLOCK_MONOTONIC) ^ ((uint64_t)getpid() << 32);
