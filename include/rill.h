@@ -121,6 +121,11 @@ enum {
   RILL_EIO,            /* an unexpected operating-system error                */
   RILL_ECLOSED,        /* the producer left the channel; everything was read  */
   RILL_EDEAD,          /* the producer died; everything it published was read */
+  /* request/response (rill_rpc.h), since 0.3 */
+  RILL_ESRVDEAD,       /* the server died; the calls in flight are lost       */
+  RILL_ESRVLEFT,       /* the server stopped; the calls in flight are lost    */
+  RILL_ENOMETHOD,      /* the server has no such method                       */
+  RILL_EWORKERS,       /* more server workers than the service has lanes      */
   RILL_ERR_MAX_
 };
 
