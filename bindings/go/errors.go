@@ -36,31 +36,36 @@ type Error int
 // The errors, one per RILL_E* code of the C library (ErrAgain is
 // RILL_EAGAIN, and so on).
 const (
-	ErrAgain      Error = 1  // nothing to read yet, or no credit to publish now
-	ErrOverrun    Error = 2  // the consumer was lapped; View.Lost says how many
-	ErrInval      Error = 3  // bad argument (name, size, option)
-	ErrNoMem      Error = 4  // out of process memory
-	ErrNoEnt      Error = 5  // no such region, channel or service
-	ErrExist      Error = 6  // region or channel already exists
-	ErrAccess     Error = 7  // permission denied on the region file
-	ErrNoDir      Error = 8  // the region directory does not exist
-	ErrNoSpace    Error = 9  // not enough space in the file system or region
-	ErrBusy       Error = 10 // a live producer owns the channel / the slot is live
-	ErrFull       Error = 11 // every consumer slot of the channel is taken
-	ErrEmpty      Error = 12 // region file has length zero
-	ErrTrunc      Error = 13 // region file shorter than its header says
-	ErrMagic      Error = 14 // not a rill region or object (wrong magic)
-	ErrVersion    Error = 15 // rill layout version not supported
-	ErrCorrupt    Error = 16 // header, table or descriptor fields out of range
-	ErrMsgSize    Error = 17 // message larger than the channel allows, or the buffer
-	ErrTimedOut   Error = 18 // a wait ran out of time
-	ErrIO         Error = 19 // an unexpected operating-system error
-	ErrClosed     Error = 20 // the producer left the channel; everything was read
-	ErrDead       Error = 21 // the producer died; everything it published was read
-	ErrServerDead Error = 22 // request/response: the server died; the calls in flight are lost (0.3)
-	ErrServerLeft Error = 23 // request/response: the server stopped; the calls in flight are lost (0.3)
-	ErrNoMethod   Error = 24 // request/response: the server has no such method (a status; 0.3)
-	ErrWorkers    Error = 25 // request/response: more server workers than the service has lanes (0.3)
+	ErrAgain    Error = 1  // nothing to read yet, or no credit to publish now
+	ErrOverrun  Error = 2  // the consumer was lapped; View.Lost says how many
+	ErrInval    Error = 3  // bad argument (name, size, option)
+	ErrNoMem    Error = 4  // out of process memory
+	ErrNoEnt    Error = 5  // no such region, channel or service
+	ErrExist    Error = 6  // region or channel already exists
+	ErrAccess   Error = 7  // permission denied on the region file
+	ErrNoDir    Error = 8  // the region directory does not exist
+	ErrNoSpace  Error = 9  // not enough space in the file system or region
+	ErrBusy     Error = 10 // a live producer owns the channel / the slot is live
+	ErrFull     Error = 11 // every consumer slot of the channel is taken
+	ErrEmpty    Error = 12 // region file has length zero
+	ErrTrunc    Error = 13 // region file shorter than its header says
+	ErrMagic    Error = 14 // not a rill region or object (wrong magic)
+	ErrVersion  Error = 15 // rill layout version not supported
+	ErrCorrupt  Error = 16 // header, table or descriptor fields out of range
+	ErrMsgSize  Error = 17 // message larger than the channel allows, or the buffer
+	ErrTimedOut Error = 18 // a wait ran out of time
+	ErrIO       Error = 19 // an unexpected operating-system error
+	ErrClosed   Error = 20 // the producer left the channel; everything was read
+	ErrDead     Error = 21 // the producer died; everything it published was read
+)
+
+// The errors of request/response (Client, Serve), since 0.3: RILL_ESRVDEAD,
+// RILL_ESRVLEFT, RILL_ENOMETHOD, RILL_EWORKERS.
+const (
+	ErrServerDead Error = 22 // the server died; the calls in flight are lost
+	ErrServerLeft Error = 23 // the server stopped; the calls in flight are lost
+	ErrNoMethod   Error = 24 // the server has no such method (a handler's status)
+	ErrWorkers    Error = 25 // more server workers than the service has lanes
 )
 
 const errMax Error = 26 // one past the last error
