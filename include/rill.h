@@ -148,6 +148,11 @@ enum {
   RILL_EIO,            /* an unexpected operating-system error                */
   RILL_ECLOSED,        /* the producer left the channel; everything was read  */
   RILL_EDEAD,          /* the producer died; everything it published was read */
+  /* request/response (rill_rpc.h), since 0.3 */
+  RILL_ESRVDEAD,       /* the server died; the calls in flight are lost       */
+  RILL_ESRVLEFT,       /* the server stopped; the calls in flight are lost    */
+  RILL_ENOMETHOD,      /* the server has no such method                       */
+  RILL_EWORKERS,       /* more server workers than the service has lanes      */
   RILL_ERR_MAX_
 };
 
@@ -196,6 +201,19 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
  * ENODIR, EACCES, EEMPTY, ETRUNC, EMAGIC, EVERSION, ECORRUPT, ENOMEM, EIO. */
 int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out);
+
+/* rill_region_open() that waits, up to TIMEOUT_NS (RILL_FOREVER: no
+ * limit; 0: opens once), for region NAME to appear, for a process started
+ * before the one that creates it.  It sleeps until the region's name is
+ * linked into the directory (inotify(7) on Linux, set before the first
+ * look, so a region made at any moment is not missed), not polling.  A
+ * region appears fully formed (rill_region_create()), so any answer but
+ * "not there" is final: a file that is not a valid region fails as
+ * rill_region_open() says, at once.  The directory must exist.  Returns 0
+ * with *OUT set, or -RILL_ETIMEDOUT, or an error of rill_region_open()
+ * (ENODIR also if the directory is removed meanwhile).  Since 0.3. */
+int rill_region_open_wait(const char *name, const rill_region_opts *opts,
+                          uint64_t timeout_ns, rill_region **out);
 
 /* Unmaps and frees the handle.  Endpoints joined through it stay valid (each
  * keeps its own mapping).  Accepts NULL.  Returns 0.
@@ -331,6 +349,15 @@ uint64_t rill_channel_footprint(const rill_channel_opts *opts);
 int rill_channel_create(rill_region *r, const char *name,
                         const rill_channel_opts *opts);
 
+/* Waits up to TIMEOUT_NS (RILL_FOREVER: no limit; 0: looks once) until
+ * channel NAME exists in R, for a process that may start before the one
+ * that creates it.  It sleeps on a futex on the region's object count,
+ * which rill_channel_create() wakes (a creator using librill 0.2 does not
+ * wake it: then it is seen within a second).  Returns 0 once the channel is
+ * in the table (join it next), -RILL_ETIMEDOUT, -RILL_ENOENT if the table
+ * is full without it (it cannot appear), -RILL_EINVAL.  Since 0.3. */
+int rill_channel_wait(rill_region *r, const char *name, uint64_t timeout_ns);
+
 /* ---- ctl bits of a descriptor ------------------------------------------- */
 
 #define RILL_CTL_SOM 0x0001u /* first fragment of a message      */
@@ -404,6 +431,17 @@ int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig);
 int rill_reserve_wait(rill_producer *p, size_t n, void **buf, uint64_t timeout_ns);
 int rill_send_wait(rill_producer *p, const void *data, size_t n, uint64_t sig,
                    uint64_t timeout_ns);
+
+/* Waits up to TIMEOUT_NS (RILL_FOREVER: no limit; 0: looks once) until
+ * at least N consumers are joined to P's channel and alive (a slot whose
+ * consumer died does not count), so that what P publishes next reaches
+ * them all: a consumer sees every message published after its join.
+ * It sleeps on the futex word a producer out of credit parks on (the wait
+ * page's cr_wake), which every join bumps and wakes; a consumer using
+ * librill 0.2 does not: it is seen within a second.  Returns the number of
+ * live consumers (>= N), -RILL_ETIMEDOUT, or -RILL_EINVAL (N above the
+ * channel's consumer slots).  Since 0.3. */
+int rill_producer_wait_consumers(rill_producer *p, uint32_t n, uint64_t timeout_ns);
 
 /* The sequence number the next descriptor will get (after a restart, the
  * one after the last descriptor committed before). */

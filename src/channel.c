@@ -141,8 +141,10 @@ int rill_channel_create(rill_region *r, const char *name,
   e->off = off;
   e->size = g.size;
   h->alloc_off = off + g.size;
-  /* Release: pairs with the acquire load of obj_cnt in obj_count(). */
+  /* Release: pairs with the acquire load of obj_cnt in obj_count(), and
+   * in rill_channel_wait() before it parks on the word. */
   atomic_store_explicit(&h->obj_cnt, n + 1, memory_order_release);
+  rill__unpark(&h->obj_cnt); /* rill_channel_wait() sleeps on it */
 out:
   rill__file_unlock(r->fd);
   return rc;
@@ -188,4 +190,26 @@ int rill__chan_find(rill_region *r, const char *name, rill_chan_info *ci) {
   ci->created_ns = c.created_ns;
   ci->g = g;
   return 0;
+}
+
+int rill_channel_wait(rill_region *r, const char *name, uint64_t timeout_ns) {
+  if (!r || !rill__name_ok(name)) return -RILL_EINVAL;
+  const rill_region_hdr *h = (const rill_region_hdr *)r->base;
+  rill_obj_entry e;
+  uint64_t deadline = rill__add_sat(rill__mono_ns(), timeout_ns);
+  for (;;) {
+    /* Acquire: pairs with the release store of obj_cnt in
+     * rill_channel_create().  Loaded before the look: a channel added
+     * after it changes the word, and the park below returns at once. */
+    uint32_t n = atomic_load_explicit(&h->obj_cnt, memory_order_acquire);
+    if (find_entry(r, name, &e) == 0) return 0;
+    if (n >= RILL_REGION_MAX_OBJECTS) return -RILL_ENOENT; /* the table is full */
+    uint64_t now = rill__mono_ns();
+    if (now >= deadline) return -RILL_ETIMEDOUT;
+    /* Woken by rill_channel_create(); the slices bound the wait for a
+     * creator that does not wake (librill 0.2). */
+    uint64_t slice = deadline - now < RILL_NOWAKE_SLICE_NS ? deadline - now : RILL_NOWAKE_SLICE_NS;
+    int rc = rill__park(&h->obj_cnt, n, slice);
+    if (rc < 0 && rc != -RILL_ETIMEDOUT) return rc;
+  }
 }

@@ -493,6 +493,11 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   }
   atomic_store_explicit(&k->hb_ns, rill__mono_ns(), memory_order_relaxed);
   c->seq_flushed = c->seq;
+  /* Release: pairs with the acquire load of cr_wake in
+   * rill_producer_wait_consumers() (wait.c), taken before it counts the
+   * active slots: it sees our ACTIVE, or the word moved and it wakes. */
+  atomic_fetch_add_explicit(&c->wait->cr_wake, 1, memory_order_release);
+  rill__unpark(&c->wait->cr_wake);
   *out = c;
   return 0;
 fail_map:

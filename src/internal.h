@@ -43,6 +43,9 @@ int rill__fifo_path(char *out, size_t cap, const char *dir, const char *region,
 #define RILL_SPIN_DEFAULT_NS 20000ull     /* spin budget of waiting calls   */
 #define RILL_EVICT_DEFAULT_NS 1000000000ull
 #define RILL_LIVE_SLICE_NS 50000000ull    /* longest park between liveness checks */
+/* Longest park of a wait for a channel or consumers, whose waker may use a
+ * librill (0.2) that makes no wake-up there. */
+#define RILL_NOWAKE_SLICE_NS 1000000000ull
 
 static inline uint64_t rill__add_sat(uint64_t a, uint64_t b) {
   return a + b < a ? UINT64_MAX : a + b;

@@ -90,6 +90,19 @@ int rill__unlink_at(int dfd, const char *name);
  * PID is 0 or out of range), negative if that cannot be told. */
 int rill__pid_alive(uint32_t pid);
 
+/* Waiting for a name to appear in a directory (inotify on Linux).  Watch
+ * the directory first, then look for the name, then wait: an entry made
+ * after the watch was set is never missed.  rill__dir_watch() returns 0
+ * with *W set, -RILL_ENODIR if DIR does not exist, or an error.
+ * rill__dir_watch_wait() sleeps until an entry named NAME is created in
+ * (or moved into) the watched directory, at most TIMEOUT_NS (UINT64_MAX:
+ * no limit), and returns 0 (also when the kernel dropped events: look
+ * again), -RILL_ETIMEDOUT, -RILL_ENODIR (the directory was removed), or an
+ * error.  Other entries' events are read and ignored. */
+int rill__dir_watch(const char *dir, int *w);
+int rill__dir_watch_wait(int w, const char *name, uint64_t timeout_ns);
+void rill__dir_watch_close(int w);
+
 /* ---- waiting ------------------------------------------------------------
  * Parking: sleeps while the 32-bit word at ADDR (in a shared mapping, which
  * may be read-only) equals EXPECT, at most TIMEOUT_NS.  Returns 0 when woken

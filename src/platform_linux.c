@@ -9,12 +9,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <poll.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -311,6 +313,68 @@ int rill__pid_alive(uint32_t pid) {
   if (pid == 0 || pid > (uint32_t)INT_MAX) return 0;
   if (kill((pid_t)pid, 0) == 0 || errno == EPERM) return 1;
   return errno == ESRCH ? 0 : rill__errno(errno);
+}
+
+int rill__dir_watch(const char *dir, int *w) {
+  int f = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (f < 0) return rill__errno(errno);
+  /* IN_CREATE: a region linked into place (rill_region_create links it
+   * under its name); IN_MOVED_TO: one renamed there; *_SELF: the
+   * directory itself went away. */
+  if (inotify_add_watch(f, dir, IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF |
+                                    IN_MOVE_SELF | IN_ONLYDIR) < 0) {
+    int e = errno;
+    close(f);
+    return e == ENOENT || e == ENOTDIR ? -RILL_ENODIR : rill__errno(e);
+  }
+  *w = f;
+  return 0;
+}
+
+/* Reads the events queued on W: 1 if one names NAME (or events were
+ * lost), 0 if none does, negative if the directory went away or on an
+ * error. */
+static int dir_watch_read(int w, const char *name) {
+  /* Aligned for struct inotify_event, as inotify(7) asks. */
+  char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+  int hit = 0;
+  for (;;) {
+    ssize_t n = read(w, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return hit;
+    if (n < 0) return rill__errno(errno);
+    if (n == 0) return hit;
+    for (char *p = buf; p < buf + n;) {
+      const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+      if (ev->mask & IN_Q_OVERFLOW) hit = 1;
+      else if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) return -RILL_ENODIR;
+      else if (ev->len && strcmp(ev->name, name) == 0) hit = 1;
+      p += sizeof *ev + ev->len;
+    }
+  }
+}
+
+int rill__dir_watch_wait(int w, const char *name, uint64_t timeout_ns) {
+  uint64_t deadline = timeout_ns == UINT64_MAX ? UINT64_MAX : rill__mono_ns() + timeout_ns;
+  if (deadline < timeout_ns) deadline = UINT64_MAX;
+  for (;;) {
+    int rc = dir_watch_read(w, name);
+    if (rc) return rc < 0 ? rc : 0;
+    struct timespec ts, *tp = NULL;
+    if (deadline != UINT64_MAX) {
+      uint64_t now = rill__mono_ns();
+      if (now >= deadline) return -RILL_ETIMEDOUT;
+      ts.tv_sec = (time_t)((deadline - now) / 1000000000ull);
+      ts.tv_nsec = (long)((deadline - now) % 1000000000ull);
+      tp = &ts;
+    }
+    struct pollfd pf = {.fd = w, .events = POLLIN};
+    if (ppoll(&pf, 1, tp, NULL) < 0 && errno != EINTR) return rill__errno(errno);
+  }
+}
+
+void rill__dir_watch_close(int w) {
+  if (w >= 0) close(w);
 }
 
 int rill__park(const void *addr, uint32_t expect, uint64_t timeout_ns) {

@@ -209,6 +209,32 @@ int rill_region_open(const char *name, const rill_region_opts *opts,
   return 0;
 }
 
+int rill_region_open_wait(const char *name, const rill_region_opts *opts,
+                          uint64_t timeout_ns, rill_region **out) {
+  if (!out || !rill__name_ok(name)) return -RILL_EINVAL;
+  if (opts && (opts->flags || !rill__zeroed(opts->reserved, sizeof opts->reserved)))
+    return -RILL_EINVAL;
+  if (timeout_ns == 0) return rill_region_open(name, opts, out);
+  uint64_t deadline = rill__add_sat(rill__mono_ns(), timeout_ns);
+  /* The watch first, then the first look: a region linked into place
+   * after the watch was set wakes the wait below, one linked before is
+   * found by the look. */
+  int w, rc = rill__dir_watch(rill__dir(opts ? opts->dir : NULL), &w);
+  if (rc) return rc;
+  for (;;) {
+    /* ENOENT: not there yet, or removed by a cleaner as we came.  Every
+     * other answer is final: a region appears fully formed. */
+    rc = rill_region_open(name, opts, out);
+    if (rc != -RILL_ENOENT) break;
+    uint64_t now = rill__mono_ns();
+    if (now >= deadline) { rc = -RILL_ETIMEDOUT; break; }
+    rc = rill__dir_watch_wait(w, name, deadline == UINT64_MAX ? UINT64_MAX : deadline - now);
+    if (rc && rc != -RILL_ETIMEDOUT) break;
+  }
+  rill__dir_watch_close(w);
+  return rc;
+}
+
 int rill_region_close(rill_region *r) {
   if (!r) return 0;
   rill__unmap(r->base, r->size);

@@ -371,3 +371,40 @@ int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
   }
   return found;
 }
+
+/* ---- producer side: waiting for consumers to join ----------------------- */
+
+/* Consumers alive on the channel: active slots whose lock is held (the
+ * slot of a consumer that died stays active until it is rejoined). */
+static uint32_t live_consumers(rill_producer *p) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < p->max_consumers; i++) {
+    const rill_cursor *k = rill__cursor_at(p->cursors, i);
+    /* Acquire: pairs with the release store of ACTIVE at join. */
+    if (atomic_load_explicit(&k->state, memory_order_acquire) != RILL_CUR_ACTIVE) continue;
+    /* held, or cannot tell (then it counts as alive) */
+    if (rill__lock_held(p->fd, p->cursor_lock_off + (uint64_t)i * RILL_PAGE) != 0) n++;
+  }
+  return n;
+}
+
+int rill_producer_wait_consumers(rill_producer *p, uint32_t n, uint64_t timeout_ns) {
+  if (!p || n > p->max_consumers) return -RILL_EINVAL;
+  uint64_t deadline = rill__add_sat(rill__mono_ns(), timeout_ns);
+  for (;;) {
+    /* Acquire: pairs with the release bump of cr_wake a consumer makes
+     * after storing ACTIVE at join (consumer.c).  Loaded before the count:
+     * a join the count misses changes the word, and the park returns. */
+    uint32_t w = atomic_load_explicit(&p->wait->cr_wake, memory_order_acquire);
+    uint32_t have = live_consumers(p);
+    if (have >= n) return (int)have;
+    uint64_t now = rill__mono_ns();
+    if (now >= deadline) return -RILL_ETIMEDOUT;
+    /* The slices bound the wait for a consumer that joins without waking
+     * (librill 0.2), and keep the heartbeat going. */
+    uint64_t slice = deadline - now < RILL_NOWAKE_SLICE_NS ? deadline - now : RILL_NOWAKE_SLICE_NS;
+    int rc = rill__park(&p->wait->cr_wake, w, slice);
+    if (rc < 0 && rc != -RILL_ETIMEDOUT) return rc;
+    if (rc == -RILL_ETIMEDOUT) rill_producer_flush(p); /* heartbeat while we wait */
+  }
+}

@@ -3,7 +3,9 @@
 package rill
 
 import (
+	"math"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -169,9 +171,54 @@ func (r *Region) CreateChannel(name string, opts *ChannelOpts) error {
 	e.off = off
 	e.size = g.size
 	h.allocOff = off + g.size
-	// Release (seq_cst): pairs with the acquire load of obj_cnt in objCount.
+	// Release (seq_cst): pairs with the acquire load of obj_cnt in
+	// objCount, and in WaitChannel before it parks on the word.
 	atomic.StoreUint32(&h.objCnt, n+1)
+	unpark(&h.objCnt) // WaitChannel sleeps on it
 	return nil
+}
+
+// WaitChannel waits up to timeout (Forever: no limit; 0 or less: looks
+// once) until channel name exists in the region, for a process that may
+// start before the one that creates it.  It sleeps on a futex on the
+// region's object count, which CreateChannel wakes (a creator using
+// librill 0.2 does not: then it is seen within a second).  nil once the
+// channel is in the table (join it next), ErrTimedOut, ErrNoEnt if the
+// table is full without it (it cannot appear), ErrInval.  As
+// rill_channel_wait.
+func (r *Region) WaitChannel(name string, timeout time.Duration) error {
+	if r == nil || r.fd < 0 || !validName(name) {
+		return ErrInval
+	}
+	h := r.hdr()
+	deadline := uint64(math.MaxUint64)
+	if timeout != Forever {
+		deadline = addSat(monoNs(), uint64(max(timeout, 0)))
+	}
+	for {
+		// Acquire: pairs with the release store of obj_cnt in
+		// CreateChannel.  Loaded before the look: a channel added after it
+		// changes the word, and the park returns at once.
+		n := atomic.LoadUint32(&h.objCnt)
+		if _, err := r.findEntry(name); err == nil {
+			return nil
+		}
+		if n >= maxObjects {
+			return ErrNoEnt // the table is full
+		}
+		now := monoNs()
+		if now >= deadline {
+			return ErrTimedOut
+		}
+		// Woken by CreateChannel; the slices bound the wait for a creator
+		// that does not wake (librill 0.2).
+		if testHookSleep != nil {
+			testHookSleep()
+		}
+		if err := park(&h.objCnt, n, time.Duration(min(deadline-now, noWakeSlice))); err != nil && err != ErrTimedOut {
+			return err
+		}
+	}
 }
 
 // chanInfo is a channel as found in a region: validated private copies of

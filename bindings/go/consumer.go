@@ -689,6 +689,11 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 	}
 	atomic.StoreUint64(&k.hbNs, monoNs())
 	c.seqFlushed = c.seq
+	// Release (seq_cst): pairs with the acquire load of cr_wake in
+	// WaitConsumers, taken before it counts the active slots: it sees our
+	// ACTIVE, or the word moved and it wakes.
+	atomic.AddUint32(&c.wait.crWake, 1)
+	unpark(&c.wait.crWake)
 	return c, nil
 }
 

@@ -25,6 +25,11 @@ import (
 //	ErrAccess           is   fs.ErrPermission
 //	ErrTimedOut         is   os.ErrDeadlineExceeded
 //
+// and ErrServerDead and ErrServerLeft, what a Client says when its server
+// died or stopped, match ErrDead and ErrClosed (what it said before 0.3):
+//
+//	if errors.Is(err, rill.ErrDead) { ... }  // also a dead server
+//
 //	if errors.Is(err, fs.ErrNotExist) { ... create the region ... }
 type Error int
 
@@ -54,7 +59,16 @@ const (
 	ErrDead     Error = 21 // the producer died; everything it published was read
 )
 
-const errMax Error = 22 // one past the last error
+// The errors of request/response (Client, Serve), since 0.3: RILL_ESRVDEAD,
+// RILL_ESRVLEFT, RILL_ENOMETHOD, RILL_EWORKERS.
+const (
+	ErrServerDead Error = 22 // the server died; the calls in flight are lost
+	ErrServerLeft Error = 23 // the server stopped; the calls in flight are lost
+	ErrNoMethod   Error = 24 // the server has no such method (a handler's status)
+	ErrWorkers    Error = 25 // more server workers than the service has lanes
+)
+
+const errMax Error = 26 // one past the last error
 
 var errText = [errMax]string{
 	0:           "success",
@@ -79,6 +93,11 @@ var errText = [errMax]string{
 	ErrIO:       "unexpected operating-system error",
 	ErrClosed:   "the producer left the channel",
 	ErrDead:     "the producer died",
+
+	ErrServerDead: "the request/response server died; the calls in flight are lost",
+	ErrServerLeft: "the request/response server stopped; the calls in flight are lost",
+	ErrNoMethod:   "the request/response server has no such method",
+	ErrWorkers:    "more server workers than the service has lanes",
 }
 
 // Error is the error's text, as rill_strerror gives it, after "rill: ".
@@ -94,7 +113,8 @@ func (e Error) Code() int { return -int(e) }
 
 // Is reports, for errors.Is, whether target is the standard library's error
 // for e's condition: fs.ErrNotExist, fs.ErrExist, fs.ErrPermission or
-// os.ErrDeadlineExceeded (see Error).
+// os.ErrDeadlineExceeded; or ErrDead for ErrServerDead and ErrClosed for
+// ErrServerLeft (see Error).
 func (e Error) Is(target error) bool {
 	switch target {
 	case fs.ErrNotExist:
@@ -105,6 +125,10 @@ func (e Error) Is(target error) bool {
 		return e == ErrAccess
 	case os.ErrDeadlineExceeded:
 		return e == ErrTimedOut
+	case ErrDead:
+		return e == ErrServerDead
+	case ErrClosed:
+		return e == ErrServerLeft
 	}
 	return false
 }

@@ -20,6 +20,9 @@ const (
 	liveSlice     = 50 * time.Millisecond // longest park between liveness checks
 	noReservation = math.MaxUint64
 	millisecond   = uint64(time.Millisecond)
+	// longest park of a wait for a channel or consumers, whose waker may
+	// use a librill (0.2) that makes no wake-up there
+	noWakeSlice = uint64(time.Second)
 )
 
 // Producer is the one writer of a channel.  It is used by one goroutine at
@@ -624,4 +627,64 @@ func (p *Producer) ReserveWait(n int, timeout time.Duration) ([]byte, error) {
 	var buf []byte
 	err := p.waitFor(timeout, func() (e error) { buf, e = p.Reserve(n); return })
 	return buf, err
+}
+
+// liveConsumers counts the consumers alive on the channel: active slots
+// whose lock is held (the slot of a consumer that died stays active until
+// it is rejoined).
+func (p *Producer) liveConsumers() int {
+	n := 0
+	for i := uint32(0); i < p.maxConsumers; i++ {
+		// Acquire: pairs with the release store of ACTIVE at join.
+		if atomic.LoadUint32(&cursorAt(p.cursors, i).state) != curActive {
+			continue
+		}
+		if lockHeld(p.fd, p.cursorLockOff+uint64(i)*pageSize) != 0 { // held, or cannot tell
+			n++
+		}
+	}
+	return n
+}
+
+// WaitConsumers waits up to timeout (Forever: no limit; 0 or less: looks
+// once) until at least n consumers are joined to the channel and alive (a
+// slot whose consumer died does not count), so that what the producer
+// publishes next reaches them all.  It sleeps on the futex word a producer
+// out of credit parks on (the wait page's cr_wake), which every join bumps
+// and wakes; a consumer using librill 0.2 does not: it is seen within a
+// second.  It returns the number of live consumers (>= n), or ErrTimedOut,
+// or ErrInval (n above the channel's consumer slots).  As
+// rill_producer_wait_consumers.
+func (p *Producer) WaitConsumers(n int, timeout time.Duration) (int, error) {
+	if p == nil || p.fd < 0 || n < 0 || n > int(p.maxConsumers) {
+		return 0, ErrInval
+	}
+	deadline := uint64(math.MaxUint64)
+	if timeout != Forever {
+		deadline = addSat(monoNs(), uint64(max(timeout, 0)))
+	}
+	for {
+		// Acquire: pairs with the release bump of cr_wake a consumer makes
+		// after storing ACTIVE at join.  Loaded before the count: a join
+		// the count misses changes the word, and the park returns.
+		w := atomic.LoadUint32(&p.wait.crWake)
+		if have := p.liveConsumers(); have >= n {
+			return have, nil
+		}
+		now := monoNs()
+		if now >= deadline {
+			return 0, ErrTimedOut
+		}
+		if testHookSleep != nil {
+			testHookSleep()
+		}
+		// The slices bound the wait for a consumer that joins without
+		// waking (librill 0.2), and keep the heartbeat going.
+		err := park(&p.wait.crWake, w, time.Duration(min(deadline-now, noWakeSlice)))
+		if err == ErrTimedOut {
+			p.flush() // heartbeat while we wait
+		} else if err != nil {
+			return 0, err
+		}
+	}
 }

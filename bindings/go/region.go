@@ -4,6 +4,7 @@ package rill
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"sync/atomic"
@@ -232,6 +233,57 @@ func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// OpenRegionWait is OpenRegion that waits, up to timeout (Forever: no
+// limit; 0 or less: opens once), for region name to appear, for a process
+// started before the one that creates it.  It sleeps until the name is
+// linked into the directory (inotify, set before the first look, so a
+// region made at any moment is not missed), not polling.  A region appears
+// fully formed, so any answer but "not there" is final: a file that is not
+// a valid region fails at once as OpenRegion says.  The directory must
+// exist.  Errors: ErrTimedOut, and those of OpenRegion (ErrNoDir also if
+// the directory is removed meanwhile).  As rill_region_open_wait.
+func OpenRegionWait(name string, opts *RegionOpts, timeout time.Duration) (*Region, error) {
+	if !validName(name) {
+		return nil, ErrInval
+	}
+	if timeout <= 0 {
+		return OpenRegion(name, opts)
+	}
+	dir := ""
+	if opts != nil {
+		dir = opts.Dir
+	}
+	deadline := uint64(math.MaxUint64)
+	if timeout != Forever {
+		deadline = addSat(monoNs(), uint64(timeout))
+	}
+	// The watch first, then the first look: a region linked after the
+	// watch was set wakes the wait, one linked before is found by the look.
+	w, err := dirWatch(regionDir(dir))
+	if err != nil {
+		return nil, err
+	}
+	defer closeFd(w)
+	for {
+		// ErrNoEnt: not there yet, or removed by a cleaner as we came.
+		r, err := OpenRegion(name, opts)
+		if err != ErrNoEnt {
+			return r, err
+		}
+		now := monoNs()
+		if now >= deadline {
+			return nil, ErrTimedOut
+		}
+		left := Forever
+		if deadline != math.MaxUint64 {
+			left = time.Duration(deadline - now)
+		}
+		if err := dirWatchWait(w, name, left); err != nil && err != ErrTimedOut {
+			return nil, err
+		}
+	}
 }
 
 // Close unmaps the region and drops its lock.  Endpoints joined through it
