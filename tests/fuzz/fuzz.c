@@ -13,11 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void fuzz_fail(const char *what, long long a, long long b) {
-  fprintf(stderr, "rill fuzz: FAILED: %s [%lld, %lld]\n", what, a, b);
-  abort();
-}
-
 static char dir[256];
 
 static void dir_remove(void) {
@@ -32,6 +27,12 @@ static void dir_remove(void) {
   }
   closedir(d);
   rmdir(dir);
+}
+
+void fuzz_fail(const char *what, long long a, long long b) {
+  fprintf(stderr, "rill fuzz: FAILED: %s [%lld, %lld]\n", what, a, b);
+  dir_remove(); /* abort() runs no atexit() handler */
+  abort();
 }
 
 const char *fuzz_dir(void) {

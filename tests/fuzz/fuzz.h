@@ -52,7 +52,7 @@ uint64_t fuzz_consumer_seq(const rill_consumer *c);
  * RILL_FUZZ_LIVELOCK=fatal; otherwise (RILL_FUZZ_LIVELOCK=warn) the first
  * one is printed and the run goes on.  The default is 0 while a known bug
  * stands: descriptors whose sequence numbers form a cycle around 2^64
- * (each "ahead" of the last, corpus/consumer/seq-cycle) make a consumer
+ * (each "ahead" of the last: corpus/consumer/seq-cycle*) make a consumer
  * redeliver them forever.  Once consumer.c refuses that, set it to 1. */
 #ifndef RILL_FUZZ_LIVELOCK_FATAL
 #define RILL_FUZZ_LIVELOCK_FATAL 0

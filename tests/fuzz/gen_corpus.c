@@ -257,6 +257,7 @@ int main(int argc, char **argv) {
   }
   outdir = argv[1];
   char path[1024];
+  if (mkdir(outdir, 0755) && errno != EEXIST) die(outdir, 0);
   for (int i = 0; i < 2; i++) {
     snprintf(path, sizeof path, "%s/%s", outdir, i ? "consumer" : "region");
     if (mkdir(path, 0755) && errno != EEXIST) die(path, 0);
