@@ -48,14 +48,15 @@ uint64_t fuzz_consumer_seq(const rill_consumer *c);
 
 /* A consumer that does not catch up (-RILL_EAGAIN) within a bound of
  * polls on memory nobody writes any more: it would loop forever.  Fatal
- * when RILL_FUZZ_LIVELOCK_FATAL is 1 or the environment has
- * RILL_FUZZ_LIVELOCK=fatal; otherwise (RILL_FUZZ_LIVELOCK=warn) the first
- * one is printed and the run goes on.  The default is 0 while a known bug
- * stands: descriptors whose sequence numbers form a cycle around 2^64
- * (each "ahead" of the last: corpus/consumer/seq-cycle*) make a consumer
- * redeliver them forever.  Once consumer.c refuses that, set it to 1. */
+ * when RILL_FUZZ_LIVELOCK_FATAL is 1 (the default) or the environment has
+ * RILL_FUZZ_LIVELOCK=fatal; RILL_FUZZ_LIVELOCK=warn prints the first one
+ * and goes on (to look for other findings while one is being fixed).
+ * corpus/consumer/seq-cycle* are such loops: descriptors whose sequence
+ * numbers go round 2^64, each "ahead" of the last, which consumers
+ * delivered again for ever until they bounded their jumps
+ * (docs/PROTOCOL.md 3.2). */
 #ifndef RILL_FUZZ_LIVELOCK_FATAL
-#define RILL_FUZZ_LIVELOCK_FATAL 0
+#define RILL_FUZZ_LIVELOCK_FATAL 1
 #endif
 void fuzz_livelock(const char *what, uint64_t seq, uint64_t polls);
 
