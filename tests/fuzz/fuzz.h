@@ -46,8 +46,9 @@ void fuzz_check_recv(rill_consumer *c, int64_t rc, size_t cap, const rill_meta *
 /* The consumer's next sequence number (read from its handle). */
 uint64_t fuzz_consumer_seq(const rill_consumer *c);
 
-/* A consumer that does not catch up (-RILL_EAGAIN) within a bound of
- * polls on memory nobody writes any more: it would loop forever.  Fatal
+/* A consumer that, on memory nobody writes any more, went back to a
+ * sequence number it had passed or did not move (without saying
+ * -RILL_EAGAIN): it would loop forever.  Fatal
  * when RILL_FUZZ_LIVELOCK_FATAL is 1 (the default) or the environment has
  * RILL_FUZZ_LIVELOCK=fatal; RILL_FUZZ_LIVELOCK=warn prints the first one
  * and goes on (to look for other findings while one is being fixed).

@@ -21,8 +21,9 @@
  * written, every payload is checked byte for byte against what was sent,
  * the reliable consumer never sees an overrun or a corrupt descriptor and
  * ends where the producer is.  At the end, with nothing written any more,
- * each consumer must catch up (-RILL_EAGAIN) within 4 depth + 16 polls and
- * as many receives: one that does not would loop forever (fuzz_livelock()). */
+ * every poll and receive of each consumer must move it forward until it
+ * says -RILL_EAGAIN: one that goes back or stands still would loop for
+ * ever (drain(), fuzz_livelock()). */
 #include "fuzz.h"
 
 #include <stdio.h>
@@ -268,49 +269,56 @@ static void stats(world *w) {
   }
 }
 
-/* Nothing is written any more: each consumer catches up within a bound. */
+/* Nothing is written any more: every poll (and receive) that does not say
+ * -RILL_EAGAIN must move the consumer forward from where this drain
+ * started, never back nor nowhere, for 4 depth + 16 calls or until
+ * -RILL_EAGAIN.  Then a consumer cannot loop: on a still ring a loop can
+ * only come round 2^64 to sequence numbers it passed (the corpus's
+ * seq-cycle*).  A call that only skips garbage (-RILL_ECORRUPT) is
+ * progress too: a ring of slots far "ahead" keeps a consumer skipping. */
 static void drain(world *w) {
   uint64_t bound = 4ull * w->st.depth + 16;
-  for (int which = 0; which < 2; which++) {
+  for (int pass = 0; pass < 4; pass++) { /* polls, then receives; reliable, then lossy */
+    int which = pass & 1, recv = pass >> 1;
     rill_consumer *c = w->c[which];
     if (!c) continue;
-    uint64_t i;
-    rill_view v;
-    int rc = 0;
-    for (i = 0; i < bound; i++) {
-      rc = rill_poll(c, &v);
-      fuzz_check_poll(c, rc, &v);
-      if (rc == 0 && w->clean) check_frag(w, &v);
-      if (rc == -RILL_EAGAIN) break;
-    }
-    if (rc != -RILL_EAGAIN) {
-      fuzz_livelock(which ? "a lossy consumer's polls never catch up on a still ring"
-                          : "a reliable consumer's polls never catch up on a still ring",
-                    fuzz_consumer_seq(c), i);
-      continue;
-    }
-    if (w->clean && which == 0 && w->p)
-      FUZZ_CHECK(fuzz_consumer_seq(c) == rill_producer_seq(w->p), fuzz_consumer_seq(c),
-                 rill_producer_seq(w->p));
-  }
-  /* the same with receives, from a position the fuzzer chose */
-  for (int which = 0; which < 2; which++) {
-    rill_consumer *c = w->c[which];
-    if (!c) continue;
-    if (which == 1) (void)rill_consumer_seek_last(c, w->st.depth);
-    uint64_t i;
-    int64_t rc = 0;
-    for (i = 0; i < bound; i++) {
+    if (recv && which == 1) (void)rill_consumer_seek_last(c, w->st.depth);
+    if (recv) { /* a message kept after EMSGSIZE comes out without moving */
       rill_meta m;
-      rc = rill_recv(c, out, sizeof out, &m);
+      int64_t rc = rill_recv(c, out, sizeof out, &m);
       fuzz_check_recv(c, rc, sizeof out, &m, NULL, out);
       if (rc >= 0 && w->clean) check_msg(w, &m, out);
-      if (rc == -RILL_EAGAIN) break;
     }
-    if (rc != -RILL_EAGAIN)
-      fuzz_livelock(which ? "a lossy consumer's receives never catch up on a still ring"
-                          : "a reliable consumer's receives never catch up on a still ring",
-                    fuzz_consumer_seq(c), i);
+    uint64_t s0 = fuzz_consumer_seq(c), moved = 0;
+    for (uint64_t i = 0; i < bound; i++) {
+      int64_t rc;
+      if (recv) {
+        rill_meta m;
+        rc = rill_recv(c, out, sizeof out, &m);
+        fuzz_check_recv(c, rc, sizeof out, &m, NULL, out);
+        if (rc >= 0 && w->clean) check_msg(w, &m, out);
+      } else {
+        rill_view v;
+        rc = rill_poll(c, &v);
+        fuzz_check_poll(c, (int)rc, &v);
+        if (rc == 0 && w->clean) check_frag(w, &v);
+      }
+      if (rc == -RILL_EAGAIN) break;
+      uint64_t d = fuzz_consumer_seq(c) - s0; /* wraps if it came round 2^64 */
+      if (d <= moved) {
+        static const char *what[] = {
+            "a reliable consumer's poll went back or stood still on a still ring",
+            "a lossy consumer's poll went back or stood still on a still ring",
+            "a reliable consumer's receive went back or stood still on a still ring",
+            "a lossy consumer's receive went back or stood still on a still ring"};
+        fuzz_livelock(what[pass], fuzz_consumer_seq(c), i);
+        break;
+      }
+      moved = d;
+    }
+    if (!recv && w->clean && which == 0 && w->p) /* caught up with the producer */
+      FUZZ_CHECK(fuzz_consumer_seq(c) == rill_producer_seq(w->p), fuzz_consumer_seq(c),
+                 rill_producer_seq(w->p));
   }
 }
 
