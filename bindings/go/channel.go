@@ -9,7 +9,9 @@ import (
 	"unsafe"
 )
 
-// ChannelOpts are a channel's options; zero fields take the defaults.
+// ChannelOpts are a channel's options; zero fields take the defaults.  The
+// data ring, (Depth+2) * ceil(MTU/64) chunks of 64 bytes, may hold at most
+// 2^32 chunks (a descriptor names its payload's chunk in 32 bits).
 type ChannelOpts struct {
 	Depth        uint32 // descriptors in the ring, a power of 2 in [2, 2^24]; 0 = 4096
 	MTU          uint32 // largest fragment payload, 1..65535 bytes; 0 = 1024
@@ -46,6 +48,12 @@ func (o *ChannelOpts) norm() (ChannelOpts, error) {
 	}
 	if n.Depth < 2 || n.Depth > maxDepth || n.Depth&(n.Depth-1) != 0 ||
 		n.MTU > 0xffff || n.MaxConsumers > maxConsumers {
+		return n, ErrInval
+	}
+	// A descriptor's chunk is 32 bits: every chunk of the data ring must
+	// be one it can name (data_chunks <= 2^32), else a payload past chunk
+	// 2^32 would be read from the ring's start.
+	if (uint64(n.Depth)+2)*chunks(uint64(n.MTU)) > maxDataChunks {
 		return n, ErrInval
 	}
 	if n.MaxMsg == 0 {

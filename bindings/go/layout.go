@@ -33,6 +33,7 @@ const (
 	objChannel    = ObjectChannel
 	tableOff      = 128
 	maxDepth      = 1 << 24
+	maxDataChunks = 1 << 32 // a descriptor's chunk is a u32
 	maxConsumers  = 256
 	defaultRegion = 64 << 20
 
