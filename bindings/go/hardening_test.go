@@ -8,6 +8,7 @@ package rill
 import (
 	"encoding/binary"
 	"os"
+	"sync/atomic"
 	"testing"
 )
 
@@ -74,5 +75,129 @@ func TestDataChunksLimit(t *testing.T) {
 		if err == nil {
 			p.Leave()
 		}
+	}
+}
+
+// plant stores seq into the slot of at, as a hostile writer of the channel
+// would (through the producer's writable mapping).
+func plant(p *Producer, at, seq uint64) { atomic.StoreUint64(&p.desc(at).seq, seq) }
+
+// Two 8-byte stores make a cycle of four sequence numbers, each less than
+// 2^63 ahead of the last: the consumer at q finds A in q's slot, then B in
+// the next, then the channel's older descriptors, which it would deliver
+// again, and q again...  A consumer must never go round: it stays where it
+// is and reports corruption until the producer rewrites the slot, and what
+// it reports lost is what it skipped.
+func TestOverrunCycle(t *testing.T) {
+	for _, mode := range []Mode{Lossy, Reliable} {
+		r := testRegion(t, 1<<20)
+		must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
+		c, err := r.JoinConsumer("c", mode)
+		must(t, err)
+		p, err := r.JoinProducer("c")
+		must(t, err)
+		for i := uint64(0); i < 6; i++ {
+			must(t, p.Send([]byte{byte(i)}, i))
+		}
+		var v View
+		for i := uint64(0); i < 4; i++ {
+			must(t, c.Poll(&v))
+		}
+		const step = 0x5800000000000000 // 1.375 * 2^62, a multiple of the depth
+		q := c.Seq()
+		a := q + step
+		plant(p, q, a)
+		plant(p, a+1, a+1+step)
+		delivered := map[uint64]bool{0: true, 1: true, 2: true, 3: true}
+		for i := 0; i < 64; i++ {
+			err := c.Poll(&v)
+			switch err {
+			case nil:
+				if delivered[v.Seq] {
+					t.Fatalf("%v: poll %d delivered %d again", mode, i, v.Seq)
+				}
+				delivered[v.Seq] = true
+			case ErrOverrun:
+				if v.Lost > 8 {
+					t.Fatalf("%v: poll %d reported %#x lost", mode, i, v.Lost)
+				}
+			case ErrCorrupt, ErrAgain:
+			default:
+				t.Fatalf("%v: poll %d: %v", mode, i, err)
+			}
+			if d := int64(c.Seq() - q); d < 0 || d > 8 {
+				t.Fatalf("%v: poll %d: consumer at %#x, from %d", mode, i, c.Seq(), q)
+			}
+		}
+		if c.Seq() != q {
+			t.Errorf("%v: consumer moved to %#x from %d", mode, c.Seq(), q)
+		}
+		// Recv does not count a descriptor it could not move past as lost.
+		var m Meta
+		buf := make([]byte, 64)
+		if _, err := c.Recv(buf, &m); err != ErrCorrupt {
+			t.Errorf("%v: recv at a corrupt slot: %v, want ErrCorrupt", mode, err)
+		}
+		// The producer rewrites the slots: the consumer goes on.
+		plant(p, q, q)
+		plant(p, q+1, q+1)
+		for i := q; i < q+2; i++ {
+			n, err := c.Recv(buf, &m)
+			if err != nil || n != 1 || buf[0] != byte(i) || m.Lost != 0 {
+				t.Errorf("%v: recv %d after repair: %d %v %+v", mode, i, n, err, m)
+			}
+		}
+		must(t, p.Leave())
+		must(t, c.Leave())
+	}
+}
+
+// A hostile writer plants sequence numbers of every distance into the
+// slots while the producer publishes and a lossy consumer polls: the
+// consumer's position only moves forward, never further than the producer
+// can have reached, and every loss it reports is what it skipped.
+func TestOverrunHostile(t *testing.T) {
+	r := testRegion(t, 1<<20)
+	const depth = 16
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: depth, MTU: 64}))
+	c, err := r.JoinConsumer("c", Lossy)
+	must(t, err)
+	defer c.Leave()
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	defer p.Leave()
+	h, err := r.JoinProducer("c") // a second producer is refused: use p's mapping
+	if err == nil {
+		h.Leave()
+		t.Fatal("second producer joined")
+	}
+	rng := uint64(7)
+	start := c.Seq()
+	var v View
+	polls := int(scale(200000))
+	for i := 0; i < polls; i++ {
+		if i%4 == 0 {
+			must(t, p.Send([]byte{1}, 0))
+		}
+		if i%3 == 0 { // plant: somewhere ahead of the consumer, up to 2^63
+			x := rngNext(&rng)
+			at := c.Seq() + x%depth
+			plant(p, at, at+(x>>1)%(1<<63)&^(depth-1))
+		}
+		before := c.Seq()
+		err := c.Poll(&v)
+		after := c.Seq()
+		if int64(after-before) < 0 {
+			t.Fatalf("poll %d: consumer went back from %#x to %#x", i, before, after)
+		}
+		if int64(after-p.Seq()) > depth {
+			t.Fatalf("poll %d: consumer at %#x, beyond the producer at %#x", i, after, p.Seq())
+		}
+		if err == ErrOverrun && v.Lost != after-before {
+			t.Fatalf("poll %d: lost %#x, skipped %#x", i, v.Lost, after-before)
+		}
+	}
+	if d := c.Seq() - start; d == 0 || d > p.Seq()-start+depth {
+		t.Errorf("consumer went %d, producer %d", d, p.Seq()-start)
 	}
 }
