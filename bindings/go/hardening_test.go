@@ -6,6 +6,7 @@ package rill
 // refuse, and what it must survive.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"os"
 	"sync/atomic"
@@ -199,5 +200,74 @@ func TestOverrunHostile(t *testing.T) {
 	}
 	if d := c.Seq() - start; d == 0 || d > p.Seq()-start+depth {
 		t.Errorf("consumer went %d, producer %d", d, p.Seq()-start)
+	}
+}
+
+// A producer validates the channel header as a consumer does: a hostile
+// writer that raises max_msg (or bends any other field) before a producer
+// joins does not get that producer to send larger messages than the
+// creator allowed.
+func TestProducerValidatesHeader(t *testing.T) {
+	good := validRegionBytes(t) // depth 16, mtu 64, 2 consumers
+	chOff := int(binary.LittleEndian.Uint64(good[tableOff+48:]))
+	put := func(off, size int, v uint64) []byte {
+		b := bytes.Clone(good)
+		if size == 4 {
+			binary.LittleEndian.PutUint32(b[chOff+off:], uint32(v))
+		} else {
+			binary.LittleEndian.PutUint64(b[chOff+off:], v)
+		}
+		return b
+	}
+	cases := []struct {
+		name string
+		b    []byte
+	}{
+		{"max_msg over depth/2 fragments", put(40, 8, 64*8+1)},
+		{"max_msg huge", put(40, 8, 1<<40)},
+		{"max_msg under mtu", put(40, 8, 63)},
+		{"data_chunks", put(56, 8, (16+2)*1+1)},
+		{"size", put(16, 8, 1<<30)},
+		{"depth", put(24, 4, 32)},
+		{"mtu", put(28, 4, 128)},
+		{"max_consumers", put(32, 4, 257)},
+		{"flags", put(36, 4, 1)},
+		{"cursor_stride", put(80, 8, 8192)},
+		{"data_off", put(96, 8, 0)},
+	}
+	for _, tc := range cases {
+		dir := t.TempDir()
+		must(t, os.WriteFile(dir+"/h", tc.b, 0o600))
+		r, err := OpenRegion("h", &RegionOpts{Dir: dir})
+		must(t, err)
+		if p, err := r.JoinProducer("c"); err != ErrCorrupt {
+			t.Errorf("%s: producer joined: %v", tc.name, err)
+			if err == nil {
+				p.Leave()
+			}
+		}
+		if c, err := r.JoinConsumer("c", Lossy); err != ErrCorrupt {
+			t.Errorf("%s: consumer joined: %v", tc.name, err)
+			if err == nil {
+				c.Leave()
+			}
+		}
+		r.Close()
+	}
+	// The header as created: max_msg within depth/2 fragments, which both
+	// endpoints keep.
+	dir := t.TempDir()
+	must(t, os.WriteFile(dir+"/h", put(40, 8, 64*8), 0o600))
+	r, err := OpenRegion("h", &RegionOpts{Dir: dir})
+	must(t, err)
+	defer r.Close()
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	defer p.Leave()
+	if p.MaxMsg() != 64*8 {
+		t.Errorf("max_msg %d", p.MaxMsg())
+	}
+	if err := p.Send(make([]byte, 64*8+1), 1); err != ErrMsgSize {
+		t.Errorf("send past max_msg: %v", err)
 	}
 }
