@@ -103,8 +103,12 @@ func (r *Region) findEntry(name string) (objEntry, error) {
 	return objEntry{}, ErrNoEnt
 }
 
-// Channels lists the names of the channels in the region, in creation order.
+// Channels lists the names of the channels in the region, in creation order
+// (none once it is closed).
 func (r *Region) Channels() []string {
+	if r == nil || r.fd < 0 {
+		return nil
+	}
 	n := r.objCount()
 	out := make([]string, 0, n)
 	for i := uint32(0); i < n; i++ {
@@ -119,7 +123,7 @@ func (r *Region) Channels() []string {
 // CreateChannel creates channel name in the region.  Errors: ErrInval,
 // ErrExist, ErrNoSpace (no room, or the object table is full), ErrIO.
 func (r *Region) CreateChannel(name string, opts *ChannelOpts) error {
-	if !validName(name) {
+	if r == nil || r.fd < 0 || !validName(name) {
 		return ErrInval
 	}
 	o, err := opts.norm()

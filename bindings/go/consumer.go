@@ -202,6 +202,9 @@ func (c *Consumer) overrun(found uint64, v *View) error {
 // position): the consumer waits there until the producer rewrites the
 // slot.
 func (c *Consumer) Poll(v *View) error {
+	if c == nil || c.meta == nil || v == nil {
+		return ErrInval
+	}
 	c.flushLeft--
 	if c.flushLeft == 0 {
 		c.flushCursor(true) // the periodic flush carries the heartbeat
@@ -259,7 +262,12 @@ func (c *Consumer) checkSeq(seq uint64) error {
 // Check, after reading v.Data: nil if the payload was not overwritten
 // meanwhile, ErrOverrun if it may have been (discard what was read).
 // Reliable consumers need not call it.
-func (c *Consumer) Check(v *View) error { return c.checkSeq(v.Seq) }
+func (c *Consumer) Check(v *View) error {
+	if c == nil || c.meta == nil || v == nil {
+		return ErrInval
+	}
+	return c.checkSeq(v.Seq)
+}
 
 // copyFrag copies a fragment's payload; false if the copy is not good.
 func (c *Consumer) copyFrag(dst, src []byte, seq uint64) bool {
@@ -319,6 +327,9 @@ func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
 // can have published (see Poll).  Each call looks at no more than two laps
 // of the ring.
 func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
+	if c == nil || c.meta == nil || m == nil {
+		return 0, ErrInval
+	}
 	if n, ok := c.recvWhole(buf, m); ok {
 		return n, nil
 	}
@@ -332,6 +343,9 @@ func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
 // otherwise the message is copied into buf, as by Recv, and returned as
 // buf[:n].  Errors as Recv.
 func (c *Consumer) RecvView(buf []byte, m *Meta) ([]byte, error) {
+	if c == nil || c.meta == nil || m == nil {
+		return nil, ErrInval
+	}
 	return c.recv(buf, m, !c.lossy)
 }
 
@@ -453,7 +467,7 @@ func (c *Consumer) slotHolds(s uint64) (uint16, bool) {
 // it went back over (<= n), or ErrInval for a reliable consumer (it cannot
 // go back: the producer may have reused that room).
 func (c *Consumer) SeekLast(n uint64) (uint64, error) {
-	if c == nil || c.fd < 0 || !c.lossy {
+	if c == nil || c.meta == nil || !c.lossy {
 		return 0, ErrInval
 	}
 	// The newest end: from the producer's flushed seq (or ours, if ahead),
@@ -504,6 +518,9 @@ func (c *Consumer) SeekLast(n uint64) (uint64, error) {
 // memory now.  This is also how a reliable consumer commits its position
 // for RejoinConsumer.
 func (c *Consumer) Flush() error {
+	if c == nil || c.meta == nil {
+		return ErrInval
+	}
 	c.flushCursor(true)
 	return nil
 }
@@ -511,21 +528,41 @@ func (c *Consumer) Flush() error {
 // SetSpin sets how long the waiting calls busy-spin before they park
 // (default 20 µs; 0 parks at once).
 func (c *Consumer) SetSpin(d time.Duration) {
+	if c == nil {
+		return
+	}
 	if d < 0 {
 		d = 0
 	}
 	c.spin = d
 }
 
-// Slot is the consumer slot this consumer occupies (for RejoinConsumer).
-func (c *Consumer) Slot() int { return int(c.slot) }
+// Slot is the consumer slot this consumer occupies (for RejoinConsumer);
+// -1 for a nil consumer.
+func (c *Consumer) Slot() int {
+	if c == nil {
+		return -1
+	}
+	return int(c.slot)
+}
 
-// Seq is the sequence number of the next descriptor the consumer reads.
-func (c *Consumer) Seq() uint64 { return c.seq }
+// Seq is the sequence number of the next descriptor the consumer reads (0
+// for a nil consumer).
+func (c *Consumer) Seq() uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.seq
+}
 
 // MaxMsg is the largest message of the channel: a Recv buffer of this size
-// always fits.
-func (c *Consumer) MaxMsg() int { return int(c.maxMsg) }
+// always fits (0 for a nil consumer).
+func (c *Consumer) MaxMsg() int {
+	if c == nil {
+		return 0
+	}
+	return int(c.maxMsg)
+}
 
 // JoinConsumer joins channel name as a consumer in mode.  It starts at the
 // producer's last flushed position, so a consumer that joins before the
@@ -750,5 +787,6 @@ func (c *Consumer) Leave() error {
 	closeFd(c.fd)
 	c.fd = -1
 	c.data = nil
+	c.meta = nil // every call from now on returns ErrInval
 	return nil
 }

@@ -9,8 +9,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // hugeChannelRegion writes, as a sparse file, a region whose one channel
@@ -270,4 +272,113 @@ func TestProducerValidatesHeader(t *testing.T) {
 	if err := p.Send(make([]byte, 64*8+1), 1); err != ErrMsgSize {
 		t.Errorf("send past max_msg: %v", err)
 	}
+}
+
+// nilSafe runs f and fails the test if it panics (faults on unmapped
+// memory included) or returns something other than want.
+func nilSafe(t *testing.T, name string, want error, f func() error) {
+	t.Helper()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if x := recover(); x != nil {
+			t.Errorf("%s: panic: %v", name, x)
+		}
+	}()
+	if err := f(); err != want {
+		t.Errorf("%s: %v, want %v", name, err, want)
+	}
+}
+
+// nilCalls calls every method of p and c (nil, or after Leave) and of r
+// (nil, or closed): ErrInval, or a zero value, never a panic.
+func nilCalls(t *testing.T, what string, r *Region, p *Producer, c *Consumer) {
+	var v View
+	var m Meta
+	buf := make([]byte, 64)
+	calls := []struct {
+		name string
+		f    func() error
+	}{
+		{"Region.CreateChannel", func() error { return r.CreateChannel("x", nil) }},
+		{"Region.JoinProducer", func() error { _, err := r.JoinProducer("c"); return err }},
+		{"Region.JoinConsumer", func() error { _, err := r.JoinConsumer("c", Lossy); return err }},
+		{"Region.RejoinConsumer", func() error { _, err := r.RejoinConsumer("c", 0); return err }},
+		{"Region.Objects", func() error { _, err := r.Objects(); return err }},
+		{"Region.Channels", func() error {
+			if r.Channels() != nil || r.Info() != (RegionInfo{}) {
+				return ErrIO
+			}
+			return ErrInval
+		}},
+		{"Producer.Reserve", func() error { _, err := p.Reserve(1); return err }},
+		{"Producer.ReserveWait", func() error { _, err := p.ReserveWait(1, time.Millisecond); return err }},
+		{"Producer.Commit", func() error { return p.Commit(0, 0, CtlMsg) }},
+		{"Producer.CommitTS", func() error { return p.CommitTS(0, 0, CtlMsg, 1) }},
+		{"Producer.CommitAt", func() error { return p.CommitAt(0, 0, 0, CtlMsg) }},
+		{"Producer.Send", func() error { return p.Send(buf, 1) }},
+		{"Producer.SendWait", func() error { return p.SendWait(buf, 1, time.Millisecond) }},
+		{"Producer.Flush", func() error { return p.Flush() }},
+		{"Producer.Leave", func() error { return p.Leave() }}, // nil: nothing to do
+		{"Consumer.Poll", func() error { return c.Poll(&v) }},
+		{"Consumer.PollWait", func() error { return c.PollWait(&v, time.Millisecond) }},
+		{"Consumer.Check", func() error { return c.Check(&v) }},
+		{"Consumer.Recv", func() error { _, err := c.Recv(buf, &m); return err }},
+		{"Consumer.RecvView", func() error { _, err := c.RecvView(buf, &m); return err }},
+		{"Consumer.RecvWait", func() error { _, err := c.RecvWait(buf, &m, time.Millisecond); return err }},
+		{"Consumer.SeekLast", func() error { _, err := c.SeekLast(1); return err }},
+		{"Consumer.Flush", func() error { return c.Flush() }},
+		{"Consumer.Fd", func() error { _, err := c.Fd(); return err }},
+		{"Consumer.Arm", func() error { _, err := c.Arm(); return err }},
+		{"Consumer.WaitReady", func() error { return c.WaitReady(time.Millisecond) }},
+		{"WaitAny", func() error { _, err := WaitAny([]*Consumer{c}, time.Millisecond); return err }},
+		{"Consumer.Leave", func() error { return c.Leave() }},
+		{"Producer.SetSpin and co", func() error {
+			p.SetSpin(0)
+			p.SetEvict(0)
+			c.SetSpin(0)
+			if c.Producer() != PeerUnknown {
+				return ErrIO
+			}
+			_, _, _, _ = p.MTU(), p.MaxMsg(), c.MaxMsg(), c.Slot()
+			_, _, _, _ = p.Seq(), c.Seq(), r.Name(), r.Dir()
+			return ErrInval
+		}},
+	}
+	for _, k := range calls {
+		want := ErrInval
+		if k.name == "Producer.Leave" || k.name == "Consumer.Leave" {
+			want = Error(0)
+		}
+		wantErr := error(want)
+		if want == 0 {
+			wantErr = nil
+		}
+		nilSafe(t, what+": "+k.name, wantErr, k.f)
+	}
+}
+
+// Nil handles and nil arguments return ErrInval and never panic, where the
+// C library's calls would be given NULL; so do endpoints that left and a
+// closed region (their memory is unmapped: a call must not touch it).
+func TestNilHandles(t *testing.T) {
+	nilCalls(t, "nil", nil, nil, nil)
+
+	r := testRegion(t, 1<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	c, err := r.JoinConsumer("c", Lossy)
+	must(t, err)
+	must(t, p.Send([]byte{1}, 1))
+	nilSafe(t, "Poll(nil)", ErrInval, func() error { return c.Poll(nil) })
+	nilSafe(t, "Check(nil)", ErrInval, func() error { return c.Check(nil) })
+	nilSafe(t, "Recv(buf, nil)", ErrInval, func() error { _, err := c.Recv(make([]byte, 8), nil); return err })
+	nilSafe(t, "RecvView(buf, nil)", ErrInval, func() error { _, err := c.RecvView(nil, nil); return err })
+	nilSafe(t, "WaitAny(nil)", ErrInval, func() error { _, err := WaitAny([]*Consumer{c, nil}, 0); return err })
+	var m Meta
+	nilSafe(t, "Recv(nil, m)", ErrMsgSize, func() error { _, err := c.Recv(nil, &m); return err })
+	must(t, p.Leave())
+	must(t, c.Leave())
+	must(t, r.Close())
+	nilCalls(t, "left", r, p, c)
 }

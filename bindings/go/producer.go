@@ -241,6 +241,9 @@ func (p *Producer) place(need uint64) uint64 {
 // a reliable consumer has not freed room yet (counted as backpressure),
 // ErrMsgSize.
 func (p *Producer) Reserve(n int) ([]byte, error) {
+	if p == nil || p.meta == nil {
+		return nil, ErrInval
+	}
 	if n < 0 || uint64(n) > uint64(p.mtu) {
 		return nil, ErrMsgSize
 	}
@@ -275,7 +278,7 @@ func (p *Producer) CommitTS(n int, sig uint64, ctl uint16, tsorig uint32) error 
 // (FlatBuffers): the bytes before off are skipped, not sent.  ErrInval if
 // nothing was reserved or off and n do not fit in the reservation.
 func (p *Producer) CommitAt(off, n int, sig uint64, ctl uint16) error {
-	if off < 0 || off&(1<<chunkShift-1) != 0 {
+	if p == nil || off < 0 || off&(1<<chunkShift-1) != 0 {
 		return ErrInval
 	}
 	return p.commitAt(uint64(off)>>chunkShift, n, sig, ctl, 0)
@@ -285,7 +288,7 @@ func (p *Producer) CommitAt(off, n int, sig uint64, ctl uint16) error {
 // still takes no more than the reserved chunks, so the ring's sizing rule
 // holds (PROTOCOL.md 2.5).
 func (p *Producer) commitAt(skip uint64, n int, sig uint64, ctl uint16, tsorig uint32) error {
-	if p.resCap == noReservation || n < 0 || skip > p.resCap>>chunkShift ||
+	if p == nil || p.meta == nil || p.resCap == noReservation || n < 0 || skip > p.resCap>>chunkShift ||
 		uint64(n) > p.resCap-skip<<chunkShift {
 		return ErrInval
 	}
@@ -314,6 +317,9 @@ func (p *Producer) Send(data []byte, sig uint64) error { return p.sendCtl(data, 
 // sendCtl is Send with the bits uctl (application and ERR bits; SOM and EOM
 // are ignored) on every fragment, as the C library's rill__send_ctl.
 func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
+	if p == nil || p.meta == nil {
+		return ErrInval
+	}
 	p.resCap = noReservation // a send drops any pending reservation
 	uctl &^= CtlMsg
 	n := uint64(len(data))
@@ -348,24 +354,46 @@ func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
 // memory now (otherwise done every so many messages and when out of
 // credit).
 func (p *Producer) Flush() error {
+	if p == nil || p.meta == nil {
+		return ErrInval
+	}
 	p.flush()
 	return nil
 }
 
 // Seq is the sequence number the next descriptor will get (after a
-// restart, the one after the last descriptor committed before).
-func (p *Producer) Seq() uint64 { return p.seq }
+// restart, the one after the last descriptor committed before); 0 for a
+// nil producer.
+func (p *Producer) Seq() uint64 {
+	if p == nil {
+		return 0
+	}
+	return p.seq
+}
 
 // MTU is the largest payload of one descriptor: of a Reserve, and of each
-// fragment Send cuts.
-func (p *Producer) MTU() int { return int(p.mtu) }
+// fragment Send cuts (0 for a nil producer).
+func (p *Producer) MTU() int {
+	if p == nil {
+		return 0
+	}
+	return int(p.mtu)
+}
 
-// MaxMsg is the largest message Send accepts.
-func (p *Producer) MaxMsg() int { return int(p.maxMsg) }
+// MaxMsg is the largest message Send accepts (0 for a nil producer).
+func (p *Producer) MaxMsg() int {
+	if p == nil {
+		return 0
+	}
+	return int(p.maxMsg)
+}
 
 // SetSpin sets how long the waiting calls busy-spin before they park
 // (default 20 µs; 0 parks at once).
 func (p *Producer) SetSpin(d time.Duration) {
+	if p == nil {
+		return
+	}
 	if d < 0 {
 		d = 0
 	}
@@ -375,6 +403,9 @@ func (p *Producer) SetSpin(d time.Duration) {
 // SetEvict sets how long a reliable consumer whose process died may hold
 // the producer back before it is evicted (default 1 s; Forever: never).
 func (p *Producer) SetEvict(d time.Duration) {
+	if p == nil {
+		return
+	}
 	if d < 0 {
 		d = 0
 	}
@@ -503,6 +534,7 @@ func (p *Producer) Leave() error {
 	lockRelease(p.fd, p.lockOff)
 	closeFd(p.fd)
 	p.fd = -1
+	p.meta, p.data = nil, nil // every call from now on returns ErrInval
 	return nil
 }
 
@@ -567,6 +599,9 @@ func addSat(a, b uint64) uint64 {
 }
 
 func (p *Producer) waitFor(timeout time.Duration, try func() error) error {
+	if p == nil || p.meta == nil {
+		return ErrInval
+	}
 	err := try()
 	if err != ErrAgain || timeout <= 0 {
 		return err

@@ -298,14 +298,27 @@ func (r *Region) Close() error {
 	return nil
 }
 
-// Name is the region's name.
-func (r *Region) Name() string { return r.name }
+// Name is the region's name ("" for a nil region).
+func (r *Region) Name() string {
+	if r == nil {
+		return ""
+	}
+	return r.name
+}
 
-// Dir is the directory the region's file is in.
-func (r *Region) Dir() string { return r.dir }
+// Dir is the directory the region's file is in ("" for a nil region).
+func (r *Region) Dir() string {
+	if r == nil {
+		return ""
+	}
+	return r.dir
+}
 
-// Info describes the region.
+// Info describes the region (the zero RegionInfo once it is closed).
 func (r *Region) Info() RegionInfo {
+	if r == nil || r.fd < 0 {
+		return RegionInfo{}
+	}
 	h := r.hdr()
 	cnt := atomic.LoadUint32(&h.objCnt)
 	if cnt > maxObjects {
