@@ -8,11 +8,14 @@ package rill
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"runtime/debug"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // hugeChannelRegion writes, as a sparse file, a region whose one channel
@@ -382,3 +385,68 @@ func TestNilHandles(t *testing.T) {
 	must(t, r.Close())
 	nilCalls(t, "left", r, p, c)
 }
+
+// A consumer's FIFO name planted before it comes (another user's FIFO, a
+// regular file, a symlink to a FIFO) is never adopted: Fd and WaitReady
+// fail with ErrAccess and the planted thing is left alone.
+func TestFifoPlanted(t *testing.T) {
+	target := t.TempDir() + "/fifo"
+	must(t, unix.Mkfifo(target, 0o600))
+	plants := []struct {
+		name string
+		make func(path string) error
+	}{
+		{"another user's FIFO", func(path string) error {
+			if os.Geteuid() != 0 {
+				return errSkip
+			}
+			if err := unix.Mkfifo(path, 0o666); err != nil {
+				return err
+			}
+			return os.Lchown(path, 65534, 65534)
+		}},
+		{"regular file", func(path string) error { return os.WriteFile(path, nil, 0o600) }},
+		{"symlink to a FIFO", func(path string) error { return os.Symlink(target, path) }},
+	}
+	for _, pl := range plants {
+		r := testRegion(t, 1<<20)
+		must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
+		path := fifoPath(r.Dir(), r.Name(), "c", 0)
+		if err := pl.make(path); err == errSkip {
+			t.Logf("%s: needs root, skipped", pl.name)
+			continue
+		} else {
+			must(t, err)
+		}
+		var before unix.Stat_t
+		must(t, unix.Lstat(path, &before))
+		c, err := r.JoinConsumer("c", Lossy)
+		must(t, err)
+		if fd, err := c.Fd(); err != ErrAccess {
+			t.Errorf("%s: Fd %d, %v, want ErrAccess", pl.name, fd, err)
+		}
+		if err := c.WaitReady(time.Millisecond); err != ErrAccess {
+			t.Errorf("%s: WaitReady %v, want ErrAccess", pl.name, err)
+		}
+		var after unix.Stat_t
+		must(t, unix.Lstat(path, &after))
+		if after.Ino != before.Ino || after.Uid != before.Uid || after.Mode != before.Mode {
+			t.Errorf("%s: the planted name was changed", pl.name)
+		}
+		must(t, c.Leave())
+	}
+	// Ours is adopted: made on first use, found again by the next consumer
+	// of the slot.
+	r := testRegion(t, 1<<20)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
+	for i := 0; i < 2; i++ {
+		c, err := r.JoinConsumer("c", Lossy)
+		must(t, err)
+		if _, err := c.Fd(); err != nil {
+			t.Errorf("own FIFO, join %d: %v", i, err)
+		}
+		must(t, c.Leave())
+	}
+}
+
+var errSkip = errors.New("skip")

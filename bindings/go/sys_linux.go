@@ -483,32 +483,47 @@ func fifoPath(dir, region, ch string, slot uint32) string {
 }
 
 // fifoReader makes the FIFO with mode if needed and opens it read-write and
-// non-blocking (it never sees end-of-file).
+// non-blocking (it never sees end-of-file).  It adopts only a FIFO that the
+// effective user owns: a name planted by another user first (a FIFO, a
+// regular file, a symlink) is refused with ErrAccess, never read from.
 func fifoReader(path string, mode uint32) (int, error) {
+	made := false
 	if err := unix.Mkfifo(path, 0o600); err == nil {
-		if err := unix.Chmod(path, mode); err != nil {
-			unix.Unlink(path)
-			return -1, errnoErr(err)
-		}
+		made = true
 	} else if err != unix.EEXIST {
 		return -1, dirErr(path, err)
 	}
-	fd, err := fifoOpen(path, unix.O_RDWR)
-	if err != nil && err != ErrAccess {
-		return -1, errnoErr(err)
+	fd, err := fifoOpen(path, unix.O_RDWR, true)
+	if err != nil {
+		if err != ErrAccess {
+			err = errnoErr(err)
+		}
+		return -1, err
 	}
-	return fd, err
+	if made { // on the fd: the name could have been swapped meanwhile
+		if err := unix.Fchmod(fd, mode); err != nil {
+			unix.Close(fd)
+			unix.Unlink(path)
+			return -1, errnoErr(err)
+		}
+	}
+	return fd, nil
 }
 
-// fifoOpen opens path non-blocking with flags, and checks it is a FIFO
-// (ErrAccess if not); other errors are unix errors.
-func fifoOpen(path string, flags int) (int, error) {
+// fifoOpen opens path non-blocking with flags, never through a symlink,
+// and checks it is a FIFO, owned by the effective user if owned (ErrAccess
+// if not); other errors are unix errors.
+func fifoOpen(path string, flags int, owned bool) (int, error) {
 	fd, err := unix.Open(path, flags|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err == unix.ELOOP { // a symlink
+		return -1, ErrAccess
+	}
 	if err != nil {
 		return -1, err
 	}
 	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO ||
+		owned && st.Uid != uint32(unix.Geteuid()) {
 		unix.Close(fd)
 		return -1, ErrAccess
 	}
@@ -518,7 +533,7 @@ func fifoOpen(path string, flags int) (int, error) {
 // fifoWriter opens the write end, non-blocking: ErrNoEnt when the FIFO does
 // not exist or nobody has it open to read.
 func fifoWriter(path string) (int, error) {
-	fd, err := fifoOpen(path, unix.O_WRONLY)
+	fd, err := fifoOpen(path, unix.O_WRONLY, false)
 	switch {
 	case err == nil, err == ErrAccess:
 		return fd, err

@@ -185,7 +185,9 @@ func (c *Consumer) RecvWait(buf []byte, m *Meta, timeout time.Duration) (int, er
 // should look again, for an event loop.  It is a FIFO next to the region
 // (DIR/.rill-fifo@REGION@CHANNEL@SLOT), owned by the consumer: do not close
 // it.  Use it as: Arm() returns false → wait until the fd is readable; then
-// Poll or Recv until ErrAgain, and Arm again.
+// Poll or Recv until ErrAgain, and Arm again.  ErrAccess if that name is
+// taken by anything but a FIFO the effective user owns (another user's
+// FIFO, a regular file, a symlink): the consumer never adopts it.
 func (c *Consumer) Fd() (int, error) {
 	if c == nil || c.meta == nil {
 		return -1, ErrInval
