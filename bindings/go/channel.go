@@ -195,8 +195,9 @@ func (r *Region) CreateChannel(name string, opts *ChannelOpts) error {
 // start before the one that creates it.  It sleeps on a futex on the
 // region's object count, which CreateChannel wakes (a creator using
 // librill 0.2 does not: then it is seen within a second).  nil once the
-// channel is in the table (join it next), ErrTimedOut, ErrNoEnt if the
-// table is full without it (it cannot appear), ErrInval.  As
+// channel is in the table (join it next), ErrTimedOut, ErrNoEnt (a
+// *NotExistError) if the table is full without it (it cannot appear),
+// ErrInval.  As
 // rill_channel_wait.
 func (r *Region) WaitChannel(name string, timeout time.Duration) error {
 	if r == nil || r.fd < 0 || !validName(name) {
@@ -216,7 +217,7 @@ func (r *Region) WaitChannel(name string, timeout time.Duration) error {
 			return nil
 		}
 		if n >= maxObjects {
-			return ErrNoEnt // the table is full
+			return notExist(ErrNoEnt, r.dir, r.name, name) // the table is full
 		}
 		now := monoNs()
 		if now >= deadline {
@@ -252,7 +253,7 @@ func (r *Region) findChannel(name string) (chanInfo, error) {
 	}
 	e, err := r.findEntry(name)
 	if err != nil {
-		return ci, err
+		return ci, notExist(err, r.dir, r.name, name)
 	}
 	rsize := r.hdr().size
 	if rsize > r.size {

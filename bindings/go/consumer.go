@@ -567,7 +567,8 @@ func (c *Consumer) MaxMsg() int {
 // JoinConsumer joins channel name as a consumer in mode.  It starts at the
 // producer's last flushed position, so a consumer that joins before the
 // first message sees every message.  It maps the channel read-only except
-// for its own cursor page and the wait page.  Errors: ErrInval, ErrNoEnt,
+// for its own cursor page and the wait page.  Errors: ErrInval, ErrNoEnt (a
+// *NotExistError naming the channel, region and directory),
 // ErrFull, ErrMagic, ErrVersion, ErrCorrupt, ErrIO.
 func (r *Region) JoinConsumer(name string, mode Mode) (*Consumer, error) {
 	if mode != Reliable && mode != Lossy {

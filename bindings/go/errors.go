@@ -5,20 +5,23 @@ package rill
 import (
 	"io/fs"
 	"os"
+	"strconv"
 )
 
 // Error is a rill error.  Its values are the C library's RILL_E* codes
 // (positive), so a Go program and a C program report the same number for the
 // same condition; Error() gives the same text as rill_strerror().
 //
-// Errors are returned as these values, never wrapped, so they compare with
-// ==:
+// Errors are returned as these values, so they compare with ==:
 //
 //	if err == rill.ErrAgain { ... }
 //
-// errors.Is matches them too, wrapped or not, and also matches the standard
-// library's errors for the same conditions, so that code written for files
-// and deadlines works unchanged:
+// except one: a region or channel that does not exist (ErrNoEnt), or a
+// region directory that does not exist (ErrNoDir), comes as a
+// *NotExistError, which names it.  Test for those with errors.Is.
+// errors.Is matches every error, wrapped or not, and also matches the
+// standard library's errors for the same conditions, so that code written
+// for files and deadlines works unchanged:
 //
 //	ErrNoEnt, ErrNoDir  are  fs.ErrNotExist (no such region, channel, service or directory)
 //	ErrExist            is   fs.ErrExist
@@ -131,4 +134,41 @@ func (e Error) Is(target error) bool {
 		return e == ErrServerLeft
 	}
 	return false
+}
+
+// NotExistError is the error of a region or channel that does not exist,
+// or of a region directory that does not exist: it names which, and where.
+// It wraps Err (ErrNoEnt or ErrNoDir), so errors.Is(err, ErrNoEnt) and
+// errors.Is(err, fs.ErrNotExist) match it:
+//
+//	rill: no such channel "quotes" in region "md" (/dev/shm)
+type NotExistError struct {
+	Err     Error  // ErrNoEnt or ErrNoDir
+	Dir     string // the region directory
+	Region  string // the region's name
+	Channel string // the channel's name; "" when the region is missing
+}
+
+// Error names what is missing and where.
+func (e *NotExistError) Error() string {
+	switch {
+	case e.Err == ErrNoDir:
+		return "rill: region directory " + e.Dir + " does not exist (region " + strconv.Quote(e.Region) + ")"
+	case e.Channel != "":
+		return "rill: no such channel " + strconv.Quote(e.Channel) + " in region " +
+			strconv.Quote(e.Region) + " (" + e.Dir + ")"
+	}
+	return "rill: no such region " + strconv.Quote(e.Region) + " in " + e.Dir
+}
+
+// Unwrap is Err, for errors.Is and errors.As.
+func (e *NotExistError) Unwrap() error { return e.Err }
+
+// notExist names dir, region and channel in err if it is ErrNoEnt or
+// ErrNoDir; any other error is returned as it is.
+func notExist(err error, dir, region, channel string) error {
+	if e, ok := err.(Error); ok && (e == ErrNoEnt || e == ErrNoDir) {
+		return &NotExistError{Err: e, Dir: dir, Region: region, Channel: channel}
+	}
+	return err
 }

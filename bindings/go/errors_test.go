@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -66,17 +67,41 @@ func isStd(t *testing.T, what string, err error, want Error, target error) {
 	}
 }
 
+// isNamed checks that err, from a real call, is a *NotExistError that
+// wraps want, is the standard error, and names each of names.
+func isNamed(t *testing.T, what string, err error, want Error, names ...string) {
+	t.Helper()
+	var ne *NotExistError
+	if !errors.As(err, &ne) || ne.Err != want {
+		t.Errorf("%s: %v, want a *NotExistError of %v", what, err, want)
+		return
+	}
+	if !errors.Is(err, want) || !errors.Is(fmt.Errorf("%s: %w", what, err), want) ||
+		!errors.Is(err, fs.ErrNotExist) || !errors.Is(fmt.Errorf("%s: %w", what, err), fs.ErrNotExist) {
+		t.Errorf("%s: errors.Is(%v, %v or fs.ErrNotExist) is false", what, err, want)
+	}
+	for _, n := range names {
+		if !strings.Contains(err.Error(), n) {
+			t.Errorf("%s: %q does not name %q", what, err, n)
+		}
+	}
+}
+
 func TestErrorIsFromCalls(t *testing.T) {
 	dir := t.TempDir()
 	o := &RegionOpts{Size: 1 << 20, Dir: dir}
 
+	// A missing region, channel or directory is named, with where it was
+	// looked for.
 	_, err := OpenRegion("missing", o)
-	isStd(t, "open a missing region", err, ErrNoEnt, fs.ErrNotExist)
+	isNamed(t, "open a missing region", err, ErrNoEnt, `region "missing"`, dir)
 	_, err = OpenRegion("missing", &RegionOpts{Dir: dir + "/nodir"})
-	isStd(t, "open in a missing directory", err, ErrNoDir, fs.ErrNotExist)
+	isNamed(t, "open in a missing directory", err, ErrNoDir, dir+"/nodir", `"missing"`)
 	_, err = CreateRegion("r", &RegionOpts{Dir: dir + "/nodir"})
-	isStd(t, "create in a missing directory", err, ErrNoDir, fs.ErrNotExist)
-	isStd(t, "unlink a missing region", UnlinkRegion("missing", dir), ErrNoEnt, fs.ErrNotExist)
+	isNamed(t, "create in a missing directory", err, ErrNoDir, dir+"/nodir", `"r"`)
+	isNamed(t, "unlink a missing region", UnlinkRegion("missing", dir), ErrNoEnt, `region "missing"`, dir)
+	_, err = RegionInUse("missing", dir)
+	isNamed(t, "in use, a missing region", err, ErrNoEnt, `region "missing"`, dir)
 
 	r, err := CreateRegion("r", o)
 	must(t, err)
@@ -86,9 +111,11 @@ func TestErrorIsFromCalls(t *testing.T) {
 	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64, MaxMsg: 64}))
 	isStd(t, "create an existing channel", r.CreateChannel("c", nil), ErrExist, fs.ErrExist)
 	_, err = r.JoinConsumer("nochan", Reliable)
-	isStd(t, "join a missing channel", err, ErrNoEnt, fs.ErrNotExist)
+	isNamed(t, "join a missing channel", err, ErrNoEnt, `channel "nochan"`, `region "r"`, dir)
+	_, err = r.JoinProducer("nochan")
+	isNamed(t, "produce to a missing channel", err, ErrNoEnt, `channel "nochan"`, `region "r"`, dir)
 	_, err = r.Stats("nochan")
-	isStd(t, "stats of a missing channel", err, ErrNoEnt, fs.ErrNotExist)
+	isNamed(t, "stats of a missing channel", err, ErrNoEnt, `channel "nochan"`, `region "r"`, dir)
 	_, err = r.Connect("nosvc")
 	isStd(t, "connect to a missing service", err, ErrNoEnt, fs.ErrNotExist)
 

@@ -438,7 +438,8 @@ func (p *Producer) resume() {
 // JoinProducer joins channel name as its producer.  Only one producer may be
 // joined at a time: a second join, from any process, fails with ErrBusy
 // while the first is alive.  A producer that joins a channel used before
-// resumes its sequence.  Errors: ErrInval, ErrNoEnt, ErrBusy, ErrMagic,
+// resumes its sequence.  Errors: ErrInval, ErrNoEnt (a *NotExistError
+// naming the channel, region and directory), ErrBusy, ErrMagic,
 // ErrVersion, ErrCorrupt, ErrIO.
 func (r *Region) JoinProducer(name string) (*Producer, error) {
 	ci, err := r.findChannel(name)

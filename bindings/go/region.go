@@ -3,6 +3,7 @@
 package rill
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -77,7 +78,8 @@ func (r *Region) entry(i uint32) *objEntry {
 // reserving its pages up front (free space is checked first).  The file
 // appears fully formed: it is built under a temporary name and linked into
 // place.  Names are 1 to NameMax bytes of [A-Za-z0-9._-], not starting with
-// '.'.  Errors: ErrInval, ErrExist, ErrNoDir, ErrAccess, ErrNoSpace, ErrIO.
+// '.'.  Errors: ErrInval, ErrExist, ErrNoDir (a *NotExistError), ErrAccess,
+// ErrNoSpace, ErrIO.
 func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 	var o RegionOpts
 	if opts != nil {
@@ -107,7 +109,7 @@ func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 	tmp := fmt.Sprintf("%s/.%s.%d.%016x.tmp", dir, name, os.Getpid(), randomSeed())
 	fd, err := fileCreate(tmp, size, mode)
 	if err != nil {
-		return nil, err
+		return nil, notExist(err, dir, name, "") // ErrNoDir: names the directory
 	}
 	r, err := newRegion(name, dir, fd, size)
 	if err != nil {
@@ -193,8 +195,9 @@ func (r *Region) validate(fileSize uint64) error {
 
 // OpenRegion opens an existing region, validating magic, version, sizes,
 // alignment and every table offset against the file's real length (only
-// opts.Dir is used).  Errors: ErrInval, ErrNoEnt, ErrNoDir, ErrAccess,
-// ErrEmpty, ErrTrunc, ErrMagic, ErrVersion, ErrCorrupt, ErrIO.
+// opts.Dir is used).  Errors: ErrInval, ErrNoEnt and ErrNoDir (as a
+// *NotExistError naming the region and directory), ErrAccess, ErrEmpty,
+// ErrTrunc, ErrMagic, ErrVersion, ErrCorrupt, ErrIO.
 func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
 	if !validName(name) {
 		return nil, ErrInval
@@ -206,7 +209,7 @@ func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
 	dir = regionDir(dir)
 	fd, size, err := fileOpen(dir + "/" + name)
 	if err != nil {
-		return nil, err
+		return nil, notExist(err, dir, name, "")
 	}
 	if size == 0 {
 		closeFd(fd)
@@ -226,7 +229,7 @@ func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nil, ErrNoEnt
+		return nil, notExist(ErrNoEnt, dir, name, "")
 	}
 	if err := r.validate(size); err != nil {
 		r.Close()
@@ -269,7 +272,7 @@ func OpenRegionWait(name string, opts *RegionOpts, timeout time.Duration) (*Regi
 	for {
 		// ErrNoEnt: not there yet, or removed by a cleaner as we came.
 		r, err := OpenRegion(name, opts)
-		if err != ErrNoEnt {
+		if !errors.Is(err, ErrNoEnt) {
 			return r, err
 		}
 		now := monoNs()
@@ -399,14 +402,14 @@ func isRegion(path string) bool {
 
 // UnlinkRegion removes region name from dir ("" = $RILL_DIR or /dev/shm)
 // and the FIFOs of its consumers.  Processes that have it mapped keep using
-// it.
+// it.  A missing region or directory is a *NotExistError.
 func UnlinkRegion(name, dir string) error {
 	if !validName(name) {
 		return ErrInval
 	}
 	d := regionDir(dir)
 	if err := fileUnlink(d + "/" + name); err != nil {
-		return err
+		return notExist(err, d, name, "")
 	}
 	fifosUnlink(d, name)
 	return nil
@@ -444,17 +447,19 @@ func lockUnused(dir, name string) (int, error) {
 }
 
 // RegionInUse reports whether some live process has region name open or
-// joined to one of its channels.
+// joined to one of its channels.  A missing region or directory is a
+// *NotExistError.
 func RegionInUse(name, dir string) (bool, error) {
 	if !validName(name) {
 		return false, ErrInval
 	}
-	fd, err := lockUnused(regionDir(dir), name)
+	d := regionDir(dir)
+	fd, err := lockUnused(d, name)
 	if err == ErrBusy {
 		return true, nil
 	}
 	if err != nil {
-		return false, err
+		return false, notExist(err, d, name, "")
 	}
 	lockReleaseAll(fd)
 	closeFd(fd)

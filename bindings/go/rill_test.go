@@ -57,10 +57,10 @@ func TestRegionCreateOpen(t *testing.T) {
 	if _, err := CreateRegion("x", &RegionOpts{Dir: dir, Mode: 0o10000}); err != ErrInval {
 		t.Errorf("mode: %v", err)
 	}
-	if _, err := CreateRegion("x", &RegionOpts{Dir: dir + "/nope"}); err != ErrNoDir {
+	if _, err := CreateRegion("x", &RegionOpts{Dir: dir + "/nope"}); !errors.Is(err, ErrNoDir) {
 		t.Errorf("no dir: %v", err)
 	}
-	if _, err := OpenRegion("x", &RegionOpts{Dir: dir}); err != ErrNoEnt {
+	if _, err := OpenRegion("x", &RegionOpts{Dir: dir}); !errors.Is(err, ErrNoEnt) {
 		t.Errorf("open missing: %v", err)
 	}
 	r, err := CreateRegion("x", o)
@@ -114,7 +114,7 @@ func TestChannelOptions(t *testing.T) {
 	if err := r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}); err != ErrExist {
 		t.Errorf("twice: %v", err)
 	}
-	if _, err := r.JoinProducer("nope"); err != ErrNoEnt {
+	if _, err := r.JoinProducer("nope"); !errors.Is(err, ErrNoEnt) {
 		t.Errorf("join missing: %v", err)
 	}
 	if _, err := r.JoinConsumer("c", 3); err != ErrInval {

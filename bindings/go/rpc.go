@@ -11,6 +11,7 @@ package rill
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -80,7 +81,7 @@ func (r *Region) CreateService(name string, opts *RPCOpts) error {
 	// None of its channels may exist: nothing is made then.
 	for k := uint32(0); k < o.Lanes; k++ {
 		for _, d := range []byte{'q', 'r'} {
-			if _, err := r.findChannel(laneName(name, d, k)); err != ErrNoEnt {
+			if _, err := r.findChannel(laneName(name, d, k)); !errors.Is(err, ErrNoEnt) {
 				if err == nil {
 					return ErrExist
 				}

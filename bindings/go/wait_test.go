@@ -9,6 +9,7 @@ package rill
 // event; without the wake-up it would sleep to the end of a 1 s slice.
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -70,10 +71,10 @@ func TestOpenRegionWait(t *testing.T) {
 	if _, err := OpenRegionWait("bad/name", o, time.Second); err != ErrInval {
 		t.Errorf("bad name: %v", err)
 	}
-	if _, err := OpenRegionWait("x", &RegionOpts{Dir: dir + "/none"}, time.Second); err != ErrNoDir {
+	if _, err := OpenRegionWait("x", &RegionOpts{Dir: dir + "/none"}, time.Second); !errors.Is(err, ErrNoDir) {
 		t.Errorf("no directory: %v", err)
 	}
-	if _, err := OpenRegionWait("x", o, 0); err != ErrNoEnt {
+	if _, err := OpenRegionWait("x", o, 0); !errors.Is(err, ErrNoEnt) {
 		t.Errorf("timeout 0: %v", err)
 	}
 	must(t, os.WriteFile(dir+"/notrill", []byte("not a region at all"), 0o600))
@@ -171,7 +172,7 @@ func TestWaitChannel(t *testing.T) {
 	for i := 3; i < maxObjects; i++ {
 		must(t, r.CreateChannel("fill"+strconv.Itoa(i), co))
 	}
-	if err := r.WaitChannel("one-more", 10*time.Second); err != ErrNoEnt {
+	if err := r.WaitChannel("one-more", 10*time.Second); !errors.Is(err, ErrNoEnt) {
 		t.Errorf("full table: %v", err)
 	}
 }

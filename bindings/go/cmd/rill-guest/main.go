@@ -26,6 +26,7 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -81,7 +82,7 @@ func main() {
 		fail("flags", fmt.Errorf("-create and -wait: choose one"))
 	}
 	r, err := rill.OpenRegionWait(*region, &rill.RegionOpts{Dir: *dir}, *wait)
-	if err == rill.ErrNoEnt && *create {
+	if errors.Is(err, rill.ErrNoEnt) && *create {
 		if r, err = rill.CreateRegion(*region, &rill.RegionOpts{Dir: *dir}); err == nil {
 			err = r.CreateService(*service, nil)
 		}
