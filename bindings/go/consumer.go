@@ -73,7 +73,7 @@ type Consumer struct {
 	// cold
 	depth, maxMsg, rng, flushEvery uint64
 	seq0                           uint64 // the channel's first sequence number
-	origin                         uint64 // where the consumer joined or sought: it stays < 2^63 ahead
+	jumped                         uint64 // sequence numbers skipped by overruns since the join
 	slot                           uint32
 	fd                             int
 	lockOff, prodLockOff           uint64
@@ -160,29 +160,34 @@ func loadDesc(d *desc) (sig, chunk uint64, sz uint32, ctl uint16, tsorig, tspub 
 	return sig, chunk, sz, ctl, atomic.LoadUint32(&d.tsorig), atomic.LoadUint32(&d.tspub)
 }
 
-// overrun: the slot of c.seq holds found, not c.seq (PROTOCOL.md §3.2).
-// A consumer resynchronises only forward, and only to a sequence number a
-// producer can have published: a producer publishes s only after flushing
-// a producer.seq f with s < f + depth (its credits never exceed depth), and
-// we load producer.seq after the slot's seq (acquire), so we see f or a
-// later value.  Anything else was planted (or is garbage): the consumer
-// stays where it is and reports ErrCorrupt until the producer rewrites the
-// slot (when it publishes c.seq, or c.seq + depth: a true overrun).  And it
-// never goes round: its position, counted from where it joined, stays
-// below 2^63, so a cycle of jumps that would wrap 2^64 is refused too.
-// What it reports lost is what it skipped.
+// overrun: the slot of c.seq holds found, not c.seq.  The consumer
+// resyncs forward to found only if a producer could have published it
+// (PROTOCOL.md §3.2): no further ahead of the producer's flushed seq than a
+// flush can lag (maxFlushLag), and not so far that its jumps since it
+// joined would add up to maxJumped (a cycle of planted sequence numbers,
+// each ahead of the last, would otherwise bring it round 2^64 to messages
+// it already delivered).  Anything else is a garbage descriptor, skipped:
+// every call moves the consumer forward, so it can neither loop nor stall.
 func (c *Consumer) overrun(found uint64, v *View) error {
-	if int64(found-c.seq) <= 0 { // slots only move forward: garbage
+	lost := found - c.seq
+	// Acquire (seq_cst): pairs with the seq_cst store of the producer's
+	// seq in its flush.
+	head := atomic.LoadUint64(&c.prod.seq)
+	if int64(lost) <= 0 || // slots only move forward
+		int64(found-head) > maxFlushLag || lost > maxJumped-c.jumped {
 		c.seq++
 		return ErrCorrupt
 	}
-	// Acquire (seq_cst): pairs with the producer's flush of its seq, which
-	// comes before its publish of found (credits).
-	h := atomic.LoadUint64(&c.prod.seq)
-	if int64(found-h) >= int64(c.depth) || int64(found-c.origin) < 0 {
-		return ErrCorrupt
+	// A reliable consumer is lapped only after the producer evicted it (or
+	// by a broken one): the producer may still hold credits computed
+	// without it, good up to the seq it flushed then plus depth.  Resynced
+	// behind head, it could be lapped again while it reads a payload it
+	// never checks; at head (or later) it cannot.
+	if !c.lossy && int64(head-found) > 0 {
+		found = head
+		lost = found - c.seq
 	}
-	lost := found - c.seq
+	c.jumped += lost
 	c.seq = found
 	c.overrunPoll++
 	c.lost += lost
@@ -196,11 +201,9 @@ func (c *Consumer) overrun(found uint64, v *View) error {
 // message in the slot, which the next poll returns).  Fragments are
 // returned one by one.  ErrCorrupt if the descriptor points outside the
 // data ring, exceeds the MTU or holds a sequence number behind ours (a
-// broken producer): it is skipped, its payload never read.  ErrCorrupt
-// too, without moving, if the slot holds a sequence number no producer
-// can have published yet (more than the depth past the producer's flushed
-// position): the consumer waits there until the producer rewrites the
-// slot.
+// broken producer), or a sequence number so far ahead that no producer
+// can have published it (PROTOCOL.md §3.2): it is skipped, its payload
+// never read.
 func (c *Consumer) Poll(v *View) error {
 	if c == nil || c.meta == nil || v == nil {
 		return ErrInval
@@ -322,10 +325,8 @@ func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
 // read so far are kept); ErrMsgSize with m.Size set if buf is too small
 // (the message is kept: call again with a larger buffer).  Overruns are not
 // returned: a lossy consumer skips to the next whole message and adds the
-// skipped count to m.Lost; so are corrupt descriptors.  ErrCorrupt, with
-// nothing consumed, if the next slot holds a sequence number no producer
-// can have published (see Poll).  Each call looks at no more than two laps
-// of the ring.
+// skipped count to m.Lost; so are corrupt descriptors.  Each call looks at
+// no more than two laps of the ring.
 func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
 	if c == nil || c.meta == nil || m == nil {
 		return 0, ErrInval
@@ -364,12 +365,8 @@ func (c *Consumer) recv(buf []byte, m *Meta, inPlace bool) ([]byte, error) {
 	}
 	var v View
 	for budget := 2*c.depth + 2; budget > 0; budget-- {
-		at := c.seq
 		if err := c.Poll(&v); err != nil {
 			if err == ErrAgain {
-				return nil, err
-			}
-			if c.seq == at { // nothing skipped: a slot no producer wrote
 				return nil, err
 			}
 			// lapped (v.Lost skipped) or a garbage descriptor (skipped):
@@ -507,7 +504,6 @@ func (c *Consumer) SeekLast(n uint64) (uint64, error) {
 		}
 	}
 	c.seq = s
-	c.origin = s
 	c.asmFrags, c.asmLen = 0, 0 // nothing half-gathered carries over
 	c.pend = false
 	c.lostAcc = 0
