@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -80,6 +81,14 @@ func (r *Region) entry(i uint32) *objEntry {
 // place.  Names are 1 to NameMax bytes of [A-Za-z0-9._-], not starting with
 // '.'.  Errors: ErrInval, ErrExist, ErrNoDir (a *NotExistError), ErrAccess,
 // ErrNoSpace, ErrIO.
+// pathsFit reports whether every path rill makes for region name in dir
+// fits in PATH_MAX (4096 bytes with its NUL): the longest is a consumer's
+// FIFO for a channel name of 39 bytes and slot 255.  Checked when a region
+// is created or opened, so that no later join fails for it (as in C).
+func pathsFit(dir, name string) bool {
+	return len(fifoPath(dir, name, strings.Repeat("c", NameMax), 255)) < 4096
+}
+
 func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 	var o RegionOpts
 	if opts != nil {
@@ -104,6 +113,9 @@ func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 		return nil, ErrInval
 	}
 	dir := regionDir(o.Dir)
+	if !pathsFit(dir, name) {
+		return nil, ErrInval
+	}
 	path := dir + "/" + name
 	// Built under a name no region can have (leading '.'), then linked.
 	tmp := fmt.Sprintf("%s/.%s.%d.%016x.tmp", dir, name, os.Getpid(), randomSeed())
@@ -207,6 +219,9 @@ func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
 		dir = opts.Dir
 	}
 	dir = regionDir(dir)
+	if !pathsFit(dir, name) {
+		return nil, ErrInval
+	}
 	fd, size, err := fileOpen(dir + "/" + name)
 	if err != nil {
 		return nil, notExist(err, dir, name, "")
