@@ -75,12 +75,6 @@ func (r *Region) entry(i uint32) *objEntry {
 	return (*objEntry)(unsafe.Add(r.m.base(), tableOff+uintptr(i)*unsafe.Sizeof(objEntry{})))
 }
 
-// CreateRegion creates region name (a file dir/name) of opts.Size bytes,
-// reserving its pages up front (free space is checked first).  The file
-// appears fully formed: it is built under a temporary name and linked into
-// place.  Names are 1 to NameMax bytes of [A-Za-z0-9._-], not starting with
-// '.'.  Errors: ErrInval, ErrExist, ErrNoDir (a *NotExistError), ErrAccess,
-// ErrNoSpace, ErrIO.
 // pathsFit reports whether every path rill makes for region name in dir
 // fits in PATH_MAX (4096 bytes with its NUL): the longest is a consumer's
 // FIFO for a channel name of 39 bytes and slot 255.  Checked when a region
@@ -89,6 +83,13 @@ func pathsFit(dir, name string) bool {
 	return len(fifoPath(dir, name, strings.Repeat("c", NameMax), 255)) < 4096
 }
 
+// CreateRegion creates region name (a file dir/name) of opts.Size bytes,
+// reserving its pages up front (free space is checked first).  The file
+// appears fully formed: it is built under a temporary name and linked into
+// place.  Names are 1 to NameMax bytes of [A-Za-z0-9._-], not starting with
+// '.'.  Errors: ErrInval, ErrExist, ErrNoDir (a *NotExistError), ErrAccess,
+// ErrNoSpace, ErrIO; ErrInval also for a directory too deep for the
+// consumers' FIFO paths (DIR/.rill-fifo@NAME@CHANNEL@SLOT under 4096 bytes).
 func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 	var o RegionOpts
 	if opts != nil {
