@@ -70,7 +70,7 @@ extern "C" {
  * below 100).  A later version may add calls and struct fields, as the ABI
  * rule above says; RILL_CHECK_VERSION() lets code use them when there. */
 #define RILL_VERSION_MAJOR 0
-#define RILL_VERSION_MINOR 2
+#define RILL_VERSION_MINOR 3
 #define RILL_VERSION_PATCH 0
 #define RILL_VERSION \
   (RILL_VERSION_MAJOR * 10000 + RILL_VERSION_MINOR * 100 + RILL_VERSION_PATCH)
@@ -93,7 +93,7 @@ extern "C" {
  * spans versions).  Assumes nothing; never fails. */
 int rill_version(void);
 
-/* The same version as text, "MAJOR.MINOR.PATCH" ("0.2.0"): a static
+/* The same version as text, "MAJOR.MINOR.PATCH" ("0.3.0"): a static
  * string, never NULL.  Assumes nothing; never fails. */
 const char *rill_version_string(void);
 
