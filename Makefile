@@ -7,6 +7,7 @@
 #   make install PREFIX=X     installs into X (default /usr/local); make uninstall PREFIX=X
 #   make test SANITIZE=address,undefined     (or SANITIZE=thread)
 #   make test CC=clang
+#   make fuzz FUZZ_TIME=60    each fuzz target for 60 s, built with clang (docs/testing.md)
 # Each compiler and sanitizer set gets its own build directory (BUILD).
 SANITIZE ?=
 CC ?= cc
@@ -18,7 +19,7 @@ PREFIX ?= /usr/local
 # the README quotes, replaced only on purpose (make bench-save)
 RESULTS ?= bench/results
 
-.PHONY: all build configure test bench bench-build gobench rpcbench tangobench plots \
+.PHONY: all build configure test fuzz bench bench-build gobench rpcbench tangobench plots \
         bench-deps bench-save install uninstall clean
 
 all: build
@@ -38,6 +39,18 @@ test: configure
 	@if [ -s $(BUILD)/rill-test-missing.txt ]; then cat $(BUILD)/rill-test-missing.txt; exit 1; fi
 	cmake --build $(BUILD) -j $(JOBS) --target all rill_tests
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error $(CTEST_ARGS)
+
+# ---- fuzzing (tests/fuzz): each libFuzzer target for FUZZ_TIME seconds, one
+# after the other, built with clang in its own build directory (the one of
+# make test CC=clang).  Fails if one finds a crash, which it saves in
+# $(FUZZ_BUILD)/fuzz/TARGET/.
+FUZZ_TIME ?= 60
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-$(notdir $(FUZZ_CC))
+fuzz:
+	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=$(FUZZ_CC)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target rill_fuzz
+	sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME)
 
 # ---- the benchmark: rill_bench (rill beside its references and peers),
 # the Go binding beside C, request/response, rill beside rust-tango, then

@@ -316,3 +316,34 @@ if(RILL_CARGO_EXE)
 else()
   rill_component("benchmark: rust-tango" OFF "cargo not found" "Rust from https://rustup.rs" NEEDED_BY_BENCH)
 endif()
+
+# ---- libFuzzer (tests/fuzz, cmake/fuzz.cmake): clang with -fsanitize=fuzzer,
+# in a build without ThreadSanitizer (libFuzzer's targets use AddressSanitizer)
+set(RILL_FUZZ OFF)
+if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+  rill_component("fuzz targets" OFF "${CMAKE_C_COMPILER_ID} is not clang"
+                 "make fuzz, or make test CC=clang (apt-get install clang)")
+elseif(RILL_SANITIZE MATCHES "thread|memory")
+  rill_component("fuzz targets" OFF "not with -fsanitize=${RILL_SANITIZE}"
+                 "a build without SANITIZE, or SANITIZE=address,undefined")
+else()
+  include(CheckCSourceCompiles)
+  set(CMAKE_REQUIRED_FLAGS "-fsanitize=fuzzer,address,undefined")
+  set(CMAKE_REQUIRED_LINK_OPTIONS "-fsanitize=fuzzer,address,undefined")
+  set(CMAKE_REQUIRED_QUIET ON)
+  check_c_source_compiles("
+#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }"
+    RILL_HAVE_LIBFUZZER)
+  unset(CMAKE_REQUIRED_FLAGS)
+  unset(CMAKE_REQUIRED_LINK_OPTIONS)
+  unset(CMAKE_REQUIRED_QUIET)
+  if(RILL_HAVE_LIBFUZZER)
+    set(RILL_FUZZ ON)
+    rill_component("fuzz targets" ON "clang ${CMAKE_C_COMPILER_VERSION}, libFuzzer" "")
+  else()
+    rill_component("fuzz targets" OFF "clang cannot link -fsanitize=fuzzer"
+                   "apt-get install clang (with its libFuzzer)")
+  endif()
+endif()

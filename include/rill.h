@@ -24,9 +24,10 @@
  * grow ends in reserved fields, and its padding is named too (every field
  * whose name starts with "reserved"); a new field is carved out of them.
  * Zero in a reserved field means "not known to this version":
- *   - options (rill_region_opts, rill_channel_opts, rill_rpc_opts) are
- *     read by the library: their reserved fields, and flags, must be zero,
- *     or the call fails with -RILL_EINVAL.  Zero is the default of every
+ *   - options (rill_region_opts, rill_clean_opts, rill_channel_opts,
+ *     rill_rpc_opts) are read by the library: their reserved fields, and
+ *     flags this version does not define, must be zero, or the call fails
+ *     with -RILL_EINVAL.  Zero is the default of every
  *     option, now and later: a program that zero-initialises its options
  *     ({0}, designated initialisers, memset, C++ {}) gets the defaults of
  *     the options added after it was written, and one that sets an option
@@ -39,9 +40,9 @@
  *     down for this: this version does not write their reserved fields,
  *     whose contents are unspecified.
  * rill_latency does not grow: its buckets are the ones in shared memory.
- * Sizes on 64-bit Linux: rill_region_opts, rill_channel_opts,
- * rill_rpc_opts, rill_region_info, rill_view and rill_meta 64 bytes;
- * rill_rpc_result 48; rill_object_info 96; rill_consumer_stats 128;
+ * Sizes on 64-bit Linux: rill_region_opts, rill_clean_opts,
+ * rill_channel_opts, rill_rpc_opts, rill_region_info, rill_view and
+ * rill_meta 64 bytes; rill_rpc_result 48; rill_object_info 96; rill_consumer_stats 128;
  * rill_channel_stats 256; rill_latency 1040.  abi/layout.txt lists every
  * offset and abi/librill.symbols every exported symbol; tests compare.
  */
@@ -69,7 +70,7 @@ extern "C" {
  * below 100).  A later version may add calls and struct fields, as the ABI
  * rule above says; RILL_CHECK_VERSION() lets code use them when there. */
 #define RILL_VERSION_MAJOR 0
-#define RILL_VERSION_MINOR 2
+#define RILL_VERSION_MINOR 3
 #define RILL_VERSION_PATCH 0
 #define RILL_VERSION \
   (RILL_VERSION_MAJOR * 10000 + RILL_VERSION_MINOR * 100 + RILL_VERSION_PATCH)
@@ -92,9 +93,35 @@ extern "C" {
  * spans versions).  Assumes nothing; never fails. */
 int rill_version(void);
 
-/* The same version as text, "MAJOR.MINOR.PATCH" ("0.2.0"): a static
+/* The same version as text, "MAJOR.MINOR.PATCH" ("0.3.0"): a static
  * string, never NULL.  Assumes nothing; never fails. */
 const char *rill_version_string(void);
+
+/* ---- errors --------------------------------------------------------------
+ * One rule for every call.  It returns 0 (or a count, or a size) on success
+ * and a negative RILL_E* code on failure.  A handle or pointer argument
+ * that is NULL where the call needs one fails with -RILL_EINVAL, hot paths
+ * included (rill_poll, rill_send, rill_reserve, rill_commit, ...): no call
+ * dereferences NULL.  A data buffer may be NULL only with a length of 0;
+ * the leave and close calls accept NULL and return 0; a call that returns
+ * a value rather than a code (rill_producer_seq, rill_consumer_slot,
+ * rill_channel_footprint) returns 0 for NULL.
+ *
+ * An error that comes from the operating system is returned as the code
+ * of its kind (EACCES for EACCES, EPERM and EROFS; ENOSPC for ENOSPC, EFBIG
+ * and EDQUOT; ENOENT; ENODIR for a missing or non-directory region
+ * directory; ENOMEM; EINVAL for EINVAL and ENAMETOOLONG), or as RILL_EIO
+ * when it has none; rill_os_error() gives the errno value itself.  ENOENT
+ * names a region, channel or slot that does not exist, and also a path
+ * that vanished under the call: a region unlinked while it was opened, or
+ * a region directory removed while a consumer made its fd's FIFO in it. */
+
+/* The errno value of the last operating-system failure behind an error
+ * code returned to this thread (EMFILE, ELOOP, EISDIR, ... when the code
+ * was RILL_EIO), or 0 if none happened yet.  Calls that succeed, and
+ * errors that do not come from the OS (a bad argument, a corrupt region),
+ * leave it as it was: read it right after the failing call. */
+int rill_os_error(void);
 
 /* ---- error codes (returned negated) ------------------------------------ */
 
@@ -122,6 +149,11 @@ enum {
   RILL_EIO,            /* an unexpected operating-system error                */
   RILL_ECLOSED,        /* the producer left the channel; everything was read  */
   RILL_EDEAD,          /* the producer died; everything it published was read */
+  /* request/response (rill_rpc.h), since 0.3 */
+  RILL_ESRVDEAD,       /* the server died; the calls in flight are lost       */
+  RILL_ESRVLEFT,       /* the server stopped; the calls in flight are lost    */
+  RILL_ENOMETHOD,      /* the server has no such method                       */
+  RILL_EWORKERS,       /* more server workers than the service has lanes      */
   RILL_ERR_MAX_
 };
 
@@ -164,8 +196,12 @@ int rill_name_valid(const char *name);
  * pages up front (free space is checked first), and returns a handle in *out.
  * The file appears fully formed: it is built under a temporary name and
  * linked into place.  Names are 1..RILL_NAME_MAX bytes of [A-Za-z0-9._-] and
- * do not start with '.'.  Errors: EINVAL, EEXIST, ENODIR, EACCES, ENOSPC,
- * ENOMEM, EIO. */
+ * do not start with '.'.  The directory's path must leave room for the
+ * longest path rill makes in it, a consumer's FIFO (DIR/.rill-fifo@NAME@
+ * CHANNEL@SLOT, strlen(DIR) + 95 bytes, under 4096): a longer one is
+ * refused here and by rill_region_open() (EINVAL), so that no join fails
+ * for it later.  Errors: EINVAL, EEXIST, ENODIR, EACCES, ENOSPC, ENOMEM,
+ * EIO. */
 int rill_region_create(const char *name, const rill_region_opts *opts,
                        rill_region **out);
 
@@ -194,6 +230,19 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
  * an application that hosts untrusted peers calls rill_sigbus_guard(). */
 int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out);
+
+/* rill_region_open() that waits, up to TIMEOUT_NS (RILL_FOREVER: no
+ * limit; 0: opens once), for region NAME to appear, for a process started
+ * before the one that creates it.  It sleeps until the region's name is
+ * linked into the directory (inotify(7) on Linux, set before the first
+ * look, so a region made at any moment is not missed), not polling.  A
+ * region appears fully formed (rill_region_create()), so any answer but
+ * "not there" is final: a file that is not a valid region fails as
+ * rill_region_open() says, at once.  The directory must exist.  Returns 0
+ * with *OUT set, or -RILL_ETIMEDOUT, or an error of rill_region_open()
+ * (ENODIR also if the directory is removed meanwhile).  Since 0.3. */
+int rill_region_open_wait(const char *name, const rill_region_opts *opts,
+                          uint64_t timeout_ns, rill_region **out);
 
 /* Guards this process against peers that shrink a region file under it
  * (0.3 and later), for applications that host untrusted peers.  Installs,
@@ -233,22 +282,61 @@ int rill_region_close(rill_region *r);
 
 /* Removes region NAME from DIR (NULL = $RILL_DIR or /dev/shm), and the fd
  * FIFOs of its consumers.  Processes that have it mapped keep using it.
- * Errors: EINVAL, ENOENT, ENODIR, EACCES. */
+ * NAME must be a regular file (a symlink is removed by nobody but its
+ * owner); of the entries named like its FIFOs, only FIFOs owned by the
+ * region file's owner or by the caller are removed.  Every name is looked
+ * up in the directory opened once, never through a symlink.
+ * Errors: EINVAL, ENOENT, ENODIR, EACCES, EMAGIC (not a regular file). */
 int rill_region_unlink(const char *name, const char *dir);
 
 /* 1 if some live process has region NAME open or joined to one of its
  * channels, 0 if every user is dead (or it never had one), or an error. */
 int rill_region_in_use(const char *name, const char *dir);
 
-/* Called by rill_region_clean() for each region it finds unused.  REMOVED
- * is 1 if it was removed, 0 on a dry run or if removal failed (ERR). */
+/* Called by rill_clean() and rill_region_clean() for each region it finds
+ * unused, and for each temporary file a dead creator left (NAME starts
+ * with '.': ".REGION.PID.RAND.tmp").  REMOVED is 1 if it was removed, 0 on
+ * a dry run or if removal failed (ERR). */
 typedef void (*rill_clean_fn)(const char *name, int removed, int err, void *arg);
 
-/* Finds the regions in DIR whose every user is dead and removes them (with
- * their FIFOs) unless DRY_RUN.  A region in use is never touched: removal
- * happens under an exclusive lock that no live user can be holding.  Files
- * that are not rill regions are left alone.  Returns the number of unused
- * regions found (>= 0) or an error (ENODIR, EACCES, EIO). */
+typedef struct rill_clean_opts {
+  const char *dir;      /* NULL = $RILL_DIR, else /dev/shm                   */
+  uint64_t min_age_ns;  /* grace period: 0 = 60 s (RILL_CLEAN_ANY_AGE: none) */
+  uint32_t flags;       /* RILL_CLEAN_*                                      */
+  uint32_t reserved0;   /* must be 0                                         */
+  uint64_t reserved[5]; /* must be 0                                         */
+} rill_clean_opts; /* 64 bytes */
+
+#define RILL_CLEAN_DRY_RUN 1u /* report what would go; remove nothing       */
+#define RILL_CLEAN_ANY_AGE 2u /* no grace period (min_age_ns must be 0)     */
+
+/* Finds the regions in opts->dir (OPTS NULL: the defaults) that nobody
+ * uses and removes them, with their FIFOs, unless RILL_CLEAN_DRY_RUN.
+ * A region is removed only if
+ *   - no live process uses it: removal happens under an exclusive lock
+ *     that no live user can be holding, and only if the name still
+ *     refers to the file locked;
+ *   - it is older than the grace period (min_age_ns, default 60 s), by
+ *     the younger of the file's modification/change time and the creation
+ *     time in its header;
+ *   - the process that created it (its header's creator_pid) is dead: a
+ *     region made and not yet joined (by 'rill create', by an application
+ *     that is starting) is kept while its creator lives.  The header is
+ *     writable by the file's owner, so neither it nor the time can make
+ *     a region go sooner; they only keep one.
+ * It also removes the temporary files (".REGION.PID.RAND.tmp", fully
+ * reserved) of creators that died before linking their region into place,
+ * if PID is dead and the file is older than the grace period; nothing
+ * lists them otherwise.  Files that are neither are left alone, symlinks
+ * are not followed, and every name is looked up in the directory opened
+ * once (a path changed meanwhile redirects nothing).  FN, if not NULL, is
+ * called for each.  Returns the number found (>= 0), or an error: EINVAL
+ * (unknown flags, nonzero reserved fields, RILL_CLEAN_ANY_AGE with
+ * min_age_ns), ENODIR, EACCES, EIO.  Since 0.3. */
+int rill_clean(const rill_clean_opts *opts, rill_clean_fn fn, void *arg);
+
+/* rill_clean() of DIR with the default grace period, and
+ * RILL_CLEAN_DRY_RUN if DRY_RUN. */
 int rill_region_clean(const char *dir, int dry_run, rill_clean_fn fn, void *arg);
 
 /* Called by rill_region_list() for each region.  A nonzero return stops
@@ -316,7 +404,10 @@ typedef struct rill_channel_opts {
 /* Bytes a channel with these options (NULL: the defaults) takes in a
  * region (page multiple), or 0 if the options are invalid.  depth: 2..2^24
  * power of two; mtu: 1..65535; max_consumers: 1..256; max_msg >= mtu and
- * at most depth/2 fragments; flags and reserved fields zero. */
+ * at most depth/2 fragments; a data ring of at most 2^32 chunks of 64
+ * bytes, (depth + 2) * ceil(mtu / 64) (a descriptor addresses a chunk
+ * with 32 bits: depth 2^24 allows an mtu up to 16320, 2^23 up to 32704,
+ * 2^22 up to 65472); flags and reserved fields zero. */
 uint64_t rill_channel_footprint(const rill_channel_opts *opts);
 
 /* Creates channel NAME in region R.  Errors: EINVAL, EEXIST, ENOSPC (the
@@ -325,6 +416,17 @@ uint64_t rill_channel_footprint(const rill_channel_opts *opts);
  * lock for more than 1 s), EIO. */
 int rill_channel_create(rill_region *r, const char *name,
                         const rill_channel_opts *opts);
+
+/* Waits up to TIMEOUT_NS (RILL_FOREVER: no limit; 0: looks once) until
+ * channel NAME exists in R, for a process that may start before the one
+ * that creates it.  It sleeps on a futex on the region's object count,
+ * which rill_channel_create() wakes (a creator using librill 0.2 does not
+ * wake it: then it is seen within a second; through a handle opened
+ * RILL_REGION_READONLY, which maps nothing, it looks every 10 ms instead
+ * of sleeping on the word).  Returns 0 once the channel is
+ * in the table (join it next), -RILL_ETIMEDOUT, -RILL_ENOENT if the table
+ * is full without it (it cannot appear), -RILL_EINVAL.  Since 0.3. */
+int rill_channel_wait(rill_region *r, const char *name, uint64_t timeout_ns);
 
 /* ---- ctl bits of a descriptor ------------------------------------------- */
 
@@ -401,6 +503,17 @@ int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig);
 int rill_reserve_wait(rill_producer *p, size_t n, void **buf, uint64_t timeout_ns);
 int rill_send_wait(rill_producer *p, const void *data, size_t n, uint64_t sig,
                    uint64_t timeout_ns);
+
+/* Waits up to TIMEOUT_NS (RILL_FOREVER: no limit; 0: looks once) until
+ * at least N consumers are joined to P's channel and alive (a slot whose
+ * consumer died does not count), so that what P publishes next reaches
+ * them all: a consumer sees every message published after its join.
+ * It sleeps on the futex word a producer out of credit parks on (the wait
+ * page's cr_wake), which every join bumps and wakes; a consumer using
+ * librill 0.2 does not: it is seen within a second.  Returns the number of
+ * live consumers (>= N), -RILL_ETIMEDOUT, or -RILL_EINVAL (N above the
+ * channel's consumer slots).  Since 0.3. */
+int rill_producer_wait_consumers(rill_producer *p, uint32_t n, uint64_t timeout_ns);
 
 /* The sequence number the next descriptor will get (after a restart, the
  * one after the last descriptor committed before). */
@@ -531,6 +644,10 @@ int64_t rill_recv_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
  * consumer handle: do not close it.  Use it as:
  *   rill_consumer_arm(c) == 0  ->  wait until the fd is readable
  *   then rill_poll()/rill_recv() until -RILL_EAGAIN, and arm again.
+ * The FIFO is made with the region file's mode by the consumer; a path
+ * that is already there is used only if it is a FIFO owned by this
+ * process's effective uid (not a symbolic link, not another user's FIFO
+ * planted to steal the wake-ups): otherwise -RILL_EACCES.
  * Returns the fd (>= 0) or an error (EACCES, EIO, ...). */
 int rill_consumer_fd(rill_consumer *c);
 

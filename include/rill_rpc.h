@@ -36,21 +36,29 @@ typedef struct rill_rpc_opts {
   uint64_t reserved[5]; /* must be 0                                    */
 } rill_rpc_opts; /* 64 bytes */
 
-/* Creates service NAME's channels in R.  Errors: EINVAL, EEXIST, ENOSPC. */
+/* Creates service NAME's channels in R: lane LANES-1 first, lane 0 last
+ * and NAME.r.0 the very last, so that a service whose NAME.r.0 exists is
+ * whole (rill_channel_wait() on it waits for a service; while it is being
+ * made, lane 0 is missing and connect and serve say ENOENT).  Errors:
+ * EINVAL, EEXIST, ENOSPC. */
 int rill_rpc_service_create(rill_region *r, const char *name, const rill_rpc_opts *opts);
 
 /* A handler answers one request: METHOD, REQ of N bytes.  It writes up to
  * CAP bytes of response into RESP and stores their count in *RESP_N, and
  * returns 0; or returns an error code (nonzero), sent back to the caller
- * as the call's status.  It runs on a worker thread. */
+ * as the call's status: -RILL_ENOMETHOD for a method it does not serve
+ * (the library does not know the methods: the handler tells), its own
+ * codes for the rest.  It runs on a worker thread. */
 typedef int (*rill_rpc_handler)(void *arg, uint16_t method, const void *req, size_t n,
                                 void *resp, size_t cap, size_t *resp_n);
 
 typedef struct rill_rpc_server rill_rpc_server;
 
 /* Serves service NAME of R with WORKERS threads (1..lanes); worker W owns
- * the lanes K with K % WORKERS == W.  Errors: EINVAL, ENOENT, EBUSY (another
- * server holds a lane), ENOMEM, EIO. */
+ * the lanes K with K % WORKERS == W.  Errors: EINVAL (WORKERS 0, a bad
+ * name), ENOENT (no such service), EWORKERS (more workers than the service
+ * has lanes: each worker owns at least one), EBUSY (another server holds a
+ * lane), ENOMEM, EIO. */
 int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
                    rill_rpc_handler fn, void *arg, rill_rpc_server **out);
 
@@ -65,6 +73,14 @@ typedef struct rill_rpc_client rill_rpc_client;
  * EFULL (every lane is taken), ENOMEM. */
 int rill_rpc_connect(rill_region *r, const char *name, rill_rpc_client **out);
 int rill_rpc_close(rill_rpc_client *c); /* accepts NULL */
+
+/* Waits up to TIMEOUT_NS (RILL_FOREVER: no limit; 0: looks once) until a
+ * server serves the client's lane: a live server worker has joined its
+ * request channel, so a call sent now will be answered.  For a host that
+ * starts its guest itself (rather than reading a "ready" line from it).
+ * It sleeps as rill_producer_wait_consumers() does.  Returns 0,
+ * -RILL_ETIMEDOUT, -RILL_EINVAL.  Since 0.3. */
+int rill_rpc_wait_server(rill_rpc_client *c, uint64_t timeout_ns);
 
 /* Calls in flight a client allows (the lane's capacity for responses). */
 uint32_t rill_rpc_capacity(const rill_rpc_client *c);
@@ -103,10 +119,12 @@ int rill_rpc_commit(rill_rpc_client *c, uint16_t method, const void *at, size_t 
 
 /* Receives the next response of a call in flight into RESP (CAP bytes),
  * waiting up to TIMEOUT_NS.  Returns 0 with *RES filled (res->status says
- * whether the call failed), -RILL_ETIMEDOUT, -RILL_EAGAIN (nothing in
- * flight), -RILL_EMSGSIZE (res->size set; call again with more room), or
- * -RILL_EDEAD / -RILL_ECLOSED: the server died or left, and every call in
- * flight is lost (connect again). */
+ * whether the call failed, e.g. -RILL_ENOMETHOD), -RILL_ETIMEDOUT,
+ * -RILL_EAGAIN (nothing in flight), -RILL_EMSGSIZE (res->size set; call
+ * again with more room), or -RILL_ESRVDEAD / -RILL_ESRVLEFT: the server
+ * died or stopped, and every call in flight is lost (connect again).
+ * (Before 0.3 these two were -RILL_EDEAD and -RILL_ECLOSED, the codes of
+ * the response channel's producer.) */
 int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *res,
                   uint64_t timeout_ns);
 

@@ -26,6 +26,11 @@ static int opts_norm(const rill_channel_opts *in, rill_channel_opts *o) {
    * take the credit for all its fragments at once. */
   if (o->max_msg < o->mtu || rill__frags(o->max_msg, o->mtu) > o->depth / 2)
     return -RILL_EINVAL;
+  /* A descriptor's chunk field is 32 bits: every chunk of the data ring
+   * must have an index it can hold (docs/PROTOCOL.md 2.1). */
+  rill_chan_geom g;
+  rill__chan_geom(o->depth, o->mtu, o->max_consumers, &g);
+  if (g.data_chunks > RILL_MAX_DATA_CHUNKS) return -RILL_EINVAL;
   return 0;
 }
 
@@ -164,8 +169,10 @@ int rill_channel_create(rill_region *r, const char *name,
   e->size = g.size;
   h->alloc_off = off + g.size;
   /* Release: pairs with the acquire fence after the copy of obj_cnt in
-   * obj_count() (and the Go binding's acquire load). */
+   * obj_count() (and the Go binding's acquire load), and with the acquire
+   * load in rill_channel_wait() before it parks on the word. */
   atomic_store_explicit(&h->obj_cnt, n + 1, memory_order_release);
+  rill__unpark(&h->obj_cnt); /* rill_channel_wait() sleeps on it */
 out:
   rill__file_unlock(r->fd);
   return rc;
@@ -214,4 +221,32 @@ int rill__chan_find(rill_region *r, const char *name, rill_chan_info *ci) {
   ci->created_ns = c.created_ns;
   ci->g = g;
   return 0;
+}
+
+int rill_channel_wait(rill_region *r, const char *name, uint64_t timeout_ns) {
+  if (!r || !rill__name_ok(name)) return -RILL_EINVAL;
+  /* A read-only handle maps nothing: it reads the count with pread and
+   * looks again every 10 ms instead of parking on the word. */
+  const rill_region_hdr *h = (const rill_region_hdr *)r->base;
+  rill_obj_entry e;
+  uint64_t deadline = rill__add_sat(rill__mono_ns(), timeout_ns);
+  for (;;) {
+    /* Acquire: pairs with the release store of obj_cnt in
+     * rill_channel_create().  Loaded before the look: a channel added
+     * after it changes the word, and the park below returns at once. */
+    int64_t cnt = h ? atomic_load_explicit(&h->obj_cnt, memory_order_acquire) : obj_count(r);
+    if (cnt < 0) return (int)cnt;
+    uint32_t n = (uint32_t)cnt;
+    if (find_entry(r, name, &e) == 0) return 0;
+    if (n >= RILL_REGION_MAX_OBJECTS) return -RILL_ENOENT; /* the table is full */
+    uint64_t now = rill__mono_ns();
+    if (now >= deadline) return -RILL_ETIMEDOUT;
+    /* Woken by rill_channel_create(); the slices bound the wait for a
+     * creator that does not wake (librill 0.2). */
+    uint64_t slice = deadline - now < RILL_NOWAKE_SLICE_NS ? deadline - now : RILL_NOWAKE_SLICE_NS;
+    uint32_t nap = 0;
+    int rc = h ? rill__park(&h->obj_cnt, n, slice)
+               : rill__park(&nap, 0, slice < 10000000ull ? slice : 10000000ull);
+    if (rc < 0 && rc != -RILL_ETIMEDOUT) return rc;
+  }
 }

@@ -45,13 +45,36 @@ void rill__cursor_flush(rill_consumer *c, int hb) {
 
 #define cursor_flush(c) rill__cursor_flush((c), 0)
 
-/* The consumer was lapped: FOUND is the sequence number the slot holds. */
+/* The consumer was lapped: FOUND is the sequence number the slot holds.
+ * It resyncs forward to FOUND only if a producer could have published it
+ * (docs/PROTOCOL.md 3.2): no further ahead of the producer's flushed seq
+ * than a flush can lag, and not so far that the consumer's jumps since it
+ * joined would add up to RILL_MAX_JUMPED (a cycle of planted sequence
+ * numbers would otherwise bring it round 2^64 to messages it already
+ * delivered).  Anything else is a garbage descriptor, skipped: every call
+ * moves the consumer forward, so it can neither loop nor stall. */
 static __attribute__((noinline)) int overrun(rill_consumer *c, uint64_t found, rill_view *v) {
-  if ((int64_t)(found - c->seq) <= 0) { /* slots only move forward: garbage */
+  uint64_t lost = found - c->seq;
+  /* Acquire: pairs with the seq_cst store of the producer's seq in
+   * prod_flush() (producer.c). */
+  uint64_t head = atomic_load_explicit(&c->prod->seq, memory_order_acquire);
+  if ((int64_t)lost <= 0 || /* slots only move forward */
+      (int64_t)(found - head) > (int64_t)RILL_MAX_FLUSH_LAG ||
+      lost > RILL_MAX_JUMPED - c->jumped) {
     c->seq++;
     return -RILL_ECORRUPT;
   }
-  uint64_t lost = found - c->seq;
+  /* A reliable consumer is lapped only after the producer evicted it (or
+   * by a broken one): its slot may have been rejoined while the producer
+   * still holds credits it computed without it, good up to the seq it
+   * flushed then plus depth.  Resynced to FOUND behind that seq, it could
+   * be lapped again while it reads a payload it never checks; at the
+   * producer's flushed seq (HEAD, or later) it cannot. */
+  if (!c->lossy && (int64_t)(head - found) > 0) {
+    found = head;
+    lost = found - c->seq;
+  }
+  c->jumped += lost;
   c->seq = found;
   c->overrun_poll++;
   c->lost += lost;
@@ -125,7 +148,10 @@ static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
   return 0;
 }
 
-int rill_poll(rill_consumer *c, rill_view *v) { return poll_one(c, v); }
+int rill_poll(rill_consumer *c, rill_view *v) {
+  if (!c || !v) return -RILL_EINVAL;
+  return poll_one(c, v);
+}
 
 /* rill_check() on a sequence number. */
 static inline int check_seq(rill_consumer *c, uint64_t seq) {
@@ -139,7 +165,10 @@ static inline int check_seq(rill_consumer *c, uint64_t seq) {
   return -RILL_EOVERRUN;
 }
 
-int rill_check(rill_consumer *c, const rill_view *v) { return check_seq(c, v->seq); }
+int rill_check(rill_consumer *c, const rill_view *v) {
+  if (!c || !v) return -RILL_EINVAL;
+  return check_seq(c, v->seq);
+}
 
 /* Copies a payload that a lossy consumer reads while the producer may be
  * overwriting it (the copy is validated afterwards by rill_check()).  Not
@@ -225,7 +254,9 @@ recv_one(rill_consumer *c, void *buf, size_t cap, rill_meta *meta, const void **
     }
     if (c->asm_len + v.sz > c->max_msg) { c->lost_acc++; asm_drop(c); continue; }
     if (!c->asm_buf && !(c->asm_buf = malloc(c->max_msg))) {
-      c->seq--; /* leave the fragment for a later call */
+      c->seq--; /* leave the fragment for a later call (counted then) */
+      c->msgs--;
+      c->bytes -= v.sz;
       return -RILL_ENOMEM;
     }
     if (copy_frag(c, c->asm_buf + c->asm_len, v.data, v.sz, v.seq)) {
@@ -465,6 +496,11 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   }
   atomic_store_explicit(&k->hb_ns, rill__mono_ns(), memory_order_relaxed);
   c->seq_flushed = c->seq;
+  /* Release: pairs with the acquire load of cr_wake in
+   * rill_producer_wait_consumers() (wait.c), taken before it counts the
+   * active slots: it sees our ACTIVE, or the word moved and it wakes. */
+  atomic_fetch_add_explicit(&c->wait->cr_wake, 1, memory_order_release);
+  rill__unpark(&c->wait->cr_wake);
   *out = c;
   return 0;
 fail_map:

@@ -25,6 +25,10 @@ static const char *const messages[RILL_ERR_MAX_] = {
   [RILL_EIO] = "unexpected operating-system error",
   [RILL_ECLOSED] = "the producer left the channel",
   [RILL_EDEAD] = "the producer died",
+  [RILL_ESRVDEAD] = "the request/response server died; the calls in flight are lost",
+  [RILL_ESRVLEFT] = "the request/response server stopped; the calls in flight are lost",
+  [RILL_ENOMETHOD] = "the request/response server has no such method",
+  [RILL_EWORKERS] = "more server workers than the service has lanes",
 };
 
 const char *rill_strerror(int err) {

@@ -56,6 +56,9 @@ int rill__fifo_path(char *out, size_t cap, const char *dir, const char *region,
 #define RILL_SPIN_DEFAULT_NS 20000ull     /* spin budget of waiting calls   */
 #define RILL_EVICT_DEFAULT_NS 1000000000ull
 #define RILL_LIVE_SLICE_NS 50000000ull    /* longest park between liveness checks */
+/* Longest park of a wait for a channel or consumers, whose waker may use a
+ * librill (0.2) that makes no wake-up there. */
+#define RILL_NOWAKE_SLICE_NS 1000000000ull
 
 static inline uint64_t rill__add_sat(uint64_t a, uint64_t b) {
   return a + b < a ? UINT64_MAX : a + b;
@@ -116,6 +119,7 @@ struct rill_producer {
   uint8_t *cursors;
   uint64_t spin_ns, evict_ns, evictions, wakes;
   uint64_t next_live_check; /* mono ns of the next dead-consumer check */
+  int in_wait;              /* in rill_send_wait(): retries count no backpressure */
   struct rill_prod_slot {   /* per consumer slot, producer-local */
     uint32_t fd_seen;       /* its fd_gen when we last signalled it */
     uint32_t fifo_gen;      /* cursor gen the FIFO fd was opened for */
@@ -151,6 +155,7 @@ struct rill_consumer {
   uint64_t flush_left;   /* polls until the cursor is written */
   uint64_t seq_flushed;
   uint64_t msgs, bytes, overrun_poll, overrun_read, lost;
+  uint64_t jumped;       /* sequence numbers skipped by overruns since join */
   /* reassembly for rill_recv */
   uint8_t *asm_buf;
   uint64_t asm_len;      /* bytes gathered so far */

@@ -16,6 +16,9 @@
 #define RILL_LINE 64u    /* cache line                          */
 #define RILL_CHUNK 64u   /* data ring allocation unit           */
 #define RILL_CHUNK_SHIFT 6
+/* Most chunks a data ring may have: a descriptor's chunk field (u32) must
+ * address every one of them. */
+#define RILL_MAX_DATA_CHUNKS (1ull << 32)
 
 /* "rillregn" and "rillchan" read as little-endian u64 */
 #define RILL_REGION_MAGIC 0x6e6765726c6c6972ull
@@ -176,7 +179,10 @@ _Static_assert(offsetof(rill_wait_page, cr_wake) == 64, "wait cr_wake");
 
 /* Latency buckets: a quarter of an octave each.  Values 0..3 have a bucket
  * each; a value v >= 4 with top bit e goes in 4(e-1) + the two bits below
- * the top one, so bucket 123 ends at 2^32 ns. */
+ * the top one.  Any u32 maps to 0..123 (bucket 123 ends at 2^32), but a
+ * sample is below 2^31 (a difference past 2^31 counts as 0), so bucket 119
+ * ([7 * 2^28, 2^31) ns) is the highest a consumer fills; 120..127 stay zero
+ * (docs/PROTOCOL.md §2.3). */
 #define RILL_LAT_BUCKETS 128u
 
 static inline uint32_t rill__lat_bucket(uint32_t ns) {
@@ -251,6 +257,16 @@ _Static_assert(offsetof(rill_desc, tsorig) == 24, "desc tsorig");
 _Static_assert(offsetof(rill_desc, tspub) == 28, "desc tspub");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4 &&
                sizeof(_Atomic uint16_t) == 2, "atomics are plain-sized");
+
+/* Overrun plausibility (docs/PROTOCOL.md 3.2).  The producer page's seq
+ * lags what was published by at most a housekeeping interval (rill: 1024
+ * descriptors); a sequence number found further ahead of it than
+ * RILL_MAX_FLUSH_LAG is garbage.  A consumer's overruns since it joined
+ * skip fewer than RILL_MAX_JUMPED sequence numbers in all (a century of
+ * messages at a billion a second), so no series of jumps takes it round
+ * the 2^64 sequence space. */
+#define RILL_MAX_FLUSH_LAG (1ull << 32)
+#define RILL_MAX_JUMPED (1ull << 62)
 
 static inline uint64_t rill__align_up(uint64_t x, uint64_t a) {
   return (x + a - 1) & ~(a - 1);

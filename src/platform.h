@@ -87,6 +87,54 @@ int rill__file_linked(int fd);
  * returns FN's value if it is nonzero. */
 int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg), void *arg);
 
+/* ---- working inside one directory ----------------------------------------
+ * Removing files safely: the directory is opened once (its path, given by
+ * the user, is resolved then, symlinks included) and every name is looked
+ * up relative to that descriptor, never following a symlink, so a path
+ * that another user changes meanwhile redirects nothing. */
+int rill__dir_open(const char *dir, int *dfd);
+void rill__dir_close(int dfd);
+/* rill__dir_each() over the directory DFD (a stream of its own: calls nest). */
+int rill__dir_each_at(int dfd, int (*fn)(const char *name, void *arg), void *arg);
+
+enum { RILL__KIND_OTHER, RILL__KIND_REG, RILL__KIND_FIFO };
+
+/* What rill looks at in a file's status. */
+typedef struct rill__stat {
+  uint64_t dev, ino;   /* the file's identity                                */
+  uint64_t size;
+  uint64_t changed_ns; /* the later of its modification and change times
+                        * (CLOCK_REALTIME): when it was made, at the latest */
+  uint32_t uid;        /* owner                                              */
+  uint32_t kind;       /* RILL__KIND_*                                       */
+} rill__stat;
+
+/* The status of entry NAME of DFD itself (a symlink is not followed). */
+int rill__stat_at(int dfd, const char *name, rill__stat *st);
+int rill__file_stat(int fd, rill__stat *st);
+/* rill__file_open() of entry NAME of DFD: a regular file, not reached
+ * through a symlink (-RILL_EMAGIC otherwise). */
+int rill__file_open_at(int dfd, const char *name, int *fd, uint64_t *size);
+/* Removes entry NAME of DFD (not a directory). */
+int rill__unlink_at(int dfd, const char *name);
+
+/* 1 if a process PID exists (in this PID namespace), 0 if none does (or
+ * PID is 0 or out of range), negative if that cannot be told. */
+int rill__pid_alive(uint32_t pid);
+
+/* Waiting for a name to appear in a directory (inotify on Linux).  Watch
+ * the directory first, then look for the name, then wait: an entry made
+ * after the watch was set is never missed.  rill__dir_watch() returns 0
+ * with *W set, -RILL_ENODIR if DIR does not exist, or an error.
+ * rill__dir_watch_wait() sleeps until an entry named NAME is created in
+ * (or moved into) the watched directory, at most TIMEOUT_NS (UINT64_MAX:
+ * no limit), and returns 0 (also when the kernel dropped events: look
+ * again), -RILL_ETIMEDOUT, -RILL_ENODIR (the directory was removed), or an
+ * error.  Other entries' events are read and ignored. */
+int rill__dir_watch(const char *dir, int *w);
+int rill__dir_watch_wait(int w, const char *name, uint64_t timeout_ns);
+void rill__dir_watch_close(int w);
+
 /* ---- waiting ------------------------------------------------------------
  * Parking: sleeps while the 32-bit word at ADDR (in a shared mapping, which
  * may be read-only) equals EXPECT, at most TIMEOUT_NS.  Returns 0 when woken
@@ -123,6 +171,7 @@ uint64_t rill__mono_ns(void);     /* CLOCK_MONOTONIC */
 uint64_t rill__real_ns(void);     /* CLOCK_REALTIME  */
 uint32_t rill__pid(void);
 uint32_t rill__uid(void);
+uint32_t rill__euid(void);  /* the effective uid: whose files are ours */
 uint64_t rill__random(void);      /* a seed; not for cryptography */
 /* Maps an errno value to a RILL_E* code (negative). */
 int rill__errno(int e);

@@ -11,12 +11,14 @@
 #include <stdatomic.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -31,6 +33,11 @@ const char *rill__dir(const char *dir) {
   return "/dev/shm";
 }
 
+/* The errno behind the last OS error of this thread (rill_os_error). */
+static _Thread_local int os_error;
+
+int rill_os_error(void) { return os_error; }
+
 static uint64_t clock_ns_mono(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -38,6 +45,7 @@ static uint64_t clock_ns_mono(void) {
 }
 
 int rill__errno(int e) {
+  os_error = e;
   switch (e) {
   case ENOENT: return -RILL_ENOENT;
   case EEXIST: return -RILL_EEXIST;
@@ -459,6 +467,148 @@ int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg), void
   return rc;
 }
 
+int rill__dir_open(const char *dir, int *dfd) {
+  int f = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (f < 0) return errno == ENOENT || errno == ENOTDIR ? -RILL_ENODIR : rill__errno(errno);
+  *dfd = f;
+  return 0;
+}
+
+void rill__dir_close(int dfd) {
+  if (dfd >= 0) close(dfd);
+}
+
+int rill__dir_each_at(int dfd, int (*fn)(const char *name, void *arg), void *arg) {
+  /* A description of its own ("." reopened, not dup()ed, which would share
+   * the position), so that FN may walk the same directory. */
+  int f = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (f < 0) return rill__errno(errno);
+  DIR *d = fdopendir(f);
+  if (!d) { int rc = rill__errno(errno); close(f); return rc; }
+  int rc = 0;
+  struct dirent *e;
+  while (!rc && (e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    rc = fn(e->d_name, arg);
+  }
+  closedir(d);
+  return rc;
+}
+
+static void stat_fill(const struct stat *s, rill__stat *st) {
+  memset(st, 0, sizeof *st);
+  st->dev = (uint64_t)s->st_dev;
+  st->ino = (uint64_t)s->st_ino;
+  st->size = (uint64_t)s->st_size;
+  uint64_t m = (uint64_t)s->st_mtim.tv_sec * 1000000000ull + (uint64_t)s->st_mtim.tv_nsec;
+  uint64_t c = (uint64_t)s->st_ctim.tv_sec * 1000000000ull + (uint64_t)s->st_ctim.tv_nsec;
+  st->changed_ns = m > c ? m : c;
+  st->uid = (uint32_t)s->st_uid;
+  st->kind = S_ISREG(s->st_mode) ? RILL__KIND_REG : S_ISFIFO(s->st_mode) ? RILL__KIND_FIFO
+                                                                          : RILL__KIND_OTHER;
+}
+
+int rill__stat_at(int dfd, const char *name, rill__stat *st) {
+  struct stat s;
+  if (fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) != 0) return rill__errno(errno);
+  stat_fill(&s, st);
+  return 0;
+}
+
+int rill__file_stat(int fd, rill__stat *st) {
+  struct stat s;
+  if (fstat(fd, &s) != 0) return rill__errno(errno);
+  stat_fill(&s, st);
+  return 0;
+}
+
+int rill__file_open_at(int dfd, const char *name, int *fd, uint64_t *size) {
+  struct stat s;
+  /* Look first: opening a FIFO or a device has effects of its own. */
+  if (fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) != 0) return rill__errno(errno);
+  if (!S_ISREG(s.st_mode)) return -RILL_EMAGIC;
+  int f = openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+  if (f < 0) return errno == ELOOP ? -RILL_EMAGIC : rill__errno(errno);
+  if (fstat(f, &s) != 0) { int rc = rill__errno(errno); close(f); return rc; }
+  if (!S_ISREG(s.st_mode)) { close(f); return -RILL_EMAGIC; }
+  *fd = f;
+  *size = (uint64_t)s.st_size;
+  return 0;
+}
+
+int rill__unlink_at(int dfd, const char *name) {
+  return unlinkat(dfd, name, 0) == 0 ? 0 : rill__errno(errno);
+}
+
+int rill__pid_alive(uint32_t pid) {
+  /* 0 and values above INT_MAX would name process groups to kill(). */
+  if (pid == 0 || pid > (uint32_t)INT_MAX) return 0;
+  if (kill((pid_t)pid, 0) == 0 || errno == EPERM) return 1;
+  return errno == ESRCH ? 0 : rill__errno(errno);
+}
+
+int rill__dir_watch(const char *dir, int *w) {
+  int f = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (f < 0) return rill__errno(errno);
+  /* IN_CREATE: a region linked into place (rill_region_create links it
+   * under its name); IN_MOVED_TO: one renamed there; *_SELF: the
+   * directory itself went away. */
+  if (inotify_add_watch(f, dir, IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF |
+                                    IN_MOVE_SELF | IN_ONLYDIR) < 0) {
+    int e = errno;
+    close(f);
+    return e == ENOENT || e == ENOTDIR ? -RILL_ENODIR : rill__errno(e);
+  }
+  *w = f;
+  return 0;
+}
+
+/* Reads the events queued on W: 1 if one names NAME (or events were
+ * lost), 0 if none does, negative if the directory went away or on an
+ * error. */
+static int dir_watch_read(int w, const char *name) {
+  /* Aligned for struct inotify_event, as inotify(7) asks. */
+  char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+  int hit = 0;
+  for (;;) {
+    ssize_t n = read(w, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return hit;
+    if (n < 0) return rill__errno(errno);
+    if (n == 0) return hit;
+    for (char *p = buf; p < buf + n;) {
+      const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+      if (ev->mask & IN_Q_OVERFLOW) hit = 1;
+      else if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) return -RILL_ENODIR;
+      else if (ev->len && strcmp(ev->name, name) == 0) hit = 1;
+      p += sizeof *ev + ev->len;
+    }
+  }
+}
+
+int rill__dir_watch_wait(int w, const char *name, uint64_t timeout_ns) {
+  uint64_t deadline = timeout_ns == UINT64_MAX ? UINT64_MAX : rill__mono_ns() + timeout_ns;
+  if (deadline < timeout_ns) deadline = UINT64_MAX;
+  for (;;) {
+    int rc = dir_watch_read(w, name);
+    if (rc) return rc < 0 ? rc : 0;
+    struct timespec ts, *tp = NULL;
+    if (deadline != UINT64_MAX) {
+      uint64_t now = rill__mono_ns();
+      if (now >= deadline) return -RILL_ETIMEDOUT;
+      ts.tv_sec = (time_t)((deadline - now) / 1000000000ull);
+      ts.tv_nsec = (long)((deadline - now) % 1000000000ull);
+      tp = &ts;
+    }
+    struct pollfd pf = {.fd = w, .events = POLLIN};
+    if (ppoll(&pf, 1, tp, NULL) < 0 && errno != EINTR) return rill__errno(errno);
+  }
+}
+
+void rill__dir_watch_close(int w) {
+  if (w >= 0) close(w);
+}
+
 int rill__park(const void *addr, uint32_t expect, uint64_t timeout_ns) {
   struct timespec ts, *tp = NULL;
   if (timeout_ns != UINT64_MAX) {
@@ -523,15 +673,25 @@ int rill__heavy_barrier(void) {
 }
 
 int rill__fifo_reader(const char *path, uint32_t mode, int *fd) {
-  if (mkfifo(path, 0600) == 0) {
-    if (chmod(path, (mode_t)mode) != 0) { int rc = rill__errno(errno); unlink(path); return rc; }
-  } else if (errno != EEXIST) {
-    return dir_error(path, errno);
-  }
+  int made = mkfifo(path, 0600) == 0;
+  if (!made && errno != EEXIST) return dir_error(path, errno);
+  /* Not a symbolic link (O_NOFOLLOW), and, below, a FIFO of our own: one
+   * that another user made first (planted, to steal our wake-ups) or a
+   * file of another kind is refused, never adopted. */
   int f = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
-  if (f < 0) return rill__errno(errno);
+  if (f < 0) return errno == ELOOP ? -RILL_EACCES : rill__errno(errno);
   struct stat st;
-  if (fstat(f, &st) != 0 || !S_ISFIFO(st.st_mode)) { close(f); return -RILL_EACCES; }
+  if (fstat(f, &st) != 0 || !S_ISFIFO(st.st_mode) || st.st_uid != geteuid()) {
+    close(f);
+    return -RILL_EACCES;
+  }
+  /* Set exactly (umask aside), on the FIFO we opened, not on the path. */
+  if (made && fchmod(f, (mode_t)mode) != 0) {
+    int rc = rill__errno(errno);
+    close(f);
+    unlink(path);
+    return rc;
+  }
   *fd = f;
   return 0;
 }
@@ -570,6 +730,7 @@ uint64_t rill__mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t rill__real_ns(void) { return clock_ns(CLOCK_REALTIME); }
 uint32_t rill__pid(void) { return (uint32_t)getpid(); }
 uint32_t rill__uid(void) { return (uint32_t)getuid(); }
+uint32_t rill__euid(void) { return (uint32_t)geteuid(); }
 
 uint64_t rill__random(void) {
   uint64_t x = clock_ns(CLOCK_MONOTONIC) ^ ((uint64_t)getpid() << 32);

@@ -124,8 +124,10 @@ static int credit_get(rill_producer *p, uint64_t need) {
     credit_refresh(p);
     if (p->cr_avail >= need) return 1;
   }
-  p->backpressure++;
-  atomic_store_explicit(&p->prod->backpressure, p->backpressure, memory_order_relaxed);
+  if (!p->in_wait) { /* a wait counts once, at its first try */
+    p->backpressure++;
+    atomic_store_explicit(&p->prod->backpressure, p->backpressure, memory_order_relaxed);
+  }
   return 0;
 }
 
@@ -185,6 +187,7 @@ static inline uint64_t place(const rill_producer *p, uint64_t need) {
 }
 
 int rill_reserve(rill_producer *p, size_t n, void **buf) {
+  if (!p || !buf) return -RILL_EINVAL;
   if (n > p->mtu) return -RILL_EMSGSIZE;
   if (!p->cr_avail && !credit_get(p, 1)) return -RILL_EAGAIN;
   uint64_t ch = place(p, rill__chunks(n));
@@ -211,6 +214,7 @@ static int commit_at(rill_producer *p, uint64_t skip, size_t n, uint64_t sig, ui
 
 int rill_commit_ts(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl,
                    uint32_t tsorig) {
+  if (!p) return -RILL_EINVAL;
   return commit_at(p, 0, n, sig, ctl, tsorig);
 }
 
@@ -237,6 +241,7 @@ static inline void send_frag(rill_producer *p, const void *src, uint64_t n,
 }
 
 int rill__send_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig, uint16_t uctl) {
+  if (!p || (!data && n)) return -RILL_EINVAL;
   p->res_cap = UINT64_MAX; /* a send drops any pending reservation */
   uctl &= (uint16_t)~RILL_CTL_MSG;
   if (n <= p->mtu) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define RILL_DEFAULT_REGION_SIZE (64ull << 20)
+#define RILL_DEFAULT_CLEAN_AGE_NS (60ull * 1000000000ull)
 
 int rill__name_ok(const char *name) {
   if (!name || !name[0] || name[0] == '.') return 0;
@@ -35,9 +36,24 @@ int rill__fifo_path(char *out, size_t cap, const char *dir, const char *region,
   return (n < 0 || (size_t)n >= cap) ? -RILL_EINVAL : 0;
 }
 
+/* Path of region NAME in DIR, if every path rill makes for the region fits
+ * in RILL_PATH_MAX: the longest is a consumer's FIFO, for a channel name
+ * of RILL_NAME_MAX bytes and slot 255 (strlen(DIR) + 95 bytes).  Checked
+ * when the region is created or opened, so that no later join fails for
+ * a path too long.  Returns 0 or -RILL_EINVAL. */
+static int region_path(char *out, size_t cap, const char *dir, const char *name) {
+  char fifo[RILL_PATH_MAX], chan[RILL_NAME_MAX + 1];
+  memset(chan, 'c', RILL_NAME_MAX);
+  chan[RILL_NAME_MAX] = 0;
+  int rc = rill__fifo_path(fifo, sizeof fifo, dir, name, chan, 255);
+  return rc ? rc : make_path(out, cap, dir, name);
+}
+
 struct fifo_rm {
-  const char *dir, *region;
+  int dfd;
+  const char *region;
   size_t len;
+  uint32_t owner;
 };
 
 static int fifo_rm_one(const char *name, void *arg) {
@@ -46,15 +62,23 @@ static int fifo_rm_one(const char *name, void *arg) {
   if (strncmp(name, FIFO_PREFIX, pl) || strncmp(name + pl, f->region, f->len) ||
       name[pl + f->len] != '@')
     return 0;
-  char path[RILL_PATH_MAX];
-  if (make_path(path, sizeof path, f->dir, name) == 0) rill__file_unlink(path);
+  /* Only a FIFO, and only one owned by the region's owner or by us: a file
+   * someone else put under such a name is not ours to remove.  Nobody
+   * else can swap another file in under this name between the look and
+   * the unlink in a sticky directory (/dev/shm, /tmp): only the FIFO's
+   * owner may rename or remove it there. */
+  rill__stat st;
+  if (rill__stat_at(f->dfd, name, &st) == 0 && st.kind == RILL__KIND_FIFO &&
+      (st.uid == f->owner || st.uid == rill__euid()))
+    (void)rill__unlink_at(f->dfd, name);
   return 0;
 }
 
-/* Removes the consumers' FIFOs of region NAME in DIR. */
-static void fifos_unlink(const char *dir, const char *name) {
-  struct fifo_rm f = {dir, name, strlen(name)};
-  (void)rill__dir_each(dir, fifo_rm_one, &f);
+/* Removes the consumers' FIFOs of region NAME, a file of OWNER, in the
+ * directory DFD. */
+static void fifos_unlink(int dfd, const char *name, uint32_t owner) {
+  struct fifo_rm f = {dfd, name, strlen(name), owner};
+  (void)rill__dir_each_at(dfd, fifo_rm_one, &f);
 }
 
 static int region_new(const char *name, const char *dir, int fd, uint64_t size,
@@ -123,7 +147,7 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
   const char *dir = rill__dir(o.dir);
 
   char path[RILL_PATH_MAX], tmp[RILL_PATH_MAX];
-  int rc = make_path(path, sizeof path, dir, name);
+  int rc = region_path(path, sizeof path, dir, name);
   if (rc) return rc;
   /* Built under a name no region can have (leading '.'), then linked into
    * place: nobody ever opens a half-made region. */
@@ -230,7 +254,7 @@ int rill_region_open(const char *name, const rill_region_opts *opts,
   int readonly = opts && (opts->flags & RILL_REGION_READONLY);
   const char *dir = rill__dir(opts ? opts->dir : NULL);
   char path[RILL_PATH_MAX];
-  int rc = make_path(path, sizeof path, dir, name);
+  int rc = region_path(path, sizeof path, dir, name);
   if (rc) return rc;
   int fd;
   uint64_t fsize;
@@ -251,6 +275,33 @@ int rill_region_open(const char *name, const rill_region_opts *opts,
   return 0;
 }
 
+int rill_region_open_wait(const char *name, const rill_region_opts *opts,
+                          uint64_t timeout_ns, rill_region **out) {
+  if (!out || !rill__name_ok(name)) return -RILL_EINVAL;
+  if (opts && ((opts->flags & ~RILL_REGION_READONLY) ||
+               !rill__zeroed(opts->reserved, sizeof opts->reserved)))
+    return -RILL_EINVAL;
+  if (timeout_ns == 0) return rill_region_open(name, opts, out);
+  uint64_t deadline = rill__add_sat(rill__mono_ns(), timeout_ns);
+  /* The watch first, then the first look: a region linked into place
+   * after the watch was set wakes the wait below, one linked before is
+   * found by the look. */
+  int w, rc = rill__dir_watch(rill__dir(opts ? opts->dir : NULL), &w);
+  if (rc) return rc;
+  for (;;) {
+    /* ENOENT: not there yet, or removed by a cleaner as we came.  Every
+     * other answer is final: a region appears fully formed. */
+    rc = rill_region_open(name, opts, out);
+    if (rc != -RILL_ENOENT) break;
+    uint64_t now = rill__mono_ns();
+    if (now >= deadline) { rc = -RILL_ETIMEDOUT; break; }
+    rc = rill__dir_watch_wait(w, name, deadline == UINT64_MAX ? UINT64_MAX : deadline - now);
+    if (rc && rc != -RILL_ETIMEDOUT) break;
+  }
+  rill__dir_watch_close(w);
+  return rc;
+}
+
 int rill_sigbus_guard(void) { return rill__sigbus_guard(); }
 
 int rill_region_close(rill_region *r) {
@@ -263,11 +314,36 @@ int rill_region_close(rill_region *r) {
 
 int rill_region_unlink(const char *name, const char *dir) {
   if (!rill__name_ok(name)) return -RILL_EINVAL;
-  char path[RILL_PATH_MAX];
-  const char *d = rill__dir(dir);
-  int rc = make_path(path, sizeof path, d, name);
-  if (rc || (rc = rill__file_unlink(path))) return rc;
-  fifos_unlink(d, name);
+  int dfd, rc = rill__dir_open(rill__dir(dir), &dfd);
+  if (rc) return rc;
+  rill__stat st;
+  if ((rc = rill__stat_at(dfd, name, &st)) == 0) {
+    if (st.kind != RILL__KIND_REG) rc = -RILL_EMAGIC; /* a symlink, a FIFO... */
+    else if ((rc = rill__unlink_at(dfd, name)) == 0) fifos_unlink(dfd, name, st.uid);
+  }
+  rill__dir_close(dfd);
+  return rc;
+}
+
+/* Keeps the open file F if it starts with a region's magic (nothing else
+ * is validated): 0, or an error (EMAGIC: not a region) with F closed.
+ * With HDR, copies the header there (its fields as the file has them).
+ * A copy made with pread, not a mapping: the file may be any file, shrunk
+ * at any moment by whoever can write it.  The magic is in place before a
+ * region is linked under its name (rill_region_create()). */
+static int region_file_check(int f, uint64_t size, rill_region_hdr *hdr) {
+  rill_region_hdr h;
+  int rc = size < RILL_PAGE ? -RILL_EMAGIC : rill__file_read(f, 0, &h, sizeof h);
+  if (rc == 0 && atomic_load_explicit(&h.magic, memory_order_relaxed) != RILL_REGION_MAGIC)
+    rc = -RILL_EMAGIC;
+  if (rc) {
+    rill__file_close(f);
+    return rc == -RILL_ETRUNC ? -RILL_EMAGIC : rc;
+  }
+  if (hdr) {
+    hdr->created_ns = h.created_ns;
+    hdr->creator_pid = h.creator_pid;
+  }
   return 0;
 }
 
@@ -279,28 +355,20 @@ static int region_file_open(const char *dir, const char *name, int writable, int
   int rc = make_path(path, sizeof path, dir, name);
   if (rc) return rc;
   int f;
-  uint64_t size, magic;
-  if ((rc = rill__file_open(path, writable, &f, &size))) return rc;
-  if (size < RILL_PAGE) { rill__file_close(f); return -RILL_EMAGIC; }
-  /* A copy, not a mapping: the file may be any file, shrunk at any moment
-   * by whoever can write it.  The magic is in place before a region is
-   * linked under its name (rill_region_create()). */
-  rc = rill__file_read(f, 0, &magic, sizeof magic);
-  if (rc || magic != RILL_REGION_MAGIC) {
-    rill__file_close(f);
-    return rc && rc != -RILL_ETRUNC ? rc : -RILL_EMAGIC;
-  }
+  uint64_t size;
+  if ((rc = rill__file_open(path, writable, &f, &size)) || (rc = region_file_check(f, size, NULL)))
+    return rc;
   *fd = f;
   return 0;
 }
 
-/* Opens DIR/NAME if it is a rill region and tries the exclusive whole-file
- * lock.  Returns 0 with *fd locked (no user alive), -RILL_EBUSY (in use),
- * or an error (EMAGIC: not a region). */
-static int region_lock_unused(const char *dir, const char *name, int *fd) {
-  int f, rc = region_file_open(dir, name, 1, &f);
-  if (rc) return rc;
-  if ((rc = rill__lock_all_try(f))) { rill__file_close(f); return rc; }
+/* region_file_open() of entry NAME of the directory DFD (not through a
+ * symlink), copying the header's creation time and creator into HDR. */
+static int region_file_open_at(int dfd, const char *name, int *fd, rill_region_hdr *hdr) {
+  int f, rc;
+  uint64_t size;
+  if ((rc = rill__file_open_at(dfd, name, &f, &size)) || (rc = region_file_check(f, size, hdr)))
+    return rc;
   *fd = f;
   return 0;
 }
@@ -318,40 +386,153 @@ int rill_region_in_use(const char *name, const char *dir) {
 }
 
 struct clean_ctx {
-  const char *dir;
+  int dfd; /* the directory, opened once: every name is looked up in it */
   int dry_run, found;
+  uint64_t min_age_ns, now_ns; /* min_age_ns 0: any age */
   rill_clean_fn fn;
   void *arg;
 };
 
-static int clean_one(const char *name, void *arg) {
-  struct clean_ctx *k = arg;
-  if (!rill__name_ok(name)) return 0; /* temporary files, FIFOs, others */
-  int fd;
-  if (region_lock_unused(k->dir, name, &fd)) return 0; /* in use, or not ours */
-  k->found++;
-  int removed = 0, err = 0;
-  if (!k->dry_run) {
+/* 1 if entry NAME of DFD is still the file ST describes (the one we opened
+ * and locked), else 0: unlinking NAME then removes what we checked. */
+static int still_same(int dfd, const char *name, const rill__stat *st) {
+  rill__stat now;
+  return rill__stat_at(dfd, name, &now) == 0 && now.dev == st->dev && now.ino == st->ino;
+}
+
+/* 1 if a file last changed at CHANGED_NS, made at CREATED_NS by its own
+ * account (0: none), is past the grace period.  The younger of the two
+ * counts: the header is the file owner's to write, and the file's change
+ * time only says when it was last touched. */
+static int old_enough(const struct clean_ctx *k, uint64_t changed_ns, uint64_t created_ns) {
+  if (!k->min_age_ns) return 1;
+  uint64_t t = changed_ns > created_ns ? changed_ns : created_ns;
+  return k->now_ns > t && k->now_ns - t >= k->min_age_ns;
+}
+
+/* Removes entry NAME of the cleaner's directory, the file FD (stat ST)
+ * that we hold the exclusive lock of, with its FIFOs if FIFOS; reports
+ * it; releases and closes FD. */
+static void remove_locked(struct clean_ctx *k, const char *name, int fd, const rill__stat *st,
+                          int fifos) {
+  int removed = 0, err = 0, same = still_same(k->dfd, name, st);
+  if (same) k->found++;
+  if (same && !k->dry_run) {
     /* Under our exclusive lock nobody can be using it: a process that
-     * opens it now waits for the lock, then finds it unlinked. */
-    char path[RILL_PATH_MAX];
-    err = make_path(path, sizeof path, k->dir, name);
-    if (!err) err = rill__file_unlink(path);
-    if (!err) {
-      fifos_unlink(k->dir, name);
+     * opens it now waits for the lock, then finds it unlinked.  NAME is
+     * still what we locked: only its owner could have swapped another
+     * file in since in a sticky directory. */
+    if (!(err = rill__unlink_at(k->dfd, name))) {
+      if (fifos) fifos_unlink(k->dfd, name, st->uid);
       removed = 1;
     }
   }
   rill__lock_release_all(fd);
   rill__file_close(fd);
-  if (k->fn) k->fn(name, removed, err, k->arg);
-  return 0;
+  if (same && k->fn) k->fn(name, removed, err, k->arg);
+}
+
+static void clean_region(struct clean_ctx *k, const char *name) {
+  int fd;
+  rill_region_hdr h = {0};
+  if (region_file_open_at(k->dfd, name, &fd, &h)) return; /* not a region, or not ours */
+  rill__stat st;
+  /* Kept: a region younger than the grace period, or whose creator lives
+   * (made and not joined yet: by rill create, or by an application that
+   * is starting), or in use.  The creator's pid is the file owner's to
+   * write, so it is only ever a reason to keep a region. */
+  if (rill__file_stat(fd, &st) || !old_enough(k, st.changed_ns, h.created_ns) ||
+      rill__pid_alive(h.creator_pid) != 0 || rill__lock_all_try(fd)) {
+    rill__file_close(fd);
+    return;
+  }
+  remove_locked(k, name, fd, &st, 1);
+}
+
+/* The creator's pid if NAME is a temporary file of rill_region_create(),
+ * ".REGION.PID.RAND.tmp" (RAND 16 hex digits), else 0. */
+static uint32_t tmp_creator(const char *name) {
+  size_t n = strlen(name);
+  if (n < 2 + 2 + 17 + 4 || name[0] != '.' || strcmp(name + n - 4, ".tmp")) return 0;
+  const char *rnd = name + n - 4 - 16;
+  for (int i = 0; i < 16; i++)
+    if (!((rnd[i] >= '0' && rnd[i] <= '9') || (rnd[i] >= 'a' && rnd[i] <= 'f'))) return 0;
+  const char *end = rnd - 1, *p = end; /* end: the '.' after PID */
+  if (*end != '.') return 0;
+  while (p > name + 1 && p[-1] >= '0' && p[-1] <= '9') p--;
+  if (p == end || end - p > 10 || p[-1] != '.') return 0;
+  uint64_t pid = 0;
+  for (const char *q = p; q < end; q++) pid = pid * 10 + (uint64_t)(*q - '0');
+  size_t rn = (size_t)(p - 1 - (name + 1));
+  char region[RILL_NAME_MAX + 1];
+  if (rn == 0 || rn > RILL_NAME_MAX || pid == 0 || pid > UINT32_MAX) return 0;
+  memcpy(region, name + 1, rn);
+  region[rn] = 0;
+  return rill__name_ok(region) ? (uint32_t)pid : 0;
+}
+
+/* 1 if the open file F of SIZE bytes looks like a region being made: not
+ * sized yet, or sized in pages with a header page that is blank so far or
+ * starts with the magic. */
+static int tmp_looks_made(int f, uint64_t size) {
+  if (size == 0) return 1;
+  if (size < 2 * RILL_PAGE || size % RILL_PAGE) return 0;
+  void *m;
+  if (rill__map(f, 0, RILL_PAGE, 0, &m)) return 0;
+  /* Acquire: pairs with the release store of magic in rill_region_create(). */
+  uint64_t magic = atomic_load_explicit(&((const rill_region_hdr *)m)->magic,
+                                        memory_order_acquire);
+  rill__unmap(m, RILL_PAGE);
+  return magic == 0 || magic == RILL_REGION_MAGIC;
+}
+
+/* A temporary file left by a creator that died between making it and
+ * linking it into place (fully reserved: as big as the region). */
+static void clean_tmp(struct clean_ctx *k, const char *name, uint32_t pid) {
+  int fd;
+  uint64_t size;
+  if (rill__file_open_at(k->dfd, name, &fd, &size)) return;
+  rill__stat st;
+  /* Its creator is dead (from the time it opened the file, the lock of
+   * region_new() says so too, once it gets that far) and it is older than
+   * the grace period: a creator in another PID namespace is alive
+   * whatever its pid says here, but does not take that long. */
+  if (rill__file_stat(fd, &st) || !tmp_looks_made(fd, size) || !old_enough(k, st.changed_ns, 0) ||
+      rill__pid_alive(pid) != 0 || rill__lock_all_try(fd)) {
+    rill__file_close(fd);
+    return;
+  }
+  remove_locked(k, name, fd, &st, 0);
+}
+
+static int clean_one(const char *name, void *arg) {
+  struct clean_ctx *k = arg;
+  uint32_t pid;
+  if (rill__name_ok(name)) clean_region(k, name);
+  else if ((pid = tmp_creator(name)) != 0) clean_tmp(k, name, pid);
+  return 0; /* FIFOs and others: left alone */
+}
+
+int rill_clean(const rill_clean_opts *opts, rill_clean_fn fn, void *arg) {
+  rill_clean_opts o = opts ? *opts : (rill_clean_opts){0};
+  if ((o.flags & ~(RILL_CLEAN_DRY_RUN | RILL_CLEAN_ANY_AGE)) || o.reserved0 ||
+      !rill__zeroed(o.reserved, sizeof o.reserved) ||
+      ((o.flags & RILL_CLEAN_ANY_AGE) && o.min_age_ns))
+    return -RILL_EINVAL;
+  struct clean_ctx k = {-1, !!(o.flags & RILL_CLEAN_DRY_RUN), 0,
+                        o.min_age_ns ? o.min_age_ns : RILL_DEFAULT_CLEAN_AGE_NS,
+                        rill__real_ns(), fn, arg};
+  if (o.flags & RILL_CLEAN_ANY_AGE) k.min_age_ns = 0;
+  int rc = rill__dir_open(rill__dir(o.dir), &k.dfd);
+  if (rc) return rc;
+  rc = rill__dir_each_at(k.dfd, clean_one, &k);
+  rill__dir_close(k.dfd);
+  return rc ? rc : k.found;
 }
 
 int rill_region_clean(const char *dir, int dry_run, rill_clean_fn fn, void *arg) {
-  struct clean_ctx k = {rill__dir(dir), dry_run, 0, fn, arg};
-  int rc = rill__dir_each(k.dir, clean_one, &k);
-  return rc ? rc : k.found;
+  rill_clean_opts o = {.dir = dir, .flags = dry_run ? RILL_CLEAN_DRY_RUN : 0};
+  return rill_clean(&o, fn, arg);
 }
 
 struct list_ctx {

@@ -39,7 +39,19 @@ int rill_rpc_service_create(rill_region *r, const char *name, const rill_rpc_opt
   rill_channel_opts co = {.depth = o.depth, .mtu = o.mtu, .max_consumers = 2,
                           .max_msg = o.max_msg};
   if (!rill_channel_footprint(&co)) return -RILL_EINVAL;
+  /* None of its channels may exist: nothing is made then. */
   for (uint32_t k = 0; k < o.lanes; k++) {
+    for (int d = 0; d < 2; d++) {
+      char ch[RILL_NAME_MAX + 1];
+      rill_chan_info ci;
+      int rc = lane_name(ch, name, d ? 'r' : 'q', k);
+      if (!rc) rc = rill__chan_find(r, ch, &ci);
+      if (rc != -RILL_ENOENT) return rc ? rc : -RILL_EEXIST;
+    }
+  }
+  /* Lane 0 last, its response channel the very last: a service whose
+   * NAME.r.0 exists is whole, and lane_count() sees none of it before. */
+  for (uint32_t k = o.lanes; k-- > 0;) {
     for (int d = 0; d < 2; d++) {
       char ch[RILL_NAME_MAX + 1];
       int rc = lane_name(ch, name, d ? 'r' : 'q', k);
@@ -164,7 +176,8 @@ int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
   if (!r || !fn || !out || !svc_name_ok(name)) return -RILL_EINVAL;
   uint32_t lanes = lane_count(r, name);
   if (!lanes) return -RILL_ENOENT;
-  if (!workers || workers > lanes) return -RILL_EINVAL;
+  if (!workers) return -RILL_EINVAL;
+  if (workers > lanes) return -RILL_EWORKERS; /* a worker would have no lane */
   rill_rpc_server *s = calloc(1, sizeof *s);
   if (!s || !(s->w = calloc(workers, sizeof *s->w))) {
     free(s);
@@ -268,6 +281,13 @@ int rill_rpc_close(rill_rpc_client *c) {
 
 uint32_t rill_rpc_capacity(const rill_rpc_client *c) { return c ? c->cap : 0; }
 
+int rill_rpc_wait_server(rill_rpc_client *c, uint64_t timeout_ns) {
+  if (!c) return -RILL_EINVAL;
+  /* The request channel's consumers are the server's workers. */
+  int rc = rill_producer_wait_consumers(c->p, 1, timeout_ns);
+  return rc < 0 ? rc : 0;
+}
+
 int rill_rpc_send(rill_rpc_client *c, uint16_t method, const void *req, size_t n,
                   uint64_t *id) {
   if (!c || !id || method > RILL_RPC_METHOD_MAX || (!req && n)) return -RILL_EINVAL;
@@ -318,6 +338,9 @@ static int rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result 
       res->size = m.sz;
       return (int)n;
     }
+    /* The response channel's producer is the server: name it. */
+    if (n == -RILL_EDEAD) return -RILL_ESRVDEAD;
+    if (n == -RILL_ECLOSED) return -RILL_ESRVLEFT;
     if (n < 0) return (int)n;
     if (stale) continue;
     c->head = m.sig + 1;

@@ -143,7 +143,7 @@ uint64_t rill_latency_quantile(const rill_latency *h, double q) {
   for (uint32_t i = 0; i < RILL_LATENCY_BUCKETS; i++) {
     uint64_t n = h->buckets[i];
     if (!n || (double)(below + n) < rank) { below += n; continue; }
-    if (i >= 124) break; /* no sample goes past bucket 123: garbage */
+    if (i >= 120) break; /* samples stay below 2^31, bucket 119: garbage */
     uint64_t lo = rill_latency_bucket_ns(i), hi = rill_latency_bucket_ns(i + 1);
     double f = (rank - (double)below) / (double)n; /* in (0, 1] */
     return lo + (uint64_t)(f * (double)(hi - lo - 1) + 0.5);

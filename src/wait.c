@@ -55,7 +55,9 @@ static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *
   int rc = try(p, ctx);
   if (rc != -RILL_EAGAIN || timeout == 0) return rc;
   rill_prod_page *pp = p->prod;
-  uint64_t bp = p->backpressure; /* the whole wait counts once */
+  /* The whole wait counts once in backpressure (the try above counted
+   * it): the retries do not count.  Counters only ever go up. */
+  p->in_wait = 1;
   uint64_t now = rill__mono_ns(), deadline = rill__add_sat(now, timeout);
   if (p->spin_ns) {
     uint64_t end = rill__add_sat(now, p->spin_ns < timeout ? p->spin_ns : timeout);
@@ -91,8 +93,7 @@ static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *
     if ((rc = rill_producer_flush(p))) goto out;
   }
 out:
-  p->backpressure = bp;
-  atomic_store_explicit(&pp->backpressure, bp, memory_order_relaxed);
+  p->in_wait = 0;
   return rc;
 }
 
@@ -161,6 +162,21 @@ int rill_consumer_producer(rill_consumer *c) {
   return (int)rill__liveness(c->fd, c->prod_lock_off, st == RILL_PROD_JOINED);
 }
 
+/* The full barrier between a consumer's bump of arm_gen and its next look
+ * at the ring (docs/PROTOCOL.md §3.7).  With ASYM the heavy barrier is it
+ * (the syscall is a full barrier for its caller too, and makes the
+ * producer's threads pass one); without, a seq_cst fence, which pairs
+ * with the producer's seq_cst fence between its seq store and its load of
+ * arm_gen in publish() (producer.c).  The RMW alone is not enough in C11:
+ * nothing orders it before a later acquire load of another word (ARMv8.3
+ * compilers emit LDAPR for that load, which may pass the RMW's store).
+ * Returns the heavy barrier's error, or 0. */
+static int arm_barrier(uint32_t flags) {
+  if (flags & RILL_PROD_F_ASYM) return rill__heavy_barrier();
+  atomic_thread_fence(memory_order_seq_cst);
+  return 0;
+}
+
 typedef int64_t (*cons_try_fn)(rill_consumer *c, void *ctx);
 
 static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, void *ctx) {
@@ -199,8 +215,7 @@ static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, vo
      * producer's last seq store is visible to the poll below, or its next
      * load of arm_gen sees our bump and it wakes us. */
     atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
-    if ((flags & RILL_PROD_F_ASYM) && rill__heavy_barrier())
-      slice = slice < MS ? slice : MS; /* cannot be sure: nap briefly */
+    if (arm_barrier(flags)) slice = slice < MS ? slice : MS; /* cannot be sure: nap briefly */
     rc = try(c, ctx);
     if (rc != -RILL_EAGAIN) {
       atomic_store_explicit(&c->cur->park, 0, memory_order_relaxed);
@@ -288,10 +303,8 @@ int rill_consumer_arm(rill_consumer *c) {
   /* As in cons_wait(): the producer sees fd_gen with the bump, and after
    * the heavy barrier either we see its publish or it sees our bump. */
   atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
-  if ((flags & RILL_PROD_F_ASYM)) {
-    int rc = rill__heavy_barrier();
-    if (rc) return rc;
-  }
+  int rc = arm_barrier(flags);
+  if (rc) return rc;
   if (ready(c)) return 1;
   int gone = producer_gone(c, 1);
   if (gone) return ready(c) ? 1 : gone;
@@ -342,7 +355,7 @@ int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
       /* Sequentially consistent, as in cons_wait(). */
       atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
     }
-    if (asym && rill__heavy_barrier()) slice = slice < MS ? slice : MS;
+    if (arm_barrier(asym ? RILL_PROD_F_ASYM : 0)) slice = slice < MS ? slice : MS;
     for (uint32_t i = 0; i < n && found < 0; i++)
       if (ready(cs[i])) found = (int)i;
     if (found < 0) {
@@ -361,4 +374,41 @@ int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
     }
   }
   return found;
+}
+
+/* ---- producer side: waiting for consumers to join ----------------------- */
+
+/* Consumers alive on the channel: active slots whose lock is held (the
+ * slot of a consumer that died stays active until it is rejoined). */
+static uint32_t live_consumers(rill_producer *p) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < p->max_consumers; i++) {
+    const rill_cursor *k = rill__cursor_at(p->cursors, i);
+    /* Acquire: pairs with the release store of ACTIVE at join. */
+    if (atomic_load_explicit(&k->state, memory_order_acquire) != RILL_CUR_ACTIVE) continue;
+    /* held, or cannot tell (then it counts as alive) */
+    if (rill__lock_held(p->fd, p->cursor_lock_off + (uint64_t)i * RILL_PAGE) != 0) n++;
+  }
+  return n;
+}
+
+int rill_producer_wait_consumers(rill_producer *p, uint32_t n, uint64_t timeout_ns) {
+  if (!p || n > p->max_consumers) return -RILL_EINVAL;
+  uint64_t deadline = rill__add_sat(rill__mono_ns(), timeout_ns);
+  for (;;) {
+    /* Acquire: pairs with the release bump of cr_wake a consumer makes
+     * after storing ACTIVE at join (consumer.c).  Loaded before the count:
+     * a join the count misses changes the word, and the park returns. */
+    uint32_t w = atomic_load_explicit(&p->wait->cr_wake, memory_order_acquire);
+    uint32_t have = live_consumers(p);
+    if (have >= n) return (int)have;
+    uint64_t now = rill__mono_ns();
+    if (now >= deadline) return -RILL_ETIMEDOUT;
+    /* The slices bound the wait for a consumer that joins without waking
+     * (librill 0.2), and keep the heartbeat going. */
+    uint64_t slice = deadline - now < RILL_NOWAKE_SLICE_NS ? deadline - now : RILL_NOWAKE_SLICE_NS;
+    int rc = rill__park(&p->wait->cr_wake, w, slice);
+    if (rc < 0 && rc != -RILL_ETIMEDOUT) return rc;
+    if (rc == -RILL_ETIMEDOUT) rill_producer_flush(p); /* heartbeat while we wait */
+  }
 }

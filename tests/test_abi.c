@@ -21,6 +21,7 @@
 
 #if UINTPTR_MAX == UINT64_MAX
 _Static_assert(sizeof(rill_region_opts) == 64, "rill_region_opts");
+_Static_assert(sizeof(rill_clean_opts) == 64, "rill_clean_opts");
 _Static_assert(sizeof(rill_channel_opts) == 64, "rill_channel_opts");
 _Static_assert(sizeof(rill_rpc_opts) == 64, "rill_rpc_opts");
 _Static_assert(sizeof(rill_region_info) == 64, "rill_region_info");
@@ -214,6 +215,12 @@ static const item layout[] = {
     FIELD(rill_region_opts, mode),
     FIELD(rill_region_opts, flags),
     FIELD(rill_region_opts, reserved),
+    STRUCT(rill_clean_opts),
+    FIELD(rill_clean_opts, dir),
+    FIELD(rill_clean_opts, min_age_ns),
+    FIELD(rill_clean_opts, flags),
+    FIELD(rill_clean_opts, reserved0),
+    FIELD(rill_clean_opts, reserved),
     STRUCT(rill_region_info),
     FIELD(rill_region_info, size),
     FIELD(rill_region_info, used),
@@ -347,10 +354,16 @@ static const struct {
     CONST(RILL_EIO),
     CONST(RILL_ECLOSED),
     CONST(RILL_EDEAD),
+    CONST(RILL_ESRVDEAD),
+    CONST(RILL_ESRVLEFT),
+    CONST(RILL_ENOMETHOD),
+    CONST(RILL_EWORKERS),
     CONST(RILL_NAME_MAX),
     CONST(RILL_FOREVER),
     CONST(RILL_REGION_READONLY),
     CONST(RILL_OBJECT_CHANNEL),
+    CONST(RILL_CLEAN_DRY_RUN),
+    CONST(RILL_CLEAN_ANY_AGE),
     CONST(RILL_CTL_SOM),
     CONST(RILL_CTL_EOM),
     CONST(RILL_CTL_ERR),

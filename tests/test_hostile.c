@@ -560,8 +560,8 @@ static void exercise(rill_consumer *c, const char *who, const ring *rg, tu_rng *
 /* A cycle of descriptors whose sequence numbers are each "ahead" of the one
  * before, all the way around 2^64: slot 0 holds b, slot 1 holds c, slot 2
  * holds a, with b - a, c - b and a - c each about 2^64 / 3.  A consumer
- * expecting 0 is sent from overrun to overrun forever; rill_recv() must
- * still return. */
+ * expecting 0 would be sent from overrun to overrun forever if it trusted
+ * them; rill_recv() must return. */
 static void cycle_child(void *arg) {
   int mode = *(const int *)arg;
   rill_region_opts o = tu_opts(0);
@@ -579,9 +579,12 @@ static void cycle_child(void *arg) {
   atomic_store(&meta[2].seq, a);
   for (int i = 0; i < 3; i++) atomic_store(&meta[i].ctl, (uint16_t)RILL_CTL_MSG);
   rill_view v;
+  /* Each planted seq is far ahead of the producer's: garbage, skipped
+   * (test_hardening has the cycle that once made consumers deliver the
+   * same messages for ever). */
   for (int i = 0; i < 10; i++) {
     int rc = rill_poll(c, &v);
-    CHECKF(rc == -RILL_EOVERRUN, "poll in the cycle: %d", rc);
+    CHECKF(rc == -RILL_ECORRUPT || rc == -RILL_EAGAIN, "poll in the cycle: %d", rc);
   }
   uint8_t buf[64];
   rill_meta m;

@@ -52,6 +52,9 @@ static void as_other(void *arg) {
   CHECK_EQ(cs.liveness, RILL_PEER_ALIVE);
   rill_latency h;
   CHECK_OK(rill_latency_get(r, "c", 0, &h));
+  /* Waiting for a channel works without a mapping (pread and naps). */
+  CHECK_OK(rill_channel_wait(r, "c", 1000000000ull));
+  CHECK_RC(rill_channel_wait(r, "nope", 30000000ull), -RILL_ETIMEDOUT);
 
   rill_producer *p;
   rill_consumer *c;

@@ -12,8 +12,15 @@
  *   read in place by the handler, answers built in the response ring and
  *   read in place by the callback; copies where messages need fragments;
  * - a call that times out is forgotten: its late response is dropped;
- * - a killed server: every call in flight fails with -RILL_EDEAD, nothing
- *   hangs; a killed client: the next client takes its lane and is served.
+ * - a killed server: every call in flight fails with -RILL_ESRVDEAD
+ *   ("the request/response server died"), nothing hangs; a stopped one
+ *   with -RILL_ESRVLEFT; a killed client: the next client takes its lane
+ *   and is served;
+ * - an unknown method answers -RILL_ENOMETHOD; more workers than lanes is
+ *   -RILL_EWORKERS;
+ * - rill_rpc_wait_server(): a client connected before its server sleeps
+ *   until a server joins its lane (no "ready" line needed), and times out
+ *   without one.
  */
 #include "rill_rpc.h"
 #include "testutil.h"
@@ -76,7 +83,7 @@ static int handler(void *arg, uint16_t method, const void *req, size_t n, void *
     return 0;
   }
   }
-  return -RILL_EINVAL; /* unknown method */
+  return -RILL_ENOMETHOD; /* unknown method */
 }
 
 static rill_region *svc_new(const char *region, uint32_t lanes) {
@@ -94,10 +101,24 @@ static void t_args(void) {
   CHECK_RC(rill_rpc_service_create(r, "x", &so), -RILL_EINVAL);
   CHECK_RC(rill_rpc_service_create(r, "a-service-name-of-thirty-five-bytes", NULL), -RILL_EINVAL);
   CHECK_RC(rill_rpc_service_create(r, "svc", NULL), -RILL_EEXIST);
+  /* made from the last lane to the first, svc.r.0 last: a service whose
+   * svc.r.0 exists is whole (what a guest waits for) */
+  rill_region_info ri;
+  CHECK_OK(rill_region_info_get(r, &ri));
+  rill_object_info oi;
+  CHECK_OK(rill_region_object_get(r, ri.nobjects - 1, &oi));
+  CHECK(!strcmp(oi.name, "svc.r.0"));
+  CHECK_OK(rill_region_object_get(r, 0, &oi));
+  CHECK(!strcmp(oi.name, "svc.q.1"));
   rill_rpc_client *c1, *c2, *c3;
   CHECK_RC(rill_rpc_connect(r, "none", &c1), -RILL_ENOENT);
   rill_rpc_server *s;
-  CHECK_RC(rill_rpc_serve(r, "svc", 3, handler, NULL, &s), -RILL_EINVAL); /* 2 lanes */
+  CHECK_RC(rill_rpc_serve(r, "svc", 3, handler, NULL, &s), -RILL_EWORKERS); /* 2 lanes */
+  CHECK_RC(rill_rpc_serve(r, "svc", 0, handler, NULL, &s), -RILL_EINVAL);
+  CHECK(strstr(rill_strerror(-RILL_EWORKERS), "more server workers than the service has lanes"));
+  CHECK(strstr(rill_strerror(-RILL_ESRVDEAD), "server died"));
+  CHECK(strstr(rill_strerror(-RILL_ESRVLEFT), "server stopped"));
+  CHECK(strstr(rill_strerror(-RILL_ENOMETHOD), "no such method"));
   CHECK_OK(rill_rpc_connect(r, "svc", &c1));
   CHECK_OK(rill_rpc_connect(r, "svc", &c2));
   CHECK_RC(rill_rpc_connect(r, "svc", &c3), -RILL_EFULL);
@@ -149,7 +170,7 @@ static void t_calls(void) {
   CHECK_OK(rill_rpc_call(c, M_FAIL, "x", 1, out, sizeof out, &res, 5 * SEC));
   CHECK(res.status == 42 && res.size == 0);
   CHECK_OK(rill_rpc_call(c, 999, "x", 1, out, sizeof out, &res, 5 * SEC));
-  CHECK(res.status == -RILL_EINVAL);
+  CHECK_EQ(res.status, -RILL_ENOMETHOD);
   /* a response larger than the buffer: kept, then received with room */
   CHECK_RC(rill_rpc_call(c, M_ECHO, req, 100, out, 10, &res, 5 * SEC), -RILL_EMSGSIZE);
   CHECK_EQ(res.size, 100);
@@ -252,7 +273,7 @@ static void t_zero_copy(void) {
   CHECK_RC(rill_rpc_reserve(c, 8, &buf), -RILL_EAGAIN);
   for (uint32_t i = 0; i < rill_rpc_capacity(c); i++) {
     CHECK_OK(rill_rpc_recv(c, out, sizeof out, &res, 5 * SEC));
-    CHECK_EQ(res.status, -RILL_EINVAL);
+    CHECK_EQ(res.status, -RILL_ENOMETHOD);
   }
   rill_rpc_close(c);
   CHECK_OK(rill_rpc_server_stop(s));
@@ -337,13 +358,14 @@ typedef struct peer {
   _Atomic int *ready;
 } peer;
 
+/* Serves until killed; says nothing: clients wait for it with
+ * rill_rpc_wait_server(). */
 static void server_main(void *arg) {
-  peer *x = arg;
+  (void)arg;
   rill_region *r = tu_region_open("faults");
   rill_rpc_server *s;
   CHECK_OK(rill_rpc_serve(r, "svc", 1, handler, NULL, &s));
-  atomic_store(x->ready, 1);
-  for (;;) pause(); /* serves until killed */
+  for (;;) pause();
 }
 
 /* A client that sends a call and dies without waiting for it. */
@@ -364,14 +386,21 @@ static void t_faults(void) {
                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   CHECK(ready != MAP_FAILED);
   peer x = {ready};
+  /* connected before the server is there: the client waits for it */
+  rill_rpc_client *c;
+  CHECK_OK(rill_rpc_connect(r, "svc", &c));
+  CHECK_RC(rill_rpc_wait_server(c, 0), -RILL_ETIMEDOUT);
+  uint64_t t0 = tu_ns();
+  CHECK_RC(rill_rpc_wait_server(c, 50 * MS), -RILL_ETIMEDOUT);
+  CHECK(tu_ns() - t0 >= 50 * MS);
   pid_t srv = tu_fork("server", server_main, &x);
-  unsigned spins = 0;
-  while (atomic_load(ready) != 1) tu_relax(&spins);
+  CHECK_OK(rill_rpc_wait_server(c, 30 * SEC));
+  rill_rpc_close(c);
   /* a client dies with a call in flight; the next one gets its lane */
   pid_t cl = tu_fork("client", client_main, &x);
   CHECK(WIFSIGNALED(tu_wait_status(cl)));
-  rill_rpc_client *c;
   CHECK_OK(rill_rpc_connect(r, "svc", &c));
+  CHECK_OK(rill_rpc_wait_server(c, 0)); /* served already */
   char out[64];
   rill_rpc_result res;
   CHECK_OK(rill_rpc_call(c, M_ECHO, "hi", 2, out, sizeof out, &res, 5 * SEC));
@@ -381,11 +410,32 @@ static void t_faults(void) {
   CHECK(WIFSIGNALED(tu_wait_status(srv)));
   uint64_t id;
   for (int i = 0; i < 3; i++) CHECK_OK(rill_rpc_send(c, M_ECHO, "x", 1, &id));
-  uint64_t t0 = tu_ns();
+  t0 = tu_ns();
   int rc;
   rc = rill_rpc_recv(c, out, sizeof out, &res, 5 * SEC);
-  CHECK_RC(rc, -RILL_EDEAD);
+  CHECK_RC(rc, -RILL_ESRVDEAD); /* the server, not "the producer", died */
   CHECK(tu_ns() - t0 < 2 * SEC);
+  CHECK_RC(rill_rpc_wait_server(c, 0), -RILL_ETIMEDOUT); /* a dead server does not serve */
+  rill_rpc_close(c);
+  rill_region_close(r);
+}
+
+/* A server that stops: the calls in flight fail with ESRVLEFT. */
+static void t_stopped(void) {
+  rill_region *r = svc_new("stopped", 1);
+  rill_rpc_server *s;
+  CHECK_OK(rill_rpc_serve(r, "svc", 1, handler, NULL, &s));
+  rill_rpc_client *c;
+  CHECK_OK(rill_rpc_connect(r, "svc", &c));
+  CHECK_OK(rill_rpc_wait_server(c, 0));
+  char out[64];
+  rill_rpc_result res;
+  CHECK_OK(rill_rpc_call(c, M_ECHO, "hi", 2, out, sizeof out, &res, 5 * SEC));
+  CHECK_OK(rill_rpc_server_stop(s));
+  uint64_t id;
+  CHECK_OK(rill_rpc_send(c, M_ECHO, "x", 1, &id));
+  CHECK_RC(rill_rpc_recv(c, out, sizeof out, &res, 5 * SEC), -RILL_ESRVLEFT);
+  CHECK_RC(rill_rpc_wait_server(c, 0), -RILL_ETIMEDOUT);
   rill_rpc_close(c);
   rill_region_close(r);
 }
@@ -397,5 +447,6 @@ int main(void) {
   t_zero_copy();
   t_threads();
   t_faults();
-  return tu_pass("request/response: calls, zero copy, threads, faults");
+  t_stopped();
+  return tu_pass("request/response: calls, zero copy, threads, faults, waiting for the server");
 }

@@ -370,7 +370,7 @@ static int cmd_consume(int argc, char **argv) {
 /* ---- request/response (docs/rpc.md) --------------------------------------------
  * Methods of the test service, the same in the Go peer: 1 echo, 2 the sum of
  * the request's bytes (u64), 3 fails with status 42; others fail with
- * -RILL_EINVAL. */
+ * -RILL_ENOMETHOD. */
 
 static int rpc_handler(void *arg, uint16_t method, const void *req, size_t n, void *resp,
                        size_t cap, size_t *resp_n) {
@@ -388,7 +388,7 @@ static int rpc_handler(void *arg, uint16_t method, const void *req, size_t n, vo
     *resp_n = sizeof sum;
     return 0;
   }
-  return method == 3 ? 42 : -RILL_EINVAL;
+  return method == 3 ? 42 : -RILL_ENOMETHOD;
 }
 
 static int cmd_rpc_serve(int argc, char **argv) {
@@ -422,6 +422,9 @@ static int cmd_rpc_call(int argc, char **argv) {
   rill_rpc_client *c;
   int rc = rill_rpc_connect(S.r, argv[4], &c);
   if (rc) die("rill_xpeer rpc-call: connect: %s", rill_strerror(rc));
+  /* the server may still be starting: wait for it rather than for a line */
+  if ((rc = rill_rpc_wait_server(c, WAIT_NS)))
+    die("rill_xpeer rpc-call: no server: %s", rill_strerror(rc));
   uint8_t *req = s_alloc(max_msg), *out = s_alloc(max_msg);
   uint64_t cap = rill_rpc_capacity(c), sent = 0, done = 0, first = 0;
   while (done < count) {
@@ -453,7 +456,8 @@ static int cmd_rpc_call(int argc, char **argv) {
   rc = rill_rpc_call(c, 3, "x", 1, out, (size_t)max_msg, &res, WAIT_NS);
   if (rc || res.status != 42) die("rill_xpeer rpc-call: method 3: status %d", res.status);
   rc = rill_rpc_call(c, 999, "x", 1, out, (size_t)max_msg, &res, WAIT_NS);
-  if (rc || res.status != -RILL_EINVAL) die("rill_xpeer rpc-call: method 999: status %d", res.status);
+  if (rc || res.status != -RILL_ENOMETHOD)
+    die("rill_xpeer rpc-call: method 999: status %d", res.status);
   printf("ok %" PRIu64 "\n", done);
   free(req);
   free(out);

@@ -119,14 +119,27 @@ int rb_rill_run(rb_run *r, const char *guest_exe, int go, uint32_t workers) {
                    "-service", SERVICE, NULL};
   char *cargv[] = {(char *)guest_exe, "guest", "-w", w, "--dir", (char *)rb_dir, "--region",
                    REGION, "--service", SERVICE, NULL};
-  if (rb_child_start(&ch, go ? gargv : cargv, err, sizeof err) < 0 ||
-      rb_child_ready(&ch, err, sizeof err)) {
+  if (rb_child_start(&ch, go ? gargv : cargv, err, sizeof err) < 0) {
     rb_fail(r, "%s guest %s: %s", go ? "Go" : "C", guest_exe, err);
     goto out;
   }
+  uint64_t ready_end = rb_now() + (uint64_t)RB_READY_MS * 1000000ull;
   for (uint32_t k = 0; k < RB_LANES; k++) {
     if ((rc = rill_rpc_connect(reg, SERVICE, &ln[k].c))) {
       rb_fail(r, "rill_rpc_connect (lane %u): %s", k, rill_strerror(rc));
+      goto out;
+    }
+    /* The guest serves the lane when its worker has joined it: wait for
+     * that rather than for its output; the slices only look after it. */
+    while ((rc = rill_rpc_wait_server(ln[k].c, 100000000ull)) == -RILL_ETIMEDOUT) {
+      if (!rb_child_alive(&ch, err, sizeof err) || rb_stop || rb_now() >= ready_end) {
+        rb_fail(r, "%s guest %s: %s", go ? "Go" : "C", guest_exe,
+                rb_stop ? "interrupted" : ch.pid <= 0 ? err : "not serving within the time");
+        goto out;
+      }
+    }
+    if (rc) {
+      rb_fail(r, "rill_rpc_wait_server (lane %u): %s", k, rill_strerror(rc));
       goto out;
     }
     if (rill_rpc_capacity(ln[k].c) < r->inflight) {
@@ -155,7 +168,7 @@ out:
 static int echo(void *arg, uint16_t method, const void *req, size_t n, void *resp, size_t cap,
                 size_t *resp_n) {
   (void)arg;
-  if (method != RB_METHOD_ECHO) return -RILL_EINVAL;
+  if (method != RB_METHOD_ECHO) return -RILL_ENOMETHOD;
   if (n > cap) return -RILL_EMSGSIZE;
   memcpy(resp, req, n);
   *resp_n = n;

@@ -91,3 +91,17 @@ func BenchmarkRecv64(b *testing.B) {
 		done += k
 	}
 }
+
+// Send of 64 bytes by a producer that does not rely on the consumers'
+// heavy barriers: each publish ends with a full barrier (what a producer
+// that could not register for them, or one on another architecture, pays).
+func BenchmarkSend64Fenced(b *testing.B) {
+	_, p := benchChannel(b)
+	p.asym = false
+	msg := make([]byte, 64)
+	for i := 0; i < b.N; i++ {
+		if err := p.Send(msg, uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,11 +3,15 @@
 package rill
 
 import (
+	"math"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
-// ChannelOpts are a channel's options; zero fields take the defaults.
+// ChannelOpts are a channel's options; zero fields take the defaults.  The
+// data ring, (Depth+2) * ceil(MTU/64) chunks of 64 bytes, may hold at most
+// 2^32 chunks (a descriptor names its payload's chunk in 32 bits).
 type ChannelOpts struct {
 	Depth        uint32 // descriptors in the ring, a power of 2 in [2, 2^24]; 0 = 4096
 	MTU          uint32 // largest fragment payload, 1..65535 bytes; 0 = 1024
@@ -44,6 +48,12 @@ func (o *ChannelOpts) norm() (ChannelOpts, error) {
 	}
 	if n.Depth < 2 || n.Depth > maxDepth || n.Depth&(n.Depth-1) != 0 ||
 		n.MTU > 0xffff || n.MaxConsumers > maxConsumers {
+		return n, ErrInval
+	}
+	// A descriptor's chunk is 32 bits: every chunk of the data ring must
+	// be one it can name (data_chunks <= 2^32), else a payload past chunk
+	// 2^32 would be read from the ring's start.
+	if (uint64(n.Depth)+2)*chunks(uint64(n.MTU)) > maxDataChunks {
 		return n, ErrInval
 	}
 	if n.MaxMsg == 0 {
@@ -94,8 +104,12 @@ func (r *Region) findEntry(name string) (objEntry, error) {
 }
 
 // Channels lists the names of the channels in the region, in creation order
-// (those read before a fault, if its file was shrunk under us).
+// (none once it is closed; those read before a fault, if its file was
+// shrunk under us).
 func (r *Region) Channels() (out []string) {
+	if r == nil || r.fd < 0 {
+		return nil
+	}
 	var err error
 	defer faultErr(noFault(), &err)
 	n := r.objCount()
@@ -114,7 +128,7 @@ func (r *Region) Channels() (out []string) {
 // (the region was opened ReadOnly), ErrBusy (another process held the
 // table's lock for more than a second), ErrIO.
 func (r *Region) CreateChannel(name string, opts *ChannelOpts) error {
-	if !validName(name) {
+	if r == nil || r.fd < 0 || !validName(name) {
 		return ErrInval
 	}
 	if r.readOnly {
@@ -177,9 +191,55 @@ func (r *Region) CreateChannel(name string, opts *ChannelOpts) error {
 	e.off = off
 	e.size = g.size
 	h.allocOff = off + g.size
-	// Release (seq_cst): pairs with the acquire load of obj_cnt in objCount.
+	// Release (seq_cst): pairs with the acquire load of obj_cnt in
+	// objCount, and in WaitChannel before it parks on the word.
 	atomic.StoreUint32(&h.objCnt, n+1)
+	unpark(&h.objCnt) // WaitChannel sleeps on it
 	return nil
+}
+
+// WaitChannel waits up to timeout (Forever: no limit; 0 or less: looks
+// once) until channel name exists in the region, for a process that may
+// start before the one that creates it.  It sleeps on a futex on the
+// region's object count, which CreateChannel wakes (a creator using
+// librill 0.2 does not: then it is seen within a second).  nil once the
+// channel is in the table (join it next), ErrTimedOut, ErrNoEnt (a
+// *NotExistError) if the table is full without it (it cannot appear),
+// ErrInval.  As
+// rill_channel_wait.
+func (r *Region) WaitChannel(name string, timeout time.Duration) error {
+	if r == nil || r.fd < 0 || !validName(name) {
+		return ErrInval
+	}
+	h := r.hdr()
+	deadline := uint64(math.MaxUint64)
+	if timeout != Forever {
+		deadline = addSat(monoNs(), uint64(max(timeout, 0)))
+	}
+	for {
+		// Acquire: pairs with the release store of obj_cnt in
+		// CreateChannel.  Loaded before the look: a channel added after it
+		// changes the word, and the park returns at once.
+		n := atomic.LoadUint32(&h.objCnt)
+		if _, err := r.findEntry(name); err == nil {
+			return nil
+		}
+		if n >= maxObjects {
+			return notExist(ErrNoEnt, r.dir, r.name, name) // the table is full
+		}
+		now := monoNs()
+		if now >= deadline {
+			return ErrTimedOut
+		}
+		// Woken by CreateChannel; the slices bound the wait for a creator
+		// that does not wake (librill 0.2).
+		if testHookSleep != nil {
+			testHookSleep()
+		}
+		if err := park(&h.objCnt, n, time.Duration(min(deadline-now, noWakeSlice))); err != nil && err != ErrTimedOut {
+			return err
+		}
+	}
 }
 
 // chanInfo is a channel as found in a region: validated private copies of
@@ -201,7 +261,7 @@ func (r *Region) findChannel(name string) (chanInfo, error) {
 	}
 	e, err := r.findEntry(name)
 	if err != nil {
-		return ci, err
+		return ci, notExist(err, r.dir, r.name, name)
 	}
 	rsize := r.hdr().size
 	if rsize > r.size {

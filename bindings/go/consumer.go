@@ -73,6 +73,7 @@ type Consumer struct {
 	// cold
 	depth, maxMsg, rng, flushEvery uint64
 	seq0                           uint64 // the channel's first sequence number
+	jumped                         uint64 // sequence numbers skipped by overruns since the join
 	slot                           uint32
 	fd                             int
 	lockOff, prodLockOff           uint64
@@ -159,14 +160,34 @@ func loadDesc(d *desc) (sig, chunk uint64, sz uint32, ctl uint16, tsorig, tspub 
 	return sig, chunk, sz, ctl, atomic.LoadUint32(&d.tsorig), atomic.LoadUint32(&d.tspub)
 }
 
-// overrun: the consumer was lapped; found is the sequence number the slot
-// holds.
+// overrun: the slot of c.seq holds found, not c.seq.  The consumer
+// resyncs forward to found only if a producer could have published it
+// (PROTOCOL.md §3.2): no further ahead of the producer's flushed seq than a
+// flush can lag (maxFlushLag), and not so far that its jumps since it
+// joined would add up to maxJumped (a cycle of planted sequence numbers,
+// each ahead of the last, would otherwise bring it round 2^64 to messages
+// it already delivered).  Anything else is a garbage descriptor, skipped:
+// every call moves the consumer forward, so it can neither loop nor stall.
 func (c *Consumer) overrun(found uint64, v *View) error {
-	if int64(found-c.seq) <= 0 { // slots only move forward: garbage
+	lost := found - c.seq
+	// Acquire (seq_cst): pairs with the seq_cst store of the producer's
+	// seq in its flush.
+	head := atomic.LoadUint64(&c.prod.seq)
+	if int64(lost) <= 0 || // slots only move forward
+		int64(found-head) > maxFlushLag || lost > maxJumped-c.jumped {
 		c.seq++
 		return ErrCorrupt
 	}
-	lost := found - c.seq
+	// A reliable consumer is lapped only after the producer evicted it (or
+	// by a broken one): the producer may still hold credits computed
+	// without it, good up to the seq it flushed then plus depth.  Resynced
+	// behind head, it could be lapped again while it reads a payload it
+	// never checks; at head (or later) it cannot.
+	if !c.lossy && int64(head-found) > 0 {
+		found = head
+		lost = found - c.seq
+	}
+	c.jumped += lost
 	c.seq = found
 	c.overrunPoll++
 	c.lost += lost
@@ -180,8 +201,13 @@ func (c *Consumer) overrun(found uint64, v *View) error {
 // message in the slot, which the next poll returns).  Fragments are
 // returned one by one.  ErrCorrupt if the descriptor points outside the
 // data ring, exceeds the MTU or holds a sequence number behind ours (a
-// broken producer): it is skipped, its payload never read.
+// broken producer), or a sequence number so far ahead that no producer
+// can have published it (PROTOCOL.md §3.2): it is skipped, its payload
+// never read.
 func (c *Consumer) Poll(v *View) error {
+	if c == nil || c.meta == nil || v == nil {
+		return ErrInval
+	}
 	c.flushLeft--
 	if c.flushLeft == 0 {
 		c.flushCursor(true) // the periodic flush carries the heartbeat
@@ -239,7 +265,12 @@ func (c *Consumer) checkSeq(seq uint64) error {
 // Check, after reading v.Data: nil if the payload was not overwritten
 // meanwhile, ErrOverrun if it may have been (discard what was read).
 // Reliable consumers need not call it.
-func (c *Consumer) Check(v *View) error { return c.checkSeq(v.Seq) }
+func (c *Consumer) Check(v *View) error {
+	if c == nil || c.meta == nil || v == nil {
+		return ErrInval
+	}
+	return c.checkSeq(v.Seq)
+}
 
 // copyFrag copies a fragment's payload; false if the copy is not good.
 func (c *Consumer) copyFrag(dst, src []byte, seq uint64) bool {
@@ -297,6 +328,9 @@ func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
 // skipped count to m.Lost; so are corrupt descriptors.  Each call looks at
 // no more than two laps of the ring.
 func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
+	if c == nil || c.meta == nil || m == nil {
+		return 0, ErrInval
+	}
 	if n, ok := c.recvWhole(buf, m); ok {
 		return n, nil
 	}
@@ -310,6 +344,9 @@ func (c *Consumer) Recv(buf []byte, m *Meta) (int, error) {
 // otherwise the message is copied into buf, as by Recv, and returned as
 // buf[:n].  Errors as Recv.
 func (c *Consumer) RecvView(buf []byte, m *Meta) ([]byte, error) {
+	if c == nil || c.meta == nil || m == nil {
+		return nil, ErrInval
+	}
 	return c.recv(buf, m, !c.lossy)
 }
 
@@ -427,7 +464,7 @@ func (c *Consumer) slotHolds(s uint64) (uint16, bool) {
 // it went back over (<= n), or ErrInval for a reliable consumer (it cannot
 // go back: the producer may have reused that room).
 func (c *Consumer) SeekLast(n uint64) (uint64, error) {
-	if c == nil || c.fd < 0 || !c.lossy {
+	if c == nil || c.meta == nil || !c.lossy {
 		return 0, ErrInval
 	}
 	// The newest end: from the producer's flushed seq (or ours, if ahead),
@@ -477,6 +514,9 @@ func (c *Consumer) SeekLast(n uint64) (uint64, error) {
 // memory now.  This is also how a reliable consumer commits its position
 // for RejoinConsumer.
 func (c *Consumer) Flush() error {
+	if c == nil || c.meta == nil {
+		return ErrInval
+	}
 	c.flushCursor(true)
 	return nil
 }
@@ -484,26 +524,47 @@ func (c *Consumer) Flush() error {
 // SetSpin sets how long the waiting calls busy-spin before they park
 // (default 20 µs; 0 parks at once).
 func (c *Consumer) SetSpin(d time.Duration) {
+	if c == nil {
+		return
+	}
 	if d < 0 {
 		d = 0
 	}
 	c.spin = d
 }
 
-// Slot is the consumer slot this consumer occupies (for RejoinConsumer).
-func (c *Consumer) Slot() int { return int(c.slot) }
+// Slot is the consumer slot this consumer occupies (for RejoinConsumer);
+// -1 for a nil consumer.
+func (c *Consumer) Slot() int {
+	if c == nil {
+		return -1
+	}
+	return int(c.slot)
+}
 
-// Seq is the sequence number of the next descriptor the consumer reads.
-func (c *Consumer) Seq() uint64 { return c.seq }
+// Seq is the sequence number of the next descriptor the consumer reads (0
+// for a nil consumer).
+func (c *Consumer) Seq() uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.seq
+}
 
 // MaxMsg is the largest message of the channel: a Recv buffer of this size
-// always fits.
-func (c *Consumer) MaxMsg() int { return int(c.maxMsg) }
+// always fits (0 for a nil consumer).
+func (c *Consumer) MaxMsg() int {
+	if c == nil {
+		return 0
+	}
+	return int(c.maxMsg)
+}
 
 // JoinConsumer joins channel name as a consumer in mode.  It starts at the
 // producer's last flushed position, so a consumer that joins before the
 // first message sees every message.  It maps the channel read-only except
-// for its own cursor page and the wait page.  Errors: ErrInval, ErrNoEnt,
+// for its own cursor page and the wait page.  Errors: ErrInval, ErrNoEnt (a
+// *NotExistError naming the channel, region and directory),
 // ErrFull, ErrMagic, ErrVersion, ErrCorrupt, ErrIO.
 func (r *Region) JoinConsumer(name string, mode Mode) (*Consumer, error) {
 	if mode != Reliable && mode != Lossy {
@@ -692,6 +753,11 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 	}
 	atomic.StoreUint64(&k.hbNs, monoNs())
 	c.seqFlushed = c.seq
+	// Release (seq_cst): pairs with the acquire load of cr_wake in
+	// WaitConsumers, taken before it counts the active slots: it sees our
+	// ACTIVE, or the word moved and it wakes.
+	atomic.AddUint32(&c.wait.crWake, 1)
+	unpark(&c.wait.crWake)
 	return c, nil
 }
 
@@ -721,5 +787,6 @@ func (c *Consumer) Leave() error {
 	closeFd(c.fd)
 	c.fd = -1
 	c.data = nil
+	c.meta = nil // every call from now on returns ErrInval
 	return nil
 }

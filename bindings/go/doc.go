@@ -35,7 +35,10 @@
 // other spans of time are time.Durations (Forever: no limit).
 //
 // A Producer or a Consumer is used by one goroutine at a time; a Region may
-// be shared.  A View's Data points into shared memory: it is valid until the
+// be shared.  Nothing panics on a nil handle: a nil (or closed) Region, a
+// nil Producer or Consumer or one that left, a nil *View or *Meta make the
+// calls return ErrInval (accessors return zero values), where the C
+// library's calls would be given NULL.  A View's Data points into shared memory: it is valid until the
 // next call on its consumer, and for a lossy consumer only if Check says so
 // after the data was read.
 package rill

@@ -5,25 +5,33 @@ package rill
 import (
 	"io/fs"
 	"os"
+	"strconv"
 )
 
 // Error is a rill error.  Its values are the C library's RILL_E* codes
 // (positive), so a Go program and a C program report the same number for the
 // same condition; Error() gives the same text as rill_strerror().
 //
-// Errors are returned as these values, never wrapped, so they compare with
-// ==:
+// Errors are returned as these values, so they compare with ==:
 //
 //	if err == rill.ErrAgain { ... }
 //
-// errors.Is matches them too, wrapped or not, and also matches the standard
-// library's errors for the same conditions, so that code written for files
-// and deadlines works unchanged:
+// except one: a region or channel that does not exist (ErrNoEnt), or a
+// region directory that does not exist (ErrNoDir), comes as a
+// *NotExistError, which names it.  Test for those with errors.Is.
+// errors.Is matches every error, wrapped or not, and also matches the
+// standard library's errors for the same conditions, so that code written
+// for files and deadlines works unchanged:
 //
 //	ErrNoEnt, ErrNoDir  are  fs.ErrNotExist (no such region, channel, service or directory)
 //	ErrExist            is   fs.ErrExist
 //	ErrAccess           is   fs.ErrPermission
 //	ErrTimedOut         is   os.ErrDeadlineExceeded
+//
+// and ErrServerDead and ErrServerLeft, what a Client says when its server
+// died or stopped, match ErrDead and ErrClosed (what it said before 0.3):
+//
+//	if errors.Is(err, rill.ErrDead) { ... }  // also a dead server
 //
 //	if errors.Is(err, fs.ErrNotExist) { ... create the region ... }
 type Error int
@@ -54,7 +62,16 @@ const (
 	ErrDead     Error = 21 // the producer died; everything it published was read
 )
 
-const errMax Error = 22 // one past the last error
+// The errors of request/response (Client, Serve), since 0.3: RILL_ESRVDEAD,
+// RILL_ESRVLEFT, RILL_ENOMETHOD, RILL_EWORKERS.
+const (
+	ErrServerDead Error = 22 // the server died; the calls in flight are lost
+	ErrServerLeft Error = 23 // the server stopped; the calls in flight are lost
+	ErrNoMethod   Error = 24 // the server has no such method (a handler's status)
+	ErrWorkers    Error = 25 // more server workers than the service has lanes
+)
+
+const errMax Error = 26 // one past the last error
 
 var errText = [errMax]string{
 	0:           "success",
@@ -79,6 +96,11 @@ var errText = [errMax]string{
 	ErrIO:       "unexpected operating-system error",
 	ErrClosed:   "the producer left the channel",
 	ErrDead:     "the producer died",
+
+	ErrServerDead: "the request/response server died; the calls in flight are lost",
+	ErrServerLeft: "the request/response server stopped; the calls in flight are lost",
+	ErrNoMethod:   "the request/response server has no such method",
+	ErrWorkers:    "more server workers than the service has lanes",
 }
 
 // Error is the error's text, as rill_strerror gives it, after "rill: ".
@@ -94,7 +116,8 @@ func (e Error) Code() int { return -int(e) }
 
 // Is reports, for errors.Is, whether target is the standard library's error
 // for e's condition: fs.ErrNotExist, fs.ErrExist, fs.ErrPermission or
-// os.ErrDeadlineExceeded (see Error).
+// os.ErrDeadlineExceeded; or ErrDead for ErrServerDead and ErrClosed for
+// ErrServerLeft (see Error).
 func (e Error) Is(target error) bool {
 	switch target {
 	case fs.ErrNotExist:
@@ -105,6 +128,47 @@ func (e Error) Is(target error) bool {
 		return e == ErrAccess
 	case os.ErrDeadlineExceeded:
 		return e == ErrTimedOut
+	case ErrDead:
+		return e == ErrServerDead
+	case ErrClosed:
+		return e == ErrServerLeft
 	}
 	return false
+}
+
+// NotExistError is the error of a region or channel that does not exist,
+// or of a region directory that does not exist: it names which, and where.
+// It wraps Err (ErrNoEnt or ErrNoDir), so errors.Is(err, ErrNoEnt) and
+// errors.Is(err, fs.ErrNotExist) match it:
+//
+//	rill: no such channel "quotes" in region "md" (/dev/shm)
+type NotExistError struct {
+	Err     Error  // ErrNoEnt or ErrNoDir
+	Dir     string // the region directory
+	Region  string // the region's name
+	Channel string // the channel's name; "" when the region is missing
+}
+
+// Error names what is missing and where.
+func (e *NotExistError) Error() string {
+	switch {
+	case e.Err == ErrNoDir:
+		return "rill: region directory " + e.Dir + " does not exist (region " + strconv.Quote(e.Region) + ")"
+	case e.Channel != "":
+		return "rill: no such channel " + strconv.Quote(e.Channel) + " in region " +
+			strconv.Quote(e.Region) + " (" + e.Dir + ")"
+	}
+	return "rill: no such region " + strconv.Quote(e.Region) + " in " + e.Dir
+}
+
+// Unwrap is Err, for errors.Is and errors.As.
+func (e *NotExistError) Unwrap() error { return e.Err }
+
+// notExist names dir, region and channel in err if it is ErrNoEnt or
+// ErrNoDir; any other error is returned as it is.
+func notExist(err error, dir, region, channel string) error {
+	if e, ok := err.(Error); ok && (e == ErrNoEnt || e == ErrNoDir) {
+		return &NotExistError{Err: e, Dir: dir, Region: region, Channel: channel}
+	}
+	return err
 }

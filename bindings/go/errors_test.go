@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,8 +24,13 @@ var stdErrs = []struct {
 	{"os.ErrDeadlineExceeded", os.ErrDeadlineExceeded, []Error{ErrTimedOut}},
 }
 
+// The only rill errors errors.Is matches with another: a Client's server
+// that died or stopped is ErrDead or ErrClosed, as before 0.3.
+var isAlso = map[Error]Error{ErrServerDead: ErrDead, ErrServerLeft: ErrClosed}
+
 // Every error against every standard one, bare and wrapped; and == and
-// errors.Is among rill's own errors, which Is must not blur.
+// errors.Is among rill's own errors, which Is must not blur (but for
+// isAlso).
 func TestErrorIsTable(t *testing.T) {
 	for e := Error(1); e < errMax; e++ {
 		for _, s := range stdErrs {
@@ -38,8 +44,9 @@ func TestErrorIsTable(t *testing.T) {
 			}
 		}
 		for o := Error(1); o < errMax; o++ {
-			if errors.Is(e, o) != (e == o) || errors.Is(fmt.Errorf("x: %w", e), o) != (e == o) {
-				t.Errorf("errors.Is(%q, %q) = %v", e, o, e != o)
+			want := e == o || isAlso[e] == o
+			if errors.Is(e, o) != want || errors.Is(fmt.Errorf("x: %w", e), o) != want {
+				t.Errorf("errors.Is(%q, %q) = %v", e, o, !want)
 			}
 		}
 		if errors.Is(e, errors.New(e.Error())) {
@@ -60,17 +67,41 @@ func isStd(t *testing.T, what string, err error, want Error, target error) {
 	}
 }
 
+// isNamed checks that err, from a real call, is a *NotExistError that
+// wraps want, is the standard error, and names each of names.
+func isNamed(t *testing.T, what string, err error, want Error, names ...string) {
+	t.Helper()
+	var ne *NotExistError
+	if !errors.As(err, &ne) || ne.Err != want {
+		t.Errorf("%s: %v, want a *NotExistError of %v", what, err, want)
+		return
+	}
+	if !errors.Is(err, want) || !errors.Is(fmt.Errorf("%s: %w", what, err), want) ||
+		!errors.Is(err, fs.ErrNotExist) || !errors.Is(fmt.Errorf("%s: %w", what, err), fs.ErrNotExist) {
+		t.Errorf("%s: errors.Is(%v, %v or fs.ErrNotExist) is false", what, err, want)
+	}
+	for _, n := range names {
+		if !strings.Contains(err.Error(), n) {
+			t.Errorf("%s: %q does not name %q", what, err, n)
+		}
+	}
+}
+
 func TestErrorIsFromCalls(t *testing.T) {
 	dir := t.TempDir()
 	o := &RegionOpts{Size: 1 << 20, Dir: dir}
 
+	// A missing region, channel or directory is named, with where it was
+	// looked for.
 	_, err := OpenRegion("missing", o)
-	isStd(t, "open a missing region", err, ErrNoEnt, fs.ErrNotExist)
+	isNamed(t, "open a missing region", err, ErrNoEnt, `region "missing"`, dir)
 	_, err = OpenRegion("missing", &RegionOpts{Dir: dir + "/nodir"})
-	isStd(t, "open in a missing directory", err, ErrNoDir, fs.ErrNotExist)
+	isNamed(t, "open in a missing directory", err, ErrNoDir, dir+"/nodir", `"missing"`)
 	_, err = CreateRegion("r", &RegionOpts{Dir: dir + "/nodir"})
-	isStd(t, "create in a missing directory", err, ErrNoDir, fs.ErrNotExist)
-	isStd(t, "unlink a missing region", UnlinkRegion("missing", dir), ErrNoEnt, fs.ErrNotExist)
+	isNamed(t, "create in a missing directory", err, ErrNoDir, dir+"/nodir", `"r"`)
+	isNamed(t, "unlink a missing region", UnlinkRegion("missing", dir), ErrNoEnt, `region "missing"`, dir)
+	_, err = RegionInUse("missing", dir)
+	isNamed(t, "in use, a missing region", err, ErrNoEnt, `region "missing"`, dir)
 
 	r, err := CreateRegion("r", o)
 	must(t, err)
@@ -80,9 +111,11 @@ func TestErrorIsFromCalls(t *testing.T) {
 	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64, MaxMsg: 64}))
 	isStd(t, "create an existing channel", r.CreateChannel("c", nil), ErrExist, fs.ErrExist)
 	_, err = r.JoinConsumer("nochan", Reliable)
-	isStd(t, "join a missing channel", err, ErrNoEnt, fs.ErrNotExist)
+	isNamed(t, "join a missing channel", err, ErrNoEnt, `channel "nochan"`, `region "r"`, dir)
+	_, err = r.JoinProducer("nochan")
+	isNamed(t, "produce to a missing channel", err, ErrNoEnt, `channel "nochan"`, `region "r"`, dir)
 	_, err = r.Stats("nochan")
-	isStd(t, "stats of a missing channel", err, ErrNoEnt, fs.ErrNotExist)
+	isNamed(t, "stats of a missing channel", err, ErrNoEnt, `channel "nochan"`, `region "r"`, dir)
 	_, err = r.Connect("nosvc")
 	isStd(t, "connect to a missing service", err, ErrNoEnt, fs.ErrNotExist)
 

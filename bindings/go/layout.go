@@ -33,6 +33,14 @@ const (
 	objChannel    = ObjectChannel
 	tableOff      = 128
 	maxDepth      = 1 << 24
+	maxDataChunks = 1 << 32 // a descriptor's chunk is a u32
+
+	// A producer flushes its seq at least every maxFlushLag publishes: a
+	// slot holding a sequence number further ahead of the flushed seq is
+	// garbage.  A consumer's overruns since it joined skip fewer than
+	// maxJumped sequence numbers in all (PROTOCOL.md §3.2).
+	maxFlushLag   = 1 << 32
+	maxJumped     = 1 << 62
 	maxConsumers  = 256
 	defaultRegion = 64 << 20
 

@@ -10,6 +10,7 @@ package rill
 // messages still in the ring.
 
 import (
+	"errors"
 	"os"
 	"slices"
 	"sync/atomic"
@@ -303,7 +304,7 @@ func TestLatencySamples(t *testing.T) {
 	if _, err := r.Latency("ch", 8); err != ErrInval {
 		t.Errorf("slot past the last: %v", err)
 	}
-	if _, err := r.Latency("nope", 0); err != ErrNoEnt {
+	if _, err := r.Latency("nope", 0); !errors.Is(err, ErrNoEnt) {
 		t.Errorf("no such channel: %v", err)
 	}
 	if _, err := r.Latency("", 0); err != ErrInval {

@@ -334,7 +334,7 @@ var _ = testing.Short
 
 // rpcTestHandler is the test service, the same as the C peer's: 1 echo,
 // 2 the sum of the request's bytes (u64), 3 fails with status 42, others
-// fail with ErrInval.
+// fail with ErrNoMethod.
 func rpcTestHandler(method uint16, req, resp []byte) ([]byte, int32) {
 	switch method {
 	case 1:
@@ -352,7 +352,7 @@ func rpcTestHandler(method uint16, req, resp []byte) ([]byte, int32) {
 	case 3:
 		return nil, 42
 	}
-	return nil, int32(ErrInval.Code())
+	return nil, int32(ErrNoMethod.Code())
 }
 
 // rpcCalls makes count pipelined echo calls of stream messages (seed 5),
@@ -397,7 +397,7 @@ func rpcCalls(c *Client, count uint64, mtu, maxMsg uint64) error {
 		return fmt.Errorf("method 3: %v %+v", err, res)
 	}
 	if err := c.Call(999, []byte{1}, out, &res, 10*time.Second); err != nil ||
-		res.Status != int32(ErrInval.Code()) {
+		res.Status != int32(ErrNoMethod.Code()) {
 		return fmt.Errorf("method 999: %v %+v", err, res)
 	}
 	return nil

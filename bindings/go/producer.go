@@ -20,6 +20,9 @@ const (
 	liveSlice     = 50 * time.Millisecond // longest park between liveness checks
 	noReservation = math.MaxUint64
 	millisecond   = uint64(time.Millisecond)
+	// longest park of a wait for a channel or consumers, whose waker may
+	// use a librill (0.2) that makes no wake-up there
+	noWakeSlice = uint64(time.Second)
 )
 
 // Producer is the one writer of a channel.  It is used by one goroutine at
@@ -238,6 +241,9 @@ func (p *Producer) place(need uint64) uint64 {
 // a reliable consumer has not freed room yet (counted as backpressure),
 // ErrMsgSize.
 func (p *Producer) Reserve(n int) ([]byte, error) {
+	if p == nil || p.meta == nil {
+		return nil, ErrInval
+	}
 	if n < 0 || uint64(n) > uint64(p.mtu) {
 		return nil, ErrMsgSize
 	}
@@ -272,7 +278,7 @@ func (p *Producer) CommitTS(n int, sig uint64, ctl uint16, tsorig uint32) error 
 // (FlatBuffers): the bytes before off are skipped, not sent.  ErrInval if
 // nothing was reserved or off and n do not fit in the reservation.
 func (p *Producer) CommitAt(off, n int, sig uint64, ctl uint16) error {
-	if off < 0 || off&(1<<chunkShift-1) != 0 {
+	if p == nil || off < 0 || off&(1<<chunkShift-1) != 0 {
 		return ErrInval
 	}
 	return p.commitAt(uint64(off)>>chunkShift, n, sig, ctl, 0)
@@ -282,7 +288,7 @@ func (p *Producer) CommitAt(off, n int, sig uint64, ctl uint16) error {
 // still takes no more than the reserved chunks, so the ring's sizing rule
 // holds (PROTOCOL.md 2.5).
 func (p *Producer) commitAt(skip uint64, n int, sig uint64, ctl uint16, tsorig uint32) error {
-	if p.resCap == noReservation || n < 0 || skip > p.resCap>>chunkShift ||
+	if p == nil || p.meta == nil || p.resCap == noReservation || n < 0 || skip > p.resCap>>chunkShift ||
 		uint64(n) > p.resCap-skip<<chunkShift {
 		return ErrInval
 	}
@@ -311,6 +317,9 @@ func (p *Producer) Send(data []byte, sig uint64) error { return p.sendCtl(data, 
 // sendCtl is Send with the bits uctl (application and ERR bits; SOM and EOM
 // are ignored) on every fragment, as the C library's rill__send_ctl.
 func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
+	if p == nil || p.meta == nil {
+		return ErrInval
+	}
 	p.resCap = noReservation // a send drops any pending reservation
 	uctl &^= CtlMsg
 	n := uint64(len(data))
@@ -345,24 +354,46 @@ func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
 // memory now (otherwise done every so many messages and when out of
 // credit).
 func (p *Producer) Flush() error {
+	if p == nil || p.meta == nil {
+		return ErrInval
+	}
 	p.flush()
 	return nil
 }
 
 // Seq is the sequence number the next descriptor will get (after a
-// restart, the one after the last descriptor committed before).
-func (p *Producer) Seq() uint64 { return p.seq }
+// restart, the one after the last descriptor committed before); 0 for a
+// nil producer.
+func (p *Producer) Seq() uint64 {
+	if p == nil {
+		return 0
+	}
+	return p.seq
+}
 
 // MTU is the largest payload of one descriptor: of a Reserve, and of each
-// fragment Send cuts.
-func (p *Producer) MTU() int { return int(p.mtu) }
+// fragment Send cuts (0 for a nil producer).
+func (p *Producer) MTU() int {
+	if p == nil {
+		return 0
+	}
+	return int(p.mtu)
+}
 
-// MaxMsg is the largest message Send accepts.
-func (p *Producer) MaxMsg() int { return int(p.maxMsg) }
+// MaxMsg is the largest message Send accepts (0 for a nil producer).
+func (p *Producer) MaxMsg() int {
+	if p == nil {
+		return 0
+	}
+	return int(p.maxMsg)
+}
 
 // SetSpin sets how long the waiting calls busy-spin before they park
 // (default 20 µs; 0 parks at once).
 func (p *Producer) SetSpin(d time.Duration) {
+	if p == nil {
+		return
+	}
 	if d < 0 {
 		d = 0
 	}
@@ -372,6 +403,9 @@ func (p *Producer) SetSpin(d time.Duration) {
 // SetEvict sets how long a reliable consumer whose process died may hold
 // the producer back before it is evicted (default 1 s; Forever: never).
 func (p *Producer) SetEvict(d time.Duration) {
+	if p == nil {
+		return
+	}
 	if d < 0 {
 		d = 0
 	}
@@ -404,7 +438,8 @@ func (p *Producer) resume() {
 // JoinProducer joins channel name as its producer.  Only one producer may be
 // joined at a time: a second join, from any process, fails with ErrBusy
 // while the first is alive.  A producer that joins a channel used before
-// resumes its sequence.  Errors: ErrInval, ErrNoEnt, ErrBusy, ErrMagic,
+// resumes its sequence.  Errors: ErrInval, ErrNoEnt (a *NotExistError
+// naming the channel, region and directory), ErrBusy, ErrMagic,
 // ErrVersion, ErrCorrupt, ErrIO.
 func (r *Region) JoinProducer(name string) (*Producer, error) {
 	if r != nil && r.readOnly {
@@ -503,6 +538,7 @@ func (p *Producer) Leave() error {
 	lockRelease(p.fd, p.lockOff)
 	closeFd(p.fd)
 	p.fd = -1
+	p.meta, p.data = nil, nil // every call from now on returns ErrInval
 	return nil
 }
 
@@ -567,6 +603,9 @@ func addSat(a, b uint64) uint64 {
 }
 
 func (p *Producer) waitFor(timeout time.Duration, try func() error) error {
+	if p == nil || p.meta == nil {
+		return ErrInval
+	}
 	err := try()
 	if err != ErrAgain || timeout <= 0 {
 		return err
@@ -627,4 +666,64 @@ func (p *Producer) ReserveWait(n int, timeout time.Duration) ([]byte, error) {
 	var buf []byte
 	err := p.waitFor(timeout, func() (e error) { buf, e = p.Reserve(n); return })
 	return buf, err
+}
+
+// liveConsumers counts the consumers alive on the channel: active slots
+// whose lock is held (the slot of a consumer that died stays active until
+// it is rejoined).
+func (p *Producer) liveConsumers() int {
+	n := 0
+	for i := uint32(0); i < p.maxConsumers; i++ {
+		// Acquire: pairs with the release store of ACTIVE at join.
+		if atomic.LoadUint32(&cursorAt(p.cursors, i).state) != curActive {
+			continue
+		}
+		if lockHeld(p.fd, p.cursorLockOff+uint64(i)*pageSize) != 0 { // held, or cannot tell
+			n++
+		}
+	}
+	return n
+}
+
+// WaitConsumers waits up to timeout (Forever: no limit; 0 or less: looks
+// once) until at least n consumers are joined to the channel and alive (a
+// slot whose consumer died does not count), so that what the producer
+// publishes next reaches them all.  It sleeps on the futex word a producer
+// out of credit parks on (the wait page's cr_wake), which every join bumps
+// and wakes; a consumer using librill 0.2 does not: it is seen within a
+// second.  It returns the number of live consumers (>= n), or ErrTimedOut,
+// or ErrInval (n above the channel's consumer slots).  As
+// rill_producer_wait_consumers.
+func (p *Producer) WaitConsumers(n int, timeout time.Duration) (int, error) {
+	if p == nil || p.fd < 0 || n < 0 || n > int(p.maxConsumers) {
+		return 0, ErrInval
+	}
+	deadline := uint64(math.MaxUint64)
+	if timeout != Forever {
+		deadline = addSat(monoNs(), uint64(max(timeout, 0)))
+	}
+	for {
+		// Acquire: pairs with the release bump of cr_wake a consumer makes
+		// after storing ACTIVE at join.  Loaded before the count: a join
+		// the count misses changes the word, and the park returns.
+		w := atomic.LoadUint32(&p.wait.crWake)
+		if have := p.liveConsumers(); have >= n {
+			return have, nil
+		}
+		now := monoNs()
+		if now >= deadline {
+			return 0, ErrTimedOut
+		}
+		if testHookSleep != nil {
+			testHookSleep()
+		}
+		// The slices bound the wait for a consumer that joins without
+		// waking (librill 0.2), and keep the heartbeat going.
+		err := park(&p.wait.crWake, w, time.Duration(min(deadline-now, noWakeSlice)))
+		if err == ErrTimedOut {
+			p.flush() // heartbeat while we wait
+		} else if err != nil {
+			return 0, err
+		}
+	}
 }

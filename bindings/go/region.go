@@ -3,10 +3,13 @@
 package rill
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -115,11 +118,21 @@ func (r *Region) entry(i uint32) *objEntry {
 	return (*objEntry)(unsafe.Add(r.m.base(), tableOff+uintptr(i)*unsafe.Sizeof(objEntry{})))
 }
 
+// pathsFit reports whether every path rill makes for region name in dir
+// fits in PATH_MAX (4096 bytes with its NUL): the longest is a consumer's
+// FIFO for a channel name of 39 bytes and slot 255.  Checked when a region
+// is created or opened, so that no later join fails for it (as in C).
+func pathsFit(dir, name string) bool {
+	return len(fifoPath(dir, name, strings.Repeat("c", NameMax), 255)) < 4096
+}
+
 // CreateRegion creates region name (a file dir/name) of opts.Size bytes,
 // reserving its pages up front (free space is checked first).  The file
 // appears fully formed: it is built under a temporary name and linked into
 // place.  Names are 1 to NameMax bytes of [A-Za-z0-9._-], not starting with
-// '.'.  Errors: ErrInval, ErrExist, ErrNoDir, ErrAccess, ErrNoSpace, ErrIO.
+// '.'.  Errors: ErrInval, ErrExist, ErrNoDir (a *NotExistError), ErrAccess,
+// ErrNoSpace, ErrIO; ErrInval also for a directory too deep for the
+// consumers' FIFO paths (DIR/.rill-fifo@NAME@CHANNEL@SLOT under 4096 bytes).
 func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 	var o RegionOpts
 	if opts != nil {
@@ -144,12 +157,15 @@ func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 		return nil, ErrInval
 	}
 	dir := regionDir(o.Dir)
+	if !pathsFit(dir, name) {
+		return nil, ErrInval
+	}
 	path := dir + "/" + name
 	// Built under a name no region can have (leading '.'), then linked.
 	tmp := fmt.Sprintf("%s/.%s.%d.%016x.tmp", dir, name, os.Getpid(), randomSeed())
 	fd, err := fileCreate(tmp, size, mode)
 	if err != nil {
-		return nil, err
+		return nil, notExist(err, dir, name, "") // ErrNoDir: names the directory
 	}
 	r, err := newRegion(name, dir, fd, size, false)
 	if err != nil {
@@ -238,7 +254,8 @@ func (r *Region) validate(fileSize uint64) (err error) {
 // alignment and every table offset against the file's real length (only
 // opts.Dir and opts.ReadOnly are used).  A lock another process holds on
 // the file for more than a second gives ErrBusy.  Errors: ErrInval,
-// ErrNoEnt, ErrNoDir, ErrAccess, ErrBusy, ErrEmpty, ErrTrunc, ErrMagic,
+// ErrNoEnt and ErrNoDir (as a *NotExistError naming the region and
+// directory), ErrAccess, ErrBusy, ErrEmpty, ErrTrunc, ErrMagic,
 // ErrVersion, ErrCorrupt, ErrIO.
 func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
 	if !validName(name) {
@@ -249,9 +266,12 @@ func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
 		dir, readOnly = opts.Dir, opts.ReadOnly
 	}
 	dir = regionDir(dir)
+	if !pathsFit(dir, name) {
+		return nil, ErrInval
+	}
 	fd, size, err := fileOpen(dir+"/"+name, !readOnly)
 	if err != nil {
-		return nil, err
+		return nil, notExist(err, dir, name, "")
 	}
 	if size == 0 {
 		closeFd(fd)
@@ -271,13 +291,64 @@ func OpenRegion(name string, opts *RegionOpts) (*Region, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nil, ErrNoEnt
+		return nil, notExist(ErrNoEnt, dir, name, "")
 	}
 	if err := r.validate(size); err != nil {
 		r.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// OpenRegionWait is OpenRegion that waits, up to timeout (Forever: no
+// limit; 0 or less: opens once), for region name to appear, for a process
+// started before the one that creates it.  It sleeps until the name is
+// linked into the directory (inotify, set before the first look, so a
+// region made at any moment is not missed), not polling.  A region appears
+// fully formed, so any answer but "not there" is final: a file that is not
+// a valid region fails at once as OpenRegion says.  The directory must
+// exist.  Errors: ErrTimedOut, and those of OpenRegion (ErrNoDir also if
+// the directory is removed meanwhile).  As rill_region_open_wait.
+func OpenRegionWait(name string, opts *RegionOpts, timeout time.Duration) (*Region, error) {
+	if !validName(name) {
+		return nil, ErrInval
+	}
+	if timeout <= 0 {
+		return OpenRegion(name, opts)
+	}
+	dir := ""
+	if opts != nil {
+		dir = opts.Dir
+	}
+	deadline := uint64(math.MaxUint64)
+	if timeout != Forever {
+		deadline = addSat(monoNs(), uint64(timeout))
+	}
+	// The watch first, then the first look: a region linked after the
+	// watch was set wakes the wait, one linked before is found by the look.
+	w, err := dirWatch(regionDir(dir))
+	if err != nil {
+		return nil, err
+	}
+	defer closeFd(w)
+	for {
+		// ErrNoEnt: not there yet, or removed by a cleaner as we came.
+		r, err := OpenRegion(name, opts)
+		if !errors.Is(err, ErrNoEnt) {
+			return r, err
+		}
+		now := monoNs()
+		if now >= deadline {
+			return nil, ErrTimedOut
+		}
+		left := Forever
+		if deadline != math.MaxUint64 {
+			left = time.Duration(deadline - now)
+		}
+		if err := dirWatchWait(w, name, left); err != nil && err != ErrTimedOut {
+			return nil, err
+		}
+	}
 }
 
 // Close unmaps the region and drops its lock.  Endpoints joined through it
@@ -292,15 +363,28 @@ func (r *Region) Close() error {
 	return nil
 }
 
-// Name is the region's name.
-func (r *Region) Name() string { return r.name }
+// Name is the region's name ("" for a nil region).
+func (r *Region) Name() string {
+	if r == nil {
+		return ""
+	}
+	return r.name
+}
 
-// Dir is the directory the region's file is in.
-func (r *Region) Dir() string { return r.dir }
+// Dir is the directory the region's file is in ("" for a nil region).
+func (r *Region) Dir() string {
+	if r == nil {
+		return ""
+	}
+	return r.dir
+}
 
-// Info describes the region (the zero RegionInfo if its file was shrunk
-// under us).
+// Info describes the region (the zero RegionInfo once it is closed, or if
+// its file was shrunk under us).
 func (r *Region) Info() (ri RegionInfo) {
+	if r == nil || r.fd < 0 {
+		return RegionInfo{}
+	}
 	var err error
 	defer faultErr(noFault(), &err)
 	h := r.hdr()
@@ -378,14 +462,14 @@ func isRegion(path string) bool {
 
 // UnlinkRegion removes region name from dir ("" = $RILL_DIR or /dev/shm)
 // and the FIFOs of its consumers.  Processes that have it mapped keep using
-// it.
+// it.  A missing region or directory is a *NotExistError.
 func UnlinkRegion(name, dir string) error {
 	if !validName(name) {
 		return ErrInval
 	}
 	d := regionDir(dir)
 	if err := fileUnlink(d + "/" + name); err != nil {
-		return err
+		return notExist(err, d, name, "")
 	}
 	fifosUnlink(d, name)
 	return nil
@@ -412,16 +496,18 @@ func lockUnused(dir, name string) (int, error) {
 }
 
 // RegionInUse reports whether some live process has region name open or
-// joined to one of its channels.
+// joined to one of its channels.  A missing region or directory is a
+// *NotExistError.
 func RegionInUse(name, dir string) (bool, error) {
 	if !validName(name) {
 		return false, ErrInval
 	}
 	// Read-only: asking needs no right to write the file.  Any lock held
 	// by another open file description is a user's.
-	fd, size, err := fileOpen(regionDir(dir)+"/"+name, false)
+	d := regionDir(dir)
+	fd, size, err := fileOpen(d+"/"+name, false)
 	if err != nil {
-		return false, err
+		return false, notExist(err, d, name, "")
 	}
 	defer closeFd(fd)
 	if size < pageSize || readMagic(fd) != regionMagic {

@@ -11,6 +11,7 @@ package rill
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,11 @@ func laneName(svc string, dir byte, k uint32) string { return fmt.Sprintf("%s.%c
 func rpcNameOK(name string) bool { return validName(name) && len(name) <= RPCNameMax }
 
 // CreateService creates service name in the region: for each lane K a
-// request channel NAME.q.K and a response channel NAME.r.K (docs/rpc.md).
+// request channel NAME.q.K and a response channel NAME.r.K (docs/rpc.md),
+// lane Lanes-1 first, lane 0 last and NAME.r.0 the very last, so that a
+// service whose NAME.r.0 exists is whole (WaitChannel on it waits for a
+// service; while it is being made, lane 0 is missing and Connect and Serve
+// say ErrNoEnt).
 // Errors: ErrInval (a name longer than RPCNameMax, more than RPCMaxLanes
 // lanes, options no channel can have), ErrExist, ErrNoSpace, ErrIO.
 func (r *Region) CreateService(name string, opts *RPCOpts) error {
@@ -73,7 +78,21 @@ func (r *Region) CreateService(name string, opts *RPCOpts) error {
 	if ChannelFootprint(co) == 0 {
 		return ErrInval
 	}
+	// None of its channels may exist: nothing is made then.
 	for k := uint32(0); k < o.Lanes; k++ {
+		for _, d := range []byte{'q', 'r'} {
+			if _, err := r.findChannel(laneName(name, d, k)); !errors.Is(err, ErrNoEnt) {
+				if err == nil {
+					return ErrExist
+				}
+				return err
+			}
+		}
+	}
+	// Lane 0 last, its response channel the very last: a service whose
+	// NAME.r.0 exists is whole, and laneCount sees none of it before.
+	for k := o.Lanes; k > 0; {
+		k--
 		for _, d := range []byte{'q', 'r'} {
 			if err := r.CreateChannel(laneName(name, d, k), co); err != nil {
 				return err
@@ -94,7 +113,9 @@ func (r *Region) laneCount(name string) uint32 {
 }
 
 // Handler answers one request: it returns its response and status 0, or a
-// nonzero status, sent back to the caller as the call's error code.  The
+// nonzero status, sent back to the caller as the call's error code:
+// ErrNoMethod.Code() for a method it does not serve (the server does not
+// know the methods: the handler tells), its own codes for the rest.  The
 // response is best built in resp (the service's MaxMsg bytes) and returned
 // as a slice of it: on a service whose messages fit one fragment (MaxMsg
 // <= MTU) resp lies in the response ring, and a response that starts at a
@@ -193,7 +214,9 @@ func (w *rpcWorker) serveLane(i int, fn Handler) int {
 // give the program at least as many Ps (GOMAXPROCS) as workers, or a
 // woken worker may wait for the runtime to take a P back from a sleeping
 // one (rill-guest sets GOMAXPROCS so when the environment does not).
-// Errors: ErrInval, ErrNoEnt, ErrBusy (another server holds a lane).
+// Errors: ErrInval (workers < 1, a bad name), ErrNoEnt (no such service),
+// ErrWorkers (more workers than the service has lanes: each worker owns at
+// least one), ErrBusy (another server holds a lane).
 func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
 	if !rpcNameOK(name) || fn == nil {
 		return nil, ErrInval
@@ -202,8 +225,11 @@ func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
 	if lanes == 0 {
 		return nil, ErrNoEnt
 	}
-	if workers < 1 || workers > int(lanes) {
+	if workers < 1 {
 		return nil, ErrInval
+	}
+	if workers > int(lanes) {
+		return nil, ErrWorkers // a worker would have no lane
 	}
 	s := &Server{w: make([]*rpcWorker, workers)}
 	for i := range s.w {
@@ -328,6 +354,16 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// WaitServer waits up to timeout (Forever: no limit; 0 or less: looks
+// once) until a server serves the client's lane: a live server worker has
+// joined its request channel, so a call sent now will be answered.  For a
+// host that starts its guest itself (rather than reading a "ready" line
+// from it).  nil or ErrTimedOut.  As rill_rpc_wait_server.
+func (c *Client) WaitServer(timeout time.Duration) error {
+	_, err := c.p.WaitConsumers(1, timeout) // the request channel's consumers are the server's workers
+	return err
+}
+
 // Capacity is how many calls the client may have in flight.
 func (c *Client) Capacity() int { return int(c.cap) }
 
@@ -394,8 +430,10 @@ func (c *Client) Commit(method uint16, off, n int) (uint64, error) {
 
 // Recv receives the next response of a call in flight into resp, without
 // waiting.  ErrAgain (nothing in flight, or nothing yet), ErrMsgSize
-// (res.Size set: call again with more room), or ErrDead / ErrClosed: the
-// server died or left and every call in flight is lost.
+// (res.Size set: call again with more room), or ErrServerDead /
+// ErrServerLeft: the server died or stopped and every call in flight is
+// lost (errors.Is matches them to ErrDead / ErrClosed, what they were
+// before 0.3).
 func (c *Client) Recv(resp []byte, res *RPCResult) error {
 	return c.RecvWait(resp, res, 0)
 }
@@ -445,7 +483,14 @@ func (c *Client) recv(resp []byte, res *RPCResult, timeout time.Duration, inPlac
 			res.Size = m.Size
 			return nil, err
 		}
-		if err != nil {
+		// The response channel's producer is the server: name it.
+		switch err {
+		case nil:
+		case ErrDead:
+			return nil, ErrServerDead
+		case ErrClosed:
+			return nil, ErrServerLeft
+		default:
 			return nil, err
 		}
 		if stale {

@@ -3,6 +3,7 @@
 package rill
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,8 +32,21 @@ func TestRPCArgs(t *testing.T) {
 	if _, err := r.Connect("none"); err != ErrNoEnt {
 		t.Errorf("no service: %v", err)
 	}
-	if _, err := r.Serve("svc", 5, rpcTestHandler); err != ErrInval {
+	if _, err := r.Serve("svc", 5, rpcTestHandler); err != ErrWorkers {
 		t.Errorf("5 workers for 4 lanes: %v", err)
+	}
+	if _, err := r.Serve("svc", 0, rpcTestHandler); err != ErrInval {
+		t.Errorf("no workers: %v", err)
+	}
+	if err := r.CreateService("svc", nil); err != ErrExist {
+		t.Errorf("again: %v", err)
+	}
+	// made from the last lane to the first, svc.r.0 last: a service whose
+	// svc.r.0 exists is whole (and EEXIST above made nothing)
+	objs, err := r.Objects()
+	must(t, err)
+	if objs[0].Name != "svc.q.3" || objs[len(objs)-1].Name != "svc.r.0" || len(objs) != 8 {
+		t.Errorf("objects: %+v", objs)
 	}
 	var cs []*Client
 	for i := 0; i < 4; i++ {
@@ -87,26 +101,28 @@ func TestRPCGo(t *testing.T) {
 }
 
 // startGoGuest runs the Go peer serving the test service; closing the
-// returned stdin stops it.
+// returned stdin stops it.  Its output is not read: clients wait for it
+// with WaitServer (rill_rpc_wait_server).
 func startGoGuest(t *testing.T, r *Region, workers int) (*exec.Cmd, func()) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "rpc-serve", r.Dir(), r.Name(), "svc", fmt.Sprint(workers))
 	cmd.Env = append(os.Environ(), "RILL_GO_PEER=1")
 	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	must(t, err)
 	in, err := cmd.StdinPipe()
 	must(t, err)
 	must(t, cmd.Start())
-	line := make([]byte, 6)
-	if _, err := out.Read(line); err != nil || string(line) != "ready\n" {
-		t.Fatalf("guest: %q %v", line, err)
-	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
 	return cmd, func() { in.Close() }
 }
 
-// A C host calling a Go guest in another process, and the Go guest killed
-// with calls in flight: they fail with ErrDead, nothing hangs.
+// A C host calling a Go guest in another process (the host waits for the
+// guest with rill_rpc_wait_server), and the Go guest killed with calls in
+// flight: they fail with ErrServerDead, nothing hangs.
 func TestRPCCHostGoGuest(t *testing.T) {
 	r := rpcRegion(t)
 	guest, stop := startGoGuest(t, r, 2)
@@ -127,7 +143,7 @@ func TestRPCCHostGoGuest(t *testing.T) {
 	t0 := time.Now()
 	for err = nil; err == nil; err = c.RecvWait(buf, &res, 5*time.Second) {
 	}
-	if err != ErrDead || time.Since(t0) > 2*time.Second {
+	if err != ErrServerDead || !errors.Is(err, ErrDead) || time.Since(t0) > 2*time.Second {
 		t.Fatalf("after the guest died: %v after %v", err, time.Since(t0))
 	}
 	c.Close()
@@ -137,9 +153,9 @@ func TestRPCCHostGoGuest(t *testing.T) {
 func TestRPCGoHostCGuest(t *testing.T) {
 	r := rpcRegion(t)
 	guest := startC(t, "rpc-serve", r.Dir(), r.Name(), "svc", "2")
-	guest.ready(t)
 	c, err := r.Connect("svc")
 	must(t, err)
+	must(t, c.WaitServer(30*time.Second)) // not its "ready" line
 	must(t, rpcCalls(c, scale(100000), 512, 2048))
 	c.Close()
 	guest.in.Close()
@@ -278,4 +294,38 @@ func TestRPCKilledCHost(t *testing.T) {
 	t0 := time.Now()
 	must(t, rpcCalls(c, 5000, 512, 2048))
 	t.Logf("next host served 5000 calls %v after the kill", time.Since(t0))
+}
+
+// A client connected before its server waits for it; a server that stops
+// fails the calls in flight with ErrServerLeft.
+func TestRPCWaitServerStopped(t *testing.T) {
+	r := rpcRegion(t)
+	c, err := r.Connect("svc")
+	must(t, err)
+	defer c.Close()
+	if err := c.WaitServer(0); err != ErrTimedOut {
+		t.Errorf("no server, timeout 0: %v", err)
+	}
+	t0 := time.Now()
+	if err := c.WaitServer(50 * time.Millisecond); err != ErrTimedOut || time.Since(t0) < 50*time.Millisecond {
+		t.Errorf("no server: %v after %v", err, time.Since(t0))
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.WaitServer(30 * time.Second) }()
+	srv, err := r.Serve("svc", 1, rpcTestHandler)
+	must(t, err)
+	must(t, <-done)
+	var res RPCResult
+	must(t, c.Call(1, []byte("hi"), make([]byte, 64), &res, 5*time.Second))
+	srv.Stop()
+	if _, err := c.Send(1, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	err = c.RecvWait(make([]byte, 64), &res, 5*time.Second)
+	if err != ErrServerLeft || !errors.Is(err, ErrClosed) {
+		t.Fatalf("after the server stopped: %v", err)
+	}
+	if err := c.WaitServer(0); err != ErrTimedOut {
+		t.Errorf("stopped server: %v", err)
+	}
 }

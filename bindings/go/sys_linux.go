@@ -7,6 +7,7 @@ package rill
 // FIFOs and clocks.  Every function returns nil or an Error.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -379,6 +380,99 @@ func park(addr *uint32, expect uint32, timeout time.Duration) error {
 	return errnoErr(e)
 }
 
+// dirWatch watches dir for names that appear in it (inotify), as
+// rill__dir_watch: set it before the first look, so that an entry made
+// after it is never missed.  ErrNoDir if dir does not exist.
+func dirWatch(dir string) (int, error) {
+	w, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return -1, errnoErr(err)
+	}
+	// IN_CREATE: a region linked into place; IN_MOVED_TO: one renamed
+	// there; *_SELF: the directory itself went away.
+	_, err = unix.InotifyAddWatch(w, dir, unix.IN_CREATE|unix.IN_MOVED_TO|
+		unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_ONLYDIR)
+	if err != nil {
+		unix.Close(w)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return -1, ErrNoDir
+		}
+		return -1, errnoErr(err)
+	}
+	return w, nil
+}
+
+// dirWatchRead reads the events queued on w: true if one names name (or
+// events were lost), ErrNoDir if the directory went away.
+func dirWatchRead(w int, name string) (bool, error) {
+	var buf [4096]byte
+	hit := false
+	for {
+		n, err := unix.Read(w, buf[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN || n == 0 {
+			return hit, nil
+		}
+		if err != nil {
+			return false, errnoErr(err)
+		}
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
+			switch {
+			case ev.Mask&unix.IN_Q_OVERFLOW != 0:
+				hit = true
+			case ev.Mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0:
+				return false, ErrNoDir
+			default:
+				if i := bytes.IndexByte(nameBytes, 0); i >= 0 {
+					nameBytes = nameBytes[:i]
+				}
+				hit = hit || string(nameBytes) == name
+			}
+			off += unix.SizeofInotifyEvent + int(ev.Len)
+		}
+	}
+}
+
+// testHookSleep, when set (by tests), is called before a wait for the
+// other side goes to sleep (ppoll, futex), after its last look.
+var testHookSleep func()
+
+// dirWatchWait sleeps until an entry named name is created in (or moved
+// into) the directory w watches, at most timeout (Forever: no limit), as
+// rill__dir_watch_wait: nil (also when the kernel dropped events: look
+// again), ErrTimedOut, ErrNoDir (the directory was removed), or an error.
+func dirWatchWait(w int, name string, timeout time.Duration) error {
+	deadline := uint64(math.MaxUint64)
+	if timeout != Forever {
+		deadline = addSat(monoNs(), uint64(timeout))
+	}
+	for {
+		if hit, err := dirWatchRead(w, name); hit || err != nil {
+			return err
+		}
+		var tsp *unix.Timespec
+		if deadline != math.MaxUint64 {
+			now := monoNs()
+			if now >= deadline {
+				return ErrTimedOut
+			}
+			ts := unix.NsecToTimespec(int64(deadline - now))
+			tsp = &ts
+		}
+		if testHookSleep != nil {
+			testHookSleep()
+		}
+		fds := []unix.PollFd{{Fd: int32(w), Events: unix.POLLIN}}
+		if _, err := unix.Ppoll(fds, tsp, nil); err != nil && err != unix.EINTR {
+			return errnoErr(err)
+		}
+	}
+}
+
 // unpark wakes every thread parked on addr, in any process.
 func unpark(addr *uint32) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWake,
@@ -459,32 +553,47 @@ func fifoPath(dir, region, ch string, slot uint32) string {
 }
 
 // fifoReader makes the FIFO with mode if needed and opens it read-write and
-// non-blocking (it never sees end-of-file).
+// non-blocking (it never sees end-of-file).  It adopts only a FIFO that the
+// effective user owns: a name planted by another user first (a FIFO, a
+// regular file, a symlink) is refused with ErrAccess, never read from.
 func fifoReader(path string, mode uint32) (int, error) {
+	made := false
 	if err := unix.Mkfifo(path, 0o600); err == nil {
-		if err := unix.Chmod(path, mode); err != nil {
-			unix.Unlink(path)
-			return -1, errnoErr(err)
-		}
+		made = true
 	} else if err != unix.EEXIST {
 		return -1, dirErr(path, err)
 	}
-	fd, err := fifoOpen(path, unix.O_RDWR)
-	if err != nil && err != ErrAccess {
-		return -1, errnoErr(err)
+	fd, err := fifoOpen(path, unix.O_RDWR, true)
+	if err != nil {
+		if err != ErrAccess {
+			err = errnoErr(err)
+		}
+		return -1, err
 	}
-	return fd, err
+	if made { // on the fd: the name could have been swapped meanwhile
+		if err := unix.Fchmod(fd, mode); err != nil {
+			unix.Close(fd)
+			unix.Unlink(path)
+			return -1, errnoErr(err)
+		}
+	}
+	return fd, nil
 }
 
-// fifoOpen opens path non-blocking with flags, and checks it is a FIFO
-// (ErrAccess if not); other errors are unix errors.
-func fifoOpen(path string, flags int) (int, error) {
+// fifoOpen opens path non-blocking with flags, never through a symlink,
+// and checks it is a FIFO, owned by the effective user if owned (ErrAccess
+// if not); other errors are unix errors.
+func fifoOpen(path string, flags int, owned bool) (int, error) {
 	fd, err := unix.Open(path, flags|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err == unix.ELOOP { // a symlink
+		return -1, ErrAccess
+	}
 	if err != nil {
 		return -1, err
 	}
 	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO ||
+		owned && st.Uid != uint32(unix.Geteuid()) {
 		unix.Close(fd)
 		return -1, ErrAccess
 	}
@@ -494,7 +603,7 @@ func fifoOpen(path string, flags int) (int, error) {
 // fifoWriter opens the write end, non-blocking: ErrNoEnt when the FIFO does
 // not exist or nobody has it open to read.
 func fifoWriter(path string) (int, error) {
-	fd, err := fifoOpen(path, unix.O_WRONLY)
+	fd, err := fifoOpen(path, unix.O_WRONLY, false)
 	switch {
 	case err == nil, err == ErrAccess:
 		return fd, err

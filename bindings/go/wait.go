@@ -76,6 +76,9 @@ func (c *Consumer) producerGone(checkLock bool) error {
 
 // Producer tells whether the channel's producer is alive.
 func (c *Consumer) Producer() Liveness {
+	if c == nil || c.meta == nil {
+		return PeerUnknown
+	}
 	st := atomic.LoadUint32(&c.prod.state)
 	return liveness(c.fd, c.prodLockOff, st == prodJoined)
 }
@@ -98,6 +101,9 @@ func spinTry(now uint64, spin, timeout time.Duration, try func() error) error {
 }
 
 func (c *Consumer) waitFor(timeout time.Duration, try func() error) error {
+	if c == nil || c.meta == nil {
+		return ErrInval
+	}
 	err := try()
 	if err != ErrAgain || timeout <= 0 {
 		return err
@@ -179,8 +185,13 @@ func (c *Consumer) RecvWait(buf []byte, m *Meta, timeout time.Duration) (int, er
 // should look again, for an event loop.  It is a FIFO next to the region
 // (DIR/.rill-fifo@REGION@CHANNEL@SLOT), owned by the consumer: do not close
 // it.  Use it as: Arm() returns false → wait until the fd is readable; then
-// Poll or Recv until ErrAgain, and Arm again.
+// Poll or Recv until ErrAgain, and Arm again.  ErrAccess if that name is
+// taken by anything but a FIFO the effective user owns (another user's
+// FIFO, a regular file, a symlink): the consumer never adopts it.
 func (c *Consumer) Fd() (int, error) {
+	if c == nil || c.meta == nil {
+		return -1, ErrInval
+	}
 	if c.fifoFd < 0 {
 		fd, err := fifoReader(c.fifo, c.mode)
 		if err != nil {
@@ -209,7 +220,7 @@ func (c *Consumer) ready() bool {
 // producer's death does not make the fd readable: arm at least every so
 // often to notice it.
 func (c *Consumer) Arm() (bool, error) {
-	if c.fifoFd < 0 {
+	if c == nil || c.meta == nil || c.fifoFd < 0 {
 		return false, ErrInval
 	}
 	fifoDrain(c.fifoFd)
@@ -319,6 +330,11 @@ const WaitAnyMax = 128
 func WaitAny(cs []*Consumer, timeout time.Duration) (int, error) {
 	if len(cs) == 0 || len(cs) > WaitAnyMax {
 		return -1, ErrInval
+	}
+	for _, c := range cs {
+		if c == nil || c.meta == nil {
+			return -1, ErrInval
+		}
 	}
 	anyReady := func() int {
 		for i, c := range cs {

@@ -3,9 +3,11 @@
 //
 //   rill_fbhost --guest PATH [--calls N] [--inflight W]
 //
-// It makes a private region holding the service "calc" (one lane whose
-// messages fit one fragment), starts the Go guest PATH on it, and makes N
-// Compute calls with W in flight.  Each request is a calc.Request that a
+// It starts the Go guest PATH, which waits for its region to appear, makes
+// that private region holding the service "calc" (one lane whose messages
+// fit one fragment), waits until the guest serves (rill_rpc_wait_server:
+// no output of the guest is parsed for it), and makes N Compute calls
+// with W in flight.  Each request is a calc.Request that a
 // FlatBufferBuilder builds directly in the space reserved in the request
 // ring (rill_rpc_reserve); FlatBuffers builds backwards, so the finished
 // buffer lies at the tail of that space and is sent from there
@@ -130,8 +132,9 @@ int fail(const char *what, int rc) {
   return 1;
 }
 
-// Starts the guest with its stdout on a pipe (*OUT) and waits for its
-// ready line.
+// Starts the guest with its stdout on a pipe (*OUT), where it says at the
+// end how many answers it built in place.  The guest waits for the region
+// and the service to appear.
 pid_t start_guest(const char *path, const char *dir, FILE **out) {
   int fds[2];
   if (pipe(fds)) return -1;
@@ -146,17 +149,34 @@ pid_t start_guest(const char *path, const char *dir, FILE **out) {
     _exit(127);
   }
   close(fds[1]);
-  char line[256] = "";
   FILE *f = pid > 0 ? fdopen(fds[0], "r") : nullptr;
   if (!f) close(fds[0]);
-  if (pid > 0 && !(f && fgets(line, sizeof line, f) && strstr(line, "serving"))) {
+  if (pid > 0 && !f) {
     kill(pid, SIGTERM);
     waitpid(pid, nullptr, 0);
     pid = -1;
   }
-  if (pid < 0 && f) fclose(f), f = nullptr;
   *out = f;
   return pid;
+}
+
+// Waits until the guest PID serves the client's lane, at most 30 s: 0, or
+// 1 (said why) if it did not or exited first.
+int await_guest(rill_rpc_client *c, pid_t pid) {
+  for (int i = 0; i < 300; i++) {
+    // Asleep until the guest's worker joins the lane; the slices only look
+    // after the guest process (one that died joins nothing).
+    int rc = rill_rpc_wait_server(c, kSec / 10);
+    if (rc == 0) return 0;
+    if (rc != -RILL_ETIMEDOUT) return fail("wait for the guest", rc);
+    siginfo_t si{};  // exited? (left unreaped: stop_guest() reaps it)
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
+      fprintf(stderr, "rill_fbhost: the guest exited before serving\n");
+      return 1;
+    }
+  }
+  fprintf(stderr, "rill_fbhost: the guest did not serve within 30 s\n");
+  return 1;
 }
 
 // Stops the guest; 0 if it ended well and built every answer in place.
@@ -233,6 +253,13 @@ int run(rill_rpc_client *c, uint64_t calls, uint32_t inflight) {
             res.status);
     return 1;
   }
+  // A method the guest does not serve has its own answer.
+  rc = rill_rpc_call(c, kCompute + 1, junk, sizeof junk, resp, sizeof resp, &res, 5 * kSec);
+  if (rc || res.status != -RILL_ENOMETHOD) {
+    fprintf(stderr, "rill_fbhost: an unknown method got %s, status %d (%s)\n", rill_strerror(rc),
+            res.status, rill_strerror(res.status));
+    return 1;
+  }
   printf("rill_fbhost: %llu calls, %u in flight, %llu wrong, in %.3f s (%.0f calls/s); "
          "%llu requests built in the ring, every answer read in place\n",
          (unsigned long long)calls, inflight, (unsigned long long)st.bad, s, (double)calls / s,
@@ -274,12 +301,13 @@ int main(int argc, char **argv) {
   int status = 1, rc;
   rill_rpc_opts so{};
   so.lanes = 1, so.depth = 256, so.mtu = kMsg, so.max_msg = kMsg;
-  if ((rc = rill_region_create("fbdemo", &ro, &r))) status = fail("create region", rc);
-  else if ((rc = rill_rpc_service_create(r, "calc", &so))) status = fail("create service", rc);
-  else if ((pid = start_guest(guest, dir.data(), &out)) < 0)
+  // The guest first: it waits for the region and the service.
+  if ((pid = start_guest(guest, dir.data(), &out)) < 0)
     fprintf(stderr, "rill_fbhost: the guest %s did not start\n", guest);
+  else if ((rc = rill_region_create("fbdemo", &ro, &r))) status = fail("create region", rc);
+  else if ((rc = rill_rpc_service_create(r, "calc", &so))) status = fail("create service", rc);
   else if ((rc = rill_rpc_connect(r, "calc", &c))) status = fail("connect", rc);
-  else status = run(c, calls, inflight);
+  else if (!await_guest(c, pid)) status = run(c, calls, inflight);
   rill_rpc_close(c);
   if (pid > 0 && stop_guest(pid, out)) status = 1;
   rill_region_close(r);

@@ -20,6 +20,7 @@
  *   recv C N                           consume N messages -> ok GOT
  *   poll C                             one poll -> ok RC LOST
  *   flush                              flush every endpoint
+ *   flushc C                           flush consumer C alone
  *   leave C | leavep P                 leave an endpoint
  *   exit                               leave everything and exit 0
  *
@@ -130,6 +131,11 @@ static void cmd(char *line) {
   } else if (!strcmp(c0, "flush")) {
     for (int i = 0; i < nprods; i++) if (prods[i].p) rill_producer_flush(prods[i].p);
     for (int i = 0; i < nconss; i++) if (conss[i].c) rill_consumer_flush(conss[i].c);
+    ANSWER("ok");
+  } else if (!strcmp(c0, "flushc") && argc == 2) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }
+    rill_consumer_flush(conss[i].c);
     ANSWER("ok");
   } else if (!strcmp(c0, "leave") && argc == 2) {
     int i = atoi(argv[1]);

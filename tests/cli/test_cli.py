@@ -157,6 +157,42 @@ def test_help_and_usage(shm):
         assert "Try 'rill" in p.stderr, args
     p = subprocess.run([RILL], capture_output=True, text=True)
     assert p.returncode == 2 and "Usage: rill" in p.stderr
+    # help about help
+    for args in (["help", "--help"], ["help", "-h"], ["help", "help"], ["help"]):
+        assert rill(shm, *args, check=0).stdout == top
+    rill(shm, "help", "nosuch", check=2)
+    rill(shm, "help", "ls", "info", check=2)
+
+
+def test_option_errors(shm):
+    """An option error is said once (not by getopt and again by rill),
+    naming the option."""
+    for args, what in ((["ls", "--bogus"], "unknown option '--bogus'"),
+                       (["ls", "-x"], "unknown option '-x'"),
+                       (["tail", "-fz", "md/ch"], "unknown option '-z'"),
+                       (["monitor", "--interval"], "option '--interval' needs a value"),
+                       (["monitor", "-i"], "option '-i' needs a value"),
+                       (["clean", "--dry-run=1"], "option '--dry-run=1' is unknown or takes no value"),
+                       (["--bogus", "ls"], "unknown option '--bogus'")):
+        p = rill(shm, *args, check=2)
+        lines = p.stderr.splitlines()
+        assert len(lines) == 2 and what in lines[0] and lines[1].startswith("Try 'rill"), (args, p.stderr)
+
+
+def test_dir_has_no_short_option(shm):
+    """--dir is the directory everywhere; -d is monitor's delay, as in top."""
+    for c in COMMANDS[:-1]:
+        assert "-d, --dir" not in rill(shm, c, "--help", check=0).stdout
+    assert "-d, --dir" not in rill(shm, "--help", check=0).stdout
+    for args in (["-d", shm, "ls"], ["ls", "-d", shm], ["info", "-d", shm, "x"], ["rm", "-d", shm, "x"],
+                 ["clean", "-d", shm], ["create", "-d", shm, "x"], ["tail", "-d", shm, "x/y"]):
+        p = subprocess.run([RILL, *args], capture_output=True, text=True, timeout=DEADLINE)
+        assert p.returncode == 2 and "unknown option '-d'" in p.stderr, args
+    rill(shm, "create", "md", "--size", "1M", check=0)
+    out = subprocess.run([RILL, "monitor", "--dir", shm, "-d", "0.05", "-n", "2"],
+                         capture_output=True, text=True, timeout=DEADLINE, check=True).stdout
+    assert out.count("every 0.1s") == 2  # -d 0.05, shown to a tenth
+    rill(shm, "monitor", "-d", "0", "-n", "1", check=2)
 
 
 def test_failures_exit_1(shm):
@@ -164,6 +200,11 @@ def test_failures_exit_1(shm):
     assert "no such region" in p.stderr
     rill(shm, "tail", "nosuch/ch", check=1)
     rill(shm, "monitor", "--once", "-i", "0.05", "nosuch", check=1)
+    # without --once too: it does not loop saying "no such region"
+    p = rill(shm, "monitor", "-i", "0.05", "nosuch", check=1)
+    assert p.stderr == "rill monitor: nosuch: no such region or channel\n"
+    p = rill(shm, "monitor", "-i", "0.05", "--json", "nosuch/ch", check=1)
+    assert p.stdout == ""
     rill(shm, "monitor", "--prometheus", "nosuch", check=1)
     rill(shm, "rm", "nosuch", check=1)
     p = rill(os.path.join(shm, "absent"), "ls", check=1)
@@ -202,8 +243,20 @@ def test_create_and_rm(shm, peers):
     # rm: refused while a live process has the region open, unless --force
     peer = peers(shm)
     peer.do("producer md/quotes")
-    assert "in use" in rill(shm, "rm", "md", check=1).stderr
+    # it names who holds it: the processes that have it open
+    err = rill(shm, "rm", "md", check=1).stderr
+    assert err == f"rill rm: md is in use by pid {peer.pid} (rill_cli_fixtur) (--force removes it anyway)\n"
     assert os.path.exists(os.path.join(shm, "md"))
+    if os.geteuid() == 0:
+        # a user who may not read the holder's /proc entries is told so,
+        # not shown a wrong pid
+        os.chmod(shm, 0o755)
+        os.chmod(os.path.join(shm, "md"), 0o666)
+        p = subprocess.run([RILL, "--dir", shm, "rm", "md"], capture_output=True, text=True,
+                           timeout=DEADLINE, preexec_fn=lambda: (os.setgid(4242), os.setuid(4242)))
+        assert p.returncode == 1 and "in use by a live process that cannot be named" in p.stderr
+        assert str(peer.pid) not in p.stderr
+        os.chmod(os.path.join(shm, "md"), 0o640)
     peer.exit()
     assert rill(shm, "rm", "md", check=0).stdout == "removed md\n"
     assert not os.path.exists(os.path.join(shm, "md"))
@@ -213,6 +266,27 @@ def test_create_and_rm(shm, peers):
     peer.do("producer busy/ch")
     assert "was in use" in rill(shm, "rm", "--force", "busy", check=0).stdout
     assert not os.path.exists(os.path.join(shm, "busy"))
+
+
+def test_rm_only_fifos_of_the_owner(shm):
+    """rm removes the region's FIFOs, not a file someone else named like
+    one (as root, rm once removed any .rill-fifo@NAME@* entry)."""
+    rill(shm, "create", "R", check=0)
+    fifo = os.path.join(shm, ".rill-fifo@R@c@0")
+    os.mkfifo(fifo, 0o600)
+    plain = os.path.join(shm, ".rill-fifo@R@x@0")
+    with open(plain, "w") as f:
+        f.write("someone's notes\n")
+    other = os.path.join(shm, ".rill-fifo@R@y@1")
+    os.mkfifo(other, 0o600)
+    if os.geteuid() == 0:
+        os.chown(plain, 4242, -1)
+        os.chown(other, 4242, -1)
+    assert rill(shm, "rm", "R", check=0).stdout == "removed R\n"
+    assert not os.path.exists(os.path.join(shm, "R")) and not os.path.exists(fifo)
+    assert open(plain).read() == "someone's notes\n"
+    if os.geteuid() == 0:
+        assert os.path.exists(other)
 
 
 # ---- ls ------------------------------------------------------------------------
@@ -381,6 +455,27 @@ def test_info_channel(shm, peers):
 
 
 # ---- monitor -----------------------------------------------------------------------
+
+
+def test_info_consumer_never_ahead(shm, peers):
+    """The producer flushes its sequence number lazily, a consumer when
+    asked: info must not show a consumer ahead of its producer."""
+    peer = peers(shm)
+    quotes(peer)
+    peer.do("flush")
+    assert peer.do("send 0 20") == [20]  # not flushed by the producer
+    assert peer.do("recv 0 20") == [20]
+    peer.do("flushc 0")
+    ch = rill_json(shm, "info", "--json", "md/quotes")["channel"]
+    c0 = consumer_of(ch, 0)
+    assert c0["seq"] == 20
+    assert ch["producer"]["seq"] >= 20 and c0["lag"] == ch["producer"]["seq"] - 20
+    for c in ch["consumers"]:
+        assert c["seq"] + c["lag"] == ch["producer"]["seq"]
+    out = rill(shm, "info", "md/quotes", check=0).stdout
+    assert re.search(r"next seq (\d+)", out)[1] == str(ch["producer"]["seq"])
+    region = rill_json(shm, "info", "--json", "md")
+    assert channel_of(region, "quotes")["producer"]["seq"] == ch["producer"]["seq"]
 
 
 def test_monitor_once_json(shm, peers):
@@ -603,6 +698,13 @@ def test_monitor_batch(shm, peers):
     out = rill(shm, "monitor", "-i", "0.05", "-n", "2", check=0).stdout
     assert "\x1b" not in out
     assert out.count("rill monitor") == 2 and out.count("consumer 1 lossy") == 2
+    # a terminal 80 wide (rows cut at 80) shows every column up to P99
+    header = [line for line in out.splitlines() if line.startswith("CHANNEL / ENDPOINT")][0]
+    assert header[:80].split()[8:10] == ["P50", "P99"], header
+    rows = [line for line in out.splitlines() if line.startswith("  consumer ")]
+    assert rows
+    for row in rows:
+        assert row[:80].split()[:10] == row.split()[:10], row  # "consumer N MODE" and 7 cells
 
 
 # ---- tail --------------------------------------------------------------------------
@@ -707,13 +809,49 @@ def test_tail_interrupted(shm, peers):
 def test_clean(shm, peers):
     live = three_regions(shm, peers)
     before = sorted(os.listdir(shm))
-    out = rill(shm, "clean", "--dry-run", check=0).stdout
+    # younger than the grace period (default a minute): kept
+    assert "nothing to clean" in rill(shm, "clean", check=0).stdout
+    assert "nothing to clean" in rill(shm, "clean", "--min-age", "1h", check=0).stdout
+    assert sorted(os.listdir(shm)) == before
+    out = rill(shm, "clean", "--dry-run", "--min-age", "0", check=0).stdout
     assert sorted(out.splitlines()) == ["would remove gone", "would remove idle"]
     assert sorted(os.listdir(shm)) == before
-    out = rill(shm, "clean", check=0).stdout
+    out = rill(shm, "clean", "--min-age", "0", check=0).stdout
     assert sorted(out.splitlines()) == ["removed gone", "removed idle"]
     assert sorted(os.listdir(shm)) == ["md", "notes.txt"]
-    assert "nothing to clean" in rill(shm, "clean", check=0).stdout
+    assert "nothing to clean" in rill(shm, "clean", "--min-age", "0", check=0).stdout
     # the live region is untouched and still works
     assert live.do("send 0 3") == [3]
     assert [r["name"] for r in rill_json(shm, "ls", "--json")["regions"]] == ["md"]
+
+
+def test_clean_keeps_new_regions(shm):
+    """A region made by `rill create` is idle at once (nobody has joined
+    yet); clean must not remove it before the grace period."""
+    rill(shm, "create", "fresh", "--size", "1M", check=0)
+    assert "nothing to clean" in rill(shm, "clean", check=0).stdout
+    assert os.path.exists(os.path.join(shm, "fresh"))
+    # no grace period, and `rill create` has exited: it goes
+    assert rill(shm, "clean", "--min-age", "0", check=0).stdout == "removed fresh\n"
+    for bad in ("-1", "soon", "5x"):
+        rill(shm, "clean", "--min-age", bad, check=2)
+
+
+def test_clean_unfinished_regions(shm):
+    """A creator killed after reserving the pages of .NAME.PID.RAND.tmp and
+    before linking it leaves it behind: ls never shows it, clean removes it
+    once PID is dead."""
+    p = subprocess.Popen(["sleep", "60"])
+    p.kill()
+    p.wait()
+    name = f".R.{p.pid}.0123456789abcdef.tmp"
+    with open(os.path.join(shm, name), "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, 8 << 12)
+    mine = f".R.{os.getpid()}.0123456789abcdef.tmp"  # its creator lives
+    with open(os.path.join(shm, mine), "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, 8 << 12)
+    assert "no regions" in rill(shm, "ls", check=0).stdout
+    assert "nothing to clean" in rill(shm, "clean", check=0).stdout
+    out = rill(shm, "clean", "--min-age", "0", check=0).stdout
+    assert out == f"removed {name} (a region its creator did not finish: it died)\n"
+    assert os.listdir(shm) == [mine]

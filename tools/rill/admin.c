@@ -3,28 +3,36 @@
  * what is in shared memory, and the way to the benchmark. */
 #include "cli.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* ---- clean --------------------------------------------------------------------- */
 
 static const char clean_usage[] =
-    "Usage: rill clean [--dir DIR] [--dry-run] [DIR]\n"
+    "Usage: rill clean [--dir DIR] [--dry-run] [--min-age DURATION] [DIR]\n"
     "\n"
-    "Removes the regions of DIR (default $RILL_DIR, else /dev/shm) whose every\n"
-    "user is dead, with their consumers' FIFOs.  A region that a live process\n"
-    "has open is never touched: the removal happens under an exclusive lock\n"
-    "that no live user can be holding.  Files that are not rill regions are\n"
-    "left alone.  Prints a line per region removed (or, with --dry-run, that\n"
-    "would be).\n"
+    "Removes the regions of DIR (default $RILL_DIR, else /dev/shm) that nobody\n"
+    "uses, with their consumers' FIFOs, and the temporary files of creators that\n"
+    "died before their region was in place.  A region that a live process has\n"
+    "open is never touched: the removal happens under an exclusive lock that no\n"
+    "live user can be holding.  Nor is one younger than the grace period, or\n"
+    "whose creator is alive (made and not joined yet, by 'rill create' or an\n"
+    "application that is starting).  Files that are not rill regions are left\n"
+    "alone.  Prints a line per file removed (or, with --dry-run, that would be).\n"
     "\n"
-    "  -d, --dir DIR   the directory (as the argument)\n"
-    "  -n, --dry-run   say what would be removed, remove nothing\n"
-    "  -h, --help      this text\n";
+    "      --dir DIR           the directory (as the argument)\n"
+    "  -n, --dry-run           say what would be removed, remove nothing\n"
+    "  -a, --min-age DURATION  the grace period: 90, 90s, 1.5m, 2h (default 1m;\n"
+    "                          0: none)\n"
+    "  -h, --help              this text\n";
 
 struct clean_ctx {
   int dry_run, failed;
@@ -35,32 +43,43 @@ static void clean_cb(const char *name, int removed, int err, void *arg) {
   if (err) {
     cli_warn("%s: %s", name, rill_strerror(err));
     k->failed++;
-  } else {
-    printf("%s %s\n", k->dry_run ? "would remove" : removed ? "removed" : "kept", name);
+    return;
   }
+  printf("%s %s%s\n", k->dry_run ? "would remove" : removed ? "removed" : "kept", name,
+         name[0] == '.' ? " (a region its creator did not finish: it died)" : "");
 }
 
 int cmd_clean(int argc, char **argv) {
-  static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+  static const struct option opts[] = {{"dir", required_argument, 0, CLI_OPT_DIR},
                                        {"dry-run", no_argument, 0, 'n'},
+                                       {"min-age", required_argument, 0, 'a'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
-  const char *dir = cli_dir;
+  rill_clean_opts co = {.dir = cli_dir};
   struct clean_ctx k = {0, 0};
-  int o;
-  while ((o = getopt_long(argc, argv, "d:nh", opts, NULL)) != -1) {
+  uint64_t age = 0;
+  int o, age_set = 0;
+  while ((o = getopt_long(argc, argv, ":na:h", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': dir = optarg; break;
+    case CLI_OPT_DIR: co.dir = optarg; break;
     case 'n': k.dry_run = 1; break;
+    case 'a':
+      if (cli_parse_duration(optarg, &age))
+        return cli_usage("--min-age: '%s' is not a duration (90, 90s, 1.5m, 2h, 0)", optarg);
+      age_set = 1;
+      break;
     case 'h': fputs(clean_usage, stdout); return 0;
-    default: return cli_usage("bad option");
+    default: return cli_bad_option(o, argv);
     }
   }
-  if (optind < argc) dir = argv[optind++];
+  if (optind < argc) co.dir = argv[optind++];
   if (optind < argc) return cli_usage("one directory at most");
-  int n = rill_region_clean(dir, k.dry_run, clean_cb, &k);
-  if (n < 0) return cli_fail("%s: %s", cli_dir_name(dir), rill_strerror(n));
-  if (n == 0) printf("nothing to clean in %s\n", cli_dir_name(dir));
+  if (k.dry_run) co.flags |= RILL_CLEAN_DRY_RUN;
+  if (age_set && age == 0) co.flags |= RILL_CLEAN_ANY_AGE;
+  else co.min_age_ns = age; /* 0: the library's default */
+  int n = rill_clean(&co, clean_cb, &k);
+  if (n < 0) return cli_fail("%s: %s", cli_dir_name(co.dir), rill_strerror(n));
+  if (n == 0) printf("nothing to clean in %s\n", cli_dir_name(co.dir));
   return k.failed ? 1 : 0;
 }
 
@@ -75,7 +94,7 @@ static const char create_usage[] =
     "channel CHANNEL in the existing region REGION.  Sizes take a K, M or G\n"
     "suffix (powers of 1024).  Options left out take the library's defaults.\n"
     "\n"
-    "  -d, --dir DIR        where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR        where regions are (default $RILL_DIR, else /dev/shm)\n"
     "  -s, --size BYTES     region: total size (default 64M)\n"
     "  -m, --mode MODE      region: file mode, octal (default 600; the umask\n"
     "                       is not applied)\n"
@@ -96,7 +115,7 @@ static int num_arg(const char *opt, const char *s, int si, uint64_t max, uint64_
 
 int cmd_create(int argc, char **argv) {
   static const struct option opts[] = {
-      {"dir", required_argument, 0, 'd'},     {"size", required_argument, 0, 's'},
+      {"dir", required_argument, 0, CLI_OPT_DIR},     {"size", required_argument, 0, 's'},
       {"mode", required_argument, 0, 'm'},    {"depth", required_argument, 0, 'D'},
       {"mtu", required_argument, 0, 'u'},     {"consumers", required_argument, 0, 'c'},
       {"max-msg", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
@@ -106,9 +125,9 @@ int cmd_create(int argc, char **argv) {
   rill_channel_opts co = {0};
   int region_opt = 0, chan_opt = 0, o, rc;
   uint64_t v;
-  while ((o = getopt_long(argc, argv, "d:s:m:D:u:c:M:h", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":s:m:D:u:c:M:h", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': dir = optarg; break;
+    case CLI_OPT_DIR: dir = optarg; break;
     case 's':
       if ((rc = num_arg("size", optarg, 0, UINT64_MAX, &ro.size))) return rc;
       region_opt = 1;
@@ -140,7 +159,7 @@ int cmd_create(int argc, char **argv) {
       chan_opt = 1;
       break;
     case 'h': fputs(create_usage, stdout); return 0;
-    default: return cli_usage("bad option");
+    default: return cli_bad_option(o, argv);
     }
   }
   if (optind != argc - 1) return cli_usage("one REGION or REGION/CHANNEL, please");
@@ -194,27 +213,139 @@ static const char rm_usage[] =
     "Usage: rill rm [--dir DIR] [--force] REGION...\n"
     "\n"
     "Removes regions (and their consumers' FIFOs).  A region that a live\n"
-    "process has open is refused unless --force: the processes that have it\n"
-    "keep using it, but nobody new can reach it.  Channels cannot be removed\n"
-    "from a region; remove the region.\n"
+    "process has open is refused unless --force, naming the processes that\n"
+    "have it open (those this user may see in /proc): they keep using it, but\n"
+    "nobody new can reach it.  Channels cannot be removed from a region;\n"
+    "remove the region.\n"
     "\n"
-    "  -d, --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
     "  -f, --force    remove regions that are in use too\n"
     "  -h, --help     this text\n";
 
+/* Who holds a region.  Its users hold OFD locks, whose owner is an open
+ * file description, not a process: /proc/locks names the process that
+ * took a lock, which may have died since while a child it forked still
+ * holds the description, and F_OFD_GETLK reports l_pid -1.  A description
+ * lives while a file descriptor or a mapping refers to it, so the
+ * processes holding a lock are among those that have the file open or
+ * mapped, which /proc/PID/fd and /proc/PID/maps show: those are named.
+ * What /proc does not show (processes of another user, to all but root;
+ * of another PID namespace) is counted as unknown, not guessed. */
+
+#define HOLDERS_MAX 8
+
+typedef struct holders {
+  dev_t dev;
+  ino_t ino;
+  pid_t pid[HOLDERS_MAX];
+  int n, more, hidden;
+} holders;
+
+/* 1 if process PID has the file open, 0 if not, -1 if we may not look. */
+static int has_fd(int pid, const holders *h) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/fd", pid);
+  DIR *d = opendir(p);
+  if (!d) return errno == EACCES || errno == EPERM ? -1 : 0; /* else gone meanwhile */
+  int found = 0;
+  struct dirent *e;
+  while (!found && (e = readdir(d)) != NULL) {
+    if (!isdigit((unsigned char)e->d_name[0])) continue;
+    char fp[96];
+    struct stat st;
+    snprintf(fp, sizeof fp, "%s/%.20s", p, e->d_name);
+    found = stat(fp, &st) == 0 && st.st_dev == h->dev && st.st_ino == h->ino;
+  }
+  closedir(d);
+  return found;
+}
+
+/* 1 if process PID has the file mapped, 0 if not, -1 if we may not look. */
+static int has_map(int pid, const holders *h) {
+  char p[64], line[512];
+  snprintf(p, sizeof p, "/proc/%d/maps", pid);
+  FILE *f = fopen(p, "r");
+  if (!f) return errno == EACCES || errno == EPERM ? -1 : 0;
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f)) {
+    unsigned maj, min;
+    unsigned long long ino;
+    /* address perms offset major:minor inode [path] */
+    if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &ino) == 3)
+      found = maj == major(h->dev) && min == minor(h->dev) && ino == (unsigned long long)h->ino;
+    if (!strchr(line, '\n')) { /* a long path: skip the rest of the line */
+      int c;
+      while ((c = fgetc(f)) != EOF && c != '\n') {}
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+/* Fills H with the processes (other than this one) that have DIR/NAME
+ * open or mapped.  0, or -1 if the file or /proc cannot be read. */
+static int region_holders(const char *dir, const char *name, holders *h) {
+  char path[PATH_MAX];
+  struct stat st;
+  memset(h, 0, sizeof *h);
+  snprintf(path, sizeof path, "%s/%s", cli_dir_name(dir), name);
+  if (lstat(path, &st) != 0) return -1;
+  h->dev = st.st_dev;
+  h->ino = st.st_ino;
+  DIR *d = opendir("/proc");
+  if (!d) return -1;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    int pid = atoi(e->d_name);
+    if (!isdigit((unsigned char)e->d_name[0]) || pid <= 0 || pid == (int)getpid()) continue;
+    /* A process whose maps we may not read but whose fds we may (pid 1
+     * in some containers) is not counted as unknown: rill's handles keep
+     * their descriptor open as long as their mapping. */
+    int fd = has_fd(pid, h), map = fd == 1 ? 1 : has_map(pid, h);
+    if (fd == 1 || map == 1) {
+      if (h->n < HOLDERS_MAX) h->pid[h->n++] = (pid_t)pid;
+      else h->more++;
+    } else if (fd < 0) {
+      h->hidden++;
+    }
+  }
+  closedir(d);
+  return 0;
+}
+
+/* "pid 12 (prog), pid 34 (prog) and 2 more" into BUF. */
+static void holders_text(const holders *h, char *buf, size_t cap) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (int i = 0; i < h->n && len < cap; i++) {
+    char p[64], comm[32] = "";
+    snprintf(p, sizeof p, "/proc/%d/comm", (int)h->pid[i]);
+    FILE *f = fopen(p, "r");
+    if (f) {
+      if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+      fclose(f);
+      comm[strcspn(comm, "\n")] = 0;
+    }
+    len += (size_t)snprintf(buf + len, cap - len, "%s%s %d%s%s%s", i ? ", " : "",
+                            i ? "" : h->n + h->more > 1 ? "pids" : "pid", (int)h->pid[i],
+                            comm[0] ? " (" : "", comm, comm[0] ? ")" : "");
+  }
+  if (h->more && len < cap) snprintf(buf + len, cap - len, " and %d more", h->more);
+}
+
 int cmd_rm(int argc, char **argv) {
-  static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+  static const struct option opts[] = {{"dir", required_argument, 0, CLI_OPT_DIR},
                                        {"force", no_argument, 0, 'f'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *dir = cli_dir;
   int force = 0, o, failed = 0;
-  while ((o = getopt_long(argc, argv, "d:fh", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': dir = optarg; break;
+    case CLI_OPT_DIR: dir = optarg; break;
     case 'f': force = 1; break;
     case 'h': fputs(rm_usage, stdout); return 0;
-    default: return cli_usage("bad option");
+    default: return cli_bad_option(o, argv);
     }
   }
   if (optind >= argc) return cli_usage("which regions?");
@@ -231,7 +362,18 @@ int cmd_rm(int argc, char **argv) {
       continue;
     }
     if (u && !force) {
-      failed = cli_fail("%s is in use by a live process (--force removes it anyway)", name);
+      holders h;
+      char who[512];
+      if (region_holders(dir, name, &h) == 0 && h.n) {
+        holders_text(&h, who, sizeof who);
+        failed = cli_fail("%s is in use by %s%s (--force removes it anyway)", name, who,
+                          h.hidden ? ", and maybe by processes whose /proc entries this user "
+                                     "cannot read" : "");
+      } else {
+        failed = cli_fail("%s is in use by a live process that cannot be named: its /proc "
+                          "entries are not this user's to read, or it is in another PID "
+                          "namespace (--force removes it anyway)", name);
+      }
       continue;
     }
     int rc = rill_region_unlink(name, dir);

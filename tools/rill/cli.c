@@ -79,6 +79,23 @@ int cli_parse_secs(const char *s, double *out) {
   return 0;
 }
 
+int cli_parse_duration(const char *s, uint64_t *ns) {
+  if (!s || !*s || *s == '-' || *s == '+') return -1;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || !(v >= 0)) return -1;
+  double unit = 1e9;
+  if (!strcmp(end, "ms")) unit = 1e6;
+  else if (!strcmp(end, "m")) unit = 60e9;
+  else if (!strcmp(end, "h")) unit = 3600e9;
+  else if (!strcmp(end, "d")) unit = 86400e9;
+  else if (*end && strcmp(end, "s")) return -1;
+  if (v * unit > 3.2e18) return -1; /* a century, about */
+  *ns = (uint64_t)(v * unit);
+  return 0;
+}
+
 int cli_split(const char *arg, char *region, char *chan) {
   const char *slash = strchr(arg, '/');
   size_t rn = slash ? (size_t)(slash - arg) : strlen(arg);
@@ -93,18 +110,31 @@ int cli_split(const char *arg, char *region, char *chan) {
   return rill_name_valid(chan) ? 0 : -1;
 }
 
+int cli_bad_option(int o, char **argv) {
+  /* A long option is named as written (argv[optind - 1]: getopt has
+   * stepped past it); a short one by optopt, as it may sit in a cluster. */
+  const char *arg = optind > 0 ? argv[optind - 1] : "";
+  char s[3] = {'-', (char)optopt, 0};
+  int is_long = !strncmp(arg, "--", 2) || optopt <= 0 || optopt > 0x7f;
+  const char *name = is_long ? arg : s;
+  size_t n = strcspn(name, "="); /* --opt=value: the option alone */
+  if (o == ':') return cli_usage("option '%.*s' needs a value", (int)n, name);
+  if (is_long && name[n]) return cli_usage("option '%s' is unknown or takes no value", name);
+  return cli_usage("unknown option '%.*s'", (int)n, name);
+}
+
 int cli_opts_dir_json(int argc, char **argv, const char *usage, const char **dir, int *json) {
-  static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+  static const struct option opts[] = {{"dir", required_argument, 0, CLI_OPT_DIR},
                                        {"json", no_argument, 0, 'j'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   int o;
-  while ((o = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': *dir = optarg; break;
+    case CLI_OPT_DIR: *dir = optarg; break;
     case 'j': *json = 1; break;
     case 'h': fputs(usage, stdout); return 0;
-    default: return cli_usage("bad option");
+    default: return cli_bad_option(o, argv);
     }
   }
   return -1;
@@ -312,6 +342,26 @@ void cli_names_free(char **names, int n) {
   free(names);
 }
 
+/* The producer flushes its next sequence number lazily (every 512 to 1024
+ * messages, and when it waits), a consumer its own when it flushes: read
+ * as they are, a consumer can be ahead of its producer, which it never is.
+ * What a consumer has read was published, so the producer is shown at the
+ * furthest of its flushed seq, of each consumer's seq, and of the producer
+ * seq each consumer's lag was counted from (read after the channel's);
+ * lags are counted again from there, and no consumer is ever ahead. */
+static void producer_at_least_consumers(cli_channel *c) {
+  uint64_t seq = c->st.seq;
+  for (uint32_t k = 0; k < c->st.max_consumers; k++) {
+    const rill_consumer_stats *cs = &c->cons[k];
+    if (!cs->mode) continue;
+    uint64_t seen = cs->seq + cs->lag; /* lag is 0 when it was ahead */
+    if ((int64_t)(seen - seq) > 0) seq = seen; /* wrap-safe */
+  }
+  c->st.seq = seq;
+  for (uint32_t k = 0; k < c->st.max_consumers; k++)
+    if (c->cons[k].mode) c->cons[k].lag = seq - c->cons[k].seq;
+}
+
 static int snap_region(cli_region *cr, const char *dir, int ask_in_use) {
   cr->in_use = -1;
   if (ask_in_use) {
@@ -346,6 +396,7 @@ static int snap_region(cli_region *cr, const char *dir, int ask_in_use) {
       c->st.nconsumers++;
       rill_latency_get(r, c->name, k, &c->lat[k]);
     }
+    producer_at_least_consumers(c);
   }
   rill_region_close(r);
   return 0;

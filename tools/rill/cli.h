@@ -36,9 +36,21 @@ __attribute__((format(printf, 1, 2))) int cli_usage(const char *fmt, ...);
 int cli_parse_u64(const char *s, int si, uint64_t *out);
 /* Parses seconds ("0.5", "2"), more than 0. */
 int cli_parse_secs(const char *s, double *out);
+/* Parses a duration: a number with an optional unit, ms, s, m, h or d
+ * (none: seconds): "0", "90", "1.5m", "2h".  0, or -1 on bad input. */
+int cli_parse_duration(const char *s, uint64_t *ns);
 /* Splits "REGION[/CHANNEL]": REGION into region (RILL_NAME_MAX + 1
  * bytes), CHANNEL into chan ("" when absent).  0, or -1 if malformed. */
 int cli_split(const char *arg, char *region, char *chan);
+
+/* getopt_long()'s value for --dir, which has no short form (-d is
+ * monitor's delay, as in top). */
+#define CLI_OPT_DIR 0x100
+
+/* The usage error for what getopt_long() returned, O ('?' an unknown
+ * option, ':' a missing value; optstrings start with ':', and getopt's
+ * own messages are off), naming the option: EXIT_USAGE. */
+int cli_bad_option(int o, char **argv);
 
 /* Parses the options of a command that takes only --dir, --json and
  * --help (USAGE is its help text).  Returns -1 to go on, else the exit

@@ -57,10 +57,11 @@ static const char ls_usage[] =
     "  alive  a live process has the region open\n"
     "  dead   nobody has it open, and endpoints died in it without leaving\n"
     "  idle   nobody has it open, and everyone left cleanly\n"
-    "'rill clean' removes the dead and idle ones.  ENDPOINTS counts the live\n"
-    "and dead producers and consumers of its channels.\n"
+    "'rill clean' removes the dead and idle ones (past a grace period, their\n"
+    "creator dead).  ENDPOINTS counts the live and dead producers and\n"
+    "consumers of its channels.\n"
     "\n"
-    "  -d, --dir DIR  the directory (as the argument)\n"
+    "      --dir DIR  the directory (as the argument)\n"
     "      --json     one JSON document instead of the table\n"
     "  -h, --help     this text\n";
 
@@ -154,7 +155,7 @@ static const char info_usage[] =
     "counters; latency p50/p99 since it joined).  Counters are as of each\n"
     "endpoint's last flush.\n"
     "\n"
-    "  -d, --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
     "      --json     one JSON document instead of text\n"
     "  -h, --help     this text\n";
 

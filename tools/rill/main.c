@@ -16,7 +16,7 @@ static const char usage[] =
     "  info REGION[/CHANNEL]         layout, producer and consumers\n"
     "  monitor [REGION[/CHANNEL]...] live rates, lag, overruns, latency (like top)\n"
     "  tail REGION/CHANNEL           print messages as a lossy consumer\n"
-    "  clean [--dry-run]             remove regions whose every user is dead\n"
+    "  clean [--dry-run]             remove regions nobody uses, past a grace period\n"
     "  create REGION | REGION/CHANNEL\n"
     "                                make a region, or a channel in one\n"
     "  rm REGION...                  remove regions that nobody uses\n"
@@ -24,7 +24,7 @@ static const char usage[] =
     "  help [COMMAND]                this text, or a command's\n"
     "\n"
     "Options:\n"
-    "  -d, --dir DIR   where regions are (default $RILL_DIR, else /dev/shm);\n"
+    "      --dir DIR   where regions are (default $RILL_DIR, else /dev/shm);\n"
     "                  every command takes it too\n"
     "  -h, --help      this text; 'rill COMMAND --help' for a command's\n"
     "  -V, --version   the version\n"
@@ -51,21 +51,23 @@ static int run(const char *name, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+  static const struct option opts[] = {{"dir", required_argument, 0, CLI_OPT_DIR},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},
                                        {0, 0, 0, 0}};
-  /* '+': stop at the command; its options are its own. */
+  /* '+': stop at the command; its options are its own.  getopt's own
+   * messages are off: cli_bad_option() says it once. */
+  opterr = 0;
   int o;
-  while ((o = getopt_long(argc, argv, "+d:hV", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': cli_dir = optarg; break;
+    case CLI_OPT_DIR: cli_dir = optarg; break;
     case 'h': fputs(usage, stdout); return 0;
     case 'V': /* this program's version, and the librill it runs with */
       printf("rill %d.%d.%d (librill %s)\n", RILL_VERSION_MAJOR, RILL_VERSION_MINOR,
              RILL_VERSION_PATCH, rill_version_string());
       return 0;
-    default: return cli_usage("bad option");
+    default: return cli_bad_option(o, argv);
     }
   }
   if (optind >= argc) {
@@ -74,10 +76,14 @@ int main(int argc, char **argv) {
   }
   const char *name = argv[optind];
   if (!strcmp(name, "help")) {
-    if (optind + 1 >= argc) {
+    const char *what = optind + 1 < argc ? argv[optind + 1] : NULL;
+    /* rill help, rill help --help, rill help help: this text */
+    if (!what || !strcmp(what, "--help") || !strcmp(what, "-h") || !strcmp(what, "help")) {
+      if (what && optind + 2 < argc) return cli_usage("help takes one COMMAND at most");
       fputs(usage, stdout);
       return 0;
     }
+    if (optind + 2 < argc) return cli_usage("help takes one COMMAND at most");
     char *hargv[] = {argv[optind + 1], "--help", NULL};
     return run(argv[optind + 1], 2, hargv);
   }

@@ -20,14 +20,15 @@ static const char monitor_usage[] =
     "\n"
     "Shows, for every channel of the regions named (default: every region in\n"
     "the directory) and each of its endpoints: liveness, messages/s, bytes/s,\n"
-    "lag, overruns/s, messages lost/s, backpressure/s (times the producer\n"
-    "found no credit), and the publish-to-consume latency p50 and p99 of the\n"
-    "interval, from the consumers' samples of the descriptors' timestamps.\n"
+    "lag, the publish-to-consume latency p50 and p99 of the interval (from the\n"
+    "consumers' samples of the descriptors' timestamps), overruns/s, messages\n"
+    "lost/s and backpressure/s (times the producer found no credit).\n"
     "On a terminal it redraws every interval until you press q; otherwise it\n"
     "prints a table every interval (as top -b does).\n"
     "\n"
-    "  -d, --dir DIR         where regions are (default $RILL_DIR, else /dev/shm)\n"
-    "  -i, --interval SECS   time between readings (default 1)\n"
+    "      --dir DIR         where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "  -i, -d, --interval SECS\n"
+    "                        time between readings (default 1; -d as in top)\n"
     "  -n, --iterations N    stop after N readings\n"
     "  -1, --once            one reading: wait an interval, print the rates over it,\n"
     "                        exit\n"
@@ -138,13 +139,16 @@ static void lat_cells(const rill_latency *h, char *p50, char *p99) {
   squeeze((char *)cli_ns(p99, (double)rill_latency_quantile(h, 0.99)));
 }
 
-#define ROW_FMT "%-28s %-7s %7s %9s %12s %9s %9s %8s %8s %9s %9s\n"
+/* The latency columns come before the overrun, loss and backpressure
+ * ones, and everything up to them fits in 80 columns: a terminal 80 wide
+ * shows them (the screen cuts rows at its width). */
+#define ROW_FMT "%-22s %-7s %7s %5s %9s %7s %7s %7s %6s %6s %6s\n"
 
 /* The table of snapshot S, with rates over DT seconds from PREV (NULL:
  * rates unknown yet), into F. */
 static void table(FILE *f, const mon *m, const cli_snap *s, const cli_snap *prev, double dt) {
-  fprintf(f, ROW_FMT, "CHANNEL / ENDPOINT", "STATE", "PID", "MSG/S", "BYTES/S", "LAG",
-          "OVERRUN/S", "LOST/S", "BACKPR/S", "P50", "P99");
+  fprintf(f, ROW_FMT, "CHANNEL / ENDPOINT", "STATE", "PID", "MSG/S", "BYTES/S", "LAG", "P50",
+          "P99", "OVRN/S", "LOST/S", "BKPR/S");
   uint32_t shown = 0;
   for (uint32_t i = 0; i < s->nregions; i++) {
     const cli_region *r = &s->r[i];
@@ -171,7 +175,7 @@ static void table(FILE *f, const mon *m, const cli_snap *s, const cli_snap *prev
       if (pc) cli_producer_rates(c, pc, dt, &rt);
       fprintf(f, ROW_FMT, "  producer", cli_liveness(st->producer_liveness),
               st->producer_pid ? pid : "-", fmt_rate(b1, rt.msgs, 0), fmt_rate(b2, rt.bytes, 1),
-              "-", "-", "-", fmt_rate(b3, rt.backpressure, 0), "-", "-");
+              "-", "-", "-", "-", "-", fmt_rate(b3, rt.backpressure, 0));
       for (uint32_t n = 0; n < st->max_consumers; n++) {
         const rill_consumer_stats *cs = &c->cons[n];
         if (!cs->mode) continue;
@@ -184,7 +188,7 @@ static void table(FILE *f, const mon *m, const cli_snap *s, const cli_snap *prev
         lat_cells(pc ? &rt.window : NULL, p50, p99);
         const char *state = cs->evicted ? "evicted" : cli_liveness(cs->liveness);
         fprintf(f, ROW_FMT, name, state, pid, fmt_rate(b1, rt.msgs, 0), fmt_rate(b2, rt.bytes, 1),
-                lag, fmt_rate(b3, rt.overruns, 0), fmt_rate(b4, rt.lost, 0), "-", p50, p99);
+                lag, p50, p99, fmt_rate(b3, rt.overruns, 0), fmt_rate(b4, rt.lost, 0), "-");
       }
     }
   }
@@ -253,8 +257,8 @@ static const pmetric pmetrics[M_COUNT] = {
     [M_MTU] = {"rill_channel_mtu_bytes", "gauge", "Largest fragment payload.", P_CHANNEL},
     [M_PROD_UP] = {"rill_producer_up", "gauge", "1 if the channel's producer is alive.",
                    P_CHANNEL},
-    [M_PROD_SEQ] = {"rill_producer_sequence", "gauge", "Next sequence number, as flushed.",
-                    P_CHANNEL},
+    [M_PROD_SEQ] = {"rill_producer_sequence", "gauge",
+                    "Next sequence number, as flushed (at least every consumer's).", P_CHANNEL},
     [M_PROD_MSGS] = {"rill_producer_messages_total", "counter", "Descriptors published.",
                      P_CHANNEL},
     [M_PROD_BYTES] = {"rill_producer_bytes_total", "counter", "Payload bytes published.",
@@ -460,16 +464,17 @@ static void header(FILE *f, const mon *m, const cli_snap *s, int live) {
 
 int cmd_monitor(int argc, char **argv) {
   static const struct option opts[] = {
-      {"dir", required_argument, 0, 'd'},        {"interval", required_argument, 0, 'i'},
+      {"dir", required_argument, 0, CLI_OPT_DIR},        {"interval", required_argument, 0, 'i'},
       {"iterations", required_argument, 0, 'n'}, {"once", no_argument, 0, '1'},
       {"json", no_argument, 0, 'j'},             {"prometheus", no_argument, 0, 'p'},
       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
   mon m = {.dir = cli_dir, .interval = 1};
   int once = 0, json = 0, prom = 0, o;
   uint64_t iterations = 0;
-  while ((o = getopt_long(argc, argv, "d:i:n:1jph", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":d:i:n:1jph", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': m.dir = optarg; break;
+    case CLI_OPT_DIR: m.dir = optarg; break;
+    case 'd': /* the delay, as in top */
     case 'i':
       if (cli_parse_secs(optarg, &m.interval))
         return cli_usage("--interval: '%s' is not a number of seconds above 0", optarg);
@@ -482,7 +487,7 @@ int cmd_monitor(int argc, char **argv) {
     case 'j': json = 1; break;
     case 'p': prom = 1; break;
     case 'h': fputs(monitor_usage, stdout); return 0;
-    default: return cli_usage("bad option");
+    default: return cli_bad_option(o, argv);
     }
   }
   if (prom && (json || once)) return cli_usage("--prometheus goes alone (it is one reading)");
@@ -523,6 +528,11 @@ int cmd_monitor(int argc, char **argv) {
     goto out;
   }
 
+  /* What is named must exist at the start, as with --once: a screen that
+   * only ever says "no such region" helps nobody.  Later, regions and
+   * channels may come and go. */
+  if ((rc = take(&m, &cur))) goto fail;
+  if (m.nf && snap_errors(&m, &cur)) { rc = 1; goto out; }
   int live = !json && isatty(STDOUT_FILENO);
   struct sigaction sa = {0};
   sa.sa_handler = on_signal;
@@ -535,7 +545,7 @@ int cmd_monitor(int argc, char **argv) {
     screen_enter();
   }
   for (uint64_t it = 0; !stop_sig; it++) {
-    if ((rc = take(&m, &cur))) break;
+    if (it && (rc = take(&m, &cur))) break; /* the first was taken above */
     double dt = have_prev ? (double)(cur.mono_ns - prev.mono_ns) / 1e9 : 0;
     const cli_snap *pp = have_prev && dt > 0 ? &prev : NULL;
     if (json) {

@@ -19,7 +19,7 @@ static const char tail_usage[] =
     "were skipped because the producer lapped it), then its payload: as text\n"
     "if it is printable, else as a hex dump.\n"
     "\n"
-    "  -d, --dir DIR       where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR       where regions are (default $RILL_DIR, else /dev/shm)\n"
     "  -l, --last N        start with the last N messages in the ring (default\n"
     "                      10; 0: only new ones)\n"
     "  -f, --follow        then wait for new messages (until interrupted; when\n"
@@ -121,7 +121,7 @@ static void print_msg(const rill_meta *m, const uint8_t *p, uint64_t max_bytes, 
 
 int cmd_tail(int argc, char **argv) {
   static const struct option opts[] = {
-      {"dir", required_argument, 0, 'd'},   {"last", required_argument, 0, 'l'},
+      {"dir", required_argument, 0, CLI_OPT_DIR},   {"last", required_argument, 0, 'l'},
       {"follow", no_argument, 0, 'f'},      {"count", required_argument, 0, 'c'},
       {"hex", no_argument, 0, 'x'},         {"text", no_argument, 0, 't'},
       {"max-bytes", required_argument, 0, 'b'}, {"help", no_argument, 0, 'h'},
@@ -129,9 +129,9 @@ int cmd_tail(int argc, char **argv) {
   const char *dir = cli_dir;
   uint64_t last = 10, count = 0, max_bytes = 256;
   int follow = 0, how = AUTO, o;
-  while ((o = getopt_long(argc, argv, "d:l:fc:xtb:h", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":l:fc:xtb:h", opts, NULL)) != -1) {
     switch (o) {
-    case 'd': dir = optarg; break;
+    case CLI_OPT_DIR: dir = optarg; break;
     case 'l':
       if (cli_parse_u64(optarg, 1, &last)) return cli_usage("--last: '%s' is not a count", optarg);
       break;
@@ -147,7 +147,7 @@ int cmd_tail(int argc, char **argv) {
         return cli_usage("--max-bytes: '%s' is not a size", optarg);
       break;
     case 'h': fputs(tail_usage, stdout); return 0;
-    default: return cli_usage("bad option");
+    default: return cli_bad_option(o, argv);
     }
   }
   if (optind != argc - 1) return cli_usage("one REGION/CHANNEL, please");

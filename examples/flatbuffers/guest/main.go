@@ -6,10 +6,13 @@
 // the request ring and building its calc.Response in the response ring,
 // so that neither side copies a payload.
 //
-//	fbguest [-w N] -dir DIR -region NAME -service NAME
+//	fbguest [-w N] [-wait D] -dir DIR -region NAME -service NAME
 //
-// It prints "fbguest: serving" when it is ready and serves until SIGTERM
-// or SIGINT; then it says how many answers it built in place.
+// It waits up to D (10s by default) for the region and the service to
+// appear, serves until SIGTERM or SIGINT, then says how many answers it
+// built in place.  The host waits for it with rill_rpc_wait_server, not
+// by reading its output (it still prints "fbguest: serving", for people).
+// A method other than Compute gets RILL_ENOMETHOD.
 package main
 
 import (
@@ -22,6 +25,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	flatbuffers "github.com/google/flatbuffers/go"
@@ -104,6 +108,7 @@ func main() {
 	dir := flag.String("dir", "", "region directory (default $RILL_DIR, else /dev/shm)")
 	region := flag.String("region", "fbdemo", "region name")
 	service := flag.String("service", "calc", "service name")
+	wait := flag.Duration("wait", 10*time.Second, "how long to wait for the region and the service")
 	flag.Parse()
 	// A worker parked in futex_waitv holds its P in the system call; with
 	// fewer Ps than workers a woken worker may wait for the runtime to take
@@ -112,14 +117,21 @@ func main() {
 	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < *workers {
 		runtime.GOMAXPROCS(*workers)
 	}
-	r, err := rill.OpenRegion(*region, &rill.RegionOpts{Dir: *dir})
+	// The region, then the service's last channel: a service whose
+	// NAME.r.0 exists is whole (CreateService makes it last).
+	r, err := rill.OpenRegionWait(*region, &rill.RegionOpts{Dir: *dir}, *wait)
+	if err == nil {
+		if err = r.WaitChannel(*service+".r.0", *wait); err != nil {
+			r.Close()
+		}
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "fbguest: region %s: %v\n", *region, err)
+		fmt.Fprintf(os.Stderr, "fbguest: region %s, service %s: %v\n", *region, *service, err)
 		os.Exit(1)
 	}
 	srv, err := r.Serve(*service, *workers, func(method uint16, req, resp []byte) ([]byte, int32) {
 		if method != methodCompute {
-			return nil, int32(rill.ErrInval.Code())
+			return nil, int32(rill.ErrNoMethod.Code())
 		}
 		return compute(req, resp)
 	})
