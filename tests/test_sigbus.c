@@ -170,8 +170,9 @@ static void one_run(int guard, int whole) {
       CHECKF(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "guarded child %d: %s %d", i,
              WIFSIGNALED(ws) ? "killed by signal" : "exit status",
              WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
-    else if (tu_sanitized() && WIFEXITED(ws) && WEXITSTATUS(ws) == 1)
-      continue; /* AddressSanitizer reports the SIGBUS and exits 1 */
+    else if (tu_sanitized() && WIFEXITED(ws) &&
+             (WEXITSTATUS(ws) == 1 || WEXITSTATUS(ws) == 66))
+      continue; /* AddressSanitizer reports the SIGBUS and exits 1, ThreadSanitizer 66 */
     else
       CHECKF(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGBUS, "unguarded child %d: %s %d", i,
              WIFSIGNALED(ws) ? "killed by signal" : "exit status",
