@@ -455,15 +455,10 @@ int rill__file_linked(int fd) {
 }
 
 int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg), void *arg) {
-  DIR *d = opendir(dir);
-  if (!d) return errno == ENOENT || errno == ENOTDIR ? -RILL_ENODIR : rill__errno(errno);
-  int rc = 0;
-  struct dirent *e;
-  while (!rc && (e = readdir(d)) != NULL) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    rc = fn(e->d_name, arg);
-  }
-  closedir(d);
+  int dfd = -1, rc = rill__dir_open(dir, &dfd);
+  if (rc) return rc;
+  rc = rill__dir_each_at(dfd, fn, arg);
+  rill__dir_close(dfd);
   return rc;
 }
 
