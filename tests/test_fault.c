@@ -144,9 +144,7 @@ static void progress(uint64_t from, uint64_t at_least, int round) {
 
 int main(void) {
   tu_start("test_fault", 300);
-  sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  CHECK(sh != MAP_FAILED);
-  memset(sh, 0, sizeof *sh);
+  sh = tu_shared(sizeof *sh);
   sh->salt = tu_ns();
   rill_channel_opts co = {.depth = 1024, .mtu = MTU, .max_consumers = 2};
   uint64_t seq0;

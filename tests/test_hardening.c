@@ -296,10 +296,7 @@ static void t_counters(void) {
   CHECK_EQ(rill_consumer_slot(c0), 0);
   CHECK_EQ(rill_consumer_slot(lossy), 1);
   CHECK_EQ(rill_consumer_slot(fast), 2);
-  flags = mmap(NULL, sizeof *flags, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  CHECK(flags != MAP_FAILED);
-  atomic_store(&flags->stop, 0);
-  atomic_store(&flags->ready, 0);
+  flags = tu_shared(sizeof *flags);
   uint64_t total = tu_scaled(20000, 2000);
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, "c", &p));

@@ -382,9 +382,7 @@ static void client_main(void *arg) {
 
 static void t_faults(void) {
   rill_region *r = svc_new("faults", 1);
-  _Atomic int *ready = mmap(NULL, sizeof *ready, PROT_READ | PROT_WRITE,
-                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  CHECK(ready != MAP_FAILED);
+  _Atomic int *ready = tu_shared(sizeof *ready);
   peer x = {ready};
   /* connected before the server is there: the client waits for it */
   rill_rpc_client *c;

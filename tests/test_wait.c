@@ -34,12 +34,7 @@ typedef struct shared {
   uint64_t n;
 } shared;
 
-static shared *sh_new(void) {
-  shared *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  CHECK(s != MAP_FAILED);
-  memset(s, 0, sizeof *s);
-  return s;
-}
+static shared *sh_new(void) { return tu_shared(sizeof(shared)); }
 
 /* Spins (yielding) until SH->step reaches WANT, for at most 10 s. */
 static void step_wait(shared *s, uint64_t want) {

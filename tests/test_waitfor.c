@@ -31,12 +31,7 @@ typedef struct shared {
   _Atomic uint64_t t_done; /* CLOCK_MONOTONIC when it returned */
 } shared;
 
-static shared *shared_new(void) {
-  shared *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  CHECK(s != MAP_FAILED);
-  memset(s, 0, sizeof *s);
-  return s;
-}
+static shared *shared_new(void) { return tu_shared(sizeof(shared)); }
 
 static void report(shared *s, int64_t rc) {
   atomic_store(&s->rc, rc);
