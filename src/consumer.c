@@ -51,8 +51,9 @@ void rill__cursor_flush(rill_consumer *c, int hb) {
  * than a flush can lag, and not so far that the consumer's jumps since it
  * joined would add up to RILL_MAX_JUMPED (a cycle of planted sequence
  * numbers would otherwise bring it round 2^64 to messages it already
- * delivered).  Anything else is a garbage descriptor, skipped: every call
- * moves the consumer forward, so it can neither loop nor stall. */
+ * delivered).  Anything else is a garbage descriptor, skipped: a poll
+ * that finds something moves the consumer forward, so it never loops (a
+ * value planted 2^63 or more ahead reads as "behind": nothing yet). */
 static __attribute__((noinline)) int overrun(rill_consumer *c, uint64_t found, rill_view *v) {
   uint64_t lost = found - c->seq;
   /* Acquire: pairs with the seq_cst store of the producer's seq in
