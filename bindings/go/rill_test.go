@@ -36,7 +36,7 @@ func testRegion(t *testing.T, size uint64) *Region {
 	return r
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestChannelOptions(t *testing.T) {
 }
 
 // writeRegion makes a valid region with one channel and returns its bytes.
-func validRegionBytes(t *testing.T) []byte {
+func validRegionBytes(t testing.TB) []byte {
 	dir := t.TempDir()
 	r, err := CreateRegion("v", &RegionOpts{Size: 256 << 10, Dir: dir})
 	must(t, err)
@@ -205,7 +205,7 @@ func TestHostileRegions(t *testing.T) {
 // descriptors) run in every go test; go test -run XXX -fuzz FuzzRegion
 // -fuzztime 60s explores for a minute.
 func FuzzRegion(f *testing.F) {
-	good := validRegionBytes(&testing.T{})
+	good := validRegionBytes(f) // f.TempDir: removed when the fuzz target ends
 	f.Add(uint16(0), uint64(0))
 	f.Add(uint16(44), uint64(1))
 	f.Add(uint16(tableOff+56), uint64(1<<40))
