@@ -62,13 +62,20 @@ int rill_channel_stats_get(rill_region *r, const char *name, rill_channel_stats 
   return 0;
 }
 
+/* Channel NAME of R into *CI, if it has consumer slot SLOT (-RILL_EINVAL
+ * if not). */
+static int slot_find(rill_region *r, const char *name, uint32_t slot, rill_chan_info *ci) {
+  int rc = rill__chan_find(r, name, ci);
+  if (rc) return rc;
+  return slot < ci->max_consumers ? 0 : -RILL_EINVAL;
+}
+
 int rill_consumer_stats_get(rill_region *r, const char *name, uint32_t slot,
                             rill_consumer_stats *cs) {
   if (!cs) return -RILL_EINVAL;
   rill_chan_info ci;
-  int rc = rill__chan_find(r, name, &ci);
+  int rc = slot_find(r, name, slot, &ci);
   if (rc) return rc;
-  if (slot >= ci.max_consumers) return -RILL_EINVAL;
   /* A copy that agrees with the one before it (rill__region_read_stable(),
    * region.c): seeing ACTIVE in it, we see the cursor stored before the
    * release store of ACTIVE when the consumer joined (consumer.c). */
@@ -106,9 +113,8 @@ int rill_consumer_stats_get(rill_region *r, const char *name, uint32_t slot,
 int rill_latency_get(rill_region *r, const char *name, uint32_t slot, rill_latency *h) {
   if (!h) return -RILL_EINVAL;
   rill_chan_info ci;
-  int rc = rill__chan_find(r, name, &ci);
+  int rc = slot_find(r, name, slot, &ci);
   if (rc) return rc;
-  if (slot >= ci.max_consumers) return -RILL_EINVAL;
   /* Counters written by their consumer alone; a snapshot taken while it
    * writes may be off by the sample in flight. */
   rill_cursor k;
