@@ -649,7 +649,17 @@ int64_t rill_recv_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
  * process's effective uid (not a symbolic link, not another user's FIFO
  * planted to steal the wake-ups): otherwise -RILL_EACCES.
  * Returns the fd (>= 0) or an error (EACCES, EIO, ...). */
+#ifndef _WIN32
 int rill_consumer_fd(rill_consumer *c);
+#else
+/* Windows, in place of rill_consumer_fd(): stores in *HANDLE an event (a
+ * HANDLE) for WaitForSingleObject/WaitForMultipleObjects (or a runtime's
+ * waiter) that is signalled when this consumer should look again, with the
+ * same contract: rill_consumer_arm(c) == 0, wait for the handle, then
+ * rill_poll()/rill_recv() until -RILL_EAGAIN, and arm again.  The event is
+ * owned by the consumer handle: do not close it.  Returns 0 or an error. */
+int rill_consumer_handle(rill_consumer *c, void **handle);
+#endif
 
 /* Drains the fd and asks the producer to signal it at its next publish.
  * Returns 0 when armed (wait for the fd), 1 if something can be read now

@@ -23,6 +23,11 @@ int rill__file_open(const char *path, int writable, int *fd, uint64_t *size);
  * happens to the file).  0, -RILL_ETRUNC if the file ends before OFF + N
  * (it was shrunk), or an error. */
 int rill__file_read(int fd, uint64_t off, void *buf, size_t n);
+/* Tags the handle FD of a region file with the region's identity, from
+ * its header: the names of the objects another OS waits on are derived
+ * from it (docs/PROTOCOL.md §5); handles reopened from FD inherit it.
+ * Linux needs nothing: its futexes are keyed by the mapping itself. */
+void rill__file_tag(int fd, uint64_t created_ns, uint32_t creator_pid);
 /* A new open file description of the same file (own locks). */
 int rill__file_reopen(int fd, int *newfd);
 /* Links FROM at TO (fails with EEXIST if TO exists), then removes FROM. */
@@ -158,14 +163,20 @@ void rill__unpark(const void *addr);
 int rill__heavy_barrier_register(void);
 int rill__heavy_barrier(void);
 
-/* FIFOs for event loops.  The reader end is opened read-write and
+/* FIFOs for event loops.  RFD is an open handle of the region file (the
+ * FIFO of another OS may be a named object keyed by the region: see
+ * rill__file_tag()); Linux does not use it.  The reader end is opened read-write and
  * non-blocking (it never sees end-of-file); it is made with MODE if it does
  * not exist.  The writer end is non-blocking; opening it fails with
  * -RILL_ENOENT when the FIFO does not exist or nobody has it open to read. */
-int rill__fifo_reader(const char *path, uint32_t mode, int *fd);
-int rill__fifo_writer(const char *path, int *fd);
+int rill__fifo_reader(int rfd, const char *path, uint32_t mode, int *fd);
+int rill__fifo_writer(int rfd, const char *path, int *fd);
 void rill__fifo_signal(int fd); /* writes one byte; a full FIFO is fine */
 void rill__fifo_drain(int fd);  /* reads until empty */
+#ifdef _WIN32
+/* The event (a HANDLE) behind a reader end, for rill_consumer_handle(). */
+void *rill__fifo_handle(int fd);
+#endif
 
 uint64_t rill__mono_ns(void);     /* CLOCK_MONOTONIC */
 uint64_t rill__real_ns(void);     /* CLOCK_REALTIME  */

@@ -139,6 +139,10 @@ int rill__file_read(int fd, uint64_t off, void *buf, size_t n) {
   return 0;
 }
 
+void rill__file_tag(int fd, uint64_t created_ns, uint32_t creator_pid) {
+  (void)fd, (void)created_ns, (void)creator_pid;
+}
+
 int rill__file_reopen(int fd, int *newfd) {
   char p[64];
   snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
@@ -667,7 +671,8 @@ int rill__heavy_barrier(void) {
   return rill__errno(errno);
 }
 
-int rill__fifo_reader(const char *path, uint32_t mode, int *fd) {
+int rill__fifo_reader(int rfd, const char *path, uint32_t mode, int *fd) {
+  (void)rfd;
   int made = mkfifo(path, 0600) == 0;
   if (!made && errno != EEXIST) return dir_error(path, errno);
   /* Not a symbolic link (O_NOFOLLOW), and, below, a FIFO of our own: one
@@ -691,7 +696,8 @@ int rill__fifo_reader(const char *path, uint32_t mode, int *fd) {
   return 0;
 }
 
-int rill__fifo_writer(const char *path, int *fd) {
+int rill__fifo_writer(int rfd, const char *path, int *fd) {
+  (void)rfd;
   int f = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
   if (f < 0) return errno == ENXIO ? -RILL_ENOENT : rill__errno(errno);
   struct stat st;

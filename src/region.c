@@ -174,6 +174,7 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
   h->obj_max = RILL_REGION_MAX_OBJECTS;
   atomic_store_explicit(&h->obj_cnt, 0, memory_order_relaxed);
   h->alloc_off = RILL_PAGE;
+  rill__file_tag(fd, h->created_ns, h->creator_pid);
   /* Release: pairs with the acquire load of magic by a reader of the
    * mapping (the Go binding's open).  rill_region_open() copies the header
    * with pread after finding the file by the name it gets below (link):
@@ -242,6 +243,7 @@ static int region_validate(rill_region *r, uint64_t file_size) {
     return rc;
   for (uint32_t i = 0; i < cnt; i++)
     if (!entry_ok(&t[i], h->alloc_off)) return -RILL_ECORRUPT;
+  rill__file_tag(r->fd, h->created_ns, h->creator_pid);
   return 0;
 }
 

@@ -17,7 +17,7 @@ static void fifo_signal(rill_producer *p, uint32_t i, uint32_t gen) {
     ps->fifo_gen = gen;
     char path[RILL_PATH_MAX];
     if (rill__fifo_path(path, sizeof path, p->dir, p->region, p->chan, i) ||
-        rill__fifo_writer(path, &ps->fifo_fd))
+        rill__fifo_writer(p->fd, path, &ps->fifo_fd))
       return; /* nobody reads it: nothing to signal */
   }
   rill__fifo_signal(ps->fifo_fd);
@@ -270,10 +270,10 @@ int64_t rill__recv_view_wait(rill_consumer *c, void *buf, size_t cap, rill_meta 
 
 /* ---- consumer side: the fd ---------------------------------------------- */
 
-int rill_consumer_fd(rill_consumer *c) {
-  if (!c) return -RILL_EINVAL;
+/* Makes the consumer's FIFO (its event on Windows) on first use. */
+static int fifo_get(rill_consumer *c) {
   if (c->fifo_fd < 0) {
-    int rc = rill__fifo_reader(c->fifo, c->mode, &c->fifo_fd);
+    int rc = rill__fifo_reader(c->fd, c->fifo, c->mode, &c->fifo_fd);
     if (rc) {
       c->fifo_fd = -1;
       return rc;
@@ -281,6 +281,21 @@ int rill_consumer_fd(rill_consumer *c) {
   }
   return c->fifo_fd;
 }
+
+#ifdef _WIN32
+int rill_consumer_handle(rill_consumer *c, void **handle) {
+  if (!c || !handle) return -RILL_EINVAL;
+  int rc = fifo_get(c);
+  if (rc < 0) return rc;
+  *handle = rill__fifo_handle(rc);
+  return 0;
+}
+#else
+int rill_consumer_fd(rill_consumer *c) {
+  if (!c) return -RILL_EINVAL;
+  return fifo_get(c);
+}
+#endif
 
 /* 1 if the next poll has something to say: a descriptor at or past our
  * sequence number (a message, an overrun, garbage), or a kept message. */
