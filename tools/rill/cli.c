@@ -321,6 +321,11 @@ static int name_cmp(const void *a, const void *b) {
 int cli_region_names(const char *dir, char ***names) {
   struct names k = {0};
   int rc = rill_region_list(dir, name_add, &k);
+  /* The default directory is made with the first region (on Windows,
+   * %LOCALAPPDATA%\rill): until then it holds none.  One named is
+   * expected to be there. */
+  const char *env = os_getenv("RILL_DIR");
+  if (rc == -RILL_ENODIR && !(dir && dir[0]) && !(env && env[0])) rc = 0;
   if (rc < 0) {
     cli_names_free(k.v, k.n);
     return rc;
