@@ -14,13 +14,18 @@ while in use, then done) and clean (a dead region and an idle one).
 Exit status 0 pass, 1 fail, 77 skip (no Wine).
 """
 
+import fcntl
 import json
 import os
+import pty
 import re
+import select
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 DEADLINE = 60.0  # seconds a wait for another process may take (Wine starts slowly)
@@ -207,6 +212,32 @@ def main():
     # it left its slot
     cs = rill_json("info", "--json", "md/quotes")["channel"]["consumers"]
     check([x["mode"] for x in cs] == ["reliable"], cs)
+
+    # ---- monitor on a terminal (Wine's console over a pseudo-terminal):
+    # it draws the screen, and quits on q read from the console's input
+    pid, fd = pty.fork()
+    if pid == 0:  # a window of 30 rows of 100 columns
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        os.environ.update(ENV)
+        os.execvp(RUNNER[0], [*RUNNER, RILL, "--dir", DIR, "monitor", "-i", "0.3"])
+    seen, quit_sent, status = b"", False, None
+    end = time.monotonic() + DEADLINE
+    while status is None:
+        check(time.monotonic() < end, f"monitor did not quit on q: {seen[-400:]!r}")
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                pass
+        text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", seen)
+        if not quit_sent and b"(q quits)" in text and b"md/quotes" in text:
+            os.write(fd, b"q")
+            quit_sent = True
+        wpid, st = os.waitpid(pid, os.WNOHANG)
+        if wpid:
+            status = os.waitstatus_to_exitcode(st)
+    os.close(fd)
+    check(quit_sent and status == 0, f"monitor exit {status}: {seen[-400:]!r}")
 
     # ---- rm: refused while in use, done once nobody uses the region
     _, err = rill("rm", "md", check_rc=1)

@@ -386,55 +386,29 @@ static void prometheus(FILE *f, const mon *m, const cli_snap *s) {
 
 /* ---- the terminal ----------------------------------------------------------------------------- */
 
-/* The screen is drawn with VT (ANSI) sequences, which Windows 10's console
- * understands too once os_screen_enter() has asked it to. */
-
-static void screen_leave(void) {
-  /* cursor back, main screen back */
-  fputs("\x1b[?25h\x1b[?1049l", stdout);
-  fflush(stdout);
-  os_screen_leave();
-}
-
-/* 0, or -1 if the terminal cannot be drawn on (nothing changed then).
- * *KEYS: 1 if keys can be read (standard input is the terminal). */
-static int screen_enter(int *keys) {
-  if (os_screen_enter(keys)) return -1;
-  /* the alternate screen, cursor hidden */
-  fputs("\x1b[?1049h\x1b[?25l", stdout);
-  fflush(stdout);
-  return 0;
-}
-
 /* Draws TEXT (lines) from the top left, each cut to the terminal's width,
  * as many as fit; the rest of the screen is cleared. */
 static void screen_draw(const char *text) {
   int rows = 24, cols = 80;
   if (os_term_size(&rows, &cols)) rows = 24, cols = 80;
-  fputs("\x1b[H", stdout);
   int row = 0;
   const char *p = text;
   while (*p && row < rows) {
     const char *nl = strchr(p, '\n');
     size_t len = nl ? (size_t)(nl - p) : strlen(p);
-    int more = 0;
     if (row == rows - 1 && nl && nl[1]) { /* the last row: say what is cut */
       int left = 0;
+      char more[32];
       for (const char *q = nl; *q; q++) left += *q == '\n' && q[1];
-      printf("(%d more rows)\x1b[K", left + 1);
-      more = 1;
+      snprintf(more, sizeof more, "(%d more rows)", left + 1);
+      os_screen_line(row++, more, strlen(more));
+      break;
     }
-    if (!more) {
-      fwrite(p, 1, len < (size_t)cols ? len : (size_t)cols, stdout);
-      fputs("\x1b[K", stdout);
-    }
-    row++;
-    if (row < rows) fputs("\r\n", stdout);
-    if (!nl || more) break;
+    os_screen_line(row++, p, len < (size_t)cols ? len : (size_t)cols);
+    if (!nl) break;
     p = nl + 1;
   }
-  fputs("\x1b[J", stdout);
-  fflush(stdout);
+  os_screen_done(row);
 }
 
 /* Waits up to SECS for the interval to pass; 1 if the user asked to quit. */
@@ -547,9 +521,9 @@ int cmd_monitor(int argc, char **argv) {
   if (m.nf && snap_errors(&m, &cur)) { rc = 1; goto out; }
   int live = !json && os_stdout_is_terminal(), keys = 0;
   os_catch_stop();
-  /* A terminal that cannot be drawn on (a console before Windows 10)
-   * gets a table per interval, as a pipe does. */
-  if (live && screen_enter(&keys)) live = 0;
+  /* A terminal that cannot be drawn on gets a table per interval, as a
+   * pipe does. */
+  if (live && os_screen_enter(&keys)) live = 0;
   for (uint64_t it = 0; !os_stopped(); it++) {
     if (it && (rc = take(&m, &cur))) break; /* the first was taken above */
     double dt = have_prev ? (double)(cur.mono_ns - prev.mono_ns) / 1e9 : 0;
@@ -577,7 +551,7 @@ int cmd_monitor(int argc, char **argv) {
     os_resized(); /* this screen was drawn at the size of now */
     if (wait_key(m.interval, live && keys)) break;
   }
-  if (live) screen_leave();
+  if (live) os_screen_leave();
   if (rc) goto fail;
   goto out;
 fail:

@@ -93,13 +93,19 @@ int os_stdout_is_terminal(void);
 /* The terminal's size, in rows and columns: 0, or -1 if unknown. */
 int os_term_size(int *rows, int *cols);
 
-/* Gets the terminal ready for a full screen drawn with VT (ANSI) escape
- * sequences: on Windows, turns on their processing in the console.  When
- * standard input is a terminal too, makes it deliver keys one at a time,
- * unechoed, and sets *KEYS to 1 (else 0).  Watches for resizes.  Returns
- * 0, or -1 if the screen cannot be drawn so (nothing changed then). */
+/* A full screen on the terminal of standard output, as top draws: the
+ * terminal's alternate screen (the scrollback stays as it was; on Windows,
+ * a console screen buffer of its own), the cursor hidden.  When standard
+ * input is a terminal too, keys come one at a time, unechoed, and *KEYS
+ * is set to 1 (else 0).  Resizes are watched.  Returns 0, or -1 if there
+ * is no screen to draw on (nothing changed then). */
 int os_screen_enter(int *keys);
-/* Undoes os_screen_enter(). */
+/* Draws row ROW (from 0, the top) of the screen: TEXT, LEN bytes of UTF-8
+ * that fit in its width, then blanks to its end. */
+void os_screen_line(int row, const char *text, size_t len);
+/* Blanks the rows from ROWS (the count drawn) down; the screen shows. */
+void os_screen_done(int rows);
+/* Back to the screen, cursor and keys as they were. */
 void os_screen_leave(void);
 /* 1 if the terminal changed size since the last call, else 0. */
 int os_resized(void);

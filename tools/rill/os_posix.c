@@ -246,10 +246,28 @@ int os_screen_enter(int *keys) {
     if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0) tty_raw = 1;
   }
   *keys = tty_raw;
+  /* the alternate screen, cursor hidden */
+  fputs("\x1b[?1049h\x1b[?25l", stdout);
+  fflush(stdout);
   return 0;
 }
 
+/* VT (ANSI) sequences: home, erase to the end of the line, erase below. */
+void os_screen_line(int row, const char *text, size_t len) {
+  fputs(row ? "\r\n" : "\x1b[H", stdout);
+  fwrite(text, 1, len, stdout);
+  fputs("\x1b[K", stdout);
+}
+
+void os_screen_done(int rows) {
+  fputs(rows ? "\x1b[J" : "\x1b[H\x1b[J", stdout);
+  fflush(stdout);
+}
+
 void os_screen_leave(void) {
+  /* cursor back, main screen back */
+  fputs("\x1b[?25h\x1b[?1049l", stdout);
+  fflush(stdout);
   if (tty_raw) tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved);
   tty_raw = 0;
 }

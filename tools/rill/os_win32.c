@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* The command line's OS calls on Windows 10 and later: see os.h.  The
- * console draws the monitor with VT sequences once
- * ENABLE_VIRTUAL_TERMINAL_PROCESSING is on; keys, resizes and Ctrl-C come
- * from the console's input and its control handler. */
+ * monitor draws with the console API; keys, resizes and Ctrl-C come from
+ * the console's input and its control handler. */
 #ifdef _WIN32
 #include "os.h"
 
@@ -267,15 +266,22 @@ void os_ignore_sigpipe(void) {}
 
 /* ---- the terminal ----------------------------------------------------------- */
 
-static DWORD out_saved, in_saved;
-static int out_set, in_set;
+/* The monitor draws with the console API on the console's own screen
+ * buffer (a screen buffer of its own is not drawn by Wine's console on a
+ * terminal), over the window's rows; what the window showed is saved
+ * first and put back at the end, as a terminal's alternate screen does. */
+static HANDLE scr;          /* standard output, while the monitor draws */
+static CONSOLE_SCREEN_BUFFER_INFO scr_saved;
+static CONSOLE_CURSOR_INFO cursor_saved;
+static CHAR_INFO *cells_saved; /* the window's contents before */
+static DWORD in_saved;
+static int in_set;
 
-static int is_console(HANDLE h) {
+int os_stdout_is_terminal(void) {
   DWORD mode;
+  HANDLE h = GetStdHandle(STD_OUTPUT_HANDLE);
   return h != INVALID_HANDLE_VALUE && h != NULL && GetConsoleMode(h, &mode);
 }
-
-int os_stdout_is_terminal(void) { return is_console(GetStdHandle(STD_OUTPUT_HANDLE)); }
 
 int os_term_size(int *rows, int *cols) {
   CONSOLE_SCREEN_BUFFER_INFO bi;
@@ -290,11 +296,21 @@ int os_term_size(int *rows, int *cols) {
 int os_screen_enter(int *keys) {
   HANDLE out = GetStdHandle(STD_OUTPUT_HANDLE), in = GetStdHandle(STD_INPUT_HANDLE);
   *keys = 0;
-  if (!GetConsoleMode(out, &out_saved)) return -1;
-  if (!SetConsoleMode(out, out_saved | ENABLE_PROCESSED_OUTPUT |
-                               ENABLE_VIRTUAL_TERMINAL_PROCESSING))
-    return -1; /* before Windows 10: no VT sequences */
-  out_set = 1;
+  if (!GetConsoleScreenBufferInfo(out, &scr_saved)) return -1;
+  fflush(stdout);
+  SMALL_RECT win = scr_saved.srWindow;
+  COORD size = {(SHORT)(win.Right - win.Left + 1), (SHORT)(win.Bottom - win.Top + 1)};
+  cells_saved = calloc((size_t)size.X * (size_t)size.Y, sizeof *cells_saved);
+  if (cells_saved && !ReadConsoleOutputW(out, cells_saved, size, (COORD){0, 0}, &win)) {
+    free(cells_saved);
+    cells_saved = NULL;
+  }
+  scr = out;
+  if (GetConsoleCursorInfo(out, &cursor_saved)) {
+    CONSOLE_CURSOR_INFO ci = cursor_saved;
+    ci.bVisible = FALSE;
+    SetConsoleCursorInfo(out, &ci);
+  }
   if (GetConsoleMode(in, &in_saved)) {
     /* Keys one at a time, unechoed; Ctrl-C still goes to on_ctrl
      * (ENABLE_PROCESSED_INPUT); resizes come as events. */
@@ -309,14 +325,48 @@ int os_screen_enter(int *keys) {
   return 0;
 }
 
+/* TEXT (LEN bytes of UTF-8), then blanks, over row ROW of the window. */
+static void put_row(int row, const char *text, size_t len) {
+  CONSOLE_SCREEN_BUFFER_INFO bi;
+  if (!scr || !GetConsoleScreenBufferInfo(scr, &bi)) return;
+  int cols = bi.srWindow.Right - bi.srWindow.Left + 1;
+  if (cols <= 0 || cols > 4096) return;
+  wchar_t w[4096];
+  int n = len ? MultiByteToWideChar(CP_UTF8, 0, text, (int)len, w, cols) : 0;
+  if (n < 0) n = 0;
+  for (int i = n; i < cols; i++) w[i] = L' ';
+  COORD at = {bi.srWindow.Left, (SHORT)(bi.srWindow.Top + row)};
+  DWORD done;
+  WriteConsoleOutputCharacterW(scr, w, (DWORD)cols, at, &done);
+  FillConsoleOutputAttribute(scr, scr_saved.wAttributes, (DWORD)cols, at, &done);
+}
+
+void os_screen_line(int row, const char *text, size_t len) { put_row(row, text, len); }
+
+void os_screen_done(int rows) {
+  CONSOLE_SCREEN_BUFFER_INFO bi;
+  if (!scr || !GetConsoleScreenBufferInfo(scr, &bi)) return;
+  for (int r = rows; bi.srWindow.Top + r <= bi.srWindow.Bottom; r++) put_row(r, "", 0);
+}
+
 void os_screen_leave(void) {
   if (in_set) {
     HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
     FlushConsoleInputBuffer(in);
     SetConsoleMode(in, in_saved);
   }
-  if (out_set) SetConsoleMode(GetStdHandle(STD_OUTPUT_HANDLE), out_saved);
-  in_set = out_set = 0;
+  in_set = 0;
+  if (!scr) return;
+  if (cells_saved) { /* what the window showed, where it was */
+    SMALL_RECT win = scr_saved.srWindow;
+    COORD size = {(SHORT)(win.Right - win.Left + 1), (SHORT)(win.Bottom - win.Top + 1)};
+    WriteConsoleOutputW(scr, cells_saved, size, (COORD){0, 0}, &win);
+    free(cells_saved);
+    cells_saved = NULL;
+  }
+  SetConsoleCursorInfo(scr, &cursor_saved);
+  SetConsoleCursorPosition(scr, scr_saved.dwCursorPosition);
+  scr = NULL;
 }
 
 int os_resized(void) { return InterlockedExchange(&resized_flag, 0) != 0; }
