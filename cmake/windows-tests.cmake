@@ -19,3 +19,5 @@ endfunction()
 
 # the platform layer itself (src/platform_win32.c), on its own
 rill_windows_test(test_win32_platform 300)
+# the public API end to end: a producer and a consumer process, the event
+rill_windows_test(test_win32_api 300)
