@@ -125,7 +125,7 @@ uint32_t rill__pid(void) { return (uint32_t)GetCurrentProcessId(); }
 uint64_t rill__random(void) {
   LARGE_INTEGER c;
   QueryPerformanceCounter(&c);
-  uint64_t x = __builtin_ia32_rdtsc() ^ (uint64_t)c.QuadPart ^
+  uint64_t x = rill__ticks() ^ (uint64_t)c.QuadPart ^
                ((uint64_t)GetCurrentProcessId() << 32) ^ ((uint64_t)GetCurrentThreadId() << 16);
   x ^= (uint64_t)(uintptr_t)&x;
   x += 0x9e3779b97f4a7c15ull; /* splitmix64 finaliser */
@@ -315,11 +315,13 @@ struct ent {
   int tagged;         /* rill__file_tag() was called (or inherited) */
   uint64_t created_ns;
   uint32_t creator_pid;
+  uint64_t gen;       /* which opening of this fd number (mappings' records) */
 };
 
 static SRWLOCK tab_lock = SRWLOCK_INIT;
 static struct ent *tab;
 static int tab_cap;
+static uint64_t tab_gen; /* counts entries made, under tab_lock */
 
 /* A new entry; takes PATH (malloc'd) whatever happens.  Returns the fd or
  * -RILL_ENOMEM. */
@@ -341,7 +343,7 @@ static int ent_new(HANDLE h, int kind, int writable, char *path) {
     tab = t;
     tab_cap = cap;
   }
-  tab[fd] = (struct ent){h, kind, writable, path, 0, 0, 0};
+  tab[fd] = (struct ent){h, kind, writable, path, 0, 0, 0, ++tab_gen};
   ReleaseSRWLockExclusive(&tab_lock);
   return fd;
 }
@@ -531,19 +533,21 @@ int rill__file_read(int fd, uint64_t off, void *buf, size_t n) {
 }
 
 /* Records of mappings: see below. */
-static void map_tag(int fd, uint64_t created_ns, uint32_t creator_pid);
+static void map_tag(int fd, uint64_t gen, uint64_t created_ns, uint32_t creator_pid);
 
 void rill__file_tag(int fd, uint64_t created_ns, uint32_t creator_pid) {
+  uint64_t gen = 0;
   AcquireSRWLockExclusive(&tab_lock);
   if (fd >= 0 && fd < tab_cap && tab[fd].kind == E_FILE) {
     tab[fd].tagged = 1;
     tab[fd].created_ns = created_ns;
     tab[fd].creator_pid = creator_pid;
+    gen = tab[fd].gen;
   }
   ReleaseSRWLockExclusive(&tab_lock);
   /* A region's open maps before it validates and tags: its mappings learn
    * the tag now. */
-  map_tag(fd, created_ns, creator_pid);
+  if (gen) map_tag(fd, gen, created_ns, creator_pid);
 }
 
 /* Volume serial number and file index: a file's identity.  A serial of 0
@@ -846,6 +850,7 @@ struct map_rec {
   void *view;          /* the view's base (64 KiB aligned file offset) */
   uint64_t len, off;   /* LEN and OFF given to rill__map() */
   int fd;
+  uint64_t gen;        /* fd's entry when mapped (an fd number is reused) */
   uint32_t mode;       /* the file's mode: what wait objects are made with */
   int tagged;
   char key[25];        /* K: created_ns, creator_pid in hex (§5) */
@@ -863,10 +868,10 @@ static void key_of(char key[25], uint64_t created_ns, uint32_t creator_pid) {
   snprintf(key, 25, "%016llx%08lx", (unsigned long long)created_ns, (unsigned long)creator_pid);
 }
 
-static void map_tag(int fd, uint64_t created_ns, uint32_t creator_pid) {
+static void map_tag(int fd, uint64_t gen, uint64_t created_ns, uint32_t creator_pid) {
   AcquireSRWLockExclusive(&maps_lock);
   for (uint32_t i = 0; i < nmaps; i++) {
-    if (maps[i]->fd != fd) continue;
+    if (maps[i]->fd != fd || maps[i]->gen != gen) continue;
     maps[i]->tagged = 1;
     key_of(maps[i]->key, created_ns, creator_pid);
   }
@@ -895,6 +900,7 @@ int rill__map(int fd, uint64_t off, uint64_t len, int writable, void **out) {
   m->len = len;
   m->off = off;
   m->fd = fd;
+  m->gen = e.gen;
   m->tagged = e.tagged;
   if (e.tagged) key_of(m->key, e.created_ns, e.creator_pid);
   AcquireSRWLockExclusive(&maps_lock);
@@ -979,11 +985,12 @@ static void obj_name(wchar_t *out, size_t cap, const char *key, const char *what
 }
 
 /* The objects of the word at ADDR, opened (and cached in its record) if
- * needed.  CREATE: a sleeper, which makes what is missing; else a waker,
- * which only opens what exists (absent: nobody sleeps).  Returns 1 with
- * *W set, 0 if ADDR is in no tagged mapping (a private word), or a
- * negative error. */
-static int wobj_get(const void *addr, int create, struct wobj *w) {
+ * needed: its count, and its semaphore if SEM.  CREATE: a sleeper, which
+ * makes what is missing; else a waker, which only opens what exists
+ * (absent: nobody sleeps, and W's member stays NULL).  Returns 1 with *W
+ * set, 0 if ADDR is in no tagged mapping (a private word), or a negative
+ * error. */
+static int wobj_get(const void *addr, int create, int sem, struct wobj *w) {
   w->count = NULL;
   w->sem = NULL;
   AcquireSRWLockShared(&maps_lock);
@@ -1000,7 +1007,7 @@ static int wobj_get(const void *addr, int create, struct wobj *w) {
       if (m->sems[i].off == o) { w->sem = m->sems[i].sem; break; }
   }
   ReleaseSRWLockShared(&maps_lock);
-  if (w->count && w->sem) return 1;
+  if (w->count && (w->sem || !sem)) return 1;
 
   /* Open what is missing, outside the lock, then record it under it. */
   AcquireSRWLockExclusive(&maps_lock);
@@ -1036,7 +1043,7 @@ static int wobj_get(const void *addr, int create, struct wobj *w) {
   w->count = &m->counts[count_slot(o)];
   for (uint32_t i = 0; i < m->nsems; i++)
     if (m->sems[i].off == o) { w->sem = m->sems[i].sem; break; }
-  if (!w->sem) {
+  if (!w->sem && sem) {
     char what[24];
     snprintf(what, sizeof what, "w%llx", (unsigned long long)o);
     obj_name(name, 96, m->key, what);
@@ -1087,7 +1094,7 @@ static int park_private(const void *addr, uint32_t expect, uint64_t timeout_ns) 
 
 int rill__park(const void *addr, uint32_t expect, uint64_t timeout_ns) {
   struct wobj w;
-  int rc = wobj_get(addr, 1, &w);
+  int rc = wobj_get(addr, 1, 1, &w);
   if (rc < 0) return rc;
   if (rc == 0) return park_private(addr, expect, timeout_ns);
   /* seq_cst RMW: the sleeper's half of the pair with the waker's fence
@@ -1113,14 +1120,18 @@ void rill__unpark(const void *addr) {
    * word is ordered before our load of the count. */
   atomic_thread_fence(memory_order_seq_cst);
   struct wobj w;
-  int rc = wobj_get(addr, 0, &w);
+  int rc = wobj_get(addr, 0, 0, &w);
   if (rc == 0) {
     WakeByAddressAll((void *)(uintptr_t)addr);
     return;
   }
   if (rc < 0 || !w.count) return; /* no section: nobody sleeps */
   uint32_t n = atomic_load_explicit(w.count, memory_order_seq_cst);
-  if (n > 0 && w.sem) (void)ReleaseSemaphore(w.sem, (LONG)(n > 0x7fffffffu ? 0x7fffffffu : n), NULL);
+  if (n == 0) return; /* the common case: no system call */
+  /* Now the semaphore (absent: the sleepers counted are on other words
+   * of the same count, or left already). */
+  if (wobj_get(addr, 0, 1, &w) == 1 && w.sem)
+    (void)ReleaseSemaphore(w.sem, (LONG)(n > 0x7fffffffu ? 0x7fffffffu : n), NULL);
 }
 
 int rill__park_any(const void *const *addrs, const uint32_t *expect, uint32_t n,
@@ -1128,7 +1139,7 @@ int rill__park_any(const void *const *addrs, const uint32_t *expect, uint32_t n,
   if (n == 0 || n > 128) return -RILL_EINVAL;
   struct wobj w[128];
   for (uint32_t i = 0; i < n; i++) {
-    int rc = wobj_get(addrs[i], 1, &w[i]);
+    int rc = wobj_get(addrs[i], 1, 1, &w[i]);
     if (rc < 0) return rc;
     if (rc == 0) return -RILL_EIO; /* a private word: the caller naps on one */
   }

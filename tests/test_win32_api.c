@@ -197,6 +197,20 @@ int main(int argc, char **argv) {
   CHECK_RC(rill_region_close(r), 0);
   CHECK_RC(rill_region_clean(dir, 0, NULL, NULL), 0);
   CHECK_RC(rill_region_unlink("w32api", dir), 0);
+
+  /* ---- the default directory, %LOCALAPPDATA%\rill, made on first use */
+  SetEnvironmentVariableW(L"RILL_DIR", NULL);
+  rill_region_opts od = {.size = 1u << 20};
+  CHECK_RC(rill_region_create("w32default", &od, &r), 0);
+  CHECK_RC(rill_region_close(r), 0);
+  char ladir[MAX_PATH], dpath[MAX_PATH + 64];
+  DWORD ln = GetEnvironmentVariableA("LOCALAPPDATA", ladir, sizeof ladir);
+  CHECK(ln > 0 && ln < sizeof ladir);
+  snprintf(dpath, sizeof dpath, "%s\\rill\\w32default", ladir);
+  CHECK(GetFileAttributesA(dpath) != INVALID_FILE_ATTRIBUTES);
+  CHECK_RC(rill_region_unlink("w32default", NULL), 0);
+  CHECK(GetFileAttributesA(dpath) == INVALID_FILE_ATTRIBUTES);
+
   if (!RemoveDirectoryA(dir)) {
     fprintf(stderr, "%s not empty (error %lu)\n", dir, (unsigned long)GetLastError());
     failures++;
