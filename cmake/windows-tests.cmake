@@ -21,3 +21,18 @@ endfunction()
 rill_windows_test(test_win32_platform 300)
 # the public API end to end: a producer and a consumer process, the event
 rill_windows_test(test_win32_api 300)
+
+# ---- the rill command line under Wine (tests/cli/wine_cli.py): rill.exe's
+# commands (create, ls, info, monitor --once/--json/--prometheus and on a
+# pseudo-terminal, tail, rm, clean) against a channel that
+# rill_cli_fixture.exe fills; Python on the build host drives both.
+if(TARGET rill_cli)
+  rill_test_program(rill_cli_fixture ${PROJECT_SOURCE_DIR}/tests/cli/fixture.c)
+  find_program(RILL_HOST_PYTHON NAMES python3)
+  if(RILL_HOST_PYTHON AND CMAKE_CROSSCOMPILING_EMULATOR)
+    add_test(NAME cli_wine COMMAND ${RILL_HOST_PYTHON} ${PROJECT_SOURCE_DIR}/tests/cli/wine_cli.py
+             $<TARGET_FILE:rill_cli> $<TARGET_FILE:rill_cli_fixture>
+             ${CMAKE_CROSSCOMPILING_EMULATOR})
+    set_tests_properties(cli_wine PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+  endif()
+endif()
