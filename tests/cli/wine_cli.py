@@ -242,6 +242,43 @@ def main():
     # ---- rm: refused while in use, done once nobody uses the region
     _, err = rill("rm", "md", check_rc=1)
     check("md is in use by a live process (Windows does not say which)" in err, err)
+    # --force: removed while in use (its users keep it; nobody new finds it)
+    rill("create", "busy", "--size", "1M")
+    rill("create", "busy/c", "--depth", "64")
+    peer.do("producer busy/c")
+    _, err = rill("rm", "busy", check_rc=1)
+    check("busy is in use by a live process" in err, err)
+    out, _ = rill("rm", "--force", "busy")
+    check(out == "removed busy (it was in use)\n", out)
+    check([r["name"] for r in rill_json("ls", "--json")["regions"]] == ["md"], "busy listed")
+
+    # ---- Ctrl-C on the console stops tail --follow, which leaves its slot
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(ENV)
+        os.execvp(RUNNER[0], [*RUNNER, RILL, "--dir", DIR, "tail", "-f", "-l", "1", "md/quotes"])
+    seen, status, sent = b"", None, False
+    end = time.monotonic() + DEADLINE
+    while status is None:
+        check(time.monotonic() < end, f"tail did not stop on Ctrl-C: {seen[-400:]!r}")
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                pass
+        # Wine's console draws blanks as cursor moves: look at the letters
+        text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", seen).replace(b" ", b"")
+        if not sent and b"msg51" in text:
+            os.write(fd, b"\x03")
+            sent = True
+        wpid, st = os.waitpid(pid, os.WNOHANG)
+        if wpid:
+            status = os.waitstatus_to_exitcode(st)
+    os.close(fd)
+    check(sent and status == 0, f"tail exit {status} after Ctrl-C: {seen[-400:]!r}")
+    cs = rill_json("info", "--json", "md/quotes")["channel"]["consumers"]
+    check([x["mode"] for x in cs] == ["reliable"], f"tail's slot after Ctrl-C: {cs}")
+
     peer.exit()
     out, _ = rill("rm", "md")
     check(out == "removed md\n", out)
