@@ -91,7 +91,7 @@ run() { # NAME ROUND
   grep -E '^(rill|ring|event|futex)' "$dir/round-$2-$1.log" | sed 's/^/   /' || true
 }
 
-echo "rill on Linux and on Windows under Wine ($("$wine" --version 2>/dev/null || echo wine)): $rounds rounds, CPUs $cpus${quick:+, quick}"
+echo "rill on Linux and on Windows under Wine ($(wine --version 2>/dev/null || echo wine)): $rounds rounds, CPUs $cpus${quick:+, quick}"
 r=1
 while [ "$r" -le "$rounds" ]; do
   case $((r % 3)) in
@@ -104,5 +104,5 @@ while [ "$r" -le "$rounds" ]; do
 done
 
 python3 "$here/bench/windows.py" --rounds-dir "$dir" --out "$out" --cpus "$cpus" \
-  --wine "$("$wine" --version 2>/dev/null || echo unknown)" ${quick:+--quick} || status=1
+  --wine "$(wine --version 2>/dev/null || echo unknown)" ${quick:+--quick} || status=1
 exit $status
