@@ -9,6 +9,8 @@
 #   make test SANITIZE=address,undefined     (or SANITIZE=thread)
 #   make test CC=clang
 #   make fuzz FUZZ_TIME=60    each fuzz target for 60 s, built with clang (docs/testing.md)
+#   make windows              cross-builds for Windows with mingw-w64 (build-windows)
+#   make test-windows         builds the Windows tests and runs them under Wine
 # Each compiler and sanitizer set gets its own build directory (BUILD).
 SANITIZE ?=
 CC ?= cc
@@ -20,7 +22,7 @@ PREFIX ?= /usr/local
 # the README quotes, replaced only on purpose (make bench-save)
 RESULTS ?= bench/results
 
-.PHONY: all build configure test fuzz bench bench-build gobench rpcbench tangobench plots \
+.PHONY: all build configure test windows test-windows fuzz bench bench-build gobench rpcbench tangobench plots \
         bench-deps bench-save bench-windows install uninstall clean
 
 all: build
@@ -40,6 +42,21 @@ test: configure
 	@if [ -s $(BUILD)/rill-test-missing.txt ]; then cat $(BUILD)/rill-test-missing.txt; exit 1; fi
 	cmake --build $(BUILD) -j $(JOBS) --target all rill_tests
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error $(CTEST_ARGS)
+
+# ---- Windows: cross-built with mingw-w64 (cmake/mingw-w64.cmake), the
+# programs run under Wine (tools/wine/run, which makes a Wine prefix in
+# $(WINDOWS_BUILD)/wine-prefix on first use).  rill.dll, librill.dll.a,
+# librill.a and the rill command (unless configured with -DRILL_BUILD_CLI=OFF).
+WINDOWS_BUILD ?= build-windows
+$(WINDOWS_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(WINDOWS_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake
+
+windows: $(WINDOWS_BUILD)/CMakeCache.txt
+	cmake --build $(WINDOWS_BUILD) -j $(JOBS)
+
+test-windows: windows
+	cmake --build $(WINDOWS_BUILD) -j $(JOBS) --target rill_tests
+	cd $(WINDOWS_BUILD) && ctest --output-on-failure --no-tests=error $(CTEST_ARGS)
 
 # ---- fuzzing (tests/fuzz): each libFuzzer target for FUZZ_TIME seconds, one
 # after the other, built with clang in its own build directory (the one of
