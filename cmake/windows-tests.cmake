@@ -21,3 +21,6 @@ endfunction()
 rill_windows_test(test_win32_platform 300)
 # the public API end to end: a producer and a consumer process, the event
 rill_windows_test(test_win32_api 300)
+
+# the FlatBuffers example under Wine: C++ host and Go guest (its own file)
+include(${PROJECT_SOURCE_DIR}/examples/flatbuffers/windows.cmake)

@@ -13,8 +13,9 @@
 # needs the ProcessPrng DLL for Go binaries (tools/wine).
 set(RILL_FB_HEADERS /usr/include/flatbuffers CACHE PATH
     "the host's FlatBuffers C++ headers (the directory holding flatbuffers.h)")
+# The guest needs the Go binding's Windows port (bindings/go/sys_windows.go).
 if(RILL_CXX AND RILL_FLATC AND RILL_GO_EXE AND EXISTS ${RILL_FB_HEADERS}/flatbuffers.h
-   AND NOT TARGET rill_fbhost)
+   AND EXISTS ${PROJECT_SOURCE_DIR}/bindings/go/sys_windows.go AND NOT TARGET rill_fbhost)
   set(fb ${PROJECT_SOURCE_DIR}/examples/flatbuffers)
   set(fb_gen ${PROJECT_BINARY_DIR}/flatbuffers/gen)
   set(fb_inc ${PROJECT_BINARY_DIR}/flatbuffers/include)
