@@ -4,6 +4,7 @@
 #   make                      librill (shared and static) and the rill command
 #   make test                 builds and runs every test (ctest)
 #   make bench                the side-by-side benchmark, peers and plots included
+#   make bench-windows        rill_bench under Wine beside Linux (bench/windows.sh)
 #   make install PREFIX=X     installs into X (default /usr/local); make uninstall PREFIX=X
 #   make test SANITIZE=address,undefined     (or SANITIZE=thread)
 #   make test CC=clang
@@ -22,7 +23,7 @@ PREFIX ?= /usr/local
 RESULTS ?= bench/results
 
 .PHONY: all build configure test windows test-windows fuzz bench bench-build gobench rpcbench tangobench plots \
-        bench-deps bench-save install uninstall clean
+        bench-deps bench-save bench-windows install uninstall clean
 
 all: build
 
@@ -139,6 +140,21 @@ plots:
 	  echo "matplotlib not found: no plots (apt-get install python3-matplotlib, or make bench-deps)"; \
 	fi
 	@$(PYTHON) bench/summary.py $(RESULTS)
+
+# rill_bench built for Windows (mingw-w64, cmake/mingw-w64.cmake) and run
+# under Wine beside the Linux build, alternating rounds on the same pinned
+# cores (bench/windows.sh; docs/benchmark.md, "Windows under Wine").
+# BENCH_ARGS=--quick makes it a smoke run; WINDOWS_BENCH_ARGS passes
+# --rounds N or --cpus A,B.  Results in $(RESULTS)/windows.json.
+WINDOWS_BUILD ?= build-windows
+WINDOWS_BENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
+bench-windows: bench-build
+	@[ -f $(WINDOWS_BUILD)/CMakeCache.txt ] || \
+	  cmake -S . -B $(WINDOWS_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake
+	cmake --build $(WINDOWS_BUILD) -j $(JOBS) --target rill_bench
+	@mkdir -p $(RESULTS)
+	sh bench/windows.sh --linux-build $(BUILD) --windows-build $(WINDOWS_BUILD) \
+	  --out $(RESULTS)/windows.json $(WINDOWS_BENCH_ARGS)
 
 # The results of the last make bench become the reference the README quotes.
 bench-save:

@@ -22,6 +22,9 @@ rill_windows_test(test_win32_platform 300)
 # the public API end to end: a producer and a consumer process, the event
 rill_windows_test(test_win32_api 300)
 
+# the FlatBuffers example under Wine: C++ host and Go guest (its own file)
+include(${PROJECT_SOURCE_DIR}/examples/flatbuffers/windows.cmake)
+
 # ---- the rill command line under Wine (tests/cli/wine_cli.py): rill.exe's
 # commands (create, ls, info, monitor --once/--json/--prometheus and on a
 # pseudo-terminal, tail, rm, clean) against a channel that
