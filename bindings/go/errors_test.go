@@ -88,7 +88,7 @@ func isNamed(t *testing.T, what string, err error, want Error, names ...string) 
 }
 
 func TestErrorIsFromCalls(t *testing.T) {
-	dir := t.TempDir()
+	dir := testTempDir(t)
 	o := &RegionOpts{Size: 1 << 20, Dir: dir}
 
 	// A missing region, channel or directory is named, with where it was
@@ -141,7 +141,7 @@ func TestErrorIsFromCalls(t *testing.T) {
 
 	// Permission: a directory we may not write (root may: then a file
 	// system that refuses new files, sysfs, if it is there).
-	ro := t.TempDir()
+	ro := testTempDir(t)
 	must(t, os.Chmod(ro, 0o500))
 	defer os.Chmod(ro, 0o700)
 	_, err = CreateRegion("r", &RegionOpts{Size: 1 << 20, Dir: ro})

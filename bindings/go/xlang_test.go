@@ -80,7 +80,7 @@ const xChanArgs = "1024 256 8 4096" // depth, mtu, consumers, max_msg
 
 // xRegion: the C peer creates region x with channel c (C creates, Go opens).
 func xRegion(t *testing.T) *Region {
-	dir := t.TempDir()
+	dir := testTempDir(t)
 	runCmd(t, xpeer(t), append([]string{"create", dir, "x", "c"},
 		append(strings.Fields(xChanArgs), "33554432")...)...)
 	r, err := OpenRegion("x", &RegionOpts{Dir: dir})
