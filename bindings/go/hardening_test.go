@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"testing"
@@ -65,6 +66,9 @@ func TestDataChunksLimit(t *testing.T) {
 		t.Errorf("%d data chunks: footprint %d, want %d", g.dataChunks, ChannelFootprint(&under), g.size)
 	}
 
+	if runtime.GOOS == "windows" {
+		t.Skip("windows: opening the region maps its whole 256 GiB sparse file, a view larger than Windows (and Wine) map")
+	}
 	dir := hugeChannelRegion(t, 1<<22, 65535)
 	hr, err := OpenRegion("h", &RegionOpts{Dir: dir})
 	must(t, err)

@@ -6,7 +6,11 @@ package rill
 // Windows).
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,4 +63,21 @@ func consumerWaitObject(c *Consumer) error {
 func testTempDir(tb testing.TB) string {
 	tb.Helper()
 	return tb.TempDir()
+}
+
+// inMapping reports whether b lies in a mapping of a file of dir (a ring),
+// from /proc/self/maps.
+func inMapping(t *testing.T, b []byte, dir string) bool {
+	t.Helper()
+	maps, err := os.ReadFile("/proc/self/maps")
+	must(t, err)
+	p := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
+	for _, line := range strings.Split(string(maps), "\n") {
+		var lo, hi uint64
+		if _, err := fmt.Sscanf(line, "%x-%x", &lo, &hi); err != nil || p < lo || p >= hi {
+			continue
+		}
+		return strings.Contains(line, dir)
+	}
+	return false
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -94,9 +96,34 @@ func testTempDir(tb testing.TB) string {
 		slices.Reverse(paths) // files before their directories
 		for _, p := range paths {
 			if err := os.Remove(p); err != nil {
+				files.Lock()
+				for fd, f := range files.m {
+					if f.kind == kindFile {
+						tb.Logf("still open: fd %d %s", fd, f.path)
+					}
+				}
+				files.Unlock()
 				tb.Errorf("TempDir cleanup: %v", err)
 			}
 		}
 	})
 	return dir
+}
+
+// inMapping reports whether b lies in a view of a region file of dir (a
+// ring), from the binding's own record of its views.
+func inMapping(t *testing.T, b []byte, dir string) bool {
+	t.Helper()
+	_, tag := viewOf(unsafe.Pointer(unsafe.SliceData(b)))
+	if tag == nil {
+		return false
+	}
+	files.Lock()
+	defer files.Unlock()
+	for _, f := range files.m {
+		if f.tag == tag && strings.HasPrefix(f.path, dir) {
+			return true
+		}
+	}
+	return false
 }

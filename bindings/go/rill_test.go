@@ -629,6 +629,12 @@ func TestWaitAny(t *testing.T) {
 		ps[k], err = r.JoinProducer(name)
 		must(t, err)
 	}
+	t.Cleanup(func() { // before the directory goes (Windows removes no open file)
+		for k := range cs {
+			cs[k].Leave()
+			ps[k].Leave()
+		}
+	})
 	must(t, r.CreateChannel("ack", &ChannelOpts{Depth: 256, MTU: 64}))
 	if _, err := WaitAny(nil, 0); err != ErrInval {
 		t.Fatalf("no consumers: %v", err)
@@ -644,6 +650,7 @@ func TestWaitAny(t *testing.T) {
 	must(t, err)
 	ackp, err := r.JoinProducer("ack")
 	must(t, err)
+	t.Cleanup(func() { ack.Leave(); ackp.Leave() })
 	n := scale(100000) / 5
 	pick := func(seed uint64) func() int {
 		s := seed

@@ -887,8 +887,10 @@ func (t *regionTag) countsLocked(create bool) (*[countSlots]uint32, error) {
 		if err != nil {
 			return nil, err
 		}
+		// x/sys reports ERROR_ALREADY_EXISTS with the handle of the
+		// existing section: another sleeper made it, which is as good.
 		if sec, err = windows.CreateFileMapping(windows.InvalidHandle, sa, windows.PAGE_READWRITE,
-			0, countSlots*4, name); err != nil {
+			0, countSlots*4, name); sec == 0 {
 			return nil, errnoErr(err)
 		}
 	} else {
@@ -993,9 +995,6 @@ func park(addr *uint32, expect uint32, timeout time.Duration) error {
 		atomic.AddUint32(cnt, ^uint32(0))
 		return nil
 	}
-	if testHookSleep != nil {
-		testHookSleep()
-	}
 	ev, werr := windows.WaitForSingleObject(sem, waitMs(timeout))
 	atomic.AddUint32(cnt, ^uint32(0))
 	switch {
@@ -1071,9 +1070,6 @@ func parkAny(addrs []*uint32, expect []uint32, timeout time.Duration) error {
 	if len(sems) > maxWaitObjects {
 		sems = sems[:maxWaitObjects]
 		timeout = min(timeout, time.Millisecond)
-	}
-	if testHookSleep != nil {
-		testHookSleep()
 	}
 	ev, err := windows.WaitForMultipleObjects(sems, false, waitMs(timeout))
 	switch {
@@ -1191,8 +1187,10 @@ func fifoReader(rfd int, path string, mode uint32) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	// An existing event (this slot's earlier consumer's, still open
+	// somewhere) comes back with ERROR_ALREADY_EXISTS: it is adopted.
 	h, err := windows.CreateEvent(sa, 1, 0, name)
-	if err != nil {
+	if h == 0 {
 		if errors.Is(err, windows.ERROR_INVALID_HANDLE) { // another kind of object
 			return -1, ErrAccess
 		}

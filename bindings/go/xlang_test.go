@@ -175,6 +175,7 @@ func TestXlangParkedGoPingCEcho(t *testing.T) {
 
 // C pings, Go echoes.
 func TestXlangParkedCPingGoEcho(t *testing.T) {
+	xpeer(t) // skips before anything joins
 	r := pingRegion(t)
 	n := scale(20000) / 4
 	ready := make(chan struct{})
