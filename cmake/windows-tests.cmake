@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+#
+# The tests of a Windows build (included by cmake/tests.cmake in place of
+# the Linux list).  Each runs through CMAKE_CROSSCOMPILING_EMULATOR (Wine,
+# tools/wine/run) when cross-built; exit 0 pass, 1 fail, 77 skip.  Tests
+# are added here one by one as they are ported (tests/testutil.h's
+# portable process helper).
+
+# rill_windows_test(NAME [TIMEOUT]): tests/NAME.c, one program, one test.
+function(rill_windows_test name)
+  set(timeout 600)
+  if(ARGC GREATER 1)
+    set(timeout ${ARGV1})
+  endif()
+  rill_test_program(${name} ${PROJECT_SOURCE_DIR}/tests/${name}.c)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${timeout})
+endfunction()
+
+# the platform layer itself (src/platform_win32.c), on its own
+rill_windows_test(test_win32_platform 300)
+# the public API end to end: a producer and a consumer process, the event
+rill_windows_test(test_win32_api 300)
+
+# the FlatBuffers example under Wine: C++ host and Go guest (its own file)
+include(${PROJECT_SOURCE_DIR}/examples/flatbuffers/windows.cmake)
