@@ -52,7 +52,8 @@ func startC(t *testing.T, args ...string) *cPeer {
 func (p *cPeer) ready(t *testing.T) {
 	t.Helper()
 	line, err := p.out.ReadString('\n')
-	if err != nil || line != "ready\n" {
+	// A Windows C peer's stdout is in text mode: its lines end in "\r\n".
+	if err != nil || strings.TrimSuffix(line, "\r\n") != "ready" && line != "ready\n" {
 		p.cmd.Wait()
 		t.Fatalf("C %s: %q %v\n%s", p.name, line, err, p.errb.String())
 	}
