@@ -22,6 +22,11 @@ rill_windows_test(test_win32_platform 300)
 # the public API end to end: a producer and a consumer process, the event
 rill_windows_test(test_win32_api 300)
 
+# the C peer of the Go binding's cross-language tests (RILL_XPEER), which
+# run the Go test binary under Wine against it (bindings/go/README.md)
+rill_test_program(rill_xpeer ${PROJECT_SOURCE_DIR}/tests/xpeer.c)
+target_compile_definitions(rill_xpeer PRIVATE __USE_MINGW_ANSI_STDIO=1) # %zu
+
 # the FlatBuffers example under Wine: C++ host and Go guest (its own file)
 include(${PROJECT_SOURCE_DIR}/examples/flatbuffers/windows.cmake)
 
