@@ -27,6 +27,26 @@ rill_windows_test(test_win32_api 300)
 rill_test_program(rill_xpeer ${PROJECT_SOURCE_DIR}/tests/xpeer.c)
 target_compile_definitions(rill_xpeer PRIVATE __USE_MINGW_ANSI_STDIO=1) # %zu
 
+# ---- the Go binding's tests under Wine (GOOS=windows go test -c), against
+# that C peer: the shared test vector both ways on Windows, and the rest of
+# the Go suite (bindings/go/README.md says which tests skip on Windows)
+if(RILL_GO_EXE AND CMAKE_CROSSCOMPILING_EMULATOR)
+  set(gotest ${PROJECT_BINARY_DIR}/rill_go_test.exe)
+  file(GLOB go_src CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/bindings/go/*.go
+       ${PROJECT_SOURCE_DIR}/bindings/go/go.mod)
+  add_custom_command(OUTPUT ${gotest}
+                     COMMAND ${CMAKE_COMMAND} -E env GOOS=windows GOARCH=amd64 CGO_ENABLED=0
+                             ${RILL_GO_EXE} test -c -o ${gotest} .
+                     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/bindings/go
+                     DEPENDS ${go_src} COMMENT "GOOS=windows go test -c rill_go_test.exe")
+  add_custom_target(rill_go_test_exe DEPENDS ${gotest})
+  add_dependencies(rill_tests rill_go_test_exe)
+  # The peer's path as Windows sees it (Wine's drive Z: is /).
+  add_test(NAME go_test_wine WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/bindings/go COMMAND sh -c
+           "RILL_REQUIRE_XPEER=1 RILL_XPEER=\"Z:$(echo '$<TARGET_FILE:rill_xpeer>' | tr / '\\\\')\" exec '${CMAKE_CROSSCOMPILING_EMULATOR}' '${gotest}' -test.count=1")
+  set_tests_properties(go_test_wine PROPERTIES TIMEOUT 900)
+endif()
+
 # the FlatBuffers example under Wine: C++ host and Go guest (its own file)
 include(${PROJECT_SOURCE_DIR}/examples/flatbuffers/windows.cmake)
 
