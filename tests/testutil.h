@@ -905,10 +905,23 @@ static inline void tu_make_dir(const char *name) {
 }
 
 #if TU_WINDOWS
-/* The Windows watchdog: a process of its own (not in the children's job),
- * started by tu_start with an inherited handle of the test process.  Kills
- * the test when its time is up, then removes the region directory once the
- * files in it are closed (the test's children die with the job). */
+/* The Windows watchdog: a thread of the test that ends it (exit code 1)
+ * when its time is up, and a process of its own (not in the children's
+ * job), started with an inherited handle of the test process, that removes
+ * the region directory once the test has ended and the files in it are
+ * closed (the test's children die with the job).  The process kills the
+ * test too if the thread could not, 10 s later, but its TerminateProcess
+ * reaches a shell as exit status 0 under Wine 8: the thread's own
+ * TerminateProcess gives 1. */
+static DWORD WINAPI tu_watchdog_thread(LPVOID arg) {
+  unsigned seconds = (unsigned)(uintptr_t)arg;
+  Sleep(seconds * 1000u);
+  fprintf(stderr, "%s: TIMEOUT: still running after %u s; killing it\n", tu_g.name, seconds);
+  fflush(NULL);
+  TerminateProcess(GetCurrentProcess(), 1);
+  return 0;
+}
+
 __attribute__((noreturn))
 static inline void tu_watchdog_main(const char *hv, const char *pidv, const char *secv) {
   HANDLE h = (HANDLE)(uintptr_t)strtoull(hv, NULL, 10);
@@ -917,8 +930,9 @@ static inline void tu_watchdog_main(const char *hv, const char *pidv, const char
   const char *d = getenv("TU_DIR");
   if (!d) ExitProcess(1);
   snprintf(tu_g.dir, sizeof tu_g.dir, "%s", d);
-  if (WaitForSingleObject(h, seconds * 1000u) == WAIT_TIMEOUT) {
-    fprintf(stderr, "%s: TIMEOUT: still running after %u s; killing it\n", tu_g.name, seconds);
+  if (WaitForSingleObject(h, (seconds + 10) * 1000u) == WAIT_TIMEOUT) {
+    fprintf(stderr, "%s: TIMEOUT: still running after %u s; killing it\n", tu_g.name,
+            seconds + 10);
     fflush(stderr);
     TerminateProcess(h, 1);
     WaitForSingleObject(h, 5000);
@@ -949,6 +963,9 @@ static inline void tu_watchdog_start(unsigned seconds) {
   CloseHandle(pi.hThread);
   tu_g.wd_h = pi.hProcess;
   CloseHandle(self);
+  HANDLE t = CreateThread(NULL, 0, tu_watchdog_thread, (LPVOID)(uintptr_t)seconds, 0, NULL);
+  CHECKF(t != NULL, "CreateThread (watchdog): error %lu", (unsigned long)GetLastError());
+  CloseHandle(t);
 }
 #else
 static inline void tu_watchdog_start(unsigned seconds) {
