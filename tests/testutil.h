@@ -638,6 +638,21 @@ static inline void tu_unmap_file(void *p, uint64_t len) {
 #endif
 }
 
+#if TU_WINDOWS
+/* Whether [P, P+N) lies inside one view of a file mapped read-only in this
+ * process (what a consumer's mapping of a channel is).  Windows does not
+ * say at which file offset a view starts, so unlike Linux's
+ * /proc/self/maps this cannot place P in the file. */
+static inline int tu_in_readonly_view(const void *p, size_t n) {
+  MEMORY_BASIC_INFORMATION mi;
+  if (VirtualQuery(p, &mi, sizeof mi) != sizeof mi) return 0;
+  if (mi.State != MEM_COMMIT || mi.Type != MEM_MAPPED) return 0;
+  if ((mi.Protect & 0xff) != PAGE_READONLY) return 0;
+  const uint8_t *lo = mi.BaseAddress, *b = p;
+  return b >= lo && n <= mi.RegionSize - (size_t)(b - lo);
+}
+#endif
+
 /* Calls FN(DIR, NAME, ARG) for each entry of DIR but "." and "..";
  * returns how many there were (-1 if DIR cannot be read). */
 static inline int tu_dir_each(const char *dir, void (*fn)(const char *, const char *, void *),
