@@ -1421,6 +1421,55 @@ static inline int tu_wait_status(pid_t pid) {
 static inline void tu_kid_status(pid_t pid, int st) { tu_kid_end(pid, tu_end_of_status(st)); }
 #endif
 
+/* ---- a consumer's wake-up object ------------------------------------------------------
+ * rill_consumer_fd() (a FIFO, for poll) on Linux, rill_consumer_handle() (an
+ * event, for WaitForSingleObject) on Windows: the same contract (rill.h),
+ * so a test checks it once for both. */
+typedef struct tu_wakeup {
+#if TU_WINDOWS
+  void *h;
+#else
+  int fd;
+#endif
+} tu_wakeup;
+
+/* Gets C's wake-up object; returns 0 or a negative RILL_E code. */
+static inline int tu_consumer_wakeup(rill_consumer *c, tu_wakeup *w) {
+#if TU_WINDOWS
+  return rill_consumer_handle(c, &w->h);
+#else
+  int fd = rill_consumer_fd(c);
+  if (fd < 0) return fd;
+  w->fd = fd;
+  return 0;
+#endif
+}
+
+static inline int tu_wakeup_same(tu_wakeup a, tu_wakeup b) {
+#if TU_WINDOWS
+  return a.h == b.h;
+#else
+  return a.fd == b.fd;
+#endif
+}
+
+/* Whether W is (or becomes within MS milliseconds) signalled: the fd
+ * readable, the event set.  Neither consumes anything. */
+static inline int tu_wakeup_ready(tu_wakeup w, int ms) {
+#if TU_WINDOWS
+  DWORD r = WaitForSingleObject((HANDLE)w.h, (DWORD)ms);
+  CHECKF(r == WAIT_OBJECT_0 || r == WAIT_TIMEOUT, "WaitForSingleObject: %lu (error %lu)",
+         (unsigned long)r, (unsigned long)GetLastError());
+  return r == WAIT_OBJECT_0;
+#else
+  struct pollfd pf = {.fd = w.fd, .events = POLLIN};
+  int n;
+  while ((n = poll(&pf, 1, ms)) < 0 && errno == EINTR) {}
+  CHECK(n >= 0);
+  return n > 0 && (pf.revents & POLLIN);
+#endif
+}
+
 /* ---- gates ---------------------------------------------------------------------------
  * A one-way "ready" signal between processes, in tu_shared() memory: posts
  * are tokens, each wait takes some. */
