@@ -47,6 +47,7 @@
 #define WIN32_LEAN_AND_MEAN
 #endif
 #include <windows.h>
+#include <psapi.h> /* K32GetMappedFileNameA, in kernel32 */
 #include <direct.h>
 #include <io.h>
 #include <process.h>
@@ -275,10 +276,12 @@ static inline int tu_sanitized(void) {
 #endif
 }
 
-/* RILL_TEST_SCALE: a divisor for message counts (default 1). */
+/* RILL_TEST_SCALE: a divisor for message counts (default 1; on Windows
+ * 10, for runs under Wine, where starting a process and every system call
+ * cost more). */
 static inline uint64_t tu_scale(void) {
   const char *s = getenv("RILL_TEST_SCALE");
-  long v = s ? strtol(s, NULL, 10) : 1;
+  long v = s ? strtol(s, NULL, 10) : TU_WINDOWS ? 10 : 1;
   return v >= 1 ? (uint64_t)v : 1;
 }
 
@@ -652,6 +655,39 @@ static inline int tu_in_readonly_view(const void *p, size_t n) {
   return b >= lo && n <= mi.RegionSize - (size_t)(b - lo);
 }
 #endif
+
+/* 1 if P lies in a mapping of a file of the test's region directory (a
+ * ring), 0 elsewhere (the heap, a stack): from /proc/self/maps on Linux,
+ * VirtualQuery and GetMappedFileName on Windows. */
+static inline int tu_in_dir_mapping(const void *p) {
+#if TU_WINDOWS
+  MEMORY_BASIC_INFORMATION mi;
+  if (VirtualQuery(p, &mi, sizeof mi) != sizeof mi || mi.Type != MEM_MAPPED) return 0;
+  char name[1024];
+  if (!K32GetMappedFileNameA(GetCurrentProcess(), (LPVOID)p, name, sizeof name)) return 0;
+  /* a device path (\Device\HarddiskVolume1\...): look for the directory's
+   * own name, which is unique */
+  const char *d = tu_g.dir, *slash = strrchr(d, '\\');
+  if (slash) d = slash + 1;
+  return strstr(name, d) != NULL;
+#else
+  FILE *f = fopen("/proc/self/maps", "r");
+  CHECK(f != NULL);
+  char line[4096];
+  int found = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    int at = 0;
+    if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &at) < 2 || !at) continue;
+    if ((uintptr_t)p >= lo && (uintptr_t)p < hi) {
+      found = strstr(line + at, tu_g.dir) != NULL;
+      break;
+    }
+  }
+  fclose(f);
+  return found;
+#endif
+}
 
 /* Calls FN(DIR, NAME, ARG) for each entry of DIR but "." and "..";
  * returns how many there were (-1 if DIR cannot be read). */
