@@ -24,8 +24,16 @@ endfunction()
 set(RILL_TSAN_ENV
   "TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp halt_on_error=1")
 
+# ---- Windows (cross-built, run under Wine): its own list of tests
+if(WIN32)
+  include(${PROJECT_SOURCE_DIR}/cmake/windows-tests.cmake)
+  return()
+endif()
+
 # ---- every tests/test_*.c is one program and one test
 file(GLOB RILL_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/test_*.c)
+# the Windows platform layer's own test (cmake/windows-tests.cmake)
+list(FILTER RILL_TESTS EXCLUDE REGEX "/test_win32_[^/]*$")
 foreach(src ${RILL_TESTS})
   get_filename_component(name ${src} NAME_WE)
   rill_test_program(${name} ${src})

@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+#
+# The tests of a Windows build (included by cmake/tests.cmake in place of
+# the Linux list).  Each runs through CMAKE_CROSSCOMPILING_EMULATOR (Wine,
+# tools/wine/run) when cross-built; exit 0 pass, 1 fail, 77 skip.  Tests
+# are added here one by one as they are ported (tests/testutil.h's
+# portable process helper).
+
+# rill_windows_test(NAME [TIMEOUT]): tests/NAME.c, one program, one test.
+function(rill_windows_test name)
+  set(timeout 600)
+  if(ARGC GREATER 1)
+    set(timeout ${ARGV1})
+  endif()
+  rill_test_program(${name} ${PROJECT_SOURCE_DIR}/tests/${name}.c)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${timeout})
+endfunction()
+
+# the platform layer itself (src/platform_win32.c), on its own
+rill_windows_test(test_win32_platform 300)
+# the public API end to end: a producer and a consumer process, the event
+rill_windows_test(test_win32_api 300)
+
+# the portable tests (tests/testutil.h: children are new processes of the
+# test program, tu_spawn), from the same sources as on Linux; what is
+# Linux-only in them says "skipped on this system" on a line of its own.
+# RILL_TEST_SCALE is 10 unless set (testutil.h): Wine starts processes
+# slowly and makes every system call dearer.
+foreach(t test_region test_channel test_crossproc test_broadcast test_lapping test_hostile
+          test_backpressure test_wait test_fault test_rpc)
+  rill_windows_test(${t} 600)
+endforeach()
