@@ -323,10 +323,11 @@ typedef struct mrange {
   uint64_t off;
 } mrange;
 
-static mrange maps[64];
 static int nmaps;
 
 #if TU_POSIX
+static mrange maps[64];
+
 /* By device and inode: the path shown may be the temporary name the file
  * was built under. */
 static void load_maps(void) {
