@@ -227,11 +227,11 @@ static void test_bad_headers(rill_region *r) {
     rill_producer *p = NULL;
     rill_consumer *c = NULL;
     int rc = rill_consumer_join(r, "hdr", it & 1 ? RILL_LOSSY : RILL_RELIABLE, &c);
-    CHECKF(allowed(rc, ok, 4), "fuzzed header (seed %" PRIu64 ", iteration %d): consumer join %d (%s)",
-           seed, it, rc, rill_strerror(rc));
+    CHECKF(allowed(rc, ok, 4), "fuzzed header (seed %" PRIu64 ", iteration %d): consumer join %d "
+           "(%s, OS error %d)", seed, it, rc, rill_strerror(rc), rill_os_error());
     int rc2 = rill_producer_join(r, "hdr", &p);
-    CHECKF(allowed(rc2, ok, 4), "fuzzed header (seed %" PRIu64 ", iteration %d): producer join %d (%s)",
-           seed, it, rc2, rill_strerror(rc2));
+    CHECKF(allowed(rc2, ok, 4), "fuzzed header (seed %" PRIu64 ", iteration %d): producer join %d "
+           "(%s, OS error %d)", seed, it, rc2, rill_strerror(rc2), rill_os_error());
     CHECKF(rc == rc2, "consumer join %d but producer join %d on the same header", rc, rc2);
     if (rc == 0) {
       joined++;

@@ -100,7 +100,8 @@ static void test_names(void) {
   for (size_t i = 0; i < sizeof devices / sizeof devices[0]; i++) {
     int rc = rill_region_create(devices[i], &o, &r);
     if (rc == -RILL_EINVAL) continue;
-    CHECKF(rc == 0, "create '%s': %d (%s)", devices[i], rc, rill_strerror(rc));
+    CHECKF(rc == 0, "create '%s': %d (%s, OS error %d)", devices[i], rc, rill_strerror(rc),
+           rill_os_error());
     CHECKF(dir_entries(tu_dir()) == 1, "'%s' made no file in the directory", devices[i]);
     rill_region_info info;
     CHECK_OK(rill_region_info_get(r, &info));
