@@ -4,10 +4,13 @@
 #   make                      librill (shared and static) and the rill command
 #   make test                 builds and runs every test (ctest)
 #   make bench                the side-by-side benchmark, peers and plots included
+#   make bench-windows        rill_bench under Wine beside Linux (bench/windows.sh)
 #   make install PREFIX=X     installs into X (default /usr/local); make uninstall PREFIX=X
 #   make test SANITIZE=address,undefined     (or SANITIZE=thread)
 #   make test CC=clang
 #   make fuzz FUZZ_TIME=60    each fuzz target for 60 s, built with clang (docs/testing.md)
+#   make windows              cross-builds for Windows with mingw-w64 (build-windows)
+#   make test-windows         builds the Windows tests and runs them under Wine
 # Each compiler and sanitizer set gets its own build directory (BUILD).
 SANITIZE ?=
 CC ?= cc
@@ -19,8 +22,8 @@ PREFIX ?= /usr/local
 # the README quotes, replaced only on purpose (make bench-save)
 RESULTS ?= bench/results
 
-.PHONY: all build configure test fuzz bench bench-build gobench rpcbench tangobench plots \
-        bench-deps bench-save install uninstall clean
+.PHONY: all build configure test windows test-windows fuzz bench bench-build gobench rpcbench tangobench plots \
+        bench-deps bench-save bench-windows install uninstall clean
 
 all: build
 
@@ -39,6 +42,21 @@ test: configure
 	@if [ -s $(BUILD)/rill-test-missing.txt ]; then cat $(BUILD)/rill-test-missing.txt; exit 1; fi
 	cmake --build $(BUILD) -j $(JOBS) --target all rill_tests
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error $(CTEST_ARGS)
+
+# ---- Windows: cross-built with mingw-w64 (cmake/mingw-w64.cmake), the
+# programs run under Wine (tools/wine/run, which makes a Wine prefix in
+# $(WINDOWS_BUILD)/wine-prefix on first use).  rill.dll, librill.dll.a,
+# librill.a and the rill command (unless configured with -DRILL_BUILD_CLI=OFF).
+WINDOWS_BUILD ?= build-windows
+$(WINDOWS_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(WINDOWS_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake
+
+windows: $(WINDOWS_BUILD)/CMakeCache.txt
+	cmake --build $(WINDOWS_BUILD) -j $(JOBS)
+
+test-windows: windows
+	cmake --build $(WINDOWS_BUILD) -j $(JOBS) --target rill_tests
+	cd $(WINDOWS_BUILD) && ctest --output-on-failure --no-tests=error $(CTEST_ARGS)
 
 # ---- fuzzing (tests/fuzz): each libFuzzer target for FUZZ_TIME seconds, one
 # after the other, built with clang in its own build directory (the one of
@@ -122,6 +140,21 @@ plots:
 	  echo "matplotlib not found: no plots (apt-get install python3-matplotlib, or make bench-deps)"; \
 	fi
 	@$(PYTHON) bench/summary.py $(RESULTS)
+
+# rill_bench built for Windows (mingw-w64, cmake/mingw-w64.cmake) and run
+# under Wine beside the Linux build, alternating rounds on the same pinned
+# cores (bench/windows.sh; docs/benchmark.md, "Windows under Wine").
+# BENCH_ARGS=--quick makes it a smoke run; WINDOWS_BENCH_ARGS passes
+# --rounds N or --cpus A,B.  Results in $(RESULTS)/windows.json.
+WINDOWS_BUILD ?= build-windows
+WINDOWS_BENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
+bench-windows: bench-build
+	@[ -f $(WINDOWS_BUILD)/CMakeCache.txt ] || \
+	  cmake -S . -B $(WINDOWS_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake
+	cmake --build $(WINDOWS_BUILD) -j $(JOBS) --target rill_bench
+	@mkdir -p $(RESULTS)
+	sh bench/windows.sh --linux-build $(BUILD) --windows-build $(WINDOWS_BUILD) \
+	  --out $(RESULTS)/windows.json $(WINDOWS_BENCH_ARGS)
 
 # The results of the last make bench become the reference the README quotes.
 bench-save:

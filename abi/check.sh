@@ -48,11 +48,26 @@ compare() {
   bad=1
 }
 
-# Function names that the public headers declare: comments dropped, then
-# every lower-case rill_NAME followed by "(" (macros are upper case; a
-# pointer typedef's "(*rill_x_fn)(" has ")" after the name).
+# Function names that the public headers declare: the Windows-only
+# branches of "#ifdef _WIN32" / "#ifndef _WIN32" dropped (this list is
+# Linux's), comments dropped, then every lower-case rill_NAME followed by
+# "(" (macros are upper case; a pointer typedef's "(*rill_x_fn)(" has ")"
+# after the name).
 declared() {
-  awk '{
+  awk '
+    /^[ \t]*#[ \t]*if/ {
+      d++; br[d] = 0; kind[d] = 0
+      if ($0 ~ /^[ \t]*#[ \t]*ifdef[ \t]+_WIN32/) kind[d] = 1
+      if ($0 ~ /^[ \t]*#[ \t]*ifndef[ \t]+_WIN32/) kind[d] = 2
+      next
+    }
+    /^[ \t]*#[ \t]*el/ { br[d] = 1; next }
+    /^[ \t]*#[ \t]*endif/ { d--; next }
+    {
+      for (i = 1; i <= d; i++)
+        if ((kind[i] == 1 && !br[i]) || (kind[i] == 2 && br[i])) next
+      print
+    }' "$@" | awk '{
     s = $0; out = ""
     while (s != "") {
       if (incomment) {
@@ -66,7 +81,7 @@ declared() {
       }
     }
     print out
-  }' "$@" | grep -o 'rill_[a-z0-9_]*[[:space:]]*(' | sed 's/[[:space:]]*($//' | LC_ALL=C sort -u
+  }' | grep -o 'rill_[a-z0-9_]*[[:space:]]*(' | sed 's/[[:space:]]*($//' | LC_ALL=C sort -u
 }
 
 case $what in

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench: shared declarations of the benchmark program.
  *
- * The program runs every measurement in two freshly forked processes, side 0
+ * The program runs every measurement in two fresh processes, side 0
  * (producer / pinger) and side 1 (consumer / ponger), each pinned to its own
  * CPU.  The parent only sets up the shared resources, waits, and reports.
+ * What differs between Linux and Windows is in bench/os.h.
  * See docs/benchmark.md for what each row measures.
  */
 #ifndef RILL_BENCH_H
@@ -14,7 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "os.h"
 
 /* ---- tunables ------------------------------------------------------------ */
 
@@ -28,12 +30,7 @@
 #define BENCH_LOWRATE_SIZE 16u        /* rill-lowrate: sequence, send time  */
 
 /* ---- time and spinning --------------------------------------------------- */
-
-static inline uint64_t bench_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+/* bench_now_ns(): os.h */
 
 /* A pause hint for spin loops.  No compiler barrier is implied or needed:
  * every loop that spins re-reads an atomic. */
@@ -155,13 +152,15 @@ typedef struct bench_test {
   size_t size;         /* message bytes                                        */
   uint64_t period_ns;  /* BENCH_LAT: one message every PERIOD_NS ...          */
   uint64_t lat_count;  /* ... LAT_COUNT of them in the measured round         */
-  /* resources made by the transport's setup() in the parent; the children
-   * inherit them through fork() */
+  /* resources made by the transport's setup() in the parent; on Linux the
+   * children inherit them through fork(), on Windows they open them by
+   * name (the test is copied to each side through the control block) */
   char dir[256];       /* private directory for rill regions                   */
-  char region[48];     /* rill region name, "" if none                         */
-  int fd[4];           /* pipe / socket descriptors, -1 if unused              */
-  void *shm;           /* MAP_SHARED memory of the ring / cache-line tests     */
-  size_t shm_len;
+  char region[48];     /* rill region name (Windows: event name), "" if none  */
+  int fd[4];           /* pipe / socket descriptors, -1 if unused (Linux)      */
+  bench_shared shm;    /* shared memory of the ring / cache-line tests; the
+                          harness frees it                                     */
+  intptr_t h[2];       /* Windows: the parent's event handles (t_event.c)     */
 } bench_test;
 
 /* A transport.  Functions run in the parent (setup, teardown) or in one of
@@ -212,9 +211,20 @@ extern const bench_transport bench_rill_sleep;
 extern const bench_transport bench_rill_lowrate;
 extern const bench_transport bench_ring;
 extern const bench_transport bench_cacheline;
+/* the kernel's references: Linux (bench/t_futex.c, bench/t_stream.c) */
 extern const bench_transport bench_futex;
 extern const bench_transport bench_pipe;
 extern const bench_transport bench_unix;
+/* ... and Windows (bench/t_event.c) */
+extern const bench_transport bench_event;
+
+/* Setup of the transports that need one zeroed page shared by both sides
+ * (in t->shm): cacheline, futex, event. */
+int bench_page_setup(bench_test *t, char *err, size_t errlen);
+
+/* The transport called NAME (each side of a Windows run finds its own
+ * copy by name), or NULL. */
+const bench_transport *bench_transport_find(const char *name);
 
 /* The real peers (bench/t_zmq.c, t_nng.c, t_iceoryx.c), each built only when
  * its library was found (RILL_HAVE_ZMQ, RILL_HAVE_NNG, RILL_HAVE_ICEORYX). */
@@ -240,11 +250,12 @@ void bench_peers_json(FILE *f);
 
 /* Records the first failure of this process (printf-style) so the parent can
  * report it, raises the shared abort flag, and returns -1. */
-int bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int bench_fail(const char *fmt, ...) BENCH_PRINTF(1, 2);
 
-/* Allocates N bytes aligned to 64 (freed with free()), or records a failure
- * and returns NULL. */
+/* Allocates N zeroed bytes aligned to 64 (freed with bench_free()), or
+ * records a failure and returns NULL. */
 void *bench_alloc(size_t n);
+void bench_free(void *p);
 
 /* ---- configuration and results ----------------------------------------- */
 
@@ -259,6 +270,10 @@ typedef struct bench_config {
   uint64_t warm_cap_ns;      /* ... round trips; blocking transports stop at
                                 this time, shared-memory ones at 20 times it  */
   int cpu[2];                /* CPUs of side 0 and side 1, -1 = unpinned       */
+  int single_cpu;            /* both sides on one CPU, or unpinned: spinners
+                                yield                                         */
+  int no_heavy_barrier;      /* --no-membarrier: rill without its heavy
+                                barrier, fencing each publish (as on Windows) */
   uint64_t child_deadline_ns;/* parent kills a run's children after this       */
 } bench_config;
 
@@ -278,22 +293,30 @@ typedef struct bench_run_out {
 
 /* Runs one measurement of test T in two fresh child processes: warm-up, then
  * one measured interval.  For round trips, side 0 stores OUT->samples (at
- * most bench_rtt_per_run()) samples in SAMPLES (MAP_SHARED, made by the
- * caller); for latencies side 1 stores t->lat_count of them (at most
- * cfg->rtt_per_run).  Returns 0, or -1 if the run failed (OUT->failure says
- * why). */
-int bench_run_once(const bench_config *cfg, bench_test *t, uint64_t *samples,
-                   bench_run_out *out);
+ * most bench_rtt_per_run()) samples in SAMPLES (shared, made by the caller
+ * with bench_os_shared_new()); for latencies side 1 stores t->lat_count of
+ * them (at most cfg->rtt_per_run).  Returns 0, or -1 if the run failed
+ * (OUT->failure says why). */
+int bench_run_once(const bench_config *cfg, bench_test *t,
+                   const bench_shared *samples, bench_run_out *out);
 
 /* Round trips a run of transport TR measures (before its time limit). */
 uint64_t bench_rtt_per_run(const bench_config *cfg, const bench_transport *tr);
 
-/* Sleeps until CLOCK_MONOTONIC reaches DEADLINE_NS (absolute).  Returns 0,
+/* Sleeps until bench_now_ns() reaches DEADLINE_NS (absolute).  Returns 0,
  * or -1 (recorded) if another process asked everyone to stop. */
 int bench_sleep_until(uint64_t deadline_ns);
 
 /* Creates the shared control block; once, in the parent, before any test. */
 int bench_harness_init(void);
+
+/* Side SIDE of the test in the control block: runs it and ends the
+ * process (bench_os_spawn's child on Linux). */
+void bench_harness_child(int side) __attribute__((noreturn));
+
+/* "rill_bench --bench-side SIDE CTRL" (Windows): maps the control block
+ * named CTRL and runs side SIDE.  Returns only on a bad command line. */
+int bench_harness_child_main(int argc, char **argv);
 
 /* Kills the children of the running test, if any (async-signal-safe). */
 void bench_kill_children(void);

@@ -1,25 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench harness: runs one test in two pinned child processes.
  *
- * The parent sets up the transport's shared resources, forks side 0
- * (producer / pinger) and side 1 (consumer / ponger), and waits for both
- * with a deadline.  The children talk to each other only through the
- * transport under test and through the control block below, used between
- * measured intervals (never inside one).
+ * The parent sets up the transport's shared resources, starts side 0
+ * (producer / pinger) and side 1 (consumer / ponger) (bench_os_spawn: a
+ * fork on Linux, this program again on Windows), and waits for both with a
+ * deadline.  The children talk to each other only through the transport
+ * under test and through the control block below, used between measured
+ * intervals (never inside one).  The control block also carries the
+ * configuration and the test to each side.
  */
 #include "bench.h"
 
-#include <errno.h>
 #include <math.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 _Atomic int *bench_abort_flag;
@@ -53,23 +48,22 @@ typedef struct bench_ctrl {
   uint64_t cpu_ns;    /* latency: side 1's CPU time, measured round */
   uint64_t wall_ns;   /* ... and that round's wall time              */
   char err[2][256];
+  /* parent -> sides, written before they start */
+  bench_config cfg;
+  bench_test test;     /* its tr is found again by TR_NAME in each side */
+  char tr_name[32];
+  bench_shared samples;
 } bench_ctrl;
 
+static bench_shared g_ctrl_sh;
 static bench_ctrl *g_ctrl;
 static int g_side = -1;                /* -1 in the parent */
-static volatile pid_t g_child[2];      /* children of the running test */
+static bench_child g_child[2];         /* children of the running test */
 
 int bench_harness_init(void) {
-  void *p = mmap(NULL, sizeof(bench_ctrl), PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return -1;
-  g_ctrl = p;
+  if (bench_os_shared_new(&g_ctrl_sh, sizeof(bench_ctrl)) != 0) return -1;
+  g_ctrl = g_ctrl_sh.p;
   bench_abort_flag = &g_ctrl->abort;
-  /* SIGCHLD stays blocked in the parent: it waits for it with sigtimedwait */
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &set, NULL);
   return 0;
 }
 
@@ -87,8 +81,8 @@ int bench_fail(const char *fmt, ...) {
 }
 
 void *bench_alloc(size_t n) {
-  void *p = NULL;
-  if (posix_memalign(&p, 64, n ? n : 64) != 0) {
+  void *p = bench_os_aligned_alloc(n);
+  if (!p) {
     bench_fail("out of memory (%zu bytes)", n);
     return NULL;
   }
@@ -96,18 +90,17 @@ void *bench_alloc(size_t n) {
   return p;
 }
 
+void bench_free(void *p) { bench_os_aligned_free(p); }
+
 int bench_sleep_until(uint64_t deadline_ns) {
-  struct timespec ts = {(time_t)(deadline_ns / 1000000000ull),
-                        (long)(deadline_ns % 1000000000ull)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-  }
+  bench_os_sleep_until(deadline_ns);
   if (atomic_load_explicit(bench_abort_flag, memory_order_relaxed))
     return bench_fail("stopped: the other side failed");
   return 0;
 }
 
 int bench_spin_slow(bench_spin *s) {
-  if (bench_single_cpu) sched_yield();
+  if (bench_single_cpu) bench_os_yield();
   if (atomic_load_explicit(bench_abort_flag, memory_order_relaxed)) {
     bench_fail("stopped: the other side failed");
     return -1;
@@ -207,13 +200,6 @@ static int side0_round(bench_test *t, void *ep, uint64_t *seq, uint64_t count,
   return 0;
 }
 
-static uint64_t cpu_time_ns(void) {
-  struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-  return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
-         (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
-}
-
 /* Side 1 of a latency round: receives, and in the measured round stores the
  * latencies in SAMPLES and the CPU time it used over that round's wall
  * time (from its start to the last message read). */
@@ -221,9 +207,9 @@ static int lat_side1(bench_test *t, void *ep, uint64_t *samples,
                      uint64_t *errs) {
   if (bench_warming)
     return t->tr->lat(ep, g_ctrl->seq, g_ctrl->count, NULL, errs);
-  uint64_t c0 = cpu_time_ns(), t0 = bench_now_ns();
+  uint64_t c0 = bench_os_cpu_time_ns(), t0 = bench_now_ns();
   int rc = t->tr->lat(ep, g_ctrl->seq, g_ctrl->count, samples, errs);
-  uint64_t t1 = bench_now_ns(), c1 = cpu_time_ns();
+  uint64_t t1 = bench_now_ns(), c1 = bench_os_cpu_time_ns();
   g_ctrl->cpu_ns = c1 - c0;
   g_ctrl->wall_ns = t1 - t0;
   g_ctrl->rtt_samples = g_ctrl->count;
@@ -350,31 +336,22 @@ static int lat_side0(const bench_config *cfg, bench_test *t, void *ep) {
 
 /* ---- children ---------------------------------------------------------- */
 
-static void child_main(const bench_config *cfg, bench_test *t, int side,
-                       pid_t parent, uint64_t *samples) {
+static __attribute__((noreturn)) void child_main(const bench_config *cfg,
+                                                bench_test *t, int side,
+                                                uint64_t *samples) {
   g_side = side;
   g_phase = 0;
-  sigset_t set;
-  sigemptyset(&set);
-  sigprocmask(SIG_SETMASK, &set, NULL);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  signal(SIGHUP, SIG_DFL);
-  signal(SIGPIPE, SIG_IGN); /* a dead peer shows as EPIPE */
-#ifdef PR_SET_PDEATHSIG
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-  if (getppid() != parent) _exit(1);
+  bench_single_cpu = cfg->single_cpu;
+  bench_os_child_init();
 
   int rc = 0;
-  if (cfg->cpu[side] >= 0) {
-    cpu_set_t cs;
-    CPU_ZERO(&cs);
-    CPU_SET(cfg->cpu[side], &cs);
-    if (sched_setaffinity(0, sizeof cs, &cs) != 0)
-      rc = bench_fail("sched_setaffinity(CPU %d): %s", cfg->cpu[side],
-                      strerror(errno));
-  }
+  char err[256];
+  if (cfg->cpu[side] >= 0 && bench_os_pin(cfg->cpu[side], err, sizeof err))
+    rc = bench_fail("%s", err);
+  /* before rill's endpoints are joined: they register the heavy barrier */
+  if (rc == 0 && cfg->no_heavy_barrier &&
+      bench_os_no_heavy_barrier(err, sizeof err))
+    rc = bench_fail("%s", err);
   if (rc == 0 && ((t->kind == BENCH_RTT && side == 0) ||
                   (t->kind == BENCH_LAT && side == 1))) /* fault pages in now */
     memset(samples, 0, (size_t)cfg->rtt_per_run * sizeof *samples);
@@ -395,35 +372,61 @@ static void child_main(const bench_config *cfg, bench_test *t, int side,
   }
   if (ep) t->tr->close(ep);
   if (rc) bench_fail("failed"); /* makes sure abort is raised */
-  _exit(rc == 0 ? 0 : 1);
+  bench_os_exit(rc == 0 ? 0 : 1);
+}
+
+/* A side's own copies of what the parent put in the control block. */
+void bench_harness_child(int side) {
+  static bench_config cfg;
+  static bench_test t;
+  static bench_shared samples;
+  g_side = side; /* bench_fail() records for this side from now on */
+  cfg = g_ctrl->cfg;
+  t = g_ctrl->test;
+  samples = g_ctrl->samples;
+  t.tr = bench_transport_find(g_ctrl->tr_name);
+  if (!t.tr) {
+    bench_fail("no transport %s in this program", g_ctrl->tr_name);
+    bench_os_exit(1);
+  }
+  if ((t.shm.len && bench_os_shared_attach(&t.shm)) ||
+      bench_os_shared_attach(&samples)) {
+    bench_fail("cannot map the shared memory of the run");
+    bench_os_exit(1);
+  }
+  child_main(&cfg, &t, side, samples.p);
+}
+
+int bench_harness_child_main(int argc, char **argv) {
+  if (argc != 4 || (strcmp(argv[2], "0") && strcmp(argv[2], "1"))) return 2;
+  snprintf(g_ctrl_sh.name, sizeof g_ctrl_sh.name, "%s", argv[3]);
+  g_ctrl_sh.len = sizeof(bench_ctrl);
+  if (bench_os_shared_attach(&g_ctrl_sh) != 0) return 1;
+  g_ctrl = g_ctrl_sh.p;
+  bench_abort_flag = &g_ctrl->abort;
+  bench_harness_child(argv[2][0] - '0');
 }
 
 void bench_kill_children(void) {
-  for (int i = 0; i < 2; i++)
-    if (g_child[i] > 0) kill(g_child[i], SIGKILL);
+  for (int i = 0; i < 2; i++) bench_os_child_kill(&g_child[i]);
 }
 
 /* Waits for both children; kills them at the deadline, or a while after the
- * first one failed.  Fills STATUS and returns a mask of the sides killed. */
-static int wait_children(const bench_config *cfg, int status[2]) {
+ * first one failed.  Fills OK and HOW and returns a mask of the sides
+ * killed. */
+static int wait_children(const bench_config *cfg, int ok[2], char how[2][96]) {
   uint64_t deadline = bench_now_ns() + cfg->child_deadline_ns;
   int alive[2] = {1, 1}, killed = 0;
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
   for (;;) {
     for (int i = 0; i < 2; i++) {
-      if (!alive[i]) continue;
-      pid_t w = waitpid(g_child[i], &status[i], WNOHANG);
-      if (w == g_child[i] || (w < 0 && errno == ECHILD)) {
-        alive[i] = 0;
-        g_child[i] = 0;
-        if (!(WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0)) {
-          /* tell the other side to give up; allow it 10 s to notice */
-          atomic_store_explicit(&g_ctrl->abort, 1, memory_order_relaxed);
-          uint64_t grace = bench_now_ns() + 10000000000ull;
-          if (grace < deadline) deadline = grace;
-        }
+      if (!alive[i] || !bench_os_child_ended(&g_child[i], 0, &ok[i], how[i], 96))
+        continue;
+      alive[i] = 0;
+      if (!ok[i]) {
+        /* tell the other side to give up; allow it 10 s to notice */
+        atomic_store_explicit(&g_ctrl->abort, 1, memory_order_relaxed);
+        uint64_t grace = bench_now_ns() + 10000000000ull;
+        if (grace < deadline) deadline = grace;
       }
     }
     if (!alive[0] && !alive[1]) return killed;
@@ -433,28 +436,13 @@ static int wait_children(const bench_config *cfg, int status[2]) {
       for (int i = 0; i < 2; i++)
         if (alive[i]) {
           killed |= 1 << i;
-          waitpid(g_child[i], &status[i], 0);
+          bench_os_child_ended(&g_child[i], 1, &ok[i], how[i], 96);
           alive[i] = 0;
-          g_child[i] = 0;
         }
       return killed;
     }
-    uint64_t left = deadline - now;
-    if (left > 1000000000ull) left = 1000000000ull;
-    struct timespec ts = {(time_t)(left / 1000000000ull),
-                          (long)(left % 1000000000ull)};
-    sigtimedwait(&set, NULL, &ts);
+    bench_os_children_wait(g_child, 2, deadline - now);
   }
-}
-
-static void describe_status(int st, char *buf, size_t len) {
-  if (WIFEXITED(st))
-    snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
-  else if (WIFSIGNALED(st))
-    snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st),
-             strsignal(WTERMSIG(st)));
-  else
-    snprintf(buf, len, "status 0x%x", (unsigned)st);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -497,33 +485,31 @@ uint64_t bench_timer_overhead_ns(void) {
   return d[500];
 }
 
-int bench_run_once(const bench_config *cfg, bench_test *t, uint64_t *samples,
-                   bench_run_out *out) {
+int bench_run_once(const bench_config *cfg, bench_test *t,
+                   const bench_shared *samples, bench_run_out *out) {
   memset(out, 0, sizeof *out);
   memset(g_ctrl, 0, sizeof *g_ctrl);
   for (int i = 0; i < 4; i++) t->fd[i] = -1;
-  t->shm = NULL;
-  t->shm_len = 0;
+  memset(&t->shm, 0, sizeof t->shm);
+  t->h[0] = t->h[1] = 0;
   t->region[0] = 0;
 
-  char err[256] = "";
+  char err[256] = "", how[2][96] = {"", ""};
   int rc = t->tr->setup(t, err, sizeof err);
-  int status[2] = {0, 0}, killed = 0, forked = 0;
+  int ok[2] = {0, 0}, killed = 0, started = 0;
   if (rc == 0) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t parent = getpid();
+    g_ctrl->cfg = *cfg;
+    g_ctrl->test = *t;
+    snprintf(g_ctrl->tr_name, sizeof g_ctrl->tr_name, "%s", t->tr->name);
+    g_ctrl->samples = *samples;
     for (int side = 0; side < 2; side++) {
-      pid_t pid = fork();
-      if (pid == 0) child_main(cfg, t, side, parent, samples);
-      if (pid < 0) {
-        snprintf(err, sizeof err, "fork: %s", strerror(errno));
+      if (bench_os_spawn(side, g_ctrl_sh.name, &g_child[side], err,
+                         sizeof err) != 0) {
         atomic_store_explicit(&g_ctrl->abort, 1, memory_order_relaxed);
         rc = -1;
         break;
       }
-      g_child[side] = pid;
-      forked++;
+      started++;
     }
     /* the parent's copies would keep a dead peer's pipe open */
     for (int i = 0; i < 4; i++)
@@ -531,11 +517,10 @@ int bench_run_once(const bench_config *cfg, bench_test *t, uint64_t *samples,
         close(t->fd[i]);
         t->fd[i] = -1;
       }
-    if (forked == 2) {
-      killed = wait_children(cfg, status);
-    } else if (forked == 1) { /* it sees the abort flag and leaves */
-      waitpid(g_child[0], &status[0], 0);
-      g_child[0] = 0;
+    if (started == 2) {
+      killed = wait_children(cfg, ok, how);
+    } else if (started == 1) { /* it sees the abort flag and leaves */
+      bench_os_child_ended(&g_child[0], 1, &ok[0], how[0], sizeof how[0]);
     }
   }
 
@@ -546,10 +531,7 @@ int bench_run_once(const bench_config *cfg, bench_test *t, uint64_t *samples,
       close(t->fd[i]);
       t->fd[i] = -1;
     }
-  if (t->shm) {
-    munmap(t->shm, t->shm_len);
-    t->shm = NULL;
-  }
+  bench_os_shared_free(&t->shm);
 
   out->errors = g_ctrl->errors[0] + g_ctrl->errors[1];
   out->count = g_ctrl->run_count;
@@ -566,16 +548,13 @@ int bench_run_once(const bench_config *cfg, bench_test *t, uint64_t *samples,
   }
   size_t l = 0;
   for (int i = 0; i < 2; i++) {
-    int ok = WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0;
-    if (ok && !g_ctrl->err[i][0]) continue;
+    if (ok[i] && !g_ctrl->err[i][0]) continue;
     out->failed = 1;
-    char how[96];
-    describe_status(status[i], how, sizeof how);
     if (l < sizeof out->failure)
       l += (size_t)snprintf(out->failure + l, sizeof out->failure - l,
                             "%sside %d: %s (%s%s)", l ? "; " : "", i,
                             g_ctrl->err[i][0] ? g_ctrl->err[i] : "no message",
-                            how, (killed >> i) & 1 ? ", killed by the parent" : "");
+                            how[i], (killed >> i) & 1 ? ", killed by the parent" : "");
   }
   if (!out->failed && !g_ctrl->done) {
     out->failed = 1;

@@ -4,7 +4,10 @@
  * build has them), in one run, on the same pinned cores.
  *
  *   rill_bench [--quick] [--out PATH] [--runs N] [--cpus A,B]
- *              [--only NAME,...] [--sizes N,...]
+ *              [--only NAME,...] [--sizes N,...] [--dir BASE]
+ *              [--no-membarrier]
+ *
+ * The same sources build for Linux and Windows (bench/os.h).
  *
  * See docs/benchmark.md.
  */
@@ -12,15 +15,10 @@
 
 #include <rill.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* One row of the report: every run of one transport at one size (and, for
@@ -72,18 +70,7 @@ void bench_cleanup_unregister_region(void) { g_region_path[0] = 0; }
 /* Removes everything left in the directory, then the directory. */
 static void cleanup_dir(void) {
   if (!g_dir[0]) return;
-  DIR *d = opendir(g_dir);
-  if (d) {
-    struct dirent *de;
-    char path[600];
-    while ((de = readdir(d)) != NULL) {
-      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-      snprintf(path, sizeof path, "%s/%s", g_dir, de->d_name);
-      unlink(path);
-    }
-    closedir(d);
-  }
-  rmdir(g_dir);
+  bench_os_remove_dir(g_dir);
   g_dir[0] = 0;
 }
 
@@ -92,8 +79,7 @@ static void on_signal(int sig) {
   bench_kill_children();
   if (g_region_path[0]) unlink(g_region_path);
   if (g_dir[0]) rmdir(g_dir);
-  signal(sig, SIG_DFL);
-  raise(sig);
+  bench_os_reraise(sig);
 }
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -101,58 +87,45 @@ static void on_signal(int sig) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: rill_bench [--quick] [--out PATH] [--runs N] [--cpus A,B]\n"
-          "                  [--only NAME,...] [--sizes N,...]\n"
+          "                  [--only NAME,...] [--sizes N,...] [--dir BASE]\n"
+          "                  [--no-membarrier]\n"
           "  --quick      short smoke run (a few seconds)\n"
           "  --out PATH   write JSON results to PATH (directories are made)\n"
           "  --runs N     measured runs per row (default 5, quick 2)\n"
           "  --cpus A,B   CPUs of the two processes (default: the first two\n"
           "               CPUs this process may run on)\n"
           "  --only LIST  only these transports: rill-copy, rill-zerocopy,\n"
-          "               ring, pipe, unix, cacheline, rill-sleep, futex,\n"
-          "               rill-lowrate, and the peers built in: zmq-pushpull,\n"
-          "               zmq-pair, nng-pushpull, nng-pair, iceoryx\n"
+          "               ring, cacheline, rill-sleep, rill-lowrate; on Linux\n"
+          "               pipe, unix, futex and the peers built in:\n"
+          "               zmq-pushpull, zmq-pair, nng-pushpull, nng-pair,\n"
+          "               iceoryx; on Windows event (named events)\n"
           "  --sizes LIST throughput message sizes (multiples of 8, <= %u;\n"
-          "               default 8,64,256,1024,4096)\n",
+          "               default 8,64,256,1024,4096)\n"
+          "  --dir BASE   make the private region directory under BASE\n"
+          "               (default /dev/shm, else /tmp; Windows: %%TEMP%%)\n"
+          "  --no-membarrier  rill without its heavy barrier (Linux: membarrier\n"
+          "               refused): the producer fences every publish, as on\n"
+          "               Windows\n",
           BENCH_MAX_SIZE);
 }
 
 static int mkdirs_for(const char *file) {
   char path[1024];
   snprintf(path, sizeof path, "%s", file);
-  char *slash = strrchr(path, '/');
+  char *slash = NULL;
+  for (char *p = path; *p; p++)
+    if (*p == '/' || *p == '\\') slash = p;
   if (!slash) return 0;
   *slash = 0;
   for (char *p = path + 1; *p; p++) {
-    if (*p != '/') continue;
+    if (*p != '/' && *p != '\\') continue;
+    char c = *p;
     *p = 0;
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
-    *p = '/';
+    if (p[-1] != ':' && bench_os_mkdir(path) != 0) return -1; /* not "C:" */
+    *p = c;
   }
-  if (path[0] && mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+  if (path[0] && bench_os_mkdir(path) != 0) return -1;
   return 0;
-}
-
-static void cpu_model(char *buf, size_t len) {
-  snprintf(buf, len, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    /* x86: "model name"; some ARM kernels: "Model" or "Hardware" */
-    if (strncmp(line, "model name", 10) && strncmp(line, "Model", 5) &&
-        strncmp(line, "Hardware", 8))
-      continue;
-    char *c = strchr(line, ':');
-    if (!c) continue;
-    c++;
-    while (*c == ' ' || *c == '\t') c++;
-    c[strcspn(c, "\n")] = 0;
-    if (*c) {
-      snprintf(buf, len, "%s", c);
-      break;
-    }
-  }
-  fclose(f);
 }
 
 static void json_string(FILE *f, const char *s) {
@@ -360,7 +333,9 @@ static size_t compute_ratios(const bench_result *res, size_t n, ratio *out,
       size_t size;
     } q[3] = {{"ring", 64}, {"pipe", 64}, {"ring", 1024}};
     for (int i = 0; i < 3; i++) {
-      if (!strcmp(modes[m], q[i].peer)) continue;
+      /* a reference this OS's build has not (pipe on Windows): no ratio */
+      if (!strcmp(modes[m], q[i].peer) || !bench_transport_find(q[i].peer))
+        continue;
       const bench_result *a = find(res, n, modes[m], BENCH_TPUT, q[i].size, 0);
       const bench_result *b = find(res, n, q[i].peer, BENCH_TPUT, q[i].size, 0);
       snprintf(out[k].label, sizeof out[k].label, "%s %zuB / %s %zuB msgs/s",
@@ -382,9 +357,10 @@ static size_t compute_ratios(const bench_result *res, size_t n, ratio *out,
     k++;
   }
   /* sleeping round trips: rill parked on both sides against the kernel's
-   * own futex round trip and a pipe */
-  static const char *const sleep_peers[2] = {"futex", "pipe"};
-  for (int i = 0; i < 2; i++) {
+   * own futex round trip and a pipe (Linux), or two named events (Windows) */
+  static const char *const sleep_peers[3] = {"futex", "pipe", "event"};
+  for (int i = 0; i < 3; i++) {
+    if (!bench_transport_find(sleep_peers[i])) continue;
     const bench_result *a = find(res, n, "rill-sleep", BENCH_RTT, 8, 0);
     const bench_result *b = find(res, n, sleep_peers[i], BENCH_RTT, 8, 0);
     snprintf(out[k].label, sizeof out[k].label,
@@ -453,7 +429,12 @@ static int write_json(const char *path, const char *date, long cores,
   fprintf(f, "{\n  \"date\": \"%s\",\n  \"cores\": %ld,\n  \"cpu_model\": ",
           date, cores);
   json_string(f, model);
-  fprintf(f, ",\n  \"quick\": %s,\n", cfg->quick ? "true" : "false");
+  fprintf(f, ",\n  \"os\": \"%s\",\n  \"heavy_barrier\": %s,\n"
+          "  \"clock_period_ns\": %llu,", BENCH_OS_NAME,
+          cfg->no_heavy_barrier || !strcmp(BENCH_OS_NAME, "windows") ? "false"
+                                                                    : "true",
+          (unsigned long long)bench_os_clock_period_ns());
+  fprintf(f, "\n  \"quick\": %s,\n", cfg->quick ? "true" : "false");
   fprintf(f, "  \"pinned\": %s,\n", cfg->cpu[0] >= 0 ? "true" : "false");
   if (cfg->cpu[0] >= 0)
     fprintf(f, "  \"cpus\": [%d, %d],\n", cfg->cpu[0], cfg->cpu[1]);
@@ -553,7 +534,7 @@ static int write_json(const char *path, const char *date, long cores,
             rt[i].threshold, bar_met(&rt[i]));
   }
   fprintf(f, "\n  ]\n}\n");
-  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+  if (fclose(f) != 0 || bench_os_replace(tmp, path) != 0) {
     fprintf(stderr, "rill_bench: cannot write %s: %s\n", path, strerror(errno));
     unlink(tmp);
     return -1;
@@ -577,11 +558,40 @@ static int parse_sizes(const char *s, size_t *sizes, size_t *n) {
   return *n ? 0 : -1;
 }
 
+/* Every transport of this build, for bench_transport_find(). */
+static const bench_transport *const all_tr[] = {
+    &bench_rill_copy, &bench_rill_zerocopy, &bench_rill_sleep,
+    &bench_rill_lowrate, &bench_ring, &bench_cacheline,
+#ifdef _WIN32
+    &bench_event,
+#else
+    &bench_pipe, &bench_unix, &bench_futex,
+#endif
+#ifdef RILL_HAVE_ZMQ
+    &bench_zmq_pushpull, &bench_zmq_pair,
+#endif
+#ifdef RILL_HAVE_NNG
+    &bench_nng_pushpull, &bench_nng_pair,
+#endif
+#ifdef RILL_HAVE_ICEORYX
+    &bench_iceoryx,
+#endif
+};
+
+const bench_transport *bench_transport_find(const char *name) {
+  for (size_t i = 0; i < sizeof all_tr / sizeof all_tr[0]; i++)
+    if (!strcmp(all_tr[i]->name, name)) return all_tr[i];
+  return NULL;
+}
+
 int main(int argc, char **argv) {
+  bench_os_init();
+  if (argc > 1 && !strcmp(argv[1], "--bench-side"))
+    return bench_harness_child_main(argc, argv); /* Windows: one side */
   if (argc > 1 && !strcmp(argv[1], "worker")) return bench_worker_main(argc, argv);
   bench_config cfg;
   memset(&cfg, 0, sizeof cfg);
-  const char *out = NULL, *only = NULL;
+  const char *out = NULL, *only = NULL, *dir_base = NULL;
   int runs_opt = 0, cpus_opt = 0;
   size_t sizes[16] = {8, 64, 256, 1024, 4096}, nsizes = 5;
 
@@ -602,13 +612,19 @@ int main(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--cpus") && val) {
       if (sscanf(val, "%d,%d", &cfg.cpu[0], &cfg.cpu[1]) != 2 ||
-          cfg.cpu[0] < 0 || cfg.cpu[1] < 0 || cfg.cpu[0] >= CPU_SETSIZE ||
-          cfg.cpu[1] >= CPU_SETSIZE) {
+          cfg.cpu[0] < 0 || cfg.cpu[1] < 0 ||
+          cfg.cpu[0] >= bench_os_cpu_limit() ||
+          cfg.cpu[1] >= bench_os_cpu_limit()) {
         fprintf(stderr, "rill_bench: --cpus wants two CPU numbers, A,B\n");
         return 2;
       }
       cpus_opt = 1;
       i++;
+    } else if (!strcmp(a, "--dir") && val) {
+      dir_base = val;
+      i++;
+    } else if (!strcmp(a, "--no-membarrier")) {
+      cfg.no_heavy_barrier = 1;
     } else if (!strcmp(a, "--only") && val) {
       only = val;
       i++;
@@ -650,35 +666,23 @@ int main(int argc, char **argv) {
   cfg.child_deadline_ns = 120000000000ull; /* 2 min per run, at worst */
 
   /* CPUs: the first two this process may use, unless told */
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  long cores = bench_os_cpus_online();
   if (!cpus_opt) {
-    cpu_set_t cs;
-    int found = 0;
     cfg.cpu[0] = cfg.cpu[1] = -1;
-    if (sched_getaffinity(0, sizeof cs, &cs) == 0)
-      for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
-        if (CPU_ISSET(c, &cs)) cfg.cpu[found++] = c;
-    if (found < 2) cfg.cpu[0] = cfg.cpu[1] = -1;
+    if (bench_os_first_cpus(cfg.cpu) < 2) cfg.cpu[0] = cfg.cpu[1] = -1;
   }
   if (cfg.cpu[0] < 0) bench_single_cpu = 1;
   else if (cfg.cpu[0] == cfg.cpu[1]) bench_single_cpu = 1;
+  cfg.single_cpu = bench_single_cpu;
 
   /* private directory for the regions */
-  const char *bases[2] = {"/dev/shm", "/tmp"};
-  for (int i = 0; i < 2 && !g_dir[0]; i++) {
-    snprintf(g_dir, sizeof g_dir, "%s/rill-bench-XXXXXX", bases[i]);
-    if (!mkdtemp(g_dir)) g_dir[0] = 0;
-  }
-  if (!g_dir[0]) {
-    fprintf(stderr, "rill_bench: cannot make a private directory: %s\n",
-            strerror(errno));
+  if (bench_os_private_dir(dir_base, g_dir, sizeof g_dir) != 0) {
+    fprintf(stderr, "rill_bench: cannot make a private directory under %s: %s\n",
+            dir_base ? dir_base : "the default places", strerror(errno));
     return 1;
   }
   atexit(cleanup_dir);
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  signal(SIGHUP, on_signal);
-  signal(SIGPIPE, on_signal); /* e.g. stdout piped into head */
+  bench_os_on_signals(on_signal);
 
   if (bench_harness_init() != 0) {
     fprintf(stderr, "rill_bench: cannot map the control block: %s\n",
@@ -687,16 +691,20 @@ int main(int argc, char **argv) {
   }
 
   char date[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  bench_os_utc_date(date, sizeof date);
   char model[256];
-  cpu_model(model, sizeof model);
+  bench_os_cpu_model(model, sizeof model);
   uint64_t timer_ns = bench_timer_overhead_ns();
 
-  printf("rill_bench %d.%d  %s  %s%s\n", RILL_VERSION_MAJOR, RILL_VERSION_MINOR,
-         date, model, cfg.quick ? "  (quick)" : "");
+  printf("rill_bench %d.%d (%s)  %s  %s%s\n", RILL_VERSION_MAJOR,
+         RILL_VERSION_MINOR, BENCH_OS_NAME, date, model,
+         cfg.quick ? "  (quick)" : "");
+  if (bench_os_clock_period_ns() > 1)
+    printf("the clock ticks every %llu ns: round-trip samples are multiples "
+           "of it\n", (unsigned long long)bench_os_clock_period_ns());
+  if (cfg.no_heavy_barrier)
+    printf("--no-membarrier: rill's heavy barrier is refused; its producer "
+           "fences after every publish (as on Windows)\n");
   if (cfg.cpu[0] >= 0 && cfg.cpu[0] != cfg.cpu[1])
     printf("%ld CPUs online; side 0 (producer/pinger) on CPU %d, side 1 "
            "(consumer/ponger) on CPU %d\n",
@@ -712,7 +720,7 @@ int main(int argc, char **argv) {
          "of processes with its own warm-up.\n"
          "throughput: median of the runs (~%llu ms each).  rtt: %u x %llu "
          "round trips pooled (a run stops after %.1f s);\n"
-         "rill-sleep and futex (both sides parked): %u x %llu.  latency: "
+         "rill-sleep and the kernel's reference (both sides parked): %u x %llu.  latency: "
          "one-way, sent at the msgs/s shown.\n"
          "timer overhead %llu ns (inside every RTT sample).  spread = (max - "
          "min) / median of the runs.\n"
@@ -720,13 +728,16 @@ int main(int argc, char **argv) {
          "processes, measured just before the run.\n\n",
          cfg.runs, (unsigned long long)(cfg.tput_target_ns / 1000000), cfg.runs,
          (unsigned long long)cfg.rtt_per_run, (double)cfg.rtt_run_max_ns / 1e9,
-         cfg.runs, (unsigned long long)bench_rtt_per_run(&cfg, &bench_futex),
+         cfg.runs, (unsigned long long)bench_rtt_per_run(&cfg, &bench_rill_sleep),
          (unsigned long long)timer_ns);
 
   /* the real peers come after rill and the references; a peer this build
    * does not have is left out (bench_peers_print_skipped() said so) */
   const bench_transport *tput_tr[] = {&bench_rill_copy, &bench_rill_zerocopy,
-                                      &bench_ring, &bench_pipe, &bench_unix,
+                                      &bench_ring,
+#ifndef _WIN32
+                                      &bench_pipe, &bench_unix,
+#endif
 #ifdef RILL_HAVE_ZMQ
                                       &bench_zmq_pushpull, &bench_zmq_pair,
 #endif
@@ -739,8 +750,12 @@ int main(int argc, char **argv) {
   };
   const bench_transport *rtt_tr[] = {&bench_cacheline, &bench_ring,
                                      &bench_rill_copy, &bench_rill_zerocopy,
+#ifdef _WIN32
+                                     &bench_rill_sleep, &bench_event,
+#else
                                      &bench_pipe, &bench_unix,
                                      &bench_rill_sleep, &bench_futex,
+#endif
 #ifdef RILL_HAVE_ZMQ
                                      &bench_zmq_pair,
 #endif
@@ -761,16 +776,16 @@ int main(int argc, char **argv) {
                   {10000, 2000000000ull, 200000000ull}};
   size_t ntests_max = nsizes * ntput_tr + nrtt_tr + 2;
   bench_result *res = calloc(ntests_max, sizeof *res);
-  uint64_t *shared_samples = mmap(NULL, cfg.rtt_per_run * sizeof(uint64_t),
-                                  PROT_READ | PROT_WRITE,
-                                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (!res || shared_samples == MAP_FAILED) {
+  bench_shared samples_sh;
+  if (!res || bench_os_shared_new(&samples_sh,
+                                  cfg.rtt_per_run * sizeof(uint64_t)) != 0) {
     fprintf(stderr, "rill_bench: out of memory\n");
     return 1;
   }
   size_t nres = 0;
   int failures = 0;
   uint64_t errors = 0, peer_errors = 0;
+  uint64_t *shared_samples = samples_sh.p;
   uint64_t t_start = bench_now_ns();
 
   bench_peers_print_skipped();
@@ -825,7 +840,7 @@ int main(int argc, char **argv) {
         snprintf(t.dir, sizeof t.dir, "%s", g_dir);
         bench_run_out o;
         uint64_t t_run = bench_now_ns();
-        int rc = bench_run_once(&cfg, &t, shared_samples, &o);
+        int rc = bench_run_once(&cfg, &t, &samples_sh, &o);
         r->seconds += (double)(bench_now_ns() - t_run) / 1e9;
         r->errors += o.errors;
         if (rc != 0) {
@@ -865,7 +880,7 @@ int main(int argc, char **argv) {
       print_row(&res[i]);
     }
   }
-  munmap(shared_samples, cfg.rtt_per_run * sizeof(uint64_t));
+  bench_os_shared_free(&samples_sh);
   double seconds = (double)(bench_now_ns() - t_start) / 1e9;
 
   ratio rt[48];

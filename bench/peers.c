@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill_bench: the real peers' shared parts: which peers this build has (and
- * how to install the others), their versions, and ipc:// endpoints. */
+ * how to install the others) and their versions.  Their ipc:// endpoints
+ * are in bench/peers_ipc.c.  The peers run on Linux only: a Windows build
+ * has none of them. */
 #include "peers.h"
 
 #include <stdio.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #ifdef RILL_HAVE_ZMQ
 #include <zmq.h>
@@ -42,11 +42,15 @@ static const peer_info peers[] = {
 #define NPEERS (sizeof peers / sizeof peers[0])
 
 void bench_peers_print_skipped(void) {
+#ifdef _WIN32
+  printf("the real peers (ZeroMQ, nng, iceoryx) are measured on Linux only\n");
+#else
   for (size_t i = 0; i < NPEERS; i++)
     if (!peers[i].have)
       printf("%s: skipped, rows %s left out (apt-get install %s, or make "
              "bench-deps; then rebuild)\n",
              peers[i].name, peers[i].rows, peers[i].debs);
+#endif
 }
 
 /* The library version this build runs with, or NULL when it is left out. */
@@ -81,36 +85,4 @@ void bench_peers_json(FILE *f) {
       fputs("null", f);
   }
   fputs("}", f);
-}
-
-int bench_ipc_setup(bench_test *t, const char *prefix, char *err,
-                    size_t errlen) {
-  static unsigned counter;
-  struct sockaddr_un sa;
-  char path[sizeof t->dir + sizeof t->region + 1];
-  snprintf(t->region, sizeof t->region, "%s-%d-%u", prefix, (int)getpid(),
-           counter++);
-  snprintf(path, sizeof path, "%s/%s", t->dir, t->region);
-  if (strlen(path) >= sizeof sa.sun_path) {
-    snprintf(err, errlen, "ipc path %s is longer than a UNIX socket allows",
-             path);
-    t->region[0] = 0;
-    return -1;
-  }
-  unlink(path);
-  bench_cleanup_register_region(t->dir, t->region);
-  return 0;
-}
-
-void bench_ipc_teardown(bench_test *t) {
-  if (!t->region[0]) return;
-  char path[sizeof t->dir + sizeof t->region + 1];
-  snprintf(path, sizeof path, "%s/%s", t->dir, t->region);
-  unlink(path); /* whichever library made it may have removed it already */
-  bench_cleanup_unregister_region();
-  t->region[0] = 0;
-}
-
-void bench_ipc_url(const bench_test *t, char *buf, size_t len) {
-  snprintf(buf, len, "ipc://%s/%s", t->dir, t->region);
 }

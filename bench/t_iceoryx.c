@@ -282,7 +282,7 @@ static void iox_close(void *vep) {
     iox_runtime_shutdown();
     runtime_files_unlink(e->name);
   }
-  free(e->tmpl);
+  bench_free(e->tmpl);
   free(e);
 }
 

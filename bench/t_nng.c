@@ -46,7 +46,7 @@ static void nn_close(void *vep) {
   nn_ep *e = vep;
   if (!e) return;
   if (e->sock_open) nng_close(e->sock);
-  free(e->sbuf);
+  bench_free(e->sbuf);
   free(e);
 }
 

@@ -80,9 +80,9 @@ static void rb_close(void *vep) {
   if (!e) return;
   rill_producer_leave(e->p);
   rill_consumer_leave(e->c);
-  free(e->sbuf);
-  free(e->rbuf);
-  free(e->tmpl);
+  bench_free(e->sbuf);
+  bench_free(e->rbuf);
+  bench_free(e->tmpl);
   free(e);
 }
 

@@ -12,22 +12,14 @@
  * the two cores.  Side 0 writes an odd value v, side 1 waits for it and
  * writes v + 1, side 0 waits for that.
  *
- * "futex": the same exchange through the kernel, the reference for sleeping
- * round trips: one 32-bit word at the start of a MAP_SHARED page.  Side 0
- * stores an odd v and FUTEX_WAKEs, then FUTEX_WAITs until the word is v + 1;
- * side 1 FUTEX_WAITs until it is v, stores v + 1 and FUTEX_WAKEs.  Shared
- * (not _PRIVATE) futex ops: the word is shared between two processes.  No
- * spinning: a side that finds the word unchanged always parks.
+ * Both live in memory shared by the two processes (bench_os_shared_new):
+ * they run on Linux and on Windows alike.  The sleeping references are the
+ * OS's own: bench/t_futex.c (Linux), bench/t_event.c (Windows).
  */
 #include "bench.h"
 
-#include <errno.h>
-#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define RING_SLOT_BYTES ((8u + BENCH_MAX_SIZE + 63u) & ~63u)
 #define RING_HDR_BYTES 4096u
@@ -113,23 +105,19 @@ static inline int ring_get(ring_end *r, void *out, size_t *n) {
 static int ring_setup(bench_test *t, char *err, size_t errlen) {
   size_t nrings = t->kind == BENCH_RTT ? 2 : 1;
   size_t len = nrings * RING_BYTES;
-  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                 -1, 0);
-  if (p == MAP_FAILED) {
-    snprintf(err, errlen, "mmap(%zu): %s", len, strerror(errno));
+  /* zeroed: every page allocated now, as rill's regions do */
+  if (bench_os_shared_new(&t->shm, len) != 0) {
+    snprintf(err, errlen, "cannot map %zu bytes of shared memory", len);
     return -1;
   }
-  memset(p, 0, len); /* allocate every page now, as rill's regions do */
-  t->shm = p;
-  t->shm_len = len;
   return 0;
 }
 
 static void ring_close(void *vep) {
   ring_ep *e = vep;
   if (!e) return;
-  free(e->sbuf);
-  free(e->rbuf);
+  bench_free(e->sbuf);
+  bench_free(e->rbuf);
   free(e);
 }
 
@@ -143,7 +131,7 @@ static int ring_open(bench_test *t, int side, void **out) {
     return -1;
   }
   bench_msg_template(e->sbuf, t->size);
-  unsigned char *base = t->shm;
+  unsigned char *base = t->shm.p;
   /* ring 0 carries side 0 -> side 1, ring 1 (round trips) side 1 -> side 0 */
   if (t->kind == BENCH_TPUT) {
     ring_end_init(side == 0 ? &e->tx : &e->rx, base);
@@ -228,7 +216,7 @@ const bench_transport bench_ring = {
     .kinds = BENCH_TPUT | BENCH_RTT,
     .blocking = 0,
     .setup = ring_setup,
-    .teardown = NULL, /* the harness unmaps t->shm */
+    .teardown = NULL, /* the harness frees t->shm */
     .open = ring_open,
     .close = ring_close,
     .send = ring_send,
@@ -239,22 +227,19 @@ const bench_transport bench_ring = {
 
 /* ---- cache line ------------------------------------------------------------ */
 
-static int cl_setup(bench_test *t, char *err, size_t errlen) {
-  void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    snprintf(err, errlen, "mmap: %s", strerror(errno));
+/* One zeroed page shared by the two sides (the cache-line test, and the
+ * sleeping references of bench/t_futex.c and bench/t_event.c). */
+int bench_page_setup(bench_test *t, char *err, size_t errlen) {
+  if (bench_os_shared_new(&t->shm, 4096) != 0) {
+    snprintf(err, errlen, "cannot map a page of shared memory");
     return -1;
   }
-  memset(p, 0, 4096);
-  t->shm = p;
-  t->shm_len = 4096;
   return 0;
 }
 
 static int cl_open(bench_test *t, int side, void **out) {
   (void)side;
-  *out = t->shm; /* the word at offset 0 of a page: 64-byte aligned */
+  *out = t->shm.p; /* the word at offset 0 of a page: 64-byte aligned */
   return 0;
 }
 
@@ -298,7 +283,7 @@ const bench_transport bench_cacheline = {
     .name = "cacheline",
     .kinds = BENCH_RTT,
     .blocking = 0,
-    .setup = cl_setup,
+    .setup = bench_page_setup,
     .teardown = NULL,
     .open = cl_open,
     .close = cl_close,
@@ -306,79 +291,4 @@ const bench_transport bench_cacheline = {
     .recv = NULL,
     .ping = cl_ping,
     .pong = cl_pong,
-};
-
-/* ---- futex ----------------------------------------------------------------- */
-
-static int fx_wake(_Atomic uint32_t *w) {
-  if (syscall(SYS_futex, (void *)w, FUTEX_WAKE, 1, NULL, NULL, 0) < 0)
-    return bench_fail("FUTEX_WAKE: %s", strerror(errno));
-  return 0;
-}
-
-/* Parks until the word is WANT.  A wait of BENCH_WAIT_NS counts as an error
- * and waits again, BENCH_SPIN_TIMEOUT_NS at most in all. */
-static int fx_wait_for(_Atomic uint32_t *w, uint32_t want, uint64_t *errs) {
-  const struct timespec slice = {(time_t)(BENCH_WAIT_NS / 1000000000ull),
-                                 (long)(BENCH_WAIT_NS % 1000000000ull)};
-  bench_spin sp = BENCH_SPIN_INIT;
-  for (;;) {
-    /* Acquire: pairs with the other side's release store of WANT in
-     * fx_ping() / fx_pong(). */
-    uint32_t x = atomic_load_explicit(w, memory_order_acquire);
-    if (x == want) return 0;
-    if (syscall(SYS_futex, (void *)w, FUTEX_WAIT, x, &slice, NULL, 0) == 0 ||
-        errno == EAGAIN || errno == EINTR)
-      continue;
-    if (errno != ETIMEDOUT) return bench_fail("FUTEX_WAIT: %s", strerror(errno));
-    *errs += 1;
-    if (bench_spin_slow(&sp)) return -1;
-  }
-}
-
-static int fx_ping(void *ep, uint64_t seq, uint64_t count, uint64_t *samples,
-                   uint64_t *errors) {
-  _Atomic uint32_t *w = ep;
-  uint64_t errs = 0;
-  int rc = 0;
-  for (uint64_t i = 0; i < count; i++) {
-    uint32_t v = (uint32_t)(2 * (seq + i) + 1);
-    uint64_t t0 = bench_now_ns();
-    /* Release: pairs with the acquire load in side 1's fx_wait_for(). */
-    atomic_store_explicit(w, v, memory_order_release);
-    if ((rc = fx_wake(w)) != 0 || (rc = fx_wait_for(w, v + 1, &errs)) != 0)
-      break;
-    uint64_t t1 = bench_now_ns();
-    if (samples) samples[i] = t1 - t0;
-  }
-  *errors += errs;
-  return rc;
-}
-
-static int fx_pong(void *ep, uint64_t seq, uint64_t count, uint64_t *errors) {
-  _Atomic uint32_t *w = ep;
-  uint64_t errs = 0;
-  int rc = 0;
-  for (uint64_t i = 0; i < count; i++) {
-    uint32_t v = (uint32_t)(2 * (seq + i) + 1);
-    if ((rc = fx_wait_for(w, v, &errs)) != 0) break;
-    /* Release: pairs with the acquire load in side 0's fx_wait_for(). */
-    atomic_store_explicit(w, v + 1, memory_order_release);
-    if ((rc = fx_wake(w)) != 0) break;
-  }
-  *errors += errs;
-  return rc;
-}
-
-const bench_transport bench_futex = {
-    .name = "futex",
-    .kinds = BENCH_RTT,
-    .blocking = 1, /* the kernel wakes each side: short warm-up */
-    .rtt_max = BENCH_SLEEP_RTT_PER_RUN,
-    .setup = cl_setup, /* one zeroed MAP_SHARED page, made before the fork */
-    .teardown = NULL,
-    .open = cl_open,
-    .close = cl_close,
-    .ping = fx_ping,
-    .pong = fx_pong,
 };

@@ -39,8 +39,8 @@ static void stream_close(void *vep) {
   if (!e) return;
   if (e->rfd >= 0) close(e->rfd);
   if (e->wfd >= 0 && e->wfd != e->rfd) close(e->wfd);
-  free(e->sbuf);
-  free(e->rbuf);
+  bench_free(e->sbuf);
+  bench_free(e->rbuf);
   free(e);
 }
 

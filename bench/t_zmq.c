@@ -44,7 +44,7 @@ static void zq_close(void *vep) {
   if (e->msg_ready) zmq_msg_close(&e->msg);
   if (e->sock) zmq_close(e->sock);
   if (e->ctx) zmq_ctx_term(e->ctx);
-  free(e->sbuf);
+  bench_free(e->sbuf);
   free(e);
 }
 

@@ -29,7 +29,7 @@
 
 #define WORKER_WAIT_NS 30000000000ull
 
-__attribute__((noreturn, format(printf, 1, 2)))
+__attribute__((noreturn)) BENCH_PRINTF(1, 2)
 static void wfail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -86,7 +86,7 @@ static size_t wrecv(rill_consumer *c, void *buf, rill_meta *m) {
 
 static void *wbuf(size_t size) {
   if (size < 8 || size % 8 || size > BENCH_MAX_SIZE) wfail("SIZE must be 8..%u, a multiple of 8", BENCH_MAX_SIZE);
-  void *b = aligned_alloc(64, BENCH_MAX_SIZE);
+  void *b = bench_os_aligned_alloc(BENCH_MAX_SIZE);
   if (!b) wfail("out of memory");
   bench_msg_template(b, size);
   return b;

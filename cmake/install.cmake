@@ -16,12 +16,16 @@
 include(CMakePackageConfigHelpers)
 
 set(RILL_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/rill)
+# (RUNTIME: rill.dll on Windows, which goes beside the programs)
 install(TARGETS rill rill_static EXPORT rill-targets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${RILL_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS rill_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TARGET rill_cli)
+  install(TARGETS rill_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 
 # pkg-config: the prefix is found from the .pc file's own place.
 # (A directory given as an absolute path stays absolute.)

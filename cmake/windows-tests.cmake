@@ -22,6 +22,29 @@ rill_windows_test(test_win32_platform 300)
 # the public API end to end: a producer and a consumer process, the event
 rill_windows_test(test_win32_api 300)
 
+# the C peer of the Go binding's cross-language tests (RILL_XPEER), which
+# run the Go test binary under Wine against it (bindings/go/README.md)
+rill_test_program(rill_xpeer ${PROJECT_SOURCE_DIR}/tests/xpeer.c)
+target_compile_definitions(rill_xpeer PRIVATE __USE_MINGW_ANSI_STDIO=1) # %zu
+
+# the FlatBuffers example under Wine: C++ host and Go guest (its own file)
+include(${PROJECT_SOURCE_DIR}/examples/flatbuffers/windows.cmake)
+
+# ---- the rill command line under Wine (tests/cli/wine_cli.py): rill.exe's
+# commands (create, ls, info, monitor --once/--json/--prometheus and on a
+# pseudo-terminal, tail, rm, clean) against a channel that
+# rill_cli_fixture.exe fills; Python on the build host drives both.
+if(TARGET rill_cli)
+  rill_test_program(rill_cli_fixture ${PROJECT_SOURCE_DIR}/tests/cli/fixture.c)
+  find_program(RILL_HOST_PYTHON NAMES python3)
+  if(RILL_HOST_PYTHON AND CMAKE_CROSSCOMPILING_EMULATOR)
+    add_test(NAME cli_wine COMMAND ${RILL_HOST_PYTHON} ${PROJECT_SOURCE_DIR}/tests/cli/wine_cli.py
+             $<TARGET_FILE:rill_cli> $<TARGET_FILE:rill_cli_fixture>
+             ${CMAKE_CROSSCOMPILING_EMULATOR})
+    set_tests_properties(cli_wine PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+  endif()
+endif()
+
 # the portable tests (tests/testutil.h: children are new processes of the
 # test program, tu_spawn), from the same sources as on Linux; what is
 # Linux-only in them says "skipped on this system" on a line of its own.

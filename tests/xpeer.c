@@ -49,6 +49,15 @@
 
 #include "rill_rpc.h"
 
+/* printf-style checks: on Windows the peer is built with
+ * __USE_MINGW_ANSI_STDIO (cmake/windows-tests.cmake), whose printf takes
+ * C99's %zu, checked as gnu_printf. */
+#ifdef __MINGW_PRINTF_FORMAT
+#define XPEER_PRINTF(f, a) __attribute__((format(__MINGW_PRINTF_FORMAT, f, a)))
+#else
+#define XPEER_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
+
 #define SEC 1000000000ull
 #define WAIT_NS (10 * SEC)       /* every wait of the stream commands */
 #define VEC_WAIT_NS (5 * SEC)    /* "wait" lines of a vector */
@@ -58,7 +67,7 @@
 /* ---- failing -------------------------------------------------------------- */
 
 /* Prints one line on stderr and exits 1. */
-__attribute__((noreturn, format(printf, 1, 2)))
+__attribute__((noreturn)) XPEER_PRINTF(1, 2)
 static void die(const char *fmt, ...) {
   char msg[1024];
   va_list ap;
@@ -637,7 +646,7 @@ static struct {
 } VF;
 
 /* "FILE:LINE: expected X, got Y" and exit 1. */
-__attribute__((noreturn, format(printf, 2, 3)))
+__attribute__((noreturn)) XPEER_PRINTF(2, 3)
 static void vfail(int line, const char *fmt, ...) {
   char msg[900];
   va_list ap;

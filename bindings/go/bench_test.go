@@ -8,7 +8,7 @@ import "testing"
 // are rill-gobench's).
 
 func benchChannel(b *testing.B) (*Region, *Producer) {
-	r, err := CreateRegion("b", &RegionOpts{Size: 32 << 20, Dir: b.TempDir()})
+	r, err := CreateRegion("b", &RegionOpts{Size: 32 << 20, Dir: testTempDir(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

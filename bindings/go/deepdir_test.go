@@ -5,6 +5,7 @@ package rill
 import (
 	"errors"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -13,7 +14,10 @@ import (
 // region is created or opened, not at a later join (issue 18, as in C's
 // test_hardening).
 func TestDeepDirectory(t *testing.T) {
-	dir := t.TempDir()
+	if runtime.GOOS == "windows" {
+		t.Skip("windows: the bound is Linux's PATH_MAX for FIFO paths; Windows names a consumer's event, not a path")
+	}
+	dir := testTempDir(t)
 	want := 4096 - 80 // room for a region's own path, not for its FIFOs
 	for len(dir)+201 < want {
 		dir += "/" + strings.Repeat("d", 200)
@@ -47,7 +51,7 @@ func TestDeepDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Leave()
-	if _, err := c.Fd(); err != nil {
+	if err := consumerWaitObject(c); err != nil {
 		t.Fatalf("Fd in a directory that fits: %v", err)
 	}
 }

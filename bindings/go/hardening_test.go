@@ -11,12 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // hugeChannelRegion writes, as a sparse file, a region whose one channel
@@ -41,7 +40,7 @@ func hugeChannelRegion(t *testing.T, depth, mtu uint32) string {
 	le.PutUint64(h[56:], g.dataChunks)
 	le.PutUint64(h[88:], g.metaOff)
 	le.PutUint64(h[96:], g.dataOff)
-	dir := t.TempDir()
+	dir := testTempDir(t)
 	must(t, os.WriteFile(dir+"/h", b, 0o600))
 	must(t, os.Truncate(dir+"/h", int64(total)))
 	return dir
@@ -67,6 +66,9 @@ func TestDataChunksLimit(t *testing.T) {
 		t.Errorf("%d data chunks: footprint %d, want %d", g.dataChunks, ChannelFootprint(&under), g.size)
 	}
 
+	if runtime.GOOS == "windows" {
+		t.Skip("windows: opening the region maps its whole 256 GiB sparse file, a view larger than Windows (and Wine) map")
+	}
 	dir := hugeChannelRegion(t, 1<<22, 65535)
 	hr, err := OpenRegion("h", &RegionOpts{Dir: dir})
 	must(t, err)
@@ -276,7 +278,7 @@ func TestProducerValidatesHeader(t *testing.T) {
 		{"data_off", put(96, 8, 0)},
 	}
 	for _, tc := range cases {
-		dir := t.TempDir()
+		dir := testTempDir(t)
 		must(t, os.WriteFile(dir+"/h", tc.b, 0o600))
 		r, err := OpenRegion("h", &RegionOpts{Dir: dir})
 		must(t, err)
@@ -296,7 +298,7 @@ func TestProducerValidatesHeader(t *testing.T) {
 	}
 	// The header as created: max_msg within depth/2 fragments, which both
 	// endpoints keep.
-	dir := t.TempDir()
+	dir := testTempDir(t)
 	must(t, os.WriteFile(dir+"/h", put(40, 8, 64*8), 0o600))
 	r, err := OpenRegion("h", &RegionOpts{Dir: dir})
 	must(t, err)
@@ -365,7 +367,7 @@ func nilCalls(t *testing.T, what string, r *Region, p *Producer, c *Consumer) {
 		{"Consumer.RecvWait", func() error { _, err := c.RecvWait(buf, &m, time.Millisecond); return err }},
 		{"Consumer.SeekLast", func() error { _, err := c.SeekLast(1); return err }},
 		{"Consumer.Flush", func() error { return c.Flush() }},
-		{"Consumer.Fd", func() error { _, err := c.Fd(); return err }},
+		{"Consumer.Fd", func() error { return consumerWaitObject(c) }},
 		{"Consumer.Arm", func() error { _, err := c.Arm(); return err }},
 		{"Consumer.WaitReady", func() error { return c.WaitReady(time.Millisecond) }},
 		{"WaitAny", func() error { _, err := WaitAny([]*Consumer{c}, time.Millisecond); return err }},
@@ -419,69 +421,6 @@ func TestNilHandles(t *testing.T) {
 	must(t, c.Leave())
 	must(t, r.Close())
 	nilCalls(t, "left", r, p, c)
-}
-
-// A consumer's FIFO name planted before it comes (another user's FIFO, a
-// regular file, a symlink to a FIFO) is never adopted: Fd and WaitReady
-// fail with ErrAccess and the planted thing is left alone.
-func TestFifoPlanted(t *testing.T) {
-	target := t.TempDir() + "/fifo"
-	must(t, unix.Mkfifo(target, 0o600))
-	plants := []struct {
-		name string
-		make func(path string) error
-	}{
-		{"another user's FIFO", func(path string) error {
-			if os.Geteuid() != 0 {
-				return errSkip
-			}
-			if err := unix.Mkfifo(path, 0o666); err != nil {
-				return err
-			}
-			return os.Lchown(path, 65534, 65534)
-		}},
-		{"regular file", func(path string) error { return os.WriteFile(path, nil, 0o600) }},
-		{"symlink to a FIFO", func(path string) error { return os.Symlink(target, path) }},
-	}
-	for _, pl := range plants {
-		r := testRegion(t, 1<<20)
-		must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
-		path := fifoPath(r.Dir(), r.Name(), "c", 0)
-		if err := pl.make(path); err == errSkip {
-			t.Logf("%s: needs root, skipped", pl.name)
-			continue
-		} else {
-			must(t, err)
-		}
-		var before unix.Stat_t
-		must(t, unix.Lstat(path, &before))
-		c, err := r.JoinConsumer("c", Lossy)
-		must(t, err)
-		if fd, err := c.Fd(); err != ErrAccess {
-			t.Errorf("%s: Fd %d, %v, want ErrAccess", pl.name, fd, err)
-		}
-		if err := c.WaitReady(time.Millisecond); err != ErrAccess {
-			t.Errorf("%s: WaitReady %v, want ErrAccess", pl.name, err)
-		}
-		var after unix.Stat_t
-		must(t, unix.Lstat(path, &after))
-		if after.Ino != before.Ino || after.Uid != before.Uid || after.Mode != before.Mode {
-			t.Errorf("%s: the planted name was changed", pl.name)
-		}
-		must(t, c.Leave())
-	}
-	// Ours is adopted: made on first use, found again by the next consumer
-	// of the slot.
-	r := testRegion(t, 1<<20)
-	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
-	for i := 0; i < 2; i++ {
-		c, err := r.JoinConsumer("c", Lossy)
-		must(t, err)
-		if _, err := c.Fd(); err != nil {
-			t.Errorf("own FIFO, join %d: %v", i, err)
-		}
-		must(t, c.Leave())
-	}
 }
 
 var errSkip = errors.New("skip")

@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 func TestObjects(t *testing.T) {
@@ -131,7 +129,7 @@ func TestHeartbeatAge(t *testing.T) {
 }
 
 func TestListRegions(t *testing.T) {
-	dir := t.TempDir()
+	dir := testTempDir(t)
 	for _, name := range []string{"b", "a.1"} {
 		r, err := CreateRegion(name, &RegionOpts{Size: 1 << 20, Dir: dir})
 		must(t, err)
@@ -145,7 +143,7 @@ func TestListRegions(t *testing.T) {
 	must(t, os.WriteFile(dir+"/short", page[:64], 0o600))
 	must(t, os.WriteFile(dir+"/.b.tmp", page[:pageSize], 0o600))
 	must(t, os.Mkdir(dir+"/sub", 0o700))
-	must(t, unix.Mkfifo(dir+"/fifo", 0o600))
+	testMakeFifo(t, dir+"/fifo")
 	got, err := ListRegions(dir)
 	must(t, err)
 	if len(got) != 2 || got[0] != "a.1" || got[1] != "b" {

@@ -550,7 +550,7 @@ func (p *Producer) fifoSignal(i, gen uint32) {
 		closeFd(ps.fifoFd)
 		ps.fifoFd = -1
 		ps.fifoGen = gen
-		fd, err := fifoWriter(fifoPath(p.dir, p.region, p.ch, i))
+		fd, err := fifoWriter(p.fd, fifoPath(p.dir, p.region, p.ch, i))
 		if err != nil {
 			return // nobody reads it: nothing to signal
 		}

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // RegionOpts are the options of CreateRegion and OpenRegion.  The zero value
@@ -102,16 +100,6 @@ func faultErr(old bool, err *error) {
 	}
 }
 
-// readMagic reads the first 8 bytes of fd with pread: a copy, never a
-// fault, whatever happens to the file.
-func readMagic(fd int) uint64 {
-	var b [8]byte
-	if n, err := unix.Pread(fd, b[:], 0); err != nil || n != 8 {
-		return 0
-	}
-	return *(*uint64)(unsafe.Pointer(&b[0]))
-}
-
 func (r *Region) hdr() *regionHdr { return (*regionHdr)(r.m.base()) }
 
 func (r *Region) entry(i uint32) *objEntry {
@@ -179,31 +167,19 @@ func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 	h.size = size
 	h.createdNs = realNs()
 	h.creatorPid = uint32(os.Getpid())
-	h.creatorUid = uint32(os.Getuid())
+	h.creatorUid = processUid()
 	h.objMax = maxObjects
 	atomic.StoreUint32(&h.objCnt, 0)
 	h.allocOff = pageSize
+	fileTag(fd, h.createdNs, h.creatorPid) // names the wait objects (Windows)
 	// Release (seq_cst): pairs with the acquire load of magic in OpenRegion.
 	atomic.StoreUint64(&h.magic, regionMagic)
-	lerr := linkErr(tmp, path)
+	lerr := fileLink(tmp, path)
 	if lerr != nil {
 		r.Close()
 		return nil, lerr
 	}
 	return r, nil
-}
-
-// linkErr links from at to (failing if to exists), then removes from.
-func linkErr(from, to string) error {
-	err := os.Link(from, to)
-	os.Remove(from)
-	if err != nil {
-		if le, ok := err.(*os.LinkError); ok {
-			return errnoErr(le.Err)
-		}
-		return ErrIO
-	}
-	return nil
 }
 
 func entryOK(e *objEntry, allocOff uint64) bool {
@@ -247,6 +223,7 @@ func (r *Region) validate(fileSize uint64) (err error) {
 			return ErrCorrupt
 		}
 	}
+	fileTag(r.fd, h.createdNs, h.creatorPid) // names the wait objects (Windows)
 	return nil
 }
 

@@ -8,11 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 )
 
 func rpcRegion(t *testing.T) *Region {
@@ -160,23 +158,6 @@ func TestRPCGoHostCGuest(t *testing.T) {
 	c.Close()
 	guest.in.Close()
 	guest.wait(t)
-}
-
-// inMapping reports whether b lies in a mapping of a file of dir (a ring),
-// from /proc/self/maps.
-func inMapping(t *testing.T, b []byte, dir string) bool {
-	t.Helper()
-	maps, err := os.ReadFile("/proc/self/maps")
-	must(t, err)
-	p := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
-	for _, line := range strings.Split(string(maps), "\n") {
-		var lo, hi uint64
-		if _, err := fmt.Sscanf(line, "%x-%x", &lo, &hi); err != nil || p < lo || p >= hi {
-			continue
-		}
-		return strings.Contains(line, dir)
-	}
-	return false
 }
 
 // A service whose messages fit one fragment runs without a copy: the

@@ -161,6 +161,36 @@ func fileLinked(fd int) (bool, error) {
 	return st.Nlink > 0, nil
 }
 
+// fileTag tags fd (a region file's handle) with the region's identity
+// from its header: Windows names its wait objects after it (PROTOCOL.md
+// §5).  Linux needs nothing: a shared futex is keyed by the mapping.
+func fileTag(fd int, createdNs uint64, creatorPid uint32) {}
+
+// fileLink links from at to (failing with ErrExist if to exists), then
+// removes from.
+func fileLink(from, to string) error {
+	err := unix.Link(from, to)
+	unix.Unlink(from)
+	if err != nil {
+		return errnoErr(err)
+	}
+	return nil
+}
+
+// readMagic reads the first 8 bytes of fd with pread: a copy, never a
+// fault, whatever happens to the file.
+func readMagic(fd int) uint64 {
+	var b [8]byte
+	if n, err := unix.Pread(fd, b[:], 0); err != nil || n != 8 {
+		return 0
+	}
+	return *(*uint64)(unsafe.Pointer(&b[0]))
+}
+
+// processUid is the calling process's user id (a region header's
+// creator_uid).
+func processUid() uint32 { return uint32(os.Getuid()) }
+
 func fileUnlink(path string) error {
 	if err := unix.Unlink(path); err != nil {
 		return dirErr(path, err)
@@ -556,7 +586,9 @@ func fifoPath(dir, region, ch string, slot uint32) string {
 // non-blocking (it never sees end-of-file).  It adopts only a FIFO that the
 // effective user owns: a name planted by another user first (a FIFO, a
 // regular file, a symlink) is refused with ErrAccess, never read from.
-func fifoReader(path string, mode uint32) (int, error) {
+// rfd, a handle of the region file, is not used on Linux (Windows names the
+// consumer's event after the region's identity).
+func fifoReader(rfd int, path string, mode uint32) (int, error) {
 	made := false
 	if err := unix.Mkfifo(path, 0o600); err == nil {
 		made = true
@@ -601,8 +633,8 @@ func fifoOpen(path string, flags int, owned bool) (int, error) {
 }
 
 // fifoWriter opens the write end, non-blocking: ErrNoEnt when the FIFO does
-// not exist or nobody has it open to read.
-func fifoWriter(path string) (int, error) {
+// not exist or nobody has it open to read.  rfd as fifoReader's.
+func fifoWriter(rfd int, path string) (int, error) {
 	fd, err := fifoOpen(path, unix.O_WRONLY, false)
 	switch {
 	case err == nil, err == ErrAccess:

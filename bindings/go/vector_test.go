@@ -447,21 +447,21 @@ func readMasked(t *testing.T, path string) []byte {
 }
 
 func TestVectorGoGo(t *testing.T) {
-	dir := t.TempDir()
+	dir := testTempDir(t)
 	goPeer(t, "vector", "write", vectorFile, dir)
 	goPeer(t, "vector", "check", vectorFile, dir)
 }
 
 func TestVectorGoWritesCReads(t *testing.T) {
 	x := xpeer(t)
-	dir := t.TempDir()
+	dir := testTempDir(t)
 	goPeer(t, "vector", "write", vectorFile, dir)
 	runCmd(t, x, "vector", "check", vectorFile, dir)
 }
 
 func TestVectorCWritesGoReads(t *testing.T) {
 	x := xpeer(t)
-	dir := t.TempDir()
+	dir := testTempDir(t)
 	runCmd(t, x, "vector", "write", vectorFile, dir)
 	goPeer(t, "vector", "check", vectorFile, dir)
 }
@@ -470,7 +470,7 @@ func TestVectorCWritesGoReads(t *testing.T) {
 // fields.
 func TestVectorSameBytes(t *testing.T) {
 	x := xpeer(t)
-	cdir, godir := t.TempDir(), t.TempDir()
+	cdir, godir := testTempDir(t), testTempDir(t)
 	runCmd(t, x, "vector", "write", vectorFile, cdir)
 	goPeer(t, "vector", "write", vectorFile, godir)
 	cb, gb := readMasked(t, cdir+"/vec"), readMasked(t, godir+"/vec")

@@ -18,20 +18,32 @@
 //
 // Every answer is checked (id, result, count, label); the exit status is 0
 // only if all N were right and the guest built every answer in place.
+//
+// The same source builds for Windows (mingw-w64; run under Wine by the
+// Windows build's tests): only the guest process is handled differently
+// (the Guest functions below), and there the guest is stopped by closing
+// its standard input (-eof) rather than by SIGTERM.
 #include <rill_rpc.h>
 
 #include <flatbuffers/flatbuffers.h>
 
 #include "calc_generated.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <fcntl.h>
+#include <io.h>
+#include <windows.h>
+#else
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -122,9 +134,9 @@ void on_done(void *arg, const rill_rpc_result *res, const void *data) {
 }
 
 uint64_t now_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * kSec + (uint64_t)ts.tv_nsec;
+  return (uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 int fail(const char *what, int rc) {
@@ -132,12 +144,106 @@ int fail(const char *what, int rc) {
   return 1;
 }
 
-// Starts the guest with its stdout on a pipe (*OUT), where it says at the
-// end how many answers it built in place.  The guest waits for the region
+// The guest process: started with its stdout on a pipe (OUT), where it says
+// at the end how many answers it built in place; it waits for the region
 // and the service to appear.
-pid_t start_guest(const char *path, const char *dir, FILE **out) {
+#ifdef _WIN32
+struct Guest {
+  HANDLE proc = nullptr, in = nullptr;  // its process, the write end of its stdin
+  FILE *out = nullptr;
+};
+
+// Windows has no SIGTERM for a console program: the guest runs with -eof
+// and stops when its standard input (a pipe held here) is closed.
+bool start_guest(const char *path, const char *dir, Guest *g) {
+  SECURITY_ATTRIBUTES sa{sizeof sa, nullptr, TRUE};
+  HANDLE out_r, out_w, in_r, in_w;
+  if (!CreatePipe(&out_r, &out_w, &sa, 0)) return false;
+  if (!CreatePipe(&in_r, &in_w, &sa, 0)) {
+    CloseHandle(out_r), CloseHandle(out_w);
+    return false;
+  }
+  SetHandleInformation(out_r, HANDLE_FLAG_INHERIT, 0);  // ours alone
+  SetHandleInformation(in_w, HANDLE_FLAG_INHERIT, 0);
+  STARTUPINFOA si{};
+  si.cb = sizeof si;
+  si.dwFlags = STARTF_USESTDHANDLES;
+  si.hStdInput = in_r, si.hStdOutput = out_w, si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+  std::string cmd = std::string("\"") + path + "\" -w 1 -eof -dir \"" + dir +
+                    "\" -region fbdemo -service calc";
+  std::vector<char> line(cmd.begin(), cmd.end());
+  line.push_back('\0');
+  PROCESS_INFORMATION pi{};
+  bool ok = CreateProcessA(path, line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &si, &pi);
+  CloseHandle(out_w), CloseHandle(in_r);  // the guest's ends
+  int fd = ok ? _open_osfhandle((intptr_t)out_r, _O_RDONLY) : -1;
+  g->out = fd >= 0 ? _fdopen(fd, "r") : nullptr;
+  if (!g->out) {
+    if (fd >= 0) _close(fd);
+    else CloseHandle(out_r);
+    CloseHandle(in_w);
+    if (ok) TerminateProcess(pi.hProcess, 1), CloseHandle(pi.hProcess), CloseHandle(pi.hThread);
+    return false;
+  }
+  CloseHandle(pi.hThread);
+  g->proc = pi.hProcess, g->in = in_w;
+  return true;
+}
+
+bool guest_exited(const Guest &g) { return WaitForSingleObject(g.proc, 0) == WAIT_OBJECT_0; }
+
+void guest_stop(Guest *g) {
+  CloseHandle(g->in);  // end of file on its stdin
+  g->in = nullptr;
+}
+
+// Waits for its end (at most 30 s): its exit status, or -1.
+int guest_wait(Guest *g) {
+  DWORD code = 1;
+  if (WaitForSingleObject(g->proc, 30000) != WAIT_OBJECT_0) {
+    TerminateProcess(g->proc, 1);
+    WaitForSingleObject(g->proc, INFINITE);
+    code = (DWORD)-1;
+  } else {
+    GetExitCodeProcess(g->proc, &code);
+  }
+  CloseHandle(g->proc);
+  g->proc = nullptr;
+  return (int)code;
+}
+
+// A private directory for the region: under RILL_DIR, else the temporary
+// directory.
+bool make_private_dir(std::vector<char> *dir) {
+  const char *base = getenv("RILL_DIR");
+  char tmp[MAX_PATH + 1];
+  std::string b;
+  if (base && *base) b = base;
+  else if (DWORD n = GetTempPathA(sizeof tmp, tmp); n > 0 && n < sizeof tmp) b.assign(tmp, n);
+  else return false;
+  if (!b.empty() && (b.back() == '\\' || b.back() == '/')) b.pop_back();
+  for (unsigned i = 0; i < 100; i++) {
+    std::string d = b + "\\rill-fbdemo-" + std::to_string(GetCurrentProcessId()) + "-" +
+                    std::to_string(i);
+    if (CreateDirectoryA(d.c_str(), nullptr)) {
+      dir->assign(d.begin(), d.end());
+      dir->push_back('\0');
+      return true;
+    }
+  }
+  return false;
+}
+
+void remove_private_dir(const char *dir) { RemoveDirectoryA(dir); }
+#else
+struct Guest {
+  pid_t pid = -1;
+  FILE *out = nullptr;
+};
+
+bool start_guest(const char *path, const char *dir, Guest *g) {
   int fds[2];
-  if (pipe(fds)) return -1;
+  if (pipe(fds)) return false;
   pid_t pid = fork();
   if (pid == 0) {
     dup2(fds[1], 1);
@@ -156,21 +262,48 @@ pid_t start_guest(const char *path, const char *dir, FILE **out) {
     waitpid(pid, nullptr, 0);
     pid = -1;
   }
-  *out = f;
-  return pid;
+  g->out = f;
+  g->pid = pid;
+  return pid > 0;
 }
 
-// Waits until the guest PID serves the client's lane, at most 30 s: 0, or
-// 1 (said why) if it did not or exited first.
-int await_guest(rill_rpc_client *c, pid_t pid) {
+// Exited?  (Left unreaped: guest_wait() reaps it.)
+bool guest_exited(const Guest &g) {
+  siginfo_t si{};
+  return waitid(P_PID, (id_t)g.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == g.pid;
+}
+
+void guest_stop(Guest *g) { kill(g->pid, SIGTERM); }
+
+// Its exit status, or -1 if it did not exit normally.
+int guest_wait(Guest *g) {
+  int ws = 0;
+  waitpid(g->pid, &ws, 0);
+  g->pid = -1;
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+bool make_private_dir(std::vector<char> *dir) {
+  const char *base = getenv("RILL_DIR");
+  std::string tmpl = std::string(base && *base ? base : "/dev/shm") + "/rill-fbdemo-XXXXXX";
+  dir->assign(tmpl.begin(), tmpl.end());
+  dir->push_back('\0');
+  return mkdtemp(dir->data()) != nullptr;
+}
+
+void remove_private_dir(const char *dir) { rmdir(dir); }
+#endif
+
+// Waits until the guest serves the client's lane, at most 30 s: 0, or 1
+// (said why) if it did not or exited first.
+int await_guest(rill_rpc_client *c, const Guest &g) {
   for (int i = 0; i < 300; i++) {
     // Asleep until the guest's worker joins the lane; the slices only look
     // after the guest process (one that died joins nothing).
     int rc = rill_rpc_wait_server(c, kSec / 10);
     if (rc == 0) return 0;
     if (rc != -RILL_ETIMEDOUT) return fail("wait for the guest", rc);
-    siginfo_t si{};  // exited? (left unreaped: stop_guest() reaps it)
-    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
+    if (guest_exited(g)) {
       fprintf(stderr, "rill_fbhost: the guest exited before serving\n");
       return 1;
     }
@@ -180,19 +313,19 @@ int await_guest(rill_rpc_client *c, pid_t pid) {
 }
 
 // Stops the guest; 0 if it ended well and built every answer in place.
-int stop_guest(pid_t pid, FILE *out) {
-  kill(pid, SIGTERM);
+int stop_guest(Guest *g) {
+  guest_stop(g);
   char line[256] = "";
   unsigned long long built = 0, copied = 1;
-  while (fgets(line, sizeof line, out))
+  while (fgets(line, sizeof line, g->out))
     if (sscanf(line, "fbguest: %llu answers built in place, %llu copied", &built, &copied) == 2)
       printf("%s", line);
-  fclose(out);
-  int ws = 0;
-  waitpid(pid, &ws, 0);
-  if (!WIFEXITED(ws) || WEXITSTATUS(ws) || copied) {
-    fprintf(stderr, "rill_fbhost: the guest ended badly (status %#x) or copied %llu answers\n",
-            ws, copied);
+  fclose(g->out);
+  g->out = nullptr;
+  int st = guest_wait(g);
+  if (st || copied) {
+    fprintf(stderr, "rill_fbhost: the guest ended badly (status %d) or copied %llu answers\n",
+            st, copied);
     return 1;
   }
   return 0;
@@ -270,25 +403,22 @@ int run(rill_rpc_client *c, uint64_t calls, uint32_t inflight) {
 }  // namespace
 
 int main(int argc, char **argv) {
-  const char *guest = nullptr;
+  const char *guest_path = nullptr;
   uint64_t calls = 100000;
   uint32_t inflight = 16;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--guest")) guest = argv[i + 1];
+    if (!strcmp(argv[i], "--guest")) guest_path = argv[i + 1];
     else if (!strcmp(argv[i], "--calls")) calls = strtoull(argv[i + 1], nullptr, 10);
     else if (!strcmp(argv[i], "--inflight")) inflight = (uint32_t)strtoul(argv[i + 1], nullptr, 10);
-    else guest = nullptr, i = argc;
+    else guest_path = nullptr, i = argc;
   }
-  if (!guest || argc % 2 == 0 || !calls || !inflight || inflight > 256) {
+  if (!guest_path || argc % 2 == 0 || !calls || !inflight || inflight > 256) {
     fprintf(stderr, "usage: rill_fbhost --guest PATH [--calls N] [--inflight 1..256]\n");
     return 2;
   }
-  const char *base = getenv("RILL_DIR");
-  std::string tmpl = std::string(base && *base ? base : "/dev/shm") + "/rill-fbdemo-XXXXXX";
-  std::vector<char> dir(tmpl.begin(), tmpl.end());
-  dir.push_back('\0');
-  if (!mkdtemp(dir.data())) {
-    perror("rill_fbhost: mkdtemp");
+  std::vector<char> dir;
+  if (!make_private_dir(&dir)) {
+    perror("rill_fbhost: cannot make a private directory");
     return 1;
   }
   rill_region_opts ro{};
@@ -296,22 +426,22 @@ int main(int argc, char **argv) {
   ro.dir = dir.data();
   rill_region *r = nullptr;
   rill_rpc_client *c = nullptr;
-  pid_t pid = -1;
-  FILE *out = nullptr;
+  Guest guest;
+  bool started = false;
   int status = 1, rc;
   rill_rpc_opts so{};
   so.lanes = 1, so.depth = 256, so.mtu = kMsg, so.max_msg = kMsg;
   // The guest first: it waits for the region and the service.
-  if ((pid = start_guest(guest, dir.data(), &out)) < 0)
-    fprintf(stderr, "rill_fbhost: the guest %s did not start\n", guest);
+  if (!(started = start_guest(guest_path, dir.data(), &guest)))
+    fprintf(stderr, "rill_fbhost: the guest %s did not start\n", guest_path);
   else if ((rc = rill_region_create("fbdemo", &ro, &r))) status = fail("create region", rc);
   else if ((rc = rill_rpc_service_create(r, "calc", &so))) status = fail("create service", rc);
   else if ((rc = rill_rpc_connect(r, "calc", &c))) status = fail("connect", rc);
-  else if (!await_guest(c, pid)) status = run(c, calls, inflight);
+  else if (!await_guest(c, guest)) status = run(c, calls, inflight);
   rill_rpc_close(c);
-  if (pid > 0 && stop_guest(pid, out)) status = 1;
+  if (started && stop_guest(&guest)) status = 1;
   rill_region_close(r);
   rill_region_unlink("fbdemo", dir.data());
-  rmdir(dir.data());
+  remove_private_dir(dir.data());
   return status;
 }

@@ -3,24 +3,18 @@
  * what is in shared memory, and the way to the benchmark. */
 #include "cli.h"
 
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
 
 /* ---- clean --------------------------------------------------------------------- */
 
 static const char clean_usage[] =
     "Usage: rill clean [--dir DIR] [--dry-run] [--min-age DURATION] [DIR]\n"
     "\n"
-    "Removes the regions of DIR (default $RILL_DIR, else /dev/shm) that nobody\n"
-    "uses, with their consumers' FIFOs, and the temporary files of creators that\n"
+    "Removes the regions of DIR (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT ") that nobody\n"
+    "uses" OS_CLEAN_FIFOS_TEXT ", and the temporary files of creators that\n"
     "died before their region was in place.  A region that a live process has\n"
     "open is never touched: the removal happens under an exclusive lock that no\n"
     "live user can be holding.  Nor is one younger than the grace period, or\n"
@@ -94,7 +88,7 @@ static const char create_usage[] =
     "channel CHANNEL in the existing region REGION.  Sizes take a K, M or G\n"
     "suffix (powers of 1024).  Options left out take the library's defaults.\n"
     "\n"
-    "      --dir DIR        where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR        where regions are (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT ")\n"
     "  -s, --size BYTES     region: total size (default 64M)\n"
     "  -m, --mode MODE      region: file mode, octal (default 600; the umask\n"
     "                       is not applied)\n"
@@ -212,126 +206,11 @@ int cmd_create(int argc, char **argv) {
 static const char rm_usage[] =
     "Usage: rill rm [--dir DIR] [--force] REGION...\n"
     "\n"
-    "Removes regions (and their consumers' FIFOs).  A region that a live\n"
-    "process has open is refused unless --force, naming the processes that\n"
-    "have it open (those this user may see in /proc): they keep using it, but\n"
-    "nobody new can reach it.  Channels cannot be removed from a region;\n"
-    "remove the region.\n"
+    OS_RM_TEXT
     "\n"
-    "      --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR  where regions are (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT ")\n"
     "  -f, --force    remove regions that are in use too\n"
     "  -h, --help     this text\n";
-
-/* Who holds a region.  Its users hold OFD locks, whose owner is an open
- * file description, not a process: /proc/locks names the process that
- * took a lock, which may have died since while a child it forked still
- * holds the description, and F_OFD_GETLK reports l_pid -1.  A description
- * lives while a file descriptor or a mapping refers to it, so the
- * processes holding a lock are among those that have the file open or
- * mapped, which /proc/PID/fd and /proc/PID/maps show: those are named.
- * What /proc does not show (processes of another user, to all but root;
- * of another PID namespace) is counted as unknown, not guessed. */
-
-#define HOLDERS_MAX 8
-
-typedef struct holders {
-  dev_t dev;
-  ino_t ino;
-  pid_t pid[HOLDERS_MAX];
-  int n, more, hidden;
-} holders;
-
-/* 1 if process PID has the file open, 0 if not, -1 if we may not look. */
-static int has_fd(int pid, const holders *h) {
-  char p[64];
-  snprintf(p, sizeof p, "/proc/%d/fd", pid);
-  DIR *d = opendir(p);
-  if (!d) return errno == EACCES || errno == EPERM ? -1 : 0; /* else gone meanwhile */
-  int found = 0;
-  struct dirent *e;
-  while (!found && (e = readdir(d)) != NULL) {
-    if (!isdigit((unsigned char)e->d_name[0])) continue;
-    char fp[96];
-    struct stat st;
-    snprintf(fp, sizeof fp, "%s/%.20s", p, e->d_name);
-    found = stat(fp, &st) == 0 && st.st_dev == h->dev && st.st_ino == h->ino;
-  }
-  closedir(d);
-  return found;
-}
-
-/* 1 if process PID has the file mapped, 0 if not, -1 if we may not look. */
-static int has_map(int pid, const holders *h) {
-  char p[64], line[512];
-  snprintf(p, sizeof p, "/proc/%d/maps", pid);
-  FILE *f = fopen(p, "r");
-  if (!f) return errno == EACCES || errno == EPERM ? -1 : 0;
-  int found = 0;
-  while (!found && fgets(line, sizeof line, f)) {
-    unsigned maj, min;
-    unsigned long long ino;
-    /* address perms offset major:minor inode [path] */
-    if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &ino) == 3)
-      found = maj == major(h->dev) && min == minor(h->dev) && ino == (unsigned long long)h->ino;
-    if (!strchr(line, '\n')) { /* a long path: skip the rest of the line */
-      int c;
-      while ((c = fgetc(f)) != EOF && c != '\n') {}
-    }
-  }
-  fclose(f);
-  return found;
-}
-
-/* Fills H with the processes (other than this one) that have DIR/NAME
- * open or mapped.  0, or -1 if the file or /proc cannot be read. */
-static int region_holders(const char *dir, const char *name, holders *h) {
-  char path[PATH_MAX];
-  struct stat st;
-  memset(h, 0, sizeof *h);
-  snprintf(path, sizeof path, "%s/%s", cli_dir_name(dir), name);
-  if (lstat(path, &st) != 0) return -1;
-  h->dev = st.st_dev;
-  h->ino = st.st_ino;
-  DIR *d = opendir("/proc");
-  if (!d) return -1;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    int pid = atoi(e->d_name);
-    if (!isdigit((unsigned char)e->d_name[0]) || pid <= 0 || pid == (int)getpid()) continue;
-    /* A process whose maps we may not read but whose fds we may (pid 1
-     * in some containers) is not counted as unknown: rill's handles keep
-     * their descriptor open as long as their mapping. */
-    int fd = has_fd(pid, h), map = fd == 1 ? 1 : has_map(pid, h);
-    if (fd == 1 || map == 1) {
-      if (h->n < HOLDERS_MAX) h->pid[h->n++] = (pid_t)pid;
-      else h->more++;
-    } else if (fd < 0) {
-      h->hidden++;
-    }
-  }
-  closedir(d);
-  return 0;
-}
-
-/* "pid 12 (prog), pid 34 (prog) and 2 more" into BUF. */
-static void holders_text(const holders *h, char *buf, size_t cap) {
-  size_t len = 0;
-  buf[0] = 0;
-  for (int i = 0; i < h->n && len < cap; i++) {
-    char p[64], comm[32] = "";
-    snprintf(p, sizeof p, "/proc/%d/comm", (int)h->pid[i]);
-    FILE *f = fopen(p, "r");
-    if (f) {
-      if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
-      fclose(f);
-      comm[strcspn(comm, "\n")] = 0;
-    }
-    len += (size_t)snprintf(buf + len, cap - len, "%s%s %d%s%s%s", i ? ", " : "",
-                            i ? "" : h->n + h->more > 1 ? "pids" : "pid", (int)h->pid[i],
-                            comm[0] ? " (" : "", comm, comm[0] ? ")" : "");
-  }
-  if (h->more && len < cap) snprintf(buf + len, cap - len, " and %d more", h->more);
-}
 
 int cmd_rm(int argc, char **argv) {
   static const struct option opts[] = {{"dir", required_argument, 0, CLI_OPT_DIR},
@@ -362,18 +241,10 @@ int cmd_rm(int argc, char **argv) {
       continue;
     }
     if (u && !force) {
-      holders h;
-      char who[512];
-      if (region_holders(dir, name, &h) == 0 && h.n) {
-        holders_text(&h, who, sizeof who);
-        failed = cli_fail("%s is in use by %s%s (--force removes it anyway)", name, who,
-                          h.hidden ? ", and maybe by processes whose /proc entries this user "
-                                     "cannot read" : "");
-      } else {
-        failed = cli_fail("%s is in use by a live process that cannot be named: its /proc "
-                          "entries are not this user's to read, or it is in another PID "
-                          "namespace (--force removes it anyway)", name);
-      }
+      char path[4096], who[512];
+      snprintf(path, sizeof path, "%s/%s", cli_dir_name(dir), name);
+      os_file_users(path, who, sizeof who);
+      failed = cli_fail("%s is in use by %s (--force removes it anyway)", name, who);
       continue;
     }
     int rc = rill_region_unlink(name, dir);
@@ -399,22 +270,7 @@ int cmd_bench(int argc, char **argv) {
     fputs(bench_usage, stdout); /* then rill_bench's own */
     putchar('\n');
   }
-  char self[PATH_MAX], path[PATH_MAX + 16];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  const char *prog = "rill_bench";
-  if (n > 0) {
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) {
-      *slash = 0;
-      snprintf(path, sizeof path, "%s/rill_bench", self);
-      if (access(path, X_OK) == 0) prog = path;
-    }
-  }
-  argv[0] = (char *)"rill_bench";
-  fflush(stdout);
-  if (prog == path) execv(prog, argv);
-  else execvp(prog, argv);
+  os_exec_beside("rill_bench", argv);
   return cli_fail("cannot run rill_bench (%s): it is not installed; 'make bench' (or 'make "
                   "bench-build') builds it in rill's build directory, beside the rill to run",
                   strerror(errno));

@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 const char *cli_cmd = NULL;
 const char *cli_dir = NULL;
@@ -291,14 +290,8 @@ void cli_json_done(cli_json *j) {
 
 /* ---- clocks ------------------------------------------------------------------------ */
 
-static uint64_t clock_ns(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t cli_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
-uint64_t cli_real_ns(void) { return clock_ns(CLOCK_REALTIME); }
+uint64_t cli_mono_ns(void) { return os_mono_ns(); }
+uint64_t cli_real_ns(void) { return os_real_ns(); }
 
 /* ---- snapshots ------------------------------------------------------------------------ */
 
@@ -328,6 +321,11 @@ static int name_cmp(const void *a, const void *b) {
 int cli_region_names(const char *dir, char ***names) {
   struct names k = {0};
   int rc = rill_region_list(dir, name_add, &k);
+  /* The default directory is made with the first region (on Windows,
+   * %LOCALAPPDATA%\rill): until then it holds none.  One named is
+   * expected to be there. */
+  const char *env = os_getenv("RILL_DIR");
+  if (rc == -RILL_ENODIR && !(dir && dir[0]) && !(env && env[0])) rc = 0;
   if (rc < 0) {
     cli_names_free(k.v, k.n);
     return rc;
@@ -505,6 +503,6 @@ void cli_consumer_rates(const cli_channel *c, uint32_t slot, const cli_channel *
 
 const char *cli_dir_name(const char *dir) {
   if (dir && dir[0]) return dir;
-  const char *env = getenv("RILL_DIR");
-  return env && env[0] ? env : "/dev/shm";
+  const char *env = os_getenv("RILL_DIR");
+  return env && env[0] ? env : os_default_dir();
 }

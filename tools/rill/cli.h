@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "os.h"
 #include "rill.h"
 
 #define EXIT_USAGE 2
@@ -17,7 +18,7 @@
 /* ---- messages and exits ---------------------------------------------------- */
 
 extern const char *cli_cmd; /* the command running, for messages */
-extern const char *cli_dir; /* --dir before the command (NULL: $RILL_DIR or /dev/shm) */
+extern const char *cli_dir; /* --dir before the command (NULL: $RILL_DIR or os_default_dir()) */
 
 /* The directory regions are in, for messages. */
 const char *cli_dir_name(const char *dir);

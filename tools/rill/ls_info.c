@@ -2,19 +2,17 @@
 /* rill ls and rill info: what is in shared memory, and who uses it. */
 #include "cli.h"
 
-#include <pwd.h>
-#include <unistd.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 /* ---- shared pieces -------------------------------------------------------------- */
 
+/* The account that owns a region file (on Windows, the RID of its owner's
+ * SID: PROTOCOL.md §5), by name when it has one. */
 static const char *owner(uint32_t uid, char *buf, size_t cap) {
-  struct passwd *pw = getpwuid(uid);
-  if (pw) snprintf(buf, cap, "%s", pw->pw_name);
-  else snprintf(buf, cap, "%u", uid);
-  return buf;
+  return os_user_name(uid, buf, cap);
 }
 
 /* alive: a live process has it open; dead: nobody does and endpoints died
@@ -43,8 +41,8 @@ static double age_s(uint64_t now, uint64_t then) {
 static void time_text(char *buf, size_t cap, uint64_t real_ns) {
   time_t t = (time_t)(real_ns / 1000000000ull);
   struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (os_gmtime(t, &tm)) snprintf(buf, cap, "?");
+  else strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* ---- ls ------------------------------------------------------------------------------- */
@@ -52,7 +50,7 @@ static void time_text(char *buf, size_t cap, uint64_t real_ns) {
 static const char ls_usage[] =
     "Usage: rill ls [--dir DIR] [--json] [DIR]\n"
     "\n"
-    "Lists the rill regions in DIR (default $RILL_DIR, else /dev/shm): size,\n"
+    "Lists the rill regions in DIR (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT "): size,\n"
     "bytes allocated, owner, age, number of channels, and their users:\n"
     "  alive  a live process has the region open\n"
     "  dead   nobody has it open, and endpoints died in it without leaving\n"
@@ -155,7 +153,7 @@ static const char info_usage[] =
     "counters; latency p50/p99 since it joined).  Counters are as of each\n"
     "endpoint's last flush.\n"
     "\n"
-    "      --dir DIR  where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR  where regions are (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT ")\n"
     "      --json     one JSON document instead of text\n"
     "  -h, --help     this text\n";
 

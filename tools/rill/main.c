@@ -24,7 +24,7 @@ static const char usage[] =
     "  help [COMMAND]                this text, or a command's\n"
     "\n"
     "Options:\n"
-    "      --dir DIR   where regions are (default $RILL_DIR, else /dev/shm);\n"
+    "      --dir DIR   where regions are (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT ");\n"
     "                  every command takes it too\n"
     "  -h, --help      this text; 'rill COMMAND --help' for a command's\n"
     "  -V, --version   the version\n"
@@ -51,6 +51,7 @@ static int run(const char *name, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  os_init(&argc, &argv);
   static const struct option opts[] = {{"dir", required_argument, 0, CLI_OPT_DIR},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},

@@ -3,17 +3,12 @@
  * JSON for scripts; the Prometheus text exposition format. */
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <poll.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <termios.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char monitor_usage[] =
     "Usage: rill monitor [OPTIONS] [REGION[/CHANNEL]...]\n"
@@ -26,7 +21,7 @@ static const char monitor_usage[] =
     "On a terminal it redraws every interval until you press q; otherwise it\n"
     "prints a table every interval (as top -b does).\n"
     "\n"
-    "      --dir DIR         where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR         where regions are (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT ")\n"
     "  -i, -d, --interval SECS\n"
     "                        time between readings (default 1; -d as in top)\n"
     "  -n, --iterations N    stop after N readings\n"
@@ -110,6 +105,32 @@ static int snap_errors(const mon *m, const cli_snap *s) {
   return bad;
 }
 
+/* ---- text in memory ---------------------------------------------------------------------- */
+
+/* A screen's text, built before it is drawn (one write per refresh). */
+typedef struct sbuf {
+  char *p;
+  size_t len, cap;
+  int err; /* out of memory: the text is cut */
+} sbuf;
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...) {
+  for (int pass = 0; pass < 2 && !b->err; pass++) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) { b->err = 1; return; }
+    if (b->p && b->len + (size_t)n < b->cap) { b->len += (size_t)n; return; }
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap <= b->len + (size_t)n) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) { b->err = 1; return; }
+    b->p = p;
+    b->cap = cap;
+  }
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 
 /* Table cells have no spaces in them (scripts split rows on blanks). */
@@ -146,14 +167,14 @@ static void lat_cells(const rill_latency *h, char *p50, char *p99) {
 
 /* The table of snapshot S, with rates over DT seconds from PREV (NULL:
  * rates unknown yet), into F. */
-static void table(FILE *f, const mon *m, const cli_snap *s, const cli_snap *prev, double dt) {
-  fprintf(f, ROW_FMT, "CHANNEL / ENDPOINT", "STATE", "PID", "MSG/S", "BYTES/S", "LAG", "P50",
+static void table(sbuf *f, const mon *m, const cli_snap *s, const cli_snap *prev, double dt) {
+  sb_printf(f, ROW_FMT, "CHANNEL / ENDPOINT", "STATE", "PID", "MSG/S", "BYTES/S", "LAG", "P50",
           "P99", "OVRN/S", "LOST/S", "BKPR/S");
   uint32_t shown = 0;
   for (uint32_t i = 0; i < s->nregions; i++) {
     const cli_region *r = &s->r[i];
     if (r->err) {
-      fprintf(f, "%s: %s\n", r->name, rill_strerror(r->err));
+      sb_printf(f, "%s: %s\n", r->name, rill_strerror(r->err));
       continue;
     }
     for (uint32_t k = 0; k < r->nchannels; k++) {
@@ -163,17 +184,17 @@ static void table(FILE *f, const mon *m, const cli_snap *s, const cli_snap *prev
       char title[96];
       snprintf(title, sizeof title, "%s/%s", r->name, c->name);
       if (c->err) {
-        fprintf(f, "%s: %s\n", title, rill_strerror(c->err));
+        sb_printf(f, "%s: %s\n", title, rill_strerror(c->err));
         continue;
       }
       const rill_channel_stats *st = &c->st;
       const cli_channel *pc = cli_prev_channel(prev, r->name, c->name);
       cli_rates rt = {.msgs = NAN, .bytes = NAN, .backpressure = NAN};
       char pid[16], b1[24], b2[24], b3[24], b4[24];
-      fprintf(f, "%s\n", title);
+      sb_printf(f, "%s\n", title);
       snprintf(pid, sizeof pid, "%u", st->producer_pid);
       if (pc) cli_producer_rates(c, pc, dt, &rt);
-      fprintf(f, ROW_FMT, "  producer", cli_liveness(st->producer_liveness),
+      sb_printf(f, ROW_FMT, "  producer", cli_liveness(st->producer_liveness),
               st->producer_pid ? pid : "-", fmt_rate(b1, rt.msgs, 0), fmt_rate(b2, rt.bytes, 1),
               "-", "-", "-", "-", "-", fmt_rate(b3, rt.backpressure, 0));
       for (uint32_t n = 0; n < st->max_consumers; n++) {
@@ -187,12 +208,12 @@ static void table(FILE *f, const mon *m, const cli_snap *s, const cli_snap *prev
         if (pc) cli_consumer_rates(c, n, pc, dt, &rt);
         lat_cells(pc ? &rt.window : NULL, p50, p99);
         const char *state = cs->evicted ? "evicted" : cli_liveness(cs->liveness);
-        fprintf(f, ROW_FMT, name, state, pid, fmt_rate(b1, rt.msgs, 0), fmt_rate(b2, rt.bytes, 1),
+        sb_printf(f, ROW_FMT, name, state, pid, fmt_rate(b1, rt.msgs, 0), fmt_rate(b2, rt.bytes, 1),
                 lag, p50, p99, fmt_rate(b3, rt.overruns, 0), fmt_rate(b4, rt.lost, 0), "-");
       }
     }
   }
-  if (!shown) fprintf(f, "(no channels)\n");
+  if (!shown) sb_printf(f, "(no channels)\n");
 }
 
 /* ---- JSON --------------------------------------------------------------------------------- */
@@ -365,97 +386,54 @@ static void prometheus(FILE *f, const mon *m, const cli_snap *s) {
 
 /* ---- the terminal ----------------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_sig, resized;
-static struct termios tty_saved;
-static int tty_raw;
-
-static void on_signal(int sig) { stop_sig = sig; }
-static void on_winch(int sig) { (void)sig; resized = 1; }
-
-static void screen_leave(void) {
-  if (tty_raw) tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved);
-  tty_raw = 0;
-  /* cursor back, main screen back */
-  fputs("\x1b[?25h\x1b[?1049l", stdout);
-  fflush(stdout);
-}
-
-static void screen_enter(void) {
-  if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tty_saved) == 0) {
-    struct termios t = tty_saved;
-    t.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
-    t.c_cc[VMIN] = 0;
-    t.c_cc[VTIME] = 0;
-    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0) tty_raw = 1;
-  }
-  /* the alternate screen, cursor hidden */
-  fputs("\x1b[?1049h\x1b[?25l", stdout);
-  fflush(stdout);
-}
-
 /* Draws TEXT (lines) from the top left, each cut to the terminal's width,
  * as many as fit; the rest of the screen is cleared. */
 static void screen_draw(const char *text) {
-  struct winsize ws = {0};
   int rows = 24, cols = 80;
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
-    rows = ws.ws_row, cols = ws.ws_col;
-  fputs("\x1b[H", stdout);
+  if (os_term_size(&rows, &cols)) rows = 24, cols = 80;
   int row = 0;
   const char *p = text;
   while (*p && row < rows) {
     const char *nl = strchr(p, '\n');
     size_t len = nl ? (size_t)(nl - p) : strlen(p);
-    int more = 0;
     if (row == rows - 1 && nl && nl[1]) { /* the last row: say what is cut */
       int left = 0;
+      char more[32];
       for (const char *q = nl; *q; q++) left += *q == '\n' && q[1];
-      printf("(%d more rows)\x1b[K", left + 1);
-      more = 1;
+      snprintf(more, sizeof more, "(%d more rows)", left + 1);
+      os_screen_line(row++, more, strlen(more));
+      break;
     }
-    if (!more) {
-      fwrite(p, 1, len < (size_t)cols ? len : (size_t)cols, stdout);
-      fputs("\x1b[K", stdout);
-    }
-    row++;
-    if (row < rows) fputs("\r\n", stdout);
-    if (!nl || more) break;
+    os_screen_line(row++, p, len < (size_t)cols ? len : (size_t)cols);
+    if (!nl) break;
     p = nl + 1;
   }
-  fputs("\x1b[J", stdout);
-  fflush(stdout);
+  os_screen_done(row);
 }
 
 /* Waits up to SECS for the interval to pass; 1 if the user asked to quit. */
 static int wait_key(double secs, int keys) {
   uint64_t deadline = cli_mono_ns() + (uint64_t)(secs * 1e9);
   for (;;) {
-    if (stop_sig) return 1;
+    if (os_stopped()) return 1;
     uint64_t now = cli_mono_ns();
-    if (now >= deadline || resized) return 0;
+    if (now >= deadline || os_resized()) return 0;
     int ms = (int)((deadline - now + 999999) / 1000000);
-    struct pollfd pf = {.fd = STDIN_FILENO, .events = POLLIN};
-    int n = poll(&pf, keys ? 1 : 0, ms);
-    if (n < 0 && errno != EINTR) return 0;
-    if (n > 0 && keys) {
-      char c;
-      ssize_t got = read(STDIN_FILENO, &c, 1);
-      if (got == 1 && (c == 'q' || c == 'Q' || c == 3 /* ^C */)) return 1;
-      if (got == 0) keys = 0; /* stdin closed: the interval alone */
-    }
+    int c = os_key_wait(ms, keys);
+    if (c == 'q' || c == 'Q' || c == 3 /* ^C */) return 1;
+    if (c < 0) keys = 0; /* stdin closed: the interval alone */
   }
 }
 
-static void header(FILE *f, const mon *m, const cli_snap *s, int live) {
-  char ts[16];
+static void header(sbuf *f, const mon *m, const cli_snap *s, int live) {
+  char ts[16] = "?";
   time_t t = (time_t)(s->real_ns / 1000000000ull);
   struct tm tm;
-  localtime_r(&t, &tm);
-  strftime(ts, sizeof ts, "%H:%M:%S", &tm);
+  if (!os_localtime(t, &tm)) strftime(ts, sizeof ts, "%H:%M:%S", &tm);
   uint32_t nch = 0;
   for (uint32_t i = 0; i < s->nregions; i++)
     for (uint32_t k = 0; k < s->r[i].nchannels; k++) nch += wanted(m, s->r[i].name, s->r[i].ch[k].name);
-  fprintf(f, "rill monitor  %s  %s  every %.1fs  %u region%s, %u channel%s%s\n\n",
+  sb_printf(f, "rill monitor  %s  %s  every %.1fs  %u region%s, %u channel%s%s\n\n",
           cli_dir_name(m->dir), ts, m->interval, s->nregions, s->nregions == 1 ? "" : "s", nch,
           nch == 1 ? "" : "s", live ? "  (q quits)" : "");
 }
@@ -521,8 +499,16 @@ int cmd_monitor(int argc, char **argv) {
     if (json) {
       json_snap(stdout, 1, &m, &cur, &prev, dt);
     } else {
-      header(stdout, &m, &cur, 0);
-      table(stdout, &m, &cur, &prev, dt);
+      sbuf text = {0};
+      header(&text, &m, &cur, 0);
+      table(&text, &m, &cur, &prev, dt);
+      if (text.err) {
+        free(text.p);
+        rc = -RILL_ENOMEM;
+        goto fail;
+      }
+      fputs(text.p, stdout);
+      free(text.p);
     }
     rc = snap_errors(&m, &cur);
     goto out;
@@ -533,44 +519,39 @@ int cmd_monitor(int argc, char **argv) {
    * channels may come and go. */
   if ((rc = take(&m, &cur))) goto fail;
   if (m.nf && snap_errors(&m, &cur)) { rc = 1; goto out; }
-  int live = !json && isatty(STDOUT_FILENO);
-  struct sigaction sa = {0};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
-  if (live) {
-    sa.sa_handler = on_winch;
-    sigaction(SIGWINCH, &sa, NULL);
-    screen_enter();
-  }
-  for (uint64_t it = 0; !stop_sig; it++) {
+  int live = !json && os_stdout_is_terminal(), keys = 0;
+  os_catch_stop();
+  /* A terminal that cannot be drawn on gets a table per interval, as a
+   * pipe does. */
+  if (live && os_screen_enter(&keys)) live = 0;
+  for (uint64_t it = 0; !os_stopped(); it++) {
     if (it && (rc = take(&m, &cur))) break; /* the first was taken above */
     double dt = have_prev ? (double)(cur.mono_ns - prev.mono_ns) / 1e9 : 0;
     const cli_snap *pp = have_prev && dt > 0 ? &prev : NULL;
     if (json) {
       json_snap(stdout, 0, &m, &cur, pp, dt);
     } else {
-      char *text = NULL;
-      size_t len = 0;
-      FILE *mf = open_memstream(&text, &len);
-      if (!mf) { rc = -RILL_ENOMEM; break; }
-      header(mf, &m, &cur, live);
-      table(mf, &m, &cur, pp, dt);
-      fclose(mf);
-      if (live) screen_draw(text);
-      else printf("%s\n", text), fflush(stdout);
-      free(text);
+      sbuf text = {0};
+      header(&text, &m, &cur, live);
+      table(&text, &m, &cur, pp, dt);
+      if (text.err) {
+        free(text.p);
+        rc = -RILL_ENOMEM;
+        break;
+      }
+      if (live) screen_draw(text.p);
+      else printf("%s\n", text.p), fflush(stdout);
+      free(text.p);
     }
     if (have_prev) cli_snap_free(&prev);
     prev = cur;
     have_prev = 1;
     memset(&cur, 0, sizeof cur);
     if (iterations && it + 1 >= iterations) break;
-    resized = 0;
-    if (wait_key(m.interval, live && tty_raw)) break;
+    os_resized(); /* this screen was drawn at the size of now */
+    if (wait_key(m.interval, live && keys)) break;
   }
-  if (live) screen_leave();
+  if (live) os_screen_leave();
   if (rc) goto fail;
   goto out;
 fail:

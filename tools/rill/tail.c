@@ -4,10 +4,8 @@
 #include "cli.h"
 
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char tail_usage[] =
     "Usage: rill tail [OPTIONS] REGION/CHANNEL\n"
@@ -19,7 +17,7 @@ static const char tail_usage[] =
     "were skipped because the producer lapped it), then its payload: as text\n"
     "if it is printable, else as a hex dump.\n"
     "\n"
-    "      --dir DIR       where regions are (default $RILL_DIR, else /dev/shm)\n"
+    "      --dir DIR       where regions are (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT ")\n"
     "  -l, --last N        start with the last N messages in the ring (default\n"
     "                      10; 0: only new ones)\n"
     "  -f, --follow        then wait for new messages (until interrupted; when\n"
@@ -34,9 +32,6 @@ static const char tail_usage[] =
     "Exit status: 0 when done (or interrupted), 1 on failure, 2 usage.\n";
 
 enum { AUTO, HEX, TEXT };
-
-static volatile sig_atomic_t stop_sig;
-static void on_signal(int sig) { stop_sig = sig; }
 
 /* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at P (N bytes
  * left), or 0 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF). */
@@ -177,18 +172,14 @@ int cmd_tail(int argc, char **argv) {
   }
   /* Interrupted: leave the slot properly (a lossy consumer holds nobody
    * back, but its slot is better freed than found dead). */
-  struct sigaction sa = {0};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  os_catch_stop();
+  os_ignore_sigpipe();
 
   rill_consumer_seek_last(c, last);
   uint64_t printed = 0;
   int first = 1, gone_said = 0;
   rc = 0;
-  while (!stop_sig && (!count || printed < count)) {
+  while (!os_stopped() && (!count || printed < count)) {
     rill_meta m;
     /* Slices of 100 ms, so that a signal is noticed. */
     int64_t n = rill_recv_wait(c, buf, cap, &m, follow ? 100000000ull : 0);
@@ -211,8 +202,7 @@ int cmd_tail(int argc, char **argv) {
                  n == -RILL_ECLOSED ? "left" : "died");
       gone_said = 1;
       /* Nothing wakes us now: look again every 100 ms. */
-      struct timespec ts = {0, 100000000};
-      nanosleep(&ts, NULL);
+      os_sleep_ms(100);
       continue;
     }
     rc = cli_fail("%s/%s: %s", region, chan, rill_strerror((int)n));

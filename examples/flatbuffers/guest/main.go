@@ -6,11 +6,12 @@
 // the request ring and building its calc.Response in the response ring,
 // so that neither side copies a payload.
 //
-//	fbguest [-w N] [-wait D] -dir DIR -region NAME -service NAME
+//	fbguest [-w N] [-wait D] [-eof] -dir DIR -region NAME -service NAME
 //
 // It waits up to D (10s by default) for the region and the service to
-// appear, serves until SIGTERM or SIGINT, then says how many answers it
-// built in place.  The host waits for it with rill_rpc_wait_server, not
+// appear, serves until SIGTERM or SIGINT (with -eof, also until its
+// standard input ends: how a Windows host, which has no SIGTERM to send,
+// stops it), then says how many answers it built in place.  The host waits for it with rill_rpc_wait_server, not
 // by reading its output (it still prints "fbguest: serving", for people).
 // A method other than Compute gets RILL_ENOMETHOD.
 package main
@@ -18,6 +19,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -109,6 +111,7 @@ func main() {
 	region := flag.String("region", "fbdemo", "region name")
 	service := flag.String("service", "calc", "service name")
 	wait := flag.Duration("wait", 10*time.Second, "how long to wait for the region and the service")
+	eof := flag.Bool("eof", false, "also stop when standard input ends")
 	flag.Parse()
 	// A worker parked in futex_waitv holds its P in the system call; with
 	// fewer Ps than workers a woken worker may wait for the runtime to take
@@ -142,6 +145,15 @@ func main() {
 	fmt.Printf("fbguest: serving %s in region %s with %d workers\n", *service, *region, *workers)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	if *eof {
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			select {
+			case sig <- syscall.SIGTERM:
+			default: // a signal is there already
+			}
+		}()
+	}
 	<-sig
 	srv.Stop()
 	r.Close()
