@@ -64,3 +64,13 @@ if(TARGET rill_cli)
     set_tests_properties(cli_wine PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
   endif()
 endif()
+
+# the portable tests (tests/testutil.h: children are new processes of the
+# test program, tu_spawn), from the same sources as on Linux; what is
+# Linux-only in them says "skipped on this system" on a line of its own.
+# RILL_TEST_SCALE is 10 unless set (testutil.h): Wine starts processes
+# slowly and makes every system call dearer.
+foreach(t test_region test_channel test_crossproc test_broadcast test_lapping test_hostile
+          test_backpressure test_wait test_fault test_rpc)
+  rill_windows_test(${t} 600)
+endforeach()

@@ -18,18 +18,19 @@ typedef struct shared {
   uint64_t n, seq0;
   _Atomic uint64_t consumed; /* descriptors the consumer is done with */
   _Atomic uint64_t work;     /* keeps the consumer's busy work alive */
+  tu_gate ready;             /* the consumer joined */
 } shared;
 
 static shared *sh;
 
 static void consumer(void *arg) {
-  tu_gate *ready = arg;
+  sh = arg;
   rill_region_opts o = tu_opts(0);
   rill_region *r;
   CHECK_OK(rill_region_open(REGION, &o, &r));
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, CHAN, RILL_RELIABLE, &c));
-  tu_gate_post(ready);
+  tu_gate_post(&sh->ready);
   static uint8_t buf[MAXSZ];
   tu_sched s;
   tu_sched_init(&s, SALT, MAXSZ, MTU, sh->seq0);
@@ -61,19 +62,20 @@ static void wait_credit(unsigned *spins) {
   if ((*spins & 4095) == 0) tu_kids_poll();
 }
 
-int main(void) {
-  tu_start("backpressure", 120);
+static const tu_role roles[] = {TU_ROLE(consumer), {0}};
+
+int main(int argc, char **argv) {
+  tu_start_roles("backpressure", 120, argc, argv, roles);
   sh = tu_shared(sizeof *sh);
   sh->n = tu_scaled(100000, 5000);
   rill_channel_opts co = {.depth = DEPTH, .mtu = MTU, .max_consumers = 2, .max_msg = MAXSZ};
   rill_region *r = tu_channel_new(REGION, 4 << 20, CHAN, &co, &sh->seq0);
   rill_channel_stats st;
 
-  tu_gate ready;
-  tu_gate_init(&ready);
+  tu_gate_init(&sh->ready);
   double t0 = tu_now();
-  tu_fork("slow consumer", consumer, &ready);
-  tu_gate_wait(&ready, 1);
+  tu_spawn("slow consumer", consumer, sh);
+  tu_gate_wait(&sh->ready, 1);
 
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, CHAN, &p));
@@ -123,7 +125,6 @@ int main(void) {
   tu_wait_all();
   double dt = tu_now() - t0;
   CHECK_OK(rill_producer_leave(p));
-  tu_gate_close(&ready);
 
   uint64_t eagain = eagain_send + eagain_reserve;
   CHECKF(eagain_send > 0 && eagain_reserve > 0, "the producer never waited (send %" PRIu64

@@ -24,12 +24,13 @@ typedef struct shared {
   _Atomic int producer_done;
   /* what the lossy consumer saw, for the summary */
   _Atomic uint64_t lossy_msgs, lossy_lost, lossy_gaps, lossy_pauses;
+  tu_gate ready; /* each consumer joined */
 } shared;
 
 static shared *sh;
 
 static void producer(void *arg) {
-  (void)arg;
+  sh = arg;
   rill_region *r = tu_region_open(REGION);
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, CHAN, &p));
@@ -46,11 +47,11 @@ static void producer(void *arg) {
 }
 
 static void reliable(void *arg) {
-  tu_gate *ready = arg;
+  sh = arg;
   rill_region *r = tu_region_open(REGION);
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, CHAN, RILL_RELIABLE, &c));
-  tu_gate_post(ready);
+  tu_gate_post(&sh->ready);
   static uint8_t buf[MAXSZ];
   tu_sched s;
   tu_sched_init(&s, SALT, MAXSZ, MTU, sh->seq0);
@@ -59,7 +60,7 @@ static void reliable(void *arg) {
     tu_sched_next(&s);
   }
   /* Everything was read once: nothing is left after the producer is done. */
-  while (!atomic_load(&sh->producer_done)) sched_yield();
+  while (!atomic_load(&sh->producer_done)) tu_yield();
   rill_meta m;
   CHECK_RC(rill_recv(c, buf, sizeof buf, &m), -RILL_EAGAIN);
   CHECK_OK(rill_consumer_leave(c));
@@ -67,11 +68,11 @@ static void reliable(void *arg) {
 }
 
 static void lossy(void *arg) {
-  tu_gate *ready = arg;
+  sh = arg;
   rill_region *r = tu_region_open(REGION);
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, CHAN, RILL_LOSSY, &c));
-  tu_gate_post(ready);
+  tu_gate_post(&sh->ready);
   static uint8_t buf[MAXSZ];
   tu_sched s;
   tu_sched_init(&s, SALT, MAXSZ, MTU, sh->seq0);
@@ -88,7 +89,7 @@ static void lossy(void *arg) {
         got = rill_recv(c, buf, sizeof buf, &m);
         if (got == -RILL_EAGAIN) break;
       } else {
-        sched_yield();
+        tu_yield();
         continue;
       }
     }
@@ -139,8 +140,10 @@ static void lossy(void *arg) {
   rill_region_close(r);
 }
 
-int main(void) {
-  tu_start("broadcast", 120);
+static const tu_role roles[] = {TU_ROLE(producer), TU_ROLE(reliable), TU_ROLE(lossy), {0}};
+
+int main(int argc, char **argv) {
+  tu_start_roles("broadcast", 120, argc, argv, roles);
   sh = tu_shared(sizeof *sh);
   sh->n = tu_scaled(1000000, 20000);
   for (uint64_t i = 0; i < sh->n; i++) sh->descs += tu_frags(tu_msg_size(SALT, i, MAXSZ), MTU);
@@ -148,19 +151,17 @@ int main(void) {
   rill_region *r = tu_channel_new(REGION, 16 << 20, CHAN, &co, &sh->seq0);
   rill_channel_stats st;
 
-  tu_gate ready;
-  tu_gate_init(&ready);
+  tu_gate_init(&sh->ready);
   double t0 = tu_now();
-  tu_fork("reliable consumer 1", reliable, &ready);
-  tu_fork("reliable consumer 2", reliable, &ready);
-  tu_fork("lossy consumer", lossy, &ready);
-  tu_gate_wait(&ready, 3);
+  tu_spawn("reliable consumer 1", reliable, sh);
+  tu_spawn("reliable consumer 2", reliable, sh);
+  tu_spawn("lossy consumer", lossy, sh);
+  tu_gate_wait(&sh->ready, 3);
   CHECK_OK(rill_channel_stats_get(r, CHAN, &st));
   CHECK_EQ(st.nconsumers, 3);
-  tu_fork("producer", producer, NULL);
+  tu_spawn("producer", producer, sh);
   tu_wait_all();
   double dt = tu_now() - t0;
-  tu_gate_close(&ready);
   CHECK_OK(rill_channel_stats_get(r, CHAN, &st));
   CHECK_EQ(st.msgs, sh->descs);
   CHECK_EQ(st.nconsumers, 0);

@@ -211,15 +211,17 @@ static void recv_null_child(void *arg) {
  * (Checked last so that the other checks run even if this one fails.) */
 static void max_msg_overflow_child(void *arg) {
   (void)arg;
+  rill_region *r = tu_region_open(REGION);
   for (uint64_t d = 0; d < 10; d++) {
     rill_channel_opts o = {.depth = 64, .mtu = 10, .max_msg = UINT64_MAX - d};
     uint64_t f = rill_channel_footprint(&o);
     CHECKF(f == 0, "max_msg 2^64-1-%" PRIu64 " (mtu 10, depth 64) accepted: footprint %" PRIu64,
            d, f);
-    int rc = rill_channel_create(R, "overflow", &o);
+    int rc = rill_channel_create(r, "overflow", &o);
     CHECKF(rc == -RILL_EINVAL, "max_msg 2^64-1-%" PRIu64 ": create returned %d (%s)", d, rc,
            rill_strerror(rc));
   }
+  rill_region_close(r);
 }
 
 /* ---- producer exclusivity ---------------------------------------------------- */
@@ -252,7 +254,7 @@ static void test_exclusive(void) {
   /* Through another handle of the region in this process, too. */
   rill_region *r2 = tu_region_open(REGION);
   CHECK_RC(rill_producer_join(r2, "excl", &p2), -RILL_EBUSY);
-  tu_wait(tu_fork("join while held", child_join_busy, NULL));
+  tu_wait(tu_spawn("join while held", child_join_busy, NULL));
   rill_channel_stats st;
   CHECK_OK(rill_channel_stats_get(R, "excl", &st));
   CHECK_EQ(st.producer_joined, 1);
@@ -262,11 +264,11 @@ static void test_exclusive(void) {
   CHECK_EQ(st.producer_joined, 0);
   /* Free again: another handle may join; then the child is refused. */
   CHECK_OK(rill_producer_join(r2, "excl", &p2));
-  tu_wait(tu_fork("join while held again", child_join_busy, NULL));
+  tu_wait(tu_spawn("join while held again", child_join_busy, NULL));
   send_msg(p2, 2, 6);
   CHECK_OK(rill_producer_leave(p2));
   /* And a child may join once nobody holds it. */
-  tu_wait(tu_fork("join when free", child_join_ok, NULL));
+  tu_wait(tu_spawn("join when free", child_join_ok, NULL));
   recv_msg(c, 1, 5);
   recv_msg(c, 2, 6);
   recv_msg(c, 1000, 10);
@@ -523,7 +525,7 @@ static void test_slots(void) {
   CHECK_OK(rill_consumer_join(R, "slots", RILL_LOSSY, &c2));
   CHECK_RC(rill_consumer_join(R, "slots", RILL_RELIABLE, &c3), -RILL_EFULL);
   CHECK_RC(rill_consumer_join(R, "slots", RILL_LOSSY, &c3), -RILL_EFULL);
-  tu_wait(tu_fork("consumer join when full", child_join_full, NULL));
+  tu_wait(tu_spawn("consumer join when full", child_join_full, NULL));
   rill_channel_stats st;
   CHECK_OK(rill_channel_stats_get(R, "slots", &st));
   CHECK_EQ(st.nconsumers, 2);
@@ -781,7 +783,7 @@ static void test_crash(void) {
     CHECK_OK(rill_channel_stats_get(R, "crash", &st));
     tu_sched s;
     tu_sched_init(&s, CRASH_SALT, CRASH_MAX, mtu, st.seq);
-    pid_t pid = tu_fork("producer to be killed", crash_producer, NULL);
+    tu_pid pid = tu_spawn("producer to be killed", crash_producer, NULL);
     uint64_t kill_after = 100 + tu_below(&rng, 3000), got = 0;
     static uint8_t buf[CRASH_MAX];
     rill_meta m;
@@ -789,9 +791,8 @@ static void test_crash(void) {
     unsigned spins = 0;
     for (;;) {
       if (!killed && got == kill_after) {
-        CHECK(kill(pid, SIGKILL) == 0);
-        int wst = tu_wait_status(pid);
-        CHECK(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
+        tu_kill(pid);
+        CHECK_EQ(tu_wait_end(pid), TU_KILLED);
         killed = 1;
       }
       int64_t r = rill_recv(c, buf, sizeof buf, &m);
@@ -857,16 +858,16 @@ static void half_message_child(void *arg) {
   CHECK_OK(rill_commit(p, 64, 2, RILL_CTL_SOM));
   CHECK_OK(rill_reserve(p, 64, &b));
   CHECK_OK(rill_commit(p, 64, 2, 0));
-  raise(SIGKILL);
+  tu_die();
 }
 
 static void test_half_message(void) {
   mkchan("half", 64, 64, 1, 256);
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(R, "half", RILL_RELIABLE, &c));
-  pid_t pid = tu_fork("half message", half_message_child, NULL);
-  int wst = tu_wait_status(pid);
-  CHECKF(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL, "the child did not get to its end");
+  tu_pid pid = tu_spawn("half message", half_message_child, NULL);
+  int end = tu_wait_end(pid);
+  CHECKF(end == TU_KILLED, "the child did not get to its end");
   rill_producer *p;
   CHECK_OK(rill_producer_join(R, "half", &p));
   send_msg(p, 3, 100);
@@ -969,12 +970,8 @@ static void test_wrap(void) {
   /* Find the channel in the region file and rewrite its sequence state. */
   char path[256];
   tu_path(path, sizeof path, REGION);
-  int fd = open(path, O_RDWR);
-  CHECK(fd >= 0);
-  struct stat sb;
-  CHECK(fstat(fd, &sb) == 0);
-  uint8_t *base = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  CHECK(base != MAP_FAILED);
+  uint64_t flen;
+  uint8_t *base = tu_map_file(path, &flen);
   const rill_region_hdr *h = (const rill_region_hdr *)base;
   const rill_obj_entry *t = (const rill_obj_entry *)(base + RILL_TABLE_OFF);
   uint64_t off = 0;
@@ -988,8 +985,7 @@ static void test_wrap(void) {
   atomic_store(&pp->seq, S);
   rill_desc *meta = (rill_desc *)(base + off + ch->meta_off);
   for (uint64_t i = 0; i < depth; i++) atomic_store(&meta[i].seq, S + i - depth);
-  munmap(base, (size_t)sb.st_size);
-  close(fd);
+  tu_unmap_file(base, flen);
 
   rill_consumer *rc, *lc;
   rill_producer *p;
@@ -1125,8 +1121,13 @@ static void test_commit_at(void) {
   checks_run += 12;
 }
 
-int main(void) {
-  tu_start("channel", 120);
+static const tu_role roles[] = {
+    TU_ROLE(recv_null_child), TU_ROLE(max_msg_overflow_child), TU_ROLE(child_join_busy),
+    TU_ROLE(child_join_ok),   TU_ROLE(child_join_full),        TU_ROLE(crash_producer),
+    TU_ROLE(half_message_child), {0}};
+
+int main(int argc, char **argv) {
+  tu_start_roles("channel", 120, argc, argv, roles);
   rill_region_opts o = tu_opts(16 << 20);
   CHECK_OK(rill_region_create(REGION, &o, &R));
   test_create();

@@ -3,7 +3,9 @@
  * RILL_TEST_SCALE) of random sizes from 0 to 4 x MTU with rill_send(); a
  * reliable consumer process receives them with rill_recv() and checks every
  * byte, the sig, the sequence number and the size of each: nothing lost,
- * duplicated or reordered. */
+ * duplicated or reordered.  Each side is a process of its own (tu_spawn():
+ * a fresh start of this program on Linux and on Windows alike), sharing
+ * only the region and tu_shared() memory. */
 #include "testutil.h"
 
 #define REGION "xproc"
@@ -18,12 +20,13 @@ typedef struct shared {
   uint64_t seq0;     /* first sequence number */
   _Atomic uint64_t eagain;   /* producer: rill_send() out of credit */
   _Atomic uint64_t received; /* consumer: messages checked */
+  tu_gate ready;             /* the consumer joined */
 } shared;
 
 static shared *sh;
 
 static void producer(void *arg) {
-  (void)arg;
+  sh = arg;
   rill_region *r = tu_region_open(REGION);
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, CHAN, &p));
@@ -36,11 +39,11 @@ static void producer(void *arg) {
 }
 
 static void consumer(void *arg) {
-  tu_gate *ready = arg;
+  sh = arg;
   rill_region *r = tu_region_open(REGION);
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, CHAN, RILL_RELIABLE, &c));
-  tu_gate_post(ready);
+  tu_gate_post(&sh->ready);
   static uint8_t buf[MAXSZ + 64];
   tu_sched s;
   tu_sched_init(&s, SALT, MAXSZ, MTU, sh->seq0);
@@ -75,8 +78,10 @@ static void consumer(void *arg) {
   rill_region_close(r);
 }
 
-int main(void) {
-  tu_start("crossproc", 120);
+static const tu_role roles[] = {TU_ROLE(producer), TU_ROLE(consumer), {0}};
+
+int main(int argc, char **argv) {
+  tu_start_roles("crossproc", 120, argc, argv, roles);
   sh = tu_shared(sizeof *sh);
   sh->n = tu_scaled(10000000, 1000);
   rill_channel_opts co = {.depth = DEPTH, .mtu = MTU, .max_consumers = 2, .max_msg = MAXSZ};
@@ -84,15 +89,13 @@ int main(void) {
   rill_channel_stats st;
 
   /* The consumer joins before the first message is sent. */
-  tu_gate ready;
-  tu_gate_init(&ready);
+  tu_gate_init(&sh->ready);
   double t0 = tu_now();
-  tu_fork("consumer", consumer, &ready);
-  tu_gate_wait(&ready, 1);
-  tu_fork("producer", producer, NULL);
+  tu_spawn("consumer", consumer, sh);
+  tu_gate_wait(&sh->ready, 1);
+  tu_spawn("producer", producer, sh);
   tu_wait_all();
   double dt = tu_now() - t0;
-  tu_gate_close(&ready);
 
   /* The producer's counters, flushed when it left. */
   uint64_t descs = 0, bytes = 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
-/* Crash recovery under load: 100 rounds, each killing (SIGKILL) the
+/* Crash recovery under load: 100 rounds (divided by RILL_TEST_SCALE, at
+ * least 20), each killing (SIGKILL; TerminateProcess on Windows) the
  * producer, the consumer or both at a random moment while messages of
  * random sizes (fragments included) flow, then restarting what was killed.
  *
@@ -54,17 +55,13 @@ static void dump(void) {
             i, k.liveness, k.seq, k.parked, k.evicted, k.lost);
   }
   fprintf(stderr, "expected next %" PRIu64 "\n", atomic_load(&sh->next));
-  int ws;
-  pid_t pid;
-  while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
-    fprintf(stderr, "child %d ended: %s %d\n", (int)pid, WIFSIGNALED(ws) ? "signal" : "exit",
-            WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+  tu_kids_poll(); /* a child that failed says how */
 }
 
 static uint64_t size_of(uint64_t seq) { return tu_mix(sh->salt ^ (seq * 0x9e37u)) % (MAXSZ + 1); }
 
 static void producer_main(void *arg) {
-  (void)arg;
+  sh = arg;
   rill_region *r = tu_region_open("fault");
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, "c", &p));
@@ -84,7 +81,7 @@ static void producer_main(void *arg) {
 }
 
 static void consumer_main(void *arg) {
-  (void)arg;
+  sh = arg;
   rill_region *r = tu_region_open("fault");
   rill_consumer *c;
   if (!atomic_load(&sh->joined)) {
@@ -142,8 +139,11 @@ static void progress(uint64_t from, uint64_t at_least, int round) {
   }
 }
 
-int main(void) {
-  tu_start("test_fault", 300);
+static const tu_role roles[] = {TU_ROLE(producer_main), TU_ROLE(consumer_main), {0}};
+
+int main(int argc, char **argv) {
+  tu_start_roles("test_fault", 300, argc, argv, roles);
+  const int rounds = (int)tu_scaled(ROUNDS, 20);
   sh = tu_shared(sizeof *sh);
   sh->salt = tu_ns();
   rill_channel_opts co = {.depth = 1024, .mtu = MTU, .max_consumers = 2};
@@ -152,36 +152,36 @@ int main(void) {
   reg = r;
   atomic_store(&sh->next, seq0);
 
-  pid_t cons = tu_fork("consumer", consumer_main, NULL);
+  tu_pid cons = tu_spawn("consumer", consumer_main, sh);
   uint64_t deadline = tu_ns() + 10 * SEC;
   unsigned spins = 0;
   while (!atomic_load(&sh->joined)) { /* it must see the first message */
     CHECK(tu_ns() < deadline);
     tu_relax(&spins);
   }
-  pid_t prod = tu_fork("producer", producer_main, NULL);
+  tu_pid prod = tu_spawn("producer", producer_main, sh);
   tu_rng rng = {sh->salt};
   int pkills = 0, ckills = 0;
-  for (int round = 0; round < ROUNDS; round++) {
+  for (int round = 0; round < rounds; round++) {
     progress(atomic_load(&sh->msgs), 100, round);
     /* A random moment under load. */
     uint64_t until = tu_ns() + tu_below(&rng, 5 * MS);
     while (tu_ns() < until) {}
     uint64_t what = tu_below(&rng, 10); /* 0-4 producer, 5-8 consumer, 9 both */
     if (what <= 4 || what == 9) {
-      kill(prod, SIGKILL);
-      CHECK(WIFSIGNALED(tu_wait_status(prod)));
+      tu_kill(prod);
+      CHECK_EQ(tu_wait_end(prod), TU_KILLED);
       pkills++;
     }
     if (what >= 5) {
-      kill(cons, SIGKILL);
-      CHECK(WIFSIGNALED(tu_wait_status(cons)));
+      tu_kill(cons);
+      CHECK_EQ(tu_wait_end(cons), TU_KILLED);
       ckills++;
     }
-    if (what >= 5) cons = tu_fork("consumer", consumer_main, NULL);
-    if (what <= 4 || what == 9) prod = tu_fork("producer", producer_main, NULL);
+    if (what >= 5) cons = tu_spawn("consumer", consumer_main, sh);
+    if (what <= 4 || what == 9) prod = tu_spawn("producer", producer_main, sh);
   }
-  progress(atomic_load(&sh->msgs), 100, ROUNDS);
+  progress(atomic_load(&sh->msgs), 100, rounds);
   atomic_store(&sh->stop, 1);
   tu_wait(prod);
   tu_wait(cons);
@@ -194,6 +194,6 @@ int main(void) {
   return tu_pass("%d rounds (%d producer kills, %d consumer kills): %" PRIu64
                  " messages verified, %" PRIu64 " redelivered after consumer crashes, %" PRIu64
                  " cut by producer crashes",
-                 ROUNDS, pkills, ckills, atomic_load(&sh->msgs), atomic_load(&sh->dups),
+                 rounds, pkills, ckills, atomic_load(&sh->msgs), atomic_load(&sh->dups),
                  atomic_load(&sh->cut));
 }

@@ -9,17 +9,22 @@
  * 2. After join: while a reliable and a lossy consumer poll, recv, check and
  *    flush in a loop, garbage is written into the meta ring (random seq,
  *    chunk, sz, ctl, sig), the producer page, the channel header, the cursor
- *    pages and the region header -- by a forked process at full speed, then
+ *    pages and the region header -- by another process at full speed, then
  *    by this thread between calls (reproducible from the printed seed).  The
  *    consumers may return errors or garbage but must never crash, hang, or
  *    read or write out of bounds: every view returned must lie inside the
  *    data ring of the consumer's own read-only mapping of the channel (found
- *    in /proc/self/maps), every byte of it is read, and rill_recv() must not
- *    write past CAP (a canary; AddressSanitizer checks it too). */
+ *    in /proc/self/maps; on Windows: inside a read-only view, which cannot
+ *    be placed in the file), every byte of it is read, and rill_recv() must
+ *    not write past CAP (a canary; AddressSanitizer checks it too).  A call
+ *    that hangs fails at once on Linux (an alarm); on Windows the test's
+ *    time bound catches it. */
 #include "layout.h"
 #include "testutil.h"
 
+#if TU_POSIX
 #include <sys/sysmacros.h>
+#endif
 
 #define REGION "hostile"
 #define DEPTH 64u
@@ -40,14 +45,7 @@ typedef struct target {
 } target;
 
 static void map_target(target *t, const char *chan) {
-  int fd = open(region_path, O_RDWR);
-  CHECK(fd >= 0);
-  struct stat st;
-  CHECK(fstat(fd, &st) == 0);
-  t->fsize = (uint64_t)st.st_size;
-  t->base = mmap(NULL, (size_t)t->fsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  CHECK(t->base != MAP_FAILED);
-  close(fd);
+  t->base = tu_map_file(region_path, &t->fsize);
   const rill_region_hdr *h = (const rill_region_hdr *)t->base;
   const rill_obj_entry *e = (const rill_obj_entry *)(t->base + RILL_TABLE_OFF);
   t->choff = 0;
@@ -57,7 +55,7 @@ static void map_target(target *t, const char *chan) {
   memcpy(&t->hdr, t->base + t->choff, sizeof t->hdr);
 }
 
-static void unmap_target(target *t) { munmap(t->base, (size_t)t->fsize); }
+static void unmap_target(target *t) { tu_unmap_file(t->base, t->fsize); }
 
 static int allowed(int rc, const int *ok, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -229,11 +227,11 @@ static void test_bad_headers(rill_region *r) {
     rill_producer *p = NULL;
     rill_consumer *c = NULL;
     int rc = rill_consumer_join(r, "hdr", it & 1 ? RILL_LOSSY : RILL_RELIABLE, &c);
-    CHECKF(allowed(rc, ok, 4), "fuzzed header (seed %" PRIu64 ", iteration %d): consumer join %d (%s)",
-           seed, it, rc, rill_strerror(rc));
+    CHECKF(allowed(rc, ok, 4), "fuzzed header (seed %" PRIu64 ", iteration %d): consumer join %d "
+           "(%s, OS error %d)", seed, it, rc, rill_strerror(rc), rill_os_error());
     int rc2 = rill_producer_join(r, "hdr", &p);
-    CHECKF(allowed(rc2, ok, 4), "fuzzed header (seed %" PRIu64 ", iteration %d): producer join %d (%s)",
-           seed, it, rc2, rill_strerror(rc2));
+    CHECKF(allowed(rc2, ok, 4), "fuzzed header (seed %" PRIu64 ", iteration %d): producer join %d "
+           "(%s, OS error %d)", seed, it, rc2, rill_strerror(rc2), rill_os_error());
     CHECKF(rc == rc2, "consumer join %d but producer join %d on the same header", rc, rc2);
     if (rc == 0) {
       joined++;
@@ -270,10 +268,10 @@ static void test_bad_region_pages(void) {
   rill_region_close(r);
   char path[256];
   tu_path(path, sizeof path, "fuzzreg");
-  int fd = open(path, O_RDWR);
-  CHECK(fd >= 0);
+  uint64_t flen;
+  uint8_t *file = tu_map_file(path, &flen); /* the page is written through it */
   uint8_t saved[RILL_PAGE], page[RILL_PAGE];
-  CHECK(pread(fd, saved, RILL_PAGE, 0) == RILL_PAGE);
+  memcpy(saved, file, RILL_PAGE);
   tu_rng g = {seed ^ 2};
   const int ok_open[] = {0, -RILL_EMAGIC, -RILL_EVERSION, -RILL_ETRUNC, -RILL_ECORRUPT};
   const int ok_join[] = {0, -RILL_ENOENT, -RILL_EMAGIC, -RILL_EVERSION, -RILL_ECORRUPT};
@@ -287,7 +285,7 @@ static void test_bad_region_pages(void) {
       if (tu_below(&g, 2)) page[tu_below(&g, span)] = (uint8_t)tu_rand(&g);
       else put(page + 8 * tu_below(&g, span / 8), 8, tu_rand(&g) >> tu_below(&g, 64));
     }
-    CHECK(pwrite(fd, page, RILL_PAGE, 0) == RILL_PAGE);
+    memcpy(file, page, RILL_PAGE);
     int rc = rill_region_open("fuzzreg", &o, &r);
     CHECKF(allowed(rc, ok_open, 5), "fuzzed region (seed %" PRIu64 ", it %d): open %d (%s)", seed,
            it, rc, rill_strerror(rc));
@@ -312,7 +310,7 @@ static void test_bad_region_pages(void) {
     }
     nchecks++;
   }
-  close(fd);
+  tu_unmap_file(file, flen);
   CHECK_OK(rill_region_unlink("fuzzreg", tu_dir()));
   printf("  damaged region pages: 3000 random (%d opened)\n", opened);
 }
@@ -325,8 +323,10 @@ typedef struct mrange {
   uint64_t off;
 } mrange;
 
-static mrange maps[64];
 static int nmaps;
+
+#if TU_POSIX
+static mrange maps[64];
 
 /* By device and inode: the path shown may be the temporary name the file
  * was built under. */
@@ -351,6 +351,10 @@ static void load_maps(void) {
   }
   fclose(f);
 }
+#else
+/* Windows: check_view() asks VirtualQuery instead. */
+static void load_maps(void) { nmaps = 2; }
+#endif
 
 typedef struct ring {
   uint64_t lo, hi; /* the data ring, as offsets in the region file */
@@ -362,6 +366,14 @@ typedef struct ring {
 static void check_view(const ring *rg, const rill_view *v, const char *who) {
   uintptr_t p = (uintptr_t)v->data;
   CHECKF(v->sz <= rg->mtu, "%s: view of %u bytes > mtu", who, v->sz);
+#if TU_WINDOWS
+  (void)p;
+  CHECKF(v->sz == 0 || tu_in_readonly_view(v->data, v->sz),
+         "%s: view %p (+%u) is in no read-only view of a file", who, v->data, v->sz);
+  volatile uint8_t sum = 0;
+  for (uint32_t k = 0; k < v->sz; k++) sum ^= ((const volatile uint8_t *)v->data)[k];
+  (void)sum;
+#else
   for (int pass = 0; pass < 2; pass++) {
     for (int i = 0; i < nmaps; i++) {
       const mrange *m = &maps[i];
@@ -380,6 +392,7 @@ static void check_view(const ring *rg, const rill_view *v, const char *who) {
   }
   tu_failf(__FILE__, __LINE__, "%s: view %p (+%u) is in no read-only mapping of the region",
            who, v->data, v->sz);
+#endif
 }
 
 /* Writes one piece of garbage somewhere a producer (or anyone) writes. */
@@ -452,13 +465,18 @@ static void scribble(const target *t, tu_rng *g) {
 typedef struct hostile_ctl {
   _Atomic int stop;
   _Atomic uint64_t writes;
+  uint64_t seed;
+  int mode; /* cycle_child: the consumer's mode */
 } hostile_ctl;
 
 static hostile_ctl *hc;
 static target live;
 
 static void hostile_writer(void *arg) {
-  (void)arg;
+  hc = arg;
+  seed = hc->seed;
+  tu_path(region_path, sizeof region_path, REGION);
+  map_target(&live, "live");
   tu_rng g = {seed ^ 3};
   uint64_t n = 0;
   while (!atomic_load_explicit(&hc->stop, memory_order_relaxed)) {
@@ -466,12 +484,14 @@ static void hostile_writer(void *arg) {
     if ((++n & 1023) == 0) atomic_store_explicit(&hc->writes, n, memory_order_relaxed);
   }
   atomic_store(&hc->writes, n);
+  unmap_target(&live);
 }
 
 /* A call that never returns is a failure too: exercise() arms an alarm and
  * says which call it is in. */
 static const char *volatile in_call = "(none)";
 
+#if TU_POSIX
 static void on_alarm(int sig) {
   (void)sig;
   static const char m[] = "test_hostile: FAIL: no return within 5 s from ";
@@ -489,6 +509,16 @@ static void arm_hang_alarm(void) {
   sigaction(SIGALRM, &sa, NULL);
 }
 
+static void hang_bound(unsigned seconds) { alarm(seconds); }
+#else
+static void arm_hang_alarm(void) {
+  tu_skip_part("a bound on each call", "no SIGALRM: a call that never returns is caught by "
+               "the test's time bound instead");
+}
+
+static void hang_bound(unsigned seconds) { (void)seconds; }
+#endif
+
 typedef struct counts {
   uint64_t calls, views, corrupt, overrun, eagain, msgs, emsgsize, checks_failed, stats_err;
 } counts;
@@ -498,7 +528,7 @@ typedef struct counts {
 static void exercise(rill_consumer *c, const char *who, const ring *rg, tu_rng *g, counts *n) {
   rill_view v;
   int lossy = who[0] == 'l';
-  alarm(5);
+  hang_bound(5);
   for (int k = 0; k < 4; k++) {
     memset(&v, 0, sizeof v);
     in_call = lossy ? "rill_poll (lossy consumer)" : "rill_poll (reliable consumer)";
@@ -554,7 +584,7 @@ static void exercise(rill_consumer *c, const char *who, const ring *rg, tu_rng *
   if (rc == 0) check_view(rg, &v, who);
   in_call = "rill_consumer_flush";
   if (tu_below(g, 16) == 0) CHECK_OK(rill_consumer_flush(c));
-  alarm(0);
+  hang_bound(0);
 }
 
 /* A cycle of descriptors whose sequence numbers are each "ahead" of the one
@@ -563,7 +593,8 @@ static void exercise(rill_consumer *c, const char *who, const ring *rg, tu_rng *
  * expecting 0 would be sent from overrun to overrun forever if it trusted
  * them; rill_recv() must return. */
 static void cycle_child(void *arg) {
-  int mode = *(const int *)arg;
+  int mode = ((const hostile_ctl *)arg)->mode;
+  tu_path(region_path, sizeof region_path, REGION);
   rill_region_opts o = tu_opts(0);
   rill_region *r;
   CHECK_OK(rill_region_open(REGION, &o, &r));
@@ -590,9 +621,9 @@ static void cycle_child(void *arg) {
   rill_meta m;
   in_call = mode == RILL_LOSSY ? "rill_recv (lossy) on a cycle of overruns (docs: hostile producer)"
                                : "rill_recv (reliable) on a cycle of overruns";
-  alarm(5);
+  hang_bound(5);
   int64_t got = rill_recv(c, buf, sizeof buf, &m);
-  alarm(0);
+  hang_bound(0);
   CHECKF(got == -RILL_EAGAIN || got == -RILL_ECORRUPT || got == -RILL_EOVERRUN,
          "rill_recv in a cycle: %" PRId64, got);
   unmap_target(&t);
@@ -603,7 +634,9 @@ static void cycle_child(void *arg) {
 static void test_cycle(void) {
   static const int modes[2] = {RILL_RELIABLE, RILL_LOSSY};
   for (int i = 0; i < 2; i++) {
-    tu_wait(tu_fork("consumer in a cycle", cycle_child, (void *)&modes[i]));
+    hostile_ctl *x = tu_shared(sizeof *x);
+    x->mode = modes[i];
+    tu_wait(tu_spawn("consumer in a cycle", cycle_child, x));
     nchecks += 11;
   }
 }
@@ -636,9 +669,10 @@ static void test_live(rill_region *r) {
   rill_consumer_stats cs;
   const int ok_stats[] = {0, -RILL_ENOENT, -RILL_EMAGIC, -RILL_EVERSION, -RILL_ECORRUPT};
 
-  /* (a) A forked writer at full speed while the consumers run. */
+  /* (a) A writer process at full speed while the consumers run. */
   hc = tu_shared(sizeof *hc);
-  pid_t w = tu_fork("hostile writer", hostile_writer, NULL);
+  hc->seed = seed;
+  tu_pid w = tu_spawn("hostile writer", hostile_writer, hc);
   const double secs = tu_sanitized() ? 3.0 : 1.5;
   double t0 = tu_now();
   while (tu_now() - t0 < secs) {
@@ -701,8 +735,10 @@ static void test_live(rill_region *r) {
   nchecks += nf.calls + n.calls;
 }
 
-int main(void) {
-  tu_start("hostile", 120);
+static const tu_role roles[] = {TU_ROLE(hostile_writer), TU_ROLE(cycle_child), {0}};
+
+int main(int argc, char **argv) {
+  tu_start_roles("hostile", 120, argc, argv, roles);
   const char *s = getenv("RILL_TEST_SEED");
   seed = s ? strtoull(s, NULL, 0) : tu_ns();
   printf("  seed %" PRIu64 " (RILL_TEST_SEED=%" PRIu64 " repeats it)\n", seed, seed);

@@ -14,7 +14,7 @@
  *     bytes (an accepted payload that is wrong is a failure of rill_check);
  *   - with rill_recv(): whole messages only, each with the right bytes, and
  *     m.lost equal to the sequence numbers between it and the one before.
- * Run across processes (fork) and as two threads of one process (which is
+ * Run across processes (tu_spawn) and as two threads of one process (which is
  * what ThreadSanitizer sees; lap_read_payload() is named in tests/tsan.supp:
  * its read races with the producer by design, and rill_check() decides). */
 #include "testutil.h"
@@ -36,6 +36,7 @@ typedef struct lapctl {
   rill_region *r;          /* threads: the region handle they share */
   _Atomic uint64_t published; /* descriptors published (count) */
   _Atomic int stop;        /* the consumer has seen enough */
+  tu_gate ready;           /* processes: the consumer joined */
   /* results */
   uint64_t laps, polled, accepted, check_fail, lost, pauses, msgs_sent;
 } lapctl;
@@ -236,7 +237,7 @@ static void lap_consumer(lapctl *x, rill_region *r, rill_consumer *c) {
 static lapctl *X; /* shared memory */
 
 static void proc_producer(void *arg) {
-  (void)arg;
+  X = arg;
   rill_region_opts o = tu_opts(0);
   rill_region *r;
   CHECK_OK(rill_region_open(REGION, &o, &r));
@@ -245,13 +246,13 @@ static void proc_producer(void *arg) {
 }
 
 static void proc_consumer(void *arg) {
-  tu_gate *ready = arg;
+  X = arg;
   rill_region_opts o = tu_opts(0);
   rill_region *r;
   CHECK_OK(rill_region_open(REGION, &o, &r));
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, X->chan, RILL_LOSSY, &c));
-  tu_gate_post(ready);
+  tu_gate_post(&X->ready);
   lap_consumer(X, r, c);
   CHECK_OK(rill_consumer_leave(c));
   rill_region_close(r);
@@ -297,8 +298,10 @@ static void report(const char *what, const lapctl *x, double dt) {
          dt);
 }
 
-int main(void) {
-  tu_start("lapping", 120);
+static const tu_role roles[] = {TU_ROLE(proc_producer), TU_ROLE(proc_consumer), {0}};
+
+int main(int argc, char **argv) {
+  tu_start_roles("lapping", 120, argc, argv, roles);
   rill_region_opts o = tu_opts(8 << 20);
   rill_region *r;
   CHECK_OK(rill_region_create(REGION, &o, &r));
@@ -312,13 +315,11 @@ int main(void) {
     snprintf(chan, sizeof chan, "proc%d", mode);
     setup(r, X, chan, mode, 100 + (uint64_t)mode);
     double t0 = tu_now();
-    tu_gate ready;
-    tu_gate_init(&ready);
-    tu_fork("lossy consumer", proc_consumer, &ready);
-    tu_gate_wait(&ready, 1);
-    tu_fork("producer", proc_producer, NULL);
+    tu_gate_init(&X->ready);
+    tu_spawn("lossy consumer", proc_consumer, X);
+    tu_gate_wait(&X->ready, 1);
+    tu_spawn("producer", proc_producer, X);
     tu_wait_all();
-    tu_gate_close(&ready);
     char what[64];
     snprintf(what, sizeof what, "processes, %s:", names[mode]);
     report(what, X, tu_now() - t0);

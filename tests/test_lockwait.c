@@ -34,8 +34,7 @@ static void hold(void *arg) {
     CHECKF(flock(fd, LOCK_EX) == 0, "flock: %s", strerror(errno));
   }
   tu_gate_post(&h->ready);
-  char c;
-  while (read(h->release.fd[0], &c, 1) < 0 && errno == EINTR) {}
+  tu_gate_wait(&h->release, 1);
   close(fd); /* drops the lock */
 }
 
@@ -57,12 +56,13 @@ int main(void) {
   tu_path(path, sizeof path, "locked");
 
   /* An exclusive lock on byte 0, held for good. */
-  holder h = {.path = path, .how = 0};
-  tu_gate_init(&h.ready);
-  tu_gate_init(&h.release);
+  holder *h = tu_shared(sizeof *h); /* gates live in shared memory */
+  h->path = path;
+  tu_gate_init(&h->ready);
+  tu_gate_init(&h->release);
   rill_region_close(r); /* our own shared lock would stop the holder's */
-  pid_t k = tu_fork("byte-0 holder", hold, &h);
-  tu_gate_wait(&h.ready, 1);
+  pid_t k = tu_fork("byte-0 holder", hold, h);
+  tu_gate_wait(&h->ready, 1);
   rill_region *x = NULL;
   CHECK_BOUNDED(rill_region_open("locked", &o, &x), -RILL_EBUSY);
   rill_region_opts ro = o;
@@ -70,28 +70,30 @@ int main(void) {
   CHECK_BOUNDED(rill_region_open("locked", &ro, &x), -RILL_EBUSY);
   CHECK_EQ(rill_region_in_use("locked", tu_dir()), 1);
   /* Released while we wait: the open gets the lock. */
-  tu_gate_post(&h.release);
+  tu_gate_post(&h->release);
   tu_wait(k);
   CHECK_OK(rill_region_open("locked", &ro, &x));
   rill_region_close(x);
-  tu_gate_close(&h.ready);
-  tu_gate_close(&h.release);
+  tu_gate_close(&h->ready);
+  tu_gate_close(&h->release);
 
   /* The table's lock, held for good: creating a channel gives up. */
   CHECK_OK(rill_region_open("locked", &o, &r));
-  holder f = {.path = path, .how = 1};
-  tu_gate_init(&f.ready);
-  tu_gate_init(&f.release);
-  k = tu_fork("flock holder", hold, &f);
-  tu_gate_wait(&f.ready, 1);
+  holder *f = tu_shared(sizeof *f);
+  f->path = path;
+  f->how = 1;
+  tu_gate_init(&f->ready);
+  tu_gate_init(&f->release);
+  k = tu_fork("flock holder", hold, f);
+  tu_gate_wait(&f->ready, 1);
   rill_channel_opts co = {.depth = 64, .mtu = 64};
   CHECK_BOUNDED(rill_channel_create(r, "c", &co), -RILL_EBUSY);
-  tu_gate_post(&f.release);
+  tu_gate_post(&f->release);
   tu_wait(k);
   CHECK_OK(rill_channel_create(r, "c", &co));
   rill_region_close(r);
-  tu_gate_close(&f.ready);
-  tu_gate_close(&f.release);
+  tu_gate_close(&f->ready);
+  tu_gate_close(&f->release);
 
   /* A FIFO under a region's name: opening it read-only would wait for a
    * writer for ever; it is no region. */

@@ -32,25 +32,7 @@
 
 enum { M_ECHO = 1, M_SUM = 2, M_FAIL = 3, M_SLOW = 4, M_WHERE = 5 };
 
-/* 1 if P lies in a mapping of a file of the test's region directory (the
- * ring), 0 elsewhere (the heap, a stack): from /proc/self/maps. */
-static int in_region(const void *p) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  CHECK(f != NULL);
-  char line[4096];
-  int found = 0;
-  while (fgets(line, sizeof line, f)) {
-    unsigned long lo, hi;
-    int at = 0;
-    if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &at) < 2 || !at) continue;
-    if ((uintptr_t)p >= lo && (uintptr_t)p < hi) {
-      found = strstr(line + at, tu_dir()) != NULL;
-      break;
-    }
-  }
-  fclose(f);
-  return found;
-}
+#define in_region tu_in_dir_mapping
 
 static int handler(void *arg, uint16_t method, const void *req, size_t n, void *resp,
                    size_t cap, size_t *resp_n) {
@@ -355,7 +337,7 @@ static void t_threads(void) {
 /* ---- faults --------------------------------------------------------------- */
 
 typedef struct peer {
-  _Atomic int *ready;
+  _Atomic int ready;
 } peer;
 
 /* Serves until killed; says nothing: clients wait for it with
@@ -365,7 +347,7 @@ static void server_main(void *arg) {
   rill_region *r = tu_region_open("faults");
   rill_rpc_server *s;
   CHECK_OK(rill_rpc_serve(r, "svc", 1, handler, NULL, &s));
-  for (;;) pause();
+  for (;;) tu_sleep_ms(1000);
 }
 
 /* A client that sends a call and dies without waiting for it. */
@@ -376,14 +358,13 @@ static void client_main(void *arg) {
   CHECK_OK(rill_rpc_connect(r, "svc", &c));
   uint64_t id;
   CHECK_OK(rill_rpc_send(c, M_ECHO, "bye", 3, &id));
-  atomic_store(x->ready, 2);
-  raise(SIGKILL);
+  atomic_store(&x->ready, 2);
+  tu_die();
 }
 
 static void t_faults(void) {
   rill_region *r = svc_new("faults", 1);
-  _Atomic int *ready = tu_shared(sizeof *ready);
-  peer x = {ready};
+  peer *x = tu_shared(sizeof *x);
   /* connected before the server is there: the client waits for it */
   rill_rpc_client *c;
   CHECK_OK(rill_rpc_connect(r, "svc", &c));
@@ -391,12 +372,12 @@ static void t_faults(void) {
   uint64_t t0 = tu_ns();
   CHECK_RC(rill_rpc_wait_server(c, 50 * MS), -RILL_ETIMEDOUT);
   CHECK(tu_ns() - t0 >= 50 * MS);
-  pid_t srv = tu_fork("server", server_main, &x);
+  tu_pid srv = tu_spawn("server", server_main, x);
   CHECK_OK(rill_rpc_wait_server(c, 30 * SEC));
   rill_rpc_close(c);
   /* a client dies with a call in flight; the next one gets its lane */
-  pid_t cl = tu_fork("client", client_main, &x);
-  CHECK(WIFSIGNALED(tu_wait_status(cl)));
+  tu_pid cl = tu_spawn("client", client_main, x);
+  CHECK_EQ(tu_wait_end(cl), TU_KILLED);
   CHECK_OK(rill_rpc_connect(r, "svc", &c));
   CHECK_OK(rill_rpc_wait_server(c, 0)); /* served already */
   char out[64];
@@ -404,8 +385,8 @@ static void t_faults(void) {
   CHECK_OK(rill_rpc_call(c, M_ECHO, "hi", 2, out, sizeof out, &res, 5 * SEC));
   CHECK(res.size == 2 && !memcmp(out, "hi", 2));
   /* the server dies; calls in flight then fail, nothing hangs */
-  kill(srv, SIGKILL);
-  CHECK(WIFSIGNALED(tu_wait_status(srv)));
+  tu_kill(srv);
+  CHECK_EQ(tu_wait_end(srv), TU_KILLED);
   uint64_t id;
   for (int i = 0; i < 3; i++) CHECK_OK(rill_rpc_send(c, M_ECHO, "x", 1, &id));
   t0 = tu_ns();
@@ -438,8 +419,10 @@ static void t_stopped(void) {
   rill_region_close(r);
 }
 
-int main(void) {
-  tu_start("test_rpc", 240);
+static const tu_role roles[] = {TU_ROLE(server_main), TU_ROLE(client_main), {0}};
+
+int main(int argc, char **argv) {
+  tu_start_roles("test_rpc", 240, argc, argv, roles);
   t_args();
   t_calls();
   t_zero_copy();

@@ -10,8 +10,9 @@
  * - closed and dead: a parked consumer is woken by the producer's leave
  *   (-RILL_ECLOSED) and notices a killed producer (-RILL_EDEAD), both
  *   after reading everything; a new producer resumes the sequence;
- * - the fd: readable after a publish once armed; arm says 1 when there is
- *   something to read, ECLOSED after the producer left;
+ * - the fd (Windows: the event of rill_consumer_handle()): readable after a
+ *   publish once armed; arm says 1 when there is something to read,
+ *   ECLOSED after the producer left;
  * - eviction of a dead reliable consumer, then its rejoin (overrun
  *   reported); no eviction with RILL_FOREVER; eviction of one that leaves
  *   some credit, but less than a fragmented send needs;
@@ -22,8 +23,6 @@
  *   on three channels at once (each message wakes it, on its channel).
  */
 #include "testutil.h"
-
-#include <pthread.h>
 
 #define MS 1000000ull
 #define SEC 1000000000ull
@@ -107,9 +106,16 @@ static void t_timeouts(void) {
 /* ---- the lost wake-up race ----------------------------------------------- */
 
 typedef struct race {
-  shared *sh;
+  shared sh;
   uint64_t n, salt;
 } race;
+
+static race *race_new(uint64_t n, uint64_t salt) {
+  race *x = tu_shared(sizeof *x);
+  x->n = n;
+  x->salt = salt;
+  return x;
+}
 
 /* Child: publishes message i at a random moment after the consumer
  * acknowledged i - 1 (so it lands before, during or after its parking). */
@@ -120,7 +126,7 @@ static void race_producer(void *arg) {
   rill_consumer *ack;
   CHECK_OK(rill_producer_join(r, "ping", &p));
   CHECK_OK(rill_consumer_join(r, "ack", RILL_RELIABLE, &ack));
-  atomic_store(&x->sh->step, 1);
+  atomic_store(&x->sh.step, 1);
   tu_rng rng = {x->salt};
   for (uint64_t i = 0; i < x->n; i++) {
     uint64_t d = tu_below(&rng, 4) ? tu_below(&rng, 3000) : 0;
@@ -147,10 +153,10 @@ static void t_race(void) {
   CHECK_OK(rill_consumer_join(r, "ping", RILL_RELIABLE, &c));
   CHECK_OK(rill_consumer_set_spin(c, 0)); /* park at once: every wait races */
   CHECK_OK(rill_producer_join(r, "ack", &ackp));
-  race x = {sh_new(), tu_scaled(1000000, 20000), tu_ns()};
-  pid_t pid = tu_fork("race producer", race_producer, &x);
+  race *x = race_new(tu_scaled(1000000, 20000), tu_ns());
+  tu_pid pid = tu_spawn("race producer", race_producer, x);
   uint64_t t0 = tu_ns(), worst = 0;
-  for (uint64_t i = 0; i < x.n; i++) {
+  for (uint64_t i = 0; i < x->n; i++) {
     uint64_t got, w0 = tu_ns();
     rill_meta m;
     int64_t rc = rill_recv_wait(c, &got, sizeof got, &m, 2 * SEC);
@@ -168,7 +174,7 @@ static void t_race(void) {
   rill_channel_stats st;
   CHECK_OK(rill_channel_stats_get(r, "ping", &st));
   printf("race: %" PRIu64 " publish/park races in %.2f s, %" PRIu64
-         " wake-ups sent, longest wait %.2f ms\n", x.n, (double)(tu_ns() - t0) / 1e9,
+         " wake-ups sent, longest wait %.2f ms\n", x->n, (double)(tu_ns() - t0) / 1e9,
          st.wakes, (double)worst / 1e6);
   CHECK(st.wakes > 0); /* the consumer did park */
   CHECK_OK(rill_consumer_leave(c));
@@ -193,7 +199,7 @@ static void any_producer(void *arg) {
     CHECK_OK(rill_producer_join(r, name, &p[k]));
   }
   CHECK_OK(rill_consumer_join(r, "ack", RILL_RELIABLE, &ack));
-  atomic_store(&x->sh->step, 1);
+  atomic_store(&x->sh.step, 1);
   tu_rng rng = {x->salt}, pick = {x->salt ^ 0x5bd1e995};
   for (uint64_t i = 0; i < x->n; i++) {
     uint64_t d = tu_below(&rng, 4) ? tu_below(&rng, 3000) : 0;
@@ -235,12 +241,12 @@ static void t_wait_any(void) {
 
   rill_producer *ackp;
   CHECK_OK(rill_producer_join(r, "ack", &ackp));
-  race x = {sh_new(), tu_scaled(200000, 20000), tu_ns()};
-  pid_t pid = tu_fork("any producer", any_producer, &x);
-  tu_rng pick = {x.salt ^ 0x5bd1e995};
+  race *x = race_new(tu_scaled(200000, 20000), tu_ns());
+  tu_pid pid = tu_spawn("any producer", any_producer, x);
+  tu_rng pick = {x->salt ^ 0x5bd1e995};
   t0 = tu_ns();
   uint64_t slow = 0; /* waits of 40 ms or more: a lost wake-up costs a 50 ms nap */
-  for (uint64_t i = 0; i < x.n; i++) {
+  for (uint64_t i = 0; i < x->n; i++) {
     int want = (int)tu_below(&pick, ANY_N);
     uint64_t w0 = tu_ns();
     int k = rill_wait_any(cs, ANY_N, 2 * SEC);
@@ -268,7 +274,7 @@ static void t_wait_any(void) {
   }
   printf("wait_any: %" PRIu64 " races over %d channels in %.2f s, %" PRIu64
          " wake-ups, %" PRIu64 " waits of 40 ms or more\n",
-         x.n, ANY_N, (double)(tu_ns() - t0) / 1e9, wakes, slow);
+         x->n, ANY_N, (double)(tu_ns() - t0) / 1e9, wakes, slow);
   CHECK(wakes > ANY_N); /* beyond each producer's first publish: it parked */
   CHECK_OK(rill_producer_leave(ackp));
   rill_region_close(r);
@@ -297,10 +303,10 @@ static void t_credit_race(void) {
   rill_region *r = tu_channel_new("credit", 1 << 20, "c", &co, &seq0);
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, "c", RILL_RELIABLE, &c));
-  race x = {sh_new(), tu_scaled(200000, 5000), tu_ns() ^ 7};
-  pid_t pid = tu_fork("credit producer", credit_producer, &x);
-  tu_rng rng = {x.salt};
-  for (uint64_t i = 0; i < x.n; i++) {
+  race *x = race_new(tu_scaled(200000, 5000), tu_ns() ^ 7);
+  tu_pid pid = tu_spawn("credit producer", credit_producer, x);
+  tu_rng rng = {x->salt};
+  for (uint64_t i = 0; i < x->n; i++) {
     uint64_t d = tu_below(&rng, 3000);
     for (uint64_t k = 0; k < d; k++) __asm__ __volatile__("" ::: "memory");
     uint64_t got;
@@ -319,8 +325,7 @@ static void t_credit_race(void) {
 /* ---- closed and dead ----------------------------------------------------- */
 
 typedef struct endgame {
-  shared *sh;
-  int die; /* 1: SIGKILL itself instead of leaving */
+  int die; /* 1: kill itself (SIGKILL, TerminateProcess) instead of leaving */
   uint64_t k;
 } endgame;
 
@@ -340,7 +345,7 @@ static void end_producer(void *arg) {
     CHECK(tu_ns() < deadline);
     tu_relax(&spins);
   }
-  if (e->die) raise(SIGKILL);
+  if (e->die) tu_die();
   CHECK_OK(rill_producer_leave(p));
   rill_region_close(r);
 }
@@ -354,11 +359,13 @@ static void t_end(int die) {
   CHECK_EQ(rill_consumer_slot(c), 0);
   CHECK_OK(rill_consumer_set_spin(c, 0));
   CHECK_EQ(rill_consumer_producer(c), RILL_PEER_NONE);
-  endgame e = {sh_new(), die, 10};
-  pid_t pid = tu_fork(die ? "dying producer" : "leaving producer", end_producer, &e);
+  endgame *e = tu_shared(sizeof *e);
+  e->die = die;
+  e->k = 10;
+  tu_pid pid = tu_spawn(die ? "dying producer" : "leaving producer", end_producer, e);
   uint64_t got;
   rill_meta m;
-  for (uint64_t i = 0; i < e.k; i++) {
+  for (uint64_t i = 0; i < e->k; i++) {
     CHECK_EQ(rill_recv_wait(c, &got, sizeof got, &m, 5 * SEC), sizeof got);
     CHECK_EQ(got, i);
   }
@@ -367,9 +374,7 @@ static void t_end(int die) {
   CHECK_RC(rc, die ? -RILL_EDEAD : -RILL_ECLOSED);
   uint64_t took = tu_ns() - t0;
   CHECKF(took < 5 * SEC, "the end took %.2f s to notice", (double)took / 1e9);
-  int st = tu_wait_status(pid);
-  if (die) CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-  else CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  CHECK_EQ(tu_wait_end(pid), die ? TU_KILLED : 0);
   /* Asking again gives the same answer at once. */
   CHECK_RC((int)rill_recv_wait(c, &got, sizeof got, &m, 10 * SEC), die ? -RILL_EDEAD : -RILL_ECLOSED);
   rill_channel_stats cst;
@@ -383,12 +388,12 @@ static void t_end(int die) {
   /* A new producer resumes the sequence: no loss, no duplicate. */
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, "c", &p));
-  CHECK_EQ(rill_producer_seq(p), seq0 + e.k);
+  CHECK_EQ(rill_producer_seq(p), seq0 + e->k);
   CHECK_EQ(rill_consumer_producer(c), RILL_PEER_ALIVE);
   uint64_t x = 99;
   CHECK_OK(rill_send(p, &x, sizeof x, x));
   CHECK_EQ(rill_recv_wait(c, &got, sizeof got, &m, SEC), sizeof got);
-  CHECK_EQ(m.seq, seq0 + e.k);
+  CHECK_EQ(m.seq, seq0 + e->k);
   CHECK_EQ(got, 99);
   CHECK_EQ(m.lost, 0);
   CHECK_OK(rill_producer_leave(p));
@@ -399,13 +404,7 @@ static void t_end(int die) {
 
 /* ---- the fd -------------------------------------------------------------- */
 
-static int readable(int fd, int ms) {
-  struct pollfd pf = {.fd = fd, .events = POLLIN};
-  int n;
-  while ((n = poll(&pf, 1, ms)) < 0 && errno == EINTR) {}
-  CHECK(n >= 0);
-  return n > 0 && (pf.revents & POLLIN);
-}
+#define readable tu_wakeup_ready
 
 static void t_fd(void) {
   rill_region *r = chan_new("fdr", "c", 64);
@@ -413,14 +412,20 @@ static void t_fd(void) {
   rill_producer *p;
   CHECK_OK(rill_consumer_join(r, "c", RILL_LOSSY, &c));
   CHECK_RC(rill_consumer_arm(c), -RILL_EINVAL); /* no fd yet */
-  int fd = rill_consumer_fd(c);
-  CHECK(fd >= 0);
-  CHECK_EQ(rill_consumer_fd(c), fd); /* the same one */
+  tu_wakeup fd, again;
+  CHECK_OK(tu_consumer_wakeup(c, &fd));
+  CHECK_OK(tu_consumer_wakeup(c, &again));
+  CHECK(tu_wakeup_same(fd, again)); /* the same one */
+#if TU_POSIX
   char path[512];
   snprintf(path, sizeof path, "%s/.rill-fifo@fdr@c@%u", tu_dir(), rill_consumer_slot(c));
   struct stat sb;
   CHECK(stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode));
   CHECK_EQ(sb.st_mode & 0777, 0600);
+#else
+  tu_skip_part("the FIFO's file", "a consumer's wake-up object is a named event on Windows, "
+               "no file in the directory");
+#endif
   CHECK_OK(rill_consumer_arm(c));
   CHECK(!readable(fd, 0));
   CHECK_OK(rill_producer_join(r, "c", &p));
@@ -446,14 +451,16 @@ static void t_fd(void) {
   CHECK_OK(rill_consumer_leave(c));
   rill_region_close(r);
   CHECK_OK(rill_region_unlink("fdr", tu_dir()));
+#if TU_POSIX
   CHECK(stat(path, &sb) != 0 && errno == ENOENT); /* the FIFO went with it */
+#endif
 }
 
 /* ---- eviction and rejoin ------------------------------------------------- */
 
 typedef struct victim {
-  shared *sh;
-  const char *region;
+  shared sh;
+  char region[16];
   uint64_t read, flush_at; /* messages to read; flush after this many */
 } victim;
 
@@ -463,8 +470,8 @@ static void victim_main(void *arg) {
   rill_region *r = tu_region_open(v->region);
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, "c", RILL_RELIABLE, &c));
-  atomic_store(&v->sh->slot, rill_consumer_slot(c));
-  atomic_store(&v->sh->step, 1);
+  atomic_store(&v->sh.slot, rill_consumer_slot(c));
+  atomic_store(&v->sh.step, 1);
   for (uint64_t i = 0; i < v->read; i++) {
     uint64_t got;
     rill_meta m;
@@ -472,17 +479,25 @@ static void victim_main(void *arg) {
     CHECK_EQ(got, i);
     if (i + 1 == v->flush_at) CHECK_OK(rill_consumer_flush(c));
   }
-  raise(SIGKILL);
+  tu_die();
 }
 
-/* Forks a reliable consumer of REGION's channel "c" that joins and dies
- * (SIGKILL) without reading; returns its slot. */
+static victim *victim_new(const char *region, uint64_t read, uint64_t flush_at) {
+  victim *v = tu_shared(sizeof *v);
+  snprintf(v->region, sizeof v->region, "%s", region);
+  v->read = read;
+  v->flush_at = flush_at;
+  return v;
+}
+
+/* Starts a reliable consumer of REGION's channel "c" that joins and dies
+ * (SIGKILL, TerminateProcess) without reading; returns its slot. */
 static uint32_t dead_consumer(const char *region) {
-  victim v = {sh_new(), region, 0, 0};
-  pid_t pid = tu_fork("victim", victim_main, &v);
-  step_wait(v.sh, 1);
-  CHECK(WIFSIGNALED(tu_wait_status(pid)));
-  return atomic_load(&v.sh->slot);
+  victim *v = victim_new(region, 0, 0);
+  tu_pid pid = tu_spawn("victim", victim_main, v);
+  step_wait(&v->sh, 1);
+  CHECK_EQ(tu_wait_end(pid), TU_KILLED);
+  return atomic_load(&v->sh.slot);
 }
 
 static void t_evict(void) {
@@ -568,12 +583,12 @@ static void t_rejoin(void) {
   rill_region *r = chan_new("rj", "c", 256);
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, "c", &p));
-  victim v = {sh_new(), "rj", 110, 100};
-  pid_t pid = tu_fork("crashing consumer", victim_main, &v);
-  step_wait(v.sh, 1);
+  victim *v = victim_new("rj", 110, 100);
+  tu_pid pid = tu_spawn("crashing consumer", victim_main, v);
+  step_wait(&v->sh, 1);
   for (uint64_t i = 0; i < 200; i++) CHECK_OK(rill_send_wait(p, &i, sizeof i, i, 5 * SEC));
-  CHECK(WIFSIGNALED(tu_wait_status(pid)));
-  uint32_t slot = atomic_load(&v.sh->slot);
+  CHECK_EQ(tu_wait_end(pid), TU_KILLED);
+  uint32_t slot = atomic_load(&v->sh.slot);
   rill_consumer_stats cs;
   CHECK_OK(rill_consumer_stats_get(r, "c", slot, &cs));
   CHECK_EQ(cs.liveness, RILL_PEER_DEAD);
@@ -618,7 +633,7 @@ static void dead_producer_main(void *arg) {
   rill_producer *p;
   CHECK_OK(rill_producer_join(r, "c", &p));
   rill_region_close(r); /* the producer alone keeps it in use */
-  raise(SIGKILL);
+  tu_die();
 }
 
 /* Makes t_clean's unused regions, in a child: their creator is dead once
@@ -632,7 +647,8 @@ static void clean_maker_main(void *arg) {
   rill_region *ended = chan_new("ended", "c", 16);
   rill_consumer *fc;
   CHECK_OK(rill_consumer_join(ended, "c", RILL_LOSSY, &fc));
-  CHECK(rill_consumer_fd(fc) >= 0); /* leaves a FIFO behind */
+  tu_wakeup w;
+  CHECK_OK(tu_consumer_wakeup(fc, &w)); /* Linux: leaves a FIFO behind */
   CHECK_OK(rill_consumer_leave(fc));
   rill_region_close(ended);
 }
@@ -666,18 +682,17 @@ static int seen_has(const seen *s, const char *name) {
 static int exists(const char *name) {
   char path[512];
   tu_path(path, sizeof path, name);
-  struct stat sb;
-  return stat(path, &sb) == 0;
+  return tu_exists(path);
 }
 
 static void t_clean(void) {
-  tu_wait(tu_fork("maker", clean_maker_main, NULL));
+  tu_wait(tu_spawn("maker", clean_maker_main, NULL));
   rill_region *mine = chan_new("live-me", "c", 16);
-  CHECK(exists(".rill-fifo@ended@c@0"));
-  pid_t dp = tu_fork("dead producer", dead_producer_main, NULL);
-  CHECK(WIFSIGNALED(tu_wait_status(dp)));
+  CHECK(!TU_POSIX || exists(".rill-fifo@ended@c@0"));
+  tu_pid dp = tu_spawn("dead producer", dead_producer_main, NULL);
+  CHECK_EQ(tu_wait_end(dp), TU_KILLED);
   shared *s = sh_new();
-  pid_t kid = tu_fork("holder", holder_main, s);
+  tu_pid kid = tu_spawn("holder", holder_main, s);
   step_wait(s, 1);
   char path[512];
   tu_path(path, sizeof path, "notes.txt");
@@ -709,8 +724,8 @@ static void t_clean(void) {
   CHECK_OK(rill_producer_join(mine, "c", &p));
   CHECK_OK(rill_producer_leave(p));
   /* Its last user dies: now it goes. */
-  kill(kid, SIGKILL);
-  tu_wait_status(kid);
+  tu_kill(kid);
+  CHECK_EQ(tu_wait_end(kid), TU_KILLED);
   seen last = {0};
   CHECK_EQ(clean_now(0, on_clean, &last), 1);
   CHECK(seen_has(&last, "live-kid") && !exists("live-kid") && exists("live-me"));
@@ -723,8 +738,13 @@ static void t_clean(void) {
   CHECK_RC(rill_region_clean("/nonexistent-rill-dir", 1, NULL, NULL), -RILL_ENODIR);
 }
 
-int main(void) {
-  tu_start("test_wait", 240);
+static const tu_role roles[] = {
+    TU_ROLE(race_producer), TU_ROLE(any_producer), TU_ROLE(credit_producer),
+    TU_ROLE(end_producer),  TU_ROLE(victim_main),  TU_ROLE(holder_main),
+    TU_ROLE(dead_producer_main), TU_ROLE(clean_maker_main), {0}};
+
+int main(int argc, char **argv) {
+  tu_start_roles("test_wait", 240, argc, argv, roles);
   t_timeouts();
   t_end(0);
   t_end(1);
