@@ -201,6 +201,54 @@ static wchar_t *wide(const char *s) {
   return w;
 }
 
+/* A path as the OS should take it: wide(), absolute, with the "\\?\"
+ * prefix, so that the last name is a plain file whatever it spells.
+ * Without it Windows takes "NUL", "con", "COM1" or "aux.x" in any
+ * directory for a device, and drops a name's trailing dots ("a."), all
+ * of them valid rill names.  The directory part is made absolute with
+ * GetFullPathNameW (which would turn a device name into "\\.\NUL" if it
+ * were given the whole path); the name is appended as it is.  Returns a
+ * malloc'd string, or NULL (os_error set; 0 for out of memory). */
+static wchar_t *wide_path(const char *s) {
+  wchar_t *w = wide(s);
+  if (!w) return NULL;
+  if (!wcsncmp(w, L"\\\\?\\", 4) || !wcsncmp(w, L"\\\\.\\", 4)) return w;
+  wchar_t *sep = wcsrchr(w, L'\\');
+  const wchar_t *dir = L".", *name = w;
+  if (sep) {
+    *sep = 0;
+    dir = sep == w ? L"\\" : w; /* "\\name": the drive's root */
+    name = sep + 1;
+  }
+  wchar_t drive[3] = {w[0], L':', 0};
+  if (!sep && w[0] && w[1] == L':') { /* "C:name": in C:'s current directory */
+    dir = drive;
+    name = w + 2;
+  }
+  DWORD n = GetFullPathNameW(dir, 0, NULL, NULL);
+  size_t nl = wcslen(name);
+  wchar_t *out = n ? malloc(((size_t)n + nl + 16) * sizeof *out) : NULL;
+  if (!n) win_err(GetLastError());
+  if (!out) { free(w); return NULL; }
+  wchar_t *full = out + 8; /* room for the prefix, moved in below */
+  DWORD m = GetFullPathNameW(dir, n, full, NULL);
+  if (!m || m >= n) { win_err(m ? ERROR_BUFFER_OVERFLOW : GetLastError()); free(out); free(w); return NULL; }
+  const wchar_t *pre = L"\\\\?\\";
+  if (full[0] == L'\\' && full[1] == L'\\') { /* \\server\share: \\?\UNC\server\share */
+    pre = L"\\\\?\\UNC";
+    full += 1;
+    m -= 1;
+  }
+  size_t pl = wcslen(pre);
+  wmemmove(out + pl, full, m + 1);
+  wmemcpy(out, pre, pl);
+  wchar_t *end = out + pl + m;
+  if (end[-1] != L'\\' && nl) *end++ = L'\\';
+  wmemcpy(end, name, nl + 1);
+  free(w);
+  return out;
+}
+
 /* UTF-16 to UTF-8 into OUT (CAP bytes): 0 or -RILL_EINVAL. */
 static int narrow(const wchar_t *w, char *out, size_t cap) {
   int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, out, (int)(cap > INT32_MAX ? INT32_MAX : cap),
@@ -210,7 +258,7 @@ static int narrow(const wchar_t *w, char *out, size_t cap) {
 
 /* A wide path or the error it could not be made with. */
 #define WIDE_OR_FAIL(w, s)                                         \
-  wchar_t *w = wide(s);                                            \
+  wchar_t *w = wide_path(s);                                       \
   if (!w) return os_error ? -RILL_EINVAL : -RILL_ENOMEM
 
 static int is_sep(char c) { return c == '/' || c == '\\'; }
@@ -454,7 +502,7 @@ static void default_dir_make(const char *path) {
   const char *d = dir_default();
   size_t n = strlen(d);
   if (!n || strncmp(path, d, n) != 0 || !is_sep(path[n])) return;
-  wchar_t *w = wide(d);
+  wchar_t *w = wide_path(d);
   if (!w) return;
   if (GetFileAttributesW(w) == INVALID_FILE_ATTRIBUTES) {
     PSECURITY_DESCRIPTOR sd = NULL;
@@ -483,7 +531,7 @@ int rill__file_create(const char *path, uint64_t size, uint32_t mode, int *fd) {
   char dir[RILL_PATH_MAX];
   ULARGE_INTEGER avail;
   if (dirname_of(path, dir, sizeof dir) == 0) {
-    wchar_t *wd = wide(dir);
+    wchar_t *wd = wide_path(dir);
     if (wd && GetDiskFreeSpaceExW(wd, &avail, NULL, NULL) && avail.QuadPart < size) rc = -RILL_ENOSPC;
     free(wd);
   }
@@ -511,8 +559,24 @@ int rill__file_read(int fd, uint64_t off, void *buf, size_t n) {
   LARGE_INTEGER sz;
   if (!GetFileSizeEx(h, &sz)) return last_err();
   if ((uint64_t)sz.QuadPart < off || (uint64_t)sz.QuadPart - off < n) return -RILL_ETRUNC;
-  /* Through a read-only mapping: ReadFile fails on bytes another handle
-   * has locked (§5).  The section stops the file shrinking meanwhile. */
+  /* ReadFile at OFF (the handle's own position is not used).  It fails on
+   * bytes that another handle has locked exclusively (§5: an endpoint's
+   * byte), and then we read through a read-only mapping instead, which
+   * locks do not stop.  Not the mapping every time: each makes a section,
+   * and Wine keeps the Unix descriptor of every handle closed on a locked
+   * file until the file has no lock left. */
+  if (n <= 0xffffffffu) {
+    OVERLAPPED ov;
+    memset(&ov, 0, sizeof ov);
+    ov.Offset = (DWORD)off;
+    ov.OffsetHigh = (DWORD)(off >> 32);
+    DWORD got = 0;
+    if (ReadFile(h, buf, (DWORD)n, &got, &ov)) return got == n ? 0 : -RILL_ETRUNC;
+    DWORD e = GetLastError();
+    if (e == ERROR_HANDLE_EOF) return -RILL_ETRUNC;
+    if (e != ERROR_LOCK_VIOLATION) return win_err(e);
+  }
+  /* The section stops the file shrinking meanwhile. */
   HANDLE m = CreateFileMappingW(h, NULL, PAGE_READONLY, 0, 0, NULL);
   if (!m) return last_err();
   int rc = 0;
@@ -560,30 +624,27 @@ static int same_file(const BY_HANDLE_FILE_INFORMATION *a, const BY_HANDLE_FILE_I
          a->nFileIndexHigh == b->nFileIndexHigh && a->nFileIndexLow == b->nFileIndexLow;
 }
 
+/* A second handle of the region file for an endpoint.  Linux opens a new
+ * description (each with its own OFD locks); here the handle is a
+ * duplicate of FD's, sharing its file object, which is what locks belong
+ * to on Windows.  That keeps what the protocol needs: an exclusive lock
+ * request conflicts with every lock on an overlapping byte, whichever
+ * handle of whichever file object took it, so a second producer, a taken
+ * slot and a probe (§5) see an endpoint's lock just the same; an endpoint
+ * releases its byte itself when it leaves, and the OS releases every lock
+ * of a process that ends.  And it works when the file has no name any
+ * more (unlinked while open: Linux's processes that have it keep using
+ * it), which reopening by handle or by path cannot do.  It also opens no
+ * new file: Wine keeps the Unix descriptor of every handle closed on a
+ * locked file until no lock is left on it, so an open per join ran its
+ * server out of descriptors in a few thousand joins. */
 int rill__file_reopen(int fd, int *newfd) {
   struct ent e;
-  if (ent_get(fd, &e) || e.kind != E_FILE) return -RILL_EINVAL;
-  /* Like Linux's reopen of /proc/self/fd/N: read-write, locks of its own. */
-  HANDLE h = ReOpenFile(e.h, GENERIC_READ | GENERIC_WRITE, SHARE_ALL, FILE_FLAG_OPEN_REPARSE_POINT);
-  if (h == INVALID_HANDLE_VALUE) {
-    DWORD err = GetLastError();
-    if (err != ERROR_CALL_NOT_IMPLEMENTED && err != ERROR_NOT_SUPPORTED &&
-        err != ERROR_INVALID_PARAMETER && err != ERROR_FILE_NOT_FOUND &&
-        err != ERROR_PATH_NOT_FOUND)
-      return win_err(err);
-    /* No ReOpenFile (or Wine's, which reopens by the name the handle was
-     * opened with, gone once the file was published under its own): by
-     * the path, if it still names the same file. */
-    WIDE_OR_FAIL(w, e.path);
-    h = open_w(w, GENERIC_READ | GENERIC_WRITE, 0);
-    free(w);
-    if (h == INVALID_HANDLE_VALUE) return last_err();
-    BY_HANDLE_FILE_INFORMATION a, b;
-    if (info_of(e.h, &a) || info_of(h, &b) || !same_file(&a, &b)) {
-      CloseHandle(h);
-      return -RILL_ENOENT;
-    }
-  }
+  if (ent_get(fd, &e) || e.kind != E_FILE || !e.writable) return -RILL_EINVAL;
+  HANDLE h;
+  if (!DuplicateHandle(GetCurrentProcess(), e.h, GetCurrentProcess(), &h, 0, FALSE,
+                       DUPLICATE_SAME_ACCESS))
+    return last_err();
   char *p = e.path ? dup_str(e.path) : NULL;
   if (e.path && !p) { CloseHandle(h); return -RILL_ENOMEM; }
   int f = ent_new(h, E_FILE, 1, p);
@@ -615,7 +676,7 @@ static int remove_path(const char *path) {
            (unsigned long long)rill__random());
   if ((rc = join(gone, sizeof gone, dir, name))) return rc;
   WIDE_OR_FAIL(w, path);
-  wchar_t *wg = wide(gone);
+  wchar_t *wg = wide_path(gone);
   if (!wg) { free(w); return -RILL_ENOMEM; }
   DWORD a = GetFileAttributesW(w);
   if (a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY) &&
@@ -637,7 +698,7 @@ static int remove_path(const char *path) {
 
 int rill__file_publish(const char *from, const char *to) {
   WIDE_OR_FAIL(wf, from);
-  wchar_t *wt = wide(to);
+  wchar_t *wt = wide_path(to);
   if (!wt) { free(wf); return -RILL_ENOMEM; }
   int rc = 0;
   /* No MOVEFILE_REPLACE_EXISTING: a name that exists is EEXIST. */
@@ -1308,7 +1369,7 @@ int rill__stat_at(int dfd, const char *name, rill__stat *st) {
 
 /* The serial number of the volume PATH lies on, or 0. */
 static uint32_t path_volume(const char *path) {
-  wchar_t *w = wide(path), root[MAX_PATH];
+  wchar_t *w = wide_path(path), root[MAX_PATH];
   DWORD serial = 0;
   if (w && GetVolumePathNameW(w, root, MAX_PATH))
     (void)GetVolumeInformationW(root, NULL, 0, &serial, NULL, NULL, NULL, 0);
