@@ -35,7 +35,6 @@ var (
 	procOpenSemaphoreW     = kernel32.NewProc("OpenSemaphoreW")
 	procReleaseSemaphore   = kernel32.NewProc("ReleaseSemaphore")
 	procOpenFileMappingW   = kernel32.NewProc("OpenFileMappingW")
-	procReOpenFile         = kernel32.NewProc("ReOpenFile")
 	procQueryPerfCounter   = kernel32.NewProc("QueryPerformanceCounter")
 	procQueryPerfFrequency = kernel32.NewProc("QueryPerformanceFrequency")
 )
@@ -151,7 +150,7 @@ func errnoErr(err error) Error {
 
 // isDir is true if path is a directory.
 func isDir(path string) bool {
-	p, err := windows.UTF16PtrFromString(path)
+	p, err := pathPtr(path)
 	if err != nil {
 		return false
 	}
@@ -239,7 +238,7 @@ func fileCreate(path string, size uint64, mode uint32) (int, error) {
 		if err != nil {
 			return -1, err
 		}
-		if p, err := windows.UTF16PtrFromString(dir); err == nil {
+		if p, err := pathPtr(dir); err == nil {
 			windows.CreateDirectory(p, sa)
 		}
 	}
@@ -247,7 +246,7 @@ func fileCreate(path string, size uint64, mode uint32) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	p, err := windows.UTF16PtrFromString(path)
+	p, err := pathPtr(path)
 	if err != nil {
 		return -1, ErrInval
 	}
@@ -262,7 +261,7 @@ func fileCreate(path string, size uint64, mode uint32) (int, error) {
 		return -1, e
 	}
 	var avail, total, free uint64
-	if d, err := windows.UTF16PtrFromString(dir); err == nil &&
+	if d, err := pathPtr(dir); err == nil &&
 		windows.GetDiskFreeSpaceEx(d, &avail, &total, &free) == nil && avail < size {
 		return fail(ErrNoSpace)
 	}
@@ -283,7 +282,7 @@ func fileOpen(path string, writable bool) (fd int, size uint64, err error) {
 	if writable {
 		access |= windows.GENERIC_WRITE
 	}
-	p, e := windows.UTF16PtrFromString(path)
+	p, e := pathPtr(path)
 	if e != nil {
 		return -1, 0, ErrInval
 	}
@@ -309,51 +308,58 @@ func fileOpen(path string, writable bool) (fd int, size uint64, err error) {
 	return fdAdd(&winFile{h: h, kind: kindFile, path: path, tag: newTag()}), size, nil
 }
 
-// fileReopen is a new handle of the same file (own locks: Windows locks
-// belong to a handle), read-write, inheriting the region's identity.
+// fileReopen is a second handle of the region file for an endpoint,
+// inheriting the region's identity: a duplicate of fd's handle, sharing its
+// file object, which is what Windows locks belong to (PROTOCOL.md §5). An
+// exclusive lock request conflicts with every lock on an overlapping byte,
+// whichever handle took it, so ownership and probes hold as with a handle
+// of its own; and a duplicate works when the file has no name any more
+// (unlinked while open), and opens no file (Wine keeps the Unix descriptor
+// of every handle closed on a locked file until no lock is left on it).
 func fileReopen(fd int) (int, error) {
 	f := fdGet(fd)
 	if f == nil || f.kind != kindFile {
 		return -1, ErrInval
 	}
-	r, _, e := procReOpenFile.Call(uintptr(f.h), windows.GENERIC_READ|windows.GENERIC_WRITE,
-		shareAll, windows.FILE_FLAG_OPEN_REPARSE_POINT)
-	h := windows.Handle(r)
-	if h == windows.InvalidHandle || h == 0 {
-		// Wine's ReOpenFile looks the file up by the name it was opened
-		// with, lost once the file was moved into place: open it by its
-		// path, if that still names the same file.
-		var err error
-		if h, err = reopenByPath(f); err != nil {
-			if err == ErrNoEnt {
-				return -1, errnoErr(e)
-			}
-			return -1, err
-		}
+	self := windows.CurrentProcess()
+	var h windows.Handle
+	if err := windows.DuplicateHandle(self, f.h, self, &h, 0, false, windows.DUPLICATE_SAME_ACCESS); err != nil {
+		return -1, errnoErr(err)
 	}
 	f.tag.hold()
 	return fdAdd(&winFile{h: h, kind: kindFile, path: f.path, tag: f.tag}), nil
 }
 
-// reopenByPath opens f's path read-write: ErrNoEnt if the path names
-// another file now.
-func reopenByPath(f *winFile) (windows.Handle, error) {
-	p, err := windows.UTF16PtrFromString(f.path)
+// pathPtr is path as the OS should take it (PROTOCOL.md §5): absolute and
+// with the \\?\ prefix, so that its last name is a plain file whatever it
+// spells ("NUL", "con", "COM1" and "aux.x" are devices in any directory
+// without it, and a trailing dot is dropped; all are valid rill names).
+// The directory part is made absolute; the name is appended as it is.
+func pathPtr(path string) (*uint16, error) {
+	if strings.HasPrefix(path, `\\?\`) || strings.HasPrefix(path, `\\.\`) {
+		return windows.UTF16PtrFromString(path)
+	}
+	path = strings.ReplaceAll(path, "/", `\`)
+	dir, name := ".", path
+	if i := strings.LastIndexByte(path, '\\'); i >= 0 {
+		dir, name = path[:i], path[i+1:]
+		if dir == "" {
+			dir = `\`
+		}
+	}
+	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return 0, ErrInval
+		return nil, err
 	}
-	h, err := windows.CreateFile(p, windows.GENERIC_READ|windows.GENERIC_WRITE, shareAll, nil,
-		windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL|windows.FILE_FLAG_OPEN_REPARSE_POINT, 0)
-	if err != nil {
-		return 0, errnoErr(err)
+	if strings.HasPrefix(abs, `\\`) {
+		abs = `\\?\UNC\` + abs[2:]
+	} else {
+		abs = `\\?\` + abs
 	}
-	idx, vol, err1 := fileID(f.h)
-	idx2, vol2, err2 := fileID(h)
-	if err1 != nil || err2 != nil || !sameFile(idx, vol, idx2, vol2) {
-		windows.CloseHandle(h)
-		return 0, ErrNoEnt
+	if !strings.HasSuffix(abs, `\`) {
+		abs += `\`
 	}
-	return h, nil
+	return windows.UTF16PtrFromString(abs + name)
 }
 
 // fileSecurity is the owner and DACL of a file.
@@ -436,7 +442,7 @@ func fileLinked(fd int) (bool, error) {
 	if err != nil {
 		return false, errnoErr(err)
 	}
-	p, err := windows.UTF16PtrFromString(f.path)
+	p, err := pathPtr(f.path)
 	if err != nil {
 		return false, ErrInval
 	}
@@ -466,8 +472,8 @@ func sameFile(idx uint64, vol uint32, idx2 uint64, vol2 uint32) bool {
 // fileLink moves from to to (failing with ErrExist if to exists): a region
 // appears under its name fully made.
 func fileLink(from, to string) error {
-	f, err1 := windows.UTF16PtrFromString(from)
-	t, err2 := windows.UTF16PtrFromString(to)
+	f, err1 := pathPtr(from)
+	t, err2 := pathPtr(to)
 	if err1 != nil || err2 != nil {
 		return ErrInval
 	}
@@ -534,12 +540,12 @@ func readMagic(fd int) uint64 {
 // (a deleted file still open keeps its name until its last handle closes;
 // the rename frees the name at once), then deleted.
 func fileUnlink(path string) error {
-	p, err := windows.UTF16PtrFromString(path)
+	p, err := pathPtr(path)
 	if err != nil {
 		return ErrInval
 	}
 	gone := filepath.Dir(path) + `\.rill-gone.` + strconv.Itoa(os.Getpid()) + "." + hex16(randomSeed())
-	g, err := windows.UTF16PtrFromString(gone)
+	g, err := pathPtr(gone)
 	if err != nil {
 		return ErrInval
 	}
@@ -559,7 +565,7 @@ func goneRemove(dir string) {
 	}
 	for _, n := range names {
 		if strings.HasPrefix(n, ".rill-gone.") {
-			if p, err := windows.UTF16PtrFromString(dir + `\` + n); err == nil {
+			if p, err := pathPtr(dir + `\` + n); err == nil {
 				windows.DeleteFile(p)
 			}
 		}
