@@ -530,8 +530,9 @@ static inline uint64_t tu_file_size(const char *path) {
 #endif
 }
 
-/* Writes (or reads) N bytes at OFF of the existing file PATH. */
-static inline void tu_write_at(const char *path, uint64_t off, const void *p, size_t n) {
+/* Writes (WRITE) or reads N bytes at OFF of the existing file PATH. */
+static inline void tu_io_at(const char *path, uint64_t off, void *p, size_t n, int write) {
+  const char *what = write ? "write" : "read";
 #if TU_WINDOWS
   HANDLE h = tu_win_open(path, OPEN_EXISTING);
   CHECKF(h != INVALID_HANDLE_VALUE, "open %s: error %lu", path, (unsigned long)GetLastError());
@@ -539,34 +540,24 @@ static inline void tu_write_at(const char *path, uint64_t off, const void *p, si
   ov.Offset = (DWORD)off;
   ov.OffsetHigh = (DWORD)(off >> 32);
   DWORD done = 0;
-  CHECKF(WriteFile(h, p, (DWORD)n, &done, &ov) && done == n, "write %s: error %lu", path,
-         (unsigned long)GetLastError());
+  BOOL ok = write ? WriteFile(h, p, (DWORD)n, &done, &ov) : ReadFile(h, p, (DWORD)n, &done, &ov);
+  CHECKF(ok && done == n, "%s %s: error %lu", what, path, (unsigned long)GetLastError());
   CloseHandle(h);
 #else
-  int fd = open(path, O_WRONLY);
+  int fd = open(path, write ? O_WRONLY : O_RDONLY);
   CHECKF(fd >= 0, "open %s: %s", path, strerror(errno));
-  CHECK(pwrite(fd, p, n, (off_t)off) == (ssize_t)n);
+  ssize_t done = write ? pwrite(fd, p, n, (off_t)off) : pread(fd, p, n, (off_t)off);
+  CHECKF(done == (ssize_t)n, "%s %s: %s", what, path, done < 0 ? strerror(errno) : "short");
   close(fd);
 #endif
 }
 
+static inline void tu_write_at(const char *path, uint64_t off, const void *p, size_t n) {
+  tu_io_at(path, off, (void *)(uintptr_t)p, n, 1);
+}
+
 static inline void tu_read_at(const char *path, uint64_t off, void *p, size_t n) {
-#if TU_WINDOWS
-  HANDLE h = tu_win_open(path, OPEN_EXISTING);
-  CHECKF(h != INVALID_HANDLE_VALUE, "open %s: error %lu", path, (unsigned long)GetLastError());
-  OVERLAPPED ov = {0};
-  ov.Offset = (DWORD)off;
-  ov.OffsetHigh = (DWORD)(off >> 32);
-  DWORD done = 0;
-  CHECKF(ReadFile(h, p, (DWORD)n, &done, &ov) && done == n, "read %s: error %lu", path,
-         (unsigned long)GetLastError());
-  CloseHandle(h);
-#else
-  int fd = open(path, O_RDONLY);
-  CHECKF(fd >= 0, "open %s: %s", path, strerror(errno));
-  CHECK(pread(fd, p, n, (off_t)off) == (ssize_t)n);
-  close(fd);
-#endif
+  tu_io_at(path, off, p, n, 0);
 }
 
 /* Sets the length of the existing file PATH (no view of it may exist on
