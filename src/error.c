@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
-/* What the library says about itself: the text of an error code, its version. */
+/* What the library says about itself: the text of an error code, its
+ * version; and what the platforms share about OS errors: where the last
+ * one is kept (rill_os_error) and how an errno value maps to a RILL_E*
+ * code (rill__errno). */
+#include "platform.h"
+
 #include "rill.h"
+
+#include <errno.h>
 
 static const char *const messages[RILL_ERR_MAX_] = {
   [RILL_OK] = "success",
@@ -36,6 +43,38 @@ const char *rill_strerror(int err) {
   unsigned e = err < 0 ? 0u - (unsigned)err : (unsigned)err;
   if (e >= RILL_ERR_MAX_ || !messages[e]) return "unknown rill error";
   return messages[e];
+}
+
+/* ---- operating-system errors ------------------------------------------------- */
+
+/* The OS error behind the last failure of this thread: an errno value, or
+ * on Windows a GetLastError() code (platform_win32.c's own mapping). */
+_Thread_local int rill__os_error;
+
+int rill_os_error(void) { return rill__os_error; }
+
+/* The same on every platform: Linux's calls report errno, and Windows'
+ * C runtime calls do too. */
+int rill__errno(int e) {
+  rill__os_error = e;
+  switch (e) {
+  case ENOENT: return -RILL_ENOENT;
+  case EEXIST: return -RILL_EEXIST;
+  case EACCES:
+  case EPERM:
+  case EROFS: return -RILL_EACCES;
+  case ENOSPC:
+  case EFBIG:
+#ifdef EDQUOT /* not in mingw-w64's errno.h: Windows has no quotas by errno */
+  case EDQUOT:
+#endif
+    return -RILL_ENOSPC;
+  case ENOMEM: return -RILL_ENOMEM;
+  case ENAMETOOLONG:
+  case EINVAL: return -RILL_EINVAL;
+  case ENOTDIR: return -RILL_ENODIR;
+  default: return -RILL_EIO;
+  }
 }
 
 /* ---- the library's version -------------------------------------------------- */

@@ -184,8 +184,12 @@ uint32_t rill__pid(void);
 uint32_t rill__uid(void);
 uint32_t rill__euid(void);  /* the effective uid: whose files are ours */
 uint64_t rill__random(void);      /* a seed; not for cryptography */
-/* Maps an errno value to a RILL_E* code (negative). */
+/* Maps an errno value to a RILL_E* code (negative), keeping it for
+ * rill_os_error() (src/error.c: the same on every platform). */
 int rill__errno(int e);
+/* What rill_os_error() returns: each platform stores the OS error behind a
+ * failure here (src/error.c). */
+extern _Thread_local int rill__os_error;
 
 /* A cheap, monotonic CPU tick counter (TSC, the ARM virtual counter), or
  * nanoseconds where there is none.  Converted to ns by rill_clock. */

@@ -33,34 +33,10 @@ const char *rill__dir(const char *dir) {
   return "/dev/shm";
 }
 
-/* The errno behind the last OS error of this thread (rill_os_error). */
-static _Thread_local int os_error;
-
-int rill_os_error(void) { return os_error; }
-
 static uint64_t clock_ns_mono(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-int rill__errno(int e) {
-  os_error = e;
-  switch (e) {
-  case ENOENT: return -RILL_ENOENT;
-  case EEXIST: return -RILL_EEXIST;
-  case EACCES:
-  case EPERM:
-  case EROFS: return -RILL_EACCES;
-  case ENOSPC:
-  case EFBIG:
-  case EDQUOT: return -RILL_ENOSPC;
-  case ENOMEM: return -RILL_ENOMEM;
-  case ENAMETOOLONG:
-  case EINVAL: return -RILL_EINVAL;
-  case ENOTDIR: return -RILL_ENODIR;
-  default: return -RILL_EIO;
-  }
 }
 
 /* Tells a missing directory apart from a missing file. */

@@ -29,16 +29,11 @@
 
 /* ---- errors --------------------------------------------------------------- */
 
-/* The Windows error code (or errno value, from rill__errno()) behind the
- * last OS failure of this thread (rill_os_error). */
-static _Thread_local int os_error;
-
-int rill_os_error(void) { return os_error; }
-
 /* Maps a Windows error code to a RILL_E* code, keeping it for
- * rill_os_error(). */
+ * rill_os_error() (errno values, from the C runtime, go through
+ * rill__errno() in src/error.c). */
 static int win_err(DWORD e) {
-  os_error = (int)e;
+  rill__os_error = (int)e;
   switch (e) {
   case ERROR_FILE_NOT_FOUND:
   case ERROR_INVALID_HANDLE: /* a named object that does not exist */
@@ -71,24 +66,6 @@ static int win_err(DWORD e) {
 }
 
 static int last_err(void) { return win_err(GetLastError()); }
-
-int rill__errno(int e) {
-  os_error = e;
-  switch (e) {
-  case ENOENT: return -RILL_ENOENT;
-  case EEXIST: return -RILL_EEXIST;
-  case EACCES:
-  case EPERM:
-  case EROFS: return -RILL_EACCES;
-  case ENOSPC:
-  case EFBIG: return -RILL_ENOSPC;
-  case ENOMEM: return -RILL_ENOMEM;
-  case ENAMETOOLONG:
-  case EINVAL: return -RILL_EINVAL;
-  case ENOTDIR: return -RILL_ENODIR;
-  default: return -RILL_EIO;
-  }
-}
 
 /* ---- clocks and identity ------------------------------------------------- */
 
@@ -185,7 +162,7 @@ uint32_t rill__euid(void) { return rill__uid(); }
 /* ---- paths ------------------------------------------------------------------ */
 
 /* UTF-8 to UTF-16, '/' turned into '\' (both separate; "\\?\" paths take
- * only '\').  Returns a malloc'd string, or NULL (os_error set). */
+ * only '\').  Returns a malloc'd string, or NULL (rill__os_error set). */
 static wchar_t *wide(const char *s) {
   int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
   if (n <= 0) { win_err(GetLastError()); return NULL; }
@@ -208,7 +185,7 @@ static wchar_t *wide(const char *s) {
  * of them valid rill names.  The directory part is made absolute with
  * GetFullPathNameW (which would turn a device name into "\\.\NUL" if it
  * were given the whole path); the name is appended as it is.  Returns a
- * malloc'd string, or NULL (os_error set; 0 for out of memory). */
+ * malloc'd string, or NULL (rill__os_error set; 0 for out of memory). */
 static wchar_t *wide_path(const char *s) {
   wchar_t *w = wide(s);
   if (!w) return NULL;
@@ -259,7 +236,7 @@ static int narrow(const wchar_t *w, char *out, size_t cap) {
 /* A wide path or the error it could not be made with. */
 #define WIDE_OR_FAIL(w, s)                                         \
   wchar_t *w = wide_path(s);                                       \
-  if (!w) return os_error ? -RILL_EINVAL : -RILL_ENOMEM
+  if (!w) return rill__os_error ? -RILL_EINVAL : -RILL_ENOMEM
 
 static int is_sep(char c) { return c == '/' || c == '\\'; }
 
@@ -473,7 +450,7 @@ static int file_open_path(const char *path, int writable, int *fd, uint64_t *siz
     DWORD a = GetFileAttributesW(w);
     free(w);
     if (e == ERROR_ACCESS_DENIED && a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY)) {
-      os_error = (int)e;
+      rill__os_error = (int)e;
       return -RILL_EMAGIC;
     }
     return win_err(e);
@@ -682,7 +659,7 @@ static int remove_path(const char *path) {
   if (a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY) &&
       !(a & FILE_ATTRIBUTE_REPARSE_POINT)) {
     rc = -RILL_EACCES; /* unlink() of a directory: EISDIR */
-    os_error = (int)ERROR_ACCESS_DENIED;
+    rill__os_error = (int)ERROR_ACCESS_DENIED;
   } else if (!MoveFileExW(w, wg, 0)) {
     rc = last_err();
   } else {
@@ -1513,7 +1490,7 @@ int rill__fifo_writer(int rfd, const char *path, int *fd) {
   HANDLE h = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
   if (!h) {
     DWORD e = GetLastError();
-    return e == ERROR_FILE_NOT_FOUND ? (os_error = (int)e, -RILL_ENOENT) : win_err(e);
+    return e == ERROR_FILE_NOT_FOUND ? (rill__os_error = (int)e, -RILL_ENOENT) : win_err(e);
   }
   int f = ent_new(h, E_EVENT, 1, NULL);
   if (f < 0) { CloseHandle(h); return f; }
