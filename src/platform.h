@@ -88,9 +88,6 @@ int rill__lock_all_try(int fd);
 void rill__lock_release_all(int fd);
 /* 1 if the open file still has a name, 0 if it was unlinked. */
 int rill__file_linked(int fd);
-/* Calls FN for every entry name in DIR (not "." or ".."); stops early and
- * returns FN's value if it is nonzero. */
-int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg), void *arg);
 
 /* ---- working inside one directory ----------------------------------------
  * Removing files safely: the directory is opened once (its path, given by
@@ -101,6 +98,17 @@ int rill__dir_open(const char *dir, int *dfd);
 void rill__dir_close(int dfd);
 /* rill__dir_each() over the directory DFD (a stream of its own: calls nest). */
 int rill__dir_each_at(int dfd, int (*fn)(const char *name, void *arg), void *arg);
+/* Calls FN for every entry name in DIR (not "." or ".."); stops early and
+ * returns FN's value if it is nonzero.  Made of the calls above, so the
+ * same on every OS. */
+static inline int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg),
+                                 void *arg) {
+  int dfd = -1, rc = rill__dir_open(dir, &dfd);
+  if (rc) return rc;
+  rc = rill__dir_each_at(dfd, fn, arg);
+  rill__dir_close(dfd);
+  return rc;
+}
 
 enum { RILL__KIND_OTHER, RILL__KIND_REG, RILL__KIND_FIFO };
 

@@ -434,14 +434,6 @@ int rill__file_linked(int fd) {
   return st.st_nlink > 0;
 }
 
-int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg), void *arg) {
-  int dfd = -1, rc = rill__dir_open(dir, &dfd);
-  if (rc) return rc;
-  rc = rill__dir_each_at(dfd, fn, arg);
-  rill__dir_close(dfd);
-  return rc;
-}
-
 int rill__dir_open(const char *dir, int *dfd) {
   int f = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (f < 0) return errno == ENOENT || errno == ENOTDIR ? -RILL_ENODIR : rill__errno(errno);

@@ -1292,14 +1292,6 @@ static int dir_each_path(const char *dir, int (*fn)(const char *name, void *arg)
   return rc;
 }
 
-int rill__dir_each(const char *dir, int (*fn)(const char *name, void *arg), void *arg) {
-  int dfd = -1, rc = rill__dir_open(dir, &dfd);
-  if (rc) return rc;
-  rc = rill__dir_each_at(dfd, fn, arg);
-  rill__dir_close(dfd);
-  return rc;
-}
-
 int rill__dir_each_at(int dfd, int (*fn)(const char *name, void *arg), void *arg) {
   struct ent e;
   if (ent_get(dfd, &e) || e.kind != E_DIR || !e.path) return -RILL_EINVAL;
