@@ -3,7 +3,8 @@
 package rill
 
 // The consumer's fd on Linux (PROTOCOL.md §3.8): a FIFO, waited on in Go's
-// netpoller.  waitready_windows.go is its Windows counterpart (§5).
+// netpoller.  waitready_windows.go is its Windows counterpart (§5);
+// waitready.go has what they share (WaitReady).
 
 import (
 	"errors"
@@ -20,27 +21,12 @@ import (
 // taken by anything but a FIFO the effective user owns (another user's
 // FIFO, a regular file, a symlink): the consumer never adopts it.
 func (c *Consumer) Fd() (int, error) {
-	if c == nil || c.meta == nil {
-		return -1, ErrInval
-	}
-	if c.fifoFd < 0 {
-		fd, err := fifoReader(c.fd, c.fifo, c.mode)
-		if err != nil {
-			return -1, err
-		}
-		c.fifoFd = fd
-	}
-	return c.fifoFd, nil
+	return c.wakeupFd()
 }
 
-// WaitReady waits in Go's netpoller, not in a futex: the goroutine parks
-// without holding an OS thread, so a process can wait on many channels
-// with many goroutines cheaply.  It arms the consumer's fd and returns nil
-// once there may be something to read (then Poll or Recv until ErrAgain),
-// ErrTimedOut, or ErrClosed / ErrDead when the producer left or died and
-// everything was read.  It re-arms at least every 100 ms, which is how a
-// dead producer is noticed.
-func (c *Consumer) WaitReady(timeout time.Duration) error {
+// waitReadyOpen opens the FIFO for WaitReady and puts a duplicate of it in
+// the netpoller.
+func (c *Consumer) waitReadyOpen() error {
 	if _, err := c.Fd(); err != nil {
 		return err
 	}
@@ -63,35 +49,23 @@ func (c *Consumer) WaitReady(timeout time.Duration) error {
 			return errnoErr(err)
 		}
 	}
-	deadline := time.Now().Add(timeout)
-	if timeout < 0 || timeout == Forever {
-		deadline = time.Time{}
+	return nil
+}
+
+// waitReadySleep parks the goroutine in the netpoller until the FIFO is
+// readable or d has passed.
+func (c *Consumer) waitReadySleep(d time.Duration) error {
+	c.fifoFile.SetReadDeadline(time.Now().Add(d))
+	first := true
+	// The callback says "not yet" once, so the netpoller waits until the
+	// fd is readable (or the deadline); Arm drains it.
+	err := c.fifoRaw.Read(func(uintptr) bool {
+		done := !first
+		first = false
+		return done
+	})
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return ErrIO
 	}
-	for {
-		ready, err := c.Arm()
-		if err != nil || ready {
-			return err
-		}
-		slice := time.Now().Add(100 * time.Millisecond)
-		if !deadline.IsZero() {
-			if !time.Now().Before(deadline) {
-				return ErrTimedOut
-			}
-			if deadline.Before(slice) {
-				slice = deadline
-			}
-		}
-		c.fifoFile.SetReadDeadline(slice)
-		first := true
-		// The callback says "not yet" once, so the netpoller waits until
-		// the fd is readable (or the deadline); Arm drains it.
-		err = c.fifoRaw.Read(func(uintptr) bool {
-			done := !first
-			first = false
-			return done
-		})
-		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			return ErrIO
-		}
-	}
+	return nil
 }

@@ -4,7 +4,8 @@ package rill
 
 // The consumer's "fd" on Windows (PROTOCOL.md §5): a manual-reset event,
 // Local\rill-K-f@C@i, which Arm resets and the producer's wake-up path
-// sets.  waitready_linux.go is its Linux counterpart (a FIFO).
+// sets.  waitready_linux.go is its Linux counterpart (a FIFO);
+// waitready.go has what they share (WaitReady).
 
 import (
 	"time"
@@ -20,55 +21,27 @@ import (
 // ErrAgain, and Arm again.  ErrAccess if the event's name is taken by
 // another kind of object.
 func (c *Consumer) Handle() (windows.Handle, error) {
-	if c == nil || c.meta == nil {
-		return 0, ErrInval
+	fd, err := c.wakeupFd()
+	if err != nil {
+		return 0, err
 	}
-	if c.fifoFd < 0 {
-		fd, err := fifoReader(c.fd, c.fifo, c.mode)
-		if err != nil {
-			return 0, err
-		}
-		c.fifoFd = fd
-	}
-	return fdHandle(c.fifoFd), nil
+	return fdHandle(fd), nil
 }
 
-// WaitReady arms the consumer's event and returns nil once there may be
-// something to read (then Poll or Recv until ErrAgain), ErrTimedOut, or
-// ErrClosed / ErrDead when the producer left or died and everything was
-// read.  It re-arms at least every 100 ms, which is how a dead producer is
-// noticed.  The contract is Linux's; the wait differs: Windows has no
-// netpoller for an event, so the goroutine sleeps in WaitForSingleObject,
-// a system call that holds an OS thread for the wait (the Go runtime hands
-// the goroutine's P to another thread meanwhile).  Many goroutines waiting
-// at once each hold a thread.
-func (c *Consumer) WaitReady(timeout time.Duration) error {
-	h, err := c.Handle()
-	if err != nil {
-		return err
+// waitReadyOpen opens the event for WaitReady.
+func (c *Consumer) waitReadyOpen() error {
+	_, err := c.Handle()
+	return err
+}
+
+// waitReadySleep sleeps in WaitForSingleObject until the event is
+// signalled or d has passed: a system call that holds the OS thread.
+func (c *Consumer) waitReadySleep(d time.Duration) error {
+	// Set by the producer's wake-up path after it sees our arm_gen bump
+	// (Arm): the event pairs with that publish, whose descriptor the next
+	// poll sees.
+	if _, err := windows.WaitForSingleObject(fdHandle(c.fifoFd), waitMs(d)); err != nil {
+		return ErrIO
 	}
-	deadline := time.Now().Add(timeout)
-	if timeout < 0 || timeout == Forever {
-		deadline = time.Time{}
-	}
-	for {
-		ready, err := c.Arm()
-		if err != nil || ready {
-			return err
-		}
-		slice := 100 * time.Millisecond
-		if !deadline.IsZero() {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return ErrTimedOut
-			}
-			slice = min(slice, left)
-		}
-		// Set by the producer's wake-up path after it sees our arm_gen
-		// bump (Arm): the event pairs with that publish, whose descriptor
-		// the next poll sees.
-		if _, err := windows.WaitForSingleObject(h, waitMs(slice)); err != nil {
-			return ErrIO
-		}
-	}
+	return nil
 }
