@@ -20,13 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func regionDir(dir string) string {
-	if dir != "" {
-		return dir
-	}
-	if env := os.Getenv("RILL_DIR"); env != "" {
-		return env
-	}
+func defaultDir() string {
 	return "/dev/shm"
 }
 
@@ -276,31 +270,12 @@ func lockHeld(fd int, off uint64) int {
 	return 0
 }
 
-// lockWait is how long a lock wait lasts at most (RILL_LOCK_WAIT_NS): a
-// well-behaved holder (a cleaner, a channel's creation) holds the lock for
-// an instant, and one that holds it longer (stopped, or hostile: anyone
-// who can open the file can take a lock) must not hang us.
-const lockWait = time.Second
-
-// lockRetry calls try until it returns something else than ErrBusy,
-// napping 10 us doubling to 10 ms between calls, for at most lockWait;
-// then ErrBusy.  The kernel has no lock wait with a timeout.
-func lockRetry(try func() error) error {
-	deadline := time.Now().Add(lockWait)
-	nap := 10 * time.Microsecond
-	for {
-		err := try()
-		if err != ErrBusy {
-			return err
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return ErrBusy
-		}
-		time.Sleep(min(nap, left))
-		nap = min(2*nap, 10*time.Millisecond)
-	}
-}
+// How lockRetry naps between tries: 10 us doubling to 10 ms (the kernel
+// has no lock wait with a timeout).
+const (
+	lockNapFirst = 10 * time.Microsecond
+	lockNapMax   = 10 * time.Millisecond
+)
 
 // lockShared takes a shared lock on byte off, waiting out an exclusive one
 // for at most lockWait (then ErrBusy).  It works on a read-only fd.

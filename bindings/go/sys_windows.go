@@ -174,16 +174,6 @@ func defaultDir() string {
 	return os.Getenv("LOCALAPPDATA") + `\rill`
 }
 
-func regionDir(dir string) string {
-	if dir != "" {
-		return dir
-	}
-	if env := os.Getenv("RILL_DIR"); env != "" {
-		return env
-	}
-	return defaultDir()
-}
-
 var userSid = sync.OnceValues(func() (*windows.SID, error) {
 	u, err := windows.GetCurrentProcessToken().GetTokenUser()
 	if err != nil {
@@ -721,26 +711,11 @@ func lockHeld(fd int, off uint64) int {
 	return -1
 }
 
-// lockWait is how long a lock wait lasts at most (RILL_LOCK_WAIT_NS), as
-// on Linux.
-const lockWait = time.Second
-
-// lockRetry calls try every millisecond until it returns something else
-// than ErrBusy, for at most lockWait: then ErrBusy (PROTOCOL.md §5).
-func lockRetry(try func() error) error {
-	deadline := time.Now().Add(lockWait)
-	for {
-		err := try()
-		if err != ErrBusy {
-			return err
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return ErrBusy
-		}
-		time.Sleep(min(time.Millisecond, left))
-	}
-}
+// How lockRetry naps between tries: every millisecond (PROTOCOL.md §5).
+const (
+	lockNapFirst = time.Millisecond
+	lockNapMax   = time.Millisecond
+)
 
 // lockShared takes a shared lock on byte off, waiting out an exclusive one
 // for at most lockWait (then ErrBusy).  It works on a read-only handle.
