@@ -234,14 +234,17 @@ static inline void tu_failf(const char *file, int line, const char *fmt, ...) {
                tu_a_, (int64_t)tu_b_, tu_b_);                           \
   } while (0)
 
-/* A rill call returns WANT (0, a count or a negative RILL_E code). */
+/* A rill call returns WANT (0, a count or a negative RILL_E code).  A
+ * failure also prints rill_os_error() (an errno, or a Windows error code),
+ * which says what an EIO was. */
 #define CHECK_RC(call, want)                                            \
   do {                                                                  \
     int64_t tu_r_ = (int64_t)(call), tu_w_ = (int64_t)(want);           \
     if (tu_r_ != tu_w_)                                                 \
-      tu_failf(__FILE__, __LINE__, "%s returned %" PRId64 " (%s), "     \
-               "expected %" PRId64 " (%s)", #call, tu_r_,               \
-               tu_r_ < 0 ? rill_strerror((int)tu_r_) : "ok", tu_w_,     \
+      tu_failf(__FILE__, __LINE__, "%s returned %" PRId64 " (%s, "      \
+               "os error %d), expected %" PRId64 " (%s)", #call, tu_r_, \
+               tu_r_ < 0 ? rill_strerror((int)tu_r_) : "ok",            \
+               rill_os_error(), tu_w_,                                  \
                tu_w_ < 0 ? rill_strerror((int)tu_w_) : "ok");           \
   } while (0)
 
