@@ -121,7 +121,8 @@ func closeFd(fd int) {
 
 // ---- errors, directories, security ---------------------------------------
 
-// errnoErr maps a Windows error to an Error, as the C side's rill__win_err.
+// errnoErr maps a Windows error to an Error, as win_err in the C
+// library's src/platform_win32.c does (the same cases).
 func errnoErr(err error) Error {
 	var e syscall.Errno
 	if !errors.As(err, &e) {
@@ -130,20 +131,23 @@ func errnoErr(err error) Error {
 	switch e {
 	case windows.ERROR_FILE_NOT_FOUND:
 		return ErrNoEnt
-	case windows.ERROR_PATH_NOT_FOUND, windows.ERROR_DIRECTORY:
+	case windows.ERROR_PATH_NOT_FOUND, windows.ERROR_DIRECTORY, windows.ERROR_BAD_NETPATH:
 		return ErrNoDir
 	case windows.ERROR_FILE_EXISTS, windows.ERROR_ALREADY_EXISTS:
 		return ErrExist
 	case windows.ERROR_ACCESS_DENIED, windows.ERROR_SHARING_VIOLATION,
-		windows.ERROR_WRITE_PROTECT, windows.ERROR_PRIVILEGE_NOT_HELD:
+		windows.ERROR_WRITE_PROTECT, windows.ERROR_PRIVILEGE_NOT_HELD, windows.ERROR_CANT_ACCESS_FILE:
 		return ErrAccess
 	case windows.ERROR_DISK_FULL, windows.ERROR_HANDLE_DISK_FULL, windows.ERROR_FILE_TOO_LARGE:
 		return ErrNoSpace
-	case windows.ERROR_NOT_ENOUGH_MEMORY, windows.ERROR_OUTOFMEMORY, windows.ERROR_COMMITMENT_LIMIT:
+	case windows.ERROR_NOT_ENOUGH_MEMORY, windows.ERROR_OUTOFMEMORY, windows.ERROR_COMMITMENT_LIMIT,
+		windows.ERROR_NO_SYSTEM_RESOURCES:
 		return ErrNoMem
 	case windows.ERROR_INVALID_NAME, windows.ERROR_INVALID_PARAMETER, windows.ERROR_FILENAME_EXCED_RANGE,
 		windows.ERROR_BAD_PATHNAME:
 		return ErrInval
+	case windows.ERROR_LOCK_VIOLATION:
+		return ErrBusy
 	}
 	return ErrIO
 }
