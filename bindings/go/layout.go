@@ -47,7 +47,10 @@ const (
 	prodNone   = 0 // producer page state: no producer yet
 	prodJoined = 1
 	prodLeft   = 2 // the producer left: the channel is closed
-	prodFAsym  = 1 // producer flag: consumers run a heavy barrier before parking
+	// producer page flags (PROTOCOL.md §2.2)
+	prodFAsym    = 1 // consumers run a heavy barrier before parking (§3.7)
+	prodFLazy    = 2 // it fences after a publish only once asked (§3.7a)
+	prodFFencing = 4 // asked (LAZY): it now fences after every publish
 
 	curFree    = 0 // cursor state
 	curJoining = 1
@@ -120,10 +123,11 @@ type prodPage struct {
 }
 
 type waitPage struct {
-	armGen uint32 // 0 bumped by a consumer about to park or arm its fd
-	_      [60]byte
-	crWake uint32 // 64 futex word of a producer waiting for credit
-	_      [60]byte
+	armGen   uint32 // 0 bumped by a consumer about to park or arm its fd
+	fenceReq uint32 // 4 set to 1 (never cleared) by a consumer asking a LAZY producer to fence
+	_        [56]byte
+	crWake   uint32 // 64 futex word of a producer waiting for credit
+	_        [60]byte
 }
 
 type cursor struct {
@@ -221,7 +225,11 @@ const (
 	_ = -(unsafe.Offsetof(prodPage{}.evicted) - 128)
 
 	_ = -(unsafe.Sizeof(waitPage{}) - 128)
+	_ = -(unsafe.Offsetof(waitPage{}.fenceReq) - 4)
 	_ = -(unsafe.Offsetof(waitPage{}.crWake) - 64)
+	_ = -(uintptr(prodFAsym) - 1)
+	_ = -(uintptr(prodFLazy) - 2)
+	_ = -(uintptr(prodFFencing) - 4)
 
 	_ = -(unsafe.Sizeof(cursor{}) - 1216)
 	_ = -(unsafe.Offsetof(cursor{}.latSum) - 128)
