@@ -45,7 +45,9 @@ type Producer struct {
 	bytes      uint64
 	bp         uint64 // backpressure
 	armGen     *uint32
+	fenceReq   *uint32
 	asym       bool // registered for heavy barriers: plain-store publishes
+	lazy       bool // LAZY and not yet FENCING: plain-store publishes (§3.7a)
 	clk        clock
 	// cold
 	depth, maxMsg, seqFlushed, rng uint64
@@ -203,7 +205,7 @@ func (p *Producer) housekeeping() {
 // publish writes one descriptor; the payload is already in the data ring.
 func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32) {
 	seq := p.seq
-	if p.asym {
+	if p.asym || p.lazy {
 		publishDescAsym(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
 	} else {
 		publishDesc(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
@@ -216,14 +218,46 @@ func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint
 	if p.hkLeft == 0 {
 		p.housekeeping()
 	}
+	// LAZY: has a consumer about to sleep asked us to fence (PROTOCOL.md
+	// §3.7a)?  The word is set once and never cleared, and shares a cache
+	// line with arm_gen, so this load hits our cache too.
+	if p.lazy && atomic.LoadUint32(p.fenceReq) != 0 {
+		p.startFencing()
+		return
+	}
 	// Has a consumer parked or armed its fd since we last looked?  The
 	// word changes only then, so this load hits our cache.  A parking
 	// consumer either sees the descriptor or we see its bump (PROTOCOL.md
 	// §3.7): with asym, its heavy barrier orders our seq store before this
 	// load; without, the seq store is itself a full barrier (desc_*.go).
+	// LAZY and not FENCING, neither holds: the consumer does not rely on
+	// this wake-up (it sleeps at most 1 ms), but it may still come early.
 	if g := atomic.LoadUint32(p.armGen); g != p.armSeen {
 		p.wakeConsumers(g, false)
 	}
+}
+
+// startFencing answers a consumer's fence_req (PROTOCOL.md §3.7a): it sets
+// FENCING, then runs the wake-up path forced, and from now on every
+// publish ends with a full barrier (publishDesc).
+func (p *Producer) startFencing() {
+	p.lazy = false
+	// A sequentially consistent RMW (LOCK CMPXCHG): a full barrier, after
+	// which every descriptor we published is visible.  It is also the
+	// release that pairs with the acquire load of flags in a consumer about
+	// to park or arm: one that sees FENCING sees those descriptors.  We are
+	// the page's only writer, so the CAS fails only on a torn neighbour:
+	// never; the loop is for form.
+	for {
+		f := atomic.LoadUint32(&p.prod.flags)
+		if atomic.CompareAndSwapUint32(&p.prod.flags, f, f|prodFFencing) {
+			break
+		}
+	}
+	// Forced, as at leave: a consumer that asked sleeps on wake without
+	// relying on us (it naps 1 ms at most); wake it and every armed fd now
+	// rather than at its next nap.
+	p.wakeConsumers(atomic.LoadUint32(p.armGen), true)
 }
 
 // place is where a payload of need chunks goes: the next free chunk, or
@@ -467,6 +501,7 @@ func (r *Region) JoinProducer(name string) (*Producer, error) {
 	p.prod = (*prodPage)(unsafe.Add(base, ci.g.prodOff))
 	p.wait = (*waitPage)(unsafe.Add(base, ci.g.waitOff))
 	p.armGen = &p.wait.armGen
+	p.fenceReq = &p.wait.fenceReq
 	p.cursors = unsafe.Add(base, ci.g.cursorOff)
 	p.cursorLockOff = ci.off + ci.g.cursorOff
 	p.slots = make([]prodSlot, ci.maxConsumers)
@@ -491,17 +526,34 @@ func (r *Region) JoinProducer(name string) (*Producer, error) {
 	p.bp = atomic.LoadUint64(&pp.backpressure)
 	p.evictions = atomic.LoadUint64(&pp.evictions)
 	p.wakes = atomic.LoadUint64(&pp.wakes)
-	p.asym = asymOK && heavyBarrierRegister() == nil
+	// LAZY where there is no heavy barrier (Windows), or when the tests ask
+	// for it (RILL_LAZY_FENCE=1, read at each join so that a test can set
+	// it): fence after a publish only once a consumer asks (PROTOCOL.md
+	// §3.7a).  Elsewhere ASYM if we can register, else fence every publish
+	// (a Linux consumer before 0.4 does not know LAZY).
+	p.lazy = lazyFence || os.Getenv("RILL_LAZY_FENCE") == "1"
+	p.asym = !p.lazy && asymOK && heavyBarrierRegister() == nil
 	p.resume()
 	p.clk.init()
 	p.crAvail = 0 // the first publish computes credits
 	p.hkLeft = jitter(&p.rng, hkInterval)
 	atomic.StoreUint32(&pp.pid, uint32(os.Getpid()))
 	// ASYM: parking consumers run a heavy barrier for us (else our publish
-	// ends with a full barrier, desc_*.go).
+	// ends with a full barrier, desc_*.go).  LAZY: we fence once asked;
+	// asked already (fence_req is never cleared) if a consumer asked an
+	// earlier producer: FENCING from the first publish.
 	flags := uint32(0)
-	if p.asym {
+	switch {
+	case p.asym:
 		flags = prodFAsym
+	case p.lazy:
+		flags = prodFLazy
+		// Acquire (seq_cst): pairs with the consumer's seq_cst RMW of
+		// fence_req.
+		if atomic.LoadUint32(p.fenceReq) != 0 {
+			flags |= prodFFencing
+			p.lazy = false
+		}
 	}
 	atomic.StoreUint32(&pp.flags, flags)
 	atomic.StoreUint32(&pp.crWait, 0)

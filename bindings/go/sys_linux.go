@@ -527,6 +527,12 @@ const (
 	membarrierRegisterGlobalExpedited = 1 << 2
 )
 
+// lazyFence is false: a producer relies on heavy barriers (ASYM), or fences
+// every publish when it cannot register, but does not join LAZY (PROTOCOL.md
+// §3.7a: a Linux consumer before 0.4 does not know it), unless
+// RILL_LAZY_FENCE=1 (the tests).
+const lazyFence = false
+
 // heavyBarrierRegister registers this process for expedited barriers: a
 // heavyBarrier run by any process then makes our threads pass a full
 // barrier.

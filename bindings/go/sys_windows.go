@@ -1067,8 +1067,14 @@ func parkAny(addrs []*uint32, expect []uint32, timeout time.Duration) error {
 }
 
 // heavyBarrierRegister fails: Windows has no cross-process asymmetric
-// barrier (PROTOCOL.md §5), so producers publish with a full fence.
+// barrier (PROTOCOL.md §5), so producers join LAZY (lazyFence) and publish
+// with a full fence once a consumer that sleeps asks them to (§3.7a).
 func heavyBarrierRegister() error { return ErrIO }
+
+// lazyFence: producers join LAZY (PROTOCOL.md §3.7a, §5): every consumer on
+// Windows knows LAZY, and without a heavy barrier the fence after each
+// publish would be paid even when every consumer busy-polls.
+const lazyFence = true
 
 // heavyBarrier is a full fence: no process on Windows relies on another's
 // heavy barrier (none registers).
