@@ -80,6 +80,24 @@ func (c *Consumer) Producer() Liveness {
 	return liveness(c.fd, c.prodLockOff, st == prodJoined)
 }
 
+// lazyUnfenced is true if flags (loaded with acquire) are those of a LAZY
+// producer that does not fence yet (PROTOCOL.md §3.7a): a consumer about to
+// sleep cannot rely on a wake-up from it, so it asks it to fence (sets
+// fence_req) and sleeps at most 1 ms at a time until it sees FENCING.
+func (c *Consumer) lazyUnfenced(flags uint32) bool {
+	if flags&(prodFLazy|prodFFencing) != prodFLazy {
+		return false
+	}
+	// Sequentially consistent RMW, only if not set already (it is never
+	// cleared: the line stays shared in the producer's cache after this).
+	// It pairs with the producer's load of fence_req after a publish, and
+	// at join.
+	if atomic.LoadUint32(&c.wait.fenceReq) != 1 {
+		atomic.SwapUint32(&c.wait.fenceReq, 1)
+	}
+	return true
+}
+
 // spinTry calls try until it returns something other than ErrAgain, or
 // the spin budget (at most timeout) from now has passed: ErrAgain then.
 func spinTry(now uint64, spin, timeout time.Duration, try func() error) error {
@@ -131,14 +149,19 @@ func (c *Consumer) waitFor(timeout time.Duration, try func() error) error {
 		// Acquire: pairs with the release bumps of wake in the producer's
 		// wake-up path and join; read before flags.
 		w := atomic.LoadUint32(&c.prod.wake)
+		// Acquire: pairs with the producer's RMW that sets FENCING (§3.7a):
+		// seeing it, we see every descriptor published before it.
 		flags := atomic.LoadUint32(&c.prod.flags)
 		atomic.StoreUint32(&c.cur.park, 1)
 		// Sequentially consistent: the producer's load of arm_gen sees park
 		// with the bump.  Then, for a producer that relies on it, the heavy
 		// barrier: its last seq store is visible to the poll below, or its
-		// next load of arm_gen sees our bump and it wakes us.
+		// next load of arm_gen sees our bump and it wakes us.  (Without
+		// ASYM the bump is our full barrier: Go's atomics are seq_cst.)
 		atomic.AddUint32(&c.wait.armGen, 1)
-		if flags&prodFAsym != 0 && heavyBarrier() != nil {
+		if c.lazyUnfenced(flags) {
+			slice = min(slice, millisecond) // no wake-up to rely on: nap
+		} else if flags&prodFAsym != 0 && heavyBarrier() != nil {
 			slice = min(slice, millisecond) // cannot be sure: nap briefly
 		}
 		if err = try(); err != ErrAgain {
@@ -196,18 +219,49 @@ func (c *Consumer) ready() bool {
 // called.  The
 // producer's death does not make the fd readable: arm at least every so
 // often to notice it.
+//
+// On a producer that publishes without a fence until a consumer asks
+// (LAZY, the default on Windows: PROTOCOL.md §3.7a) and has not been asked
+// yet, Arm asks it, sleeps at most 1 ms and returns true: the fd would not
+// be signalled for sure.  Poll, and arm again.
 func (c *Consumer) Arm() (bool, error) {
+	ready, _, err := c.arm()
+	return ready, err
+}
+
+// arm is Arm; lazy is true when it returned ready without looking because
+// the producer does not fence yet (§3.7a).
+func (c *Consumer) arm() (ready, lazy bool, err error) {
 	if c == nil || c.meta == nil || c.fifoFd < 0 {
-		return false, ErrInval
+		return false, false, ErrInval
 	}
 	fifoDrain(c.fifoFd)
 	if c.seq != c.seqFlushed {
 		c.flushCursor(false) // credit for the producer
 	}
 	if c.ready() {
-		return true, nil
+		return true, false, nil
 	}
+	// Acquire: pairs with the release bumps of wake (read before flags).
+	w := atomic.LoadUint32(&c.prod.wake)
+	// Acquire: pairs with the producer's RMW that sets FENCING (§3.7a).
 	flags := atomic.LoadUint32(&c.prod.flags)
+	if c.lazyUnfenced(flags) {
+		// The fd might not be signalled: sleep at most 1 ms on wake, which
+		// the producer's forced wake-up path bumps when it starts fencing,
+		// then say "ready" (unless the producer is gone and all is read).
+		park(&c.prod.wake, w, time.Millisecond)
+		if c.ready() {
+			return true, false, nil
+		}
+		if gone := c.producerGone(true); gone != nil {
+			if c.ready() {
+				return true, false, nil
+			}
+			return false, false, gone
+		}
+		return true, true, nil
+	}
 	k := c.cur
 	atomic.StoreUint32(&k.fdGen, atomic.LoadUint32(&k.fdGen)+1)
 	// As in waitFor: the producer sees fd_gen with the bump, and after the
@@ -215,19 +269,19 @@ func (c *Consumer) Arm() (bool, error) {
 	atomic.AddUint32(&c.wait.armGen, 1)
 	if flags&prodFAsym != 0 {
 		if err := heavyBarrier(); err != nil {
-			return false, err
+			return false, false, err
 		}
 	}
 	if c.ready() {
-		return true, nil
+		return true, false, nil
 	}
 	if gone := c.producerGone(true); gone != nil {
 		if c.ready() {
-			return true, nil
+			return true, false, nil
 		}
-		return false, gone
+		return false, false, gone
 	}
-	return false, nil
+	return false, false, nil
 }
 
 // WaitAnyMax is the most consumers WaitAny watches at once.
@@ -285,16 +339,26 @@ func WaitAny(cs []*Consumer, timeout time.Duration) (int, error) {
 		slice := min(deadline-now, uint64(liveSlice))
 		// The parking protocol of waitFor on every consumer, with one heavy
 		// barrier for all of them.
-		asym := false
+		// A LAZY producer that does not fence yet is asked to (§3.7a), and
+		// we nap at most 1 ms: it may not wake us.
+		asym, lazy := false, false
 		for i, c := range cs {
 			if c.seq != c.seqFlushed {
 				c.flushCursor(false) // our position is the producer's credit
 			}
+			// Acquire, wake then flags, as in waitFor.
 			expect[i] = atomic.LoadUint32(&c.prod.wake)
 			addrs[i] = &c.prod.wake
-			asym = asym || atomic.LoadUint32(&c.prod.flags)&prodFAsym != 0
+			flags := atomic.LoadUint32(&c.prod.flags)
+			asym = asym || flags&prodFAsym != 0
+			if c.lazyUnfenced(flags) {
+				lazy = true
+			}
 			atomic.StoreUint32(&c.cur.park, 1)
 			atomic.AddUint32(&c.wait.armGen, 1)
+		}
+		if lazy {
+			slice = min(slice, millisecond)
 		}
 		if asym && heavyBarrier() != nil {
 			slice = min(slice, millisecond)

@@ -49,9 +49,18 @@ func (c *Consumer) WaitReady(timeout time.Duration) error {
 		deadline = time.Time{}
 	}
 	for {
-		ready, err := c.Arm()
-		if err != nil || ready {
+		ready, lazy, err := c.arm()
+		if err != nil || ready && !lazy {
 			return err
+		}
+		if lazy { // it napped on wake (§3.7a): nil only if there is something
+			if c.ready() {
+				return nil
+			}
+			if !deadline.IsZero() && !time.Now().Before(deadline) {
+				return ErrTimedOut
+			}
+			continue
 		}
 		slice := 100 * time.Millisecond
 		if !deadline.IsZero() {
