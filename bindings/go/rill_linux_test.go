@@ -16,6 +16,9 @@ import (
 // The fd: readable after a publish once armed; Arm says ready when there
 // is something, closed when the producer left.
 func TestFd(t *testing.T) {
+	// A producer that fences (ASYM or not): Arm on a LAZY one that was not
+	// asked yet naps and says ready (lazy_test.go).
+	t.Setenv("RILL_LAZY_FENCE", "")
 	r := testRegion(t, 1<<20)
 	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
 	c, err := r.JoinConsumer("c", Reliable)
