@@ -568,21 +568,22 @@ func TestWaitReady(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer c.Leave()
+			// Left before the result is sent: the test joins one more
+			// consumer once it has every result, and needs a free slot.
+			defer func() { c.Leave(); errs <- err }()
 			joined <- struct{}{}
 			var v View
 			next := uint64(0)
 			for {
-				if err := c.WaitReady(5 * time.Second); err != nil {
+				if err = c.WaitReady(5 * time.Second); err != nil {
 					if err == ErrClosed && next == msgs {
 						err = nil
 					}
-					errs <- err
 					return
 				}
 				for c.Poll(&v) == nil {
 					if v.Sig != next {
-						errs <- errors.New("out of order")
+						err = errors.New("out of order")
 						return
 					}
 					next++
