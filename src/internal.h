@@ -104,7 +104,11 @@ struct rill_producer {
   uint64_t msgs, bytes, backpressure; /* flushed by housekeeping */
   const _Atomic uint32_t *arm_gen; /* the wait page's, loaded per publish */
   uint32_t arm_seen;     /* arm_gen when we last woke consumers */
-  uint32_t fence_each;   /* 1 without asymmetric barriers */
+  uint32_t fence_each;   /* 1: a fence after every publish (no asymmetric
+                          * barriers, and not LAZY or FENCING already) */
+  uint32_t lazy;         /* 1: LAZY and not yet FENCING: look at fence_req
+                          * after every publish (docs/PROTOCOL.md §3.7a) */
+  const _Atomic uint32_t *fence_req; /* the wait page's */
   rill_clock clock;
   /* cold */
   uint64_t depth, max_msg, seq_flushed, rng;
@@ -136,6 +140,10 @@ struct rill_producer {
 int rill__send_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig, uint16_t uctl);
 int rill__send_wait_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig,
                         uint16_t uctl, uint64_t timeout_ns);
+
+/* A LAZY producer that a consumer asked to fence: sets FENCING, wakes
+ * everyone, and fences after every publish from now on (§3.7a). */
+void rill__fence_start(rill_producer *p);
 
 /* The wake-up slow path: runs when arm_gen moved (a consumer parked or
  * armed its fd since the last look), or with FORCE when the producer

@@ -147,6 +147,10 @@ typedef struct rill_prod_page {
  * look before parking, and the producer needs no fence per publish.
  * Without the flag the producer fences every publish. */
 #define RILL_PROD_F_ASYM 1u
+/* The producer fences after a publish only once a consumer asked it to
+ * (wait page fence_req), and then sets FENCING (docs/PROTOCOL.md §3.7a). */
+#define RILL_PROD_F_LAZY 2u
+#define RILL_PROD_F_FENCING 4u
 
 _Static_assert(sizeof(rill_prod_page) == 1152, "producer page used bytes");
 _Static_assert(offsetof(rill_prod_page, state) == 8, "prod state");
@@ -168,13 +172,15 @@ _Static_assert(offsetof(rill_prod_page, evicted) == 128, "prod evicted");
  * its fd; line 1 is bumped by consumers to wake a producer waiting for
  * credit. */
 typedef struct rill_wait_page {
-  _Atomic uint32_t arm_gen; /*   0 bumped by a consumer about to park/arm */
-  uint8_t pad0[60];
+  _Atomic uint32_t arm_gen;   /*   0 bumped by a consumer about to park/arm */
+  _Atomic uint32_t fence_req; /*   4 1: a consumer asked a LAZY producer to fence */
+  uint8_t pad0[56];
   _Atomic uint32_t cr_wake; /*  64 futex word of a producer out of credit */
   uint8_t pad1[60];
 } rill_wait_page;
 
 _Static_assert(sizeof(rill_wait_page) == 128, "wait page used bytes");
+_Static_assert(offsetof(rill_wait_page, fence_req) == 4, "wait fence_req");
 _Static_assert(offsetof(rill_wait_page, cr_wake) == 64, "wait cr_wake");
 
 /* Latency buckets: a quarter of an octave each.  Values 0..3 have a bucket

@@ -170,6 +170,11 @@ void rill__unpark(const void *addr);
  * when the OS cannot (then the producer fences every publish). */
 int rill__heavy_barrier_register(void);
 int rill__heavy_barrier(void);
+/* 1 if producers join LAZY (docs/PROTOCOL.md §3.7a: they fence after a
+ * publish only once a consumer that sleeps asks): where there is no heavy
+ * barrier and no consumer older than that rule (Windows), or where the
+ * environment says RILL_LAZY_FENCE=1 (tests, on Linux). */
+int rill__lazy_fence(void);
 
 /* FIFOs for event loops.  RFD is an open handle of the region file (the
  * FIFO of another OS may be a named object keyed by the region: see

@@ -634,6 +634,11 @@ int rill__heavy_barrier_register(void) {
   return rill__errno(errno);
 }
 
+int rill__lazy_fence(void) {
+  const char *e = getenv("RILL_LAZY_FENCE");
+  return e && e[0] == '1' && !e[1];
+}
+
 int rill__heavy_barrier(void) {
   if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0) return 0;
   return rill__errno(errno);

@@ -1219,6 +1219,9 @@ int rill__park_any(const void *const *addrs, const uint32_t *expect, uint32_t n,
  * every publish, a consumer every cursor flush. */
 int rill__heavy_barrier_register(void) { return -RILL_EIO; }
 
+/* Every producer joins LAZY (§3.7a): no Windows consumer predates it. */
+int rill__lazy_fence(void) { return 1; }
+
 int rill__heavy_barrier(void) {
   /* seq_cst fence: pairs with the seq_cst fence that every Windows
    * producer runs after a publish and every consumer after a cursor

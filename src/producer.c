@@ -176,6 +176,13 @@ static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
    * stores of park / fd_gen that rill__wake_consumers() reads. */
   uint32_t g = atomic_load_explicit(p->arm_gen, memory_order_acquire);
   if (__builtin_expect(g != p->arm_seen, 0)) rill__wake_consumers(p, g, 0);
+  /* A LAZY producer, not fencing yet: has a consumer that sleeps asked?
+   * fence_req shares arm_gen's cache line, so this load costs nothing
+   * more.  Relaxed: a request we miss now (the store-load order is what
+   * we do not pay for) is seen at a later publish, and until we set
+   * FENCING the consumer that made it sleeps at most 1 ms at a time. */
+  if (__builtin_expect(p->lazy, 0) && atomic_load_explicit(p->fence_req, memory_order_relaxed))
+    rill__fence_start(p);
 }
 
 /* Where a payload of NEED chunks goes: the next free chunk, or the ring's
@@ -343,14 +350,33 @@ int rill_producer_join(rill_region *r, const char *name, rill_producer **out) {
   p->backpressure = atomic_load_explicit(&p->prod->backpressure, memory_order_relaxed);
   p->evictions = atomic_load_explicit(&p->prod->evictions, memory_order_relaxed);
   p->wakes = atomic_load_explicit(&p->prod->wakes, memory_order_relaxed);
-  p->fence_each = rill__heavy_barrier_register() != 0;
+  /* How the store-load order after each publish is kept (§3.7, §3.7a):
+   * by the consumers' heavy barriers (ASYM); by a fence of ours only once
+   * a consumer that sleeps asks (LAZY: where there is no heavy barrier
+   * and no consumer older than the rule can exist, or for tests); or by
+   * a fence after every publish. */
+  uint32_t flags = 0;
+  p->fence_req = &p->wait->fence_req;
+  if (rill__lazy_fence()) {
+    /* Acquire: pairs with the consumer's seq_cst RMW of fence_req; one
+     * that asked an earlier producer gets a fencing one at once. */
+    int asked = atomic_load_explicit(p->fence_req, memory_order_acquire) != 0;
+    flags = RILL_PROD_F_LAZY | (asked ? RILL_PROD_F_FENCING : 0);
+    p->fence_each = (uint32_t)asked;
+    p->lazy = !asked;
+  } else {
+    p->fence_each = rill__heavy_barrier_register() != 0;
+    flags = p->fence_each ? 0 : RILL_PROD_F_ASYM;
+  }
   resume(p);
   rill__clock_init(&p->clock);
   p->cr_avail = 0; /* the first publish computes credits */
   p->hk_left = rill__jitter(&p->rng, RILL_PROD_HK_INTERVAL);
   rill_prod_page *pp = p->prod;
   atomic_store_explicit(&pp->pid, rill__pid(), memory_order_relaxed);
-  atomic_store_explicit(&pp->flags, p->fence_each ? 0 : RILL_PROD_F_ASYM, memory_order_relaxed);
+  /* Relaxed: consumers read flags after their acquire load of wake,
+   * which our release bump below publishes. */
+  atomic_store_explicit(&pp->flags, flags, memory_order_relaxed);
   atomic_store_explicit(&pp->cr_wait, 0, memory_order_relaxed);
   atomic_fetch_add_explicit(&pp->gen, 1, memory_order_relaxed);
   atomic_store_explicit(&pp->state, RILL_PROD_JOINED, memory_order_relaxed);

@@ -47,6 +47,19 @@ void rill__wake_consumers(rill_producer *p, uint32_t gen, int force) {
   if (parked) rill__unpark(&pp->wake);
 }
 
+void rill__fence_start(rill_producer *p) {
+  p->lazy = 0;
+  p->fence_each = 1;
+  /* Sequentially consistent RMW: a full barrier.  Every descriptor we
+   * published is visible before FENCING is, so a consumer whose acquire
+   * load of flags sees FENCING sees them (pairs with that load in
+   * arm_barrier()); every later publish is followed by our fence. */
+  atomic_fetch_or_explicit(&p->prod->flags, RILL_PROD_F_FENCING, memory_order_seq_cst);
+  /* Consumers that parked or armed before could not rely on us: wake
+   * them all, as at leave. */
+  rill__wake_consumers(p, atomic_load_explicit(p->arm_gen, memory_order_acquire), 1);
+}
+
 /* ---- producer side: waiting for credit --------------------------------- */
 
 typedef int (*prod_try_fn)(rill_producer *p, void *ctx);
@@ -163,18 +176,37 @@ int rill_consumer_producer(rill_consumer *c) {
 }
 
 /* The full barrier between a consumer's bump of arm_gen and its next look
- * at the ring (docs/PROTOCOL.md §3.7).  With ASYM the heavy barrier is it
- * (the syscall is a full barrier for its caller too, and makes the
- * producer's threads pass one); without, a seq_cst fence, which pairs
- * with the producer's seq_cst fence between its seq store and its load of
- * arm_gen in publish() (producer.c).  The RMW alone is not enough in C11:
- * nothing orders it before a later acquire load of another word (ARMv8.3
- * compilers emit LDAPR for that load, which may pass the RMW's store).
- * Returns the heavy barrier's error, or 0. */
-static int arm_barrier(uint32_t flags) {
+ * at the ring (docs/PROTOCOL.md §3.7), for the producer's FLAGS (loaded
+ * with acquire).  With ASYM the heavy barrier is it (the syscall is a full
+ * barrier for its caller too, and makes the producer's threads pass one);
+ * without, a seq_cst fence, which pairs with the producer's seq_cst fence
+ * between its seq store and its load of arm_gen in publish() (producer.c).
+ * The RMW alone is not enough in C11: nothing orders it before a later
+ * acquire load of another word (ARMv8.3 compilers emit LDAPR for that
+ * load, which may pass the RMW's store).  A LAZY producer that is not
+ * FENCING runs no such fence (§3.7a): ask it to, and report that a
+ * wake-up cannot be relied on.  Returns 0, 1 (LAZY, not fencing yet:
+ * sleep at most 1 ms), or the heavy barrier's error. */
+static int arm_barrier(rill_consumer *c, uint32_t flags) {
   if (flags & RILL_PROD_F_ASYM) return rill__heavy_barrier();
+  if ((flags & (RILL_PROD_F_LAZY | RILL_PROD_F_FENCING)) == RILL_PROD_F_LAZY) {
+    /* Sequentially consistent RMW: the producer's load of fence_req after
+     * a later publish sees it (its relaxed load in publish(); the acquire
+     * one at its join).  Once only: the line is the one the producer
+     * loads arm_gen from on every publish. */
+    if (!atomic_load_explicit(&c->wait->fence_req, memory_order_relaxed))
+      atomic_fetch_or_explicit(&c->wait->fence_req, 1, memory_order_seq_cst);
+    return 1;
+  }
   atomic_thread_fence(memory_order_seq_cst);
   return 0;
+}
+
+/* The producer's flags, read with acquire: pairs with its seq_cst RMW that
+ * sets FENCING (rill__fence_start()), after which every descriptor it
+ * published before is visible to our polls. */
+static uint32_t prod_flags(const rill_consumer *c) {
+  return atomic_load_explicit(&c->prod->flags, memory_order_acquire);
 }
 
 typedef int64_t (*cons_try_fn)(rill_consumer *c, void *ctx);
@@ -208,14 +240,14 @@ static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, vo
     /* Acquire: pairs with the release bumps of wake in
      * rill__wake_consumers() and rill_producer_join(); read before flags. */
     uint32_t w = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
-    uint32_t flags = atomic_load_explicit(&c->prod->flags, memory_order_relaxed);
+    uint32_t flags = prod_flags(c);
     atomic_store_explicit(&c->cur->park, 1, memory_order_relaxed);
     /* Sequentially consistent: the producer's acquire load of arm_gen in
      * publish() sees park with the bump.  Then the heavy barrier: the
      * producer's last seq store is visible to the poll below, or its next
      * load of arm_gen sees our bump and it wakes us. */
     atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
-    if (arm_barrier(flags)) slice = slice < MS ? slice : MS; /* cannot be sure: nap briefly */
+    if (arm_barrier(c, flags)) slice = slice < MS ? slice : MS; /* cannot be sure: nap briefly */
     rc = try(c, ctx);
     if (rc != -RILL_EAGAIN) {
       atomic_store_explicit(&c->cur->park, 0, memory_order_relaxed);
@@ -311,15 +343,28 @@ int rill_consumer_arm(rill_consumer *c) {
   rill__fifo_drain(c->fifo_fd);
   if (c->seq != c->seq_flushed) rill__cursor_flush(c, 0); /* credit for the producer */
   if (ready(c)) return 1;
-  uint32_t flags = atomic_load_explicit(&c->prod->flags, memory_order_relaxed);
+  /* Acquire: pairs with the release bumps of wake (a nap below parks on
+   * it); read before flags. */
+  uint32_t w = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
+  uint32_t flags = prod_flags(c);
   rill_cursor *k = c->cur;
   atomic_store_explicit(&k->fd_gen, atomic_load_explicit(&k->fd_gen, memory_order_relaxed) + 1,
                         memory_order_relaxed);
   /* As in cons_wait(): the producer sees fd_gen with the bump, and after
    * the heavy barrier either we see its publish or it sees our bump. */
   atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
-  int rc = arm_barrier(flags);
-  if (rc) return rc;
+  int rc = arm_barrier(c, flags);
+  if (rc < 0) return rc;
+  if (rc > 0) {
+    /* A LAZY producer that does not fence yet (§3.7a) may not signal the
+     * fd: sleep at most 1 ms (its first publish from now on wakes us: it
+     * sets FENCING and runs the wake-up path forced), then say "look". */
+    (void)rill__park(&c->prod->wake, w, MS);
+    if (ready(c)) return 1;
+    int gone = producer_gone(c, 1); /* a closed channel says so, not "look" */
+    if (gone) return ready(c) ? 1 : gone;
+    return 1;
+  }
   if (ready(c)) return 1;
   int gone = producer_gone(c, 1);
   if (gone) return ready(c) ? 1 : gone;
@@ -356,7 +401,7 @@ int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
     uint64_t slice = deadline - now < RILL_LIVE_SLICE_NS ? deadline - now : RILL_LIVE_SLICE_NS;
     /* The parking protocol of cons_wait() on every consumer, with one
      * heavy barrier for all of them. */
-    int asym = 0;
+    int asym = 0, unsure = 0;
     for (uint32_t i = 0; i < n; i++) {
       rill_consumer *c = cs[i];
       /* Our position is the producer's credit: tell it before sleeping. */
@@ -365,12 +410,15 @@ int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
        * rill__wake_consumers() and rill_producer_join(); read before flags. */
       expect[i] = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
       addrs[i] = &c->prod->wake;
-      asym |= (atomic_load_explicit(&c->prod->flags, memory_order_relaxed) & RILL_PROD_F_ASYM) != 0;
+      uint32_t flags = prod_flags(c);
+      asym |= (flags & RILL_PROD_F_ASYM) != 0;
       atomic_store_explicit(&c->cur->park, 1, memory_order_relaxed);
       /* Sequentially consistent, as in cons_wait(). */
       atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
+      /* A LAZY producer not fencing yet: ask it, and nap (§3.7a). */
+      if (!(flags & RILL_PROD_F_ASYM) && arm_barrier(c, flags) > 0) unsure = 1;
     }
-    if (arm_barrier(asym ? RILL_PROD_F_ASYM : 0)) slice = slice < MS ? slice : MS;
+    if (arm_barrier(cs[0], asym ? RILL_PROD_F_ASYM : 0) || unsure) slice = slice < MS ? slice : MS;
     for (uint32_t i = 0; i < n && found < 0; i++)
       if (ready(cs[i])) found = (int)i;
     if (found < 0) {

@@ -90,7 +90,10 @@ int main(int argc, char **argv) {
   CHECK_OK(rill_consumer_join(ro, "e", RILL_LOSSY, &c));
   void *h = NULL;
   CHECK_OK(rill_consumer_handle(c, &h));
-  CHECK_OK(rill_consumer_arm(c));
+  /* The producer is LAZY and nobody asked it to fence yet (PROTOCOL.md
+   * §3.7a): the first arm asks, and says "look"; the producer's next
+   * publish fences and signals the event. */
+  CHECK_RC(rill_consumer_arm(c), 1);
   CHECK(WaitForSingleObject(h, 0) == WAIT_TIMEOUT);
   struct sender s = {pe};
   HANDLE th = CreateThread(NULL, 0, send_later, &s, 0, NULL);

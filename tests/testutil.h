@@ -294,6 +294,17 @@ static inline uint64_t tu_scaled(uint64_t n, uint64_t min) {
   return v < min ? min : v;
 }
 
+/* 1 if this library's producers join LAZY (docs/PROTOCOL.md §3.7a): on
+ * Windows always, on Linux with RILL_LAZY_FENCE=1. */
+static inline int tu_lazy_fence(void) {
+#if TU_WINDOWS
+  return 1;
+#else
+  const char *e = getenv("RILL_LAZY_FENCE");
+  return e && !strcmp(e, "1");
+#endif
+}
+
 /* ---- PRNG and payloads ----------------------------------------------------- */
 
 static inline uint64_t tu_mix(uint64_t x) {
