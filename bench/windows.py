@@ -172,9 +172,10 @@ def main():
         "rill busy-poll throughput Wine/Linux, worst row", BAR, fmt(b["value"], ".3f"),
         fmt(b["paired"], ".3f"),
         "n/a" if b["met"] is None else "met" if b["met"] else "NOT met"))
-    print("Lnomemb: the Linux build with membarrier refused (fence per publish, "
-          "as on Windows);\nnomb/L is the fence's cost, Win/nomb Wine's beside "
-          "a build that fences alike.")
+    print("Lnomemb: the Linux build with membarrier refused (a fence after every "
+          "publish; a Windows\nproducer fences only once a consumer that sleeps "
+          "asks, PROTOCOL.md 3.7a): nomb/L is that\nfence's cost, Win/nomb Wine "
+          "beside it.")
     if bad:
         print("\nproblems:\n  " + "\n  ".join(bad))
     print("results written to %s" % a.out)

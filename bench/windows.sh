@@ -12,7 +12,8 @@
 #
 #   linux      the Linux rill_bench
 #   linux-nmb  the Linux rill_bench with --no-membarrier: rill's producer
-#              fences after every publish, as it must on Windows
+#              fences after every publish (a Windows producer does so only
+#              once a consumer that sleeps asks: PROTOCOL.md §3.7a)
 #   windows    the Windows rill_bench (rill_bench.exe) under Wine
 #
 # each with one run per row (--runs 1) of: busy-poll throughput at 64 B and
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ -n "$rounds" ] || { [ -n "$quick" ] && rounds=2 || rounds=5; }
+[ -n "$rounds" ] || { [ -n "$quick" ] && rounds=2 || rounds=9; }
 
 lbench=$lbuild/rill_bench
 wbench=$wbuild/rill_bench.exe
