@@ -251,14 +251,8 @@ func (c *Consumer) arm() (ready, lazy bool, err error) {
 		// the producer's forced wake-up path bumps when it starts fencing,
 		// then say "ready" (unless the producer is gone and all is read).
 		park(&c.prod.wake, w, time.Millisecond)
-		if c.ready() {
-			return true, false, nil
-		}
-		if gone := c.producerGone(true); gone != nil {
-			if c.ready() {
-				return true, false, nil
-			}
-			return false, false, gone
+		if r, e := c.readyOrGone(); r || e != nil {
+			return r, false, e
 		}
 		return true, true, nil
 	}
@@ -272,16 +266,25 @@ func (c *Consumer) arm() (ready, lazy bool, err error) {
 			return false, false, err
 		}
 	}
+	r, e := c.readyOrGone()
+	return r, false, e
+}
+
+// readyOrGone is what an arm reports after its last look: true if the
+// next poll has something to say; else ErrClosed or ErrDead if the
+// producer left or died (asked of its lock) and everything was read; else
+// neither (armed).
+func (c *Consumer) readyOrGone() (bool, error) {
 	if c.ready() {
-		return true, false, nil
+		return true, nil
 	}
 	if gone := c.producerGone(true); gone != nil {
 		if c.ready() {
-			return true, false, nil
+			return true, nil
 		}
-		return false, false, gone
+		return false, gone
 	}
-	return false, false, nil
+	return false, nil
 }
 
 // WaitAnyMax is the most consumers WaitAny watches at once.
