@@ -218,13 +218,6 @@ func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint
 	if p.hkLeft == 0 {
 		p.housekeeping()
 	}
-	// LAZY: has a consumer about to sleep asked us to fence (PROTOCOL.md
-	// §3.7a)?  The word is set once and never cleared, and shares a cache
-	// line with arm_gen, so this load hits our cache too.
-	if p.lazy && atomic.LoadUint32(p.fenceReq) != 0 {
-		p.startFencing()
-		return
-	}
 	// Has a consumer parked or armed its fd since we last looked?  The
 	// word changes only then, so this load hits our cache.  A parking
 	// consumer either sees the descriptor or we see its bump (PROTOCOL.md
@@ -232,14 +225,17 @@ func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint
 	// load; without, the seq store is itself a full barrier (desc_*.go).
 	// LAZY and not FENCING, neither holds: the consumer does not rely on
 	// this wake-up (it sleeps at most 1 ms), but it may still come early.
+	// Acquire: pairs with the consumer's seq_cst bump of arm_gen, after its
+	// stores of park, fd_gen and (asking a LAZY producer to fence, §3.7a)
+	// fence_req, which the wake-up path reads.
 	if g := atomic.LoadUint32(p.armGen); g != p.armSeen {
 		p.wakeConsumers(g, false)
 	}
 }
 
 // startFencing answers a consumer's fence_req (PROTOCOL.md §3.7a): it sets
-// FENCING, then runs the wake-up path forced, and from now on every
-// publish ends with a full barrier (publishDesc).
+// FENCING; the caller then runs the wake-up path forced, and from now on
+// every publish ends with a full barrier (publishDesc).
 func (p *Producer) startFencing() {
 	p.lazy = false
 	// A sequentially consistent RMW (LOCK CMPXCHG): a full barrier, after
@@ -254,10 +250,6 @@ func (p *Producer) startFencing() {
 			break
 		}
 	}
-	// Forced, as at leave: a consumer that asked sleeps on wake without
-	// relying on us (it naps 1 ms at most); wake it and every armed fd now
-	// rather than at its next nap.
-	p.wakeConsumers(atomic.LoadUint32(p.armGen), true)
 }
 
 // place is where a payload of need chunks goes: the next free chunk, or
@@ -612,9 +604,23 @@ func (p *Producer) fifoSignal(i, gen uint32) {
 }
 
 // wakeConsumers is the wake-up path (PROTOCOL.md §3.7): it runs when
-// arm_gen moved, or with force when the producer leaves.
+// arm_gen moved, or with force when the producer leaves.  A LAZY producer
+// looks at fence_req here, not after every publish (§3.7a).
 func (p *Producer) wakeConsumers(gen uint32, force bool) {
 	pp := p.prod
+	// LAZY, not FENCING yet: has a consumer about to sleep asked us to
+	// fence (PROTOCOL.md §3.7a)?  It stores fence_req (seq_cst RMW) before
+	// its seq_cst bump of arm_gen, and our acquire load of arm_gen that saw
+	// the bump pairs with that bump: we see fence_req too.  A bump our
+	// unfenced publish missed is seen at a later publish, and until then
+	// the consumer that asked sleeps at most 1 ms at a time.  Answered
+	// forced, as at leave: a consumer that asked sleeps on wake without
+	// relying on us; wake it and every armed fd now rather than at its next
+	// nap.
+	if p.lazy && atomic.LoadUint32(p.fenceReq) != 0 {
+		p.startFencing()
+		force = true
+	}
 	p.armSeen = gen
 	p.wakes++
 	atomic.StoreUint64(&pp.wakes, p.wakes)

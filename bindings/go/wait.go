@@ -83,15 +83,19 @@ func (c *Consumer) Producer() Liveness {
 // lazyUnfenced is true if flags (loaded with acquire) are those of a LAZY
 // producer that does not fence yet (PROTOCOL.md §3.7a): a consumer about to
 // sleep cannot rely on a wake-up from it, so it asks it to fence (sets
-// fence_req) and sleeps at most 1 ms at a time until it sees FENCING.
+// fence_req) and sleeps at most 1 ms at a time until it sees FENCING.  It
+// is called before the consumer's bump of arm_gen: the producer looks at
+// fence_req only in its wake-up path, which it runs once it sees arm_gen
+// move.
 func (c *Consumer) lazyUnfenced(flags uint32) bool {
 	if flags&(prodFLazy|prodFFencing) != prodFLazy {
 		return false
 	}
 	// Sequentially consistent RMW, only if not set already (it is never
 	// cleared: the line stays shared in the producer's cache after this).
-	// It pairs with the producer's load of fence_req after a publish, and
-	// at join.
+	// It comes before our seq_cst bump of arm_gen, so the producer's
+	// acquire load of arm_gen that sees the bump (or a later one) sees it
+	// too, in its wake-up path; and the acquire load at its join.
 	if atomic.LoadUint32(&c.wait.fenceReq) != 1 {
 		atomic.SwapUint32(&c.wait.fenceReq, 1)
 	}
@@ -153,14 +157,18 @@ func (c *Consumer) waitFor(timeout time.Duration, try func() error) error {
 		// seeing it, we see every descriptor published before it.
 		flags := atomic.LoadUint32(&c.prod.flags)
 		atomic.StoreUint32(&c.cur.park, 1)
-		// Sequentially consistent: the producer's load of arm_gen sees park
-		// with the bump.  Then, for a producer that relies on it, the heavy
-		// barrier: its last seq store is visible to the poll below, or its
-		// next load of arm_gen sees our bump and it wakes us.  (Without
-		// ASYM the bump is our full barrier: Go's atomics are seq_cst.)
+		// A LAZY producer that does not fence yet is asked to (fence_req
+		// set before the bump, §3.7a); no wake-up to rely on: nap.
+		lazy := c.lazyUnfenced(flags)
+		// Sequentially consistent: the producer's acquire load of arm_gen
+		// sees park (and fence_req) with the bump.  Then, for a producer
+		// that relies on it, the heavy barrier: its last seq store is
+		// visible to the poll below, or its next load of arm_gen sees our
+		// bump and it wakes us.  (Without ASYM the bump is our full
+		// barrier: Go's atomics are seq_cst.)
 		atomic.AddUint32(&c.wait.armGen, 1)
-		if c.lazyUnfenced(flags) {
-			slice = min(slice, millisecond) // no wake-up to rely on: nap
+		if lazy {
+			slice = min(slice, millisecond)
 		} else if flags&prodFAsym != 0 && heavyBarrier() != nil {
 			slice = min(slice, millisecond) // cannot be sure: nap briefly
 		}
@@ -246,8 +254,20 @@ func (c *Consumer) arm() (ready, lazy bool, err error) {
 	w := atomic.LoadUint32(&c.prod.wake)
 	// Acquire: pairs with the producer's RMW that sets FENCING (§3.7a).
 	flags := atomic.LoadUint32(&c.prod.flags)
-	if c.lazyUnfenced(flags) {
-		// The fd might not be signalled: sleep at most 1 ms on wake, which
+	// A LAZY producer that does not fence yet is asked to (§3.7a): fence_req
+	// is set before the bump of arm_gen below, so the producer that sees
+	// the bump sees the request, sets FENCING and runs its wake-up path
+	// forced, which signals our fd and bumps wake.
+	unfenced := c.lazyUnfenced(flags)
+	k := c.cur
+	atomic.StoreUint32(&k.fdGen, atomic.LoadUint32(&k.fdGen)+1)
+	// As in waitFor: the producer's acquire load of arm_gen sees fd_gen
+	// (and fence_req) with this seq_cst bump, and after the heavy barrier
+	// either we see its publish or it sees our bump.
+	atomic.AddUint32(&c.wait.armGen, 1)
+	if unfenced {
+		// The fd might not be signalled (the producer's publish runs no
+		// fence and may miss our bump): sleep at most 1 ms on wake, which
 		// the producer's forced wake-up path bumps when it starts fencing,
 		// then say "ready" (unless the producer is gone and all is read).
 		park(&c.prod.wake, w, time.Millisecond)
@@ -256,11 +276,6 @@ func (c *Consumer) arm() (ready, lazy bool, err error) {
 		}
 		return true, true, nil
 	}
-	k := c.cur
-	atomic.StoreUint32(&k.fdGen, atomic.LoadUint32(&k.fdGen)+1)
-	// As in waitFor: the producer sees fd_gen with the bump, and after the
-	// heavy barrier either we see its publish or it sees our bump.
-	atomic.AddUint32(&c.wait.armGen, 1)
 	if flags&prodFAsym != 0 {
 		if err := heavyBarrier(); err != nil {
 			return false, false, err
@@ -354,10 +369,12 @@ func WaitAny(cs []*Consumer, timeout time.Duration) (int, error) {
 			addrs[i] = &c.prod.wake
 			flags := atomic.LoadUint32(&c.prod.flags)
 			asym = asym || flags&prodFAsym != 0
+			atomic.StoreUint32(&c.cur.park, 1)
+			// fence_req before the seq_cst bump of arm_gen, whose acquire
+			// load by the producer then sees it (§3.7a).
 			if c.lazyUnfenced(flags) {
 				lazy = true
 			}
-			atomic.StoreUint32(&c.cur.park, 1)
 			atomic.AddUint32(&c.wait.armGen, 1)
 		}
 		if lazy {
