@@ -204,7 +204,11 @@ func securityFor(mode uint32) (*windows.SecurityAttributes, error) {
 	if err != nil {
 		return nil, errnoErr(err)
 	}
-	sddl := "D:P(A;;GA;;;" + sid.String() + ")"
+	// The owner is the user, as the C library's: else it is the token's
+	// default owner, the Administrators group for an elevated
+	// administrator, and owner checks (a file's uid, an adopted event's)
+	// would not find the user's RID.
+	sddl := "O:" + sid.String() + "D:P(A;;GA;;;" + sid.String() + ")"
 	switch {
 	case mode&0o022 != 0:
 		sddl += "(A;;GRGW;;;WD)"
@@ -372,6 +376,20 @@ func fileOwner(fd int) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
+	return ownerRid(sd)
+}
+
+// objectOwner is the RID of a kernel object's owner SID (an event's).
+func objectOwner(h windows.Handle) (uint32, error) {
+	sd, err := windows.GetSecurityInfo(h, windows.SE_KERNEL_OBJECT, windows.OWNER_SECURITY_INFORMATION)
+	if err != nil {
+		return 0, errnoErr(err)
+	}
+	return ownerRid(sd)
+}
+
+// ownerRid is the last sub-authority of sd's owner SID.
+func ownerRid(sd *windows.SECURITY_DESCRIPTOR) (uint32, error) {
 	o, _, err := sd.Owner()
 	if err != nil || o == nil || o.SubAuthorityCount() == 0 {
 		return 0, ErrIO
@@ -1167,8 +1185,8 @@ func eventName(rfd int, path string) (*uint16, error) {
 }
 
 // fifoReader makes (or opens) consumer's manual-reset event, with the
-// region's security.  A name held by another kind of object is refused
-// with ErrAccess.
+// region's security.  A name held by another kind of object, or an
+// existing event another user owns, is refused with ErrAccess (§3.8).
 func fifoReader(rfd int, path string, mode uint32) (int, error) {
 	name, err := eventName(rfd, path)
 	if err != nil {
@@ -1179,13 +1197,22 @@ func fifoReader(rfd int, path string, mode uint32) (int, error) {
 		return -1, err
 	}
 	// An existing event (this slot's earlier consumer's, still open
-	// somewhere) comes back with ERROR_ALREADY_EXISTS: it is adopted.
+	// somewhere) comes back with ERROR_ALREADY_EXISTS: it is adopted only
+	// if it is ours.  Another user's event, planted to steal the wake-ups
+	// (or to set it at will), is refused as a FIFO another uid owns is on
+	// Linux, and as the C library refuses it.
 	h, err := windows.CreateEvent(sa, 1, 0, name)
 	if h == 0 {
 		if errors.Is(err, windows.ERROR_INVALID_HANDLE) { // another kind of object
 			return -1, ErrAccess
 		}
 		return -1, errnoErr(err)
+	}
+	if errors.Is(err, windows.ERROR_ALREADY_EXISTS) {
+		if uid, e := objectOwner(h); e != nil || uid != processUid() {
+			windows.CloseHandle(h)
+			return -1, ErrAccess
+		}
 	}
 	return fdAdd(&winFile{h: h, kind: kindEvent}), nil
 }
