@@ -333,21 +333,41 @@ func fileReopen(fd int) (int, error) {
 // spells ("NUL", "con", "COM1" and "aux.x" are devices in any directory
 // without it, and a trailing dot is dropped; all are valid rill names).
 // The directory part is made absolute; the name is appended as it is.
+// As the C library's wide_path: "\name" is in the current drive's root,
+// "C:\name" in C:'s root, "C:name" in C:'s current directory.
 func pathPtr(path string) (*uint16, error) {
+	s, err := osPath(path)
+	if err != nil {
+		return nil, err
+	}
+	return windows.UTF16PtrFromString(s)
+}
+
+// isDrive is true if s is a drive letter and its colon ("C:").
+func isDrive(s string) bool {
+	return len(s) == 2 && s[1] == ':' && ('a' <= s[0] && s[0] <= 'z' || 'A' <= s[0] && s[0] <= 'Z')
+}
+
+// osPath is pathPtr's path, in UTF-8.
+func osPath(path string) (string, error) {
 	if strings.HasPrefix(path, `\\?\`) || strings.HasPrefix(path, `\\.\`) {
-		return windows.UTF16PtrFromString(path)
+		return path, nil
 	}
 	path = strings.ReplaceAll(path, "/", `\`)
 	dir, name := ".", path
 	if i := strings.LastIndexByte(path, '\\'); i >= 0 {
 		dir, name = path[:i], path[i+1:]
-		if dir == "" {
-			dir = `\`
+		// "\name": the current drive's root; "C:\name": C:'s root (a bare
+		// "C:" would be C:'s current directory, not its root).
+		if dir == "" || isDrive(dir) {
+			dir += `\`
 		}
+	} else if len(path) >= 2 && isDrive(path[:2]) {
+		dir, name = path[:2], path[2:] // "C:name": in C:'s current directory
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if strings.HasPrefix(abs, `\\`) {
 		abs = `\\?\UNC\` + abs[2:]
@@ -357,7 +377,7 @@ func pathPtr(path string) (*uint16, error) {
 	if !strings.HasSuffix(abs, `\`) {
 		abs += `\`
 	}
-	return windows.UTF16PtrFromString(abs + name)
+	return abs + name, nil
 }
 
 // fileSecurity is the owner and DACL of a file.

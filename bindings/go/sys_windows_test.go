@@ -5,6 +5,8 @@ package rill
 // Unit tests of the Windows system layer (sys_windows.go).
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"unsafe"
 
@@ -59,5 +61,47 @@ func TestEventOwner(t *testing.T) {
 	h = 0
 	if _, err := c.Handle(); err != nil {
 		t.Fatalf("once the planted event is gone: %v", err)
+	}
+}
+
+// pathPtr: the directory part made absolute (a bare drive's root kept as
+// its root, "C:name" in C:'s current directory), the name appended as it
+// is, behind \\?\ (PROTOCOL.md §5).
+func TestPathPtr(t *testing.T) {
+	// A current directory that is not its drive's root, so that C:'s
+	// current directory and C:'s root differ.
+	dir := testTempDir(t)
+	old, err := os.Getwd()
+	must(t, err)
+	must(t, os.Chdir(dir))
+	t.Cleanup(func() { os.Chdir(old) })
+	cwd, err := filepath.Abs(".")
+	must(t, err)
+	drive := filepath.VolumeName(cwd) // "C:", the current drive
+	if !isDrive(drive) || len(cwd) <= 3 {
+		t.Skipf("current directory %q: not below a drive's root", cwd)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{drive + `\name`, `\\?\` + drive + `\name`},
+		{drive + `/name`, `\\?\` + drive + `\name`},
+		{drive + `\NUL`, `\\?\` + drive + `\NUL`},
+		{drive + `name`, `\\?\` + cwd + `\name`},
+		{drive + `sub\name`, `\\?\` + cwd + `\sub\name`},
+		{drive + `\a\b.`, `\\?\` + drive + `\a\b.`},
+		{`\name`, `\\?\` + drive + `\name`},
+		{`name`, `\\?\` + cwd + `\name`},
+		{`con`, `\\?\` + cwd + `\con`},
+		{`sub/aux.x`, `\\?\` + cwd + `\sub\aux.x`},
+		{`\\server\share\name`, `\\?\UNC\server\share\name`},
+		{`\\?\` + drive + `\x\name`, `\\?\` + drive + `\x\name`},
+	} {
+		p, err := pathPtr(tc.in)
+		if err != nil {
+			t.Errorf("pathPtr(%q): %v", tc.in, err)
+			continue
+		}
+		if got := windows.UTF16PtrToString(p); got != tc.want {
+			t.Errorf("pathPtr(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
