@@ -663,10 +663,10 @@ int rill_consumer_handle(rill_consumer *c, void **handle);
 
 /* Drains the fd and asks the producer to signal it at its next publish.
  * Returns 0 when armed (wait for the fd), 1 if something can be read now
- * (do not wait; on Windows also, after sleeping at most 1 ms, while the
- * producer has not yet published since the first consumer of its channel
- * waited: until then it cannot promise the signal, docs/PROTOCOL.md
- * §3.7a), -RILL_ECLOSED or -RILL_EDEAD (nothing left to read and the
+ * (do not wait; on Windows also, after a sleep of at most 1 ms, or one
+ * timer tick, 15.6 ms by default, while the producer has not published
+ * since the first consumer of its channel waited: until then it cannot
+ * promise the signal, docs/PROTOCOL.md §3.7a), -RILL_ECLOSED or -RILL_EDEAD (nothing left to read and the
  * producer left or died), -RILL_EINVAL if rill_consumer_fd() was not
  * called.  The producer's death does not make the fd readable: an event
  * loop notices it when it arms again, so arm at least every so often (the

@@ -141,10 +141,6 @@ int rill__send_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig, u
 int rill__send_wait_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig,
                         uint16_t uctl, uint64_t timeout_ns);
 
-/* A LAZY producer that a consumer asked to fence: sets FENCING, wakes
- * everyone, and fences after every publish from now on (§3.7a). */
-void rill__fence_start(rill_producer *p);
-
 /* The wake-up slow path: runs when arm_gen moved (a consumer parked or
  * armed its fd since the last look), or with FORCE when the producer
  * leaves. */

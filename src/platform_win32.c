@@ -192,9 +192,13 @@ static wchar_t *wide_path(const char *s) {
   if (!wcsncmp(w, L"\\\\?\\", 4) || !wcsncmp(w, L"\\\\.\\", 4)) return w;
   wchar_t *sep = wcsrchr(w, L'\\');
   const wchar_t *dir = L".", *name = w;
+  wchar_t root[4] = {w[0], L':', L'\\', 0};
   if (sep) {
     *sep = 0;
-    dir = sep == w ? L"\\" : w; /* "\\name": the drive's root */
+    dir = w;
+    if (sep == w) dir = L"\\"; /* "\\name": the current drive's root */
+    else if (sep == w + 2 && w[1] == L':') dir = root; /* "C:\\name": C:'s root, not
+                                                        * C:'s current directory */
     name = sep + 1;
   }
   wchar_t drive[3] = {w[0], L':', 0};
@@ -1462,7 +1466,15 @@ int rill__fifo_reader(int rfd, const char *path, uint32_t mode, int *fd) {
   HANDLE h = CreateEventW(&sa, TRUE, FALSE, name);
   DWORD e = GetLastError();
   LocalFree(sd);
-  if (!h) return win_err(e);
+  if (!h) {
+    /* A named object of another kind holds the name (made to stop our
+     * wake-ups): refused as a file that is not a FIFO is on Linux. */
+    if (e == ERROR_INVALID_HANDLE) {
+      rill__os_error = (int)e;
+      return -RILL_EACCES;
+    }
+    return win_err(e);
+  }
   if (e == ERROR_ALREADY_EXISTS) {
     /* Adopted only if it is ours: another user's event, planted to steal
      * the wake-ups, is refused (as a FIFO on Linux). */

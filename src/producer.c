@@ -175,14 +175,9 @@ static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
   /* Acquire: pairs with the consumer's seq_cst bump of arm_gen, after its
    * stores of park / fd_gen that rill__wake_consumers() reads. */
   uint32_t g = atomic_load_explicit(p->arm_gen, memory_order_acquire);
+  /* A LAZY producer learns of a request to fence there too: a consumer
+   * sets fence_req before it bumps arm_gen (docs/PROTOCOL.md §3.7a). */
   if (__builtin_expect(g != p->arm_seen, 0)) rill__wake_consumers(p, g, 0);
-  /* A LAZY producer, not fencing yet: has a consumer that sleeps asked?
-   * fence_req shares arm_gen's cache line, so this load costs nothing
-   * more.  Relaxed: a request we miss now (the store-load order is what
-   * we do not pay for) is seen at a later publish, and until we set
-   * FENCING the consumer that made it sleeps at most 1 ms at a time. */
-  if (__builtin_expect(p->lazy, 0) && atomic_load_explicit(p->fence_req, memory_order_relaxed))
-    rill__fence_start(p);
 }
 
 /* Where a payload of NEED chunks goes: the next free chunk, or the ring's

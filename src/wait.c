@@ -25,6 +25,21 @@ static void fifo_signal(rill_producer *p, uint32_t i, uint32_t gen) {
 
 void rill__wake_consumers(rill_producer *p, uint32_t gen, int force) {
   rill_prod_page *pp = p->prod;
+  /* A LAZY producer, not fencing yet: did the consumer that moved arm_gen
+   * ask us to (docs/PROTOCOL.md §3.7a)?  Relaxed: it stored fence_req
+   * before its bump, which our acquire load of arm_gen saw. */
+  if (__builtin_expect(p->lazy, 0) && atomic_load_explicit(p->fence_req, memory_order_relaxed)) {
+    p->lazy = 0;
+    p->fence_each = 1;
+    /* Sequentially consistent RMW: a full barrier.  Every descriptor we
+     * published is visible before FENCING is, so a consumer whose acquire
+     * load of flags sees FENCING sees them (pairs with prod_flags()); every
+     * later publish is followed by our fence.  Consumers that parked or
+     * armed before could not rely on us: the path below runs forced, as at
+     * leave. */
+    atomic_fetch_or_explicit(&pp->flags, RILL_PROD_F_FENCING, memory_order_seq_cst);
+    force = 1;
+  }
   p->arm_seen = gen;
   p->wakes++;
   atomic_store_explicit(&pp->wakes, p->wakes, memory_order_relaxed);
@@ -45,19 +60,6 @@ void rill__wake_consumers(rill_producer *p, uint32_t gen, int force) {
     fifo_signal(p, i, atomic_load_explicit(&k->gen, memory_order_relaxed));
   }
   if (parked) rill__unpark(&pp->wake);
-}
-
-void rill__fence_start(rill_producer *p) {
-  p->lazy = 0;
-  p->fence_each = 1;
-  /* Sequentially consistent RMW: a full barrier.  Every descriptor we
-   * published is visible before FENCING is, so a consumer whose acquire
-   * load of flags sees FENCING sees them (pairs with that load in
-   * arm_barrier()); every later publish is followed by our fence. */
-  atomic_fetch_or_explicit(&p->prod->flags, RILL_PROD_F_FENCING, memory_order_seq_cst);
-  /* Consumers that parked or armed before could not rely on us: wake
-   * them all, as at leave. */
-  rill__wake_consumers(p, atomic_load_explicit(p->arm_gen, memory_order_acquire), 1);
 }
 
 /* ---- producer side: waiting for credit --------------------------------- */
@@ -175,35 +177,37 @@ int rill_consumer_producer(rill_consumer *c) {
   return (int)rill__liveness(c->fd, c->prod_lock_off, st == RILL_PROD_JOINED);
 }
 
+/* 1 if FLAGS (the producer's, loaded with acquire) are LAZY without
+ * FENCING (docs/PROTOCOL.md §3.7a): the producer runs no fence after its
+ * publishes, so a consumer about to park or arm cannot rely on a wake-up.
+ * Then asks it to fence: sets fence_req, before the caller's seq_cst bump
+ * of arm_gen (the producer looks at fence_req when it sees the bump, in
+ * rill__wake_consumers()).  Seq_cst RMW, once only: the line is the one
+ * the producer loads arm_gen from on every publish. */
+static int lazy_ask(rill_consumer *c, uint32_t flags) {
+  if ((flags & (RILL_PROD_F_LAZY | RILL_PROD_F_FENCING)) != RILL_PROD_F_LAZY) return 0;
+  if (!atomic_load_explicit(&c->wait->fence_req, memory_order_relaxed))
+    atomic_fetch_or_explicit(&c->wait->fence_req, 1, memory_order_seq_cst);
+  return 1;
+}
+
 /* The full barrier between a consumer's bump of arm_gen and its next look
- * at the ring (docs/PROTOCOL.md §3.7), for the producer's FLAGS (loaded
- * with acquire).  With ASYM the heavy barrier is it (the syscall is a full
- * barrier for its caller too, and makes the producer's threads pass one);
- * without, a seq_cst fence, which pairs with the producer's seq_cst fence
- * between its seq store and its load of arm_gen in publish() (producer.c).
- * The RMW alone is not enough in C11: nothing orders it before a later
- * acquire load of another word (ARMv8.3 compilers emit LDAPR for that
- * load, which may pass the RMW's store).  A LAZY producer that is not
- * FENCING runs no such fence (§3.7a): ask it to, and report that a
- * wake-up cannot be relied on.  Returns 0, 1 (LAZY, not fencing yet:
- * sleep at most 1 ms), or the heavy barrier's error. */
-static int arm_barrier(rill_consumer *c, uint32_t flags) {
+ * at the ring (docs/PROTOCOL.md §3.7), for the producer's FLAGS.  With
+ * ASYM the heavy barrier is it (the syscall is a full barrier for its
+ * caller too, and makes the producer's threads pass one); without, a
+ * seq_cst fence, which pairs with the producer's seq_cst fence between its
+ * seq store and its load of arm_gen in publish() (producer.c).  The RMW
+ * alone is not enough in C11: nothing orders it before a later acquire
+ * load of another word (ARMv8.3 compilers emit LDAPR for that load, which
+ * may pass the RMW's store).  Returns 0 or the heavy barrier's error. */
+static int arm_barrier(uint32_t flags) {
   if (flags & RILL_PROD_F_ASYM) return rill__heavy_barrier();
-  if ((flags & (RILL_PROD_F_LAZY | RILL_PROD_F_FENCING)) == RILL_PROD_F_LAZY) {
-    /* Sequentially consistent RMW: the producer's load of fence_req after
-     * a later publish sees it (its relaxed load in publish(); the acquire
-     * one at its join).  Once only: the line is the one the producer
-     * loads arm_gen from on every publish. */
-    if (!atomic_load_explicit(&c->wait->fence_req, memory_order_relaxed))
-      atomic_fetch_or_explicit(&c->wait->fence_req, 1, memory_order_seq_cst);
-    return 1;
-  }
   atomic_thread_fence(memory_order_seq_cst);
   return 0;
 }
 
 /* The producer's flags, read with acquire: pairs with its seq_cst RMW that
- * sets FENCING (rill__fence_start()), after which every descriptor it
+ * sets FENCING (rill__wake_consumers()), after which every descriptor it
  * published before is visible to our polls. */
 static uint32_t prod_flags(const rill_consumer *c) {
   return atomic_load_explicit(&c->prod->flags, memory_order_acquire);
@@ -241,13 +245,14 @@ static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, vo
      * rill__wake_consumers() and rill_producer_join(); read before flags. */
     uint32_t w = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
     uint32_t flags = prod_flags(c);
+    int unsure = lazy_ask(c, flags);
     atomic_store_explicit(&c->cur->park, 1, memory_order_relaxed);
     /* Sequentially consistent: the producer's acquire load of arm_gen in
-     * publish() sees park with the bump.  Then the heavy barrier: the
-     * producer's last seq store is visible to the poll below, or its next
-     * load of arm_gen sees our bump and it wakes us. */
+     * publish() sees park (and fence_req) with the bump.  Then the heavy
+     * barrier: the producer's last seq store is visible to the poll below,
+     * or its next load of arm_gen sees our bump and it wakes us. */
     atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
-    if (arm_barrier(c, flags)) slice = slice < MS ? slice : MS; /* cannot be sure: nap briefly */
+    if (arm_barrier(flags) || unsure) slice = slice < MS ? slice : MS; /* cannot be sure: nap briefly */
     rc = try(c, ctx);
     if (rc != -RILL_EAGAIN) {
       atomic_store_explicit(&c->cur->park, 0, memory_order_relaxed);
@@ -347,15 +352,16 @@ int rill_consumer_arm(rill_consumer *c) {
    * it); read before flags. */
   uint32_t w = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
   uint32_t flags = prod_flags(c);
+  int unsure = lazy_ask(c, flags);
   rill_cursor *k = c->cur;
   atomic_store_explicit(&k->fd_gen, atomic_load_explicit(&k->fd_gen, memory_order_relaxed) + 1,
                         memory_order_relaxed);
   /* As in cons_wait(): the producer sees fd_gen with the bump, and after
    * the heavy barrier either we see its publish or it sees our bump. */
   atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
-  int rc = arm_barrier(c, flags);
-  if (rc < 0) return rc;
-  if (rc > 0) {
+  int rc = arm_barrier(flags);
+  if (rc) return rc;
+  if (unsure) {
     /* A LAZY producer that does not fence yet (§3.7a) may not signal the
      * fd: sleep at most 1 ms (its first publish from now on wakes us: it
      * sets FENCING and runs the wake-up path forced), then say "look". */
@@ -412,13 +418,12 @@ int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
       addrs[i] = &c->prod->wake;
       uint32_t flags = prod_flags(c);
       asym |= (flags & RILL_PROD_F_ASYM) != 0;
+      unsure |= lazy_ask(c, flags); /* then nap (§3.7a) */
       atomic_store_explicit(&c->cur->park, 1, memory_order_relaxed);
       /* Sequentially consistent, as in cons_wait(). */
       atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
-      /* A LAZY producer not fencing yet: ask it, and nap (§3.7a). */
-      if (!(flags & RILL_PROD_F_ASYM) && arm_barrier(c, flags) > 0) unsure = 1;
     }
-    if (arm_barrier(cs[0], asym ? RILL_PROD_F_ASYM : 0) || unsure) slice = slice < MS ? slice : MS;
+    if (arm_barrier(asym ? RILL_PROD_F_ASYM : 0) || unsure) slice = slice < MS ? slice : MS;
     for (uint32_t i = 0; i < n && found < 0; i++)
       if (ready(cs[i])) found = (int)i;
     if (found < 0) {

@@ -13,10 +13,13 @@
 
 #include "internal.h"
 
-#define ROUNDS 40
+#define ROUNDS 40  /* wake-ups checked one by one */
+#define RACES 2000 /* then published as soon as the sleeper took the last */
+#define SLOW_NS (45ull * 1000000ull) /* a lost wake-up waits out 50 ms */
 
 typedef struct shared {
-  _Atomic uint32_t got; /* messages the sleeper received */
+  _Atomic uint32_t got;  /* messages the sleeper received */
+  _Atomic uint32_t slow; /* of the RACES, waits of SLOW_NS or more */
 } shared;
 
 static uint32_t flags_of(rill_producer *p) {
@@ -37,10 +40,12 @@ static void sleeper(void *arg) {
   rill_region *r = tu_region_open("lz");
   rill_consumer *c;
   CHECK_OK(rill_consumer_join(r, "sl", RILL_RELIABLE, &c));
-  for (uint64_t i = 0; i < ROUNDS; i++) {
+  for (uint64_t i = 0; i < ROUNDS + RACES; i++) {
     uint64_t v = ~0ull;
     rill_meta m;
+    uint64_t t0 = tu_ns();
     CHECK_RC(rill_recv_wait(c, &v, sizeof v, &m, 20ull * 1000000000ull), sizeof v);
+    if (i >= ROUNDS && tu_ns() - t0 >= SLOW_NS) atomic_fetch_add(&x->slow, 1);
     CHECK_EQ(v, i);
     CHECK_EQ(m.sig, i);
     /* Release: the parent reads it with acquire before looking at our
@@ -114,9 +119,21 @@ static void t_sleeper(rill_region *r) {
     send_u64(p, i);
     CHECK_EQ(p->wakes, wakes + 1);
   }
+  /* Then the race itself: publish the moment the sleeper has taken the
+   * last message, while it spins, parks or is about to.  A lost wake-up
+   * would leave it asleep until its 50 ms slice ends; a loaded machine
+   * may make a few waits that slow without losing anything. */
+  for (uint64_t i = ROUNDS; i < ROUNDS + RACES; i++) {
+    spins = 0;
+    while (atomic_load_explicit(&x->got, memory_order_acquire) < i) tu_relax(&spins);
+    send_u64(p, i);
+  }
   tu_wait(kid);
+  uint32_t slow = atomic_load(&x->slow);
+  CHECKF(slow <= 3 + RACES / 100, "%u of %d waits took 45 ms or more", slow, RACES);
   CHECK_OK(rill_producer_leave(p));
-  printf("  sleeper: asked, fenced from the next publish, %d wake-ups none lost\n", ROUNDS);
+  printf("  sleeper: asked, fenced from the next publish, %d wake-ups none lost; "
+         "%d racing publishes, %u slow waits\n", ROUNDS, RACES, slow);
 }
 
 /* Arming before the producer fences says "look" (after a nap of at most

@@ -293,6 +293,24 @@ int main(int argc, char **argv) {
   CHECK(strstr(rill__dir(NULL), "rill") != NULL || getenv("RILL_DIR") != NULL);
   CHECK(rill__random() != rill__random());
 
+  /* A path in a drive's root is in that root, not in the drive's current
+   * directory (which "C:" alone names): made with the current directory
+   * elsewhere on C:. */
+  {
+    char here[MAX_PATH], rootf[64], wrong[64];
+    CHECK(GetCurrentDirectoryA(sizeof here, here) > 0);
+    CHECK(SetCurrentDirectoryA("C:\\windows"));
+    snprintf(rootf, sizeof rootf, "C:\\rill-root-%lu", (unsigned long)GetCurrentProcessId());
+    snprintf(wrong, sizeof wrong, "C:\\windows\\rill-root-%lu", (unsigned long)GetCurrentProcessId());
+    int fr;
+    CHECK_RC(rill__file_create(rootf, 4096, 0600, &fr), 0);
+    rill__file_close(fr);
+    CHECK(GetFileAttributesA(rootf) != INVALID_FILE_ATTRIBUTES);
+    CHECK(GetFileAttributesA(wrong) == INVALID_FILE_ATTRIBUTES);
+    CHECK_RC(rill__file_unlink(rootf), 0);
+    CHECK(SetCurrentDirectoryA(here));
+  }
+
   /* nothing is left in the directory (the watchdog removes it) */
   CHECK_EQ(tu_dir_entries(dir), 0);
   return tu_pass("files, locks, mappings, parking across threads and processes, the event, "
