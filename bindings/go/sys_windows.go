@@ -200,6 +200,20 @@ func processUid() uint32 {
 // objects (PROTOCOL.md §5): the creating user has GENERIC_ALL; a mode with
 // group or other bits adds Everyone, read, and write if a write bit is set.
 func securityFor(mode uint32) (*windows.SecurityAttributes, error) {
+	return security(mode, false)
+}
+
+// objectSecurityFor is securityFor for a wait object (a semaphore, an
+// event, the count section): who may read it may also wait on it
+// (SYNCHRONIZE), as the C library's sd_make(mode, 1) says.
+func objectSecurityFor(mode uint32) (*windows.SecurityAttributes, error) {
+	return security(mode, true)
+}
+
+// security is the DACL of PROTOCOL.md §5 for mode: the user, and Everyone
+// when mode has group or other bits (read, and write if a write bit is
+// set; and waiting, for an object).
+func security(mode uint32, object bool) (*windows.SecurityAttributes, error) {
 	sid, err := userSid()
 	if err != nil {
 		return nil, errnoErr(err)
@@ -209,11 +223,15 @@ func securityFor(mode uint32) (*windows.SecurityAttributes, error) {
 	// administrator, and owner checks (a file's uid, an adopted event's)
 	// would not find the user's RID.
 	sddl := "O:" + sid.String() + "D:P(A;;GA;;;" + sid.String() + ")"
-	switch {
-	case mode&0o022 != 0:
-		sddl += "(A;;GRGW;;;WD)"
-	case mode&0o044 != 0:
-		sddl += "(A;;GR;;;WD)"
+	if mode&0o077 != 0 {
+		other := "GR"
+		if mode&0o022 != 0 {
+			other += "GW"
+		}
+		if object {
+			other += "GX"
+		}
+		sddl += "(A;;" + other + ";;;WD)"
 	}
 	sd, err := windows.SecurityDescriptorFromString(sddl)
 	if err != nil {
@@ -880,7 +898,7 @@ func (t *regionTag) set(key string, mode uint32) {
 
 func (t *regionTag) security() (*windows.SecurityAttributes, error) {
 	if t.sa == nil {
-		sa, err := securityFor(t.mode)
+		sa, err := objectSecurityFor(t.mode)
 		if err != nil {
 			return nil, err
 		}
@@ -1212,7 +1230,7 @@ func fifoReader(rfd int, path string, mode uint32) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	sa, err := securityFor(mode)
+	sa, err := objectSecurityFor(mode)
 	if err != nil {
 		return -1, err
 	}
