@@ -1001,6 +1001,20 @@ static inline void tu_watchdog_main(const char *hv, const char *pidv, const char
   ExitProcess(0);
 }
 
+/* CreateProcessA of EXE with the command line CMD (handles inherited),
+ * FLAGS as given.  Wine's server, busy with many processes on a loaded
+ * machine, now and then fails a start with ERROR_INTERNAL_ERROR (1359)
+ * that the next attempt does not: up to 5 attempts then, 10 ms apart.
+ * Any other failure is returned at once.  TRUE if started. */
+static inline BOOL tu_create_process(const char *exe, char *cmd, DWORD flags, STARTUPINFOA *si,
+                                     PROCESS_INFORMATION *pi) {
+  for (int attempt = 1;; attempt++) {
+    if (CreateProcessA(exe, cmd, NULL, NULL, TRUE, flags, NULL, NULL, si, pi)) return TRUE;
+    if (GetLastError() != ERROR_INTERNAL_ERROR || attempt == 5) return FALSE;
+    Sleep(10);
+  }
+}
+
 static inline void tu_watchdog_start(unsigned seconds) {
   HANDLE self;
   CHECK(DuplicateHandle(GetCurrentProcess(), GetCurrentProcess(), GetCurrentProcess(), &self,
@@ -1014,8 +1028,8 @@ static inline void tu_watchdog_start(unsigned seconds) {
   memset(&si, 0, sizeof si);
   si.cb = sizeof si;
   PROCESS_INFORMATION pi;
-  CHECKF(CreateProcessA(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi),
-         "CreateProcess (watchdog): error %lu", (unsigned long)GetLastError());
+  CHECKF(tu_create_process(exe, cmd, 0, &si, &pi), "CreateProcess (watchdog): error %lu",
+         (unsigned long)GetLastError());
   CloseHandle(pi.hThread);
   tu_g.wd_h = pi.hProcess;
   CloseHandle(self);
@@ -1349,8 +1363,8 @@ static inline tu_pid tu_spawn(const char *what, void (*fn)(void *), void *arg) {
   memset(&si, 0, sizeof si);
   si.cb = sizeof si;
   PROCESS_INFORMATION pi;
-  CHECKF(CreateProcessA(exe, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, &pi),
-         "CreateProcess(%s): error %lu", cmd, (unsigned long)GetLastError());
+  CHECKF(tu_create_process(exe, cmd, CREATE_SUSPENDED, &si, &pi), "CreateProcess(%s): error %lu",
+         cmd, (unsigned long)GetLastError());
   if (!AssignProcessToJobObject(tu_g.job, pi.hProcess)) {
     DWORD e = GetLastError();
     TerminateProcess(pi.hProcess, 1);
