@@ -201,6 +201,29 @@ else()
   endif()
 endif()
 
+# ---- the Python binding (bindings/python): `make test` installs it with pip
+# into a virtual environment in the build directory (cmake/pyenv.cmake),
+# compiling librill's sources into its extension, and runs its tests there.
+set(RILL_PY_BINDING OFF)
+set(py_how "apt-get install python3 python3-venv python3-dev")
+if(NOT Python3_FOUND)
+  rill_component("Python binding" OFF "Python 3.8 or newer not found" "${py_how}" NEEDED_BY_TEST)
+else()
+  execute_process(COMMAND ${Python3_EXECUTABLE} -c
+    "import os, sys, sysconfig, venv, ensurepip; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"
+    RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+  if(rc EQUAL 0)
+    set(RILL_PY_BINDING ON)
+    set(RILL_PY_VENV ${PROJECT_BINARY_DIR}/py-venv)
+    rill_component("Python binding" ON
+                   "Python ${Python3_VERSION}, make test makes a venv (PyPI)" "")
+  else()
+    rill_component("Python binding" OFF
+                   "Python ${Python3_VERSION} cannot make a venv or lacks Python.h"
+                   "${py_how}" NEEDED_BY_TEST)
+  endif()
+endif()
+
 # ---- C++: the README's C++ quickstart, the FlatBuffers example
 include(CheckLanguage)
 check_language(CXX)

@@ -107,6 +107,28 @@ if(RILL_CLI_TESTS)
     "RILL_CLI=$<TARGET_FILE:rill_cli>;RILL_CLI_FIXTURE=$<TARGET_FILE:rill_cli_fixture>;PYTHONDONTWRITEBYTECODE=1")
 endif()
 
+# ---- the Python binding (bindings/python, pytest): pip installs it into a
+# venv of its own (cmake/pyenv.cmake), built in BUILD/python-build from the
+# sources of src/ and include/; its tests talk to rill_xpeer.
+if(RILL_PY_BINDING)
+  set(pydir ${PROJECT_SOURCE_DIR}/bindings/python)
+  file(GLOB py_deps CONFIGURE_DEPENDS ${pydir}/*.py ${pydir}/pyproject.toml ${pydir}/rill/*
+       ${PROJECT_SOURCE_DIR}/src/*.c ${PROJECT_SOURCE_DIR}/src/*.h ${PROJECT_SOURCE_DIR}/include/*.h)
+  add_custom_command(OUTPUT ${RILL_PY_VENV}/rill-package.stamp
+    COMMAND ${CMAKE_COMMAND} -DPYTHON=${Python3_EXECUTABLE} -DVENV=${RILL_PY_VENV}
+            -DREQUIREMENTS=${pydir}/tests/requirements.txt -DPACKAGE=${pydir}
+            -DPACKAGE_BUILD=${PROJECT_BINARY_DIR}/python-build
+            -P ${PROJECT_SOURCE_DIR}/cmake/pyenv.cmake
+    DEPENDS ${pydir}/tests/requirements.txt ${PROJECT_SOURCE_DIR}/cmake/pyenv.cmake ${py_deps}
+    COMMENT "bindings/python: pip install into ${RILL_PY_VENV} (PyPI)")
+  add_custom_target(rill_py_binding DEPENDS ${RILL_PY_VENV}/rill-package.stamp)
+  add_dependencies(rill_tests rill_py_binding)
+  add_test(NAME python_binding WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
+           COMMAND ${RILL_PY_VENV}/bin/python -m pytest -q -p no:cacheprovider ${pydir}/tests)
+  set_tests_properties(python_binding PROPERTIES TIMEOUT 300 ENVIRONMENT
+    "RILL_XPEER=$<TARGET_FILE:rill_xpeer>;RILL_REQUIRE_XPEER=1;PYTHONDONTWRITEBYTECODE=1")
+endif()
+
 # ---- the Go binding (bindings/go): gofmt and go vet, then go test -race,
 # whose cross-language tests run against this build's rill_xpeer.
 if(RILL_GO)

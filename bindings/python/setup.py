@@ -22,4 +22,12 @@ class BuildExt(build_ext):
         super().build_extension(ext)
 
 
-setup(cffi_modules=["rill_build.py:ffibuilder"], cmdclass={"build_ext": BuildExt})
+# $RILL_PY_BUILD_DIR (set by make test, cmake/pyenv.cmake): build there, not
+# in the source tree, so that two build directories do not share one
+options = {}
+if os.environ.get("RILL_PY_BUILD_DIR"):
+    b = os.environ["RILL_PY_BUILD_DIR"]
+    os.makedirs(b, exist_ok=True)
+    options = {"build": {"build_base": b}, "egg_info": {"egg_base": b}}
+
+setup(cffi_modules=["rill_build.py:ffibuilder"], cmdclass={"build_ext": BuildExt}, options=options)
