@@ -137,6 +137,36 @@ int rill_consumer_stats_get(rill_region *r, const char *name, uint32_t slot,
 int rill_latency_get(rill_region *r, const char *name, uint32_t slot, rill_latency *h);
 uint64_t rill_latency_bucket_ns(uint32_t i);
 uint64_t rill_latency_quantile(const rill_latency *h, double q);
+
+/* rill_rpc.h */
+#define RILL_RPC_MAX_LANES 31
+#define RILL_RPC_METHOD_MAX 8191
+typedef struct {
+  uint32_t lanes, depth, mtu, flags; uint64_t max_msg; ...;
+} rill_rpc_opts;
+typedef struct {
+  uint64_t id; uint16_t method; int32_t status; uint64_t size; ...;
+} rill_rpc_result;
+typedef struct rill_rpc_server rill_rpc_server;
+typedef struct rill_rpc_client rill_rpc_client;
+typedef int (*rill_rpc_handler)(void *arg, uint16_t method, const void *req, size_t n,
+                                void *resp, size_t cap, size_t *resp_n);
+extern "Python" int _rill_py_rpc_handler(void *, uint16_t, const void *, size_t, void *,
+                                         size_t, size_t *);
+int rill_rpc_service_create(rill_region *r, const char *name, const rill_rpc_opts *opts);
+int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
+                   rill_rpc_handler fn, void *arg, rill_rpc_server **out);
+int rill_rpc_server_stop(rill_rpc_server *s);
+int rill_rpc_connect(rill_region *r, const char *name, rill_rpc_client **out);
+int rill_rpc_close(rill_rpc_client *c);
+int rill_rpc_wait_server(rill_rpc_client *c, uint64_t timeout_ns);
+uint32_t rill_rpc_capacity(const rill_rpc_client *c);
+int rill_rpc_send(rill_rpc_client *c, uint16_t method, const void *req, size_t n,
+                  uint64_t *id);
+int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *res,
+                  uint64_t timeout_ns);
+int rill_rpc_call(rill_rpc_client *c, uint16_t method, const void *req, size_t n,
+                  void *resp, size_t cap, rill_rpc_result *res, uint64_t timeout_ns);
 """
 
 ffibuilder = FFI()

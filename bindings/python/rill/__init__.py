@@ -49,6 +49,7 @@ from ._errors import (  # noqa: F401
     error, strerror,
 )
 from ._rill import ffi, lib
+from . import rpc  # noqa: E402
 
 __all__ = [
     "Region", "Producer", "Consumer", "View", "Meta", "ChannelStats", "ConsumerStats",
@@ -57,7 +58,7 @@ __all__ = [
     "PEER_UNKNOWN", "Error", "Again", "Overrun", "InvalidArgument", "NoMemory", "NotFound",
     "NoDirectory", "Exists", "PermissionDenied", "NoSpace", "Busy", "Full", "BadRegion",
     "MessageTooLarge", "TimedOut", "IOFailure", "Closed", "Dead", "ServerDead",
-    "ServerLeft", "NoMethod", "TooManyWorkers", "strerror",
+    "ServerLeft", "NoMethod", "TooManyWorkers", "strerror", "rpc",
 ]
 
 __version__ = "0.3.0"
@@ -408,6 +409,28 @@ class Region:
         cs = ffi.new("rill_consumer_stats *")
         _check(lib.rill_consumer_stats_get(self._h(), _name(channel), slot, cs))
         return ConsumerStats(**_struct_dict(cs, ConsumerStats))
+
+    # ---- request/response (rill.rpc)
+
+    def create_service(self, name: Union[str, bytes], lanes: int = 0, depth: int = 0,
+                       mtu: int = 0, max_msg: int = 0) -> None:
+        """Creates request/response service NAME (0: the defaults, 4 lanes
+        of depth 1024, mtu 1024, max_msg 4 * mtu)."""
+        o = ffi.new("rill_rpc_opts *")
+        o.lanes, o.depth, o.mtu, o.max_msg = lanes, depth, mtu, max_msg
+        _check(lib.rill_rpc_service_create(self._h(), _name(name), o))
+
+    def serve(self, name: Union[str, bytes], handler: "rpc.Handler",
+              workers: int = 1) -> "rpc.Server":
+        """Serves NAME with HANDLER(method, request) -> response on WORKERS
+        threads (see rill.rpc)."""
+        return rpc.Server(self._h(), _name(name), handler, workers)
+
+    def rpc_connect(self, name: Union[str, bytes]) -> "rpc.Client":
+        """A client of service NAME (one lane of it)."""
+        n = _name(name)
+        st = self.channel_stats(n + b".q.0")
+        return rpc.Client(self._h(), n, st.max_msg)
 
     def latency(self, channel: Union[str, bytes], slot: int) -> Latency:
         """Latency samples of consumer SLOT of CHANNEL since it joined."""

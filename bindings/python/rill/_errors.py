@@ -34,8 +34,14 @@ class Error(OSError):
 
     code: int = 0
     os_errno: int = 0
+    _default_code: int = lib.RILL_EIO
 
-    def __init__(self, code: int, message: Optional[str] = None, os_errno: int = 0) -> None:
+    def __init__(self, code: Optional[int] = None, message: Optional[str] = None,
+                 os_errno: int = 0) -> None:
+        """CODE: the positive RILL_E* code (default: the class's own, so
+        that ``raise rill.NoMethod()`` works)."""
+        if code is None:
+            code = self._default_code
         text = strerror(code)
         if message:
             text = f"{message}: {text}"
@@ -158,6 +164,10 @@ _CLASSES: Dict[int, Type[Error]] = {
     lib.RILL_EDEAD: Dead, lib.RILL_ESRVDEAD: ServerDead, lib.RILL_ESRVLEFT: ServerLeft,
     lib.RILL_ENOMETHOD: NoMethod, lib.RILL_EWORKERS: TooManyWorkers,
 }
+
+for _code, _cls in sorted(_CLASSES.items(), reverse=True):
+    _cls._default_code = _code  # the lowest code of a class that has several
+BadRegion._default_code = lib.RILL_ECORRUPT
 
 _POSIX: Dict[int, int] = {
     lib.RILL_EAGAIN: _errno.EAGAIN, lib.RILL_EINVAL: _errno.EINVAL,
