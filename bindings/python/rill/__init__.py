@@ -545,7 +545,6 @@ class Producer(_Endpoint):
             else:
                 rc = _wait(lambda ns: lib.rill_reserve_wait(h, n, out, ns), timeout)
             _check(rc)
-            self._reserved = n
             return self._export(out[0], n, readonly=False)
 
     def commit(self, n: int, sig: int = 0, ctl: int = CTL_MSG) -> None:

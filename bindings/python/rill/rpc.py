@@ -149,7 +149,7 @@ class Client:
 
     def wait_server(self, timeout: Optional[float] = None) -> None:
         """Waits until a live server serves this client's lane."""
-        from . import _ns, _wait
+        from . import _wait
         h = self._h()
         rc = _wait(lambda ns: lib.rill_rpc_wait_server(h, ns), timeout)
         if rc < 0:
