@@ -179,4 +179,6 @@ if(RILL_CXX)
                                             ENVIRONMENT "${RILL_TSAN_ENV};RILL_XPEER=$<TARGET_FILE:rill_xpeer>")
   endforeach()
   add_dependencies(test_cpp_xpeer rill_xpeer)
+  add_test(NAME cpp_no_copy COMMAND sh ${PROJECT_SOURCE_DIR}/tests/cpp/no_copy.sh
+           ${CMAKE_CXX_COMPILER} ${PROJECT_SOURCE_DIR}/include)
 endif()
