@@ -16,6 +16,9 @@ SANITIZE ?=
 CC ?= cc
 comma := ,
 BUILD ?= build$(if $(filter-out cc,$(notdir $(CC))),-$(notdir $(CC)))$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
+# the C++ compiler that goes with CC: clang++ beside clang (make test
+# CC=clang builds the C++ tests with clang++ too), else CMake's default
+CXX_FOR_CC := $(if $(findstring clang,$(notdir $(CC))),$(dir $(CC))$(subst clang,clang++,$(notdir $(CC))))
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 # where make bench writes (git-ignored); bench/reference holds the results
@@ -28,7 +31,8 @@ RESULTS ?= bench/results
 all: build
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DRILL_SANITIZE=$(SANITIZE)
+	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DRILL_SANITIZE=$(SANITIZE) \
+	  $(if $(CXX_FOR_CC),-DCMAKE_CXX_COMPILER=$(patsubst ./%,%,$(CXX_FOR_CC)))
 
 configure: $(BUILD)/CMakeCache.txt
 

@@ -186,3 +186,21 @@ endif()
 add_test(NAME build_configure COMMAND sh ${PROJECT_SOURCE_DIR}/tests/build/configure.sh
          ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/configure-test)
 set_tests_properties(build_configure PROPERTIES TIMEOUT 300)
+
+# ---- the C++ API (include/rill.hpp): every tests/cpp/test_*.cpp is one
+# program and one test; no_copy.sh checks that copying the handles does
+# not compile
+if(RILL_CXX)
+  file(GLOB RILL_CPP_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/cpp/test_*.cpp)
+  foreach(src ${RILL_CPP_TESTS})
+    get_filename_component(name ${src} NAME_WE)
+    rill_test_program(${name} ${src})
+    target_link_libraries(${name} PRIVATE pthread)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                                            ENVIRONMENT "${RILL_TSAN_ENV};RILL_XPEER=$<TARGET_FILE:rill_xpeer>")
+  endforeach()
+  add_dependencies(test_cpp_xpeer rill_xpeer)
+  add_test(NAME cpp_no_copy COMMAND sh ${PROJECT_SOURCE_DIR}/tests/cpp/no_copy.sh
+           ${CMAKE_CXX_COMPILER} ${PROJECT_SOURCE_DIR}/include)
+endif()

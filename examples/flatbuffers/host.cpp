@@ -5,15 +5,15 @@
 //
 // It starts the Go guest PATH, which waits for its region to appear, makes
 // that private region holding the service "calc" (one lane whose messages
-// fit one fragment), waits until the guest serves (rill_rpc_wait_server:
+// fit one fragment), waits until the guest serves (rpc_client::wait_server:
 // no output of the guest is parsed for it), and makes N Compute calls
-// with W in flight.  Each request is a calc.Request that a
-// FlatBufferBuilder builds directly in the space reserved in the request
-// ring (rill_rpc_reserve); FlatBuffers builds backwards, so the finished
+// with W in flight, through rill.hpp (the C++ API).  Each request is a
+// calc.Request that a FlatBufferBuilder builds directly in the space reserved in the request
+// ring (rpc_client::reserve); FlatBuffers builds backwards, so the finished
 // buffer lies at the tail of that space and is sent from there
-// (rill_rpc_commit).  The guest reads it in place and builds its
+// (rpc_client::commit).  The guest reads it in place and builds its
 // calc.Response in the response ring; the host verifies it and reads it in
-// place (rill_rpc_poll).  No payload is copied on either side.  The request
+// place (rpc_client::poll).  No payload is copied on either side.  The request
 // id is the descriptor's sig, not part of the message.
 //
 // Every answer is checked (id, result, count, label); the exit status is 0
@@ -23,7 +23,7 @@
 // Windows build's tests): only the guest process is handled differently
 // (the Guest functions below), and there the guest is stopped by closing
 // its standard input (-eof) rather than by SIGTERM.
-#include <rill_rpc.h>
+#include <rill.hpp>
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -53,7 +53,8 @@ namespace {
 
 constexpr uint16_t kCompute = 1;
 constexpr size_t kMsg = 1024;      // mtu and largest message of the service
-constexpr uint64_t kSec = 1000000000ull;
+
+using namespace std::chrono_literals;
 
 // Hands a FlatBufferBuilder the space reserved in the ring, once per
 // reservation.  Should a request outgrow it, the builder gets heap memory
@@ -107,19 +108,19 @@ struct State {
   uint64_t done = 0, bad = 0;
 };
 
-void on_done(void *arg, const rill_rpc_result *res, const void *data) {
-  State *st = static_cast<State *>(arg);
-  const Expect &e = st->want[res->id % st->want.size()];
+void on_done(State *st, const rill::rpc_reply &res) {
+  const Expect &e = st->want[res.id % st->want.size()];
   st->done++;
-  if (res->status || res->id != e.id) {
-    fprintf(stderr, "call %llu: status %d\n", (unsigned long long)res->id, res->status);
+  if (res.status || res.id != e.id) {
+    fprintf(stderr, "call %llu: status %d\n", (unsigned long long)res.id, res.status);
     st->bad++;
     return;
   }
   // The guest is another program: verify before reading in place.
-  flatbuffers::Verifier v(static_cast<const uint8_t *>(data), res->size);
+  const uint8_t *data = reinterpret_cast<const uint8_t *>(res.data.data());
+  flatbuffers::Verifier v(data, res.data.size());
   if (!v.VerifyBuffer<calc::Response>(nullptr)) {
-    fprintf(stderr, "call %llu: the response does not verify\n", (unsigned long long)res->id);
+    fprintf(stderr, "call %llu: the response does not verify\n", (unsigned long long)res.id);
     st->bad++;
     return;
   }
@@ -127,7 +128,7 @@ void on_done(void *arg, const rill_rpc_result *res, const void *data) {
   bool same = r->count() == e.count && r->label() && r->label()->str() == e.label &&
               (r->result() == e.result || (std::isinf(e.result) && std::isinf(r->result())));
   if (!same) {
-    fprintf(stderr, "call %llu: wrong answer %g/%u (want %g/%u)\n", (unsigned long long)res->id,
+    fprintf(stderr, "call %llu: wrong answer %g/%u (want %g/%u)\n", (unsigned long long)res.id,
             r->result(), r->count(), e.result, e.count);
     st->bad++;
   }
@@ -139,8 +140,8 @@ uint64_t now_ns() {
       .count();
 }
 
-int fail(const char *what, int rc) {
-  fprintf(stderr, "rill_fbhost: %s: %s\n", what, rill_strerror(rc));
+int fail(const char *what, std::error_code ec) {
+  fprintf(stderr, "rill_fbhost: %s: %s\n", what, ec.message().c_str());
   return 1;
 }
 
@@ -296,13 +297,13 @@ void remove_private_dir(const char *dir) { rmdir(dir); }
 
 // Waits until the guest serves the client's lane, at most 30 s: 0, or 1
 // (said why) if it did not or exited first.
-int await_guest(rill_rpc_client *c, const Guest &g) {
+int await_guest(rill::rpc_client &c, const Guest &g) {
   for (int i = 0; i < 300; i++) {
     // Asleep until the guest's worker joins the lane; the slices only look
     // after the guest process (one that died joins nothing).
-    int rc = rill_rpc_wait_server(c, kSec / 10);
-    if (rc == 0) return 0;
-    if (rc != -RILL_ETIMEDOUT) return fail("wait for the guest", rc);
+    auto rc = c.wait_server(100ms);
+    if (rc) return 0;
+    if (rc.error() != rill::errc::timed_out) return fail("wait for the guest", rc.error());
     if (guest_exited(g)) {
       fprintf(stderr, "rill_fbhost: the guest exited before serving\n");
       return 1;
@@ -331,13 +332,13 @@ int stop_guest(Guest *g) {
   return 0;
 }
 
-int run(rill_rpc_client *c, uint64_t calls, uint32_t inflight) {
+int run(rill::rpc_client &c, uint64_t calls, uint32_t inflight) {
   State st;
   st.want.resize(inflight);
   RingSpace ring;
   flatbuffers::FlatBufferBuilder fbb(kMsg, &ring, false);
   std::vector<double> vals;
-  uint64_t sent = 0, in_place = 0, t0 = now_ns(), deadline = t0 + 60 * kSec;
+  uint64_t sent = 0, in_place = 0, t0 = now_ns(), deadline = t0 + 60000000000ull;
   while (st.done < calls) {
     if (now_ns() > deadline) {
       fprintf(stderr, "rill_fbhost: only %llu of %llu answers in 60 s\n",
@@ -345,14 +346,13 @@ int run(rill_rpc_client *c, uint64_t calls, uint32_t inflight) {
       return 1;
     }
     while (sent < calls && sent - st.done < inflight) {
-      void *space;
-      int rc = rill_rpc_reserve(c, kMsg, &space);
-      if (rc == -RILL_EAGAIN) break;
-      if (rc) return fail("reserve", rc);
+      auto space = c.reserve(kMsg);
+      if (space.error() == rill::errc::again) break;
+      if (!space) return fail("reserve", space.error());
       calc::Op op;
       Expect e = make_call(sent, vals, op);
       fbb.Reset();  // gives back the last space, takes the new one
-      ring.give(static_cast<uint8_t *>(space), kMsg);
+      ring.give(reinterpret_cast<uint8_t *>(space->data()), space->size());
       auto label = fbb.CreateString(e.label);
       auto values = fbb.CreateVector(vals);
       auto req = calc::CreateRequest(fbb, op, values, label);
@@ -367,30 +367,32 @@ int run(rill_rpc_client *c, uint64_t calls, uint32_t inflight) {
         return 1;
       }
       in_place++;
-      if ((rc = rill_rpc_commit(c, kCompute, at, fbb.GetSize(), &e.id))) return fail("commit", rc);
+      auto id = c.commit(kCompute, rill::const_bytes(static_cast<const void *>(at), fbb.GetSize()));
+      if (!id) return fail("commit", id.error());
+      e.id = *id;
       st.want[e.id % inflight] = e;
       sent++;
     }
     // Completions, read in place: no buffer, as every answer fits the mtu.
-    int rc = rill_rpc_poll(c, nullptr, 0, inflight, on_done, &st);
-    if (rc < 0) return fail("poll", rc);
+    auto rc = c.poll([&st](const rill::rpc_reply &res) { on_done(&st, res); }, inflight);
+    if (!rc) return fail("poll", rc.error());
   }
   double s = (double)(now_ns() - t0) / 1e9;
   // A malformed request gets an error answer; the guest goes on.
   uint8_t junk[64], resp[kMsg];
   memset(junk, 0xee, sizeof junk);
-  rill_rpc_result res{};
-  int rc = rill_rpc_call(c, kCompute, junk, sizeof junk, resp, sizeof resp, &res, 5 * kSec);
-  if (rc || res.status != -RILL_EINVAL) {
-    fprintf(stderr, "rill_fbhost: a malformed request got %s, status %d\n", rill_strerror(rc),
-            res.status);
+  auto res = c.call(kCompute, junk, resp, 5s);
+  if (!res || res->status_code() != rill::errc::inval) {
+    fprintf(stderr, "rill_fbhost: a malformed request got %s, status %d\n",
+            res.error().message().c_str(), res ? res->status : 0);
     return 1;
   }
   // A method the guest does not serve has its own answer.
-  rc = rill_rpc_call(c, kCompute + 1, junk, sizeof junk, resp, sizeof resp, &res, 5 * kSec);
-  if (rc || res.status != -RILL_ENOMETHOD) {
-    fprintf(stderr, "rill_fbhost: an unknown method got %s, status %d (%s)\n", rill_strerror(rc),
-            res.status, rill_strerror(res.status));
+  res = c.call(kCompute + 1, junk, resp, 5s);
+  if (!res || res->status_code() != rill::errc::no_method) {
+    fprintf(stderr, "rill_fbhost: an unknown method got %s, status %d (%s)\n",
+            res.error().message().c_str(), res ? res->status : 0,
+            res ? res->status_code().message().c_str() : "");
     return 1;
   }
   printf("rill_fbhost: %llu calls, %u in flight, %llu wrong, in %.3f s (%.0f calls/s); "
@@ -421,27 +423,29 @@ int main(int argc, char **argv) {
     perror("rill_fbhost: cannot make a private directory");
     return 1;
   }
-  rill_region_opts ro{};
+  rill::region_options ro{};
   ro.size = 16 << 20;
   ro.dir = dir.data();
-  rill_region *r = nullptr;
-  rill_rpc_client *c = nullptr;
-  Guest guest;
-  bool started = false;
-  int status = 1, rc;
-  rill_rpc_opts so{};
+  rill::rpc_options so{};
   so.lanes = 1, so.depth = 256, so.mtu = kMsg, so.max_msg = kMsg;
+  Guest guest;
+  int status = 1;
   // The guest first: it waits for the region and the service.
-  if (!(started = start_guest(guest_path, dir.data(), &guest)))
+  bool started = start_guest(guest_path, dir.data(), &guest);
+  if (!started) {
     fprintf(stderr, "rill_fbhost: the guest %s did not start\n", guest_path);
-  else if ((rc = rill_region_create("fbdemo", &ro, &r))) status = fail("create region", rc);
-  else if ((rc = rill_rpc_service_create(r, "calc", &so))) status = fail("create service", rc);
-  else if ((rc = rill_rpc_connect(r, "calc", &c))) status = fail("connect", rc);
-  else if (!await_guest(c, guest)) status = run(c, calls, inflight);
-  rill_rpc_close(c);
+  } else if (auto r = rill::region::create("fbdemo", ro); !r) {
+    status = fail("create region", r.error());
+  } else if (auto sv = r->create_service("calc", so); !sv) {
+    status = fail("create service", sv.error());
+  } else if (auto c = rill::rpc_client::connect(*r, "calc"); !c) {
+    status = fail("connect", c.error());
+  } else {
+    if (!await_guest(*c, guest)) status = run(*c, calls, inflight);
+    (void)c->close();  // before the guest stops
+  }  // the region is closed here
   if (started && stop_guest(&guest)) status = 1;
-  rill_region_close(r);
-  rill_region_unlink("fbdemo", dir.data());
+  (void)rill::region::unlink("fbdemo", dir.data());
   remove_private_dir(dir.data());
   return status;
 }
