@@ -24,6 +24,12 @@
 #ifndef RILL_HPP
 #define RILL_HPP
 
+#if !defined(_MSVC_LANG) && __cplusplus < 201703L
+#error "rill.hpp needs C++17 or later (-std=c++17)"
+#elif defined(_MSVC_LANG) && _MSVC_LANG < 201703L
+#error "rill.hpp needs C++17 or later (/std:c++17)"
+#endif
+
 #include "rill.h"
 #include "rill_rpc.h"
 

@@ -79,7 +79,9 @@ def run(src, build, scratch):
         print(f"== {where}", flush=True)
         if lang in ("c", "cpp"):
             cc = os.environ.get("CC", "cc") if lang == "c" else os.environ.get("CXX", "c++")
-            fl = flags("CFLAGS") if lang == "c" else flags("CXXFLAGS")
+            # rill.hpp is C++17: say so, as a user's build must (clang++
+            # before 16 defaults to C++14)
+            fl = flags("CFLAGS") if lang == "c" else flags("CXXFLAGS") + ["-std=c++17"]
             srcf = os.path.join(d, "main." + lang)
             exe = os.path.join(d, "main")
             open(srcf, "w").write(text)
