@@ -93,7 +93,10 @@ func TestRPCGo(t *testing.T) {
 	must(t, err)
 	defer c.Close()
 	var res RPCResult
-	if err := c.Call(1, nil, nil, &res, 10*time.Millisecond); err != nil {
+	// An empty request works (the bound is not a latency claim: on a
+	// loaded 2-core machine a round trip through two sleeping processes
+	// took more than the 10 ms this once allowed).
+	if err := c.Call(1, nil, nil, &res, 10*time.Second); err != nil {
 		t.Fatalf("empty echo: %v", err)
 	}
 }

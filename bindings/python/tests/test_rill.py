@@ -257,7 +257,8 @@ def test_stats_and_latency(region):
         assert cs.mode == rill.RELIABLE and cs.msgs == 200 and cs.lag == 0
         lat = region.latency("c", c.slot)
         assert lat.count > 0 and lat.count == sum(lat.buckets)
-        assert 0 < lat.quantile(0.5) <= lat.quantile(0.99) and lat.mean_ns > 0
+        # A sample may be 0 ns: taken in the clock tick it was stamped in.
+        assert 0 <= lat.quantile(0.5) <= lat.quantile(0.99) and lat.mean_ns >= 0
         assert (lat - lat).count == 0
         assert region.info().nobjects == 1
         assert c.producer_state() == rill.PEER_ALIVE
