@@ -48,19 +48,29 @@ func goTest(t *testing.T, f func()) {
 	}()
 }
 
+// lazyChannel is a region of size bytes with channel "c" (depth
+// descriptors of 64 bytes), a reliable consumer of it, and a LAZY producer
+// joined after the consumer.
+func lazyChannel(t *testing.T, size uint64, depth uint32) (*Region, *Consumer, *Producer) {
+	t.Helper()
+	lazyEnv(t)
+	r := testRegion(t, size)
+	must(t, r.CreateChannel("c", &ChannelOpts{Depth: depth, MTU: 64}))
+	c, err := r.JoinConsumer("c", Reliable)
+	must(t, err)
+	t.Cleanup(func() { c.Leave() })
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	return r, c, p
+}
+
 // A consumer that parks first on a LAZY producer asks it to fence; the
 // producer's next publish sets FENCING and wakes it at once; a producer
 // that joins later fences from its join.
 func TestLazyParkFirst(t *testing.T) {
-	lazyEnv(t)
-	r := testRegion(t, 1<<20)
-	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
-	c, err := r.JoinConsumer("c", Reliable)
-	must(t, err)
-	t.Cleanup(func() { c.Leave() })
+	r, c, p := lazyChannel(t, 1<<20, 8)
 	c.SetSpin(0)
-	p, err := r.JoinProducer("c")
-	must(t, err)
+	var err error
 	if f := prodFlags(p); f != prodFLazy {
 		t.Fatalf("flags at join %#x, want LAZY only", f)
 	}
@@ -210,14 +220,7 @@ func TestLazyPingPong(t *testing.T) {
 // Consumers that never sleep (Poll, and waits with a timeout of 0) never
 // ask: the producer publishes without fencing to the end.
 func TestLazyBusyPoll(t *testing.T) {
-	lazyEnv(t)
-	r := testRegion(t, 4<<20)
-	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 64, MTU: 64}))
-	c, err := r.JoinConsumer("c", Reliable)
-	must(t, err)
-	t.Cleanup(func() { c.Leave() })
-	p, err := r.JoinProducer("c")
-	must(t, err)
+	_, c, p := lazyChannel(t, 4<<20, 64)
 	n := scale(100000) / 10
 	done := make(chan error, 1)
 	goTest(t, func() {
@@ -266,14 +269,7 @@ func TestLazyBusyPoll(t *testing.T) {
 // "ready"; WaitReady keeps waiting until there is something.  Once the
 // producer fences, arming arms.
 func TestLazyArm(t *testing.T) {
-	lazyEnv(t)
-	r := testRegion(t, 1<<20)
-	must(t, r.CreateChannel("c", &ChannelOpts{Depth: 8, MTU: 64}))
-	c, err := r.JoinConsumer("c", Reliable)
-	must(t, err)
-	t.Cleanup(func() { c.Leave() })
-	p, err := r.JoinProducer("c")
-	must(t, err)
+	_, c, p := lazyChannel(t, 1<<20, 8)
 	if err := c.WaitReady(5 * time.Millisecond); err != ErrTimedOut {
 		t.Fatalf("WaitReady on an empty channel: %v", err)
 	}
