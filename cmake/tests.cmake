@@ -107,6 +107,22 @@ if(RILL_CLI_TESTS)
     "RILL_CLI=$<TARGET_FILE:rill_cli>;RILL_CLI_FIXTURE=$<TARGET_FILE:rill_cli_fixture>;PYTHONDONTWRITEBYTECODE=1")
 endif()
 
+# ---- the Go peer: the Go binding's test binary, which runs one peer
+# command when RILL_GO_PEER=1 is set (bindings/go/peer_test.go); the C++
+# and Python tests take it as $RILL_GOPEER, beside the C peer's $RILL_XPEER.
+set(RILL_GOPEER_ENV "")
+if(RILL_GO)
+  set(RILL_GOPEER ${PROJECT_BINARY_DIR}/rill_gopeer)
+  set(RILL_GOPEER_ENV "RILL_GOPEER=${RILL_GOPEER}")
+  file(GLOB gopeer_src CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/bindings/go/*.go ${PROJECT_SOURCE_DIR}/bindings/go/go.mod)
+  add_custom_command(OUTPUT ${RILL_GOPEER}
+                     COMMAND ${RILL_GO_EXE} test -c -o ${RILL_GOPEER} .
+                     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/bindings/go DEPENDS ${gopeer_src}
+                     COMMENT "go test -c rill_gopeer (the Go peer)")
+  add_custom_target(rill_gopeer DEPENDS ${RILL_GOPEER})
+  add_dependencies(rill_tests rill_gopeer)
+endif()
+
 # ---- the Python binding (bindings/python, pytest): pip installs it into a
 # venv of its own (cmake/pyenv.cmake), built in BUILD/python-build from the
 # sources of src/ and include/; its tests talk to rill_xpeer.
@@ -126,7 +142,7 @@ if(RILL_PY_BINDING)
   add_test(NAME python_binding WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
            COMMAND ${RILL_PY_VENV}/bin/python -m pytest -q -p no:cacheprovider ${pydir}/tests)
   set_tests_properties(python_binding PROPERTIES TIMEOUT 300 ENVIRONMENT
-    "RILL_XPEER=$<TARGET_FILE:rill_xpeer>;RILL_REQUIRE_XPEER=1;PYTHONDONTWRITEBYTECODE=1")
+    "RILL_XPEER=$<TARGET_FILE:rill_xpeer>;RILL_REQUIRE_XPEER=1;PYTHONDONTWRITEBYTECODE=1;${RILL_GOPEER_ENV}")
 endif()
 
 # ---- the Go binding (bindings/go): gofmt and go vet, then go test -race,
@@ -198,7 +214,7 @@ if(RILL_CXX)
     target_link_libraries(${name} PRIVATE pthread)
     add_test(NAME ${name} COMMAND ${name})
     set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
-                                            ENVIRONMENT "${RILL_TSAN_ENV};RILL_XPEER=$<TARGET_FILE:rill_xpeer>")
+                                            ENVIRONMENT "${RILL_TSAN_ENV};RILL_XPEER=$<TARGET_FILE:rill_xpeer>;${RILL_GOPEER_ENV}")
   endforeach()
   add_dependencies(test_cpp_xpeer rill_xpeer)
   add_test(NAME cpp_no_copy COMMAND sh ${PROJECT_SOURCE_DIR}/tests/cpp/no_copy.sh
