@@ -8,10 +8,18 @@ package rill
 //
 //	vector write|check FILE DIR
 //	produce DIR REGION CHAN COUNT SEED [SPIN_NS]
-//	consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow]
+//	consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]
 //	echo DIR REGION IN OUT COUNT SPIN_NS
 //	hold DIR REGION CHAN          (a reliable consumer that never reads)
 //	rpc-serve DIR REGION SERVICE WORKERS   (until stdin closes)
+//	rpc-call DIR REGION SERVICE COUNT
+//
+// As in the C peer, consume prints "ready" once joined and, with late,
+// waits for a line on stdin before its first receive (a lossy consumer is
+// then lapped for sure by a producer that sends more than the ring holds);
+// its options after the mode may come in any order.  rpc-call waits up to
+// 10 s for a server, then makes the calls of rpcCalls with the sizes of
+// the service's request channel SERVICE.q.0.
 //
 // Message streams are shared with the C peer (tests/vectors/README.md):
 //
@@ -21,6 +29,7 @@ package rill
 //	sig_i  = i;  payload byte j = (uint8)((h_i >> (8*(j&7))) + (j>>3))
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -294,8 +303,27 @@ func peerMain(a []string) error {
 		if a[6] == "lossy" {
 			mode = Lossy
 		}
+		spin, slow, late := uint64(20000), false, false
+		for _, o := range a[7:] {
+			switch o {
+			case "slow":
+				slow = true
+			case "late":
+				late = true
+			default:
+				spin = atou(o)
+			}
+		}
+		var gate chan struct{}
+		if late {
+			gate = make(chan struct{})
+			go func() {
+				bufio.NewReader(os.Stdin).ReadString('\n')
+				close(gate)
+			}()
+		}
 		got, lost, err := consumeStream(r, a[3], atou(a[4]), atou(a[5]), mode,
-			time.Duration(atouOr(optArg(a, 7), 20000)), optArg(a, 8) == "slow", nil, sayReady)
+			time.Duration(spin), slow, gate, sayReady)
 		if err == nil {
 			fmt.Printf("ok %d %d\n", got, lost)
 		}
@@ -316,6 +344,24 @@ func peerMain(a []string) error {
 		sayReady()
 		os.Stdin.Read(make([]byte, 1))
 		return c.Leave()
+	case "rpc-call":
+		st, err := r.Stats(a[3] + ".q.0")
+		if err != nil {
+			return err
+		}
+		c, err := r.Connect(a[3])
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := c.WaitServer(10 * time.Second); err != nil {
+			return fmt.Errorf("no server: %v", err)
+		}
+		if err := rpcCalls(c, atou(a[4]), uint64(st.MTU), st.MaxMsg); err != nil {
+			return err
+		}
+		fmt.Println("ok", a[4])
+		return nil
 	case "echo":
 		return echoLoop(r, a[3], a[4], atou(a[5]), time.Duration(atou(a[6])), sayReady)
 	}

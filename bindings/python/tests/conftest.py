@@ -2,6 +2,7 @@
 import itertools
 import os
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -25,12 +26,63 @@ def region(rdir):
         yield r
 
 
+def _peer_path(var: str, what: str) -> str:
+    """$VAR, the path of a peer program; a test without it is skipped, or
+    fails when $RILL_REQUIRE_XPEER is set (make test sets both)."""
+    p = os.environ.get(var)
+    if not p:
+        if os.environ.get("RILL_REQUIRE_XPEER"):
+            pytest.fail(f"{var} ({what}) is not set")
+        pytest.skip(f"{var} ({what}) is not set (make test sets it)")
+    if not os.access(p, os.X_OK):
+        pytest.fail(f"{var}={p} is not an executable")
+    return p
+
+
 @pytest.fixture
 def xpeer():
     """The C peer (tests/xpeer.c): $RILL_XPEER, which make test sets."""
-    p = os.environ.get("RILL_XPEER")
-    if not p:
-        if os.environ.get("RILL_REQUIRE_XPEER"):
-            pytest.fail("RILL_XPEER is not set")
-        pytest.skip("RILL_XPEER is not set (make test sets it)")
-    return p
+    return _peer_path("RILL_XPEER", "the C peer, build/rill_xpeer")
+
+
+class Peer:
+    """A peer program of the cross-process tests, in either language: the C
+    peer (tests/xpeer.c) or the Go peer (the Go binding's test binary run
+    with RILL_GO_PEER=1, bindings/go/peer_test.go).  Both take the same
+    commands (produce, consume, echo, rpc-serve, rpc-call, vector
+    write|check); only the C one has create and ping."""
+
+    def __init__(self, name: str, path: str, env: dict = None) -> None:
+        self.name = name
+        self.path = path
+        self.env = env  # None: this process's environment
+
+    def argv(self, *args) -> list:
+        return [self.path] + [str(a) for a in args]
+
+    def run(self, *args, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Runs one command to its end (stdout and stderr captured)."""
+        return subprocess.run(self.argv(*args), env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def popen(self, *args, **kw) -> subprocess.Popen:
+        """Starts one command (Popen's keywords: stdin=, stdout=...)."""
+        return subprocess.Popen(self.argv(*args), env=self.env, text=True, **kw)
+
+    def __repr__(self) -> str:
+        return f"<{self.name} peer {self.path}>"
+
+
+@pytest.fixture
+def gopeer():
+    """The Go peer: $RILL_GOPEER (build/rill_gopeer, which make test sets)."""
+    path = _peer_path("RILL_GOPEER", "the Go peer, build/rill_gopeer")
+    return Peer("go", path, dict(os.environ, RILL_GO_PEER="1"))
+
+
+@pytest.fixture(params=["c", "go"])
+def peer(request):
+    """Each peer in turn: the test runs once against C, once against Go."""
+    if request.param == "c":
+        return Peer("c", request.getfixturevalue("xpeer"))
+    return request.getfixturevalue("gopeer")

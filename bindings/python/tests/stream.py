@@ -13,12 +13,25 @@ def mix(x: int) -> int:
 _RAMP = bytes(range(256)) * 1200  # (b + t) & 255 for t < 300000 - 256
 
 
+def _hash(seed: int, i: int) -> int:
+    return mix((seed * 0x100000001B3 + i) & M)
+
+
+def size(seed: int, i: int, mtu: int, max_msg: int) -> int:
+    """The size of message I of stream SEED."""
+    h = _hash(seed, i)
+    cls, r = h & 15, h >> 8
+    return r % 129 if cls < 12 else r % (mtu + 1) if cls < 15 else r % (max_msg + 1)
+
+
 def message(seed: int, i: int, mtu: int, max_msg: int) -> bytes:
     """Message I of stream SEED: byte j = (uint8)((h >> 8*(j&7)) + (j >> 3))."""
-    h = mix((seed * 0x100000001B3 + i) & M)
-    cls, r = h & 15, h >> 8
-    size = r % 129 if cls < 12 else r % (mtu + 1) if cls < 15 else r % (max_msg + 1)
-    return payload(h, size)
+    return payload(_hash(seed, i), size(seed, i, mtu, max_msg))
+
+
+def frags(n: int, mtu: int) -> int:
+    """How many descriptors a message of N bytes takes (0 bytes: one)."""
+    return 1 if n == 0 else (n - 1) // mtu + 1
 
 
 def payload(h: int, size: int) -> bytes:

@@ -79,22 +79,26 @@ def test_server_stopped_is_reported(region):
     c.close()
 
 
-def test_xpeer_client_of_python_server(xpeer, region):
+def test_xpeer_client_of_python_server(peer, region):
+    """A C or Go client (rpc-call: 3000 pipelined echo calls of stream
+    messages, every id and byte checked, then methods 2, 3 and 999) of a
+    Python server."""
     region.create_service("svc", lanes=2, mtu=512, max_msg=2048)
     with region.serve("svc", handler, workers=2) as srv:
-        r = subprocess.run([xpeer, "rpc-call", region.dir, region.name, "svc", "3000"],
-                           capture_output=True, text=True, timeout=120)
+        r = peer.run("rpc-call", region.dir, region.name, "svc", 3000)
         assert r.returncode == 0, r.stderr
         assert r.stdout.split() == ["ok", "3000"]
         assert srv.errors == []
 
 
-def test_python_client_of_xpeer_server(xpeer, region):
+def test_python_client_of_xpeer_server(peer, region):
+    """A Python client of a C or Go server (rpc-serve), every byte checked."""
     region.create_service("svc", lanes=2, mtu=512, max_msg=2048)
     st = region.channel_stats("svc.q.0")
-    srv = subprocess.Popen([xpeer, "rpc-serve", region.dir, region.name, "svc", "2"],
-                           stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    srv = peer.popen("rpc-serve", region.dir, region.name, "svc", 2, stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
+        assert srv.stdout.readline().strip() == "ready"
         with region.rpc_connect("svc") as c:
             c.wait_server(10)
             for i in range(2000):
@@ -103,4 +107,11 @@ def test_python_client_of_xpeer_server(xpeer, region):
             check_methods(c)
     finally:
         srv.stdin.close()
-        assert srv.wait(30) == 0, srv.stderr.read()
+        try:
+            assert srv.wait(30) == 0, srv.stderr.read()
+        finally:
+            if srv.poll() is None:
+                srv.kill()
+                srv.wait()
+            srv.stdout.close()
+            srv.stderr.close()
