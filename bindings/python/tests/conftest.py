@@ -52,13 +52,13 @@ class Peer:
     commands (produce, consume, echo, rpc-serve, rpc-call, vector
     write|check); only the C one has create and ping."""
 
-    def __init__(self, name: str, path: str, env: dict = None) -> None:
+    def __init__(self, name: str, prefix: list, env: dict = None) -> None:
         self.name = name
-        self.path = path
+        self.prefix = prefix  # the command line before the command
         self.env = env  # None: this process's environment
 
     def argv(self, *args) -> list:
-        return [self.path] + [str(a) for a in args]
+        return self.prefix + [str(a) for a in args]
 
     def run(self, *args, timeout: float = 120) -> subprocess.CompletedProcess:
         """Runs one command to its end (stdout and stderr captured)."""
@@ -70,19 +70,19 @@ class Peer:
         return subprocess.Popen(self.argv(*args), env=self.env, text=True, **kw)
 
     def __repr__(self) -> str:
-        return f"<{self.name} peer {self.path}>"
+        return f"<{self.name} peer {' '.join(self.prefix)}>"
 
 
 @pytest.fixture
 def gopeer():
     """The Go peer: $RILL_GOPEER (build/rill_gopeer, which make test sets)."""
     path = _peer_path("RILL_GOPEER", "the Go peer, build/rill_gopeer")
-    return Peer("go", path, dict(os.environ, RILL_GO_PEER="1"))
+    return Peer("go", [path], dict(os.environ, RILL_GO_PEER="1"))
 
 
 @pytest.fixture(params=["c", "go"])
 def peer(request):
     """Each peer in turn: the test runs once against C, once against Go."""
     if request.param == "c":
-        return Peer("c", request.getfixturevalue("xpeer"))
+        return Peer("c", [request.getfixturevalue("xpeer")])
     return request.getfixturevalue("gopeer")
