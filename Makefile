@@ -114,14 +114,14 @@ PYBENCH_VENV = $(BUILD)/pybench-venv
 pybench: bench-build
 	@mkdir -p $(RESULTS)
 	@echo "== the Python binding beside C, pyzmq and multiprocessing"
-	@if python3 -c 'import venv, ensurepip' 2>/dev/null; then \
+	@if python3 -c 'import venv, ensurepip, os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' 2>/dev/null; then \
 	  cmake -DPYTHON=python3 -DVENV=$(abspath $(PYBENCH_VENV)) \
 	        -DREQUIREMENTS=$(CURDIR)/bench/python/requirements.txt -DPACKAGE=$(CURDIR)/bindings/python \
 	        -DPACKAGE_BUILD=$(abspath $(BUILD))/pybench-build -P cmake/pyenv.cmake && \
 	  $(PYBENCH_VENV)/bin/python bench/python/pybench.py --cbench $(BUILD)/rill_bench \
 	    --out $(RESULTS)/python.json $(PYBENCH_ARGS); \
 	else \
-	  echo "python3 with venv not found: the Python rows are left out (apt-get install python3-venv python3-dev)"; \
+	  echo "python3 with venv and its headers not found: the Python rows are left out (apt-get install python3-venv python3-dev)"; \
 	fi
 
 # Request/response (bench/rpc): a C host calling the Go guest
