@@ -368,12 +368,19 @@ static PyObject *prod_send_many(Ep *e, PyObject *args, PyObject *kw) {
   Py_DECREF(seq);
   if (rc) {
     /* the exception tells how many went before it: e.sent */
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *v = PyErr_GetRaisedException(), *k = PyLong_FromSsize_t(i - 1);
+    if (!k || PyObject_SetAttrString(v, "sent", k)) PyErr_Clear();
+    Py_XDECREF(k);
+    PyErr_SetRaisedException(v);
+#else
     PyObject *t, *v, *tb, *k = PyLong_FromSsize_t(i - 1);
     PyErr_Fetch(&t, &v, &tb);
     PyErr_NormalizeException(&t, &v, &tb);
-    if (k && v && PyObject_SetAttrString(v, "sent", k)) PyErr_Clear();
+    if (!k || !v || PyObject_SetAttrString(v, "sent", k)) PyErr_Clear();
     Py_XDECREF(k);
     PyErr_Restore(t, v, tb);
+#endif
     return NULL;
   }
   return PyLong_FromSsize_t(n);
@@ -623,7 +630,9 @@ static struct PyModuleDef fast_module = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__fast(void) {
+/* Exported whatever -fvisibility says (Python before 3.9 does not mark
+ * PyMODINIT_FUNC visible, and rill_build.py hides everything else). */
+__attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__fast(void) {
   PyTypeObject *types[] = {&GuardType, &ProducerBaseType, &ConsumerBaseType};
   const char *names[] = {"Guard", "ProducerBase", "ConsumerBase"};
   for (int i = 0; i < 3; i++)
