@@ -540,13 +540,13 @@ static PyMemberDef ep_members[] = {
 static PyMethodDef prod_methods[] = {
     EP_COMMON_METHODS,
     {"send", (PyCFunction)(void (*)(void))prod_send, METH_FASTCALL | METH_KEYWORDS,
-     "send(data, sig=0, timeout=None)\n--\n\n"
+     "send($self, data, sig=0, timeout=None)\n--\n\n"
      "Publishes DATA (any contiguous bytes-like object, up to ``max_msg``\n"
      "bytes) as one message with SIG, waiting up to TIMEOUT seconds for\n"
      "credit (None: no limit; 0: raise :class:`Again` at once if there is\n"
      "none; a timeout raises :class:`TimedOut`)."},
     {"send_many", (PyCFunction)(void (*)(void))prod_send_many, METH_VARARGS | METH_KEYWORDS,
-     "send_many(messages, sig=0, timeout=None)\n--\n\n"
+     "send_many($self, messages, sig=0, timeout=None)\n--\n\n"
      "send() of each bytes-like object of the iterable MESSAGES in order,\n"
      "with sigs SIG, SIG + 1, ..., in one call: TIMEOUT applies to each\n"
      "message's wait for credit.  Returns how many were sent (all of them).\n"
@@ -558,7 +558,7 @@ static PyMethodDef prod_methods[] = {
 static PyMethodDef cons_methods[] = {
     EP_COMMON_METHODS,
     {"recv", (PyCFunction)(void (*)(void))cons_recv, METH_FASTCALL | METH_KEYWORDS,
-     "recv(timeout=None)\n--\n\n"
+     "recv($self, timeout=None)\n--\n\n"
      "The next whole message, as bytes, waiting up to TIMEOUT seconds\n"
      "(None: no limit; 0: look once).  Raises :class:`TimedOut`,\n"
      ":class:`Closed` (the producer left, all was read), :class:`Dead`\n"
@@ -566,14 +566,14 @@ static PyMethodDef cons_methods[] = {
      "after the producer: with TIMEOUT 0 an empty channel is TimedOut.\n"
      "A lossy consumer skips what it lost (recv_meta() tells how many)."},
     {"recv_meta", (PyCFunction)(void (*)(void))cons_recv_meta, METH_FASTCALL | METH_KEYWORDS,
-     "recv_meta(timeout=None)\n--\n\n"
+     "recv_meta($self, timeout=None)\n--\n\n"
      "recv() with the message's :class:`Meta` (seq, sig, size, lost, ctl,\n"
      "tsorig, tspub), as a pair (bytes, Meta)."},
     {"try_recv", (PyCFunction)cons_try_recv, METH_NOARGS,
-     "try_recv()\n--\n\nThe next whole message if there is one now, else None (it does\n"
+     "try_recv($self)\n--\n\nThe next whole message if there is one now, else None (it does\n"
      "not ask after the producer: producer_state() or a wait does)."},
     {"recv_many", (PyCFunction)(void (*)(void))cons_recv_many, METH_VARARGS | METH_KEYWORDS,
-     "recv_many(max, timeout=None)\n--\n\n"
+     "recv_many($self, max, timeout=None)\n--\n\n"
      "Up to MAX whole messages as a list of bytes: waits up to TIMEOUT for\n"
      "the first (raising as recv() does), then takes what is there without\n"
      "waiting.  Closed or Dead after the first message is raised by the\n"
