@@ -25,7 +25,7 @@ PREFIX ?= /usr/local
 # the README quotes, replaced only on purpose (make bench-save)
 RESULTS ?= bench/results
 
-.PHONY: all build configure test windows test-windows fuzz bench bench-build gobench rpcbench tangobench plots \
+.PHONY: all build configure test windows test-windows fuzz bench bench-build gobench pybench rpcbench tangobench plots \
         bench-deps bench-save bench-windows install uninstall clean
 
 all: build
@@ -83,6 +83,7 @@ bench: configure
 	@mkdir -p $(RESULTS)
 	$(BUILD)/rill_bench --out $(RESULTS)/latest.json $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory gobench
+	@$(MAKE) --no-print-directory pybench
 	@$(MAKE) --no-print-directory rpcbench
 	@$(MAKE) --no-print-directory tangobench
 	@$(MAKE) --no-print-directory plots
@@ -102,6 +103,25 @@ gobench: bench-build
 	  $(BUILD)/rill-gobench --cbench $(BUILD)/rill_bench --out $(RESULTS)/go.json $(GOBENCH_ARGS); \
 	else \
 	  echo "Go not found: the Go binding's rows are left out (Go 1.22 or newer: https://go.dev/dl)"; \
+	fi
+
+# The Python binding beside C, pyzmq, multiprocessing.Queue and a
+# shared_memory ring with a Lock (bench/python/pybench.py, which drives
+# rill_bench's worker mode for the C side), in a venv of its own with the
+# rill package built from this tree and pyzmq from PyPI.
+PYBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
+PYBENCH_VENV = $(BUILD)/pybench-venv
+pybench: bench-build
+	@mkdir -p $(RESULTS)
+	@echo "== the Python binding beside C, pyzmq and multiprocessing"
+	@if python3 -c 'import venv, ensurepip, os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' 2>/dev/null; then \
+	  cmake -DPYTHON=python3 -DVENV=$(abspath $(PYBENCH_VENV)) \
+	        -DREQUIREMENTS=$(CURDIR)/bench/python/requirements.txt -DPACKAGE=$(CURDIR)/bindings/python \
+	        -DPACKAGE_BUILD=$(abspath $(BUILD))/pybench-build -P cmake/pyenv.cmake && \
+	  $(PYBENCH_VENV)/bin/python bench/python/pybench.py --cbench $(BUILD)/rill_bench \
+	    --out $(RESULTS)/python.json $(PYBENCH_ARGS); \
+	else \
+	  echo "python3 with venv and its headers not found: the Python rows are left out (apt-get install python3-venv python3-dev)"; \
 	fi
 
 # Request/response (bench/rpc): a C host calling the Go guest

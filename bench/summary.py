@@ -5,7 +5,7 @@
     bench/summary.py [DIR]        (default: bench/results)
 
 Reads what `make bench` wrote in DIR (latest.json from rill_bench, and
-tango.json, go.json and rpc.json where they are there) and writes
+tango.json, go.json, python.json and rpc.json where they are there) and writes
 DIR/summary.md: the machine, the command, every transport and peer at every
 size, the round trips, the bars with their values, and rill beside
 rust-tango, the Go binding and request/response.  The tables of
@@ -166,6 +166,28 @@ def gobind(g):
     return out
 
 
+def pybind(p):
+    out = [f"Python binding beside C and Python's own ({p['when']}, Python {p['python']}, "
+           f"pyzmq {p['pyzmq']}, medians of {p['rounds']} rounds, pinned, every byte checked).",
+           ""]
+    names = {"rill": "rill", "rill-batch": f"rill, `send_many`/`recv_many` of {p['batch']}",
+             "zmq": "pyzmq PUSH/PULL, `ipc://`", "mpqueue": "`multiprocessing.Queue`",
+             "shmlock": "`multiprocessing.shared_memory` ring + `Lock`"}
+    side = {"py": "Python", "c": "C"}
+    sizes = sorted({r["size"] for r in p["rows"]})
+    keys = list(dict.fromkeys((r["transport"], r["producer"], r["consumer"]) for r in p["rows"]))
+    rows = []
+    for k in keys:
+        by = {r["size"]: r for r in p["rows"] if (r["transport"], r["producer"], r["consumer"]) == k}
+        rows.append([names.get(k[0], k[0]), f"{side[k[1]]} → {side[k[2]]}"]
+                    + [rate(by[s]["median"]) if s in by else "-" for s in sizes])
+    out += table(["messages/s", "producer → consumer"] + [f"{s} B" for s in sizes], rows)
+    out += table(["bar", "value", "paired", "required", ""],
+                 [[b["name"], f"{b['value']:.2f}×", f"{b['paired']:.2f}×", f"≥ {b['threshold']}×",
+                   mark(b["met"])] for b in p["bars"]])
+    return out
+
+
 def rpc(p):
     out = [f"Request/response (`rill_rpcbench`, {p['date']}, 64-byte echo, medians of "
            f"{p['reps']} repetitions of {p['run_s']} s).", ""]
@@ -199,7 +221,8 @@ def main():
            "Written by `bench/summary.py` from the JSON beside it; the command is `make bench`.",
            ""]
     out += core(d)
-    for name, f in (("tango.json", tango), ("go.json", gobind), ("rpc.json", rpc)):
+    for name, f in (("tango.json", tango), ("go.json", gobind), ("python.json", pybind),
+                    ("rpc.json", rpc)):
         x = load(os.path.join(where, name))
         if x:
             out += f(x)

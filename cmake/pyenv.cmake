@@ -11,6 +11,7 @@
 # venv too (pip, with the build backend the requirements installed, so no
 # isolated build environment is fetched), building it in -DPACKAGE_BUILD=
 # (not in the source tree), and writes VENV/rill-package.stamp instead.
+# -DPACKAGE_CC= and -DPACKAGE_CFLAGS= set CC and CFLAGS for that build.
 foreach(v PYTHON VENV REQUIREMENTS)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "cmake/pyenv.cmake: -D${v}= is missing")
@@ -33,7 +34,14 @@ if(NOT DEFINED PACKAGE_BUILD)
   message(FATAL_ERROR "cmake/pyenv.cmake: -DPACKAGE_BUILD= is missing")
 endif()
 file(MAKE_DIRECTORY ${PACKAGE_BUILD})
-execute_process(COMMAND ${CMAKE_COMMAND} -E env RILL_PY_BUILD_DIR=${PACKAGE_BUILD}
+set(env RILL_PY_BUILD_DIR=${PACKAGE_BUILD})
+if(DEFINED PACKAGE_CC)
+  list(APPEND env "CC=${PACKAGE_CC}")
+endif()
+if(DEFINED PACKAGE_CFLAGS)
+  list(APPEND env "CFLAGS=${PACKAGE_CFLAGS}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E env ${env}
                         ${VENV}/bin/python -m pip install -q --disable-pip-version-check
                         --no-build-isolation --no-deps --force-reinstall --no-cache-dir ${PACKAGE}
                 RESULT_VARIABLE rc)

@@ -171,9 +171,13 @@ int rill_rpc_call(rill_rpc_client *c, uint16_t method, const void *req, size_t n
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
+# rill_fast.c (the per-message calls as C methods, loaded as rill._fast) is
+# compiled into the same extension, so that one copy of librill serves both.
 ffibuilder.set_source(
     "rill._rill",
     '#include "rill.h"\n#include "rill_rpc.h"\n',
+    sources=["rill_fast.c"],
+    py_limited_api=False,  # rill_fast.c uses the full C API
     include_dirs=[INCLUDE, SRC],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=c11", "-O2", "-fvisibility=hidden"],
@@ -182,7 +186,8 @@ ffibuilder.set_source(
 
 if __name__ == "__main__":
     # a build in place, for a quick look (pip install is the real way)
-    ffibuilder.set_source("rill._rill", '#include "rill.h"\n', sources=SOURCES,
+    ffibuilder.set_source("rill._rill", '#include "rill.h"\n#include "rill_rpc.h"\n',
+                          sources=[os.path.join(HERE, "rill_fast.c")] + SOURCES,
                           include_dirs=[INCLUDE, SRC], define_macros=[("_GNU_SOURCE", None)],
                           extra_compile_args=["-std=c11", "-O2", "-fvisibility=hidden"])
     ffibuilder.compile(verbose=True)

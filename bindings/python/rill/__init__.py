@@ -19,13 +19,15 @@ Zero-copy views.  :meth:`Consumer.poll` returns a :class:`View` whose
 and :meth:`Producer.reserve` a writable one.  Such a memoryview is valid
 until the next call on its endpoint, which releases it (``.release()``):
 using it afterwards raises ``ValueError`` ("released memoryview"), never
-reads reused memory.  If something still holds an export of it (another
-``memoryview(view)``, ``numpy.frombuffer``...), that next call raises
-:class:`BufferError` asking to release it first, and does nothing.  Slices
-of the view cannot be tracked: they stay readable, and the mapping under
-them stays alive (the endpoint's handle is kept until the last of them
-goes, even past ``close()``), so they never crash the interpreter, but what
-they read after the next call is unspecified.  A lossy consumer's view may
+reads reused memory.  If something still holds a buffer export of it
+(``numpy.frombuffer(view.data)``, ``ffi.from_buffer``...), that next call
+raises :class:`BufferError` asking to release it first, and does nothing.
+Slices and copies of the memoryview object itself (``view.data[2:]``,
+``memoryview(view.data)``) are not exports and cannot be tracked: they stay
+readable, and the mapping under them stays alive (the endpoint's handle is
+kept until the last of them goes, even past ``close()``), so they never
+crash the interpreter, but what they read after the next call is
+unspecified.  A lossy consumer's view may
 be overwritten while it is read: :meth:`View.valid` (``rill_check``) tells,
 and :meth:`View.tobytes` copies and checks at once, raising
 :class:`Overrun` rather than returning overwritten bytes.
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 from dataclasses import dataclass, fields
 from typing import Any, Iterator, NamedTuple, Optional, Tuple, Union
@@ -49,6 +50,26 @@ from ._errors import (  # noqa: F401
     error, strerror,
 )
 from ._rill import ffi, lib
+from . import _rill
+
+
+def _load_fast() -> Any:
+    """rill._fast (rill_fast.c): the per-message calls, compiled into the
+    same shared object as rill._rill and loaded from it under its own name
+    (PEP 489), so that both use the one copy of librill."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+    loader = importlib.machinery.ExtensionFileLoader("rill._fast", _rill.__file__)
+    spec = importlib.util.spec_from_file_location("rill._fast", _rill.__file__, loader=loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    sys.modules["rill._fast"] = mod
+    return mod
+
+
+_fast = _load_fast()
+
 from . import rpc  # noqa: E402
 
 __all__ = [
@@ -245,22 +266,12 @@ class Meta(NamedTuple):
     tspub: int
 
 
-class _Guard:
-    """One thread at a time in a handle, and nothing after close()."""
+_fast._setup(error, Meta)
 
-    __slots__ = ("_lock", "_what")
-
-    def __init__(self, what: str) -> None:
-        self._lock = threading.Lock()
-        self._what = what
-
-    def __enter__(self) -> None:
-        if not self._lock.acquire(False):
-            raise RuntimeError(f"this {self._what} is in use by another thread "
-                               "(a handle is used by one thread at a time)")
-
-    def __exit__(self, *exc: Any) -> None:
-        self._lock.release()
+# One thread at a time in a handle: "with guard:" raises RuntimeError if
+# another thread is in it.  In C (rill_fast.c), because the per-message
+# calls there check the same flag.
+_Guard = _fast.Guard
 
 
 def _keeper(handle: Any):
@@ -450,6 +461,7 @@ class _Endpoint:
         self.mtu = st.mtu
         self.max_msg = st.max_msg
         self.depth = st.depth
+        self._attach(int(ffi.cast("uintptr_t", ptr)), self._guard, st.max_msg)
 
     def _h(self) -> Any:
         if self._p is None:
@@ -467,6 +479,7 @@ class _Endpoint:
                     f"a memoryview from this {self._what} is still exported (by another "
                     "memoryview or a buffer user): release it before the next call") from None
             self._mv = None
+            self._view_out = 0
 
     def _export(self, ptr: Any, n: int, readonly: bool) -> memoryview:
         keep = ffi.gc(ffi.cast("char *", ptr), _keeper(self._p))
@@ -474,6 +487,7 @@ class _Endpoint:
         if readonly:
             mv = mv.toreadonly()
         self._mv = mv
+        self._view_out = 1
         return mv
 
     @property
@@ -491,6 +505,8 @@ class _Endpoint:
             except BufferError:
                 pass  # its owner keeps the mapping alive (see _keeper)
             self._mv = None
+            self._view_out = 0
+            self._detach()
             self._p = None  # leaves now, or when the last view goes
 
     def __enter__(self):
@@ -503,30 +519,11 @@ class _Endpoint:
         return f"<rill.{type(self).__name__} {self.channel!r}{' closed' if self._p is None else ''}>"
 
 
-class Producer(_Endpoint):
-    """The producer of a channel (one at a time per channel)."""
+class Producer(_Endpoint, _fast.ProducerBase):
+    """The producer of a channel (one at a time per channel).  send() and
+    send_many() are in C (rill_fast.c, inherited from _fast.ProducerBase)."""
 
     _what = "producer"
-
-    def send(self, data: Any, sig: int = 0, timeout: Timeout = None) -> None:
-        """Publishes DATA (any contiguous bytes-like object, up to
-        ``max_msg`` bytes) as one message with SIG, waiting up to TIMEOUT
-        seconds for credit (0: raise :class:`Again` at once if there is
-        none; a timeout raises :class:`TimedOut`)."""
-        if isinstance(data, str):
-            raise TypeError("send() takes a bytes-like object, not str")
-        buf = ffi.from_buffer(data)
-        n = len(buf)
-        if n > self.max_msg:
-            raise MessageTooLarge(lib.RILL_EMSGSIZE, f"{n} bytes, max_msg is {self.max_msg}")
-        with self._guard:
-            self._release_view()
-            h = self._h()
-            if timeout == 0:
-                rc = lib.rill_send(h, buf, n, sig)
-            else:
-                rc = _wait(lambda ns: lib.rill_send_wait(h, buf, n, sig, ns), timeout)
-            _check(rc)
 
     def reserve(self, n: int, timeout: Timeout = None) -> memoryview:
         """Reserves N bytes (N <= mtu) in the ring and returns a writable
@@ -617,68 +614,23 @@ class View:
         return f"<rill.View seq={self.seq} sig={self.sig} size={self.size} ctl={self.ctl:#x}>"
 
 
-class Consumer(_Endpoint):
+class Consumer(_Endpoint, _fast.ConsumerBase):
     """A consumer of a channel, reliable or lossy.  Iterating over it
     yields each message's bytes until the producer leaves (a producer that
-    died raises :class:`Dead`)."""
+    died raises :class:`Dead`).  recv(), recv_meta(), try_recv() and
+    recv_many() are in C (rill_fast.c, inherited from _fast.ConsumerBase)."""
 
     _what = "consumer"
 
     def __init__(self, ptr: Any, channel: str, st: ChannelStats, lossy: bool) -> None:
         super().__init__(ptr, channel, st)
         self.lossy = lossy
-        self._buf = ffi.new("char[]", max(st.max_msg, 1))
-        self._meta = ffi.new("rill_meta *")
-        self._data = ffi.new("const void **")
         self._fd: Optional[int] = None
 
     @property
     def slot(self) -> int:
         """The slot this consumer occupies (for Region.consumer(slot=...))."""
         return lib.rill_consumer_slot(self._h())
-
-    def _take(self, rc: int, meta: bool) -> Any:
-        _check(rc)
-        m = self._meta
-        b = ffi.buffer(self._data[0], rc)[:]
-        if meta:
-            return b, Meta(m.seq, m.sig, m.sz, m.lost, m.ctl, m.tsorig, m.tspub)
-        return b
-
-    def _recv(self, timeout: Timeout, meta: bool) -> Any:
-        with self._guard:
-            self._release_view()
-            h, buf, cap, mp, dp = self._h(), self._buf, len(self._buf), self._meta, self._data
-            rc = lib.rill_recv_view(h, buf, cap, mp, dp)
-            if rc == -lib.RILL_EAGAIN and timeout != 0:
-                def call(ns: int) -> int:
-                    r = lib.rill_recv_wait(h, buf, cap, mp, ns)
-                    dp[0] = buf
-                    return r
-                rc = _wait(call, timeout)
-            if rc == -lib.RILL_EAGAIN:
-                raise TimedOut(lib.RILL_ETIMEDOUT, "nothing to receive")
-            return self._take(rc, meta)
-
-    def recv(self, timeout: Timeout = None) -> bytes:
-        """The next whole message, as bytes, waiting up to TIMEOUT seconds
-        (None: no limit; 0: look once).  Raises :class:`TimedOut`,
-        :class:`Closed` (the producer left, all was read), :class:`Dead`
-        (it died, all it published was read).  A lossy consumer skips what
-        it lost (recv_meta() tells how many)."""
-        return self._recv(timeout, False)
-
-    def recv_meta(self, timeout: Timeout = None) -> Tuple[bytes, Meta]:
-        """recv() with the message's :class:`Meta` (seq, sig, size, lost,
-        ctl, tsorig, tspub)."""
-        return self._recv(timeout, True)
-
-    def try_recv(self) -> Optional[bytes]:
-        """The next whole message if there is one now, else None."""
-        try:
-            return self._recv(0, False)
-        except TimedOut:
-            return None
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
@@ -752,7 +704,7 @@ class Consumer(_Endpoint):
         fd = self.fileno()
         while True:
             try:
-                return self._recv(0, meta)
+                return self.recv_meta(0) if meta else self.recv(0)
             except TimedOut:
                 pass
             if not self.arm():
