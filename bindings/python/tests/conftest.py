@@ -75,7 +75,11 @@ class Peer:
 
 @pytest.fixture
 def gopeer():
-    """The Go peer: $RILL_GOPEER (build/rill_gopeer, which make test sets)."""
+    """The Go peer: $RILL_GOPEER (build/rill_gopeer, which make test sets).
+    A build without Go sets $RILL_SKIP_GOPEER (the reason) instead."""
+    why = os.environ.get("RILL_SKIP_GOPEER")
+    if why:
+        pytest.skip(f"no Go peer: {why}")
     path = _peer_path("RILL_GOPEER", "the Go peer, build/rill_gopeer")
     return Peer("go", [path], dict(os.environ, RILL_GO_PEER="1"))
 
