@@ -90,3 +90,26 @@ def peer(request):
     if request.param == "c":
         return Peer("c", [request.getfixturevalue("xpeer")])
     return request.getfixturevalue("gopeer")
+
+
+def rpc_pipeline(c, method, requests):
+    """Sends REQUESTS as calls of METHOD on client C, up to c.capacity in
+    flight, and returns the responses, checking that they come back in
+    order with the ids the sends returned.  When a send says Again (the
+    lane is full, or the server did not drain the request ring within 2 s
+    on a loaded machine: rill_rpc_send), it receives one first, as the C
+    peer's rpc-call does."""
+    ids, out, nxt = [], [], 0
+    while len(out) < len(requests):
+        while nxt < len(requests) and nxt - len(out) < c.capacity:
+            try:
+                ids.append(c.send(method, requests[nxt]))
+            except rill.Again:
+                if nxt == len(out):
+                    raise  # nothing in flight: not a full lane
+                break
+            nxt += 1
+        rid, m, data = c.recv(10)
+        assert (rid, m) == (ids[len(out)], method), f"response {len(out)}"
+        out.append(data)
+    return out

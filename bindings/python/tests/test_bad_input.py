@@ -17,7 +17,7 @@ import sys
 import pytest
 
 import rill
-from rill import rpc
+from conftest import rpc_pipeline
 
 # A negative or too large integer where C takes an unsigned one: cffi
 # raises OverflowError; a ValueError would be as clear.
@@ -213,9 +213,8 @@ def test_wrong_arguments_to_rpc(region):
         assert [type(e) for e in srv.errors] == [TypeError]  # the int response
         # the client is still in step: ids and answers line up
         assert c.call(1, b"ok") == b"ok"
-        ids = [c.send(1, bytes([i & 255]) * (i % 100)) for i in range(c.capacity)]
-        assert [c.recv(5) for _ in ids] == [(rid, 1, bytes([i & 255]) * (i % 100))
-                                            for i, rid in enumerate(ids)]
+        reqs = [bytes([i & 255]) * (i % 100) for i in range(2 * c.capacity)]
+        assert rpc_pipeline(c, 1, reqs) == reqs
 
 
 # ---- sizes -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import rill
-from stream import frags, message, payload, size
+from stream import frags, message, size
 
 
 def pattern(sig: int, n: int) -> bytes:

@@ -9,6 +9,7 @@ import pytest
 
 import rill
 from rill import rpc
+from conftest import rpc_pipeline
 from stream import message
 
 
@@ -58,10 +59,8 @@ def test_python_server_and_client(region):
             with pytest.raises(TypeError):
                 c.call(1, "text")
             # pipelined: capacity calls in flight
-            ids = [c.send(1, bytes([i]) * i) for i in range(c.capacity)]
-            for i, want in enumerate(ids):
-                rid, method, data = c.recv(5)
-                assert (rid, method, data) == (want, 1, bytes([i]) * i)
+            reqs = [bytes([i]) * i for i in range(c.capacity)]
+            assert rpc_pipeline(c, 1, reqs) == reqs
             assert threading.get_ident() not in seen  # the handler ran on the workers
     with pytest.raises(ValueError, match="closed"):
         c.call(1, b"x")

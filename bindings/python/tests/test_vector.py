@@ -27,12 +27,12 @@ def test_vector_python_writes_python_checks(rdir):
     ok(PY, "check", rdir)
 
 
-@pytest.mark.parametrize("writer", ["python", "peer"])
-def test_vector_across_languages(peer, rdir, writer):
+@pytest.mark.parametrize("python", ["python-writes", "python-checks"])
+def test_vector_across_languages(peer, rdir, python):
     """Python writer with a C or Go checker, and C or Go writer with a
     Python checker (the checker finds the writer's endpoints dead, rejoins
     slots, reads what was left, compares the counters)."""
-    w, c = (PY, peer) if writer == "python" else (peer, PY)
+    w, c = (PY, peer) if python == "python-writes" else (peer, PY)
     ok(w, "write", rdir)
     ok(c, "check", rdir)
 
