@@ -415,6 +415,7 @@ void test_rpc() {
     }
     if (method == 2) return rill::errc::busy;
     if (method == 3) return std::error_code(5, std::generic_category());
+    if (method == 5) return std::error_code(42, rill::rpc_category());  // its own status
 #if RILL_HPP_EXCEPTIONS
     if (method == 4) throw std::runtime_error("handler failed");
 #endif
@@ -440,6 +441,12 @@ void test_rpc() {
   CHECK(rep.ok() && rep->status_code() == rill::errc::busy);
   rep = c.call(3, std::string_view("x"), resp, 5s);
   CHECK(rep.ok() && rep->status == -5);
+  // a handler's own status goes as it is, and reads back in rpc_category()
+  // (what a C or Go server's positive status reads as, too)
+  rep = c.call(5, std::string_view("x"), resp, 5s);
+  CHECK(rep.ok() && rep->status == 42 && rep->status_code() &&
+        rep->status_code() == std::error_code(42, rill::rpc_category()));
+  CHECK(std::string(rill::rpc_category().name()) == "rill.rpc");
 #if RILL_HPP_EXCEPTIONS
   rep = c.call(4, std::string_view("x"), resp, 5s);
   CHECK(rep.ok() && rep->status_code() == rill::errc::io);
