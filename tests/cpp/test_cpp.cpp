@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 // The C++ API (include/rill.hpp): RAII, moves, error codes of every error
 // path, zero-copy reserve/poll, typed send/receive, waits with durations,
-// wait_any, the consumer's fd, request/response, the throwing calls.
+// wait_any, the consumer's fd (its event on Windows), request/response,
+// the throwing calls.  The region directory and its cleanup are the C
+// tests' (tests/cpp/tu_cpp.h: testutil.h's, removed however the test ends).
 #include <rill.hpp>
 
-#include <poll.h>
-#include <stdlib.h>
-#include <unistd.h>
+#include "tu_cpp.h"
 
 #include <array>
 #include <atomic>
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -242,7 +241,11 @@ void test_moved_from() {
   std::array<std::byte, 8> b{};
   EXPECT_ERR(c.recv(b), rill::errc::inval);
   EXPECT_ERR(c.recv_value<int>(), rill::errc::inval);
+#ifdef _WIN32
+  EXPECT_ERR(c.handle(), rill::errc::inval);
+#else
   EXPECT_ERR(c.fd(), rill::errc::inval);
+#endif
   EXPECT_ERR(c.arm(), rill::errc::inval);
   EXPECT_ERR(c.flush(), rill::errc::inval);
   CHECK(c.check(rill::view{}) == rill::errc::inval);
@@ -333,17 +336,22 @@ void test_stream_and_views() {
   CHECK(lossy.lost() > 0);
   EXPECT_OK(lossy.seek_last(1));
 
-  // the consumer's fd: armed, readable after a publish
-  auto fd = c.fd();
-  EXPECT_OK(fd);
+  // the consumer's wake-up object (fd on Linux, event HANDLE on Windows):
+  // armed, it is not signalled; a publish signals it
+#ifdef _WIN32
+  auto wake = c.handle();
+#else
+  auto wake = c.fd();
+#endif
+  EXPECT_OK(wake);
   while (c.poll().ok()) {
   }
   auto armed = c.arm();
   EXPECT_OK(armed);
   CHECK(armed.ok() && !*armed);
+  CHECK(!tucpp::wakeup_ready(c, 0));
   EXPECT_OK(p.send_value(1, 1000));
-  struct pollfd pfd = {*fd, POLLIN, 0};
-  CHECK(::poll(&pfd, 1, 5000) == 1);
+  CHECK(tucpp::wakeup_ready(c, 10000));
   auto last = c.poll();
   EXPECT_OK(last);
   CHECK(last.ok() && last->sig() == 1000);
@@ -369,7 +377,7 @@ void test_threads_wait_any() {
   auto ca = std::move(rill::consumer::join(r, "a").value());
   auto cb = std::move(rill::consumer::join(r, "b").value());
   EXPECT_ERR(rill::wait_any({&ca, &cb}, 5ms), rill::errc::timed_out);
-  std::thread t([&r] {
+  tucpp::thread t([&r] {
     auto pb = rill::producer::join(r, "b");
     if (!pb) return;
     (void)pb->wait_consumers(1, 5s);
@@ -534,13 +542,9 @@ void test_bytes() {
 
 }  // namespace
 
-int main() {
-  char tmpl[] = "/dev/shm/rill-cpp-XXXXXX";
-  if (!mkdtemp(tmpl)) {
-    std::perror("mkdtemp");
-    return 1;
-  }
-  g_dir = tmpl;
+int main(int argc, char **argv) {
+  tucpp_start("test_cpp", 120, argc, argv);
+  g_dir = tucpp_dir();
   test_errors_category();
   test_durations();
   test_bytes();
@@ -549,12 +553,6 @@ int main() {
   test_stream_and_views();
   test_threads_wait_any();
   test_rpc();
-  std::string cmd = "rm -rf '" + g_dir + "'";
-  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", g_dir.c_str());
-  if (failures) {
-    std::fprintf(stderr, "test_cpp: %d failures\n", failures);
-    return 1;
-  }
-  std::printf("test_cpp: ok\n");
-  return 0;
+  std::string msg = failures ? std::to_string(failures) + " checks failed" : "every check";
+  return tucpp_end(failures == 0, msg.c_str());
 }
