@@ -34,6 +34,8 @@ uint64_t tucpp_scaled(uint64_t n, uint64_t min) { return tu_scaled(n, min); }
 
 int tucpp_sanitized(void) { return tu_sanitized(); }
 
+int tucpp_lazy_fence(void) { return tu_lazy_fence(); }
+
 void tucpp_setenv(const char *name, const char *value) { tu_setenv(name, value); }
 
 double tucpp_elapsed(void) { return tu_now() - tu_g.t0; }

@@ -47,6 +47,9 @@ void tucpp_skip_part(const char *what, const char *why);
 uint64_t tucpp_scaled(uint64_t n, uint64_t min);
 // 1 under ASan or TSan.
 int tucpp_sanitized(void);
+// 1 if this library's producers join LAZY (docs/PROTOCOL.md §3.7a): on
+// Windows always, on Linux with RILL_LAZY_FENCE=1.
+int tucpp_lazy_fence(void);
 // Sets an environment variable of this process (and of the children it
 // starts after).
 void tucpp_setenv(const char *name, const char *value);
