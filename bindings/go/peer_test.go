@@ -7,11 +7,20 @@ package rill
 // cross-process test can be either language.  Commands:
 //
 //	vector write|check FILE DIR
+//	create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE
 //	produce DIR REGION CHAN COUNT SEED [SPIN_NS]
-//	consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow]
+//	consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]
 //	echo DIR REGION IN OUT COUNT SPIN_NS
 //	hold DIR REGION CHAN          (a reliable consumer that never reads)
 //	rpc-serve DIR REGION SERVICE WORKERS   (until stdin closes)
+//	rpc-call DIR REGION SERVICE COUNT
+//
+// As the C peer's: create makes the region (or opens it if it exists) and
+// the channel in it; consume prints "ready" once joined and, with late,
+// reads a line from stdin before its first receive (a lossy consumer is
+// then lapped for sure), and prints "ok RECEIVED LOST" at the end;
+// rpc-call makes COUNT pipelined echo calls, then a sum, a failing and an
+// unknown method (rpcCalls), and prints "ok COUNT".
 //
 // Message streams are shared with the C peer (tests/vectors/README.md):
 //
@@ -21,6 +30,7 @@ package rill
 //	sig_i  = i;  payload byte j = (uint8)((h_i >> (8*(j&7))) + (j>>3))
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -281,6 +291,9 @@ func peerMain(a []string) error {
 	if a[0] == "vector" {
 		return vectorRun(a[2], a[3], a[1])
 	}
+	if a[0] == "create" {
+		return createChannel(a[1:])
+	}
 	r, err := OpenRegion(a[2], &RegionOpts{Dir: a[1]})
 	if err != nil {
 		return err
@@ -294,8 +307,28 @@ func peerMain(a []string) error {
 		if a[6] == "lossy" {
 			mode = Lossy
 		}
+		// [SPIN_NS] [slow] [late], in any order, as the C peer takes them
+		spin, slow, late := uint64(20000), false, false
+		for _, o := range a[7:] {
+			switch o {
+			case "slow":
+				slow = true
+			case "late":
+				late = true
+			default:
+				spin = atou(o)
+			}
+		}
+		var gate chan struct{}
+		if late { // start reading only when a line comes on stdin
+			gate = make(chan struct{})
+			go func() {
+				bufio.NewReader(os.Stdin).ReadString('\n') // a line, or EOF
+				close(gate)
+			}()
+		}
 		got, lost, err := consumeStream(r, a[3], atou(a[4]), atou(a[5]), mode,
-			time.Duration(atouOr(optArg(a, 7), 20000)), optArg(a, 8) == "slow", nil, sayReady)
+			time.Duration(spin), slow, gate, sayReady)
 		if err == nil {
 			fmt.Printf("ok %d %d\n", got, lost)
 		}
@@ -318,6 +351,26 @@ func peerMain(a []string) error {
 		return c.Leave()
 	case "echo":
 		return echoLoop(r, a[3], a[4], atou(a[5]), time.Duration(atou(a[6])), sayReady)
+	case "rpc-call": // the sizes of the service's request channel, as the C peer
+		st, err := r.Stats(a[3] + ".q.0")
+		if err != nil {
+			return err
+		}
+		c, err := r.Connect(a[3])
+		if err != nil {
+			return fmt.Errorf("connect: %v", err)
+		}
+		defer c.Close()
+		// the server may still be starting: wait for it rather than for a line
+		if err := c.WaitServer(10 * time.Second); err != nil {
+			return fmt.Errorf("no server: %v", err)
+		}
+		count := atou(a[4])
+		if err := rpcCalls(c, count, uint64(st.MTU), st.MaxMsg); err != nil {
+			return err
+		}
+		fmt.Printf("ok %d\n", count)
+		return nil
 	}
 	return fmt.Errorf("unknown command %q", a[0])
 }
@@ -327,6 +380,29 @@ func atouOr(s string, d uint64) uint64 {
 		return d
 	}
 	return atou(s)
+}
+
+// createChannel: create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG
+// REGION_SIZE.  The region is made, or opened if it exists.
+func createChannel(a []string) error {
+	if len(a) != 8 {
+		return fmt.Errorf("usage: create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE")
+	}
+	ro := &RegionOpts{Dir: a[0], Size: atou(a[7])}
+	r, err := CreateRegion(a[1], ro)
+	if err == ErrExist {
+		r, err = OpenRegion(a[1], ro)
+	}
+	if err != nil {
+		return fmt.Errorf("region %s in %s: %v", a[1], a[0], err)
+	}
+	defer r.Close()
+	co := &ChannelOpts{Depth: uint32(atou(a[3])), MTU: uint32(atou(a[4])),
+		MaxConsumers: uint32(atou(a[5])), MaxMsg: atou(a[6])}
+	if err := r.CreateChannel(a[2], co); err != nil {
+		return fmt.Errorf("channel %s: %v", a[2], err)
+	}
+	return nil
 }
 
 // keep the testing import used when only TestMain is compiled
