@@ -112,13 +112,13 @@ endif()
 # and Python tests take it as $RILL_GOPEER, beside the C peer's $RILL_XPEER.
 set(RILL_GOPEER_ENV "")
 if(RILL_GO)
-  set(RILL_GOPEER ${PROJECT_BINARY_DIR}/rill_gopeer)
+  set(RILL_GOPEER ${PROJECT_BINARY_DIR}/rill-gopeer)
   set(RILL_GOPEER_ENV "RILL_GOPEER=${RILL_GOPEER}")
   file(GLOB gopeer_src CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/bindings/go/*.go ${PROJECT_SOURCE_DIR}/bindings/go/go.mod)
   add_custom_command(OUTPUT ${RILL_GOPEER}
                      COMMAND ${RILL_GO_EXE} test -c -o ${RILL_GOPEER} .
                      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/bindings/go DEPENDS ${gopeer_src}
-                     COMMENT "go test -c rill_gopeer (the Go peer)")
+                     COMMENT "go test -c rill-gopeer (the Go peer)")
   add_custom_target(rill_gopeer DEPENDS ${RILL_GOPEER})
   add_dependencies(rill_tests rill_gopeer)
 endif()
