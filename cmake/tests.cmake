@@ -112,20 +112,20 @@ endif()
 # and Python tests take it as $RILL_GOPEER, beside the C peer's $RILL_XPEER.
 set(RILL_GOPEER_ENV "")
 if(RILL_GO)
-  set(RILL_GOPEER ${PROJECT_BINARY_DIR}/rill_gopeer)
+  set(RILL_GOPEER ${PROJECT_BINARY_DIR}/rill-gopeer)
   set(RILL_GOPEER_ENV "RILL_GOPEER=${RILL_GOPEER}")
   file(GLOB gopeer_src CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/bindings/go/*.go ${PROJECT_SOURCE_DIR}/bindings/go/go.mod)
   add_custom_command(OUTPUT ${RILL_GOPEER}
                      COMMAND ${RILL_GO_EXE} test -c -o ${RILL_GOPEER} .
                      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/bindings/go DEPENDS ${gopeer_src}
-                     COMMENT "go test -c rill_gopeer (the Go peer)")
+                     COMMENT "go test -c rill-gopeer (the Go peer)")
   add_custom_target(rill_gopeer DEPENDS ${RILL_GOPEER})
   add_dependencies(rill_tests rill_gopeer)
 endif()
 
 # ---- the Python binding (bindings/python, pytest): pip installs it into a
 # venv of its own (cmake/pyenv.cmake), built in BUILD/python-build from the
-# sources of src/ and include/; its tests talk to rill_xpeer and rill_gopeer.
+# sources of src/ and include/; its tests talk to rill_xpeer and rill-gopeer.
 if(RILL_PY_BINDING)
   set(pydir ${PROJECT_SOURCE_DIR}/bindings/python)
   file(GLOB py_deps CONFIGURE_DEPENDS ${pydir}/*.py ${pydir}/*.c ${pydir}/pyproject.toml ${pydir}/rill/*
@@ -231,19 +231,34 @@ add_test(NAME build_configure COMMAND sh ${PROJECT_SOURCE_DIR}/tests/build/confi
 set_tests_properties(build_configure PROPERTIES TIMEOUT 300)
 
 # ---- the C++ API (include/rill.hpp): every tests/cpp/test_*.cpp is one
-# program and one test; no_copy.sh checks that copying the handles does
-# not compile
+# program and one test, with tests/cpp/tu_cpp.c (testutil.h's region
+# directory, watchdog and child processes, compiled as C); test_cpp_xpeer
+# runs against the C peer and the Go peer (RILL_REQUIRE_XPEER when both
+# are built: a missing one fails rather than skips).  no_copy.sh checks
+# that copying the handles does not compile.
 if(RILL_CXX)
+  set(cpp_peer_env "RILL_XPEER=$<TARGET_FILE:rill_xpeer>")
+  if(RILL_GO)
+    list(APPEND cpp_peer_env ${RILL_GOPEER_ENV} RILL_REQUIRE_XPEER=1)
+  endif()
   file(GLOB RILL_CPP_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/cpp/test_*.cpp)
   foreach(src ${RILL_CPP_TESTS})
     get_filename_component(name ${src} NAME_WE)
-    rill_test_program(${name} ${src})
+    rill_test_program(${name} ${src} ${PROJECT_SOURCE_DIR}/tests/cpp/tu_cpp.c)
     target_link_libraries(${name} PRIVATE pthread)
     add_test(NAME ${name} COMMAND ${name})
-    set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
-                                            ENVIRONMENT "${RILL_TSAN_ENV};RILL_XPEER=$<TARGET_FILE:rill_xpeer>;${RILL_GOPEER_ENV}")
+    set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+                                            ENVIRONMENT "${RILL_TSAN_ENV};${cpp_peer_env}")
   endforeach()
   add_dependencies(test_cpp_xpeer rill_xpeer)
+  if(RILL_GO)
+    add_dependencies(test_cpp_xpeer rill_gopeer)
+  endif()
+  # test_cpp with LAZY producers, as every Windows producer is (the wake-up
+  # object's first arm then says "read now")
+  add_test(NAME test_cpp_lazy COMMAND test_cpp)
+  set_tests_properties(test_cpp_lazy PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+                       ENVIRONMENT "${RILL_TSAN_ENV};RILL_LAZY_FENCE=1")
   add_test(NAME cpp_no_copy COMMAND sh ${PROJECT_SOURCE_DIR}/tests/cpp/no_copy.sh
            ${CMAKE_CXX_COMPILER} ${PROJECT_SOURCE_DIR}/include)
 endif()

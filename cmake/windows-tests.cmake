@@ -47,6 +47,34 @@ if(RILL_GO_EXE AND CMAKE_CROSSCOMPILING_EMULATOR)
   set_tests_properties(go_test_wine PROPERTIES TIMEOUT 900)
 endif()
 
+# ---- the C++ API's tests (tests/cpp/test_*.cpp, as on Linux: each with
+# tests/cpp/tu_cpp.c, testutil.h's watchdog, region directory and child
+# processes).  test_cpp_xpeer runs against the Windows C peer above and,
+# when Go is there, the Go peer: the Go binding's Windows test binary
+# (rill_go_test.exe, run with RILL_GO_PEER=1), both by their Windows paths
+# (Wine's drive Z: is /).  With both, a missing one fails rather than
+# skips (RILL_REQUIRE_XPEER).
+if(RILL_CXX)
+  string(REPLACE "/" "\\" cpp_xpeer_win "Z:${PROJECT_BINARY_DIR}/rill_xpeer.exe")
+  set(cpp_peer_env "RILL_XPEER=${cpp_xpeer_win}")
+  if(TARGET rill_go_test_exe)
+    string(REPLACE "/" "\\" cpp_gopeer_win "Z:${PROJECT_BINARY_DIR}/rill_go_test.exe")
+    list(APPEND cpp_peer_env "RILL_GOPEER=${cpp_gopeer_win}" RILL_REQUIRE_XPEER=1)
+  endif()
+  file(GLOB RILL_CPP_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/cpp/test_*.cpp)
+  foreach(src ${RILL_CPP_TESTS})
+    get_filename_component(name ${src} NAME_WE)
+    rill_test_program(${name} ${src} ${PROJECT_SOURCE_DIR}/tests/cpp/tu_cpp.c)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+                                            ENVIRONMENT "${cpp_peer_env}")
+  endforeach()
+  add_dependencies(test_cpp_xpeer rill_xpeer)
+  if(TARGET rill_go_test_exe)
+    add_dependencies(test_cpp_xpeer rill_go_test_exe)
+  endif()
+endif()
+
 # the FlatBuffers example under Wine: C++ host and Go guest (its own file)
 include(${PROJECT_SOURCE_DIR}/examples/flatbuffers/windows.cmake)
 

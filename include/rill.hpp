@@ -92,11 +92,27 @@ class category_impl final : public std::error_category {
   const char *name() const noexcept override { return "rill"; }
   std::string message(int ev) const override { return rill_strerror(ev); }
 };
+class rpc_category_impl final : public std::error_category {
+ public:
+  const char *name() const noexcept override { return "rill.rpc"; }
+  std::string message(int ev) const override { return "status " + std::to_string(ev) + " of the server"; }
+};
 }  // namespace detail
 
 // The category of rill's error codes: message(ev) is rill_strerror(ev).
 inline const std::error_category &category() noexcept {
   static const detail::category_impl c;
+  return c;
+}
+
+// The category of a request/response call's own statuses (rill_rpc.h: a
+// handler's "own codes"), which are not rill's: a status S > 0 that a
+// server answered reads as std::error_code(S, rpc_category())
+// (rpc_reply::status_code()), and a C++ handler that returns such an
+// error_code answers with status S as it is, as a C or Go handler that
+// returns S does.
+inline const std::error_category &rpc_category() noexcept {
+  static const detail::rpc_category_impl c;
   return c;
 }
 
@@ -720,9 +736,15 @@ struct rpc_reply {
   std::uint16_t method = 0;
   std::int32_t status = 0;
   const_bytes data;
-  // The server's error as an error_code: codes of rill (negative RILL_E*)
-  // are rill::category()'s, a handler's own codes too (as their negation).
-  std::error_code status_code() const noexcept { return detail::code(status); }
+  // The server's error as an error_code, empty for status 0: a negative
+  // status -E (a RILL_E* code, or a C++ handler's error_code of another
+  // category, sent negated) is E of rill::category(); a positive one S, a
+  // handler's own status (the C and Go test services' 42, say), is S of
+  // rill::rpc_category().
+  std::error_code status_code() const noexcept {
+    if (status > 0) return std::error_code(status, rpc_category());
+    return detail::code(status);
+  }
 };
 
 class rpc_client {
@@ -823,9 +845,11 @@ class rpc_client {
 // once with several workers): it writes the response into RESPONSE and
 // returns its size, or an error sent back to the caller as the call's
 // status: errc::no_method for a method it does not serve; an error_code of
-// rill::category() is sent as the negative RILL_E* code, one of another
-// category as the negation of its value.  An exception that escapes the
-// handler is answered with errc::io.
+// rill::category() is sent as the negative RILL_E* code; one of
+// rill::rpc_category() as its value, unchanged (the handler's own status,
+// e.g. std::error_code(42, rill::rpc_category()) answers status 42); one
+// of another category as the negation of its value.  An exception that
+// escapes the handler is answered with errc::io.
 class rpc_server {
  public:
   rpc_server() noexcept = default;
@@ -877,6 +901,7 @@ class rpc_server {
             method, const_bytes(req, n), bytes(resp, cap));
         if (!r) {
           int v = r.error().value();
+          if (r.error().category() == rpc_category()) return v ? v : -RILL_EIO;
           return v > 0 ? -v : v ? v : -RILL_EIO;
         }
         if (*r > cap) return -RILL_EMSGSIZE;

@@ -7,6 +7,7 @@ package rill
 // cross-process test can be either language.  Commands:
 //
 //	vector write|check FILE DIR
+//	create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE
 //	produce DIR REGION CHAN COUNT SEED [SPIN_NS]
 //	consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]
 //	echo DIR REGION IN OUT COUNT SPIN_NS
@@ -14,12 +15,12 @@ package rill
 //	rpc-serve DIR REGION SERVICE WORKERS   (until stdin closes)
 //	rpc-call DIR REGION SERVICE COUNT
 //
-// As in the C peer, consume prints "ready" once joined and, with late,
-// waits for a line on stdin before its first receive (a lossy consumer is
-// then lapped for sure by a producer that sends more than the ring holds);
-// its options after the mode may come in any order.  rpc-call waits up to
-// 10 s for a server, then makes the calls of rpcCalls with the sizes of
-// the service's request channel SERVICE.q.0.
+// As the C peer's: create makes the region (or opens it if it exists) and
+// the channel in it; consume prints "ready" once joined and, with late,
+// reads a line from stdin before its first receive (a lossy consumer is
+// then lapped for sure), and prints "ok RECEIVED LOST" at the end;
+// rpc-call makes COUNT pipelined echo calls, then a sum, a failing and an
+// unknown method (rpcCalls), and prints "ok COUNT".
 //
 // Message streams are shared with the C peer (tests/vectors/README.md):
 //
@@ -290,6 +291,9 @@ func peerMain(a []string) error {
 	if a[0] == "vector" {
 		return vectorRun(a[2], a[3], a[1])
 	}
+	if a[0] == "create" {
+		return createChannel(a[1:])
+	}
 	r, err := OpenRegion(a[2], &RegionOpts{Dir: a[1]})
 	if err != nil {
 		return err
@@ -303,6 +307,7 @@ func peerMain(a []string) error {
 		if a[6] == "lossy" {
 			mode = Lossy
 		}
+		// [SPIN_NS] [slow] [late], in any order, as the C peer takes them
 		spin, slow, late := uint64(20000), false, false
 		for _, o := range a[7:] {
 			switch o {
@@ -315,10 +320,10 @@ func peerMain(a []string) error {
 			}
 		}
 		var gate chan struct{}
-		if late {
+		if late { // start reading only when a line comes on stdin
 			gate = make(chan struct{})
 			go func() {
-				bufio.NewReader(os.Stdin).ReadString('\n')
+				bufio.NewReader(os.Stdin).ReadString('\n') // a line, or EOF
 				close(gate)
 			}()
 		}
@@ -344,26 +349,28 @@ func peerMain(a []string) error {
 		sayReady()
 		os.Stdin.Read(make([]byte, 1))
 		return c.Leave()
-	case "rpc-call":
+	case "echo":
+		return echoLoop(r, a[3], a[4], atou(a[5]), time.Duration(atou(a[6])), sayReady)
+	case "rpc-call": // the sizes of the service's request channel, as the C peer
 		st, err := r.Stats(a[3] + ".q.0")
 		if err != nil {
 			return err
 		}
 		c, err := r.Connect(a[3])
 		if err != nil {
-			return err
+			return fmt.Errorf("connect: %v", err)
 		}
 		defer c.Close()
+		// the server may still be starting: wait for it rather than for a line
 		if err := c.WaitServer(10 * time.Second); err != nil {
 			return fmt.Errorf("no server: %v", err)
 		}
-		if err := rpcCalls(c, atou(a[4]), uint64(st.MTU), st.MaxMsg); err != nil {
+		count := atou(a[4])
+		if err := rpcCalls(c, count, uint64(st.MTU), st.MaxMsg); err != nil {
 			return err
 		}
-		fmt.Println("ok", a[4])
+		fmt.Printf("ok %d\n", count)
 		return nil
-	case "echo":
-		return echoLoop(r, a[3], a[4], atou(a[5]), time.Duration(atou(a[6])), sayReady)
 	}
 	return fmt.Errorf("unknown command %q", a[0])
 }
@@ -373,6 +380,29 @@ func atouOr(s string, d uint64) uint64 {
 		return d
 	}
 	return atou(s)
+}
+
+// createChannel: create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG
+// REGION_SIZE.  The region is made, or opened if it exists.
+func createChannel(a []string) error {
+	if len(a) != 8 {
+		return fmt.Errorf("usage: create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE")
+	}
+	ro := &RegionOpts{Dir: a[0], Size: atou(a[7])}
+	r, err := CreateRegion(a[1], ro)
+	if err == ErrExist {
+		r, err = OpenRegion(a[1], ro)
+	}
+	if err != nil {
+		return fmt.Errorf("region %s in %s: %v", a[1], a[0], err)
+	}
+	defer r.Close()
+	co := &ChannelOpts{Depth: uint32(atou(a[3])), MTU: uint32(atou(a[4])),
+		MaxConsumers: uint32(atou(a[5])), MaxMsg: atou(a[6])}
+	if err := r.CreateChannel(a[2], co); err != nil {
+		return fmt.Errorf("channel %s: %v", a[2], err)
+	}
+	return nil
 }
 
 // keep the testing import used when only TestMain is compiled

@@ -18,7 +18,17 @@
  * Threads.  A handle is used by one thread at a time: Guard is the busy
  * flag both sides check (Python's "with self._guard" and the calls here).
  * Every flag and field is read and written with the GIL held; the GIL is
- * released only inside the waiting rill calls, with the flag set.
+ * released only inside the rill calls that wait or copy a large message,
+ * with the flag set.
+ *
+ * Lifetimes.  Handle owns a librill handle (region, producer, consumer,
+ * rpc client) and frees it in its tp_dealloc: when the last reference
+ * goes, never in a finalizer, so that no __del__ of a reference cycle can
+ * run after it and use a freed handle.  The endpoint, and every memoryview
+ * over its mapping, hold a reference to it.
+ *
+ * One interpreter: the types are static and _setup's objects global, so
+ * a second interpreter that imports rill gets ImportError.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -26,14 +36,18 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "rill.h"
+#include "rill_rpc.h"
 
 #define FOREVER UINT64_MAX
 /* A wait is cut in slices this long so that signals (Ctrl-C) are handled
  * between them (the same slice as rill/__init__.py's _wait). */
 #define SLICE_NS 250000000ull
+/* Messages this large are copied with the GIL released. */
+#define BIG 65536
 
 /* Set once by _setup(): rill._errors.error(rc, message) -> exception, and
  * the Meta named tuple class. */
@@ -59,6 +73,91 @@ static uint64_t mono_ns(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* ---- Handle ---------------------------------------------------------- */
+
+enum { H_REGION, H_PRODUCER, H_CONSUMER, H_RPC_CLIENT, H_KINDS };
+
+typedef struct {
+  PyObject_HEAD
+  void *p; /* NULL once released */
+  int kind;
+} Handle;
+
+static void handle_free(Handle *h) {
+  void *p = h->p;
+  h->p = NULL;
+  if (!p) return;
+  Py_BEGIN_ALLOW_THREADS
+  switch (h->kind) {
+  case H_REGION: rill_region_close(p); break;
+  case H_PRODUCER: rill_producer_leave(p); break;
+  case H_CONSUMER: rill_consumer_leave(p); break;
+  default: rill_rpc_close(p); break;
+  }
+  Py_END_ALLOW_THREADS
+}
+
+static int handle_init(Handle *h, PyObject *args, PyObject *kw) {
+  unsigned long long addr;
+  int kind;
+  if (kw && PyDict_GET_SIZE(kw)) {
+    PyErr_SetString(PyExc_TypeError, "Handle() takes no keyword arguments");
+    return -1;
+  }
+  if (!PyArg_ParseTuple(args, "Ki", &addr, &kind)) return -1;
+  if (kind < 0 || kind >= H_KINDS || !addr) {
+    PyErr_SetString(PyExc_ValueError, "Handle(addr, kind): a bad kind or a null address");
+    return -1;
+  }
+  if (h->p) {
+    PyErr_SetString(PyExc_RuntimeError, "Handle is already set");
+    return -1;
+  }
+  h->p = (void *)(uintptr_t)addr;
+  h->kind = kind;
+  return 0;
+}
+
+static void handle_dealloc(Handle *h) {
+  handle_free(h);
+  Py_TYPE(h)->tp_free((PyObject *)h);
+}
+
+/* release(): frees the handle now (region and rpc client close()). */
+static PyObject *handle_release(Handle *h, PyObject *unused) {
+  (void)unused;
+  handle_free(h);
+  Py_RETURN_NONE;
+}
+
+static PyObject *handle_addr(Handle *h, void *unused) {
+  (void)unused;
+  return PyLong_FromUnsignedLongLong((unsigned long long)(uintptr_t)h->p);
+}
+
+static PyMethodDef handle_methods[] = {
+    {"release", (PyCFunction)handle_release, METH_NOARGS, "Frees the handle now."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef handle_getset[] = {
+    {"addr", (getter)handle_addr, NULL, "the handle's address (0 once released)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject HandleType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rill._fast.Handle",
+    .tp_doc = "Handle(addr, kind): owns a librill handle, freed when the last reference goes.",
+    .tp_basicsize = sizeof(Handle),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)handle_init,
+    .tp_dealloc = (destructor)handle_dealloc,
+    .tp_methods = handle_methods,
+    .tp_getset = handle_getset,
+};
 
 /* ---- Guard ----------------------------------------------------------- */
 
@@ -89,8 +188,8 @@ static void guard_dealloc(Guard *g) {
 static int guard_take(Guard *g) {
   if (g->busy) {
     PyErr_Format(PyExc_RuntimeError,
-                 "this %U is in use by another thread (a handle is used by one thread at a time)",
-                 g->what);
+                 "this %s is in use by another thread (a handle is used by one thread at a time)",
+                 g->what ? PyUnicode_AsUTF8(g->what) : "handle");
     return -1;
   }
   g->busy = 1;
@@ -133,8 +232,10 @@ static PyTypeObject GuardType = {
 typedef struct {
   PyObject_HEAD
   void *h;       /* rill_producer * or rill_consumer *; NULL: closed */
+  Handle *owner; /* owns h */
   Guard *guard;  /* shared with the Python methods */
   int view_out;  /* a memoryview is out: the next call has Python release it */
+  PyObject *pending; /* an exception the next call raises (recv_many's) */
   int is_consumer;
   uint64_t max_msg;
   char *buf; /* a consumer's receive buffer, max_msg bytes (at least 1) */
@@ -144,26 +245,44 @@ typedef struct {
 
 static void ep_dealloc(Ep *e) {
   PyObject_GC_UnTrack(e);
+  e->h = NULL;
+  Py_CLEAR(e->pending);
+  Py_CLEAR(e->owner);
   Py_CLEAR(e->guard);
   free(e->buf);
   Py_TYPE(e)->tp_free((PyObject *)e);
 }
 
 static int ep_traverse(Ep *e, visitproc visit, void *arg) {
+  Py_VISIT(e->pending);
+  Py_VISIT(e->owner);
   Py_VISIT(e->guard);
   return 0;
 }
 
 static int ep_clear(Ep *e) {
+  e->h = NULL;
+  Py_CLEAR(e->pending);
+  Py_CLEAR(e->owner);
   Py_CLEAR(e->guard);
   return 0;
 }
 
-/* _attach(addr, guard, max_msg): the handle cffi made (its address). */
+/* _attach(handle, guard, max_msg): once, with the endpoint's Handle. */
 static PyObject *ep_attach(Ep *e, PyObject *args) {
-  unsigned long long addr, max_msg;
+  unsigned long long max_msg;
+  Handle *owner;
   Guard *g;
-  if (!PyArg_ParseTuple(args, "KO!K", &addr, &GuardType, &g, &max_msg)) return NULL;
+  if (!PyArg_ParseTuple(args, "O!O!K", &HandleType, &owner, &GuardType, &g, &max_msg))
+    return NULL;
+  if (e->owner || e->guard) {
+    PyErr_SetString(PyExc_RuntimeError, "the endpoint is attached already");
+    return NULL;
+  }
+  if (owner->kind != (e->is_consumer ? H_CONSUMER : H_PRODUCER) || !owner->p) {
+    PyErr_SetString(PyExc_ValueError, "_attach(): not a live handle of this kind");
+    return NULL;
+  }
   if (e->is_consumer) {
     size_t cap = max_msg ? (size_t)max_msg : 1;
     char *b = malloc(cap);
@@ -173,16 +292,20 @@ static PyObject *ep_attach(Ep *e, PyObject *args) {
     e->cap = cap;
   }
   Py_INCREF(g);
-  Py_XSETREF(e->guard, g);
-  e->h = (void *)(uintptr_t)addr;
+  e->guard = g;
+  Py_INCREF(owner);
+  e->owner = owner;
+  e->h = owner->p;
   e->max_msg = max_msg;
   Py_RETURN_NONE;
 }
 
-/* _detach(): no more calls through the handle (close() is leaving it). */
+/* _detach(): no more calls through the handle (close(); the handle is
+ * freed when the views over it are gone too).  The guard is held. */
 static PyObject *ep_detach(Ep *e, PyObject *unused) {
   (void)unused;
   e->h = NULL;
+  Py_CLEAR(e->owner);
   Py_RETURN_NONE;
 }
 
@@ -196,7 +319,16 @@ static int ep_enter(Ep *e) {
   if (guard_take(e->guard)) return -1;
   if (!e->h) {
     e->guard->busy = 0;
-    PyErr_Format(PyExc_ValueError, "the %U is closed", e->guard->what);
+    PyErr_Format(PyExc_ValueError, "the %s is closed",
+                 e->guard->what ? PyUnicode_AsUTF8(e->guard->what) : "endpoint");
+    return -1;
+  }
+  if (e->pending) {
+    PyObject *v = e->pending;
+    e->pending = NULL;
+    e->guard->busy = 0;
+    PyErr_SetObject((PyObject *)Py_TYPE(v), v);
+    Py_DECREF(v);
     return -1;
   }
   if (e->view_out) {
@@ -212,6 +344,20 @@ static int ep_enter(Ep *e) {
 
 static void ep_leave(Ep *e) { e->guard->busy = 0; }
 
+/* Moves the exception set into e->pending, for the next call. */
+static void ep_keep_error(Ep *e) {
+#if PY_VERSION_HEX >= 0x030C0000
+  PyObject *v = PyErr_GetRaisedException();
+#else
+  PyObject *t, *v, *tb;
+  PyErr_Fetch(&t, &v, &tb);
+  PyErr_NormalizeException(&t, &v, &tb);
+  Py_XDECREF(t);
+  Py_XDECREF(tb);
+#endif
+  Py_XSETREF(e->pending, v);
+}
+
 /* TIMEOUT (None, or seconds >= 0) in ns: FOREVER for None. */
 static int parse_timeout(PyObject *t, uint64_t *ns) {
   if (!t || t == Py_None) {
@@ -224,7 +370,8 @@ static int parse_timeout(PyObject *t, uint64_t *ns) {
     PyErr_SetString(PyExc_ValueError, "timeout must be >= 0 or None");
     return -1;
   }
-  *ns = s * 1e9 >= (double)(FOREVER - 1) ? FOREVER - 1 : (uint64_t)(s * 1e9);
+  /* beyond 100 years (inf too) is no limit */
+  *ns = s >= 3.2e9 ? FOREVER : (uint64_t)(s * 1e9);
   return 0;
 }
 
@@ -235,12 +382,13 @@ typedef int64_t (*wait_fn)(Ep *e, void *arg, uint64_t ns);
  * during each and signals checked between them.  Returns FN's result, or
  * INT64_MIN with the exception of a signal handler set. */
 static int64_t wait_sliced(Ep *e, wait_fn fn, void *arg, uint64_t ns) {
-  uint64_t deadline = ns == FOREVER ? 0 : mono_ns() + ns;
+  uint64_t deadline = ns == FOREVER ? 0 : mono_ns() + ns; /* ns < 2^62: no wrap */
   for (;;) {
     uint64_t left = SLICE_NS;
     if (ns != FOREVER) {
       uint64_t now = mono_ns();
-      left = now >= deadline ? 0 : deadline - now;
+      if (now >= deadline) return -RILL_ETIMEDOUT;
+      left = deadline - now;
       if (left > SLICE_NS) left = SLICE_NS;
     }
     int64_t rc;
@@ -282,7 +430,13 @@ static int send_one(Ep *e, PyObject *data, uint64_t sig, uint64_t ns) {
     raise_rc(-RILL_EMSGSIZE, m);
     return -1;
   }
-  rc = rill_send(e->h, b.buf, (size_t)b.len, sig);
+  if (b.len >= BIG) {
+    Py_BEGIN_ALLOW_THREADS
+    rc = rill_send(e->h, b.buf, (size_t)b.len, sig);
+    Py_END_ALLOW_THREADS
+  } else {
+    rc = rill_send(e->h, b.buf, (size_t)b.len, sig);
+  }
   if (rc == -RILL_EAGAIN && ns) {
     struct send_arg s = {b.buf, (size_t)b.len, sig};
     rc = wait_sliced(e, send_wait, &s, ns);
@@ -301,7 +455,10 @@ static int parse_sig(PyObject *o, uint64_t *sig) {
     *sig = 0;
     return 0;
   }
-  unsigned long long v = PyLong_AsUnsignedLongLong(o);
+  PyObject *i = PyNumber_Index(o); /* an int, or what has __index__ (numpy's) */
+  if (!i) return -1;
+  unsigned long long v = PyLong_AsUnsignedLongLong(i);
+  Py_DECREF(i);
   if (v == (unsigned long long)-1 && PyErr_Occurred()) return -1;
   *sig = v;
   return 0;
@@ -346,7 +503,8 @@ static PyObject *prod_send(Ep *e, PyObject *const *args, Py_ssize_t nargs, PyObj
   Py_RETURN_NONE;
 }
 
-/* send_many(messages, sig=0, timeout=None): each message with sig, sig+1... */
+/* send_many(messages, sig=0, timeout=None): each message of the iterable
+ * with sig, sig+1... (mod 2^64), taken from it one at a time. */
 static PyObject *prod_send_many(Ep *e, PyObject *args, PyObject *kw) {
   static char *names[] = {"messages", "sig", "timeout", NULL};
   PyObject *msgs, *sigo = NULL, *to = NULL;
@@ -354,27 +512,32 @@ static PyObject *prod_send_many(Ep *e, PyObject *args, PyObject *kw) {
     return NULL;
   uint64_t sig, ns;
   if (parse_sig(sigo, &sig) || parse_timeout(to, &ns)) return NULL;
-  PyObject *seq = PySequence_Fast(msgs, "send_many() takes an iterable of bytes-like objects");
-  if (!seq) return NULL;
+  PyObject *it = PyObject_GetIter(msgs), *item;
+  if (!it) return NULL;
   if (ep_enter(e)) {
-    Py_DECREF(seq);
+    Py_DECREF(it);
     return NULL;
   }
-  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), i;
-  PyObject **items = PySequence_Fast_ITEMS(seq);
+  Py_ssize_t sent = 0;
   int rc = 0;
-  for (i = 0; i < n && !rc; i++) rc = send_one(e, items[i], sig + (uint64_t)i, ns);
+  while ((item = PyIter_Next(it))) {
+    rc = send_one(e, item, sig + (uint64_t)sent, ns);
+    Py_DECREF(item);
+    if (rc) break;
+    sent++;
+  }
+  if (!rc && PyErr_Occurred()) rc = -1; /* the iterator failed */
   ep_leave(e);
-  Py_DECREF(seq);
+  Py_DECREF(it);
   if (rc) {
     /* the exception tells how many went before it: e.sent */
 #if PY_VERSION_HEX >= 0x030C0000
-    PyObject *v = PyErr_GetRaisedException(), *k = PyLong_FromSsize_t(i - 1);
+    PyObject *v = PyErr_GetRaisedException(), *k = PyLong_FromSsize_t(sent);
     if (!k || PyObject_SetAttrString(v, "sent", k)) PyErr_Clear();
     Py_XDECREF(k);
     PyErr_SetRaisedException(v);
 #else
-    PyObject *t, *v, *tb, *k = PyLong_FromSsize_t(i - 1);
+    PyObject *t, *v, *tb, *k = PyLong_FromSsize_t(sent);
     PyErr_Fetch(&t, &v, &tb);
     PyErr_NormalizeException(&t, &v, &tb);
     if (!k || !v || PyObject_SetAttrString(v, "sent", k)) PyErr_Clear();
@@ -383,7 +546,7 @@ static PyObject *prod_send_many(Ep *e, PyObject *args, PyObject *kw) {
 #endif
     return NULL;
   }
-  return PyLong_FromSsize_t(n);
+  return PyLong_FromSsize_t(sent);
 }
 
 /* ---- Consumer ------------------------------------------------------- */
@@ -404,7 +567,14 @@ static int64_t recv_wait(Ep *e, void *a, uint64_t ns) {
  * NONE_IF_EMPTY and nothing came.  The guard is held. */
 static PyObject *recv_one(Ep *e, uint64_t ns, int meta, int none_if_empty) {
   const void *data = NULL;
-  int64_t rc = rill_recv_view(e->h, e->buf, e->cap, &e->meta, &data);
+  int64_t rc;
+  if (e->cap >= BIG) { /* it may copy a large message's fragments */
+    Py_BEGIN_ALLOW_THREADS
+    rc = rill_recv_view(e->h, e->buf, e->cap, &e->meta, &data);
+    Py_END_ALLOW_THREADS
+  } else {
+    rc = rill_recv_view(e->h, e->buf, e->cap, &e->meta, &data);
+  }
   if (rc == -RILL_EAGAIN && ns) {
     struct recv_arg r = {&data};
     rc = wait_sliced(e, recv_wait, &r, ns);
@@ -416,7 +586,17 @@ static PyObject *recv_one(Ep *e, uint64_t ns, int meta, int none_if_empty) {
     return raise_rc(-RILL_ETIMEDOUT, "nothing to receive");
   }
   if (rc < 0) return raise_rc(rc, NULL);
-  PyObject *b = PyBytes_FromStringAndSize(data, (Py_ssize_t)rc);
+  PyObject *b;
+  if (rc >= BIG) { /* copied with the GIL released (the guard is held) */
+    b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)rc);
+    if (!b) return NULL;
+    char *to = PyBytes_AS_STRING(b);
+    Py_BEGIN_ALLOW_THREADS
+    memcpy(to, data, (size_t)rc);
+    Py_END_ALLOW_THREADS
+  } else {
+    b = PyBytes_FromStringAndSize(data, (Py_ssize_t)rc);
+  }
   if (!b || !meta) return b;
   const rill_meta *m = &e->meta;
   PyObject *t = PyObject_CallFunction(meta_cls, "KKKKIII", (unsigned long long)m->seq,
@@ -495,31 +675,22 @@ static PyObject *cons_recv_many(Ep *e, PyObject *args, PyObject *kw) {
     return NULL;
   }
   for (Py_ssize_t i = 0; i < max; i++) {
-    /* the first waits; the rest take what is there, and an error after
-     * the first message is left for the next call (nothing is lost) */
+    /* the first waits; the rest take what is there.  An error after the
+     * first message is kept for the next call, and the messages in hand
+     * are returned: none is dropped. */
     PyObject *b = recv_one(e, i ? 0 : ns, 0, i > 0);
+    if (b && PyList_Append(out, b)) Py_CLEAR(b);
     if (!b) {
       if (!PyErr_Occurred()) break;
-      if (i == 0) {
+      if (PyList_GET_SIZE(out) == 0) {
         ep_leave(e);
         Py_DECREF(out);
         return NULL;
       }
-      if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
-        ep_leave(e);
-        Py_DECREF(out);
-        return NULL;
-      }
-      PyErr_Clear(); /* Closed, Dead...: raised again by the next call */
+      ep_keep_error(e);
       break;
     }
-    int rc = PyList_Append(out, b);
     Py_DECREF(b);
-    if (rc) {
-      ep_leave(e);
-      Py_DECREF(out);
-      return NULL;
-    }
   }
   ep_leave(e);
   return out;
@@ -547,11 +718,12 @@ static PyMethodDef prod_methods[] = {
      "none; a timeout raises :class:`TimedOut`)."},
     {"send_many", (PyCFunction)(void (*)(void))prod_send_many, METH_VARARGS | METH_KEYWORDS,
      "send_many($self, messages, sig=0, timeout=None)\n--\n\n"
-     "send() of each bytes-like object of the iterable MESSAGES in order,\n"
-     "with sigs SIG, SIG + 1, ..., in one call: TIMEOUT applies to each\n"
-     "message's wait for credit.  Returns how many were sent (all of them).\n"
-     "An error raises with the messages before it sent, and the exception's\n"
-     "``sent`` says how many they were."},
+     "send() of each bytes-like object of the iterable MESSAGES, taken\n"
+     "from it one at a time, with sigs SIG, SIG + 1, ... (modulo 2**64), in\n"
+     "one call: TIMEOUT applies to each message's wait for credit.  Returns\n"
+     "how many were sent (all of them).  An error while sending (the\n"
+     "iterator's own too) raises with the messages before it sent, and the\n"
+     "exception's ``sent`` says how many they were."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -576,8 +748,8 @@ static PyMethodDef cons_methods[] = {
      "recv_many($self, max, timeout=None)\n--\n\n"
      "Up to MAX whole messages as a list of bytes: waits up to TIMEOUT for\n"
      "the first (raising as recv() does), then takes what is there without\n"
-     "waiting.  Closed or Dead after the first message is raised by the\n"
-     "next call."},
+     "waiting.  An error after the first message (Closed, Dead...) is\n"
+     "raised by the next recv*() call: no message is dropped."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -608,10 +780,20 @@ static PyTypeObject ConsumerBaseType =
     EP_TYPE("rill._fast.ConsumerBase", "The C half of rill.Consumer.", cons_new, cons_methods);
 
 /* _setup(error, Meta): what the calls raise and return. */
+static PyInterpreterState *setup_interp;
+
 static PyObject *fast_setup(PyObject *m, PyObject *args) {
   (void)m;
   PyObject *err, *meta;
   if (!PyArg_ParseTuple(args, "OO", &err, &meta)) return NULL;
+  PyInterpreterState *in = PyThreadState_Get()->interp;
+  if (setup_interp && setup_interp != in) {
+    PyErr_SetString(PyExc_ImportError,
+                    "rill is imported in another interpreter of this process already "
+                    "(one interpreter per process)");
+    return NULL;
+  }
+  setup_interp = in;
   Py_INCREF(err);
   Py_INCREF(meta);
   Py_XSETREF(error_fn, err);
@@ -633,13 +815,20 @@ static struct PyModuleDef fast_module = {
 /* Exported whatever -fvisibility says (Python before 3.9 does not mark
  * PyMODINIT_FUNC visible, and rill_build.py hides everything else). */
 __attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__fast(void) {
-  PyTypeObject *types[] = {&GuardType, &ProducerBaseType, &ConsumerBaseType};
-  const char *names[] = {"Guard", "ProducerBase", "ConsumerBase"};
-  for (int i = 0; i < 3; i++)
+  PyTypeObject *types[] = {&HandleType, &GuardType, &ProducerBaseType, &ConsumerBaseType};
+  const char *names[] = {"Handle", "Guard", "ProducerBase", "ConsumerBase"};
+  for (int i = 0; i < 4; i++)
     if (PyType_Ready(types[i])) return NULL;
   PyObject *m = PyModule_Create(&fast_module);
   if (!m) return NULL;
-  for (int i = 0; i < 3; i++) {
+  if (PyModule_AddIntConstant(m, "REGION", H_REGION) ||
+      PyModule_AddIntConstant(m, "PRODUCER", H_PRODUCER) ||
+      PyModule_AddIntConstant(m, "CONSUMER", H_CONSUMER) ||
+      PyModule_AddIntConstant(m, "RPC_CLIENT", H_RPC_CLIENT)) {
+    Py_DECREF(m);
+    return NULL;
+  }
+  for (int i = 0; i < 4; i++) {
     Py_INCREF(types[i]);
     if (PyModule_AddObject(m, names[i], (PyObject *)types[i])) {
       Py_DECREF(types[i]);

@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 // The C++ API (include/rill.hpp): RAII, moves, error codes of every error
 // path, zero-copy reserve/poll, typed send/receive, waits with durations,
-// wait_any, the consumer's fd, request/response, the throwing calls.
+// wait_any, the consumer's fd (its event on Windows), request/response,
+// the throwing calls.  The region directory and its cleanup are the C
+// tests' (tests/cpp/tu_cpp.h: testutil.h's, removed however the test ends).
 #include <rill.hpp>
 
-#include <poll.h>
-#include <stdlib.h>
-#include <unistd.h>
+#include "tu_cpp.h"
 
 #include <array>
 #include <atomic>
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -242,7 +241,11 @@ void test_moved_from() {
   std::array<std::byte, 8> b{};
   EXPECT_ERR(c.recv(b), rill::errc::inval);
   EXPECT_ERR(c.recv_value<int>(), rill::errc::inval);
+#ifdef _WIN32
+  EXPECT_ERR(c.handle(), rill::errc::inval);
+#else
   EXPECT_ERR(c.fd(), rill::errc::inval);
+#endif
   EXPECT_ERR(c.arm(), rill::errc::inval);
   EXPECT_ERR(c.flush(), rill::errc::inval);
   CHECK(c.check(rill::view{}) == rill::errc::inval);
@@ -333,20 +336,30 @@ void test_stream_and_views() {
   CHECK(lossy.lost() > 0);
   EXPECT_OK(lossy.seek_last(1));
 
-  // the consumer's fd: armed, readable after a publish
-  auto fd = c.fd();
-  EXPECT_OK(fd);
-  while (c.poll().ok()) {
+  // the consumer's wake-up object (fd on Linux, event HANDLE on Windows):
+  // armed, it is not signalled; a publish signals it.  A LAZY producer
+  // (every Windows one; docs/PROTOCOL.md §3.7a) that nobody asked to fence
+  // yet cannot promise the signal: the first arm asks it and says "read
+  // now" (true), and its next publish fences (tests/test_wait.c t_fd).
+#ifdef _WIN32
+  auto wake = c.handle();
+#else
+  auto wake = c.fd();
+#endif
+  EXPECT_OK(wake);
+  for (int round = 0; round < 3; round++) {
+    while (c.poll().ok()) {
+    }
+    auto armed = c.arm();
+    EXPECT_OK(armed);
+    CHECK(armed.ok() && (!*armed || (round == 0 && tucpp_lazy_fence())));
+    if (armed.ok() && !*armed) CHECK(!tucpp::wakeup_ready(c, 0));
+    EXPECT_OK(p.send_value(round, 1000 + round));
+    CHECK(tucpp::wakeup_ready(c, 10000));
+    auto last = c.poll();
+    EXPECT_OK(last);
+    CHECK(last.ok() && last->sig() == std::uint64_t(1000 + round));
   }
-  auto armed = c.arm();
-  EXPECT_OK(armed);
-  CHECK(armed.ok() && !*armed);
-  EXPECT_OK(p.send_value(1, 1000));
-  struct pollfd pfd = {*fd, POLLIN, 0};
-  CHECK(::poll(&pfd, 1, 5000) == 1);
-  auto last = c.poll();
-  EXPECT_OK(last);
-  CHECK(last.ok() && last->sig() == 1000);
 
   // spin budgets and flushes take durations
   EXPECT_OK(c.set_spin(0s));
@@ -369,7 +382,7 @@ void test_threads_wait_any() {
   auto ca = std::move(rill::consumer::join(r, "a").value());
   auto cb = std::move(rill::consumer::join(r, "b").value());
   EXPECT_ERR(rill::wait_any({&ca, &cb}, 5ms), rill::errc::timed_out);
-  std::thread t([&r] {
+  tucpp::thread t([&r] {
     auto pb = rill::producer::join(r, "b");
     if (!pb) return;
     (void)pb->wait_consumers(1, 5s);
@@ -415,6 +428,7 @@ void test_rpc() {
     }
     if (method == 2) return rill::errc::busy;
     if (method == 3) return std::error_code(5, std::generic_category());
+    if (method == 5) return std::error_code(42, rill::rpc_category());  // its own status
 #if RILL_HPP_EXCEPTIONS
     if (method == 4) throw std::runtime_error("handler failed");
 #endif
@@ -440,6 +454,12 @@ void test_rpc() {
   CHECK(rep.ok() && rep->status_code() == rill::errc::busy);
   rep = c.call(3, std::string_view("x"), resp, 5s);
   CHECK(rep.ok() && rep->status == -5);
+  // a handler's own status goes as it is, and reads back in rpc_category()
+  // (what a C or Go server's positive status reads as, too)
+  rep = c.call(5, std::string_view("x"), resp, 5s);
+  CHECK(rep.ok() && rep->status == 42 && rep->status_code() &&
+        rep->status_code() == std::error_code(42, rill::rpc_category()));
+  CHECK(std::string(rill::rpc_category().name()) == "rill.rpc");
 #if RILL_HPP_EXCEPTIONS
   rep = c.call(4, std::string_view("x"), resp, 5s);
   CHECK(rep.ok() && rep->status_code() == rill::errc::io);
@@ -527,13 +547,9 @@ void test_bytes() {
 
 }  // namespace
 
-int main() {
-  char tmpl[] = "/dev/shm/rill-cpp-XXXXXX";
-  if (!mkdtemp(tmpl)) {
-    std::perror("mkdtemp");
-    return 1;
-  }
-  g_dir = tmpl;
+int main(int argc, char **argv) {
+  tucpp_start("test_cpp", 120, argc, argv);
+  g_dir = tucpp_dir();
   test_errors_category();
   test_durations();
   test_bytes();
@@ -542,12 +558,6 @@ int main() {
   test_stream_and_views();
   test_threads_wait_any();
   test_rpc();
-  std::string cmd = "rm -rf '" + g_dir + "'";
-  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", g_dir.c_str());
-  if (failures) {
-    std::fprintf(stderr, "test_cpp: %d failures\n", failures);
-    return 1;
-  }
-  std::printf("test_cpp: ok\n");
-  return 0;
+  std::string msg = failures ? std::to_string(failures) + " checks failed" : "every check";
+  return tucpp_end(failures == 0, msg.c_str());
 }

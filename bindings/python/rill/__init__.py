@@ -276,10 +276,17 @@ _Guard = _fast.Guard
 
 def _keeper(handle: Any):
     """A destructor for ffi.gc that does nothing but keep HANDLE (the
-    endpoint's owning cdata) alive as long as the cdata it is attached to:
+    endpoint's _fast.Handle) alive as long as the cdata it is attached to:
     every memoryview over an endpoint's mapping holds one, so the mapping
     outlives the views (rill_*_leave runs when the last of them goes)."""
     return lambda _p: handle
+
+
+def _own(ptr: Any, kind: int) -> Any:
+    """A _fast.Handle owning librill handle PTR: freed (closed, left) when
+    the last reference to it goes, in its deallocation, never in a
+    finalizer, so that no __del__ can use it after."""
+    return _fast.Handle(int(ffi.cast("uintptr_t", ptr)), kind)
 
 
 class Region:
@@ -290,8 +297,9 @@ class Region:
     closed.
     """
 
-    def __init__(self, _ptr: Any, name: bytes, dir: Any) -> None:
-        self._p = _ptr
+    def __init__(self, _owner: Any, name: bytes, dir: Any) -> None:
+        self._owner = _owner
+        self._p = ffi.cast("rill_region *", _owner.addr)
         self.name = name.decode()
         self.dir = dir
 
@@ -308,7 +316,7 @@ class Region:
         opts.mode = mode
         out = ffi.new("rill_region **")
         _check(lib.rill_region_create(n, opts, out), f"creating region {n.decode()!r}")
-        return cls(ffi.gc(out[0], lib.rill_region_close), n, dir)
+        return cls(_own(out[0], _fast.REGION), n, dir)
 
     @classmethod
     def open(cls, name: Union[str, bytes], dir: Union[str, "os.PathLike[str]", None] = None,
@@ -327,7 +335,7 @@ class Region:
         else:
             rc = _wait(lambda ns: lib.rill_region_open_wait(n, opts, ns, out), timeout)
         _check(rc, f"opening region {n.decode()!r}")
-        return cls(ffi.gc(out[0], lib.rill_region_close), n, dir)
+        return cls(_own(out[0], _fast.REGION), n, dir)
 
     @staticmethod
     def unlink(name: Union[str, bytes], dir: Union[str, "os.PathLike[str]", None] = None) -> None:
@@ -351,8 +359,9 @@ class Region:
     def close(self) -> None:
         """Closes the handle (endpoints joined through it stay valid)."""
         if self._p is not None:
-            p, self._p = self._p, None
-            ffi.release(p)
+            self._p = None
+            owner, self._owner = self._owner, None
+            owner.release()
 
     def __enter__(self) -> "Region":
         return self
@@ -390,8 +399,8 @@ class Region:
         n = _name(channel)
         out = ffi.new("rill_producer **")
         _check(lib.rill_producer_join(self._h(), n, out), f"joining channel {n.decode()!r}")
-        st = self.channel_stats(channel)
-        return Producer(ffi.gc(out[0], lib.rill_producer_leave), n.decode(), st)
+        owner = _own(out[0], _fast.PRODUCER)  # leaves if what follows fails
+        return Producer(owner, n.decode(), self.channel_stats(channel))
 
     def consumer(self, channel: Union[str, bytes], lossy: bool = False,
                  slot: Optional[int] = None) -> "Consumer":
@@ -405,9 +414,8 @@ class Region:
         else:
             rc = lib.rill_consumer_rejoin(self._h(), n, slot, out)
         _check(rc, f"joining channel {n.decode()!r}")
-        c = ffi.gc(out[0], lib.rill_consumer_leave)
-        st = self.channel_stats(channel)
-        return Consumer(c, n.decode(), st, lossy)
+        owner = _own(out[0], _fast.CONSUMER)  # leaves if what follows fails
+        return Consumer(owner, n.decode(), self.channel_stats(channel), lossy)
 
     def channel_stats(self, channel: Union[str, bytes]) -> ChannelStats:
         """Layout and producer counters of CHANNEL (rill_channel_stats_get)."""
@@ -453,15 +461,19 @@ class Region:
 class _Endpoint:
     _what = "endpoint"
 
-    def __init__(self, ptr: Any, channel: str, st: ChannelStats) -> None:
-        self._p = ptr
-        self._guard = _Guard(self._what)
+    _ctype = "void *"
+
+    def __init__(self, owner: Any, channel: str, st: ChannelStats) -> None:
+        guard = _Guard(self._what)
+        self._attach(owner, guard, st.max_msg)  # first: refuses a second __init__
+        self._guard = guard
+        self._owner = owner
+        self._p = ffi.cast(self._ctype, owner.addr)
         self._mv: Optional[memoryview] = None
         self.channel = channel
         self.mtu = st.mtu
         self.max_msg = st.max_msg
         self.depth = st.depth
-        self._attach(int(ffi.cast("uintptr_t", ptr)), self._guard, st.max_msg)
 
     def _h(self) -> Any:
         if self._p is None:
@@ -482,7 +494,7 @@ class _Endpoint:
             self._view_out = 0
 
     def _export(self, ptr: Any, n: int, readonly: bool) -> memoryview:
-        keep = ffi.gc(ffi.cast("char *", ptr), _keeper(self._p))
+        keep = ffi.gc(ffi.cast("char *", ptr), _keeper(self._owner))
         mv = memoryview(ffi.buffer(keep, n))
         if readonly:
             mv = mv.toreadonly()
@@ -507,7 +519,8 @@ class _Endpoint:
             self._mv = None
             self._view_out = 0
             self._detach()
-            self._p = None  # leaves now, or when the last view goes
+            self._p = None
+            self._owner = None  # leaves now, or when the last view goes
 
     def __enter__(self):
         return self
@@ -524,6 +537,7 @@ class Producer(_Endpoint, _fast.ProducerBase):
     send_many() are in C (rill_fast.c, inherited from _fast.ProducerBase)."""
 
     _what = "producer"
+    _ctype = "rill_producer *"
 
     def reserve(self, n: int, timeout: Timeout = None) -> memoryview:
         """Reserves N bytes (N <= mtu) in the ring and returns a writable
@@ -621,9 +635,10 @@ class Consumer(_Endpoint, _fast.ConsumerBase):
     recv_many() are in C (rill_fast.c, inherited from _fast.ConsumerBase)."""
 
     _what = "consumer"
+    _ctype = "rill_consumer *"
 
-    def __init__(self, ptr: Any, channel: str, st: ChannelStats, lossy: bool) -> None:
-        super().__init__(ptr, channel, st)
+    def __init__(self, owner: Any, channel: str, st: ChannelStats, lossy: bool) -> None:
+        super().__init__(owner, channel, st)
         self.lossy = lossy
         self._fd: Optional[int] = None
 

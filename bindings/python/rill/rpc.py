@@ -112,7 +112,9 @@ class Client:
         rc = lib.rill_rpc_connect(region_ptr, name, out)
         if rc < 0:
             raise error(rc, f"connecting to {name.decode()!r}")
-        self._p = ffi.gc(out[0], lib.rill_rpc_close)
+        from . import _own, _fast
+        self._owner = _own(out[0], _fast.RPC_CLIENT)  # closed when the last reference goes
+        self._p = out[0]
         self._buf = ffi.new("char[]", max(max_msg, 8))
         self._res = ffi.new("rill_rpc_result *")
         self._busy = threading.Lock()
@@ -131,8 +133,9 @@ class Client:
         if self._p is not None:
             self._enter()
             try:
-                p, self._p = self._p, None
-                ffi.release(p)
+                self._p = None
+                owner, self._owner = self._owner, None
+                owner.release()
             finally:
                 self._busy.release()
 

@@ -49,8 +49,8 @@ class Peer:
     """A peer program of the cross-process tests, in either language: the C
     peer (tests/xpeer.c) or the Go peer (the Go binding's test binary run
     with RILL_GO_PEER=1, bindings/go/peer_test.go).  Both take the same
-    commands (produce, consume, echo, rpc-serve, rpc-call, vector
-    write|check); only the C one has create and ping."""
+    commands (create, produce, consume, echo, rpc-serve, rpc-call, vector
+    write|check); only the C one has ping, only the Go one hold."""
 
     def __init__(self, name: str, prefix: list, env: dict = None) -> None:
         self.name = name
@@ -75,12 +75,12 @@ class Peer:
 
 @pytest.fixture
 def gopeer():
-    """The Go peer: $RILL_GOPEER (build/rill_gopeer, which make test sets).
+    """The Go peer: $RILL_GOPEER (build/rill-gopeer, which make test sets).
     A build without Go sets $RILL_SKIP_GOPEER (the reason) instead."""
     why = os.environ.get("RILL_SKIP_GOPEER")
     if why:
         pytest.skip(f"no Go peer: {why}")
-    path = _peer_path("RILL_GOPEER", "the Go peer, build/rill_gopeer")
+    path = _peer_path("RILL_GOPEER", "the Go peer, build/rill-gopeer")
     return Peer("go", [path], dict(os.environ, RILL_GO_PEER="1"))
 
 

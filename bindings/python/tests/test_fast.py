@@ -217,3 +217,144 @@ def test_blocking_recv_interrupted_by_signal(region):
             child.kill()
             child.wait()
     p.close()
+
+
+def test_infinite_and_huge_timeouts_wait(region):
+    """inf and timeouts past the clock's range wait (they timed out at once)."""
+    region.create_channel("c", depth=64, mtu=128)
+    p = region.producer("c")
+    c = region.consumer("c")
+    c.set_spin(0)
+    for t in (float("inf"), 1e300, 2e10):
+        got = []
+        th = threading.Thread(target=lambda: got.append(c.recv(timeout=t)))
+        th.start()
+        deadline = time.monotonic() + 30
+        while not region.consumer_stats("c", c.slot).parked:  # it waits, parked
+            assert th.is_alive() and time.monotonic() < deadline, got
+        p.send(b"late")
+        th.join(30)
+        assert got == [b"late"]
+    p.close()
+    c.close()
+
+
+def test_send_many_takes_the_iterable_lazily(region):
+    region.create_channel("c", depth=64, mtu=128)
+    with region.producer("c") as p, region.consumer("c") as c:
+        def gen():
+            yield b"a"
+            yield b"b"
+            raise KeyError("the iterator's own error")
+
+        with pytest.raises(KeyError) as e:
+            p.send_many(gen(), sig=5)
+        assert e.value.sent == 2
+        got = [c.recv_meta(timeout=1) for _ in range(2)]
+        assert [(d, m.sig) for d, m in got] == [(b"a", 5), (b"b", 6)]
+        assert c.try_recv() is None
+        # sigs wrap modulo 2**64
+        assert p.send_many(iter([b"c", b"d"]), sig=2 ** 64 - 1) == 2
+        assert [c.recv_meta(timeout=1)[1].sig for _ in range(2)] == [2 ** 64 - 1, 0]
+
+
+def test_sig_takes_index_objects(region):
+    """sig accepts what has __index__ (numpy's integers), as cffi did."""
+    class Idx:
+        def __index__(self):
+            return 77
+
+    region.create_channel("c", depth=64, mtu=128)
+    with region.producer("c") as p, region.consumer("c") as c:
+        p.send(b"x", sig=Idx())
+        p.send_many([b"y"], sig=Idx())
+        assert [c.recv_meta(timeout=1)[1].sig for _ in range(2)] == [77, 77]
+
+
+def test_large_messages_round_trip(region):
+    """Messages of 64 KiB and more go through the copy without the GIL."""
+    region.create_channel("c", depth=512, mtu=4096, max_msg=1 << 20)
+    with region.producer("c") as p, region.consumer("c") as c:
+        sizes = [65535, 65536, 300000, 1 << 20]
+        msgs = [bytes((i * 7 + j) & 255 for j in range(n)) for i, n in enumerate(sizes)]
+        for i, m in enumerate(msgs):
+            p.send(m, sig=i)
+        for i, m in enumerate(msgs):
+            assert c.recv(timeout=5) == m
+
+
+def run_child(code, *args):
+    r = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                       text=True, timeout=120)
+    return r.returncode, r.stdout, r.stderr
+
+
+CYCLE = r"""
+import gc, sys, rill
+with rill.Region.open(sys.argv[1], dir=sys.argv[2]) as r:
+    class F:
+        def __del__(self):
+            print("del", self.c.try_recv(), flush=True)
+    for i in range(20):
+        c = r.consumer("c"); f = F(); f.c = c; c.f = f; c.me = c
+        del c, f
+        gc.collect()
+    print("left", r.channel_stats("c").nconsumers)
+"""
+
+
+def test_cycle_with_del_never_uses_a_freed_handle(region):
+    """A __del__ in a reference cycle may use the consumer: the handle is
+    freed when the last reference goes, after every finalizer (it was freed
+    by cffi's finalizer first: use after free, seen under ASan)."""
+    region.create_channel("c", depth=64, mtu=128, max_consumers=2)
+    rc, out, err = run_child(CYCLE, region.name, region.dir)
+    assert rc == 0, err
+    assert out.split("\n")[-2] == "left 0" and out.count("del None") == 20
+
+
+def test_private_calls_do_not_crash():
+    rc, out, err = run_child(r"""
+import rill
+G = rill._fast.Guard
+g = G.__new__(G)
+g.__enter__()
+try:
+    g.__enter__()
+except RuntimeError as e:
+    print("refused:", e)
+h = rill._fast.Handle.__new__(rill._fast.Handle)
+print("addr", h.addr)
+h.release()
+try:
+    rill._fast.Handle(0, rill._fast.CONSUMER)
+except ValueError:
+    print("null refused")
+""")
+    assert rc == 0, err
+    assert "refused: this handle is in use" in out and "addr 0" in out and "null refused" in out
+
+
+def test_attach_only_once(region):
+    region.create_channel("c", depth=64, mtu=128)
+    with region.consumer("c") as c:
+        with pytest.raises(RuntimeError, match="attached already"):
+            c._attach(c._owner, c._guard, 10)
+        with pytest.raises(TypeError):
+            rill.Consumer.__init__(c, 5, "c", region.channel_stats("c"), False)
+
+
+def test_one_interpreter():
+    """A second interpreter that imports rill gets ImportError (the C types
+    and the error classes they raise are the first interpreter's)."""
+    try:
+        import _xxsubinterpreters as interpreters
+    except ImportError:
+        pytest.skip("no _xxsubinterpreters in this Python")
+    i = interpreters.create()
+    try:
+        with pytest.raises(Exception, match="another interpreter"):
+            interpreters.run_string(i, "import rill")
+    finally:
+        interpreters.destroy(i)
+    assert isinstance(rill.TimedOut(), TimeoutError)
