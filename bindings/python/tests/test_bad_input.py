@@ -494,13 +494,10 @@ def test_no_crash_in_a_child(rdir, name):
     assert r.stdout.startswith("ok") and r.stderr == "", r.stderr
 
 
-# ---- binding bugs (xfail until fixed) ---------------------------------------------------
-
-@pytest.mark.xfail(strict=True, reason="binding: poll() raises its Overrun from a frame that "
-                   "holds it as a local (e = Overrun(...); raise e): the exception, its "
-                   "traceback and the frame's handle form a cycle, so close() does not leave "
-                   "until the cyclic GC runs")
 def test_overrun_does_not_keep_the_consumer(region):
+    """close() after a poll() that raised Overrun leaves at once, without
+    the cyclic collector: the exception (in a cycle with its traceback's
+    frame) holds no owning reference to the consumer."""
     region.create_channel("c", depth=8, mtu=64)
     with region.producer("c") as p:
         c = region.consumer("c", lossy=True)
@@ -519,6 +516,8 @@ def test_overrun_does_not_keep_the_consumer(region):
                 gc.enable()
             gc.collect()
 
+
+# ---- binding bugs (xfail until fixed) ---------------------------------------------------
 
 @pytest.mark.xfail(strict=True, reason="binding: Consumer.check() (View.valid(), "
                    "View.tobytes()) calls rill_check without the handle's guard, so it runs "

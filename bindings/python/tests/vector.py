@@ -34,7 +34,6 @@ recv_meta(timeout=5) (Closed, Dead); rejoin = consumer(chan, slot=N);
 flush/leave = flush()/close(); stats = channel_stats(); slot =
 consumer_stats().
 """
-import gc
 import inspect
 import os
 import sys
@@ -269,12 +268,6 @@ class Runner:
                 else:
                     del self.cons[t[1]][slot]
                     c.close()
-                    # The Overrun that poll() raised holds the handle in a
-                    # reference cycle (its traceback's frame has the
-                    # exception as a local: a binding bug, see
-                    # test_errors.py::test_overrun_does_not_keep_the_consumer):
-                    # only the cyclic collector lets close() leave.
-                    gc.collect()
         elif op == "stats":
             st = self.region.channel_stats(t[1])
             self.kv({"seq": st.seq, "msgs": st.msgs, "bytes": st.bytes,
