@@ -159,6 +159,93 @@ static PyTypeObject HandleType = {
     .tp_getset = handle_getset,
 };
 
+/* ---- Span ------------------------------------------------------------ */
+
+/* Span(handle, addr, size, readonly): the bytes of a poll() or reserve()
+ * view, exported through the buffer protocol.  It keeps the endpoint's
+ * Handle (so the mapping) alive, and counts its exports: the memoryview
+ * the binding hands out holds one, and so does everything made from that
+ * memoryview which shares its buffer (slices, memoryview(view),
+ * numpy.frombuffer), until it goes.  After releasing its memoryview, the
+ * endpoint's next call sees whether anything else still reads or writes
+ * the ring through it, and refuses (BufferError) rather than let it read
+ * reused memory. */
+typedef struct {
+  PyObject_HEAD
+  Handle *owner;
+  void *p;
+  Py_ssize_t n;
+  int readonly;
+  Py_ssize_t exports;
+} Span;
+
+static int span_init(Span *sp, PyObject *args, PyObject *kw) {
+  Handle *owner;
+  unsigned long long addr;
+  Py_ssize_t n;
+  int ro;
+  if (kw && PyDict_GET_SIZE(kw)) {
+    PyErr_SetString(PyExc_TypeError, "Span() takes no keyword arguments");
+    return -1;
+  }
+  if (!PyArg_ParseTuple(args, "O!Knp", &HandleType, &owner, &addr, &n, &ro)) return -1;
+  if (sp->owner || n < 0 || (!addr && n)) {
+    PyErr_SetString(PyExc_ValueError, "Span(): set already, or a bad address or size");
+    return -1;
+  }
+  Py_INCREF(owner);
+  sp->owner = owner;
+  sp->p = (void *)(uintptr_t)addr;
+  sp->n = n;
+  sp->readonly = ro;
+  return 0;
+}
+
+static void span_dealloc(Span *sp) {
+  Py_CLEAR(sp->owner);
+  Py_TYPE(sp)->tp_free((PyObject *)sp);
+}
+
+static int span_getbuffer(Span *sp, Py_buffer *view, int flags) {
+  if (!sp->owner) {
+    PyErr_SetString(PyExc_BufferError, "an empty Span");
+    view->obj = NULL;
+    return -1;
+  }
+  if (PyBuffer_FillInfo(view, (PyObject *)sp, sp->p, sp->n, sp->readonly, flags)) return -1;
+  sp->exports++;
+  return 0;
+}
+
+static void span_releasebuffer(Span *sp, Py_buffer *view) {
+  (void)view;
+  sp->exports--;
+}
+
+static PyBufferProcs span_as_buffer = {
+    .bf_getbuffer = (getbufferproc)span_getbuffer,
+    .bf_releasebuffer = (releasebufferproc)span_releasebuffer,
+};
+
+static PyMemberDef span_members[] = {
+    {"exports", T_PYSSIZET, offsetof(Span, exports), READONLY,
+     "buffers exported and not released yet"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject SpanType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rill._fast.Span",
+    .tp_doc = "Span(handle, addr, size, readonly): ring bytes behind a view, exports counted.",
+    .tp_basicsize = sizeof(Span),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)span_init,
+    .tp_dealloc = (destructor)span_dealloc,
+    .tp_as_buffer = &span_as_buffer,
+    .tp_members = span_members,
+};
+
 /* ---- Guard ----------------------------------------------------------- */
 
 typedef struct {
@@ -815,9 +902,10 @@ static struct PyModuleDef fast_module = {
 /* Exported whatever -fvisibility says (Python before 3.9 does not mark
  * PyMODINIT_FUNC visible, and rill_build.py hides everything else). */
 __attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__fast(void) {
-  PyTypeObject *types[] = {&HandleType, &GuardType, &ProducerBaseType, &ConsumerBaseType};
-  const char *names[] = {"Handle", "Guard", "ProducerBase", "ConsumerBase"};
-  for (int i = 0; i < 4; i++)
+  PyTypeObject *types[] = {&HandleType, &SpanType, &GuardType, &ProducerBaseType,
+                           &ConsumerBaseType};
+  const char *names[] = {"Handle", "Span", "Guard", "ProducerBase", "ConsumerBase"};
+  for (int i = 0; i < 5; i++)
     if (PyType_Ready(types[i])) return NULL;
   PyObject *m = PyModule_Create(&fast_module);
   if (!m) return NULL;
@@ -828,7 +916,7 @@ __attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__fast(void) {
     Py_DECREF(m);
     return NULL;
   }
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 5; i++) {
     Py_INCREF(types[i]);
     if (PyModule_AddObject(m, names[i], (PyObject *)types[i])) {
       Py_DECREF(types[i]);

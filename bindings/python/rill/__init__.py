@@ -19,15 +19,15 @@ Zero-copy views.  :meth:`Consumer.poll` returns a :class:`View` whose
 and :meth:`Producer.reserve` a writable one.  Such a memoryview is valid
 until the next call on its endpoint, which releases it (``.release()``):
 using it afterwards raises ``ValueError`` ("released memoryview"), never
-reads reused memory.  If something still holds a buffer export of it
-(``numpy.frombuffer(view.data)``, ``ffi.from_buffer``...), that next call
-raises :class:`BufferError` asking to release it first, and does nothing.
-Slices and copies of the memoryview object itself (``view.data[2:]``,
-``memoryview(view.data)``) are not exports and cannot be tracked: they stay
-readable, and the mapping under them stays alive (the endpoint's handle is
-kept until the last of them goes, even past ``close()``), so they never
-crash the interpreter, but what they read after the next call is
-unspecified.  A lossy consumer's view may
+reads reused memory.  Whatever else reads or writes those bytes (a slice
+``view.data[2:]``, ``memoryview(view.data)``, ``numpy.frombuffer``,
+``ffi.from_buffer``...) is counted (the bytes are exported by a
+``rill._fast.Span``), and while any of it is alive the next call raises
+:class:`BufferError` asking to delete it, and does nothing else (the view
+itself is released).  So nothing made from a view can read the ring after
+the endpoint moved on; the mapping under such leftovers stays alive until
+they go (the endpoint's handle with it, even past ``close()``), so they
+never crash the interpreter.  A lossy consumer's view may
 be overwritten while it is read: :meth:`View.valid` (``rill_check``) tells,
 and :meth:`View.tobytes` copies and checks at once, raising
 :class:`Overrun` rather than returning overwritten bytes.
@@ -124,6 +124,8 @@ def _name(name: Union[str, bytes], what: str = "name") -> bytes:
         name = name.encode()
     if not isinstance(name, bytes):
         raise TypeError(f"{what} must be str or bytes, not {type(name).__name__}")
+    if b"\0" in name:  # C would cut it there
+        raise InvalidArgument(lib.RILL_EINVAL, f"{what} {name!r} has a NUL byte")
     return name
 
 
@@ -131,20 +133,33 @@ def _dir(d: Union[str, bytes, "os.PathLike[str]", None]) -> Any:
     """DIR as a C string (a cdata the caller keeps alive), NULL for None."""
     if d is None:
         return ffi.NULL
-    return ffi.new("char[]", os.fsencode(d))
+    b = os.fsencode(d)
+    if b"\0" in b:
+        raise InvalidArgument(lib.RILL_EINVAL, f"dir {b!r} has a NUL byte")
+    return ffi.new("char[]", b)
+
+
+def _seconds(timeout: Timeout) -> Timeout:
+    """TIMEOUT checked: None, or a number of seconds >= 0 (inf: None)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, (str, bytes, bytearray)):  # float() would parse them
+        raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
+    t = float(timeout)  # TypeError for what is not a number
+    if not t >= 0:  # NaN too
+        raise ValueError("timeout must be >= 0 or None")
+    return None if t >= 3.2e9 else t  # beyond a century: no limit, as in rill._fast
 
 
 def _ns(timeout: Timeout) -> int:
-    if timeout is None:
-        return _FOREVER
-    if timeout < 0:
-        raise ValueError("timeout must be >= 0 or None")
-    return min(int(timeout * 1e9), _FOREVER - 1)
+    t = _seconds(timeout)
+    return _FOREVER if t is None else int(t * 1e9)
 
 
 def _wait(call, timeout: Timeout) -> int:
     """Runs CALL(ns) (a waiting C call) for at most TIMEOUT seconds, in
     slices so that signals are seen between them.  Returns its result."""
+    timeout = _seconds(timeout)
     if timeout is not None and timeout <= _SLICE:
         return call(_ns(timeout))
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -272,14 +287,6 @@ _fast._setup(error, Meta)
 # another thread is in it.  In C (rill_fast.c), because the per-message
 # calls there check the same flag.
 _Guard = _fast.Guard
-
-
-def _keeper(handle: Any):
-    """A destructor for ffi.gc that does nothing but keep HANDLE (the
-    endpoint's _fast.Handle) alive as long as the cdata it is attached to:
-    every memoryview over an endpoint's mapping holds one, so the mapping
-    outlives the views (rill_*_leave runs when the last of them goes)."""
-    return lambda _p: handle
 
 
 def _own(ptr: Any, kind: int) -> Any:
@@ -467,6 +474,7 @@ class _Endpoint:
         guard = _Guard(self._what)
         self._attach(owner, guard, st.max_msg)  # first: refuses a second __init__
         self._guard = guard
+        self._span: Any = None
         self._owner = owner
         self._p = ffi.cast(self._ctype, owner.addr)
         self._mv: Optional[memoryview] = None
@@ -481,26 +489,35 @@ class _Endpoint:
         return self._p
 
     def _release_view(self) -> None:
-        """Releases the memoryview handed out last (see the module's doc)."""
+        """Releases the memoryview handed out last, or raises BufferError
+        if something still uses its bytes (see the module's doc)."""
         mv = self._mv
         if mv is not None:
             try:
                 mv.release()
             except BufferError:
                 raise BufferError(
-                    f"a memoryview from this {self._what} is still exported (by another "
-                    "memoryview or a buffer user): release it before the next call") from None
+                    f"a memoryview from this {self._what} is still exported (numpy.frombuffer, "
+                    "ffi.from_buffer...): release it before the next call") from None
             self._mv = None
-            self._view_out = 0
+        sp = self._span
+        if sp is not None:
+            if sp.exports:
+                raise BufferError(
+                    f"the bytes of the last view of this {self._what} are still in use (a "
+                    "slice of it, memoryview(view), a numpy array...): delete them before "
+                    "the next call")
+            self._span = None
+        self._view_out = 0
 
     def _export(self, ptr: Any, n: int, readonly: bool) -> memoryview:
-        keep = ffi.gc(ffi.cast("char *", ptr), _keeper(self._owner))
-        mv = memoryview(ffi.buffer(keep, n))
-        if readonly:
-            mv = mv.toreadonly()
-        self._mv = mv
+        # the Span keeps the endpoint's handle, so the mapping, alive and
+        # counts what reads through it (_release_view)
+        sp = _fast.Span(self._owner, int(ffi.cast("uintptr_t", ptr)), n, readonly)
+        self._mv = memoryview(sp)
+        self._span = sp
         self._view_out = 1
-        return mv
+        return self._mv
 
     @property
     def closed(self) -> bool:
@@ -515,8 +532,9 @@ class _Endpoint:
             try:
                 self._release_view()
             except BufferError:
-                pass  # its owner keeps the mapping alive (see _keeper)
+                pass  # what uses it keeps the mapping alive (the Span's handle)
             self._mv = None
+            self._span = None
             self._view_out = 0
             self._detach()
             self._p = None
@@ -682,7 +700,8 @@ class Consumer(_Endpoint, _fast.ConsumerBase):
         """Whether VIEW's payload is still intact (rill_check)."""
         if view._c is not self:
             raise ValueError("the view belongs to another consumer")
-        rc = lib.rill_check(self._h(), view._v)
+        with self._guard:
+            rc = lib.rill_check(self._h(), view._v)
         if rc == -lib.RILL_EOVERRUN:
             return False
         _check(rc)
@@ -691,10 +710,11 @@ class Consumer(_Endpoint, _fast.ConsumerBase):
     def fileno(self) -> int:
         """rill_consumer_fd(): a fd that becomes readable when this consumer
         should look again (after :meth:`arm`).  Owned by the consumer."""
-        if self._fd is None:
-            with self._guard:
-                self._fd = _check(lib.rill_consumer_fd(self._h()))
-        return self._fd
+        with self._guard:
+            h = self._h()  # closed: ValueError (its fd went with it)
+            if self._fd is None:
+                self._fd = _check(lib.rill_consumer_fd(h))
+            return self._fd
 
     def arm(self) -> bool:
         """rill_consumer_arm(): True when armed (wait for fileno()), False if

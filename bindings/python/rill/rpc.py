@@ -72,6 +72,8 @@ class Server:
     """A running server of a service (Region.serve()); stop() or a with
     block ends it (its workers finish the call they are in)."""
 
+    _p: Any = None  # set once serving: stop() and __del__ of a failed __init__ do nothing
+
     def __init__(self, region_ptr: Any, name: bytes, fn: Handler, workers: int) -> None:
         if not callable(fn):
             raise TypeError("handler must be callable")

@@ -6,9 +6,9 @@ arrive once, intact, and a failed call publishes nothing.  What could
 crash the interpreter runs in a child interpreter, whose exit status is
 checked (a segfault fails the test instead of killing pytest).
 
-Binding bugs found here are the tests marked xfail(strict=True): each
-names the bug; fixing it turns the test into an unexpected pass, which
-fails until the mark is removed."""
+The binding bugs found here have their tests at the end: each failed
+before its fix (a check() beside another thread's call, the fd of a
+closed consumer, NaN timeouts, names with NUL, a failed serve())."""
 import gc
 import os
 import subprocess
@@ -517,12 +517,8 @@ def test_overrun_does_not_keep_the_consumer(region):
             gc.collect()
 
 
-# ---- binding bugs (xfail until fixed) ---------------------------------------------------
+# ---- binding bugs these tests found (they failed before the fix) ----------------------
 
-@pytest.mark.xfail(strict=True, reason="binding: Consumer.check() (View.valid(), "
-                   "View.tobytes()) calls rill_check without the handle's guard, so it runs "
-                   "beside another thread's poll/recv (rill_check writes the consumer's "
-                   "overrun_read counter): the README says such a call gets RuntimeError")
 def test_check_from_another_thread_is_refused(region):
     import threading
     region.create_channel("c", depth=8, mtu=64)
@@ -544,8 +540,6 @@ def test_check_from_another_thread_is_refused(region):
             t.join(30)
 
 
-@pytest.mark.xfail(strict=True, reason="binding: Consumer.fileno() of a closed consumer returns "
-                   "its cached fd, which close() closed (the number may be reused)")
 def test_fileno_of_a_closed_consumer(region):
     region.create_channel("c", depth=8, mtu=64)
     c = region.consumer("c")
@@ -580,10 +574,6 @@ def test_timeouts_are_checked_before_anything_is_taken(region):
                lambda: c.recv(timeout=float("nan")))
 
 
-@pytest.mark.xfail(strict=True, reason="binding: the calls still made through cffi and _wait "
-                   "(poll, reserve, wait_consumers, wait_channel, Region.open...) take a NaN "
-                   "timeout (it is not < 0) and, with nothing to wait for, never return (the "
-                   "deadline comparison is never true); send/recv refuse it")
 def test_nan_timeout_is_refused(rdir):
     child = r"""
 import sys, rill
@@ -603,8 +593,6 @@ except ValueError:
     assert r.stdout.strip() == "refused", r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="binding: a name with an embedded NUL is cut at the NUL "
-                   "(create_channel('a\\0b') makes channel 'a'; Region.create('x\\0y') file 'x')")
 def test_names_with_nul_are_refused(region, rdir):
     try:
         with pytest.raises(ValueError):
@@ -616,9 +604,6 @@ def test_names_with_nul_are_refused(region, rdir):
         rill.Region.create("x\0y", dir=rdir)
 
 
-@pytest.mark.xfail(strict=True, reason="binding: rpc.Server.__del__ runs on a Server whose "
-                   "__init__ failed (serve() of a missing service, workers=0, ...) and raises "
-                   "AttributeError '_p' ('Exception ignored in Server.__del__')")
 def test_failed_serve_leaves_no_unraisable_error(region):
     seen = []
     old = sys.unraisablehook

@@ -2,15 +2,10 @@
 """NumPy over the zero-copy views: numpy.frombuffer(view.data) reads the
 ring itself, read-only; numpy.frombuffer(producer.reserve(n)) writes it.
 
-What the binding does today when such an array outlives its view: NumPy
-takes its buffer through memoryview(obj), which CPython attaches to the
-view's own buffer rather than exporting the view, so the binding cannot
-see the array: the next call neither raises BufferError nor waits, it
-releases the view, and the array goes on reading (or, from reserve(),
-writing) the ring where the message was.  The mapping stays alive under
-it, so nothing crashes, even after close().  The README says such an
-array makes the next call raise BufferError: that is
-test_numpy_array_blocks_the_next_call, an expected failure."""
+An array made from a view reads the ring through the view's Span (the
+module doc), so while it is alive the endpoint's next call raises
+BufferError rather than let it read or write reused memory; kept past
+close(), it keeps the mapping alive and never crashes."""
 import subprocess
 import sys
 
@@ -54,20 +49,20 @@ def test_numpy_reads_the_ring_without_a_copy(region):
         assert not v.valid()
         with pytest.raises(rill.Overrun):
             v.tobytes()
-        # today: the next poll does not see the array (module doc); it
-        # releases the view and reports the lap; the array still reads the
-        # ring, without a crash
-        with pytest.raises(rill.Overrun) as e:
+        # the next poll sees the array: it refuses until the array goes
+        with pytest.raises(BufferError, match="numpy"):
             c.poll()
-        assert e.value.lost > 0
         with pytest.raises(ValueError, match="released"):
             v.data[0]
         assert len(a.tolist()) == 8
+        del a
+        with pytest.raises(rill.Overrun) as e:  # then the lap is reported
+            c.poll()
+        assert e.value.lost > 0
         v2 = c.poll()  # where it resynchronised: a message of the lap, intact
         b = np.frombuffer(v2.data, dtype="<u8").tolist()
         assert v2.sig == 2 and b == list(range(b[0], b[0] + 8)) and (b[0] - 1000) % 8 == 0
         assert v2.valid()
-        del a
 
 
 def test_numpy_writes_through_reserve(region):
@@ -96,9 +91,6 @@ def test_numpy_writes_through_reserve(region):
         del got
 
 
-@pytest.mark.xfail(strict=True, reason="binding: NumPy arrays are not seen as exports of the "
-                   "view (frombuffer goes through memoryview(), which shares the view's buffer); "
-                   "the README says the next call raises BufferError")
 def test_numpy_array_blocks_the_next_call(region):
     region.create_channel("c", depth=16, mtu=64)
     with region.producer("c") as p, region.consumer("c") as c:
@@ -106,15 +98,22 @@ def test_numpy_array_blocks_the_next_call(region):
         p.send(b"abcdefgh", sig=2)
         v = c.poll()
         a = np.frombuffer(v.data, dtype=np.uint8)
-        try:
-            with pytest.raises(BufferError):
-                c.poll()
-            w = p.reserve(8)
-            b = np.frombuffer(w, dtype=np.uint8)
-            with pytest.raises(BufferError):
-                p.commit(8)  # would leave b writing into a published message
-        finally:
-            del a
+        with pytest.raises(BufferError):
+            c.poll()
+        with pytest.raises(BufferError):
+            c.recv(timeout=0)  # the calls in C check it too
+        del a
+        assert bytes(c.poll().data) == b"abcdefgh"  # nothing was taken meanwhile
+        w = p.reserve(8)
+        b = np.frombuffer(w, dtype=np.uint8)
+        b[:] = 9
+        with pytest.raises(BufferError):
+            p.commit(8)  # would leave b writing into a published message
+        with pytest.raises(BufferError):
+            p.send(b"x")
+        del b
+        p.send(b"x")  # the reservation was dropped, uncommitted
+        assert c.recv(timeout=1) == b"x" and c.try_recv() is None
 
 
 CHILD = r"""
@@ -127,15 +126,16 @@ p = region.producer("c")
 c = region.consumer("c", lossy=True)
 p.send(bytes(range(64)), sig=1)
 v = c.poll()
-whole = np.frombuffer(v.data, dtype=np.uint8)       # untracked (module doc)
-part = np.frombuffer(v.data[8:], dtype=np.uint8)    # a slice: untracked too
-w = np.frombuffer(p.reserve(64), dtype=np.uint8)    # writable, past commit
-p.commit(64, sig=2)
-for i in range(40):                                 # laps the consumer, reuses w's chunk
-    p.send(bytes([i]) * 64, sig=3)
-w[:] = 7                                            # writes the ring: no crash
+whole = np.frombuffer(v.data, dtype=np.uint8)
+part = np.frombuffer(v.data[8:], dtype=np.uint8)    # of a slice
+w = np.frombuffer(p.reserve(64), dtype=np.uint8)    # writable
+try:
+    p.commit(64, sig=2)
+except BufferError:
+    print("commit refused", flush=True)
 c.close(); p.close(); region.close()                # the arrays keep the mapping
 assert region.closed and c.closed and p.closed
+w[:] = 7                                            # writes the ring: no crash
 s = int(whole.sum()) + int(part.sum()) + int(w.sum())
 del v; gc.collect()
 s += int(whole.sum())
@@ -151,4 +151,4 @@ def test_numpy_arrays_outliving_everything_do_not_crash(rdir):
     r = subprocess.run([sys.executable, "-c", CHILD, rdir], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["ok", "True"] and r.stderr == ""
+    assert r.stdout.split() == ["commit", "refused", "ok", "True"] and r.stderr == ""

@@ -113,23 +113,33 @@ def test_poll_views_released(region):
         assert len(v) == 5 and v.tobytes() == b"first"
         with pytest.raises(TypeError):
             v.data[0] = 0
-        sl = v.data[1:3]  # a slice: stays readable (not tracked), never crashes
-        v2 = c.poll()
+        sl = v.data[1:3]  # a slice reads the ring too: it blocks the next call
+        with pytest.raises(BufferError, match="delete them"):
+            c.poll()
         with pytest.raises(ValueError):
-            v.data[0]  # released by the next poll
+            v.data[0]  # the view itself was released
+        assert bytes(sl) == b"ir"
+        del sl
+        v2 = c.poll()  # nothing read the ring any more: it goes on
         assert bytes(v2.data) == b"second"
-        assert len(bytes(sl)) == 2
-        # an export of the view blocks the next poll until released
+        # an export of the view (and memoryview(view)) blocks the next poll too
         p.send(b"third")
         from rill._rill import ffi
         held = ffi.from_buffer(v2.data)  # a buffer export of the view itself
         with pytest.raises(BufferError, match="release it"):
             c.poll()
         ffi.release(held)
+        again = memoryview(v2.data)
+        with pytest.raises(BufferError, match="delete them"):
+            c.poll()
+        again.release()
         assert bytes(c.poll().data) == b"third"
         assert c.poll() is None
-    # the consumer left; the slice keeps the mapping: reading it is safe
-    assert len(bytes(sl)) == 2
+        p.send(b"fourth")
+        sl = c.poll().data[2:]
+    # the consumer left with the slice alive: the slice keeps the mapping,
+    # reading it is safe
+    assert bytes(sl) == b"urth"
     del sl
     gc.collect()
 
