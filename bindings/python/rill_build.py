@@ -105,6 +105,7 @@ int rill_producer_set_spin(rill_producer *p, uint64_t ns);
 int rill_reserve(rill_producer *p, size_t n, void **buf);
 int rill_reserve_wait(rill_producer *p, size_t n, void **buf, uint64_t timeout_ns);
 int rill_commit(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl);
+int rill_commit_ts(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl, uint32_t tsorig);
 int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig);
 int rill_send_wait(rill_producer *p, const void *data, size_t n, uint64_t sig,
                    uint64_t timeout_ns);

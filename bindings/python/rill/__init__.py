@@ -576,14 +576,15 @@ class Producer(_Endpoint, _fast.ProducerBase):
             _check(rc)
             return self._export(out[0], n, readonly=False)
 
-    def commit(self, n: int, sig: int = 0, ctl: int = CTL_MSG) -> None:
+    def commit(self, n: int, sig: int = 0, ctl: int = CTL_MSG, tsorig: int = 0) -> None:
         """Publishes the first N bytes of the reserved buffer with SIG and
         CTL (CTL_MSG, the default: a whole message; CTL_SOM/CTL_EOM mark
-        fragments; ctl_user() bits for the application).  The memoryview
-        of reserve() is released."""
+        fragments; ctl_user() bits for the application) and TSORIG (an
+        application timestamp, 32 bits, in the descriptor's tsorig;
+        rill_commit_ts).  The memoryview of reserve() is released."""
         with self._guard:
             self._release_view()
-            _check(lib.rill_commit(self._h(), n, sig, ctl))
+            _check(lib.rill_commit_ts(self._h(), n, sig, ctl, tsorig))
 
     def wait_consumers(self, n: int = 1, timeout: Timeout = None) -> int:
         """Waits until N live consumers are joined; returns how many are."""

@@ -13,28 +13,16 @@ dead; the checker (another process) opens the region and runs the lines
 after "check".  test_vector.py runs it against the C and Go peers' own
 interpreters (tests/xpeer.c, bindings/go/vector_test.go).
 
-What the binding can express: every line and every key of basic.vec, with
-one exception.  Producer.commit() has no tsorig (rill_commit_ts is not in
-the binding), so a WRITER cannot publish the TSORIG of a "commit" line:
-it commits with tsorig 0, and then expects 0 where its own "recv" and
-"poll" lines read those messages back.  It prints each such line on stderr
-("tsorig: FILE:LINE wrote 0 for N" / "expected 0 for N"); in basic.vec,
-the commit lines with TSORIG 11..27 and the recv/poll lines that read them.
-A CHECKER compares tsorig as written, strictly.  (If Producer.commit()
-grows a tsorig keyword, it is used and nothing is relaxed.)  None of those
-messages is left for the checker nor in the rings at the end (channel a's
-ring of 8 holds sequences 18..25, all sent with rill_send), so the
-checker's lines and the "same bytes" comparison are not weakened.
+What the binding can express: every line and every key of basic.vec.
 
 Mapping of the lines to the binding: commit = reserve(n, timeout=0) then
-commit(n, sig, ctl); send = send(data, sig, timeout=0); recv =
+commit(n, sig, ctl, tsorig); send = send(data, sig, timeout=0); recv =
 recv_meta(timeout=0) ("again" is the TimedOut of a look that found
 nothing); poll = poll() (None: empty; Overrun with .lost); wait =
 recv_meta(timeout=5) (Closed, Dead); rejoin = consumer(chan, slot=N);
 flush/leave = flush()/close(); stats = channel_stats(); slot =
 consumer_stats().
 """
-import inspect
 import os
 import sys
 from pathlib import Path
@@ -43,8 +31,6 @@ import rill
 
 REPO = Path(__file__).resolve().parents[3]
 BASIC = REPO / "tests" / "vectors" / "basic.vec"
-
-TSORIG = "tsorig" in inspect.signature(rill.Producer.commit).parameters
 
 LIVENESS = {rill.PEER_NONE: "none", rill.PEER_ALIVE: "alive", rill.PEER_DEAD: "dead",
             rill.PEER_UNKNOWN: "unknown"}
@@ -129,13 +115,6 @@ class Runner:
             self.fail(f"expected {want}, got ok")
         return True, r
 
-    def tsorig(self, want):
-        """The tsorig a recv/poll line expects (see the module's doc)."""
-        if want and self.writer and not TSORIG:
-            print(f"tsorig: {self.file}:{self.no} expected 0 for {want}", file=sys.stderr)
-            return 0
-        return want
-
     def kv(self, got):
         for t in self.tok:
             if "=" not in t:
@@ -185,12 +164,7 @@ class Runner:
                 self.off[ch] = 0
             buf[:] = payload(sig, self.off[ch], n)
             del buf
-            if TSORIG:
-                p.commit(n, sig=sig, ctl=ctl, tsorig=ts)
-            else:
-                p.commit(n, sig=sig, ctl=ctl)
-                if ts:
-                    print(f"tsorig: {self.file}:{self.no} wrote 0 for {ts}", file=sys.stderr)
+            p.commit(n, sig=sig, ctl=ctl, tsorig=ts)
             self.off[ch] += n
             if ctl & rill.CTL_EOM:
                 self.off[ch] = 0
@@ -208,7 +182,7 @@ class Runner:
                     return
                 self.fail(f"expected again, got message sig {m.sig}")
             data, m = c.recv_meta(timeout=0)
-            want = (self.num(4), self.num(5), self.num(6), self.tsorig(self.num(7)), self.num(8))
+            want = (self.num(4), self.num(5), self.num(6), self.num(7), self.num(8))
             got = (len(data), m.sig, m.ctl, m.tsorig, m.lost)
             if got != want or m.size != len(data):
                 self.fail(f"expected size/sig/ctl/tsorig/lost {want}, got {got} (size {m.size})")
@@ -230,7 +204,7 @@ class Runner:
                 if v is None:
                     self.fail("expected a message, got empty")
                 want = (self.num(5), self.num(6), self.num(7), self.num(8),
-                        self.tsorig(self.num(9)))
+                        self.num(9))
                 got = (v.seq, len(v.data), v.sig, v.ctl, v.tsorig)
                 if got != want or v.size != len(v.data):
                     self.fail(f"expected seq/size/sig/ctl/tsorig {want}, got {got}")
