@@ -73,6 +73,19 @@ static int tucpp_track(tucpp_proc *p, tucpp_proc *was) {
 
 /* ---- starting a child ----------------------------------------------------- */
 
+/* A child's record, tracked so that a failed test kills it: NULL (and a
+ * line on stderr) when there are too many. */
+static tucpp_proc *tucpp_proc_new(const char *name) {
+  tucpp_proc *p = calloc(1, sizeof *p);
+  if (!p || tucpp_track(p, NULL)) {
+    fprintf(stderr, "%s: cannot start %s: too many children\n", tu_g.name, name);
+    free(p);
+    return NULL;
+  }
+  snprintf(p->name, sizeof p->name, "%s", name);
+  return p;
+}
+
 #if TU_WINDOWS
 /* Appends ARG to the command line CMD as CommandLineToArgvW and the C and
  * Go runtimes split it: quoted when it must be, backslashes before a quote
@@ -120,13 +133,8 @@ static HANDLE tucpp_inheritable(HANDLE h) {
 }
 
 tucpp_proc *tucpp_proc_start(const char *name, const char *const *argv, unsigned flags) {
-  tucpp_proc *p = calloc(1, sizeof *p);
-  if (!p || tucpp_track(p, NULL)) {
-    fprintf(stderr, "%s: cannot start %s: too many children\n", tu_g.name, name);
-    free(p);
-    return NULL;
-  }
-  snprintf(p->name, sizeof p->name, "%s", name);
+  tucpp_proc *p = tucpp_proc_new(name);
+  if (!p) return NULL;
   HANDLE in_r = NULL, out_w = NULL, err_w = NULL;
   char cmd[4096] = "";
   for (const char *const *a = argv; *a; a++)
@@ -239,13 +247,8 @@ int tucpp_proc_wait(tucpp_proc *p) {
 #else /* Linux */
 
 tucpp_proc *tucpp_proc_start(const char *name, const char *const *argv, unsigned flags) {
-  tucpp_proc *p = calloc(1, sizeof *p);
-  if (!p || tucpp_track(p, NULL)) {
-    fprintf(stderr, "%s: cannot start %s: too many children\n", tu_g.name, name);
-    free(p);
-    return NULL;
-  }
-  snprintf(p->name, sizeof p->name, "%s", name);
+  tucpp_proc *p = tucpp_proc_new(name);
+  if (!p) return NULL;
   p->in_w = p->out_r = -1;
   int in[2] = {-1, -1}, out[2] = {-1, -1};
   /* close-on-exec: no other child keeps these pipes open */

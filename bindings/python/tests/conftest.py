@@ -113,3 +113,14 @@ def rpc_pipeline(c, method, requests):
         assert (rid, m) == (ids[len(out)], method), f"response {len(out)}"
         out.append(data)
     return out
+
+
+def reap(proc: subprocess.Popen) -> None:
+    """Kills PROC if it still runs, waits for it, closes its pipes: the
+    finally of every test that starts a process."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for f in (proc.stdin, proc.stdout, proc.stderr):
+        if f:
+            f.close()

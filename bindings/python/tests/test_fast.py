@@ -12,6 +12,7 @@ import time
 import pytest
 
 import rill
+from conftest import reap
 from stream import message
 
 
@@ -213,9 +214,7 @@ def test_blocking_recv_interrupted_by_signal(region):
         out, _ = child.communicate(timeout=30)
         assert out.strip() == "interrupted" and child.returncode == 0
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+        reap(child)
     p.close()
 
 

@@ -12,6 +12,7 @@ import time
 import pytest
 
 import rill
+from conftest import reap
 from stream import frags, message, size
 
 
@@ -346,10 +347,7 @@ def test_python_consumer_of_xpeer_stream(peer, rdir, mode):
             got, lost = check_stream(c, seed, count, st.mtu, st.max_msg, mode == "reliable")
             assert prod.wait(60) == 0, prod.stderr.read()
         finally:
-            if prod.poll() is None:
-                prod.kill()
-                prod.wait()
-            prod.stderr.close()
+            reap(prod)
         if mode == "reliable":
             assert got == count and lost == 0
         if mode == "lapped":
@@ -381,9 +379,7 @@ def test_python_producer_checked_by_xpeer(peer, rdir, mode):
                     p.send(message(seed, i, st.mtu, st.max_msg), sig=i, timeout=10)
             out, err = cons.communicate("go\n" if mode == "lossy" else "", timeout=60)
         finally:
-            if cons.poll() is None:
-                cons.kill()
-                cons.communicate()
+            reap(cons)
         assert cons.returncode == 0, err
         if mode == "lossy" or peer.name == "go":  # the C peer says "ok" of lossy runs only
             ok, received, lost = out.split()[-3:]
@@ -426,8 +422,7 @@ def test_killed_producer_is_dead(region):
         assert region.channel_stats("c").producer_liveness == rill.PEER_DEAD
         assert c.producer_state() == rill.PEER_DEAD
     finally:
-        if child.poll() is None:
-            child.kill()
+        reap(child)
     c.close()
 
 
@@ -491,6 +486,5 @@ def test_asyncio_dead_producer(region):
 
         assert asyncio.run(main()) == [bytes([i]) * 100 for i in range(10)]
     finally:
-        child.kill()
-        child.wait()
+        reap(child)
     c.close()

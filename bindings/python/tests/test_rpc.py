@@ -9,7 +9,7 @@ import pytest
 
 import rill
 from rill import rpc
-from conftest import rpc_pipeline
+from conftest import reap, rpc_pipeline
 from stream import message
 
 
@@ -109,8 +109,4 @@ def test_python_client_of_xpeer_server(peer, region):
         try:
             assert srv.wait(30) == 0, srv.stderr.read()
         finally:
-            if srv.poll() is None:
-                srv.kill()
-                srv.wait()
-            srv.stdout.close()
-            srv.stderr.close()
+            reap(srv)
