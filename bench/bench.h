@@ -210,6 +210,7 @@ extern const bench_transport bench_rill_zerocopy;
 extern const bench_transport bench_rill_sleep;
 extern const bench_transport bench_rill_lowrate;
 extern const bench_transport bench_ring;
+extern const bench_transport bench_ring_batch;
 extern const bench_transport bench_cacheline;
 /* the kernel's references: Linux (bench/t_futex.c, bench/t_stream.c) */
 extern const bench_transport bench_futex;

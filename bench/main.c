@@ -95,7 +95,8 @@ static void usage(FILE *f) {
           "  --cpus A,B   CPUs of the two processes (default: the first two\n"
           "               CPUs this process may run on)\n"
           "  --only LIST  only these transports: rill-copy, rill-zerocopy,\n"
-          "               ring, cacheline, rill-sleep, rill-lowrate; on Linux\n"
+          "               ring, ring-batch, cacheline, rill-sleep, rill-lowrate;\n"
+          "               on Linux\n"
           "               pipe, unix, futex and the peers built in:\n"
           "               zmq-pushpull, zmq-pair, nng-pushpull, nng-pair,\n"
           "               iceoryx; on Windows event (named events)\n"
@@ -331,8 +332,9 @@ static size_t compute_ratios(const bench_result *res, size_t n, ratio *out,
     struct {
       const char *peer;
       size_t size;
-    } q[3] = {{"ring", 64}, {"pipe", 64}, {"ring", 1024}};
-    for (int i = 0; i < 3; i++) {
+    } q[5] = {{"ring", 64}, {"pipe", 64}, {"ring", 1024}, {"ring-batch", 64},
+              {"ring-batch", 1024}};
+    for (int i = 0; i < 5; i++) {
       /* a reference this OS's build has not (pipe on Windows): no ratio */
       if (!strcmp(modes[m], q[i].peer) || !bench_transport_find(q[i].peer))
         continue;
@@ -561,7 +563,7 @@ static int parse_sizes(const char *s, size_t *sizes, size_t *n) {
 /* Every transport of this build, for bench_transport_find(). */
 static const bench_transport *const all_tr[] = {
     &bench_rill_copy, &bench_rill_zerocopy, &bench_rill_sleep,
-    &bench_rill_lowrate, &bench_ring, &bench_cacheline,
+    &bench_rill_lowrate, &bench_ring, &bench_ring_batch, &bench_cacheline,
 #ifdef _WIN32
     &bench_event,
 #else
@@ -734,7 +736,7 @@ int main(int argc, char **argv) {
   /* the real peers come after rill and the references; a peer this build
    * does not have is left out (bench_peers_print_skipped() said so) */
   const bench_transport *tput_tr[] = {&bench_rill_copy, &bench_rill_zerocopy,
-                                      &bench_ring,
+                                      &bench_ring, &bench_ring_batch,
 #ifndef _WIN32
                                       &bench_pipe, &bench_unix,
 #endif

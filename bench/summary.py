@@ -16,12 +16,14 @@ import json
 import os
 import sys
 
-ORDER = ["rill-copy", "rill-zerocopy", "ring", "pipe", "unix", "zmq-pushpull", "zmq-pair",
+ORDER = ["rill-copy", "rill-zerocopy", "ring-batch", "ring", "pipe", "unix", "zmq-pushpull", "zmq-pair",
          "nng-pushpull", "nng-pair", "iceoryx"]
 NAMES = {
     "rill-copy": "rill, copying (`rill_send`/`rill_recv`)",
     "rill-zerocopy": "rill, zero-copy (`reserve`/`commit`/`poll`)",
     "ring": "minimal fixed-slot ring",
+    "ring-batch": "batched ring: slots the size of the message, indices stored per 4 KiB "
+                  "(the ceiling)",
     "pipe": "pipe",
     "unix": "UNIX stream socket",
     "zmq-pushpull": "ZeroMQ PUSH/PULL, `ipc://`",
@@ -96,6 +98,13 @@ def core(d):
         rows.append([NAMES.get(n, n)] + [rate(by[s]["msgs_per_s"]) if s in by else "-"
                                         for s in sizes] + [errs])
     out += table(["messages/s"] + [f"{s} B" for s in sizes] + ["errors"], rows)
+    ratios, paired = d.get("ratios", {}), d.get("ratios_paired", {})
+    ceil = [(m, s) for m in ("rill-copy", "rill-zerocopy", "ring") for s in (64, 1024)
+            if ratios.get(f"{m} {s}B / ring-batch {s}B msgs/s") is not None]
+    if ceil:
+        out += table(["against the batched ring (the ceiling)", "size", "of medians", "paired"],
+                     [[NAMES.get(m, m), f"{s} B", num(ratios[f"{m} {s}B / ring-batch {s}B msgs/s"]),
+                       num(paired.get(f"{m} {s}B / ring-batch {s}B msgs/s"))] for m, s in ceil])
     rtt = [r for r in rs if r["kind"] == "rtt"]
     if rtt:
         out += table([f"{rtt[0]['size']}-byte round trip", "p50", "p99", "p99.9", "errors"],
