@@ -54,11 +54,13 @@ typedef int (*rill_rpc_handler)(void *arg, uint16_t method, const void *req, siz
 
 typedef struct rill_rpc_server rill_rpc_server;
 
-/* Serves service NAME of R with WORKERS threads (1..lanes); worker W owns
- * the lanes K with K % WORKERS == W.  Errors: EINVAL (WORKERS 0, a bad
- * name), ENOENT (no such service), EWORKERS (more workers than the service
- * has lanes: each worker owns at least one), EBUSY (another server holds a
- * lane), ENOMEM, EIO. */
+/* Serves service NAME of R with WORKERS threads (1..lanes), which share
+ * the lanes: whichever worker runs serves whichever lane has requests, one
+ * worker at a time per lane, and at most as many wait on the lanes as the
+ * process may use CPUs (docs/rpc.md, "Server workers").  Errors: EINVAL
+ * (WORKERS 0, a bad name), ENOENT (no such service), EWORKERS (more
+ * workers than the service has lanes: more would never help), EBUSY
+ * (another server holds a lane), ENOMEM, EIO. */
 int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
                    rill_rpc_handler fn, void *arg, rill_rpc_server **out);
 

@@ -176,6 +176,9 @@ int rill__heavy_barrier(void);
  * environment says RILL_LAZY_FENCE=1 (tests, on Linux). */
 int rill__lazy_fence(void);
 
+/* CPUs this process may run on (its affinity), at least 1. */
+uint32_t rill__cpus(void);
+
 /* FIFOs for event loops.  RFD is an open handle of the region file (the
  * FIFO of another OS may be a named object keyed by the region: see
  * rill__file_tag()); Linux does not use it.  The reader end is opened read-write and

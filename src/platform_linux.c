@@ -639,6 +639,13 @@ int rill__lazy_fence(void) {
   return e && e[0] == '1' && !e[1];
 }
 
+uint32_t rill__cpus(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  int n = CPU_COUNT(&set);
+  return n > 0 ? (uint32_t)n : 1;
+}
+
 int rill__heavy_barrier(void) {
   if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0) return 0;
   return rill__errno(errno);

@@ -1226,6 +1226,14 @@ int rill__heavy_barrier_register(void) { return -RILL_EIO; }
 /* Every producer joins LAZY (§3.7a): no Windows consumer predates it. */
 int rill__lazy_fence(void) { return 1; }
 
+uint32_t rill__cpus(void) {
+  DWORD_PTR mine, sys;
+  if (!GetProcessAffinityMask(GetCurrentProcess(), &mine, &sys) || !mine) return 1;
+  uint32_t n = 0;
+  for (; mine; mine &= mine - 1) n++;
+  return n;
+}
+
 int rill__heavy_barrier(void) {
   /* seq_cst fence: pairs with the seq_cst fence that every Windows
    * producer runs after a publish and every consumer after a cursor

@@ -10,6 +10,8 @@
 
 #define RPC_BATCH 64             /* requests a worker takes from a lane per pass */
 #define RPC_NAP_NS 50000000ull   /* a worker looks at its stop flag this often */
+#define RPC_HANDOFF_NS 1000000ull /* a waiter without every lane looks again this often */
+#define RPC_IDLE_NS 2000000ull   /* an idle worker looks whether anyone waits this often */
 #define RPC_SEND_NS 2000000000ull /* a response waits this long for room */
 
 static int lane_name(char *out, const char *svc, char dir, uint32_t k) {
@@ -74,16 +76,30 @@ static uint32_t lane_count(rill_region *r, const char *name) {
 
 /* ---- server ----------------------------------------------------------- */
 
+/* Workers and lanes.  No worker owns a lane: a worker takes a lane (its
+ * flag), answers what is there, and lets it go, so whichever worker runs
+ * serves whichever lane has requests, one worker at a time per lane (so a
+ * lane's responses stay in the order of its requests).  A worker that
+ * finds nothing waits on every lane no one holds (rill_wait_any: it spins,
+ * then parks), unless as many workers wait already as the process has
+ * CPUs: then it parks on the server's idle word, out of the way.  So on a
+ * machine with fewer CPUs than workers the idle ones do not spin on the
+ * CPU that the one with a request needs (with a worker per lane, -w 2 on
+ * one CPU made 28 k calls/s where -w 1 made 3.3 M); a worker that wakes
+ * with work while another could run on a free CPU wakes one idle worker. */
+typedef struct rpc_lane {
+  rill_consumer *q;           /* requests */
+  rill_producer *r;           /* responses */
+  uint64_t resp_max;          /* largest response */
+  uint8_t in_ring;            /* 1: its responses fit one fragment */
+  _Atomic uint32_t held;      /* 1 while a worker serves or waits on it */
+} rpc_lane;
+
 typedef struct rpc_worker {
   rill_rpc_server *s;
   pthread_t thread;
-  uint32_t n;                 /* lanes it owns */
-  rill_consumer *q[RILL_RPC_MAX_LANES];
-  rill_producer *r[RILL_RPC_MAX_LANES];
-  uint64_t resp_max[RILL_RPC_MAX_LANES]; /* largest response of each lane */
-  uint8_t in_ring[RILL_RPC_MAX_LANES];   /* 1: its responses fit one fragment */
-  uint8_t *req, *resp;        /* max_msg bytes each */
-  size_t req_cap, resp_cap;
+  uint32_t id;
+  uint8_t *req, *resp;        /* max_msg bytes each, the largest of the lanes */
   int started;
 } rpc_worker;
 
@@ -91,36 +107,55 @@ struct rill_rpc_server {
   rill_rpc_handler fn;
   void *arg;
   _Atomic int stop;
-  uint32_t nworkers;
+  uint32_t nworkers, nlanes;
+  uint32_t cpus;              /* rill__cpus(): at most this many wait on lanes */
+  size_t req_cap, resp_cap;
   rpc_worker *w;
+  rpc_lane lane[RILL_RPC_MAX_LANES];
+  _Atomic uint32_t waiting;   /* workers in rill_wait_any on the lanes */
+  _Atomic uint32_t running;   /* workers not parked on idle */
+  _Atomic uint32_t idle;      /* the word idle workers park on (bumped to wake one) */
 };
 
-static void send_error(rpc_worker *w, uint32_t i, uint64_t id, uint16_t method, int32_t code) {
-  (void)rill__send_wait_ctl(w->r[i], &code, sizeof code, id,
+/* Takes lane L: 1 if this worker holds it now. */
+static int lane_take(rpc_lane *l) {
+  /* Acquire: pairs with the release in lane_drop(): the worker that held
+   * it before is done with its handles. */
+  return atomic_load_explicit(&l->held, memory_order_relaxed) == 0 &&
+         atomic_exchange_explicit(&l->held, 1, memory_order_acquire) == 0;
+}
+
+static void lane_drop(rpc_lane *l) {
+  /* Release: pairs with the acquire exchange in lane_take(). */
+  atomic_store_explicit(&l->held, 0, memory_order_release);
+}
+
+static void send_error(rpc_lane *l, uint64_t id, uint16_t method, int32_t code) {
+  (void)rill__send_wait_ctl(l->r, &code, sizeof code, id,
                             (uint16_t)(RILL_CTL_ERR | RILL_CTL_USER(method)), RPC_SEND_NS);
 }
 
-/* Answers up to RPC_BATCH requests of lane I.  Returns how many.  Zero
- * copy where it can: a request in one fragment is handed to the handler
- * where it lies in the ring, and on a lane whose responses fit one
+/* Answers up to RPC_BATCH requests of lane L (held).  Returns how many.
+ * Zero copy where it can: a request in one fragment is handed to the
+ * handler where it lies in the ring, and on a lane whose responses fit one
  * fragment the handler writes its response straight into the reserved
  * space of the response ring. */
-static int serve_lane(rpc_worker *w, uint32_t i) {
+static int serve_lane(rpc_worker *w, rpc_lane *l) {
   int done = 0;
   for (; done < RPC_BATCH; done++) {
     rill_meta m;
     const void *req;
-    int64_t n = rill_recv_view(w->q[i], w->req, w->req_cap, &m, &req);
+    int64_t n = rill_recv_view(l->q, w->req, w->s->req_cap, &m, &req);
     if (n == -RILL_EAGAIN) break;
     if (n < 0) continue; /* cannot happen with a max_msg buffer; skip */
     uint16_t method = (uint16_t)(m.ctl >> RILL_CTL_USER_SHIFT);
-    size_t cap = w->resp_max[i], out = 0;
+    size_t cap = l->resp_max, out = 0;
     void *resp = w->resp;
     /* A client keeps at most its capacity of calls in flight, so there is
      * room; the wait only covers a client that died with its ring full
      * (until it is evicted).  Without room, the response is copied later. */
-    int zc = w->in_ring[i] &&
-             rill_reserve_wait(w->r[i], cap < sizeof(int32_t) ? sizeof(int32_t) : cap, &resp,
+    int zc = l->in_ring &&
+             rill_reserve_wait(l->r, cap < sizeof(int32_t) ? sizeof(int32_t) : cap, &resp,
                                RPC_SEND_NS) == 0;
     if (!zc) resp = w->resp;
     int32_t rc = w->s->fn(w->s->arg, method, req, (size_t)n, resp, cap, &out);
@@ -128,44 +163,100 @@ static int serve_lane(rpc_worker *w, uint32_t i) {
     uint16_t ctl = (uint16_t)(RILL_CTL_MSG | RILL_CTL_USER(method));
     if (rc && zc) {
       memcpy(resp, &rc, sizeof rc);
-      (void)rill_commit(w->r[i], sizeof rc, m.sig, (uint16_t)(ctl | RILL_CTL_ERR));
+      (void)rill_commit(l->r, sizeof rc, m.sig, (uint16_t)(ctl | RILL_CTL_ERR));
     } else if (rc) {
-      send_error(w, i, m.sig, method, rc);
+      send_error(l, m.sig, method, rc);
     } else if (zc) {
-      (void)rill_commit(w->r[i], out, m.sig, ctl);
+      (void)rill_commit(l->r, out, m.sig, ctl);
     } else {
-      (void)rill__send_wait_ctl(w->r[i], w->resp, out, m.sig, RILL_CTL_USER(method), RPC_SEND_NS);
+      (void)rill__send_wait_ctl(l->r, w->resp, out, m.sig, RILL_CTL_USER(method), RPC_SEND_NS);
     }
   }
   return done;
 }
 
-static void *worker_main(void *arg) {
-  rpc_worker *w = arg;
-  while (!atomic_load_explicit(&w->s->stop, memory_order_acquire)) {
-    int busy = 0;
-    for (uint32_t i = 0; i < w->n; i++) busy += serve_lane(w, i);
-    if (busy) continue;
-    (void)rill_wait_any(w->q, w->n, RPC_NAP_NS);
-  }
-  return NULL;
+/* Wakes one idle worker if fewer run than the CPUs allow. */
+static void wake_idle(rill_rpc_server *s) {
+  if (atomic_load_explicit(&s->running, memory_order_relaxed) >= s->cpus ||
+      atomic_load_explicit(&s->running, memory_order_relaxed) >= s->nworkers)
+    return;
+  /* Release: pairs with the acquire load of idle in park_idle(). */
+  atomic_fetch_add_explicit(&s->idle, 1, memory_order_release);
+  rill__unpark((const void *)&s->idle);
 }
 
-static void worker_free(rpc_worker *w) {
-  for (uint32_t i = 0; i < w->n; i++) {
-    rill_consumer_leave(w->q[i]);
-    rill_producer_leave(w->r[i]);
+/* Parks on the idle word until woken or stopped; every RPC_IDLE_NS it
+ * looks whether a worker waits on the lanes, and goes back to them when
+ * none does (all that run are in handlers: one may be blocked in its). */
+static void park_idle(rill_rpc_server *s) {
+  /* Acquire: pairs with the release bump in wake_idle() and the stop. */
+  uint32_t g = atomic_load_explicit(&s->idle, memory_order_acquire);
+  atomic_fetch_sub_explicit(&s->running, 1, memory_order_relaxed);
+  while (!atomic_load_explicit(&s->stop, memory_order_acquire) &&
+         rill__park((const void *)&s->idle, g, RPC_IDLE_NS) == -RILL_ETIMEDOUT &&
+         atomic_load_explicit(&s->waiting, memory_order_relaxed) > 0) {
   }
-  free(w->req);
-  free(w->resp);
+  atomic_fetch_add_explicit(&s->running, 1, memory_order_relaxed);
+}
+
+/* Waits for a request on the lanes no one holds, or parks on idle when
+ * enough workers wait (see above). */
+static void worker_wait(rpc_worker *w) {
+  rill_rpc_server *s = w->s;
+  rill_consumer *qs[RILL_RPC_MAX_LANES];
+  rpc_lane *held[RILL_RPC_MAX_LANES];
+  uint32_t n = 0;
+  if (atomic_fetch_add_explicit(&s->waiting, 1, memory_order_relaxed) < s->cpus)
+    for (uint32_t k = 0; k < s->nlanes; k++)
+      if (lane_take(&s->lane[k])) {
+        held[n] = &s->lane[k];
+        qs[n++] = s->lane[k].q;
+      }
+  if (n) {
+    /* without every lane, another worker is serving one: it will not
+     * watch it after, so look again soon */
+    int ready = rill_wait_any(qs, n, n == s->nlanes ? RPC_NAP_NS : RPC_HANDOFF_NS);
+    for (uint32_t i = 0; i < n; i++) lane_drop(held[i]);
+    atomic_fetch_sub_explicit(&s->waiting, 1, memory_order_relaxed);
+    if (ready >= 0) wake_idle(s); /* work: a free CPU may take a share */
+    return;
+  }
+  atomic_fetch_sub_explicit(&s->waiting, 1, memory_order_relaxed);
+  park_idle(s);
+}
+
+static void *worker_main(void *arg) {
+  rpc_worker *w = arg;
+  rill_rpc_server *s = w->s;
+  while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
+    int busy = 0;
+    for (uint32_t j = 0; j < s->nlanes; j++) {
+      rpc_lane *l = &s->lane[(w->id + j) % s->nlanes];
+      if (!lane_take(l)) continue;
+      busy += serve_lane(w, l);
+      lane_drop(l);
+    }
+    if (!busy) worker_wait(w);
+  }
+  return NULL;
 }
 
 int rill_rpc_server_stop(rill_rpc_server *s) {
   if (!s) return 0;
   atomic_store_explicit(&s->stop, 1, memory_order_release);
+  /* Release: the parked workers see the stop (park_idle's acquire). */
+  atomic_fetch_add_explicit(&s->idle, 1, memory_order_release);
+  rill__unpark((const void *)&s->idle);
   for (uint32_t i = 0; i < s->nworkers; i++)
     if (s->w[i].started) pthread_join(s->w[i].thread, NULL);
-  for (uint32_t i = 0; i < s->nworkers; i++) worker_free(&s->w[i]);
+  for (uint32_t i = 0; i < s->nworkers; i++) {
+    free(s->w[i].req);
+    free(s->w[i].resp);
+  }
+  for (uint32_t k = 0; k < s->nlanes; k++) {
+    rill_consumer_leave(s->lane[k].q);
+    rill_producer_leave(s->lane[k].r);
+  }
   free(s->w);
   free(s);
   return 0;
@@ -177,7 +268,7 @@ int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
   uint32_t lanes = lane_count(r, name);
   if (!lanes) return -RILL_ENOENT;
   if (!workers) return -RILL_EINVAL;
-  if (workers > lanes) return -RILL_EWORKERS; /* a worker would have no lane */
+  if (workers > lanes) return -RILL_EWORKERS; /* more workers than lanes never help */
   rill_rpc_server *s = calloc(1, sizeof *s);
   if (!s || !(s->w = calloc(workers, sizeof *s->w))) {
     free(s);
@@ -186,29 +277,33 @@ int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
   s->fn = fn;
   s->arg = arg;
   s->nworkers = workers;
+  s->cpus = rill__cpus();
+  atomic_init(&s->running, workers);
   int rc = 0;
   for (uint32_t k = 0; k < lanes && !rc; k++) {
-    rpc_worker *w = &s->w[k % workers];
+    rpc_lane *l = &s->lane[k];
     char q[RILL_NAME_MAX + 1], rr[RILL_NAME_MAX + 1];
-    w->s = s;
     if ((rc = lane_name(q, name, 'q', k)) || (rc = lane_name(rr, name, 'r', k))) break;
-    if ((rc = rill_consumer_join(r, q, RILL_RELIABLE, &w->q[w->n]))) break;
-    if ((rc = rill_producer_join(r, rr, &w->r[w->n]))) {
-      rill_consumer_leave(w->q[w->n]);
+    if ((rc = rill_consumer_join(r, q, RILL_RELIABLE, &l->q))) break;
+    if ((rc = rill_producer_join(r, rr, &l->r))) {
+      rill_consumer_leave(l->q);
+      l->q = NULL;
       break;
     }
-    uint32_t j = w->n++;
+    s->nlanes++;
     rill_channel_stats st;
-    if (!(rc = rill_channel_stats_get(r, q, &st)) && st.max_msg > w->req_cap) w->req_cap = st.max_msg;
+    if (!(rc = rill_channel_stats_get(r, q, &st)) && st.max_msg > s->req_cap) s->req_cap = st.max_msg;
     if (!rc && !(rc = rill_channel_stats_get(r, rr, &st))) {
-      if (st.max_msg > w->resp_cap) w->resp_cap = st.max_msg;
-      w->resp_max[j] = st.max_msg;
-      w->in_ring[j] = st.max_msg <= st.mtu && st.mtu >= sizeof(int32_t);
+      if (st.max_msg > s->resp_cap) s->resp_cap = st.max_msg;
+      l->resp_max = st.max_msg;
+      l->in_ring = st.max_msg <= st.mtu && st.mtu >= sizeof(int32_t);
     }
   }
   for (uint32_t i = 0; i < workers && !rc; i++) {
     rpc_worker *w = &s->w[i];
-    if (!(w->req = malloc(w->req_cap)) || !(w->resp = malloc(w->resp_cap))) rc = -RILL_ENOMEM;
+    w->s = s;
+    w->id = i;
+    if (!(w->req = malloc(s->req_cap)) || !(w->resp = malloc(s->resp_cap))) rc = -RILL_ENOMEM;
   }
   for (uint32_t i = 0; i < workers && !rc; i++) {
     if (pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i])) rc = -RILL_EIO;

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +28,13 @@ const (
 )
 
 const (
-	rpcBatch  = 64 // requests a worker takes from a lane per pass
-	rpcNap    = 50 * time.Millisecond
+	rpcBatch = 64 // requests a worker takes from a lane per pass
+	rpcNap   = 50 * time.Millisecond
+	// a waiter without every lane looks again this often (another worker
+	// serves one, and will not watch it after)
+	rpcHandoff = time.Millisecond
+	// an idle worker looks whether anyone waits on the lanes this often
+	rpcIdle   = 2 * time.Millisecond
 	rpcSendNs = 2 * time.Second
 )
 
@@ -126,23 +132,57 @@ func (r *Region) laneCount(name string) uint32 {
 type Handler func(method uint16, req, resp []byte) (out []byte, status int32)
 
 // Server serves a service with worker goroutines (Region.Serve).
+//
+// No worker owns a lane: a worker takes a lane (its flag), answers what is
+// there and lets it go, so whichever worker runs serves whichever lane has
+// requests, one at a time per lane (a lane's responses stay in the order of
+// its requests).  A worker that finds nothing waits on every lane no one
+// holds (WaitAny: it spins, then parks), unless as many wait already as the
+// program may run at once (the fewer of GOMAXPROCS and the CPUs it may
+// use): then it parks as an idle goroutine, out of the way of the one with
+// a request, and looks every 2 ms whether anyone waits on the lanes (when
+// none does, all that run are in handlers, one maybe blocked in its).  A
+// waiter that wakes with work while fewer run than that wakes an idle one.
+// The C server (src/rpc.c) does the same.
 type Server struct {
-	stop atomic.Bool
-	wg   sync.WaitGroup
-	w    []*rpcWorker
+	stop    atomic.Bool
+	wg      sync.WaitGroup
+	lanes   []*rpcLane
+	workers int
+	cpus    int32         // at most this many wait on the lanes
+	waiting atomic.Int32  // workers in WaitAny on the lanes
+	running atomic.Int32  // workers not parked as idle
+	idle    chan struct{} // a send wakes one idle worker
+	done    chan struct{} // closed by Stop
 }
+
+type rpcLane struct {
+	q      *Consumer
+	r      *Producer
+	inRing bool          // its responses fit one fragment
+	held   atomic.Uint32 // 1 while a worker serves or waits on it
+}
+
+// take takes the lane: true if this worker holds it now.  (Go's atomics
+// are sequentially consistent: the worker that held it before is done with
+// its handles, whose state it stored before its drop.)
+func (l *rpcLane) take() bool { return l.held.Load() == 0 && l.held.CompareAndSwap(0, 1) }
+
+func (l *rpcLane) drop() { l.held.Store(0) }
 
 type rpcWorker struct {
-	q         []*Consumer
-	r         []*Producer
-	inRing    []bool // the lane's responses fit one fragment
+	s         *Server
+	id        int
 	req, resp []byte
+	qs        []*Consumer // the lanes it waits on
+	held      []*rpcLane
+	timer     *time.Timer
 }
 
-func (w *rpcWorker) sendErr(i int, id uint64, method uint16, code int32) {
+func (l *rpcLane) sendErr(id uint64, method uint16, code int32) {
 	var b [4]byte
 	binary.NativeEndian.PutUint32(b[:], uint32(code))
-	w.r[i].waitFor(rpcSendNs, func() error { return w.r[i].sendCtl(b[:], id, CtlErr|CtlUser(method)) })
+	l.r.waitFor(rpcSendNs, func() error { return l.r.sendCtl(b[:], id, CtlErr|CtlUser(method)) })
 }
 
 // sliceOff is the offset of out in buf, if out lies within buf.
@@ -157,14 +197,14 @@ func sliceOff(buf, out []byte) (int, bool) {
 	return int(off), off <= uintptr(len(buf)) && uintptr(len(out)) <= uintptr(len(buf))-off
 }
 
-// serveLane answers up to rpcBatch requests of lane i and returns how
-// many, with no copy where it can (see Handler).
-func (w *rpcWorker) serveLane(i int, fn Handler) int {
+// serveLane answers up to rpcBatch requests of lane l (held) and returns
+// how many, with no copy where it can (see Handler).
+func (w *rpcWorker) serveLane(l *rpcLane, fn Handler) int {
 	var m Meta
 	done := 0
-	p := w.r[i]
+	p := l.r
 	for ; done < rpcBatch; done++ {
-		req, err := w.q[i].RecvView(w.req, &m)
+		req, err := l.q.RecvView(w.req, &m)
 		if err == ErrAgain {
 			break
 		}
@@ -178,7 +218,7 @@ func (w *rpcWorker) serveLane(i int, fn Handler) int {
 		// full (until it is evicted).  Without room, the response is
 		// copied later.
 		var slot []byte // the reserved space, when the answer is built in the ring
-		if w.inRing[i] {
+		if l.inRing {
 			if b, err := p.ReserveWait(max(p.MaxMsg(), 4), rpcSendNs); err == nil {
 				slot, resp = b, b[:p.MaxMsg():p.MaxMsg()]
 			}
@@ -194,7 +234,7 @@ func (w *rpcWorker) serveLane(i int, fn Handler) int {
 			binary.NativeEndian.PutUint32(slot, uint32(status))
 			p.Commit(4, m.Sig, ctl|CtlErr)
 		case status != 0:
-			w.sendErr(i, m.Sig, method, status)
+			l.sendErr(m.Sig, method, status)
 		case inRing:
 			if off, ok := sliceOff(resp, out); ok && off&(1<<chunkShift-1) == 0 {
 				p.CommitAt(off, len(out), m.Sig, ctl)
@@ -209,14 +249,12 @@ func (w *rpcWorker) serveLane(i int, fn Handler) int {
 }
 
 // Serve serves service name of the region with workers goroutines (1 to
-// the number of lanes); worker w owns the lanes k with k % workers == w.
-// An idle worker parks in a futex_waitv system call, which holds its P:
-// give the program at least as many Ps (GOMAXPROCS) as workers, or a
-// woken worker may wait for the runtime to take a P back from a sleeping
-// one (rill-guest sets GOMAXPROCS so when the environment does not).
+// the number of lanes), which share the lanes (see Server).  A waiting
+// worker parks in a futex_waitv system call, which holds its P; idle ones
+// park as goroutines.
 // Errors: ErrInval (workers < 1, a bad name), ErrNoEnt (no such service),
-// ErrWorkers (more workers than the service has lanes: each worker owns at
-// least one), ErrBusy (another server holds a lane).
+// ErrWorkers (more workers than the service has lanes: more would never
+// help), ErrBusy (another server holds a lane).
 func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
 	if !rpcNameOK(name) || fn == nil {
 		return nil, ErrInval
@@ -229,14 +267,13 @@ func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
 		return nil, ErrInval
 	}
 	if workers > int(lanes) {
-		return nil, ErrWorkers // a worker would have no lane
+		return nil, ErrWorkers // more workers than lanes never help
 	}
-	s := &Server{w: make([]*rpcWorker, workers)}
-	for i := range s.w {
-		s.w[i] = &rpcWorker{}
-	}
+	cpus := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
+	s := &Server{workers: workers, cpus: int32(max(cpus, 1)), idle: make(chan struct{}),
+		done: make(chan struct{})}
+	var reqMax, respMax int
 	for k := uint32(0); k < lanes; k++ {
-		w := s.w[int(k)%workers]
 		c, err := r.JoinConsumer(laneName(name, 'q', k), Reliable)
 		if err != nil {
 			s.leave()
@@ -248,45 +285,105 @@ func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
 			s.leave()
 			return nil, err
 		}
-		w.q, w.r = append(w.q, c), append(w.r, p)
-		w.inRing = append(w.inRing, p.MaxMsg() <= p.MTU() && p.MTU() >= 4)
-		if len(w.req) < c.MaxMsg() {
-			w.req = make([]byte, c.MaxMsg())
-		}
-		if len(w.resp) < p.MaxMsg() {
-			w.resp = make([]byte, p.MaxMsg())
-		}
+		s.lanes = append(s.lanes, &rpcLane{q: c, r: p, inRing: p.MaxMsg() <= p.MTU() && p.MTU() >= 4})
+		reqMax, respMax = max(reqMax, c.MaxMsg()), max(respMax, p.MaxMsg())
 	}
-	for _, w := range s.w {
+	s.running.Store(int32(workers))
+	for i := 0; i < workers; i++ {
+		w := &rpcWorker{s: s, id: i, req: make([]byte, reqMax), resp: make([]byte, respMax),
+			qs: make([]*Consumer, 0, len(s.lanes)), held: make([]*rpcLane, 0, len(s.lanes))}
 		s.wg.Add(1)
-		go func(w *rpcWorker) {
+		go func() {
 			defer s.wg.Done()
+			n := len(s.lanes)
 			for !s.stop.Load() {
 				busy := 0
-				for i := range w.q {
-					busy += w.serveLane(i, fn)
+				for j := 0; j < n; j++ {
+					l := s.lanes[(w.id+j)%n]
+					if l.take() {
+						busy += w.serveLane(l, fn)
+						l.drop()
+					}
 				}
 				if busy == 0 {
-					WaitAny(w.q, rpcNap)
+					w.wait()
 				}
 			}
-		}(w)
+		}()
 	}
 	return s, nil
 }
 
-func (s *Server) leave() {
-	for _, w := range s.w {
-		for i := range w.q {
-			w.q[i].Leave()
-			w.r[i].Leave()
+// wait waits on the lanes no one holds, or parks as idle when enough
+// workers wait (see Server).
+func (w *rpcWorker) wait() {
+	s := w.s
+	w.qs, w.held = w.qs[:0], w.held[:0]
+	if s.waiting.Add(1) <= s.cpus {
+		for _, l := range s.lanes {
+			if l.take() {
+				w.qs, w.held = append(w.qs, l.q), append(w.held, l)
+			}
 		}
+	}
+	if len(w.qs) > 0 {
+		timeout := rpcNap
+		if len(w.qs) < len(s.lanes) {
+			timeout = rpcHandoff
+		}
+		i, _ := WaitAny(w.qs, timeout)
+		for _, l := range w.held {
+			l.drop()
+		}
+		s.waiting.Add(-1)
+		if i >= 0 && s.running.Load() < min(s.cpus, int32(s.workers)) {
+			select { // work: an idle worker may take a share on a free CPU
+			case s.idle <- struct{}{}:
+			default:
+			}
+		}
+		return
+	}
+	s.waiting.Add(-1)
+	s.running.Add(-1)
+	defer s.running.Add(1)
+	if w.timer == nil {
+		w.timer = time.NewTimer(rpcIdle)
+	} else {
+		w.timer.Reset(rpcIdle)
+	}
+	for {
+		select {
+		case <-s.idle:
+		case <-s.done:
+		case <-w.timer.C:
+			if s.waiting.Load() > 0 && !s.stop.Load() {
+				w.timer.Reset(rpcIdle)
+				continue
+			}
+			return
+		}
+		if !w.timer.Stop() {
+			select {
+			case <-w.timer.C:
+			default:
+			}
+		}
+		return
+	}
+}
+
+func (s *Server) leave() {
+	for _, l := range s.lanes {
+		l.q.Leave()
+		l.r.Leave()
 	}
 }
 
 // Stop stops the workers (each within 50 ms) and leaves the channels.
 func (s *Server) Stop() error {
 	s.stop.Store(true)
+	close(s.done)
 	s.wg.Wait()
 	s.leave()
 	return nil
