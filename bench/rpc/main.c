@@ -7,7 +7,7 @@
  * Runs every cell of the matrix (rill with the Go and the C guest at -w 1,
  * 2, 4; a UNIX socket; ZeroMQ) at 1, 16 and 256 requests in flight, the
  * repetitions interleaved across cells, then prints a table and the
- * project's two bars and writes JSON.  Exit status: 0, or 1 when a cell
+ * project's three bars and writes JSON.  Exit status: 0, or 1 when a cell
  * failed or a response was wrong, 2 for a bad option.
  */
 #include "rpcbench.h"
@@ -179,7 +179,8 @@ static cell *find(cell *cs, int n, int tr, int go, uint32_t w, uint32_t inflight
 }
 
 typedef struct bar {
-  int id;                         /* 1: rill / unix socket; 2: Go / C guest */
+  int id;                         /* 1: rill / unix socket; 2: Go / C guest;
+                                     3: -w 4 / -w 1 of one guest            */
   uint32_t w;                     /* -w of the rill cell (C or Go guest)    */
   char name[96];
   double value, paired, threshold; /* < 0: not available                   */
@@ -218,6 +219,16 @@ static int make_bars(cell *cs, int n, int have_go, bar *b) {
              WORKERS[i]);
     ratio(&b[nb++], find(cs, n, RB_RILL, 1, WORKERS[i], 16), find(cs, n, RB_RILL, 0, WORKERS[i], 16));
   }
+  /* more workers than the guest's one CPU must not cost much (issue 21):
+   * -w 4 against -w 1 of the same guest, at 16 and at 1 in flight */
+  for (int go = 0; go < 1 + have_go; go++)
+    for (int k = 0; k < 2; k++) {
+      uint32_t inflight = k ? 1 : 16;
+      b[nb] = (bar){.id = 3, .w = 4, .threshold = k ? 0.5 : 0.8};
+      snprintf(b[nb].name, sizeof b[nb].name, "rill %s guest -w 4 / -w 1, at %u in flight",
+               go ? "Go" : "C", inflight);
+      ratio(&b[nb++], find(cs, n, RB_RILL, go, 4, inflight), find(cs, n, RB_RILL, go, 1, inflight));
+    }
   return nb;
 }
 
@@ -473,7 +484,7 @@ int main(int argc, char **argv) {
   in.seconds = (double)(rb_now() - t_start) / 1e9;
 
   print_table(cs, n);
-  bar b[8];
+  bar b[12];
   int nb = make_bars(cs, n, goguest != NULL, b), bad = 0;
   printf("\nbars: req/s of the median repetitions, divided (paired: the median of the "
          "repetitions' own ratios)\n");

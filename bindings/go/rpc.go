@@ -250,8 +250,8 @@ func (w *rpcWorker) serveLane(l *rpcLane, fn Handler) int {
 
 // Serve serves service name of the region with workers goroutines (1 to
 // the number of lanes), which share the lanes (see Server).  A waiting
-// worker parks in a futex_waitv system call, which holds its P; idle ones
-// park as goroutines.
+// worker parks in a futex_waitv system call, which holds its P, so no more
+// wait than the program has Ps; idle ones park as goroutines.
 // Errors: ErrInval (workers < 1, a bad name), ErrNoEnt (no such service),
 // ErrWorkers (more workers than the service has lanes: more would never
 // help), ErrBusy (another server holds a lane).
