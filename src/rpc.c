@@ -11,7 +11,7 @@
 #define RPC_BATCH 64             /* requests a worker takes from a lane per pass */
 #define RPC_NAP_NS 50000000ull   /* a worker looks at its stop flag this often */
 #define RPC_HANDOFF_NS 1000000ull /* a waiter without every lane looks again this often */
-#define RPC_IDLE_NS 2000000ull   /* an idle worker looks whether anyone waits this often */
+#define RPC_IDLE_NS 2000000ull   /* an idle worker first looks whether anyone waits after this */
 #define RPC_SEND_NS 2000000000ull /* a response waits this long for room */
 
 static int lane_name(char *out, const char *svc, char dir, uint32_t k) {
@@ -185,17 +185,19 @@ static void wake_idle(rill_rpc_server *s) {
   rill__unpark((const void *)&s->idle);
 }
 
-/* Parks on the idle word until woken or stopped; every RPC_IDLE_NS it
- * looks whether a worker waits on the lanes, and goes back to them when
+/* Parks on the idle word until woken or stopped.  It looks whether a
+ * worker waits on the lanes after RPC_IDLE_NS, then after twice as long
+ * each time one does, up to RPC_NAP_NS, and goes back to the lanes when
  * none does (all that run are in handlers: one may be blocked in its). */
 static void park_idle(rill_rpc_server *s) {
   /* Acquire: pairs with the release bump in wake_idle() and the stop. */
   uint32_t g = atomic_load_explicit(&s->idle, memory_order_acquire);
+  uint64_t nap = RPC_IDLE_NS;
   atomic_fetch_sub_explicit(&s->running, 1, memory_order_relaxed);
   while (!atomic_load_explicit(&s->stop, memory_order_acquire) &&
-         rill__park((const void *)&s->idle, g, RPC_IDLE_NS) == -RILL_ETIMEDOUT &&
-         atomic_load_explicit(&s->waiting, memory_order_relaxed) > 0) {
-  }
+         rill__park((const void *)&s->idle, g, nap) == -RILL_ETIMEDOUT &&
+         atomic_load_explicit(&s->waiting, memory_order_relaxed) > 0)
+    nap = nap < RPC_NAP_NS / 2 ? 2 * nap : RPC_NAP_NS;
   atomic_fetch_add_explicit(&s->running, 1, memory_order_relaxed);
 }
 
@@ -217,8 +219,14 @@ static void worker_wait(rpc_worker *w) {
      * watch it after, so look again soon */
     int ready = rill_wait_any(qs, n, n == s->nlanes ? RPC_NAP_NS : RPC_HANDOFF_NS);
     for (uint32_t i = 0; i < n; i++) lane_drop(held[i]);
+    /* Nothing came, and another worker waits on the other lanes: leave
+     * these to it (it takes them within RPC_HANDOFF_NS) rather than both
+     * looking again every RPC_HANDOFF_NS while the server is idle. */
+    int yield = ready < 0 && n < s->nlanes &&
+                atomic_load_explicit(&s->waiting, memory_order_relaxed) > 1;
     atomic_fetch_sub_explicit(&s->waiting, 1, memory_order_relaxed);
     if (ready >= 0) wake_idle(s); /* work: a free CPU may take a share */
+    if (yield) park_idle(s);
     return;
   }
   atomic_fetch_sub_explicit(&s->waiting, 1, memory_order_relaxed);

@@ -140,8 +140,9 @@ type Handler func(method uint16, req, resp []byte) (out []byte, status int32)
 // holds (WaitAny: it spins, then parks), unless as many wait already as the
 // program may run at once (the fewer of GOMAXPROCS and the CPUs it may
 // use): then it parks as an idle goroutine, out of the way of the one with
-// a request, and looks every 2 ms whether anyone waits on the lanes (when
-// none does, all that run are in handlers, one maybe blocked in its).  A
+// a request, and looks whether anyone waits on the lanes after 2 ms, then
+// after twice as long each time, up to 50 ms (when none does, all that run
+// are in handlers, one maybe blocked in its).  A
 // waiter that wakes with work while fewer run than that wakes an idle one.
 // The C server (src/rpc.c) does the same.
 type Server struct {
@@ -335,6 +336,10 @@ func (w *rpcWorker) wait() {
 		for _, l := range w.held {
 			l.drop()
 		}
+		// Nothing came, and another worker waits on the other lanes: leave
+		// these to it (it takes them within rpcHandoff) rather than both
+		// looking again every rpcHandoff while the server is idle.
+		yield := i < 0 && len(w.qs) < len(s.lanes) && s.waiting.Load() > 1
 		s.waiting.Add(-1)
 		if i >= 0 && s.running.Load() < min(s.cpus, int32(s.workers)) {
 			select { // work: an idle worker may take a share on a free CPU
@@ -342,15 +347,28 @@ func (w *rpcWorker) wait() {
 			default:
 			}
 		}
-		return
+		if !yield {
+			return
+		}
+	} else {
+		s.waiting.Add(-1)
 	}
-	s.waiting.Add(-1)
+	w.parkIdle()
+}
+
+// parkIdle parks as an idle goroutine until woken or stopped.  It looks
+// whether a worker waits on the lanes after rpcIdle, then after twice as
+// long each time one does, up to rpcNap, and goes back to them when none
+// does.
+func (w *rpcWorker) parkIdle() {
+	s := w.s
 	s.running.Add(-1)
 	defer s.running.Add(1)
+	nap := rpcIdle
 	if w.timer == nil {
-		w.timer = time.NewTimer(rpcIdle)
+		w.timer = time.NewTimer(nap)
 	} else {
-		w.timer.Reset(rpcIdle)
+		w.timer.Reset(nap)
 	}
 	for {
 		select {
@@ -358,7 +376,8 @@ func (w *rpcWorker) wait() {
 		case <-s.done:
 		case <-w.timer.C:
 			if s.waiting.Load() > 0 && !s.stop.Load() {
-				w.timer.Reset(rpcIdle)
+				nap = min(2*nap, rpcNap)
+				w.timer.Reset(nap)
 				continue
 			}
 			return
