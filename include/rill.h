@@ -154,6 +154,9 @@ enum {
   RILL_ESRVLEFT,       /* the server stopped; the calls in flight are lost    */
   RILL_ENOMETHOD,      /* the server has no such method                       */
   RILL_EWORKERS,       /* more server workers than the service has lanes      */
+  /* huge pages (RILL_REGION_HUGE), since 0.3 */
+  RILL_ENOHUGE,        /* no huge pages for the region: its directory is not
+                          on hugetlbfs, or too few huge pages are free        */
   RILL_ERR_MAX_
 };
 
@@ -165,10 +168,11 @@ const char *rill_strerror(int err);
 typedef struct rill_region rill_region;
 
 typedef struct rill_region_opts {
-  uint64_t size;   /* create: total bytes; 0 = 64 MiB.  Rounded up to 4 KiB. */
+  uint64_t size;   /* create: total bytes; 0 = 64 MiB.  Rounded up to 4 KiB
+                      (to the huge page size on hugetlbfs: see below).     */
   const char *dir; /* NULL = $RILL_DIR, else "/dev/shm"                      */
   uint32_t mode;   /* create: file mode; 0 = 0600.  Set exactly, umask aside. */
-  uint32_t flags;  /* RILL_REGION_* below (open only); create: must be 0   */
+  uint32_t flags;  /* RILL_REGION_* below: READONLY (open), HUGE (create)  */
   uint64_t reserved[5]; /* must be 0                                       */
 } rill_region_opts; /* 64 bytes */
 
@@ -181,6 +185,31 @@ typedef struct rill_region_opts {
  * what they need with pread.  Joining a producer or a consumer, or
  * creating a channel, through such a handle fails with -RILL_EACCES. */
 #define RILL_REGION_READONLY 0x1u
+
+/* rill_region_opts.flags of rill_region_create() (0.3 and later):
+ * RILL_REGION_HUGE backs the region with huge pages, or fails.  Linux
+ * keeps reserved huge pages in hugetlbfs, so the region's directory
+ * (opts->dir, or $RILL_DIR) must be a hugetlbfs mount, and the pool of
+ * huge pages must hold the whole region:
+ *   mount -t hugetlbfs -o mode=1777 none /dev/hugepages   (or pagesize=1G)
+ *   sysctl vm.nr_hugepages=N      (N pages of 2 MiB; HugePages_Free in
+ *                                  /proc/meminfo says how many are free)
+ * The size is rounded up to a multiple of the huge page size (2 MiB, or
+ * 1 GiB on a pagesize=1G mount), and every page is taken from the pool at
+ * creation: a region that the pool cannot hold fails then, with
+ * -RILL_ENOHUGE (rill_os_error() gives ENOSPC), never with a SIGBUS later.
+ * A directory that is not on hugetlbfs fails with -RILL_ENOHUGE too, with
+ * nothing left behind, as does the flag on Windows, which has no huge
+ * pages for files.  A region created in a hugetlbfs directory without the
+ * flag is backed by huge pages all the same (the file system decides); the
+ * flag makes sure of it.  Nothing is recorded in the region: whoever opens
+ * it maps it as its file system says, rill_region_open() ignores the flag
+ * (as it ignores size and mode), and rill_region_info.page_size tells
+ * which pages a region has.  Huge pages spare the TLB (one entry per
+ * 2 MiB, not per 4 KiB) and are never swapped; transparent huge pages on
+ * tmpfs are not used here: the kernel gives them when it can, with no
+ * reservation and no error when it cannot (docs/api.md, "Huge pages"). */
+#define RILL_REGION_HUGE 0x2u
 
 #define RILL_NAME_MAX 39 /* longest region or channel name (bytes) */
 
@@ -201,14 +230,15 @@ int rill_name_valid(const char *name);
  * CHANNEL@SLOT, strlen(DIR) + 95 bytes, under 4096): a longer one is
  * refused here and by rill_region_open() (EINVAL), so that no join fails
  * for it later.  Errors: EINVAL, EEXIST, ENODIR, EACCES, ENOSPC, ENOMEM,
- * EIO. */
+ * ENOHUGE (RILL_REGION_HUGE above; also a hugetlbfs directory whose pool
+ * is short), EIO. */
 int rill_region_create(const char *name, const rill_region_opts *opts,
                        rill_region **out);
 
 /* Opens an existing region, validating magic, version, sizes, alignment and
  * every table offset against the file's real length.  Of OPTS (NULL: the
- * defaults) it uses dir and flags (RILL_REGION_READONLY); size and mode are
- * the creator's business.  The handle's shared lock (below) waits out a
+ * defaults) it uses dir and flags (RILL_REGION_READONLY); size, mode and
+ * RILL_REGION_HUGE are the creator's business.  The handle's shared lock (below) waits out a
  * cleaner's exclusive lock for at most 1 s: a process that holds the lock
  * longer (stopped, or hostile) gets -RILL_EBUSY, never a hang.
  * Errors: EINVAL (a bad name, an unknown flag, a nonzero reserved field),
@@ -358,7 +388,10 @@ typedef struct rill_region_info {
   uint32_t creator_uid;
   uint32_t nobjects;   /* objects in the table                          */
   uint32_t owner_uid;  /* the file's owner, now (0.3 and later)         */
-  uint64_t reserved[3];
+  uint64_t page_size;  /* the pages backing the file: the huge page size
+                          on hugetlbfs (RILL_REGION_HUGE), else the
+                          system's (4096) (0.3 and later)               */
+  uint64_t reserved[2];
 } rill_region_info; /* 64 bytes */
 
 /* Fills *INFO from the region's header, read as a private copy (pread).

@@ -13,8 +13,18 @@
 /* Region directory: explicit dir, else $RILL_DIR, else /dev/shm. */
 const char *rill__dir(const char *dir);
 
+/* The pages of the files in DIR, or of the open file FD: 1 if they are
+ * huge pages (DIR is on hugetlbfs), 0 if not, or an error (ENODIR: no such
+ * directory).  *PAGE is their size either way: the huge page size, else
+ * the system's page size.  A file of huge pages has a length that is a
+ * multiple of it; Windows has none (0, 4096). */
+int rill__dir_page(const char *dir, uint64_t *page);
+int rill__file_page(int fd, uint64_t *page);
+
 /* Creates PATH exclusively with exactly MODE, checks free space for SIZE
- * bytes, sizes the file and reserves its pages.  *fd is open read-write. */
+ * bytes, sizes the file and reserves its pages.  *fd is open read-write.
+ * On hugetlbfs (SIZE a multiple of its page size), the huge pages are
+ * taken from the pool: a pool too small fails with -RILL_ENOHUGE. */
 int rill__file_create(const char *path, uint64_t size, uint32_t mode, int *fd);
 /* Opens PATH read-write, or read-only unless WRITABLE; *size is its length
  * now. */
@@ -46,9 +56,13 @@ void rill__file_close(int fd);
 int rill__file_lock(int fd);
 void rill__file_unlock(int fd);
 
-/* Maps LEN bytes at OFF (page aligned) shared, read-only or read-write.
- * Every mapping is recorded (a fixed table; beyond it, unrecorded) for the
- * SIGBUS guard below. */
+/* Maps LEN bytes at OFF (4 KiB aligned) shared, read-only or read-write.
+ * The mapping made is rounded out to the pages of the file (a huge page
+ * of a hugetlbfs file holds the 4 KiB page at OFF: the pages around it
+ * are mapped too); *out points at OFF in it, and rill__unmap() takes that
+ * pointer and LEN back.  Every mapping is recorded (a fixed table; beyond
+ * it, unrecorded, but for a rounded one, refused: -RILL_ENOMEM) for the
+ * SIGBUS guard below and for unmapping. */
 int rill__map(int fd, uint64_t off, uint64_t len, int writable, void **out);
 void rill__unmap(void *p, uint64_t len);
 

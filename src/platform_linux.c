@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <poll.h>
 #include <linux/futex.h>
+#include <linux/magic.h>
 #include <linux/membarrier.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,22 +56,60 @@ static int dir_error(const char *path, int e) {
   return rill__errno(e);
 }
 
+/* The pages of the file system S: 1 with *PAGE its huge page size if it
+ * is hugetlbfs (whose block size is its page size), else 0 with *PAGE the
+ * system's page size. */
+static int fs_page(const struct statfs *s, uint64_t *page) {
+  long sys = sysconf(_SC_PAGESIZE);
+  *page = sys > 0 ? (uint64_t)sys : 4096;
+  if ((unsigned long)s->f_type != (unsigned long)HUGETLBFS_MAGIC || s->f_bsize <= 0 ||
+      (uint64_t)s->f_bsize <= *page)
+    return 0;
+  *page = (uint64_t)s->f_bsize;
+  return 1;
+}
+
+int rill__dir_page(const char *dir, uint64_t *page) {
+  struct statfs s;
+  if (statfs(dir, &s) != 0)
+    return errno == ENOENT || errno == ENOTDIR ? -RILL_ENODIR : rill__errno(errno);
+  return fs_page(&s, page);
+}
+
+int rill__file_page(int fd, uint64_t *page) {
+  struct statfs s;
+  if (fstatfs(fd, &s) != 0) return rill__errno(errno);
+  return fs_page(&s, page);
+}
+
 int rill__file_create(const char *path, uint64_t size, uint32_t mode, int *fd) {
   int f = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (f < 0) return dir_error(path, errno);
   int rc = 0;
   /* umask may have cleared bits of MODE at open: set it exactly. */
   if (fchmod(f, (mode_t)mode) != 0) { rc = rill__errno(errno); goto fail; }
+  uint64_t page;
+  int huge = rill__file_page(f, &page);
+  if (huge < 0) { rc = huge; goto fail; }
+  /* hugetlbfs reports no free space unless mounted with a size limit: its
+   * pool is checked below, by taking the pages. */
   struct statvfs vfs;
-  if (fstatvfs(f, &vfs) == 0 && vfs.f_frsize > 0 &&
+  if (!huge && fstatvfs(f, &vfs) == 0 && vfs.f_frsize > 0 &&
       (uint64_t)vfs.f_bavail < size / vfs.f_frsize + 1) {
     rc = -RILL_ENOSPC;
     goto fail;
   }
   if (ftruncate(f, (off_t)size) != 0) { rc = rill__errno(errno); goto fail; }
   /* Reserve every page now: running out of space is an error here, never a
-   * SIGBUS on first touch later. */
+   * SIGBUS on first touch later.  On hugetlbfs this takes the huge pages
+   * from the pool (ENOSPC when it has too few), and nothing else would
+   * before the first touch: no error is let pass there. */
   int e = posix_fallocate(f, 0, (off_t)size);
+  if (huge && e != 0) {
+    rc = rill__errno(e); /* kept for rill_os_error() */
+    if (e == ENOSPC || e == ENOMEM) rc = -RILL_ENOHUGE;
+    goto fail;
+  }
   if (e != 0 && e != EOPNOTSUPP && e != EINVAL) { rc = rill__errno(e); goto fail; }
   *fd = f;
   return 0;
@@ -222,6 +262,8 @@ void rill__file_unlock(int fd) { (void)flock(fd, LOCK_UN); }
 static struct map_rec {
   _Atomic uintptr_t base; /* 0: free; 1: being filled; else the address */
   _Atomic uint64_t len;
+  _Atomic uintptr_t start; /* the mapping made: START, SPAN bytes, holding  */
+  _Atomic uint64_t span;   /* BASE, LEN (wider on hugetlbfs: rill__map())   */
   _Atomic uint64_t fill;  /* offset of the page to fill with 0xff, or NO_FILL */
   _Atomic int writable;
   _Atomic int lost;       /* set by the handler */
@@ -229,7 +271,9 @@ static struct map_rec {
 
 static _Atomic uint64_t maps_lost; /* mappings the handler detached, ever */
 
-static void map_record(void *p, uint64_t len, int writable) {
+/* Records the mapping P, LEN (made as START, SPAN): 1, or 0 if the table
+ * is full. */
+static int map_record(void *p, uint64_t len, void *start, uint64_t span, int writable) {
   for (uint32_t i = 0; i < MAP_TABLE; i++) {
     struct map_rec *m = &map_table[i];
     uintptr_t want = 0;
@@ -238,15 +282,18 @@ static void map_record(void *p, uint64_t len, int writable) {
                                                  memory_order_relaxed))
       continue;
     atomic_store_explicit(&m->len, len, memory_order_relaxed);
+    atomic_store_explicit(&m->start, (uintptr_t)start, memory_order_relaxed);
+    atomic_store_explicit(&m->span, span, memory_order_relaxed);
     atomic_store_explicit(&m->fill, NO_FILL, memory_order_relaxed);
     atomic_store_explicit(&m->writable, writable, memory_order_relaxed);
     atomic_store_explicit(&m->lost, 0, memory_order_relaxed);
-    /* Release: pairs with the acquire load of base in map_find(): who
-     * sees the base sees len and the flags. */
+    /* Release: pairs with the acquire load of base in map_find() and in
+     * sigbus_detach(): who sees the base sees len, the span and the flags. */
     atomic_store_explicit(&m->base, (uintptr_t)p, memory_order_release);
-    return;
+    return 1;
   }
   /* The table is full: this mapping is not guarded (rill.h says so). */
+  return 0;
 }
 
 /* The record of the mapping that starts at P, or NULL. */
@@ -259,10 +306,24 @@ static struct map_rec *map_find(const void *p) {
 }
 
 int rill__map(int fd, uint64_t off, uint64_t len, int writable, void **out) {
-  void *p = mmap(NULL, (size_t)len, PROT_READ | (writable ? PROT_WRITE : 0),
-                 MAP_SHARED, fd, (off_t)off);
-  if (p == MAP_FAILED) return rill__errno(errno);
-  map_record(p, len, writable);
+  /* A file of huge pages is mapped in whole huge pages (the kernel refuses
+   * an offset inside one, and would not unmap part of one): the pages
+   * around [OFF, OFF + LEN) come with it. */
+  uint64_t page;
+  int rc = rill__file_page(fd, &page);
+  if (rc < 0) return rc;
+  uint64_t start = off & ~(page - 1);
+  if (off > UINT64_MAX - page || len > UINT64_MAX - page - off) return -RILL_EINVAL;
+  uint64_t span = ((off + len + page - 1) & ~(page - 1)) - start;
+  if (span > SIZE_MAX) return -RILL_ENOMEM;
+  uint8_t *m = mmap(NULL, (size_t)span, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED,
+                    fd, (off_t)start);
+  if (m == MAP_FAILED) return rill__errno(errno);
+  void *p = m + (off - start);
+  if (!map_record(p, len, m, span, writable) && (p != (void *)m || span != len)) {
+    munmap(m, (size_t)span); /* rill__unmap() could not find its start */
+    return -RILL_ENOMEM;
+  }
   *out = p;
   return 0;
 }
@@ -275,8 +336,14 @@ void rill__map_fill(const void *p, uint64_t off) {
 void rill__unmap(void *p, uint64_t len) {
   if (!p) return;
   struct map_rec *m = map_find(p);
-  if (m) atomic_store_explicit(&m->base, 0, memory_order_relaxed);
-  munmap(p, (size_t)len);
+  void *start = p;
+  uint64_t span = len;
+  if (m) {
+    start = (void *)atomic_load_explicit(&m->start, memory_order_relaxed);
+    span = atomic_load_explicit(&m->span, memory_order_relaxed);
+    atomic_store_explicit(&m->base, 0, memory_order_relaxed);
+  }
+  munmap(start, (size_t)span);
 }
 
 int rill__map_lost(const void *p) {
@@ -297,17 +364,22 @@ static int sigbus_detach(uintptr_t a) {
     struct map_rec *m = &map_table[i];
     /* Acquire: pairs with the release store of base in map_record(). */
     uintptr_t b = atomic_load_explicit(&m->base, memory_order_acquire);
-    uint64_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
-    if (b <= 1 || a < b || a - b >= len) continue;
+    if (b <= 1) continue;
+    /* The whole mapping made (wider than BASE, LEN on hugetlbfs, which
+     * unmaps nothing smaller than its huge pages). */
+    uintptr_t s = atomic_load_explicit(&m->start, memory_order_relaxed);
+    uint64_t span = atomic_load_explicit(&m->span, memory_order_relaxed);
+    if (a < s || a - s >= span) continue;
     if (atomic_load_explicit(&m->lost, memory_order_relaxed)) return 0; /* not from the file */
-    void *q = mmap((void *)b, (size_t)len, PROT_READ | PROT_WRITE,
+    void *q = mmap((void *)s, (size_t)span, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
     if (q == MAP_FAILED) return 0;
+    uint64_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
     uint64_t fill = atomic_load_explicit(&m->fill, memory_order_relaxed);
     if (fill != NO_FILL && fill < len && len - fill >= sigbus_page)
-      memset((uint8_t *)q + fill, 0xff, sigbus_page);
+      memset((uint8_t *)b + fill, 0xff, sigbus_page);
     if (!atomic_load_explicit(&m->writable, memory_order_relaxed))
-      (void)mprotect(q, (size_t)len, PROT_READ);
+      (void)mprotect(q, (size_t)span, PROT_READ);
     atomic_store_explicit(&m->lost, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&maps_lost, 1, memory_order_relaxed);
     return 1;

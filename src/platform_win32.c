@@ -496,6 +496,23 @@ static void default_dir_make(const char *path) {
   free(w);
 }
 
+/* Windows has no huge pages for files: large pages (SEC_LARGE_PAGES) are
+ * for sections of the paging file only, which have no name in a folder
+ * (rill_region_create() answers RILL_REGION_HUGE with -RILL_ENOHUGE).
+ * A page is 4 KiB; views start at multiples of the allocation granularity
+ * (rill__map() rounds them). */
+int rill__dir_page(const char *dir, uint64_t *page) {
+  (void)dir;
+  *page = 4096;
+  return 0;
+}
+
+int rill__file_page(int fd, uint64_t *page) {
+  (void)fd;
+  *page = 4096;
+  return 0;
+}
+
 int rill__file_create(const char *path, uint64_t size, uint32_t mode, int *fd) {
   default_dir_make(path);
   PSECURITY_DESCRIPTOR sd = NULL;

@@ -138,10 +138,10 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
                        rill_region **out) {
   if (!out || !rill__name_ok(name)) return -RILL_EINVAL;
   rill_region_opts o = opts ? *opts : (rill_region_opts){0};
-  if (o.flags || !rill__zeroed(o.reserved, sizeof o.reserved)) return -RILL_EINVAL;
+  if ((o.flags & ~RILL_REGION_HUGE) || !rill__zeroed(o.reserved, sizeof o.reserved))
+    return -RILL_EINVAL;
   uint64_t size = o.size ? o.size : RILL_DEFAULT_REGION_SIZE;
   if (size < 2 * RILL_PAGE || size > (1ull << 62)) return -RILL_EINVAL;
-  size = rill__align_up(size, RILL_PAGE);
   uint32_t mode = o.mode ? o.mode : 0600;
   if (mode & ~07777u) return -RILL_EINVAL;
   const char *dir = rill__dir(o.dir);
@@ -149,6 +149,16 @@ int rill_region_create(const char *name, const rill_region_opts *opts,
   char path[RILL_PATH_MAX], tmp[RILL_PATH_MAX];
   int rc = region_path(path, sizeof path, dir, name);
   if (rc) return rc;
+  /* The directory's file system decides the pages: on hugetlbfs huge
+   * ones, whose multiple the file's length must be.  RILL_REGION_HUGE
+   * asks for them; elsewhere a directory rill cannot look at is left for
+   * the creation below to report. */
+  uint64_t page = RILL_PAGE;
+  int huge = rill__dir_page(dir, &page);
+  if (huge < 0 && (o.flags & RILL_REGION_HUGE)) return huge;
+  if (huge < 0 || page < RILL_PAGE) page = RILL_PAGE;
+  if ((o.flags & RILL_REGION_HUGE) && huge != 1) return -RILL_ENOHUGE;
+  size = rill__align_up(size, page);
   /* Built under a name no region can have (leading '.'), then linked into
    * place: nobody ever opens a half-made region. */
   char tname[96];
@@ -250,7 +260,7 @@ static int region_validate(rill_region *r, uint64_t file_size) {
 int rill_region_open(const char *name, const rill_region_opts *opts,
                      rill_region **out) {
   if (!out || !rill__name_ok(name)) return -RILL_EINVAL;
-  if (opts && ((opts->flags & ~RILL_REGION_READONLY) ||
+  if (opts && ((opts->flags & ~(RILL_REGION_READONLY | RILL_REGION_HUGE)) ||
                !rill__zeroed(opts->reserved, sizeof opts->reserved)))
     return -RILL_EINVAL;
   int readonly = opts && (opts->flags & RILL_REGION_READONLY);
@@ -280,7 +290,7 @@ int rill_region_open(const char *name, const rill_region_opts *opts,
 int rill_region_open_wait(const char *name, const rill_region_opts *opts,
                           uint64_t timeout_ns, rill_region **out) {
   if (!out || !rill__name_ok(name)) return -RILL_EINVAL;
-  if (opts && ((opts->flags & ~RILL_REGION_READONLY) ||
+  if (opts && ((opts->flags & ~(RILL_REGION_READONLY | RILL_REGION_HUGE)) ||
                !rill__zeroed(opts->reserved, sizeof opts->reserved)))
     return -RILL_EINVAL;
   if (timeout_ns == 0) return rill_region_open(name, opts, out);
@@ -565,8 +575,10 @@ int rill_region_info_get(rill_region *r, rill_region_info *info) {
   if (!r || !info) return -RILL_EINVAL;
   rill_region_hdr h;
   uint32_t owner;
+  uint64_t page;
   int rc = rill__region_read_stable(r, 0, &h, sizeof h);
   if (rc || (rc = rill__file_owner(r->fd, &owner))) return rc;
+  if ((rc = rill__file_page(r->fd, &page)) < 0) return rc;
   /* Valid at open; whoever can write the file may have changed it since
    * (or be writing it now): check it again, as open did. */
   if (atomic_load_explicit(&h.magic, memory_order_relaxed) != RILL_REGION_MAGIC)
@@ -581,5 +593,6 @@ int rill_region_info_get(rill_region *r, rill_region_info *info) {
   info->creator_uid = h.creator_uid;
   info->nobjects = cnt > RILL_REGION_MAX_OBJECTS ? RILL_REGION_MAX_OBJECTS : cnt;
   info->owner_uid = owner;
+  info->page_size = page;
   return 0;
 }

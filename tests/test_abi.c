@@ -147,6 +147,7 @@ static void test_results(void) {
   memset(&ri, 0xa5, sizeof ri);
   CHECK_OK(rill_region_info_get(r, &ri));
   CHECK_EQ(ri.owner_uid, (uint32_t)getuid());
+  CHECK_EQ(ri.page_size, (uint64_t)sysconf(_SC_PAGESIZE)); /* 0.3's; tmpfs */
   CHECK(zeroed(ri.reserved, sizeof ri.reserved));
 
   rill_object_info oi;
@@ -229,6 +230,7 @@ static const item layout[] = {
     FIELD(rill_region_info, creator_uid),
     FIELD(rill_region_info, nobjects),
     FIELD(rill_region_info, owner_uid),
+    FIELD(rill_region_info, page_size),
     FIELD(rill_region_info, reserved),
     STRUCT(rill_object_info),
     FIELD(rill_object_info, name),
@@ -358,9 +360,11 @@ static const struct {
     CONST(RILL_ESRVLEFT),
     CONST(RILL_ENOMETHOD),
     CONST(RILL_EWORKERS),
+    CONST(RILL_ENOHUGE),
     CONST(RILL_NAME_MAX),
     CONST(RILL_FOREVER),
     CONST(RILL_REGION_READONLY),
+    CONST(RILL_REGION_HUGE),
     CONST(RILL_OBJECT_CHANNEL),
     CONST(RILL_CLEAN_DRY_RUN),
     CONST(RILL_CLEAN_ANY_AGE),
