@@ -4,8 +4,8 @@
  * receives every message in order while both sides park and wake each
  * other (a small ring: the producer waits for credit, the consumer for
  * data), the consumer's event (rill_consumer_handle) signalled by a
- * publish, the region's listing, in-use test, removal and cleaning, and
- * the default directory.
+ * publish, the region's listing, in-use test, removal and cleaning, the
+ * default directory, and RILL_REGION_HUGE refused (-RILL_ENOHUGE).
  * Windows only: cmake/windows-tests.cmake builds it (the portable tests
  * check the same API on both systems; this one checks what only Windows
  * has: the event HANDLE, %LOCALAPPDATA%\rill). */
@@ -68,6 +68,11 @@ int main(int argc, char **argv) {
 
   rill_region_opts o = {.size = 4u << 20, .dir = dir};
   rill_region *r = NULL;
+  /* No huge pages for files on Windows: refused at once, nothing left. */
+  o.flags = RILL_REGION_HUGE;
+  CHECK_RC(rill_region_create("w32api", &o, &r), -RILL_ENOHUGE);
+  CHECK(tu_dir_entries(dir) == 0);
+  o.flags = 0;
   CHECK_OK(rill_region_create("w32api", &o, &r));
   rill_region *r2 = NULL;
   CHECK_RC(rill_region_create("w32api", &o, &r2), -RILL_EEXIST);
@@ -130,6 +135,7 @@ int main(int argc, char **argv) {
   rill_region_info info;
   CHECK_OK(rill_region_info_get(ro, &info));
   CHECK(info.size == 4u << 20);
+  CHECK(info.page_size == 4096);
 
   CHECK_OK(rill_producer_leave(p));
   CHECK_OK(rill_region_close(ro));

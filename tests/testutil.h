@@ -929,6 +929,95 @@ static inline int tu_is_shared(const void *p) {
   return tu_g.shm && b >= tu_g.shm + 64 && b < tu_g.shm + TU_SHARED_MAX;
 }
 
+#if TU_POSIX
+/* ---- system settings a test changes (Linux, as root) ------------------------
+ * tu_sysctl_set(PATH, VALUE) writes VALUE into the /proc/sys or /sys file
+ * PATH after noting the value it had.  The notes are put back, the last
+ * first, by tu_sysctl_restore(), and by the watchdog when the test ends,
+ * however it ends (a failed CHECK, a crash, a kill at its time bound),
+ * before it removes the region directory: a machine is never left as a
+ * test set it.  The notes live in tu_shared() memory, which the watchdog
+ * (forked before they are made) maps too; their offset is at byte 8 of
+ * the shared memory's header.  Runs of a test that change the same setting
+ * must take turns (an flock taken before tu_start(), which the watchdog
+ * inherits and holds until it has put the values back: test_huge.c). */
+#define TU_UNDO_MAX 8
+typedef struct tu_undo {
+  uint32_t n;
+  struct {
+    char path[120];
+    char old[64];
+    int live; /* to put back */
+  } e[TU_UNDO_MAX];
+} tu_undo;
+
+/* The notes; made if MAKE, else NULL when there are none. */
+static inline tu_undo *tu_undo_table(int make) {
+  if (!tu_g.shm) return NULL;
+  _Atomic uint64_t *at = (_Atomic uint64_t *)(void *)(tu_g.shm + 8);
+  uint64_t off = atomic_load(at);
+  if (!off && make) {
+    off = (uint64_t)((uint8_t *)tu_shared(sizeof(tu_undo)) - tu_g.shm);
+    atomic_store(at, off);
+  }
+  return off ? (tu_undo *)(void *)(tu_g.shm + off) : NULL;
+}
+
+/* Reads the first line of PATH into BUF (no newline): 0 or an errno. */
+static inline int tu_sysctl_get(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = read(fd, buf, cap - 1);
+  int e = n < 0 ? errno : 0;
+  close(fd);
+  if (e) return e;
+  buf[n] = 0;
+  buf[strcspn(buf, "\n")] = 0;
+  return 0;
+}
+
+/* Writes VALUE into PATH: 0 or an errno. */
+static inline int tu_sysctl_put(const char *path, const char *value) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  size_t n = strlen(value);
+  ssize_t w = write(fd, value, n);
+  int e = w < 0 ? errno : (size_t)w != n ? EIO : 0;
+  if (close(fd) != 0 && !e) e = errno;
+  return e;
+}
+
+/* Sets PATH to VALUE, noting its value before (put back at the end, see
+ * above).  Returns 0, or the errno of the failure (EACCES, EROFS: not
+ * allowed here), having changed nothing. */
+static inline int tu_sysctl_set(const char *path, const char *value) {
+  tu_undo *u = tu_undo_table(1);
+  CHECKF(u->n < TU_UNDO_MAX, "tu_sysctl_set(%s): more than %d settings", path, TU_UNDO_MAX);
+  CHECKF(strlen(path) < sizeof u->e[0].path, "tu_sysctl_set(%s): path too long", path);
+  char old[64];
+  int e = tu_sysctl_get(path, old, sizeof old);
+  if (e) return e;
+  if ((e = tu_sysctl_put(path, value)) != 0) return e;
+  snprintf(u->e[u->n].path, sizeof u->e[0].path, "%s", path);
+  snprintf(u->e[u->n].old, sizeof u->e[0].old, "%s", old);
+  u->e[u->n].live = 1;
+  u->n++;
+  return 0;
+}
+
+/* Puts back every setting tu_sysctl_set() changed, the last first. */
+static inline void tu_sysctl_restore(void) {
+  tu_undo *u = tu_undo_table(0);
+  for (uint32_t i = u ? u->n : 0; i-- > 0;) {
+    if (!u->e[i].live) continue;
+    int e = tu_sysctl_put(u->e[i].path, u->e[i].old);
+    if (e) fprintf(stderr, "%s: putting %s back to %s: %s\n", tu_g.name, u->e[i].path,
+                   u->e[i].old, strerror(e));
+    u->e[i].live = 0;
+  }
+}
+#endif
+
 /* ---- start, pass, watchdog -------------------------------------------------- */
 
 /* Makes the private region directory: /dev/shm/rill-NAME-XXXXXX on Linux,
@@ -1066,6 +1155,7 @@ static inline void tu_watchdog_start(unsigned seconds) {
       struct pollfd pf = {.fd = p[0], .events = POLLIN};
       poll(&pf, 1, 5000);
     }
+    tu_sysctl_restore(); /* what the test changed and did not put back */
     tu_rmdir(tu_g.dir);
     tu_clean_default(parent);
     _exit(0);
