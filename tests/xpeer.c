@@ -6,7 +6,7 @@
  *
  *   rill_xpeer vector write FILE DIR   run the lines of FILE before "check"
  *   rill_xpeer vector check FILE DIR   run the lines after "check"
- *   rill_xpeer create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE
+ *   rill_xpeer create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE [huge]
  *   rill_xpeer produce DIR REGION CHAN COUNT SEED [SPIN_NS]
  *   rill_xpeer consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]
  *   rill_xpeer echo DIR REGION IN OUT COUNT SPIN_NS
@@ -239,8 +239,8 @@ static uint8_t *s_alloc(uint64_t n) {
 
 static int cmd_create(int argc, char **argv) {
   static const char *use =
-      "create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE";
-  if (argc != 10) usage(use);
+      "create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE [huge]";
+  if (argc != 10 && !(argc == 11 && !strcmp(argv[10], "huge"))) usage(use);
   const char *dir = argv[2], *region = argv[3], *chan = argv[4];
   rill_channel_opts co = {
     .depth = (uint32_t)arg_u64(argv[5], UINT32_MAX, use),
@@ -248,7 +248,8 @@ static int cmd_create(int argc, char **argv) {
     .max_consumers = (uint32_t)arg_u64(argv[7], UINT32_MAX, use),
     .max_msg = arg_u64(argv[8], UINT64_MAX, use),
   };
-  rill_region_opts o = {.size = arg_u64(argv[9], UINT64_MAX, use), .dir = dir};
+  rill_region_opts o = {.size = arg_u64(argv[9], UINT64_MAX, use), .dir = dir,
+                        .flags = argc == 11 ? RILL_REGION_HUGE : 0}; /* huge: RILL_REGION_HUGE */
   int rc = rill_region_create(region, &o, &S.r);
   if (rc == -RILL_EEXIST) rc = rill_region_open(region, &o, &S.r);
   if (rc) die("rill_xpeer create: region %s in %s: %s", region, dir, rill_strerror(rc));

@@ -71,7 +71,10 @@ const (
 	ErrWorkers    Error = 25 // more server workers than the service has lanes
 )
 
-const errMax Error = 26 // one past the last error
+// The error of huge pages (RegionOpts.Huge), since 0.3: RILL_ENOHUGE.
+const ErrNoHuge Error = 26 // no huge pages: the directory is not on hugetlbfs, or too few are free
+
+const errMax Error = 27 // one past the last error
 
 var errText = [errMax]string{
 	0:           "success",
@@ -101,6 +104,9 @@ var errText = [errMax]string{
 	ErrServerLeft: "the request/response server stopped; the calls in flight are lost",
 	ErrNoMethod:   "the request/response server has no such method",
 	ErrWorkers:    "more server workers than the service has lanes",
+
+	ErrNoHuge: "no huge pages for the region: its directory is not a hugetlbfs mount, " +
+		"or too few huge pages are free (vm.nr_hugepages)",
 }
 
 // Error is the error's text, as rill_strerror gives it, after "rill: ".

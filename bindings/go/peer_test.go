@@ -7,7 +7,7 @@ package rill
 // cross-process test can be either language.  Commands:
 //
 //	vector write|check FILE DIR
-//	create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE
+//	create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE [huge]
 //	produce DIR REGION CHAN COUNT SEED [SPIN_NS]
 //	consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]
 //	echo DIR REGION IN OUT COUNT SPIN_NS
@@ -383,12 +383,13 @@ func atouOr(s string, d uint64) uint64 {
 }
 
 // createChannel: create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG
-// REGION_SIZE.  The region is made, or opened if it exists.
+// REGION_SIZE [huge].  The region is made (huge: RegionOpts.Huge), or
+// opened if it exists.
 func createChannel(a []string) error {
-	if len(a) != 8 {
-		return fmt.Errorf("usage: create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE")
+	if len(a) != 8 && (len(a) != 9 || a[8] != "huge") {
+		return fmt.Errorf("usage: create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE [huge]")
 	}
-	ro := &RegionOpts{Dir: a[0], Size: atou(a[7])}
+	ro := &RegionOpts{Dir: a[0], Size: atou(a[7]), Huge: len(a) == 9}
 	r, err := CreateRegion(a[1], ro)
 	if err == ErrExist {
 		r, err = OpenRegion(a[1], ro)

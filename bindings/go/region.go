@@ -26,6 +26,16 @@ type RegionOpts struct {
 	// to us, mode 0644, can be inspected), mapped read-only.  Joining a
 	// producer or a consumer, or creating a channel, fails with ErrAccess.
 	ReadOnly bool
+	// Huge (create only; RILL_REGION_HUGE): backs the region with huge
+	// pages, or fails with ErrNoHuge, leaving nothing behind.  Dir (or
+	// $RILL_DIR) must be a hugetlbfs mount whose pool (vm.nr_hugepages)
+	// holds the whole region: Size is rounded up to the huge page size and
+	// every page is taken from the pool at creation, so a pool too small
+	// fails then, never with a SIGBUS later.  A region made in a hugetlbfs
+	// directory without Huge has huge pages all the same (the file system
+	// decides); OpenRegion ignores Huge, and RegionInfo.PageSize tells.
+	// Windows has none: ErrNoHuge.
+	Huge bool
 }
 
 // Region is an open region: a named shared-memory file holding channels.
@@ -57,6 +67,7 @@ type RegionInfo struct {
 	CreatorUid uint32    // the creating process's user, as the header says (whoever can write the file can change it)
 	Objects    uint32    // objects in the table
 	OwnerUid   uint32    // the file's owner, as the kernel says: trust this one
+	PageSize   uint64    // the pages backing the file: the huge page size on hugetlbfs, else the system's (4096)
 }
 
 // ObjectChannel is the type of a channel in a region's object table.
@@ -119,7 +130,8 @@ func pathsFit(dir, name string) bool {
 // appears fully formed: it is built under a temporary name and linked into
 // place.  Names are 1 to NameMax bytes of [A-Za-z0-9._-], not starting with
 // '.'.  Errors: ErrInval, ErrExist, ErrNoDir (a *NotExistError), ErrAccess,
-// ErrNoSpace, ErrIO; ErrInval also for a directory too deep for the
+// ErrNoSpace, ErrNoHuge (RegionOpts.Huge; also a hugetlbfs directory whose
+// pool is short), ErrIO; ErrInval also for a directory too deep for the
 // consumers' FIFO paths (DIR/.rill-fifo@NAME@CHANNEL@SLOT under 4096 bytes).
 func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 	var o RegionOpts
@@ -136,7 +148,6 @@ func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 	if size < 2*pageSize || size > 1<<62 {
 		return nil, ErrInval
 	}
-	size = alignUp(size, pageSize)
 	mode := o.Mode
 	if mode == 0 {
 		mode = 0o600
@@ -148,6 +159,21 @@ func CreateRegion(name string, opts *RegionOpts) (*Region, error) {
 	if !pathsFit(dir, name) {
 		return nil, ErrInval
 	}
+	// The directory's file system decides the pages: on hugetlbfs huge
+	// ones, whose multiple the file's length must be.  Huge asks for them;
+	// elsewhere a directory we cannot look at is left for fileCreate to
+	// report.
+	page, huge, err := dirPage(dir)
+	if err != nil && o.Huge {
+		return nil, notExist(err, dir, name, "")
+	}
+	if err != nil || page < pageSize {
+		page, huge = pageSize, false
+	}
+	if o.Huge && !huge {
+		return nil, ErrNoHuge
+	}
+	size = alignUp(size, page)
 	path := dir + "/" + name
 	// Built under a name no region can have (leading '.'), then linked.
 	tmp := fmt.Sprintf("%s/.%s.%d.%016x.tmp", dir, name, os.Getpid(), randomSeed())
@@ -370,8 +396,10 @@ func (r *Region) Info() (ri RegionInfo) {
 		cnt = maxObjects
 	}
 	owner, _ := fileOwner(r.fd)
+	page, _, _ := filePage(r.fd)
 	info := RegionInfo{Size: h.size, Used: h.allocOff, Created: wallTime(h.createdNs),
-		CreatorPid: h.creatorPid, CreatorUid: h.creatorUid, Objects: cnt, OwnerUid: owner}
+		CreatorPid: h.creatorPid, CreatorUid: h.creatorUid, Objects: cnt, OwnerUid: owner,
+		PageSize: page}
 	return info
 }
 

@@ -61,6 +61,44 @@ func dirErr(path string, err error) Error {
 	return errnoErr(err)
 }
 
+// hugetlbfsMagic is hugetlbfs's f_type (linux/magic.h HUGETLBFS_MAGIC).
+const hugetlbfsMagic = 0x958458f6
+
+// fsPage is the size of the pages of the file system st, and whether they
+// are huge pages: on hugetlbfs its block size, else the system's page
+// size (as rill__file_page).
+func fsPage(st *unix.Statfs_t) (uint64, bool) {
+	sys := uint64(os.Getpagesize())
+	if uint64(st.Type) == hugetlbfsMagic && st.Bsize > 0 && uint64(st.Bsize) > sys {
+		return uint64(st.Bsize), true
+	}
+	return sys, false
+}
+
+// dirPage is the size of the pages of the files in dir, and whether they
+// are huge pages (dir is on hugetlbfs).
+func dirPage(dir string) (uint64, bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return 0, false, ErrNoDir
+		}
+		return 0, false, errnoErr(err)
+	}
+	page, huge := fsPage(&st)
+	return page, huge, nil
+}
+
+// filePage is dirPage of the open file fd.
+func filePage(fd int) (uint64, bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return 0, false, errnoErr(err)
+	}
+	page, huge := fsPage(&st)
+	return page, huge, nil
+}
+
 func fileCreate(path string, size uint64, mode uint32) (int, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
@@ -76,16 +114,30 @@ func fileCreate(path string, size uint64, mode uint32) (int, error) {
 		return fail(errnoErr(err))
 	}
 	var vfs unix.Statfs_t
-	if unix.Fstatfs(fd, &vfs) == nil && vfs.Frsize > 0 && vfs.Bavail < size/uint64(vfs.Frsize)+1 {
+	if err := unix.Fstatfs(fd, &vfs); err != nil {
+		return fail(errnoErr(err))
+	}
+	// hugetlbfs reports no free space unless mounted with a size limit: its
+	// pool is checked below, by taking the pages.
+	_, huge := fsPage(&vfs)
+	if !huge && vfs.Frsize > 0 && vfs.Bavail < size/uint64(vfs.Frsize)+1 {
 		return fail(ErrNoSpace)
 	}
 	if err := unix.Ftruncate(fd, int64(size)); err != nil {
 		return fail(errnoErr(err))
 	}
 	// Reserve every page now: running out of space is an error here, never
-	// a SIGBUS on first touch later.
-	if err := unix.Fallocate(fd, 0, 0, int64(size)); err != nil &&
-		!errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) {
+	// a SIGBUS on first touch later.  On hugetlbfs this takes the huge
+	// pages from the pool (ENOSPC when it has too few), and nothing else
+	// would before the first touch: no error is let pass there.
+	err = unix.Fallocate(fd, 0, 0, int64(size))
+	if huge && err != nil {
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.ENOMEM) {
+			return fail(ErrNoHuge)
+		}
+		return fail(errnoErr(err))
+	}
+	if err != nil && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) {
 		return fail(errnoErr(err))
 	}
 	return fd, nil
@@ -198,32 +250,44 @@ func closeFd(fd int) {
 	}
 }
 
-// mapping is a shared mapping of part of a region file.
+// mapping is a shared mapping of part of a region file: b, inside the
+// mapping made, whole (wider on hugetlbfs: see mapFile).
 type mapping struct {
-	b []byte
+	b     []byte
+	whole []byte
 }
 
+// mapFile maps length bytes of fd at off (4 KiB aligned).  A file of huge
+// pages is mapped in whole huge pages (the kernel refuses an offset inside
+// one, and would not unmap part of one): the pages around come with it.
 func mapFile(fd int, off, length uint64, writable bool) (mapping, error) {
 	prot := unix.PROT_READ
 	if writable {
 		prot |= unix.PROT_WRITE
 	}
-	if length > math.MaxInt {
+	page, _, err := filePage(fd)
+	if err != nil {
+		return mapping{}, err
+	}
+	start := off &^ (page - 1)
+	if length > math.MaxInt || off > math.MaxInt-length-page {
 		return mapping{}, ErrNoMem
 	}
-	b, err := unix.Mmap(fd, int64(off), int(length), prot, unix.MAP_SHARED)
+	span := alignUp(off+length, page) - start
+	w, err := unix.Mmap(fd, int64(start), int(span), prot, unix.MAP_SHARED)
 	if err != nil {
 		return mapping{}, errnoErr(err)
 	}
-	return mapping{b}, nil
+	skip := off - start
+	return mapping{b: w[skip : skip+length : skip+length], whole: w}, nil
 }
 
 func (m *mapping) base() unsafe.Pointer { return unsafe.Pointer(&m.b[0]) }
 
 func (m *mapping) unmap() {
-	if m.b != nil {
-		unix.Munmap(m.b)
-		m.b = nil
+	if m.whole != nil {
+		unix.Munmap(m.whole)
+		m.b, m.whole = nil, nil
 	}
 }
 

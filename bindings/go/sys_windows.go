@@ -246,6 +246,14 @@ func security(mode uint32, object bool) (*windows.SecurityAttributes, error) {
 
 const shareAll = windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE
 
+// dirPage and filePage: the size of the pages of the files in dir (of the
+// open file fd), and whether they are huge pages.  Windows has no huge
+// pages for files (large pages are for paging-file sections only, which
+// have no name in a folder): 4096, false.
+func dirPage(dir string) (uint64, bool, error) { return pageSize, false, nil }
+
+func filePage(fd int) (uint64, bool, error) { return pageSize, false, nil }
+
 func fileCreate(path string, size uint64, mode uint32) (int, error) {
 	dir := filepath.Dir(path)
 	if filepath.Clean(dir) == filepath.Clean(defaultDir()) && !isDir(dir) {
