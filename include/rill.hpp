@@ -84,6 +84,7 @@ enum class errc : int {
   server_left = RILL_ESRVLEFT,
   no_method = RILL_ENOMETHOD,
   workers = RILL_EWORKERS,
+  no_huge = RILL_ENOHUGE,
 };
 
 namespace detail {

@@ -27,6 +27,7 @@ CDEF = """
 #define RILL_NAME_MAX 39
 #define RILL_LATENCY_BUCKETS 128
 #define RILL_REGION_READONLY 1
+#define RILL_REGION_HUGE 2
 #define RILL_CTL_SOM 1
 #define RILL_CTL_EOM 2
 #define RILL_CTL_ERR 4
@@ -37,7 +38,7 @@ enum {
   RILL_EFULL, RILL_EEMPTY, RILL_ETRUNC, RILL_EMAGIC, RILL_EVERSION,
   RILL_ECORRUPT, RILL_EMSGSIZE, RILL_ETIMEDOUT, RILL_EIO, RILL_ECLOSED,
   RILL_EDEAD, RILL_ESRVDEAD, RILL_ESRVLEFT, RILL_ENOMETHOD, RILL_EWORKERS,
-  RILL_ERR_MAX_
+  RILL_ENOHUGE, RILL_ERR_MAX_
 };
 enum { RILL_RELIABLE = 1, RILL_LOSSY = 2 };
 enum { RILL_PEER_NONE = 0, RILL_PEER_ALIVE = 1, RILL_PEER_DEAD = 2, RILL_PEER_UNKNOWN = 3 };
@@ -57,7 +58,8 @@ typedef struct {
 } rill_region_opts;
 typedef struct {
   uint64_t size, used, created_ns;
-  uint32_t creator_pid, creator_uid, nobjects, owner_uid; ...;
+  uint32_t creator_pid, creator_uid, nobjects, owner_uid;
+  uint64_t page_size; ...;
 } rill_region_info;
 typedef struct {
   uint32_t depth, mtu, max_consumers, flags; uint64_t max_msg; ...;

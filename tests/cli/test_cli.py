@@ -239,6 +239,12 @@ def test_create_and_rm(shm, peers):
     assert "already exists" in rill(shm, "create", "md/quotes", check=1).stderr
     assert "already exists" in rill(shm, "create", "md", check=1).stderr
     assert "make it first" in rill(shm, "create", "nope/ch", check=1).stderr
+    # --huge: refused outside hugetlbfs, saying why, nothing left
+    err = rill(shm, "create", "hp", "--huge", check=1).stderr
+    assert "rill create: region hp in" in err and "not a hugetlbfs mount" in err
+    assert not os.path.exists(os.path.join(shm, "hp"))
+    assert "are for regions" in rill(shm, "create", "md/x", "--huge", check=2).stderr
+    assert rill_json(shm, "info", "--json", "md")["page_size"] == os.sysconf("SC_PAGE_SIZE")
 
     # rm: refused while a live process has the region open, unless --force
     peer = peers(shm)

@@ -127,6 +127,9 @@ void test_region_errors() {
   std::string missing = g_dir + "/missing";
   nodir.dir = missing.c_str();
   EXPECT_ERR(rill::region::create("r-nodir", nodir), rill::errc::nodir);
+  rill::region_options huge = ropts();  // the test's directory is not on hugetlbfs
+  huge.flags = RILL_REGION_HUGE;
+  EXPECT_ERR(rill::region::create("r-huge", huge), rill::errc::no_huge);
   EXPECT_ERR(rill::region::open_wait("r-later", 20ms, ropts()), rill::errc::timed_out);
 
   auto r = rill::region::create("errs", ropts());

@@ -80,7 +80,7 @@ int cmd_clean(int argc, char **argv) {
 /* ---- create -------------------------------------------------------------------- */
 
 static const char create_usage[] =
-    "Usage: rill create [--dir DIR] [--size BYTES] [--mode MODE] REGION\n"
+    "Usage: rill create [--dir DIR] [--size BYTES] [--mode MODE] [--huge] REGION\n"
     "       rill create [--dir DIR] [--depth N] [--mtu BYTES] [--consumers N]\n"
     "                   [--max-msg BYTES] REGION/CHANNEL\n"
     "\n"
@@ -92,6 +92,9 @@ static const char create_usage[] =
     "  -s, --size BYTES     region: total size (default 64M)\n"
     "  -m, --mode MODE      region: file mode, octal (default 600; the umask\n"
     "                       is not applied)\n"
+    "  -H, --huge           region: huge pages, or fail (DIR must be a hugetlbfs\n"
+    "                       mount with enough free: sysctl vm.nr_hugepages=N;\n"
+    "                       the size is rounded up to the huge page size)\n"
     "  -D, --depth N        channel: descriptors in the ring, a power of two\n"
     "                       (default 4096)\n"
     "  -u, --mtu BYTES      channel: largest fragment (default 1024)\n"
@@ -113,13 +116,13 @@ int cmd_create(int argc, char **argv) {
       {"mode", required_argument, 0, 'm'},    {"depth", required_argument, 0, 'D'},
       {"mtu", required_argument, 0, 'u'},     {"consumers", required_argument, 0, 'c'},
       {"max-msg", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
+      {"huge", no_argument, 0, 'H'},          {0, 0, 0, 0}};
   const char *dir = cli_dir;
   rill_region_opts ro = {0};
   rill_channel_opts co = {0};
   int region_opt = 0, chan_opt = 0, o, rc;
   uint64_t v;
-  while ((o = getopt_long(argc, argv, ":s:m:D:u:c:M:h", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":s:m:D:u:c:M:Hh", opts, NULL)) != -1) {
     switch (o) {
     case CLI_OPT_DIR: dir = optarg; break;
     case 's':
@@ -136,6 +139,10 @@ int cmd_create(int argc, char **argv) {
       region_opt = 1;
       break;
     }
+    case 'H':
+      ro.flags |= RILL_REGION_HUGE;
+      region_opt = 1;
+      break;
     case 'D':
       if ((rc = num_arg("depth", optarg, 0, 1u << 24, &v))) return rc;
       co.depth = (uint32_t)v, chan_opt = 1;
@@ -168,12 +175,13 @@ int cmd_create(int argc, char **argv) {
     rill_region_info ri;
     rill_region_info_get(r, &ri);
     rill_region_close(r);
-    char b[16];
-    printf("created region %s (%s) in %s\n", region, cli_bytes(b, (double)ri.size),
-           cli_dir_name(dir));
+    char b[16], p[16];
+    printf("created region %s (%s", region, cli_bytes(b, (double)ri.size));
+    if (ri.page_size > 4096) printf(", huge pages of %s", cli_bytes(p, (double)ri.page_size));
+    printf(") in %s\n", cli_dir_name(dir));
     return 0;
   }
-  if (region_opt) return cli_usage("--size and --mode are for regions");
+  if (region_opt) return cli_usage("--size, --mode and --huge are for regions");
   if (!rill_channel_footprint(&co))
     return cli_usage("those channel options do not go together (depth a power of two "
                      "from 2; max-msg at least mtu and at most depth/2 fragments)");

@@ -348,6 +348,7 @@ int cmd_info(int argc, char **argv) {
       cli_json_u64(&j, "creator_pid", r->info.creator_pid);
       cli_json_u64(&j, "created_ns", r->info.created_ns);
       cli_json_u64(&j, "objects", r->info.nobjects);
+      cli_json_u64(&j, "page_size", r->info.page_size);
       cli_json_arr(&j, "channels");
       for (uint32_t k = 0; k < r->nchannels; k++) {
         cli_json_obj(&j, NULL);
@@ -371,6 +372,8 @@ int cmd_info(int argc, char **argv) {
     printf("  size      %s, %s allocated to %u object%s (of 62)\n",
            cli_bytes(b1, (double)r->info.size), cli_bytes(b2, (double)r->info.used),
            r->info.nobjects, r->info.nobjects == 1 ? "" : "s");
+    if (r->info.page_size > 4096)
+      printf("  pages     huge, of %s (hugetlbfs)\n", cli_bytes(b1, (double)r->info.page_size));
     printf("  created   %s (%s ago) by pid %u, owner %s\n", ts,
            cli_age(b3, age_s(s.real_ns, r->info.created_ns)), r->info.creator_pid,
            owner(r->info.owner_uid, who, sizeof who));

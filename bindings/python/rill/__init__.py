@@ -45,8 +45,8 @@ from typing import Any, Iterator, NamedTuple, Optional, Tuple, Union
 
 from ._errors import (  # noqa: F401
     Again, BadRegion, Busy, Closed, Dead, Error, Exists, Full, InvalidArgument,
-    IOFailure, MessageTooLarge, NoDirectory, NoMemory, NoMethod, NoSpace, NotFound,
-    Overrun, PermissionDenied, ServerDead, ServerLeft, TimedOut, TooManyWorkers,
+    IOFailure, MessageTooLarge, NoDirectory, NoHugePages, NoMemory, NoMethod, NoSpace,
+    NotFound, Overrun, PermissionDenied, ServerDead, ServerLeft, TimedOut, TooManyWorkers,
     error, strerror,
 )
 from ._rill import ffi, lib
@@ -79,7 +79,7 @@ __all__ = [
     "PEER_UNKNOWN", "Error", "Again", "Overrun", "InvalidArgument", "NoMemory", "NotFound",
     "NoDirectory", "Exists", "PermissionDenied", "NoSpace", "Busy", "Full", "BadRegion",
     "MessageTooLarge", "TimedOut", "IOFailure", "Closed", "Dead", "ServerDead",
-    "ServerLeft", "NoMethod", "TooManyWorkers", "strerror", "rpc",
+    "ServerLeft", "NoMethod", "TooManyWorkers", "NoHugePages", "strerror", "rpc",
 ]
 
 __version__ = "0.3.0"
@@ -185,6 +185,7 @@ class RegionInfo:
     creator_uid: int
     nobjects: int
     owner_uid: int
+    page_size: int
 
 
 @dataclass(frozen=True)
@@ -312,15 +313,20 @@ class Region:
 
     @classmethod
     def create(cls, name: Union[str, bytes], size: int = 0,
-               dir: Union[str, "os.PathLike[str]", None] = None, mode: int = 0o600) -> "Region":
+               dir: Union[str, "os.PathLike[str]", None] = None, mode: int = 0o600,
+               huge: bool = False) -> "Region":
         """Creates region NAME (file DIR/NAME) of SIZE bytes (0: 64 MiB).
-        DIR None: $RILL_DIR, else /dev/shm.  Raises :class:`Exists`..."""
+        DIR None: $RILL_DIR, else /dev/shm.  HUGE (RILL_REGION_HUGE): backed
+        by huge pages, DIR a hugetlbfs mount whose pool holds the region
+        (SIZE rounded up to the huge page size, every page taken now), else
+        :class:`NoHugePages`.  Raises :class:`Exists`..."""
         n = _name(name)
         opts = ffi.new("rill_region_opts *")
         opts.size = size
         d = _dir(dir)
         opts.dir = d
         opts.mode = mode
+        opts.flags = lib.RILL_REGION_HUGE if huge else 0
         out = ffi.new("rill_region **")
         _check(lib.rill_region_create(n, opts, out), f"creating region {n.decode()!r}")
         return cls(_own(out[0], _fast.REGION), n, dir)

@@ -20,7 +20,7 @@ __all__ = [
     "Error", "Again", "Overrun", "InvalidArgument", "NoMemory", "NotFound", "NoDirectory",
     "Exists", "PermissionDenied", "NoSpace", "Busy", "Full", "BadRegion", "MessageTooLarge",
     "TimedOut", "IOFailure", "Closed", "Dead", "ServerDead", "ServerLeft", "NoMethod",
-    "TooManyWorkers", "strerror",
+    "TooManyWorkers", "NoHugePages", "strerror",
 ]
 
 
@@ -153,6 +153,11 @@ class TooManyWorkers(Error):
     """RILL_EWORKERS: more server workers than the service has lanes."""
 
 
+class NoHugePages(Error):
+    """RILL_ENOHUGE: no huge pages for the region (``Region.create(huge=True)``):
+    its directory is not a hugetlbfs mount, or too few huge pages are free."""
+
+
 _CLASSES: Dict[int, Type[Error]] = {
     lib.RILL_EAGAIN: Again, lib.RILL_EOVERRUN: Overrun, lib.RILL_EINVAL: InvalidArgument,
     lib.RILL_ENOMEM: NoMemory, lib.RILL_ENOENT: NotFound, lib.RILL_EEXIST: Exists,
@@ -163,6 +168,7 @@ _CLASSES: Dict[int, Type[Error]] = {
     lib.RILL_ETIMEDOUT: TimedOut, lib.RILL_EIO: IOFailure, lib.RILL_ECLOSED: Closed,
     lib.RILL_EDEAD: Dead, lib.RILL_ESRVDEAD: ServerDead, lib.RILL_ESRVLEFT: ServerLeft,
     lib.RILL_ENOMETHOD: NoMethod, lib.RILL_EWORKERS: TooManyWorkers,
+    lib.RILL_ENOHUGE: NoHugePages,
 }
 
 for _code, _cls in sorted(_CLASSES.items(), reverse=True):

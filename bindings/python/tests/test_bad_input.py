@@ -162,6 +162,8 @@ def test_wrong_arguments_to_the_consumer_and_region(region, rdir):
              lambda: rill.Region.create("q", size=1, dir=rdir)),
             ("Region.create mode='x'", TypeError, lambda: rill.Region.create("q", dir=rdir, mode="x")),
             ("Region.create('a/b')", rill.InvalidArgument, lambda: rill.Region.create("a/b", dir=rdir)),
+            ("Region.create huge=True outside hugetlbfs", rill.NoHugePages,
+             lambda: rill.Region.create("q", dir=rdir, huge=True)),
             ("Region.open dir=5", TypeError, lambda: rill.Region.open(region.name, dir=5)),
             ("Region.open timeout='x'", TypeError,
              lambda: rill.Region.open("nope", dir=rdir, timeout="x")),

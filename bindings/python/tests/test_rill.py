@@ -272,6 +272,7 @@ def test_stats_and_latency(region):
         assert 0 <= lat.quantile(0.5) <= lat.quantile(0.99) and lat.mean_ns >= 0
         assert (lat - lat).count == 0
         assert region.info().nobjects == 1
+        assert region.info().page_size == os.sysconf("SC_PAGE_SIZE")  # not on hugetlbfs
         assert c.producer_state() == rill.PEER_ALIVE
     assert rill.version() == "0.3.0"
 
