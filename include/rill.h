@@ -154,7 +154,7 @@ enum {
   RILL_ESRVLEFT,       /* the server stopped; the calls in flight are lost    */
   RILL_ENOMETHOD,      /* the server has no such method                       */
   RILL_EWORKERS,       /* more server workers than the service has lanes      */
-  /* huge pages (RILL_REGION_HUGE), since 0.3 */
+  /* huge pages (RILL_REGION_HUGE), since 0.4 */
   RILL_ENOHUGE,        /* no huge pages for the region: its directory is not
                           on hugetlbfs, or too few huge pages are free        */
   RILL_ERR_MAX_
@@ -186,7 +186,8 @@ typedef struct rill_region_opts {
  * creating a channel, through such a handle fails with -RILL_EACCES. */
 #define RILL_REGION_READONLY 0x1u
 
-/* rill_region_opts.flags of rill_region_create() (0.3 and later):
+/* rill_region_opts.flags of rill_region_create() (0.4 and later; librill
+ * 0.3 refuses it with -RILL_EINVAL, as every flag it does not know):
  * RILL_REGION_HUGE backs the region with huge pages, or fails.  Linux
  * keeps reserved huge pages in hugetlbfs, so the region's directory
  * (opts->dir, or $RILL_DIR) must be a hugetlbfs mount, and the pool of
@@ -390,7 +391,8 @@ typedef struct rill_region_info {
   uint32_t owner_uid;  /* the file's owner, now (0.3 and later)         */
   uint64_t page_size;  /* the pages backing the file: the huge page size
                           on hugetlbfs (RILL_REGION_HUGE), else the
-                          system's (4096) (0.3 and later)               */
+                          system's (4096); 0.4's: librill 0.3 leaves
+                          it 0                                          */
   uint64_t reserved[2];
 } rill_region_info; /* 64 bytes */
 

@@ -147,7 +147,7 @@ static void test_results(void) {
   memset(&ri, 0xa5, sizeof ri);
   CHECK_OK(rill_region_info_get(r, &ri));
   CHECK_EQ(ri.owner_uid, (uint32_t)getuid());
-  CHECK_EQ(ri.page_size, (uint64_t)sysconf(_SC_PAGESIZE)); /* 0.3's; tmpfs */
+  CHECK_EQ(ri.page_size, (uint64_t)sysconf(_SC_PAGESIZE)); /* 0.4's; tmpfs */
   CHECK(zeroed(ri.reserved, sizeof ri.reserved));
 
   rill_object_info oi;

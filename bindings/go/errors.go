@@ -71,7 +71,7 @@ const (
 	ErrWorkers    Error = 25 // more server workers than the service has lanes
 )
 
-// The error of huge pages (RegionOpts.Huge), since 0.3: RILL_ENOHUGE.
+// The error of huge pages (RegionOpts.Huge), since 0.4: RILL_ENOHUGE.
 const ErrNoHuge Error = 26 // no huge pages: the directory is not on hugetlbfs, or too few are free
 
 const errMax Error = 27 // one past the last error
