@@ -205,6 +205,9 @@ typedef struct bench_transport {
              uint64_t *errors);
 } bench_transport;
 
+/* rill_region_opts.flags of the regions the rill rows make (t_rill.c):
+ * RILL_REGION_HUGE with --huge. */
+extern uint32_t bench_rill_region_flags;
 extern const bench_transport bench_rill_copy;
 extern const bench_transport bench_rill_zerocopy;
 extern const bench_transport bench_rill_sleep;

@@ -5,7 +5,7 @@
  *
  *   rill_bench [--quick] [--out PATH] [--runs N] [--cpus A,B]
  *              [--only NAME,...] [--sizes N,...] [--dir BASE]
- *              [--no-membarrier]
+ *              [--no-membarrier] [--huge]
  *
  * The same sources build for Linux and Windows (bench/os.h).
  *
@@ -88,7 +88,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: rill_bench [--quick] [--out PATH] [--runs N] [--cpus A,B]\n"
           "                  [--only NAME,...] [--sizes N,...] [--dir BASE]\n"
-          "                  [--no-membarrier]\n"
+          "                  [--no-membarrier] [--huge]\n"
           "  --quick      short smoke run (a few seconds)\n"
           "  --out PATH   write JSON results to PATH (directories are made)\n"
           "  --runs N     measured runs per row (default 5, quick 2)\n"
@@ -106,7 +106,10 @@ static void usage(FILE *f) {
           "               (default /dev/shm, else /tmp; Windows: %%TEMP%%)\n"
           "  --no-membarrier  rill without its heavy barrier (Linux: membarrier\n"
           "               refused): the producer fences every publish, as on\n"
-          "               Windows\n",
+          "               Windows\n"
+          "  --huge       rill's regions of huge pages (RILL_REGION_HUGE): --dir\n"
+          "               BASE must be a hugetlbfs mount with enough free pages\n"
+          "               (sysctl vm.nr_hugepages=64)\n",
           BENCH_MAX_SIZE);
 }
 
@@ -437,6 +440,7 @@ static int write_json(const char *path, const char *date, long cores,
                                                                     : "true",
           (unsigned long long)bench_os_clock_period_ns());
   fprintf(f, "\n  \"quick\": %s,\n", cfg->quick ? "true" : "false");
+  fprintf(f, "  \"huge_pages\": %s,\n", bench_rill_region_flags ? "true" : "false");
   fprintf(f, "  \"pinned\": %s,\n", cfg->cpu[0] >= 0 ? "true" : "false");
   if (cfg->cpu[0] >= 0)
     fprintf(f, "  \"cpus\": [%d, %d],\n", cfg->cpu[0], cfg->cpu[1]);
@@ -627,6 +631,8 @@ int main(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--no-membarrier")) {
       cfg.no_heavy_barrier = 1;
+    } else if (!strcmp(a, "--huge")) {
+      bench_rill_region_flags |= RILL_REGION_HUGE;
     } else if (!strcmp(a, "--only") && val) {
       only = val;
       i++;
@@ -645,6 +651,10 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (bench_rill_region_flags && !dir_base) {
+    fprintf(stderr, "rill_bench: --huge needs --dir BASE, a hugetlbfs mount\n");
+    return 2;
+  }
   if (cfg.quick) {
     cfg.runs = 2;
     cfg.tput_target_ns = 10000000ull;    /* 10 ms per run    */
@@ -707,6 +717,8 @@ int main(int argc, char **argv) {
   if (cfg.no_heavy_barrier)
     printf("--no-membarrier: rill's heavy barrier is refused; its producer "
            "fences after every publish (as on Windows)\n");
+  if (bench_rill_region_flags)
+    printf("--huge: rill's regions are of huge pages (RILL_REGION_HUGE, in %s)\n", dir_base);
   if (cfg.cpu[0] >= 0 && cfg.cpu[0] != cfg.cpu[1])
     printf("%ld CPUs online; side 0 (producer/pinger) on CPU %d, side 1 "
            "(consumer/ponger) on CPU %d\n",

@@ -25,6 +25,8 @@ typedef struct rill_ep {
   unsigned char *tmpl; /* constant middle words (zero-copy mode)  */
 } rill_ep;
 
+uint32_t bench_rill_region_flags;
+
 static rill_channel_opts chan_opts(void) {
   rill_channel_opts o = {0};
   o.depth = BENCH_DEPTH;
@@ -48,6 +50,7 @@ static int rb_setup(bench_test *t, char *err, size_t errlen) {
   rill_region_opts ro = {0};
   ro.size = 4096 + (uint64_t)nchan * fp + (64u << 10);
   ro.dir = t->dir;
+  ro.flags = bench_rill_region_flags; /* --huge: rounded up to huge pages */
   rill_region *r = NULL;
   bench_cleanup_register_region(t->dir, t->region);
   int rc = rill_region_create(t->region, &ro, &r);
