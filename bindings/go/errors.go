@@ -71,8 +71,10 @@ const (
 	ErrWorkers    Error = 25 // more server workers than the service has lanes
 )
 
-// The error of huge pages (RegionOpts.Huge), since 0.4: RILL_ENOHUGE.
-const ErrNoHuge Error = 26 // no huge pages: the directory is not on hugetlbfs, or too few are free
+// ErrNoHuge (RILL_ENOHUGE, since 0.4) is the error of RegionOpts.Huge: no
+// huge pages for the region, its directory not on hugetlbfs or too few
+// huge pages free.
+const ErrNoHuge Error = 26
 
 const errMax Error = 27 // one past the last error
 

@@ -270,7 +270,7 @@ func mapFile(fd int, off, length uint64, writable bool) (mapping, error) {
 		return mapping{}, err
 	}
 	start := off &^ (page - 1)
-	if length > math.MaxInt || off > math.MaxInt-length-page {
+	if length > math.MaxInt/2 || off > math.MaxInt/2 { // (a region is at most 2^62 bytes)
 		return mapping{}, ErrNoMem
 	}
 	span := alignUp(off+length, page) - start
