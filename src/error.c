@@ -36,8 +36,7 @@ static const char *const messages[RILL_ERR_MAX_] = {
   [RILL_ESRVLEFT] = "the request/response server stopped; the calls in flight are lost",
   [RILL_ENOMETHOD] = "the request/response server has no such method",
   [RILL_EWORKERS] = "more server workers than the service has lanes",
-  [RILL_ENOHUGE] = "no huge pages for the region: its directory is not a hugetlbfs mount, "
-                   "or too few huge pages are free (vm.nr_hugepages)",
+  [RILL_ENOHUGE] = "no huge pages for the region: its directory is not a hugetlbfs mount, or too few huge pages are free (vm.nr_hugepages)",
 };
 
 const char *rill_strerror(int err) {
