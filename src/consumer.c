@@ -2,6 +2,7 @@
 /* Consumers: poll descriptors by sequence number, validate, reassemble. */
 #include "internal.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,11 @@ void rill__cursor_flush(rill_consumer *c, int hb) {
   rill_cursor *cur = c->cur;
   if (hb) {
     atomic_store_explicit(&cur->hb_ns, rill__mono_ns(), memory_order_relaxed);
-    c->lat_due = 1; /* a latency sample at the next message */
+    /* A latency sample at the next stamped message; ask the producer to
+     * stamp one (docs/PROTOCOL.md §2.4).  Relaxed: a stamp is valid
+     * whenever the producer sees the request. */
+    if (!c->lat_due) atomic_fetch_add_explicit(&c->wait->stamp_req, 1, memory_order_relaxed);
+    c->lat_due = 1;
   }
   atomic_store_explicit(&cur->msgs, c->msgs, memory_order_relaxed);
   atomic_store_explicit(&cur->bytes, c->bytes, memory_order_relaxed);
@@ -134,7 +139,7 @@ static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
   /* Trust nothing: the payload must lie inside the data ring. */
   uint64_t off = chunk << RILL_CHUNK_SHIFT;
   if (sz > c->mtu || off + sz > c->data_bytes) return -RILL_ECORRUPT;
-  if (__builtin_expect(c->lat_due, 0)) lat_sample(c, tspub);
+  if (__builtin_expect(c->lat_due, 0) && tspub) lat_sample(c, tspub);
   v->data = c->data + off;
   v->seq = s1;
   v->sig = sig;
@@ -152,6 +157,57 @@ static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
 int rill_poll(rill_consumer *c, rill_view *v) {
   if (!c || !v) return -RILL_EINVAL;
   return poll_one(c, v);
+}
+
+int rill_poll_many(rill_consumer *c, rill_view *v, size_t max) {
+  if (!c || !v || !max) return -RILL_EINVAL;
+  if (max > INT_MAX) max = INT_MAX;
+  /* The first descriptor is an ordinary poll: it flushes the cursor when
+   * due (releasing the views of the last call) and reports what it finds. */
+  int rc = poll_one(c, v);
+  if (rc) return rc;
+  /* The rest are taken only while they are whole and in order, without
+   * a flush: the cursor stays behind every view handed out, so a reliable
+   * consumer's payloads stay put until the next call. */
+  size_t k = 1;
+  uint64_t bytes = 0, left = c->flush_left;
+  for (; k < max; k++) {
+    const rill_desc *d = &c->meta[c->seq & c->mask];
+    /* Acquire: pairs with the release store of seq in publish_desc(). */
+    uint64_t s1 = atomic_load_explicit(&d->seq, memory_order_acquire);
+    if (s1 != c->seq) break;
+    uint64_t sig = atomic_load_explicit(&d->sig, memory_order_relaxed);
+    uint64_t chunk = atomic_load_explicit(&d->chunk, memory_order_relaxed);
+    uint32_t sz = atomic_load_explicit(&d->sz, memory_order_relaxed);
+    uint16_t ctl = atomic_load_explicit(&d->ctl, memory_order_relaxed);
+    uint32_t tsorig = atomic_load_explicit(&d->tsorig, memory_order_relaxed);
+    uint32_t tspub = atomic_load_explicit(&d->tspub, memory_order_relaxed);
+    /* Acquire fence: as in poll_one(), pairs with the release fence after
+     * the "being written" mark in publish_desc(). */
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&d->seq, memory_order_relaxed) != s1) break;
+    uint64_t off = chunk << RILL_CHUNK_SHIFT;
+    if (sz > c->mtu || off + sz > c->data_bytes) break; /* the next call reports it */
+    c->seq++;
+    if (__builtin_expect(c->lat_due, 0) && tspub) lat_sample(c, tspub);
+    rill_view *w = &v[k];
+    w->data = c->data + off;
+    w->seq = s1;
+    w->sig = sig;
+    w->sz = sz;
+    w->ctl = ctl;
+    w->reserved0 = 0;
+    w->tsorig = tsorig;
+    w->tspub = tspub;
+    w->lost = 0;
+    bytes += sz;
+  }
+  c->msgs += k - 1;
+  c->bytes += bytes;
+  /* The polls of the burst count toward the next flush, which a later
+   * call makes (never one in this call: see above). */
+  c->flush_left = left > k - 1 ? left - (k - 1) : 1;
+  return (int)k;
 }
 
 /* rill_check() on a sequence number. */
@@ -470,7 +526,11 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   atomic_store_explicit(&k->mode, (uint32_t)mode, memory_order_relaxed);
   atomic_store_explicit(&k->park, 0, memory_order_relaxed);
   uint32_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed) + 1;
-  atomic_store_explicit(&k->gen, gen ? gen : 1, memory_order_relaxed);
+  gen = gen ? gen : 1;
+  atomic_store_explicit(&k->gen, gen, memory_order_relaxed);
+  /* This join samples latency from stamped messages only (0.4): the
+   * producer need not stamp the others (credit_refresh(), producer.c). */
+  atomic_store_explicit(&k->stamp_gen, gen, memory_order_relaxed);
   uint64_t prod_seq = atomic_load_explicit(&c->prod->seq, memory_order_seq_cst);
   if (want >= 0) {
     /* A rejoin resumes where it last flushed.  That may be ahead of the

@@ -99,6 +99,7 @@ struct rill_producer {
   uint64_t hk_left;      /* publishes until housekeeping */
   uint64_t res_chunk;    /* reserved buffer: chunk and capacity */
   uint64_t res_cap;      /* UINT64_MAX when nothing is reserved */
+  uint64_t res_count;    /* buffers reserved (rill_reserve_many) */
   uint32_t mtu;
   uint32_t pad_;
   uint64_t msgs, bytes, backpressure; /* flushed by housekeeping */
@@ -109,6 +110,12 @@ struct rill_producer {
   uint32_t lazy;         /* 1: LAZY and not yet FENCING: look at fence_req
                           * after every publish (docs/PROTOCOL.md §3.7a) */
   const _Atomic uint32_t *fence_req; /* the wait page's */
+  const _Atomic uint32_t *stamp_req; /* the wait page's, loaded per publish */
+  uint32_t stamp_seen;   /* stamp_req when we last stamped tspub */
+  uint32_t stamp_all;    /* 1: stamp every publish (the option, or a
+                          * consumer older than 0.4 is joined) */
+  uint32_t stamp_every;  /* rill_producer_set_stamp(): RILL_STAMP_EVERY */
+  uint32_t pad2_;
   rill_clock clock;
   /* cold */
   uint64_t depth, max_msg, seq_flushed, rng;
