@@ -377,18 +377,21 @@ int rill_reserve_many(rill_producer *p, size_t count, size_t n, void **bufs) {
     if (!i) p->res_chunk = ch;
     ch += need;
   }
-  /* The first step of publishing each (docs/PROTOCOL.md 3.1), taken now:
-   * mark the batch's slots "being written".  The application writes every
-   * payload before any of these descriptors is published, so the payload
-   * of the K-th may overlap that of a message still in the slot of the
-   * (K-1)-th (only single publishes keep the ring's sizing rule by
-   * themselves); a lossy consumer reading that message must fail its
-   * check, and finds the mark.  The release fence orders the marks before
-   * every later store, the application's payload writes included; it
-   * pairs with the acquire fence in rill_check() before its load of seq. */
+  /* Mark the batch's slots "being written" first (docs/PROTOCOL.md 3.1,
+   * "Batches").  The application writes every payload before any of
+   * these descriptors is published, so the payload of the K-th may
+   * overlap that of the message still in the slot of the (K-1)-th (single
+   * publishes keep the ring's sizing rule by themselves); a lossy consumer
+   * reading that message must fail its check, and finds the mark.  The
+   * mark is s - 1, the last sequence number published: ahead of every
+   * message the slots hold (a consumer expecting one resynchronises to
+   * s - 1, which it can read) and behind every one of the batch ("nothing
+   * yet").  The release fence orders the marks before every later store,
+   * the application's payload writes included; it pairs with the acquire
+   * fence in rill_check() before its load of seq. */
   uint64_t s = p->seq;
   for (size_t i = 0; i < count; i++)
-    atomic_store_explicit(&p->meta[(s + i) & p->mask].seq, s + i - 1, memory_order_relaxed);
+    atomic_store_explicit(&p->meta[(s + i) & p->mask].seq, s - 1, memory_order_relaxed);
   atomic_thread_fence(memory_order_release);
   p->res_cap = n;
   p->res_count = count;
