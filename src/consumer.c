@@ -24,11 +24,18 @@ static void credit_wake(rill_consumer *c) {
 void rill__cursor_flush(rill_consumer *c, int hb) {
   rill_cursor *cur = c->cur;
   if (hb) {
-    atomic_store_explicit(&cur->hb_ns, rill__mono_ns(), memory_order_relaxed);
-    /* A latency sample at the next stamped message; ask the producer to
-     * stamp one (docs/PROTOCOL.md §2.4).  Relaxed: a stamp is valid
-     * whenever the producer sees the request. */
-    if (!c->lat_due) atomic_fetch_add_explicit(&c->wait->stamp_req, 1, memory_order_relaxed);
+    uint64_t now = rill__mono_ns();
+    atomic_store_explicit(&cur->hb_ns, now, memory_order_relaxed);
+    /* A latency sample at the next stamped message.  Ask the producer to
+     * stamp one (docs/PROTOCOL.md §2.4), at most once a millisecond: the
+     * bump costs the producer a cache miss on its next publish, and a
+     * consumer spinning on a busy channel heartbeats every few
+     * microseconds, where the stamps every 64 sequence numbers serve.
+     * Relaxed: a stamp is valid whenever the producer sees the request. */
+    if (now - c->stamp_asked_ns >= RILL_STAMP_ASK_NS) {
+      atomic_fetch_add_explicit(&c->wait->stamp_req, 1, memory_order_relaxed);
+      c->stamp_asked_ns = now;
+    }
     c->lat_due = 1;
   }
   atomic_store_explicit(&cur->msgs, c->msgs, memory_order_relaxed);
@@ -95,7 +102,9 @@ static __attribute__((noinline)) int overrun(rill_consumer *c, uint64_t found, r
  * Our cursor page has one writer, us: plain load and store suffice. */
 static __attribute__((noinline, cold)) void lat_sample(rill_consumer *c, uint32_t tspub) {
   c->lat_due = 0;
-  uint32_t d = (uint32_t)rill__mono_ns() - tspub;
+  /* The tick-counter clock the producer stamps with: a third of the cost
+   * of a system clock reading, on the path of the message it samples. */
+  uint32_t d = (uint32_t)rill__clock_ns(&c->clock) - tspub;
   if ((int32_t)d < 0) d = 0;
   rill_cursor *k = c->cur;
   _Atomic uint64_t *b = &k->lat[rill__lat_bucket(d)];
@@ -499,6 +508,7 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   c->seq0 = ci.seq0;
   c->lossy = mode == RILL_LOSSY;
   c->rng = rill__random();
+  rill__clock_init(&c->clock);
   c->flush_every = ci.depth / 4 ? ci.depth / 4 : 1;
   c->flush_left = rill__jitter(&c->rng, c->flush_every);
   c->spin_ns = RILL_SPIN_DEFAULT_NS;

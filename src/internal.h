@@ -162,7 +162,7 @@ struct rill_consumer {
   uint64_t data_bytes;
   uint32_t mtu;
   uint16_t lossy;
-  uint16_t lat_due;      /* take a latency sample at the next message */
+  uint16_t lat_due;      /* take a latency sample at the next stamped message */
   uint64_t flush_left;   /* polls until the cursor is written */
   uint64_t seq_flushed;
   uint64_t msgs, bytes, overrun_poll, overrun_read, lost;
@@ -175,6 +175,8 @@ struct rill_consumer {
   int pend;              /* a whole message waits in asm_buf (EMSGSIZE) */
   rill_meta pend_meta;
   /* cold */
+  uint64_t stamp_asked_ns; /* mono ns of our last bump of stamp_req */
+  rill_clock clock;      /* for latency samples (the producer's kind) */
   uint64_t depth, max_msg, rng, flush_every, seq0;
   uint32_t slot;
   int fd;

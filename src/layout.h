@@ -189,6 +189,8 @@ _Static_assert(offsetof(rill_wait_page, cr_wake) == 64, "wait cr_wake");
  * this, among others (docs/PROTOCOL.md §2.4). */
 #define RILL_STAMP_PERIOD_SHIFT 6
 #define RILL_STAMP_PERIOD (1u << RILL_STAMP_PERIOD_SHIFT)
+/* A consumer asks for a stamp (bumps stamp_req) at most this often. */
+#define RILL_STAMP_ASK_NS 1000000u
 
 /* Latency buckets: a quarter of an octave each.  Values 0..3 have a bucket
  * each; a value v >= 4 with top bit e goes in 4(e-1) + the two bits below

@@ -249,18 +249,27 @@ static void test_stamps(void) {
   CHECK_OK(rill_send(p, "s", 1, 64)); /* seq 64: a multiple */
   CHECK(next_tspub(c) != 0);
   /* a consumer's heartbeat asks for one: the next publish, only */
+  uint64_t t_ask = tu_ns();
   CHECK_OK(rill_consumer_flush(c));
   CHECK_OK(rill_send(p, "s", 1, 65));
   CHECK_OK(rill_send(p, "s", 1, 66));
   CHECK(next_tspub(c) != 0);
   CHECK_EQ(next_tspub(c), 0);
+  /* a consumer asks at most once a millisecond: a heartbeat sooner does
+   * not ask (its sample waits for a stamp of the period) */
+  CHECK_OK(rill_consumer_flush(c));
+  CHECK_OK(rill_send(p, "s", 1, 67));
+  uint32_t t67 = next_tspub(c);
+  if (tu_ns() - t_ask < 1000000) /* else this machine paused: cannot tell */
+    CHECK_EQ(t67, 0);
   /* a batch shares one stamp */
+  sleep_ns(1100000);
   CHECK_OK(rill_consumer_flush(c));
   rill_msg m[3] = {{.data = "a", .sz = 1}, {.data = "b", .sz = 1}, {.data = "c", .sz = 1}};
   CHECK_OK(rill_send_many(p, m, 3)); /* one stamp for the whole batch */
   uint32_t t1 = next_tspub(c), t2 = next_tspub(c), t3 = next_tspub(c);
   CHECK(t1 != 0 && t1 == t2 && t2 == t3);
-  CHECK_OK(rill_send(p, "s", 1, 70));
+  CHECK_OK(rill_send(p, "s", 1, 71));
   CHECK_EQ(next_tspub(c), 0);
   /* RILL_STAMP_EVERY */
   CHECK_OK(rill_producer_set_stamp(p, RILL_STAMP_EVERY));
