@@ -118,20 +118,35 @@ static __attribute__((noinline, cold)) void lat_sample(rill_consumer *c, uint32_
  * registers (through memory, the copy stalls on store forwarding). */
 static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
                                                           rill_view *v) {
-  if (--c->flush_left == 0) {
-    rill__cursor_flush(c, 1); /* the periodic flush carries the heartbeat */
+  /* The periodic flush carries the heartbeat.  It comes at the start of
+   * a poll, before the look: the poll that counted it down has returned
+   * its message first (docs/PROTOCOL.md 3.4). */
+  if (__builtin_expect(c->flush_left == 0, 0)) {
+    rill__cursor_flush(c, 1);
     c->flush_left = rill__jitter(&c->rng, c->flush_every);
+  c->idle_left = RILL_IDLE_POLLS;
   }
   const rill_desc *d = &c->meta[c->seq & c->mask];
   /* Acquire: pairs with the release store of seq in publish() (producer.c). */
   uint64_t s1 = atomic_load_explicit(&d->seq, memory_order_acquire);
   int64_t diff = (int64_t)(s1 - c->seq);
   if (diff != 0) {
-    if (diff > 0) return overrun(c, s1, v);
-    /* Nothing yet.  Idle is the time to tell the producer how far we got. */
+    if (diff > 0) {
+      c->flush_left--;
+      return overrun(c, s1, v);
+    }
+    /* Nothing yet.  Idle is the time to tell the producer how far we got.
+     * An empty poll counts one in RILL_IDLE_POLLS: a consumer spinning on
+     * an idle channel heartbeats every few tens of microseconds, not
+     * every few round trips of a busy one. */
     if (c->seq != c->seq_flushed) cursor_flush(c);
+    if (--c->idle_left == 0) {
+      c->idle_left = RILL_IDLE_POLLS;
+      c->flush_left--;
+    }
     return -RILL_EAGAIN;
   }
+  c->flush_left--;
   uint64_t sig = atomic_load_explicit(&d->sig, memory_order_relaxed);
   uint64_t chunk = atomic_load_explicit(&d->chunk, memory_order_relaxed);
   uint32_t sz = atomic_load_explicit(&d->sz, memory_order_relaxed);
@@ -213,9 +228,9 @@ int rill_poll_many(rill_consumer *c, rill_view *v, size_t max) {
   }
   c->msgs += k - 1;
   c->bytes += bytes;
-  /* The polls of the burst count toward the next flush, which a later
-   * call makes (never one in this call: see above). */
-  c->flush_left = left > k - 1 ? left - (k - 1) : 1;
+  /* The polls of the burst count toward the next flush, which the next
+   * call makes at its start (never one in this call: see above). */
+  c->flush_left = left > k - 1 ? left - (k - 1) : 0;
   return (int)k;
 }
 
@@ -511,6 +526,7 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   rill__clock_init(&c->clock);
   c->flush_every = ci.depth / 4 ? ci.depth / 4 : 1;
   c->flush_left = rill__jitter(&c->rng, c->flush_every);
+  c->idle_left = RILL_IDLE_POLLS;
   c->spin_ns = RILL_SPIN_DEFAULT_NS;
   c->fence_flush = rill__heavy_barrier_register() != 0;
 

@@ -164,6 +164,8 @@ struct rill_consumer {
   uint16_t lossy;
   uint16_t lat_due;      /* take a latency sample at the next stamped message */
   uint64_t flush_left;   /* polls until the cursor is written */
+  uint32_t idle_left;    /* empty polls until one counts in flush_left */
+  uint32_t pad_idle_;
   uint64_t seq_flushed;
   uint64_t msgs, bytes, overrun_poll, overrun_read, lost;
   uint64_t jumped;       /* sequence numbers skipped by overruns since join */

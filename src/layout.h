@@ -189,6 +189,10 @@ _Static_assert(offsetof(rill_wait_page, cr_wake) == 64, "wait cr_wake");
  * this, among others (docs/PROTOCOL.md §2.4). */
 #define RILL_STAMP_PERIOD_SHIFT 6
 #define RILL_STAMP_PERIOD (1u << RILL_STAMP_PERIOD_SHIFT)
+/* An empty poll counts one in this many toward a consumer's periodic
+ * flush (docs/PROTOCOL.md 3.4). */
+#define RILL_IDLE_POLLS 16u
+
 /* A consumer asks for a stamp (bumps stamp_req) at most this often. */
 #define RILL_STAMP_ASK_NS 1000000u
 
