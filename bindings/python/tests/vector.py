@@ -283,8 +283,8 @@ PAGE, TABLE, ENTRY, MAX_OBJECTS, DESC = 4096, 128, 64, 62, 32
 
 def mask(b: bytes) -> bytearray:
     """A copy of region file B with the fields two writers legitimately
-    differ in zeroed: times, pids, latency samples and the producer's ASYM
-    flag (the table of tests/vectors/README.md; docs/PROTOCOL.md §4)."""
+    differ in zeroed: times, pids, latency samples and the stamp requests
+    that ask for them, and the producer's ASYM flag (the table of tests/vectors/README.md; docs/PROTOCOL.md §4)."""
     b = bytearray(b)
 
     def u32(off):
@@ -303,6 +303,7 @@ def mask(b: bytes) -> bytearray:
         zero(prod + 12, 4)  # producer pid
         zero(prod + 20, 4)  # flags (ASYM)
         zero(prod + 32, 8)  # hb_ns
+        zero(off + 2 * PAGE + 8, 4)  # wait page stamp_req (heartbeats: random)
         cursors = off + 3 * PAGE
         for s in range(maxcons):
             k = cursors + s * PAGE
