@@ -32,7 +32,7 @@ type View struct {
 	Sig    uint64 // the application's tag (Send's sig)
 	Ctl    uint16 // CtlSOM, CtlEOM, CtlErr and the application's bits (CtlUser)
 	TSOrig uint32 // the application's stamp (CommitTS's tsorig), else 0
-	TSPub  uint32 // stamp taken when the producer published it
+	TSPub  uint32 // stamp taken when the producer published it; 0: not stamped (SetStamp)
 	Lost   uint64 // with ErrOverrun: sequence numbers skipped
 }
 
@@ -45,7 +45,7 @@ type Meta struct {
 	Lost   uint64 // sequence numbers skipped before this one
 	Ctl    uint16 // ctl of the last fragment
 	TSOrig uint32 // tsorig of the first fragment
-	TSPub  uint32 // tspub of the last fragment: when the message was complete
+	TSPub  uint32 // tspub of the last fragment: when the message was complete (0: not stamped)
 }
 
 // Consumer reads a channel.  It is used by one goroutine at a time.
@@ -58,7 +58,7 @@ type Consumer struct {
 	dataBytes                                   uint64
 	mtu                                         uint32
 	lossy                                       bool
-	latDue                                      bool   // take a latency sample at the next message
+	latDue                                      bool   // take a latency sample at the next stamped message
 	fenceWord                                   uint32 // written by loadFence on weakly ordered machines
 	flushLeft                                   uint64 // polls until the cursor is written
 	seqFlushed                                  uint64
@@ -111,7 +111,14 @@ func (c *Consumer) flushCursor(hb bool) {
 	k := c.cur
 	if hb {
 		atomic.StoreUint64(&k.hbNs, monoNs())
-		c.latDue = true // a latency sample at the next message
+		// A latency sample at the next stamped message: ask the producer to
+		// stamp one (PROTOCOL.md §2.3, §2.4), once per sample.  The RMW is
+		// seq_cst (Go's only kind); the protocol needs relaxed, as C's: a
+		// stamp is valid whenever the producer sees the request.
+		if !c.latDue {
+			atomic.AddUint32(&c.wait.stampReq, 1)
+		}
+		c.latDue = true
 	}
 	atomic.StoreUint64(&k.msgs, c.msgs)
 	atomic.StoreUint64(&k.bytes, c.bytes)
@@ -136,7 +143,8 @@ func (c *Consumer) flushCursor(hb bool) {
 }
 
 // latSample records the publish-to-consume latency of a message just
-// consumed: one clock read per heartbeat flush, never per message.  The
+// consumed, one with tspub != 0 (0 is "not stamped", PROTOCOL.md §2.4): one
+// clock read per heartbeat flush, never per message.  The
 // difference is taken modulo 2^32 like the stamps; one past 2^31 means the
 // producer's stamp ran ahead of our clock and counts as 0.  Our cursor page
 // has one writer, us.
@@ -238,7 +246,7 @@ func (c *Consumer) Poll(v *View) error {
 	if sz > c.mtu || off+uint64(sz) > c.dataBytes {
 		return ErrCorrupt
 	}
-	if c.latDue {
+	if c.latDue && tspub != 0 {
 		c.latSample(tspub)
 	}
 	v.Data = c.data[off : off+uint64(sz) : off+uint64(sz)]
@@ -285,12 +293,12 @@ func (c *Consumer) asmDrop() {
 }
 
 // recvWhole is Recv's fast path: the next descriptor is a whole message
-// that fits buf and no periodic flush is due.  It returns false, having
+// that fits buf and no periodic flush is due (a latency sample may be).  It returns false, having
 // consumed nothing, whenever that is not so (the general path takes over),
 // and also after a lossy consumer's copy failed its check (the descriptor
 // is consumed and counted lost, as the general path does).
 func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
-	if c.pend || c.asmFrags != 0 || c.flushLeft <= 1 || c.latDue {
+	if c.pend || c.asmFrags != 0 || c.flushLeft <= 1 {
 		return 0, false
 	}
 	s := c.seq
@@ -310,6 +318,11 @@ func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
 	c.seq = s + 1
 	c.msgs++
 	c.bytes += uint64(sz)
+	// A sample may stay due over many unstamped messages (PROTOCOL.md
+	// §2.4): taken here, as Poll takes it, they keep the fast path.
+	if c.latDue && tspub != 0 {
+		c.latSample(tspub)
+	}
 	copy(buf, c.data[off:off+uint64(sz)])
 	if c.lossy && c.checkSeq(s) != nil {
 		c.lostAcc++
@@ -721,6 +734,12 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 		gen = 1
 	}
 	atomic.StoreUint32(&k.gen, gen)
+	// This join samples latency from stamped messages only (0.4): the
+	// producer need not stamp the others (its creditRefresh).  With gen,
+	// before the state store below that publishes both (a producer that
+	// sees a slot taken over in place, with no state store, may count it
+	// as an older consumer until its next credit refresh: harmless).
+	atomic.StoreUint32(&k.stampGen, gen)
 	prodSeq := atomic.LoadUint64(&c.prod.seq)
 	if want >= 0 {
 		// A rejoin resumes where it last flushed.  That may be ahead of the
