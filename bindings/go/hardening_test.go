@@ -357,6 +357,7 @@ func nilCalls(t *testing.T, what string, r *Region, p *Producer, c *Consumer) {
 		{"Producer.CommitAt", func() error { return p.CommitAt(0, 0, 0, CtlMsg) }},
 		{"Producer.Send", func() error { return p.Send(buf, 1) }},
 		{"Producer.SendWait", func() error { return p.SendWait(buf, 1, time.Millisecond) }},
+		{"Producer.SetStamp", func() error { return p.SetStamp(StampEvery) }},
 		{"Producer.Flush", func() error { return p.Flush() }},
 		{"Producer.Leave", func() error { return p.Leave() }}, // nil: nothing to do
 		{"Consumer.Poll", func() error { return c.Poll(&v) }},

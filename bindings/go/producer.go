@@ -39,15 +39,22 @@ type Producer struct {
 	hkLeft     uint64 // publishes until housekeeping
 	resChunk   uint64 // reserved buffer: chunk and capacity
 	resCap     uint64 // noReservation when nothing is reserved
+	// stampMask: every descriptor whose seq&stampMask is 0 is stamped:
+	// stampPeriod-1, or 0 (all of them) under StampEvery or while a
+	// consumer older than 0.4 is joined.
+	stampMask  uint64
 	mtu        uint32
 	armSeen    uint32 // arm_gen when we last woke consumers
+	stampSeen  uint32 // stamp_req when we last stamped tspub
 	msgs       uint64
 	bytes      uint64
 	bp         uint64 // backpressure
 	armGen     *uint32
 	fenceReq   *uint32
-	asym       bool // registered for heavy barriers: plain-store publishes
-	lazy       bool // LAZY and not yet FENCING: plain-store publishes (§3.7a)
+	stampReq   *uint32 // the wait page's, loaded per publish (§2.4)
+	asym       bool    // registered for heavy barriers: plain-store publishes
+	lazy       bool    // LAZY and not yet FENCING: plain-store publishes (§3.7a)
+	stampEvery bool    // SetStamp(StampEvery)
 	clk        clock
 	// cold
 	depth, maxMsg, seqFlushed, rng uint64
@@ -103,13 +110,26 @@ func (p *Producer) creditRefresh() {
 	prev := p.seqFlushed
 	p.flush()
 	min := p.seq
+	legacy := false
 	for i := uint32(0); i < p.maxConsumers; i++ {
 		c := cursorAt(p.cursors, i)
 		st := atomic.LoadUint32(&c.state)
-		if st == curFree || atomic.LoadUint32(&c.mode) != uint32(Reliable) {
+		if st == curFree {
 			continue
 		}
-		if ev := atomic.LoadUint32(&p.prod.evicted[i]); ev != 0 && ev == atomic.LoadUint32(&c.gen) {
+		gen := atomic.LoadUint32(&c.gen)
+		// A consumer older than 0.4 never asks for stamps and samples its
+		// latency from any message: stamp them all while it is joined (a
+		// joiner not yet past its stamp_gen store counts as one, briefly).
+		// The loads stand for C's relaxed ones: a late answer only stamps
+		// more, or fewer for up to depth publishes, as §2.4 allows.
+		if atomic.LoadUint32(&c.stampGen) != gen {
+			legacy = true
+		}
+		if atomic.LoadUint32(&c.mode) != uint32(Reliable) {
+			continue
+		}
+		if ev := atomic.LoadUint32(&p.prod.evicted[i]); ev != 0 && ev == gen {
 			continue
 		}
 		var s uint64
@@ -123,6 +143,10 @@ func (p *Producer) creditRefresh() {
 		if int64(s-min) < 0 {
 			min = s
 		}
+	}
+	p.stampMask = stampPeriod - 1
+	if p.stampEvery || legacy {
+		p.stampMask = 0
 	}
 	lim := min + p.depth
 	if int64(lim-p.seq) > 0 {
@@ -200,6 +224,37 @@ func (p *Producer) creditGet(need uint64) bool {
 func (p *Producer) housekeeping() {
 	p.flush()
 	p.hkLeft = jitter(&p.rng, hkInterval)
+}
+
+// stamp is tspub for the next n descriptors (one message's fragments): a
+// clock reading if one of them must be stamped, else 0, "not stamped",
+// and no clock read (PROTOCOL.md §2.4).  Stamped: every
+// descriptor whose seq is a multiple of stampPeriod, so that a consumer
+// sampling after a stall finds a stamped message in its backlog; the first
+// publish after a consumer asked for a latency sample (it bumps the wait
+// page's stamp_req at each heartbeat, so a slow channel's messages are
+// sampled as they come); and all of them while stampMask is 0.  The load
+// stands for C's relaxed one: a stamp is a reading of our own clock, valid
+// whatever order the request is seen in; on amd64 it is a plain MOV of the
+// line arm_gen is on, which every publish loads anyway.
+func (p *Producer) stamp(n uint64) uint32 {
+	r := atomic.LoadUint32(p.stampReq)
+	s := p.seq
+	if (s-1)&^p.stampMask == (s+n-1)&^p.stampMask && r == p.stampSeen {
+		return 0 // no multiple of the period in [s, s+n-1], no request
+	}
+	return p.stampNow(r)
+}
+
+// stampNow reads the clock for a stamp, having seen stamp_req at r.
+//
+//go:noinline
+func (p *Producer) stampNow(r uint32) uint32 {
+	p.stampSeen = r
+	if ts := uint32(p.clk.ns()); ts != 0 {
+		return ts
+	}
+	return 1 // 0 means "not stamped"
 }
 
 // publish writes one descriptor; the payload is already in the data ring.
@@ -285,8 +340,9 @@ func (p *Producer) Reserve(n int) ([]byte, error) {
 
 // Commit publishes the reserved buffer as a descriptor of n bytes (n <= the
 // reserved size) with sig and ctl (CtlMsg for a whole message; CtlSOM and
-// CtlEOM mark the fragments of a longer one).  tspub is stamped, tsorig is 0.
-// ErrInval if nothing was reserved or n is too large.
+// CtlEOM mark the fragments of a longer one).  tsorig is 0; tspub is
+// stamped as SetStamp says.  ErrInval if nothing was reserved or n is too
+// large.
 func (p *Producer) Commit(n int, sig uint64, ctl uint16) error {
 	return p.CommitTS(n, sig, ctl, 0)
 }
@@ -319,7 +375,7 @@ func (p *Producer) commitAt(skip uint64, n int, sig uint64, ctl uint16, tsorig u
 		return ErrInval
 	}
 	ch := p.resChunk + skip
-	p.publish(ch, uint64(n), sig, ctl, tsorig, uint32(p.clk.ns()))
+	p.publish(ch, uint64(n), sig, ctl, tsorig, p.stamp(1))
 	p.chunk = ch + chunks(uint64(n))
 	p.resCap = noReservation
 	return nil
@@ -353,8 +409,18 @@ func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
 		if p.crAvail == 0 && !p.creditGet(1) {
 			return ErrAgain
 		}
-		// The clock is read before the copy, whose work hides its latency.
-		p.sendFrag(data, sig, CtlMsg|uctl, uint32(p.clk.ns()))
+		// stamp(1), inlined by hand (too large for the compiler to): the
+		// usual answer is 0, with no clock read.
+		ts := uint32(0)
+		if r := atomic.LoadUint32(p.stampReq); r != p.stampSeen || p.seq&p.stampMask == 0 {
+			ts = p.stampNow(r)
+		}
+		// sendFrag, inlined by hand too.
+		need := chunks(n)
+		ch := p.place(need)
+		copy(p.data[ch<<chunkShift:], data)
+		p.publish(ch, n, sig, CtlMsg|uctl, 0, ts)
+		p.chunk = ch + need
 		return nil
 	}
 	if n > p.maxMsg {
@@ -365,7 +431,7 @@ func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
 		return ErrAgain
 	}
 	ctl := CtlSOM | uctl
-	ts := uint32(p.clk.ns())
+	ts := p.stamp(nfrag) // one reading, if any, for all the fragments
 	mtu := int(p.mtu)
 	for len(data) > mtu {
 		p.sendFrag(data[:mtu], sig, ctl, ts)
@@ -424,6 +490,38 @@ func (p *Producer) SetSpin(d time.Duration) {
 		d = 0
 	}
 	p.spin = d
+}
+
+// StampMode says which descriptors a producer stamps with their publish
+// time (View.TSPub, Meta.TSPub): SetStamp.
+type StampMode uint32
+
+// The stamp modes, as RILL_STAMP_SAMPLED and RILL_STAMP_EVERY.
+const (
+	// StampSampled (the default) stamps the descriptors the consumers'
+	// latency samples need (each asks at its heartbeat), and every one while
+	// a consumer older than 0.4 is joined; the rest carry TSPub 0, "not
+	// stamped", and cost no clock read.
+	StampSampled StampMode = 0
+	// StampEvery stamps every descriptor, as producers before 0.4 did, for
+	// an application that reads TSPub itself.
+	StampEvery StampMode = 1
+)
+
+// SetStamp sets which descriptors carry a publish stamp in tspub
+// (PROTOCOL.md §2.4): StampSampled or StampEvery.  ErrInval for another
+// mode or a nil producer (or one that left).  As rill_producer_set_stamp.
+func (p *Producer) SetStamp(mode StampMode) error {
+	if p == nil || p.meta == nil || mode > StampEvery {
+		return ErrInval
+	}
+	p.stampEvery = mode == StampEvery
+	// Every descriptor at once; back to sampled at the next credit refresh
+	// if no consumer older than 0.4 needs them all.
+	if p.stampEvery {
+		p.stampMask = 0
+	}
+	return nil
 }
 
 // SetEvict sets how long a reliable consumer whose process died may hold
@@ -494,6 +592,9 @@ func (r *Region) JoinProducer(name string) (*Producer, error) {
 	p.wait = (*waitPage)(unsafe.Add(base, ci.g.waitOff))
 	p.armGen = &p.wait.armGen
 	p.fenceReq = &p.wait.fenceReq
+	p.stampReq = &p.wait.stampReq
+	// The first publish is stamped: consumers may have asked before we came.
+	p.stampSeen = atomic.LoadUint32(p.stampReq) - 1
 	p.cursors = unsafe.Add(base, ci.g.cursorOff)
 	p.cursorLockOff = ci.off + ci.g.cursorOff
 	p.slots = make([]prodSlot, ci.maxConsumers)
@@ -511,6 +612,7 @@ func (r *Region) JoinProducer(name string) (*Producer, error) {
 	p.maxConsumers = ci.maxConsumers
 	p.dataChunks = ci.g.dataChunks
 	p.resCap = noReservation
+	p.stampMask = stampPeriod - 1 // until the first credit refresh, which comes first
 	p.rng = randomSeed()
 	pp := p.prod
 	p.msgs = atomic.LoadUint64(&pp.msgs)
