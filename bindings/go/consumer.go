@@ -261,6 +261,75 @@ func (c *Consumer) Poll(v *View) error {
 	return nil
 }
 
+// PollMany takes up to len(views) descriptors that are ready, in order,
+// into views[0:n] (PROTOCOL.md §3.4 "burst"): a Poll, then polls of the
+// next sequence numbers while their descriptors are whole and in place,
+// writing the cursor at most once, in the first Poll.  Every view stays
+// valid until the next call on this consumer: the cursor does not pass
+// them before then (a lossy consumer's only as long as Check says so, each
+// checked on its own).  It returns n >= 1, or 0 and what Poll returns for
+// the first descriptor (ErrAgain, ErrOverrun with views[0].Lost,
+// ErrCorrupt).  A burst ends before a descriptor that is not ready yet,
+// lapped or corrupt: the next call reports it.  ErrInval for no views or a
+// nil consumer.  As rill_poll_many.
+func (c *Consumer) PollMany(views []View) (int, error) {
+	if len(views) == 0 {
+		return 0, ErrInval
+	}
+	// The first descriptor is an ordinary poll: it flushes the cursor when
+	// due (releasing the views of the last call) and reports what it finds.
+	if err := c.Poll(&views[0]); err != nil {
+		return 0, err
+	}
+	// The rest are taken only while they are whole and in order, without a
+	// flush: the cursor stays behind every view handed out, so a reliable
+	// consumer's payloads stay put until the next call.
+	k, bytes := 1, uint64(0)
+	for ; k < len(views); k++ {
+		d := c.desc(c.seq)
+		// Acquire: pairs with the release store of seq in publishDesc.
+		s1 := atomic.LoadUint64(&d.seq)
+		if s1 != c.seq {
+			break
+		}
+		sig, chunk, sz, ctl, tsorig, tspub := loadDesc(d)
+		// As in Poll: the field loads are seq_cst, so they happen before
+		// the second load of seq; equal seqs mean the fields belong to s1.
+		if atomic.LoadUint64(&d.seq) != s1 {
+			break
+		}
+		off := chunk << chunkShift
+		if sz > c.mtu || off+uint64(sz) > c.dataBytes {
+			break // the next call reports it
+		}
+		c.seq++
+		if c.latDue && tspub != 0 {
+			c.latSample(tspub)
+		}
+		v := &views[k]
+		v.Data = c.data[off : off+uint64(sz) : off+uint64(sz)]
+		v.Seq = s1
+		v.Sig = sig
+		v.Ctl = ctl
+		v.TSOrig = tsorig
+		v.TSPub = tspub
+		v.Lost = 0
+		bytes += uint64(sz)
+	}
+	more := uint64(k - 1)
+	c.msgs += more
+	c.bytes += bytes
+	// The polls of the burst count toward the next flush, which a later
+	// call makes (never one in this call: see above), so the countdown
+	// stops at 1.
+	if c.flushLeft > more {
+		c.flushLeft -= more
+	} else {
+		c.flushLeft = 1
+	}
+	return k, nil
+}
+
 func (c *Consumer) checkSeq(seq uint64) error {
 	loadFence(&c.fenceWord)
 	if atomic.LoadUint64(&c.desc(seq).seq) == seq {

@@ -39,6 +39,7 @@ type Producer struct {
 	hkLeft     uint64 // publishes until housekeeping
 	resChunk   uint64 // reserved buffer: chunk and capacity
 	resCap     uint64 // noReservation when nothing is reserved
+	resCount   uint64 // buffers reserved (ReserveMany)
 	// stampMask: every descriptor whose seq&stampMask is 0 is stamped:
 	// stampPeriod-1, or 0 (all of them) under StampEvery or while a
 	// consumer older than 0.4 is joined.
@@ -226,9 +227,9 @@ func (p *Producer) housekeeping() {
 	p.hkLeft = jitter(&p.rng, hkInterval)
 }
 
-// stamp is tspub for the next n descriptors (one message's fragments): a
-// clock reading if one of them must be stamped, else 0, "not stamped",
-// and no clock read (PROTOCOL.md §2.4).  Stamped: every
+// stamp is tspub for the next n descriptors (one message's fragments, or a
+// batch): a clock reading if one of them must be stamped, else 0, "not
+// stamped", and no clock read (PROTOCOL.md §2.4).  Stamped: every
 // descriptor whose seq is a multiple of stampPeriod, so that a consumer
 // sampling after a stall finds a stamped message in its backlog; the first
 // publish after a consumer asked for a latency sample (it bumps the wait
@@ -257,7 +258,58 @@ func (p *Producer) stampNow(r uint32) uint32 {
 	return 1 // 0 means "not stamped"
 }
 
-// publish writes one descriptor; the payload is already in the data ring.
+// writeDesc writes the descriptor of sequence number p.seq; the payload is
+// already in the data ring.  publishEnd finishes the publish.
+func (p *Producer) writeDesc(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32) {
+	seq := p.seq
+	if p.asym || p.lazy {
+		publishDescAsym(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
+	} else {
+		publishDesc(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
+	}
+	p.seq = seq + 1
+}
+
+// writeDescPlain is writeDesc for a descriptor of a batch other than its
+// last: the store of seq needs no full barrier even for a producer that
+// fences, since the wake-up check comes only after the batch's last seq
+// store, which has one (PROTOCOL.md §3.1 "Batches"; the release order of
+// the plain stores is the hardware's on amd64, desc_amd64.go).
+func (p *Producer) writeDescPlain(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32) {
+	seq := p.seq
+	publishDescAsym(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
+	p.seq = seq + 1
+}
+
+// publishEnd runs after n descriptors of bytes payload bytes: credits,
+// counters, housekeeping and the wake-up check, once for them all.
+func (p *Producer) publishEnd(n, bytes uint64) {
+	p.crAvail -= n
+	p.msgs += n
+	p.bytes += bytes
+	if p.hkLeft > n {
+		p.hkLeft -= n
+	} else {
+		p.housekeeping()
+	}
+	// Has a consumer parked or armed its fd since we last looked?  The
+	// word changes only then, so this load hits our cache.  A parking
+	// consumer either sees the descriptors or we see its bump (PROTOCOL.md
+	// §3.7): with asym, its heavy barrier orders our seq stores before this
+	// load; without, the last seq store is itself a full barrier
+	// (desc_*.go), after the others in program order.  LAZY and not
+	// FENCING, neither holds: the consumer does not rely on this wake-up
+	// (it sleeps at most 1 ms), but it may still come early.  Acquire:
+	// pairs with the consumer's seq_cst bump of arm_gen, after its stores
+	// of park, fd_gen and (asking a LAZY producer to fence, §3.7a)
+	// fence_req, which the wake-up path reads.
+	if g := atomic.LoadUint32(p.armGen); g != p.armSeen {
+		p.wakeConsumers(g, false)
+	}
+}
+
+// publish writes one descriptor and finishes its publish: writeDesc and
+// publishEnd(1, sz) in one function, for the cost of a small message.
 func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32) {
 	seq := p.seq
 	if p.asym || p.lazy {
@@ -273,16 +325,7 @@ func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint
 	if p.hkLeft == 0 {
 		p.housekeeping()
 	}
-	// Has a consumer parked or armed its fd since we last looked?  The
-	// word changes only then, so this load hits our cache.  A parking
-	// consumer either sees the descriptor or we see its bump (PROTOCOL.md
-	// §3.7): with asym, its heavy barrier orders our seq store before this
-	// load; without, the seq store is itself a full barrier (desc_*.go).
-	// LAZY and not FENCING, neither holds: the consumer does not rely on
-	// this wake-up (it sleeps at most 1 ms), but it may still come early.
-	// Acquire: pairs with the consumer's seq_cst bump of arm_gen, after its
-	// stores of park, fd_gen and (asking a LAZY producer to fence, §3.7a)
-	// fence_req, which the wake-up path reads.
+	// The wake-up check, as in publishEnd (see there).
 	if g := atomic.LoadUint32(p.armGen); g != p.armSeen {
 		p.wakeConsumers(g, false)
 	}
@@ -334,6 +377,7 @@ func (p *Producer) Reserve(n int) ([]byte, error) {
 	ch := p.place(chunks(uint64(n)))
 	p.resChunk = ch
 	p.resCap = uint64(n)
+	p.resCount = 1
 	off := ch << chunkShift
 	return p.data[off : off+uint64(n) : off+uint64(n)], nil
 }
@@ -439,6 +483,190 @@ func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
 		ctl = uctl
 	}
 	p.sendFrag(data, sig, ctl|CtlEOM, ts)
+	return nil
+}
+
+// ---- batches (PROTOCOL.md §3.1 "Batches") ----------------------------------
+
+// Msg is one message of a batch: SendMany and CommitMany.
+type Msg struct {
+	// Data: SendMany's message, copied (any size up to MaxMsg).  CommitMany:
+	// the buffer ReserveMany gave at the same index, cut to the payload's
+	// length (bufs[i][:n]; nil for an empty one).
+	Data []byte
+	Sig  uint64 // the application's tag, as Send's sig
+	// Ctl: for SendMany, CtlErr and the application's bits (CtlSOM and
+	// CtlEOM are its own); for CommitMany, as Commit's ctl, stored as given
+	// (CtlMsg for a whole message: a 0 there is a middle fragment, which
+	// Recv drops as a message whose start is gone).
+	Ctl    uint16
+	TSOrig uint32 // the application's timestamp, as CommitTS's tsorig
+}
+
+// batchFrags counts the fragments of a batch's messages: ErrMsgSize if one
+// is over MaxMsg, ErrInval if there are more than the ring's depth (the
+// batch could never go).  The count stops growing past the depth, so it
+// cannot overflow.
+func (p *Producer) batchFrags(msgs []Msg) (uint64, error) {
+	total := uint64(0)
+	for i := range msgs {
+		n := uint64(len(msgs[i].Data))
+		if n > p.maxMsg {
+			return 0, ErrMsgSize
+		}
+		if total <= p.depth {
+			total += frags(n, p.mtu)
+		}
+	}
+	if total > p.depth {
+		return 0, ErrInval
+	}
+	return total, nil
+}
+
+// SendMany copies and publishes msgs, each split in fragments of at most
+// MTU bytes as Send splits it, with one credit check, one wake-up check
+// and at most one clock read for the whole batch: consecutive descriptors,
+// exactly as that many Sends would write them (a consumer may see any
+// prefix of the batch before the rest).  All or nothing: ErrAgain, with
+// nothing published, if the credit for every fragment of the batch is not
+// there (counted as backpressure once); ErrMsgSize if a message is over
+// MaxMsg; ErrInval for no messages, more messages or fragments than the
+// ring's depth (a batch that could never be published), or a nil producer.
+// As rill_send_many.
+func (p *Producer) SendMany(msgs []Msg) error {
+	if p == nil || p.meta == nil || len(msgs) == 0 || uint64(len(msgs)) > p.depth {
+		return ErrInval
+	}
+	p.resCap = noReservation // a send drops any pending reservation
+	nfrag, err := p.batchFrags(msgs)
+	if err != nil {
+		return err
+	}
+	if p.crAvail < nfrag && !p.creditGet(nfrag) {
+		return ErrAgain
+	}
+	ts := p.stamp(nfrag) // one reading, if any, for the batch
+	mtu := uint64(p.mtu)
+	bytes := uint64(0)
+	last := len(msgs) - 1
+	for i := range msgs {
+		m := &msgs[i]
+		data := m.Data
+		bytes += uint64(len(data))
+		uctl := m.Ctl &^ CtlMsg
+		ctl := CtlSOM | uctl
+		for uint64(len(data)) > mtu {
+			need := chunks(mtu)
+			ch := p.place(need)
+			copy(p.data[ch<<chunkShift:], data[:mtu])
+			p.writeDescPlain(ch, mtu, m.Sig, ctl, m.TSOrig, ts)
+			p.chunk = ch + need
+			data = data[mtu:]
+			ctl = uctl
+		}
+		n := uint64(len(data))
+		need := chunks(n)
+		ch := p.place(need)
+		copy(p.data[ch<<chunkShift:], data)
+		if i == last {
+			p.writeDesc(ch, n, m.Sig, ctl|CtlEOM, m.TSOrig, ts)
+		} else {
+			p.writeDescPlain(ch, n, m.Sig, ctl|CtlEOM, m.TSOrig, ts)
+		}
+		p.chunk = ch + need
+	}
+	p.publishEnd(nfrag, bytes)
+	return nil
+}
+
+// ReserveMany reserves len(bufs) buffers of n bytes (n <= MTU) in the data
+// ring and points bufs[i] at them (the caller's slice: no allocation).
+// Write the payloads, then CommitMany (or Commit, which publishes the
+// first alone).  They are laid out as len(bufs) Reserves and Commits of n
+// bytes would place them.  A later Reserve, ReserveMany or Send replaces
+// the reservation.  Errors: ErrAgain (no credit for len(bufs)
+// descriptors, counted as backpressure), ErrMsgSize (n over the MTU, or
+// negative), ErrInval (no buffers, more than the ring's depth, or a nil
+// producer).  As rill_reserve_many.
+func (p *Producer) ReserveMany(bufs [][]byte, n int) error {
+	if p == nil || p.meta == nil || len(bufs) == 0 || uint64(len(bufs)) > p.depth {
+		return ErrInval
+	}
+	if n < 0 || uint64(n) > uint64(p.mtu) {
+		return ErrMsgSize
+	}
+	count := uint64(len(bufs))
+	if p.crAvail < count && !p.creditGet(count) {
+		return ErrAgain
+	}
+	// Laid out as count reserves of n bytes would be, so the ring's sizing
+	// rule holds for each (PROTOCOL.md §2.5); the first is the reservation
+	// Commit would publish.
+	need, ch, sz := chunks(uint64(n)), p.chunk, uint64(n)
+	for i := range bufs {
+		if ch+need > p.dataChunks {
+			ch = 0
+		}
+		if i == 0 {
+			p.resChunk = ch
+		}
+		off := ch << chunkShift
+		bufs[i] = p.data[off : off+sz : off+sz]
+		ch += need
+	}
+	p.resCap = sz
+	p.resCount = count
+	return nil
+}
+
+// CommitMany publishes the first len(msgs) buffers of the last
+// ReserveMany, the i-th as a descriptor of len(msgs[i].Data) bytes with
+// msgs[i].Sig, Ctl and TSOrig; msgs[i].Data must be that buffer (or nil
+// when empty).  One wake-up check and at most one clock read for the
+// batch.  ErrInval, with nothing published, if nothing is reserved, for no
+// messages or more than the buffers reserved, a Data longer than the
+// reserved size or not at its buffer, or a nil producer.  As
+// rill_commit_many (whose rill_msg.data is ignored: here it must match).
+func (p *Producer) CommitMany(msgs []Msg) error {
+	if p == nil || p.meta == nil || len(msgs) == 0 || p.resCap == noReservation ||
+		uint64(len(msgs)) > p.resCount {
+		return ErrInval
+	}
+	// Check the whole batch before publishing any of it.
+	need, ch := chunks(p.resCap), p.resChunk
+	for i := range msgs {
+		if ch+need > p.dataChunks {
+			ch = 0 // as ReserveMany placed it
+		}
+		d := msgs[i].Data
+		if uint64(len(d)) > p.resCap || len(d) > 0 && &d[0] != &p.data[ch<<chunkShift] {
+			return ErrInval
+		}
+		ch += need
+	}
+	count := uint64(len(msgs))
+	ts := p.stamp(count)
+	ch = p.resChunk
+	bytes := uint64(0)
+	last := len(msgs) - 1
+	for i := range msgs {
+		if ch+need > p.dataChunks {
+			ch = 0
+		}
+		m := &msgs[i]
+		sz := uint64(len(m.Data))
+		if i == last {
+			p.writeDesc(ch, sz, m.Sig, m.Ctl, m.TSOrig, ts)
+		} else {
+			p.writeDescPlain(ch, sz, m.Sig, m.Ctl, m.TSOrig, ts)
+		}
+		bytes += sz
+		p.chunk = ch + chunks(sz)
+		ch += need
+	}
+	p.resCap = noReservation
+	p.publishEnd(count, bytes)
 	return nil
 }
 

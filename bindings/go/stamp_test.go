@@ -118,7 +118,7 @@ func TestStampSampled(t *testing.T) {
 	wantStamps(t, p, s0+3, s0+5, func(s uint64) bool { return s == s0+3 || s%stampPeriod == 0 })
 }
 
-// The fragments of a message share one reading: all stamped or none
+// A fragmented message and a batch share one reading: all stamped or none
 // (stamped if one of them must be: here a seq that is a multiple of 64).
 func TestStampShared(t *testing.T) {
 	_, p, _ := stampChannel(t, 1024)
@@ -141,6 +141,36 @@ func TestStampShared(t *testing.T) {
 		}
 	}
 	sameStamp(60, 68)
+	sendTo := func(seq uint64) {
+		for p.Seq() < seq {
+			must(t, p.Send([]byte("c"), 4))
+		}
+	}
+	// Batches: seqs 120..129 span 128 (all stamped), 130..134 do not.
+	sendTo(120)
+	batch := make([]Msg, 10)
+	for i := range batch {
+		batch[i] = Msg{Data: []byte("d"), Sig: uint64(i)}
+	}
+	must(t, p.SendMany(batch))
+	must(t, p.SendMany(batch[:5]))
+	wantStamps(t, p, 120, 135, func(s uint64) bool { return s < 130 })
+	sameStamp(120, 130)
+	// The same with ReserveMany and CommitMany: 135..144, then 250..259.
+	bufs := make([][]byte, 10)
+	commit := func() {
+		must(t, p.ReserveMany(bufs, 1))
+		for i := range batch {
+			batch[i].Data, batch[i].Ctl = bufs[i][:1], CtlMsg
+		}
+		must(t, p.CommitMany(batch))
+	}
+	commit()
+	sendTo(250)
+	commit()
+	wantStamps(t, p, 135, 145, func(uint64) bool { return false })
+	wantStamps(t, p, 250, 260, func(uint64) bool { return true })
+	sameStamp(250, 260)
 }
 
 // StampEvery stamps every descriptor from the next publish on; back to
@@ -244,39 +274,54 @@ func TestStampZeroReading(t *testing.T) {
 
 // A latency sample is taken at the first stamped message after a
 // heartbeat flush: an unstamped one is passed over (the sample stays due),
-// and the stamped one, held back 3 ms, gives a sample of at least 3 ms
-// (Recv, by its fast path).
+// and the stamped one, held back 3 ms, gives a sample of at least 3 ms.
+// Both with Recv (its fast path) and with PollMany (a burst's later view).
 func TestStampHeldBack(t *testing.T) {
-	r, p, c := stampChannel(t, 1024)
-	slot := uint32(c.Slot())
-	buf := make([]byte, 1024)
-	var m Meta
-	must(t, p.Send([]byte("first"), 0)) // stamped (seq 0), not sampled
-	if _, err := c.Recv(buf, &m); err != nil {
-		t.Fatal(err)
-	}
-	must(t, p.Send([]byte("unstamped"), 1)) // no request pending
-	must(t, c.Flush())                      // a sample is due: asks for a stamp
-	if _, err := c.Recv(buf, &m); err != nil || m.Sig != 1 || m.TSPub != 0 {
-		t.Fatalf("recv of the unstamped message: %v sig %d tspub %d", err, m.Sig, m.TSPub)
-	}
-	if h, _ := r.Latency("s", slot); h.Count != 0 {
-		t.Fatalf("a sample from an unstamped message: %d", h.Count)
-	}
-	const delay = 3 * time.Millisecond // the latency measured, not a synchronisation
-	t0 := time.Now()
-	must(t, p.Send([]byte("stamped"), 2))
-	time.Sleep(delay)
-	if _, err := c.Recv(buf, &m); err != nil || m.Sig != 2 || m.TSPub == 0 {
-		t.Fatalf("recv of the stamped message: %v sig %d tspub %d", err, m.Sig, m.TSPub)
-	}
-	waited := time.Since(t0)
-	h, err := r.Latency("s", slot)
-	must(t, err)
-	// (100 µs and 1 ms of slack for the producer's tick clock, as in
-	// TestLatencySamples)
-	if h.Count != 1 || h.Sum+100000 < delay || h.Sum > waited+time.Millisecond {
-		t.Fatalf("%d samples, %v, after holding the message %v (waited %v)",
-			h.Count, h.Sum, delay, waited)
+	for _, burst := range []bool{false, true} {
+		r, p, c := stampChannel(t, 1024)
+		slot := uint32(c.Slot())
+		buf := make([]byte, 1024)
+		var m Meta
+		views := make([]View, 4)
+		must(t, p.Send([]byte("first"), 0)) // stamped (seq 0), not sampled
+		if _, err := c.Recv(buf, &m); err != nil {
+			t.Fatal(err)
+		}
+		must(t, p.Send([]byte("unstamped"), 1)) // no request pending
+		must(t, c.Flush())                      // a sample is due: asks for a stamp
+		if !burst {
+			if _, err := c.Recv(buf, &m); err != nil || m.Sig != 1 || m.TSPub != 0 {
+				t.Fatalf("recv of the unstamped message: %v sig %d tspub %d", err, m.Sig, m.TSPub)
+			}
+			if h, _ := r.Latency("s", slot); h.Count != 0 {
+				t.Fatalf("a sample from an unstamped message: %d", h.Count)
+			}
+		}
+		const delay = 3 * time.Millisecond // the latency measured, not a synchronisation
+		t0 := time.Now()
+		must(t, p.Send([]byte("stamped"), 2))
+		time.Sleep(delay)
+		if burst {
+			// views[0] the unstamped message (by the burst's Poll), views[1]
+			// the stamped one (a later poll of the burst)
+			n, err := c.PollMany(views)
+			if err != nil || n != 2 || views[0].Sig != 1 || views[0].TSPub != 0 ||
+				views[1].Sig != 2 || views[1].TSPub == 0 {
+				t.Fatalf("burst: %d %v %+v", n, err, views[:2])
+			}
+		} else if _, err := c.Recv(buf, &m); err != nil || m.Sig != 2 || m.TSPub == 0 {
+			t.Fatalf("recv of the stamped message: %v sig %d tspub %d", err, m.Sig, m.TSPub)
+		}
+		waited := time.Since(t0)
+		h, err := r.Latency("s", slot)
+		must(t, err)
+		// (100 µs and 1 ms of slack for the producer's tick clock, as in
+		// TestLatencySamples)
+		if h.Count != 1 || h.Sum+100000 < delay || h.Sum > waited+time.Millisecond {
+			t.Fatalf("burst %v: %d samples, %v, after holding the message %v (waited %v)",
+				burst, h.Count, h.Sum, delay, waited)
+		}
+		c.Leave()
+		p.Leave()
 	}
 }
