@@ -9,6 +9,7 @@ package rill
 //	vector write|check FILE DIR
 //	create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE
 //	produce DIR REGION CHAN COUNT SEED [SPIN_NS]
+//	produce-many DIR REGION CHAN COUNT SEED BATCH
 //	consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]
 //	echo DIR REGION IN OUT COUNT SPIN_NS
 //	hold DIR REGION CHAN          (a reliable consumer that never reads)
@@ -19,7 +20,9 @@ package rill
 // the channel in it; consume prints "ready" once joined and, with late,
 // reads a line from stdin before its first receive (a lossy consumer is
 // then lapped for sure), and prints "ok RECEIVED LOST" at the end;
-// rpc-call makes COUNT pipelined echo calls, then a sum, a failing and an
+// produce-many sends the same stream with SendMany, in batches of 1 to
+// BATCH messages (the k-th batch has 1 + k % BATCH), waiting for credit up
+// to 10 s; rpc-call makes COUNT pipelined echo calls, then a sum, a failing and an
 // unknown method (rpcCalls), and prints "ok COUNT".
 //
 // Message streams are shared with the C peer (tests/vectors/README.md):
@@ -394,6 +397,8 @@ func peerMain(a []string) error {
 	switch a[0] {
 	case "produce":
 		return produceStream(r, a[3], atou(a[4]), atou(a[5]), time.Duration(atouOr(optArg(a, 6), 20000)))
+	case "produce-many":
+		return produceStreamMany(r, a[3], atou(a[4]), atou(a[5]), atou(a[6]), defaultSpin)
 	case "consume":
 		mode := Reliable
 		if a[6] == "lossy" {
