@@ -259,25 +259,20 @@ func (p *Producer) stampNow(r uint32) uint32 {
 }
 
 // writeDesc writes the descriptor of sequence number p.seq; the payload is
-// already in the data ring.  publishEnd finishes the publish.
-func (p *Producer) writeDesc(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32) {
+// already in the data ring.  Batches use it, and publishEnd finishes their
+// publish.  With full, the store of seq is also a full barrier
+// (publishDesc): a producer that fences (neither ASYM nor LAZY) asks for
+// it at the batch's last descriptor only, since the wake-up check comes
+// only after that (PROTOCOL.md §3.1 "Batches"), and the seq stores before
+// it are release stores in program order (desc_amd64.go; seq_cst
+// elsewhere, desc_other.go).
+func (p *Producer) writeDesc(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32, full bool) {
 	seq := p.seq
-	if p.asym || p.lazy {
-		publishDescAsym(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
-	} else {
+	if full {
 		publishDesc(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
+	} else {
+		publishDescAsym(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
 	}
-	p.seq = seq + 1
-}
-
-// writeDescPlain is writeDesc for a descriptor of a batch other than its
-// last: the store of seq needs no full barrier even for a producer that
-// fences, since the wake-up check comes only after the batch's last seq
-// store, which has one (PROTOCOL.md §3.1 "Batches"; the release order of
-// the plain stores is the hardware's on amd64, desc_amd64.go).
-func (p *Producer) writeDescPlain(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32) {
-	seq := p.seq
-	publishDescAsym(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
 	p.seq = seq + 1
 }
 
@@ -506,11 +501,16 @@ type Msg struct {
 // batchFrags counts the fragments of a batch's messages: ErrMsgSize if one
 // is over MaxMsg, ErrInval if there are more than the ring's depth (the
 // batch could never go).  The count stops growing past the depth, so it
-// cannot overflow.
+// cannot overflow.  A message of one fragment is counted without frags'
+// division, which would cost more than the rest of its check.
 func (p *Producer) batchFrags(msgs []Msg) (uint64, error) {
-	total := uint64(0)
+	total, mtu := uint64(0), uint64(p.mtu)
 	for i := range msgs {
 		n := uint64(len(msgs[i].Data))
+		if n <= mtu {
+			total++
+			continue
+		}
 		if n > p.maxMsg {
 			return 0, ErrMsgSize
 		}
@@ -547,6 +547,7 @@ func (p *Producer) SendMany(msgs []Msg) error {
 		return ErrAgain
 	}
 	ts := p.stamp(nfrag) // one reading, if any, for the batch
+	fence := !p.asym && !p.lazy
 	mtu := uint64(p.mtu)
 	bytes := uint64(0)
 	last := len(msgs) - 1
@@ -560,20 +561,24 @@ func (p *Producer) SendMany(msgs []Msg) error {
 			need := chunks(mtu)
 			ch := p.place(need)
 			copy(p.data[ch<<chunkShift:], data[:mtu])
-			p.writeDescPlain(ch, mtu, m.Sig, ctl, m.TSOrig, ts)
+			p.writeDesc(ch, mtu, m.Sig, ctl, m.TSOrig, ts, false)
 			p.chunk = ch + need
 			data = data[mtu:]
 			ctl = uctl
 		}
+		// The last fragment, by hand: writeDesc is not inlined, and this
+		// is every descriptor of a batch of small messages.
 		n := uint64(len(data))
 		need := chunks(n)
 		ch := p.place(need)
 		copy(p.data[ch<<chunkShift:], data)
-		if i == last {
-			p.writeDesc(ch, n, m.Sig, ctl|CtlEOM, m.TSOrig, ts)
+		seq, d, w := p.seq, p.desc(p.seq), packSzCtl(uint32(n), ctl|CtlEOM)
+		if fence && i == last {
+			publishDesc(d, seq, m.Sig, uint32(ch), w, m.TSOrig, ts)
 		} else {
-			p.writeDescPlain(ch, n, m.Sig, ctl|CtlEOM, m.TSOrig, ts)
+			publishDescAsym(d, seq, m.Sig, uint32(ch), w, m.TSOrig, ts)
 		}
+		p.seq = seq + 1
 		p.chunk = ch + need
 	}
 	p.publishEnd(nfrag, bytes)
@@ -649,18 +654,14 @@ func (p *Producer) CommitMany(msgs []Msg) error {
 	ts := p.stamp(count)
 	ch = p.resChunk
 	bytes := uint64(0)
-	last := len(msgs) - 1
+	last, fence := len(msgs)-1, !p.asym && !p.lazy
 	for i := range msgs {
 		if ch+need > p.dataChunks {
 			ch = 0
 		}
 		m := &msgs[i]
 		sz := uint64(len(m.Data))
-		if i == last {
-			p.writeDesc(ch, sz, m.Sig, m.Ctl, m.TSOrig, ts)
-		} else {
-			p.writeDescPlain(ch, sz, m.Sig, m.Ctl, m.TSOrig, ts)
-		}
+		p.writeDesc(ch, sz, m.Sig, m.Ctl, m.TSOrig, ts, fence && i == last)
 		bytes += sz
 		p.chunk = ch + chunks(sz)
 		ch += need
