@@ -283,8 +283,9 @@ PAGE, TABLE, ENTRY, MAX_OBJECTS, DESC = 4096, 128, 64, 62, 32
 
 def mask(b: bytes) -> bytearray:
     """A copy of region file B with the fields two writers legitimately
-    differ in zeroed: times, pids, latency samples and the producer's ASYM
-    flag (the table of tests/vectors/README.md; docs/PROTOCOL.md §4)."""
+    differ in zeroed: times, pids, latency samples, the producer's ASYM
+    flag and the wait page's stamp_req (the table of
+    tests/vectors/README.md; docs/PROTOCOL.md §4)."""
     b = bytearray(b)
 
     def u32(off):
@@ -303,6 +304,8 @@ def mask(b: bytes) -> bytearray:
         zero(prod + 12, 4)  # producer pid
         zero(prod + 20, 4)  # flags (ASYM)
         zero(prod + 32, 8)  # hb_ns
+        # wait page stamp_req: bumped at heartbeats, whose countdown is random
+        zero(off + 2 * PAGE + 8, 4)
         cursors = off + 3 * PAGE
         for s in range(maxcons):
             k = cursors + s * PAGE
