@@ -8,6 +8,7 @@
  *   rill_xpeer vector check FILE DIR   run the lines after "check"
  *   rill_xpeer create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE [huge]
  *   rill_xpeer produce DIR REGION CHAN COUNT SEED [SPIN_NS]
+ *   rill_xpeer produce-many DIR REGION CHAN COUNT SEED BATCH
  *   rill_xpeer consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]
  *   rill_xpeer echo DIR REGION IN OUT COUNT SPIN_NS
  *   rill_xpeer ping DIR REGION OUT IN COUNT SPIN_NS SIZE
@@ -15,7 +16,10 @@
  *   rill_xpeer rpc-call DIR REGION SERVICE COUNT
  *
  * Numbers are decimal.  The waits of produce, consume, echo and ping time
- * out after 10 s (a timeout is a failure).
+ * out after 10 s (a timeout is a failure).  produce-many sends the stream
+ * of produce with rill_send_many(), in batches of 1 to BATCH messages (the
+ * k-th batch has 1 + k % BATCH), retrying a batch refused for credit for
+ * up to 10 s.
  *
  * Message streams (produce, consume, ping), shared with the Go binding.
  * All arithmetic is on uint64 and wraps:
@@ -85,6 +89,7 @@ static void usage_all(void) {
           "usage: rill_xpeer vector write|check FILE DIR\n"
           "       rill_xpeer create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE\n"
           "       rill_xpeer produce DIR REGION CHAN COUNT SEED [SPIN_NS]\n"
+          "       rill_xpeer produce-many DIR REGION CHAN COUNT SEED BATCH\n"
           "       rill_xpeer consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]\n"
           "       rill_xpeer echo DIR REGION IN OUT COUNT SPIN_NS\n"
           "       rill_xpeer ping DIR REGION OUT IN COUNT SPIN_NS SIZE\n"
@@ -279,6 +284,45 @@ static int cmd_produce(int argc, char **argv) {
     int rc = rill_send_wait(S.p, S.buf, (size_t)n, i, WAIT_NS);
     if (rc)
       die("rill_xpeer produce: message %" PRIu64 " (%" PRIu64 " bytes): %s", i, n,
+          rill_strerror(rc));
+  }
+  rill_producer_leave(S.p);
+  free(S.buf);
+  rill_region_close(S.r);
+  return 0;
+}
+
+/* ---- produce-many ------------------------------------------------------------ */
+
+static int cmd_produce_many(int argc, char **argv) {
+  static const char *use = "produce-many DIR REGION CHAN COUNT SEED BATCH";
+  if (argc != 8) usage(use);
+  const char *chan = argv[4];
+  uint64_t count = arg_u64(argv[5], UINT64_MAX, use);
+  uint64_t seed = arg_u64(argv[6], UINT64_MAX, use);
+  uint64_t batch = arg_u64(argv[7], 1024, use);
+  if (!batch) usage(use);
+  s_open(argv[2], argv[3]);
+  s_stats(chan);
+  uint64_t mtu = S.st.mtu, max_msg = S.st.max_msg;
+  S.p = s_producer(chan);
+  S.buf = s_alloc(batch * max_msg);
+  rill_msg m[1024];
+  for (uint64_t i = 0, k = 0; i < count; k++) {
+    size_t n = 0;
+    for (; n < 1 + k % batch && i < count; n++, i++) {
+      uint64_t h = stream_hash(seed, i);
+      uint8_t *b = S.buf + n * max_msg;
+      m[n] = (rill_msg){.data = b, .sz = (size_t)stream_size(h, mtu, max_msg), .sig = i};
+      stream_fill(b, m[n].sz, h);
+    }
+    /* No waiting form of rill_send_many(): retry (spinning) until the
+     * consumers free the credit for the whole batch. */
+    uint64_t deadline = now_ns() + WAIT_NS;
+    int rc;
+    while ((rc = rill_send_many(S.p, m, n)) == -RILL_EAGAIN && now_ns() < deadline) {}
+    if (rc)
+      die("rill_xpeer produce-many: batch of %zu from message %" PRIu64 ": %s", n, m[0].sig,
           rill_strerror(rc));
   }
   rill_producer_leave(S.p);
@@ -1181,6 +1225,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "vector")) return cmd_vector(argc, argv);
   if (!strcmp(argv[1], "create")) return cmd_create(argc, argv);
   if (!strcmp(argv[1], "produce")) return cmd_produce(argc, argv);
+  if (!strcmp(argv[1], "produce-many")) return cmd_produce_many(argc, argv);
   if (!strcmp(argv[1], "consume")) return cmd_consume(argc, argv);
   if (!strcmp(argv[1], "echo")) return cmd_echo(argc, argv);
   if (!strcmp(argv[1], "ping")) return cmd_ping(argc, argv);

@@ -32,7 +32,7 @@ type View struct {
 	Sig    uint64 // the application's tag (Send's sig)
 	Ctl    uint16 // CtlSOM, CtlEOM, CtlErr and the application's bits (CtlUser)
 	TSOrig uint32 // the application's stamp (CommitTS's tsorig), else 0
-	TSPub  uint32 // stamp taken when the producer published it
+	TSPub  uint32 // stamp taken when the producer published it; 0: not stamped (SetStamp)
 	Lost   uint64 // with ErrOverrun: sequence numbers skipped
 }
 
@@ -45,7 +45,7 @@ type Meta struct {
 	Lost   uint64 // sequence numbers skipped before this one
 	Ctl    uint16 // ctl of the last fragment
 	TSOrig uint32 // tsorig of the first fragment
-	TSPub  uint32 // tspub of the last fragment: when the message was complete
+	TSPub  uint32 // tspub of the last fragment: when the message was complete (0: not stamped)
 }
 
 // Consumer reads a channel.  It is used by one goroutine at a time.
@@ -58,7 +58,7 @@ type Consumer struct {
 	dataBytes                                   uint64
 	mtu                                         uint32
 	lossy                                       bool
-	latDue                                      bool   // take a latency sample at the next message
+	latDue                                      bool   // take a latency sample at the next stamped message
 	fenceWord                                   uint32 // written by loadFence on weakly ordered machines
 	flushLeft                                   uint64 // polls until the cursor is written
 	seqFlushed                                  uint64
@@ -111,7 +111,14 @@ func (c *Consumer) flushCursor(hb bool) {
 	k := c.cur
 	if hb {
 		atomic.StoreUint64(&k.hbNs, monoNs())
-		c.latDue = true // a latency sample at the next message
+		// A latency sample at the next stamped message: ask the producer to
+		// stamp one (PROTOCOL.md §2.3, §2.4), once per sample.  The RMW is
+		// seq_cst (Go's only kind); the protocol needs relaxed, as C's: a
+		// stamp is valid whenever the producer sees the request.
+		if !c.latDue {
+			atomic.AddUint32(&c.wait.stampReq, 1)
+		}
+		c.latDue = true
 	}
 	atomic.StoreUint64(&k.msgs, c.msgs)
 	atomic.StoreUint64(&k.bytes, c.bytes)
@@ -136,7 +143,8 @@ func (c *Consumer) flushCursor(hb bool) {
 }
 
 // latSample records the publish-to-consume latency of a message just
-// consumed: one clock read per heartbeat flush, never per message.  The
+// consumed, one with tspub != 0 (0 is "not stamped", PROTOCOL.md §2.4): one
+// clock read per heartbeat flush, never per message.  The
 // difference is taken modulo 2^32 like the stamps; one past 2^31 means the
 // producer's stamp ran ahead of our clock and counts as 0.  Our cursor page
 // has one writer, us.
@@ -238,7 +246,7 @@ func (c *Consumer) Poll(v *View) error {
 	if sz > c.mtu || off+uint64(sz) > c.dataBytes {
 		return ErrCorrupt
 	}
-	if c.latDue {
+	if c.latDue && tspub != 0 {
 		c.latSample(tspub)
 	}
 	v.Data = c.data[off : off+uint64(sz) : off+uint64(sz)]
@@ -251,6 +259,75 @@ func (c *Consumer) Poll(v *View) error {
 	c.msgs++
 	c.bytes += uint64(sz)
 	return nil
+}
+
+// PollMany takes up to len(views) descriptors that are ready, in order,
+// into views[0:n] (PROTOCOL.md §3.4 "burst"): a Poll, then polls of the
+// next sequence numbers while their descriptors are whole and in place,
+// writing the cursor at most once, in the first Poll.  Every view stays
+// valid until the next call on this consumer: the cursor does not pass
+// them before then (a lossy consumer's only as long as Check says so, each
+// checked on its own).  It returns n >= 1, or 0 and what Poll returns for
+// the first descriptor (ErrAgain, ErrOverrun with views[0].Lost,
+// ErrCorrupt).  A burst ends before a descriptor that is not ready yet,
+// lapped or corrupt: the next call reports it.  ErrInval for no views or a
+// nil consumer.  As rill_poll_many.
+func (c *Consumer) PollMany(views []View) (int, error) {
+	if len(views) == 0 {
+		return 0, ErrInval
+	}
+	// The first descriptor is an ordinary poll: it flushes the cursor when
+	// due (releasing the views of the last call) and reports what it finds.
+	if err := c.Poll(&views[0]); err != nil {
+		return 0, err
+	}
+	// The rest are taken only while they are whole and in order, without a
+	// flush: the cursor stays behind every view handed out, so a reliable
+	// consumer's payloads stay put until the next call.
+	k, bytes := 1, uint64(0)
+	for ; k < len(views); k++ {
+		d := c.desc(c.seq)
+		// Acquire: pairs with the release store of seq in publishDesc.
+		s1 := atomic.LoadUint64(&d.seq)
+		if s1 != c.seq {
+			break
+		}
+		sig, chunk, sz, ctl, tsorig, tspub := loadDesc(d)
+		// As in Poll: the field loads are seq_cst, so they happen before
+		// the second load of seq; equal seqs mean the fields belong to s1.
+		if atomic.LoadUint64(&d.seq) != s1 {
+			break
+		}
+		off := chunk << chunkShift
+		if sz > c.mtu || off+uint64(sz) > c.dataBytes {
+			break // the next call reports it
+		}
+		c.seq++
+		if c.latDue && tspub != 0 {
+			c.latSample(tspub)
+		}
+		v := &views[k]
+		v.Data = c.data[off : off+uint64(sz) : off+uint64(sz)]
+		v.Seq = s1
+		v.Sig = sig
+		v.Ctl = ctl
+		v.TSOrig = tsorig
+		v.TSPub = tspub
+		v.Lost = 0
+		bytes += uint64(sz)
+	}
+	more := uint64(k - 1)
+	c.msgs += more
+	c.bytes += bytes
+	// The polls of the burst count toward the next flush, which a later
+	// call makes (never one in this call: see above), so the countdown
+	// stops at 1.
+	if c.flushLeft > more {
+		c.flushLeft -= more
+	} else {
+		c.flushLeft = 1
+	}
+	return k, nil
 }
 
 func (c *Consumer) checkSeq(seq uint64) error {
@@ -285,12 +362,12 @@ func (c *Consumer) asmDrop() {
 }
 
 // recvWhole is Recv's fast path: the next descriptor is a whole message
-// that fits buf and no periodic flush is due.  It returns false, having
+// that fits buf and no periodic flush is due (a latency sample may be).  It returns false, having
 // consumed nothing, whenever that is not so (the general path takes over),
 // and also after a lossy consumer's copy failed its check (the descriptor
 // is consumed and counted lost, as the general path does).
 func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
-	if c.pend || c.asmFrags != 0 || c.flushLeft <= 1 || c.latDue {
+	if c.pend || c.asmFrags != 0 || c.flushLeft <= 1 {
 		return 0, false
 	}
 	s := c.seq
@@ -310,6 +387,11 @@ func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
 	c.seq = s + 1
 	c.msgs++
 	c.bytes += uint64(sz)
+	// A sample may stay due over many unstamped messages (PROTOCOL.md
+	// §2.4): taken here, as Poll takes it, they keep the fast path.
+	if c.latDue && tspub != 0 {
+		c.latSample(tspub)
+	}
 	copy(buf, c.data[off:off+uint64(sz)])
 	if c.lossy && c.checkSeq(s) != nil {
 		c.lostAcc++
@@ -721,6 +803,12 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 		gen = 1
 	}
 	atomic.StoreUint32(&k.gen, gen)
+	// This join samples latency from stamped messages only (0.4): the
+	// producer need not stamp the others (its creditRefresh).  With gen,
+	// before the state store below that publishes both (a producer that
+	// sees a slot taken over in place, with no state store, may count it
+	// as an older consumer until its next credit refresh: harmless).
+	atomic.StoreUint32(&k.stampGen, gen)
 	prodSeq := atomic.LoadUint64(&c.prod.seq)
 	if want >= 0 {
 		// A rejoin resumes where it last flushed.  That may be ahead of the

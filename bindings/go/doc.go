@@ -26,6 +26,11 @@
 //	err = p.Send([]byte("hello"), 42)                  // ErrAgain: no credit yet
 //	n, err := c.RecvWait(buf, &meta, time.Second)     // meta.Sig == 42
 //
+// SendMany, ReserveMany and CommitMany publish a batch of messages with one
+// credit check, one wake-up check and at most one clock read, all or
+// nothing; PollMany takes a burst of descriptors whose views stay valid
+// until the consumer's next call.
+//
 // Errors are values of type Error, whose numbers are the C library's
 // RILL_E* codes; they compare with ==, and errors.Is also matches them with
 // fs.ErrNotExist, fs.ErrExist, fs.ErrPermission and os.ErrDeadlineExceeded.

@@ -55,6 +55,11 @@ const (
 	curFree    = 0 // cursor state
 	curJoining = 1
 	curActive  = 2
+
+	// A producer stamps tspub on every descriptor whose seq is a multiple
+	// of stampPeriod, among others (PROTOCOL.md §2.4; RILL_STAMP_PERIOD).
+	stampPeriodShift = 6
+	stampPeriod      = 1 << stampPeriodShift
 )
 
 // NameMax is the longest region or channel name, in bytes.
@@ -125,7 +130,8 @@ type prodPage struct {
 type waitPage struct {
 	armGen   uint32 // 0 bumped by a consumer about to park or arm its fd
 	fenceReq uint32 // 4 set to 1 (never cleared) by a consumer asking a LAZY producer to fence
-	_        [56]byte
+	stampReq uint32 // 8 bumped by a consumer that wants a tspub stamp (since 0.4)
+	_        [52]byte
 	crWake   uint32 // 64 futex word of a producer waiting for credit
 	_        [60]byte
 }
@@ -139,7 +145,8 @@ type cursor struct {
 	park        uint32 // 24
 	fdGen       uint32 // 28
 	hbNs        uint64 // 32
-	_           [24]byte
+	stampGen    uint32 // 40 = gen: this join samples stamped descriptors only (0.4)
+	_           [20]byte
 	msgs        uint64 // 64
 	bytes       uint64 // 72
 	overrunPoll uint64 // 80
@@ -147,7 +154,8 @@ type cursor struct {
 	lost        uint64 // 96
 	_           [24]byte
 	// 128: publish-to-consume latency samples (now - tspub, ns), one taken
-	// at the first message consumed after each heartbeat flush.
+	// at the first stamped message (tspub != 0) consumed after each
+	// heartbeat flush.
 	latSum uint64 // 128 sum of the samples
 	_      [56]byte
 	lat    [latBuckets]uint64 // 192 samples per bucket
@@ -226,6 +234,7 @@ const (
 
 	_ = -(unsafe.Sizeof(waitPage{}) - 128)
 	_ = -(unsafe.Offsetof(waitPage{}.fenceReq) - 4)
+	_ = -(unsafe.Offsetof(waitPage{}.stampReq) - 8)
 	_ = -(unsafe.Offsetof(waitPage{}.crWake) - 64)
 	_ = -(uintptr(prodFAsym) - 1)
 	_ = -(uintptr(prodFLazy) - 2)
@@ -242,6 +251,8 @@ const (
 	_ = -(unsafe.Offsetof(cursor{}.park) - 24)
 	_ = -(unsafe.Offsetof(cursor{}.fdGen) - 28)
 	_ = -(unsafe.Offsetof(cursor{}.hbNs) - 32)
+	_ = -(unsafe.Offsetof(cursor{}.stampGen) - 40)
+	_ = -(uintptr(stampPeriod) - 64)
 	_ = -(unsafe.Offsetof(cursor{}.msgs) - 64)
 	_ = -(unsafe.Offsetof(cursor{}.bytes) - 72)
 	_ = -(unsafe.Offsetof(cursor{}.overrunPoll) - 80)

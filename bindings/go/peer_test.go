@@ -9,6 +9,7 @@ package rill
 //	vector write|check FILE DIR
 //	create DIR REGION CHAN DEPTH MTU MAX_CONSUMERS MAX_MSG REGION_SIZE [huge]
 //	produce DIR REGION CHAN COUNT SEED [SPIN_NS]
+//	produce-many DIR REGION CHAN COUNT SEED BATCH
 //	consume DIR REGION CHAN COUNT SEED reliable|lossy [SPIN_NS] [slow] [late]
 //	echo DIR REGION IN OUT COUNT SPIN_NS
 //	hold DIR REGION CHAN          (a reliable consumer that never reads)
@@ -19,7 +20,9 @@ package rill
 // the channel in it; consume prints "ready" once joined and, with late,
 // reads a line from stdin before its first receive (a lossy consumer is
 // then lapped for sure), and prints "ok RECEIVED LOST" at the end;
-// rpc-call makes COUNT pipelined echo calls, then a sum, a failing and an
+// produce-many sends the same stream with SendMany, in batches of 1 to
+// BATCH messages (the k-th batch has 1 + k % BATCH), waiting for credit up
+// to 10 s; rpc-call makes COUNT pipelined echo calls, then a sum, a failing and an
 // unknown method (rpcCalls), and prints "ok COUNT".
 //
 // Message streams are shared with the C peer (tests/vectors/README.md):
@@ -87,10 +90,14 @@ func (s stream) fill(i uint64, b []byte) {
 	}
 }
 
-func (s stream) check(i uint64, b []byte) bool {
+func (s stream) check(i uint64, b []byte) bool { return s.checkAt(i, 0, b) }
+
+// checkAt is check of bytes [off, off+len(b)) of message i.
+func (s stream) checkAt(i uint64, off int, b []byte) bool {
 	h := s.hash(i)
-	for j := range b {
-		if b[j] != byte(h>>(8*(j&7)))+byte(j>>3) {
+	for k := range b {
+		j := off + k
+		if b[k] != byte(h>>(8*(j&7)))+byte(j>>3) {
 			return false
 		}
 	}
@@ -141,6 +148,94 @@ func produceStream(r *Region, ch string, count, seed uint64, spin time.Duration)
 		}
 	}
 	return p.Leave()
+}
+
+// produceStreamMany sends messages 0..count-1 of the stream with SendMany,
+// in batches of 1 to batch messages (the k-th has 1 + k % batch; batch
+// times the fragments of a max_msg message must fit the ring), waiting for
+// credit up to 10 s per batch, and leaves.
+func produceStreamMany(r *Region, ch string, count, seed, batch uint64, spin time.Duration) error {
+	s, err := streamOf(r, ch, seed)
+	if err != nil {
+		return err
+	}
+	p, err := r.JoinProducer(ch)
+	if err != nil {
+		return err
+	}
+	p.SetSpin(spin)
+	buf := make([]byte, batch*s.maxMsg)
+	msgs := make([]Msg, 0, batch)
+	for i, k := uint64(0), uint64(0); i < count; k++ {
+		msgs = msgs[:0]
+		for j := uint64(0); j < 1+k%batch && i < count; i, j = i+1, j+1 {
+			b := buf[j*s.maxMsg : j*s.maxMsg+uint64(s.size(i))]
+			s.fill(i, b)
+			msgs = append(msgs, Msg{Data: b, Sig: i})
+		}
+		if err := p.waitFor(10*time.Second, func() error { return p.SendMany(msgs) }); err != nil {
+			p.Leave()
+			return fmt.Errorf("batch of %d messages from %d: %v", len(msgs), msgs[0].Sig, err)
+		}
+	}
+	return p.Leave()
+}
+
+// consumeStreamBursts is a reliable consumeStream that reads with PollMany
+// (up to maxViews views a call) and checks every fragment where it lies,
+// after the call returned: the views of a call stay valid until the next.
+// ready is called once joined.
+func consumeStreamBursts(r *Region, ch string, count, seed uint64, maxViews int, ready func()) error {
+	s, err := streamOf(r, ch, seed)
+	if err != nil {
+		return err
+	}
+	c, err := r.JoinConsumer(ch, Reliable)
+	if err != nil {
+		return err
+	}
+	defer c.Leave()
+	ready()
+	views := make([]View, maxViews)
+	next, seq := uint64(0), uint64(0) // the message expected, the seq expected
+	off := 0                          // bytes of message next seen so far
+	bursts, got := 0, 0
+	for next < count {
+		var n int
+		err := c.waitFor(10*time.Second, func() (e error) { n, e = c.PollMany(views); return })
+		if err != nil {
+			return fmt.Errorf("PollMany after %d messages: %v", next, err)
+		}
+		if n < 1 || n > maxViews {
+			return fmt.Errorf("PollMany returned %d views of %d", n, maxViews)
+		}
+		bursts++
+		got += n
+		for _, v := range views[:n] {
+			size := s.size(next)
+			som, eom := v.Ctl&CtlSOM != 0, v.Ctl&CtlEOM != 0
+			if v.Seq != seq || v.Sig != next || v.Lost != 0 || som != (off == 0) ||
+				eom != (off+len(v.Data) == size) || off+len(v.Data) > size ||
+				!s.checkAt(next, off, v.Data) {
+				return fmt.Errorf("message %d at byte %d: view seq %d (want %d) sig %d ctl %#x, %d bytes, or wrong bytes",
+					next, off, v.Seq, seq, v.Sig, v.Ctl, len(v.Data))
+			}
+			seq++
+			off += len(v.Data)
+			if eom {
+				next++
+				off = 0
+			}
+		}
+	}
+	var v View
+	if err := c.PollWait(&v, 10*time.Second); err != ErrClosed {
+		return fmt.Errorf("after the last message: expected ErrClosed, got %v", err)
+	}
+	if got > bursts && bursts > 0 {
+		return nil // some call took more than one view
+	}
+	return fmt.Errorf("%d views in %d calls: never a burst", got, bursts)
 }
 
 // consumeStream receives a stream and checks every byte.  Reliable: every
@@ -302,6 +397,8 @@ func peerMain(a []string) error {
 	switch a[0] {
 	case "produce":
 		return produceStream(r, a[3], atou(a[4]), atou(a[5]), time.Duration(atouOr(optArg(a, 6), 20000)))
+	case "produce-many":
+		return produceStreamMany(r, a[3], atou(a[4]), atou(a[5]), atou(a[6]), defaultSpin)
 	case "consume":
 		mode := Reliable
 		if a[6] == "lossy" {

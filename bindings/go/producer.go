@@ -39,15 +39,23 @@ type Producer struct {
 	hkLeft     uint64 // publishes until housekeeping
 	resChunk   uint64 // reserved buffer: chunk and capacity
 	resCap     uint64 // noReservation when nothing is reserved
+	resCount   uint64 // buffers reserved (ReserveMany)
+	// stampMask: every descriptor whose seq&stampMask is 0 is stamped:
+	// stampPeriod-1, or 0 (all of them) under StampEvery or while a
+	// consumer older than 0.4 is joined.
+	stampMask  uint64
 	mtu        uint32
 	armSeen    uint32 // arm_gen when we last woke consumers
+	stampSeen  uint32 // stamp_req when we last stamped tspub
 	msgs       uint64
 	bytes      uint64
 	bp         uint64 // backpressure
 	armGen     *uint32
 	fenceReq   *uint32
-	asym       bool // registered for heavy barriers: plain-store publishes
-	lazy       bool // LAZY and not yet FENCING: plain-store publishes (§3.7a)
+	stampReq   *uint32 // the wait page's, loaded per publish (§2.4)
+	asym       bool    // registered for heavy barriers: plain-store publishes
+	lazy       bool    // LAZY and not yet FENCING: plain-store publishes (§3.7a)
+	stampEvery bool    // SetStamp(StampEvery)
 	clk        clock
 	// cold
 	depth, maxMsg, seqFlushed, rng uint64
@@ -103,13 +111,26 @@ func (p *Producer) creditRefresh() {
 	prev := p.seqFlushed
 	p.flush()
 	min := p.seq
+	legacy := false
 	for i := uint32(0); i < p.maxConsumers; i++ {
 		c := cursorAt(p.cursors, i)
 		st := atomic.LoadUint32(&c.state)
-		if st == curFree || atomic.LoadUint32(&c.mode) != uint32(Reliable) {
+		if st == curFree {
 			continue
 		}
-		if ev := atomic.LoadUint32(&p.prod.evicted[i]); ev != 0 && ev == atomic.LoadUint32(&c.gen) {
+		gen := atomic.LoadUint32(&c.gen)
+		// A consumer older than 0.4 never asks for stamps and samples its
+		// latency from any message: stamp them all while it is joined (a
+		// joiner not yet past its stamp_gen store counts as one, briefly).
+		// The loads stand for C's relaxed ones: a late answer only stamps
+		// more, or fewer for up to depth publishes, as §2.4 allows.
+		if atomic.LoadUint32(&c.stampGen) != gen {
+			legacy = true
+		}
+		if atomic.LoadUint32(&c.mode) != uint32(Reliable) {
+			continue
+		}
+		if ev := atomic.LoadUint32(&p.prod.evicted[i]); ev != 0 && ev == gen {
 			continue
 		}
 		var s uint64
@@ -123,6 +144,10 @@ func (p *Producer) creditRefresh() {
 		if int64(s-min) < 0 {
 			min = s
 		}
+	}
+	p.stampMask = stampPeriod - 1
+	if p.stampEvery || legacy {
+		p.stampMask = 0
 	}
 	lim := min + p.depth
 	if int64(lim-p.seq) > 0 {
@@ -202,7 +227,85 @@ func (p *Producer) housekeeping() {
 	p.hkLeft = jitter(&p.rng, hkInterval)
 }
 
-// publish writes one descriptor; the payload is already in the data ring.
+// stamp is tspub for the next n descriptors (one message's fragments, or a
+// batch): a clock reading if one of them must be stamped, else 0, "not
+// stamped", and no clock read (PROTOCOL.md §2.4).  Stamped: every
+// descriptor whose seq is a multiple of stampPeriod, so that a consumer
+// sampling after a stall finds a stamped message in its backlog; the first
+// publish after a consumer asked for a latency sample (it bumps the wait
+// page's stamp_req at each heartbeat, so a slow channel's messages are
+// sampled as they come); and all of them while stampMask is 0.  The load
+// stands for C's relaxed one: a stamp is a reading of our own clock, valid
+// whatever order the request is seen in; on amd64 it is a plain MOV of the
+// line arm_gen is on, which every publish loads anyway.
+func (p *Producer) stamp(n uint64) uint32 {
+	r := atomic.LoadUint32(p.stampReq)
+	s := p.seq
+	if (s-1)&^p.stampMask == (s+n-1)&^p.stampMask && r == p.stampSeen {
+		return 0 // no multiple of the period in [s, s+n-1], no request
+	}
+	return p.stampNow(r)
+}
+
+// stampNow reads the clock for a stamp, having seen stamp_req at r.
+//
+//go:noinline
+func (p *Producer) stampNow(r uint32) uint32 {
+	p.stampSeen = r
+	if ts := uint32(p.clk.ns()); ts != 0 {
+		return ts
+	}
+	return 1 // 0 means "not stamped"
+}
+
+// writeDesc writes the descriptor of sequence number p.seq; the payload is
+// already in the data ring.  Batches use it, and publishEnd finishes their
+// publish.  With full, the store of seq is also a full barrier
+// (publishDesc): a producer that fences (neither ASYM nor LAZY) asks for
+// it at the batch's last descriptor only, since the wake-up check comes
+// only after that (PROTOCOL.md §3.1 "Batches"), and the seq stores before
+// it are release stores in program order (desc_amd64.go; seq_cst
+// elsewhere, desc_other.go).
+func (p *Producer) writeDesc(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32, full bool) {
+	seq := p.seq
+	if full {
+		publishDesc(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
+	} else {
+		publishDescAsym(p.desc(seq), seq, sig, uint32(chunk), packSzCtl(uint32(sz), ctl), tsorig, tspub)
+	}
+	p.seq = seq + 1
+}
+
+// publishEnd runs after n descriptors of bytes payload bytes: credits,
+// counters, housekeeping and the wake-up check, once for them all.
+func (p *Producer) publishEnd(n, bytes uint64) {
+	p.crAvail -= n
+	p.msgs += n
+	p.bytes += bytes
+	if p.hkLeft > n {
+		p.hkLeft -= n
+	} else {
+		p.housekeeping()
+	}
+	// Has a consumer parked or armed its fd since we last looked?  The
+	// word changes only then, so this load hits our cache.  A parking
+	// consumer either sees the descriptors or we see its bump (PROTOCOL.md
+	// §3.7): with asym, its heavy barrier orders our seq stores before this
+	// load; without, the last seq store is itself a full barrier
+	// (desc_*.go), after the others in program order.  LAZY and not
+	// FENCING, neither holds: the consumer does not rely on this wake-up
+	// (it sleeps at most 1 ms), but it may still come early.  Acquire:
+	// pairs with the consumer's seq_cst bump of arm_gen, after its stores
+	// of park, fd_gen and (asking a LAZY producer to fence, §3.7a)
+	// fence_req, which the wake-up path reads.
+	if g := atomic.LoadUint32(p.armGen); g != p.armSeen {
+		p.wakeConsumers(g, false)
+	}
+}
+
+// publish writes one descriptor and finishes its publish: writeDesc and
+// publishEnd(1, sz) in one function, for the cost of a small message
+// (sendCtl has a copy of it, inlined by hand).
 func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint32) {
 	seq := p.seq
 	if p.asym || p.lazy {
@@ -218,16 +321,7 @@ func (p *Producer) publish(chunk, sz, sig uint64, ctl uint16, tsorig, tspub uint
 	if p.hkLeft == 0 {
 		p.housekeeping()
 	}
-	// Has a consumer parked or armed its fd since we last looked?  The
-	// word changes only then, so this load hits our cache.  A parking
-	// consumer either sees the descriptor or we see its bump (PROTOCOL.md
-	// §3.7): with asym, its heavy barrier orders our seq store before this
-	// load; without, the seq store is itself a full barrier (desc_*.go).
-	// LAZY and not FENCING, neither holds: the consumer does not rely on
-	// this wake-up (it sleeps at most 1 ms), but it may still come early.
-	// Acquire: pairs with the consumer's seq_cst bump of arm_gen, after its
-	// stores of park, fd_gen and (asking a LAZY producer to fence, §3.7a)
-	// fence_req, which the wake-up path reads.
+	// The wake-up check, as in publishEnd (see there).
 	if g := atomic.LoadUint32(p.armGen); g != p.armSeen {
 		p.wakeConsumers(g, false)
 	}
@@ -279,14 +373,16 @@ func (p *Producer) Reserve(n int) ([]byte, error) {
 	ch := p.place(chunks(uint64(n)))
 	p.resChunk = ch
 	p.resCap = uint64(n)
+	p.resCount = 1
 	off := ch << chunkShift
 	return p.data[off : off+uint64(n) : off+uint64(n)], nil
 }
 
 // Commit publishes the reserved buffer as a descriptor of n bytes (n <= the
 // reserved size) with sig and ctl (CtlMsg for a whole message; CtlSOM and
-// CtlEOM mark the fragments of a longer one).  tspub is stamped, tsorig is 0.
-// ErrInval if nothing was reserved or n is too large.
+// CtlEOM mark the fragments of a longer one).  tsorig is 0; tspub is
+// stamped as SetStamp says.  ErrInval if nothing was reserved or n is too
+// large.
 func (p *Producer) Commit(n int, sig uint64, ctl uint16) error {
 	return p.CommitTS(n, sig, ctl, 0)
 }
@@ -319,7 +415,7 @@ func (p *Producer) commitAt(skip uint64, n int, sig uint64, ctl uint16, tsorig u
 		return ErrInval
 	}
 	ch := p.resChunk + skip
-	p.publish(ch, uint64(n), sig, ctl, tsorig, uint32(p.clk.ns()))
+	p.publish(ch, uint64(n), sig, ctl, tsorig, p.stamp(1))
 	p.chunk = ch + chunks(uint64(n))
 	p.resCap = noReservation
 	return nil
@@ -353,8 +449,37 @@ func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
 		if p.crAvail == 0 && !p.creditGet(1) {
 			return ErrAgain
 		}
-		// The clock is read before the copy, whose work hides its latency.
-		p.sendFrag(data, sig, CtlMsg|uctl, uint32(p.clk.ns()))
+		// stamp(1), inlined by hand (too large for the compiler to): the
+		// usual answer is 0, with no clock read.
+		ts := uint32(0)
+		if r := atomic.LoadUint32(p.stampReq); r != p.stampSeen || p.seq&p.stampMask == 0 {
+			ts = p.stampNow(r)
+		}
+		// sendFrag and publish, inlined by hand too: a Go call spills
+		// every live register (no callee-saved ones), about a tenth of a
+		// small Send.  Keep this in step with publish.
+		need := chunks(n)
+		ch := p.place(need)
+		copy(p.data[ch<<chunkShift:], data)
+		seq := p.seq
+		if p.asym || p.lazy {
+			publishDescAsym(p.desc(seq), seq, sig, uint32(ch), packSzCtl(uint32(n), CtlMsg|uctl), 0, ts)
+		} else {
+			publishDesc(p.desc(seq), seq, sig, uint32(ch), packSzCtl(uint32(n), CtlMsg|uctl), 0, ts)
+		}
+		p.seq = seq + 1
+		p.chunk = ch + need
+		p.crAvail--
+		p.msgs++
+		p.bytes += n
+		p.hkLeft--
+		if p.hkLeft == 0 {
+			p.housekeeping()
+		}
+		// The wake-up check, as in publishEnd (see there).
+		if g := atomic.LoadUint32(p.armGen); g != p.armSeen {
+			p.wakeConsumers(g, false)
+		}
 		return nil
 	}
 	if n > p.maxMsg {
@@ -365,7 +490,7 @@ func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
 		return ErrAgain
 	}
 	ctl := CtlSOM | uctl
-	ts := uint32(p.clk.ns())
+	ts := p.stamp(nfrag) // one reading, if any, for all the fragments
 	mtu := int(p.mtu)
 	for len(data) > mtu {
 		p.sendFrag(data[:mtu], sig, ctl, ts)
@@ -373,6 +498,196 @@ func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
 		ctl = uctl
 	}
 	p.sendFrag(data, sig, ctl|CtlEOM, ts)
+	return nil
+}
+
+// ---- batches (PROTOCOL.md §3.1 "Batches") ----------------------------------
+
+// Msg is one message of a batch: SendMany and CommitMany.
+type Msg struct {
+	// Data: SendMany's message, copied (any size up to MaxMsg).  CommitMany:
+	// the buffer ReserveMany gave at the same index, cut to the payload's
+	// length (bufs[i][:n]; nil for an empty one).
+	Data []byte
+	Sig  uint64 // the application's tag, as Send's sig
+	// Ctl: for SendMany, CtlErr and the application's bits (CtlSOM and
+	// CtlEOM are its own); for CommitMany, as Commit's ctl, stored as given
+	// (CtlMsg for a whole message: a 0 there is a middle fragment, which
+	// Recv drops as a message whose start is gone).
+	Ctl    uint16
+	TSOrig uint32 // the application's timestamp, as CommitTS's tsorig
+}
+
+// batchFrags counts the fragments of a batch's messages: ErrMsgSize if one
+// is over MaxMsg, ErrInval if there are more than the ring's depth (the
+// batch could never go).  The count stops growing past the depth, so it
+// cannot overflow.  A message of one fragment is counted without frags'
+// division, which would cost more than the rest of its check.
+func (p *Producer) batchFrags(msgs []Msg) (uint64, error) {
+	total, mtu := uint64(0), uint64(p.mtu)
+	for i := range msgs {
+		n := uint64(len(msgs[i].Data))
+		if n <= mtu {
+			total++
+			continue
+		}
+		if n > p.maxMsg {
+			return 0, ErrMsgSize
+		}
+		if total <= p.depth {
+			total += frags(n, p.mtu)
+		}
+	}
+	if total > p.depth {
+		return 0, ErrInval
+	}
+	return total, nil
+}
+
+// SendMany copies and publishes msgs, each split in fragments of at most
+// MTU bytes as Send splits it, with one credit check, one wake-up check
+// and at most one clock read for the whole batch: consecutive descriptors,
+// exactly as that many Sends would write them (a consumer may see any
+// prefix of the batch before the rest).  All or nothing: ErrAgain, with
+// nothing published, if the credit for every fragment of the batch is not
+// there (counted as backpressure once); ErrMsgSize if a message is over
+// MaxMsg; ErrInval for no messages, more messages or fragments than the
+// ring's depth (a batch that could never be published), or a nil producer.
+// As rill_send_many.
+func (p *Producer) SendMany(msgs []Msg) error {
+	if p == nil || p.meta == nil || len(msgs) == 0 || uint64(len(msgs)) > p.depth {
+		return ErrInval
+	}
+	p.resCap = noReservation // a send drops any pending reservation
+	nfrag, err := p.batchFrags(msgs)
+	if err != nil {
+		return err
+	}
+	if p.crAvail < nfrag && !p.creditGet(nfrag) {
+		return ErrAgain
+	}
+	ts := p.stamp(nfrag) // one reading, if any, for the batch
+	fence := !p.asym && !p.lazy
+	mtu := uint64(p.mtu)
+	bytes := uint64(0)
+	last := len(msgs) - 1
+	for i := range msgs {
+		m := &msgs[i]
+		data := m.Data
+		bytes += uint64(len(data))
+		uctl := m.Ctl &^ CtlMsg
+		ctl := CtlSOM | uctl
+		for uint64(len(data)) > mtu {
+			need := chunks(mtu)
+			ch := p.place(need)
+			copy(p.data[ch<<chunkShift:], data[:mtu])
+			p.writeDesc(ch, mtu, m.Sig, ctl, m.TSOrig, ts, false)
+			p.chunk = ch + need
+			data = data[mtu:]
+			ctl = uctl
+		}
+		// The last fragment, by hand: writeDesc is not inlined, and this
+		// is every descriptor of a batch of small messages.
+		n := uint64(len(data))
+		need := chunks(n)
+		ch := p.place(need)
+		copy(p.data[ch<<chunkShift:], data)
+		seq, d, w := p.seq, p.desc(p.seq), packSzCtl(uint32(n), ctl|CtlEOM)
+		if fence && i == last {
+			publishDesc(d, seq, m.Sig, uint32(ch), w, m.TSOrig, ts)
+		} else {
+			publishDescAsym(d, seq, m.Sig, uint32(ch), w, m.TSOrig, ts)
+		}
+		p.seq = seq + 1
+		p.chunk = ch + need
+	}
+	p.publishEnd(nfrag, bytes)
+	return nil
+}
+
+// ReserveMany reserves len(bufs) buffers of n bytes (n <= MTU) in the data
+// ring and points bufs[i] at them (the caller's slice: no allocation).
+// Write the payloads, then CommitMany (or Commit, which publishes the
+// first alone).  They are laid out as len(bufs) Reserves and Commits of n
+// bytes would place them.  A later Reserve, ReserveMany or Send replaces
+// the reservation.  Errors: ErrAgain (no credit for len(bufs)
+// descriptors, counted as backpressure), ErrMsgSize (n over the MTU, or
+// negative), ErrInval (no buffers, more than the ring's depth, or a nil
+// producer).  As rill_reserve_many.
+func (p *Producer) ReserveMany(bufs [][]byte, n int) error {
+	if p == nil || p.meta == nil || len(bufs) == 0 || uint64(len(bufs)) > p.depth {
+		return ErrInval
+	}
+	if n < 0 || uint64(n) > uint64(p.mtu) {
+		return ErrMsgSize
+	}
+	count := uint64(len(bufs))
+	if p.crAvail < count && !p.creditGet(count) {
+		return ErrAgain
+	}
+	// Laid out as count reserves of n bytes would be, so the ring's sizing
+	// rule holds for each (PROTOCOL.md §2.5); the first is the reservation
+	// Commit would publish.
+	need, ch, sz := chunks(uint64(n)), p.chunk, uint64(n)
+	for i := range bufs {
+		if ch+need > p.dataChunks {
+			ch = 0
+		}
+		if i == 0 {
+			p.resChunk = ch
+		}
+		off := ch << chunkShift
+		bufs[i] = p.data[off : off+sz : off+sz]
+		ch += need
+	}
+	p.resCap = sz
+	p.resCount = count
+	return nil
+}
+
+// CommitMany publishes the first len(msgs) buffers of the last
+// ReserveMany, the i-th as a descriptor of len(msgs[i].Data) bytes with
+// msgs[i].Sig, Ctl and TSOrig; msgs[i].Data must be that buffer (or nil
+// when empty).  One wake-up check and at most one clock read for the
+// batch.  ErrInval, with nothing published, if nothing is reserved, for no
+// messages or more than the buffers reserved, a Data longer than the
+// reserved size or not at its buffer, or a nil producer.  As
+// rill_commit_many (whose rill_msg.data is ignored: here it must match).
+func (p *Producer) CommitMany(msgs []Msg) error {
+	if p == nil || p.meta == nil || len(msgs) == 0 || p.resCap == noReservation ||
+		uint64(len(msgs)) > p.resCount {
+		return ErrInval
+	}
+	// Check the whole batch before publishing any of it.
+	need, ch := chunks(p.resCap), p.resChunk
+	for i := range msgs {
+		if ch+need > p.dataChunks {
+			ch = 0 // as ReserveMany placed it
+		}
+		d := msgs[i].Data
+		if uint64(len(d)) > p.resCap || len(d) > 0 && &d[0] != &p.data[ch<<chunkShift] {
+			return ErrInval
+		}
+		ch += need
+	}
+	count := uint64(len(msgs))
+	ts := p.stamp(count)
+	ch = p.resChunk
+	bytes := uint64(0)
+	last, fence := len(msgs)-1, !p.asym && !p.lazy
+	for i := range msgs {
+		if ch+need > p.dataChunks {
+			ch = 0
+		}
+		m := &msgs[i]
+		sz := uint64(len(m.Data))
+		p.writeDesc(ch, sz, m.Sig, m.Ctl, m.TSOrig, ts, fence && i == last)
+		bytes += sz
+		p.chunk = ch + chunks(sz)
+		ch += need
+	}
+	p.resCap = noReservation
+	p.publishEnd(count, bytes)
 	return nil
 }
 
@@ -424,6 +739,38 @@ func (p *Producer) SetSpin(d time.Duration) {
 		d = 0
 	}
 	p.spin = d
+}
+
+// StampMode says which descriptors a producer stamps with their publish
+// time (View.TSPub, Meta.TSPub): SetStamp.
+type StampMode uint32
+
+// The stamp modes, as RILL_STAMP_SAMPLED and RILL_STAMP_EVERY.
+const (
+	// StampSampled (the default) stamps the descriptors the consumers'
+	// latency samples need (each asks at its heartbeat), and every one while
+	// a consumer older than 0.4 is joined; the rest carry TSPub 0, "not
+	// stamped", and cost no clock read.
+	StampSampled StampMode = 0
+	// StampEvery stamps every descriptor, as producers before 0.4 did, for
+	// an application that reads TSPub itself.
+	StampEvery StampMode = 1
+)
+
+// SetStamp sets which descriptors carry a publish stamp in tspub
+// (PROTOCOL.md §2.4): StampSampled or StampEvery.  ErrInval for another
+// mode or a nil producer (or one that left).  As rill_producer_set_stamp.
+func (p *Producer) SetStamp(mode StampMode) error {
+	if p == nil || p.meta == nil || mode > StampEvery {
+		return ErrInval
+	}
+	p.stampEvery = mode == StampEvery
+	// Every descriptor at once; back to sampled at the next credit refresh
+	// if no consumer older than 0.4 needs them all.
+	if p.stampEvery {
+		p.stampMask = 0
+	}
+	return nil
 }
 
 // SetEvict sets how long a reliable consumer whose process died may hold
@@ -494,6 +841,9 @@ func (r *Region) JoinProducer(name string) (*Producer, error) {
 	p.wait = (*waitPage)(unsafe.Add(base, ci.g.waitOff))
 	p.armGen = &p.wait.armGen
 	p.fenceReq = &p.wait.fenceReq
+	p.stampReq = &p.wait.stampReq
+	// The first publish is stamped: consumers may have asked before we came.
+	p.stampSeen = atomic.LoadUint32(p.stampReq) - 1
 	p.cursors = unsafe.Add(base, ci.g.cursorOff)
 	p.cursorLockOff = ci.off + ci.g.cursorOff
 	p.slots = make([]prodSlot, ci.maxConsumers)
@@ -511,6 +861,7 @@ func (r *Region) JoinProducer(name string) (*Producer, error) {
 	p.maxConsumers = ci.maxConsumers
 	p.dataChunks = ci.g.dataChunks
 	p.resCap = noReservation
+	p.stampMask = stampPeriod - 1 // until the first credit refresh, which comes first
 	p.rng = randomSeed()
 	pp := p.prod
 	p.msgs = atomic.LoadUint64(&pp.msgs)

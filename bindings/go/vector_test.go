@@ -364,8 +364,8 @@ func vectorRun(file, dir, phase string) (err error) {
 
 // ---- the masked byte comparison ----------------------------------------
 
-// vecMask zeroes the fields two writers legitimately differ in: times, pids
-// and the producer's ASYM flag (PROTOCOL.md §4).
+// vecMask zeroes the fields two writers legitimately differ in: times, pids,
+// the producer's ASYM flag and the wait page's stamp_req (PROTOCOL.md §4).
 func vecMask(b []byte) {
 	zero := func(off, n uint64) {
 		for i := off; i < off+n && i < uint64(len(b)); i++ {
@@ -388,6 +388,8 @@ func vecMask(b []byte) {
 		zero(pp+12, 4) // producer pid
 		zero(pp+20, 4) // flags (ASYM)
 		zero(pp+32, 8) // hb_ns
+		// stamp_req: bumped at heartbeat flushes, whose countdown is random
+		zero(off+g.waitOff+8, 4)
 		for s := uint64(0); s < uint64(u32(off+32)); s++ {
 			k := off + g.cursorOff + s*pageSize
 			zero(k+16, 4)     // pid
@@ -396,7 +398,7 @@ func vecMask(b []byte) {
 			zero(k+192, 1024) // lat (samples)
 		}
 		for d := uint64(0); d < uint64(u32(off+24)); d++ {
-			zero(off+g.metaOff+d*32+28, 4) // tspub
+			zero(off+g.metaOff+d*32+28, 4) // tspub (and whether it is 0)
 		}
 	}
 }

@@ -141,6 +141,54 @@ func TestXlangGoToC(t *testing.T) {
 	}
 }
 
+// Batches across languages: a C producer's rill_send_many batches read by
+// Go consumers (reliable, lossy, and reliable in PollMany bursts), and a Go
+// peer's SendMany batches read by C consumers (reliable, lossy and slow).
+// Batches of up to 13 messages of up to 16 fragments fit the 1024 ring.
+func TestXlangBatches(t *testing.T) {
+	t.Run("CToGo", func(t *testing.T) {
+		r := xRegion(t)
+		n := scale(300000)
+		ready := make(chan struct{}, 3)
+		errs := make(chan error, 3)
+		for _, mode := range []Mode{Reliable, Lossy} {
+			go func(mode Mode) {
+				_, _, err := consumeStream(r, "c", n, 19, mode, defaultSpin, false, nil, func() { ready <- struct{}{} })
+				errs <- err
+			}(mode)
+		}
+		go func() { errs <- consumeStreamBursts(r, "c", n, 19, 16, func() { ready <- struct{}{} }) }()
+		for i := 0; i < 3; i++ {
+			<-ready
+		}
+		runCmd(t, xpeer(t), "produce-many", r.Dir(), "x", "c", fmt.Sprint(n), "19", "13")
+		for i := 0; i < 3; i++ {
+			must(t, <-errs)
+		}
+		st, _ := r.Stats("c")
+		if st.Msgs < n {
+			t.Errorf("stats after the C batch producer left: %+v", st)
+		}
+	})
+	t.Run("GoToC", func(t *testing.T) {
+		r := testRegion(t, 32<<20)
+		must(t, r.CreateChannel("c", &ChannelOpts{Depth: 1024, MTU: 256, MaxMsg: 4096}))
+		n := scale(300000)
+		rel := startC(t, "consume", r.Dir(), "t", "c", fmt.Sprint(n), "23", "reliable")
+		rel.ready(t)
+		slow := startC(t, "consume", r.Dir(), "t", "c", fmt.Sprint(n), "23", "lossy", "slow")
+		slow.ready(t)
+		goPeer(t, "produce-many", r.Dir(), "t", "c", fmt.Sprint(n), "23", "13")
+		rel.wait(t)
+		out := slow.wait(t)
+		var got, lost uint64
+		if _, err := fmt.Sscanf(out, "ok %d %d", &got, &lost); err != nil || got == 0 {
+			t.Fatalf("C lossy consumer: %q", out)
+		}
+		t.Logf("C lossy consumer (slow): %d accepted, %d lost", got, lost)
+	})
+}
+
 // C producer → Go lossy consumers, slow and late: lapped, never wrong.
 func TestXlangGoLossyLapped(t *testing.T) {
 	r := xRegion(t)
