@@ -63,11 +63,12 @@ static void credit_refresh(rill_producer *p) {
     uint32_t gen = atomic_load_explicit(&c->gen, memory_order_relaxed);
     /* A consumer older than 0.4 never asks for stamps and samples its
      * latency from any message: stamp them all while it is joined (a
-     * joiner not yet past its stamp_gen store counts as one, briefly). */
-    legacy |= atomic_load_explicit(&c->stamp_gen, memory_order_relaxed) != gen;
-    if (atomic_load_explicit(&c->mode, memory_order_relaxed) != RILL_RELIABLE) continue;
+     * joiner not yet past its stamp_gen store counts as one, briefly).
+     * An evicted slot (its consumer died) does not count. */
     uint32_t ev = atomic_load_explicit(&p->prod->evicted[i], memory_order_relaxed);
-    if (ev && ev == gen) continue;
+    int evicted = ev && ev == gen;
+    legacy |= !evicted && atomic_load_explicit(&c->stamp_gen, memory_order_relaxed) != gen;
+    if (evicted || atomic_load_explicit(&c->mode, memory_order_relaxed) != RILL_RELIABLE) continue;
     uint64_t s;
     if (st == RILL_CUR_JOINING) {
       /* It will start at a flushed seq no older than the one before ours. */
@@ -320,7 +321,7 @@ static uint64_t batch_frags(const rill_producer *p, const rill_msg *m, size_t co
   uint64_t total = 0;
   for (size_t i = 0; i < count; i++) {
     if (m[i].sz > p->max_msg || (!m[i].data && m[i].sz)) return 0;
-    total += rill__frags(m[i].sz, p->mtu);
+    total += m[i].sz <= p->mtu ? 1 : rill__frags(m[i].sz, p->mtu); /* no division for most */
     if (total > p->depth) return 0;
   }
   return total;

@@ -371,3 +371,45 @@ func TestSendManyStream(t *testing.T) {
 		must(t, err)
 	}
 }
+
+// Buffers reserved ahead are written before the descriptors before them
+// are published: the third of a batch of three overlaps the payload of the
+// message 8 back, still in the ring, which a lossy consumer holds.  Its
+// check must fail once the caller writes there (PROTOCOL.md §3.1, the
+// marks of a batch written ahead).
+func TestReserveManyAhead(t *testing.T) {
+	r := testRegion(t, 4<<20)
+	// depth 8, mtu 64: 10 chunks, message x at chunk x mod 10
+	must(t, r.CreateChannel("a", &ChannelOpts{Depth: 8, MTU: 64}))
+	c, err := r.JoinConsumer("a", Lossy)
+	must(t, err)
+	defer c.Leave()
+	p, err := r.JoinProducer("a")
+	must(t, err)
+	defer p.Leave()
+	if p.Seq() != 0 {
+		t.Fatalf("a new channel starts at %d", p.Seq())
+	}
+	for i := uint64(0); i < 16; i++ {
+		must(t, p.Send(batchMsg(i, 64), i))
+	}
+	var v View
+	if err := c.Poll(&v); err != ErrOverrun {
+		t.Fatalf("lapped poll: %v", err)
+	}
+	must(t, c.Poll(&v))
+	if v.Sig != 8 || !bytes.Equal(v.Data, batchMsg(8, 64)) {
+		t.Fatalf("message 8: sig %d", v.Sig)
+	}
+	bufs := make([][]byte, 3)
+	must(t, p.ReserveMany(bufs, 64))
+	for i := range bufs[2] {
+		bufs[2][i] = 0xa5 // the chunk of message 8
+	}
+	if bytes.Equal(v.Data, batchMsg(8, 64)) {
+		t.Fatal("the third buffer is not message 8's chunk")
+	}
+	if err := c.Check(&v); err != ErrOverrun {
+		t.Fatalf("check of an overwritten message 8: %v", err)
+	}
+}

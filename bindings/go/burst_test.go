@@ -84,13 +84,13 @@ func TestPollManyCounts(t *testing.T) {
 		t.Fatalf("consumer stats after 10 messages of %d bytes: %+v", bytes, k)
 	}
 	// A burst longer than the polls left to the next flush does not flush:
-	// the countdown stops at 1, and the next call flushes first.
+	// the countdown stops at 0, and the next call flushes first.
 	sendSeqs(t, p, 40)
 	c.flushLeft = 3
 	hb := atomic.LoadUint64(&c.cur.hbNs)
 	n, err = c.PollMany(views)
 	wantViews(t, views, n, err, 10, 30)
-	if c.flushLeft != 1 || atomic.LoadUint64(&c.cur.seq) != 10 {
+	if c.flushLeft != 0 || atomic.LoadUint64(&c.cur.seq) != 10 {
 		t.Fatalf("after a burst of 30 with 3 polls to the flush: countdown %d, cursor %d",
 			c.flushLeft, atomic.LoadUint64(&c.cur.seq))
 	}

@@ -61,6 +61,7 @@ type Consumer struct {
 	latDue                                      bool   // take a latency sample at the next stamped message
 	fenceWord                                   uint32 // written by loadFence on weakly ordered machines
 	flushLeft                                   uint64 // polls until the cursor is written
+	idleLeft                                    uint32 // empty polls until one counts in flushLeft
 	seqFlushed                                  uint64
 	msgs, bytes, overrunPoll, overrunRead, lost uint64
 	// reassembly for Recv
@@ -72,6 +73,8 @@ type Consumer struct {
 	pendMeta Meta
 	// cold
 	depth, maxMsg, rng, flushEvery uint64
+	stampAskedNs                   uint64 // mono ns of our last bump of stamp_req
+	clk                            clock  // for latency samples (the producer's kind)
 	seq0                           uint64 // the channel's first sequence number
 	jumped                         uint64 // sequence numbers skipped by overruns since the join
 	slot                           uint32
@@ -110,13 +113,19 @@ func (c *Consumer) creditWake() {
 func (c *Consumer) flushCursor(hb bool) {
 	k := c.cur
 	if hb {
-		atomic.StoreUint64(&k.hbNs, monoNs())
-		// A latency sample at the next stamped message: ask the producer to
-		// stamp one (PROTOCOL.md §2.3, §2.4), once per sample.  The RMW is
-		// seq_cst (Go's only kind); the protocol needs relaxed, as C's: a
-		// stamp is valid whenever the producer sees the request.
-		if !c.latDue {
+		now := monoNs()
+		atomic.StoreUint64(&k.hbNs, now)
+		// A latency sample at the next stamped message.  Ask the producer
+		// to stamp one (PROTOCOL.md §2.3, §2.4), at most once a
+		// millisecond: the bump costs the producer a cache miss on its next
+		// publish, and a consumer spinning on a busy channel heartbeats
+		// every few microseconds, where the stamps every 64 sequence
+		// numbers serve.  The RMW is seq_cst (Go's only kind); the protocol
+		// needs relaxed, as C's: a stamp is valid whenever the producer
+		// sees the request.
+		if now-c.stampAskedNs >= stampAskNs {
 			atomic.AddUint32(&c.wait.stampReq, 1)
+			c.stampAskedNs = now
 		}
 		c.latDue = true
 	}
@@ -150,7 +159,9 @@ func (c *Consumer) flushCursor(hb bool) {
 // has one writer, us.
 func (c *Consumer) latSample(tspub uint32) {
 	c.latDue = false
-	d := uint32(monoNs()) - tspub
+	// The tick-counter clock the producer stamps with: a third of the
+	// cost of a system clock reading, on the path of the message sampled.
+	d := uint32(c.clk.ns()) - tspub
 	if int32(d) < 0 {
 		d = 0
 	}
@@ -216,24 +227,37 @@ func (c *Consumer) Poll(v *View) error {
 	if c == nil || c.meta == nil || v == nil {
 		return ErrInval
 	}
-	c.flushLeft--
+	// The periodic flush carries the heartbeat.  It comes at the start of
+	// a poll, before the look: the poll that counted it down has returned
+	// its message first (PROTOCOL.md §3.4).
 	if c.flushLeft == 0 {
-		c.flushCursor(true) // the periodic flush carries the heartbeat
+		c.flushCursor(true)
 		c.flushLeft = jitter(&c.rng, c.flushEvery)
+		c.idleLeft = idlePolls
+		c.clk.init()
 	}
 	d := c.desc(c.seq)
 	// Acquire: pairs with the release store of seq in publishDesc.
 	s1 := atomic.LoadUint64(&d.seq)
 	if diff := int64(s1 - c.seq); diff != 0 {
 		if diff > 0 {
+			c.flushLeft--
 			return c.overrun(s1, v)
 		}
-		// Nothing yet.  Idle is the time to tell the producer how far we got.
+		// Nothing yet.  Idle is the time to tell the producer how far we
+		// got.  An empty poll counts one in idlePolls: a consumer spinning
+		// on an idle channel heartbeats every few tens of microseconds,
+		// not every few round trips of a busy one.
 		if c.seq != c.seqFlushed {
 			c.flushCursor(false)
 		}
+		if c.idleLeft--; c.idleLeft == 0 {
+			c.idleLeft = idlePolls
+			c.flushLeft--
+		}
 		return ErrAgain
 	}
+	c.flushLeft--
 	sig, chunk, sz, ctl, tsorig, tspub := loadDesc(d)
 	// The field loads are seq_cst, so they happen before the second load of
 	// seq (the acquire fence of §3.2).  Equal seqs: the fields belong to s1.
@@ -319,13 +343,13 @@ func (c *Consumer) PollMany(views []View) (int, error) {
 	more := uint64(k - 1)
 	c.msgs += more
 	c.bytes += bytes
-	// The polls of the burst count toward the next flush, which a later
-	// call makes (never one in this call: see above), so the countdown
-	// stops at 1.
+	// The polls of the burst count toward the next flush, which the next
+	// call makes at its start (never one in this call: see above), so the
+	// countdown stops at 0.
 	if c.flushLeft > more {
 		c.flushLeft -= more
 	} else {
-		c.flushLeft = 1
+		c.flushLeft = 0
 	}
 	return k, nil
 }
@@ -367,7 +391,7 @@ func (c *Consumer) asmDrop() {
 // and also after a lossy consumer's copy failed its check (the descriptor
 // is consumed and counted lost, as the general path does).
 func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
-	if c.pend || c.asmFrags != 0 || c.flushLeft <= 1 {
+	if c.pend || c.asmFrags != 0 || c.flushLeft == 0 {
 		return 0, false
 	}
 	s := c.seq

@@ -60,6 +60,12 @@ const (
 	// of stampPeriod, among others (PROTOCOL.md §2.4; RILL_STAMP_PERIOD).
 	stampPeriodShift = 6
 	stampPeriod      = 1 << stampPeriodShift
+	// A consumer asks for a stamp (bumps stamp_req) at most this often
+	// (RILL_STAMP_ASK_NS).
+	stampAskNs = 1000000
+	// An empty poll counts one in idlePolls toward a consumer's periodic
+	// flush (PROTOCOL.md §3.4; RILL_IDLE_POLLS).
+	idlePolls = 16
 )
 
 // NameMax is the longest region or channel name, in bytes.

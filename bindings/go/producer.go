@@ -124,13 +124,13 @@ func (p *Producer) creditRefresh() {
 		// joiner not yet past its stamp_gen store counts as one, briefly).
 		// The loads stand for C's relaxed ones: a late answer only stamps
 		// more, or fewer for up to depth publishes, as §2.4 allows.
-		if atomic.LoadUint32(&c.stampGen) != gen {
+		// An evicted slot (its consumer died) does not count.
+		ev := atomic.LoadUint32(&p.prod.evicted[i])
+		evicted := ev != 0 && ev == gen
+		if !evicted && atomic.LoadUint32(&c.stampGen) != gen {
 			legacy = true
 		}
-		if atomic.LoadUint32(&c.mode) != uint32(Reliable) {
-			continue
-		}
-		if ev := atomic.LoadUint32(&p.prod.evicted[i]); ev != 0 && ev == gen {
+		if evicted || atomic.LoadUint32(&c.mode) != uint32(Reliable) {
 			continue
 		}
 		var s uint64
@@ -639,6 +639,18 @@ func (p *Producer) ReserveMany(bufs [][]byte, n int) error {
 		off := ch << chunkShift
 		bufs[i] = p.data[off : off+sz : off+sz]
 		ch += need
+	}
+	// Mark the batch's slots "being written" first (PROTOCOL.md §3.1,
+	// "Batches"): the caller writes every payload before any of these
+	// descriptors is published, so the payload of the k-th may overlap
+	// that of the message still in the slot of the (k-1)-th, and a lossy
+	// consumer reading that message must fail its check: it finds the
+	// mark.  The mark is seq - 1, the last sequence number published:
+	// ahead of every message the slots hold, behind every one of the
+	// batch.  The stores are seq_cst (Go's only kind), so they are seen
+	// before the caller's payload writes, as C's release fence orders them.
+	for i := uint64(0); i < count; i++ {
+		atomic.StoreUint64(&p.desc(p.seq+i).seq, p.seq-1)
 	}
 	p.resCap = sz
 	p.resCount = count

@@ -50,7 +50,7 @@ func wantStamps(t *testing.T, p *Producer, from, to uint64, stamped func(seq uin
 
 // The default, sampled: the first publish of a producer, every seq that is
 // a multiple of 64, and the first publish after a consumer's heartbeat
-// flush asked; nothing else.  A consumer asks once per sample due.
+// flush asked; nothing else.  A consumer asks at most once a millisecond.
 func TestStampSampled(t *testing.T) {
 	r, p, c := stampChannel(t, 1024)
 	c.flushLeft = math.MaxUint64 // no periodic flush: every heartbeat here is a Flush
@@ -71,16 +71,17 @@ func TestStampSampled(t *testing.T) {
 	}
 	wantStamps(t, p, 5, 200, func(s uint64) bool { return s == 5 || s%stampPeriod == 0 })
 
-	// A heartbeat flush asks (stamp_req moves once); a second one while
-	// the sample is still due does not ask again.
+	// A heartbeat flush asks (stamp_req moves once); a second one within
+	// a millisecond of the ask does not ask again.
 	req := atomic.LoadUint32(&p.wait.stampReq)
 	must(t, c.Flush())
 	if got := atomic.LoadUint32(&p.wait.stampReq); got != req+1 {
 		t.Fatalf("stamp_req %d after a heartbeat flush, want %d", got, req+1)
 	}
+	c.stampAskedNs = monoNs() // as if it had just asked: the next flush is within the ms
 	must(t, c.Flush())
 	if got := atomic.LoadUint32(&p.wait.stampReq); got != req+1 {
-		t.Fatalf("stamp_req %d after a second flush with a sample due, want %d", got, req+1)
+		t.Fatalf("stamp_req %d after a second flush within a millisecond, want %d", got, req+1)
 	}
 	for i := 200; i < 203; i++ { // 200 is stamped, 201 and 202 not
 		must(t, p.Send(msg, uint64(i)))
@@ -95,23 +96,26 @@ func TestStampSampled(t *testing.T) {
 			t.Fatalf("view of seq %d: TSPub %d", v.Seq, v.TSPub)
 		}
 	}
-	// The sample due was taken at 0: a flush asks again.
+	// A millisecond after its last ask, a flush asks again.
 	req = atomic.LoadUint32(&p.wait.stampReq)
+	c.stampAskedNs = monoNs() - stampAskNs
 	must(t, c.Flush())
 	if got := atomic.LoadUint32(&p.wait.stampReq); got != req+1 {
-		t.Fatalf("stamp_req %d after the sample was taken and a flush, want %d", got, req+1)
+		t.Fatalf("stamp_req %d after a flush a millisecond after the last ask, want %d", got, req+1)
 	}
 	// A message published with no request pending is not stamped; the
-	// first after a flush is.
+	// first after a flush that asked is.
 	s0 := p.Seq()
 	must(t, p.Send(msg, 1)) // asked for: stamped
 	must(t, p.Send(msg, 2)) // not
-	must(t, c.Flush())      // no sample taken since: asks nothing
+	c.stampAskedNs = monoNs()
+	must(t, c.Flush())      // within the millisecond: asks nothing
 	must(t, p.Send(msg, 3)) // not
 	wantStamps(t, p, s0, s0+3, func(s uint64) bool { return s == s0 || s%stampPeriod == 0 })
 	for s := s0; s < s0+3; s++ {
-		must(t, c.Poll(&v)) // takes the sample due at s0
+		must(t, c.Poll(&v))
 	}
+	c.stampAskedNs = 0 // long ago
 	must(t, c.Flush()) // asks
 	must(t, p.Send(msg, 4))
 	must(t, p.Send(msg, 5))
