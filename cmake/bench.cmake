@@ -14,7 +14,7 @@
 # stay on Linux; the named-event round trip (bench/t_event.c) is Windows's.
 add_custom_target(rill_benches)
 
-set(RILL_BENCH_SOURCES bench/main.c bench/harness.c bench/worker.c
+set(RILL_BENCH_SOURCES bench/main.c bench/harness.c bench/rows.c bench/worker.c
     bench/t_rill.c bench/t_ring.c bench/peers.c)
 if(WIN32)
   list(APPEND RILL_BENCH_SOURCES bench/os_win32.c bench/t_event.c)
