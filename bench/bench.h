@@ -280,6 +280,7 @@ typedef struct bench_config {
   const char *self;          /* this program (its worker mode, bench/worker.c) */
   const char *workers;       /* --workers: directory of the other languages'
                                 workers, or NULL                               */
+  const char *suites;        /* --suites: the suites to run, or NULL: all      */
 } bench_config;
 
 /* What one run of a row measured: one pair of processes of the harness, or
@@ -452,8 +453,8 @@ typedef struct bench_info {
   long cores;
   uint64_t timer_ns;
   double seconds;
-  char skipped[512];  /* JSON members "suite": "why", or "" */
-  char software[512]; /* JSON members "name": "version", or "" */
+  const char *skipped;  /* JSON members "suite": "why", or "" */
+  const char *software; /* JSON members "name": "version", or "" */
 } bench_info;
 
 /* Writes the results (docs/benchmark.md, "JSON") to PATH, atomically, making

@@ -5,18 +5,20 @@
  *
  *   rill_bench [--quick] [--out PATH] [--runs N] [--cpus A,B]
  *              [--only NAME,...] [--sizes N,...] [--dir BASE]
- *              [--no-membarrier]
+ *              [--no-membarrier] [--suites LIST] [--workers DIR]
  *
  * The same sources build for Linux and Windows (bench/os.h).
  *
  * See docs/benchmark.md.
  */
 #include "bench.h"
+#include "suites.h"
 
 #include <rill.h>
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -53,7 +55,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: rill_bench [--quick] [--out PATH] [--runs N] [--cpus A,B]\n"
           "                  [--only NAME,...] [--sizes N,...] [--dir BASE]\n"
-          "                  [--no-membarrier]\n"
+          "                  [--no-membarrier] [--suites LIST] [--workers DIR]\n"
           "  --quick      short smoke run (a few seconds)\n"
           "  --out PATH   write JSON results to PATH (directories are made)\n"
           "  --runs N     measured runs per row (default 5, quick 2)\n"
@@ -71,7 +73,12 @@ static void usage(FILE *f) {
           "               (default /dev/shm, else /tmp; Windows: %%TEMP%%)\n"
           "  --no-membarrier  rill without its heavy barrier (Linux: membarrier\n"
           "               refused): the producer fences every publish, as on\n"
-          "               Windows\n",
+          "               Windows\n"
+          "  --suites LIST  only these suites: core, lang, python, rpc, tango,\n"
+          "               scale (default all; Windows: core)\n"
+          "  --workers DIR  where the other languages' workers are (rill-goworker,\n"
+          "               rill-pyworker, rill-tangoworker, rill-guest; make bench\n"
+          "               builds them in its build directory)\n",
           BENCH_MAX_SIZE);
 }
 
@@ -127,6 +134,26 @@ const bench_transport *bench_transport_find(const char *name) {
   for (size_t i = 0; i < sizeof all_tr / sizeof all_tr[0]; i++)
     if (!strcmp(all_tr[i]->name, name)) return all_tr[i];
   return NULL;
+}
+
+void bench_skip(bench_skips *s, const char *suite, const char *fmt, ...) {
+  char why[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  printf("%s: skipped, rows %s\n", suite, why);
+  size_t l = strlen(s->json), room = sizeof s->json - l;
+  char *o = s->json + l;
+  if (room > strlen(suite) + 16) {
+    /* the reason as a JSON string: no quote, backslash or control in it */
+    size_t j = (size_t)snprintf(o, room, "%s\"%s\": \"", l ? ", " : "", suite);
+    for (const char *c = why; *c && j + 2 < room; c++)
+      if (*c != '"' && *c != '\\' && (unsigned char)*c >= 0x20) o[j++] = *c;
+    o[j++] = '"';
+    o[j] = 0;
+  }
+  fflush(stdout);
 }
 
 /* ---- the core suite: the transports of the harness ----------------------------- */
@@ -313,6 +340,12 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--only") && val) {
       only = val;
       i++;
+    } else if (!strcmp(a, "--suites") && val) {
+      cfg.suites = val;
+      i++;
+    } else if (!strcmp(a, "--workers") && val) {
+      cfg.workers = val;
+      i++;
     } else if (!strcmp(a, "--sizes") && val) {
       if (parse_sizes(val, sizes, &nsizes)) {
         fprintf(stderr, "rill_bench: bad --sizes %s\n", val);
@@ -367,6 +400,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   snprintf(cfg.dir, sizeof cfg.dir, "%s", g_dir);
+  char self[1024];
+  cfg.self = bench_os_self(self, sizeof self) == 0 ? self : argv[0];
   atexit(cleanup_dir);
   bench_os_on_signals(on_signal);
 
@@ -464,11 +499,20 @@ int main(int argc, char **argv) {
   g_samples = &samples_sh;
   uint64_t t_start = bench_now_ns();
 
-  bench_peers_print_skipped();
+  static bench_skips sk;
+  if (in_list(cfg.suites, "core")) bench_peers_print_skipped();
   bench_rows_print_header();
-  core_rows(&cfg, &rows, tput_tr, ntput_tr, rtt_tr, nrtt_tr, sizes, nsizes, only);
+  if (in_list(cfg.suites, "core"))
+    core_rows(&cfg, &rows, tput_tr, ntput_tr, rtt_tr, nrtt_tr, sizes, nsizes, only);
   bench_os_shared_free(&samples_sh);
-  core_ratios(&rows, &rt);
+#ifndef _WIN32
+  if (in_list(cfg.suites, "lang") || in_list(cfg.suites, "python"))
+    bench_suite_lang(&cfg, &rows, &sk);
+#endif
+  if (in_list(cfg.suites, "core")) core_ratios(&rows, &rt);
+#ifndef _WIN32
+  bench_ratios_lang(&rows, &rt);
+#endif
   double seconds = (double)(bench_now_ns() - t_start) / 1e9;
 
   printf("\nratios (from this run)                             of medians  "
@@ -513,7 +557,8 @@ int main(int argc, char **argv) {
   int rc = failures || errors ? 1 : 0;
   if (out) {
     bench_info in = {.date = date, .model = model, .cores = cores,
-                     .timer_ns = timer_ns, .seconds = seconds};
+                     .timer_ns = timer_ns, .seconds = seconds,
+                     .skipped = sk.json, .software = sk.software};
     if (bench_json_write(out, &cfg, &in, &rows, &rt) != 0)
       rc = 1;
     else

@@ -129,6 +129,8 @@ int bench_os_mkdir(const char *path);
 /* Makes a private directory for the regions under BASE (NULL: /dev/shm,
  * else /tmp; on Windows the temporary directory) into OUT.  0 or -1. */
 int bench_os_private_dir(const char *base, char *out, size_t len);
+/* The path of this program into BUF.  0 or -1. */
+int bench_os_self(char *buf, size_t len);
 /* Removes every file in DIR, then DIR. */
 void bench_os_remove_dir(const char *dir);
 /* Renames FROM to TO, replacing TO.  0 or -1. */

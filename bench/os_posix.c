@@ -187,6 +187,13 @@ int bench_os_private_dir(const char *base, char *out, size_t len) {
   return -1;
 }
 
+int bench_os_self(char *buf, size_t len) {
+  ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+  if (n < 0) return -1;
+  buf[n] = 0;
+  return 0;
+}
+
 void bench_os_remove_dir(const char *dir) {
   DIR *d = opendir(dir);
   if (d) {

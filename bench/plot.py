@@ -22,7 +22,7 @@ count.  Without matplotlib it says how to install it and exits 0, so that
 import os
 import sys
 
-from summary import load  # bench/summary.py, beside this file
+from summary import load, load_all, suite  # bench/summary.py, beside this file
 
 try:
     import matplotlib
@@ -60,7 +60,7 @@ def save(fig, out):
 
 
 def throughput(d, out):
-    rows = [r for r in d["results"] if r["kind"] == "throughput" and not r["failed"]]
+    rows = [r for r in suite(d, "core") if r["kind"] == "throughput"]
     names = list(dict.fromkeys(r["name"] for r in rows))
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5))
     for name in names:
@@ -83,7 +83,7 @@ def throughput(d, out):
 
 
 def rtt(d, out):
-    rows = [r for r in d["results"] if r["kind"] == "rtt" and not r["failed"]]
+    rows = [r for r in suite(d, "core") if r["kind"] == "rtt"]
     if not rows:
         return False
     fig, ax = plt.subplots(figsize=(13, 5))
@@ -177,8 +177,8 @@ def tango(d, out):
 def main():
     where = sys.argv[1] if len(sys.argv) > 1 else os.path.join("bench", "results")
     wrote = []
-    d = load(os.path.join(where, "latest.json"))
-    if d:
+    d = load_all(where) if os.path.isdir(where) else None
+    if d and suite(d, "core"):
         throughput(d, os.path.join(where, "throughput.png"))
         wrote.append("throughput.png")
         if rtt(d, os.path.join(where, "rtt.png")):

@@ -252,7 +252,8 @@ void bench_row_label(const bench_row *r, char *buf, size_t len) {
     if (l < len) l += (size_t)snprintf(buf + l, len - l, __VA_ARGS__); \
   } while (0)
   if (r->method) ADD(" %s", r->method);
-  if (r->producer && strcmp(r->suite, "core") && strcmp(r->suite, "scale"))
+  if (r->producer && strcmp(r->suite, "core") && strcmp(r->suite, "scale") &&
+      strcmp(r->suite, "python"))
     ADD(" %s%s%s", r->producer, r->kind == BENCH_TPUT ? "->" : "<->", r->consumer);
   if (r->consumers) ADD(" x%u%s", r->consumers, r->lossy ? " lossy" : "");
   if (r->channels) ADD(" %uch", r->channels);
@@ -262,7 +263,7 @@ void bench_row_label(const bench_row *r, char *buf, size_t len) {
 }
 
 void bench_rows_print_header(void) {
-  printf("%-28s %-10s %5s %10s %8s %7s %7s %8s %9s %6s %5s %6s\n", "name", "kind",
+  printf("%-30s %-10s %5s %10s %8s %7s %7s %8s %9s %6s %5s %6s\n", "name", "kind",
          "size", "msgs/s", "GiB/s", "p50 ns", "p99 ns", "p99.9 ns", "max ns", "spread",
          "line", "errors");
 }
@@ -285,7 +286,7 @@ void bench_row_print(const bench_row *r) {
     snprintf(e, sizeof e, "%llu", (unsigned long long)r->p999);
     snprintf(g, sizeof g, "%llu", (unsigned long long)r->max);
   }
-  printf("%-28s %-10s %5zu %10s %8s %7s %7s %8s %9s %6s %5s %6llu%s\n", name,
+  printf("%-30s %-10s %5zu %10s %8s %7s %7s %8s %9s %6s %5s %6llu%s\n", name,
          kind_name(r->kind), r->size, a, b, c, d, e, g, sp, ln,
          (unsigned long long)r->errors, r->failed ? "  FAILED" : "");
   if (r->failed) printf("    failure: %s\n", r->failure);

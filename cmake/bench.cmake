@@ -20,7 +20,8 @@ if(WIN32)
   list(APPEND RILL_BENCH_SOURCES bench/os_win32.c bench/t_event.c)
 else()
   list(APPEND RILL_BENCH_SOURCES bench/os_posix.c bench/t_futex.c bench/t_stream.c
-       bench/peers_ipc.c bench/t_zmq.c bench/t_nng.c bench/t_iceoryx.c)
+       bench/peers_ipc.c bench/t_zmq.c bench/t_nng.c bench/t_iceoryx.c bench/proc.c
+       bench/s_lang.c)
 endif()
 add_executable(rill_bench EXCLUDE_FROM_ALL ${RILL_BENCH_SOURCES})
 target_link_libraries(rill_bench PRIVATE rill_static m)
