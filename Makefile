@@ -84,7 +84,6 @@ bench: configure
 	@$(MAKE) --no-print-directory bench-build bench-workers
 	@mkdir -p $(RESULTS)
 	$(BUILD)/rill_bench --workers $(BUILD) --out $(RESULTS)/latest.json $(BENCH_ARGS)
-	@$(MAKE) --no-print-directory rpcbench
 	@$(MAKE) --no-print-directory tangobench
 	@$(MAKE) --no-print-directory plots
 	@echo "results in $(RESULTS)/ (make bench-save makes them the README's reference)"
@@ -94,14 +93,16 @@ bench-build: configure
 
 # The workers of the other languages, beside rill_bench in $(BUILD) (each
 # left out, with a line saying why, when its toolchain is missing; rill_bench
-# then skips its rows): rill-goworker (bench/go), and rill-pyworker, a
+# then skips its rows): rill-goworker (bench/go), rill-guest (the Go
+# request/response server, bindings/go/cmd/rill-guest), and rill-pyworker, a
 # launcher of bench/python/pyworker.py in a venv of its own with the rill
 # package built from this tree and pyzmq from PyPI.
 PYBENCH_VENV = $(BUILD)/bench-venv
 bench-workers: bench-build
-	@rm -f $(BUILD)/rill-goworker $(BUILD)/rill-pyworker
+	@rm -f $(BUILD)/rill-goworker $(BUILD)/rill-pyworker $(BUILD)/rill-guest
 	@if command -v go >/dev/null 2>&1; then \
-	  (cd bench/go && go build -o $(abspath $(BUILD))/rill-goworker ./cmd/rill-goworker); \
+	  (cd bench/go && go build -o $(abspath $(BUILD))/rill-goworker ./cmd/rill-goworker) && \
+	  (cd bindings/go && go build -o $(abspath $(BUILD))/rill-guest ./cmd/rill-guest); \
 	else \
 	  echo "Go not found: the Go binding's rows are left out (Go 1.22 or newer: https://go.dev/dl)"; \
 	fi
@@ -121,20 +122,8 @@ gobench: bench-workers
 	$(BUILD)/rill_bench --workers $(BUILD) --suites lang --out $(RESULTS)/lang.json $(BENCH_ARGS)
 pybench: bench-workers
 	$(BUILD)/rill_bench --workers $(BUILD) --suites lang,python --out $(RESULTS)/python.json $(BENCH_ARGS)
-
-# Request/response (bench/rpc): a C host calling the Go guest
-# (bindings/go/cmd/rill-guest) and the C guest, beside a UNIX socket and ZeroMQ.
-RPCBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
-rpcbench: bench-build
-	@mkdir -p $(RESULTS)
-	@echo "== request/response: rill (Go and C guests) beside a UNIX socket and ZeroMQ"
-	@if command -v go >/dev/null 2>&1; then \
-	  (cd bindings/go && go build -o $(abspath $(BUILD))/rill-guest ./cmd/rill-guest) && \
-	  $(BUILD)/rill_rpcbench --goguest $(BUILD)/rill-guest --out $(RESULTS)/rpc.json $(RPCBENCH_ARGS); \
-	else \
-	  echo "Go not found: the Go guest's rows are left out (Go 1.22 or newer: https://go.dev/dl)"; \
-	  $(BUILD)/rill_rpcbench --out $(RESULTS)/rpc.json $(RPCBENCH_ARGS); \
-	fi
+rpcbench: bench-workers
+	$(BUILD)/rill_bench --workers $(BUILD) --suites rpc --out $(RESULTS)/rpc.json $(BENCH_ARGS)
 
 # rill beside the rust-tango crate between two threads of one process
 # (bench/tango, a Rust program that links $(BUILD)/librill.a); cargo's

@@ -508,26 +508,28 @@ int main(int argc, char **argv) {
 #ifndef _WIN32
   if (in_list(cfg.suites, "lang") || in_list(cfg.suites, "python"))
     bench_suite_lang(&cfg, &rows, &sk);
+  if (in_list(cfg.suites, "rpc")) bench_suite_rpc(&cfg, &rows, &sk);
 #endif
   if (in_list(cfg.suites, "core")) core_ratios(&rows, &rt);
 #ifndef _WIN32
   bench_ratios_lang(&rows, &rt);
+  bench_ratios_rpc(&rows, &rt);
 #endif
   double seconds = (double)(bench_now_ns() - t_start) / 1e9;
 
-  printf("\nratios (from this run)                             of medians  "
+  printf("\nratios (from this run)                                           of medians  "
          "paired\n");
   for (size_t i = 0; i < rt.n; i++) {
     char v1[32] = "n/a", v2[32] = "n/a";
     if (isfinite(rt.v[i].value)) snprintf(v1, sizeof v1, "%.3f", rt.v[i].value);
     if (isfinite(rt.v[i].paired)) snprintf(v2, sizeof v2, "%.3f", rt.v[i].paired);
     else if (rt.v[i].single) snprintf(v2, sizeof v2, "-");
-    printf("  %-48s %10s %7s\n", rt.v[i].label, v1, v2);
+    printf("  %-62s %10s %7s\n", rt.v[i].label, v1, v2);
   }
   printf("  (paired: median over runs of run r / run r; the runs with the same "
          "index ran\n   one after the other, so this cancels slower drifts of "
          "the machine)\n");
-  printf("\nbars (the README quotes them)                    of medians  "
+  printf("\nbars (the README quotes them)                                     of medians  "
          "paired      bar\n");
   for (size_t i = 0; i < rt.n; i++) {
     const bench_ratio *b = &rt.v[i];
@@ -537,7 +539,7 @@ int main(int argc, char **argv) {
     if (isfinite(b->paired)) snprintf(v2, sizeof v2, "%.2f", b->paired);
     snprintf(bar, sizeof bar, "%s %g", b->op, b->threshold);
     const char *met = bench_bar_met(b);
-    printf("  %-48s %10s %7s %8s  %s\n", b->label, v1, v2, bar,
+    printf("  %-62s %10s %7s %8s  %s\n", b->label, v1, v2, bar,
            !strcmp(met, "true") ? "met" : !strcmp(met, "false") ? "NOT met" : "n/a");
   }
   int failures = 0;

@@ -9,8 +9,7 @@ Reads the JSON files `make bench` wrote in DIR and writes, next to them:
   throughput.png  rill_bench: messages/s and GiB/s against message size
                   (log scales), one line per transport and peer
   rtt.png         rill_bench: round-trip p50 / p99 / p99.9 per transport
-  rpc.png         rill_rpcbench: requests/s and p50 against calls in flight
-                  (if rpc.json is there)
+  rpc.png         requests/s and p50 against calls in flight (the rpc rows)
   tango.png       rill-tangobench: rill beside rust-tango between two threads,
                   messages/s per method and size, and the pinned ping-pong's
                   p50 / p99 / p99.9 (if tango.json is there)
@@ -106,16 +105,16 @@ def rtt(d, out):
 
 
 def rpc(d, out):
-    cells = [c for c in d["cells"] if not c.get("failed")]
-    keys = list(dict.fromkeys((c["transport"], c["guest"], c["workers"]) for c in cells))
+    cells = suite(d, "rpc")
+    keys = list(dict.fromkeys((c["name"], c["consumer"], c["workers"]) for c in cells))
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5))
     for t, g, w in keys:
-        cs = sorted((c for c in cells if (c["transport"], c["guest"], c["workers"]) == (t, g, w)),
+        cs = sorted((c for c in cells if (c["name"], c["consumer"], c["workers"]) == (t, g, w)),
                     key=lambda c: c["inflight"])
         name = f"{t}, {g} guest -w {w}" if t == "rill" else t
         errors = sum(c["errors"] for c in cs)
         inflight = [c["inflight"] for c in cs]
-        a.plot(inflight, [c["req_per_s"] for c in cs], marker="o", label=label(name, errors))
+        a.plot(inflight, [c["msgs_per_s"] for c in cs], marker="o", label=label(name, errors))
         b.plot(inflight, [c["p50_ns"] for c in cs], marker="o", label=label(name, errors))
     for ax, what in ((a, "requests/s"), (b, "round trip p50 (ns)")):
         ax.set_xscale("log", base=2)
@@ -183,9 +182,8 @@ def main():
         wrote.append("throughput.png")
         if rtt(d, os.path.join(where, "rtt.png")):
             wrote.append("rtt.png")
-    r = load(os.path.join(where, "rpc.json"))
-    if r:
-        rpc(r, os.path.join(where, "rpc.png"))
+    if d and suite(d, "rpc"):
+        rpc(d, os.path.join(where, "rpc.png"))
         wrote.append("rpc.png")
     t = load(os.path.join(where, "tango.json"))
     if t:

@@ -78,10 +78,13 @@ static int pool_add(bench_row *r, const uint64_t *v, size_t n) {
 /* The run's samples, sorted: its own percentiles, then pooled (or, for a
  * median_run row, kept only as percentiles). */
 static int add_samples(bench_row *r, bench_run_out *o) {
-  size_t from = r->npool;
-  if (pool_add(r, o->samples, o->nsamples)) return -1;
-  uint64_t *v = r->pool + from;
+  uint64_t *v = o->samples;
   size_t n = o->nsamples;
+  if (!r->median_run) {
+    size_t from = r->npool;
+    if (pool_add(r, o->samples, o->nsamples)) return -1;
+    v = r->pool + from;
+  }
   bench_sort_u64(v, n);
   unsigned k = r->runs;
   r->run_p50[k] = bench_quantile_sorted(v, n, 0.50);
@@ -89,7 +92,6 @@ static int add_samples(bench_row *r, bench_run_out *o) {
   r->run_p999[k] = bench_quantile_sorted(v, n, 0.999);
   r->run_max[k] = n ? v[n - 1] : 0;
   r->run_samples[k] = n;
-  if (r->median_run) r->npool = from; /* only the percentiles are kept */
   return 0;
 }
 

@@ -34,5 +34,7 @@ void bench_region_unmake(const bench_config *cfg, const char *name);
 /* Each suite makes and runs its rows, then adds its ratios and bars. */
 void bench_suite_lang(const bench_config *cfg, bench_rows *rows, bench_skips *sk);
 void bench_ratios_lang(const bench_rows *rows, bench_ratios *rt);
+void bench_suite_rpc(const bench_config *cfg, bench_rows *rows, bench_skips *sk);
+void bench_ratios_rpc(const bench_rows *rows, bench_ratios *rt);
 
 #endif

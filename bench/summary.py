@@ -250,27 +250,24 @@ def pybind(d):
     return out
 
 
-def rpc(p):
-    out = [f"Request/response (`rill_rpcbench`, {p['date']}, 64-byte echo, medians of "
-           f"{p['reps']} repetitions of {p['run_s']} s).", ""]
-    cells = [c for c in p["cells"] if not c.get("failed")]
+def rpc(d):
+    cells = suite(d, "rpc")
+    if not cells:
+        return []
+    out = [f"Request/response (64-byte echo, the median of {max(c['runs'] for c in cells)} "
+           f"runs per cell and its percentiles; host and server pinned).", ""]
     inflight = sorted({c["inflight"] for c in cells})
-    keys = list(dict.fromkeys((c["transport"], c["guest"], c["workers"]) for c in cells))
+    keys = list(dict.fromkeys((c["name"], c["consumer"], c["workers"]) for c in cells))
     rows = []
     for k in keys:
-        by = {c["inflight"]: c for c in cells
-              if (c["transport"], c["guest"], c["workers"]) == k}
-        name = f"rill, {'Go' if k[1] == 'go' else 'C'} guest, `-w {k[2]}`" \
+        by = {c["inflight"]: c for c in cells if (c["name"], c["consumer"], c["workers"]) == k}
+        name = f"rill, {LANG[k[1]]} guest, `-w {k[2]}`" \
             if k[0] == "rill" else {"unix": "UNIX socket",
                                     "zeromq": "ZeroMQ DEALER/ROUTER"}.get(k[0], k[0])
-        rows.append([name] + [f"{rate(by[i]['req_per_s'])} ({ns(by[i]['p50_ns'])})"
+        rows.append([name] + [f"{rate(by[i]['msgs_per_s'])} ({ns(by[i]['p50_ns'])})"
                               if i in by else "-" for i in inflight])
     out += table(["requests/s (p50 round trip)"] + [f"{i} in flight" for i in inflight], rows)
-    if p.get("bars"):
-        out += table(["bar", "value", "paired", "required", ""],
-                     [[b["name"], num(b["value"]), num(b["paired"]),
-                       f"≥ {b['threshold']}", mark(b["met"])] for b in p["bars"]])
-    return out
+    return out + bars(d, "rpc")
 
 
 def main():
@@ -282,8 +279,8 @@ def main():
     out = ["# Benchmark results", "",
            "Written by `bench/summary.py` from the JSON beside it; the command is `make bench`.",
            ""]
-    out += core(d) + lang(d) + pybind(d)
-    for name, f in (("tango.json", tango), ("rpc.json", rpc)):
+    out += core(d) + lang(d) + pybind(d) + rpc(d)
+    for name, f in (("tango.json", tango),):
         x = load(os.path.join(where, name))
         if x and x.get("format") != 2:
             out += f(x)

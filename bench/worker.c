@@ -40,6 +40,9 @@
 #include <string.h>
 
 #include "rill.h"
+#ifndef _WIN32
+#include "rpc/rpcbench.h"
+#endif
 
 #define WORKER_WAIT_NS 30000000000ull
 
@@ -283,6 +286,9 @@ int bench_worker_main(int argc, char **argv) {
   if (!strcmp(cmd, "brecv") && n >= 6 && n <= 8) return cmd_brecv(a, n);
   if (!strcmp(cmd, "wsend") && n == 7) return cmd_wsend(a);
   if (!strcmp(cmd, "wrecv") && n == 7) return cmd_wrecv(a);
+#ifndef _WIN32
+  if (!strcmp(cmd, "rpc-guest")) return rb_guest_main(argc - 2, argv + 2);
+#endif
   if (!strcmp(cmd, "version") && n == 0) {
     printf("info rill %d.%d\n", RILL_VERSION_MAJOR, RILL_VERSION_MINOR);
     return 0;

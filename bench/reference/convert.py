@@ -97,6 +97,22 @@ def main():
                      "paired": b["paired"], "op": ">=", "threshold": b["threshold"],
                      "met": b["value"] >= b["threshold"], "note": None})
 
+    # rpc.json (rill_rpcbench): the rpc suite, one row a cell
+    q = old("rpc.json")
+    for c in q["cells"]:
+        rows.append(row(suite="rpc", name=c["transport"], kind="rpc", producer="c",
+                        consumer=c["guest"], size=q["payload_bytes"], inflight=c["inflight"],
+                        workers=c["workers"], msgs_per_s=c["req_per_s"], p50_ns=c["p50_ns"],
+                        p99_ns=c["p99_ns"], p999_ns=c["p999_ns"], samples=c["samples"],
+                        errors=c["errors"], runs=c["reps"], spread=spread(c["run_req_per_s"]),
+                        run_msgs_per_s=c["run_req_per_s"], failed=c["failed"],
+                        failure=c["failure"]))
+    for b in q["bars"]:
+        label = "rpc " + b["name"]
+        ratios[label], paired[label] = b["value"], b["paired"]
+        bars.append({"suite": "rpc", "name": label, "value": b["value"], "paired": b["paired"],
+                     "op": ">=", "threshold": b["threshold"], "met": b["met"], "note": None})
+
     out["results"], out["ratios"], out["ratios_paired"], out["bars"] = rows, ratios, paired, bars
     with open("bench/reference/latest.json", "w") as f:  # a row a line, as rill_bench
         f.write("{\n")
