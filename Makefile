@@ -84,7 +84,6 @@ bench: configure
 	@$(MAKE) --no-print-directory bench-build bench-workers
 	@mkdir -p $(RESULTS)
 	$(BUILD)/rill_bench --workers $(BUILD) --out $(RESULTS)/latest.json $(BENCH_ARGS)
-	@$(MAKE) --no-print-directory tangobench
 	@$(MAKE) --no-print-directory plots
 	@echo "results in $(RESULTS)/ (make bench-save makes them the README's reference)"
 
@@ -94,12 +93,14 @@ bench-build: configure
 # The workers of the other languages, beside rill_bench in $(BUILD) (each
 # left out, with a line saying why, when its toolchain is missing; rill_bench
 # then skips its rows): rill-goworker (bench/go), rill-guest (the Go
-# request/response server, bindings/go/cmd/rill-guest), and rill-pyworker, a
-# launcher of bench/python/pyworker.py in a venv of its own with the rill
-# package built from this tree and pyzmq from PyPI.
+# request/response server, bindings/go/cmd/rill-guest), rill-tangoworker
+# (bench/tango, rill beside the rust-tango crate; it links
+# $(BUILD)/librill.a, cargo's output stays in $(BUILD)/tango-target), and
+# rill-pyworker, a launcher of bench/python/pyworker.py in a venv of its
+# own with the rill package built from this tree and pyzmq from PyPI.
 PYBENCH_VENV = $(BUILD)/bench-venv
 bench-workers: bench-build
-	@rm -f $(BUILD)/rill-goworker $(BUILD)/rill-pyworker $(BUILD)/rill-guest
+	@rm -f $(BUILD)/rill-goworker $(BUILD)/rill-pyworker $(BUILD)/rill-guest $(BUILD)/rill-tangoworker
 	@if command -v go >/dev/null 2>&1; then \
 	  (cd bench/go && go build -o $(abspath $(BUILD))/rill-goworker ./cmd/rill-goworker) && \
 	  (cd bindings/go && go build -o $(abspath $(BUILD))/rill-guest ./cmd/rill-guest); \
@@ -115,6 +116,13 @@ bench-workers: bench-build
 	else \
 	  echo "python3 with venv and its headers not found: the Python rows are left out (apt-get install python3-venv python3-dev)"; \
 	fi
+	@if command -v cargo >/dev/null 2>&1; then \
+	  (cd bench/tango && RILL_LIB_DIR=$(abspath $(BUILD)) CARGO_TARGET_DIR=$(abspath $(BUILD))/tango-target \
+	     cargo build --release --locked) && \
+	  cp $(BUILD)/tango-target/release/rill-tangoworker $(BUILD)/rill-tangoworker; \
+	else \
+	  echo "cargo not found: rill beside rust-tango is left out (Rust from https://rustup.rs)"; \
+	fi
 
 # One suite alone, into $(RESULTS)/SUITE.json (the summary takes a suite
 # from there when latest.json has not got it).
@@ -124,21 +132,8 @@ pybench: bench-workers
 	$(BUILD)/rill_bench --workers $(BUILD) --suites lang,python --out $(RESULTS)/python.json $(BENCH_ARGS)
 rpcbench: bench-workers
 	$(BUILD)/rill_bench --workers $(BUILD) --suites rpc --out $(RESULTS)/rpc.json $(BENCH_ARGS)
-
-# rill beside the rust-tango crate between two threads of one process
-# (bench/tango, a Rust program that links $(BUILD)/librill.a); cargo's
-# output stays in $(BUILD)/tango-target.
-TANGOBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
-tangobench: bench-build
-	@mkdir -p $(RESULTS)
-	@echo "== rill beside rust-tango, between two threads of one process"
-	@if command -v cargo >/dev/null 2>&1; then \
-	  (cd bench/tango && RILL_LIB_DIR=$(abspath $(BUILD)) CARGO_TARGET_DIR=$(abspath $(BUILD))/tango-target \
-	     cargo build --release --locked) && \
-	  $(BUILD)/tango-target/release/rill-tangobench --out $(RESULTS)/tango.json $(TANGOBENCH_ARGS); \
-	else \
-	  echo "cargo not found: rill beside rust-tango is left out (Rust from https://rustup.rs)"; \
-	fi
+tangobench: bench-workers
+	$(BUILD)/rill_bench --workers $(BUILD) --suites tango --out $(RESULTS)/tango.json $(BENCH_ARGS)
 
 # PNG plots (bench/plot.py, matplotlib) and summary.md, the tables
 # (bench/summary.py), next to the JSON results in RESULTS: the first

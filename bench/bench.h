@@ -292,6 +292,7 @@ typedef struct bench_run_out {
   uint64_t errors;   /* wrong or lost messages, warm-up included             */
   uint64_t count;    /* throughput, rpc: messages (requests) measured        */
   uint64_t ns;       /* throughput, rpc: time for them                       */
+  double rate;       /* ... or the run's rate itself (msgs/s), when > 0      */
   uint64_t warm;     /* messages or round trips of warm-up                   */
   uint64_t probe_ns; /* cache-line round trip of this pair, just before; 0   */
   uint64_t nsamples; /* round trips / latencies measured ...                 */

@@ -509,11 +509,13 @@ int main(int argc, char **argv) {
   if (in_list(cfg.suites, "lang") || in_list(cfg.suites, "python"))
     bench_suite_lang(&cfg, &rows, &sk);
   if (in_list(cfg.suites, "rpc")) bench_suite_rpc(&cfg, &rows, &sk);
+  if (in_list(cfg.suites, "tango")) bench_suite_tango(&cfg, &rows, &sk);
 #endif
   if (in_list(cfg.suites, "core")) core_ratios(&rows, &rt);
 #ifndef _WIN32
   bench_ratios_lang(&rows, &rt);
-  bench_ratios_rpc(&rows, &rt);
+  if (in_list(cfg.suites, "rpc")) bench_ratios_rpc(&rows, &rt);
+  if (in_list(cfg.suites, "tango")) bench_ratios_tango(&rows, &rt);
 #endif
   double seconds = (double)(bench_now_ns() - t_start) / 1e9;
 

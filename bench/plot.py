@@ -4,15 +4,15 @@
 
     bench/plot.py [DIR]        (default: bench/results)
 
-Reads the JSON files `make bench` wrote in DIR and writes, next to them:
+Reads the JSON rill_bench wrote in DIR (summary.load_all) and writes, next
+to it:
 
-  throughput.png  rill_bench: messages/s and GiB/s against message size
+  throughput.png  messages/s and GiB/s against message size
                   (log scales), one line per transport and peer
-  rtt.png         rill_bench: round-trip p50 / p99 / p99.9 per transport
+  rtt.png         round-trip p50 / p99 / p99.9 per transport
   rpc.png         requests/s and p50 against calls in flight (the rpc rows)
-  tango.png       rill-tangobench: rill beside rust-tango between two threads,
-                  messages/s per method and size, and the pinned ping-pong's
-                  p50 / p99 / p99.9 (if tango.json is there)
+  tango.png       rill beside rust-tango between two threads, messages/s per
+                  method and size, and the pinned ping-pong's p50 / p99 / p99.9
 
 A row that showed errors (wrong or lost messages) is labelled with their
 count.  Without matplotlib it says how to install it and exits 0, so that
@@ -130,22 +130,20 @@ def rpc(d, out):
 
 
 def tango(d, out):
-    m = d["machine"]
-    where = f"{m.get('cpu_model', '?')}, {m.get('online_cpus', '?')} CPUs, {d.get('date', '')}"
-    groups = [(meth, r) for meth in ("readme", "pinned") for r in d[meth]["rows"]
-              if r["test"] == "throughput" and not r["failed"]]
-    cells = list(dict.fromkeys((meth, r["size"]) for meth, r in groups))
-    names = list(dict.fromkeys(r["name"] for _, r in groups))
+    rs = suite(d, "tango")
+    groups = [r for r in rs if r["kind"] == "throughput"]
+    cells = list(dict.fromkeys((r["method"], r["size"]) for r in groups))
+    names = list(dict.fromkeys(r["name"] for r in groups))
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
     w = 0.8 / len(names)
     for k, name in enumerate(names):
         xs, ys, errs = [], [], []
         for x, cell in enumerate(cells):
-            for meth, r in groups:
-                if (meth, r["size"]) == cell and r["name"] == name:
+            for r in groups:
+                if (r["method"], r["size"]) == cell and r["name"] == name:
                     xs.append(x + (k - (len(names) - 1) / 2) * w)
                     ys.append(r["msgs_per_s"])
-                    errs.append(r["errors"]["total"])
+                    errs.append(r["errors"])
         bars = a.bar(xs, ys, w, label=name)
         for bar, e in zip(bars, errs):
             if e:
@@ -158,18 +156,17 @@ def tango(d, out):
     a.set_ylabel("messages/s (intact)")
     a.grid(True, axis="y", which="both", alpha=0.3)
     a.legend(fontsize=8)
-    rows = [r for r in d["pinned"]["rtt_rows"] if not r["failed"]]
+    rows = [r for r in rs if r["kind"] == "rtt" and r["method"] == "pinned"]
     xs = range(len(rows))
-    for k, (key, what) in enumerate((("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"))):
-        b.bar([x + (k - 1) * 0.27 for x in xs], [r["rtt_ns"][key] for r in rows], 0.27,
-              label=what)
+    for k, (key, what) in enumerate((("p50_ns", "p50"), ("p99_ns", "p99"), ("p999_ns", "p99.9"))):
+        b.bar([x + (k - 1) * 0.27 for x in xs], [r[key] for r in rows], 0.27, label=what)
     b.set_xticks(list(xs))
-    b.set_xticklabels([label(r["name"], r["errors"]["total"]) for r in rows], fontsize=8)
+    b.set_xticklabels([label(r["name"], r["errors"]) for r in rows], fontsize=8)
     b.set_ylabel("8-byte round trip, pinned (ns)")
     b.grid(True, axis="y", alpha=0.3)
     b.legend(fontsize=8)
-    fig.suptitle(f"rill beside rust-tango {d['software'].get('rust_tango', '')}, "
-                 f"two threads of one process\n{where}", fontsize=10)
+    fig.suptitle(f"rill beside rust-tango {d.get('software', {}).get('rust_tango', '')}, "
+                 f"two threads of one process\n{machine(d)}", fontsize=10)
     save(fig, out)
 
 
@@ -185,9 +182,8 @@ def main():
     if d and suite(d, "rpc"):
         rpc(d, os.path.join(where, "rpc.png"))
         wrote.append("rpc.png")
-    t = load(os.path.join(where, "tango.json"))
-    if t:
-        tango(t, os.path.join(where, "tango.png"))
+    if d and suite(d, "tango"):
+        tango(d, os.path.join(where, "tango.png"))
         wrote.append("tango.png")
     if not wrote:
         print(f"plots: no results in {where} (run make bench first)")

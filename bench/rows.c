@@ -106,9 +106,9 @@ static void row_add(bench_row *r, unsigned run, bench_run_out *o) {
   unsigned k = r->runs;
   r->warm = o->warm;
   r->run_probe_ns[k] = o->probe_ns ? (double)o->probe_ns : NAN;
-  if (o->ns) {
+  if (o->ns || o->rate > 0) {
     r->msgs_per_run = o->count;
-    r->run_msgs_per_s[k] = (double)o->count * 1e9 / (double)o->ns;
+    r->run_msgs_per_s[k] = o->rate > 0 ? o->rate : (double)o->count * 1e9 / (double)o->ns;
   }
   if (o->samples && add_samples(r, o)) {
     r->failed = 1;
@@ -254,8 +254,7 @@ void bench_row_label(const bench_row *r, char *buf, size_t len) {
     if (l < len) l += (size_t)snprintf(buf + l, len - l, __VA_ARGS__); \
   } while (0)
   if (r->method) ADD(" %s", r->method);
-  if (r->producer && strcmp(r->suite, "core") && strcmp(r->suite, "scale") &&
-      strcmp(r->suite, "python"))
+  if (r->producer && (!strcmp(r->suite, "lang") || !strcmp(r->suite, "rpc")))
     ADD(" %s%s%s", r->producer, r->kind == BENCH_TPUT ? "->" : "<->", r->consumer);
   if (r->consumers) ADD(" x%u%s", r->consumers, r->lossy ? " lossy" : "");
   if (r->channels) ADD(" %uch", r->channels);

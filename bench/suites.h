@@ -36,5 +36,7 @@ void bench_suite_lang(const bench_config *cfg, bench_rows *rows, bench_skips *sk
 void bench_ratios_lang(const bench_rows *rows, bench_ratios *rt);
 void bench_suite_rpc(const bench_config *cfg, bench_rows *rows, bench_skips *sk);
 void bench_ratios_rpc(const bench_rows *rows, bench_ratios *rt);
+void bench_suite_tango(const bench_config *cfg, bench_rows *rows, bench_skips *sk);
+void bench_ratios_tango(const bench_rows *rows, bench_ratios *rt);
 
 #endif

@@ -161,39 +161,33 @@ def bars(d, name):
                   for b in bs])
 
 
-def errs(e):
-    if not e["total"]:
+def errs(r):
+    """A row's error count, with what the detail says of it."""
+    if not r["errors"]:
         return "0"
-    parts = [f"{k} {e[k]}" for k in ("lost", "bad", "corrupt") if e.get(k)]
-    return f"{e['total']} ({', '.join(parts)})"
+    det = r.get("detail") or {}
+    parts = [f"{k} {det[k]:.0f}" for k in ("lost", "bad") if det.get(k)]
+    return f"{r['errors']}" + (f" ({', '.join(parts)})" if parts else "")
 
 
-def tango(t):
-    m = t["machine"]
-    out = [f"`rill-tangobench` ({t['date']}, {m['online_cpus']} CPUs, {m['cpu_model']}; "
-           f"rust-tango {t['software']['rust_tango']}, {t['software']['rustc']}). Two threads "
-           f"of one process; throughput counts messages that arrived intact.", ""]
-    rows = []
-    for meth, what in (("readme", "README method, unpinned"), ("pinned", "pinned, 1 s runs")):
-        for r in t[meth]["rows"]:
-            if r["test"] != "throughput" or r["failed"]:
-                continue
-            rows.append([what, f"{r['size']} B", r["name"], rate(r["msgs_per_s"]),
-                         errs(r["errors"])])
-    out += table(["method", "size", "contender", "messages/s", "errors"], rows)
-    pp = [r for r in t["pinned"]["rtt_rows"] if not r["failed"]]
-    pp_readme = {r["name"]: r for r in t["readme"]["rows"] if r["test"] == "ping-pong"}
+def tango(d):
+    rs = suite(d, "tango")
+    if not rs:
+        return []
+    sw = d.get("software", {})
+    out = [f"rill beside rust-tango {sw.get('rust_tango', '?')} ({sw.get('rustc', '?')}): two "
+           f"threads of one process; throughput counts messages that arrived intact.", ""]
+    what = {"readme": "README method, unpinned", "pinned": "pinned, 1 s runs"}
+    out += table(["method", "size", "contender", "messages/s", "errors"],
+                 [[what[r["method"]], f"{r['size']} B", r["name"], rate(r["msgs_per_s"]),
+                   errs(r)] for r in rs if r["kind"] == "throughput"])
+    readme = {r["name"]: r for r in rs if r["kind"] == "rtt" and r["method"] == "readme"}
     out += table(["8-byte round trip", "p50 (pinned)", "p99", "p99.9",
                   "README method, per trip"],
-                 [[r["name"], ns(r["rtt_ns"]["p50"]), ns(r["rtt_ns"]["p99"]),
-                   ns(r["rtt_ns"]["p999"]),
-                   ns(pp_readme[r["name"]]["rtt_ns"]) if r["name"] in pp_readme else "-"]
-                  for r in pp])
-    out += table(["bar: rill ≥ 2× rust-tango", "rill", "rust-tango", "ratio", "", "note"],
-                 [[f"{b['method']}, {b['size']} B", rate(b["rill_msgs_per_s"]),
-                   rate(b["against_msgs_per_s"]), f"{b['ratio']:.2f}×", mark(b["met"]),
-                   b.get("note", "")] for b in t["bar"]])
-    return out
+                 [[r["name"], ns(r["p50_ns"]), ns(r["p99_ns"]), ns(r["p999_ns"]),
+                   ns(readme[r["name"]]["p50_ns"]) if r["name"] in readme else "-"]
+                  for r in rs if r["kind"] == "rtt" and r["method"] == "pinned"])
+    return out + bars(d, "tango")
 
 
 LANG = {"c": "C", "go": "Go", "python": "Python"}
@@ -203,7 +197,7 @@ def lang(d):
     rs = suite(d, "lang")
     if not rs:
         return []
-    sw = d.get("software", {})
+    sw = {k: v for k, v in d.get("software", {}).items() if k in ("go", "python")}
     out = [f"The bindings beside C ({', '.join(f'{k} {v}' for k, v in sw.items()) or 'C only'}): "
            f"a reliable channel between a producer and a consumer process, each in one "
            f"language, pinned; medians of {d['runs']} runs, every payload checked.", ""]
@@ -279,11 +273,7 @@ def main():
     out = ["# Benchmark results", "",
            "Written by `bench/summary.py` from the JSON beside it; the command is `make bench`.",
            ""]
-    out += core(d) + lang(d) + pybind(d) + rpc(d)
-    for name, f in (("tango.json", tango),):
-        x = load(os.path.join(where, name))
-        if x and x.get("format") != 2:
-            out += f(x)
+    out += core(d) + lang(d) + pybind(d) + rpc(d) + tango(d)
     skipped = d.get("skipped") or {}
     if skipped:
         out += ["Left out of this run:", ""] + [f"- {k}: {v}" for k, v in skipped.items()] + [""]

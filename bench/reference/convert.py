@@ -113,6 +113,54 @@ def main():
         bars.append({"suite": "rpc", "name": label, "value": b["value"], "paired": b["paired"],
                      "op": ">=", "threshold": b["threshold"], "met": b["met"], "note": None})
 
+    # tango.json (rill-tangobench): the tango suite; a README-method row's
+    # runs are its 200 samples, as that program measured them
+    t = old("tango.json")
+    out["software"].update(rustc=t["software"]["rustc"], rust_tango=t["software"]["rust_tango"])
+
+    def terr(e):
+        return dict(lost=e["lost"], bad=e["bad"] + e["corrupt"], overruns=e["overruns"])
+    for r in t["readme"]["rows"]:
+        tp = r["test"] == "throughput"
+        e = r["errors"]
+        rows.append(row(suite="tango", name=r["name"], method="readme",
+                        kind="throughput" if tp else "rtt", producer="rust", consumer="rust",
+                        size=r["size"], msgs_per_s=round(r["msgs_per_s"]) if tp else None,
+                        gib_per_s=round(r["gib_per_s"], 4) if tp else None,
+                        p50_ns=None if tp else round(r["rtt_ns"]), errors=e["total"],
+                        peer=r["name"] != "rill", runs=r["samples"],
+                        run_msgs_per_s=r["run_msgs_per_s"] if tp else None,
+                        samples=None if tp else r["samples"],
+                        detail={**terr(e), "iter_ns": r["iter_ns"],
+                                **({"xfer_msgs_per_s": r["xfer_msgs_per_s"]} if tp else {})},
+                        failed=bool(r["failed"]), failure=r["failed"]))
+    for r in t["pinned"]["rows"] + t["pinned"]["rtt_rows"]:
+        tp = r["test"] == "throughput"
+        e = r["errors"]
+        rows.append(row(suite="tango", name=r["name"], method="pinned",
+                        kind="throughput" if tp else "rtt", producer="rust", consumer="rust",
+                        size=r["size"], msgs_per_s=round(r["msgs_per_s"]) if tp else None,
+                        gib_per_s=round(r["gib_per_s"], 4) if tp else None,
+                        p50_ns=None if tp else r["rtt_ns"]["p50"],
+                        p99_ns=None if tp else r["rtt_ns"]["p99"],
+                        p999_ns=None if tp else r["rtt_ns"]["p999"],
+                        max_ns=None if tp else r["rtt_ns"]["max"],
+                        samples=None if tp else r["samples"], errors=e["total"],
+                        peer=r["name"] != "rill", runs=r["runs"],
+                        spread=round(r["spread"], 4) if tp else spread(r["run_p50_ns"]),
+                        run_msgs_per_s=r["run_msgs_per_s"] if tp else None,
+                        run_p50_ns=None if tp else r["run_p50_ns"],
+                        probe_ns=statistics.median(r["run_probe_ns"]),
+                        run_probe_ns=r["run_probe_ns"], detail=terr(e),
+                        failed=bool(r["failed"]), failure=r["failed"]))
+    for b in t["bar"]:
+        label = (f"tango readme {b['size']}B: rill / rust-tango msgs/s" if b["method"] == "readme"
+                 else f"tango pinned {b['size']}B: rill / the faster rust-tango msgs/s")
+        ratios[label], paired[label] = b["ratio"], None
+        bars.append({"suite": "tango", "name": label, "value": b["ratio"], "paired": None,
+                     "op": ">=", "threshold": b["required"], "met": b["met"],
+                     "note": b["note"] or None})
+
     out["results"], out["ratios"], out["ratios_paired"], out["bars"] = rows, ratios, paired, bars
     with open("bench/reference/latest.json", "w") as f:  # a row a line, as rill_bench
         f.write("{\n")
