@@ -465,6 +465,9 @@ int bench_json_write(const char *path, const bench_config *cfg, const bench_info
 /* S as a JSON string. */
 void bench_json_string(FILE *f, const char *s);
 
+/* 1 if NAME is in the comma-separated LIST, or LIST is NULL. */
+int bench_in_list(const char *list, const char *name);
+
 /* "rill_bench worker ...": one side of a measurement driven by another
  * program (bench/worker.c). */
 int bench_worker_main(int argc, char **argv);

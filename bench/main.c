@@ -82,7 +82,7 @@ static void usage(FILE *f) {
           BENCH_MAX_SIZE);
 }
 
-static int in_list(const char *list, const char *name) {
+int bench_in_list(const char *list, const char *name) {
   if (!list) return 1;
   size_t n = strlen(name);
   for (const char *p = list; *p;) {
@@ -199,7 +199,7 @@ static void core_rows(const bench_config *cfg, bench_rows *rows,
       const bench_transport *tr = kind == BENCH_TPUT ? tput_tr[ti]
                                   : kind == BENCH_RTT ? rtt_tr[ti]
                                                       : &bench_rill_lowrate;
-      if (!in_list(only, tr->name)) continue;
+      if (!bench_in_list(only, tr->name)) continue;
       bench_row *r = bench_row_new(rows);
       if (!r) break;
       r->suite = "core";
@@ -500,22 +500,24 @@ int main(int argc, char **argv) {
   uint64_t t_start = bench_now_ns();
 
   static bench_skips sk;
-  if (in_list(cfg.suites, "core")) bench_peers_print_skipped();
+  if (bench_in_list(cfg.suites, "core")) bench_peers_print_skipped();
   bench_rows_print_header();
-  if (in_list(cfg.suites, "core"))
+  if (bench_in_list(cfg.suites, "core"))
     core_rows(&cfg, &rows, tput_tr, ntput_tr, rtt_tr, nrtt_tr, sizes, nsizes, only);
   bench_os_shared_free(&samples_sh);
 #ifndef _WIN32
-  if (in_list(cfg.suites, "lang") || in_list(cfg.suites, "python"))
+  if (bench_in_list(cfg.suites, "scale")) bench_suite_scale(&cfg, &rows, only);
+  if (bench_in_list(cfg.suites, "lang") || bench_in_list(cfg.suites, "python"))
     bench_suite_lang(&cfg, &rows, &sk);
-  if (in_list(cfg.suites, "rpc")) bench_suite_rpc(&cfg, &rows, &sk);
-  if (in_list(cfg.suites, "tango")) bench_suite_tango(&cfg, &rows, &sk);
+  if (bench_in_list(cfg.suites, "rpc")) bench_suite_rpc(&cfg, &rows, &sk);
+  if (bench_in_list(cfg.suites, "tango")) bench_suite_tango(&cfg, &rows, &sk);
 #endif
-  if (in_list(cfg.suites, "core")) core_ratios(&rows, &rt);
+  if (bench_in_list(cfg.suites, "core")) core_ratios(&rows, &rt);
 #ifndef _WIN32
+  bench_ratios_scale(&rows, &rt);
   bench_ratios_lang(&rows, &rt);
-  if (in_list(cfg.suites, "rpc")) bench_ratios_rpc(&rows, &rt);
-  if (in_list(cfg.suites, "tango")) bench_ratios_tango(&rows, &rt);
+  if (bench_in_list(cfg.suites, "rpc")) bench_ratios_rpc(&rows, &rt);
+  if (bench_in_list(cfg.suites, "tango")) bench_ratios_tango(&rows, &rt);
 #endif
   double seconds = (double)(bench_now_ns() - t_start) / 1e9;
 

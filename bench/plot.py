@@ -10,6 +10,8 @@ to it:
   throughput.png  messages/s and GiB/s against message size
                   (log scales), one line per transport and peer
   rtt.png         round-trip p50 / p99 / p99.9 per transport
+  scale.png       messages/s against consumers of one channel (reliable and
+                  lossy) and against channels in one rill_wait_any
   rpc.png         requests/s and p50 against calls in flight (the rpc rows)
   tango.png       rill beside rust-tango between two threads, messages/s per
                   method and size, and the pinned ping-pong's p50 / p99 / p99.9
@@ -129,6 +131,42 @@ def rpc(d, out):
     save(fig, out)
 
 
+def scale(d, out):
+    rs = suite(d, "scale")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5))
+    det = lambda r, k: (r.get("detail") or {}).get(k)  # noqa: E731
+    for lossy, what in ((False, "reliable"), (True, "lossy")):
+        fan = sorted((r for r in rs if r["name"] == "rill-fanout" and r["lossy"] == lossy),
+                     key=lambda r: r["consumers"])
+        if not fan:
+            continue
+        ks = [r["consumers"] for r in fan]
+        errors = sum(r["errors"] for r in fan)
+        a.plot(ks, [r["msgs_per_s"] for r in fan], marker="o",
+               label=label(f"{what}: messages/s {'published' if lossy else '(to every consumer)'}",
+                           errors))
+        a.plot(ks, [det(r, "deliveries_per_s") for r in fan], marker="s", linestyle="--",
+               label=f"{what}: deliveries/s, all consumers")
+    a.set_xlabel("consumers of one channel")
+    a.set_xticks([1, 2, 4])
+    wa = sorted((r for r in rs if r["name"] == "rill-waitany"), key=lambda r: r["channels"])
+    if wa:
+        b.plot([r["channels"] for r in wa], [r["msgs_per_s"] for r in wa], marker="o",
+               label=label("one consumer, rill_wait_any", sum(r["errors"] for r in wa)))
+        b.set_xscale("log", base=2)
+        ticks(b, [r["channels"] for r in wa])
+    b.set_xlabel("channels waited on at once")
+    for ax in (a, b):
+        ax.set_ylabel("messages/s")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Scaling, {rs[0]['size']}-byte messages: the producer on one CPU, the "
+                 f"consumers sharing the others (median of {d.get('runs', '?')} runs)\n{machine(d)}",
+                 fontsize=10)
+    save(fig, out)
+
+
 def tango(d, out):
     rs = suite(d, "tango")
     groups = [r for r in rs if r["kind"] == "throughput"]
@@ -179,6 +217,9 @@ def main():
         wrote.append("throughput.png")
         if rtt(d, os.path.join(where, "rtt.png")):
             wrote.append("rtt.png")
+    if d and suite(d, "scale"):
+        scale(d, os.path.join(where, "scale.png"))
+        wrote.append("scale.png")
     if d and suite(d, "rpc"):
         rpc(d, os.path.join(where, "rpc.png"))
         wrote.append("rpc.png")

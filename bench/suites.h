@@ -36,6 +36,8 @@ void bench_suite_lang(const bench_config *cfg, bench_rows *rows, bench_skips *sk
 void bench_ratios_lang(const bench_rows *rows, bench_ratios *rt);
 void bench_suite_rpc(const bench_config *cfg, bench_rows *rows, bench_skips *sk);
 void bench_ratios_rpc(const bench_rows *rows, bench_ratios *rt);
+void bench_suite_scale(const bench_config *cfg, bench_rows *rows, const char *only);
+void bench_ratios_scale(const bench_rows *rows, bench_ratios *rt);
 void bench_suite_tango(const bench_config *cfg, bench_rows *rows, bench_skips *sk);
 void bench_ratios_tango(const bench_rows *rows, bench_ratios *rt);
 

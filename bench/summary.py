@@ -190,6 +190,38 @@ def tango(d):
     return out + bars(d, "tango")
 
 
+def scale(d):
+    rs = suite(d, "scale")
+    if not rs:
+        return []
+    out = [f"Scaling ({rs[0]['size']}-byte messages, medians of {d['runs']} runs, every payload "
+           f"checked): the producer has one CPU to itself and the consumers share the others "
+           f"(on 2 CPUs, all of them the second), each spinning 20 µs, then parking.", ""]
+    fan = {(r["consumers"], r["lossy"]): r for r in rs if r["name"] == "rill-fanout"}
+    ks = sorted({k for k, _ in fan})
+    if fan:
+        def cells(lossy, f):
+            return [f(fan[(k, lossy)]) if (k, lossy) in fan else "-" for k in ks]
+        det = lambda r, k: (r.get("detail") or {}).get(k)  # noqa: E731
+        out += table(["consumers of one channel"] + [str(k) for k in ks], [
+            ["reliable: messages/s, each to every consumer"] + cells(False, lambda r: rate(r["msgs_per_s"])),
+            ["reliable: deliveries/s (all consumers)"] + cells(False, lambda r: rate(det(r, "deliveries_per_s"))),
+            ["lossy: messages/s published"] + cells(True, lambda r: rate(r["msgs_per_s"])),
+            ["lossy: deliveries/s (all consumers)"] + cells(True, lambda r: rate(det(r, "deliveries_per_s"))),
+            ["lossy: share each consumer got"] + cells(True, lambda r: f"{det(r, 'delivered_pct'):.3g} %"
+                                                       if det(r, "delivered_pct") is not None else "-"),
+            ["errors"] + [sum(fan[(k, lo)]["errors"] for lo in (False, True) if (k, lo) in fan)
+                          for k in ks]])
+    wa = sorted((r for r in rs if r["name"] == "rill-waitany"), key=lambda r: r["channels"])
+    if wa:
+        out += table(["channels in one `rill_wait_any`"] + [str(r["channels"]) for r in wa], [
+            ["messages/s received"] + [rate(r["msgs_per_s"]) for r in wa],
+            ["messages per return of rill_wait_any"] + [num((r.get("detail") or {}).get("msgs_per_wait"))
+                                                        for r in wa],
+            ["errors"] + [r["errors"] for r in wa]])
+    return out
+
+
 LANG = {"c": "C", "go": "Go", "python": "Python"}
 
 
@@ -273,7 +305,7 @@ def main():
     out = ["# Benchmark results", "",
            "Written by `bench/summary.py` from the JSON beside it; the command is `make bench`.",
            ""]
-    out += core(d) + lang(d) + pybind(d) + rpc(d) + tango(d)
+    out += core(d) + scale(d) + lang(d) + pybind(d) + rpc(d) + tango(d)
     skipped = d.get("skipped") or {}
     if skipped:
         out += ["Left out of this run:", ""] + [f"- {k}: {v}" for k, v in skipped.items()] + [""]

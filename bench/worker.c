@@ -5,7 +5,9 @@
  *
  *   bsend DIR REGION CHAN SIZE WARM COUNT
  *       joins CHAN as producer, sends WARM + COUNT messages of SIZE bytes
- *       (bench_msg format, sig = sequence number), then leaves
+ *       (bench_msg format, sig = sequence number), then leaves (the C
+ *       worker then says "result ns NS count COUNT": its time for the
+ *       COUNT after the warm-up)
  *   brecv DIR REGION CHAN SIZE WARM COUNT [lossy] [park]
  *       joins CHAN as a consumer (reliable, or lossy), says "ready",
  *       receives and checks WARM messages, then times COUNT more:
@@ -29,8 +31,8 @@
  *       the C request/response server (bench/rpc/t_rill.c)
  *
  * Every wait busy-spins (the spin budget is the whole 30 s timeout), except
- * a consumer told "park" and the wsend/wrecv pair, which use rill's default
- * budget (20 us) and then sleep.  Exit 0, or 1 with a line on stderr. */
+ * a consumer told "park" and wrecv's, which use rill's default budget
+ * (20 us) and then sleep.  Exit 0, or 1 with a line on stderr. */
 #include "bench.h"
 
 #include <inttypes.h>
@@ -200,7 +202,6 @@ static int cmd_wsend(char **a) {
     char name[64];
     snprintf(name, sizeof name, "%s%u", a[2], i);
     p[i] = wproducer(r, name);
-    rill_producer_set_spin(p[i], BENCH_RILL_SPIN_NS);
   }
   size_t size = (size_t)wnum(a[4]);
   uint64_t total = wnum(a[5]) + wnum(a[6]);
@@ -274,12 +275,14 @@ int bench_worker_main(int argc, char **argv) {
     rill_region *r = wopen(a[0], a[1]);
     rill_producer *p = wproducer(r, a[2]);
     size_t size = (size_t)wnum(a[3]);
-    uint64_t total = wnum(a[4]) + wnum(a[5]);
+    uint64_t warm = wnum(a[4]), count = wnum(a[5]), t0 = bench_now_ns();
     void *msg = wbuf(size);
-    for (uint64_t seq = 0; seq < total; seq++) {
+    for (uint64_t seq = 0; seq < warm + count; seq++) {
+      if (seq == warm) t0 = bench_now_ns();
       bench_msg_stamp(msg, size, seq);
       wsend(p, msg, size, seq);
     }
+    printf("result ns %" PRIu64 " count %" PRIu64 "\n", bench_now_ns() - t0, count);
     rill_producer_leave(p);
     return 0;
   }

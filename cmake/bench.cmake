@@ -23,7 +23,7 @@ if(WIN32)
 else()
   list(APPEND RILL_BENCH_SOURCES bench/os_posix.c bench/t_futex.c bench/t_stream.c
        bench/peers_ipc.c bench/t_zmq.c bench/t_nng.c bench/t_iceoryx.c bench/proc.c
-       bench/s_lang.c bench/s_tango.c bench/rpc/suite.c bench/rpc/proc.c bench/rpc/t_rill.c bench/rpc/t_sock.c
+       bench/s_lang.c bench/s_scale.c bench/s_tango.c bench/rpc/suite.c bench/rpc/proc.c bench/rpc/t_rill.c bench/rpc/t_sock.c
        bench/rpc/t_zmq.c)
 endif()
 add_executable(rill_bench EXCLUDE_FROM_ALL ${RILL_BENCH_SOURCES})
