@@ -61,6 +61,12 @@ static inline uint64_t bench_now_ns(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* NS nanoseconds as a struct timespec (a time or a timeout). */
+static inline struct timespec bench_timespec(uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+  return ts;
+}
 #endif
 
 /* Once, first thing in main(): the clock's frequency (Windows). */

@@ -119,18 +119,14 @@ static void last_err_line(bench_proc *p, char *buf, size_t len) {
 /* Reaps P within NS.  Returns 0 (status in *ST), 1 on timeout, -1 on error. */
 static int reap_within(bench_proc *p, uint64_t ns, int *st) {
   uint64_t end = bench_now_ns() + ns;
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD); /* blocked (bench_os_init): sigtimedwait takes it */
   for (;;) {
     pid_t w = waitpid(p->pid, st, WNOHANG);
     if (w == p->pid) return 0;
     if (w < 0 && errno != EINTR) return -1;
     uint64_t now = bench_now_ns();
     if (now >= end) return 1;
-    uint64_t left = end - now > 10000000ull ? 10000000ull : end - now;
-    struct timespec ts = {0, (long)left};
-    (void)sigtimedwait(&chld, NULL, &ts);
+    /* SIGCHLD stays blocked (bench_os_init): this waits for it */
+    bench_os_children_wait(NULL, 0, end - now > 10000000ull ? 10000000ull : end - now);
   }
 }
 

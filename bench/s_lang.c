@@ -53,6 +53,19 @@ void bench_region_unmake(const bench_config *cfg, const char *name) {
   bench_cleanup_unregister_region();
 }
 
+int bench_wargs_make(const bench_config *cfg, const char *prefix, int nch,
+                     const char *const *chans, uint32_t mtu, uint32_t consumers, size_t size,
+                     uint64_t warm, uint64_t count, bench_wargs *a, bench_run_out *o) {
+  static unsigned counter;
+  snprintf(a->region, sizeof a->region, "%s-%d-%u", prefix, (int)getpid(), counter++);
+  snprintf(a->size, sizeof a->size, "%zu", size);
+  snprintf(a->warm, sizeof a->warm, "%llu", (unsigned long long)warm);
+  snprintf(a->count, sizeof a->count, "%llu", (unsigned long long)count);
+  snprintf(a->total, sizeof a->total, "%llu", (unsigned long long)(warm + count));
+  return bench_region_make(cfg, a->region, nch, chans, BENCH_DEPTH, mtu, consumers, o->failure,
+                           sizeof o->failure);
+}
+
 static int lang_of(const char *l) {
   for (int i = 0; i < 3; i++)
     if (!strcmp(LANGS[i], l)) return i;
@@ -76,27 +89,21 @@ static void tput_counts(const bench_config *cfg, const bench_row *r, uint64_t *w
 }
 
 static int lang_tput(const bench_config *cfg, bench_row *r, unsigned run, bench_run_out *o) {
-  static unsigned counter;
-  char region[48], size[16], warm_s[24], count_s[24];
   uint64_t warm, count;
   const char *chans[1] = {"c"};
+  bench_wargs w;
   (void)run;
   tput_counts(cfg, r, &warm, &count);
-  snprintf(region, sizeof region, "lang-%d-%u", (int)getpid(), counter++);
-  if (bench_region_make(cfg, region, 1, chans, BENCH_DEPTH, BENCH_MAX_SIZE, 1, o->failure,
-                        sizeof o->failure))
+  if (bench_wargs_make(cfg, "lang", 1, chans, BENCH_MAX_SIZE, 1, r->size, warm, count, &w, o))
     return -1;
-  snprintf(size, sizeof size, "%zu", r->size);
-  snprintf(warm_s, sizeof warm_s, "%llu", (unsigned long long)warm);
-  snprintf(count_s, sizeof count_s, "%llu", (unsigned long long)count);
-  char *cons[] = {worker_of(cfg, r->consumer), "worker", "brecv", (char *)cfg->dir, region,
-                  "c", size, warm_s, count_s, NULL};
-  char *prod[] = {worker_of(cfg, r->producer), "worker", "bsend", (char *)cfg->dir, region,
-                  "c", size, warm_s, count_s, NULL};
+  char *cons[] = {worker_of(cfg, r->consumer), "worker", "brecv", (char *)cfg->dir, w.region,
+                  "c", w.size, w.warm, w.count, NULL};
+  char *prod[] = {worker_of(cfg, r->producer), "worker", "bsend", (char *)cfg->dir, w.region,
+                  "c", w.size, w.warm, w.count, NULL};
   char **argv[2] = {cons, prod};
   int cpu[2] = {cfg->cpu[1], cfg->cpu[0]}, ready[2] = {1, 0};
   int rc = bench_workers_run(cfg, 2, argv, cpu, ready, g_res, o);
-  bench_region_unmake(cfg, region);
+  bench_region_unmake(cfg, w.region);
   if (rc) return -1;
   double ns = g_res[0].nlines ? bench_kv_num(g_res[0].lines[0], "ns") : NAN;
   double errs = g_res[0].nlines ? bench_kv_num(g_res[0].lines[0], "errors") : NAN;
@@ -113,27 +120,21 @@ static int lang_tput(const bench_config *cfg, bench_row *r, unsigned run, bench_
 }
 
 static int lang_rtt(const bench_config *cfg, bench_row *r, unsigned run, bench_run_out *o) {
-  static unsigned counter;
-  char region[48], size[16], warm_s[24], count_s[24], total_s[24];
   uint64_t warm = cfg->quick ? 2000 : 20000, count = cfg->quick ? 20000 : 200000;
   const char *chans[2] = {"ping", "pong"};
+  bench_wargs a;
   (void)run;
-  snprintf(region, sizeof region, "lrtt-%d-%u", (int)getpid(), counter++);
-  if (bench_region_make(cfg, region, 2, chans, BENCH_DEPTH, BENCH_MAX_SIZE, 1, o->failure,
-                        sizeof o->failure))
+  if (bench_wargs_make(cfg, "lrtt", 2, chans, BENCH_MAX_SIZE, 1, r->size, warm, count, &a, o))
     return -1;
-  snprintf(size, sizeof size, "%zu", r->size);
-  snprintf(warm_s, sizeof warm_s, "%llu", (unsigned long long)warm);
-  snprintf(count_s, sizeof count_s, "%llu", (unsigned long long)count);
-  snprintf(total_s, sizeof total_s, "%llu", (unsigned long long)(warm + count));
   char *w = worker_of(cfg, r->producer);
-  char *pong[] = {w, "worker", "bpong", (char *)cfg->dir, region, "ping", "pong", total_s, NULL};
-  char *ping[] = {w,      "worker", "bping", (char *)cfg->dir, region, "ping",
-                  "pong", size,     warm_s,  count_s,          NULL};
+  char *pong[] = {w, "worker", "bpong", (char *)cfg->dir, a.region, "ping", "pong", a.total,
+                  NULL};
+  char *ping[] = {w,      "worker", "bping", (char *)cfg->dir, a.region, "ping",
+                  "pong", a.size,   a.warm,  a.count,          NULL};
   char **argv[2] = {pong, ping};
   int cpu[2] = {cfg->cpu[1], cfg->cpu[0]}, ready[2] = {1, 0};
   int rc = bench_workers_run(cfg, 2, argv, cpu, ready, g_res, o);
-  bench_region_unmake(cfg, region);
+  bench_region_unmake(cfg, a.region);
   if (rc) return -1;
   double errs = g_res[1].nlines ? bench_kv_num(g_res[1].lines[0], "errors") : NAN;
   if (g_res[1].nsamples != count || !isfinite(errs)) {

@@ -35,27 +35,22 @@ static int g_ncpus;
 /* the detail values of the rows */
 enum { D_DELIVERIES, D_PUBLISH, D_DELIVERED_PCT, D_MSGS_PER_WAIT };
 
-static void counts(const bench_config *cfg, char warm[24], char count[24]) {
-  snprintf(warm, 24, "%u", cfg->quick ? 50000u : 1000000u);
-  snprintf(count, 24, "%u", cfg->quick ? 200000u : 4000000u);
-}
+/* messages of warm-up, and measured */
+#define WARM(cfg) ((cfg)->quick ? 50000u : 1000000u)
+#define COUNT(cfg) ((cfg)->quick ? 200000u : 4000000u)
 
 static int fanout(const bench_config *cfg, bench_row *r, unsigned run, bench_run_out *o) {
-  static unsigned counter;
   (void)run;
-  char region[48], size[16], warm[24], count[24];
   const char *chans[1] = {"c"};
   unsigned k = r->consumers;
-  counts(cfg, warm, count);
-  snprintf(size, sizeof size, "%u", SCALE_SIZE);
-  snprintf(region, sizeof region, "fan-%d-%u", (int)getpid(), counter++);
-  if (bench_region_make(cfg, region, 1, chans, BENCH_DEPTH, SCALE_MTU, k, o->failure,
-                        sizeof o->failure))
+  bench_wargs a;
+  if (bench_wargs_make(cfg, "fan", 1, chans, SCALE_MTU, k, SCALE_SIZE, WARM(cfg), COUNT(cfg), &a,
+                       o))
     return -1;
-  char *cons[] = {(char *)cfg->self, "worker", "brecv", (char *)cfg->dir, region, "c", size,
-                  warm, count, "park", r->lossy ? "lossy" : NULL, NULL};
-  char *prod[] = {(char *)cfg->self, "worker", "bsend", (char *)cfg->dir, region, "c", size,
-                  warm, count, NULL};
+  char *cons[] = {(char *)cfg->self, "worker", "brecv", (char *)cfg->dir, a.region, "c", a.size,
+                  a.warm, a.count, "park", r->lossy ? "lossy" : NULL, NULL};
+  char *prod[] = {(char *)cfg->self, "worker", "bsend", (char *)cfg->dir, a.region, "c", a.size,
+                  a.warm, a.count, NULL};
   char **argv[MAX_CONSUMERS + 1];
   int cpu[MAX_CONSUMERS + 1], ready[MAX_CONSUMERS + 1];
   for (unsigned i = 0; i < k; i++) {
@@ -67,13 +62,13 @@ static int fanout(const bench_config *cfg, bench_row *r, unsigned run, bench_run
   cpu[k] = cfg->cpu[0];
   ready[k] = 0;
   int rc = bench_workers_run(cfg, (int)k + 1, argv, cpu, ready, g_res, o);
-  bench_region_unmake(cfg, region);
+  bench_region_unmake(cfg, a.region);
   if (rc) return -1;
   /* the producer's rate over the measured messages; reliable: the channel's
    * rate is its slowest consumer's; lossy: the producer's, which lossy
    * consumers never slow, and each consumer gets a share of it */
   const char *pl = g_res[k].nlines ? g_res[k].lines[0] : "";
-  double pns = bench_kv_num(pl, "ns"), c = atof(count), worst = 0, got = 0;
+  double pns = bench_kv_num(pl, "ns"), c = COUNT(cfg), worst = 0, got = 0;
   if (!(pns > 0)) {
     o->failed = 1;
     snprintf(o->failure, sizeof o->failure, "the producer wrote no result");
@@ -92,7 +87,7 @@ static int fanout(const bench_config *cfg, bench_row *r, unsigned run, bench_run
     got += n;
   }
   o->count = (uint64_t)c;
-  o->warm = (uint64_t)atof(warm);
+  o->warm = WARM(cfg);
   o->det[D_PUBLISH] = c * 1e9 / pns;
   o->rate = r->lossy ? o->det[D_PUBLISH] : c * 1e9 / worst;
   o->det[D_DELIVERIES] = r->lossy ? got * 1e9 / pns : o->rate * k;
@@ -101,29 +96,26 @@ static int fanout(const bench_config *cfg, bench_row *r, unsigned run, bench_run
 }
 
 static int waitany(const bench_config *cfg, bench_row *r, unsigned run, bench_run_out *o) {
-  static unsigned counter;
   (void)run;
-  char region[48], size[16], warm[24], count[24], nch[16], names[16][8];
+  char nch[16], names[16][8];
   const char *chans[16];
-  counts(cfg, warm, count);
+  bench_wargs a;
   for (unsigned i = 0; i < r->channels; i++) {
     snprintf(names[i], sizeof names[i], "w%u", i);
     chans[i] = names[i];
   }
-  snprintf(size, sizeof size, "%u", SCALE_SIZE);
   snprintf(nch, sizeof nch, "%u", r->channels);
-  snprintf(region, sizeof region, "any-%d-%u", (int)getpid(), counter++);
-  if (bench_region_make(cfg, region, (int)r->channels, chans, BENCH_DEPTH, SCALE_MTU, 1,
-                        o->failure, sizeof o->failure))
+  if (bench_wargs_make(cfg, "any", (int)r->channels, chans, SCALE_MTU, 1, SCALE_SIZE, WARM(cfg),
+                       COUNT(cfg), &a, o))
     return -1;
-  char *cons[] = {(char *)cfg->self, "worker", "wrecv", (char *)cfg->dir, region, "w", nch,
-                  size, warm, count, NULL};
-  char *prod[] = {(char *)cfg->self, "worker", "wsend", (char *)cfg->dir, region, "w", nch,
-                  size, warm, count, NULL};
+  char *cons[] = {(char *)cfg->self, "worker", "wrecv", (char *)cfg->dir, a.region, "w", nch,
+                  a.size, a.warm, a.count, NULL};
+  char *prod[] = {(char *)cfg->self, "worker", "wsend", (char *)cfg->dir, a.region, "w", nch,
+                  a.size, a.warm, a.count, NULL};
   char **argv[2] = {cons, prod};
   int cpu[2] = {g_ncpus ? g_cpus[0] : -1, cfg->cpu[0]}, ready[2] = {1, 0};
   int rc = bench_workers_run(cfg, 2, argv, cpu, ready, g_res, o);
-  bench_region_unmake(cfg, region);
+  bench_region_unmake(cfg, a.region);
   if (rc) return -1;
   const char *l = g_res[0].nlines ? g_res[0].lines[0] : "";
   double ns = bench_kv_num(l, "ns"), n = bench_kv_num(l, "count"), e = bench_kv_num(l, "errors"),
@@ -136,7 +128,7 @@ static int waitany(const bench_config *cfg, bench_row *r, unsigned run, bench_ru
   o->count = (uint64_t)n;
   o->ns = (uint64_t)ns;
   o->errors = (uint64_t)e;
-  o->warm = (uint64_t)atof(warm);
+  o->warm = WARM(cfg);
   if (waits > 0) o->det[D_MSGS_PER_WAIT] = (n + o->warm) / waits;
   return 0;
 }

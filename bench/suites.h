@@ -31,6 +31,15 @@ int bench_region_make(const bench_config *cfg, const char *name, int nch,
                       uint32_t consumers, char *err, size_t len);
 void bench_region_unmake(const bench_config *cfg, const char *name);
 
+/* The words of a run's worker command lines: a fresh region (PREFIX-pid-n,
+ * made with bench_region_make), the message size, warm-up and count. */
+typedef struct bench_wargs {
+  char region[48], size[16], warm[24], count[24], total[24];
+} bench_wargs;
+int bench_wargs_make(const bench_config *cfg, const char *prefix, int nch,
+                     const char *const *chans, uint32_t mtu, uint32_t consumers, size_t size,
+                     uint64_t warm, uint64_t count, bench_wargs *a, bench_run_out *o);
+
 /* Each suite makes and runs its rows, then adds its ratios and bars. */
 void bench_suite_lang(const bench_config *cfg, bench_rows *rows, bench_skips *sk);
 void bench_ratios_lang(const bench_rows *rows, bench_ratios *rt);

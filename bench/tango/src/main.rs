@@ -82,17 +82,15 @@ macro_rules! with_chan {
 
 type Make<'a, C> = &'a mut dyn FnMut() -> Result<C, String>;
 
-fn readme_tput<C: Channel>(
-    make: Make<C>,
-    size: usize,
-    n: u64,
+/// The README method's samples: WARM, then SAMPLES, each printed.
+fn readme_samples(
     warm: usize,
     samples: usize,
+    mut one: impl FnMut(&mut u64) -> Result<harness::Sample, String>,
 ) -> Result<(), String> {
-    let mut ch = make()?;
     let mut next = 0;
     for i in 0..warm + samples {
-        let s = harness::readme_throughput(&mut ch, size, n, &mut next)?;
+        let s = one(&mut next)?;
         println!(
             "result warm {} iter_ns {} xfer_ns {} ok {} {}",
             (i < warm) as u8,
@@ -105,6 +103,19 @@ fn readme_tput<C: Channel>(
     Ok(())
 }
 
+fn readme_tput<C: Channel>(
+    make: Make<C>,
+    size: usize,
+    n: u64,
+    warm: usize,
+    samples: usize,
+) -> Result<(), String> {
+    let mut ch = make()?;
+    readme_samples(warm, samples, |next| {
+        harness::readme_throughput(&mut ch, size, n, next)
+    })
+}
+
 fn readme_pingpong<C: Channel>(
     make: Make<C>,
     trips: u64,
@@ -112,19 +123,9 @@ fn readme_pingpong<C: Channel>(
     samples: usize,
 ) -> Result<(), String> {
     let (mut a, mut b) = (make()?, make()?);
-    let mut next = 0;
-    for i in 0..warm + samples {
-        let s = harness::readme_pingpong(&mut a, &mut b, PING_SIZE, trips, &mut next)?;
-        println!(
-            "result warm {} iter_ns {} xfer_ns {} ok {} {}",
-            (i < warm) as u8,
-            s.iter_ns,
-            s.xfer_ns,
-            s.ok,
-            errs(&s.errors)
-        );
-    }
-    Ok(())
+    readme_samples(warm, samples, |next| {
+        harness::readme_pingpong(&mut a, &mut b, PING_SIZE, trips, next)
+    })
 }
 
 fn pinned_tput<C: Channel>(
