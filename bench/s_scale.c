@@ -97,7 +97,7 @@ static int fanout(const bench_config *cfg, bench_row *r, unsigned run, bench_run
 
 static int waitany(const bench_config *cfg, bench_row *r, unsigned run, bench_run_out *o) {
   (void)run;
-  char nch[16], names[16][8];
+  char nch[16], names[16][16];
   const char *chans[16];
   bench_wargs a;
   for (unsigned i = 0; i < r->channels; i++) {

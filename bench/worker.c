@@ -122,6 +122,14 @@ static void *wbuf(size_t size) {
   return b;
 }
 
+/* The end of a command: closes R, frees A and B (aligned buffers). */
+static int wdone(rill_region *r, void *a, void *b) {
+  bench_os_aligned_free(a);
+  bench_os_aligned_free(b);
+  rill_region_close(r);
+  return 0;
+}
+
 static void ready(void) {
   printf("ready\n");
   fflush(stdout);
@@ -189,7 +197,7 @@ static int cmd_brecv(char **a, int n) {
   printf("result ns %" PRIu64 " count %" PRIu64 " errors %" PRIu64 " lost %" PRIu64 "\n",
          t1 > t0 ? t1 - t0 : 0, got_n > 0 ? got_n - lossy : 0, errs, lost);
   rill_consumer_leave(c);
-  return 0;
+  return wdone(r, buf, NULL);
 }
 
 /* wsend: message k (bench_msg number k) on channel k mod N. */
@@ -211,7 +219,7 @@ static int cmd_wsend(char **a) {
     wsend(p[k % nch], msg, size, k);
   }
   for (uint32_t i = 0; i < nch; i++) rill_producer_leave(p[i]);
-  return 0;
+  return wdone(r, msg, NULL);
 }
 
 /* wrecv: one consumer of N channels; when rill_wait_any says one has
@@ -263,7 +271,7 @@ static int cmd_wrecv(char **a) {
   printf("result ns %" PRIu64 " count %" PRIu64 " errors %" PRIu64 " waits %" PRIu64 "\n",
          t1 - t0, count, errs, waited);
   for (uint32_t i = 0; i < nch; i++) rill_consumer_leave(c[i]);
-  return 0;
+  return wdone(r, buf, NULL);
 }
 
 int bench_worker_main(int argc, char **argv) {
@@ -284,7 +292,7 @@ int bench_worker_main(int argc, char **argv) {
     }
     printf("result ns %" PRIu64 " count %" PRIu64 "\n", bench_now_ns() - t0, count);
     rill_producer_leave(p);
-    return 0;
+    return wdone(r, msg, NULL);
   }
   if (!strcmp(cmd, "brecv") && n >= 6 && n <= 8) return cmd_brecv(a, n);
   if (!strcmp(cmd, "wsend") && n == 7) return cmd_wsend(a);
@@ -321,7 +329,8 @@ int bench_worker_main(int argc, char **argv) {
     print_samples(samples, count);
     rill_producer_leave(p);
     rill_consumer_leave(c);
-    return 0;
+    free(samples);
+    return wdone(r, msg, buf);
   }
   if (!strcmp(cmd, "bpong") && n == 5) {
     rill_region *r = wopen(a[0], a[1]);
@@ -337,7 +346,7 @@ int bench_worker_main(int argc, char **argv) {
     }
     rill_producer_leave(p);
     rill_consumer_leave(c);
-    return 0;
+    return wdone(r, buf, NULL);
   }
   wfail("unknown command or wrong arguments: %s", cmd);
 }
