@@ -21,6 +21,7 @@
 /* ---- tunables ------------------------------------------------------------ */
 
 #define BENCH_MAX_SIZE 4096u          /* largest message size measured      */
+#define BENCH_BATCH_MAX 64u           /* most messages in a batch or burst  */
 #define BENCH_MAX_RUNS 32u            /* upper bound for --runs             */
 #define BENCH_SPIN_TIMEOUT_NS 30000000000ull /* a spin gives up after 30 s  */
 #define BENCH_DEPTH 4096u             /* rill depth and ring slots          */
@@ -207,6 +208,9 @@ typedef struct bench_transport {
 
 extern const bench_transport bench_rill_copy;
 extern const bench_transport bench_rill_zerocopy;
+extern const bench_transport bench_rill_batch;
+extern const bench_transport bench_rill_zcbatch;
+extern const bench_transport bench_rill_alone;
 extern const bench_transport bench_rill_sleep;
 extern const bench_transport bench_rill_lowrate;
 extern const bench_transport bench_ring;

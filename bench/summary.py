@@ -16,11 +16,14 @@ import json
 import os
 import sys
 
-ORDER = ["rill-copy", "rill-zerocopy", "ring-batch", "ring", "pipe", "unix", "zmq-pushpull", "zmq-pair",
+ORDER = ["rill-copy", "rill-zerocopy", "rill-batch", "rill-zcbatch", "rill-alone", "ring-batch", "ring", "pipe", "unix", "zmq-pushpull", "zmq-pair",
          "nng-pushpull", "nng-pair", "iceoryx"]
 NAMES = {
     "rill-copy": "rill, copying (`rill_send`/`rill_recv`)",
     "rill-zerocopy": "rill, zero-copy (`reserve`/`commit`/`poll`)",
+    "rill-batch": "rill, batches copied (`rill_send_many`/`rill_poll_many`, payload copied out)",
+    "rill-zcbatch": "rill, batches in place (`reserve_many`/`commit_many`/`poll_many`)",
+    "rill-alone": "rill, the producer alone (`rill_send`, no consumer)",
     "ring": "minimal fixed-slot ring",
     "ring-batch": "batched ring: slots the size of the message, indices stored per 4 KiB "
                   "(the ceiling)",
@@ -131,7 +134,8 @@ def core(d):
                                         for s in sizes] + [errs])
     out += table(["messages/s"] + [f"{s} B" for s in sizes] + ["errors"], rows)
     ratios, paired = d.get("ratios", {}), d.get("ratios_paired", {})
-    ceil = [(m, s) for m in ("rill-copy", "rill-zerocopy", "ring") for s in (64, 1024)
+    ceil = [(m, s) for m in ("rill-copy", "rill-zerocopy", "rill-batch", "rill-zcbatch", "ring")
+            for s in (64, 1024)
             if ratios.get(f"{m} {s}B / ring-batch {s}B msgs/s") is not None]
     if ceil:
         out += table(["against the batched ring (the ceiling)", "size", "of medians", "paired"],

@@ -4,6 +4,10 @@
  * sleeping waits: round trips with both sides parked ("rill-sleep") and the
  * one-way latency of a paced producer ("rill-lowrate").
  *
+ * Batches: rill_send_many / rill_reserve_many + commit_many, read in bursts
+ * with rill_poll_many ("rill-batch" copies each payload out, "rill-zcbatch"
+ * reads it in place); "rill-alone" is the producer with no consumer.
+ *
  * Throughput and latency use one channel "data" (side 0 produces, side 1
  * consumes, reliably).  Round trips use "ping" (side 0 -> side 1) and "pong"
  * (side 1 -> side 0).  Every channel: depth BENCH_DEPTH, mtu BENCH_MAX_SIZE
@@ -20,6 +24,9 @@
 typedef struct rill_ep {
   rill_producer *p;
   rill_consumer *c;
+  rill_region *r;      /* kept open by the producer-alone reader only   */
+  uint64_t alone_seen; /* messages that reader has seen published       */
+  unsigned char *bbuf; /* BENCH_BATCH_MAX messages (batched copying)   */
   unsigned char *sbuf; /* message being sent (copying mode)       */
   unsigned char *rbuf; /* message received (copying mode)         */
   unsigned char *tmpl; /* constant middle words (zero-copy mode)  */
@@ -80,6 +87,8 @@ static void rb_close(void *vep) {
   if (!e) return;
   rill_producer_leave(e->p);
   rill_consumer_leave(e->c);
+  rill_region_close(e->r);
+  bench_free(e->bbuf);
   bench_free(e->sbuf);
   bench_free(e->rbuf);
   bench_free(e->tmpl);
@@ -92,12 +101,15 @@ static int rb_open(bench_test *t, int side, void **out) {
   e->sbuf = bench_alloc(BENCH_MAX_SIZE);
   e->rbuf = bench_alloc(BENCH_MAX_SIZE);
   e->tmpl = bench_alloc(BENCH_MAX_SIZE);
-  if (!e->sbuf || !e->rbuf || !e->tmpl) {
+  e->bbuf = bench_alloc((size_t)BENCH_BATCH_MAX * BENCH_MAX_SIZE);
+  if (!e->sbuf || !e->rbuf || !e->tmpl || !e->bbuf) {
     rb_close(e);
     return -1;
   }
   bench_msg_template(e->sbuf, t->size);
   bench_msg_template(e->tmpl, t->size);
+  for (unsigned i = 0; i < BENCH_BATCH_MAX; i++)
+    bench_msg_template(e->bbuf + (size_t)i * t->size, t->size);
 
   rill_region_opts ro = {0};
   ro.dir = t->dir;
@@ -115,6 +127,11 @@ static int rb_open(bench_test *t, int side, void **out) {
   } else {
     in = side == 0 ? "pong" : "ping";
     outc = side == 0 ? "ping" : "pong";
+  }
+  if (t->tr == &bench_rill_alone && in) {
+    e->r = r; /* the reader watches the producer's flushed position */
+    *out = e;
+    return 0;
   }
   /* consumers first: a reliable consumer joined before the first message
    * sees every message */
@@ -310,6 +327,149 @@ static int zc_recv(void *vep, size_t n, uint64_t seq, uint64_t count,
   return rc;
 }
 
+/* ---- batches (rill_send_many, rill_reserve_many/commit_many, and
+ * rill_poll_many) ------------------------------------------------------------
+ * A batch is up to 4 KiB of messages (64 at most), as the batched ring
+ * publishes its index: 64 messages of 8 or 64 bytes, 16 of 256, 4 of 1 KiB,
+ * 1 of 4 KiB. */
+
+static inline uint64_t batch_of(size_t n) {
+  uint64_t b = BENCH_MAX_SIZE / n;
+  return b > BENCH_BATCH_MAX ? BENCH_BATCH_MAX : b ? b : 1;
+}
+
+static int batch_send(void *vep, size_t n, uint64_t seq, uint64_t count) {
+  rill_ep *e = vep;
+  rill_msg m[BENCH_BATCH_MAX];
+  const uint64_t b = batch_of(n);
+  for (uint64_t i = 0; i < count;) {
+    uint64_t k = count - i < b ? count - i : b;
+    for (uint64_t j = 0; j < k; j++) {
+      unsigned char *msg = e->bbuf + j * n;
+      bench_msg_stamp(msg, n, seq + i + j);
+      m[j] = (rill_msg){.data = msg, .sz = n, .sig = seq + i + j};
+    }
+    int rc = rill_send_many(e->p, m, (size_t)k);
+    if (rc == -RILL_EAGAIN) {
+      bench_spin sp = BENCH_SPIN_INIT;
+      do {
+        if (bench_spin_step(&sp)) return -1;
+        rc = rill_send_many(e->p, m, (size_t)k);
+      } while (rc == -RILL_EAGAIN);
+    }
+    if (rc) return bench_fail("rill_send_many: %s", rill_strerror(rc));
+    i += k;
+  }
+  return 0;
+}
+
+static int zcbatch_send(void *vep, size_t n, uint64_t seq, uint64_t count) {
+  rill_ep *e = vep;
+  rill_msg m[BENCH_BATCH_MAX];
+  void *bufs[BENCH_BATCH_MAX];
+  const uint64_t b = batch_of(n);
+  for (uint64_t j = 0; j < b; j++) m[j] = (rill_msg){.sz = n, .ctl = RILL_CTL_MSG};
+  for (uint64_t i = 0; i < count;) {
+    uint64_t k = count - i < b ? count - i : b;
+    int rc = rill_reserve_many(e->p, (size_t)k, n, bufs);
+    if (rc == -RILL_EAGAIN) {
+      bench_spin sp = BENCH_SPIN_INIT;
+      do {
+        if (bench_spin_step(&sp)) return -1;
+        rc = rill_reserve_many(e->p, (size_t)k, n, bufs);
+      } while (rc == -RILL_EAGAIN);
+    }
+    if (rc) return bench_fail("rill_reserve_many: %s", rill_strerror(rc));
+    for (uint64_t j = 0; j < k; j++) { /* every byte written in place */
+      memcpy(bufs[j], e->tmpl, n);
+      bench_msg_stamp(bufs[j], n, seq + i + j);
+      m[j].sig = seq + i + j;
+    }
+    if ((rc = rill_commit_many(e->p, m, (size_t)k)) != 0)
+      return bench_fail("rill_commit_many: %s", rill_strerror(rc));
+    i += k;
+  }
+  return 0;
+}
+
+/* Takes bursts of up to BENCH_BATCH_MAX with rill_poll_many(); COPY: each
+ * payload is copied out and verified there (the copying consumer's work),
+ * else verified in place. */
+static inline int burst_recv(rill_ep *e, size_t n, uint64_t seq, uint64_t count,
+                             uint64_t *errors, int copy) {
+  uint64_t expect = seq, end = seq + count, midsum = bench_msg_midsum(n), errs = 0;
+  rill_view v[BENCH_BATCH_MAX];
+  bench_spin sp = BENCH_SPIN_INIT;
+  while ((int64_t)(end - expect) > 0) {
+    int k = rill_poll_many(e->c, v, BENCH_BATCH_MAX);
+    if (k == -RILL_EAGAIN) {
+      if (bench_spin_step(&sp)) return -1;
+      continue;
+    }
+    if (k == -RILL_EOVERRUN || k == -RILL_ECORRUPT) {
+      errs += k == -RILL_EOVERRUN ? v[0].lost : 1; /* a reliable consumer is never lapped */
+      continue;
+    }
+    if (k < 0) return bench_fail("rill_poll_many: %s", rill_strerror(k));
+    sp = (bench_spin)BENCH_SPIN_INIT;
+    for (int i = 0; i < k; i++) {
+      if (v[i].sz != n || (v[i].ctl & RILL_CTL_MSG) != RILL_CTL_MSG) {
+        errs += 1;
+        expect += 1;
+        continue;
+      }
+      const void *at = v[i].data;
+      if (copy) {
+        memcpy(e->rbuf, v[i].data, n);
+        at = e->rbuf;
+      }
+      errs += bench_msg_verify(at, n, &expect, midsum);
+    }
+  }
+  *errors += errs;
+  return 0;
+}
+
+static int batch_recv(void *vep, size_t n, uint64_t seq, uint64_t count, uint64_t *errors) {
+  return burst_recv(vep, n, seq, count, errors, 1);
+}
+
+static int zcbatch_recv(void *vep, size_t n, uint64_t seq, uint64_t count,
+                        uint64_t *errors) {
+  return burst_recv(vep, n, seq, count, errors, 0);
+}
+
+/* ---- the producer alone ----------------------------------------------------
+ * rill_send() into a channel nobody reads (no consumer joined: credits never
+ * run out), the producer's own cost per message.  The reader only watches
+ * the producer's flushed position (written at housekeeping, and at the end
+ * of each round), so the round ends when the last message is out. */
+
+static int alone_send(void *vep, size_t n, uint64_t seq, uint64_t count) {
+  rill_ep *e = vep;
+  for (uint64_t i = 0; i < count; i++)
+    if (copy_send_one(e, n, seq + i)) return -1;
+  int rc = rill_producer_flush(e->p);
+  return rc ? bench_fail("rill_producer_flush: %s", rill_strerror(rc)) : 0;
+}
+
+static int alone_recv(void *vep, size_t n, uint64_t seq, uint64_t count, uint64_t *errors) {
+  rill_ep *e = vep;
+  (void)n;
+  (void)seq;
+  (void)errors;
+  rill_channel_stats st;
+  bench_spin sp = BENCH_SPIN_INIT;
+  for (;;) { /* the rounds follow each other: the count adds up */
+    int rc = rill_channel_stats_get(e->r, "data", &st);
+    if (rc) return bench_fail("rill_channel_stats_get: %s", rill_strerror(rc));
+    if (st.msgs >= e->alone_seen + count) break;
+    if (bench_spin_step(&sp)) return -1;
+  }
+  e->alone_seen += count;
+  return 0;
+}
+
 /* ---- round trips ---------------------------------------------------------- */
 
 /* Copying round trips, busy-polling (WAITS 0) or with the waiting calls
@@ -498,6 +658,42 @@ const bench_transport bench_rill_zerocopy = {
     .recv = zc_recv,
     .ping = zc_ping,
     .pong = zc_pong,
+};
+
+const bench_transport bench_rill_batch = {
+    .name = "rill-batch",
+    .kinds = BENCH_TPUT,
+    .blocking = 0,
+    .setup = rb_setup,
+    .teardown = rb_teardown,
+    .open = rb_open,
+    .close = rb_close,
+    .send = batch_send,
+    .recv = batch_recv,
+};
+
+const bench_transport bench_rill_zcbatch = {
+    .name = "rill-zcbatch",
+    .kinds = BENCH_TPUT,
+    .blocking = 0,
+    .setup = rb_setup,
+    .teardown = rb_teardown,
+    .open = rb_open,
+    .close = rb_close,
+    .send = zcbatch_send,
+    .recv = zcbatch_recv,
+};
+
+const bench_transport bench_rill_alone = {
+    .name = "rill-alone",
+    .kinds = BENCH_TPUT,
+    .blocking = 0,
+    .setup = rb_setup,
+    .teardown = rb_teardown,
+    .open = rb_open,
+    .close = rb_close,
+    .send = alone_send,
+    .recv = alone_recv,
 };
 
 const bench_transport bench_rill_sleep = {

@@ -99,6 +99,6 @@ endif()
 # RILL_TEST_SCALE is 10 unless set (testutil.h): Wine starts processes
 # slowly and makes every system call dearer.
 foreach(t test_region test_channel test_crossproc test_broadcast test_lapping test_hostile
-          test_backpressure test_wait test_fault test_rpc test_lazyfence)
+          test_backpressure test_wait test_fault test_rpc test_lazyfence test_batch)
   rill_windows_test(${t} 600)
 endforeach()

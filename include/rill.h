@@ -476,7 +476,8 @@ int rill_reserve(rill_producer *p, size_t n, void **buf);
 
 /* Publishes the reserved buffer as a descriptor of N bytes (N <= the
  * reserved size) with SIG and CTL (pass RILL_CTL_MSG for a whole message;
- * SOM/EOM mark fragments of a longer one).  tspub is stamped, tsorig is 0.
+ * SOM/EOM mark fragments of a longer one).  tsorig is 0; tspub is
+ * stamped as rill_producer_set_stamp() says.
  * Returns 0, or -RILL_EINVAL if nothing was reserved or N is too large. */
 int rill_commit(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl);
 
@@ -495,6 +496,56 @@ int rill_commit_ts(rill_producer *p, size_t n, uint64_t sig, uint16_t ctl,
  * -RILL_EAGAIN without publishing anything if the credit for every fragment
  * is not there.  Returns 0, -RILL_EAGAIN or -RILL_EMSGSIZE. */
 int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig);
+
+/* ---- batches (0.4 and later) ----
+ * A batch publishes COUNT messages with one credit check, one wake-up
+ * check and at most one clock read: consecutive descriptors, exactly as
+ * COUNT single publishes would write them (a consumer may see any prefix
+ * before the rest).  A batch is all or nothing: a bad argument or too
+ * little credit for the whole batch publishes none of it. */
+typedef struct rill_msg {
+  const void *data; /* rill_send_many: the bytes (NULL if sz is 0);
+                     * rill_commit_many: ignored                         */
+  size_t sz;        /* bytes                                             */
+  uint64_t sig;
+  uint16_t ctl;     /* rill_send_many: RILL_CTL_ERR and user bits (SOM
+                     * and EOM are its own); rill_commit_many: as
+                     * rill_commit()'s CTL (RILL_CTL_MSG: a whole message) */
+  uint16_t reserved0;
+  uint32_t tsorig;  /* the application's timestamp, as rill_commit_ts()  */
+} rill_msg; /* 32 bytes on 64-bit targets */
+
+/* Copies and publishes COUNT messages (each <= max_msg, split in fragments
+ * of at most mtu bytes like rill_send()).  Returns 0; -RILL_EAGAIN if the
+ * credit for every fragment of the batch is not there (nothing published,
+ * counted as backpressure once); -RILL_EMSGSIZE if a message is over
+ * max_msg; -RILL_EINVAL for a NULL P or M, COUNT 0, a NULL data with a
+ * nonzero sz, or more fragments than the ring's depth (a batch that could
+ * never be published). */
+int rill_send_many(rill_producer *p, const rill_msg *m, size_t count);
+
+/* Reserves COUNT buffers of N bytes (N <= mtu) and points BUFS[0..COUNT-1]
+ * at them: write the payloads, then rill_commit_many() (or rill_commit()
+ * for the first alone).  A later reserve replaces the reservation.
+ * Returns 0, -RILL_EAGAIN (no credit for COUNT descriptors), -RILL_EMSGSIZE
+ * (N over mtu), or -RILL_EINVAL (NULL, COUNT 0 or over the depth). */
+int rill_reserve_many(rill_producer *p, size_t count, size_t n, void **bufs);
+
+/* Publishes the first COUNT buffers of rill_reserve_many(), the I-th as a
+ * descriptor of M[I].sz bytes (<= the reserved N) with M[I].sig, .ctl and
+ * .tsorig.  Returns 0, or -RILL_EINVAL (nothing reserved, COUNT 0 or over
+ * the buffers reserved, a size over N): nothing is published then. */
+int rill_commit_many(rill_producer *p, const rill_msg *m, size_t count);
+
+/* Which descriptors carry a publish stamp in tspub (0.4 and later).
+ * RILL_STAMP_SAMPLED (the default): those a consumer's latency sample
+ * needs (it asks at each heartbeat), and every one while a consumer older
+ * than 0.4 is joined; the rest carry tspub 0, "not stamped", and cost no
+ * clock read.  RILL_STAMP_EVERY: every descriptor, as before 0.4 (for an
+ * application that reads tspub itself).  Returns 0 or -RILL_EINVAL. */
+#define RILL_STAMP_SAMPLED 0u
+#define RILL_STAMP_EVERY 1u
+int rill_producer_set_stamp(rill_producer *p, uint32_t mode);
 
 /* rill_reserve() and rill_send() that wait for credit up to TIMEOUT_NS
  * (spinning for the spin budget, then parked on a futex until a reliable
@@ -571,7 +622,7 @@ typedef struct rill_view {
   uint16_t ctl;
   uint16_t reserved0;
   uint32_t tsorig;
-  uint32_t tspub;
+  uint32_t tspub; /* 0: not stamped (see rill_producer_set_stamp()) */
   uint64_t lost; /* with -RILL_EOVERRUN: sequence numbers skipped */
   uint64_t reserved[2]; /* not written by this version: unspecified */
 } rill_view; /* 64 bytes */
@@ -591,6 +642,17 @@ int rill_poll(rill_consumer *c, rill_view *v);
  * -RILL_EOVERRUN if it may have been (discard what was read).  Reliable
  * consumers need not call it. */
 int rill_check(rill_consumer *c, const rill_view *v);
+
+/* Takes up to MAX descriptors that are ready, in order, into V[0..]
+ * (0.4 and later): a burst of rill_poll()s that writes the cursor at most
+ * once, at the start of the call.  Every view stays valid until the next
+ * call on this consumer (a lossy consumer's only as long as rill_check()
+ * says so, each checked on its own).  Returns the number of views filled
+ * (1..MAX); otherwise what rill_poll() returns for the first descriptor
+ * (-RILL_EAGAIN, -RILL_EOVERRUN with v[0].lost, -RILL_ECORRUPT).  A burst
+ * ends before a descriptor that is not ready, lapped or corrupt: the next
+ * call reports it.  -RILL_EINVAL for NULL or MAX 0. */
+int rill_poll_many(rill_consumer *c, rill_view *v, size_t max);
 
 typedef struct rill_meta {
   uint64_t seq;   /* sequence number of the first fragment    */
@@ -776,9 +838,10 @@ typedef struct rill_consumer_stats {
 int rill_consumer_stats_get(rill_region *r, const char *name, uint32_t slot,
                             rill_consumer_stats *cs);
 
-/* Publish-to-consume latency, sampled by each consumer: at the first
- * message it consumes after each heartbeat flush (every depth/8 to depth/4
- * polls, on rill_consumer_flush() and while it waits), the consumer adds
+/* Publish-to-consume latency, sampled by each consumer: at each heartbeat
+ * flush (every depth/8 to depth/4 polls, on rill_consumer_flush() and
+ * while it waits) the consumer asks the producer for a stamp, and at the
+ * first stamped message (tspub != 0) it consumes after that, it adds
  * (CLOCK_MONOTONIC now - the descriptor's tspub) to a histogram in its
  * cursor page.  Buckets are a quarter of an octave wide: bucket I holds
  * samples in [rill_latency_bucket_ns(I), rill_latency_bucket_ns(I + 1)).

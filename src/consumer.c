@@ -2,6 +2,7 @@
 /* Consumers: poll descriptors by sequence number, validate, reassemble. */
 #include "internal.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +24,19 @@ static void credit_wake(rill_consumer *c) {
 void rill__cursor_flush(rill_consumer *c, int hb) {
   rill_cursor *cur = c->cur;
   if (hb) {
-    atomic_store_explicit(&cur->hb_ns, rill__mono_ns(), memory_order_relaxed);
-    c->lat_due = 1; /* a latency sample at the next message */
+    uint64_t now = rill__mono_ns();
+    atomic_store_explicit(&cur->hb_ns, now, memory_order_relaxed);
+    /* A latency sample at the next stamped message.  Ask the producer to
+     * stamp one (docs/PROTOCOL.md §2.4), at most once a millisecond: the
+     * bump costs the producer a cache miss on its next publish, and a
+     * consumer spinning on a busy channel heartbeats every few
+     * microseconds, where the stamps every 64 sequence numbers serve.
+     * Relaxed: a stamp is valid whenever the producer sees the request. */
+    if (now - c->stamp_asked_ns >= RILL_STAMP_ASK_NS) {
+      atomic_fetch_add_explicit(&c->wait->stamp_req, 1, memory_order_relaxed);
+      c->stamp_asked_ns = now;
+    }
+    c->lat_due = 1;
   }
   atomic_store_explicit(&cur->msgs, c->msgs, memory_order_relaxed);
   atomic_store_explicit(&cur->bytes, c->bytes, memory_order_relaxed);
@@ -90,7 +102,9 @@ static __attribute__((noinline)) int overrun(rill_consumer *c, uint64_t found, r
  * Our cursor page has one writer, us: plain load and store suffice. */
 static __attribute__((noinline, cold)) void lat_sample(rill_consumer *c, uint32_t tspub) {
   c->lat_due = 0;
-  uint32_t d = (uint32_t)rill__mono_ns() - tspub;
+  /* The tick-counter clock the producer stamps with: a third of the cost
+   * of a system clock reading, on the path of the message it samples. */
+  uint32_t d = (uint32_t)rill__clock_ns(&c->clock) - tspub;
   if ((int32_t)d < 0) d = 0;
   rill_cursor *k = c->cur;
   _Atomic uint64_t *b = &k->lat[rill__lat_bucket(d)];
@@ -104,20 +118,35 @@ static __attribute__((noinline, cold)) void lat_sample(rill_consumer *c, uint32_
  * registers (through memory, the copy stalls on store forwarding). */
 static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
                                                           rill_view *v) {
-  if (--c->flush_left == 0) {
-    rill__cursor_flush(c, 1); /* the periodic flush carries the heartbeat */
+  /* The periodic flush carries the heartbeat.  It comes at the start of
+   * a poll, before the look: the poll that counted it down has returned
+   * its message first (docs/PROTOCOL.md 3.4). */
+  if (__builtin_expect(c->flush_left == 0, 0)) {
+    rill__cursor_flush(c, 1);
     c->flush_left = rill__jitter(&c->rng, c->flush_every);
+  c->idle_left = RILL_IDLE_POLLS;
   }
   const rill_desc *d = &c->meta[c->seq & c->mask];
   /* Acquire: pairs with the release store of seq in publish() (producer.c). */
   uint64_t s1 = atomic_load_explicit(&d->seq, memory_order_acquire);
   int64_t diff = (int64_t)(s1 - c->seq);
   if (diff != 0) {
-    if (diff > 0) return overrun(c, s1, v);
-    /* Nothing yet.  Idle is the time to tell the producer how far we got. */
+    if (diff > 0) {
+      c->flush_left--;
+      return overrun(c, s1, v);
+    }
+    /* Nothing yet.  Idle is the time to tell the producer how far we got.
+     * An empty poll counts one in RILL_IDLE_POLLS: a consumer spinning on
+     * an idle channel heartbeats every few tens of microseconds, not
+     * every few round trips of a busy one. */
     if (c->seq != c->seq_flushed) cursor_flush(c);
+    if (--c->idle_left == 0) {
+      c->idle_left = RILL_IDLE_POLLS;
+      c->flush_left--;
+    }
     return -RILL_EAGAIN;
   }
+  c->flush_left--;
   uint64_t sig = atomic_load_explicit(&d->sig, memory_order_relaxed);
   uint64_t chunk = atomic_load_explicit(&d->chunk, memory_order_relaxed);
   uint32_t sz = atomic_load_explicit(&d->sz, memory_order_relaxed);
@@ -134,7 +163,7 @@ static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
   /* Trust nothing: the payload must lie inside the data ring. */
   uint64_t off = chunk << RILL_CHUNK_SHIFT;
   if (sz > c->mtu || off + sz > c->data_bytes) return -RILL_ECORRUPT;
-  if (__builtin_expect(c->lat_due, 0)) lat_sample(c, tspub);
+  if (__builtin_expect(c->lat_due, 0) && tspub) lat_sample(c, tspub);
   v->data = c->data + off;
   v->seq = s1;
   v->sig = sig;
@@ -152,6 +181,57 @@ static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
 int rill_poll(rill_consumer *c, rill_view *v) {
   if (!c || !v) return -RILL_EINVAL;
   return poll_one(c, v);
+}
+
+int rill_poll_many(rill_consumer *c, rill_view *v, size_t max) {
+  if (!c || !v || !max) return -RILL_EINVAL;
+  if (max > INT_MAX) max = INT_MAX;
+  /* The first descriptor is an ordinary poll: it flushes the cursor when
+   * due (releasing the views of the last call) and reports what it finds. */
+  int rc = poll_one(c, v);
+  if (rc) return rc;
+  /* The rest are taken only while they are whole and in order, without
+   * a flush: the cursor stays behind every view handed out, so a reliable
+   * consumer's payloads stay put until the next call. */
+  size_t k = 1;
+  uint64_t bytes = 0, left = c->flush_left;
+  for (; k < max; k++) {
+    const rill_desc *d = &c->meta[c->seq & c->mask];
+    /* Acquire: pairs with the release store of seq in publish_desc(). */
+    uint64_t s1 = atomic_load_explicit(&d->seq, memory_order_acquire);
+    if (s1 != c->seq) break;
+    uint64_t sig = atomic_load_explicit(&d->sig, memory_order_relaxed);
+    uint64_t chunk = atomic_load_explicit(&d->chunk, memory_order_relaxed);
+    uint32_t sz = atomic_load_explicit(&d->sz, memory_order_relaxed);
+    uint16_t ctl = atomic_load_explicit(&d->ctl, memory_order_relaxed);
+    uint32_t tsorig = atomic_load_explicit(&d->tsorig, memory_order_relaxed);
+    uint32_t tspub = atomic_load_explicit(&d->tspub, memory_order_relaxed);
+    /* Acquire fence: as in poll_one(), pairs with the release fence after
+     * the "being written" mark in publish_desc(). */
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&d->seq, memory_order_relaxed) != s1) break;
+    uint64_t off = chunk << RILL_CHUNK_SHIFT;
+    if (sz > c->mtu || off + sz > c->data_bytes) break; /* the next call reports it */
+    c->seq++;
+    if (__builtin_expect(c->lat_due, 0) && tspub) lat_sample(c, tspub);
+    rill_view *w = &v[k];
+    w->data = c->data + off;
+    w->seq = s1;
+    w->sig = sig;
+    w->sz = sz;
+    w->ctl = ctl;
+    w->reserved0 = 0;
+    w->tsorig = tsorig;
+    w->tspub = tspub;
+    w->lost = 0;
+    bytes += sz;
+  }
+  c->msgs += k - 1;
+  c->bytes += bytes;
+  /* The polls of the burst count toward the next flush, which the next
+   * call makes at its start (never one in this call: see above). */
+  c->flush_left = left > k - 1 ? left - (k - 1) : 0;
+  return (int)k;
 }
 
 /* rill_check() on a sequence number. */
@@ -443,8 +523,10 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   c->seq0 = ci.seq0;
   c->lossy = mode == RILL_LOSSY;
   c->rng = rill__random();
+  rill__clock_init(&c->clock);
   c->flush_every = ci.depth / 4 ? ci.depth / 4 : 1;
   c->flush_left = rill__jitter(&c->rng, c->flush_every);
+  c->idle_left = RILL_IDLE_POLLS;
   c->spin_ns = RILL_SPIN_DEFAULT_NS;
   c->fence_flush = rill__heavy_barrier_register() != 0;
 
@@ -470,7 +552,11 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   atomic_store_explicit(&k->mode, (uint32_t)mode, memory_order_relaxed);
   atomic_store_explicit(&k->park, 0, memory_order_relaxed);
   uint32_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed) + 1;
-  atomic_store_explicit(&k->gen, gen ? gen : 1, memory_order_relaxed);
+  gen = gen ? gen : 1;
+  atomic_store_explicit(&k->gen, gen, memory_order_relaxed);
+  /* This join samples latency from stamped messages only (0.4): the
+   * producer need not stamp the others (credit_refresh(), producer.c). */
+  atomic_store_explicit(&k->stamp_gen, gen, memory_order_relaxed);
   uint64_t prod_seq = atomic_load_explicit(&c->prod->seq, memory_order_seq_cst);
   if (want >= 0) {
     /* A rejoin resumes where it last flushed.  That may be ahead of the

@@ -99,6 +99,7 @@ struct rill_producer {
   uint64_t hk_left;      /* publishes until housekeeping */
   uint64_t res_chunk;    /* reserved buffer: chunk and capacity */
   uint64_t res_cap;      /* UINT64_MAX when nothing is reserved */
+  uint64_t res_count;    /* buffers reserved (rill_reserve_many) */
   uint32_t mtu;
   uint32_t pad_;
   uint64_t msgs, bytes, backpressure; /* flushed by housekeeping */
@@ -109,6 +110,12 @@ struct rill_producer {
   uint32_t lazy;         /* 1: LAZY and not yet FENCING: look at fence_req
                           * after every publish (docs/PROTOCOL.md §3.7a) */
   const _Atomic uint32_t *fence_req; /* the wait page's */
+  const _Atomic uint32_t *stamp_req; /* the wait page's, loaded per publish */
+  uint32_t stamp_seen;   /* stamp_req when we last stamped tspub */
+  uint32_t stamp_all;    /* 1: stamp every publish (the option, or a
+                          * consumer older than 0.4 is joined) */
+  uint32_t stamp_every;  /* rill_producer_set_stamp(): RILL_STAMP_EVERY */
+  uint32_t pad2_;
   rill_clock clock;
   /* cold */
   uint64_t depth, max_msg, seq_flushed, rng;
@@ -155,8 +162,10 @@ struct rill_consumer {
   uint64_t data_bytes;
   uint32_t mtu;
   uint16_t lossy;
-  uint16_t lat_due;      /* take a latency sample at the next message */
+  uint16_t lat_due;      /* take a latency sample at the next stamped message */
   uint64_t flush_left;   /* polls until the cursor is written */
+  uint32_t idle_left;    /* empty polls until one counts in flush_left */
+  uint32_t pad_idle_;
   uint64_t seq_flushed;
   uint64_t msgs, bytes, overrun_poll, overrun_read, lost;
   uint64_t jumped;       /* sequence numbers skipped by overruns since join */
@@ -168,6 +177,8 @@ struct rill_consumer {
   int pend;              /* a whole message waits in asm_buf (EMSGSIZE) */
   rill_meta pend_meta;
   /* cold */
+  uint64_t stamp_asked_ns; /* mono ns of our last bump of stamp_req */
+  rill_clock clock;      /* for latency samples (the producer's kind) */
   uint64_t depth, max_msg, rng, flush_every, seq0;
   uint32_t slot;
   int fd;

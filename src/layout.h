@@ -174,14 +174,27 @@ _Static_assert(offsetof(rill_prod_page, evicted) == 128, "prod evicted");
 typedef struct rill_wait_page {
   _Atomic uint32_t arm_gen;   /*   0 bumped by a consumer about to park/arm */
   _Atomic uint32_t fence_req; /*   4 1: a consumer asked a LAZY producer to fence */
-  uint8_t pad0[56];
+  _Atomic uint32_t stamp_req; /*   8 bumped by a consumer that wants a tspub stamp */
+  uint8_t pad0[52];
   _Atomic uint32_t cr_wake; /*  64 futex word of a producer out of credit */
   uint8_t pad1[60];
 } rill_wait_page;
 
 _Static_assert(sizeof(rill_wait_page) == 128, "wait page used bytes");
 _Static_assert(offsetof(rill_wait_page, fence_req) == 4, "wait fence_req");
+_Static_assert(offsetof(rill_wait_page, stamp_req) == 8, "wait stamp_req");
 _Static_assert(offsetof(rill_wait_page, cr_wake) == 64, "wait cr_wake");
+
+/* A producer stamps tspub on every descriptor whose seq is a multiple of
+ * this, among others (docs/PROTOCOL.md §2.4). */
+#define RILL_STAMP_PERIOD_SHIFT 6
+#define RILL_STAMP_PERIOD (1u << RILL_STAMP_PERIOD_SHIFT)
+/* An empty poll counts one in this many toward a consumer's periodic
+ * flush (docs/PROTOCOL.md 3.4). */
+#define RILL_IDLE_POLLS 16u
+
+/* A consumer asks for a stamp (bumps stamp_req) at most this often. */
+#define RILL_STAMP_ASK_NS 1000000u
 
 /* Latency buckets: a quarter of an octave each.  Values 0..3 have a bucket
  * each; a value v >= 4 with top bit e goes in 4(e-1) + the two bits below
@@ -208,7 +221,8 @@ typedef struct rill_cursor {
   _Atomic uint32_t park;    /*  24 1 while parked (or parking) on wake     */
   _Atomic uint32_t fd_gen;  /*  28 bumped each time its fd is armed        */
   _Atomic uint64_t hb_ns;   /*  32 heartbeat, CLOCK_MONOTONIC ns           */
-  uint8_t pad0[24];
+  _Atomic uint32_t stamp_gen; /* 40 = gen: this join asks for stamps (0.4) */
+  uint8_t pad0[20];
   _Atomic uint64_t msgs;         /*  64 */
   _Atomic uint64_t bytes;        /*  72 */
   _Atomic uint64_t overrun_poll; /*  80 */
@@ -234,6 +248,7 @@ _Static_assert(offsetof(rill_cursor, gen) == 20, "cursor gen");
 _Static_assert(offsetof(rill_cursor, park) == 24, "cursor park");
 _Static_assert(offsetof(rill_cursor, fd_gen) == 28, "cursor fd_gen");
 _Static_assert(offsetof(rill_cursor, hb_ns) == 32, "cursor hb_ns");
+_Static_assert(offsetof(rill_cursor, stamp_gen) == 40, "cursor stamp_gen");
 _Static_assert(offsetof(rill_cursor, msgs) == 64, "cursor msgs");
 _Static_assert(offsetof(rill_cursor, bytes) == 72, "cursor bytes");
 _Static_assert(offsetof(rill_cursor, overrun_poll) == 80, "cursor ovr poll");

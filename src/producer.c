@@ -55,13 +55,19 @@ static void credit_refresh(rill_producer *p) {
   uint64_t prev = p->seq_flushed;
   prod_flush(p);
   uint64_t min = p->seq;
+  uint32_t legacy = 0;
   for (uint32_t i = 0; i < p->max_consumers; i++) {
     rill_cursor *c = rill__cursor_at(p->cursors, i);
     uint32_t st = atomic_load_explicit(&c->state, memory_order_seq_cst);
     if (st == RILL_CUR_FREE) continue;
+    uint32_t gen = atomic_load_explicit(&c->gen, memory_order_relaxed);
+    /* A consumer older than 0.4 never asks for stamps and samples its
+     * latency from any message: stamp them all while it is joined (a
+     * joiner not yet past its stamp_gen store counts as one, briefly). */
+    legacy |= atomic_load_explicit(&c->stamp_gen, memory_order_relaxed) != gen;
     if (atomic_load_explicit(&c->mode, memory_order_relaxed) != RILL_RELIABLE) continue;
     uint32_t ev = atomic_load_explicit(&p->prod->evicted[i], memory_order_relaxed);
-    if (ev && ev == atomic_load_explicit(&c->gen, memory_order_relaxed)) continue;
+    if (ev && ev == gen) continue;
     uint64_t s;
     if (st == RILL_CUR_JOINING) {
       /* It will start at a flushed seq no older than the one before ours. */
@@ -74,6 +80,7 @@ static void credit_refresh(rill_producer *p) {
     }
     if ((int64_t)(s - min) < 0) min = s;
   }
+  p->stamp_all = p->stamp_every | legacy;
   uint64_t lim = min + p->depth;
   p->cr_avail = (int64_t)(lim - p->seq) > 0 ? lim - p->seq : 0;
 }
@@ -136,10 +143,32 @@ static void housekeeping(rill_producer *p) {
   p->hk_left = rill__jitter(&p->rng, RILL_PROD_HK_INTERVAL);
 }
 
-/* Writes one descriptor.  The payload is already in the data ring. */
-static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
-                           uint64_t sig, uint16_t ctl, uint32_t tsorig,
-                           uint32_t tspub) {
+/* tspub for the next N descriptors (one message's fragments, or a batch):
+ * the clock if one of them must be stamped, else 0, "not stamped", and no
+ * clock read (docs/PROTOCOL.md §2.4).  Stamped: every descriptor whose seq
+ * is a multiple of RILL_STAMP_PERIOD, so that a consumer sampling after a
+ * stall finds a stamped message in its backlog; the first publish after a
+ * consumer asked for a latency sample (it bumps the wait page's stamp_req
+ * at each heartbeat, so a slow channel's messages are sampled as they
+ * come); and all of them while stamp_all is set.  stamp_req shares the
+ * line with arm_gen, which every publish loads anyway.  Relaxed: a stamp
+ * is a reading of our own clock, valid whatever order the request is seen
+ * in. */
+static inline uint32_t stamp(rill_producer *p, uint64_t n) {
+  uint32_t r = atomic_load_explicit(p->stamp_req, memory_order_relaxed);
+  uint64_t s = p->seq;
+  int periodic = ((s - 1) >> RILL_STAMP_PERIOD_SHIFT) != ((s + n - 1) >> RILL_STAMP_PERIOD_SHIFT);
+  if (__builtin_expect(!periodic && r == p->stamp_seen && !p->stamp_all, 1)) return 0;
+  p->stamp_seen = r;
+  uint32_t ts = (uint32_t)rill__clock_ns(&p->clock);
+  return ts ? ts : 1; /* 0 means "not stamped" */
+}
+
+/* Writes the descriptor of sequence number p->seq.  The payload is already
+ * in the data ring.  publish_end() finishes the publish. */
+static inline void publish_desc(rill_producer *p, uint64_t chunk, uint64_t sz,
+                                uint64_t sig, uint16_t ctl, uint32_t tsorig,
+                                uint32_t tspub) {
   uint64_t seq = p->seq;
   rill_desc *d = &p->meta[seq & p->mask];
   /* Mark the slot "being written": a consumer expecting the old sequence
@@ -159,13 +188,19 @@ static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
    * payload and the fields above are visible once SEQ is. */
   atomic_store_explicit(&d->seq, seq, memory_order_release);
   p->seq = seq + 1;
-  p->cr_avail--;
-  p->msgs++;
-  p->bytes += sz;
-  if (--p->hk_left == 0) housekeeping(p);
+}
+
+/* After N descriptors of BYTES payload bytes: credits, counters,
+ * housekeeping and the wake-up check, once for them all. */
+static inline void publish_end(rill_producer *p, uint64_t n, uint64_t bytes) {
+  p->cr_avail -= n;
+  p->msgs += n;
+  p->bytes += bytes;
+  if (p->hk_left > n) p->hk_left -= n;
+  else housekeeping(p);
   /* Has a consumer parked or armed its fd since we last looked?  The word
    * changes only then, so this load hits our cache.  Ordering against a
-   * parking consumer (docs/PROTOCOL.md, "Waiting"): the seq store above
+   * parking consumer (docs/PROTOCOL.md, "Waiting"): the seq stores above
    * must be visible before this load, or the consumer must see our load
    * happen after its bump.  With asymmetric barriers, the consumer's
    * rill__heavy_barrier() gives that and a compiler barrier is enough here;
@@ -178,6 +213,13 @@ static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
   /* A LAZY producer learns of a request to fence there too: a consumer
    * sets fence_req before it bumps arm_gen (docs/PROTOCOL.md §3.7a). */
   if (__builtin_expect(g != p->arm_seen, 0)) rill__wake_consumers(p, g, 0);
+}
+
+static inline void publish(rill_producer *p, uint64_t chunk, uint64_t sz,
+                           uint64_t sig, uint16_t ctl, uint32_t tsorig,
+                           uint32_t tspub) {
+  publish_desc(p, chunk, sz, sig, ctl, tsorig, tspub);
+  publish_end(p, 1, sz);
 }
 
 /* Where a payload of NEED chunks goes: the next free chunk, or the ring's
@@ -195,6 +237,7 @@ int rill_reserve(rill_producer *p, size_t n, void **buf) {
   uint64_t ch = place(p, rill__chunks(n));
   p->res_chunk = ch;
   p->res_cap = n;
+  p->res_count = 1;
   *buf = p->data + (ch << RILL_CHUNK_SHIFT);
   return 0;
 }
@@ -208,7 +251,7 @@ static int commit_at(rill_producer *p, uint64_t skip, size_t n, uint64_t sig, ui
       n > p->res_cap - (skip << RILL_CHUNK_SHIFT))
     return -RILL_EINVAL;
   uint64_t ch = p->res_chunk + skip;
-  publish(p, ch, n, sig, ctl, tsorig, (uint32_t)rill__clock_ns(&p->clock));
+  publish(p, ch, n, sig, ctl, tsorig, stamp(p, 1));
   p->chunk = ch + rill__chunks(n);
   p->res_cap = UINT64_MAX;
   return 0;
@@ -248,8 +291,7 @@ int rill__send_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig, u
   uctl &= (uint16_t)~RILL_CTL_MSG;
   if (n <= p->mtu) {
     if (!p->cr_avail && !credit_get(p, 1)) return -RILL_EAGAIN;
-    /* The clock is read before the copy, whose work hides its latency. */
-    send_frag(p, data, n, sig, (uint16_t)(RILL_CTL_MSG | uctl), (uint32_t)rill__clock_ns(&p->clock));
+    send_frag(p, data, n, sig, (uint16_t)(RILL_CTL_MSG | uctl), stamp(p, 1));
     return 0;
   }
   if (n > p->max_msg) return -RILL_EMSGSIZE;
@@ -257,7 +299,7 @@ int rill__send_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig, u
   if (p->cr_avail < nfrag && !credit_get(p, nfrag)) return -RILL_EAGAIN;
   const uint8_t *src = data;
   uint16_t ctl = (uint16_t)(RILL_CTL_SOM | uctl);
-  uint32_t ts = (uint32_t)rill__clock_ns(&p->clock);
+  uint32_t ts = stamp(p, nfrag);
   while (n > p->mtu) {
     send_frag(p, src, p->mtu, sig, ctl, ts);
     src += p->mtu;
@@ -270,6 +312,116 @@ int rill__send_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig, u
 
 int rill_send(rill_producer *p, const void *data, size_t n, uint64_t sig) {
   return rill__send_ctl(p, data, n, sig, 0);
+}
+
+/* The fragments of a batch's messages, or 0 if one is over max_msg, or
+ * if there are more than the ring holds (the batch could never go). */
+static uint64_t batch_frags(const rill_producer *p, const rill_msg *m, size_t count) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (m[i].sz > p->max_msg || (!m[i].data && m[i].sz)) return 0;
+    total += rill__frags(m[i].sz, p->mtu);
+    if (total > p->depth) return 0;
+  }
+  return total;
+}
+
+int rill_send_many(rill_producer *p, const rill_msg *m, size_t count) {
+  if (!p || !m || !count || count > p->depth) return -RILL_EINVAL;
+  p->res_cap = UINT64_MAX; /* a send drops any pending reservation */
+  uint64_t nfrag = batch_frags(p, m, count);
+  if (!nfrag) {
+    for (size_t i = 0; i < count; i++)
+      if (m[i].sz > p->max_msg) return -RILL_EMSGSIZE;
+    return -RILL_EINVAL; /* a NULL payload, or more fragments than the ring */
+  }
+  if (p->cr_avail < nfrag && !credit_get(p, nfrag)) return -RILL_EAGAIN;
+  uint32_t ts = stamp(p, nfrag); /* one clock read, if any, for the batch */
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < count; i++) {
+    const uint8_t *src = m[i].data;
+    uint64_t n = m[i].sz;
+    uint16_t uctl = (uint16_t)(m[i].ctl & ~RILL_CTL_MSG);
+    uint16_t ctl = (uint16_t)(RILL_CTL_SOM | uctl);
+    bytes += n;
+    while (n > p->mtu) {
+      uint64_t ch = place(p, rill__chunks(p->mtu));
+      memcpy(p->data + (ch << RILL_CHUNK_SHIFT), src, p->mtu);
+      publish_desc(p, ch, p->mtu, m[i].sig, ctl, m[i].tsorig, ts);
+      p->chunk = ch + rill__chunks(p->mtu);
+      src += p->mtu;
+      n -= p->mtu;
+      ctl = uctl;
+    }
+    uint64_t need = rill__chunks(n);
+    uint64_t ch = place(p, need);
+    if (n) memcpy(p->data + (ch << RILL_CHUNK_SHIFT), src, n);
+    publish_desc(p, ch, n, m[i].sig, (uint16_t)(ctl | RILL_CTL_EOM), m[i].tsorig, ts);
+    p->chunk = ch + need;
+  }
+  publish_end(p, nfrag, bytes);
+  return 0;
+}
+
+int rill_reserve_many(rill_producer *p, size_t count, size_t n, void **bufs) {
+  if (!p || !bufs || !count || count > p->depth) return -RILL_EINVAL;
+  if (n > p->mtu) return -RILL_EMSGSIZE;
+  if (p->cr_avail < count && !credit_get(p, count)) return -RILL_EAGAIN;
+  uint64_t need = rill__chunks(n), ch = p->chunk;
+  /* Laid out as COUNT sends of N bytes would be, so the ring's sizing rule
+   * holds for each (docs/PROTOCOL.md 2.5); the first is the reservation
+   * rill_commit() would publish. */
+  for (size_t i = 0; i < count; i++) {
+    ch = ch + need > p->data_chunks ? 0 : ch;
+    bufs[i] = p->data + (ch << RILL_CHUNK_SHIFT);
+    if (!i) p->res_chunk = ch;
+    ch += need;
+  }
+  /* Mark the batch's slots "being written" first (docs/PROTOCOL.md 3.1,
+   * "Batches").  The application writes every payload before any of
+   * these descriptors is published, so the payload of the K-th may
+   * overlap that of the message still in the slot of the (K-1)-th (single
+   * publishes keep the ring's sizing rule by themselves); a lossy consumer
+   * reading that message must fail its check, and finds the mark.  The
+   * mark is s - 1, the last sequence number published: ahead of every
+   * message the slots hold (a consumer expecting one resynchronises to
+   * s - 1, which it can read) and behind every one of the batch ("nothing
+   * yet").  The release fence orders the marks before every later store,
+   * the application's payload writes included; it pairs with the acquire
+   * fence in rill_check() before its load of seq. */
+  uint64_t s = p->seq;
+  for (size_t i = 0; i < count; i++)
+    atomic_store_explicit(&p->meta[(s + i) & p->mask].seq, s - 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  p->res_cap = n;
+  p->res_count = count;
+  return 0;
+}
+
+int rill_commit_many(rill_producer *p, const rill_msg *m, size_t count) {
+  if (!p || !m || !count || p->res_cap == UINT64_MAX || count > p->res_count)
+    return -RILL_EINVAL;
+  for (size_t i = 0; i < count; i++)
+    if (m[i].sz > p->res_cap) return -RILL_EINVAL;
+  uint32_t ts = stamp(p, count);
+  uint64_t need = rill__chunks(p->res_cap), ch = p->res_chunk, bytes = 0;
+  for (size_t i = 0; i < count; i++) {
+    ch = ch + need > p->data_chunks ? 0 : ch; /* as rill_reserve_many() placed it */
+    publish_desc(p, ch, m[i].sz, m[i].sig, m[i].ctl, m[i].tsorig, ts);
+    bytes += m[i].sz;
+    p->chunk = ch + rill__chunks(m[i].sz);
+    ch += need;
+  }
+  p->res_cap = UINT64_MAX;
+  publish_end(p, count, bytes);
+  return 0;
+}
+
+int rill_producer_set_stamp(rill_producer *p, uint32_t mode) {
+  if (!p || mode > RILL_STAMP_EVERY) return -RILL_EINVAL;
+  p->stamp_every = mode == RILL_STAMP_EVERY;
+  p->stamp_all |= p->stamp_every; /* at once; credit_refresh() keeps it */
+  return 0;
 }
 
 int rill_producer_flush(rill_producer *p) {
@@ -352,6 +504,9 @@ int rill_producer_join(rill_region *r, const char *name, rill_producer **out) {
    * a fence after every publish. */
   uint32_t flags = 0;
   p->fence_req = &p->wait->fence_req;
+  p->stamp_req = &p->wait->stamp_req;
+  /* The first publish is stamped: consumers may have asked before we came. */
+  p->stamp_seen = atomic_load_explicit(p->stamp_req, memory_order_relaxed) - 1;
   if (rill__lazy_fence()) {
     /* Acquire: pairs with the consumer's seq_cst RMW of fence_req; one
      * that asked an earlier producer gets a fencing one at once. */

@@ -31,6 +31,7 @@ _Static_assert(sizeof(rill_consumer_stats) == 128, "rill_consumer_stats");
 _Static_assert(sizeof(rill_rpc_result) == 48, "rill_rpc_result");
 _Static_assert(sizeof(rill_view) == 64, "rill_view");
 _Static_assert(sizeof(rill_meta) == 64, "rill_meta");
+_Static_assert(sizeof(rill_msg) == 32, "rill_msg");
 _Static_assert(sizeof(rill_latency) == 1040, "rill_latency");
 #endif
 
@@ -255,6 +256,13 @@ static const item layout[] = {
     FIELD(rill_view, tspub),
     FIELD(rill_view, lost),
     FIELD(rill_view, reserved),
+    STRUCT(rill_msg),
+    FIELD(rill_msg, data),
+    FIELD(rill_msg, sz),
+    FIELD(rill_msg, sig),
+    FIELD(rill_msg, ctl),
+    FIELD(rill_msg, reserved0),
+    FIELD(rill_msg, tsorig),
     STRUCT(rill_meta),
     FIELD(rill_meta, seq),
     FIELD(rill_meta, sig),
@@ -332,6 +340,8 @@ static const struct {
   const char *name;
   unsigned long long value;
 } constants[] = {
+    CONST(RILL_STAMP_SAMPLED),
+    CONST(RILL_STAMP_EVERY),
     CONST(RILL_OK),
     CONST(RILL_EAGAIN),
     CONST(RILL_EOVERRUN),

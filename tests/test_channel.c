@@ -293,6 +293,9 @@ static void test_roundtrip(void) {
   CHECK_RC(rill_poll(c, &v), -RILL_EAGAIN);
   CHECK_RC(rill_recv(c, buf, sizeof buf, &m), -RILL_EAGAIN);
   CHECK_OK(rill_producer_join(R, "rt", &p));
+  CHECK_OK(rill_producer_set_stamp(p, RILL_STAMP_EVERY)); /* tspub checked below */
+  CHECK_RC(rill_producer_set_stamp(p, 2), -RILL_EINVAL);
+  CHECK_RC(rill_producer_set_stamp(NULL, RILL_STAMP_EVERY), -RILL_EINVAL);
   CHECK_RC(rill_poll(c, &v), -RILL_EAGAIN);
   rill_channel_stats st;
   CHECK_OK(rill_channel_stats_get(R, "rt", &st));

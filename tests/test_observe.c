@@ -206,6 +206,133 @@ static void test_latency_samples(void) {
   checks_run++;
 }
 
+/* tspub of the next message consumer C polls (which must be there). */
+static uint32_t next_tspub(rill_consumer *c) {
+  rill_view v;
+  CHECK_OK(rill_poll(c, &v));
+  return v.tspub;
+}
+
+/* Sends two messages, the second at a seq that is not a multiple of 64,
+ * and returns the second's tspub.  The first takes any request the
+ * consumer's polls made before (its heartbeats come every 128 to 256 polls
+ * at depth 1024); none is made between the two sends. */
+static uint32_t second_tspub(rill_producer *p, rill_consumer *c) {
+  if ((rill_producer_seq(p) + 1) % 64 == 0) {
+    CHECK_OK(rill_send(p, "s", 1, 0));
+    (void)next_tspub(c);
+  }
+  CHECK_OK(rill_send(p, "s", 1, 0));
+  CHECK_OK(rill_send(p, "s", 1, 1));
+  (void)next_tspub(c);
+  return next_tspub(c);
+}
+
+/* Which descriptors carry a stamp (docs/PROTOCOL.md 2.4): seq multiples of
+ * 64, the first publish after a consumer asked, all of them while an
+ * older consumer is joined or when the application asks; no others.  And
+ * the sample a due consumer takes after a stall comes from its backlog. */
+static void test_stamps(void) {
+  rill_channel_opts co = {.depth = 1024, .mtu = 64, .max_consumers = 2};
+  uint64_t seq0;
+  rill_region *r = tu_channel_new("stamps", 8 << 20, "ch", &co, &seq0);
+  CHECK_EQ(seq0, 0);
+  rill_producer *p;
+  rill_consumer *c;
+  CHECK_OK(rill_consumer_join(r, "ch", RILL_LOSSY, &c));
+  CHECK_OK(rill_producer_join(r, "ch", &p));
+  /* seq 0: the first publish and a multiple of 64; 1..63 none (fewer
+   * polls than the first periodic flush, which comes after 128) */
+  for (uint64_t i = 0; i < 64; i++) CHECK_OK(rill_send(p, "s", 1, i));
+  CHECK(next_tspub(c) != 0);
+  for (uint64_t i = 1; i < 64; i++) CHECKF(next_tspub(c) == 0, "seq %" PRIu64 " stamped", i);
+  CHECK_OK(rill_send(p, "s", 1, 64)); /* seq 64: a multiple */
+  CHECK(next_tspub(c) != 0);
+  /* a consumer's heartbeat asks for one: the next publish, only */
+  uint64_t t_ask = tu_ns();
+  CHECK_OK(rill_consumer_flush(c));
+  CHECK_OK(rill_send(p, "s", 1, 65));
+  CHECK_OK(rill_send(p, "s", 1, 66));
+  CHECK(next_tspub(c) != 0);
+  CHECK_EQ(next_tspub(c), 0);
+  /* a consumer asks at most once a millisecond: a heartbeat sooner does
+   * not ask (its sample waits for a stamp of the period) */
+  CHECK_OK(rill_consumer_flush(c));
+  CHECK_OK(rill_send(p, "s", 1, 67));
+  uint32_t t67 = next_tspub(c);
+  if (tu_ns() - t_ask < 1000000) /* else this machine paused: cannot tell */
+    CHECK_EQ(t67, 0);
+  /* a batch shares one stamp */
+  sleep_ns(1100000);
+  CHECK_OK(rill_consumer_flush(c));
+  rill_msg m[3] = {{.data = "a", .sz = 1}, {.data = "b", .sz = 1}, {.data = "c", .sz = 1}};
+  CHECK_OK(rill_send_many(p, m, 3)); /* one stamp for the whole batch */
+  uint32_t t1 = next_tspub(c), t2 = next_tspub(c), t3 = next_tspub(c);
+  CHECK(t1 != 0 && t1 == t2 && t2 == t3);
+  CHECK_OK(rill_send(p, "s", 1, 71));
+  CHECK_EQ(next_tspub(c), 0);
+  /* RILL_STAMP_EVERY */
+  CHECK_OK(rill_producer_set_stamp(p, RILL_STAMP_EVERY));
+  for (uint64_t i = 0; i < 10; i++) CHECK_OK(rill_send(p, "s", 1, i));
+  for (uint64_t i = 0; i < 10; i++) CHECK(next_tspub(c) != 0);
+  CHECK_OK(rill_producer_set_stamp(p, RILL_STAMP_SAMPLED));
+  /* Still every one until the next credit refresh (at most depth away). */
+  for (uint64_t i = 0; i < co.depth; i++) CHECK_OK(rill_send(p, "s", 1, i));
+  for (uint64_t i = 0; i < co.depth; i++) (void)next_tspub(c);
+  CHECK_EQ(second_tspub(p, c), 0);
+
+  /* An older consumer (simulated: its stamp_gen is not its gen) gets every
+   * message stamped from the producer's next credit refresh on. */
+  rill_consumer *old;
+  CHECK_OK(rill_consumer_join(r, "ch", RILL_LOSSY, &old));
+  char path[256];
+  tu_path(path, sizeof path, "stamps");
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, "ch", &st));
+  uint64_t cur_off = st.off + 3 * RILL_PAGE + (uint64_t)rill_consumer_slot(old) * RILL_PAGE;
+  uint32_t gen, zero = 0;
+  tu_read_at(path, cur_off + offsetof(rill_cursor, gen), &gen, 4);
+  CHECK(gen != 0);
+  tu_write_at(path, cur_off + offsetof(rill_cursor, stamp_gen), &zero, 4);
+  for (uint64_t i = 0; i < co.depth; i++) CHECK_OK(rill_send(p, "s", 1, i));
+  for (uint64_t i = 0; i < co.depth; i++) (void)next_tspub(c);
+  for (uint64_t i = 0; i < 200; i++) CHECK_OK(rill_send(p, "s", 1, i));
+  for (uint64_t i = 0; i < 200; i++) CHECK(next_tspub(c) != 0);
+  rill_consumer_leave(old); /* gone: sampled stamps again after a refresh */
+  for (uint64_t i = 0; i < co.depth; i++) CHECK_OK(rill_send(p, "s", 1, i));
+  for (uint64_t i = 0; i < co.depth; i++) (void)next_tspub(c);
+  CHECK_EQ(second_tspub(p, c), 0);
+
+  /* A stall: 100 messages wait 3 ms, then a sample becomes due.  The
+   * stamp it asks for goes to a message not yet published, but the
+   * backlog holds messages of the period: the sample is one of them, and
+   * says at least 3 ms. */
+  rill_consumer_leave(c);
+  rill_consumer *rc;
+  CHECK_OK(rill_consumer_join(r, "ch", RILL_RELIABLE, &rc));
+  uint32_t slot = rill_consumer_slot(rc);
+  rill_latency h0, h1;
+  CHECK_OK(rill_latency_get(r, "ch", slot, &h0));
+  /* 100: a multiple of 64 among them, and fewer polls than the first
+   * periodic flush (128 at the earliest) */
+  for (uint64_t i = 0; i < 100; i++) CHECK_OK(rill_send(p, "t", 1, i));
+  const uint64_t delay = 3000000;
+  sleep_ns(delay);
+  CHECK_OK(rill_consumer_flush(rc)); /* due now */
+  char buf[8];
+  rill_meta mt;
+  for (uint64_t i = 0; i < 100; i++) CHECK_EQ(rill_recv(rc, buf, sizeof buf, &mt), 1);
+  CHECK_OK(rill_latency_get(r, "ch", slot, &h1));
+  CHECK_EQ(h1.count, h0.count + 1);
+  uint64_t d = h1.sum_ns - h0.sum_ns;
+  CHECKF(d + 10000 >= delay, "sample %" PRIu64 " ns after a %" PRIu64 " ns stall", d, delay);
+  rill_consumer_leave(rc);
+  rill_producer_leave(p);
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("stamps", tu_dir()));
+  checks_run++;
+}
+
 /* Sends message SIG of SIZE bytes, byte j = SIG * 31 + j. */
 static void send_msg(rill_producer *p, uint64_t sig, size_t size) {
   uint8_t buf[1024];
@@ -287,7 +414,8 @@ int main(void) {
   test_objects();
   test_latency_math();
   test_latency_samples();
+  test_stamps();
   test_seek_last();
   return tu_pass("%d checks: names, object table, layout in stats, latency samples and "
-                 "quantiles, seek to the last messages", checks_run);
+                 "quantiles, stamps, seek to the last messages", checks_run);
 }
