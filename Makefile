@@ -25,7 +25,7 @@ PREFIX ?= /usr/local
 # the README quotes, replaced only on purpose (make bench-save)
 RESULTS ?= bench/results
 
-.PHONY: all build configure test windows test-windows fuzz bench bench-build gobench pybench rpcbench tangobench plots \
+.PHONY: all build configure test windows test-windows fuzz bench bench-build bench-workers gobench pybench rpcbench tangobench plots \
         bench-deps bench-save bench-windows install uninstall clean
 
 all: build
@@ -74,84 +74,66 @@ fuzz:
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target rill_fuzz
 	sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME)
 
-# ---- the benchmark: rill_bench (rill beside its references and peers),
-# the Go binding beside C, request/response, rill beside rust-tango, then
-# the plots and tables.  Results in $(RESULTS).
+# ---- the benchmark: rill_bench, the one driver (docs/benchmark.md): rill
+# beside its references and peers, the Go and Python bindings beside C
+# (their workers, built by bench-workers), request/response, rill beside
+# rust-tango, then the plots and the report (summary.md, printed).  Results
+# in $(RESULTS).
 bench: configure
 	@sh bench/deps.sh $(BUILD)
-	@$(MAKE) --no-print-directory bench-build
+	@$(MAKE) --no-print-directory bench-build bench-workers
 	@mkdir -p $(RESULTS)
-	$(BUILD)/rill_bench --out $(RESULTS)/latest.json $(BENCH_ARGS)
-	@$(MAKE) --no-print-directory gobench
-	@$(MAKE) --no-print-directory pybench
-	@$(MAKE) --no-print-directory rpcbench
-	@$(MAKE) --no-print-directory tangobench
+	$(BUILD)/rill_bench --workers $(BUILD) --out $(RESULTS)/latest.json $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory plots
 	@echo "results in $(RESULTS)/ (make bench-save makes them the README's reference)"
 
 bench-build: configure
 	cmake --build $(BUILD) -j $(JOBS) --target rill_benches
 
-# The Go binding beside C (bench/go's rill-gobench, which drives
-# rill_bench's worker mode for the C side).
-GOBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
-gobench: bench-build
-	@mkdir -p $(RESULTS)
+# The workers of the other languages, beside rill_bench in $(BUILD) (each
+# left out, with a line saying why, when its toolchain is missing; rill_bench
+# then skips its rows): rill-goworker (bench/go), rill-guest (the Go
+# request/response server, bindings/go/cmd/rill-guest), rill-tangoworker
+# (bench/tango, rill beside the rust-tango crate; it links
+# $(BUILD)/librill.a, cargo's output stays in $(BUILD)/tango-target), and
+# rill-pyworker, a launcher of bench/python/pyworker.py in a venv of its
+# own with the rill package built from this tree and pyzmq from PyPI.
+PYBENCH_VENV = $(BUILD)/bench-venv
+bench-workers: bench-build
+	@rm -f $(BUILD)/rill-goworker $(BUILD)/rill-pyworker $(BUILD)/rill-guest $(BUILD)/rill-tangoworker
 	@if command -v go >/dev/null 2>&1; then \
-	  echo "== Go binding beside C"; \
-	  (cd bench/go && go build -o $(abspath $(BUILD))/rill-gobench ./cmd/rill-gobench) && \
-	  $(BUILD)/rill-gobench --cbench $(BUILD)/rill_bench --out $(RESULTS)/go.json $(GOBENCH_ARGS); \
+	  (cd bench/go && go build -o $(abspath $(BUILD))/rill-goworker ./cmd/rill-goworker) && \
+	  (cd bindings/go && go build -o $(abspath $(BUILD))/rill-guest ./cmd/rill-guest); \
 	else \
 	  echo "Go not found: the Go binding's rows are left out (Go 1.22 or newer: https://go.dev/dl)"; \
 	fi
-
-# The Python binding beside C, pyzmq, multiprocessing.Queue and a
-# shared_memory ring with a Lock (bench/python/pybench.py, which drives
-# rill_bench's worker mode for the C side), in a venv of its own with the
-# rill package built from this tree and pyzmq from PyPI.
-PYBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
-PYBENCH_VENV = $(BUILD)/pybench-venv
-pybench: bench-build
-	@mkdir -p $(RESULTS)
-	@echo "== the Python binding beside C, pyzmq and multiprocessing"
 	@if python3 -c 'import venv, ensurepip, os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' 2>/dev/null; then \
 	  cmake -DPYTHON=python3 -DVENV=$(abspath $(PYBENCH_VENV)) \
 	        -DREQUIREMENTS=$(CURDIR)/bench/python/requirements.txt -DPACKAGE=$(CURDIR)/bindings/python \
 	        -DPACKAGE_BUILD=$(abspath $(BUILD))/pybench-build -P cmake/pyenv.cmake && \
-	  $(PYBENCH_VENV)/bin/python bench/python/pybench.py --cbench $(BUILD)/rill_bench \
-	    --out $(RESULTS)/python.json $(PYBENCH_ARGS); \
+	  printf '#!/bin/sh\nexec "%s" "%s" "$$@"\n' $(abspath $(PYBENCH_VENV))/bin/python \
+	    $(CURDIR)/bench/python/pyworker.py > $(BUILD)/rill-pyworker && chmod +x $(BUILD)/rill-pyworker; \
 	else \
 	  echo "python3 with venv and its headers not found: the Python rows are left out (apt-get install python3-venv python3-dev)"; \
 	fi
-
-# Request/response (bench/rpc): a C host calling the Go guest
-# (bindings/go/cmd/rill-guest) and the C guest, beside a UNIX socket and ZeroMQ.
-RPCBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
-rpcbench: bench-build
-	@mkdir -p $(RESULTS)
-	@echo "== request/response: rill (Go and C guests) beside a UNIX socket and ZeroMQ"
-	@if command -v go >/dev/null 2>&1; then \
-	  (cd bindings/go && go build -o $(abspath $(BUILD))/rill-guest ./cmd/rill-guest) && \
-	  $(BUILD)/rill_rpcbench --goguest $(BUILD)/rill-guest --out $(RESULTS)/rpc.json $(RPCBENCH_ARGS); \
-	else \
-	  echo "Go not found: the Go guest's rows are left out (Go 1.22 or newer: https://go.dev/dl)"; \
-	  $(BUILD)/rill_rpcbench --out $(RESULTS)/rpc.json $(RPCBENCH_ARGS); \
-	fi
-
-# rill beside the rust-tango crate between two threads of one process
-# (bench/tango, a Rust program that links $(BUILD)/librill.a); cargo's
-# output stays in $(BUILD)/tango-target.
-TANGOBENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
-tangobench: bench-build
-	@mkdir -p $(RESULTS)
-	@echo "== rill beside rust-tango, between two threads of one process"
 	@if command -v cargo >/dev/null 2>&1; then \
 	  (cd bench/tango && RILL_LIB_DIR=$(abspath $(BUILD)) CARGO_TARGET_DIR=$(abspath $(BUILD))/tango-target \
 	     cargo build --release --locked) && \
-	  $(BUILD)/tango-target/release/rill-tangobench --out $(RESULTS)/tango.json $(TANGOBENCH_ARGS); \
+	  cp $(BUILD)/tango-target/release/rill-tangoworker $(BUILD)/rill-tangoworker; \
 	else \
 	  echo "cargo not found: rill beside rust-tango is left out (Rust from https://rustup.rs)"; \
 	fi
+
+# One suite alone, into $(RESULTS)/SUITE.json (the summary takes a suite
+# from there when latest.json has not got it).
+gobench: bench-workers
+	$(BUILD)/rill_bench --workers $(BUILD) --suites lang --out $(RESULTS)/lang.json $(BENCH_ARGS)
+pybench: bench-workers
+	$(BUILD)/rill_bench --workers $(BUILD) --suites lang,python --out $(RESULTS)/python.json $(BENCH_ARGS)
+rpcbench: bench-workers
+	$(BUILD)/rill_bench --workers $(BUILD) --suites rpc --out $(RESULTS)/rpc.json $(BENCH_ARGS)
+tangobench: bench-workers
+	$(BUILD)/rill_bench --workers $(BUILD) --suites tango --out $(RESULTS)/tango.json $(BENCH_ARGS)
 
 # PNG plots (bench/plot.py, matplotlib) and summary.md, the tables
 # (bench/summary.py), next to the JSON results in RESULTS: the first

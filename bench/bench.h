@@ -283,20 +283,30 @@ typedef struct bench_config {
   int no_heavy_barrier;      /* --no-membarrier: rill without its heavy
                                 barrier, fencing each publish (as on Windows) */
   uint64_t child_deadline_ns;/* parent kills a run's children after this       */
+  char dir[256];             /* the private directory of regions and sockets   */
+  const char *self;          /* this program (its worker mode, bench/worker.c) */
+  const char *workers;       /* --workers: directory of the other languages'
+                                workers, or NULL                               */
+  const char *suites;        /* --suites: the suites to run, or NULL: all      */
 } bench_config;
 
-/* What one run (one pair of processes) measured. */
+/* What one run of a row measured: one pair of processes of the harness, or
+ * one start of a suite's workers (bench/proc.c). */
+#define BENCH_MAX_DETAIL 6
 typedef struct bench_run_out {
   int failed;
   char failure[256];
   uint64_t errors;   /* wrong or lost messages, warm-up included             */
-  uint64_t count;    /* throughput: messages measured                        */
-  uint64_t ns;       /* throughput: time for them                            */
+  uint64_t count;    /* throughput, rpc: messages (requests) measured        */
+  uint64_t ns;       /* throughput, rpc: time for them                       */
+  double rate;       /* ... or the run's rate itself (msgs/s), when > 0      */
   uint64_t warm;     /* messages or round trips of warm-up                   */
-  uint64_t probe_ns; /* cache-line round trip of this pair, just before       */
-  uint64_t samples;  /* round trips / latencies measured (in SAMPLES)        */
+  uint64_t probe_ns; /* cache-line round trip of this pair, just before; 0   */
+  uint64_t nsamples; /* round trips / latencies measured ...                 */
+  uint64_t *samples; /* ... in ns (the caller's memory); NULL if none        */
   uint64_t cpu_ns;   /* latency: side 1's user + sys CPU time while measured */
   uint64_t wall_ns;  /* ... and the wall time of that interval               */
+  double det[BENCH_MAX_DETAIL]; /* the row's detail values (NAN: none)       */
 } bench_run_out;
 
 /* Runs one measurement of test T in two fresh child processes: warm-up, then
@@ -333,10 +343,137 @@ void bench_kill_children(void);
  * back-to-back calls). */
 uint64_t bench_timer_overhead_ns(void);
 
-/* Sorting and order statistics. */
+/* ---- statistics: the one set of helpers every row uses (bench/rows.c) ---- */
+
 void bench_sort_u64(uint64_t *v, size_t n);
+/* Nearest-rank quantile Q (0..1) of sorted V; 0 when N is 0. */
 uint64_t bench_quantile_sorted(const uint64_t *v, size_t n, double q);
+/* Median of N values (the mean of the middle two for an even N); NAN if none. */
 double bench_median(const double *v, size_t n);
+
+/* ---- rows: every measurement, in one shape (docs/benchmark.md, "JSON") ---- */
+
+/* BENCH_RPC: requests per second and round trips of calls kept in flight. */
+enum { BENCH_RPC = 8 };
+
+typedef struct bench_row bench_row;
+/* Runs run RUN (0-based) of row R: fills O (zeroed, det NAN) and returns 0,
+ * or -1 with O->failure set. */
+typedef int (*bench_run_fn)(const bench_config *cfg, bench_row *r, unsigned run,
+                            bench_run_out *o);
+
+struct bench_row {
+  /* what it is: set by its suite; the JSON's identifying fields */
+  const char *suite;     /* "core", "lang", "python", "rpc", "tango", "scale" */
+  const char *name;      /* transport or contender                            */
+  const char *method;    /* a variant of the suite's (tango), or NULL          */
+  const char *producer;  /* language of side 0 (producer, pinger, host) ...    */
+  const char *consumer;  /* ... and of side 1 (consumer, ponger, server)       */
+  int kind;              /* BENCH_TPUT, BENCH_RTT, BENCH_LAT or BENCH_RPC      */
+  size_t size;           /* message bytes                                       */
+  unsigned rate_hz;      /* latency: messages per second sent                   */
+  unsigned consumers;    /* consumers of the channel (scale); 0: one            */
+  unsigned channels;     /* channels waited on at once (scale); 0: one          */
+  unsigned inflight;     /* rpc: calls kept in flight                           */
+  unsigned workers;      /* rpc: the server's workers                           */
+  int lossy;             /* the consumers are RILL_LOSSY                        */
+  int peer;              /* another project's: its errors do not fail the run  */
+  int median_run;        /* percentiles of the run with the median rate (rpc),
+                            not of all runs' samples pooled                     */
+  const char *detail[BENCH_MAX_DETAIL]; /* names of the row's own values       */
+  int detail_sum;        /* bit i: detail i is summed over runs, else median   */
+  /* how it runs */
+  bench_run_fn run;
+  const void *ctx;       /* the suite's (a transport, a worker's name, ...)    */
+  uint64_t per_run;      /* samples a run measures at most (rtt, latency); 0   */
+  /* results: bench_row_add() and bench_row_finish() */
+  int failed;
+  char failure[300];
+  uint64_t errors;
+  unsigned runs;         /* runs done                                          */
+  uint64_t warm;         /* warm-up of the last run                            */
+  uint64_t msgs_per_run; /* throughput: messages of the last run               */
+  double msgs_per_s, gib_per_s;
+  double run_msgs_per_s[BENCH_MAX_RUNS];
+  uint64_t *pool;        /* samples of every run (or of the current one)       */
+  size_t npool, cap;
+  uint64_t samples, p50, p99, p999, max;
+  uint64_t run_p50[BENCH_MAX_RUNS], run_p99[BENCH_MAX_RUNS],
+      run_p999[BENCH_MAX_RUNS], run_max[BENCH_MAX_RUNS], run_samples[BENCH_MAX_RUNS];
+  double spread;         /* (max - min) / median of the runs' rate or p50     */
+  double run_probe_ns[BENCH_MAX_RUNS], probe_ns;
+  double seconds;        /* wall time of every run of the row                 */
+  uint64_t cpu_ns, wall_ns;
+  double cpu_pct, run_cpu_pct[BENCH_MAX_RUNS];
+  double run_det[BENCH_MAX_DETAIL][BENCH_MAX_RUNS], det[BENCH_MAX_DETAIL];
+};
+
+/* Every row of a run, in the order they were made. */
+#define BENCH_MAX_ROWS 512
+typedef struct bench_rows {
+  bench_row v[BENCH_MAX_ROWS];
+  size_t n;
+} bench_rows;
+
+/* A new zeroed row at the end of S, or NULL when S is full. */
+bench_row *bench_row_new(bench_rows *s);
+/* Runs the N rows from FIRST RUNS times, interleaved (run 1 of every row,
+ * then run 2, ...; ALTERNATE: every other run in the reverse order), skips
+ * the rest of a row after a failed run, then finishes and prints each. */
+void bench_rows_run(const bench_config *cfg, bench_row *first, size_t n,
+                    unsigned runs, int alternate);
+/* The row of S that has Q's identifying fields, not failed; else NULL. */
+const bench_row *bench_row_find(const bench_rows *s, const bench_row *q);
+/* The row's label in the printed table ("rill-copy", "lang rill c->go"). */
+void bench_row_label(const bench_row *r, char *buf, size_t len);
+void bench_rows_print_header(void);
+void bench_row_print(const bench_row *r);
+
+/* A ratio of two rows' values (msgs/s; the p50 of round trips), of their
+ * medians and paired run by run; or one row's value (SINGLE); a bar when OP
+ * is set.  NAN where a row is missing. */
+typedef struct bench_ratio {
+  const char *suite;
+  char label[96];
+  double value, paired;
+  int single;
+  const char *op;     /* ">=" or "<=": a bar the README quotes; else NULL     */
+  double threshold;
+  char note[96];      /* said beside the bar, or ""                          */
+} bench_ratio;
+
+#define BENCH_MAX_RATIOS 96
+typedef struct bench_ratios {
+  bench_ratio v[BENCH_MAX_RATIOS];
+  size_t n;
+} bench_ratios;
+
+/* Adds A / B to S as LABEL (printf-style): a bar if OP is not NULL. */
+bench_ratio *bench_ratio_add(bench_ratios *s, const char *suite, const bench_row *a,
+                             const bench_row *b, const char *op, double threshold,
+                             const char *fmt, ...) BENCH_PRINTF(7, 8);
+/* "true", "false", or "null" when the ratio is missing. */
+const char *bench_bar_met(const bench_ratio *r);
+
+/* What the JSON's header says besides the rows. */
+typedef struct bench_info {
+  const char *date, *model;
+  long cores;
+  uint64_t timer_ns;
+  double seconds;
+  const char *skipped;  /* JSON members "suite": "why", or "" */
+  const char *software; /* JSON members "name": "version", or "" */
+} bench_info;
+
+/* Writes the results (docs/benchmark.md, "JSON") to PATH, atomically, making
+ * its directories.  0, or -1 with a line on stderr. */
+int bench_json_write(const char *path, const bench_config *cfg, const bench_info *in,
+                     const bench_rows *rows, const bench_ratios *rt);
+/* S as a JSON string. */
+void bench_json_string(FILE *f, const char *s);
+
+/* 1 if NAME is in the comma-separated LIST, or LIST is NULL. */
+int bench_in_list(const char *list, const char *name);
 
 /* "rill_bench worker ...": one side of a measurement driven by another
  * program (bench/worker.c). */

@@ -11,7 +11,6 @@
  */
 #include "bench.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,35 +444,6 @@ static int wait_children(const bench_config *cfg, int ok[2], char how[2][96]) {
   }
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-double bench_median(const double *v, size_t n) {
-  if (n == 0) return NAN;
-  double tmp[BENCH_MAX_RUNS];
-  if (n > BENCH_MAX_RUNS) n = BENCH_MAX_RUNS;
-  memcpy(tmp, v, n * sizeof *v);
-  qsort(tmp, n, sizeof *tmp, cmp_double);
-  return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return (x > y) - (x < y);
-}
-
-void bench_sort_u64(uint64_t *v, size_t n) { qsort(v, n, sizeof *v, cmp_u64); }
-
-uint64_t bench_quantile_sorted(const uint64_t *v, size_t n, double q) {
-  if (n == 0) return 0;
-  size_t rank = (size_t)ceil(q * (double)n); /* nearest rank, 1-based */
-  if (rank < 1) rank = 1;
-  if (rank > n) rank = n;
-  return v[rank - 1];
-}
-
 uint64_t bench_timer_overhead_ns(void) {
   uint64_t d[1001];
   for (int i = 0; i < 1001; i++) {
@@ -538,7 +508,7 @@ int bench_run_once(const bench_config *cfg, bench_test *t,
   out->ns = g_ctrl->run_ns;
   out->warm = g_ctrl->warm;
   out->probe_ns = g_ctrl->probe_ns;
-  out->samples = g_ctrl->rtt_samples;
+  out->nsamples = g_ctrl->rtt_samples;
   out->cpu_ns = g_ctrl->cpu_ns;
   out->wall_ns = g_ctrl->wall_ns;
   if (rc != 0) {

@@ -61,6 +61,12 @@ static inline uint64_t bench_now_ns(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* NS nanoseconds as a struct timespec (a time or a timeout). */
+static inline struct timespec bench_timespec(uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+  return ts;
+}
 #endif
 
 /* Once, first thing in main(): the clock's frequency (Windows). */
@@ -129,6 +135,8 @@ int bench_os_mkdir(const char *path);
 /* Makes a private directory for the regions under BASE (NULL: /dev/shm,
  * else /tmp; on Windows the temporary directory) into OUT.  0 or -1. */
 int bench_os_private_dir(const char *base, char *out, size_t len);
+/* The path of this program into BUF.  0 or -1. */
+int bench_os_self(char *buf, size_t len);
 /* Removes every file in DIR, then DIR. */
 void bench_os_remove_dir(const char *dir);
 /* Renames FROM to TO, replacing TO.  0 or -1. */

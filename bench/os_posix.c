@@ -38,8 +38,7 @@ uint64_t bench_os_clock_period_ns(void) {
 }
 
 void bench_os_sleep_until(uint64_t deadline_ns) {
-  struct timespec ts = {(time_t)(deadline_ns / 1000000000ull),
-                        (long)(deadline_ns % 1000000000ull)};
+  struct timespec ts = bench_timespec(deadline_ns);
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
   }
 }
@@ -187,6 +186,13 @@ int bench_os_private_dir(const char *base, char *out, size_t len) {
   return -1;
 }
 
+int bench_os_self(char *buf, size_t len) {
+  ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+  if (n < 0) return -1;
+  buf[n] = 0;
+  return 0;
+}
+
 void bench_os_remove_dir(const char *dir) {
   DIR *d = opendir(dir);
   if (d) {
@@ -275,8 +281,7 @@ void bench_os_children_wait(const bench_child *c, int n, uint64_t max_ns) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
-  struct timespec ts = {(time_t)(max_ns / 1000000000ull),
-                        (long)(max_ns % 1000000000ull)};
+  struct timespec ts = bench_timespec(max_ns);
   sigtimedwait(&set, NULL, &ts);
 }
 

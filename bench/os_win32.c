@@ -182,6 +182,11 @@ int bench_os_private_dir(const char *base, char *out, size_t len) {
   return -1;
 }
 
+int bench_os_self(char *buf, size_t len) {
+  DWORD n = GetModuleFileNameA(NULL, buf, (DWORD)len);
+  return n == 0 || n >= len ? -1 : 0;
+}
+
 void bench_os_remove_dir(const char *dir) {
   char pat[1024], path[1024];
   snprintf(pat, sizeof pat, "%s\\*", dir);

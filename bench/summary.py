@@ -4,13 +4,13 @@
 
     bench/summary.py [DIR]        (default: bench/results)
 
-Reads what `make bench` wrote in DIR (latest.json from rill_bench, and
-tango.json, go.json, python.json and rpc.json where they are there) and writes
-DIR/summary.md: the machine, the command, every transport and peer at every
-size, the round trips, the bars with their values, and rill beside
-rust-tango, the Go binding and request/response.  The tables of
-docs/benchmark.md ("Results on this machine") are this file's; `make bench` writes it after the
-plots.  Needs only the standard library.
+Reads what rill_bench wrote in DIR (latest.json; a suite it lacks is taken
+from another file of the same shape there, e.g. python.json of `make
+pybench`), writes DIR/summary.md and prints it: the machine, every transport
+and peer at every size, the round trips, the bars with their values, the
+bindings beside C, request/response and rill beside rust-tango.  The tables
+of docs/benchmark.md ("Results on this machine") are this file's; `make
+bench` ends with it.  Needs only the standard library.
 """
 import json
 import os
@@ -46,6 +46,36 @@ def load(path):
             return json.load(f)
     except FileNotFoundError:
         return None
+
+
+def suite(d, name):
+    """The rows of suite NAME that did not fail."""
+    return [r for r in d["results"] if r.get("suite", "core") == name and not r["failed"]]
+
+
+def load_all(where):
+    """latest.json, with the suites it lacks taken from the other files of
+    rill_bench's shape (format 2) in WHERE, the newest first."""
+    d = load(os.path.join(where, "latest.json"))
+    files = sorted((os.path.join(where, f) for f in os.listdir(where)
+                    if f.endswith(".json") and f != "latest.json"), key=os.path.getmtime,
+                   reverse=True)
+    for f in files:
+        x = load(f)
+        if not isinstance(x, dict) or x.get("format") != 2:
+            continue
+        if d is None:
+            d = x
+            continue
+        have = {r.get("suite", "core") for r in d["results"]}
+        new = {r["suite"] for r in x["results"]} - have
+        d["results"] += [r for r in x["results"] if r["suite"] in new]
+        d["bars"] += [b for b in x.get("bars", []) if b.get("suite") in new]
+        for k in ("ratios", "ratios_paired"):
+            d.setdefault(k, {}).update({n: v for n, v in x.get(k, {}).items()
+                                        if n.split(" ")[0] in new})
+        d.setdefault("software", {}).update(x.get("software", {}))
+    return d
 
 
 def scaled(x, units):
@@ -84,7 +114,9 @@ def mark(met):
 
 
 def core(d):
-    rs = [r for r in d["results"] if not r["failed"]]
+    rs = suite(d, "core")
+    if not rs:
+        return []
     tp = [r for r in rs if r["kind"] == "throughput"]
     sizes = sorted({r["size"] for r in tp})
     names = [n for n in ORDER if any(r["name"] == n for r in tp)]
@@ -119,128 +151,172 @@ def core(d):
         out += table(["one-way latency, paced", "p50", "p99", "p99.9", "consumer CPU"],
                      [[f"{r['rate_hz']:,} messages/s", ns(r["p50_ns"]), ns(r["p99_ns"]),
                        ns(r["p999_ns"]), f"{r['cpu_pct']:.3g} %"] for r in lat])
-    if d.get("bars"):
-        out += table(["bar", "of medians", "paired", "required", ""],
-                     [[b["name"], num(b["value"]), num(b["paired"]),
-                       f"{b['op']} {b['threshold']}", mark(b["met"])] for b in d["bars"]])
+    out += bars(d, "core")
     return out
 
 
-def errs(e):
-    if not e["total"]:
+def bars(d, name):
+    bs = [b for b in d.get("bars", []) if b.get("suite", "core") == name]
+    if not bs:
+        return []
+    return table(["bar", "of medians", "paired", "required", ""],
+                 [[b["name"] + (f" ({b['note']})" if b.get("note") else ""), num(b["value"]),
+                   num(b["paired"]), f"{b['op']} {b['threshold']}", mark(b["met"])]
+                  for b in bs])
+
+
+def errs(r):
+    """A row's error count, with what the detail says of it."""
+    if not r["errors"]:
         return "0"
-    parts = [f"{k} {e[k]}" for k in ("lost", "bad", "corrupt") if e.get(k)]
-    return f"{e['total']} ({', '.join(parts)})"
+    det = r.get("detail") or {}
+    parts = [f"{k} {det[k]:.0f}" for k in ("lost", "bad") if det.get(k)]
+    return f"{r['errors']}" + (f" ({', '.join(parts)})" if parts else "")
 
 
-def tango(t):
-    m = t["machine"]
-    out = [f"`rill-tangobench` ({t['date']}, {m['online_cpus']} CPUs, {m['cpu_model']}; "
-           f"rust-tango {t['software']['rust_tango']}, {t['software']['rustc']}). Two threads "
-           f"of one process; throughput counts messages that arrived intact.", ""]
-    rows = []
-    for meth, what in (("readme", "README method, unpinned"), ("pinned", "pinned, 1 s runs")):
-        for r in t[meth]["rows"]:
-            if r["test"] != "throughput" or r["failed"]:
-                continue
-            rows.append([what, f"{r['size']} B", r["name"], rate(r["msgs_per_s"]),
-                         errs(r["errors"])])
-    out += table(["method", "size", "contender", "messages/s", "errors"], rows)
-    pp = [r for r in t["pinned"]["rtt_rows"] if not r["failed"]]
-    pp_readme = {r["name"]: r for r in t["readme"]["rows"] if r["test"] == "ping-pong"}
+def tango(d):
+    rs = suite(d, "tango")
+    if not rs:
+        return []
+    sw = d.get("software", {})
+    out = [f"rill beside rust-tango {sw.get('rust_tango', '?')} ({sw.get('rustc', '?')}): two "
+           f"threads of one process; throughput counts messages that arrived intact.", ""]
+    what = {"readme": "README method, unpinned", "pinned": "pinned, 1 s runs"}
+    out += table(["method", "size", "contender", "messages/s", "errors"],
+                 [[what[r["method"]], f"{r['size']} B", r["name"], rate(r["msgs_per_s"]),
+                   errs(r)] for r in rs if r["kind"] == "throughput"])
+    readme = {r["name"]: r for r in rs if r["kind"] == "rtt" and r["method"] == "readme"}
     out += table(["8-byte round trip", "p50 (pinned)", "p99", "p99.9",
                   "README method, per trip"],
-                 [[r["name"], ns(r["rtt_ns"]["p50"]), ns(r["rtt_ns"]["p99"]),
-                   ns(r["rtt_ns"]["p999"]),
-                   ns(pp_readme[r["name"]]["rtt_ns"]) if r["name"] in pp_readme else "-"]
-                  for r in pp])
-    out += table(["bar: rill ≥ 2× rust-tango", "rill", "rust-tango", "ratio", "", "note"],
-                 [[f"{b['method']}, {b['size']} B", rate(b["rill_msgs_per_s"]),
-                   rate(b["against_msgs_per_s"]), f"{b['ratio']:.2f}×", mark(b["met"]),
-                   b.get("note", "")] for b in t["bar"]])
+                 [[r["name"], ns(r["p50_ns"]), ns(r["p99_ns"]), ns(r["p999_ns"]),
+                   ns(readme[r["name"]]["p50_ns"]) if r["name"] in readme else "-"]
+                  for r in rs if r["kind"] == "rtt" and r["method"] == "pinned"])
+    return out + bars(d, "tango")
+
+
+def scale(d):
+    rs = suite(d, "scale")
+    if not rs:
+        return []
+    out = [f"Scaling ({rs[0]['size']}-byte messages, medians of {d['runs']} runs, every payload "
+           f"checked): the producer has one CPU to itself and the consumers share the others "
+           f"(on 2 CPUs, all of them the second), each spinning 20 µs, then parking.", ""]
+    fan = {(r["consumers"], r["lossy"]): r for r in rs if r["name"] == "rill-fanout"}
+    ks = sorted({k for k, _ in fan})
+    if fan:
+        def cells(lossy, f):
+            return [f(fan[(k, lossy)]) if (k, lossy) in fan else "-" for k in ks]
+        det = lambda r, k: (r.get("detail") or {}).get(k)  # noqa: E731
+        out += table(["consumers of one channel"] + [str(k) for k in ks], [
+            ["reliable: messages/s, each to every consumer"] + cells(False, lambda r: rate(r["msgs_per_s"])),
+            ["reliable: deliveries/s (all consumers)"] + cells(False, lambda r: rate(det(r, "deliveries_per_s"))),
+            ["lossy: messages/s published"] + cells(True, lambda r: rate(r["msgs_per_s"])),
+            ["lossy: deliveries/s (all consumers)"] + cells(True, lambda r: rate(det(r, "deliveries_per_s"))),
+            ["lossy: share each consumer got"] + cells(True, lambda r: f"{det(r, 'delivered_pct'):.3g} %"
+                                                       if det(r, "delivered_pct") is not None else "-"),
+            ["errors"] + [sum(fan[(k, lo)]["errors"] for lo in (False, True) if (k, lo) in fan)
+                          for k in ks]])
+    wa = sorted((r for r in rs if r["name"] == "rill-waitany"), key=lambda r: r["channels"])
+    if wa:
+        out += table(["channels in one `rill_wait_any`"] + [str(r["channels"]) for r in wa], [
+            ["messages/s received"] + [rate(r["msgs_per_s"]) for r in wa],
+            ["messages per return of rill_wait_any"] + [num((r.get("detail") or {}).get("msgs_per_wait"))
+                                                        for r in wa],
+            ["errors"] + [r["errors"] for r in wa]])
     return out
 
 
-def gobind(g):
-    out = [f"Go binding beside C ({g['when']}, {g['go']}, {g['runs']} runs, pinned).", ""]
-    tp = [r for r in g["rows"] if r["kind"] == "tput"]
-    pairs = list(dict.fromkeys((r["producer"], r["consumer"]) for r in tp))
-    sizes = sorted({r["size"] for r in tp})
-    rows = []
-    for s in sizes:
-        by = {(r["producer"], r["consumer"]): r for r in tp if r["size"] == s}
-        rows.append([f"{s} B"] + [rate(by[p]["median"]) if p in by else "-" for p in pairs])
-    out += table(["messages/s"] + [f"{p} → {c}".replace("c", "C").replace("go", "Go")
-                                   for p, c in pairs], rows)
-    rtt = [r for r in g["rows"] if r["kind"] == "rtt"]
-    out += table(["64-byte busy round trip", "p50"],
-                 [[f"{r['producer']} ↔ {r['consumer']}".replace("c", "C").replace("go", "Go"),
-                   ns(r["median"])] for r in rtt])
+LANG = {"c": "C", "go": "Go", "python": "Python"}
+
+
+def lang(d):
+    rs = suite(d, "lang")
+    if not rs:
+        return []
+    sw = {k: v for k, v in d.get("software", {}).items() if k in ("go", "python")}
+    out = [f"The bindings beside C ({', '.join(f'{k} {v}' for k, v in sw.items()) or 'C only'}): "
+           f"a reliable channel between a producer and a consumer process, each in one "
+           f"language, pinned; medians of {d['runs']} runs, every payload checked.", ""]
+    tp = [r for r in rs if r["kind"] == "throughput"]
+    langs = [x for x in LANG if any(x in (r["producer"], r["consumer"]) for r in tp)]
+    for size in sorted({r["size"] for r in tp}):
+        by = {(r["producer"], r["consumer"]): r for r in tp if r["size"] == size}
+        out += table([f"{size} B, messages/s: producer ↓ consumer →"]
+                     + [LANG[c] for c in langs],
+                     [[LANG[p]] + [rate(by[(p, c)]["msgs_per_s"]) if (p, c) in by else "-"
+                                   for c in langs] for p in langs])
+    rtt = [r for r in rs if r["kind"] == "rtt"]
+    if rtt:
+        out += table([f"{rtt[0]['size']}-byte busy round trip", "p50", "p99", "p99.9"],
+                     [[f"{LANG[r['producer']]} ↔ {LANG[r['consumer']]}", ns(r["p50_ns"]),
+                       ns(r["p99_ns"]), ns(r["p999_ns"])] for r in rtt])
+    out += bars(d, "lang")
     return out
 
 
-def pybind(p):
-    out = [f"Python binding beside C and Python's own ({p['when']}, Python {p['python']}, "
-           f"pyzmq {p['pyzmq']}, medians of {p['rounds']} rounds, pinned, every byte checked).",
-           ""]
-    names = {"rill": "rill", "rill-batch": f"rill, `send_many`/`recv_many` of {p['batch']}",
+def pybind(d):
+    rs = suite(d, "python")
+    if not rs:
+        return []
+    names = {"rill": "rill", "rill-batch": "rill, `send_many`/`recv_many` of 64",
              "zmq": "pyzmq PUSH/PULL, `ipc://`", "mpqueue": "`multiprocessing.Queue`",
              "shmlock": "`multiprocessing.shared_memory` ring + `Lock`"}
-    side = {"py": "Python", "c": "C"}
-    sizes = sorted({r["size"] for r in p["rows"]})
-    keys = list(dict.fromkeys((r["transport"], r["producer"], r["consumer"]) for r in p["rows"]))
+    sw = d.get("software", {})
+    out = [f"Python binding beside C and Python's own (Python {sw.get('python', '?')}, "
+           f"pyzmq {sw.get('pyzmq', '?')}, medians of {d['runs']} runs, pinned, every byte "
+           f"checked).", ""]
+    rill = [r for r in suite(d, "lang") if r["kind"] == "throughput"
+            and ("python" in (r["producer"], r["consumer"]) or r["producer"] == r["consumer"] == "c")]
+    rill.sort(key=lambda r: (r["producer"] != "python", r["consumer"] != "python"))
+    sizes = sorted({r["size"] for r in rs + rill})
+    keys = list(dict.fromkeys((r["name"], r["producer"], r["consumer"]) for r in rill + rs))
     rows = []
     for k in keys:
-        by = {r["size"]: r for r in p["rows"] if (r["transport"], r["producer"], r["consumer"]) == k}
-        rows.append([names.get(k[0], k[0]), f"{side[k[1]]} → {side[k[2]]}"]
-                    + [rate(by[s]["median"]) if s in by else "-" for s in sizes])
+        by = {r["size"]: r for r in rill + rs if (r["name"], r["producer"], r["consumer"]) == k}
+        rows.append([names.get(k[0], k[0]), f"{LANG[k[1]]} → {LANG[k[2]]}"]
+                    + [rate(by[s]["msgs_per_s"]) if s in by else "-" for s in sizes])
     out += table(["messages/s", "producer → consumer"] + [f"{s} B" for s in sizes], rows)
-    out += table(["bar", "value", "paired", "required", ""],
-                 [[b["name"], f"{b['value']:.2f}×", f"{b['paired']:.2f}×", f"≥ {b['threshold']}×",
-                   mark(b["met"])] for b in p["bars"]])
+    out += bars(d, "python")
     return out
 
 
-def rpc(p):
-    out = [f"Request/response (`rill_rpcbench`, {p['date']}, 64-byte echo, medians of "
-           f"{p['reps']} repetitions of {p['run_s']} s).", ""]
-    cells = [c for c in p["cells"] if not c.get("failed")]
+def rpc(d):
+    cells = suite(d, "rpc")
+    if not cells:
+        return []
+    out = [f"Request/response (64-byte echo, the median of {max(c['runs'] for c in cells)} "
+           f"runs per cell and its percentiles; host and server pinned).", ""]
     inflight = sorted({c["inflight"] for c in cells})
-    keys = list(dict.fromkeys((c["transport"], c["guest"], c["workers"]) for c in cells))
+    keys = list(dict.fromkeys((c["name"], c["consumer"], c["workers"]) for c in cells))
     rows = []
     for k in keys:
-        by = {c["inflight"]: c for c in cells
-              if (c["transport"], c["guest"], c["workers"]) == k}
-        name = f"rill, {'Go' if k[1] == 'go' else 'C'} guest, `-w {k[2]}`" \
+        by = {c["inflight"]: c for c in cells if (c["name"], c["consumer"], c["workers"]) == k}
+        name = f"rill, {LANG[k[1]]} guest, `-w {k[2]}`" \
             if k[0] == "rill" else {"unix": "UNIX socket",
                                     "zeromq": "ZeroMQ DEALER/ROUTER"}.get(k[0], k[0])
-        rows.append([name] + [f"{rate(by[i]['req_per_s'])} ({ns(by[i]['p50_ns'])})"
+        rows.append([name] + [f"{rate(by[i]['msgs_per_s'])} ({ns(by[i]['p50_ns'])})"
                               if i in by else "-" for i in inflight])
     out += table(["requests/s (p50 round trip)"] + [f"{i} in flight" for i in inflight], rows)
-    if p.get("bars"):
-        out += table(["bar", "value", "paired", "required", ""],
-                     [[b["name"], num(b["value"]), num(b["paired"]),
-                       f"≥ {b['threshold']}", mark(b["met"])] for b in p["bars"]])
-    return out
+    return out + bars(d, "rpc")
 
 
 def main():
     where = sys.argv[1] if len(sys.argv) > 1 else os.path.join("bench", "results")
-    d = load(os.path.join(where, "latest.json"))
+    d = load_all(where) if os.path.isdir(where) else None
     if not d:
         print(f"summary: no results in {where} (run make bench first)")
         return 1
     out = ["# Benchmark results", "",
            "Written by `bench/summary.py` from the JSON beside it; the command is `make bench`.",
            ""]
-    out += core(d)
-    for name, f in (("tango.json", tango), ("go.json", gobind), ("python.json", pybind),
-                    ("rpc.json", rpc)):
-        x = load(os.path.join(where, name))
-        if x:
-            out += f(x)
+    out += core(d) + scale(d) + lang(d) + pybind(d) + rpc(d) + tango(d)
+    skipped = d.get("skipped") or {}
+    if skipped:
+        out += ["Left out of this run:", ""] + [f"- {k}: {v}" for k, v in skipped.items()] + [""]
+    text = "\n".join(out)
     with open(os.path.join(where, "summary.md"), "w") as f:
-        f.write("\n".join(out))
+        f.write(text)
+    print(text)
     print(f"summary: summary.md in {where}")
     return 0
 

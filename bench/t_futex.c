@@ -33,8 +33,7 @@ static int fx_wake(_Atomic uint32_t *w) {
 /* Parks until the word is WANT.  A wait of BENCH_WAIT_NS counts as an error
  * and waits again, BENCH_SPIN_TIMEOUT_NS at most in all. */
 static int fx_wait_for(_Atomic uint32_t *w, uint32_t want, uint64_t *errs) {
-  const struct timespec slice = {(time_t)(BENCH_WAIT_NS / 1000000000ull),
-                                 (long)(BENCH_WAIT_NS % 1000000000ull)};
+  const struct timespec slice = bench_timespec(BENCH_WAIT_NS);
   bench_spin sp = BENCH_SPIN_INIT;
   for (;;) {
     /* Acquire: pairs with the other side's release store of WANT in

@@ -88,7 +88,7 @@ static void runtime_files_unlink(const char *name) {
 }
 
 static void nap_ms(long ms) {
-  struct timespec ts = {0, ms * 1000000l};
+  struct timespec ts = bench_timespec((uint64_t)ms * 1000000ull);
   nanosleep(&ts, NULL);
 }
 

@@ -77,7 +77,7 @@ shmdir=/dev/shm
 [ -d $shmdir ] && [ -w $shmdir ] || shmdir=/tmp
 
 busy=rill-copy,rill-zerocopy,ring
-common="$quick --runs 1 --cpus $cpus --sizes 64,1024"
+common="$quick --suites core --runs 1 --cpus $cpus --sizes 64,1024"
 status=0
 run() { # NAME ROUND
   f=$dir/round-$2-$1.json

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 #
-# The benchmarks (docs/benchmark.md), built by target rill_benches (`make
-# bench`) and never by a plain build, nor installed: rill_bench (rill beside
-# its references and real peers) and rill_rpcbench (request/response).
+# The benchmark (docs/benchmark.md), built by target rill_benches (`make
+# bench`) and never by a plain build, nor installed: rill_bench, the one
+# driver (rill beside its references and real peers, the workers of the
+# other languages, request/response, rust-tango, scaling).
 # Each real peer is built in when configure found its library
 # (cmake/components.cmake), else the benchmark prints how to install it
 # and leaves its rows out; `make bench-deps` installs them all.
@@ -10,17 +11,20 @@
 # On Windows (the mingw-w64 build, `make bench-windows`) rill_bench is
 # built from the same sources with its Windows OS layer (bench/os.h) and
 # measures rill and the in-tree references only: the real peers, the
-# kernel references of Linux (pipe, UNIX socket, futex) and rill_rpcbench
-# stay on Linux; the named-event round trip (bench/t_event.c) is Windows's.
+# kernel references of Linux (pipe, UNIX socket, futex) and the suites
+# that start workers stay on Linux; the named-event round trip
+# (bench/t_event.c) is Windows's.
 add_custom_target(rill_benches)
 
-set(RILL_BENCH_SOURCES bench/main.c bench/harness.c bench/worker.c
+set(RILL_BENCH_SOURCES bench/main.c bench/harness.c bench/rows.c bench/worker.c
     bench/t_rill.c bench/t_ring.c bench/peers.c)
 if(WIN32)
   list(APPEND RILL_BENCH_SOURCES bench/os_win32.c bench/t_event.c)
 else()
   list(APPEND RILL_BENCH_SOURCES bench/os_posix.c bench/t_futex.c bench/t_stream.c
-       bench/peers_ipc.c bench/t_zmq.c bench/t_nng.c bench/t_iceoryx.c)
+       bench/peers_ipc.c bench/t_zmq.c bench/t_nng.c bench/t_iceoryx.c bench/proc.c
+       bench/s_lang.c bench/s_scale.c bench/s_tango.c bench/rpc/suite.c bench/rpc/proc.c bench/rpc/t_rill.c bench/rpc/t_sock.c
+       bench/rpc/t_zmq.c)
 endif()
 add_executable(rill_bench EXCLUDE_FROM_ALL ${RILL_BENCH_SOURCES})
 target_link_libraries(rill_bench PRIVATE rill_static m)
@@ -32,16 +36,11 @@ if(WIN32)
   return()
 endif()
 
-add_executable(rill_rpcbench EXCLUDE_FROM_ALL bench/rpc/main.c bench/rpc/proc.c
-               bench/rpc/t_rill.c bench/rpc/t_sock.c bench/rpc/t_zmq.c)
-target_link_libraries(rill_rpcbench PRIVATE rill_static m)
-add_dependencies(rill_benches rill_rpcbench)
+target_link_libraries(rill_bench PRIVATE Threads::Threads)
 
 if(ZMQ_FOUND)
-  foreach(t rill_bench rill_rpcbench)
-    target_link_libraries(${t} PRIVATE PkgConfig::ZMQ)
-    target_compile_definitions(${t} PRIVATE RILL_HAVE_ZMQ)
-  endforeach()
+  target_link_libraries(rill_bench PRIVATE PkgConfig::ZMQ)
+  target_compile_definitions(rill_bench PRIVATE RILL_HAVE_ZMQ)
 endif()
 if(RILL_NNG_TARGET)
   target_link_libraries(rill_bench PRIVATE ${RILL_NNG_TARGET})

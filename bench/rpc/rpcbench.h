@@ -1,21 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
-/* rill_rpcbench: request/response over rill lanes next to a UNIX socket
- * and ZeroMQ (docs/benchmark.md, "Request/response").
+/* rill_bench's rpc suite: request/response over rill lanes next to a UNIX
+ * socket and ZeroMQ (docs/benchmark.md, "Request/response").
  *
- * The host (this process, pinned to one CPU) keeps W requests in flight
- * against a server process pinned to another CPU, checks every response
- * against its request, and records every round trip.  The closed loop and
- * its bookkeeping are shared here; each transport (t_rill.c, t_sock.c,
- * t_zmq.c) only moves the bytes.
+ * The host (rill_bench, pinned to one CPU while the suite runs) keeps W
+ * requests in flight against a server process pinned to another CPU,
+ * checks every response against its request, and records every round
+ * trip.  The closed loop and its bookkeeping are shared here (proc.c); each
+ * transport (t_rill.c, t_sock.c, t_zmq.c) only moves the bytes; suite.c
+ * makes the rows and the bars.
  */
 #ifndef RILL_RPCBENCH_H
 #define RILL_RPCBENCH_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
-#include <time.h>
+
+#include "../proc.h"
 
 #define RB_PAYLOAD 64u              /* request and response bytes          */
 #define RB_MAX_INFLIGHT 256u        /* most requests in flight in a run    */
@@ -25,12 +25,6 @@
 #define RB_METHOD_ECHO 1
 
 enum { RB_RILL, RB_UNIX, RB_ZMQ };
-
-static inline uint64_t rb_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* The payload of request SEQ: word 0 is SEQ, word i a mix of SEQ and i. */
 void rb_fill(void *buf, uint64_t seq);
@@ -46,14 +40,14 @@ typedef struct rb_run {
   uint32_t inflight;
   uint64_t warm_ns, warm_n;  /* warm-up: until either is reached (n 0: none) */
   uint64_t meas_ns, meas_n;  /* measured part, likewise                      */
-  struct rb_child *server;   /* checked for life when responses stop        */
+  bench_proc *server;        /* checked for life when responses stop        */
   /* kept by the loop */
   int phase;                 /* 0 warm-up, 1 measured, 2 draining            */
   uint64_t phase_start, phase_done, t0, t1, last_progress, next_check;
   uint32_t idle;             /* passes that found nothing, since a check     */
   uint64_t seq;              /* next request's sequence number               */
   /* results */
-  uint32_t *rtt;             /* measured round trips, ns                     */
+  uint64_t *rtt;             /* measured round trips, ns                     */
   size_t nrtt, cap;
   uint64_t errors;
   char failure[200];         /* empty unless the run failed                  */
@@ -71,29 +65,10 @@ int rb_run_idle(rb_run *r);
 /* Records a failure (printf-style) unless one is recorded; returns -1. */
 int rb_fail(rb_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- processes ------------------------------------------------------------ */
+/* ---- the servers' processes ---------------------------------------------- */
 
-extern volatile sig_atomic_t rb_stop; /* SIGINT, SIGTERM, SIGHUP seen       */
 extern int rb_server_cpu;             /* -1 if not pinning                  */
-extern const char *rb_dir;            /* the private temporary directory    */
-
-typedef struct rb_child {
-  pid_t pid;   /* 0: none */
-  int out_fd;  /* read end of the child's stdout                            */
-} rb_child;
-
-/* Forks a server pinned to rb_server_cpu with its stdout on a pipe.  With
- * ARGV it execs ARGV[0]; without, it returns 0 in the child (which must
- * end with _exit).  Returns 1 in the parent, -1 (ERR set) on failure. */
-int rb_child_start(rb_child *c, char *const argv[], char *err, size_t len);
-/* Waits for a line containing ": serving" on the child's stdout.  Returns 0,
- * or -1 with the reason in ERR (the child is then stopped and reaped). */
-int rb_child_ready(rb_child *c, char *err, size_t len);
-/* SIGTERM, then up to 5 s for it to exit (then SIGKILL), reap.  Returns 0 if
- * it exited with status 0 or by SIGTERM, else -1 with the reason in ERR. */
-int rb_child_stop(rb_child *c, char *err, size_t len);
-/* 1 if the child is still running; 0 (reaped, status in ERR) if not. */
-int rb_child_alive(rb_child *c, char *err, size_t len);
+extern const char *rb_dir;            /* the private directory              */
 
 /* ---- transports: each runs one measured run against a fresh server -------- */
 
@@ -102,7 +77,10 @@ int rb_unix_run(rb_run *r);
 int rb_zmq_run(rb_run *r);     /* t_zmq.c; fails when built without libzmq */
 extern const int rb_have_zmq;
 
-/* The C guest: `rill_rpcbench guest -w N --dir D --region R --service S`. */
+/* The C guest: `rill_bench worker rpc-guest -w N --dir D --region R
+ * --service S` (ARGV[0] is "rpc-guest"). */
 int rb_guest_main(int argc, char **argv);
+
+/* The suite (suites.h): its rows, run and summed up by bench/rows.c. */
 
 #endif

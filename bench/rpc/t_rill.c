@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
-/* rill_rpcbench: the host over rill lanes (rill_rpc_*), and the C guest. */
+/* rill_bench rpc: the host over rill lanes (rill_rpc_*), and the C guest. */
 #include "rpcbench.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ typedef struct host {
 static void on_done(void *arg, const rill_rpc_result *res, const void *resp) {
   host *h = arg;
   lane *l = h->l;
-  uint64_t now = rb_now();
+  uint64_t now = bench_now_ns();
   if ((int64_t)(res->id - l->lo) < 0 || (int64_t)(res->id - l->hi) >= 0) {
     h->r->errors++; /* an id we have not sent, or have seen already */
     return;
@@ -50,7 +51,7 @@ static int send_one(rb_run *r, lane *l) {
   unsigned char req[RB_PAYLOAD];
   uint64_t seq = r->seq++, id;
   rb_fill(req, seq);
-  uint64_t t = rb_now();
+  uint64_t t = bench_now_ns();
   int rc = rill_rpc_send(l->c, RB_METHOD_ECHO, req, sizeof req, &id);
   if (rc) return rb_fail(r, "rill_rpc_send: %s", rill_strerror(rc));
   if (!l->based) {
@@ -98,7 +99,7 @@ static int host_loop(rb_run *r, lane *ln) {
 int rb_rill_run(rb_run *r, const char *guest_exe, int go, uint32_t workers) {
   rill_region *reg = NULL;
   lane *ln = calloc(RB_LANES, sizeof *ln);
-  rb_child ch = {0, -1};
+  bench_proc ch = {.pid = 0, .out_fd = -1};
   char err[200], w[16];
   int rc;
   if (!ln) return rb_fail(r, "out of memory");
@@ -117,13 +118,14 @@ int rb_rill_run(rb_run *r, const char *guest_exe, int go, uint32_t workers) {
   snprintf(w, sizeof w, "%u", workers);
   char *gargv[] = {(char *)guest_exe, "-w", w, "-dir", (char *)rb_dir, "-region", REGION,
                    "-service", SERVICE, NULL};
-  char *cargv[] = {(char *)guest_exe, "guest", "-w", w, "--dir", (char *)rb_dir, "--region",
-                   REGION, "--service", SERVICE, NULL};
-  if (rb_child_start(&ch, go ? gargv : cargv, err, sizeof err) < 0) {
+  char *cargv[] = {(char *)guest_exe, "worker", "rpc-guest", "-w", w, "--dir", (char *)rb_dir,
+                   "--region", REGION, "--service", SERVICE, NULL};
+  if (bench_proc_start(&ch, go ? "Go guest" : "C guest", rb_server_cpu, go ? gargv : cargv,
+                       rb_dir, err, sizeof err) < 0) {
     rb_fail(r, "%s guest %s: %s", go ? "Go" : "C", guest_exe, err);
     goto out;
   }
-  uint64_t ready_end = rb_now() + (uint64_t)RB_READY_MS * 1000000ull;
+  uint64_t ready_end = bench_now_ns() + (uint64_t)RB_READY_MS * 1000000ull;
   for (uint32_t k = 0; k < RB_LANES; k++) {
     if ((rc = rill_rpc_connect(reg, SERVICE, &ln[k].c))) {
       rb_fail(r, "rill_rpc_connect (lane %u): %s", k, rill_strerror(rc));
@@ -132,9 +134,9 @@ int rb_rill_run(rb_run *r, const char *guest_exe, int go, uint32_t workers) {
     /* The guest serves the lane when its worker has joined it: wait for
      * that rather than for its output; the slices only look after it. */
     while ((rc = rill_rpc_wait_server(ln[k].c, 100000000ull)) == -RILL_ETIMEDOUT) {
-      if (!rb_child_alive(&ch, err, sizeof err) || rb_stop || rb_now() >= ready_end) {
+      if (!bench_proc_alive(&ch, err, sizeof err) || bench_now_ns() >= ready_end) {
         rb_fail(r, "%s guest %s: %s", go ? "Go" : "C", guest_exe,
-                rb_stop ? "interrupted" : ch.pid <= 0 ? err : "not serving within the time");
+                ch.pid <= 0 ? err : "not serving within the time");
         goto out;
       }
     }
@@ -153,7 +155,8 @@ int rb_rill_run(rb_run *r, const char *guest_exe, int go, uint32_t workers) {
 out:
   r->server = NULL;
   for (uint32_t k = 0; k < RB_LANES; k++) rill_rpc_close(ln[k].c);
-  if (ch.pid > 0 && rb_child_stop(&ch, err, sizeof err)) rb_fail(r, "the guest %s", err);
+  if ((ch.pid > 0 || ch.out_fd >= 0) && bench_proc_stop(&ch, err, sizeof err))
+    rb_fail(r, "the guest %s", err);
   if (reg) {
     rill_region_close(reg);
     if ((rc = rill_region_unlink(REGION, rb_dir)))
@@ -178,7 +181,7 @@ static int echo(void *arg, uint16_t method, const void *req, size_t n, void *res
 int rb_guest_main(int argc, char **argv) {
   const char *dir = NULL, *region = "guest", *service = "guest";
   long workers = 1;
-  for (int i = 2; i < argc; i++) {
+  for (int i = 1; i < argc; i++) {
     const char *a = argv[i] + (argv[i][0] == '-' && argv[i][1] == '-'); /* -x or --x */
     if (i + 1 >= argc) goto usage;
     if (!strcmp(a, "-w")) {
@@ -198,29 +201,29 @@ int rb_guest_main(int argc, char **argv) {
   sigaddset(&set, SIGTERM);
   int rc = pthread_sigmask(SIG_BLOCK, &set, NULL), sig;
   if (rc) {
-    fprintf(stderr, "rill_rpcbench guest: pthread_sigmask: %s\n", strerror(rc));
+    fprintf(stderr, "rill_bench rpc-guest: pthread_sigmask: %s\n", strerror(rc));
     return 1;
   }
   rill_region *r;
   rill_rpc_server *srv;
   if ((rc = rill_region_open(region, &(rill_region_opts){.dir = dir}, &r))) {
-    fprintf(stderr, "rill_rpcbench guest: region %s: %s\n", region, rill_strerror(rc));
+    fprintf(stderr, "rill_bench rpc-guest: region %s: %s\n", region, rill_strerror(rc));
     return 1;
   }
   if ((rc = rill_rpc_serve(r, service, (uint32_t)workers, echo, NULL, &srv))) {
-    fprintf(stderr, "rill_rpcbench guest: serve %s: %s\n", service, rill_strerror(rc));
+    fprintf(stderr, "rill_bench rpc-guest: serve %s: %s\n", service, rill_strerror(rc));
     rill_region_close(r);
     return 1;
   }
-  printf("rill_rpcbench guest: serving %s in region %s with %ld workers\n", service, region,
+  printf("rill_bench rpc-guest: serving %s in region %s with %ld workers\n", service, region,
          workers);
   fflush(stdout);
   if ((rc = sigwait(&set, &sig)))
-    fprintf(stderr, "rill_rpcbench guest: sigwait: %s\n", strerror(rc));
+    fprintf(stderr, "rill_bench rpc-guest: sigwait: %s\n", strerror(rc));
   rill_rpc_server_stop(srv);
   rill_region_close(r);
   return rc ? 1 : 0;
 usage:
-  fprintf(stderr, "usage: rill_rpcbench guest [-w N] [--dir DIR] [--region NAME] [--service NAME]\n");
+  fprintf(stderr, "usage: rill_bench worker rpc-guest [-w N] [--dir DIR] [--region NAME] [--service NAME]\n");
   return 2;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
-/* rill_rpcbench: the UNIX-socket baseline.  A frame is a 4-byte length (host
+/* rill_bench rpc: the UNIX-socket baseline.  A frame is a 4-byte length (host
  * order) and the payload; each side writes one frame per write() and reads
  * whatever has come into a buffer, taking every whole frame out of it. */
 #include "rpcbench.h"
@@ -47,7 +47,7 @@ static int write_frame(int fd, const void *payload, uint32_t n) {
   memcpy(f + 4, payload, n);
   for (size_t off = 0; off < 4 + n;) { /* one write(), unless it is cut short */
     ssize_t w = write(fd, f + off, 4 + n - off);
-    if (w < 0 && errno == EINTR && !rb_stop) continue;
+    if (w < 0 && errno == EINTR) continue;
     if (w < 0) return -1;
     off += (size_t)w;
   }
@@ -63,17 +63,17 @@ static int serve(int fd) {
     int got;
     while ((got = next_frame(&rd, &p, &n)) > 0)
       if (write_frame(fd, p, n)) {
-        perror("rill_rpcbench unix server: write");
+        perror("rill_bench unix server: write");
         return 1;
       }
     if (got < 0) {
-      fprintf(stderr, "rill_rpcbench unix server: bad frame length %u\n", n);
+      fprintf(stderr, "rill_bench unix server: bad frame length %u\n", n);
       return 1;
     }
     ssize_t r = fill(&rd, fd);
     if (r == 0) return 0;
     if (r < 0 && errno != EINTR) {
-      perror("rill_rpcbench unix server: read");
+      perror("rill_bench unix server: read");
       return 1;
     }
     if (r > 0) rd.have += (size_t)r;
@@ -83,7 +83,7 @@ static int serve(int fd) {
 static int send_req(rb_run *r, int fd, uint64_t *sent) {
   unsigned char req[RB_PAYLOAD];
   rb_fill(req, r->seq);
-  sent[r->seq++ % RB_MAX_INFLIGHT] = rb_now();
+  sent[r->seq++ % RB_MAX_INFLIGHT] = bench_now_ns();
   if (write_frame(fd, req, sizeof req)) return rb_fail(r, "write: %s", strerror(errno));
   return 0;
 }
@@ -101,16 +101,16 @@ static int host_loop(rb_run *r, int fd) {
   while (inflight) {
     ssize_t got = fill(&rd, fd);
     if (got == 0) return rb_fail(r, "the server closed the socket");
-    if (got < 0 && errno == EINTR && !rb_stop) continue;
+    if (got < 0 && errno == EINTR) continue;
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       return rb_fail(r, "no response for %llu s", (unsigned long long)(RB_STALL_NS / 1000000000ull));
-    if (got < 0) return rb_fail(r, "read: %s", rb_stop ? "interrupted" : strerror(errno));
+    if (got < 0) return rb_fail(r, "read: %s", strerror(errno));
     rd.have += (size_t)got;
     const unsigned char *p;
     uint32_t n;
     int f;
     while ((f = next_frame(&rd, &p, &n)) > 0) {
-      uint64_t now = rb_now(), seq = r->seq - inflight--;
+      uint64_t now = bench_now_ns(), seq = r->seq - inflight--;
       if (!rb_payload_ok(p, n, seq)) r->errors++;
       rb_run_done(r, sent[seq % RB_MAX_INFLIGHT], now);
       if (rb_run_sending(r)) {
@@ -126,10 +126,10 @@ static int host_loop(rb_run *r, int fd) {
 int rb_unix_run(rb_run *r) {
   int sv[2];
   char err[200];
-  rb_child ch;
+  bench_proc ch;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
     return rb_fail(r, "socketpair: %s", strerror(errno));
-  int rc = rb_child_start(&ch, NULL, err, sizeof err);
+  int rc = bench_proc_start(&ch, "unix server", rb_server_cpu, NULL, rb_dir, err, sizeof err);
   if (rc == 0) {
     close(sv[0]);
     printf("unix server: serving\n");
@@ -137,7 +137,7 @@ int rb_unix_run(rb_run *r) {
     _exit(serve(sv[1]));
   }
   close(sv[1]);
-  if (rc < 0 || rb_child_ready(&ch, err, sizeof err)) {
+  if (rc < 0 || bench_proc_ready(&ch, ": serving", RB_READY_MS * 1000000ull, err, sizeof err)) {
     close(sv[0]);
     return rb_fail(r, "unix server: %s", err);
   }
@@ -146,6 +146,6 @@ int rb_unix_run(rb_run *r) {
     rb_fail(r, "setsockopt SO_RCVTIMEO: %s", strerror(errno));
   else host_loop(r, sv[0]);
   close(sv[0]); /* the server reads EOF and exits */
-  if (rb_child_stop(&ch, err, sizeof err)) rb_fail(r, "the unix server %s", err);
+  if (bench_proc_stop(&ch, err, sizeof err)) rb_fail(r, "the unix server %s", err);
   return r->failure[0] ? -1 : 0;
 }

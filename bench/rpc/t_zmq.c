@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
-/* rill_rpcbench: the ZeroMQ baseline.  The host's DEALER sends each request
+/* rill_bench rpc: the ZeroMQ baseline.  The host's DEALER sends each request
  * as one frame; the server's ROUTER receives it behind the routing frame of
  * its sender and sends both frames back (the echo), over ipc:// in the
  * private directory.  Each process makes its own context after the fork. */
@@ -18,7 +18,7 @@ const int rb_have_zmq = 1;
 static int serve(const char *ep) {
   void *ctx = zmq_ctx_new(), *s = ctx ? zmq_socket(ctx, ZMQ_ROUTER) : NULL;
   if (!s || zmq_bind(s, ep)) {
-    fprintf(stderr, "rill_rpcbench zmq server: bind %s: %s\n", ep, zmq_strerror(zmq_errno()));
+    fprintf(stderr, "rill_bench zmq server: bind %s: %s\n", ep, zmq_strerror(zmq_errno()));
     return 1;
   }
   printf("zmq server: serving %s\n", ep);
@@ -30,7 +30,7 @@ static int serve(const char *ep) {
     if (zmq_msg_recv(&id, s, 0) < 0 || !zmq_msg_more(&id) || zmq_msg_recv(&body, s, 0) < 0 ||
         zmq_msg_more(&body) || zmq_msg_send(&id, s, ZMQ_SNDMORE) < 0 ||
         zmq_msg_send(&body, s, 0) < 0) {
-      fprintf(stderr, "rill_rpcbench zmq server: %s\n",
+      fprintf(stderr, "rill_bench zmq server: %s\n",
               zmq_errno() ? zmq_strerror(zmq_errno()) : "unexpected frames");
       return 1;
     }
@@ -40,7 +40,7 @@ static int serve(const char *ep) {
 static int send_req(rb_run *r, void *s, uint64_t *sent) {
   unsigned char req[RB_PAYLOAD];
   rb_fill(req, r->seq);
-  sent[r->seq++ % RB_MAX_INFLIGHT] = rb_now();
+  sent[r->seq++ % RB_MAX_INFLIGHT] = bench_now_ns();
   if (zmq_send(s, req, sizeof req, 0) != (int)sizeof req)
     return rb_fail(r, "zmq_send: %s", zmq_strerror(zmq_errno()));
   return 0;
@@ -57,11 +57,11 @@ static int host_loop(rb_run *r, void *s) {
     if (send_req(r, s, sent)) return -1;
   while (inflight) {
     int n = zmq_recv(s, buf, sizeof buf, 0);
-    if (n < 0 && zmq_errno() == EINTR && !rb_stop) continue;
+    if (n < 0 && zmq_errno() == EINTR) continue;
     if (n < 0 && zmq_errno() == EAGAIN)
       return rb_fail(r, "no response for %llu s", (unsigned long long)(RB_STALL_NS / 1000000000ull));
-    if (n < 0) return rb_fail(r, "zmq_recv: %s", rb_stop ? "interrupted" : zmq_strerror(zmq_errno()));
-    uint64_t now = rb_now(), seq = r->seq - inflight--;
+    if (n < 0) return rb_fail(r, "zmq_recv: %s", zmq_strerror(zmq_errno()));
+    uint64_t now = bench_now_ns(), seq = r->seq - inflight--;
     if (!rb_payload_ok(buf, (size_t)n, seq)) r->errors++;
     rb_run_done(r, sent[seq % RB_MAX_INFLIGHT], now);
     if (rb_run_sending(r)) {
@@ -74,11 +74,12 @@ static int host_loop(rb_run *r, void *s) {
 
 int rb_zmq_run(rb_run *r) {
   char ep[512], err[200];
-  rb_child ch;
+  bench_proc ch;
   snprintf(ep, sizeof ep, "ipc://%s/zmq", rb_dir);
-  int rc = rb_child_start(&ch, NULL, err, sizeof err);
+  int rc = bench_proc_start(&ch, "zmq server", rb_server_cpu, NULL, rb_dir, err, sizeof err);
   if (rc == 0) _exit(serve(ep));
-  if (rc < 0 || rb_child_ready(&ch, err, sizeof err)) return rb_fail(r, "zmq server: %s", err);
+  if (rc < 0 || bench_proc_ready(&ch, ": serving", RB_READY_MS * 1000000ull, err, sizeof err))
+    return rb_fail(r, "zmq server: %s", err);
   void *ctx = zmq_ctx_new(), *s = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
   int linger = 0, timeout_ms = (int)(RB_STALL_NS / 1000000ull);
   if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) ||
@@ -87,7 +88,7 @@ int rb_zmq_run(rb_run *r) {
   else host_loop(r, s);
   if (s) zmq_close(s);
   while (ctx && zmq_ctx_term(ctx) && zmq_errno() == EINTR) {}
-  if (rb_child_stop(&ch, err, sizeof err)) rb_fail(r, "the zmq server %s", err);
+  if (bench_proc_stop(&ch, err, sizeof err)) rb_fail(r, "the zmq server %s", err);
   if (unlink(ep + strlen("ipc://")) && errno != ENOENT)
     rb_fail(r, "unlink %s: %s", ep + strlen("ipc://"), strerror(errno));
   return r->failure[0] ? -1 : 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 // Links librill.a from the CMake build directory named by RILL_LIB_DIR
-// (`make tangobench` sets it), and records the versions the report prints.
+// (`make bench-workers` sets it), and records the versions the report prints.
 use std::env;
 use std::path::Path;
 use std::process::Command;
@@ -12,7 +12,9 @@ fn main() {
         Ok(d) if !d.is_empty() => d,
         _ => {
             eprintln!("RILL_LIB_DIR is not set: point it at the CMake build directory that");
-            eprintln!("holds librill.a (make tangobench does: RILL_LIB_DIR=$(abspath $(BUILD))).");
+            eprintln!(
+                "holds librill.a (make bench-workers does: RILL_LIB_DIR=$(abspath $(BUILD)))."
+            );
             std::process::exit(1);
         }
     };

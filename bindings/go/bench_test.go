@@ -5,7 +5,7 @@ package rill
 import "testing"
 
 // In-process micro-benchmarks of the hot paths (the cross-process figures
-// are rill-gobench's).
+// are rill_bench's, with bench/go's worker on the Go side).
 
 func benchChannel(b *testing.B) (*Region, *Producer) {
 	r, err := CreateRegion("b", &RegionOpts{Size: 32 << 20, Dir: testTempDir(b)})

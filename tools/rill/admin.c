@@ -270,8 +270,8 @@ static const char bench_usage[] =
     "Runs the benchmark, rill_bench, with ARGS: the one beside this program\n"
     "if there is one (make bench builds it in the build directory; it is not\n"
     "installed), else the first on PATH.  Its options follow;\n"
-    "docs/benchmark.md describes it, and 'make bench' runs it with the Go,\n"
-    "request/response and peer benchmarks.\n";
+    "docs/benchmark.md describes it; 'make bench' runs it with --workers\n"
+    "(the Go, Python and Rust workers it builds beside it).\n";
 
 int cmd_bench(int argc, char **argv) {
   if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {

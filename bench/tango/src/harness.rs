@@ -98,9 +98,6 @@ pub struct Errors {
 }
 
 impl Errors {
-    pub fn total(&self) -> u64 {
-        self.bad + self.lost + self.corrupt
-    }
     pub fn add(&mut self, o: &Errors) {
         self.bad += o.bad;
         self.lost += o.lost;
