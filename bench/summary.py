@@ -21,7 +21,7 @@ ORDER = ["rill-copy", "rill-zerocopy", "rill-batch", "rill-zcbatch", "rill-alone
 NAMES = {
     "rill-copy": "rill, copying (`rill_send`/`rill_recv`)",
     "rill-zerocopy": "rill, zero-copy (`reserve`/`commit`/`poll`)",
-    "rill-batch": "rill, batches copied (`rill_send_many`/`rill_poll_many`, payload copied out)",
+    "rill-batch": "rill, batches copied in (`rill_send_many`/`rill_poll_many`)",
     "rill-zcbatch": "rill, batches in place (`reserve_many`/`commit_many`/`poll_many`)",
     "rill-alone": "rill, the producer alone (`rill_send`, no consumer)",
     "ring": "minimal fixed-slot ring",

@@ -4,9 +4,10 @@
  * sleeping waits: round trips with both sides parked ("rill-sleep") and the
  * one-way latency of a paced producer ("rill-lowrate").
  *
- * Batches: rill_send_many / rill_reserve_many + commit_many, read in bursts
- * with rill_poll_many ("rill-batch" copies each payload out, "rill-zcbatch"
- * reads it in place); "rill-alone" is the producer with no consumer.
+ * Batches: rill_send_many ("rill-batch", the producer copies) and
+ * rill_reserve_many + commit_many ("rill-zcbatch", it writes in place),
+ * read in bursts with rill_poll_many, each payload checked where it lies;
+ * "rill-alone" is the producer with no consumer.
  *
  * Throughput and latency use one channel "data" (side 0 produces, side 1
  * consumes, reliably).  Round trips use "ping" (side 0 -> side 1) and "pong"
@@ -395,11 +396,11 @@ static int zcbatch_send(void *vep, size_t n, uint64_t seq, uint64_t count) {
   return 0;
 }
 
-/* Takes bursts of up to BENCH_BATCH_MAX with rill_poll_many(); COPY: each
- * payload is copied out and verified there (the copying consumer's work),
- * else verified in place. */
-static inline int burst_recv(rill_ep *e, size_t n, uint64_t seq, uint64_t count,
-                             uint64_t *errors, int copy) {
+/* Takes bursts of up to BENCH_BATCH_MAX with rill_poll_many() and checks
+ * every payload where it lies, as ring-batch's consumer does: the batch
+ * rows differ from it, and from each other, in the producer only. */
+static int burst_recv(void *vep, size_t n, uint64_t seq, uint64_t count, uint64_t *errors) {
+  rill_ep *e = vep;
   uint64_t expect = seq, end = seq + count, midsum = bench_msg_midsum(n), errs = 0;
   rill_view v[BENCH_BATCH_MAX];
   bench_spin sp = BENCH_SPIN_INIT;
@@ -421,26 +422,13 @@ static inline int burst_recv(rill_ep *e, size_t n, uint64_t seq, uint64_t count,
         expect += 1;
         continue;
       }
-      const void *at = v[i].data;
-      if (copy) {
-        memcpy(e->rbuf, v[i].data, n);
-        at = e->rbuf;
-      }
-      errs += bench_msg_verify(at, n, &expect, midsum);
+      errs += bench_msg_verify(v[i].data, n, &expect, midsum);
     }
   }
   *errors += errs;
   return 0;
 }
 
-static int batch_recv(void *vep, size_t n, uint64_t seq, uint64_t count, uint64_t *errors) {
-  return burst_recv(vep, n, seq, count, errors, 1);
-}
-
-static int zcbatch_recv(void *vep, size_t n, uint64_t seq, uint64_t count,
-                        uint64_t *errors) {
-  return burst_recv(vep, n, seq, count, errors, 0);
-}
 
 /* ---- the producer alone ----------------------------------------------------
  * rill_send() into a channel nobody reads (no consumer joined: credits never
@@ -672,7 +660,7 @@ const bench_transport bench_rill_batch = {
     .open = rb_open,
     .close = rb_close,
     .send = batch_send,
-    .recv = batch_recv,
+    .recv = burst_recv,
 };
 
 const bench_transport bench_rill_zcbatch = {
@@ -684,7 +672,7 @@ const bench_transport bench_rill_zcbatch = {
     .open = rb_open,
     .close = rb_close,
     .send = zcbatch_send,
-    .recv = zcbatch_recv,
+    .recv = burst_recv,
 };
 
 const bench_transport bench_rill_alone = {

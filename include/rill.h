@@ -646,6 +646,19 @@ int rill_consumer_leave(rill_consumer *c);
  * 0 parks at once).  Returns 0 or -RILL_EINVAL. */
 int rill_consumer_set_spin(rill_consumer *c, uint64_t ns);
 
+/* How long a consumer that has just caught up with a streaming producer
+ * waits before it looks again (0.4 and later; default 2 us, 0: never).
+ * After a streak of 64 or more messages, the first rill_poll(),
+ * rill_poll_many() or rill_recv() that finds nothing waits up to NS,
+ * looks once more and returns: looking at once would read the cache line
+ * the producer is writing, and every such look costs the producer that
+ * line (measured: a 64-byte stream read in bursts went from 0.73 to 0.98
+ * times the batched ring's rate, docs/benchmark.md).  A message published
+ * meanwhile is returned at the end of the wait; one that comes after a
+ * gap, or in a sparse stream, is seen at once.  NS above 1 s is 1 s.
+ * Returns 0 or -RILL_EINVAL. */
+int rill_consumer_set_holdoff(rill_consumer *c, uint64_t ns);
+
 /* What a poll sees.  data points into shared memory and stays valid until
  * the next call on this consumer (for a lossy consumer, only as long as
  * rill_check() says so). */

@@ -114,6 +114,26 @@ static __attribute__((noinline, cold)) void lat_sample(rill_consumer *c, uint32_
                         memory_order_relaxed);
 }
 
+/* A consumer that has just caught up with a streaming producer (a streak
+ * of RILL_STREAM_STREAK messages or more, then nothing) waits holdoff_ns
+ * before it looks again (rill_consumer_set_holdoff()): looking at once
+ * reads the cache line the producer is writing, and every look costs the
+ * producer that line.  Returns 1 if the slot it waits for was published
+ * meanwhile (it looks at the end only). */
+static __attribute__((noinline, cold)) int holdoff(rill_consumer *c, const rill_desc *d) {
+  c->streak = 0;
+  if (!c->holdoff_ticks) {
+    if (!c->holdoff_ns) return 0;
+    if (!c->clock.mult) (void)rill__clock_ns(&c->clock); /* measures the tick rate */
+    uint64_t t = c->clock.mult ? (c->holdoff_ns << 32) / c->clock.mult : 0;
+    c->holdoff_ticks = t ? t : 1;
+  }
+  uint64_t t0 = rill__ticks();
+  while (rill__ticks() - t0 < c->holdoff_ticks) rill__cpu_relax();
+  /* Acquire: pairs with the release store of seq in publish_desc(). */
+  return atomic_load_explicit(&d->seq, memory_order_acquire) == c->seq;
+}
+
 /* rill_poll() itself, inlined into rill_recv() so that the view stays in
  * registers (through memory, the copy stalls on store forwarding). */
 static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
@@ -124,13 +144,17 @@ static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
   if (__builtin_expect(c->flush_left == 0, 0)) {
     rill__cursor_flush(c, 1);
     c->flush_left = rill__jitter(&c->rng, c->flush_every);
-  c->idle_left = RILL_IDLE_POLLS;
   }
   const rill_desc *d = &c->meta[c->seq & c->mask];
   /* Acquire: pairs with the release store of seq in publish() (producer.c). */
   uint64_t s1 = atomic_load_explicit(&d->seq, memory_order_acquire);
   int64_t diff = (int64_t)(s1 - c->seq);
+  if (diff != 0 && __builtin_expect(c->streak >= RILL_STREAM_STREAK, 0) && holdoff(c, d)) {
+    s1 = c->seq; /* published while we waited */
+    diff = 0;
+  }
   if (diff != 0) {
+    c->streak = 0;
     if (diff > 0) {
       c->flush_left--;
       return overrun(c, s1, v);
@@ -147,6 +171,7 @@ static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
     return -RILL_EAGAIN;
   }
   c->flush_left--;
+  c->streak++;
   uint64_t sig = atomic_load_explicit(&d->sig, memory_order_relaxed);
   uint64_t chunk = atomic_load_explicit(&d->chunk, memory_order_relaxed);
   uint32_t sz = atomic_load_explicit(&d->sz, memory_order_relaxed);
@@ -228,6 +253,7 @@ int rill_poll_many(rill_consumer *c, rill_view *v, size_t max) {
   }
   c->msgs += k - 1;
   c->bytes += bytes;
+  c->streak += k - 1;
   /* The polls of the burst count toward the next flush, which the next
    * call makes at its start (never one in this call: see above). */
   c->flush_left = left > k - 1 ? left - (k - 1) : 0;
@@ -448,6 +474,13 @@ int rill_consumer_set_spin(rill_consumer *c, uint64_t ns) {
   return 0;
 }
 
+int rill_consumer_set_holdoff(rill_consumer *c, uint64_t ns) {
+  if (!c) return -RILL_EINVAL;
+  c->holdoff_ns = ns > 1000000000u ? 1000000000u : ns; /* 1 s at most: no overflow in ticks */
+  c->holdoff_ticks = 0; /* measured again at the next hold-off */
+  return 0;
+}
+
 uint32_t rill_consumer_slot(const rill_consumer *c) { return c ? c->slot : 0; }
 
 /* Takes the lock of SLOT; 0, -RILL_EBUSY (live consumer) or an error. */
@@ -527,6 +560,7 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   c->flush_every = ci.depth / 4 ? ci.depth / 4 : 1;
   c->flush_left = rill__jitter(&c->rng, c->flush_every);
   c->idle_left = RILL_IDLE_POLLS;
+  c->holdoff_ns = RILL_HOLDOFF_DEFAULT_NS;
   c->spin_ns = RILL_SPIN_DEFAULT_NS;
   c->fence_flush = rill__heavy_barrier_register() != 0;
 

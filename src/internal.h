@@ -166,6 +166,7 @@ struct rill_consumer {
   uint64_t flush_left;   /* polls until the cursor is written */
   uint32_t idle_left;    /* empty polls until one counts in flush_left */
   uint32_t pad_idle_;
+  uint64_t streak;       /* messages taken since the last empty poll */
   uint64_t seq_flushed;
   uint64_t msgs, bytes, overrun_poll, overrun_read, lost;
   uint64_t jumped;       /* sequence numbers skipped by overruns since join */
@@ -178,6 +179,8 @@ struct rill_consumer {
   rill_meta pend_meta;
   /* cold */
   uint64_t stamp_asked_ns; /* mono ns of our last bump of stamp_req */
+  uint64_t holdoff_ns;   /* rill_consumer_set_holdoff() */
+  uint64_t holdoff_ticks; /* the same in ticks, once measured (0: not yet) */
   rill_clock clock;      /* for latency samples (the producer's kind) */
   uint64_t depth, max_msg, rng, flush_every, seq0;
   uint32_t slot;

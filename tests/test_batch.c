@@ -339,6 +339,42 @@ static void test_bursts(void) {
   checks_run += 20;
 }
 
+/* A consumer that caught up after a streak of 64 or more waits its
+ * hold-off before the empty poll returns (the producer gets its lines to
+ * itself); only once per streak. */
+static void test_holdoff(void) {
+  mkchan("hold", 256, 64, 1, 0);
+  rill_producer *p;
+  rill_consumer *c;
+  CHECK_OK(rill_consumer_join(R, "hold", RILL_RELIABLE, &c));
+  CHECK_OK(rill_producer_join(R, "hold", &p));
+  CHECK_RC(rill_consumer_set_holdoff(NULL, 1), -RILL_EINVAL);
+  const uint64_t hold = 50000000; /* 50 ms, to be seen on any machine */
+  CHECK_OK(rill_consumer_set_holdoff(c, hold));
+  uint8_t b[64];
+  rill_view v[64];
+  for (int round = 0; round < 2; round++) {
+    for (uint64_t i = 0; i < 100; i++) {
+      tu_fill(b, 64, i, 0);
+      CHECK_OK(rill_send(p, b, 64, i));
+    }
+    int got = 0;
+    while (got < 100) {
+      int k = round ? rill_poll_many(c, v, 64) : rill_poll(c, v);
+      CHECKF(k >= 0, "poll: %s", rill_strerror(k));
+      got += round ? k : 1;
+    }
+    uint64_t t0 = tu_ns();
+    CHECK_RC(round ? rill_poll_many(c, v, 64) : rill_poll(c, v), -RILL_EAGAIN);
+    uint64_t waited = tu_ns() - t0;
+    CHECKF(waited >= hold, "the empty poll after a streak of 100 returned after %" PRIu64 " ns",
+           waited);
+  }
+  rill_producer_leave(p);
+  rill_consumer_leave(c);
+  checks_run += 4;
+}
+
 /* ---- across processes ---------------------------------------------------------
  * A producer sends the schedule in batches of 1 to 32 on channel "x"
  * (fragmented messages, rill_send_many) and reserves/commits batches of
@@ -492,6 +528,7 @@ int main(int argc, char **argv) {
   test_reserve_many();
   test_reserve_ahead();
   test_bursts();
+  test_holdoff();
   test_crossproc();
   rill_region_close(R);
   return tu_pass("%d checks: batches refused whole, send_many, reserve/commit_many with "

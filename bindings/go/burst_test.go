@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func burstChannel(t *testing.T, depth uint32, mode Mode) (*Region, *Producer, *Consumer) {
@@ -197,4 +198,41 @@ func TestPollManyViewsValid(t *testing.T) {
 	sendSeqs(t, p, 16)
 	n, err = c.PollMany(views)
 	wantViews(t, views, n, err, 8, 8)
+}
+
+// A consumer that caught up after a streak of 64 or more waits its
+// hold-off before the empty poll returns (Poll and PollMany alike).
+func TestHoldoff(t *testing.T) {
+	_, p, c := burstChannel(t, 256, Reliable)
+	const hold = 50 * time.Millisecond // to be seen on any machine
+	c.SetHoldoff(hold)
+	views := make([]View, 64)
+	for round := 0; round < 2; round++ {
+		for i := 0; i < 100; i++ {
+			must(t, p.Send(make([]byte, 64), uint64(i)))
+		}
+		for got := 0; got < 100; {
+			if round == 0 {
+				must(t, c.Poll(&views[0]))
+				got++
+			} else {
+				n, err := c.PollMany(views)
+				must(t, err)
+				got += n
+			}
+		}
+		t0 := time.Now()
+		var err error
+		if round == 0 {
+			err = c.Poll(&views[0])
+		} else {
+			_, err = c.PollMany(views)
+		}
+		if err != ErrAgain {
+			t.Fatalf("round %d: empty poll: %v", round, err)
+		}
+		if waited := time.Since(t0); waited < hold {
+			t.Fatalf("round %d: the empty poll after a streak of 100 returned after %v", round, waited)
+		}
+	}
 }

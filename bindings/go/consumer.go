@@ -62,6 +62,7 @@ type Consumer struct {
 	fenceWord                                   uint32 // written by loadFence on weakly ordered machines
 	flushLeft                                   uint64 // polls until the cursor is written
 	idleLeft                                    uint32 // empty polls until one counts in flushLeft
+	streak                                      uint64 // messages taken since the last empty poll
 	seqFlushed                                  uint64
 	msgs, bytes, overrunPoll, overrunRead, lost uint64
 	// reassembly for Recv
@@ -74,6 +75,7 @@ type Consumer struct {
 	// cold
 	depth, maxMsg, rng, flushEvery uint64
 	stampAskedNs                   uint64 // mono ns of our last bump of stamp_req
+	holdoffNs                      uint64 // SetHoldoff
 	clk                            clock  // for latency samples (the producer's kind)
 	seq0                           uint64 // the channel's first sequence number
 	jumped                         uint64 // sequence numbers skipped by overruns since the join
@@ -233,13 +235,15 @@ func (c *Consumer) Poll(v *View) error {
 	if c.flushLeft == 0 {
 		c.flushCursor(true)
 		c.flushLeft = jitter(&c.rng, c.flushEvery)
-		c.idleLeft = idlePolls
-		c.clk.init()
 	}
 	d := c.desc(c.seq)
 	// Acquire: pairs with the release store of seq in publishDesc.
 	s1 := atomic.LoadUint64(&d.seq)
+	if s1 != c.seq && c.streak >= streamStreak && c.holdoff(d) {
+		s1 = c.seq // published while we waited
+	}
 	if diff := int64(s1 - c.seq); diff != 0 {
+		c.streak = 0
 		if diff > 0 {
 			c.flushLeft--
 			return c.overrun(s1, v)
@@ -258,6 +262,7 @@ func (c *Consumer) Poll(v *View) error {
 		return ErrAgain
 	}
 	c.flushLeft--
+	c.streak++
 	sig, chunk, sz, ctl, tsorig, tspub := loadDesc(d)
 	// The field loads are seq_cst, so they happen before the second load of
 	// seq (the acquire fence of §3.2).  Equal seqs: the fields belong to s1.
@@ -343,6 +348,7 @@ func (c *Consumer) PollMany(views []View) (int, error) {
 	more := uint64(k - 1)
 	c.msgs += more
 	c.bytes += bytes
+	c.streak += more
 	// The polls of the burst count toward the next flush, which the next
 	// call makes at its start (never one in this call: see above), so the
 	// countdown stops at 0.
@@ -408,6 +414,7 @@ func (c *Consumer) recvWhole(buf []byte, m *Meta) (int, bool) {
 		return 0, false
 	}
 	c.flushLeft--
+	c.streak++
 	c.seq = s + 1
 	c.msgs++
 	c.bytes += uint64(sz)
@@ -627,6 +634,41 @@ func (c *Consumer) Flush() error {
 	return nil
 }
 
+// holdoff: a consumer that has just caught up with a streaming producer (a
+// streak of streamStreak messages or more, then nothing) waits holdoffNs
+// before it looks again (SetHoldoff): looking at once reads the cache line
+// the producer is writing, and every look costs the producer that line.
+// True if the slot it waits for was published meanwhile (it looks at the
+// end only).
+func (c *Consumer) holdoff(d *desc) bool {
+	c.streak = 0
+	if c.holdoffNs == 0 {
+		return false
+	}
+	end := c.clk.ns() + c.holdoffNs
+	for c.clk.ns() < end {
+		spinPause()
+	}
+	// Acquire: pairs with the release store of seq in publishDesc.
+	return atomic.LoadUint64(&d.seq) == c.seq
+}
+
+// SetHoldoff sets how long a consumer that has just caught up with a
+// streaming producer waits before it looks again (default 2µs, 0: never).
+// After a streak of 64 or more messages, the first Poll, PollMany or Recv
+// that finds nothing waits up to d, looks once more and returns: looking
+// at once would read the cache line the producer is writing, and every
+// such look costs the producer that line.  A message published meanwhile
+// is returned at the end of the wait; one that comes after a gap, or in a
+// sparse stream, is seen at once.  d above a second is a second.  As
+// rill_consumer_set_holdoff.
+func (c *Consumer) SetHoldoff(d time.Duration) {
+	if c == nil {
+		return
+	}
+	c.holdoffNs = uint64(min(max(d, 0), time.Second))
+}
+
 // SetSpin sets how long the waiting calls busy-spin before they park
 // (default 20 µs; 0 parks at once).
 func (c *Consumer) SetSpin(d time.Duration) {
@@ -798,6 +840,9 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 	c.rng = randomSeed()
 	c.flushEvery = max(uint64(ci.depth/4), 1)
 	c.flushLeft = jitter(&c.rng, c.flushEvery)
+	c.idleLeft = idlePolls
+	c.clk.init()
+	c.holdoffNs = defaultHoldoff
 	c.spin = defaultSpin
 
 	k := c.cur

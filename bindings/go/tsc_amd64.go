@@ -4,3 +4,6 @@ package rill
 
 // ticks reads the CPU's time-stamp counter (tsc_amd64.s).
 func ticks() uint64
+
+// spinPause is one PAUSE instruction (tsc_amd64.s): a spin-wait hint.
+func spinPause()

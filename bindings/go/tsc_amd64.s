@@ -9,3 +9,8 @@ TEXT ·ticks(SB), NOSPLIT, $0-8
 	ORQ  DX, AX
 	MOVQ AX, ret+0(FP)
 	RET
+
+// func spinPause(): one PAUSE, the spin-wait hint (a consumer's hold-off).
+TEXT ·spinPause(SB), NOSPLIT, $0-0
+	PAUSE
+	RET

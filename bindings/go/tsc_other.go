@@ -6,3 +6,6 @@ package rill
 
 // ticks is CLOCK_MONOTONIC where no cheap tick counter is read.
 func ticks() uint64 { return monoNs() }
+
+// spinPause is a spin-wait hint; here a plain loop iteration.
+func spinPause() {}
