@@ -231,7 +231,9 @@ func TestHoldoff(t *testing.T) {
 		if err != ErrAgain {
 			t.Fatalf("round %d: empty poll: %v", round, err)
 		}
-		if waited := time.Since(t0); waited < hold {
+		// timed on the tick counter, whose rate was measured over the
+		// test's first moments: a few per cent off the monotonic clock
+		if waited := time.Since(t0); waited < hold/10*9 {
 			t.Fatalf("round %d: the empty poll after a streak of 100 returned after %v", round, waited)
 		}
 	}
