@@ -122,14 +122,9 @@ static __attribute__((noinline, cold)) void lat_sample(rill_consumer *c, uint32_
  * meanwhile (it looks at the end only). */
 static __attribute__((noinline, cold)) int holdoff(rill_consumer *c, const rill_desc *d) {
   c->streak = 0;
-  if (!c->holdoff_ticks) {
-    if (!c->holdoff_ns) return 0;
-    if (!c->clock.mult) (void)rill__clock_ns(&c->clock); /* measures the tick rate */
-    uint64_t t = c->clock.mult ? (c->holdoff_ns << 32) / c->clock.mult : 0;
-    c->holdoff_ticks = t ? t : 1;
-  }
-  uint64_t t0 = rill__ticks();
-  while (rill__ticks() - t0 < c->holdoff_ticks) rill__cpu_relax();
+  if (!c->holdoff_ns) return 0;
+  uint64_t end = rill__mono_ns() + c->holdoff_ns;
+  while (rill__mono_ns() < end) rill__cpu_relax();
   /* Acquire: pairs with the release store of seq in publish_desc(). */
   return atomic_load_explicit(&d->seq, memory_order_acquire) == c->seq;
 }
@@ -476,8 +471,7 @@ int rill_consumer_set_spin(rill_consumer *c, uint64_t ns) {
 
 int rill_consumer_set_holdoff(rill_consumer *c, uint64_t ns) {
   if (!c) return -RILL_EINVAL;
-  c->holdoff_ns = ns > 1000000000u ? 1000000000u : ns; /* 1 s at most: no overflow in ticks */
-  c->holdoff_ticks = 0; /* measured again at the next hold-off */
+  c->holdoff_ns = ns > 1000000000u ? 1000000000u : ns; /* 1 s at most */
   return 0;
 }
 

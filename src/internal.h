@@ -180,7 +180,6 @@ struct rill_consumer {
   /* cold */
   uint64_t stamp_asked_ns; /* mono ns of our last bump of stamp_req */
   uint64_t holdoff_ns;   /* rill_consumer_set_holdoff() */
-  uint64_t holdoff_ticks; /* the same in ticks, once measured (0: not yet) */
   rill_clock clock;      /* for latency samples (the producer's kind) */
   uint64_t depth, max_msg, rng, flush_every, seq0;
   uint32_t slot;

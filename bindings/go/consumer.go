@@ -645,8 +645,8 @@ func (c *Consumer) holdoff(d *desc) bool {
 	if c.holdoffNs == 0 {
 		return false
 	}
-	end := c.clk.ns() + c.holdoffNs
-	for c.clk.ns() < end {
+	end := monoNs() + c.holdoffNs
+	for monoNs() < end {
 		spinPause()
 	}
 	// Acquire: pairs with the release store of seq in publishDesc.
