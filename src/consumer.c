@@ -129,6 +129,36 @@ static __attribute__((noinline, cold)) int holdoff(rill_consumer *c, const rill_
   return atomic_load_explicit(&d->seq, memory_order_acquire) == c->seq;
 }
 
+/* Reads descriptor D, whose seq the caller loaded (acquire) as S1, into
+ * *V and its payload's offset into *OFF (neither checked yet), and loads
+ * seq again: the fields belong to S1 if that second load gives S1 back. */
+static inline __attribute__((always_inline)) uint64_t desc_read(const rill_desc *d, uint64_t s1,
+                                                                 rill_view *v, uint64_t *off) {
+  v->seq = s1;
+  v->sig = atomic_load_explicit(&d->sig, memory_order_relaxed);
+  *off = (uint64_t)atomic_load_explicit(&d->chunk, memory_order_relaxed) << RILL_CHUNK_SHIFT;
+  v->sz = atomic_load_explicit(&d->sz, memory_order_relaxed);
+  v->ctl = atomic_load_explicit(&d->ctl, memory_order_relaxed);
+  v->reserved0 = 0;
+  v->tsorig = atomic_load_explicit(&d->tsorig, memory_order_relaxed);
+  v->tspub = atomic_load_explicit(&d->tspub, memory_order_relaxed);
+  v->lost = 0;
+  /* Acquire fence: the field loads above happen before the second load of
+   * seq; pairs with the release fence after the "being written" mark in
+   * publish_desc() (producer.c).  Equal seqs mean the fields belong to S1. */
+  atomic_thread_fence(memory_order_acquire);
+  return atomic_load_explicit(&d->seq, memory_order_relaxed);
+}
+
+/* Points V->data at the payload at OFF, if it lies inside the data ring
+ * (trust nothing); 0 or -1. */
+static inline __attribute__((always_inline)) int view_place(const rill_consumer *c,
+                                                            rill_view *v, uint64_t off) {
+  if (v->sz > c->mtu || off + v->sz > c->data_bytes) return -1;
+  v->data = c->data + off;
+  return 0;
+}
+
 /* rill_poll() itself, inlined into rill_recv() so that the view stays in
  * registers (through memory, the copy stalls on store forwarding). */
 static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
@@ -167,34 +197,14 @@ static inline __attribute__((always_inline)) int poll_one(rill_consumer *c,
   }
   c->flush_left--;
   c->streak++;
-  uint64_t sig = atomic_load_explicit(&d->sig, memory_order_relaxed);
-  uint64_t chunk = atomic_load_explicit(&d->chunk, memory_order_relaxed);
-  uint32_t sz = atomic_load_explicit(&d->sz, memory_order_relaxed);
-  uint16_t ctl = atomic_load_explicit(&d->ctl, memory_order_relaxed);
-  uint32_t tsorig = atomic_load_explicit(&d->tsorig, memory_order_relaxed);
-  uint32_t tspub = atomic_load_explicit(&d->tspub, memory_order_relaxed);
-  /* Acquire fence: the field loads above happen before the second load of
-   * seq; pairs with the release fence after the "being written" mark in
-   * publish().  Equal seqs mean the fields belong to s1. */
-  atomic_thread_fence(memory_order_acquire);
-  uint64_t s2 = atomic_load_explicit(&d->seq, memory_order_relaxed);
+  uint64_t off;
+  uint64_t s2 = desc_read(d, s1, v, &off);
   if (s2 != s1) return overrun(c, s2, v);
   c->seq++;
-  /* Trust nothing: the payload must lie inside the data ring. */
-  uint64_t off = chunk << RILL_CHUNK_SHIFT;
-  if (sz > c->mtu || off + sz > c->data_bytes) return -RILL_ECORRUPT;
-  if (__builtin_expect(c->lat_due, 0) && tspub) lat_sample(c, tspub);
-  v->data = c->data + off;
-  v->seq = s1;
-  v->sig = sig;
-  v->sz = sz;
-  v->ctl = ctl;
-  v->reserved0 = 0;
-  v->tsorig = tsorig;
-  v->tspub = tspub;
-  v->lost = 0;
+  if (view_place(c, v, off)) return -RILL_ECORRUPT;
+  if (__builtin_expect(c->lat_due, 0) && v->tspub) lat_sample(c, v->tspub);
   c->msgs++;
-  c->bytes += sz;
+  c->bytes += v->sz;
   return 0;
 }
 
@@ -220,31 +230,13 @@ int rill_poll_many(rill_consumer *c, rill_view *v, size_t max) {
     /* Acquire: pairs with the release store of seq in publish_desc(). */
     uint64_t s1 = atomic_load_explicit(&d->seq, memory_order_acquire);
     if (s1 != c->seq) break;
-    uint64_t sig = atomic_load_explicit(&d->sig, memory_order_relaxed);
-    uint64_t chunk = atomic_load_explicit(&d->chunk, memory_order_relaxed);
-    uint32_t sz = atomic_load_explicit(&d->sz, memory_order_relaxed);
-    uint16_t ctl = atomic_load_explicit(&d->ctl, memory_order_relaxed);
-    uint32_t tsorig = atomic_load_explicit(&d->tsorig, memory_order_relaxed);
-    uint32_t tspub = atomic_load_explicit(&d->tspub, memory_order_relaxed);
-    /* Acquire fence: as in poll_one(), pairs with the release fence after
-     * the "being written" mark in publish_desc(). */
-    atomic_thread_fence(memory_order_acquire);
-    if (atomic_load_explicit(&d->seq, memory_order_relaxed) != s1) break;
-    uint64_t off = chunk << RILL_CHUNK_SHIFT;
-    if (sz > c->mtu || off + sz > c->data_bytes) break; /* the next call reports it */
-    c->seq++;
-    if (__builtin_expect(c->lat_due, 0) && tspub) lat_sample(c, tspub);
     rill_view *w = &v[k];
-    w->data = c->data + off;
-    w->seq = s1;
-    w->sig = sig;
-    w->sz = sz;
-    w->ctl = ctl;
-    w->reserved0 = 0;
-    w->tsorig = tsorig;
-    w->tspub = tspub;
-    w->lost = 0;
-    bytes += sz;
+    /* not whole, or outside the ring: the next call reports it */
+    uint64_t off;
+    if (desc_read(d, s1, w, &off) != s1 || view_place(c, w, off)) break;
+    c->seq++;
+    if (__builtin_expect(c->lat_due, 0) && w->tspub) lat_sample(c, w->tspub);
+    bytes += w->sz;
   }
   c->msgs += k - 1;
   c->bytes += bytes;
