@@ -69,7 +69,8 @@ static void usage(FILE *f) {
           "               zmq-pushpull, zmq-pair, nng-pushpull, nng-pair,\n"
           "               iceoryx; on Windows event (named events)\n"
           "  --sizes LIST throughput message sizes (multiples of 8, <= %u;\n"
-          "               default 8,64,256,1024,4096)\n"
+          "               default 8,64,256,1024,4096; none: no throughput\n"
+          "               rows, round trips and latency only)\n"
           "  --dir BASE   make the private region directory under BASE\n"
           "               (default /dev/shm, else /tmp; Windows: %%TEMP%%)\n"
           "  --no-membarrier  rill without its heavy barrier (Linux: membarrier\n"
@@ -102,6 +103,7 @@ int bench_in_list(const char *list, const char *name) {
 
 static int parse_sizes(const char *s, size_t *sizes, size_t *n) {
   *n = 0;
+  if (!strcmp(s, "none")) return 0; /* round trips and latency rows only */
   while (*s) {
     char *end;
     unsigned long v = strtoul(s, &end, 10);
