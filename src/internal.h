@@ -168,6 +168,7 @@ struct rill_consumer {
   uint32_t pad_idle_;
   uint64_t streak;       /* messages taken since the last empty poll */
   uint64_t seq_flushed;
+  uint64_t next_off;     /* where the next payload likely starts (prefetched) */
   uint64_t msgs, bytes, overrun_poll, overrun_read, lost;
   uint64_t jumped;       /* sequence numbers skipped by overruns since join */
   /* reassembly for rill_recv */

@@ -235,6 +235,10 @@ static inline uint64_t rill__ticks(void) {
 #endif
 }
 
+/* Asks for the cache line at P ahead of a load (a hint: no fault, no
+ * effect on what any load returns). */
+static inline void rill__prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 static inline void rill__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
