@@ -33,6 +33,15 @@ func publishDesc(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32)
 //go:noescape
 func publishDescAsym(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32)
 
+// publishSmall copies a payload of n <= 64 bytes from src to dst, publishes
+// d as publishDesc does (xchg) or as publishDescAsym does, and returns
+// *armGen loaded after the publish: one call for a small Send instead of
+// runtime.memmove's and this one's.  chszctl is chunk | szctl<<32, ts is
+// tsorig | tspub<<32 (the descriptor's bytes 16-31, little-endian).
+//
+//go:noescape
+func publishSmall(d *desc, dst, src *byte, n, seq, sig, chszctl, ts uint64, armGen *uint32, xchg bool) (gen uint32)
+
 // loadFence orders the payload reads before the check's reload of seq (the
 // acquire fence of §3.3; it pairs with the release order of the mark's
 // store before the fields and payload in publishDesc).  The hardware never

@@ -51,3 +51,87 @@ TEXT ·publishDescAsym(SB), NOSPLIT, $0-40
 // assembly it knows nothing about.
 TEXT ·loadFence(SB), NOSPLIT, $0-8
 	RET
+
+// func publishSmall(d *desc, dst, src *byte, n, seq, sig, chszctl, ts uint64, armGen *uint32, xchg bool) (gen uint32)
+// A whole message of n <= 64 bytes in one call: its payload copied from src
+// to dst (the data ring), then publishDesc's stores (publishDescAsym's
+// without xchg), then the load of arm_gen that follows every publish
+// (PROTOCOL.md §3.7), returned.  Go would copy through runtime.memmove, a
+// second call; here the copy is two overlapping loads and stores of the
+// widest size that fits.  The payload's stores come before the mark's in
+// program order, which TSO keeps.  chszctl holds chunk (low half) and
+// szctl, ts tsorig (low half) and tspub: the descriptor's bytes 16-31 as
+// two little-endian words.
+TEXT ·publishSmall(SB), NOSPLIT, $0-84
+	MOVQ dst+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	CMPQ CX, $32
+	JB   lt32
+	MOVOU (SI), X0
+	MOVOU 16(SI), X1
+	MOVOU -32(SI)(CX*1), X2
+	MOVOU -16(SI)(CX*1), X3
+	MOVOU X0, (R8)
+	MOVOU X1, 16(R8)
+	MOVOU X2, -32(R8)(CX*1)
+	MOVOU X3, -16(R8)(CX*1)
+	JMP  desc
+lt32:
+	CMPQ CX, $16
+	JB   lt16
+	MOVOU (SI), X0
+	MOVOU -16(SI)(CX*1), X1
+	MOVOU X0, (R8)
+	MOVOU X1, -16(R8)(CX*1)
+	JMP  desc
+lt16:
+	CMPQ CX, $8
+	JB   lt8
+	MOVQ (SI), AX
+	MOVQ -8(SI)(CX*1), BX
+	MOVQ AX, (R8)
+	MOVQ BX, -8(R8)(CX*1)
+	JMP  desc
+lt8:
+	CMPQ CX, $4
+	JB   lt4
+	MOVL (SI), AX
+	MOVL -4(SI)(CX*1), BX
+	MOVL AX, (R8)
+	MOVL BX, -4(R8)(CX*1)
+	JMP  desc
+lt4:
+	TESTQ CX, CX
+	JZ   desc
+	MOVQ CX, DX
+	SHRQ $1, DX
+	MOVBLZX (SI), AX
+	MOVBLZX (SI)(DX*1), R9
+	MOVBLZX -1(SI)(CX*1), BX
+	MOVB AX, (R8)
+	MOVB R9, (R8)(DX*1)
+	MOVB BX, -1(R8)(CX*1)
+desc:
+	MOVQ d+0(FP), DI
+	MOVQ seq+32(FP), AX
+	LEAQ -1(AX), DX
+	MOVQ DX, 0(DI)          // seq - 1 ("being written")
+	MOVQ sig+40(FP), DX
+	MOVQ DX, 8(DI)
+	MOVQ chszctl+48(FP), DX
+	MOVQ DX, 16(DI)         // chunk, sz and ctl
+	MOVQ ts+56(FP), DX
+	MOVQ DX, 24(DI)         // tsorig, tspub
+	MOVQ armGen+64(FP), BX
+	CMPB xchg+72(FP), $0
+	JNE  full
+	MOVQ AX, 0(DI)          // seq: release (TSO)
+	MOVL 0(BX), AX          // arm_gen (acquire under TSO)
+	MOVL AX, gen+80(FP)
+	RET
+full:
+	XCHGQ AX, 0(DI)         // seq: release, and a full barrier
+	MOVL 0(BX), AX          // arm_gen, after the barrier
+	MOVL AX, gen+80(FP)
+	RET

@@ -4,7 +4,10 @@
 
 package rill
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // asymOK is false: the producer publishes with seq_cst stores, whose last
 // one is ordered before its load of arm_gen, so it needs no heavy barrier.
@@ -12,6 +15,18 @@ const asymOK = false
 
 func publishDescAsym(d *desc, seq, sig uint64, chunk, szctl, tsorig, tspub uint32) {
 	publishDesc(d, seq, sig, chunk, szctl, tsorig, tspub)
+}
+
+// publishSmall copies a payload of n <= 64 bytes from src to dst,
+// publishes d and returns *armGen loaded after that (desc_amd64.go does it
+// all in one assembly call).  chszctl is chunk | szctl<<32, ts is
+// tsorig | tspub<<32.
+func publishSmall(d *desc, dst, src *byte, n, seq, sig, chszctl, ts uint64, armGen *uint32, xchg bool) uint32 {
+	if n > 0 {
+		copy(unsafe.Slice(dst, n), unsafe.Slice(src, n))
+	}
+	publishDesc(d, seq, sig, uint32(chszctl), uint32(chszctl>>32), uint32(ts), uint32(ts>>32))
+	return atomic.LoadUint32(armGen)
 }
 
 // publishDesc writes descriptor d for sequence number seq (PROTOCOL.md

@@ -436,6 +436,9 @@ func (p *Producer) sendFrag(src []byte, sig uint64, ctl uint16, ts uint32) {
 // every fragment is not there.  Errors: ErrAgain, ErrMsgSize.
 func (p *Producer) Send(data []byte, sig uint64) error { return p.sendCtl(data, sig, 0) }
 
+// smallCopy: payloads up to this size go to publishSmall with the publish.
+const smallCopy = 64
+
 // sendCtl is Send with the bits uctl (application and ERR bits; SOM and EOM
 // are ignored) on every fragment, as the C library's rill__send_ctl.
 func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
@@ -460,24 +463,38 @@ func (p *Producer) sendCtl(data []byte, sig uint64, uctl uint16) error {
 		// small Send.  Keep this in step with publish.
 		need := chunks(n)
 		ch := p.place(need)
-		copy(p.data[ch<<chunkShift:], data)
 		seq := p.seq
-		if p.asym || p.lazy {
-			publishDescAsym(p.desc(seq), seq, sig, uint32(ch), packSzCtl(uint32(n), CtlMsg|uctl), 0, ts)
-		} else {
-			publishDesc(p.desc(seq), seq, sig, uint32(ch), packSzCtl(uint32(n), CtlMsg|uctl), 0, ts)
-		}
+		szctl := packSzCtl(uint32(n), CtlMsg|uctl)
+		// The producer's own state first: what a call spills and reloads
+		// afterwards is then only the wake-up check.
 		p.seq = seq + 1
 		p.chunk = ch + need
 		p.crAvail--
 		p.msgs++
 		p.bytes += n
+		var g uint32
+		if n <= smallCopy { // the copy, the publish and arm_gen's load in one call
+			// place keeps ch+need within the ring: dst is inside it.
+			dst := (*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.data)), ch<<chunkShift))
+			g = publishSmall(p.desc(seq), dst, unsafe.SliceData(data), n, seq, sig,
+				ch|uint64(szctl)<<32, uint64(ts)<<32, p.armGen, !p.asym && !p.lazy)
+		} else {
+			copy(p.data[ch<<chunkShift:], data)
+			if p.asym || p.lazy {
+				publishDescAsym(p.desc(seq), seq, sig, uint32(ch), szctl, 0, ts)
+			} else {
+				publishDesc(p.desc(seq), seq, sig, uint32(ch), szctl, 0, ts)
+			}
+			// Acquire: pairs with the consumer's seq_cst bump of arm_gen
+			// (see publishEnd).
+			g = atomic.LoadUint32(p.armGen)
+		}
 		p.hkLeft--
 		if p.hkLeft == 0 {
 			p.housekeeping()
 		}
 		// The wake-up check, as in publishEnd (see there).
-		if g := atomic.LoadUint32(p.armGen); g != p.armSeen {
+		if g != p.armSeen {
 			p.wakeConsumers(g, false)
 		}
 		return nil
