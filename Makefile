@@ -8,6 +8,7 @@
 #   make install PREFIX=X     installs into X (default /usr/local); make uninstall PREFIX=X
 #   make test SANITIZE=address,undefined     (or SANITIZE=thread)
 #   make test CC=clang
+#   make BUILD=build-release CMAKE_ARGS=-DCMAKE_BUILD_TYPE=Release   (extra cmake options, at configure)
 #   make fuzz FUZZ_TIME=60    each fuzz target for 60 s, built with clang (docs/testing.md)
 #   make windows              cross-builds for Windows with mingw-w64 (build-windows)
 #   make test-windows         builds the Windows tests and runs them under Wine
@@ -32,7 +33,7 @@ all: build
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DRILL_SANITIZE=$(SANITIZE) \
-	  $(if $(CXX_FOR_CC),-DCMAKE_CXX_COMPILER=$(patsubst ./%,%,$(CXX_FOR_CC)))
+	  $(if $(CXX_FOR_CC),-DCMAKE_CXX_COMPILER=$(patsubst ./%,%,$(CXX_FOR_CC))) $(CMAKE_ARGS)
 
 configure: $(BUILD)/CMakeCache.txt
 

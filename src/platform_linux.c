@@ -309,7 +309,7 @@ int rill__map(int fd, uint64_t off, uint64_t len, int writable, void **out) {
   /* A file of huge pages is mapped in whole huge pages (the kernel refuses
    * an offset inside one, and would not unmap part of one): the pages
    * around [OFF, OFF + LEN) come with it. */
-  uint64_t page;
+  uint64_t page = 0; /* set by rill__file_page() unless it fails; gcc -O3 cannot tell */
   int rc = rill__file_page(fd, &page);
   if (rc < 0) return rc;
   uint64_t start = off & ~(page - 1);

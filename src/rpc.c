@@ -472,7 +472,7 @@ int rill_rpc_poll(rill_rpc_client *c, void *buf, size_t cap, uint32_t max,
   int done = 0;
   for (; (uint32_t)done < max; done++) {
     rill_rpc_result res;
-    const void *data;
+    const void *data = NULL; /* set when rpc_recv() returns 0; gcc -O3 cannot tell */
     int rc = rpc_recv(c, buf, cap, &res, 0, &data);
     if (rc == -RILL_EAGAIN) break;
     if (rc) return done ? done : rc;
