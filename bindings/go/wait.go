@@ -110,6 +110,10 @@ func spinTry(now uint64, spin, timeout time.Duration, try func() error) error {
 	}
 	end := addSat(now, uint64(min(spin, timeout)))
 	for i := 1; ; i++ {
+		// A pause between looks, as C's spins: a producer out of credit
+		// that looks without one reads the consumer's cursor line as
+		// fast as it can, and the consumer it waits for writes that line.
+		spinPause()
 		if err := try(); err != ErrAgain {
 			return err
 		}

@@ -20,6 +20,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"runtime"
@@ -41,18 +42,12 @@ const (
 // 0 is its sequence number, the last word (n >= 16) seq ^ msgKey, and word k
 // between is (k+1) * wordMult.  The consumer adds up every word.
 
-func le64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-}
+// le64 and put64: one 8-byte load or store each, as the C worker's memcpy
+// (a store written byte by byte would also stall the copy that reads the
+// message next: a load is not forwarded from several stores).
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
-func put64(b []byte, v uint64) {
-	_ = b[7]
-	for i := 0; i < 8; i++ {
-		b[i] = byte(v >> (8 * i))
-	}
-}
+func put64(b []byte, v uint64) { binary.LittleEndian.PutUint64(b, v) }
 
 func template(n int) []byte {
 	b := make([]byte, n)
