@@ -7,3 +7,8 @@ func ticks() uint64
 
 // spinPause is one PAUSE instruction (tsc_amd64.s): a spin-wait hint.
 func spinPause()
+
+// prefetch asks for p's cache line ahead of a load (tsc_amd64.s): a hint.
+//
+//go:noescape
+func prefetch(p *byte)

@@ -9,3 +9,6 @@ func ticks() uint64 { return monoNs() }
 
 // spinPause is a spin-wait hint; here a plain loop iteration.
 func spinPause() {}
+
+// prefetch is a hint to fetch p's cache line; here nothing.
+func prefetch(p *byte) {}
