@@ -323,8 +323,12 @@ else()
                  NEEDED_BY_BENCH)
 endif()
 
-# ---- rill beside rust-tango (bench/tango): cargo 1.85 or newer (edition 2024)
+# ---- Rust, cargo 1.85 or newer (edition 2024): rill beside rust-tango
+# (bench/tango), and the Rust binding's tests (bindings/rust), which also
+# need cargo's clippy and rustfmt
 set(RILL_CARGO OFF)
+set(cargo_v "")
+set(rust_how "Rust 1.85 or newer from https://rustup.rs")
 find_program(RILL_CARGO_EXE cargo)
 if(RILL_CARGO_EXE)
   execute_process(COMMAND ${RILL_CARGO_EXE} --version OUTPUT_VARIABLE cargo_v ERROR_QUIET)
@@ -334,10 +338,47 @@ if(RILL_CARGO_EXE)
     rill_component("benchmark: rust-tango" ON "cargo ${cargo_v}" "")
   else()
     rill_component("benchmark: rust-tango" OFF "cargo ${cargo_v} found, 1.85 or newer needed"
-                   "Rust from https://rustup.rs" NEEDED_BY_BENCH)
+                   "${rust_how}" NEEDED_BY_BENCH)
   endif()
 else()
-  rill_component("benchmark: rust-tango" OFF "cargo not found" "Rust from https://rustup.rs" NEEDED_BY_BENCH)
+  rill_component("benchmark: rust-tango" OFF "cargo not found" "${rust_how}" NEEDED_BY_BENCH)
+endif()
+
+# The Rust binding's tests: cargo compiles librill's sources into rill-sys
+# with the cc crate, which knows nothing of RILL_SANITIZE: in a sanitizer
+# build they would run uninstrumented C (and Rust's own sanitizers need a
+# nightly compiler), repeating the plain build's run, so they are left to
+# the builds without sanitizers (cmake/tests.cmake).
+set(RILL_RUST_SYS OFF)
+if(RILL_SANITIZE)
+  rill_component("Rust binding (rill-sys)" OFF "not under -fsanitize: cc does not sanitize"
+                 "make test without SANITIZE")
+elseif(NOT RILL_CARGO)
+  if(cargo_v)
+    set(why "cargo ${cargo_v} found, 1.85 or newer needed")
+  else()
+    set(why "cargo not found")
+  endif()
+  rill_component("Rust binding (rill-sys)" OFF "${why}" "${rust_how}, with clippy and rustfmt"
+                 NEEDED_BY_TEST)
+else()
+  set(missing "")
+  foreach(tool clippy fmt)
+    execute_process(COMMAND ${RILL_CARGO_EXE} ${tool} --version
+                    RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+    if(NOT rc EQUAL 0)
+      string(REPLACE fmt rustfmt tool "${tool}")
+      list(APPEND missing ${tool})
+    endif()
+  endforeach()
+  if(missing)
+    string(REPLACE ";" " " missing "${missing}")
+    rill_component("Rust binding (rill-sys)" OFF "cargo ${cargo_v} lacks ${missing}"
+                   "rustup component add ${missing}" NEEDED_BY_TEST)
+  else()
+    set(RILL_RUST_SYS ON)
+    rill_component("Rust binding (rill-sys)" ON "cargo ${cargo_v}, clippy, rustfmt (crates.io)" "")
+  endif()
 endif()
 
 # ---- libFuzzer (tests/fuzz, cmake/fuzz.cmake): clang with -fsanitize=fuzzer,

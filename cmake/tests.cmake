@@ -195,6 +195,23 @@ if(RILL_GO)
   set_tests_properties(go_outside PROPERTIES TIMEOUT 300 ENVIRONMENT "GO=${RILL_GO_EXE}")
 endif()
 
+# ---- the Rust binding (bindings/rust): rill-sys's tests (its ABI against
+# rill.h, a smoke test of the raw calls), then clippy and rustfmt.  cargo
+# builds in BUILD/rust-target, not in the source tree, and compiles
+# librill's sources with this build's compiler (CC, read by the cc crate);
+# --locked: Cargo.lock as committed.  Not in sanitizer builds
+# (cmake/components.cmake says why).
+if(RILL_RUST_SYS)
+  set(rustdir ${PROJECT_SOURCE_DIR}/bindings/rust)
+  set(rust_env "CARGO_TARGET_DIR=${PROJECT_BINARY_DIR}/rust-target;CC=${CMAKE_C_COMPILER}")
+  add_test(NAME rust_sys_test WORKING_DIRECTORY ${rustdir}
+           COMMAND ${RILL_CARGO_EXE} test --locked)
+  add_test(NAME rust_sys_clippy WORKING_DIRECTORY ${rustdir} COMMAND sh -c
+           "'${RILL_CARGO_EXE}' fmt --check && exec '${RILL_CARGO_EXE}' clippy --locked --all-targets -- -D warnings")
+  set_tests_properties(rust_sys_test rust_sys_clippy PROPERTIES TIMEOUT 600
+                       ENVIRONMENT "${rust_env}")
+endif()
+
 # ---- the FlatBuffers example: a C++ host and a Go guest
 if(RILL_FLATBUFFERS)
   add_subdirectory(examples/flatbuffers)
