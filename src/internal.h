@@ -153,6 +153,12 @@ int rill__send_wait_ctl(rill_producer *p, const void *data, size_t n, uint64_t s
  * leaves. */
 void rill__wake_consumers(rill_producer *p, uint32_t gen, int force);
 
+/* A consumer that caught up after a streak of this many messages waits a
+ * hold-off before it looks again (consumer.c; local tuning, not part of
+ * the protocol: docs/PROTOCOL.md 3.2, "What a consumer may do locally"). */
+#define RILL_STREAM_STREAK 64u
+#define RILL_HOLDOFF_DEFAULT_NS 2000u
+
 struct rill_consumer {
   /* hot */
   const rill_desc *meta;

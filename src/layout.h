@@ -193,11 +193,6 @@ _Static_assert(offsetof(rill_wait_page, cr_wake) == 64, "wait cr_wake");
  * flush (docs/PROTOCOL.md 3.4). */
 #define RILL_IDLE_POLLS 16u
 
-/* A consumer that caught up after a streak of this many messages waits a
- * hold-off before it looks again (consumer.c; not part of the protocol). */
-#define RILL_STREAM_STREAK 64u
-#define RILL_HOLDOFF_DEFAULT_NS 2000u
-
 /* A consumer asks for a stamp (bumps stamp_req) at most this often. */
 #define RILL_STAMP_ASK_NS 1000000u
 

@@ -668,6 +668,15 @@ func (c *Consumer) holdoff(d *desc) bool {
 	return atomic.LoadUint64(&d.seq) == c.seq
 }
 
+// A consumer that caught up after a streak of streamStreak messages waits a
+// hold-off before it looks again, by default defaultHoldoff ns (as C's
+// RILL_STREAM_STREAK and RILL_HOLDOFF_DEFAULT_NS: local tuning, not part of
+// the protocol, PROTOCOL.md §3.2 "What a consumer may do locally").
+const (
+	streamStreak   = 64
+	defaultHoldoff = 2000
+)
+
 // prefetchNext asks for the line where the next payload likely starts, as
 // the C consumer does (src/consumer.c): a consumer that waits for the
 // descriptor before it asks for the payload pays two cache-line transfers

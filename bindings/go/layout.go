@@ -66,11 +66,6 @@ const (
 	// An empty poll counts one in idlePolls toward a consumer's periodic
 	// flush (PROTOCOL.md §3.4; RILL_IDLE_POLLS).
 	idlePolls = 16
-	// A consumer that caught up after a streak of this many messages waits
-	// a hold-off before it looks again (RILL_STREAM_STREAK; not part of
-	// the protocol), by default defaultHoldoff ns.
-	streamStreak   = 64
-	defaultHoldoff = 2000
 )
 
 // NameMax is the longest region or channel name, in bytes.
