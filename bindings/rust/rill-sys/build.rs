@@ -70,6 +70,13 @@ fn main() {
     // What the C compiler reads: every source and header of src/, the
     // public headers, the probe.
     println!("cargo:rerun-if-changed=abi_probe.c");
+    // the lists abi_probe.c includes (shared with tests/test_abi.c)
+    for inc in ["rill_h_structs.inc", "rill_h_consts.inc"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            root.join("abi").join(inc).display()
+        );
+    }
     for dir in [&src, &include] {
         let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
