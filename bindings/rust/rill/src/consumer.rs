@@ -1,0 +1,762 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+//! [`Consumer`], reliable or lossy, and what it reads: [`View`],
+//! [`LossyView`], [`Meta`].
+use crate::error::{Error, Result, check, check64};
+use crate::nanos;
+use crate::stats::Peer;
+use core::ffi::c_int;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use core::slice;
+use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use rill_sys as sys;
+use std::time::Duration;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A consumer's mode, as a type: [`Reliable`] or [`Lossy`]. It decides
+/// what a poll returns (a plain `&[u8]` view, or a view to check).
+pub trait Mode: sealed::Sealed + Send + 'static {
+    /// The mode as a value.
+    const MODE: ModeKind;
+    #[doc(hidden)]
+    const RAW: c_int;
+}
+
+/// A consumer the producer never laps: it waits for room instead
+/// (backpressure). Its views are `&[u8]` that nobody writes while they
+/// live.
+#[derive(Debug)]
+pub enum Reliable {}
+/// A consumer that never slows the producer and may be lapped: what it
+/// reads may be overwritten while it reads, so its views are checked.
+#[derive(Debug)]
+pub enum Lossy {}
+
+impl sealed::Sealed for Reliable {}
+impl sealed::Sealed for Lossy {}
+impl Mode for Reliable {
+    const MODE: ModeKind = ModeKind::Reliable;
+    const RAW: c_int = sys::RILL_RELIABLE;
+}
+impl Mode for Lossy {
+    const MODE: ModeKind = ModeKind::Lossy;
+    const RAW: c_int = sys::RILL_LOSSY;
+}
+
+/// A consumer's mode as a value (in [`ConsumerStats`](crate::ConsumerStats)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModeKind {
+    /// See [`Reliable`].
+    Reliable,
+    /// See [`Lossy`].
+    Lossy,
+}
+
+/// A consumer of a channel: it reads every message published after it
+/// joined, in order, from shared memory.
+///
+/// `M` is its mode, [`Reliable`] or [`Lossy`] (from
+/// [`Channel::reliable`](crate::Channel::reliable) and
+/// [`Channel::lossy`](crate::Channel::lossy)). It is `Send` but not
+/// `Sync`: one thread at a time (rill.h), and every read takes
+/// `&mut self`. What a poll returns borrows the consumer, so it cannot be
+/// kept past the next call. Dropping it leaves the channel and frees its
+/// slot.
+#[derive(Debug)]
+pub struct Consumer<M: Mode> {
+    raw: NonNull<sys::rill_consumer>,
+    /// The views of the last poll_many, reused.
+    views: Vec<sys::rill_view>,
+    _mode: PhantomData<M>,
+}
+
+// SAFETY: a consumer handle is used by one thread at a time (rill.h) and
+// holds nothing bound to the thread that joined (its lock is on a file, its
+// FIFO an fd of the process), so it may move between threads. Not Sync.
+unsafe impl<M: Mode> Send for Consumer<M> {}
+
+/// A message's metadata, from the receiving calls
+/// ([`Consumer::recv`] and the like).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Meta {
+    /// The sequence number of its first fragment.
+    pub seq: u64,
+    /// The producer's sig.
+    pub sig: u64,
+    /// Bytes in the whole message.
+    pub size: u64,
+    /// Sequence numbers skipped before it (a lossy consumer lapped).
+    pub lost: u64,
+    /// The ctl bits of its last fragment.
+    pub ctl: u16,
+    /// The application's timestamp.
+    pub tsorig: u32,
+    /// The publish stamp (0: not stamped).
+    pub tspub: u32,
+}
+
+impl Meta {
+    fn from_raw(m: &sys::rill_meta) -> Meta {
+        Meta {
+            seq: m.seq,
+            sig: m.sig,
+            size: m.sz,
+            lost: m.lost,
+            ctl: m.ctl,
+            tsorig: m.tsorig,
+            tspub: m.tspub,
+        }
+    }
+}
+
+/// What [`Consumer::arm`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Armed {
+    /// Armed: wait until the fd is readable, then read until nothing is left.
+    Wait,
+    /// Something can be read now: read, do not wait.
+    Ready,
+}
+
+impl<M: Mode> Consumer<M> {
+    pub(crate) fn from_raw(c: *mut sys::rill_consumer) -> Consumer<M> {
+        Consumer {
+            raw: NonNull::new(c).expect("rill_consumer_join returned 0 and no handle"),
+            views: Vec::new(),
+            _mode: PhantomData,
+        }
+    }
+
+    /// The raw handle, for calls of `rill-sys` this crate does not wrap.
+    /// It stays owned by `self`.
+    pub fn as_raw(&mut self) -> *mut sys::rill_consumer {
+        self.raw.as_ptr()
+    }
+
+    /// The consumer slot it occupies (for [`Channel::rejoin`](crate::Channel::rejoin)
+    /// and [`Channel::consumer_stats`](crate::Channel::consumer_stats)).
+    pub fn slot(&self) -> u32 {
+        // SAFETY: reads a constant field of the live handle.
+        unsafe { sys::rill_consumer_slot(self.raw.as_ptr()) }
+    }
+
+    /// Copies the next whole message (fragments put together) into `buf`.
+    /// `Ok(None)` if none is there yet; [`Error::MessageSize`] with the
+    /// message's size if `buf` is too small (it is kept: call again with
+    /// more room). A lossy consumer that was lapped skips to the next whole
+    /// message and says how many it lost in [`Meta::lost`]; the bytes it
+    /// returns were checked.
+    #[inline]
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<Option<Meta>> {
+        let mut meta = MaybeUninit::<sys::rill_meta>::uninit();
+        // SAFETY: live handle, this thread only; buf writable for its
+        // length; meta a valid place (written on success and EMSGSIZE).
+        let rc = unsafe {
+            sys::rill_recv(
+                self.raw.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                meta.as_mut_ptr(),
+            )
+        };
+        // SAFETY: the call filled meta when it returned >= 0 or EMSGSIZE.
+        unsafe { recv_result(rc, &meta) }
+    }
+
+    /// [`recv`](Consumer::recv) that waits up to `timeout`: spinning, then
+    /// parked until the producer publishes. [`Error::TimedOut`];
+    /// [`Error::Closed`] / [`Error::ProducerDead`] once the producer left or
+    /// died and everything was read.
+    pub fn recv_wait(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Meta> {
+        let mut meta = MaybeUninit::<sys::rill_meta>::uninit();
+        // SAFETY: as in recv.
+        let rc = unsafe {
+            sys::rill_recv_wait(
+                self.raw.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                meta.as_mut_ptr(),
+                nanos(timeout),
+            )
+        };
+        // SAFETY: as in recv.
+        unsafe { recv_result(rc, &meta) }?.ok_or(Error::TimedOut)
+    }
+
+    /// [`recv`](Consumer::recv) into a `Vec`, grown to the message's size
+    /// when needed (its length is set to the message's).
+    pub fn recv_vec(&mut self, buf: &mut Vec<u8>) -> Result<Option<Meta>> {
+        loop {
+            buf.resize(buf.capacity().max(64), 0);
+            match self.recv(buf) {
+                Ok(Some(m)) => {
+                    buf.truncate(m.size as usize);
+                    return Ok(Some(m));
+                }
+                Err(Error::MessageSize { size }) if size as usize > buf.len() => {
+                    buf.resize(size as usize, 0);
+                }
+                other => {
+                    buf.clear();
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// [`recv`](Consumer::recv) without the copy where it can: a reliable
+    /// consumer's message in one fragment is returned where it lies in
+    /// shared memory; otherwise it is copied into `buf` (and checked, for a
+    /// lossy consumer) and the slice is part of `buf`.
+    #[inline]
+    pub fn recv_view<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Option<(Meta, &'a [u8])>> {
+        let mut meta = MaybeUninit::<sys::rill_meta>::uninit();
+        let mut data = core::ptr::null();
+        // SAFETY: live handle, this thread only; buf writable for its
+        // length; meta and data valid places.
+        let rc = unsafe {
+            sys::rill_recv_view(
+                self.raw.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                meta.as_mut_ptr(),
+                &mut data,
+            )
+        };
+        // SAFETY: the call filled meta when it returned >= 0 or EMSGSIZE.
+        match unsafe { recv_result(rc, &meta) }? {
+            None => Ok(None),
+            Some(m) => {
+                let n = m.size as usize;
+                let bytes = if n == 0 {
+                    &[][..]
+                } else {
+                    // SAFETY: data points at the message's n bytes: in buf
+                    // (borrowed for 'a), or, for a reliable consumer only,
+                    // in the data ring, where the producer does not write
+                    // them until this consumer moves on, which takes
+                    // &mut self, borrowed for 'a (rill.h: valid until the
+                    // next call on the consumer).
+                    unsafe { slice::from_raw_parts(data.cast::<u8>(), n) }
+                };
+                Ok(Some((m, bytes)))
+            }
+        }
+    }
+
+    /// How long the waiting calls spin before they park (default 20 µs;
+    /// zero parks at once).
+    pub fn set_spin(&mut self, spin: Duration) -> Result<()> {
+        // SAFETY: live handle, this thread only.
+        check(unsafe { sys::rill_consumer_set_spin(self.raw.as_ptr(), nanos(spin)) })?;
+        Ok(())
+    }
+
+    /// How long a consumer that has just caught up with a streaming
+    /// producer waits before it looks again (default 2 µs; zero: never).
+    pub fn set_holdoff(&mut self, holdoff: Duration) -> Result<()> {
+        // SAFETY: live handle, this thread only.
+        check(unsafe { sys::rill_consumer_set_holdoff(self.raw.as_ptr(), nanos(holdoff)) })?;
+        Ok(())
+    }
+
+    /// Writes the cursor, counters and heartbeat to shared memory now (a
+    /// reliable consumer commits its position for a rejoin this way).
+    pub fn flush(&mut self) -> Result<()> {
+        // SAFETY: live handle, this thread only.
+        check(unsafe { sys::rill_consumer_flush(self.raw.as_ptr()) })?;
+        Ok(())
+    }
+
+    /// Whether the channel's producer lives.
+    pub fn producer(&mut self) -> Peer {
+        // SAFETY: live handle, this thread only.
+        Peer::from_raw(unsafe { sys::rill_consumer_producer(self.raw.as_ptr()) }.into())
+    }
+
+    /// Drains the wake-up fd and asks the producer to signal it at its
+    /// next publish: [`Armed::Wait`] (wait for the fd), [`Armed::Ready`]
+    /// (read now); [`Error::Closed`] / [`Error::ProducerDead`] when nothing
+    /// is left and the producer left or died; [`Error::Invalid`] before
+    /// [`fd`](Consumer::fd) was called.
+    pub fn arm(&mut self) -> Result<Armed> {
+        // SAFETY: live handle, this thread only.
+        match check(unsafe { sys::rill_consumer_arm(self.raw.as_ptr()) })? {
+            0 => Ok(Armed::Wait),
+            _ => Ok(Armed::Ready),
+        }
+    }
+
+    /// A file descriptor for `poll`/`epoll` (or a runtime's poller) that
+    /// becomes readable when this consumer should look again: after
+    /// [`arm`](Consumer::arm) returned [`Armed::Wait`]. The consumer owns
+    /// it: do not close it. Made on the first call (a FIFO next to the
+    /// region).
+    #[cfg(unix)]
+    pub fn fd(&mut self) -> Result<std::os::fd::RawFd> {
+        // SAFETY: live handle, this thread only.
+        check(unsafe { sys::rill_consumer_fd(self.raw.as_ptr()) })
+    }
+
+    /// Windows: an event handle signalled when this consumer should look
+    /// again (see [`arm`](Consumer::arm)). The consumer owns it.
+    #[cfg(windows)]
+    pub fn event_handle(&mut self) -> Result<std::os::windows::io::RawHandle> {
+        let mut h = core::ptr::null_mut();
+        // SAFETY: live handle, this thread only; h a valid out pointer.
+        check(unsafe { sys::rill_consumer_handle(self.raw.as_ptr(), &mut h) })?;
+        Ok(h)
+    }
+
+    /// Leaves the channel (as dropping does), reporting an error.
+    pub fn leave(self) -> Result<()> {
+        let me = core::mem::ManuallyDrop::new(self);
+        // SAFETY: the handle is live and released once: Drop will not run.
+        let rc = unsafe { sys::rill_consumer_leave(me.raw.as_ptr()) };
+        // SAFETY: views is dropped here, once (ManuallyDrop keeps Drop away).
+        drop(unsafe { core::ptr::read(&me.views) });
+        check(rc).map(|_| ())
+    }
+
+    #[inline]
+    fn poll_raw(&mut self) -> Result<Option<sys::rill_view>> {
+        let mut v = MaybeUninit::<sys::rill_view>::uninit();
+        // SAFETY: live handle, this thread only; v a valid place.
+        let rc = unsafe { sys::rill_poll(self.raw.as_ptr(), v.as_mut_ptr()) };
+        // SAFETY: the call fills v when it returns 0 or EOVERRUN.
+        unsafe { view_result(rc, &v) }
+    }
+
+    fn poll_wait_raw(&mut self, timeout: Duration) -> Result<sys::rill_view> {
+        let mut v = MaybeUninit::<sys::rill_view>::uninit();
+        // SAFETY: as in poll_raw.
+        let rc = unsafe { sys::rill_poll_wait(self.raw.as_ptr(), v.as_mut_ptr(), nanos(timeout)) };
+        // SAFETY: as in poll_raw.
+        unsafe { view_result(rc, &v) }?.ok_or(Error::TimedOut)
+    }
+
+    fn poll_many_raw(&mut self, max: usize) -> Result<usize> {
+        if max == 0 {
+            return Err(Error::Invalid);
+        }
+        if self.views.len() < max {
+            // SAFETY: rill_view is plain data, all-zero valid.
+            self.views.resize(max, unsafe { core::mem::zeroed() });
+        }
+        // SAFETY: views has room for max; live handle, this thread only.
+        let rc = unsafe { sys::rill_poll_many(self.raw.as_ptr(), self.views.as_mut_ptr(), max) };
+        match rc {
+            rc if rc > 0 => Ok(rc as usize),
+            rc if rc == -sys::RILL_EAGAIN => Ok(0),
+            rc if rc == -sys::RILL_EOVERRUN => Err(Error::Overrun {
+                lost: self.views[0].lost,
+            }),
+            rc => Err(Error::from_code(rc.into())),
+        }
+    }
+}
+
+/// The result of a rill_recv-like call.
+///
+/// # Safety
+/// `meta` must have been filled by the call when `rc >= 0` or `rc` is
+/// `-RILL_EMSGSIZE`.
+unsafe fn recv_result(rc: i64, meta: &MaybeUninit<sys::rill_meta>) -> Result<Option<Meta>> {
+    if rc >= 0 {
+        // SAFETY: filled on success (caller's contract).
+        return Ok(Some(Meta::from_raw(unsafe { meta.assume_init_ref() })));
+    }
+    match rc as c_int {
+        rc if rc == -sys::RILL_EAGAIN => Ok(None),
+        rc if rc == -sys::RILL_EMSGSIZE => Err(Error::MessageSize {
+            // SAFETY: filled with sz on EMSGSIZE (caller's contract).
+            size: unsafe { meta.assume_init_ref() }.sz,
+        }),
+        _ => check64(rc).map(|_| None),
+    }
+}
+
+/// The result of a rill_poll-like call.
+///
+/// # Safety
+/// `v` must have been filled by the call when `rc` is 0 or
+/// `-RILL_EOVERRUN`.
+#[inline]
+unsafe fn view_result(
+    rc: c_int,
+    v: &MaybeUninit<sys::rill_view>,
+) -> Result<Option<sys::rill_view>> {
+    match rc {
+        // SAFETY: filled on success (caller's contract).
+        0 => Ok(Some(unsafe { v.assume_init_read() })),
+        rc if rc == -sys::RILL_EAGAIN => Ok(None),
+        rc if rc == -sys::RILL_EOVERRUN => Err(Error::Overrun {
+            // SAFETY: lost is filled with EOVERRUN (caller's contract).
+            lost: unsafe { v.assume_init_ref() }.lost,
+        }),
+        rc => Err(Error::from_code(rc.into())),
+    }
+}
+
+impl Consumer<Reliable> {
+    /// Looks at the next descriptor: `Ok(None)` if nothing is published
+    /// yet. The view is the payload where it lies in shared memory (no
+    /// copy), valid until the next call on this consumer, which the borrow
+    /// checker enforces. A message longer than the mtu comes as several
+    /// fragments ([`View::ctl`] has SOM on the first, EOM on the last);
+    /// [`recv`](Consumer::recv) puts them together.
+    ///
+    /// ```compile_fail
+    /// # fn f(rx: &mut rill::Consumer<rill::Reliable>) -> rill::Result<()> {
+    /// let first = rx.poll()?.unwrap();
+    /// let second = rx.poll()?;   // error: rx is still borrowed by `first`
+    /// println!("{}", first.len());
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn poll(&mut self) -> Result<Option<View<'_>>> {
+        Ok(self.poll_raw()?.map(View::new))
+    }
+
+    /// [`poll`](Consumer::poll) that waits up to `timeout`: spinning for
+    /// the spin budget, then parked until the producer publishes
+    /// ([`Error::TimedOut`]; [`Error::Closed`] / [`Error::ProducerDead`]
+    /// when the producer left or died and everything was read).
+    pub fn poll_wait(&mut self, timeout: Duration) -> Result<View<'_>> {
+        self.poll_wait_raw(timeout).map(View::new)
+    }
+
+    /// Takes up to `max` descriptors that are ready, in order, in one call
+    /// (cheaper per message than polling each): an empty batch if none is.
+    pub fn poll_many(&mut self, max: usize) -> Result<Views<'_>> {
+        let n = self.poll_many_raw(max)?;
+        Ok(Views {
+            views: &self.views[..n],
+        })
+    }
+}
+
+impl Consumer<Lossy> {
+    /// Looks at the next descriptor: `Ok(None)` if nothing is published
+    /// yet; [`Error::Overrun`] with how many were lost if the producer
+    /// lapped this consumer (the next poll returns the oldest message still
+    /// there). The view's bytes may be overwritten while they are read:
+    /// [`LossyView::read`] copies and checks them.
+    #[inline]
+    pub fn poll(&mut self) -> Result<Option<LossyView<'_>>> {
+        let raw = self.raw;
+        Ok(self.poll_raw()?.map(|v| LossyView::new(v, raw)))
+    }
+
+    /// [`poll`](Consumer::poll) that waits up to `timeout` (see
+    /// [`Consumer::<Reliable>::poll_wait`](Consumer::poll_wait)).
+    pub fn poll_wait(&mut self, timeout: Duration) -> Result<LossyView<'_>> {
+        let raw = self.raw;
+        self.poll_wait_raw(timeout).map(|v| LossyView::new(v, raw))
+    }
+
+    /// Takes up to `max` descriptors that are ready, in order, in one call.
+    /// Each view is checked on its own.
+    pub fn poll_many(&mut self, max: usize) -> Result<LossyViews<'_>> {
+        let n = self.poll_many_raw(max)?;
+        Ok(LossyViews {
+            views: &self.views[..n],
+            c: self.raw,
+        })
+    }
+
+    /// Moves to the last `n` messages still in the ring, as `tail` shows
+    /// the end of a file (0: only what comes next). Returns how many
+    /// messages it went back over (at most `n`).
+    pub fn seek_last(&mut self, n: u64) -> Result<u64> {
+        // SAFETY: live handle, this thread only.
+        check64(unsafe { sys::rill_consumer_seek_last(self.raw.as_ptr(), n) })
+    }
+}
+
+impl<M: Mode> Drop for Consumer<M> {
+    fn drop(&mut self) {
+        // SAFETY: the handle is live and released once.
+        unsafe { sys::rill_consumer_leave(self.raw.as_ptr()) };
+    }
+}
+
+/// A message (or a fragment of one) as a reliable consumer sees it: its
+/// bytes in shared memory (`Deref<Target = [u8]>`), no copy. Nobody writes
+/// them while the view lives: the producer waits for this consumer to move
+/// on, which needs `&mut` of the consumer the view borrows.
+#[derive(Clone, Copy)]
+pub struct View<'c> {
+    raw: sys::rill_view,
+    _c: PhantomData<&'c Consumer<Reliable>>,
+}
+
+impl View<'_> {
+    fn new(raw: sys::rill_view) -> View<'static> {
+        View {
+            raw,
+            _c: PhantomData,
+        }
+    }
+}
+
+/// The descriptor fields every view has.
+macro_rules! view_fields {
+    ($t:ident) => {
+        impl $t<'_> {
+            /// The sequence number.
+            pub fn seq(&self) -> u64 {
+                self.raw.seq
+            }
+            /// The producer's sig.
+            pub fn sig(&self) -> u64 {
+                self.raw.sig
+            }
+            /// The ctl bits ([`ctl`](crate::ctl)).
+            pub fn ctl(&self) -> u16 {
+                self.raw.ctl
+            }
+            /// True if this descriptor is a whole message (SOM and EOM).
+            pub fn is_whole(&self) -> bool {
+                self.raw.ctl & crate::ctl::MSG == crate::ctl::MSG
+            }
+            /// The application's timestamp.
+            pub fn tsorig(&self) -> u32 {
+                self.raw.tsorig
+            }
+            /// The publish stamp (0: not stamped).
+            pub fn tspub(&self) -> u32 {
+                self.raw.tspub
+            }
+            /// The payload's size in bytes.
+            pub fn len(&self) -> usize {
+                self.raw.sz as usize
+            }
+            /// True for a payload of no bytes.
+            pub fn is_empty(&self) -> bool {
+                self.raw.sz == 0
+            }
+        }
+        impl core::fmt::Debug for $t<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("seq", &self.raw.seq)
+                    .field("sig", &self.raw.sig)
+                    .field("len", &self.raw.sz)
+                    .field("ctl", &self.raw.ctl)
+                    .finish()
+            }
+        }
+    };
+}
+view_fields!(View);
+view_fields!(LossyView);
+
+impl core::ops::Deref for View<'_> {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        if self.raw.sz == 0 {
+            return &[];
+        }
+        // SAFETY: rill_poll pointed data at sz bytes inside the channel's
+        // data ring (it checks the descriptor's bounds, whatever the
+        // producer wrote); the mapping lives as long as the consumer,
+        // which the view borrows; the producer of a reliable consumer does
+        // not write those bytes until the consumer moves on (rill.h: valid
+        // until the next call), and that needs &mut Consumer.
+        unsafe { slice::from_raw_parts(self.raw.data.cast::<u8>(), self.raw.sz as usize) }
+    }
+}
+
+impl AsRef<[u8]> for View<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+/// A batch of views from [`Consumer::<Reliable>::poll_many`](Consumer::poll_many).
+#[derive(Debug, Clone, Copy)]
+pub struct Views<'c> {
+    views: &'c [sys::rill_view],
+}
+
+impl<'c> Views<'c> {
+    /// How many views.
+    pub fn len(&self) -> usize {
+        self.views.len()
+    }
+    /// True if nothing was ready.
+    pub fn is_empty(&self) -> bool {
+        self.views.is_empty()
+    }
+    /// View `i`, if `i < len()`.
+    pub fn get(&self, i: usize) -> Option<View<'c>> {
+        self.views.get(i).map(|v| View::new(*v))
+    }
+    /// The views in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = View<'c>> + 'c {
+        self.views.iter().map(|v| View::new(*v))
+    }
+}
+
+/// A message (or fragment) as a lossy consumer sees it. The producer may
+/// overwrite its bytes at any moment, so there is no `&[u8]` of them: copy
+/// them out with [`read`](LossyView::read) or [`to_vec`](LossyView::to_vec),
+/// which check afterwards that they were not overwritten
+/// ([`Error::Overrun`] if they may have been). The unchecked look is
+/// [`bytes_unchecked`](LossyView::bytes_unchecked), which is `unsafe`.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("rill-lossy-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # let region = rill::Region::create("r", &rill::RegionOptions::new().dir(&dir).size(1 << 20))?;
+/// # let ch = region.create_channel("c", &rill::ChannelOptions::new().depth(64))?;
+/// let mut rx = ch.lossy()?;
+/// let mut tx = ch.producer()?;
+/// tx.send(b"price 101.5", 1)?;
+/// let view = rx.poll()?.expect("published");
+/// let mut buf = [0u8; 64];
+/// let n = view.read(&mut buf)?;     // Err(Overrun) if it was overwritten meanwhile
+/// assert_eq!(&buf[..n], b"price 101.5");
+/// # drop(rx); drop(tx);
+/// # rill::Region::unlink("r", Some(&dir))?; std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), rill::Error>(())
+/// ```
+pub struct LossyView<'c> {
+    raw: sys::rill_view,
+    c: NonNull<sys::rill_consumer>,
+    _c: PhantomData<&'c mut Consumer<Lossy>>,
+}
+
+impl LossyView<'_> {
+    fn new(raw: sys::rill_view, c: NonNull<sys::rill_consumer>) -> LossyView<'static> {
+        LossyView {
+            raw,
+            c,
+            _c: PhantomData,
+        }
+    }
+
+    /// 0 if the bytes were not overwritten since the poll, else
+    /// [`Error::Overrun`]: anything read from them must be thrown away.
+    #[inline]
+    pub fn check(&self) -> Result<()> {
+        // SAFETY: the consumer is live and used by this thread only: the
+        // view borrows it mutably (through the batch, for poll_many), and
+        // is neither Send nor Sync (it holds a raw pointer).
+        let rc = unsafe { sys::rill_check(self.c.as_ptr(), &self.raw) };
+        match rc {
+            0 => Ok(()),
+            rc if rc == -sys::RILL_EOVERRUN => Err(Error::Overrun { lost: 0 }),
+            rc => Err(Error::from_code(rc.into())),
+        }
+    }
+
+    /// Copies the bytes into the start of `dst` and checks them: the
+    /// number of bytes, or [`Error::Overrun`] (discard what was copied),
+    /// or [`Error::MessageSize`] if `dst` is shorter than [`len`](LossyView::len).
+    #[inline]
+    pub fn read(&self, dst: &mut [u8]) -> Result<usize> {
+        let n = self.raw.sz as usize;
+        let Some(dst) = dst.get_mut(..n) else {
+            return Err(Error::MessageSize { size: n as u64 });
+        };
+        if n > 0 {
+            // SAFETY: data points at n bytes inside the channel's mapping
+            // (bounds checked by rill_poll), alive while the consumer is.
+            unsafe { copy_racy(self.raw.data.cast::<u8>(), dst) };
+        }
+        self.check().map(|()| n)
+    }
+
+    /// The bytes, copied and checked, in a new `Vec`.
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        let mut v = vec![0u8; self.raw.sz as usize];
+        self.read(&mut v)?;
+        Ok(v)
+    }
+
+    /// The bytes where they lie, unchecked.
+    ///
+    /// # Safety
+    /// The producer may write these bytes while the slice lives, which
+    /// Rust's rules for `&[u8]` do not allow. Use it only where such a
+    /// race cannot happen (the producer is known to be stopped, or too far
+    /// behind to reach them), and call [`check`](LossyView::check) after
+    /// reading before trusting anything read.
+    pub unsafe fn bytes_unchecked(&self) -> &[u8] {
+        if self.raw.sz == 0 {
+            return &[];
+        }
+        // SAFETY: in bounds and mapped (as in read); the absence of a
+        // concurrent write is the caller's promise.
+        unsafe { slice::from_raw_parts(self.raw.data.cast::<u8>(), self.raw.sz as usize) }
+    }
+}
+
+/// A batch of views from [`Consumer::<Lossy>::poll_many`](Consumer::poll_many).
+#[derive(Debug)]
+pub struct LossyViews<'c> {
+    views: &'c [sys::rill_view],
+    c: NonNull<sys::rill_consumer>,
+}
+
+impl<'c> LossyViews<'c> {
+    /// How many views.
+    pub fn len(&self) -> usize {
+        self.views.len()
+    }
+    /// True if nothing was ready.
+    pub fn is_empty(&self) -> bool {
+        self.views.is_empty()
+    }
+    /// View `i`, if `i < len()`.
+    pub fn get(&self, i: usize) -> Option<LossyView<'_>> {
+        self.views.get(i).map(|v| LossyView::new(*v, self.c))
+    }
+    /// The views in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = LossyView<'_>> + '_ {
+        self.views.iter().map(|v| LossyView::new(*v, self.c))
+    }
+}
+
+/// Copies `dst.len()` bytes from `src`, which another process may be
+/// writing meanwhile: with relaxed atomic loads (plain loads on the
+/// hardware), so the race is not undefined behaviour in Rust's model, only
+/// a torn value, which the check after the copy catches (rill_check's
+/// acquire fence orders these loads before its second look at the
+/// descriptor).
+///
+/// # Safety
+/// `src` must be valid for reads of `dst.len()` bytes, in memory that is
+/// only ever accessed with atomic or foreign (C) accesses by this process.
+#[inline]
+unsafe fn copy_racy(src: *const u8, dst: &mut [u8]) {
+    let n = dst.len();
+    let mut i = 0;
+    while i < n && (src as usize + i) % 8 != 0 {
+        // SAFETY: i < n, so src + i is in bounds; AtomicU8 has u8's size
+        // and alignment.
+        dst[i] = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
+        i += 1;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n, so the 8 bytes are in bounds; src + i is
+        // 8-aligned (the loop above), as AtomicU64 needs.
+        let w = unsafe { AtomicU64::from_ptr(src.add(i).cast::<u64>().cast_mut()) }
+            .load(Ordering::Relaxed);
+        dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
+        i += 8;
+    }
+    while i < n {
+        // SAFETY: as in the first loop.
+        dst[i] = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
+        i += 1;
+    }
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+//! rill: lock-free shared-memory channels between processes on one host.
+//!
+//! A **region** is a file of shared memory (in `/dev/shm` by default)
+//! holding **channels**. A channel has one [`Producer`] and up to its
+//! `max_consumers` [`Consumer`]s, each in its own process or thread. The
+//! producer writes each message once into the channel's data ring and
+//! publishes a descriptor; every consumer reads it there, without a copy.
+//!
+//! - A [`Reliable`] consumer is never lapped: the producer waits for it
+//!   (backpressure). Its [`View`]s are plain `&[u8]` that borrow the
+//!   consumer, so they cannot outlive the next poll.
+//! - A [`Lossy`] consumer never slows the producer and may be lapped: it
+//!   learns how many messages it lost ([`Error::Overrun`]), and its
+//!   [`LossyView`]s must be checked before their bytes are trusted
+//!   ([`LossyView::read`] copies and checks).
+//! - A peer that dies is noticed ([`Error::ProducerDead`],
+//!   [`Peer::Dead`]); a producer that rejoins carries on, a consumer can
+//!   [rejoin](Channel::rejoin) its slot.
+//! - `rpc` is request/response over a pair of channels per lane.
+//!
+//! The bytes in shared memory are specified in the repository's
+//! `docs/PROTOCOL.md`, so the other end may be C, C++, Go or Python.
+//! librill is compiled from source by `rill-sys`; nothing needs installing.
+//!
+//! ```
+//! use rill::{ChannelOptions, Region, RegionOptions};
+//! use std::time::Duration;
+//! # let dir = std::env::temp_dir().join(format!("rill-crate-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//!
+//! // One process creates the region and a channel...
+//! let region = Region::create("quotes", &RegionOptions::new().dir(&dir).size(8 << 20))?;
+//! let ch = region.create_channel("ticks", &ChannelOptions::new().depth(1024))?;
+//!
+//! // ...consumers join (here, a thread of the same process)...
+//! let mut rx = ch.reliable()?;
+//! let reader = std::thread::spawn(move || -> rill::Result<u64> {
+//!     let mut sum = 0;
+//!     loop {
+//!         match rx.poll_wait(Duration::from_secs(5)) {
+//!             Ok(msg) => sum += u64::from_le_bytes(msg[..8].try_into().unwrap()),
+//!             Err(e) if e.is_end() => return Ok(sum), // the producer left
+//!             Err(e) => return Err(e),
+//!         }
+//!     }
+//! });
+//!
+//! // ...and the producer publishes.
+//! let mut tx = ch.producer()?;
+//! for i in 0..1000u64 {
+//!     tx.send_wait(&i.to_le_bytes(), i, Duration::from_secs(5))?;
+//! }
+//! drop(tx); // leaves: the reader sees Closed after the last message
+//! assert_eq!(reader.join().unwrap()?, 999 * 1000 / 2);
+//! # drop(region);
+//! Region::unlink("quotes", Some(&dir))?;
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), rill::Error>(())
+//! ```
+//!
+//! Threading follows `rill.h`: a [`Region`] is `Send + Sync`; an endpoint
+//! ([`Producer`], [`Consumer`], [`rpc::Client`]) is `Send` and used by one
+//! thread at a time.
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod consumer;
+mod error;
+mod producer;
+mod region;
+
+mod stats;
+
+pub use consumer::{
+    Armed, Consumer, Lossy, LossyView, LossyViews, Meta, Mode, ModeKind, Reliable, View, Views,
+};
+pub use error::{Error, Result};
+pub use producer::{Commit, OutMsg, Producer, Reservation, Reserved};
+pub use region::{Channel, ChannelOptions, Region, RegionInfo, RegionOptions};
+/// The raw FFI this crate is built on.
+pub use rill_sys as sys;
+pub use stats::{ChannelStats, ConsumerStats, Latency, Peer};
+
+use std::ffi::CString;
+use std::path::Path;
+use std::time::Duration;
+
+/// The longest region or channel name, in bytes.
+pub const NAME_MAX: usize = rill_sys::RILL_NAME_MAX;
+
+/// The ctl bits of a descriptor.
+pub mod ctl {
+    /// The first fragment of a message.
+    pub const SOM: u16 = rill_sys::RILL_CTL_SOM;
+    /// The last fragment of a message.
+    pub const EOM: u16 = rill_sys::RILL_CTL_EOM;
+    /// The message carries an error.
+    pub const ERR: u16 = rill_sys::RILL_CTL_ERR;
+    /// A whole message: SOM and EOM.
+    pub const MSG: u16 = rill_sys::RILL_CTL_MSG;
+    /// Bits 3 to 15 are the application's: `x` (0 to 8191) placed there.
+    ///
+    /// ```
+    /// assert_eq!(rill::ctl::user(5), 5 << 3);
+    /// assert_eq!(rill::ctl::user_of(rill::ctl::user(5) | rill::ctl::MSG), 5);
+    /// ```
+    pub const fn user(x: u16) -> u16 {
+        x << rill_sys::RILL_CTL_USER_SHIFT
+    }
+    /// The application bits of `ctl`, as [`user`] placed them.
+    pub const fn user_of(ctl: u16) -> u16 {
+        ctl >> rill_sys::RILL_CTL_USER_SHIFT
+    }
+}
+
+/// The version of the librill linked in, `(major, minor, patch)`.
+///
+/// ```
+/// assert_eq!(rill::version(), (0, 3, 0));
+/// ```
+pub fn version() -> (u32, u32, u32) {
+    // SAFETY: takes nothing, returns a number.
+    let v = unsafe { rill_sys::rill_version() } as u32;
+    (v / 10000, v / 100 % 100, v % 100)
+}
+
+/// True if `name` is a valid region or channel name: 1 to [`NAME_MAX`]
+/// bytes of `[A-Za-z0-9_.-]`, not `.` or `..`.
+///
+/// ```
+/// assert!(rill::name_valid("md.ticks-1"));
+/// assert!(!rill::name_valid("a/b"));
+/// ```
+pub fn name_valid(name: &str) -> bool {
+    let Ok(c) = CString::new(name) else {
+        return false;
+    };
+    // SAFETY: c is NUL-terminated and lives across the call.
+    unsafe { rill_sys::rill_name_valid(c.as_ptr()) == 1 }
+}
+
+/// Installs rill's SIGBUS guard, so that a peer that shrinks a region file
+/// under this process makes its calls fail instead of killing it (see
+/// `rill_sigbus_guard()` in rill.h). Call it before other threads start.
+#[cfg(unix)]
+pub fn sigbus_guard() -> Result<()> {
+    // SAFETY: installs a signal handler; the caller is told when to call it.
+    error::check(unsafe { rill_sys::rill_sigbus_guard() }).map(|_| ())
+}
+
+/// A timeout in rill's nanoseconds: saturating, so `Duration::MAX` (and
+/// anything over 584 years) is `RILL_FOREVER`, no limit.
+#[inline]
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(rill_sys::RILL_FOREVER)
+}
+
+/// A path as C wants it (no NUL inside, else [`Error::Invalid`]).
+pub(crate) fn path_cstring(p: &Path) -> Result<CString> {
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        p.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = p.to_str().ok_or(Error::Invalid)?.as_bytes().to_vec();
+    CString::new(bytes).map_err(|_| Error::Invalid)
+}
