@@ -195,20 +195,25 @@ if(RILL_GO)
   set_tests_properties(go_outside PROPERTIES TIMEOUT 300 ENVIRONMENT "GO=${RILL_GO_EXE}")
 endif()
 
-# ---- the Rust binding (bindings/rust): rill-sys's tests (its ABI against
-# rill.h, a smoke test of the raw calls), then clippy and rustfmt.  cargo
-# builds in BUILD/rust-target, not in the source tree, and compiles
-# librill's sources with this build's compiler (CC, read by the cc crate);
-# --locked: Cargo.lock as committed.  Not in sanitizer builds
-# (cmake/components.cmake says why).
+# ---- the Rust binding (bindings/rust): the tests of both crates (rill-sys:
+# its ABI against rill.h, the raw calls; rill: the safe API, its doctests,
+# the tokio feature, cross-process tests against rill_xpeer and
+# rill-gopeer), then clippy and rustfmt.  cargo builds in BUILD/rust-target,
+# not in the source tree, and compiles librill's sources with this build's
+# compiler (CC, read by the cc crate); --locked: Cargo.lock as committed.
+# Not in sanitizer builds (cmake/components.cmake says why).
 if(RILL_RUST_SYS)
   set(rustdir ${PROJECT_SOURCE_DIR}/bindings/rust)
-  set(rust_env "CARGO_TARGET_DIR=${PROJECT_BINARY_DIR}/rust-target;CC=${CMAKE_C_COMPILER}")
-  add_test(NAME rust_sys_test WORKING_DIRECTORY ${rustdir}
-           COMMAND ${RILL_CARGO_EXE} test --locked)
-  add_test(NAME rust_sys_clippy WORKING_DIRECTORY ${rustdir} COMMAND sh -c
-           "'${RILL_CARGO_EXE}' fmt --check && exec '${RILL_CARGO_EXE}' clippy --locked --all-targets -- -D warnings")
-  set_tests_properties(rust_sys_test rust_sys_clippy PROPERTIES TIMEOUT 600
+  set(rust_gopeer_env "${RILL_GOPEER_ENV}")
+  if(NOT RILL_GO)
+    set(rust_gopeer_env "RILL_SKIP_GOPEER=this build has no Go (RILL_GO is off)")
+  endif()
+  set(rust_env "CARGO_TARGET_DIR=${PROJECT_BINARY_DIR}/rust-target;CC=${CMAKE_C_COMPILER};RILL_XPEER=$<TARGET_FILE:rill_xpeer>;RILL_REQUIRE_XPEER=1;${rust_gopeer_env}")
+  add_test(NAME rust_test WORKING_DIRECTORY ${rustdir}
+           COMMAND ${RILL_CARGO_EXE} test --locked --all-features)
+  add_test(NAME rust_clippy WORKING_DIRECTORY ${rustdir} COMMAND sh -c
+           "'${RILL_CARGO_EXE}' fmt --check && exec '${RILL_CARGO_EXE}' clippy --locked --all-targets --all-features -- -D warnings")
+  set_tests_properties(rust_test rust_clippy PROPERTIES TIMEOUT 900
                        ENVIRONMENT "${rust_env}")
 endif()
 
