@@ -60,8 +60,69 @@
 //! ```
 //!
 //! Threading follows `rill.h`: a [`Region`] is `Send + Sync`; an endpoint
-//! ([`Producer`], [`Consumer`], [`rpc::Client`]) is `Send` and used by one
-//! thread at a time.
+//! ([`Producer`], [`Consumer`]) is `Send` and used by one thread at a
+//! time.
+//!
+//! # What the types refuse
+//!
+//! Misuse that safe Rust can express does not compile, or is an `Err`.
+//! An endpoint is not `Sync`, so two threads cannot use it at once:
+//!
+//! ```compile_fail
+//! fn shared<T: Sync>(_: &T) {}
+//! fn f(tx: &rill::Producer) { shared(tx) }
+//! ```
+//! ```compile_fail
+//! fn shared<T: Sync>(_: &T) {}
+//! fn f(rx: &rill::Consumer<rill::Reliable>) { shared(rx) }
+//! ```
+//!
+//! A view borrows its consumer: it cannot be kept past the next poll, or
+//! past the consumer's end, and cannot go to another thread:
+//!
+//! ```compile_fail
+//! fn f(mut rx: rill::Consumer<rill::Reliable>) -> rill::Result<()> {
+//!     let v = rx.poll()?.unwrap();
+//!     drop(rx);                    // error: rx is borrowed by v
+//!     println!("{}", v.len());
+//!     Ok(())
+//! }
+//! ```
+//! ```compile_fail
+//! fn f(rx: &mut rill::Consumer<rill::Reliable>) -> rill::Result<()> {
+//!     fn send<T: Send>(_: T) {}
+//!     let v = rx.poll()?.unwrap();
+//!     send(v);                     // error: View is not Send
+//!     Ok(())
+//! }
+//! ```
+//!
+//! A lossy view has no `&[u8]`: its bytes are read through a checked copy
+//! ([`LossyView::read`]), or through the `unsafe`
+//! [`LossyView::bytes_unchecked`]:
+//!
+//! ```compile_fail
+//! fn f(rx: &mut rill::Consumer<rill::Lossy>) -> rill::Result<()> {
+//!     let v = rx.poll()?.unwrap();
+//!     let bytes: &[u8] = &v;       // error: LossyView is not a slice
+//!     Ok(())
+//! }
+//! ```
+//!
+//! A reservation borrows its producer until it is committed or dropped:
+//!
+//! ```compile_fail
+//! fn f(tx: &mut rill::Producer) -> rill::Result<()> {
+//!     let a = tx.reserve(8)?;
+//!     tx.send(b"x", 1)?;           // error: tx is borrowed by a
+//!     a.commit(8, 2)
+//! }
+//! ```
+//!
+//! At run time: a second producer on a channel is [`Error::Busy`]; a
+//! consumer beyond the channel's slots [`Error::Full`]; a closed handle
+//! cannot be named (dropping it consumes it); a bad name, size or option
+//! is [`Error::Invalid`]. No call panics on bad input, prints or exits.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]

@@ -79,7 +79,9 @@ impl Peer {
             out.status.success(),
             "{} peer {:?} failed ({}): {}",
             self.name,
-            args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect::<Vec<_>>(),
+            args.iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .collect::<Vec<_>>(),
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
