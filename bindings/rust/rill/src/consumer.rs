@@ -323,6 +323,30 @@ impl<M: Mode> Consumer<M> {
         check(rc).map(|_| ())
     }
 
+    /// Waits up to `timeout` until one of `consumers` (1 to 128, all used
+    /// by this thread) has something to say to its next poll (a message,
+    /// an overrun), and returns its index: for a thread that serves several
+    /// channels. It spins for the first consumer's spin budget, then sleeps
+    /// on all the channels at once. [`Error::TimedOut`]; [`Error::Invalid`]
+    /// for an empty list or more than 128. It does not report producers
+    /// that left or died: [`producer`](Consumer::producer) tells.
+    pub fn wait_any(consumers: &mut [&mut Consumer<M>], timeout: Duration) -> Result<usize> {
+        let mut raw =
+            [core::ptr::null_mut::<sys::rill_consumer>(); sys::RILL_WAIT_ANY_MAX as usize];
+        if consumers.is_empty() || consumers.len() > raw.len() {
+            return Err(Error::Invalid);
+        }
+        for (r, c) in raw.iter_mut().zip(consumers.iter_mut()) {
+            *r = c.raw.as_ptr();
+        }
+        // SAFETY: the first len entries are live handles, each borrowed
+        // mutably for the call (so used by this thread only), and distinct
+        // (two &mut cannot alias).
+        let rc =
+            unsafe { sys::rill_wait_any(raw.as_ptr(), consumers.len() as u32, nanos(timeout)) };
+        check(rc).map(|i| i as usize)
+    }
+
     #[inline]
     fn poll_raw(&mut self) -> Result<Option<sys::rill_view>> {
         let mut v = MaybeUninit::<sys::rill_view>::uninit();

@@ -531,3 +531,32 @@ fn names_and_version() {
         )
     );
 }
+
+#[test]
+fn wait_any_finds_the_channel_with_news() {
+    let dir = TempDir::new("api");
+    let (r, _) = region(&dir);
+    let a = r
+        .create_channel("a", &ChannelOptions::new().depth(16))
+        .unwrap();
+    let b = r
+        .create_channel("b", &ChannelOptions::new().depth(16))
+        .unwrap();
+    let (mut ra, mut rb) = (a.reliable().unwrap(), b.reliable().unwrap());
+    let (_ta, mut tb) = (a.producer().unwrap(), b.producer().unwrap());
+    let t = Duration::from_millis(20);
+    assert_eq!(
+        rill::Consumer::wait_any(&mut [&mut ra, &mut rb], t).unwrap_err(),
+        Error::TimedOut
+    );
+    tb.send(b"b", 2).unwrap();
+    assert_eq!(
+        rill::Consumer::wait_any(&mut [&mut ra, &mut rb], t).unwrap(),
+        1
+    );
+    assert_eq!(rb.poll().unwrap().unwrap().sig(), 2);
+    assert_eq!(
+        rill::Consumer::<Reliable>::wait_any(&mut [], t).unwrap_err(),
+        Error::Invalid
+    );
+}
