@@ -212,20 +212,7 @@ typedef struct item {
 
 static const item layout[] = {
 #include "../abi/rill_h_structs.inc"
-    STRUCT(rill_rpc_opts),
-    FIELD(rill_rpc_opts, lanes),
-    FIELD(rill_rpc_opts, depth),
-    FIELD(rill_rpc_opts, mtu),
-    FIELD(rill_rpc_opts, flags),
-    FIELD(rill_rpc_opts, max_msg),
-    FIELD(rill_rpc_opts, reserved),
-    STRUCT(rill_rpc_result),
-    FIELD(rill_rpc_result, id),
-    FIELD(rill_rpc_result, method),
-    FIELD(rill_rpc_result, reserved0),
-    FIELD(rill_rpc_result, status),
-    FIELD(rill_rpc_result, size),
-    FIELD(rill_rpc_result, reserved),
+#include "../abi/rill_rpc_h_structs.inc"
 };
 
 /* Values that programs compile in (RILL_VERSION is not one: it changes). */
@@ -235,9 +222,7 @@ static const struct {
   unsigned long long value;
 } constants[] = {
 #include "../abi/rill_h_consts.inc"
-    CONST(RILL_RPC_MAX_LANES),
-    CONST(RILL_RPC_NAME_MAX),
-    CONST(RILL_RPC_METHOD_MAX),
+#include "../abi/rill_rpc_h_consts.inc"
 };
 
 static void print_layout(void) {
