@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
-/* The C side of tests/abi.rs: what the C compiler makes of include/rill.h,
- * for the Rust test to compare with lib.rs.  rill_sys_abi_probe[] holds,
- * one entry each, with the names of abi/layout.txt:
+/* The C side of tests/abi.rs: what the C compiler makes of include/rill.h
+ * and include/rill_rpc.h, for the Rust test to compare with lib.rs.
+ * rill_sys_abi_probe[] holds, one entry each, with the names of
+ * abi/layout.txt:
  *   "T size", "T align"            sizeof and _Alignof of each struct T
  *   "T.F offset", "T.F size"       offsetof and sizeof of each field F
  *   "NAME"                         the value of each integer constant
  * (as uint64_t: none is negative), and a few values of the function-like
- * macros.  The list follows rill.h; tests/abi.rs checks that it covers
- * every line of abi/layout.txt that belongs to rill.h, so that a field
- * or constant added there and forgotten here fails the test. */
-#include "rill.h"
+ * macros.  The list follows rill.h, then rill_rpc.h; tests/abi.rs checks
+ * that it covers every line of abi/layout.txt, so that a field or constant
+ * added there and forgotten here fails the test. */
+#include "rill_rpc.h" /* and rill.h */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +25,7 @@ typedef struct rill_sys_abi_entry {
                     {#T "." #F " size", sizeof(((T *)0)->F)}
 #define CONST(N) {#N, (uint64_t)(N)}
 
-/* Exported (rill.h's visibility pragma is popped by now). */
+/* Exported (the headers' visibility pragmas are popped by now). */
 #if defined(__GNUC__)
 #define PROBE_API __attribute__((visibility("default")))
 #else
@@ -50,9 +51,11 @@ const rill_sys_abi_entry rill_sys_abi_probe[] = {
     CONST(RILL_ERR_MAX_),
     {"RILL_CTL_USER(5)", RILL_CTL_USER(5)},
     {"RILL_CTL_USER(0x1fff)", RILL_CTL_USER(0x1fff)},
-    /* the structs and constants, from the list tests/test_abi.c expands too */
+    /* the structs and constants, from the lists tests/test_abi.c expands too */
 #include "../../../abi/rill_h_structs.inc"
 #include "../../../abi/rill_h_consts.inc"
+#include "../../../abi/rill_rpc_h_structs.inc"
+#include "../../../abi/rill_rpc_h_consts.inc"
 };
 
 const size_t rill_sys_abi_probe_len = sizeof rill_sys_abi_probe / sizeof rill_sys_abi_probe[0];

@@ -71,7 +71,12 @@ fn main() {
     // public headers, the probe.
     println!("cargo:rerun-if-changed=abi_probe.c");
     // the lists abi_probe.c includes (shared with tests/test_abi.c)
-    for inc in ["rill_h_structs.inc", "rill_h_consts.inc"] {
+    for inc in [
+        "rill_h_structs.inc",
+        "rill_h_consts.inc",
+        "rill_rpc_h_structs.inc",
+        "rill_rpc_h_consts.inc",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             root.join("abi").join(inc).display()

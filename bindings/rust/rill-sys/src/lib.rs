@@ -2,14 +2,15 @@
 //! Raw FFI bindings to rill: lock-free shared-memory channels between
 //! processes on one host.
 //!
-//! This crate is `include/rill.h` in Rust, written by hand and nothing
-//! more: the same names (`rill_send`, `rill_view`, `RILL_EAGAIN`), the same
-//! `#[repr(C)]` structs with their reserved fields, every function in one
-//! `extern "C"` block. Every call is `unsafe` and follows the contract
-//! that rill.h states above its C declaration; read it there
-//! (`include/rill.h`) and in `docs/api.md`. The bytes in shared memory are
-//! specified in `docs/PROTOCOL.md`. A safe crate, `rill`, will be built on
-//! this one.
+//! This crate is `include/rill.h` and `include/rill_rpc.h` (request and
+//! response, `docs/rpc.md`) in Rust, written by hand and nothing more: the
+//! same names (`rill_send`, `rill_view`, `RILL_EAGAIN`, `rill_rpc_call`),
+//! the same `#[repr(C)]` structs with their reserved fields, every function
+//! in one `extern "C"` block. Every call is `unsafe` and follows the
+//! contract that the header states above its C declaration; read it there
+//! (`include/rill.h`, `include/rill_rpc.h`) and in `docs/api.md`. The bytes
+//! in shared memory are specified in `docs/PROTOCOL.md`. A safe crate,
+//! `rill`, will be built on this one.
 //!
 //! librill is compiled from the repository's own C sources by this
 //! crate's build script (with the `cc` crate) and linked statically: no
@@ -473,6 +474,87 @@ pub struct rill_latency {
     pub buckets: [u64; RILL_LATENCY_BUCKETS],
 }
 
+// ---- request/response (rill_rpc.h) ------------------------------------------------
+
+// A service is LANES lanes; lane K is two reliable channels, S.q.K
+// (requests) and S.r.K (responses).  The request id is the descriptor's
+// sig, the method its ctl application bits (docs/rpc.md).
+
+/// Most lanes a service has (62 objects in a region, 2 per lane).
+pub const RILL_RPC_MAX_LANES: u32 = 31;
+/// Longest service name (bytes): "S.q.30" fits in `RILL_NAME_MAX`.
+pub const RILL_RPC_NAME_MAX: usize = 34;
+/// Largest method number (13 application bits of ctl).
+pub const RILL_RPC_METHOD_MAX: u16 = 8191;
+
+/// Options of `rill_rpc_service_create()`; zero means "default".
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rill_rpc_opts {
+    /// Lanes; 0 = 4, at most `RILL_RPC_MAX_LANES`.
+    pub lanes: u32,
+    /// Descriptors in each channel's ring; 0 = 1024.
+    pub depth: u32,
+    /// Largest fragment payload, bytes; 0 = 1024.
+    pub mtu: u32,
+    /// None defined yet: must be 0.
+    pub flags: u32,
+    /// Largest request or response; 0 = 4 * mtu.
+    pub max_msg: u64,
+    /// Must be 0.
+    pub reserved: [u64; 5],
+}
+
+/// A handler of `rill_rpc_serve()`: answers one request, on a worker thread.
+pub type rill_rpc_handler = Option<
+    unsafe extern "C" fn(
+        arg: *mut c_void,
+        method: u16,
+        req: *const c_void,
+        n: usize,
+        resp: *mut c_void,
+        cap: usize,
+        resp_n: *mut usize,
+    ) -> c_int,
+>;
+
+/// A service's server and its worker threads (opaque handle).
+#[repr(C)]
+pub struct rill_rpc_server {
+    _private: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+/// A client of a service, on one lane (opaque handle).
+#[repr(C)]
+pub struct rill_rpc_client {
+    _private: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+/// What a response says of its call (`rill_rpc_recv()`, `rill_rpc_poll()`, `rill_rpc_call()`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rill_rpc_result {
+    /// The call's id.
+    pub id: u64,
+    /// The call's method.
+    pub method: u16,
+    /// Written 0 by this version.
+    pub reserved0: u16,
+    /// 0, or the error code of an error response.
+    pub status: i32,
+    /// Response bytes (0 for an error).
+    pub size: u64,
+    /// Written 0 by this version.
+    pub reserved: [u64; 3],
+}
+
+/// Called by `rill_rpc_poll()` for each response, with its bytes (valid during the call).
+pub type rill_rpc_done_fn = Option<
+    unsafe extern "C" fn(arg: *mut c_void, res: *const rill_rpc_result, resp: *const c_void),
+>;
+
 // Zero is the default of every option and a valid value of every field
 // (integers, NULL pointers): `Default` is the all-zero struct, as `{0}` in C.
 macro_rules! zero_default {
@@ -497,13 +579,15 @@ zero_default!(
     rill_meta,
     rill_channel_stats,
     rill_consumer_stats,
-    rill_latency
+    rill_latency,
+    rill_rpc_opts,
+    rill_rpc_result
 );
 
 // ---- the calls --------------------------------------------------------------------
 
-// The order and the names are rill.h's; each call's contract is the comment
-// above its C declaration.
+// The order and the names are rill.h's, then rill_rpc.h's; each call's
+// contract is the comment above its C declaration.
 unsafe extern "C" {
     /// The version of the librill the program runs with, as `RILL_VERSION` counts.
     pub fn rill_version() -> c_int;
@@ -735,4 +819,81 @@ unsafe extern "C" {
     pub fn rill_latency_bucket_ns(i: u32) -> u64;
     /// The Q quantile (0 <= Q <= 1) of the samples in H, in ns.
     pub fn rill_latency_quantile(h: *const rill_latency, q: c_double) -> u64;
+
+    // rill_rpc.h: request/response
+    /// Creates service NAME's channels in R (lane 0's response channel last).
+    pub fn rill_rpc_service_create(
+        r: *mut rill_region,
+        name: *const c_char,
+        opts: *const rill_rpc_opts,
+    ) -> c_int;
+    /// Serves service NAME of R with WORKERS threads (1..lanes) that call FN.
+    pub fn rill_rpc_serve(
+        r: *mut rill_region,
+        name: *const c_char,
+        workers: u32,
+        fn_: rill_rpc_handler,
+        arg: *mut c_void,
+        out: *mut *mut rill_rpc_server,
+    ) -> c_int;
+    /// Stops the workers (each within 50 ms), leaves the channels, frees; accepts NULL.
+    pub fn rill_rpc_server_stop(s: *mut rill_rpc_server) -> c_int;
+    /// Connects to service NAME: takes the first free lane.
+    pub fn rill_rpc_connect(
+        r: *mut rill_region,
+        name: *const c_char,
+        out: *mut *mut rill_rpc_client,
+    ) -> c_int;
+    /// Leaves the lane and frees the client; accepts NULL.
+    pub fn rill_rpc_close(c: *mut rill_rpc_client) -> c_int;
+    /// Waits up to TIMEOUT_NS until a live server worker serves the client's lane.
+    pub fn rill_rpc_wait_server(c: *mut rill_rpc_client, timeout_ns: u64) -> c_int;
+    /// Calls in flight the client allows (the lane's capacity for responses).
+    pub fn rill_rpc_capacity(c: *const rill_rpc_client) -> u32;
+    /// Sends a request and returns its id in *ID without waiting for its response.
+    pub fn rill_rpc_send(
+        c: *mut rill_rpc_client,
+        method: u16,
+        req: *const c_void,
+        n: usize,
+        id: *mut u64,
+    ) -> c_int;
+    /// Points *BUF at N bytes (N <= mtu) of the request ring, for `rill_rpc_commit()`.
+    pub fn rill_rpc_reserve(c: *mut rill_rpc_client, n: usize, buf: *mut *mut c_void) -> c_int;
+    /// Sends the N bytes at AT of the reserved buffer as a call of METHOD; its id in *ID.
+    pub fn rill_rpc_commit(
+        c: *mut rill_rpc_client,
+        method: u16,
+        at: *const c_void,
+        n: usize,
+        id: *mut u64,
+    ) -> c_int;
+    /// Receives the next response of a call in flight into RESP, waiting up to TIMEOUT_NS.
+    pub fn rill_rpc_recv(
+        c: *mut rill_rpc_client,
+        resp: *mut c_void,
+        cap: usize,
+        res: *mut rill_rpc_result,
+        timeout_ns: u64,
+    ) -> c_int;
+    /// Calls FN for each of up to MAX responses that have come, without waiting.
+    pub fn rill_rpc_poll(
+        c: *mut rill_rpc_client,
+        buf: *mut c_void,
+        cap: usize,
+        max: u32,
+        fn_: rill_rpc_done_fn,
+        arg: *mut c_void,
+    ) -> c_int;
+    /// One call: sends it and waits up to TIMEOUT_NS for its response.
+    pub fn rill_rpc_call(
+        c: *mut rill_rpc_client,
+        method: u16,
+        req: *const c_void,
+        n: usize,
+        resp: *mut c_void,
+        cap: usize,
+        res: *mut rill_rpc_result,
+        timeout_ns: u64,
+    ) -> c_int;
 }

@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
-//! The bindings against include/rill.h:
+//! The bindings against include/rill.h and include/rill_rpc.h:
 //!   - `layout_and_constants`: every struct's size, alignment, field
 //!     offsets and field sizes, and every constant, as the C compiler sees
 //!     them (abi_probe.c, compiled by build.rs) and as Rust sees lib.rs;
 //!   - `probe_covers_abi_layout`: the probe lists every line of
-//!     abi/layout.txt that belongs to rill.h (the checked list of the ABI,
-//!     which ctest abi_layout compares with the C compiler), so that a
-//!     field added to rill.h and to layout.txt cannot be missed here;
-//!   - `every_function_is_bound`, `every_constant_is_bound`: rill.h read as
-//!     text; each function it declares is in lib.rs's extern block (under
-//!     `#[cfg(unix)]` or `#[cfg(windows)]` when rill.h declares it under
-//!     `#ifndef _WIN32` or its `#else`), each function of lib.rs is in
-//!     rill.h, and each integer constant of rill.h is a `pub const`.
+//!     abi/layout.txt (the checked list of the ABI, which ctest abi_layout
+//!     compares with the C compiler), so that a field added to a header
+//!     and to layout.txt cannot be missed here;
+//!   - `every_function_is_bound`, `every_constant_is_bound`: the headers
+//!     read as text; each function they declare is in lib.rs's extern
+//!     block (under `#[cfg(unix)]` or `#[cfg(windows)]` when the header
+//!     declares it under `#ifndef _WIN32` or its `#else`), each function of
+//!     lib.rs is in one of them, and each integer constant of theirs is a
+//!     `pub const`.
 use core::ffi::{CStr, c_char};
 use core::mem::{align_of, offset_of, size_of};
 use rill_sys::*;
@@ -227,6 +228,22 @@ fn rust() -> BTreeMap<String, u64> {
         sum_ns,
         buckets
     });
+    layout!(rill_rpc_opts {
+        lanes,
+        depth,
+        mtu,
+        flags,
+        max_msg,
+        reserved
+    });
+    layout!(rill_rpc_result {
+        id,
+        method,
+        reserved0,
+        status,
+        size,
+        reserved
+    });
 
     consts!(
         RILL_OK,
@@ -279,6 +296,7 @@ fn rust() -> BTreeMap<String, u64> {
         RILL_PEER_UNKNOWN,
         RILL_LATENCY_BUCKETS,
     );
+    consts!(RILL_RPC_MAX_LANES, RILL_RPC_NAME_MAX, RILL_RPC_METHOD_MAX);
     m
 }
 
@@ -299,7 +317,7 @@ fn layout_and_constants() {
     }
     assert!(
         bad.is_empty(),
-        "lib.rs and rill.h disagree:\n  {}",
+        "lib.rs and the headers disagree:\n  {}",
         bad.join("\n  ")
     );
 }
@@ -322,11 +340,8 @@ fn probe_covers_abi_layout() {
     let mut n = 0;
     for line in read("abi/layout.txt").lines() {
         let w: Vec<&str> = line.split_whitespace().collect();
-        if w.is_empty()
-            || w[0].starts_with('#')
-            || w[0].to_ascii_lowercase().starts_with("rill_rpc")
-        {
-            continue; // rill_rpc.h is not bound yet
+        if w.is_empty() || w[0].starts_with('#') {
+            continue;
         }
         let pairs: Vec<(String, &str)> = match w.as_slice() {
             [name, value] => vec![(name.to_string(), *value)],
@@ -346,7 +361,7 @@ fn probe_covers_abi_layout() {
             }
         }
     }
-    assert!(n > 100, "abi/layout.txt has only {n} entries for rill.h");
+    assert!(n > 100, "abi/layout.txt has only {n} entries");
     assert!(
         bad.is_empty(),
         "abi_probe.c is behind abi/layout.txt:\n  {}",
@@ -354,16 +369,22 @@ fn probe_covers_abi_layout() {
     );
 }
 
-/// rill.h without its comments.
-fn header() -> String {
-    let h = read("include/rill.h");
+/// The public headers that lib.rs binds (paths from the repository's
+/// root), each with how many functions and constants it declares at least:
+/// a check on the parsers below.
+const HEADERS: [(&str, usize, usize); 2] =
+    [("include/rill.h", 60, 50), ("include/rill_rpc.h", 13, 3)];
+
+/// Header REL without its comments.
+fn header(rel: &str) -> String {
+    let h = read(rel);
     let mut out = String::with_capacity(h.len());
     let mut rest = h.as_str();
     while let Some(i) = rest.find("/*") {
         out.push_str(&rest[..i]);
         let end = rest[i + 2..]
             .find("*/")
-            .expect("unterminated comment in rill.h");
+            .unwrap_or_else(|| panic!("unterminated comment in {rel}"));
         // keep the line count (and so the preprocessor lines) intact
         out.extend(rest[i..i + 2 + end + 2].chars().filter(|&ch| ch == '\n'));
         rest = &rest[i + 2 + end + 2..];
@@ -379,13 +400,13 @@ fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// The platform a declaration of rill.h is under: None (every one),
-/// Some("unix") (`#ifndef _WIN32`) or Some("windows") (`#ifdef _WIN32`, or
-/// the `#else` of the former), with each function it declares.
-fn header_functions() -> Vec<(String, Option<&'static str>)> {
+/// Each function header REL declares, with the platform its declaration is
+/// under: None (every one), Some("unix") (`#ifndef _WIN32`) or
+/// Some("windows") (`#ifdef _WIN32`, or the `#else` of the former).
+fn header_functions(rel: &str) -> Vec<(String, Option<&'static str>)> {
     let mut stack: Vec<Option<&'static str>> = Vec::new();
     let mut found = Vec::new();
-    for line in header().lines() {
+    for line in header(rel).lines() {
         let t = line.trim_start();
         if let Some(d) = t.strip_prefix('#') {
             let d = d.trim_start();
@@ -396,14 +417,18 @@ fn header_functions() -> Vec<(String, Option<&'static str>)> {
             } else if d.starts_with("if") {
                 stack.push(None);
             } else if d.starts_with("else") {
-                let top = stack.last_mut().expect("#else without #if in rill.h");
+                let top = stack
+                    .last_mut()
+                    .unwrap_or_else(|| panic!("#else without #if in {rel}"));
                 *top = match *top {
                     Some("unix") => Some("windows"),
                     Some("windows") => Some("unix"),
                     other => other,
                 };
             } else if d.starts_with("endif") {
-                stack.pop().expect("#endif without #if in rill.h");
+                stack
+                    .pop()
+                    .unwrap_or_else(|| panic!("#endif without #if in {rel}"));
             }
             continue; // macros are checked as constants
         }
@@ -461,19 +486,23 @@ fn lib_functions() -> BTreeMap<String, Option<&'static str>> {
 
 #[test]
 fn every_function_is_bound() {
-    let h = header_functions();
+    let mut h = Vec::new(); // (name, platform, header)
+    for (rel, min, _) in HEADERS {
+        let found = header_functions(rel);
+        assert!(
+            found.len() >= min,
+            "only {} functions found in {rel}: is the parser right?",
+            found.len()
+        );
+        h.extend(found.into_iter().map(|(n, p)| (n, p, rel)));
+    }
     let lib = lib_functions();
-    assert!(
-        h.len() > 60,
-        "only {} functions found in rill.h: is the parser right?",
-        h.len()
-    );
     let mut bad = Vec::new();
-    for (name, platform) in &h {
+    for (name, platform, rel) in &h {
         match lib.get(name) {
-            None => bad.push(format!("{name}: declared in rill.h, missing from lib.rs")),
+            None => bad.push(format!("{name}: declared in {rel}, missing from lib.rs")),
             Some(p) if p != platform => bad.push(format!(
-                "{name}: rill.h declares it for {}, lib.rs for {}",
+                "{name}: {rel} declares it for {}, lib.rs for {}",
                 platform.unwrap_or("every platform"),
                 p.unwrap_or("every platform")
             )),
@@ -481,25 +510,61 @@ fn every_function_is_bound() {
         }
     }
     for name in lib.keys() {
-        if !h.iter().any(|(n, _)| n == name) {
-            bad.push(format!("{name}: in lib.rs, not declared in rill.h"));
+        if !h.iter().any(|(n, _, _)| n == name) {
+            bad.push(format!(
+                "{name}: in lib.rs, not declared in {}",
+                HEADERS.map(|(rel, _, _)| rel).join(" or ")
+            ));
         }
     }
     assert!(
         bad.is_empty(),
-        "lib.rs's functions and rill.h disagree:\n  {}",
+        "lib.rs's functions and the headers disagree:\n  {}",
         bad.join("\n  ")
     );
 }
 
 #[test]
 fn every_constant_is_bound() {
-    let h = header();
     let lib = read("bindings/rust/rill-sys/src/lib.rs");
-    let mut names = Vec::new(); // (name, function-like)
+    let mut bad = Vec::new();
+    for (rel, _, min) in HEADERS {
+        let names = header_constants(rel);
+        assert!(
+            names.len() >= min,
+            "only {} constants found in {rel}",
+            names.len()
+        );
+        for (name, func) in &names {
+            let decl = if *func {
+                format!("pub const fn {name}(")
+            } else {
+                format!("pub const {name}:")
+            };
+            if !lib.contains(&decl) {
+                bad.push(format!("{name}: in {rel}, no `{decl}` in lib.rs"));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "constants missing from lib.rs:\n  {}",
+        bad.join("\n  ")
+    );
+}
+
+/// Each constant header REL defines (`#define RILL_X`, but not its include
+/// guard, and `enum { RILL_X, ... }`), with whether it is function-like.
+fn header_constants(rel: &str) -> Vec<(String, bool)> {
+    let h = header(rel);
+    let mut guard = None; // the name of the first #ifndef
+    let mut names = Vec::new();
     for line in h.lines() {
         let t = line.trim_start();
         if let Some(d) = t.strip_prefix('#').map(str::trim_start) {
+            if let Some(rest) = d.strip_prefix("ifndef ") {
+                guard.get_or_insert_with(|| rest.trim().to_string());
+            }
             if let Some(rest) = d.strip_prefix("define ") {
                 let rest = rest.trim_start();
                 let end = rest
@@ -507,7 +572,7 @@ fn every_constant_is_bound() {
                     .position(|b| !is_ident(b))
                     .unwrap_or(rest.len());
                 let name = &rest[..end];
-                if name.starts_with("RILL_") && name != "RILL_H" {
+                if name.starts_with("RILL_") && guard.as_deref() != Some(name) {
                     names.push((name.to_string(), rest[end..].starts_with('(')));
                 }
             }
@@ -529,25 +594,5 @@ fn every_constant_is_bound() {
         }
         rest = &rest[body_end..];
     }
-    assert!(
-        names.len() > 50,
-        "only {} constants found in rill.h",
-        names.len()
-    );
-    let mut bad = Vec::new();
-    for (name, func) in &names {
-        let decl = if *func {
-            format!("pub const fn {name}(")
-        } else {
-            format!("pub const {name}:")
-        };
-        if !lib.contains(&decl) {
-            bad.push(format!("{name}: in rill.h, no `{decl}` in lib.rs"));
-        }
-    }
-    assert!(
-        bad.is_empty(),
-        "constants missing from lib.rs:\n  {}",
-        bad.join("\n  ")
-    );
+    names
 }
