@@ -9,8 +9,8 @@
 //! in one `extern "C"` block. Every call is `unsafe` and follows the
 //! contract that the header states above its C declaration; read it there
 //! (`include/rill.h`, `include/rill_rpc.h`) and in `docs/api.md`. The bytes
-//! in shared memory are specified in `docs/PROTOCOL.md`. A safe crate,
-//! `rill`, will be built on this one.
+//! in shared memory are specified in `docs/PROTOCOL.md`. The safe crate,
+//! `rill` (`bindings/rust/rill`), is built on this one.
 //!
 //! librill is compiled from the repository's own C sources by this
 //! crate's build script (with the `cc` crate) and linked statically: no
