@@ -1491,3 +1491,58 @@ pub fn run_peer_ok(role: &str, file: &Path, dir: &Path) -> Output {
     );
     out
 }
+
+// ---- the masked byte comparison (tests/vectors/README.md, "Same bytes") --
+
+/// A copy of region file `b` with the fields two writers may leave
+/// different zeroed: times, pids, latency samples, the stamp requests that
+/// ask for them, the producer's ASYM flag (the table of
+/// tests/vectors/README.md; docs/PROTOCOL.md §4). As Python's and Go's
+/// `mask`.
+pub fn mask(b: &[u8]) -> Vec<u8> {
+    const PAGE: usize = 4096;
+    const TABLE: usize = 128;
+    const ENTRY: usize = 64;
+    const MAX_OBJECTS: usize = 62;
+    const DESC: usize = 32;
+    let mut b = b.to_vec();
+    let u32_at = |b: &[u8], o: usize| {
+        b.get(o..o + 4)
+            .map_or(0, |s| u32::from_le_bytes(s.try_into().unwrap()) as usize)
+    };
+    let u64_at = |b: &[u8], o: usize| {
+        b.get(o..o + 8)
+            .map_or(0, |s| u64::from_le_bytes(s.try_into().unwrap()) as usize)
+    };
+    let zero = |b: &mut Vec<u8>, o: usize, n: usize| {
+        let end = o.saturating_add(n).min(b.len());
+        if o < end {
+            b[o..end].fill(0);
+        }
+    };
+    zero(&mut b, 24, 8); // region created_ns
+    zero(&mut b, 32, 4); // creator_pid
+    for i in 0..u32_at(&b, 44).min(MAX_OBJECTS) {
+        let off = u64_at(&b, TABLE + i * ENTRY + 48);
+        let (depth, max_consumers) = (u32_at(&b, off + 24), u32_at(&b, off + 32));
+        zero(&mut b, off + 104, 8); // channel created_ns
+        let prod = off + PAGE;
+        zero(&mut b, prod + 12, 4); // producer pid
+        zero(&mut b, prod + 20, 4); // flags (ASYM)
+        zero(&mut b, prod + 32, 8); // hb_ns
+        zero(&mut b, off + 2 * PAGE + 8, 4); // wait page stamp_req
+        let cursors = off + 3 * PAGE;
+        for s in 0..max_consumers {
+            let k = cursors + s * PAGE;
+            zero(&mut b, k + 16, 4); // pid
+            zero(&mut b, k + 32, 8); // hb_ns
+            zero(&mut b, k + 128, 8); // lat_sum
+            zero(&mut b, k + 192, 1024); // lat (samples)
+        }
+        let meta = cursors + max_consumers * PAGE;
+        for d in 0..depth {
+            zero(&mut b, meta + d * DESC + 28, 4); // tspub
+        }
+    }
+    b
+}
