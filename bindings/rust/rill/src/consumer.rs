@@ -79,6 +79,32 @@ pub struct Consumer<M: Mode> {
 // FIFO an fd of the process), so it may move between threads. Not Sync.
 unsafe impl<M: Mode> Send for Consumer<M> {}
 
+/// A consumer of either mode, from [`Channel::rejoin_any`](crate::Channel::rejoin_any).
+#[derive(Debug)]
+pub enum AnyConsumer {
+    /// A reliable consumer.
+    Reliable(Consumer<Reliable>),
+    /// A lossy consumer.
+    Lossy(Consumer<Lossy>),
+}
+
+impl AnyConsumer {
+    /// Its slot.
+    pub fn slot(&self) -> u32 {
+        match self {
+            AnyConsumer::Reliable(c) => c.slot(),
+            AnyConsumer::Lossy(c) => c.slot(),
+        }
+    }
+    /// Its mode.
+    pub fn mode(&self) -> ModeKind {
+        match self {
+            AnyConsumer::Reliable(_) => ModeKind::Reliable,
+            AnyConsumer::Lossy(_) => ModeKind::Lossy,
+        }
+    }
+}
+
 /// A message's metadata, from the receiving calls
 /// ([`Consumer::recv`] and the like).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +155,28 @@ impl<M: Mode> Consumer<M> {
             raw: NonNull::new(c).expect("rill_consumer_join returned 0 and no handle"),
             views: Vec::new(),
             _mode: PhantomData,
+        }
+    }
+
+    /// The same handle typed with mode `N` (the caller knows it is `N`).
+    pub(crate) fn retag<N: Mode>(self) -> Consumer<N> {
+        let me = core::mem::ManuallyDrop::new(self);
+        Consumer {
+            raw: me.raw,
+            // SAFETY: views is moved out once; ManuallyDrop keeps Drop
+            // (and a second drop of views) away.
+            views: unsafe { core::ptr::read(&me.views) },
+            _mode: PhantomData,
+        }
+    }
+
+    /// This consumer as a `Consumer<N>` if `N` is its mode, else
+    /// [`Error::Invalid`] (and it leaves).
+    pub(crate) fn into_mode<N: Mode>(self) -> Result<Consumer<N>> {
+        if M::MODE == N::MODE {
+            Ok(self.retag())
+        } else {
+            Err(Error::Invalid)
         }
     }
 

@@ -135,7 +135,8 @@ mod region;
 mod stats;
 
 pub use consumer::{
-    Armed, Consumer, Lossy, LossyView, LossyViews, Meta, Mode, ModeKind, Reliable, View, Views,
+    AnyConsumer, Armed, Consumer, Lossy, LossyView, LossyViews, Meta, Mode, ModeKind, Reliable,
+    View, Views,
 };
 pub use error::{Error, Result};
 pub use producer::{Commit, OutMsg, Producer, Reservation, Reserved};

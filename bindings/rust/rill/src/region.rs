@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 //! [`Region`], [`Channel`] and their options.
-use crate::consumer::{Consumer, Lossy, Mode, Reliable};
+use crate::consumer::{AnyConsumer, Consumer, Lossy, Mode, ModeKind, Reliable};
 use crate::error::{Error, Result, check};
 use crate::producer::Producer;
 use crate::stats::{ChannelStats, ConsumerStats, Latency};
@@ -461,25 +461,37 @@ impl Channel<'_> {
     }
 
     /// Rejoins consumer slot `slot` (of a consumer whose process died, or
-    /// that left) from the cursor it had. The slot's mode must be `M`:
-    /// [`Error::Invalid`] otherwise (nothing is joined then).
+    /// that left) from the cursor it had, in the mode it had, which must
+    /// be `M`: [`Error::Invalid`] otherwise (the slot is left again, as it
+    /// was). [`Error::Busy`] while its consumer lives.
     pub fn rejoin<M: Mode>(&self, slot: u32) -> Result<Consumer<M>> {
-        let mode = self.consumer_stats(slot)?.mode;
-        if mode != Some(M::MODE) {
+        // A live slot's stats tell its mode: refuse the wrong one without
+        // touching it. A free slot's say none; its cursor page keeps the
+        // mode, which the rejoin takes.
+        let before = self.consumer_stats(slot)?.mode;
+        if before.is_some_and(|m| m != M::MODE) {
             return Err(Error::Invalid);
         }
+        match self.rejoin_any(slot)? {
+            AnyConsumer::Reliable(c) => c.into_mode(),
+            AnyConsumer::Lossy(c) => c.into_mode(),
+        }
+    }
+
+    /// Rejoins consumer slot `slot` in whichever mode it had: for a tool
+    /// that does not know it.
+    pub fn rejoin_any(&self, slot: u32) -> Result<AnyConsumer> {
         let mut out = ptr::null_mut();
         // SAFETY: live region handle, NUL-terminated name, out a valid place.
         check(unsafe {
             sys::rill_consumer_rejoin(self.region.as_raw(), self.name.as_ptr(), slot, &mut out)
         })?;
-        let c = Consumer::<M>::from_raw(out);
-        // The slot's mode could have changed between the look and the
-        // rejoin (another process rejoined and left it): look again.
-        if self.consumer_stats(c.slot())?.mode != Some(M::MODE) {
-            return Err(Error::Invalid);
+        // Its mode, now that it holds the slot.
+        let c = Consumer::<Reliable>::from_raw(out);
+        match self.consumer_stats(slot)?.mode {
+            Some(ModeKind::Lossy) => Ok(AnyConsumer::Lossy(c.retag())),
+            _ => Ok(AnyConsumer::Reliable(c)),
         }
-        Ok(c)
     }
 
     /// The channel's layout and its producer's counters, as last flushed.

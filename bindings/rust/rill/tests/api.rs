@@ -483,13 +483,29 @@ fn stats_latency_and_rejoin() {
         "left: the slot is free"
     );
     assert_eq!(
-        ch.rejoin::<Reliable>(slot).unwrap_err(),
+        ch.rejoin::<Lossy>(slot).unwrap_err(),
         Error::Invalid,
-        "a free slot"
+        "it was reliable"
     );
+    assert_eq!(ch.consumer_stats(slot).unwrap().mode, None, "still free");
+    let mut rx = ch.rejoin::<Reliable>(slot).unwrap();
+    assert_eq!(rx.slot(), slot);
+    assert_eq!(
+        ch.rejoin::<Reliable>(slot).unwrap_err(),
+        Error::Busy,
+        "it lives"
+    );
+    assert_eq!(
+        ch.rejoin::<Reliable>(lx.slot()).unwrap_err(),
+        Error::Invalid,
+        "a live lossy slot"
+    );
+    tx.send(b"after", 11).unwrap();
+    assert_eq!(rx.poll().unwrap().unwrap().sig(), 11, "from its cursor");
     let lslot = lx.slot();
     drop(lx);
-    assert!(ch.rejoin::<Reliable>(lslot).is_err());
+    let any = ch.rejoin_any(lslot).unwrap();
+    assert_eq!((any.slot(), any.mode()), (lslot, ModeKind::Lossy));
 }
 
 #[test]

@@ -12,7 +12,7 @@
 //! | region (writer) / checker's open | `Region::create` / `Region::open` |
 //! | channel | `Region::create_channel` |
 //! | consumer | `Channel::reliable` / `Channel::lossy`, then `Consumer::slot` |
-//! | rejoin | `Channel::consumer_stats(slot).mode` picks the type, then `Channel::rejoin::<M>`; a left slot: `sys::rill_consumer_rejoin` (below) |
+//! | rejoin | `Channel::rejoin_any` (the slot's mode, kept for a slot whose consumer left) |
 //! | producer | `Channel::producer` |
 //! | commit | `Producer::reserve`, fill, `Reservation::commit_with` |
 //! | send | `Producer::send` |
@@ -21,14 +21,6 @@
 //! | wait | `Consumer::recv_wait` (5 s) |
 //! | flush, leave | `flush()`, `leave()` of the endpoint |
 //! | stats, slot | `Region::channel_stats`, `Channel::consumer_stats` |
-//!
-//! What the safe API lacks, so `rill::sys` does it ([`RawConsumer`]):
-//! rejoining a slot whose consumer *left* (basic.vec's `rejoin b 0`).
-//! `Channel::rejoin::<M>` first reads the slot's mode from its stats, which
-//! say `mode: None` for a free slot, and refuses with `Error::Invalid`;
-//! `rill_consumer_rejoin` takes such a slot in the mode its cursor page
-//! kept. That consumer's later lines (recv, poll, wait, flush, leave) go
-//! through the raw handle too.
 //!
 //! What the safe API does not let it compare as C does, without raw calls:
 //! the byte count `rill_recv` returns apart from `meta.sz` (the crate
@@ -41,18 +33,12 @@
 //! entry of a child process (the test binary itself, see tests/vector.rs)
 //! and ends with `std::process::exit`, no destructor run.
 #![allow(dead_code)] // each test file uses part of it
-#![deny(clippy::undocumented_unsafe_blocks)]
 
-use core::mem::{ManuallyDrop, MaybeUninit};
-use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicU8, Ordering};
-use rill::sys;
 use rill::{
     ChannelOptions, Consumer, Error, Lossy, ModeKind, Peer, Producer, Region, RegionOptions,
     Reliable,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::CString;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -751,12 +737,10 @@ impl Vector {
 
 // ---- running -----------------------------------------------------------
 
-/// A consumer of this process, of either mode, or held by its raw handle
-/// where the safe API cannot rejoin its slot.
+/// A consumer of this process, of either mode.
 enum Cons {
     Reliable(Consumer<Reliable>),
     Lossy(Consumer<Lossy>),
-    Raw(RawConsumer),
 }
 
 /// A received message's metadata: the byte count the receive returned and
@@ -806,14 +790,12 @@ impl Cons {
         match self {
             Cons::Reliable(c) => c.recv(buf).map(|m| m.map(Msg::from)),
             Cons::Lossy(c) => c.recv(buf).map(|m| m.map(Msg::from)),
-            Cons::Raw(c) => c.recv(buf, None),
         }
     }
     fn recv_wait(&mut self, buf: &mut [u8], timeout: Duration) -> rill::Result<Msg> {
         match self {
             Cons::Reliable(c) => c.recv_wait(buf, timeout).map(Msg::from),
             Cons::Lossy(c) => c.recv_wait(buf, timeout).map(Msg::from),
-            Cons::Raw(c) => c.recv(buf, Some(timeout))?.ok_or(Error::TimedOut),
         }
     }
     fn poll(&mut self) -> Polled {
@@ -848,159 +830,25 @@ impl Cons {
                 Err(Error::Overrun { lost }) => Polled::Overrun(lost),
                 Err(e) => Polled::Err(e),
             },
-            Cons::Raw(c) => c.poll(),
         }
     }
     fn flush(&mut self) -> rill::Result<()> {
         match self {
             Cons::Reliable(c) => c.flush(),
             Cons::Lossy(c) => c.flush(),
-            Cons::Raw(c) => c.flush(),
         }
     }
     fn leave(self) -> rill::Result<()> {
         match self {
             Cons::Reliable(c) => c.leave(),
             Cons::Lossy(c) => c.leave(),
-            Cons::Raw(c) => c.leave(),
         }
     }
     fn slot(&self) -> u32 {
         match self {
             Cons::Reliable(c) => c.slot(),
             Cons::Lossy(c) => c.slot(),
-            Cons::Raw(c) => c.slot(),
         }
-    }
-}
-
-/// `Ok(rc)` for a return code >= 0, else its error.
-fn rc_check(rc: i64) -> rill::Result<u64> {
-    if rc < 0 {
-        Err(Error::from_code(rc))
-    } else {
-        Ok(rc as u64)
-    }
-}
-
-/// A consumer joined by `rill_consumer_rejoin` through `rill::sys`: the
-/// safe `Channel::rejoin::<M>` refuses a slot whose consumer left (its
-/// stats read `mode: None`, a free slot), which C rejoins from the cursor
-/// it had, in the mode it had (`rejoin b 0` of basic.vec). It offers what
-/// the vector's lines do with a consumer, as the safe `Consumer` does.
-struct RawConsumer {
-    raw: NonNull<sys::rill_consumer>,
-}
-
-// What the calls below rely on: `raw` is a live handle (from a successful
-// rejoin) until leave or Drop releases it, once; it is used by this
-// thread only (RawConsumer is neither Send nor Sync: it holds a raw
-// pointer), as rill.h asks of an endpoint.
-impl RawConsumer {
-    fn rejoin(region: &Region, chan: &str, slot: u32) -> rill::Result<RawConsumer> {
-        let name = CString::new(chan).map_err(|_| Error::Invalid)?;
-        let mut out = ptr::null_mut();
-        // SAFETY: the region handle is live while `region` is borrowed;
-        // name is NUL-terminated and outlives the call; out is a valid
-        // place for the handle.
-        let rc =
-            unsafe { sys::rill_consumer_rejoin(region.as_raw(), name.as_ptr(), slot, &mut out) };
-        rc_check(rc.into())?;
-        Ok(RawConsumer {
-            raw: NonNull::new(out).expect("rill_consumer_rejoin returned 0 and no handle"),
-        })
-    }
-
-    /// rill_recv (`timeout` None) or rill_recv_wait: `Ok(None)` for
-    /// EAGAIN.
-    fn recv(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> rill::Result<Option<Msg>> {
-        let mut m = MaybeUninit::<sys::rill_meta>::zeroed();
-        let (p, cap) = (buf.as_mut_ptr().cast(), buf.len());
-        let rc = match timeout {
-            // SAFETY: live handle (see the impl); buf is writable for cap
-            // bytes and m is a valid rill_meta to fill, both across the call.
-            None => unsafe { sys::rill_recv(self.raw.as_ptr(), p, cap, m.as_mut_ptr()) },
-            Some(t) => {
-                let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
-                // SAFETY: as for rill_recv.
-                unsafe { sys::rill_recv_wait(self.raw.as_ptr(), p, cap, m.as_mut_ptr(), ns) }
-            }
-        };
-        if rc == -i64::from(sys::RILL_EAGAIN) {
-            return Ok(None);
-        }
-        let count = rc_check(rc)?;
-        // SAFETY: zeroed is a valid rill_meta (plain integers), filled by
-        // the call on success.
-        let m = unsafe { m.assume_init() };
-        Ok(Some(Msg {
-            count,
-            size: m.sz,
-            sig: m.sig,
-            ctl: m.ctl,
-            tsorig: m.tsorig,
-            lost: m.lost,
-        }))
-    }
-
-    /// rill_poll, the payload copied, then rill_check (as xpeer.c does for
-    /// every view, reliable or lossy).
-    fn poll(&mut self) -> Polled {
-        let mut v = MaybeUninit::<sys::rill_view>::zeroed();
-        // SAFETY: live handle; v is a valid rill_view to fill.
-        let rc = unsafe { sys::rill_poll(self.raw.as_ptr(), v.as_mut_ptr()) };
-        // SAFETY: zeroed is a valid rill_view (integers and a null
-        // pointer), filled by the call when it returns 0 or EOVERRUN.
-        let v = unsafe { v.assume_init() };
-        match rc {
-            0 => {}
-            rc if rc == -sys::RILL_EAGAIN => return Polled::Empty,
-            rc if rc == -sys::RILL_EOVERRUN => return Polled::Overrun(v.lost),
-            rc => return Polled::Err(Error::from_code(rc.into())),
-        }
-        let data: Vec<u8> = (0..v.sz as usize)
-            .map(|j| {
-                // SAFETY: rill_poll pointed data at sz bytes of the channel's
-                // mapping (bounds checked), alive while the consumer is; a
-                // lossy consumer's producer may write them meanwhile, hence
-                // atomic loads (the check below tells if it did).
-                unsafe { AtomicU8::from_ptr(v.data.cast::<u8>().add(j).cast_mut()) }
-                    .load(Ordering::Relaxed)
-            })
-            .collect();
-        // SAFETY: live handle; v is the view this poll filled.
-        let intact = rc_check(unsafe { sys::rill_check(self.raw.as_ptr(), &v) }.into()).map(|_| ());
-        Polled::Msg {
-            seq: v.seq,
-            sig: v.sig,
-            ctl: v.ctl,
-            tsorig: v.tsorig,
-            data,
-            intact,
-        }
-    }
-
-    fn flush(&mut self) -> rill::Result<()> {
-        // SAFETY: live handle.
-        rc_check(unsafe { sys::rill_consumer_flush(self.raw.as_ptr()) }.into()).map(|_| ())
-    }
-
-    fn slot(&self) -> u32 {
-        // SAFETY: live handle; reads a constant field.
-        unsafe { sys::rill_consumer_slot(self.raw.as_ptr()) }
-    }
-
-    fn leave(self) -> rill::Result<()> {
-        let me = ManuallyDrop::new(self);
-        // SAFETY: live handle, released here once (Drop will not run).
-        rc_check(unsafe { sys::rill_consumer_leave(me.raw.as_ptr()) }.into()).map(|_| ())
-    }
-}
-
-impl Drop for RawConsumer {
-    fn drop(&mut self) {
-        // SAFETY: live handle, released once.
-        unsafe { sys::rill_consumer_leave(self.raw.as_ptr()) };
     }
 }
 
@@ -1138,20 +986,16 @@ impl Runner {
                 hold(at, chans.entry(chan.clone()).or_default(), c)
             }
             Line::Rejoin { chan, slot } => {
-                // The safe rejoin is typed by the mode, which the slot's
-                // stats tell; they say none for a slot whose consumer
-                // left, which the safe rejoin refuses and C rejoins in the
-                // mode it had: that one goes through rill::sys.
+                // In the mode the slot had (its cursor page keeps it, even
+                // for a slot whose consumer left).
                 let c = at.call(
                     "rill_consumer_rejoin",
                     region
                         .channel(chan)
-                        .and_then(|ch| match ch.consumer_stats(*slot)?.mode {
-                            Some(ModeKind::Reliable) => {
-                                ch.rejoin::<Reliable>(*slot).map(Cons::Reliable)
-                            }
-                            Some(ModeKind::Lossy) => ch.rejoin::<Lossy>(*slot).map(Cons::Lossy),
-                            None => RawConsumer::rejoin(region, chan, *slot).map(Cons::Raw),
+                        .and_then(|ch| ch.rejoin_any(*slot))
+                        .map(|c| match c {
+                            rill::AnyConsumer::Reliable(c) => Cons::Reliable(c),
+                            rill::AnyConsumer::Lossy(c) => Cons::Lossy(c),
                         }),
                 )?;
                 at.eq("slot", u64::from(*slot), u64::from(c.slot()))?;
