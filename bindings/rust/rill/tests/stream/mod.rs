@@ -202,6 +202,15 @@ impl Checker {
         }
     }
 
+    /// A consumer that stands at message `first`, whose first fragment is
+    /// at `seq` (one that rejoins where another left off).
+    pub fn resume(stream: Stream, count: u64, first: u64, seq: u64, reliable: bool) -> Checker {
+        Checker {
+            next: first,
+            ..Checker::new(stream, count, seq, reliable)
+        }
+    }
+
     /// Checks one message; `Err` says what is wrong.
     pub fn accept(&mut self, got: Got, data: &[u8]) -> Result<(), String> {
         let s = &self.stream;
