@@ -223,6 +223,10 @@ fn rust_consumers_of_peer_stream() {
         assert_eq!(cs.producer, Liveness::None, "the producer left");
         assert!(!cs.producer_joined);
         assert!(descs > count, "some messages were fragmented");
+        assert!(
+            cs.backpressure > 0,
+            "the reliable consumer never held the producer back"
+        );
         rel.flush().unwrap();
         let rs = ch.consumer_stats(rel.slot()).unwrap();
         assert_eq!(rs.mode, Some(rill::ModeKind::Reliable));

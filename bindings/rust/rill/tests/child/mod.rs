@@ -61,10 +61,6 @@ impl Proc {
         }
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Kills it (SIGKILL) if it runs, reaps it, and returns what it wrote
     /// on stderr.
     fn reap_stderr(&mut self) -> String {
@@ -114,12 +110,6 @@ impl Proc {
                 return l.trim_end().to_string();
             }
         }
-    }
-
-    /// Waits for its "ready" line (the peers print it once joined).
-    #[track_caller]
-    pub fn ready(&mut self) {
-        self.line_where(DEADLINE, |l| l == "ready");
     }
 
     /// Writes one line to its stdin.
@@ -190,19 +180,6 @@ impl Proc {
             );
         }
         self.status = Some(st);
-    }
-
-    /// True if it has exited (without waiting).
-    pub fn exited(&mut self) -> bool {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().ok().flatten();
-        }
-        self.status.is_some()
-    }
-
-    /// Its stderr so far and to its end (it is killed first if it runs).
-    pub fn stderr(mut self) -> String {
-        self.reap_stderr()
     }
 }
 
