@@ -116,7 +116,12 @@ pub struct Meta {
     pub sig: u64,
     /// Bytes in the whole message.
     pub size: u64,
-    /// Sequence numbers skipped before it (a lossy consumer lapped).
+    /// Sequence numbers skipped before it: descriptors a lossy consumer
+    /// was lapped over, and the fragments of a message it dropped (cut
+    /// off by an overrun, or overwritten while it was copied). So the sum
+    /// over the messages received is at least
+    /// [`ConsumerStats::lost`](crate::ConsumerStats::lost), which counts
+    /// the first kind only.
     pub lost: u64,
     /// The ctl bits of its last fragment.
     pub ctl: u16,
@@ -715,8 +720,12 @@ impl LossyView<'_> {
         }
     }
 
-    /// 0 if the bytes were not overwritten since the poll, else
-    /// [`Error::Overrun`]: anything read from them must be thrown away.
+    /// `Ok` if the bytes were not overwritten since the poll, else
+    /// [`Error::Overrun`] (with `lost` 0): anything read from them must be
+    /// thrown away. Each failed check counts once in the slot's
+    /// [`overrun_read`](crate::ConsumerStats::overrun_read), so call it
+    /// once per read ([`read`](LossyView::read) and
+    /// [`to_vec`](LossyView::to_vec) call it themselves).
     #[inline]
     pub fn check(&self) -> Result<()> {
         // SAFETY: the consumer is live and used by this thread only: the

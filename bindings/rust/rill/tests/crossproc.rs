@@ -9,7 +9,6 @@
 //! Rust.
 
 mod child;
-#[rustfmt::skip] // tests/common is not ours to format (and is not rustfmt-clean)
 mod common;
 mod stream;
 

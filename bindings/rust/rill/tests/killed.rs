@@ -12,7 +12,6 @@
 //! line once joined, and blocks on its stdin until it is killed.
 
 mod child;
-#[rustfmt::skip] // tests/common is not ours to format (and is not rustfmt-clean)
 mod common;
 mod stream;
 

@@ -10,7 +10,6 @@
 //! and must fail its check.
 
 mod child;
-#[rustfmt::skip] // tests/common is not ours to format (and is not rustfmt-clean)
 mod common;
 mod stream;
 
