@@ -198,7 +198,7 @@ endif()
 # ---- the Rust binding (bindings/rust): the tests of both crates (rill-sys:
 # its ABI against rill.h, the raw calls; rill: the safe API, its doctests,
 # the tokio feature, cross-process tests against rill_xpeer and
-# rill-gopeer), then clippy and rustfmt.  cargo builds in BUILD/rust-target,
+# rill-gopeer), then clippy, rustfmt and rustdoc (a broken doc link fails).  cargo builds in BUILD/rust-target,
 # not in the source tree, and compiles librill's sources with this build's
 # compiler (CC, read by the cc crate); --locked: Cargo.lock as committed.
 # Not in sanitizer builds (cmake/components.cmake says why).
@@ -212,7 +212,7 @@ if(RILL_RUST_SYS)
   add_test(NAME rust_test WORKING_DIRECTORY ${rustdir}
            COMMAND ${RILL_CARGO_EXE} test --locked --all-features)
   add_test(NAME rust_clippy WORKING_DIRECTORY ${rustdir} COMMAND sh -c
-           "'${RILL_CARGO_EXE}' fmt --check && exec '${RILL_CARGO_EXE}' clippy --locked --all-targets --all-features -- -D warnings")
+           "'${RILL_CARGO_EXE}' fmt --check && '${RILL_CARGO_EXE}' clippy --locked --all-targets --all-features -- -D warnings && RUSTDOCFLAGS=-Dwarnings exec '${RILL_CARGO_EXE}' doc --locked --no-deps --all-features")
   set_tests_properties(rust_test rust_clippy PROPERTIES TIMEOUT 900
                        ENVIRONMENT "${rust_env}")
 endif()
