@@ -73,12 +73,17 @@
 //! | panics | `-RILL_EIO` | `Err(Error::Io { errno: 0 })` |
 //!
 //! [`error_to_status`] and [`status_to_error`] are these rules.
-//! [`Client::call`] returns a failed call as its `Err`; the pipelined calls
-//! ([`Client::recv`], [`Client::poll`]) return every response that came
-//! as a [`Reply`], whose [`status`](Reply::status) says whether the call
-//! failed ([`Reply::result`] turns it into the `Err`), and keep `Err` for
-//! what went wrong on the client's side: then the error is never a
-//! status.
+//! [`Client::call`] returns a failed call as its `Err`, beside its own
+//! errors: [`Error::NoMethod`] and [`Error::Status`] are only ever
+//! statuses, [`Error::MessageSize`] with a size never is, but a handler may
+//! answer with any rill code (a `?` on its own calls: a handler that is
+//! itself a client answers [`Error::ServerDead`] when its server died), so
+//! where that matters, send and receive to tell them apart. The
+//! pipelined calls ([`Client::recv`], [`Client::poll`]) return every
+//! response that came as a [`Reply`], whose [`status`](Reply::status) says
+//! whether the call failed ([`Reply::result`] turns it into the `Err`),
+//! and keep `Err` for what went wrong on the client's side: then the error
+//! is never a status.
 //!
 //! # Threads
 //!
