@@ -91,8 +91,25 @@ pub enum Error {
     TooManyWorkers,
     /// `RILL_ENOHUGE`: no huge pages for the region.
     NoHugePages,
-    /// A code this version of the crate does not know (a handler's own
-    /// status, or a newer librill's code), as a positive number.
+    /// A request/response call's status that is the handler's own code,
+    /// not one of rill's (`rill_rpc.h`: rill's codes travel negated, a
+    /// handler's own are positive by convention): the status as the server
+    /// sent it. A Rust handler answers with `Err(Error::Status(42))`, and
+    /// the caller's call fails with `Error::Status(42)`, whatever the
+    /// language of either side; rill's codes read as their own variants
+    /// ([`Error::NoMethod`], ...). [`code`](Error::code) is the status
+    /// itself; [`from_code`](Error::from_code) never makes it, as a return
+    /// code is always rill's.
+    ///
+    /// ```
+    /// let e = rill::Error::Status(42);
+    /// assert_eq!(e.code(), 42);
+    /// assert_eq!(e.to_string(), "status 42 of the server");
+    /// assert_ne!(rill::Error::from_code(42), e);
+    /// ```
+    Status(i32),
+    /// A code this version of the crate does not know (a newer librill's
+    /// code), as a positive number.
     Other(i32),
 }
 
@@ -101,8 +118,10 @@ pub type Result<T> = core::result::Result<T, Error>;
 
 impl Error {
     /// The error of a rill return code, negative (as calls return them) or
-    /// positive. Reads `rill_os_error()` for [`Error::Io`], so make it
-    /// right after the failing call, on its thread.
+    /// positive: a `RILL_E*` variant, or [`Error::Other`] for a code this
+    /// crate does not know (never [`Error::Status`]). Reads
+    /// `rill_os_error()` for [`Error::Io`], so make it right after the
+    /// failing call, on its thread.
     pub fn from_code(rc: i64) -> Error {
         let code = rc.unsigned_abs().min(i32::MAX as u64) as c_int;
         match code {
@@ -139,7 +158,8 @@ impl Error {
         }
     }
 
-    /// The positive `RILL_E*` code (for [`Error::Other`], its number).
+    /// The positive `RILL_E*` code (for [`Error::Other`], its number; for
+    /// [`Error::Status`], the status as the server sent it).
     pub fn code(&self) -> i32 {
         match *self {
             Error::Again => sys::RILL_EAGAIN,
@@ -168,7 +188,7 @@ impl Error {
             Error::NoMethod => sys::RILL_ENOMETHOD,
             Error::TooManyWorkers => sys::RILL_EWORKERS,
             Error::NoHugePages => sys::RILL_ENOHUGE,
-            Error::Other(c) => c,
+            Error::Status(c) | Error::Other(c) => c,
         }
     }
 
@@ -181,6 +201,10 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Error::Status(c) = *self {
+            // not rill's code: rill_strerror would call it unknown
+            return write!(f, "status {c} of the server");
+        }
         // SAFETY: rill_strerror takes any code and returns a static,
         // NUL-terminated string, never NULL (rill.h).
         let text = unsafe { CStr::from_ptr(sys::rill_strerror(self.code())) };

@@ -17,7 +17,9 @@
 //! - A peer that dies is noticed ([`Error::ProducerDead`],
 //!   [`Peer::Dead`]); a producer that rejoins carries on, a consumer can
 //!   [rejoin](Channel::rejoin) its slot.
-//! - `rpc` is request/response over a pair of channels per lane.
+//! - [`rpc`] is request/response over a pair of channels per lane: a
+//!   [`Server`](rpc::Server) whose handler runs on worker threads, and
+//!   [`Client`](rpc::Client)s that call, one at a time or pipelined.
 //!
 //! The bytes in shared memory are specified in the repository's
 //! `docs/PROTOCOL.md`, so the other end may be C, C++, Go or Python.
@@ -131,6 +133,7 @@ mod consumer;
 mod error;
 mod producer;
 mod region;
+pub mod rpc;
 
 mod stats;
 
