@@ -48,7 +48,10 @@ int rill_rpc_service_create(rill_region *r, const char *name, const rill_rpc_opt
  * returns 0; or returns an error code (nonzero), sent back to the caller
  * as the call's status: -RILL_ENOMETHOD for a method it does not serve
  * (the library does not know the methods: the handler tells), its own
- * codes for the rest.  It runs on a worker thread. */
+ * codes for the rest.  It runs on a worker thread.  The CAP bytes at RESP
+ * are always initialised memory (zeroed when the worker starts, or holding
+ * earlier responses), never uninitialised heap: a binding may hand them to
+ * code that reads before it writes. */
 typedef int (*rill_rpc_handler)(void *arg, uint16_t method, const void *req, size_t n,
                                 void *resp, size_t cap, size_t *resp_n);
 

@@ -311,7 +311,9 @@ int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
     rpc_worker *w = &s->w[i];
     w->s = s;
     w->id = i;
-    if (!(w->req = malloc(s->req_cap)) || !(w->resp = malloc(s->resp_cap))) rc = -RILL_ENOMEM;
+    /* resp zeroed: a handler is promised initialised bytes at RESP
+     * (rill_rpc.h), which a language that may read its buffer needs */
+    if (!(w->req = malloc(s->req_cap)) || !(w->resp = calloc(1, s->resp_cap))) rc = -RILL_ENOMEM;
   }
   for (uint32_t i = 0; i < workers && !rc; i++) {
     if (pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i])) rc = -RILL_EIO;

@@ -316,44 +316,20 @@ thread_local! {
     /// null outside handlers: a server stopped from its own handler must
     /// not join its own worker.
     static SERVING: Cell<*const c_void> = const { Cell::new(ptr::null()) };
-    /// The response buffer this thread last zeroed, and its length
-    /// ([`response_buf`]).
-    static ZEROED: Cell<(*mut u8, usize)> = const { Cell::new((ptr::null_mut(), 0)) };
 }
 
 /// `cap` bytes at `p`, the response space a worker hands its handler, as
-/// `&mut [u8]`.
-///
-/// The space is either in the response ring (a file mapping: initialised)
-/// or the worker's heap buffer (`malloc`: not initialised until written),
-/// and the handler does not say which. Safe code may read a `&mut [u8]`,
-/// so the bytes are zeroed unless this thread zeroed these very bytes
-/// before: each worker's heap buffer is zeroed once, and only what the
-/// handler writes goes into it after; space in the ring (a service whose
-/// responses fit the mtu) is zeroed at each call, `cap` bytes, at most the
-/// mtu.
+/// `&mut [u8]`: in the response ring (a file mapping, initialised) or the
+/// worker's buffer, which librill zeroes when the worker starts
+/// (rill_rpc.h: the bytes at RESP are always initialised), so safe code
+/// may read them before it writes.
 ///
 /// # Safety
 /// `p` is non-null and valid for reads and writes of `cap` bytes for `'a`,
 /// and nothing else accesses them meanwhile.
 unsafe fn response_buf<'a>(p: *mut u8, cap: usize) -> &'a mut [u8] {
-    let known = ZEROED
-        .try_with(|z| {
-            let (zp, zn) = z.get();
-            zp == p && cap <= zn
-        })
-        .unwrap_or(false);
-    if !known {
-        // SAFETY: p is valid for writes of cap bytes (the caller's contract).
-        unsafe { ptr::write_bytes(p, 0, cap) };
-        let _ = ZEROED.try_with(|z| z.set((p, cap)));
-    }
-    // SAFETY: valid and unaliased for 'a (the caller's contract), and
-    // every byte initialised: zeroed now, or zeroed earlier by this thread
-    // and written since only with initialised bytes (by handlers). The
-    // same address is the same memory: a ring's mapping, or this worker's
-    // buffer, which rpc.c allocates once for the worker's life (a thread
-    // is one server's worker for all of its own).
+    // SAFETY: valid and unaliased for 'a (the caller's contract), every
+    // byte initialised (rill_rpc.h's promise, above).
     unsafe { slice::from_raw_parts_mut(p, cap) }
 }
 
