@@ -103,6 +103,7 @@ impl Error {
     /// The error of a rill return code, negative (as calls return them) or
     /// positive. Reads `rill_os_error()` for [`Error::Io`], so make it
     /// right after the failing call, on its thread.
+    #[inline]
     pub fn from_code(rc: i64) -> Error {
         let code = rc.unsigned_abs().min(i32::MAX as u64) as c_int;
         match code {
