@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 //! The measurements, generic over the channel: rill and rust-tango run
 //! through the very same functions, which differ only in the Tx/Rx calls
-//! they make (chan.rs, rill.rs).
+//! they make (chan.rs, rill_chan.rs).
 //!
 //! Every wait spins (std::hint::spin_loop, a pause instruction) and is
 //! bounded: a side that sees no progress for SPIN_LIMIT, or sees that the

@@ -26,7 +26,7 @@
 mod chan;
 mod harness;
 mod msg;
-mod rill;
+mod rill_chan;
 mod sys;
 
 use std::io::Write;
@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use chan::{Channel, TangoChan};
 use harness::Errors;
-use rill::RillChan;
+use rill_chan::RillChan;
 
 const PING_SIZE: usize = 8;
 
