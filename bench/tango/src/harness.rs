@@ -2,14 +2,15 @@
 //! The measurements, generic over the channel: rill and rust-tango run
 //! through the very same functions, which differ only in the Tx/Rx calls
 //! they make (chan.rs, rill_chan.rs).  A pinned run's two sides are
-//! functions of their own, which two threads run.
+//! functions of their own, which two threads run, or (rill only) two
+//! processes (procs.rs).
 //!
 //! Every wait spins (std::hint::spin_loop, a pause instruction) and is
 //! bounded: a side that sees no progress for SPIN_LIMIT, or sees that the
 //! other side gave up, stops with an error instead of hanging.
 
 use std::sync::Barrier;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -106,7 +107,7 @@ impl Errors {
         self.skipped += o.skipped;
         self.corrupt += o.corrupt;
     }
-    fn of(chk: &Check, st: &RxStats) -> Errors {
+    pub fn of(chk: &Check, st: &RxStats) -> Errors {
         Errors {
             bad: chk.bad,
             lost: chk.lost,
@@ -475,7 +476,9 @@ pub struct Run {
 
 /// What the two sides of a pinned run share besides the channel: where the
 /// warm-up and the measured part end (the producer announces it), the
-/// abort flag, and the probe's cache line.
+/// abort flag, and the probe's cache line.  On the stack between two
+/// threads; in a shared mapping between two processes (procs.rs), where it
+/// starts zeroed and `init` sets it up.
 #[repr(C)]
 pub struct Shared {
     ends: [AtomicU64; 2],
@@ -508,6 +511,11 @@ impl Shared {
         self.abort.store(true, Ordering::Relaxed);
     }
 
+    /// The abort flag.
+    pub fn flag(&self) -> &AtomicBool {
+        &self.abort
+    }
+
     fn fail(&self, failed: bool) {
         if failed {
             self.abort();
@@ -516,16 +524,51 @@ impl Shared {
 }
 
 /// Where the two sides of a pinned run wait for each other: a
-/// std::sync::Barrier between threads.
+/// std::sync::Barrier between threads, a SpinBarrier between processes.
 pub trait Meet: Sync {
-    /// Returns once the other side has come too (or, for a barrier that
-    /// can tell, the abort flag is set).
+    /// Returns once the other side has come too, or (a SpinBarrier) the
+    /// abort flag is set or it waited SPIN_LIMIT (it then sets the flag).
     fn meet(&self, abort: &AtomicBool);
 }
 
 impl Meet for Barrier {
     fn meet(&self, _abort: &AtomicBool) {
         self.wait();
+    }
+}
+
+/// A barrier of two in memory that two processes share (all zero at the
+/// start): it spins for a while, then sleeps 50 us at a time between looks.
+#[repr(C)]
+pub struct SpinBarrier {
+    arrived: AtomicU32,
+    round: AtomicU32,
+}
+
+impl Meet for SpinBarrier {
+    fn meet(&self, abort: &AtomicBool) {
+        let round = self.round.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) == 1 {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.round.store(round.wrapping_add(1), Ordering::Release);
+            return;
+        }
+        let t0 = Instant::now();
+        let mut n = 0u32;
+        while self.round.load(Ordering::Acquire) == round {
+            if abort.load(Ordering::Relaxed) {
+                return;
+            }
+            n = n.wrapping_add(1);
+            if n < 100_000 && !SINGLE_CPU.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            } else if t0.elapsed() > SPIN_LIMIT {
+                abort.store(true, Ordering::Relaxed);
+                return;
+            } else {
+                thread::sleep(Duration::from_micros(50));
+            }
+        }
     }
 }
 
