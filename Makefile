@@ -95,8 +95,9 @@ bench-build: configure
 # left out, with a line saying why, when its toolchain is missing; rill_bench
 # then skips its rows): rill-goworker (bench/go), rill-guest (the Go
 # request/response server, bindings/go/cmd/rill-guest), rill-tangoworker
-# (bench/tango, rill beside the rust-tango crate; it links
-# $(BUILD)/librill.a, cargo's output stays in $(BUILD)/tango-target), and
+# (bench/tango, rill beside the rust-tango crate, on the rill crate of
+# bindings/rust, whose rill-sys compiles librill from src/ itself; cargo's
+# output stays in $(BUILD)/tango-target), and
 # rill-pyworker, a launcher of bench/python/pyworker.py in a venv of its
 # own with the rill package built from this tree and pyzmq from PyPI.
 PYBENCH_VENV = $(BUILD)/bench-venv
@@ -118,8 +119,7 @@ bench-workers: bench-build
 	  echo "python3 with venv and its headers not found: the Python rows are left out (apt-get install python3-venv python3-dev)"; \
 	fi
 	@if command -v cargo >/dev/null 2>&1; then \
-	  (cd bench/tango && RILL_LIB_DIR=$(abspath $(BUILD)) CARGO_TARGET_DIR=$(abspath $(BUILD))/tango-target \
-	     cargo build --release --locked) && \
+	  (cd bench/tango && CARGO_TARGET_DIR=$(abspath $(BUILD))/tango-target cargo build --release --locked) && \
 	  cp $(BUILD)/tango-target/release/rill-tangoworker $(BUILD)/rill-tangoworker; \
 	else \
 	  echo "cargo not found: rill beside rust-tango is left out (Rust from https://rustup.rs)"; \

@@ -13,8 +13,9 @@ to it:
   scale.png       messages/s against consumers of one channel (reliable and
                   lossy) and against channels in one rill_wait_any
   rpc.png         requests/s and p50 against calls in flight (the rpc rows)
-  tango.png       rill beside rust-tango between two threads, messages/s per
-                  method and size, and the pinned ping-pong's p50 / p99 / p99.9
+  tango.png       rill beside rust-tango between two threads (and rill-proc,
+                  rill between two processes), messages/s per method and
+                  size, and the pinned ping-pong's p50 / p99 / p99.9
 
 A row that showed errors (wrong or lost messages) is labelled with their
 count.  Without matplotlib it says how to install it and exits 0, so that
@@ -204,7 +205,8 @@ def tango(d, out):
     b.grid(True, axis="y", alpha=0.3)
     b.legend(fontsize=8)
     fig.suptitle(f"rill beside rust-tango {d.get('software', {}).get('rust_tango', '')}, "
-                 f"two threads of one process\n{machine(d)}", fontsize=10)
+                 f"two threads of one process (rill-proc: two processes)\n{machine(d)}",
+                 fontsize=10)
     save(fig, out)
 
 

@@ -2,8 +2,11 @@
 /* rill_bench's tango suite: rill beside rust-tango between two threads of
  * one process (rust-tango cannot cross processes), by rill-tangoworker
  * (bench/tango), a start of it per run; bench/tango/README.md describes
- * the two methods.  The worker prints raw numbers (each sample's or run's
- * ns, messages and errors); the medians, percentiles and bars are here.
+ * the two methods.  Beside them, pinned, rill-proc: rill alone between two
+ * processes, the worker's producer and consumer each in a process of its
+ * own, by the same code.  The worker prints raw numbers (each sample's or
+ * run's ns, messages and errors); the medians, percentiles and bars are
+ * here.
  */
 #include "proc.h"
 #include "suites.h"
@@ -151,7 +154,7 @@ static void tango_row(bench_rows *rows, const char *method, const char *name, in
   if (!r) return;
   *r = (bench_row){.suite = "tango", .name = name, .method = method, .kind = kind,
                    .size = size, .producer = "rust", .consumer = "rust",
-                   .peer = strcmp(name, "rill") != 0,
+                   .peer = !strncmp(name, "rust-tango", 10),
                    .run = !strcmp(method, "readme") ? readme : pinned,
                    .detail = {"lost", "bad", "overruns"},
                    .detail_sum = 1 << D_LOST | 1 << D_BAD | 1 << D_OVERRUNS};
@@ -170,12 +173,14 @@ void bench_suite_tango(const bench_config *cfg, bench_rows *rows, bench_skips *s
   }
   bench_worker_version(cfg, g_worker, sk->software, sizeof sk->software);
   static const char *const readme_names[2] = {"rill", "rust-tango"};
-  static const char *const pinned_names[3] = {"rill", "rust-tango", "rust-tango+fctl"};
+  /* rill-proc, between two processes: throughput only, pinned only */
+  static const char *const pinned_names[4] = {"rill", "rust-tango", "rust-tango+fctl",
+                                               "rill-proc"};
   static const size_t sizes[2] = {64, 1024};
   for (int m = 0; m < 2; m++) {
     for (int s = 0; s < 3; s++) { /* 64 B, 1024 B, the 8-byte ping-pong */
       size_t first = rows->n;
-      for (int i = 0; i < (m ? (s < 2 ? 3 : 2) : 2); i++)
+      for (int i = 0; i < (m ? (s < 2 ? 4 : 2) : 2); i++)
         tango_row(rows, m ? "pinned" : "readme", m ? pinned_names[i] : readme_names[i],
                   s < 2 ? BENCH_TPUT : BENCH_RTT, s < 2 ? sizes[s] : 8);
       bench_rows_run(cfg, &rows->v[first], rows->n - first, cfg->runs, 1);
@@ -195,7 +200,8 @@ static const bench_row *trow(const bench_rows *rows, const char *method, const c
 
 /* The bar: rill at least 2x rust-tango's throughput at 64 and 1024 bytes,
  * by each method; pinned, against the faster of rust-tango without and with
- * its credits. */
+ * its credits.  Beside it, no bar: rill between processes / between
+ * threads, pinned. */
 void bench_ratios_tango(const bench_rows *rows, bench_ratios *rt) {
   static const size_t sizes[2] = {64, 1024};
   for (int s = 0; s < 2; s++) {
@@ -215,5 +221,7 @@ void bench_ratios_tango(const bench_rows *rows, bench_ratios *rt) {
     if (b && r && t && f)
       snprintf(b->note, sizeof b->note, "%.2fx rust-tango, %.2fx rust-tango+fctl",
                r->msgs_per_s / t->msgs_per_s, r->msgs_per_s / f->msgs_per_s);
+    bench_ratio_add(rt, "tango", trow(rows, "pinned", "rill-proc", z), r, NULL, 0,
+                    "tango pinned %zuB: rill-proc / rill msgs/s", z);
   }
 }

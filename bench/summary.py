@@ -180,7 +180,8 @@ def tango(d):
         return []
     sw = d.get("software", {})
     out = [f"rill beside rust-tango {sw.get('rust_tango', '?')} ({sw.get('rustc', '?')}): two "
-           f"threads of one process; throughput counts messages that arrived intact.", ""]
+           f"threads of one process (`rill-proc`: rill between two processes, which rust-tango "
+           f"cannot do); throughput counts messages that arrived intact.", ""]
     what = {"readme": "README method, unpinned", "pinned": "pinned, 1 s runs"}
     out += table(["method", "size", "contender", "messages/s", "errors"],
                  [[what[r["method"]], f"{r['size']} B", r["name"], rate(r["msgs_per_s"]),

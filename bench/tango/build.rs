@@ -1,31 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
-// Links librill.a from the CMake build directory named by RILL_LIB_DIR
-// (`make bench-workers` sets it), and records the versions the report prints.
+// Records the versions the report prints: the rust-tango that Cargo.lock
+// resolved, and rustc's.  (librill is compiled by rill-sys's build script.)
 use std::env;
-use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=RILL_LIB_DIR");
     println!("cargo:rerun-if-changed=Cargo.lock");
-    let dir = match env::var("RILL_LIB_DIR") {
-        Ok(d) if !d.is_empty() => d,
-        _ => {
-            eprintln!("RILL_LIB_DIR is not set: point it at the CMake build directory that");
-            eprintln!(
-                "holds librill.a (make bench-workers does: RILL_LIB_DIR=$(abspath $(BUILD)))."
-            );
-            std::process::exit(1);
-        }
-    };
-    let lib = Path::new(&dir).join("librill.a");
-    if !lib.exists() {
-        eprintln!("{} not found: run `make build` first", lib.display());
-        std::process::exit(1);
-    }
-    println!("cargo:rerun-if-changed={}", lib.display());
-    println!("cargo:rustc-link-search=native={dir}");
-    println!("cargo:rustc-link-lib=static=rill");
 
     // The rust-tango version Cargo.lock resolved (the report names it).
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 //! What the harness needs of a channel, and rust-tango behind it.  rill is
-//! behind it in rill.rs.  The harness (harness.rs) is generic over these
+//! behind it in rill_chan.rs.  The harness (harness.rs) is generic over these
 //! traits, so both contenders run the very same code around their calls.
 
 use rust_tango::{Consumer, DCache, Fctl, Fseq, MCache, Producer, TangoError};
@@ -33,6 +33,25 @@ pub trait Rx: Send {
     /// position it keeps to itself, so that the producer of the next sample
     /// starts with the credit a fresh channel would have.
     fn finish(&mut self) {}
+}
+
+/// An endpoint lent by a channel (`endpoints`) is one.
+impl<T: Tx> Tx for &mut T {
+    #[inline]
+    fn try_send(&mut self, msg: &[u8], sig: u64) -> bool {
+        (**self).try_send(msg, sig)
+    }
+}
+
+impl<R: Rx> Rx for &mut R {
+    #[inline]
+    fn poll<F: FnOnce(u64, &[u8])>(&mut self, f: F) -> Poll {
+        (**self).poll(f)
+    }
+
+    fn finish(&mut self) {
+        (**self).finish()
+    }
 }
 
 /// A single-producer single-consumer channel whose two endpoints are lent to

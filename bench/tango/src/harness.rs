@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 //! The measurements, generic over the channel: rill and rust-tango run
 //! through the very same functions, which differ only in the Tx/Rx calls
-//! they make (chan.rs, rill.rs).
+//! they make (chan.rs, rill_chan.rs).  A pinned run's two sides are
+//! functions of their own, which two threads run, or (rill only) two
+//! processes (procs.rs).
 //!
 //! Every wait spins (std::hint::spin_loop, a pause instruction) and is
 //! bounded: a side that sees no progress for SPIN_LIMIT, or sees that the
 //! other side gave up, stops with an error instead of hanging.
 
 use std::sync::Barrier;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -58,7 +60,7 @@ impl Spin {
             }
         }
         if abort.load(Ordering::Relaxed) {
-            return Err("the other thread gave up".into());
+            return Err("the other side gave up".into());
         }
         let now = Instant::now();
         match self.since {
@@ -105,7 +107,7 @@ impl Errors {
         self.skipped += o.skipped;
         self.corrupt += o.corrupt;
     }
-    fn of(chk: &Check, st: &RxStats) -> Errors {
+    pub fn of(chk: &Check, st: &RxStats) -> Errors {
         Errors {
             bad: chk.bad,
             lost: chk.lost,
@@ -249,6 +251,16 @@ fn joined<T>(r: thread::Result<Result<T, String>>, who: &str) -> Result<T, Strin
                 .unwrap_or_else(|| "panicked".into());
             Err(format!("{who}: {s}"))
         }
+    }
+}
+
+/// The results of two sides; when both failed, both errors (the one that
+/// failed first made the other one give up, which each error says).
+pub fn both<A, B>(a: Result<A, String>, b: Result<B, String>) -> Result<(A, B), String> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        (Err(e), Err(f)) => Err(format!("{e}; {f}")),
     }
 }
 
@@ -462,9 +474,167 @@ pub struct Run {
     pub probe_ns: u64,
 }
 
-/// A pinned long run: producer on CPUS[0], consumer on CPUS[1] (unpinned if
-/// None); a cache-line probe, WARM of messages (checked, not timed), then
-/// DUR of messages, timed.
+/// What the two sides of a pinned run share besides the channel: where the
+/// warm-up and the measured part end (the producer announces it), the
+/// abort flag, and the probe's cache line.  On the stack between two
+/// threads; in a shared mapping between two processes (procs.rs), where it
+/// starts zeroed and `init` sets it up.
+#[repr(C)]
+pub struct Shared {
+    ends: [AtomicU64; 2],
+    abort: AtomicBool,
+    line: Line,
+}
+
+impl Shared {
+    pub fn new() -> Shared {
+        let s = Shared {
+            ends: [AtomicU64::new(0), AtomicU64::new(0)],
+            abort: AtomicBool::new(false),
+            line: Line(AtomicU64::new(0)),
+        };
+        s.init();
+        s
+    }
+
+    /// No end announced yet, no abort, the probe's line at its start.
+    pub fn init(&self) {
+        for e in &self.ends {
+            e.store(u64::MAX, Ordering::Relaxed);
+        }
+        self.abort.store(false, Ordering::Relaxed);
+        self.line.0.store(0, Ordering::Relaxed);
+    }
+
+    /// A side failed: the other one stops at its next look.
+    pub fn abort(&self) {
+        self.abort.store(true, Ordering::Relaxed);
+    }
+
+    /// The abort flag.
+    pub fn flag(&self) -> &AtomicBool {
+        &self.abort
+    }
+
+    fn fail(&self, failed: bool) {
+        if failed {
+            self.abort();
+        }
+    }
+}
+
+/// Where the two sides of a pinned run wait for each other: a
+/// std::sync::Barrier between threads, a SpinBarrier between processes.
+pub trait Meet: Sync {
+    /// Returns once the other side has come too, or (a SpinBarrier) the
+    /// abort flag is set or it waited SPIN_LIMIT (it then sets the flag).
+    fn meet(&self, abort: &AtomicBool);
+}
+
+impl Meet for Barrier {
+    fn meet(&self, _abort: &AtomicBool) {
+        self.wait();
+    }
+}
+
+/// A barrier of two in memory that two processes share (all zero at the
+/// start): it spins for a while, then sleeps 50 us at a time between looks.
+#[repr(C)]
+pub struct SpinBarrier {
+    arrived: AtomicU32,
+    round: AtomicU32,
+}
+
+impl Meet for SpinBarrier {
+    fn meet(&self, abort: &AtomicBool) {
+        let round = self.round.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) == 1 {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.round.store(round.wrapping_add(1), Ordering::Release);
+            return;
+        }
+        let t0 = Instant::now();
+        let mut n = 0u32;
+        while self.round.load(Ordering::Acquire) == round {
+            if abort.load(Ordering::Relaxed) {
+                return;
+            }
+            n = n.wrapping_add(1);
+            if n < 100_000 && !SINGLE_CPU.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            } else if t0.elapsed() > SPIN_LIMIT {
+                abort.store(true, Ordering::Relaxed);
+                return;
+            } else {
+                thread::sleep(Duration::from_micros(50));
+            }
+        }
+    }
+}
+
+/// The producer's side of a pinned run: pinned to CPU (if any), it meets
+/// the consumer at B, bounces the probe's line with it, sends WARM of
+/// messages (checked, not timed), meets it again, then sends DUR of
+/// messages.  Returns when it started the measured ones and the probe's
+/// median round trip.
+pub fn pinned_producer<T: Tx, B: Meet>(
+    tx: &mut T,
+    size: usize,
+    warm: Duration,
+    dur: Duration,
+    cpu: Option<usize>,
+    sh: &Shared,
+    b: &B,
+) -> Result<(Instant, u64), String> {
+    // Each side runs the same steps and meets the other at every barrier
+    // between them, also after a failure (the steps after it are skipped,
+    // and the other side sees the abort flag), so that no one waits at a
+    // barrier forever.
+    let r = cpu.map_or(Ok(()), sys::pin);
+    sh.fail(r.is_err());
+    b.meet(&sh.abort);
+    let pr = r.and_then(|_| probe(&sh.line, true, &sh.abort));
+    sh.fail(pr.is_err());
+    let mut msg = Msg::new(size);
+    let r = pr
+        .clone()
+        .and_then(|_| produce(tx, &mut msg, 0, Stop::Time(warm), &sh.ends[0], &sh.abort));
+    sh.fail(r.is_err());
+    b.meet(&sh.abort);
+    let next = sh.ends[0].load(Ordering::Acquire);
+    let r = r.and_then(|_| produce(tx, &mut msg, next, Stop::Time(dur), &sh.ends[1], &sh.abort));
+    sh.fail(r.is_err());
+    Ok((r?, pr?))
+}
+
+/// The consumer's side of a pinned run, step for step with the producer's:
+/// it checks every message into CHK and ST.  Returns when it checked the
+/// last measured message, and how many of those arrived intact.
+pub fn pinned_consumer<R: Rx, B: Meet>(
+    rx: &mut R,
+    chk: &mut Check,
+    st: &mut RxStats,
+    cpu: Option<usize>,
+    sh: &Shared,
+    b: &B,
+) -> Result<(Instant, u64), String> {
+    let r = cpu.map_or(Ok(()), sys::pin);
+    sh.fail(r.is_err());
+    b.meet(&sh.abort);
+    let pr = r.and_then(|_| probe(&sh.line, false, &sh.abort));
+    sh.fail(pr.is_err());
+    let r = pr.and_then(|_| consume(rx, chk, st, &sh.ends[0], &sh.abort));
+    sh.fail(r.is_err());
+    b.meet(&sh.abort);
+    let before = chk.ok;
+    let r = r.and_then(|_| consume(rx, chk, st, &sh.ends[1], &sh.abort));
+    sh.fail(r.is_err());
+    Ok((r?, chk.ok - before))
+}
+
+/// A pinned long run between two threads: producer on CPUS[0], consumer on
+/// CPUS[1] (unpinned if None); a cache-line probe, WARM of messages
+/// (checked, not timed), then DUR of messages, timed.
 pub fn pinned_throughput<C: Channel>(
     ch: &mut C,
     size: usize,
@@ -472,60 +642,23 @@ pub fn pinned_throughput<C: Channel>(
     dur: Duration,
     cpus: Option<[usize; 2]>,
 ) -> Result<Run, String> {
-    let ends = [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)];
-    let abort = AtomicBool::new(false);
+    let sh = Shared::new();
     let barrier = Barrier::new(2);
-    let line = Line(AtomicU64::new(0));
     let (mut tx, mut rx) = ch.endpoints();
     let mut chk = Check::new(size, 0);
     let mut st = RxStats::default();
-    // Each side runs the same steps and meets the other at the barrier
-    // between them, also after a failure (the other side then sees the
-    // abort flag), so that no one waits at a barrier forever.
-    let fail = |failed: bool| {
-        if failed {
-            abort.store(true, Ordering::Relaxed);
-        }
-    };
     let (p, c) = thread::scope(|s| {
-        let hp = s.spawn(|| -> Result<(Instant, u64), String> {
-            let r = pin_to(cpus, 0);
-            fail(r.is_err());
-            barrier.wait();
-            r?;
-            let pr = probe(&line, true, &abort);
-            fail(pr.is_err());
-            let mut msg = Msg::new(size);
-            let r = pr
-                .clone()
-                .and_then(|_| produce(&mut tx, &mut msg, 0, Stop::Time(warm), &ends[0], &abort));
-            fail(r.is_err());
-            barrier.wait();
-            let next = ends[0].load(Ordering::Acquire);
-            let r =
-                r.and_then(|_| produce(&mut tx, &mut msg, next, Stop::Time(dur), &ends[1], &abort));
-            fail(r.is_err());
-            Ok((r?, pr?))
+        let hp = s.spawn(|| {
+            let cpu = cpus.map(|c| c[0]);
+            pinned_producer(&mut tx, size, warm, dur, cpu, &sh, &barrier)
         });
-        let hc = s.spawn(|| -> Result<(Instant, u64), String> {
-            let r = pin_to(cpus, 1);
-            fail(r.is_err());
-            barrier.wait();
-            r?;
-            let pr = probe(&line, false, &abort);
-            fail(pr.is_err());
-            let r = pr.and_then(|_| consume(&mut rx, &mut chk, &mut st, &ends[0], &abort));
-            fail(r.is_err());
-            barrier.wait();
-            let before = chk.ok;
-            let r = r.and_then(|_| consume(&mut rx, &mut chk, &mut st, &ends[1], &abort));
-            fail(r.is_err());
-            Ok((r?, chk.ok - before))
+        let hc = s.spawn(|| {
+            let cpu = cpus.map(|c| c[1]);
+            pinned_consumer(&mut rx, &mut chk, &mut st, cpu, &sh, &barrier)
         });
         (hp.join(), hc.join())
     });
-    let (start, probe_ns) = joined(p, "producer")?;
-    let (stop, msgs) = joined(c, "consumer")?;
+    let ((start, probe_ns), (stop, msgs)) = both(joined(p, "producer"), joined(c, "consumer"))?;
     Ok(Run {
         msgs,
         ns: stop.saturating_duration_since(start).as_nanos() as u64,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 //! rill-tangoworker: rill beside rust-tango between two threads of this
-//! process, one measurement per start, for rill_bench (its tango suite).
+//! process, and rill alone between two processes, one measurement per
+//! start, for rill_bench (its tango suite).
 //! It speaks rill_bench's worker protocol (bench/proc.h): it prints raw
 //! numbers on "result" and "samples" lines and computes no statistics.
 //!
@@ -13,12 +14,18 @@
 //!   worker pinned-tput NAME SIZE WARM_MS RUN_MS CPU0 CPU1 DIR
 //!       producer on CPU0, consumer on CPU1, a cache-line probe, WARM_MS of
 //!       messages, then RUN_MS timed: "result msgs .. ns .. probe_ns .."
+//!       NAME rill-proc: the same with the producer and the consumer in two
+//!       processes of their own, this program started again as
+//!   worker proc-side producer|consumer SIZE WARM_MS RUN_MS CPU0 CPU1 DIR
+//!       REGION PARENT
+//!       one side of a rill-proc run (procs.rs); it writes no lines
 //!   worker pingpong NAME WARM TRIPS CPU0 CPU1 DIR
 //!       pinned ping-pong of 8 B: "result probe_ns ..", every round trip's
 //!       ns on "samples" lines
 //!   worker version
 //!
-//! NAME is rill, rust-tango or rust-tango+fctl; SIZE 64 or 1024 (the
+//! NAME is rill, rust-tango or rust-tango+fctl (and rill-proc for
+//! pinned-tput); SIZE 64 or 1024 (the
 //! crate's benchmark shapes); CPU -1: not pinned.  Every result line also
 //! carries the errors: bad, lost, corrupt, overruns.  README.md says what
 //! each method does and why.
@@ -26,7 +33,8 @@
 mod chan;
 mod harness;
 mod msg;
-mod rill;
+mod procs;
+mod rill_chan;
 mod sys;
 
 use std::io::Write;
@@ -35,8 +43,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chan::{Channel, TangoChan};
-use harness::Errors;
-use rill::RillChan;
+use harness::{Errors, Run};
+use rill_chan::RillChan;
 
 const PING_SIZE: usize = 8;
 
@@ -61,15 +69,22 @@ fn rill_chan(dir: &Path, depth: u32, mtu: u32) -> Result<RillChan, String> {
     RillChan::new(dir, &name, depth, mtu)
 }
 
-/// Calls $f with the channel of contender $name for the shape of $size
-/// (64 B, 1024 B, or the ping-pong's 8 B), and $extra.
+/// The channels of the crate's benchmark for messages of SIZE (64 B,
+/// 1024 B, or the ping-pong's 8 B): MCache depth, DCache chunks, chunk
+/// size; rill's channel has the depth and an mtu of the chunk size.
+fn shape(size: usize) -> (u32, u32, u32) {
+    match size {
+        64 => (16384, 16384, 128),
+        1024 => (2048, 2048, 2048),
+        _ => (1024, 1024, 64),
+    }
+}
+
+/// Calls $f with the channel of contender $name for the shape of $size,
+/// and $extra.
 macro_rules! with_chan {
     ($name:expr, $size:expr, $dir:expr, $f:ident ( $($extra:expr),* )) => {{
-        let (d, c, s): (u32, u32, u32) = match $size {
-            64 => (16384, 16384, 128),
-            1024 => (2048, 2048, 2048),
-            _ => (1024, 1024, 64),
-        };
+        let (d, c, s) = shape($size);
         let fctl = $name == "rust-tango+fctl";
         match ($name, d) {
             ("rill", _) => $f(&mut || rill_chan($dir, d, s), $($extra),*),
@@ -135,7 +150,17 @@ fn pinned_tput<C: Channel>(
     dur: Duration,
     cpus: Option<[usize; 2]>,
 ) -> Result<(), String> {
-    let r = harness::pinned_throughput(&mut make()?, size, warm, dur, cpus)?;
+    print_run(&harness::pinned_throughput(
+        &mut make()?,
+        size,
+        warm,
+        dur,
+        cpus,
+    )?);
+    Ok(())
+}
+
+fn print_run(r: &Run) {
     println!(
         "result msgs {} ns {} probe_ns {} {}",
         r.msgs,
@@ -143,7 +168,17 @@ fn pinned_tput<C: Channel>(
         r.probe_ns,
         errs(&r.errors)
     );
-    Ok(())
+}
+
+/// CPU0 and CPU1 as given (-1: not pinned); when the two sides cannot each
+/// have a CPU of their own, their spinning yields.
+fn cpus_of(c0: &str, c1: &str) -> Result<Option<[usize; 2]>, String> {
+    let (c0, c1) = (num::<i64>(c0)?, num::<i64>(c1)?);
+    let cpus = (c0 >= 0 && c1 >= 0).then_some([c0 as usize, c1 as usize]);
+    if cpus.is_none() || c0 == c1 {
+        harness::SINGLE_CPU.store(true, Ordering::Relaxed);
+    }
+    Ok(cpus)
 }
 
 fn pingpong<C: Channel>(
@@ -171,6 +206,24 @@ fn run(a: &[String]) -> Result<(), String> {
         println!("info rust_tango {}", env!("TANGOBENCH_RUST_TANGO_VERSION"));
         return Ok(());
     }
+    let ms = |s: &str| num::<u64>(s).map(Duration::from_millis);
+    if cmd == "proc-side" {
+        if a.len() != 10 {
+            return Err(format!("{cmd}: {} arguments, 9 wanted", a.len() - 1));
+        }
+        let cpus = cpus_of(&a[5], &a[6])?;
+        let (size, w, d) = (num(&a[2])?, ms(&a[3])?, ms(&a[4])?);
+        return procs::side(
+            &a[1],
+            size,
+            w,
+            d,
+            cpus,
+            Path::new(&a[7]),
+            &a[8],
+            num(&a[9])?,
+        );
+    }
     let nargs = match cmd {
         "readme-tput" => 9,
         "readme-pingpong" | "pinned-tput" => 8,
@@ -185,17 +238,15 @@ fn run(a: &[String]) -> Result<(), String> {
         ));
     }
     let name = a[1].as_str();
-    if !["rill", "rust-tango", "rust-tango+fctl"].contains(&name) {
-        return Err(format!("unknown contender {name:?}"));
+    match name {
+        "rill" | "rust-tango" | "rust-tango+fctl" => {}
+        "rill-proc" if cmd == "pinned-tput" => {}
+        "rill-proc" => return Err(format!("rill-proc: pinned-tput only, not {cmd}")),
+        _ => return Err(format!("unknown contender {name:?}")),
     }
     // the last three: CPU0 CPU1 DIR
-    let (c0, c1) = (num::<i64>(&a[nargs - 3])?, num::<i64>(&a[nargs - 2])?);
-    let cpus = (c0 >= 0 && c1 >= 0).then_some([c0 as usize, c1 as usize]);
-    if cpus.is_none() || c0 == c1 {
-        harness::SINGLE_CPU.store(true, Ordering::Relaxed);
-    }
+    let cpus = cpus_of(&a[nargs - 3], &a[nargs - 2])?;
     let dir = Path::new(&a[nargs - 1]);
-    let ms = |s: &str| num::<u64>(s).map(Duration::from_millis);
     match cmd {
         "readme-tput" => {
             let size: usize = num(&a[2])?;
@@ -209,6 +260,12 @@ fn run(a: &[String]) -> Result<(), String> {
         "pinned-tput" => {
             let size: usize = num(&a[2])?;
             let (w, d) = (ms(&a[3])?, ms(&a[4])?);
+            if name == "rill-proc" {
+                let (depth, _, mtu) = shape(size);
+                let r = procs::pinned_throughput(dir, (depth, mtu), size, w, d, cpus)?;
+                print_run(&r);
+                return Ok(());
+            }
             with_chan!(name, size, dir, pinned_tput(size, w, d, cpus))
         }
         _ => {

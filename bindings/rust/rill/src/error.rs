@@ -122,6 +122,7 @@ impl Error {
     /// crate does not know (never [`Error::Status`]). Reads
     /// `rill_os_error()` for [`Error::Io`], so make it right after the
     /// failing call, on its thread.
+    #[inline]
     pub fn from_code(rc: i64) -> Error {
         let code = rc.unsigned_abs().min(i32::MAX as u64) as c_int;
         match code {
