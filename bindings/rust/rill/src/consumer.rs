@@ -69,6 +69,8 @@ pub enum ModeKind {
 #[derive(Debug)]
 pub struct Consumer<M: Mode> {
     raw: NonNull<sys::rill_consumer>,
+    /// The view of the last poll, which a `View` points at (no copy).
+    last: sys::rill_view,
     /// The views of the last poll_many, reused.
     views: Vec<sys::rill_view>,
     _mode: PhantomData<M>,
@@ -158,6 +160,9 @@ impl<M: Mode> Consumer<M> {
     pub(crate) fn from_raw(c: *mut sys::rill_consumer) -> Consumer<M> {
         Consumer {
             raw: NonNull::new(c).expect("rill_consumer_join returned 0 and no handle"),
+            // SAFETY: rill_view is plain data (integers and a pointer),
+            // all-zero valid.
+            last: unsafe { core::mem::zeroed() },
             views: Vec::new(),
             _mode: PhantomData,
         }
@@ -171,6 +176,7 @@ impl<M: Mode> Consumer<M> {
             // SAFETY: views is moved out once; ManuallyDrop keeps Drop
             // (and a second drop of views) away.
             views: unsafe { core::ptr::read(&me.views) },
+            last: me.last,
             _mode: PhantomData,
         }
     }
@@ -400,21 +406,22 @@ impl<M: Mode> Consumer<M> {
         check(rc).map(|i| i as usize)
     }
 
+    /// rill_poll into `self.last`: `Ok(true)` when it holds a view.
     #[inline]
-    fn poll_raw(&mut self) -> Result<Option<sys::rill_view>> {
-        let mut v = MaybeUninit::<sys::rill_view>::uninit();
-        // SAFETY: live handle, this thread only; v a valid place.
-        let rc = unsafe { sys::rill_poll(self.raw.as_ptr(), v.as_mut_ptr()) };
-        // SAFETY: the call fills v when it returns 0 or EOVERRUN.
-        unsafe { view_result(rc, &v) }
+    fn poll_raw(&mut self) -> Result<bool> {
+        // SAFETY: live handle, this thread only; last a valid place.
+        let rc = unsafe { sys::rill_poll(self.raw.as_ptr(), &mut self.last) };
+        view_result(rc, &self.last)
     }
 
-    fn poll_wait_raw(&mut self, timeout: Duration) -> Result<sys::rill_view> {
-        let mut v = MaybeUninit::<sys::rill_view>::uninit();
+    fn poll_wait_raw(&mut self, timeout: Duration) -> Result<()> {
         // SAFETY: as in poll_raw.
-        let rc = unsafe { sys::rill_poll_wait(self.raw.as_ptr(), v.as_mut_ptr(), nanos(timeout)) };
-        // SAFETY: as in poll_raw.
-        unsafe { view_result(rc, &v) }?.ok_or(Error::TimedOut)
+        let rc = unsafe { sys::rill_poll_wait(self.raw.as_ptr(), &mut self.last, nanos(timeout)) };
+        if view_result(rc, &self.last)? {
+            Ok(())
+        } else {
+            Err(Error::TimedOut)
+        }
     }
 
     fn poll_many_raw(&mut self, max: usize) -> Result<usize> {
@@ -458,24 +465,14 @@ unsafe fn recv_result(rc: i64, meta: &MaybeUninit<sys::rill_meta>) -> Result<Opt
     }
 }
 
-/// The result of a rill_poll-like call.
-///
-/// # Safety
-/// `v` must have been filled by the call when `rc` is 0 or
-/// `-RILL_EOVERRUN`.
+/// The result of a rill_poll-like call that wrote `v`: `Ok(true)` with a
+/// view in `v`, `Ok(false)` for nothing yet.
 #[inline]
-unsafe fn view_result(
-    rc: c_int,
-    v: &MaybeUninit<sys::rill_view>,
-) -> Result<Option<sys::rill_view>> {
+fn view_result(rc: c_int, v: &sys::rill_view) -> Result<bool> {
     match rc {
-        // SAFETY: filled on success (caller's contract).
-        0 => Ok(Some(unsafe { v.assume_init_read() })),
-        rc if rc == -sys::RILL_EAGAIN => Ok(None),
-        rc if rc == -sys::RILL_EOVERRUN => Err(Error::Overrun {
-            // SAFETY: lost is filled with EOVERRUN (caller's contract).
-            lost: unsafe { v.assume_init_ref() }.lost,
-        }),
+        0 => Ok(true),
+        rc if rc == -sys::RILL_EAGAIN => Ok(false),
+        rc if rc == -sys::RILL_EOVERRUN => Err(Error::Overrun { lost: v.lost }),
         rc => Err(Error::from_code(rc.into())),
     }
 }
@@ -497,7 +494,11 @@ impl Consumer<Reliable> {
     /// ```
     #[inline]
     pub fn poll(&mut self) -> Result<Option<View<'_>>> {
-        Ok(self.poll_raw()?.map(View::new))
+        Ok(if self.poll_raw()? {
+            Some(View::new(&self.last))
+        } else {
+            None
+        })
     }
 
     /// [`poll`](Consumer::poll) that waits up to `timeout`: spinning for
@@ -505,7 +506,8 @@ impl Consumer<Reliable> {
     /// ([`Error::TimedOut`]; [`Error::Closed`] / [`Error::ProducerDead`]
     /// when the producer left or died and everything was read).
     pub fn poll_wait(&mut self, timeout: Duration) -> Result<View<'_>> {
-        self.poll_wait_raw(timeout).map(View::new)
+        self.poll_wait_raw(timeout)?;
+        Ok(View::new(&self.last))
     }
 
     /// Takes up to `max` descriptors that are ready, in order, in one call
@@ -526,15 +528,20 @@ impl Consumer<Lossy> {
     /// [`LossyView::read`] copies and checks them.
     #[inline]
     pub fn poll(&mut self) -> Result<Option<LossyView<'_>>> {
-        let raw = self.raw;
-        Ok(self.poll_raw()?.map(|v| LossyView::new(v, raw)))
+        let c = self.raw;
+        Ok(if self.poll_raw()? {
+            Some(LossyView::new(&self.last, c))
+        } else {
+            None
+        })
     }
 
     /// [`poll`](Consumer::poll) that waits up to `timeout` (see
     /// [`Consumer::<Reliable>::poll_wait`](Consumer::poll_wait)).
     pub fn poll_wait(&mut self, timeout: Duration) -> Result<LossyView<'_>> {
-        let raw = self.raw;
-        self.poll_wait_raw(timeout).map(|v| LossyView::new(v, raw))
+        let c = self.raw;
+        self.poll_wait_raw(timeout)?;
+        Ok(LossyView::new(&self.last, c))
     }
 
     /// Takes up to `max` descriptors that are ready, in order, in one call.
@@ -569,16 +576,13 @@ impl<M: Mode> Drop for Consumer<M> {
 /// on, which needs `&mut` of the consumer the view borrows.
 #[derive(Clone, Copy)]
 pub struct View<'c> {
-    raw: sys::rill_view,
-    _c: PhantomData<&'c Consumer<Reliable>>,
+    /// The descriptor, where the poll wrote it in the consumer.
+    raw: &'c sys::rill_view,
 }
 
 impl View<'_> {
-    fn new(raw: sys::rill_view) -> View<'static> {
-        View {
-            raw,
-            _c: PhantomData,
-        }
+    fn new(raw: &sys::rill_view) -> View<'_> {
+        View { raw }
     }
 }
 
@@ -674,11 +678,11 @@ impl<'c> Views<'c> {
     }
     /// View `i`, if `i < len()`.
     pub fn get(&self, i: usize) -> Option<View<'c>> {
-        self.views.get(i).map(|v| View::new(*v))
+        self.views.get(i).map(View::new)
     }
     /// The views in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = View<'c>> + 'c {
-        self.views.iter().map(|v| View::new(*v))
+        self.views.iter().map(View::new)
     }
 }
 
@@ -706,18 +710,14 @@ impl<'c> Views<'c> {
 /// # Ok::<(), rill::Error>(())
 /// ```
 pub struct LossyView<'c> {
-    raw: sys::rill_view,
+    /// The descriptor, where the poll wrote it in the consumer.
+    raw: &'c sys::rill_view,
     c: NonNull<sys::rill_consumer>,
-    _c: PhantomData<&'c mut Consumer<Lossy>>,
 }
 
 impl LossyView<'_> {
-    fn new(raw: sys::rill_view, c: NonNull<sys::rill_consumer>) -> LossyView<'static> {
-        LossyView {
-            raw,
-            c,
-            _c: PhantomData,
-        }
+    fn new(raw: &sys::rill_view, c: NonNull<sys::rill_consumer>) -> LossyView<'_> {
+        LossyView { raw, c }
     }
 
     /// `Ok` if the bytes were not overwritten since the poll, else
@@ -731,7 +731,7 @@ impl LossyView<'_> {
         // SAFETY: the consumer is live and used by this thread only: the
         // view borrows it mutably (through the batch, for poll_many), and
         // is neither Send nor Sync (it holds a raw pointer).
-        let rc = unsafe { sys::rill_check(self.c.as_ptr(), &self.raw) };
+        let rc = unsafe { sys::rill_check(self.c.as_ptr(), self.raw) };
         match rc {
             0 => Ok(()),
             rc if rc == -sys::RILL_EOVERRUN => Err(Error::Overrun { lost: 0 }),
@@ -799,11 +799,11 @@ impl<'c> LossyViews<'c> {
     }
     /// View `i`, if `i < len()`.
     pub fn get(&self, i: usize) -> Option<LossyView<'_>> {
-        self.views.get(i).map(|v| LossyView::new(*v, self.c))
+        self.views.get(i).map(|v| LossyView::new(v, self.c))
     }
     /// The views in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = LossyView<'_>> + '_ {
-        self.views.iter().map(|v| LossyView::new(*v, self.c))
+        self.views.iter().map(|v| LossyView::new(v, self.c))
     }
 }
 
