@@ -198,10 +198,14 @@ static const bench_row *trow(const bench_rows *rows, const char *method, const c
   return bench_row_find(rows, &q);
 }
 
-/* The bar: rill at least 2x rust-tango's throughput at 64 and 1024 bytes,
- * by each method; pinned, against the faster of rust-tango without and with
- * its credits.  Beside it, no bar: rill between processes / between
- * threads, pinned. */
+/* The bars.  Issue 18's: rill at least 2x rust-tango's throughput at 64
+ * and 1024 bytes, by each method; pinned, against the faster of rust-tango
+ * without and with its credits.  Issue 22's, for the Rust crate (the worker
+ * runs on it): pinned, at least 2x rust-tango with its flow control (the
+ * like-for-like contender: neither side loses a message) at 64 and 1024
+ * bytes; by rust-tango's README method, at least rust-tango without flow
+ * control at 64 bytes (which loses messages; rill loses none).  Beside
+ * them, no bar: rill between processes / between threads, pinned. */
 void bench_ratios_tango(const bench_rows *rows, bench_ratios *rt) {
   static const size_t sizes[2] = {64, 1024};
   for (int s = 0; s < 2; s++) {
@@ -221,6 +225,12 @@ void bench_ratios_tango(const bench_rows *rows, bench_ratios *rt) {
     if (b && r && t && f)
       snprintf(b->note, sizeof b->note, "%.2fx rust-tango, %.2fx rust-tango+fctl",
                r->msgs_per_s / t->msgs_per_s, r->msgs_per_s / f->msgs_per_s);
+    bench_ratio_add(rt, "tango", r, f, ">=", 2,
+                    "tango pinned %zuB: rill / rust-tango+fctl msgs/s (issue 22)", z);
+    if (z == 64)
+      bench_ratio_add(rt, "tango", trow(rows, "readme", "rill", z),
+                      trow(rows, "readme", "rust-tango", z), ">=", 1,
+                      "tango readme %zuB: rill / rust-tango msgs/s (issue 22)", z);
     bench_ratio_add(rt, "tango", trow(rows, "pinned", "rill-proc", z), r, NULL, 0,
                     "tango pinned %zuB: rill-proc / rill msgs/s", z);
   }
