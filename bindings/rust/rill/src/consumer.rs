@@ -68,9 +68,9 @@ pub enum ModeKind {
 /// slot.
 #[derive(Debug)]
 pub struct Consumer<M: Mode> {
-    raw: NonNull<sys::rill_consumer>,
+    pub(crate) raw: NonNull<sys::rill_consumer>,
     /// The view of the last poll, which a `View` points at (no copy).
-    last: sys::rill_view,
+    pub(crate) last: sys::rill_view,
     /// The views of the last poll_many, reused.
     views: Vec<sys::rill_view>,
     _mode: PhantomData<M>,
@@ -408,7 +408,7 @@ impl<M: Mode> Consumer<M> {
 
     /// rill_poll into `self.last`: `Ok(true)` when it holds a view.
     #[inline]
-    fn poll_raw(&mut self) -> Result<bool> {
+    pub(crate) fn poll_raw(&mut self) -> Result<bool> {
         // SAFETY: live handle, this thread only; last a valid place.
         let rc = unsafe { sys::rill_poll(self.raw.as_ptr(), &mut self.last) };
         view_result(rc, &self.last)
@@ -581,7 +581,7 @@ pub struct View<'c> {
 }
 
 impl View<'_> {
-    fn new(raw: &sys::rill_view) -> View<'_> {
+    pub(crate) fn new(raw: &sys::rill_view) -> View<'_> {
         View { raw }
     }
 }
@@ -716,7 +716,7 @@ pub struct LossyView<'c> {
 }
 
 impl LossyView<'_> {
-    fn new(raw: &sys::rill_view, c: NonNull<sys::rill_consumer>) -> LossyView<'_> {
+    pub(crate) fn new(raw: &sys::rill_view, c: NonNull<sys::rill_consumer>) -> LossyView<'_> {
         LossyView { raw, c }
     }
 
