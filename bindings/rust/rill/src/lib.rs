@@ -20,6 +20,8 @@
 //! - [`rpc`] is request/response over a pair of channels per lane: a
 //!   [`Server`](rpc::Server) whose handler runs on worker threads, and
 //!   [`Client`](rpc::Client)s that call, one at a time or pipelined.
+//! - With the `tokio` feature (Unix), `tokio::AsyncConsumer` awaits
+//!   messages on a tokio runtime, woken through the consumer's fd.
 //!
 //! The bytes in shared memory are specified in the repository's
 //! `docs/PROTOCOL.md`, so the other end may be C, C++, Go or Python.
@@ -136,6 +138,8 @@ mod region;
 pub mod rpc;
 
 mod stats;
+#[cfg(all(unix, feature = "tokio"))]
+pub mod tokio;
 
 pub use consumer::{
     AnyConsumer, Armed, Consumer, Lossy, LossyView, LossyViews, Meta, Mode, ModeKind, Reliable,
