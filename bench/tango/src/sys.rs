@@ -3,51 +3,23 @@
 //! and, for the run between two processes (procs.rs), a file mapped shared,
 //! the monotonic clock as a number, and dying with the parent.
 
-use std::ffi::{c_int, c_long, c_ulong, c_void};
+use std::ffi::c_void;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::Instant;
 
-const CPU_WORDS: usize = 16; // a cpu_set_t: 1024 CPUs
-
-const PROT_READ: c_int = 1;
-const PROT_WRITE: c_int = 2;
-const MAP_SHARED: c_int = 1;
-const CLOCK_MONOTONIC: c_int = 1;
-const PR_SET_PDEATHSIG: c_int = 1;
-const SIGKILL: c_ulong = 9;
-
-#[repr(C)]
-struct Timespec {
-    tv_sec: c_long,
-    tv_nsec: c_long,
-}
-
-unsafe extern "C" {
-    fn sched_setaffinity(pid: c_int, size: usize, mask: *const u64) -> c_int;
-    fn mmap(
-        addr: *mut c_void,
-        len: usize,
-        prot: c_int,
-        flags: c_int,
-        fd: c_int,
-        off: c_long,
-    ) -> *mut c_void;
-    fn munmap(addr: *mut c_void, len: usize) -> c_int;
-    fn clock_gettime(clock: c_int, ts: *mut Timespec) -> c_int;
-    fn prctl(option: c_int, ...) -> c_int;
-}
-
 /// Pins the calling thread to CPU.
 pub fn pin(cpu: usize) -> Result<(), String> {
-    if cpu >= CPU_WORDS * 64 {
+    // SAFETY: cpu_set_t is a plain bit array, all-zero valid (CPU_ZERO).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    if cpu >= 8 * std::mem::size_of_val(&set) {
         return Err(format!("CPU {cpu} out of range"));
     }
-    let mut mask = [0u64; CPU_WORDS];
-    mask[cpu / 64] |= 1 << (cpu % 64);
-    // SAFETY: pid 0 is the calling thread; the mask is a whole cpu_set_t.
-    if unsafe { sched_setaffinity(0, std::mem::size_of_val(&mask), mask.as_ptr()) } != 0 {
+    // SAFETY: cpu is within the set (checked above).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; set is a whole cpu_set_t.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) } != 0 {
         return Err(format!(
             "sched_setaffinity(CPU {cpu}): {}",
             std::io::Error::last_os_error()
@@ -98,16 +70,16 @@ impl Mapping {
         // SAFETY: a new mapping of an open file at no fixed address; the
         // kernel checks the arguments.  The descriptor may be closed after.
         let ptr = unsafe {
-            mmap(
+            libc::mmap(
                 std::ptr::null_mut(),
                 len,
-                PROT_READ | PROT_WRITE,
-                MAP_SHARED,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
                 f.as_raw_fd(),
                 0,
             )
         };
-        if ptr as usize == usize::MAX {
+        if ptr == libc::MAP_FAILED {
             return Err(format!(
                 "mmap {}: {}",
                 path.display(),
@@ -132,7 +104,7 @@ impl Mapping {
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: the mapping made by map(), unmapped once.
-        unsafe { munmap(self.ptr, self.len) };
+        unsafe { libc::munmap(self.ptr, self.len) };
     }
 }
 
@@ -142,13 +114,13 @@ impl Drop for Mapping {
 /// Linux but does not show its value: T is placed by its distance to now,
 /// which adds the ~20 ns between the two reads of the clock.)
 pub fn monotonic_ns(t: Instant) -> u64 {
-    let mut ts = Timespec {
+    let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     let now = Instant::now();
     // SAFETY: ts is a valid timespec to fill; CLOCK_MONOTONIC always exists.
-    unsafe { clock_gettime(CLOCK_MONOTONIC, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     let mono = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
     mono.saturating_sub(now.saturating_duration_since(t).as_nanos() as u64)
 }
@@ -158,7 +130,7 @@ pub fn monotonic_ns(t: Instant) -> u64 {
 /// process PARENT, which must still be there.
 pub fn die_with_parent(parent: u32) -> Result<(), String> {
     // SAFETY: PR_SET_PDEATHSIG takes a signal number; nothing else is read.
-    if unsafe { prctl(PR_SET_PDEATHSIG, SIGKILL) } != 0 {
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
         return Err(format!(
             "prctl(PR_SET_PDEATHSIG): {}",
             std::io::Error::last_os_error()
