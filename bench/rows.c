@@ -476,8 +476,12 @@ static void j_row(FILE *f, const bench_row *r) {
   for (int i = 0; i < BENCH_MAX_DETAIL; i++) {
     if (!r->detail[i]) continue;
     fprintf(f, "%s\"%s\": ", nd++ ? ", " : "{", r->detail[i]);
-    if (ok && isfinite(r->det[i])) fprintf(f, "%.6g", r->det[i]);
-    else fputs("null", f);
+    double v = r->det[i];
+    /* A count (lost, bad, ...) whole, not rounded to 6 digits; the rest
+     * (ns, ratios) to 6 significant digits. */
+    if (!ok || !isfinite(v)) fputs("null", f);
+    else if (v == floor(v) && fabs(v) < 9007199254740992.0) fprintf(f, "%.0f", v);
+    else fprintf(f, "%.6g", v);
   }
   fputs(nd ? "}, " : "null, ", f);
   fprintf(f, "\"failed\": %s, \"failure\": ", r->failed ? "true" : "false");
