@@ -289,7 +289,11 @@ func (r *Region) joinRequests(name string) (*Consumer, error) {
 // Serve serves service name of the region with workers goroutines (1 to
 // the number of lanes), which share the lanes (see Server).  A waiting
 // worker parks in a futex_waitv system call, which holds its P, so no more
-// wait than the program has Ps; idle ones park as goroutines.
+// wait than the program has Ps; idle ones park as goroutines.  It resumes
+// each lane where the lane's last server left it (it rejoins that server's
+// request slot): what that server answered before it stopped is not
+// answered again, what clients sent while no server ran is, and after a
+// crash at most the batch then in progress is answered again.
 // Errors: ErrInval (workers < 1, a bad name), ErrNoEnt (no such service),
 // ErrWorkers (more workers than the service has lanes: more would never
 // help), ErrBusy (another server holds a lane).

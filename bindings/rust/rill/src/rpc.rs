@@ -797,7 +797,8 @@ impl Client {
     /// [`Error::MessageSize`] with the response's size when `resp` is too
     /// small (nothing is received: call again with that much room),
     /// [`Error::ServerDead`] / [`Error::ServerLeft`]: the server died or
-    /// stopped and every call in flight is lost (connect again).
+    /// stopped, and no call in flight is answered until a server serves
+    /// the lane again (which answers them: the client may keep its lane).
     pub fn recv(&mut self, resp: &mut [u8], timeout: Duration) -> Result<Reply> {
         let mut res = sys::rill_rpc_result::default();
         // SAFETY: live handle, this thread only; resp writable for its
