@@ -60,7 +60,11 @@ typedef struct rill_rpc_server rill_rpc_server;
 /* Serves service NAME of R with WORKERS threads (1..lanes), which share
  * the lanes: whichever worker runs serves whichever lane has requests, one
  * worker at a time per lane, and at most as many wait on the lanes as the
- * process may use CPUs (docs/rpc.md, "Server workers").  Errors: EINVAL
+ * process may use CPUs (docs/rpc.md, "Server workers").  It resumes each
+ * lane where the lane's last server left it (it rejoins that server's
+ * request slot): what that server answered before it stopped is not
+ * answered again, what clients sent while no server ran is, and after a
+ * crash at most the batch then in progress is answered again.  Errors: EINVAL
  * (WORKERS 0, a bad name), ENOENT (no such service), EWORKERS (more
  * workers than the service has lanes: more would never help), EBUSY
  * (another server holds a lane), ENOMEM, EIO. */
@@ -127,7 +131,8 @@ int rill_rpc_commit(rill_rpc_client *c, uint16_t method, const void *at, size_t 
  * whether the call failed, e.g. -RILL_ENOMETHOD), -RILL_ETIMEDOUT,
  * -RILL_EAGAIN (nothing in flight), -RILL_EMSGSIZE (res->size set; call
  * again with more room), or -RILL_ESRVDEAD / -RILL_ESRVLEFT: the server
- * died or stopped, and every call in flight is lost (connect again).
+ * died or stopped, and no call in flight is answered until a server serves
+ * the lane again (which answers them: the client may keep its lane).
  * (Before 0.3 these two were -RILL_EDEAD and -RILL_ECLOSED, the codes of
  * the response channel's producer.) */
 int rill_rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *res,

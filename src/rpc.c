@@ -36,8 +36,10 @@ static int opts_norm(const rill_rpc_opts *in, rill_rpc_opts *o) {
 int rill_rpc_service_create(rill_region *r, const char *name, const rill_rpc_opts *opts) {
   rill_rpc_opts o;
   if (!r || !svc_name_ok(name) || opts_norm(opts, &o)) return -RILL_EINVAL;
-  /* two consumer slots: a client that reconnects while its dead
-   * predecessor's slot is still held needs a second */
+  /* two consumer slots: on a response channel, a client that reconnects
+   * while its dead predecessor's slot is still held needs a second; on a
+   * request channel, a lossy observer (`rill tail`) may hold one beside
+   * the server's (whose slot a restarted server rejoins: join_requests()) */
   rill_channel_opts co = {.depth = o.depth, .mtu = o.mtu, .max_consumers = 2,
                           .max_msg = o.max_msg};
   if (!rill_channel_footprint(&co)) return -RILL_EINVAL;
@@ -241,7 +243,19 @@ static void *worker_main(void *arg) {
     for (uint32_t j = 0; j < s->nlanes; j++) {
       rpc_lane *l = &s->lane[(w->id + j) % s->nlanes];
       if (!lane_take(l)) continue;
-      busy += serve_lane(w, l);
+      int done = serve_lane(w, l);
+      /* The lane's position, for the next server should this one die
+       * (join_requests()): the requests of this batch are answered, so a
+       * successor answers again at most the batch in progress.  One flush
+       * per batch, not per request: a clock read, a few stores to this
+       * worker's own cursor line and the fence that tells a client waiting
+       * for room, for up to RPC_BATCH requests (at one call in flight a
+       * batch is one request; a batch that drained the lane had its
+       * position written already by the poll that found it empty, so the
+       * flush matters for one that stopped at RPC_BATCH with requests
+       * still waiting). */
+      if (done > 0) (void)rill_consumer_flush(l->q);
+      busy += done;
       lane_drop(l);
     }
     if (!busy) worker_wait(w);
@@ -270,6 +284,37 @@ int rill_rpc_server_stop(rill_rpc_server *s) {
   return 0;
 }
 
+/* Joins request channel Q as the lane's reliable consumer, resuming where
+ * the lane's last server left it: it rejoins that server's consumer slot,
+ * whose cursor is exact after a clean stop (leaving flushes it) and after a
+ * crash is the dead server's last flush (after its last whole batch,
+ * worker_main()).  A fresh join would start at the client's last flushed
+ * position, behind what the last server answered, and answer those
+ * requests again; and a dead server's slot left in place would hold the
+ * client back until it is evicted.  The slots in order: one never used
+ * (ENOENT) had no server; a live one (EBUSY) is an observer's (the lane's
+ * live server was refused before, by the lock of its response channel);
+ * a lossy one is an observer's that left or died (left again: freed).
+ * The first reliable one is the last server's.  None: a fresh join. */
+static int join_requests(rill_region *r, const char *q, rill_consumer **out) {
+  rill_channel_stats st;
+  int rc = rill_channel_stats_get(r, q, &st);
+  if (rc) return rc;
+  for (uint32_t slot = 0; slot < st.max_consumers; slot++) {
+    rill_consumer *c;
+    rc = rill_consumer_rejoin(r, q, slot, &c);
+    if (rc == -RILL_ENOENT || rc == -RILL_EBUSY) continue;
+    if (rc) return rc;
+    if (c->lossy) { /* an observer's */
+      rill_consumer_leave(c);
+      continue;
+    }
+    *out = c;
+    return 0;
+  }
+  return rill_consumer_join(r, q, RILL_RELIABLE, out);
+}
+
 int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
                    rill_rpc_handler fn, void *arg, rill_rpc_server **out) {
   if (!r || !fn || !out || !svc_name_ok(name)) return -RILL_EINVAL;
@@ -292,10 +337,12 @@ int rill_rpc_serve(rill_region *r, const char *name, uint32_t workers,
     rpc_lane *l = &s->lane[k];
     char q[RILL_NAME_MAX + 1], rr[RILL_NAME_MAX + 1];
     if ((rc = lane_name(q, name, 'q', k)) || (rc = lane_name(rr, name, 'r', k))) break;
-    if ((rc = rill_consumer_join(r, q, RILL_RELIABLE, &l->q))) break;
-    if ((rc = rill_producer_join(r, rr, &l->r))) {
-      rill_consumer_leave(l->q);
-      l->q = NULL;
+    /* The response channel's producer first: its lock says EBUSY while
+     * another server lives, before any request slot is touched. */
+    if ((rc = rill_producer_join(r, rr, &l->r))) break;
+    if ((rc = join_requests(r, q, &l->q))) {
+      rill_producer_leave(l->r);
+      l->r = NULL;
       break;
     }
     s->nlanes++;

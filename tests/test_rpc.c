@@ -22,7 +22,15 @@
  *   -RILL_EWORKERS;
  * - rill_rpc_wait_server(): a client connected before its server sleeps
  *   until a server joins its lane (no "ready" line needed), and times out
- *   without one.
+ *   without one;
+ * - a server that restarts under a client that stays: every request is
+ *   handled exactly once (the handler counts each payload), the calls sent
+ *   while no server ran are answered by the next, a second server beside a
+ *   live one is refused with -RILL_EBUSY and touches nothing, and a lossy
+ *   consumer (`rill tail`) in a request channel's slot is passed over;
+ *   after a kill, the next server takes over the dead server's slot (no
+ *   request answered before its last flush runs again, and the dead slot
+ *   does not hold the client back until it is evicted).
  */
 #include "rill_rpc.h"
 #include "testutil.h"
@@ -423,7 +431,215 @@ static void t_stopped(void) {
   rill_region_close(r);
 }
 
-static const tu_role roles[] = {TU_ROLE(server_main), TU_ROLE(client_main), {0}};
+
+/* ---- a server that restarts ---------------------------------------------- */
+
+/* Request I (a uint32 payload, I < RESTART_MAX) is counted each time a
+ * handler runs it, and echoed. */
+#define RESTART_MAX 1024
+typedef struct call_counts {
+  _Atomic uint32_t n[RESTART_MAX];
+} call_counts;
+
+static int counting(void *arg, uint16_t method, const void *req, size_t n, void *resp,
+                    size_t cap, size_t *resp_n) {
+  call_counts *k = arg;
+  uint32_t i;
+  if (method != M_ECHO) return -RILL_ENOMETHOD;
+  if (n != sizeof i || cap < sizeof i) return -RILL_EMSGSIZE;
+  memcpy(&i, req, sizeof i);
+  if (i >= RESTART_MAX) return -RILL_EINVAL;
+  atomic_fetch_add(&k->n[i], 1);
+  memcpy(resp, &i, sizeof i);
+  *resp_n = sizeof i;
+  return 0;
+}
+
+/* Requests [FROM, TO) as one call each, every answer checked. */
+static void counted_calls(rill_rpc_client *c, uint32_t from, uint32_t to) {
+  for (uint32_t i = from; i < to; i++) {
+    uint32_t out = ~0u;
+    rill_rpc_result res;
+    CHECK_OK(rill_rpc_call(c, M_ECHO, &i, sizeof i, &out, sizeof out, &res, 5 * SEC));
+    CHECK(res.status == 0 && res.size == sizeof out);
+    CHECK_EQ(out, i);
+  }
+}
+
+/* Sends requests [FROM, TO) without waiting (no server may run). */
+static void counted_sends(rill_rpc_client *c, uint32_t from, uint32_t to, uint64_t *ids) {
+  for (uint32_t i = from; i < to; i++) CHECK_OK(rill_rpc_send(c, M_ECHO, &i, sizeof i, &ids[i - from]));
+}
+
+/* Receives the answers of requests [FROM, TO), sent with IDS, in order. */
+static void counted_recvs(rill_rpc_client *c, uint32_t from, uint32_t to, const uint64_t *ids) {
+  for (uint32_t i = from; i < to; i++) {
+    uint32_t out = ~0u;
+    rill_rpc_result res;
+    int rc = rill_rpc_recv(c, &out, sizeof out, &res, 5 * SEC);
+    CHECKF(rc == 0, "answer of request %u (sent while no server ran): %s", i, rill_strerror(rc));
+    CHECK(res.status == 0 && res.size == sizeof out);
+    CHECK_EQ(res.id, ids[i - from]);
+    CHECK_EQ(out, i);
+  }
+}
+
+/* Every request in [0, N) was handled exactly once. */
+static void counted_once(const call_counts *k, uint32_t n) {
+  uint32_t again = 0, first = n, missing = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t x = atomic_load(&k->n[i]);
+    if (x > 1 && again++ == 0) first = i;
+    missing += x == 0;
+  }
+  CHECKF(again == 0, "%u of %u requests handled more than once (the first: request %u, %u times)",
+         again, n, first, first < n ? atomic_load(&k->n[first]) : 0);
+  CHECKF(missing == 0, "%u of %u requests never handled", missing, n);
+  for (uint32_t i = n; i < RESTART_MAX; i++) CHECK_EQ(atomic_load(&k->n[i]), 0);
+}
+
+/* The mode of each slot of channel NAME (0: free) and how many are in use. */
+static uint32_t slot_modes(rill_region *r, const char *name, uint32_t mode[2]) {
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, name, &st));
+  CHECK_EQ(st.max_consumers, 2);
+  for (uint32_t i = 0; i < 2; i++) {
+    rill_consumer_stats cs;
+    CHECK_OK(rill_consumer_stats_get(r, name, i, &cs));
+    mode[i] = cs.mode;
+  }
+  return st.nconsumers;
+}
+
+/* A server stops and another starts while the client keeps its lane: the
+ * next server goes on from where the last one left the lane, so nothing
+ * the first answered is handled again and what was sent in between is
+ * answered.  A lossy consumer in a request channel (a `rill tail`) holds a
+ * slot the servers pass over, live or gone. */
+static void t_restart(void) {
+  rill_region *r = svc_new("restart", 2);
+  static call_counts k;
+  enum { N = 100, M = 40 };
+  static uint64_t ids[M];
+  uint32_t mode[2];
+  /* a tail on the lane before any server: it has slot 0 */
+  rill_consumer *tail;
+  CHECK_OK(rill_consumer_join(r, "svc.q.0", RILL_LOSSY, &tail));
+  rill_rpc_server *s;
+  CHECK_OK(rill_rpc_serve(r, "svc", 2, counting, &k, &s));
+  rill_rpc_client *c;
+  CHECK_OK(rill_rpc_connect(r, "svc", &c));
+  CHECK_OK(rill_rpc_wait_server(c, 5 * SEC));
+  counted_calls(c, 0, N);
+  CHECK_EQ(slot_modes(r, "svc.q.0", mode), 2);
+  CHECK(mode[0] == RILL_LOSSY && mode[1] == RILL_RELIABLE);
+
+  /* stopped; calls sent meanwhile; the tail leaves; the next server
+   * rejoins the last one's slot (slot 0 is the tail's, and lossy) */
+  CHECK_OK(rill_rpc_server_stop(s));
+  counted_sends(c, N, N + M, ids);
+  CHECK_OK(rill_consumer_leave(tail));
+  CHECK_OK(rill_rpc_serve(r, "svc", 1, counting, &k, &s));
+  counted_recvs(c, N, N + M, ids);
+  counted_once(&k, N + M);
+  CHECK_EQ(slot_modes(r, "svc.q.0", mode), 1);
+  CHECK(mode[0] == 0 && mode[1] == RILL_RELIABLE); /* the tail's slot is free */
+
+  /* a second server beside a live one is refused and takes no slot */
+  rill_rpc_server *s2;
+  CHECK_RC(rill_rpc_serve(r, "svc", 1, counting, &k, &s2), -RILL_EBUSY);
+  CHECK_EQ(slot_modes(r, "svc.q.0", mode), 1);
+  CHECK(mode[0] == 0 && mode[1] == RILL_RELIABLE);
+  CHECK_EQ(slot_modes(r, "svc.q.1", mode), 1);
+  counted_calls(c, N + M, N + M + 10); /* still served */
+
+  /* again with the tail back in slot 0, live: passed over */
+  CHECK_OK(rill_consumer_join(r, "svc.q.0", RILL_LOSSY, &tail));
+  CHECK_OK(rill_rpc_server_stop(s));
+  uint32_t at = N + M + 10;
+  counted_sends(c, at, at + M, ids);
+  CHECK_OK(rill_rpc_serve(r, "svc", 2, counting, &k, &s));
+  counted_recvs(c, at, at + M, ids);
+  counted_calls(c, at + M, at + M + 10);
+  CHECK_EQ(slot_modes(r, "svc.q.0", mode), 2);
+  CHECK(mode[0] == RILL_LOSSY && mode[1] == RILL_RELIABLE);
+  CHECK_OK(rill_rpc_server_stop(s));
+  counted_once(&k, at + M + 10);
+  rill_consumer_leave(tail);
+  rill_rpc_close(c);
+  rill_region_close(r);
+}
+
+/* Serves with the counting handler (its counts in tu_shared() memory)
+ * until killed. */
+static void counting_server_main(void *arg) {
+  rill_region *r = tu_region_open("killed");
+  rill_rpc_server *s;
+  CHECK_OK(rill_rpc_serve(r, "svc", 1, counting, arg, &s));
+  for (;;) tu_sleep_ms(1000);
+}
+
+/* A server killed, and another started while its client keeps its lane:
+ * the next server takes over the dead server's slot from its last flushed
+ * position (after its last batch: no request answered before runs again)
+ * and answers what was sent in between; the dead slot no longer holds the
+ * client back, so it is not waited for until it is evicted. */
+static void t_restart_killed(void) {
+  rill_region *r = svc_new("killed", 1);
+  call_counts *k = tu_shared(sizeof *k);
+  enum { N = 100, M = 40, MORE = 600 };
+  static uint64_t ids[M];
+  tu_pid srv = tu_spawn("counting server", counting_server_main, k);
+  rill_rpc_client *c;
+  CHECK_OK(rill_rpc_connect(r, "svc", &c));
+  CHECK_OK(rill_rpc_wait_server(c, 30 * SEC));
+  counted_calls(c, 0, N);
+  /* the server flushes its position after each batch it serves: wait for
+   * the last one's to land before the kill */
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, "svc.q.0", &st));
+  rill_consumer_stats cs;
+  uint64_t t0 = tu_ns();
+  for (;;) {
+    CHECK_OK(rill_consumer_stats_get(r, "svc.q.0", 0, &cs));
+    if (cs.seq == st.seq0 + N) break;
+    CHECKF(tu_ns() - t0 < 5 * SEC, "the server's position: %" PRIu64 " of %" PRIu64,
+           cs.seq - st.seq0, (uint64_t)N);
+    tu_sleep_ms(1);
+  }
+  tu_kill(srv);
+  CHECK_EQ(tu_wait_end(srv), TU_KILLED);
+  counted_sends(c, N, N + M, ids);
+  srv = tu_spawn("counting server", counting_server_main, k);
+  CHECK_OK(rill_rpc_wait_server(c, 30 * SEC));
+  t0 = tu_ns();
+  for (;;) { /* its response producer too */
+    CHECK_OK(rill_channel_stats_get(r, "svc.r.0", &st));
+    if (st.producer_liveness == RILL_PEER_ALIVE) break;
+    CHECK(tu_ns() - t0 < 30 * SEC);
+    tu_sleep_ms(1);
+  }
+  counted_recvs(c, N, N + M, ids);
+  counted_once(k, N + M);
+  /* the dead server's slot is the new server's: one slot in use */
+  CHECK_OK(rill_channel_stats_get(r, "svc.q.0", &st));
+  CHECK_OK(rill_consumer_stats_get(r, "svc.q.0", 0, &cs));
+  CHECKF(st.nconsumers == 1 && cs.pid == (uint32_t)srv,
+         "%u slots in use, slot 0 held by pid %u (the new server: %u)", st.nconsumers, cs.pid,
+         (uint32_t)srv);
+  /* more than a ring's worth: nothing waits for an eviction */
+  counted_calls(c, N + M, N + M + MORE);
+  CHECK_OK(rill_channel_stats_get(r, "svc.q.0", &st));
+  CHECK_EQ(st.evictions, 0);
+  counted_once(k, N + M + MORE);
+  tu_kill(srv);
+  CHECK_EQ(tu_wait_end(srv), TU_KILLED);
+  rill_rpc_close(c);
+  rill_region_close(r);
+}
+
+static const tu_role roles[] = {TU_ROLE(server_main), TU_ROLE(client_main),
+                                   TU_ROLE(counting_server_main), {0}};
 
 int main(int argc, char **argv) {
   tu_start_roles("test_rpc", 240, argc, argv, roles);
@@ -433,5 +649,8 @@ int main(int argc, char **argv) {
   t_threads();
   t_faults();
   t_stopped();
-  return tu_pass("request/response: calls, zero copy, threads, faults, waiting for the server");
+  t_restart();
+  t_restart_killed();
+  return tu_pass("request/response: calls, zero copy, threads, faults, waiting for the server, "
+                 "restarts");
 }

@@ -78,8 +78,10 @@ func (r *Region) CreateService(name string, opts *RPCOpts) error {
 	if o.MaxMsg == 0 {
 		o.MaxMsg = 4 * uint64(o.MTU)
 	}
-	// two consumer slots: a client that reconnects while its dead
-	// predecessor's slot is still held needs a second
+	// two consumer slots: on a response channel, a client that reconnects
+	// while its dead predecessor's slot is still held needs a second; on a
+	// request channel, a lossy observer (`rill tail`) may hold one beside
+	// the server's (whose slot a restarted server rejoins: joinRequests)
 	co := &ChannelOpts{Depth: o.Depth, MTU: o.MTU, MaxConsumers: 2, MaxMsg: o.MaxMsg}
 	if ChannelFootprint(co) == 0 {
 		return ErrInval
@@ -249,10 +251,49 @@ func (w *rpcWorker) serveLane(l *rpcLane, fn Handler) int {
 	return done
 }
 
+// joinRequests joins request channel name as the lane's reliable consumer,
+// resuming where the lane's last server left it: it rejoins that server's
+// consumer slot, whose cursor is exact after a clean stop (leaving flushes
+// it) and after a crash is the dead server's last flush (after its last
+// whole batch).  A fresh join would start at the client's last flushed
+// position, behind what the last server answered, and answer those
+// requests again; and a dead server's slot left in place would hold the
+// client back until it is evicted.  The slots in order: one never used
+// (ErrNoEnt) had no server; a live one (ErrBusy) is an observer's (the
+// lane's live server was refused before, by the lock of its response
+// channel); a lossy one is an observer's that left or died (left again:
+// freed).  The first reliable one is the last server's.  None: a fresh
+// join.  As join_requests in src/rpc.c.
+func (r *Region) joinRequests(name string) (*Consumer, error) {
+	ci, err := r.findChannel(name)
+	if err != nil {
+		return nil, err
+	}
+	for slot := 0; slot < int(ci.maxConsumers); slot++ {
+		c, err := r.RejoinConsumer(name, slot)
+		if err == ErrNoEnt || err == ErrBusy {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c.lossy { // an observer's
+			c.Leave()
+			continue
+		}
+		return c, nil
+	}
+	return r.JoinConsumer(name, Reliable)
+}
+
 // Serve serves service name of the region with workers goroutines (1 to
 // the number of lanes), which share the lanes (see Server).  A waiting
 // worker parks in a futex_waitv system call, which holds its P, so no more
-// wait than the program has Ps; idle ones park as goroutines.
+// wait than the program has Ps; idle ones park as goroutines.  It resumes
+// each lane where the lane's last server left it (it rejoins that server's
+// request slot): what that server answered before it stopped is not
+// answered again, what clients sent while no server ran is, and after a
+// crash at most the batch then in progress is answered again.
 // Errors: ErrInval (workers < 1, a bad name), ErrNoEnt (no such service),
 // ErrWorkers (more workers than the service has lanes: more would never
 // help), ErrBusy (another server holds a lane).
@@ -275,14 +316,16 @@ func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
 		done: make(chan struct{})}
 	var reqMax, respMax int
 	for k := uint32(0); k < lanes; k++ {
-		c, err := r.JoinConsumer(laneName(name, 'q', k), Reliable)
+		// The response channel's producer first: its lock says ErrBusy
+		// while another server lives, before any request slot is touched.
+		p, err := r.JoinProducer(laneName(name, 'r', k))
 		if err != nil {
 			s.leave()
 			return nil, err
 		}
-		p, err := r.JoinProducer(laneName(name, 'r', k))
+		c, err := r.joinRequests(laneName(name, 'q', k))
 		if err != nil {
-			c.Leave()
+			p.Leave()
 			s.leave()
 			return nil, err
 		}
@@ -302,7 +345,23 @@ func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
 				for j := 0; j < n; j++ {
 					l := s.lanes[(w.id+j)%n]
 					if l.take() {
-						busy += w.serveLane(l, fn)
+						done := w.serveLane(l, fn)
+						// The lane's position, for the next server should
+						// this one die (joinRequests): the requests of this
+						// batch are answered, so a successor answers again
+						// at most the batch in progress.  One flush per
+						// batch, not per request: a clock read, a few stores
+						// to this worker's own cursor line and the fence
+						// that tells a client waiting for room, for up to
+						// rpcBatch requests (at one call in flight a batch
+						// is one request; a batch that drained the lane had
+						// its position written already by the poll that
+						// found it empty, so the flush matters for one that
+						// stopped at rpcBatch with requests still waiting).
+						if done > 0 {
+							l.q.Flush()
+						}
+						busy += done
 						l.drop()
 					}
 				}

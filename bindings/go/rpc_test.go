@@ -3,12 +3,14 @@
 package rill
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -311,5 +313,235 @@ func TestRPCWaitServerStopped(t *testing.T) {
 	}
 	if err := c.WaitServer(0); err != ErrTimedOut {
 		t.Errorf("stopped server: %v", err)
+	}
+}
+
+// A Go server stopped and another started while the client keeps its
+// lane: the next server goes on from where the last one left the lane, so
+// every request is handled exactly once (the handler counts each payload)
+// and the calls sent while no server ran are answered.  A lossy consumer
+// in the request channel (a `rill tail`) holds a slot the servers pass
+// over, live or gone; a second server beside a live one gets ErrBusy and
+// takes no slot.
+func TestRPCRestart(t *testing.T) {
+	r := testRegion(t, 64<<20)
+	must(t, r.CreateService("svc", &RPCOpts{Lanes: 2, Depth: 256, MTU: 512, MaxMsg: 2048}))
+	const total = 200
+	var counts [total]atomic.Uint32
+	handler := func(method uint16, req, resp []byte) ([]byte, int32) {
+		if method != 1 || len(req) != 4 {
+			return nil, int32(ErrNoMethod.Code())
+		}
+		i := binary.NativeEndian.Uint32(req)
+		if i >= total {
+			return nil, int32(ErrInval.Code())
+		}
+		counts[i].Add(1)
+		return resp[:copy(resp, req)], 0
+	}
+	req := func(i uint32) []byte { return binary.NativeEndian.AppendUint32(nil, i) }
+	out := make([]byte, 2048)
+	var res RPCResult
+	calls := func(c *Client, from, to uint32) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			must(t, c.Call(1, req(i), out, &res, 5*time.Second))
+			if res.Status != 0 || res.Size != 4 || binary.NativeEndian.Uint32(out) != i {
+				t.Fatalf("call %d: %+v %x", i, res, out[:4])
+			}
+		}
+	}
+	sends := func(c *Client, from, to uint32) (ids []uint64) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			id, err := c.Send(1, req(i))
+			must(t, err)
+			ids = append(ids, id)
+		}
+		return
+	}
+	recvs := func(c *Client, from, to uint32, ids []uint64) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			if err := c.RecvWait(out, &res, 5*time.Second); err != nil {
+				t.Fatalf("answer of request %d (sent while no server ran): %v", i, err)
+			}
+			if res.ID != ids[i-from] || res.Status != 0 || binary.NativeEndian.Uint32(out) != i {
+				t.Fatalf("answer of request %d: %+v %x", i, res, out[:4])
+			}
+		}
+	}
+	once := func(n uint32) {
+		t.Helper()
+		again, missing, first := 0, 0, -1
+		for i := range counts {
+			x := counts[i].Load()
+			switch {
+			case uint32(i) >= n && x != 0:
+				t.Fatalf("request %d was never sent but handled %d times", i, x)
+			case uint32(i) >= n:
+			case x > 1:
+				if again++; first < 0 {
+					first = i
+				}
+			case x == 0:
+				missing++
+			}
+		}
+		if again > 0 {
+			t.Fatalf("%d of %d requests handled more than once (the first: request %d, %d times)",
+				again, n, first, counts[first].Load())
+		}
+		if missing > 0 {
+			t.Fatalf("%d of %d requests never handled", missing, n)
+		}
+	}
+	slots := func(name string) (int, [2]Mode) {
+		t.Helper()
+		st, err := r.Stats(name)
+		must(t, err)
+		if len(st.Slots) != 2 {
+			t.Fatalf("%s: %d slots", name, len(st.Slots))
+		}
+		return int(st.Consumers), [2]Mode{st.Slots[0].Mode, st.Slots[1].Mode}
+	}
+	const n, m = 50, 30
+
+	// a tail on the lane before any server: it has slot 0
+	tail, err := r.JoinConsumer("svc.q.0", Lossy)
+	must(t, err)
+	srv, err := r.Serve("svc", 2, handler)
+	must(t, err)
+	c, err := r.Connect("svc")
+	must(t, err)
+	defer c.Close()
+	must(t, c.WaitServer(5*time.Second))
+	calls(c, 0, n)
+	if k, modes := slots("svc.q.0"); k != 2 || modes != [2]Mode{Lossy, Reliable} {
+		t.Fatalf("svc.q.0: %d slots in use, modes %v", k, modes)
+	}
+
+	// stopped; calls sent meanwhile; the tail leaves; the next server
+	// rejoins the last one's slot (slot 0 is the tail's, and lossy)
+	srv.Stop()
+	ids := sends(c, n, n+m)
+	tail.Leave()
+	srv, err = r.Serve("svc", 1, handler)
+	must(t, err)
+	recvs(c, n, n+m, ids)
+	once(n + m)
+	if k, modes := slots("svc.q.0"); k != 1 || modes != [2]Mode{0, Reliable} {
+		t.Fatalf("svc.q.0: %d slots in use, modes %v", k, modes)
+	}
+
+	// a second server beside a live one is refused and takes no slot
+	if _, err := r.Serve("svc", 1, handler); err != ErrBusy {
+		t.Fatalf("a second server: %v", err)
+	}
+	if k, modes := slots("svc.q.0"); k != 1 || modes != [2]Mode{0, Reliable} {
+		t.Fatalf("svc.q.0 after the second server: %d slots in use, modes %v", k, modes)
+	}
+	if k, _ := slots("svc.q.1"); k != 1 {
+		t.Fatalf("svc.q.1 after the second server: %d slots in use", k)
+	}
+	calls(c, n+m, n+m+10) // still served
+
+	// again with the tail back in slot 0, live: passed over
+	tail, err = r.JoinConsumer("svc.q.0", Lossy)
+	must(t, err)
+	defer tail.Leave()
+	srv.Stop()
+	at := uint32(n + m + 10)
+	ids = sends(c, at, at+m)
+	srv, err = r.Serve("svc", 2, handler)
+	must(t, err)
+	recvs(c, at, at+m, ids)
+	calls(c, at+m, at+m+10)
+	if k, modes := slots("svc.q.0"); k != 2 || modes != [2]Mode{Lossy, Reliable} {
+		t.Fatalf("svc.q.0: %d slots in use, modes %v", k, modes)
+	}
+	srv.Stop()
+	once(at + m + 10)
+}
+
+// A Go guest killed and another started while the client keeps its lane:
+// the next guest takes over the dead guest's request slot from its last
+// flushed position (the dead slot no longer holds the client back, so
+// nothing waits for its eviction) and answers the calls sent in between.
+func TestRPCRestartKilled(t *testing.T) {
+	r := rpcRegion(t)
+	guest, stop := startGoGuest(t, r, 1)
+	c, err := r.Connect("svc")
+	must(t, err)
+	defer c.Close()
+	must(t, c.WaitServer(30*time.Second))
+	out := make([]byte, 2048)
+	var res RPCResult
+	call := func(i int) {
+		t.Helper()
+		must(t, c.Call(1, []byte(fmt.Sprint(i)), out, &res, 5*time.Second))
+		if string(out[:res.Size]) != fmt.Sprint(i) {
+			t.Fatalf("call %d: %q", i, out[:res.Size])
+		}
+	}
+	const n, m, more = 100, 40, 600
+	for i := 0; i < n; i++ {
+		call(i)
+	}
+	// the guest flushes its position after each batch: wait for the last
+	st, err := r.Stats("svc.q.0")
+	must(t, err)
+	for deadline := time.Now().Add(5 * time.Second); st.Slots[0].Seq != st.Seq0+n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the guest's position: %d of %d", st.Slots[0].Seq-st.Seq0, n)
+		}
+		time.Sleep(time.Millisecond)
+		st, err = r.Stats("svc.q.0")
+		must(t, err)
+	}
+	guest.Process.Kill()
+	guest.Wait()
+	stop()
+	var ids []uint64
+	for i := n; i < n+m; i++ {
+		id, err := c.Send(1, []byte(fmt.Sprint(i)))
+		must(t, err)
+		ids = append(ids, id)
+	}
+	guest, _ = startGoGuest(t, r, 1)
+	must(t, c.WaitServer(30*time.Second))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		st, err := r.Stats("svc.r.0") // its response producer too
+		must(t, err)
+		if st.ProducerLiveness == PeerAlive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second guest did not join the responses")
+		}
+	}
+	for i := n; i < n+m; i++ {
+		if err := c.RecvWait(out, &res, 5*time.Second); err != nil {
+			t.Fatalf("answer of request %d (sent while no server ran): %v", i, err)
+		}
+		if res.ID != ids[i-n] || string(out[:res.Size]) != fmt.Sprint(i) {
+			t.Fatalf("answer of request %d: %+v %q", i, res, out[:res.Size])
+		}
+	}
+	// the dead guest's slot is the new guest's: one slot in use
+	st, err = r.Stats("svc.q.0")
+	must(t, err)
+	if st.Consumers != 1 || st.Slots[0].Pid != uint32(guest.Process.Pid) {
+		t.Fatalf("%d slots in use, slot 0 held by pid %d (the new guest: %d)", st.Consumers,
+			st.Slots[0].Pid, guest.Process.Pid)
+	}
+	// more than a ring's worth: nothing waits for an eviction
+	for i := n + m; i < n+m+more; i++ {
+		call(i)
+	}
+	st, err = r.Stats("svc.q.0")
+	must(t, err)
+	if st.Evictions != 0 {
+		t.Fatalf("%d evictions", st.Evictions)
 	}
 }

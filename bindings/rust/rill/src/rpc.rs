@@ -595,11 +595,12 @@ impl Drop for Server {
 /// at once ([`Error::Full`] beyond). Dropping the client frees its lane;
 /// responses to its calls still in flight are dropped.
 ///
-/// After [`Error::ServerDead`] or [`Error::ServerLeft`], drop the client
-/// before a new server starts, and connect again: a server that starts
-/// while a client of its predecessor still holds a lane reads the lane
-/// from that client's last flushed request on, so it may be handed
-/// requests its predecessor answered, and run them again.
+/// After [`Error::ServerDead`] or [`Error::ServerLeft`] the client may keep
+/// its lane while a new server starts: that server goes on from where its
+/// predecessor left the lane, so requests its predecessor answered are not
+/// run again, and those it had not answered, or that were sent while no
+/// server ran, are answered (after a crash, at most the batch that was in
+/// progress is run again).
 ///
 /// The client does not borrow the region: it keeps its own mapping.
 #[derive(Debug)]
@@ -796,7 +797,8 @@ impl Client {
     /// [`Error::MessageSize`] with the response's size when `resp` is too
     /// small (nothing is received: call again with that much room),
     /// [`Error::ServerDead`] / [`Error::ServerLeft`]: the server died or
-    /// stopped and every call in flight is lost (connect again).
+    /// stopped, and no call in flight is answered until a server serves
+    /// the lane again (which answers them: the client may keep its lane).
     pub fn recv(&mut self, resp: &mut [u8], timeout: Duration) -> Result<Reply> {
         let mut res = sys::rill_rpc_result::default();
         // SAFETY: live handle, this thread only; resp writable for its

@@ -9,7 +9,7 @@ use common::{TempDir, unique_name};
 use rill::rpc::{self, Client, Reply, Server, ServiceOptions};
 use rill::{Error, Region, RegionOptions};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -701,22 +701,39 @@ fn a_stopped_server_leaves_its_clients_and_a_new_one_serves() {
         "the handler is dropped once the server stopped"
     );
     // a call sent now is in flight with nobody to answer it
-    c.send(1, b"late").unwrap();
+    let late = c.send(1, b"late").unwrap();
     // looking without waiting does not see the server's end (rill_rpc.c:
     // a look is no wait, and only a wait asks about the producer)
     assert_eq!(c.poll(&mut buf, 10, |_, _| panic!("no response")), Ok(0));
     assert_eq!(c.recv(&mut buf, Duration::ZERO).unwrap_err(), Error::Again);
     assert_eq!(c.recv(&mut buf, T).unwrap_err(), Error::ServerLeft);
     assert_eq!(c.recv(&mut buf, T).unwrap_err(), Error::ServerLeft);
-    drop(c);
 
-    // dropping a server stops it too; a new one serves the same service
-    let server = serve(&r, "svc", 1);
-    let mut c = connect(&r, "svc");
+    // a new server serves the same service from where the last one left
+    // each lane: the client that stayed gets the answer of the call it
+    // sent while no server ran (and "up" is not run again: 2 calls)
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let server = Server::serve(&r, "svc", 1, move |m, req, resp| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        handler(m, req, resp)
+    })
+    .unwrap();
+    let reply = c.recv(&mut buf, T).unwrap();
+    assert_eq!((reply.id, reply.size), (late, 4));
+    assert_eq!(&buf[..4], b"late");
     assert_eq!(c.call(1, b"again", &mut buf, T).unwrap().size, 5);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // so does a new client; dropping a server stops it too
+    let mut c2 = connect(&r, "svc");
+    assert_eq!(c2.call(1, b"new", &mut buf, T).unwrap().size, 3);
     drop(server);
     assert_eq!(
         c.call(1, b"gone", &mut buf, T).unwrap_err(),
+        Error::ServerLeft
+    );
+    assert_eq!(
+        c2.call(1, b"gone", &mut buf, T).unwrap_err(),
         Error::ServerLeft
     );
 }
@@ -764,10 +781,10 @@ fn a_server_stopped_from_its_own_handler() {
         assert!(Instant::now() < deadline, "the handler was not dropped");
         std::thread::yield_now();
     }
-    // the client leaves before the next server starts: a new server's
-    // request consumer starts at the lane's last flushed request, so a
-    // client that stayed could have its "stop" handed to it again
-    drop(c);
+    // the client keeps its lane while the next server starts: that server
+    // goes on from where this one left the lane, so the "stop" it
+    // answered is not handed to the next one again (which would take it
+    // down under the calls below)
 
     // the same by dropping it
     let slot2: Arc<Mutex<Option<Server>>> = Arc::new(Mutex::new(None));
