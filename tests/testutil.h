@@ -217,8 +217,10 @@ static inline void tu_failf(const char *file, int line, const char *fmt, ...) {
 #define CHECKF(e, ...)                                                  \
   do {                                                                  \
     if (!(e)) {                                                         \
-      char tu_why_[512];                                                \
-      snprintf(tu_why_, sizeof tu_why_, __VA_ARGS__);                   \
+      char tu_why_[1024];                                               \
+      /* a long explanation is cut, on purpose: the return value is     \
+       * looked at so that gcc does not warn of it (-Wformat-truncation) */ \
+      if (snprintf(tu_why_, sizeof tu_why_, __VA_ARGS__) < 0) tu_why_[0] = 0; \
       tu_failf(__FILE__, __LINE__, "CHECK(%s): %s", #e, tu_why_);       \
     }                                                                   \
   } while (0)
