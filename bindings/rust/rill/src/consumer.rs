@@ -6,10 +6,9 @@ use crate::nanos;
 use crate::stats::Peer;
 use core::ffi::c_int;
 use core::marker::PhantomData;
-use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::slice;
-use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use rill_sys as sys;
 use std::time::Duration;
 
@@ -212,7 +211,7 @@ impl<M: Mode> Consumer<M> {
     /// returns were checked.
     #[inline]
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<Option<Meta>> {
-        let mut meta = MaybeUninit::<sys::rill_meta>::uninit();
+        let mut meta = sys::rill_meta::default();
         // SAFETY: live handle, this thread only; buf writable for its
         // length; meta a valid place (written on success and EMSGSIZE).
         let rc = unsafe {
@@ -220,11 +219,10 @@ impl<M: Mode> Consumer<M> {
                 self.raw.as_ptr(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
-                meta.as_mut_ptr(),
+                &mut meta,
             )
         };
-        // SAFETY: the call filled meta when it returned >= 0 or EMSGSIZE.
-        unsafe { recv_result(rc, &meta) }
+        recv_result(rc, &meta)
     }
 
     /// [`recv`](Consumer::recv) that waits up to `timeout`: spinning, then
@@ -232,38 +230,54 @@ impl<M: Mode> Consumer<M> {
     /// [`Error::Closed`] / [`Error::ProducerDead`] once the producer left or
     /// died and everything was read.
     pub fn recv_wait(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Meta> {
-        let mut meta = MaybeUninit::<sys::rill_meta>::uninit();
+        let mut meta = sys::rill_meta::default();
         // SAFETY: as in recv.
         let rc = unsafe {
             sys::rill_recv_wait(
                 self.raw.as_ptr(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
-                meta.as_mut_ptr(),
+                &mut meta,
                 nanos(timeout),
             )
         };
-        // SAFETY: as in recv.
-        unsafe { recv_result(rc, &meta) }?.ok_or(Error::TimedOut)
+        recv_result(rc, &meta)?.ok_or(Error::TimedOut)
     }
 
     /// [`recv`](Consumer::recv) into a `Vec`, grown to the message's size
-    /// when needed (its length is set to the message's).
+    /// when needed (its length is set to the message's; with `Ok(None)` or
+    /// an error, to 0). The bytes are written into the `Vec`'s capacity
+    /// directly, never zero-filled first.
     pub fn recv_vec(&mut self, buf: &mut Vec<u8>) -> Result<Option<Meta>> {
+        buf.clear();
+        if buf.capacity() < 64 {
+            buf.reserve(64);
+        }
         loop {
-            buf.resize(buf.capacity().max(64), 0);
-            match self.recv(buf) {
+            let mut meta = sys::rill_meta::default();
+            // SAFETY: live handle, this thread only; the Vec's spare
+            // capacity is writable for capacity() bytes (len is 0), and
+            // the call writes there nothing but the message's bytes.
+            let rc = unsafe {
+                sys::rill_recv(
+                    self.raw.as_ptr(),
+                    buf.as_mut_ptr().cast(),
+                    buf.capacity(),
+                    &mut meta,
+                )
+            };
+            match recv_result(rc, &meta) {
                 Ok(Some(m)) => {
-                    buf.truncate(m.size as usize);
+                    // SAFETY: the call copied the whole message, m.size
+                    // bytes (<= capacity), to the start of the buffer.
+                    unsafe { buf.set_len(m.size as usize) };
                     return Ok(Some(m));
                 }
-                Err(Error::MessageSize { size }) if size as usize > buf.len() => {
-                    buf.resize(size as usize, 0);
+                Err(Error::MessageSize { size }) if size as usize > buf.capacity() => {
+                    buf.try_reserve_exact(size as usize)
+                        .map_err(|_| Error::NoMemory)?;
                 }
-                other => {
-                    buf.clear();
-                    return other;
-                }
+                other => return other,
             }
         }
     }
@@ -274,7 +288,7 @@ impl<M: Mode> Consumer<M> {
     /// lossy consumer) and the slice is part of `buf`.
     #[inline]
     pub fn recv_view<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Option<(Meta, &'a [u8])>> {
-        let mut meta = MaybeUninit::<sys::rill_meta>::uninit();
+        let mut meta = sys::rill_meta::default();
         let mut data = core::ptr::null();
         // SAFETY: live handle, this thread only; buf writable for its
         // length; meta and data valid places.
@@ -283,12 +297,11 @@ impl<M: Mode> Consumer<M> {
                 self.raw.as_ptr(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
-                meta.as_mut_ptr(),
+                &mut meta,
                 &mut data,
             )
         };
-        // SAFETY: the call filled meta when it returned >= 0 or EMSGSIZE.
-        match unsafe { recv_result(rc, &meta) }? {
+        match recv_result(rc, &meta)? {
             None => Ok(None),
             Some(m) => {
                 let n = m.size as usize;
@@ -332,10 +345,13 @@ impl<M: Mode> Consumer<M> {
         Ok(())
     }
 
-    /// Whether the channel's producer lives.
-    pub fn producer(&mut self) -> Peer {
+    /// Whether the channel's producer lives. An error is the consumer's
+    /// own trouble ([`Error::Truncated`]: the region file was shrunk under
+    /// it, leave).
+    pub fn producer(&mut self) -> Result<Peer> {
         // SAFETY: live handle, this thread only.
-        Peer::from_raw(unsafe { sys::rill_consumer_producer(self.raw.as_ptr()) }.into())
+        let rc = check(unsafe { sys::rill_consumer_producer(self.raw.as_ptr()) })?;
+        Ok(Peer::from_raw(rc.into()))
     }
 
     /// Drains the wake-up fd and asks the producer to signal it at its
@@ -428,6 +444,10 @@ impl<M: Mode> Consumer<M> {
         if max == 0 {
             return Err(Error::Invalid);
         }
+        // A call never returns more than the ring holds; past that, room
+        // for views would be kept for nothing (and a huge max would not
+        // fit in memory).
+        let max = max.min(POLL_MANY_MAX);
         if self.views.len() < max {
             // SAFETY: rill_view is plain data, all-zero valid.
             self.views.resize(max, unsafe { core::mem::zeroed() });
@@ -445,22 +465,20 @@ impl<M: Mode> Consumer<M> {
     }
 }
 
-/// The result of a rill_recv-like call.
-///
-/// # Safety
-/// `meta` must have been filled by the call when `rc >= 0` or `rc` is
-/// `-RILL_EMSGSIZE`.
-unsafe fn recv_result(rc: i64, meta: &MaybeUninit<sys::rill_meta>) -> Result<Option<Meta>> {
+/// The most descriptors one poll_many takes (the deepest ring rill makes,
+/// 2^24, would need 1 GiB of views; a batch of 64 Ki is plenty).
+const POLL_MANY_MAX: usize = 1 << 16;
+
+/// The result of a rill_recv-like call that wrote `meta` (on success, and
+/// its size on EMSGSIZE; `meta` starts zeroed, so its reserved fields,
+/// which the call does not write, are initialised too).
+fn recv_result(rc: i64, meta: &sys::rill_meta) -> Result<Option<Meta>> {
     if rc >= 0 {
-        // SAFETY: filled on success (caller's contract).
-        return Ok(Some(Meta::from_raw(unsafe { meta.assume_init_ref() })));
+        return Ok(Some(Meta::from_raw(meta)));
     }
     match rc as c_int {
         rc if rc == -sys::RILL_EAGAIN => Ok(None),
-        rc if rc == -sys::RILL_EMSGSIZE => Err(Error::MessageSize {
-            // SAFETY: filled with sz on EMSGSIZE (caller's contract).
-            size: unsafe { meta.assume_init_ref() }.sz,
-        }),
+        rc if rc == -sys::RILL_EMSGSIZE => Err(Error::MessageSize { size: meta.sz }),
         _ => check64(rc).map(|_| None),
     }
 }
@@ -510,8 +528,9 @@ impl Consumer<Reliable> {
         Ok(View::new(&self.last))
     }
 
-    /// Takes up to `max` descriptors that are ready, in order, in one call
-    /// (cheaper per message than polling each): an empty batch if none is.
+    /// Takes up to `max` descriptors that are ready (at most 65536), in
+    /// order, in one call (cheaper per message than polling each): an empty
+    /// batch if none is. [`Error::Invalid`] for `max` 0.
     pub fn poll_many(&mut self, max: usize) -> Result<Views<'_>> {
         let n = self.poll_many_raw(max)?;
         Ok(Views {
@@ -544,8 +563,8 @@ impl Consumer<Lossy> {
         Ok(LossyView::new(&self.last, c))
     }
 
-    /// Takes up to `max` descriptors that are ready, in order, in one call.
-    /// Each view is checked on its own.
+    /// Takes up to `max` descriptors that are ready (at most 65536), in
+    /// order, in one call. Each view is checked on its own.
     pub fn poll_many(&mut self, max: usize) -> Result<LossyViews<'_>> {
         let n = self.poll_many_raw(max)?;
         Ok(LossyViews {
@@ -812,28 +831,31 @@ impl<'c> LossyViews<'c> {
 /// hardware), so the race is not undefined behaviour in Rust's model, only
 /// a torn value, which the check after the copy catches (rill_check's
 /// acquire fence orders these loads before its second look at the
-/// descriptor).
+/// descriptor). The data ring is mapped read-only: the loads are of the
+/// pointer's size at most, which std promises work on read-only memory
+/// (a wider atomic load may be a compare-exchange on some targets).
 ///
 /// # Safety
 /// `src` must be valid for reads of `dst.len()` bytes, in memory that is
 /// only ever accessed with atomic or foreign (C) accesses by this process.
 #[inline]
 unsafe fn copy_racy(src: *const u8, dst: &mut [u8]) {
+    const W: usize = core::mem::size_of::<usize>();
     let n = dst.len();
     let mut i = 0;
-    while i < n && (src as usize + i) % 8 != 0 {
+    while i < n && (src as usize + i) % W != 0 {
         // SAFETY: i < n, so src + i is in bounds; AtomicU8 has u8's size
         // and alignment.
         dst[i] = unsafe { AtomicU8::from_ptr(src.add(i).cast_mut()) }.load(Ordering::Relaxed);
         i += 1;
     }
-    while i + 8 <= n {
-        // SAFETY: i + 8 <= n, so the 8 bytes are in bounds; src + i is
-        // 8-aligned (the loop above), as AtomicU64 needs.
-        let w = unsafe { AtomicU64::from_ptr(src.add(i).cast::<u64>().cast_mut()) }
+    while i + W <= n {
+        // SAFETY: i + W <= n, so the W bytes are in bounds; src + i is
+        // W-aligned (the loop above), as AtomicUsize needs.
+        let w = unsafe { AtomicUsize::from_ptr(src.add(i).cast::<usize>().cast_mut()) }
             .load(Ordering::Relaxed);
-        dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
-        i += 8;
+        dst[i..i + W].copy_from_slice(&w.to_ne_bytes());
+        i += W;
     }
     while i < n {
         // SAFETY: as in the first loop.

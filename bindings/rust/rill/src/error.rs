@@ -121,7 +121,8 @@ impl Error {
     /// positive: a `RILL_E*` variant, or [`Error::Other`] for a code this
     /// crate does not know (never [`Error::Status`]). Reads
     /// `rill_os_error()` for [`Error::Io`], so make it right after the
-    /// failing call, on its thread.
+    /// failing call, on its thread. 0 is success, not an error: it gives
+    /// `Other(0)`.
     #[inline]
     pub fn from_code(rc: i64) -> Error {
         let code = rc.unsigned_abs().min(i32::MAX as u64) as c_int;

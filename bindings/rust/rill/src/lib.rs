@@ -127,6 +127,18 @@
 //! consumer beyond the channel's slots [`Error::Full`]; a closed handle
 //! cannot be named (dropping it consumes it); a bad name, size or option
 //! is [`Error::Invalid`]. No call panics on bad input, prints or exits.
+//!
+//! # Trust
+//!
+//! Memory safety holds whatever a peer writes into the region: every
+//! descriptor is bounds-checked before its payload is touched, and a lossy
+//! consumer reads only through checked copies. What the `&[u8]` of a
+//! reliable [`View`] (and a reservation's `&mut [u8]`) also relies on is
+//! that the processes with write access to the region follow the protocol:
+//! a producer does not overwrite what a reliable consumer has not passed.
+//! A region is as trusted as the file mode that guards it (0600 by
+//! default); where a peer with write access cannot be trusted, consume
+//! lossy and copy ([`LossyView::read`]).
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -169,7 +181,8 @@ pub mod ctl {
     pub const ERR: u16 = rill_sys::RILL_CTL_ERR;
     /// A whole message: SOM and EOM.
     pub const MSG: u16 = rill_sys::RILL_CTL_MSG;
-    /// Bits 3 to 15 are the application's: `x` (0 to 8191) placed there.
+    /// Bits 3 to 15 are the application's: `x` (0 to 8191) placed there;
+    /// a larger `x` loses its bits above the 13th (`user(8192)` is 0).
     ///
     /// ```
     /// assert_eq!(rill::ctl::user(5), 5 << 3);
@@ -196,7 +209,7 @@ pub fn version() -> (u32, u32, u32) {
 }
 
 /// True if `name` is a valid region or channel name: 1 to [`NAME_MAX`]
-/// bytes of `[A-Za-z0-9_.-]`, not `.` or `..`.
+/// bytes of `[A-Za-z0-9_.-]`, not starting with `.`.
 ///
 /// ```
 /// assert!(rill::name_valid("md.ticks-1"));

@@ -230,6 +230,11 @@ impl Producer {
     /// be written and then published together by [`Reserved::commit`].
     /// [`Error::Again`] without room for all of them.
     pub fn reserve_many(&mut self, count: usize, n: usize) -> Result<Reserved<'_>> {
+        // No ring is deeper than 2^24: more buffers could never be
+        // reserved (and a huge count would not fit in memory).
+        if count == 0 || count > 1 << 24 {
+            return Err(Error::Invalid);
+        }
         self.bufs.clear();
         self.bufs.resize(count, ptr::null_mut());
         // SAFETY: bufs has room for count pointers; live handle, this

@@ -56,8 +56,9 @@ impl RegionOptions {
         self.mode = mode;
         self
     }
-    /// Open: map the region read-only, to look at it ([`Region::channel_stats`],
-    /// [`Region::info`]); joining it as producer or consumer fails.
+    /// Open: to look at the region only ([`Region::channel_stats`],
+    /// [`Region::info`]), read with `pread` and never mapped writable;
+    /// joining it as producer or consumer fails.
     pub fn read_only(mut self) -> RegionOptions {
         self.flags |= sys::RILL_REGION_READONLY;
         self
@@ -462,8 +463,12 @@ impl Channel<'_> {
 
     /// Rejoins consumer slot `slot` (of a consumer whose process died, or
     /// that left) from the cursor it had, in the mode it had, which must
-    /// be `M`: [`Error::Invalid`] otherwise (the slot is left again, as it
-    /// was). [`Error::Busy`] while its consumer lives.
+    /// be `M`: [`Error::Invalid`] otherwise. A dead slot's mode is known
+    /// before the rejoin, and a wrong one is refused untouched; a slot
+    /// whose consumer left keeps its mode where only the rejoin reads it,
+    /// so it is rejoined and left again at once (its cursor unchanged; a
+    /// reliable one holds the producer back for that moment).
+    /// [`Error::Busy`] while its consumer lives.
     pub fn rejoin<M: Mode>(&self, slot: u32) -> Result<Consumer<M>> {
         // A live slot's stats tell its mode: refuse the wrong one without
         // touching it. A free slot's say none; its cursor page keeps the
@@ -488,9 +493,12 @@ impl Channel<'_> {
         })?;
         // Its mode, now that it holds the slot.
         let c = Consumer::<Reliable>::from_raw(out);
+        // Only a slot that says reliable is typed so: a reliable View is a
+        // &[u8] the producer must not overwrite, and a lossy type over a
+        // reliable handle is merely cautious.
         match self.consumer_stats(slot)?.mode {
-            Some(ModeKind::Lossy) => Ok(AnyConsumer::Lossy(c.retag())),
-            _ => Ok(AnyConsumer::Reliable(c)),
+            Some(ModeKind::Reliable) => Ok(AnyConsumer::Reliable(c)),
+            _ => Ok(AnyConsumer::Lossy(c.retag())),
         }
     }
 

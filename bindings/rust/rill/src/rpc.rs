@@ -214,9 +214,16 @@ pub fn wait_service(region: &Region, name: &str, timeout: Duration) -> Result<()
 }
 
 /// The status that answers a call with error `e`: `c` for
-/// [`Error::Status(c)`](Error::Status) (-`RILL_EIO` for 0, which would
-/// read as success), the negated code for every other error. What a
-/// [`Server`]'s handler's `Err` is sent as.
+/// [`Error::Status(c)`](Error::Status) with `c > 0`, the negated code for
+/// every other error, and -`RILL_EIO` for anything that would read as
+/// success (0) or as another error than it is (a `Status` of 0 or below,
+/// an `Other(0)`). What a [`Server`]'s handler's `Err` is sent as.
+///
+/// ```
+/// use rill::{Error, rpc::error_to_status};
+/// assert_eq!(error_to_status(&Error::Status(-5)), -rill::sys::RILL_EIO);
+/// assert_eq!(error_to_status(&Error::from_code(0)), -rill::sys::RILL_EIO);
+/// ```
 ///
 /// ```
 /// use rill::{Error, rpc::error_to_status};
@@ -225,11 +232,14 @@ pub fn wait_service(region: &Region, name: &str, timeout: Duration) -> Result<()
 /// ```
 pub fn error_to_status(e: &Error) -> i32 {
     match *e {
-        Error::Status(0) => -sys::RILL_EIO,
-        Error::Status(c) => c,
+        Error::Status(c) if c > 0 => c,
+        Error::Status(_) => -sys::RILL_EIO,
         // rill's codes are positive; saturating_abs keeps an odd Other(c)
         // negative on the wire, where it reads as rill's, not a handler's
-        ref e => -e.code().saturating_abs(),
+        ref e => match e.code().saturating_abs() {
+            0 => -sys::RILL_EIO,
+            c => -c,
+        },
     }
 }
 

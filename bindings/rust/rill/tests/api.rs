@@ -186,6 +186,19 @@ fn send_poll_recv_every_byte() {
         }
     }
 
+    // recv_vec reuses its capacity: a big message, then a small one
+    let mut v = Vec::new();
+    tx.send(&payload(50, 1900), 50).unwrap();
+    tx.send(&payload(51, 3), 51).unwrap();
+    assert_eq!(rx.recv_vec(&mut v).unwrap().unwrap().size, 1900);
+    check_payload(50, &v, 1900);
+    let cap = v.capacity();
+    assert_eq!(rx.recv_vec(&mut v).unwrap().unwrap().size, 3);
+    check_payload(51, &v, 3);
+    assert_eq!(v.capacity(), cap);
+    assert_eq!(rx.recv_vec(&mut v).unwrap(), None);
+    assert!(v.is_empty());
+
     // a buffer too small keeps the message
     tx.send(&payload(7, 600), 7).unwrap();
     let mut small = [0u8; 100];
@@ -290,6 +303,8 @@ fn reserve_commit_and_batches() {
     }
     assert!(rx.poll_many(8).unwrap().is_empty());
     assert_eq!(rx.poll_many(0).unwrap_err(), Error::Invalid);
+    // a huge max is capped, not allocated (nor a panic)
+    assert!(rx.poll_many(usize::MAX).unwrap().is_empty());
 
     // reserve_many / commit of part of them
     let mut batch = tx.reserve_many(5, 64).unwrap();
@@ -314,6 +329,12 @@ fn reserve_commit_and_batches() {
         "over the reserved size"
     );
     assert_eq!(tx.reserve_many(0, 64).err(), Some(Error::Invalid));
+    assert_eq!(tx.reserve_many(usize::MAX, 64).err(), Some(Error::Invalid));
+    assert_eq!(
+        tx.reserve_many(65, 64).err(),
+        Some(Error::Invalid),
+        "over the depth"
+    );
 }
 
 #[test]
@@ -365,13 +386,13 @@ fn waits_end_with_the_producer() {
         .create_channel("c", &ChannelOptions::new().depth(64))
         .unwrap();
     let mut rx = ch.reliable().unwrap();
-    assert_eq!(rx.producer(), Peer::None);
+    assert_eq!(rx.producer(), Ok(Peer::None));
     assert_eq!(
         rx.poll_wait(Duration::from_millis(5)).unwrap_err(),
         Error::TimedOut
     );
     let mut tx = ch.producer().unwrap();
-    assert_eq!(rx.producer(), Peer::Alive);
+    assert_eq!(rx.producer(), Ok(Peer::Alive));
     assert_eq!(tx.wait_consumers(1, Duration::from_secs(5)).unwrap(), 1);
     assert_eq!(
         tx.wait_consumers(2, Duration::ZERO).unwrap_err(),
