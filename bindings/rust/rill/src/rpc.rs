@@ -102,7 +102,7 @@
 //!     let mut req = c.reserve(8)?;
 //!     c.send(1, b"x")?;          // error: c is borrowed by req
 //!     req[0] = 1;
-//!     req.commit(1, 8).map(drop)
+//!     req.commit(8, 1).map(drop)
 //! }
 //! ```
 use crate::error::{Error, Result, check};
@@ -778,7 +778,7 @@ impl Client {
     /// # client.wait_server(Duration::from_secs(5))?;
     /// let mut req = client.reserve(128)?;
     /// req[..5].copy_from_slice(b"hello");
-    /// let id = req.commit(1, 5)?;
+    /// let id = req.commit(5, 1)?;
     /// let mut buf = [0u8; 1024];
     /// let reply = client.recv(&mut buf, Duration::from_secs(5))?;
     /// assert_eq!((reply.id, &buf[..reply.result()?]), (id, &b"hello"[..]));
@@ -939,7 +939,7 @@ impl RequestBuf<'_> {
     /// Sends the first `len` bytes as a call of `method` and returns its
     /// id. [`Error::Invalid`] if `len` is more than was reserved or the
     /// method over [`METHOD_MAX`].
-    pub fn commit(self, method: u16, len: usize) -> Result<u64> {
+    pub fn commit(self, len: usize, method: u16) -> Result<u64> {
         self.commit_at(0, len, method)
     }
 

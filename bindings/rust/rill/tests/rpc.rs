@@ -268,7 +268,7 @@ fn reserve_and_commit_in_place() {
         let mut req = c.reserve(n).unwrap();
         assert_eq!(req.len(), n);
         req.copy_from_slice(&payload(n as u64, n));
-        let id = req.commit(1, n).unwrap();
+        let id = req.commit(n, 1).unwrap();
         let reply = c.recv(&mut buf, T).unwrap();
         assert_eq!((reply.id, reply.method), (id, 1));
         check_payload(n as u64, &buf[..reply.size], n);
@@ -277,7 +277,7 @@ fn reserve_and_commit_in_place() {
     // part of the buffer: its head, or from a multiple of 64 bytes in
     let mut req = c.reserve(MTU).unwrap();
     req[..10].copy_from_slice(b"0123456789");
-    let id = req.commit(1, 4).unwrap();
+    let id = req.commit(4, 1).unwrap();
     let reply = c.recv(&mut buf, T).unwrap();
     assert_eq!((reply.id, &buf[..reply.size]), (id, &b"0123"[..]));
     let mut req = c.reserve(MTU).unwrap();
@@ -289,13 +289,13 @@ fn reserve_and_commit_in_place() {
     check_payload(77, &buf[..reply.size], MTU - 128);
     let mut req = c.reserve(MTU).unwrap();
     req[..3].copy_from_slice(&[1, 2, 3]);
-    let id = req.commit(2, 3).unwrap();
+    let id = req.commit(3, 2).unwrap();
     let reply = c.recv(&mut buf, T).unwrap();
     assert_eq!(reply.id, id);
     assert_eq!(u64::from_ne_bytes(buf[..8].try_into().unwrap()), 6);
 
     // what commit refuses, and sends nothing for
-    assert_eq!(c.reserve(64).unwrap().commit(1, 65), Err(Error::Invalid));
+    assert_eq!(c.reserve(64).unwrap().commit(65, 1), Err(Error::Invalid));
     assert_eq!(
         c.reserve(MTU).unwrap().commit_at(10, 5, 1),
         Err(Error::Invalid)
@@ -309,7 +309,7 @@ fn reserve_and_commit_in_place() {
         Err(Error::Invalid)
     );
     assert_eq!(
-        c.reserve(8).unwrap().commit(rpc::METHOD_MAX + 1, 8),
+        c.reserve(8).unwrap().commit(8, rpc::METHOD_MAX + 1),
         Err(Error::Invalid)
     );
     {
@@ -338,7 +338,7 @@ fn reserve_and_commit_in_place() {
     }
     let mut req = c.reserve(8).unwrap();
     req.copy_from_slice(b"in place");
-    req.commit(1, 8).unwrap();
+    req.commit(8, 1).unwrap();
     let reply = c.recv(&mut buf, T).unwrap();
     assert_eq!(&buf[..reply.size], b"in place");
 }

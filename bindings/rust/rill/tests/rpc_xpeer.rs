@@ -163,7 +163,7 @@ fn exercise(c: &mut Client, seed: u64, mtu: usize, max_msg: usize) {
     for n in [0, 1, 64, mtu / 2, mtu] {
         let mut req = c.reserve(mtu).unwrap();
         req[..n].copy_from_slice(&payload(seed + 1, n));
-        let id = req.commit(1, n).unwrap();
+        let id = req.commit(n, 1).unwrap();
         let reply = c.recv(&mut buf, T).unwrap();
         assert_eq!(reply.id, id);
         check_payload(seed + 1, &buf[..reply.size], n);
