@@ -42,11 +42,23 @@ unsafe impl Send for Producer {}
 /// assert_eq!(batch[1].len(), 3);
 /// ```
 #[repr(transparent)]
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct OutMsg<'a> {
     raw: sys::rill_msg,
     _data: PhantomData<&'a [u8]>,
 }
+
+// SAFETY: an OutMsg is a &'a [u8] (its data pointer borrows one, only
+// read) with plain integers: it may go to and be shared by other threads
+// as the slice may.
+unsafe impl Send for OutMsg<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for OutMsg<'_> {}
+// SAFETY: a Commit's data pointer is always NULL (commit_many ignores
+// it); the rest are integers.
+unsafe impl Send for Commit {}
+// SAFETY: as above.
+unsafe impl Sync for Commit {}
 
 impl<'a> OutMsg<'a> {
     /// `data` as one message with `sig`.
@@ -91,7 +103,7 @@ impl<'a> OutMsg<'a> {
 /// One descriptor of a [`Reserved`] batch: how many of its buffer's bytes
 /// to publish, with which sig, ctl and timestamp. C's `rill_msg` layout.
 #[repr(transparent)]
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Commit {
     raw: sys::rill_msg,
 }
@@ -324,6 +336,7 @@ impl Drop for Producer {
 /// [`commit`](Reservation::commit) it; dropping it publishes nothing.
 ///
 /// The bytes hold whatever an earlier message left there.
+#[derive(Debug)]
 pub struct Reservation<'p> {
     p: &'p mut Producer,
     buf: *mut u8,
@@ -406,6 +419,7 @@ impl core::ops::DerefMut for Reservation<'_> {
 /// Buffers reserved by [`Producer::reserve_many`]: write each
 /// ([`buf`](Reserved::buf)), then [`commit`](Reserved::commit) some or all
 /// of them at once. Dropping it publishes nothing.
+#[derive(Debug)]
 pub struct Reserved<'p> {
     p: &'p mut Producer,
     n: usize,

@@ -44,6 +44,10 @@ fn threading_markers() {
     send::<rill::Consumer<Lossy>>();
     send::<Error>();
     sync::<Error>();
+    send::<OutMsg<'static>>();
+    sync::<OutMsg<'static>>();
+    send::<Commit>();
+    sync::<Commit>();
     // The negative half (Producer and Consumer are not Sync, views are not
     // Send) is checked by compile_fail examples in the crate's docs.
 }
