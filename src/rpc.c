@@ -246,15 +246,13 @@ static void *worker_main(void *arg) {
       int done = serve_lane(w, l);
       /* The lane's position, for the next server should this one die
        * (join_requests()): the requests of this batch are answered, so a
-       * successor answers again at most the batch in progress.  One flush
-       * per batch, not per request: a clock read, a few stores to this
-       * worker's own cursor line and the fence that tells a client waiting
-       * for room, for up to RPC_BATCH requests (at one call in flight a
-       * batch is one request; a batch that drained the lane had its
-       * position written already by the poll that found it empty, so the
-       * flush matters for one that stopped at RPC_BATCH with requests
-       * still waiting). */
-      if (done > 0) (void)rill_consumer_flush(l->q);
+       * successor answers again at most the batch in progress.  A batch
+       * that drained the lane had its position written by the poll that
+       * found it empty (consumer.c: an empty poll flushes the cursor); one
+       * that stopped at RPC_BATCH with requests still waiting is flushed
+       * here: one rill_consumer_flush (~24 ns) per 64 requests, none at
+       * one call in flight. */
+      if (done == RPC_BATCH) (void)rill_consumer_flush(l->q);
       busy += done;
       lane_drop(l);
     }

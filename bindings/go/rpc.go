@@ -349,16 +349,13 @@ func (r *Region) Serve(name string, workers int, fn Handler) (*Server, error) {
 						// The lane's position, for the next server should
 						// this one die (joinRequests): the requests of this
 						// batch are answered, so a successor answers again
-						// at most the batch in progress.  One flush per
-						// batch, not per request: a clock read, a few stores
-						// to this worker's own cursor line and the fence
-						// that tells a client waiting for room, for up to
-						// rpcBatch requests (at one call in flight a batch
-						// is one request; a batch that drained the lane had
-						// its position written already by the poll that
-						// found it empty, so the flush matters for one that
-						// stopped at rpcBatch with requests still waiting).
-						if done > 0 {
+						// at most the batch in progress.  A batch that
+						// drained the lane had its position written by the
+						// poll that found it empty (an empty poll flushes
+						// the cursor); one that stopped at rpcBatch with
+						// requests still waiting is flushed here: one flush
+						// per 64 requests, none at one call in flight.
+						if done == rpcBatch {
 							l.q.Flush()
 						}
 						busy += done

@@ -488,7 +488,7 @@ func TestRPCRestartKilled(t *testing.T) {
 	for i := 0; i < n; i++ {
 		call(i)
 	}
-	// the guest flushes its position after each batch: wait for the last
+	// the guest's position is written after each batch: wait for the last
 	st, err := r.Stats("svc.q.0")
 	must(t, err)
 	for deadline := time.Now().Add(5 * time.Second); st.Slots[0].Seq != st.Seq0+n; {
