@@ -4,6 +4,7 @@
 //! checked, the end of the stream (Closed, ProducerDead), the runtime left
 //! to other tasks while it waits, and futures dropped mid-wait.
 #![cfg(all(unix, feature = "tokio"))]
+mod child;
 mod common;
 
 use common::{TempDir, unique_name};
@@ -11,9 +12,9 @@ use rill::tokio::AsyncConsumer;
 use rill::{ChannelOptions, Error, Producer, Region, RegionOptions, Reliable, ctl};
 use std::cell::Cell;
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::pin::pin;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::Poll;
@@ -524,35 +525,18 @@ fn producer_killed_while_waiting() {
     let rt = runtime();
     let mut rx = rt.block_on(async { AsyncConsumer::new(ch.reliable().unwrap()).unwrap() });
     let spec = format!("{} {} c {COUNT} {SEED}", s.dir.path().display(), s.name);
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_producer",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, spec)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "child_producer",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD, spec);
+    let mut child = child::Proc::start("child producer", cmd);
     // Its "ready" comes after the test harness's own lines (and on the
-    // same line as "test child_producer ... "): read in a thread, so that
-    // a child that never says it fails the test instead of hanging it.
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let (ready_tx, ready) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in out.lines() {
-            if line.unwrap().ends_with(READY) {
-                ready_tx.send(()).unwrap();
-            }
-        }
-    });
-    if let Err(e) = ready.recv_timeout(WAIT) {
-        let _ = child.kill();
-        panic!("the child producer did not say it was ready: {e}");
-    }
+    // same line as "test child_producer ... ").
+    child.line_where(WAIT, |l| l.ends_with(READY));
     rt.block_on(async {
         let mut buf = vec![0u8; max_msg as usize];
         for i in 0..COUNT {
@@ -570,8 +554,7 @@ fn producer_killed_while_waiting() {
             Poll::Ready(())
         })
         .await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap(); // reaped: its lock on the region is gone
+        child.kill(); // SIGKILL, reaped: its lock on the region is gone
         let start = Instant::now();
         let r = tokio::time::timeout(Duration::from_secs(5), recv).await;
         assert_eq!(r, Ok(Err(Error::ProducerDead)));
@@ -581,7 +564,6 @@ fn producer_killed_while_waiting() {
         rt.block_on(rx.recv(&mut [0u8; 8])),
         Err(Error::ProducerDead)
     );
-    drop(child.stdin.take());
 }
 
 /// The C peer produces without end, held back by this consumer
