@@ -15,7 +15,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 model="$here/rill.pml"
 cc="${CC:-cc}"
 limit="${RILL_MODEL_TIMEOUT:-120}" # seconds for each pan run
-command -v spin >/dev/null 2>&1 || { echo "check.sh: spin not found (apt-get install spin)"; exit 2; }
+spin="${SPIN:-spin}"
+command -v "$spin" >/dev/null 2>&1 || { echo "check.sh: spin not found (apt-get install spin)"; exit 2; }
 
 # name | spin -D flags | expected: pass, assert or endstate | why
 runs=(
@@ -45,20 +46,21 @@ for r in "${runs[@]}"; do
   printf '\n=== %s (%s): expect %s\n    %s\n' "$name" "$flags" "$expect" "$why"
   rm -f pan pan.* rill.pml.trail
   # shellcheck disable=SC2086
-  spin $flags -a rill.pml >spin.out 2>&1 || { cat spin.out; echo "FAIL: spin -a"; bad=1; continue; }
+  "$spin" $flags -a rill.pml >spin.out 2>&1 || { cat spin.out; echo "FAIL: spin -a"; bad=1; continue; }
   # a run expected to fail searches breadth-first: its trail is a shortest one
   bfs=""
   [ "$expect" != pass ] && bfs=-DBFS
   "$cc" -O2 -w -DSAFETY -DCOLLAPSE $bfs -o pan pan.c || { echo "FAIL: compiling pan"; bad=1; continue; }
-  t0=$(date +%s.%N)
+  t0=${EPOCHREALTIME/./}
   set +e
   timeout "$limit" ./pan -m200000 >pan.out 2>&1
   rc=$?
   set -e
-  t1=$(date +%s.%N)
+  t1=${EPOCHREALTIME/./}
   if [ $rc -eq 124 ]; then echo "FAIL: pan ran over ${limit} s"; bad=1; continue; fi
-  grep -E '^pan:[0-9]|errors:|states, stored|total actual memory' pan.out | sed 's/^/    /'
-  printf '    wall %.2f s\n' "$(echo "$t1 - $t0" | bc)"
+  grep -E '^pan:[0-9]|errors:|states, stored|total actual memory|elapsed time' pan.out | sed 's/^/    /'
+  us=$((t1 - t0))
+  printf '    wall %d.%02d s\n' $((us / 1000000)) $((us % 1000000 / 10000))
   errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.out)
   got=pass
   if [ "${errors:-x}" != 0 ]; then
@@ -69,7 +71,7 @@ for r in "${runs[@]}"; do
   if [ "$got" != pass ] && [ -e rill.pml.trail ]; then
     echo "    trail (spin -t -p, protocol steps only):"
     # shellcheck disable=SC2086
-    spin $flags -t -p rill.pml 2>&1 |
+    "$spin" $flags -t -p rill.pml 2>&1 |
       grep -E '^ *@ |assertion violated|spin: trail ends|invalid end state' |
       sed -E 's/^ +/      /'
   fi
