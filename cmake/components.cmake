@@ -411,3 +411,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; retur
                    "apt-get install clang (with its libFuzzer)")
   endif()
 endif()
+
+# ---- spin (Debian's spin 6.5): model/check.sh checks the protocol's model
+# (model/rill.pml, issue 23) and its buggy variants.  make test needs it:
+# the model is the only test that covers every interleaving.  Not in the
+# Windows cross build (its tests run under Wine; the model is the same).
+set(RILL_SPIN OFF)
+if(NOT WIN32)
+  find_program(RILL_SPIN_EXE spin)
+  if(RILL_SPIN_EXE)
+    execute_process(COMMAND ${RILL_SPIN_EXE} -V OUTPUT_VARIABLE spin_v
+                    OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    string(REGEX MATCH "[0-9]+\\.[0-9]+(\\.[0-9]+)?" spin_v "${spin_v}")
+    set(RILL_SPIN ON)
+    rill_component("protocol model (spin)" ON "spin ${spin_v}" "")
+  else()
+    rill_component("protocol model (spin)" OFF "spin not found" "apt-get install spin"
+                   NEEDED_BY_TEST)
+  endif()
+endif()

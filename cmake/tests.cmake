@@ -195,6 +195,14 @@ if(RILL_GO)
   set_tests_properties(go_outside PROPERTIES TIMEOUT 300 ENVIRONMENT "GO=${RILL_GO_EXE}")
 endif()
 
+# ---- the protocol's model (model/, issue 23): spin checks the correct
+# model exhaustively and each buggy variant must fail (model/check.sh)
+if(RILL_SPIN)
+  add_test(NAME model_check COMMAND bash ${PROJECT_SOURCE_DIR}/model/check.sh)
+  set_tests_properties(model_check PROPERTIES TIMEOUT 600 ENVIRONMENT
+    "SPIN=${RILL_SPIN_EXE};CC=${CMAKE_C_COMPILER}")
+endif()
+
 # ---- the Rust binding (bindings/rust): the tests of both crates (rill-sys:
 # its ABI against rill.h, the raw calls; rill: the safe API, its doctests,
 # the tokio feature, cross-process tests against rill_xpeer and
