@@ -4,7 +4,7 @@
 //! (the `compile_fail` examples in the crate's docs).
 mod common;
 
-use common::{TempDir, unique_name};
+use common::{TempDir, check_payload, payload, unique_name};
 use rill::{
     ChannelOptions, Commit, Error, Lossy, ModeKind, OutMsg, Peer, Region, RegionOptions, Reliable,
     ctl,
@@ -15,22 +15,6 @@ fn region(dir: &TempDir) -> (Region, String) {
     let name = unique_name("api");
     let r = Region::create(&name, &RegionOptions::new().dir(dir.path()).size(8 << 20)).unwrap();
     (r, name)
-}
-
-fn byte(sig: u64, j: usize) -> u8 {
-    (sig.wrapping_mul(31).wrapping_add(j as u64)) as u8
-}
-
-fn payload(sig: u64, n: usize) -> Vec<u8> {
-    (0..n).map(|j| byte(sig, j)).collect()
-}
-
-#[track_caller]
-fn check_payload(sig: u64, got: &[u8], n: usize) {
-    assert_eq!(got.len(), n, "message {sig}: size");
-    for (j, b) in got.iter().enumerate() {
-        assert_eq!(*b, byte(sig, j), "message {sig}: byte {j}");
-    }
 }
 
 #[test]

@@ -13,7 +13,7 @@ mod common;
 mod stream;
 
 use child::{DEADLINE, Proc};
-use common::{Peer, TempDir, peers, unique_name};
+use common::{Peer, TempDir, peers, s, unique_name};
 use rill::{Channel, Consumer, Error, Peer as Liveness, Region, RegionOptions, Reliable, ctl};
 use std::time::Duration;
 use stream::{Checker, Frag, Got, Layout, Stream, scaled};
@@ -25,10 +25,6 @@ const WAIT: Duration = Duration::from_secs(10);
 const DEPTH: u32 = 64;
 const MTU: u32 = 256;
 const MAX_MSG: u64 = 4096;
-
-fn s(x: impl ToString) -> String {
-    x.to_string()
-}
 
 fn dir_arg(d: &TempDir) -> String {
     d.path().to_str().expect("a UTF-8 temp dir").to_string()

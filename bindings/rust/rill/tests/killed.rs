@@ -16,10 +16,10 @@ mod common;
 mod stream;
 
 use child::{DEADLINE, Proc, poll_until};
-use common::{TempDir, peers, unique_name};
+use common::{TempDir, peers, region_with_channel, s, unique_name};
 use rill::{
-    Channel, ChannelOptions, Consumer, Error, Lossy, ModeKind, Peer as Liveness, Producer, Region,
-    RegionOptions, Reliable,
+    Channel, Consumer, Error, Lossy, ModeKind, Peer as Liveness, Producer, Region, RegionOptions,
+    Reliable,
 };
 use std::io::Read;
 use std::time::Duration;
@@ -27,24 +27,6 @@ use stream::{Checker, Stream};
 
 const WAIT: Duration = Duration::from_secs(10);
 const ROLE: &str = "RILL_RS_KILLED_ROLE";
-
-fn s(x: impl ToString) -> String {
-    x.to_string()
-}
-
-fn region(d: &TempDir, name: &str, depth: u32, mtu: u32, max_msg: u64) -> Region {
-    let r = Region::create(name, &RegionOptions::new().dir(d.path()).size(4 << 20)).unwrap();
-    r.create_channel(
-        "c",
-        &ChannelOptions::new()
-            .depth(depth)
-            .mtu(mtu)
-            .max_consumers(4)
-            .max_msg(max_msg),
-    )
-    .unwrap();
-    r
-}
 
 /// Receives the next message and checks it.
 #[track_caller]
@@ -76,7 +58,7 @@ fn killed_peer_producer_is_replaced() {
         let d = TempDir::new("kp");
         let name = unique_name("kp");
         let depth = 64u32;
-        let region = region(&d, &name, depth, 256, 4096);
+        let region = region_with_channel(&d, &name, depth, 256, 4096);
         let ch = region.channel("c").unwrap();
         let seed = 53;
         let st = Stream::of(&ch, seed);
@@ -233,7 +215,7 @@ fn killed_consumer_is_evicted_and_rejoined() {
     let d = TempDir::new("kc");
     let name = unique_name("kc");
     let depth = 16u64;
-    let region = region(&d, &name, depth as u32, 128, 128); // one fragment each
+    let region = region_with_channel(&d, &name, depth as u32, 128, 128); // one fragment each
     let ch = region.channel("c").unwrap();
     let st = Stream::of(&ch, 59);
     let seq0 = ch.stats().unwrap().seq0;
@@ -368,7 +350,7 @@ fn killed_consumer_is_evicted_and_rejoined() {
 fn rejoined_consumer_resumes_from_flushed_cursor() {
     let d = TempDir::new("kr");
     let name = unique_name("kr");
-    let region = region(&d, &name, 64, 128, 128);
+    let region = region_with_channel(&d, &name, 64, 128, 128);
     let ch: Channel<'_> = region.channel("c").unwrap();
     let st = Stream::of(&ch, 59);
     let seq0 = ch.stats().unwrap().seq0;

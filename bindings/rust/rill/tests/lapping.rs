@@ -14,8 +14,8 @@ mod common;
 mod stream;
 
 use child::{DEADLINE, Proc};
-use common::{TempDir, peers, unique_name};
-use rill::{Channel, ChannelOptions, Consumer, Error, Lossy, Region, RegionOptions};
+use common::{TempDir, peers, region_with_channel, s, unique_name};
+use rill::{Channel, Consumer, Error, Lossy};
 use std::time::{Duration, Instant};
 use stream::{Checker, Frag, Layout, Stream, scaled};
 
@@ -24,24 +24,6 @@ const WAIT: Duration = Duration::from_secs(10);
 const DEPTH: u32 = 16;
 const MTU: u32 = 128;
 const MAX_MSG: u64 = 512;
-
-fn s(x: impl ToString) -> String {
-    x.to_string()
-}
-
-fn region(d: &TempDir, name: &str, depth: u32, mtu: u32, max_msg: u64) -> Region {
-    let r = Region::create(name, &RegionOptions::new().dir(d.path()).size(4 << 20)).unwrap();
-    r.create_channel(
-        "c",
-        &ChannelOptions::new()
-            .depth(depth)
-            .mtu(mtu)
-            .max_consumers(4)
-            .max_msg(max_msg),
-    )
-    .unwrap();
-    r
-}
 
 /// Busy for `d`: a consumer made slow (not a wait for anything).
 fn spin(d: Duration) {
@@ -153,7 +135,7 @@ fn lossy_lapped_by_peer_producer() {
     for peer in peers() {
         let d = TempDir::new("lp");
         let name = unique_name("lp");
-        let region = region(&d, &name, DEPTH, MTU, MAX_MSG);
+        let region = region_with_channel(&d, &name, DEPTH, MTU, MAX_MSG);
         let ch = region.channel("c").unwrap();
         let seed = 41;
         let count = scaled(20000, 2000);
@@ -244,7 +226,7 @@ fn lossy_lapped_by_peer_producer() {
 fn lossy_lapped_by_thread_producer() {
     let d = TempDir::new("lt");
     let name = unique_name("lt");
-    let region = region(&d, &name, DEPTH, MTU, MAX_MSG);
+    let region = region_with_channel(&d, &name, DEPTH, MTU, MAX_MSG);
     let ch = region.channel("c").unwrap();
     let count = scaled(20000, 2000);
     let st = Stream::of(&ch, 43);
@@ -295,7 +277,7 @@ fn lossy_view_overwritten_between_poll_and_read() {
     let name = unique_name("lv");
     let depth = u64::from(DEPTH);
     // Messages of one fragment: the stream's sizes are at most 128 then.
-    let region = region(&d, &name, DEPTH, 128, 128);
+    let region = region_with_channel(&d, &name, DEPTH, 128, 128);
     let ch = region.channel("c").unwrap();
     let st = Stream::new(47, 128, 128);
     let seq0 = ch.stats().unwrap().seq0;

@@ -5,7 +5,7 @@
 //! stopped under its clients and from its own handler.
 mod common;
 
-use common::{TempDir, unique_name};
+use common::{TempDir, byte, check_payload, payload, unique_name};
 use rill::rpc::{self, Client, Reply, Server, ServiceOptions};
 use rill::{Error, Region, RegionOptions};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -33,26 +33,6 @@ fn opts() -> ServiceOptions {
         .depth(64)
         .mtu(MTU as u32)
         .max_msg(MAX_MSG as u64)
-}
-
-/// Byte j of payload `seed`: every position and every payload differs.
-fn byte(seed: u64, j: usize) -> u8 {
-    let h = seed
-        .wrapping_add(0x9e37_79b9_7f4a_7c15)
-        .wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    ((h >> (8 * (j & 7))) as u8).wrapping_add((j >> 3) as u8)
-}
-
-fn payload(seed: u64, n: usize) -> Vec<u8> {
-    (0..n).map(|j| byte(seed, j)).collect()
-}
-
-#[track_caller]
-fn check_payload(seed: u64, got: &[u8], n: usize) {
-    assert_eq!(got.len(), n, "payload {seed}: size");
-    for (j, b) in got.iter().enumerate() {
-        assert_eq!(*b, byte(seed, j), "payload {seed}: byte {j}");
-    }
 }
 
 /// The test service: 1 echo, 2 the sum of the request's bytes (u64, native

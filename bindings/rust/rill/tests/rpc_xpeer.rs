@@ -12,7 +12,7 @@
 //! and byte checked, then calls 2, 3 and 999, and says "ok COUNT".
 mod common;
 
-use common::{Peer, TempDir, peers, unique_name};
+use common::{Peer, TempDir, check_payload, payload, peers, unique_name};
 use rill::rpc::{self, Client, Server, ServiceOptions};
 use rill::{Error, Region, RegionOptions};
 use std::io::{BufRead, BufReader, Read};
@@ -20,26 +20,6 @@ use std::process::{Child, ChildStdin, ChildStdout, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(10);
-
-/// Byte j of payload `seed`: every position and every payload differs.
-fn byte(seed: u64, j: usize) -> u8 {
-    let h = seed
-        .wrapping_add(0x9e37_79b9_7f4a_7c15)
-        .wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    ((h >> (8 * (j & 7))) as u8).wrapping_add((j >> 3) as u8)
-}
-
-fn payload(seed: u64, n: usize) -> Vec<u8> {
-    (0..n).map(|j| byte(seed, j)).collect()
-}
-
-#[track_caller]
-fn check_payload(seed: u64, got: &[u8], n: usize) {
-    assert_eq!(got.len(), n, "payload {seed}: size");
-    for (j, b) in got.iter().enumerate() {
-        assert_eq!(*b, byte(seed, j), "payload {seed}: byte {j}");
-    }
-}
 
 /// A region in `dir` with service "svc" of `opts`.
 fn region_with_service(dir: &TempDir, opts: &ServiceOptions) -> (Region, String) {

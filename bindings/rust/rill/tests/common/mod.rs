@@ -145,3 +145,56 @@ pub fn go_peer() -> Option<Peer> {
 pub fn peers() -> Vec<Peer> {
     c_peer().into_iter().chain(go_peer()).collect()
 }
+
+/// Byte j of test payload `seed`: every position and every payload differs.
+pub fn byte(seed: u64, j: usize) -> u8 {
+    let h = seed
+        .wrapping_add(0x9e37_79b9_7f4a_7c15)
+        .wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    ((h >> (8 * (j & 7))) as u8).wrapping_add((j >> 3) as u8)
+}
+
+/// Test payload `seed`, `n` bytes.
+pub fn payload(seed: u64, n: usize) -> Vec<u8> {
+    (0..n).map(|j| byte(seed, j)).collect()
+}
+
+/// Panics unless `got` is test payload `seed` of `n` bytes.
+#[track_caller]
+pub fn check_payload(seed: u64, got: &[u8], n: usize) {
+    assert_eq!(got.len(), n, "payload {seed}: size");
+    for (j, b) in got.iter().enumerate() {
+        assert_eq!(*b, byte(seed, j), "payload {seed}: byte {j}");
+    }
+}
+
+/// A peer command's argument.
+pub fn s(x: impl ToString) -> String {
+    x.to_string()
+}
+
+/// Region `name` of 4 MiB in `d` with channel "c" of these sizes and 4
+/// consumer slots.
+pub fn region_with_channel(
+    d: &TempDir,
+    name: &str,
+    depth: u32,
+    mtu: u32,
+    max_msg: u64,
+) -> rill::Region {
+    let r = rill::Region::create(
+        name,
+        &rill::RegionOptions::new().dir(d.path()).size(4 << 20),
+    )
+    .unwrap();
+    r.create_channel(
+        "c",
+        &rill::ChannelOptions::new()
+            .depth(depth)
+            .mtu(mtu)
+            .max_consumers(4)
+            .max_msg(max_msg),
+    )
+    .unwrap();
+    r
+}
