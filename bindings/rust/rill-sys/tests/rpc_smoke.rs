@@ -11,12 +11,13 @@
 //! takes responses by callback with rill_rpc_poll; bad input answered with
 //! its error code; then the server stops (a call after says
 //! -RILL_ESRVLEFT), the client closes and the region is unlinked.
+mod common;
+use common::{TempDir, ok, strerror};
 use core::ffi::{CStr, c_int, c_void};
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
 use rill_sys::*;
 use std::ffi::CString;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const ECHO: u16 = 1;
@@ -52,19 +53,6 @@ fn answer(method: u16, req: &[u8]) -> Result<Vec<u8>, i32> {
         SUM => Ok(sum(req)),
         _ => Err(-RILL_ENOMETHOD),
     }
-}
-
-fn strerror(rc: c_int) -> String {
-    // SAFETY: rill_strerror takes any code and returns a static string,
-    // never NULL (rill.h).
-    unsafe { CStr::from_ptr(rill_strerror(rc)) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-#[track_caller]
-fn ok(rc: c_int) {
-    assert_eq!(rc, 0, "rill call failed: {rc} ({})", strerror(rc));
 }
 
 /// Checks a response RES with bytes GOT against what the server answers
@@ -147,25 +135,6 @@ unsafe extern "C" fn on_done(arg: *mut c_void, res: *const rill_rpc_result, resp
     }
 }
 
-/// A fresh directory for the region, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        let p = base.join(format!("rill-sys-rpc-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn null_handles() {
     let mut id = 0u64;
@@ -240,7 +209,7 @@ fn null_handles() {
 
 #[test]
 fn serve_and_call() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("rpc");
     let cdir = CString::new(dir.0.to_str().unwrap()).unwrap();
     let region = c"rillsysrpc";
     let svc = c"svc";
@@ -597,7 +566,7 @@ fn serve_and_call() {
                 (&mut done as *mut Done).cast(),
             )
         };
-        assert!(n >= 0, "rill_rpc_poll: {n} ({})", strerror(n));
+        assert!(n >= 0, "rill_rpc_poll: {n} ({})", strerror(n.into()));
         assert!(n <= 5, "rill_rpc_poll: {n} responses, max 5");
         assert_eq!(done.len() - before, n as usize, "callbacks as counted");
         if n == 0 {
@@ -625,7 +594,7 @@ fn serve_and_call() {
             &mut res,
             TIMEOUT,
         );
-        assert_eq!(rc, -RILL_ESRVLEFT, "{}", strerror(rc));
+        assert_eq!(rc, -RILL_ESRVLEFT, "{}", strerror(rc.into()));
         ok(rill_rpc_close(c));
         ok(rill_region_close(r));
         ok(rill_region_unlink(region.as_ptr(), cdir.as_ptr()));

@@ -7,11 +7,12 @@
 //! input return their error codes; then leave, close and unlink.  The
 //! producer sends in bursts that fit the ring and the consumer drains each
 //! burst: nothing waits on time.
+mod common;
+use common::{TempDir, ok, strerror};
 use core::ffi::{CStr, c_char, c_int, c_void};
 use core::ptr;
 use rill_sys::*;
 use std::ffi::CString;
-use std::path::PathBuf;
 
 const MSGS: u64 = 1000;
 const BURST: u64 = 50;
@@ -35,38 +36,6 @@ fn check_message(i: u64, got: &[u8], got_sig: u64) {
     assert_eq!(got_sig, sig(i), "message {i}: sig");
     for (j, b) in got.iter().enumerate() {
         assert_eq!(*b, byte(i, j), "message {i}: byte {j}");
-    }
-}
-
-fn strerror(rc: i64) -> String {
-    // SAFETY: rill_strerror takes any code and returns a static string,
-    // never NULL (rill.h).
-    unsafe { CStr::from_ptr(rill_strerror(rc as c_int)) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-#[track_caller]
-fn ok(rc: c_int) {
-    assert_eq!(rc, 0, "rill call failed: {rc} ({})", strerror(rc.into()));
-}
-
-/// A fresh directory for the region, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        let p = base.join(format!("rill-sys-smoke-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -108,7 +77,7 @@ fn version_and_errors() {
 
 #[test]
 fn send_and_receive() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("smoke");
     let cdir = CString::new(dir.0.to_str().unwrap()).unwrap();
     let region = c"rillsys";
     let chan = c"smoke";
