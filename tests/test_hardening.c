@@ -272,6 +272,16 @@ static void slow_reader(void *arg) {
   CHECK_OK(rill_consumer_rejoin(r, "c", 0, &c));
   CHECK_OK(rill_consumer_set_spin(c, 0));
   atomic_store(&flags->ready, 1);
+  /* Read nothing until the producer found no credit: it waits for us. */
+  uint64_t end = tu_ns() + 10000000000ull;
+  unsigned spins = 0;
+  for (;;) {
+    rill_channel_stats st;
+    CHECK_OK(rill_channel_stats_get(r, "c", &st));
+    if (st.backpressure) break;
+    CHECKF(tu_ns() < end, "the producer never waited for the slow reader");
+    tu_relax(&spins);
+  }
   uint8_t buf[256];
   for (uint64_t i = 0; i < total; i++) {
     rill_meta m;
