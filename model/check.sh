@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0 OR MIT
-# Checks model/rill.pml exhaustively with spin: the correct model must pass
-# with no errors, and each buggy variant must fail the way it is expected to
-# (an assertion violated, or an invalid end state: a deadlock).  A failure
-# prints its trail as a readable sequence of protocol steps.  Exits nonzero
-# on any unexpected outcome.  Issue 23, first layer: see model/README.md.
+# Checks the protocol's models (model/*.pml) exhaustively with spin: each
+# correct model must pass with no errors, and each buggy variant must fail
+# the way it is expected to (an assertion violated, or an invalid end state:
+# a deadlock or a lost wake-up).  A failure prints its trail as a readable
+# sequence of protocol steps.  Exits nonzero on any unexpected outcome.  See
+# model/README.md.
 #
 #   model/check.sh            every run below
 #   model/check.sh NAME...    only the runs with these names
@@ -12,41 +13,43 @@
 # Needs spin (Debian: apt-get install spin) and a C compiler ($CC, or cc).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-model="$here/rill.pml"
 cc="${CC:-cc}"
 limit="${RILL_MODEL_TIMEOUT:-120}" # seconds for each pan run
 spin="${SPIN:-spin}"
 command -v "$spin" >/dev/null 2>&1 || { echo "check.sh: spin not found (apt-get install spin)"; exit 2; }
 
-# name | spin -D flags | expected: pass, assert or endstate | why
+# name | model | spin -D flags | expected: pass, assert or endstate | why
 runs=(
-  "correct|-DDEPTH=2 -DNMSG=6|pass|the protocol as docs/PROTOCOL.md states it: data ring of depth + 2 chunks"
-  "correct_reliable_no_margin|-DDATA=2 -DNO_LOSSY|pass|a reliable consumer alone is safe even with a data ring of depth chunks: credits after the read protect it"
-  "finding_credit_before_read_rill_layout|-DBUG_CREDIT_BEFORE_READ|pass|FINDING: rill's depth + 2 data ring absorbs a cursor flushed one message early (see README)"
-  "bug_credit_before_read|-DBUG_CREDIT_BEFORE_READ -DDATA=2 -DNO_LOSSY|assert|the crate rill replaces: credit released before the read, payload ring of depth slots: the reliable consumer reads a torn payload"
-  "bug_data_ring_depth|-DDATA=2|assert|a data ring of depth chunks: the lossy consumer's check cannot see a payload written before its slot is marked"
-  "bug_no_check|-DBUG_NO_CHECK|assert|a lossy consumer that skips rill_check (§3.3) accepts an overwritten payload"
-  "bug_no_recheck|-DBUG_NO_RECHECK|assert|a poll without its second load of seq (§3.2) returns another message's fields"
-  "bug_no_idle_flush|-DBUG_NO_IDLE_FLUSH|endstate|a consumer that finds nothing yet without flushing its moved cursor (§3.2, §3.4) leaves the producer without credit: deadlock"
+  "litmus_sb_tso|litmus.pml||assert|tso.pml's store buffer: without fences both loads may see 0 (store -> load reordering, as on x86)"
+  "litmus_sb_fenced|litmus.pml|-DFENCED|pass|a full fence between each side's store and load forbids it"
+  "litmus_sb_sc|litmus.pml|-DSC|pass|so does sequential consistency (no store buffer)"
+  "correct|rill.pml|-DDEPTH=2 -DNMSG=6|pass|the protocol as docs/PROTOCOL.md states it: data ring of depth + 2 chunks"
+  "correct_reliable_no_margin|rill.pml|-DDATA=2 -DNO_LOSSY|pass|a reliable consumer alone is safe even with a data ring of depth chunks: credits after the read protect it"
+  "finding_credit_before_read_rill_layout|rill.pml|-DBUG_CREDIT_BEFORE_READ|pass|FINDING: rill's depth + 2 data ring absorbs a cursor flushed one message early (see README)"
+  "bug_credit_before_read|rill.pml|-DBUG_CREDIT_BEFORE_READ -DDATA=2 -DNO_LOSSY|assert|the crate rill replaces: credit released before the read, payload ring of depth slots: the reliable consumer reads a torn payload"
+  "bug_data_ring_depth|rill.pml|-DDATA=2|assert|a data ring of depth chunks: the lossy consumer's check cannot see a payload written before its slot is marked"
+  "bug_no_check|rill.pml|-DBUG_NO_CHECK|assert|a lossy consumer that skips rill_check (§3.3) accepts an overwritten payload"
+  "bug_no_recheck|rill.pml|-DBUG_NO_RECHECK|assert|a poll without its second load of seq (§3.2) returns another message's fields"
+  "bug_no_idle_flush|rill.pml|-DBUG_NO_IDLE_FLUSH|endstate|a consumer that finds nothing yet without flushing its moved cursor (§3.2, §3.4) leaves the producer without credit: deadlock"
 )
 
 want=("$@")
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp "$model" "$work/rill.pml"
+cp "$here"/*.pml "$work/"
 cd "$work"
 bad=0
 for r in "${runs[@]}"; do
-  IFS='|' read -r name flags expect why <<<"$r"
+  IFS='|' read -r name model flags expect why <<<"$r"
   if ((${#want[@]})); then
     skip=1
     for w in "${want[@]}"; do [ "$w" = "$name" ] && skip=0; done
     ((skip)) && continue
   fi
-  printf '\n=== %s (%s): expect %s\n    %s\n' "$name" "$flags" "$expect" "$why"
-  rm -f pan pan.* rill.pml.trail
+  printf '\n=== %s (%s %s): expect %s\n    %s\n' "$name" "$model" "$flags" "$expect" "$why"
+  rm -f pan pan.* ./*.trail
   # shellcheck disable=SC2086
-  "$spin" $flags -a rill.pml >spin.out 2>&1 || { cat spin.out; echo "FAIL: spin -a"; bad=1; continue; }
+  "$spin" $flags -a "$model" >spin.out 2>&1 || { cat spin.out; echo "FAIL: spin -a"; bad=1; continue; }
   # a run expected to fail searches breadth-first: its trail is a shortest one
   bfs=""
   [ "$expect" != pass ] && bfs=-DBFS
@@ -68,10 +71,10 @@ for r in "${runs[@]}"; do
     elif grep -q 'invalid end state' pan.out; then got=endstate
     else got=other; fi
   fi
-  if [ "$got" != pass ] && [ -e rill.pml.trail ]; then
+  if [ "$got" != pass ] && [ -e "$model.trail" ]; then
     echo "    trail (spin -t -p, protocol steps only):"
     # shellcheck disable=SC2086
-    "$spin" $flags -t -p rill.pml 2>&1 |
+    "$spin" $flags -t -p "$model" 2>&1 |
       grep -E '^ *@ |assertion violated|spin: trail ends|invalid end state' |
       sed -E 's/^ +/      /'
   fi
