@@ -413,7 +413,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; retur
 endif()
 
 # ---- spin (Debian's spin 6.5): model/check.sh checks the protocol's model
-# (model/rill.pml, issue 23) and its buggy variants.  make test needs it:
+# (model/*.pml, issue 23) and their buggy variants.  make test needs it:
 # the model is the only test that covers every interleaving.  Not in the
 # Windows cross build (its tests run under Wine; the model is the same).
 set(RILL_SPIN OFF)

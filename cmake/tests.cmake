@@ -195,7 +195,7 @@ if(RILL_GO)
   set_tests_properties(go_outside PROPERTIES TIMEOUT 300 ENVIRONMENT "GO=${RILL_GO_EXE}")
 endif()
 
-# ---- the protocol's model (model/, issue 23): spin checks the correct
+# ---- the protocol's models (model/, issue 23): spin checks each correct
 # model exhaustively and each buggy variant must fail (model/check.sh)
 if(RILL_SPIN)
   add_test(NAME model_check COMMAND bash ${PROJECT_SOURCE_DIR}/model/check.sh)

@@ -31,6 +31,18 @@ runs=(
   "bug_no_check|rill.pml|-DBUG_NO_CHECK|assert|a lossy consumer that skips rill_check (§3.3) accepts an overwritten payload"
   "bug_no_recheck|rill.pml|-DBUG_NO_RECHECK|assert|a poll without its second load of seq (§3.2) returns another message's fields"
   "bug_no_idle_flush|rill.pml|-DBUG_NO_IDLE_FLUSH|endstate|a consumer that finds nothing yet without flushing its moved cursor (§3.2, §3.4) leaves the producer without credit: deadlock"
+  "park|park.pml||pass|parking and waking on both sides, TSO store buffers, producer and consumer fence (no heavy barrier registered): no lost wake-up, never lapped, closed only after everything"
+  "park_asym|park.pml|-DASYM|pass|the producer registered for heavy barriers: it does not fence after a publish, the parking consumer runs the heavy barrier"
+  "park_cons_reg|park.pml|-DCONS_REG|pass|the consumer registered: it does not fence after a flush, the producer's mandatory heavy barrier (credit) covers it"
+  "park_asym_cons_reg|park.pml|-DASYM -DCONS_REG|pass|both registered"
+  "bug_state_before_wake|park.pml|-DBUG_STATE_BEFORE_WAKE|assert|FINDING: the consumer looks at producer.state before it loads wake; a producer that leaves in between is missed until the 50 ms nap ends"
+  "bug_no_publish_fence|park.pml|-DBUG_NO_PUBLISH_FENCE|assert|a producer without ASYM that skips its fence after a publish: the descriptor sits in its store buffer while it reads an old arm_gen"
+  "bug_no_publish_fence_sc|park.pml|-DBUG_NO_PUBLISH_FENCE -DSC|pass|the same without store buffers passes: only the TSO model finds it"
+  "bug_arm_gen_first|park.pml|-DBUG_ARM_GEN_FIRST|assert|the producer loads arm_gen before its fence: the descriptor is still in its store buffer when the consumer looks, and the producer saw no bump: the consumer sleeps with a message there"
+  "bug_arm_gen_first_sc|park.pml|-DBUG_ARM_GEN_FIRST -DSC|pass|the same without store buffers passes: only the TSO model finds it"
+  "bug_wake_loaded_late|park.pml|-DBUG_WAKE_LOADED_LATE|assert|the consumer loads wake after its look instead of before its arm_gen bump: the producer's bump in between is not noticed"
+  "bug_credit_no_barrier|park.pml|-DBUG_CREDIT_NO_BARRIER -DCONS_REG|endstate|a producer parking for credit without its heavy barrier, with a registered consumer that does not fence: the cursor flush and cr_wait pass each other"
+  "bug_credit_no_barrier_sc|park.pml|-DBUG_CREDIT_NO_BARRIER -DCONS_REG -DSC|pass|the same without store buffers passes: only the TSO model finds it"
 )
 
 want=("$@")

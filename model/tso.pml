@@ -21,6 +21,7 @@
  */
 
 int mem[NWORDS];
+byte tso_i, tso_j; /* scratch of the d_steps below, always 0 between them */
 
 #ifndef SC
 typedef sbuf {
@@ -29,7 +30,6 @@ typedef sbuf {
   int  v[SB];      /* their values */
 };
 sbuf sb[NPROC];
-byte tso_i;        /* scratch of the d_steps below, always 0 between them */
 
 /* the oldest buffered store of process p reaches memory */
 inline tso_drain1(p) {
@@ -86,9 +86,9 @@ inline tso_drain_all(p) {
 
 /* the heavy barrier: every process's buffer empties */
 #define HEAVY() \
-  d_step { tso_i = 0; \
-    do :: tso_i < NPROC -> tso_drain_all(tso_i); tso_i++ :: else -> break od; \
-    tso_i = 0 }
+  d_step { tso_j = 0; \
+    do :: tso_j < NPROC -> tso_drain_all(tso_j); tso_j++ :: else -> break od; \
+    tso_j = 0 }
 
 /* The drainer of process p's buffer: TSO lets a buffered store reach
  * memory at any moment.  Blocking with nothing to drain is a valid end. */
@@ -119,7 +119,6 @@ end:
  * protocol's timeouts to make progress has lost a wake-up. */
 bit asleep[NPROC];
 int asleep_on[NPROC];
-byte tso_j;        /* scratch, always 0 between steps */
 
 #define FUTEX_WAIT(p, w, x) \
   FENCE(p); \

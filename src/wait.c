@@ -232,6 +232,14 @@ static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, vo
   int check_lock = 0;
   uint64_t next_live = rill__add_sat(now, RILL_LIVE_SLICE_NS);
   for (;;) {
+    /* Acquire: pairs with the release bumps of wake in
+     * rill__wake_consumers() and rill_producer_join().  Read before the
+     * producer's state and flags: a producer that leaves stores LEFT and
+     * then bumps wake (forced, §3.6), so either producer_gone() below sees
+     * LEFT or the park below finds wake moved.  Read after the state
+     * check, a leave in between would go unnoticed until the slice ran out
+     * (found by model/park.pml, bug_state_before_wake). */
+    uint32_t w = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
     int gone = producer_gone(c, check_lock);
     check_lock = 0;
     if (gone) {
@@ -241,9 +249,6 @@ static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, vo
     now = rill__mono_ns();
     if (now >= deadline) return -RILL_ETIMEDOUT;
     uint64_t slice = deadline - now < RILL_LIVE_SLICE_NS ? deadline - now : RILL_LIVE_SLICE_NS;
-    /* Acquire: pairs with the release bumps of wake in
-     * rill__wake_consumers() and rill_producer_join(); read before flags. */
-    uint32_t w = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
     uint32_t flags = prod_flags(c);
     int unsure = lazy_ask(c, flags);
     atomic_store_explicit(&c->cur->park, 1, memory_order_relaxed);

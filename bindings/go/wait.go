@@ -141,6 +141,14 @@ func (c *Consumer) waitFor(timeout time.Duration, try func() error) error {
 	checkLock := false
 	nextLive := addSat(now, uint64(liveSlice))
 	for {
+		// Acquire: pairs with the release bumps of wake in the producer's
+		// wake-up path and join.  Read before the producer's state and
+		// flags: a producer that leaves stores LEFT and then bumps wake
+		// (forced, §3.6), so either producerGone sees LEFT or the park
+		// finds wake moved.  Read after the state check, a leave in
+		// between would go unnoticed until the slice ran out (found by
+		// model/park.pml, bug_state_before_wake).
+		w := atomic.LoadUint32(&c.prod.wake)
 		gone := c.producerGone(checkLock)
 		checkLock = false
 		if gone != nil {
@@ -154,9 +162,6 @@ func (c *Consumer) waitFor(timeout time.Duration, try func() error) error {
 			return ErrTimedOut
 		}
 		slice := min(deadline-now, uint64(liveSlice))
-		// Acquire: pairs with the release bumps of wake in the producer's
-		// wake-up path and join; read before flags.
-		w := atomic.LoadUint32(&c.prod.wake)
 		// Acquire: pairs with the producer's RMW that sets FENCING (§3.7a):
 		// seeing it, we see every descriptor published before it.
 		flags := atomic.LoadUint32(&c.prod.flags)

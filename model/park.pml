@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * Parking and waking, both sides (docs/PROTOCOL.md §3.7), over the x86-TSO
+ * store buffers of tso.pml.  See model/README.md.
+ *
+ * One producer (process 0) publishes NMSG one-fragment messages through a
+ * meta ring of DEPTH descriptors, then leaves.  One reliable consumer
+ * (process 1) reads until the channel is closed.  Either side, when it
+ * finds nothing to do, may poll again (spin) or park: the consumer on the
+ * producer page's `wake` word, the producer (for credit) on the wait page's
+ * `cr_wake` word.  Futex waits have no timeout here: if a side sleeps
+ * forever, a wake-up was lost (pan reports an invalid end state).  The
+ * payload and the descriptor's fields are rill.pml's business; here a
+ * descriptor is its seq word.
+ *
+ * Switches (-D):
+ *   DEPTH, NMSG, SB          sizes (defaults 2, 3, 2)
+ *   ASYM                     the producer registered for heavy barriers:
+ *                            it runs no fence after a publish, the parking
+ *                            consumer runs the heavy barrier (§3.7)
+ *   CONS_REG                 the consumer registered: it runs no fence after
+ *                            a cursor flush, the producer's mandatory heavy
+ *                            barrier covers it (§3.7, credit)
+ *   SC                       no store buffers (tso.pml)
+ *   BUG_NO_PUBLISH_FENCE     a producer without ASYM skips its fence after
+ *                            the publish
+ *   BUG_ARM_GEN_FIRST        the producer loads arm_gen before its fence
+ *   BUG_WAKE_LOADED_LATE     the consumer loads `wake` after its look, just
+ *                            before it sleeps
+ *   BUG_CREDIT_NO_BARRIER    the producer parks for credit without its heavy
+ *                            barrier
+ *   BUG_STATE_BEFORE_WAKE    the consumer looks at producer.state before it
+ *                            loads `wake` (rill before this model)
+ */
+
+#ifndef DEPTH
+#define DEPTH 2
+#endif
+#ifndef NMSG
+#define NMSG 3
+#endif
+#ifndef SB
+#define SB 2
+#endif
+
+#define NPROC 2
+#define P 0                     /* the producer's store buffer */
+#define C 1                     /* the consumer's */
+
+/* words of shared memory */
+#define W_SEQ 0                 /* §2.4 meta ring: slot i's seq at W_SEQ + i */
+#define W_CUR (DEPTH)           /* §2.3 cursor.seq */
+#define W_PARK (DEPTH + 1)      /* §2.3 cursor.park */
+#define W_WAKE (DEPTH + 2)      /* §2.2 producer.wake */
+#define W_CRWAIT (DEPTH + 3)    /* §2.2 producer.cr_wait */
+#define W_STATE (DEPTH + 4)     /* §2.2 producer.state: 1 joined, 2 left */
+#define W_ARM (DEPTH + 5)       /* §2.2a wait.arm_gen */
+#define W_CRWAKE (DEPTH + 6)    /* §2.2a wait.cr_wake */
+#define NWORDS (DEPTH + 7)
+
+#include "tso.pml"
+
+/* ghost state, for the properties only */
+int published = 0;              /* messages whose publish store is issued */
+int rs = 0;                     /* the consumer's s (its next message); global
+                                 * so that the producer's assertions see it */
+
+/* No lost wake-up: once the producer is done with a publish (its wake-up
+ * check included), the consumer is not asleep waiting for a message that
+ * is published. */
+#define WOKEN_IF_DUE assert(!(asleep[C] && asleep_on[C] == W_WAKE && rs < published))
+
+/* §3.7 wake-up path: last g seen <- g; wake += 1 (release RMW); park (the
+ * one slot) 1, or FORCE: futex_wake(&wake, all) */
+inline wake_path(g, FORCE) {
+  seen = g;
+  XADD(P, W_WAKE, 1, x);
+  printf("@ producer §3.7 wake-up path: wake %d -> %d\n", x, x + 1);
+  LD(P, W_PARK, pk);
+  if
+  :: pk || FORCE ->
+    printf("@ producer §3.7 futex_wake(wake) (park %d)\n", pk);
+    FUTEX_WAKE(P, W_WAKE)
+  :: else -> skip
+  fi
+}
+
+/* §3.5 refresh (the one cursor): c <- cursor.seq (acquire); the seq_cst
+ * flush of producer.seq before it is a full fence */
+inline refresh() {
+  FENCE(P);
+  LD(P, W_CUR, c);
+  credits = c + DEPTH - next;
+  printf("@ producer §3.5 refresh: cursor %d, credits %d\n", c, credits)
+}
+
+proctype producer() {
+  int next = 0, credits = 0, c, g, seen = 0, x, w;
+  bit pk;
+  do
+  :: next == NMSG -> break
+  :: else ->
+    /* §3.5 a publish needs 1 credit; refresh when none is left */
+    do
+    :: credits > 0 -> break
+    :: else ->
+      refresh();
+      if
+      :: credits > 0 -> break
+      :: true -> skip               /* spin: refresh again */
+      :: true ->
+        /* §3.7 producer parking for credit */
+        LD(P, W_CRWAKE, w);         /* w <- wait.cr_wake (acquire) */
+        printf("@ producer §3.7 park for credit: w <- cr_wake %d\n", w);
+        ST_SC(P, W_CRWAIT, 1);      /* producer.cr_wait <- 1 (seq_cst) */
+        printf("@ producer §3.7 cr_wait <- 1 (seq_cst)\n");
+#ifndef BUG_CREDIT_NO_BARRIER
+        HEAVY();                    /* heavy barrier, mandatory */
+        printf("@ producer §3.7 heavy barrier\n");
+#endif
+        refresh();                  /* retry */
+        if
+        :: credits > 0 ->
+          ST(P, W_CRWAIT, 0);
+          break
+        :: else ->
+          printf("@ producer §3.7 futex_wait(cr_wake, %d)\n", w);
+          FUTEX_WAIT(P, W_CRWAKE, w);
+          printf("@ producer §3.7 woken (or cr_wake moved)\n");
+          ST(P, W_CRWAIT, 0)        /* cr_wait <- 0, then retry */
+        fi
+      fi
+    od;
+    /* §3.1 publish: slot.seq <- s (release; the mark and the fields before
+     * it are rill.pml's) */
+    skip;
+    ST(P, W_SEQ + next % DEPTH, next);
+    published = next + 1;
+    printf("@ producer §3.1 publish %d\n", next);
+    credits--;
+    next++;
+    /* §3.7 after every publish: fence seq_cst unless ASYM; g <- arm_gen */
+#ifdef BUG_ARM_GEN_FIRST
+    LD(P, W_ARM, g);
+#endif
+#if !defined(ASYM) && !defined(BUG_NO_PUBLISH_FENCE)
+    FENCE(P);
+#endif
+#ifndef BUG_ARM_GEN_FIRST
+    LD(P, W_ARM, g);                /* acquire */
+#endif
+    printf("@ producer §3.7 after publish: arm_gen %d (last seen %d)\n", g, seen);
+    if
+    :: g != seen -> wake_path(g, 0)
+    :: else -> skip
+    fi;
+    WOKEN_IF_DUE
+  od;
+  /* §3.6 leaving: flush; state <- 2 (release); the wake-up path forced */
+  skip;                             /* (a jump may not land in a d_step) */
+  FENCE(P);
+  ST(P, W_STATE, 2);
+  printf("@ producer §3.6 leave: state <- 2\n");
+  LD(P, W_ARM, g);
+  wake_path(g, 1);
+  assert(!(asleep[C] && asleep_on[C] == W_WAKE))
+}
+
+/* §3.7 credit wake-up check after a reliable consumer's cursor flush:
+ * fence seq_cst unless registered; cr_wait (relaxed) nonzero: cr_wake += 1
+ * (release RMW), futex_wake(&cr_wake, all) */
+inline credit_wake() {
+#ifndef CONS_REG
+  FENCE(C);
+#endif
+  LD(C, W_CRWAIT, cw);
+  if
+  :: cw ->
+    XADD(C, W_CRWAKE, 1, x);
+    printf("@ reliable §3.7 credit wake: cr_wake %d -> %d, futex_wake\n", x, x + 1);
+    FUTEX_WAKE(C, W_CRWAKE)
+  :: else -> skip
+  fi
+}
+
+/* §3.4 flush (the cursor's seq, release), then the credit check */
+inline flush() {
+  ST(C, W_CUR, rs);
+  flushed = rs;
+  printf("@ reliable §3.4 flush: cursor.seq <- %d\n", rs);
+  credit_wake()
+}
+
+/* §3.2 poll: a <- slot.seq (acquire) */
+inline look() {
+  LD(C, W_SEQ + rs % DEPTH, a);
+  assert(a <= rs)                    /* never lapped */
+}
+
+proctype reliable() {
+  int flushed = 0, a, w, st, x;
+  bit cw;
+  do
+  :: look();
+    if
+    :: a == rs ->
+      rs++;                          /* valid: take it */
+      printf("@ reliable §3.2 poll: valid %d\n", rs - 1);
+      if
+      :: rs != flushed -> flush()      /* §3.4 countdown: any value */
+      :: true -> skip
+      fi
+    :: else ->
+      /* §3.2 nothing yet: flush a moved cursor (§3.4) */
+      if
+      :: rs != flushed -> flush()      /* §3.4 stale cursor */
+      :: else -> skip
+      fi;
+      printf("@ reliable §3.2 poll: nothing yet at %d\n", rs);
+      if
+      :: true -> skip               /* spin: poll again */
+      :: true ->
+        /* §3.7 consumer parking, one round */
+#ifdef BUG_STATE_BEFORE_WAKE
+        LD(C, W_STATE, st);         /* state (acquire) */
+        printf("@ reliable §3.7 park: producer state %d (BUG: before w)\n", st);
+        if
+        :: st == 2 -> goto closed
+        :: else -> skip
+        fi;
+#endif
+#ifndef BUG_WAKE_LOADED_LATE
+        LD(C, W_WAKE, w);           /* w <- producer.wake (acquire) */
+        printf("@ reliable §3.7 park: w <- wake %d\n", w);
+#endif
+#ifndef BUG_STATE_BEFORE_WAKE
+        LD(C, W_STATE, st);         /* state (acquire), after w */
+        printf("@ reliable §3.7 park: producer state %d\n", st);
+        if
+        :: st == 2 -> goto closed
+        :: else -> skip
+        fi;
+#endif
+        ST(C, W_PARK, 1);           /* cursor.park <- 1 */
+        XADD(C, W_ARM, 1, x);       /* arm_gen += 1 (seq_cst RMW) */
+        printf("@ reliable §3.7 park <- 1, arm_gen %d -> %d\n", x, x + 1);
+#ifdef ASYM
+        HEAVY();
+        printf("@ reliable §3.7 heavy barrier\n");
+#else
+        FENCE(C);
+#endif
+        look();                     /* poll: something there? */
+        if
+        :: a == rs ->
+          ST(C, W_PARK, 0);
+          rs++;
+          printf("@ reliable §3.7 poll before sleeping: valid %d\n", rs - 1)
+        :: else ->
+          printf("@ reliable §3.7 poll before sleeping: nothing at %d\n", rs);
+#ifdef BUG_WAKE_LOADED_LATE
+          LD(C, W_WAKE, w);
+#endif
+          printf("@ reliable §3.7 futex_wait(wake, %d)\n", w);
+          FUTEX_WAIT(C, W_WAKE, w);
+          printf("@ reliable §3.7 woken (or wake moved)\n");
+          ST(C, W_PARK, 0)
+        fi
+      fi
+    fi
+  od;
+closed:
+  /* §3.7 results: state is 2: poll once more, then closed */
+  skip;
+  look();
+  if
+  :: a == rs -> rs++; goto closed
+  :: else -> skip
+  fi;
+  printf("@ reliable closed after %d messages\n", rs);
+  assert(rs == NMSG);                /* everything published was read */
+  /* §3.4 leaving: flush (the producer left: nobody parks for credit) */
+  ST(C, W_CUR, rs)
+}
+
+init {
+  byte i;
+  /* §2.1 creation: slot i holds i - depth ("not yet"); the producer joined */
+  d_step {
+    for (i : 0 .. DEPTH - 1) {
+      mem[W_SEQ + i] = i - DEPTH
+    }
+    mem[W_STATE] = 1;
+    i = 0
+  }
+  atomic {
+    TSO_START(P);
+    TSO_START(C);
+    run producer();
+    run reliable()
+  }
+}
