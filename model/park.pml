@@ -21,6 +21,11 @@
  *   CONS_REG                 the consumer registered: it runs no fence after
  *                            a cursor flush, the producer's mandatory heavy
  *                            barrier covers it (§3.7, credit)
+ *   LAZY                     the producer joined LAZY (§3.7a): it fences
+ *                            after a publish only once a consumer asked
+ *                            (fence_req) and it set FENCING; a consumer
+ *                            that finds LAZY without FENCING asks and naps
+ *                            (never sleeps for good) until it sees FENCING
  *   SC                       no store buffers (tso.pml)
  *   BUG_NO_PUBLISH_FENCE     a producer without ASYM skips its fence after
  *                            the publish
@@ -31,6 +36,9 @@
  *                            barrier
  *   BUG_STATE_BEFORE_WAKE    the consumer looks at producer.state before it
  *                            loads `wake` (rill before this model)
+ *   BUG_LAZY_SLEEPS          (with LAZY) a consumer that asked a LAZY
+ *                            producer to fence sleeps for good at once,
+ *                            instead of napping until it sees FENCING
  */
 
 #ifndef DEPTH
@@ -56,7 +64,11 @@
 #define W_STATE (DEPTH + 4)     /* §2.2 producer.state: 1 joined, 2 left */
 #define W_ARM (DEPTH + 5)       /* §2.2a wait.arm_gen */
 #define W_CRWAKE (DEPTH + 6)    /* §2.2a wait.cr_wake */
-#define NWORDS (DEPTH + 7)
+#define W_FLAGS (DEPTH + 7)     /* §2.2 producer.flags: LAZY 1, FENCING 2 */
+#define W_FREQ (DEPTH + 8)      /* §2.2a wait.fence_req */
+#define NWORDS (DEPTH + 9)
+#define F_LAZY 1
+#define F_FENCING 2
 
 #include "tso.pml"
 
@@ -73,12 +85,29 @@ int rs = 0;                     /* the consumer's s (its next message); global
 /* §3.7 wake-up path: last g seen <- g; wake += 1 (release RMW); park (the
  * one slot) 1, or FORCE: futex_wake(&wake, all) */
 inline wake_path(g, FORCE) {
+  force = FORCE;
+#ifdef LAZY
+  /* §3.7a: not FENCING yet: did the consumer that moved arm_gen ask? */
+  if
+  :: !fencing ->
+    LD(P, W_FREQ, fr);              /* fence_req (relaxed) */
+    if
+    :: fr ->
+      XADD(P, W_FLAGS, F_FENCING, x); /* flags |= FENCING (seq_cst RMW) */
+      printf("@ producer §3.7a fence_req seen: flags |= FENCING, path forced\n");
+      fencing = 1;
+      force = 1
+    :: else -> skip
+    fi
+  :: else -> skip
+  fi;
+#endif
   seen = g;
   XADD(P, W_WAKE, 1, x);
   printf("@ producer §3.7 wake-up path: wake %d -> %d\n", x, x + 1);
   LD(P, W_PARK, pk);
   if
-  :: pk || FORCE ->
+  :: pk || force ->
     printf("@ producer §3.7 futex_wake(wake) (park %d)\n", pk);
     FUTEX_WAKE(P, W_WAKE)
   :: else -> skip
@@ -96,7 +125,10 @@ inline refresh() {
 
 proctype producer() {
   int next = 0, credits = 0, c, g, seen = 0, x, w;
-  bit pk;
+  bit pk, force, fr;
+#ifdef LAZY
+  bit fencing = 0;                  /* fence_each: only once FENCING is set */
+#endif
   do
   :: next == NMSG -> break
   :: else ->
@@ -143,7 +175,12 @@ proctype producer() {
 #ifdef BUG_ARM_GEN_FIRST
     LD(P, W_ARM, g);
 #endif
-#if !defined(ASYM) && !defined(BUG_NO_PUBLISH_FENCE)
+#if defined(LAZY)
+    if
+    :: fencing -> FENCE(P); skip    /* (a d_step may not end a branch) */
+    :: else -> skip
+    fi;
+#elif !defined(ASYM) && !defined(BUG_NO_PUBLISH_FENCE)
     FENCE(P);
 #endif
 #ifndef BUG_ARM_GEN_FIRST
@@ -198,8 +235,8 @@ inline look() {
 }
 
 proctype reliable() {
-  int flushed = 0, a, w, st, x;
-  bit cw;
+  int flushed = 0, a, w, st, x, fl;
+  bit cw, unsure;
   do
   :: look();
     if
@@ -241,6 +278,20 @@ proctype reliable() {
         :: else -> skip
         fi;
 #endif
+#ifdef LAZY
+        LD(C, W_FLAGS, fl);         /* flags (acquire) */
+        if
+        :: (fl & F_FENCING) == 0 ->
+          /* §3.7a LAZY, not FENCING: ask (before the bump), then nap */
+          unsure = 1;
+          LD(C, W_FREQ, x);
+          if
+          :: x == 0 -> XADD(C, W_FREQ, 1, x); printf("@ reliable §3.7a fence_req <- 1\n")
+          :: else -> skip
+          fi
+        :: else -> unsure = 0
+        fi;
+#endif
         ST(C, W_PARK, 1);           /* cursor.park <- 1 */
         XADD(C, W_ARM, 1, x);       /* arm_gen += 1 (seq_cst RMW) */
         printf("@ reliable §3.7 park <- 1, arm_gen %d -> %d\n", x, x + 1);
@@ -261,9 +312,25 @@ proctype reliable() {
 #ifdef BUG_WAKE_LOADED_LATE
           LD(C, W_WAKE, w);
 #endif
+#if defined(LAZY) && !defined(BUG_LAZY_SLEEPS)
+          if
+          :: unsure ->
+            /* §3.7a a nap of at most 1 ms: it ends by itself.  Another
+             * round finds the same unless the slot, the producer's state
+             * or its flags changed: the model lets the nap end then (so
+             * that the rounds, each bumping arm_gen, stay finite) */
+            printf("@ reliable §3.7a nap (LAZY, not FENCING)\n");
+            (mem[W_SEQ + rs % DEPTH] != a || mem[W_STATE] == 2 || mem[W_FLAGS] != fl)
+          :: else ->
+            printf("@ reliable §3.7 futex_wait(wake, %d)\n", w);
+            FUTEX_WAIT(C, W_WAKE, w);
+            printf("@ reliable §3.7 woken (or wake moved)\n")
+          fi;
+#else
           printf("@ reliable §3.7 futex_wait(wake, %d)\n", w);
           FUTEX_WAIT(C, W_WAKE, w);
           printf("@ reliable §3.7 woken (or wake moved)\n");
+#endif
           ST(C, W_PARK, 0)
         fi
       fi
@@ -291,6 +358,9 @@ init {
       mem[W_SEQ + i] = i - DEPTH
     }
     mem[W_STATE] = 1;
+#ifdef LAZY
+    mem[W_FLAGS] = F_LAZY;          /* §3.7a join: LAZY, fence_req was 0 */
+#endif
     i = 0
   }
   atomic {
