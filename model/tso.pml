@@ -115,21 +115,30 @@ end:
 
 /* Futexes: the kernel compares the word in memory (its locked operations
  * make the caller's own stores visible first) and sleeps; a wake makes
- * every sleeper on that word runnable.  No timeout: a model that needs the
- * protocol's timeouts to make progress has lost a wake-up. */
+ * every sleeper on that word runnable.  FUTEX_WAIT2 is futex_waitv on two
+ * words: it sleeps only if both hold their values, and a wake of either
+ * ends it.  No timeout: a model that needs the protocol's timeouts to make
+ * progress has lost a wake-up. */
 bit asleep[NPROC];
-int asleep_on[NPROC];
+int asleep_on[NPROC], asleep_on2[NPROC];
 
 #define FUTEX_WAIT(p, w, x) \
   FENCE(p); \
-  d_step { if :: mem[w] == x -> asleep[p] = 1; asleep_on[p] = w :: else -> skip fi }; \
-  (asleep[p] == 0); asleep_on[p] = 0
+  d_step { if :: mem[w] == x -> asleep[p] = 1; asleep_on[p] = w; asleep_on2[p] = w :: else -> skip fi }; \
+  (asleep[p] == 0); \
+  d_step { asleep_on[p] = 0; asleep_on2[p] = 0 }
+
+#define FUTEX_WAIT2(p, w, x, w2, x2) \
+  FENCE(p); \
+  d_step { if :: mem[w] == x && mem[w2] == x2 -> asleep[p] = 1; asleep_on[p] = w; asleep_on2[p] = w2 :: else -> skip fi }; \
+  (asleep[p] == 0); \
+  d_step { asleep_on[p] = 0; asleep_on2[p] = 0 }
 
 #define FUTEX_WAKE(p, w) \
   FENCE(p); \
   d_step { tso_j = 0; \
     do :: tso_j < NPROC -> \
-      if :: asleep[tso_j] && asleep_on[tso_j] == w -> asleep[tso_j] = 0 :: else -> skip fi; \
+      if :: asleep[tso_j] && (asleep_on[tso_j] == w || asleep_on2[tso_j] == w) -> asleep[tso_j] = 0 :: else -> skip fi; \
       tso_j++ \
     :: else -> break od; \
     tso_j = 0 }
