@@ -26,6 +26,10 @@
  *                            (fence_req) and it set FENCING; a consumer
  *                            that finds LAZY without FENCING asks and naps
  *                            (never sleeps for good) until it sees FENCING
+ *   FD                       the consumer waits on its fd (§3.8) instead of
+ *                            the futex: it arms (fd_gen += 1, arm_gen += 1,
+ *                            barrier, a look, the producer's state) and
+ *                            sleeps until the producer writes its FIFO
  *   SC                       no store buffers (tso.pml)
  *   BUG_NO_PUBLISH_FENCE     a producer without ASYM skips its fence after
  *                            the publish
@@ -36,6 +40,8 @@
  *                            barrier
  *   BUG_STATE_BEFORE_WAKE    the consumer looks at producer.state before it
  *                            loads `wake` (rill before this model)
+ *   BUG_FD_GEN_LATE          (with FD) the consumer stores fd_gen after its
+ *                            bump of arm_gen instead of before
  *   BUG_LAZY_SLEEPS          (with LAZY) a consumer that asked a LAZY
  *                            producer to fence sleeps for good at once,
  *                            instead of napping until it sees FENCING
@@ -66,21 +72,29 @@
 #define W_CRWAKE (DEPTH + 6)    /* §2.2a wait.cr_wake */
 #define W_FLAGS (DEPTH + 7)     /* §2.2 producer.flags: LAZY 1, FENCING 2 */
 #define W_FREQ (DEPTH + 8)      /* §2.2a wait.fence_req */
-#define NWORDS (DEPTH + 9)
+#define W_FDGEN (DEPTH + 9)     /* §2.3 cursor.fd_gen */
+#define NWORDS (DEPTH + 10)
 #define F_LAZY 1
 #define F_FENCING 2
 
 #include "tso.pml"
 
+/* §3.8 the consumer's FIFO: bytes written (a kernel object, not memory:
+ * no store buffer) */
+int fifo = 0;
+int drained = 0;                /* the FIFO's bytes the consumer drained */
+
 /* ghost state, for the properties only */
 int published = 0;              /* messages whose publish store is issued */
+bit fdwait = 0;                 /* the consumer waits for its fd */
+#define FD_QUIET (fdwait && fifo == drained)   /* ... and nothing wakes it */
 int rs = 0;                     /* the consumer's s (its next message); global
                                  * so that the producer's assertions see it */
 
 /* No lost wake-up: once the producer is done with a publish (its wake-up
  * check included), the consumer is not asleep waiting for a message that
  * is published. */
-#define WOKEN_IF_DUE assert(!(asleep[C] && asleep_on[C] == W_WAKE && rs < published))
+#define WOKEN_IF_DUE assert(!((asleep[C] && asleep_on[C] == W_WAKE || FD_QUIET) && rs < published))
 
 /* §3.7 wake-up path: last g seen <- g; wake += 1 (release RMW); park (the
  * one slot) 1, or FORCE: futex_wake(&wake, all) */
@@ -105,6 +119,22 @@ inline wake_path(g, FORCE) {
   seen = g;
   XADD(P, W_WAKE, 1, x);
   printf("@ producer §3.7 wake-up path: wake %d -> %d\n", x, x + 1);
+#ifdef FD
+  if
+  :: force -> FENCE(P); skip          /* at leave: LEFT before the fd_gen load */
+  :: else -> skip
+  fi;
+  /* §3.7 the slot's fd_gen differs from the one last signalled (or
+   * forced and nonzero): write one byte to its FIFO */
+  LD(P, W_FDGEN, fg);
+  if
+  :: fg != fdseen || (force && fg != 0) ->
+    fdseen = fg;
+    fifo++;
+    printf("@ producer §3.7 fd_gen %d: writes the FIFO\n", fg)
+  :: else -> skip
+  fi;
+#endif
   LD(P, W_PARK, pk);
   if
   :: pk || force ->
@@ -126,6 +156,7 @@ inline refresh() {
 proctype producer() {
   int next = 0, credits = 0, c, g, seen = 0, x, w;
   bit pk, force, fr;
+  int fg, fdseen = 0;             /* fd_gen last signalled: 0 at join */
 #ifdef LAZY
   bit fencing = 0;                  /* fence_each: only once FENCING is set */
 #endif
@@ -200,7 +231,7 @@ proctype producer() {
   printf("@ producer §3.6 leave: state <- 2\n");
   LD(P, W_ARM, g);
   wake_path(g, 1);
-  assert(!(asleep[C] && asleep_on[C] == W_WAKE))
+  assert(!(asleep[C] && asleep_on[C] == W_WAKE || FD_QUIET))
 }
 
 /* §3.7 credit wake-up check after a reliable consumer's cursor flush:
@@ -235,7 +266,7 @@ inline look() {
 }
 
 proctype reliable() {
-  int flushed = 0, a, w, st, x, fl;
+  int flushed = 0, a, w, st, x, fl, fg;
   bit cw, unsure;
   do
   :: look();
@@ -256,6 +287,43 @@ proctype reliable() {
       printf("@ reliable §3.2 poll: nothing yet at %d\n", rs);
       if
       :: true -> skip               /* spin: poll again */
+#ifdef FD
+      :: true ->
+        /* §3.8 rill_consumer_arm: drain the FIFO (the stale cursor was
+         * flushed above), then the handshake of §3.7 with fd_gen */
+        drained = fifo;
+#ifdef BUG_FD_GEN_LATE
+        XADD(C, W_ARM, 1, x);
+        LD(C, W_FDGEN, fg); ST(C, W_FDGEN, fg + 1);
+#else
+        LD(C, W_FDGEN, fg); ST(C, W_FDGEN, fg + 1);   /* fd_gen += 1 (relaxed) */
+        XADD(C, W_ARM, 1, x);       /* arm_gen += 1 (seq_cst RMW) */
+#endif
+        printf("@ reliable §3.8 arm: fd_gen %d -> %d, arm_gen %d -> %d\n", fg, fg + 1, x, x + 1);
+#ifdef ASYM
+        HEAVY();
+#else
+        FENCE(C);
+#endif
+        look();
+        if
+        :: a == rs ->
+          rs++;
+          printf("@ reliable §3.8 arm: ready, takes %d\n", rs - 1)
+        :: else ->
+          LD(C, W_STATE, st);
+          if
+          :: st == 2 -> goto closed
+          :: else -> skip
+          fi;
+          /* armed: the event loop waits for the fd */
+          printf("@ reliable §3.8 armed: waits for the fd\n");
+          fdwait = 1;
+          (fifo != drained);
+          fdwait = 0;
+          printf("@ reliable §3.8 the fd is readable\n")
+        fi
+#else
       :: true ->
         /* §3.7 consumer parking, one round */
 #ifdef BUG_STATE_BEFORE_WAKE
@@ -333,6 +401,7 @@ proctype reliable() {
 #endif
           ST(C, W_PARK, 0)
         fi
+#endif
       fi
     fi
   od;

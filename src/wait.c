@@ -47,6 +47,13 @@ void rill__wake_consumers(rill_producer *p, uint32_t gen, int force) {
    * compares this word, so a consumer that read the old value and parks
    * after our bump returns at once. */
   atomic_fetch_add_explicit(&pp->wake, 1, memory_order_release);
+  /* Forced (at leave): our store of LEFT comes before the loads of fd_gen
+   * below, against a consumer arming now, which stores fd_gen, fences and
+   * then loads our state (rill_consumer_arm()): one of us sees the other,
+   * or the fd of a first arm could stay quiet after we left.  This seq_cst
+   * fence pairs with its arm_barrier().  x86's locked RMW above is one
+   * already; C11's release RMW is not, and ARM may let the loads pass it. */
+  if (force) atomic_thread_fence(memory_order_seq_cst);
   int parked = force;
   for (uint32_t i = 0; i < p->max_consumers; i++) {
     rill_cursor *k = rill__cursor_at(p->cursors, i);
