@@ -31,6 +31,22 @@ runs=(
   "bug_no_check|rill.pml|-DBUG_NO_CHECK|assert|a lossy consumer that skips rill_check (§3.3) accepts an overwritten payload"
   "bug_no_recheck|rill.pml|-DBUG_NO_RECHECK|assert|a poll without its second load of seq (§3.2) returns another message's fields"
   "bug_no_idle_flush|rill.pml|-DBUG_NO_IDLE_FLUSH|endstate|a consumer that finds nothing yet without flushing its moved cursor (§3.2, §3.4) leaves the producer without credit: deadlock"
+  "finding_joining_prev|join.pml||assert|FINDING 1 (README): rill counts a JOINING slot at prev; a flush made after the joiner loaded producer.seq (here housekeeping) puts prev past its start, and a reliable consumer that was never evicted is lapped"
+  "finding_joining_prev_sc|join.pml|-DSC -DNO_HK|assert|the same without store buffers and without housekeeping: two refreshes while the consumer joins"
+  "finding_joining_prev_torn|join.pml|-DSC -DNO_HK -DNO_DEATH -DNO_LAP_CHECK -DDEPTH=4 -DNMSG=7|assert|with depth 4 that consumer reads a payload overwritten under it"
+  "join_fixed|join.pml|-DFIX_JOINING|pass|with the candidate fix of FINDING 1: death at any step, eviction, rejoin in place or through joining, housekeeping flushes, x86-TSO"
+  "join_fixed_5|join.pml|-DFIX_JOINING -DNMSG=5 -DDIE_ACTIVE -DNO_HK|pass|five messages, death once joined: the configuration of the rejoin variants below"
+  "join_lossy|join.pml|-DFIX_JOINING -DWITH_LOSSY -DNO_RELIABLE -DNMSG=6|pass|a lossy consumer that joins at any moment and may leave: its loss count is exact from where it joined"
+  "bug_rejoin_joining|join.pml|-DFIX_JOINING -DBUG_REJOIN_JOINING -DNO_HK -DNMSG=3|assert|rill before a6c9efe: a rejoin of a dead consumer's ACTIVE slot through JOINING is counted at the producer's position, not at its cursor: lapped"
+  "bug_join_plain|join.pml|-DFIX_JOINING -DBUG_JOIN_PLAIN -DNO_DEATH -DNO_HK -DNMSG=3|assert|the joiner's state <- JOINING as a plain store (x86: stays in the store buffer while it loads producer.seq): a joining reliable consumer is lapped"
+  "bug_flush_plain|join.pml|-DFIX_JOINING -DBUG_FLUSH_PLAIN -DNO_DEATH -DNO_HK -DNMSG=3|assert|the producer's flush of producer.seq as a plain store (in its store buffer while it loads the state): the same"
+  "bug_join_flush_plain_sc|join.pml|-DFIX_JOINING -DBUG_JOIN_PLAIN -DBUG_FLUSH_PLAIN -DNO_DEATH -DNO_HK -DNMSG=3 -DSC|pass|both plain stores, without store buffers: no error, so only the store buffer model finds the two above"
+  "bug_evict_no_gen|join.pml|-DFIX_JOINING -DBUG_EVICT_NO_GEN -DNMSG=5 -DDIE_ACTIVE -DNO_HK|assert|a refresh that skips a slot whenever evicted[i] != 0, not only at the evicted gen: the rejoined consumer stays uncounted and reads a torn payload"
+  "bug_rejoin_no_fence|join.pml|-DFIX_JOINING -DBUG_REJOIN_NO_FENCE -DNMSG=5 -DDIE_ACTIVE -DNO_HK|assert|a rejoin without a full fence after its gen bump (rill has the locked RMW of wait.cr_wake there): the producer misses the new gen and tears its payload"
+  "bug_rejoin_no_fence_sc|join.pml|-DFIX_JOINING -DBUG_REJOIN_NO_FENCE -DNMSG=5 -DDIE_ACTIVE -DNO_HK -DSC|pass|the same without store buffers: no error (join_fixed_5 passes with the fence)"
+  "bug_resync_found|join.pml|-DFIX_JOINING -DBUG_RESYNC_FOUND -DNMSG=5 -DDIE_ACTIVE -DNO_HK|assert|an evicted reliable consumer that resynchronises to the slot's seq, not to the later producer.seq (§3.2): lapped again"
+  "finding_rejoin_behind|join.pml|-DFIX_JOINING -DSC -DNO_HK -DDEPTH=4 -DNMSG=7|assert|FINDING 2 (README): a rejoin through JOINING resumes at the slot's old cursor, behind credits the producer holds: a torn payload"
+  "finding_evicted_rejoin|join.pml|-DFIX_JOINING -DSC -DNO_HK -DDEPTH=4 -DNMSG=7 -DDIE_ACTIVE|assert|FINDING 3 (README): an evicted slot rejoined in place; its first poll finds its descriptor before the producer laps it, and the payload is overwritten under it"
 )
 
 want=("$@")

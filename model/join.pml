@@ -201,7 +201,11 @@ inline refresh() {
   /* §3.5 producer.seq <- next: the flush (prod_flush), seq_cst */
   atomic {
     FLUSH_SEQ(next);
-    printf("@ producer §3.5 refresh: producer.seq <- %d (prev %d)\n", next, prev)
+#ifdef BUG_FLUSH_PLAIN
+    printf("@ producer §3.5 refresh: producer.seq <- %d (BUG: a plain store; prev %d)\n", next, prev)
+#else
+    printf("@ producer §3.5 refresh: producer.seq <- %d (seq_cst; prev %d)\n", next, prev)
+#endif
   }
   flushed = next;
   lprev = prev;
@@ -324,7 +328,7 @@ inline evict() {
             /* F_OFD_GETLK: a system call (a full fence), then the lock */
             atomic {
               d_step { DRAIN(P); held = lock[i]; lk[i] = held };
-              printf("@ producer §3.5 evict check, slot %d: lock held %d\n", i, held)
+              printf("@ producer §3.5 evict check, slot %d: lock held %d (F_OFD_GETLK: a full fence)\n", i, held)
             }
             if
             :: held -> skip
@@ -334,7 +338,7 @@ inline evict() {
               :: /* dead for longer than the eviction timeout */
                 atomic {
                   ST(P, W_EV(i), g);
-                  printf("@ producer §3.5 EVICTS slot %d: evicted[%d] <- gen %d\n", i, i, g);
+                  printf("@ producer §3.5 EVICTS slot %d: evicted[%d] <- gen %d (relaxed)\n", i, i, g);
                   /* never a live consumer's gen */
                   assert(i != 0 || g != alive_gen);
                   if :: i == 0 -> ev_ghost = 1 :: else -> skip fi
@@ -436,7 +440,7 @@ proctype producer() {
     if
     :: atomic {
          FLUSH_SEQ(next);
-         printf("@ producer §2.2 housekeeping flush: producer.seq <- %d\n", next)
+         printf("@ producer §2.2 housekeeping flush: producer.seq <- %d (seq_cst)\n", next)
        }
        flushed = next
     :: skip
@@ -461,7 +465,7 @@ proctype reliable() {
       /* §2.3 claim the slot: its OFD lock (a system call: a full fence) */
       atomic {
         d_step { lock[0] == 0 -> DRAIN(C); lock[0] = 1 };
-        printf("@ consumer (life %d) takes the lock of slot 0\n", life)
+        printf("@ consumer (life %d) takes the lock of slot 0 (a system call: a full fence)\n", life)
       }
       fresh = 1;
       lap_ok = 0;
@@ -494,7 +498,7 @@ proctype reliable() {
           /* gen <- gen + 1 (relaxed) */
           atomic {
             ST(C, W_GEN(0), g + 1);
-            printf("@ consumer §3.4 rejoin: gen <- %d\n", g + 1);
+            printf("@ consumer §3.4 rejoin: gen <- %d (relaxed)\n", g + 1);
             alive_gen = g + 1
           }
           /* p <- producer.seq (seq_cst load: a plain load on x86) */
@@ -531,7 +535,7 @@ proctype reliable() {
             :: s != last ->
               atomic {
                 ST(C, W_SEQ(0), s);
-                printf("@ consumer §3.4 rejoin in place: cursor.seq <- %d\n", s);
+                printf("@ consumer §3.4 rejoin in place: cursor.seq <- %d (release)\n", s);
                 last_flush = s
               }
             :: else ->
@@ -553,12 +557,12 @@ proctype reliable() {
             }
             atomic {
               ST(C, W_SEQ(0), s);
-              printf("@ consumer §3.4 rejoin: cursor.seq <- %d\n", s);
+              printf("@ consumer §3.4 rejoin: cursor.seq <- %d (relaxed)\n", s);
               last_flush = s
             }
             atomic {
               ST(C, W_ST(0), ACTIVE);
-              printf("@ consumer §3.4 rejoin: state <- active\n")
+              printf("@ consumer §3.4 rejoin: state <- active (release)\n")
             }
           fi
         :: else -> skip
@@ -570,13 +574,13 @@ proctype reliable() {
         /* §3.4 Joining: mode (relaxed) */
         atomic {
           ST(C, W_MODE(0), RELIABLE);
-          printf("@ consumer (life %d) §3.4 join: mode <- reliable\n", life)
+          printf("@ consumer (life %d) §3.4 join: mode <- reliable (relaxed)\n", life)
         }
         /* gen <- gen + 1 (relaxed; its own word: no other writer) */
         atomic {
           LD(C, W_GEN(0), g);
           ST(C, W_GEN(0), g + 1);
-          printf("@ consumer (life %d) §3.4 join: gen <- %d\n", life, g + 1);
+          printf("@ consumer (life %d) §3.4 join: gen <- %d (relaxed)\n", life, g + 1);
           alive_gen = g + 1
         }
         /* state <- 1 (joining), seq_cst */
@@ -598,13 +602,13 @@ proctype reliable() {
         /* seq <- s0 (relaxed) */
         atomic {
           ST(C, W_SEQ(0), s);
-          printf("@ consumer (life %d) §3.4 join: cursor.seq <- %d\n", life, s);
+          printf("@ consumer (life %d) §3.4 join: cursor.seq <- %d (relaxed)\n", life, s);
           last_flush = s
         }
         /* state <- 2 (active), release */
         atomic {
           ST(C, W_ST(0), ACTIVE);
-          printf("@ consumer (life %d) §3.4 join: state <- active\n", life)
+          printf("@ consumer (life %d) §3.4 join: state <- active (release)\n", life)
         }
       :: else -> skip
       fi;
@@ -634,7 +638,7 @@ proctype reliable() {
         :: s != flushed ->
           atomic {
             ST(C, W_SEQ(0), s);
-            printf("@ consumer §3.4 countdown flush: cursor.seq <- %d\n", s);
+            printf("@ consumer §3.4 countdown flush: cursor.seq <- %d (release)\n", s);
             last_flush = s
           }
           flushed = s
@@ -674,7 +678,7 @@ proctype reliable() {
           :: s != flushed ->
             atomic {
               ST(C, W_SEQ(0), s);
-              printf("@ consumer §3.4 idle flush: cursor.seq <- %d\n", s);
+              printf("@ consumer §3.4 idle flush: cursor.seq <- %d (release)\n", s);
               last_flush = s
             }
             flushed = s
@@ -719,16 +723,16 @@ LAPPED:
       /* §3.4 leaving: flush with heartbeat, state <- 0 (release), unlock */
       atomic {
         ST(C, W_SEQ(0), s);
-        printf("@ consumer (life %d) §3.4 leave: cursor.seq <- %d\n", life, s);
+        printf("@ consumer (life %d) §3.4 leave: cursor.seq <- %d (release)\n", life, s);
         last_flush = s
       }
       atomic {
         ST(C, W_ST(0), FREE);
-        printf("@ consumer (life %d) §3.4 leave: state <- free\n", life)
+        printf("@ consumer (life %d) §3.4 leave: state <- free (release)\n", life)
       }
       atomic {
         d_step { DRAIN(C); lock[0] = 0; alive_gen = 0 };
-        printf("@ consumer (life %d) §3.4 leave: unlock\n", life);
+        printf("@ consumer (life %d) §3.4 leave: unlock (a system call: a full fence)\n", life);
         /* docs/waiting.md: from where the consumer started, every message
          * was delivered at least once or reported lost */
         d_step {
@@ -757,7 +761,7 @@ LAPPED:
           found = 0; head = 0; g = 0; last = 0; p = 0; before = 0; st = 0; x = 0;
           fresh = 0; lap_ok = 0; joined = 0
         };
-        printf("@ consumer DIES: the kernel drops its lock\n")
+        printf("@ consumer DIES: the kernel drains its store buffer and drops its lock\n")
       }
       if
       :: life = 2; printf("@ consumer restarts: rill_consumer_rejoin(slot 0)\n")
