@@ -36,6 +36,8 @@ runs=(
   "finding_joining_prev_torn|join.pml|-DSC -DNO_HK -DNO_DEATH -DNO_LAP_CHECK -DDEPTH=4 -DNMSG=7|assert|with depth 4 that consumer reads a payload overwritten under it"
   "join_fixed|join.pml|-DFIX_JOINING|pass|with the candidate fix of FINDING 1: death at any step, eviction, rejoin in place or through joining, housekeeping flushes, x86-TSO"
   "join_fixed_5|join.pml|-DFIX_JOINING -DNMSG=5 -DDIE_ACTIVE -DNO_HK|pass|five messages, death once joined: the configuration of the rejoin variants below"
+  "join_fixed_all|join.pml|-DFIX_JOINING -DFIX_REJOIN|pass|with the candidate fixes of FINDINGS 1-3: a reliable consumer is never lapped, and reports a loss only where its slot was evicted or not counted"
+  "join_fixed_all_depth4_sc|join.pml|-DFIX_JOINING -DFIX_REJOIN -DSC -DNO_HK -DDEPTH=4 -DNMSG=7|pass|the same at depth 4, where FINDINGS 2 and 3 tear payloads (sequentially consistent: at x86-TSO it passes too, 4.9 M states, 17 s, not run here)"
   "join_lossy|join.pml|-DFIX_JOINING -DWITH_LOSSY -DNO_RELIABLE -DNMSG=6|pass|a lossy consumer that joins at any moment and may leave: its loss count is exact from where it joined"
   "bug_rejoin_joining|join.pml|-DFIX_JOINING -DBUG_REJOIN_JOINING -DNO_HK -DNMSG=3|assert|rill before a6c9efe: a rejoin of a dead consumer's ACTIVE slot through JOINING is counted at the producer's position, not at its cursor: lapped"
   "bug_join_plain|join.pml|-DFIX_JOINING -DBUG_JOIN_PLAIN -DNO_DEATH -DNO_HK -DNMSG=3|assert|the joiner's state <- JOINING as a plain store (x86: stays in the store buffer while it loads producer.seq): a joining reliable consumer is lapped"
