@@ -196,7 +196,8 @@ static int lazy_ask(rill_consumer *c, uint32_t flags) {
  * ASYM the heavy barrier is it (the syscall is a full barrier for its
  * caller too, and makes the producer's threads pass one); without, a
  * seq_cst fence, which pairs with the producer's seq_cst fence between its
- * seq store and its load of arm_gen in publish() (producer.c).  The RMW
+ * seq store and its load of arm_gen after a publish (rill_core__published()
+ * in producer.c).  The RMW
  * alone is not enough in C11: nothing orders it before a later acquire
  * load of another word (ARMv8.3 compilers emit LDAPR for that load, which
  * may pass the RMW's store).  Returns 0 or the heavy barrier's error. */
@@ -338,9 +339,11 @@ int rill_consumer_fd(rill_consumer *c) {
  * sequence number (a message, an overrun, garbage), or a kept message. */
 static int ready(rill_consumer *c) {
   if (c->core.pend) return 1;
-  /* Acquire: pairs with the release store of seq in publish(). */
-  uint64_t s = atomic_load_explicit(&c->core.meta[c->core.seq & c->core.mask].seq, memory_order_acquire);
-  return (int64_t)(s - c->core.seq) >= 0;
+  /* Acquire: pairs with the release store of seq in
+   * rill_core__publish_desc() (core/producer.h). */
+  const rill_core_consumer *k = &c->core;
+  uint64_t s = atomic_load_explicit(&k->meta[k->seq & k->mask].seq, memory_order_acquire);
+  return (int64_t)(s - k->seq) >= 0;
 }
 
 int rill_consumer_arm(rill_consumer *c) {

@@ -11,7 +11,8 @@
  *
  *   uint64_t rill_core__now(rill_core_producer *p);
  *       a CLOCK_MONOTONIC reading for a stamp (§2.4), called only for a
- *       publish that must be stamped; 0 means "no clock" (tspub 0).
+ *       publish that must be stamped; 0 means "no clock" (tspub 0; a
+ *       reading whose low 32 bits are 0 is stamped 1).
  *   int rill_core__credit_slow(rill_core_producer *p, uint64_t need);
  *       fewer than NEED credits are left: refresh them (with
  *       rill_core__credit_refresh()) and return 1 if NEED descriptors may
@@ -123,7 +124,9 @@ static inline uint32_t rill_core__stamp(rill_core_producer *p, uint64_t n) {
   int periodic = ((s - 1) >> RILL_STAMP_PERIOD_SHIFT) != ((s + n - 1) >> RILL_STAMP_PERIOD_SHIFT);
   if (__builtin_expect(!periodic && r == p->stamp_seen && !p->stamp_all, 1)) return 0;
   p->stamp_seen = r;
-  uint32_t ts = (uint32_t)rill_core__now(p);
+  uint64_t now = rill_core__now(p);
+  if (!now) return 0; /* no clock: nothing is stamped */
+  uint32_t ts = (uint32_t)now;
   return ts ? ts : 1; /* 0 means "not stamped" */
 }
 
