@@ -42,6 +42,11 @@ foreach(src ${RILL_TESTS})
                                           ENVIRONMENT "${RILL_TSAN_ENV}")
 endforeach()
 
+# ---- the freestanding core (include/rill_core.h): test_core runs it alone
+# over memory of its own, test_core_interop beside librill on a region; and
+# librill_core.a leaves nothing undefined but memcpy and memset
+include(${PROJECT_SOURCE_DIR}/cmake/core-tests.cmake)
+
 # ---- the waiting tests again with LAZY producers (docs/PROTOCOL.md §3.7a:
 # fencing on request, what every Windows producer does), which Linux
 # producers use only when RILL_LAZY_FENCE=1
