@@ -468,8 +468,10 @@ static void calls(const rill_channel_opts *o, uint64_t size) {
 
 /* ---- main ---------------------------------------------------------------------- */
 
-int main(void) {
-  tu_start("core", 300);
+/* tu_start_roles() with ARGV, not tu_start(): on Windows the watchdog is
+ * this program run again with its own arguments. */
+int main(int argc, char **argv) {
+  tu_start_roles("core", 300, argc, argv, NULL);
   rill_channel_opts o = {.depth = DEPTH, .mtu = MTU, .max_consumers = SLOTS, .max_msg = MAXSZ};
   uint64_t size = rill_core_channel_footprint(&o);
   CHECK(size > 0 && size <= sizeof chan_mem);

@@ -267,8 +267,10 @@ static void lib_to_core(rill_region *r, uint8_t *map, uint64_t n) {
          n, end, refused, los.got, los.lost);
 }
 
-int main(void) {
-  tu_start("core_interop", 300);
+/* tu_start_roles() with ARGV, not tu_start(): on Windows the watchdog is
+ * this program run again with its own arguments. */
+int main(int argc, char **argv) {
+  tu_start_roles("core_interop", 300, argc, argv, NULL);
   rill_region_opts ro = tu_opts(32u << 20);
   rill_region *r;
   CHECK_OK(rill_region_create(REGION, &ro, &r));
