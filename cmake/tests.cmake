@@ -134,7 +134,8 @@ endif()
 if(RILL_PY_BINDING)
   set(pydir ${PROJECT_SOURCE_DIR}/bindings/python)
   file(GLOB py_deps CONFIGURE_DEPENDS ${pydir}/*.py ${pydir}/*.c ${pydir}/pyproject.toml ${pydir}/rill/*
-       ${PROJECT_SOURCE_DIR}/src/*.c ${PROJECT_SOURCE_DIR}/src/*.h ${PROJECT_SOURCE_DIR}/include/*.h)
+       ${PROJECT_SOURCE_DIR}/src/*.c ${PROJECT_SOURCE_DIR}/src/*.h ${PROJECT_SOURCE_DIR}/src/core/*.h
+       ${PROJECT_SOURCE_DIR}/include/*.h)
   # The extension is built with this build's compiler, our warnings as
   # errors (but -Wmissing-prototypes: cffi's PyInit has none) and its
   # sanitizers; under AddressSanitizer the interpreter (not instrumented)
