@@ -126,20 +126,29 @@ int rill_core_channel_get(const void *mem, uint64_t size, rill_core_channel_info
 
 typedef struct rill_core_producer {
   /* private: touched by every publish */
-  struct rill_desc *meta;
-  uint8_t *data;
-  uint64_t mask, seq, chunk, data_chunks, cr_avail;
-  uint64_t res_chunk, res_cap, res_count;
-  uint32_t mtu, stamp_seen;
-  uint64_t msgs, bytes, backpressure;
-  struct rill_wait_page *wait;
-  uint32_t stamp_all, stamp_every;
+  struct rill_desc *meta;  /* the meta ring                               */
+  uint8_t *data;           /* the data ring                               */
+  uint64_t mask;           /* depth - 1                                   */
+  uint64_t seq;            /* next sequence number                        */
+  uint64_t chunk;          /* next free chunk of the data ring            */
+  uint64_t data_chunks;
+  uint64_t cr_avail;       /* descriptors it may publish before a refresh */
+  uint64_t res_chunk;      /* reserved buffer: its chunk,                 */
+  uint64_t res_cap;        /* its bytes (UINT64_MAX: nothing reserved),   */
+  uint64_t res_count;      /* and how many (reserve_many)                 */
+  uint32_t mtu;
+  uint32_t stamp_seen;     /* stamp_req when it last stamped tspub        */
+  uint64_t msgs, bytes, backpressure; /* written to the producer page by flushes */
+  struct rill_wait_page *wait; /* its stamp_req is loaded per publish     */
+  uint32_t stamp_all;      /* 1: stamp every publish                      */
+  uint32_t stamp_every;    /* RILL_STAMP_EVERY was asked for              */
   /* private: cold */
-  uint64_t depth, max_msg, seq_flushed;
+  uint64_t depth, max_msg;
+  uint64_t seq_flushed;    /* seq as last written to the producer page    */
   struct rill_prod_page *prod;
-  uint8_t *cursors;
+  uint8_t *cursors;        /* cursor page of slot 0                       */
   uint32_t max_consumers, reserved0;
-  uint64_t (*clock)(void *arg);
+  uint64_t (*clock)(void *arg); /* rill_core_producer_set_clock()         */
   void *clock_arg;
 } rill_core_producer;
 
@@ -211,24 +220,35 @@ int rill_core_commit_many(rill_core_producer *p, const rill_msg *m, size_t count
 
 typedef struct rill_core_consumer {
   /* private: touched by every poll */
-  const struct rill_desc *meta;
-  const uint8_t *data;
-  uint64_t mask, seq, data_bytes;
+  const struct rill_desc *meta; /* the meta ring                          */
+  const uint8_t *data;     /* the data ring                               */
+  uint64_t mask;           /* depth - 1                                   */
+  uint64_t seq;            /* next sequence number to read                */
+  uint64_t data_bytes;
   uint32_t mtu;
-  uint16_t lossy, lat_due;
-  uint64_t flush_left;
-  uint32_t idle_left, reserved0;
-  uint64_t streak, seq_flushed, next_off;
-  uint64_t msgs, bytes, overrun_poll, overrun_read, lost, jumped;
+  uint16_t lossy;
+  uint16_t lat_due;        /* librill: a latency sample is due            */
+  uint64_t flush_left;     /* polls until the cursor is written           */
+  uint32_t idle_left;      /* empty polls until one counts in flush_left  */
+  uint32_t reserved0;
+  uint64_t streak;         /* messages taken since the last empty poll    */
+  uint64_t seq_flushed;    /* seq as last written to the cursor           */
+  uint64_t next_off;       /* where the next payload likely starts        */
+  uint64_t msgs, bytes, overrun_poll, overrun_read, lost; /* the cursor's counters */
+  uint64_t jumped;         /* sequence numbers skipped by overruns since join */
   /* private: reassembly (rill_core_recv) */
-  uint8_t *asm_buf;
-  uint64_t asm_len, asm_frags, lost_acc;
-  int pend;
+  uint8_t *asm_buf;        /* max_msg bytes: rill_core_consumer_set_buffer() */
+  uint64_t asm_len;        /* bytes gathered so far                       */
+  uint64_t asm_frags;      /* fragments gathered (0: none in progress)    */
+  uint64_t lost_acc;       /* sequence numbers skipped since the last message */
+  int pend;                /* a whole message waits in asm_buf (EMSGSIZE) */
   uint32_t reserved1;
   rill_meta pend_meta;
   /* private: cold */
-  uint64_t depth, max_msg, rng, flush_every, seq0;
-  struct rill_cursor *cur;
+  uint64_t depth, max_msg;
+  uint64_t rng;            /* jitter of the flushes                       */
+  uint64_t flush_every, seq0;
+  struct rill_cursor *cur; /* its own cursor page                         */
   const struct rill_prod_page *prod;
   struct rill_wait_page *wait;
   uint32_t slot, reserved2;

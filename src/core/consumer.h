@@ -518,6 +518,8 @@ static inline void rill_core__cursor_join(rill_core_consumer *c, int rejoin, uin
     /* The slot of a consumer that died: the producer has counted its
      * cursor all along, so it takes over in place (going through JOINING
      * would let the producer count it at its own position meanwhile). */
+    /* Release: pairs with the acquire load of the cursor seq in
+     * rill_core__credit_scan(), as a flush's store does. */
     if (c->seq != last) atomic_store_explicit(&k->seq, c->seq, memory_order_release);
   } else {
     /* Sequentially consistent with rill_core__prod_flush()
