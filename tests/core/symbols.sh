@@ -5,9 +5,11 @@
 # freestanding (include/rill_core.h, docs/PROTOCOL.md §6):
 #   - the only symbols its objects leave undefined are memcpy and memset
 #     (no __stack_chk_fail, no other libc call, no libgcc helper, no system
-#     call wrapper); in a sanitizer build (SANITIZE, the -fsanitize= list,
-#     not empty) the sanitizers' runtime entry points (__asan_*, __ubsan_*,
-#     __tsan_*, __sanitizer_*) too, which the instrumented core calls;
+#     call wrapper), besides _GLOBAL_OFFSET_TABLE_, which position-
+#     independent code may name and the linker itself defines; in a
+#     sanitizer build (SANITIZE, the -fsanitize= list, not empty) the
+#     sanitizers' runtime entry points (__asan_*, __ubsan_*, __tsan_*,
+#     __sanitizer_*) too, which the instrumented core calls;
 #   - it defines every function HEADER declares, and no other global
 #     symbol (nothing but rill_core_*): a program can link it beside
 #     librill.a.
@@ -19,8 +21,9 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 und=$("$nm" -u "$lib" | awk '$1 == "U" || $1 == "w" || $1 == "v" { print $2 }' | sort -u)
 echo "undefined in $(basename "$lib"):" $und
-allowed='^(memcpy|memset)$'
-[ -n "$sanitize" ] && allowed='^(memcpy|memset|__(asan|ubsan|tsan|sanitizer)_[A-Za-z0-9_]*)$'
+allowed='^(memcpy|memset|_GLOBAL_OFFSET_TABLE_)$'
+[ -n "$sanitize" ] &&
+  allowed='^(memcpy|memset|_GLOBAL_OFFSET_TABLE_|__(asan|ubsan|tsan|sanitizer)_[A-Za-z0-9_]*)$'
 bad=$(printf '%s\n' $und | grep -Ev "$allowed" || true)
 [ -z "$bad" ] || fail "librill_core.a needs more than memcpy and memset:" $bad
 
