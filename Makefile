@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 #
 # A thin wrapper over CMake.
-#   make                      librill (shared and static) and the rill command
+#   make                      librill (shared and static), librill_core.a and the rill command
 #   make test                 builds and runs every test (ctest)
 #   make bench                the side-by-side benchmark, peers and plots included
 #   make bench-windows        rill_bench under Wine beside Linux (bench/windows.sh)

@@ -6,8 +6,10 @@
 #
 #   lib/librill.so.*, lib/librill.a     the library (targets rill, rill_static)
 #   include/rill.h, include/rill_rpc.h  its headers
-#   lib/pkgconfig/rill.pc               relocatable (${pcfiledir})
-#   lib/cmake/rill/                     find_package(rill CONFIG): rill::rill, rill::rill_static
+#   lib/librill_core.a, include/rill_core.h   the freestanding core (target rill_core)
+#   lib/pkgconfig/rill.pc, rill-core.pc relocatable (${pcfiledir})
+#   lib/cmake/rill/                     find_package(rill CONFIG): rill::rill,
+#                                       rill::rill_static, rill::rill_core
 #   bin/rill                            the command line
 #   share/man/man1/rill.1, share/man/man3/librill.3   generated from docs/ (go-md2man)
 #   share/doc/rill/                     licenses, README, CHANGELOG
@@ -17,12 +19,12 @@ include(CMakePackageConfigHelpers)
 
 set(RILL_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/rill)
 # (RUNTIME: rill.dll on Windows, which goes beside the programs)
-install(TARGETS rill rill_static EXPORT rill-targets
+install(TARGETS rill rill_static rill_core EXPORT rill-targets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(FILES ${RILL_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${RILL_HEADERS} ${RILL_CORE_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 if(TARGET rill_cli)
   install(TARGETS rill_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
@@ -44,7 +46,9 @@ else()
   set(RILL_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
 configure_file(rill.pc.in rill.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/rill.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+configure_file(rill-core.pc.in rill-core.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/rill.pc ${PROJECT_BINARY_DIR}/rill-core.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 # find_package(rill CONFIG): relocatable too (paths relative to the file).
 install(EXPORT rill-targets NAMESPACE rill:: DESTINATION ${RILL_CMAKE_DIR})

@@ -42,6 +42,11 @@ foreach(src ${RILL_TESTS})
                                           ENVIRONMENT "${RILL_TSAN_ENV}")
 endforeach()
 
+# ---- the freestanding core (include/rill_core.h): test_core runs it alone
+# over memory of its own, test_core_interop beside librill on a region; and
+# librill_core.a leaves nothing undefined but memcpy and memset
+include(${PROJECT_SOURCE_DIR}/cmake/core-tests.cmake)
+
 # ---- the waiting tests again with LAZY producers (docs/PROTOCOL.md §3.7a:
 # fencing on request, what every Windows producer does), which Linux
 # producers use only when RILL_LAZY_FENCE=1
@@ -129,7 +134,8 @@ endif()
 if(RILL_PY_BINDING)
   set(pydir ${PROJECT_SOURCE_DIR}/bindings/python)
   file(GLOB py_deps CONFIGURE_DEPENDS ${pydir}/*.py ${pydir}/*.c ${pydir}/pyproject.toml ${pydir}/rill/*
-       ${PROJECT_SOURCE_DIR}/src/*.c ${PROJECT_SOURCE_DIR}/src/*.h ${PROJECT_SOURCE_DIR}/include/*.h)
+       ${PROJECT_SOURCE_DIR}/src/*.c ${PROJECT_SOURCE_DIR}/src/*.h ${PROJECT_SOURCE_DIR}/src/core/*.h
+       ${PROJECT_SOURCE_DIR}/include/*.h)
   # The extension is built with this build's compiler, our warnings as
   # errors (but -Wmissing-prototypes: cffi's PyInit has none) and its
   # sanitizers; under AddressSanitizer the interpreter (not instrumented)

@@ -21,6 +21,9 @@ endfunction()
 rill_windows_test(test_win32_platform 300)
 # the public API end to end: a producer and a consumer process, the event
 rill_windows_test(test_win32_api 300)
+# the freestanding core, alone and beside librill, and its undefined
+# symbols (cmake/core-tests.cmake, as on Linux)
+include(${PROJECT_SOURCE_DIR}/cmake/core-tests.cmake)
 
 # the C peer of the Go binding's cross-language tests (RILL_XPEER), which
 # run the Go test binary under Wine against it (bindings/go/README.md)

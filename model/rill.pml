@@ -95,7 +95,7 @@ proctype producer() {
         (rel_cursor != c)
       fi
     od;
-    /* §2.5 placement, §3.1 "payload already written": send_frag's copy_in */
+    /* §2.5 placement, §3.1 "payload already written": rill_core__frag_put's copy_in */
     ch = next % DATA;
     printf("@ producer §2.5 writes payload of %d into chunk %d (lo, then hi)\n", next, ch);
     data_lo[ch] = next;

@@ -1,42 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
-/* Channels: creation, lookup and validation of their layout in a region. */
+/* Channels: creation, lookup and validation of their layout in a region.
+ * The layout itself, and what a joiner checks of it, are the core's
+ * (core/core.h); this file places channels in a region's table. */
 #include "internal.h"
 
 #include <string.h>
 
-#define RILL_MAX_DEPTH (1u << 24)
-#define RILL_MAX_CONSUMERS 256u
-
-/* Fills defaults and checks ranges.  Returns 0 or -RILL_EINVAL. */
-static int opts_norm(const rill_channel_opts *in, rill_channel_opts *o) {
-  *o = in ? *in : (rill_channel_opts){0};
-  if (o->flags || !rill__zeroed(o->reserved, sizeof o->reserved)) return -RILL_EINVAL;
-  if (!o->depth) o->depth = 4096;
-  if (!o->mtu) o->mtu = 1024;
-  if (!o->max_consumers) o->max_consumers = 8;
-  if (o->depth < 2 || o->depth > RILL_MAX_DEPTH || (o->depth & (o->depth - 1)))
-    return -RILL_EINVAL;
-  if (o->mtu > UINT16_MAX) return -RILL_EINVAL;
-  if (o->max_consumers > RILL_MAX_CONSUMERS) return -RILL_EINVAL;
-  if (!o->max_msg) {
-    uint64_t f = o->depth / 2 < 16 ? o->depth / 2 : 16;
-    o->max_msg = f * o->mtu;
-  }
-  /* A whole message must fit in half the ring, so rill_send() can always
-   * take the credit for all its fragments at once. */
-  if (o->max_msg < o->mtu || rill__frags(o->max_msg, o->mtu) > o->depth / 2)
-    return -RILL_EINVAL;
-  /* A descriptor's chunk field is 32 bits: every chunk of the data ring
-   * must have an index it can hold (docs/PROTOCOL.md 2.1). */
-  rill_chan_geom g;
-  rill__chan_geom(o->depth, o->mtu, o->max_consumers, &g);
-  if (g.data_chunks > RILL_MAX_DATA_CHUNKS) return -RILL_EINVAL;
-  return 0;
-}
-
 uint64_t rill_channel_footprint(const rill_channel_opts *opts) {
   rill_channel_opts o;
-  if (opts_norm(opts, &o)) return 0;
+  if (rill_core__opts_norm(opts, &o)) return 0;
   rill_chan_geom g;
   rill__chan_geom(o.depth, o.mtu, o.max_consumers, &g);
   return g.size;
@@ -104,7 +76,7 @@ int rill_channel_create(rill_region *r, const char *name,
   if (!r || !rill__name_ok(name)) return -RILL_EINVAL;
   if (r->readonly) return -RILL_EACCES;
   rill_channel_opts o;
-  int rc = opts_norm(opts, &o);
+  int rc = rill_core__opts_norm(opts, &o);
   if (rc) return rc;
   rill_chan_geom g;
   rill__chan_geom(o.depth, o.mtu, o.max_consumers, &g);
@@ -127,39 +99,11 @@ int rill_channel_create(rill_region *r, const char *name,
     goto out;
   }
 
-  uint8_t *base = r->base + off;
-  rill_chan_hdr *ch = (rill_chan_hdr *)base;
-  ch->version = RILL_LAYOUT_VERSION;
-  ch->hdr_size = RILL_PAGE;
-  ch->size = g.size;
-  ch->depth = o.depth;
-  ch->mtu = o.mtu;
-  ch->max_consumers = o.max_consumers;
-  ch->flags = 0;
-  ch->max_msg = o.max_msg;
-  ch->seq0 = 0;
-  ch->data_chunks = g.data_chunks;
-  ch->prod_off = g.prod_off;
-  ch->cursor_off = g.cursor_off;
-  ch->cursor_stride = RILL_PAGE;
-  ch->meta_off = g.meta_off;
-  ch->data_off = g.data_off;
-  ch->created_ns = rill__real_ns();
-  memset(ch->name, 0, sizeof ch->name);
-  memcpy(ch->name, name, strlen(name));
-
-  rill_prod_page *pp = (rill_prod_page *)(base + g.prod_off);
-  atomic_store_explicit(&pp->seq, ch->seq0, memory_order_relaxed);
-  /* Slot i starts as "sequence i - depth": behind, so nothing is there yet. */
-  rill_desc *meta = (rill_desc *)(base + g.meta_off);
-  for (uint64_t i = 0; i < o.depth; i++)
-    atomic_store_explicit(&meta[i].seq, ch->seq0 + i - o.depth, memory_order_relaxed);
-
-  /* Release: pairs with the acquire load of the channel magic in the Go
-   * binding's findChannel(), and with the acquire fence after the copy of
-   * obj_cnt in obj_count() (rill__chan_find() copies the header after it):
-   * everything above is visible to a joiner. */
-  atomic_store_explicit(&ch->magic, RILL_CHANNEL_MAGIC, memory_order_release);
+  /* The channel, written by the core (its magic last, release: pairs with
+   * the acquire fence after the copy of obj_cnt in obj_count(), as
+   * rill__chan_find() copies the header after it).  The region's bytes
+   * past alloc_off are zero, as the layout wants the rest. */
+  rill_core__chan_write(r->base + off, name, &o, rill__real_ns());
 
   rill_obj_entry *e = (rill_obj_entry *)(r->base + RILL_TABLE_OFF) + n;
   memset(e, 0, sizeof *e);
@@ -195,31 +139,11 @@ int rill__chan_find(rill_region *r, const char *name, rill_chan_info *ci) {
    * in obj_count() orders this copy after the count's. */
   rill_chan_hdr c;
   if ((rc = rill__region_read(r, e.off, &c, sizeof c))) return rc;
-  if (atomic_load_explicit(&c.magic, memory_order_relaxed) != RILL_CHANNEL_MAGIC)
-    return -RILL_EMAGIC;
-  if (c.version != RILL_LAYOUT_VERSION) return -RILL_EVERSION;
-  rill_channel_opts o = {.depth = c.depth, .mtu = c.mtu,
-                         .max_consumers = c.max_consumers, .max_msg = c.max_msg};
-  if (!c.depth || !c.mtu || !c.max_consumers || !c.max_msg || c.flags ||
-      opts_norm(&o, &o))
-    return -RILL_ECORRUPT;
-  rill_chan_geom g;
-  rill__chan_geom(c.depth, c.mtu, c.max_consumers, &g);
-  if (c.hdr_size != RILL_PAGE || c.size != g.size || c.size > e.size ||
-      c.prod_off != g.prod_off || c.cursor_off != g.cursor_off ||
-      c.cursor_stride != RILL_PAGE || c.meta_off != g.meta_off ||
-      c.data_off != g.data_off || c.data_chunks != g.data_chunks ||
-      strncmp(c.name, name, sizeof c.name) != 0)
-    return -RILL_ECORRUPT;
+  rill_core__chan ch;
+  if ((rc = rill_core__chan_check(&c, e.size, &ch))) return rc;
+  if (strncmp(c.name, name, sizeof c.name) != 0) return -RILL_ECORRUPT;
+  *ci = ch;
   ci->off = e.off;
-  ci->size = c.size;
-  ci->depth = c.depth;
-  ci->mtu = c.mtu;
-  ci->max_consumers = c.max_consumers;
-  ci->max_msg = c.max_msg;
-  ci->seq0 = c.seq0;
-  ci->created_ns = c.created_ns;
-  ci->g = g;
   return 0;
 }
 

@@ -3,7 +3,7 @@
 #ifndef RILL_INTERNAL_H
 #define RILL_INTERNAL_H
 
-#include "layout.h"
+#include "core/core.h"
 #include "platform.h"
 #include "rill.h"
 
@@ -18,23 +18,9 @@ struct rill_region {
   char dir[RILL_PATH_MAX];
 };
 
-/* A channel as found in a region: validated copies of its header fields. */
-typedef struct rill_chan_info {
-  uint64_t off;          /* from region start */
-  uint64_t size;
-  uint32_t depth, mtu, max_consumers;
-  uint64_t max_msg, seq0, created_ns;
-  rill_chan_geom g;
-} rill_chan_info;
-
-/* 1 if the N bytes at P are all zero: how the reserved fields of an option
- * struct are checked (rill.h, ABI). */
-static inline int rill__zeroed(const void *p, size_t n) {
-  const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++)
-    if (b[i]) return 0;
-  return 1;
-}
+/* A channel as found in a region: validated copies of its header fields
+ * (core/core.h). */
+typedef rill_core__chan rill_chan_info;
 
 /* Copies N bytes at OFF of region R into BUF with pread, never through the
  * mapping: a file shrunk meanwhile (by anyone who can write it) gives
@@ -87,47 +73,28 @@ static inline uint64_t rill__clock_ns(rill_clock *k) {
   return k->ns_base + ((d * k->mult) >> 32);
 }
 
+/* A producer: the core's handle (rill_core_producer, include/rill_core.h:
+ * everything a publish touches but what follows) and what librill adds. */
 struct rill_producer {
+  rill_core_producer core; /* first: rill__prod_of() casts back */
   /* hot: touched by every publish */
-  rill_desc *meta;
-  uint8_t *data;
-  uint64_t mask;
-  uint64_t seq;          /* next sequence number */
-  uint64_t chunk;        /* next free chunk of the data ring */
-  uint64_t data_chunks;
-  uint64_t cr_avail;     /* descriptors it may publish before a refresh */
   uint64_t hk_left;      /* publishes until housekeeping */
-  uint64_t res_chunk;    /* reserved buffer: chunk and capacity */
-  uint64_t res_cap;      /* UINT64_MAX when nothing is reserved */
-  uint64_t res_count;    /* buffers reserved (rill_reserve_many) */
-  uint32_t mtu;
-  uint32_t pad_;
-  uint64_t msgs, bytes, backpressure; /* flushed by housekeeping */
   const _Atomic uint32_t *arm_gen; /* the wait page's, loaded per publish */
   uint32_t arm_seen;     /* arm_gen when we last woke consumers */
   uint32_t fence_each;   /* 1: a fence after every publish (no asymmetric
                           * barriers, and not LAZY or FENCING already) */
   uint32_t lazy;         /* 1: LAZY and not yet FENCING: look at fence_req
                           * after every publish (docs/PROTOCOL.md §3.7a) */
+  uint32_t pad_;
   const _Atomic uint32_t *fence_req; /* the wait page's */
-  const _Atomic uint32_t *stamp_req; /* the wait page's, loaded per publish */
-  uint32_t stamp_seen;   /* stamp_req when we last stamped tspub */
-  uint32_t stamp_all;    /* 1: stamp every publish (the option, or a
-                          * consumer older than 0.4 is joined) */
-  uint32_t stamp_every;  /* rill_producer_set_stamp(): RILL_STAMP_EVERY */
-  uint32_t pad2_;
   rill_clock clock;
   /* cold */
-  uint64_t depth, max_msg, seq_flushed, rng;
-  uint32_t max_consumers;
+  uint64_t rng;
   int fd;
   uint64_t lock_off;
   uint64_t cursor_lock_off; /* lock byte of cursor slot 0 in the file */
   uint8_t *map;          /* the channel, read-write */
   uint64_t map_size;
-  rill_prod_page *prod;
-  rill_wait_page *wait;
-  uint8_t *cursors;
   uint64_t spin_ns, evict_ns, evictions, wakes;
   uint64_t next_live_check; /* mono ns of the next dead-consumer check */
   int in_wait;              /* in rill_send_wait(): retries count no backpressure */
@@ -142,6 +109,11 @@ struct rill_producer {
   char dir[RILL_PATH_MAX];
 };
 
+/* The producer whose core handle is P (the core's hooks get that). */
+static inline rill_producer *rill__prod_of(rill_core_producer *p) {
+  return (rill_producer *)p;
+}
+
 /* rill_send() with the bits UCTL (application and ERR bits; SOM/EOM are
  * ignored) on every fragment; and its waiting form. */
 int rill__send_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig, uint16_t uctl);
@@ -153,51 +125,24 @@ int rill__send_wait_ctl(rill_producer *p, const void *data, size_t n, uint64_t s
  * leaves. */
 void rill__wake_consumers(rill_producer *p, uint32_t gen, int force);
 
-/* A consumer that caught up after a streak of this many messages waits a
- * hold-off before it looks again (consumer.c; local tuning, not part of
- * the protocol: docs/PROTOCOL.md 3.2, "What a consumer may do locally"). */
-#define RILL_STREAM_STREAK 64u
+/* A consumer that caught up after a streak of RILL_STREAM_STREAK messages
+ * (core/consumer.h) waits this hold-off before it looks again (consumer.c;
+ * local tuning, not part of the protocol: docs/PROTOCOL.md 3.2, "What a
+ * consumer may do locally"). */
 #define RILL_HOLDOFF_DEFAULT_NS 2000u
 
+/* A consumer: the core's handle (rill_core_consumer, include/rill_core.h:
+ * everything a poll and a receive touch) and what librill adds. */
 struct rill_consumer {
-  /* hot */
-  const rill_desc *meta;
-  const uint8_t *data;
-  uint64_t mask;
-  uint64_t seq;          /* next sequence number to read */
-  uint64_t data_bytes;
-  uint32_t mtu;
-  uint16_t lossy;
-  uint16_t lat_due;      /* take a latency sample at the next stamped message */
-  uint64_t flush_left;   /* polls until the cursor is written */
-  uint32_t idle_left;    /* empty polls until one counts in flush_left */
-  uint32_t pad_idle_;
-  uint64_t streak;       /* messages taken since the last empty poll */
-  uint64_t seq_flushed;
-  uint64_t next_off;     /* where the next payload likely starts (prefetched) */
-  uint64_t msgs, bytes, overrun_poll, overrun_read, lost;
-  uint64_t jumped;       /* sequence numbers skipped by overruns since join */
-  /* reassembly for rill_recv */
-  uint8_t *asm_buf;
-  uint64_t asm_len;      /* bytes gathered so far */
-  uint64_t asm_frags;    /* fragments gathered (0: none in progress) */
-  uint64_t lost_acc;     /* sequence numbers skipped since the last message */
-  int pend;              /* a whole message waits in asm_buf (EMSGSIZE) */
-  rill_meta pend_meta;
-  /* cold */
+  rill_core_consumer core; /* first: rill__cons_of() casts back */
   uint64_t stamp_asked_ns; /* mono ns of our last bump of stamp_req */
   uint64_t holdoff_ns;   /* rill_consumer_set_holdoff() */
   rill_clock clock;      /* for latency samples (the producer's kind) */
-  uint64_t depth, max_msg, rng, flush_every, seq0;
-  uint32_t slot;
   int fd;
   uint64_t lock_off;
   uint64_t prod_lock_off; /* the producer's lock byte in the file */
   const uint8_t *map;    /* the channel, read-only */
   uint64_t map_size;
-  rill_cursor *cur;      /* own cursor page, read-write */
-  const rill_prod_page *prod;
-  rill_wait_page *wait;  /* the wait page, read-write */
   uint64_t spin_ns;
   int fifo_fd;           /* read end of our FIFO, or -1 */
   int fence_flush;       /* 1 without asymmetric barriers */
@@ -205,10 +150,15 @@ struct rill_consumer {
   char fifo[RILL_PATH_MAX];
 };
 
+/* The consumer whose core handle is C (the core's hooks get that). */
+static inline rill_consumer *rill__cons_of(rill_core_consumer *c) {
+  return (rill_consumer *)c;
+}
+
 /* 1 if the SIGBUS guard replaced pages of a mapping of C (its file was
  * shrunk): its calls that wait or flush then return -RILL_ETRUNC. */
 static inline int rill__cons_lost(const rill_consumer *c) {
-  return rill__map_lost(c->map) || rill__map_lost(c->cur) || rill__map_lost(c->wait);
+  return rill__map_lost(c->map) || rill__map_lost(c->core.cur) || rill__map_lost(c->core.wait);
 }
 
 /* Writes the cursor (and the heartbeat if HB) to shared memory, and wakes a
@@ -217,23 +167,5 @@ void rill__cursor_flush(rill_consumer *c, int hb);
 /* rill_recv_view() that waits as rill_recv_wait(). */
 int64_t rill__recv_view_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,
                              const void **data, uint64_t timeout_ns);
-
-static inline rill_cursor *rill__cursor_at(uint8_t *cursors, uint32_t i) {
-  return (rill_cursor *)(cursors + (uint64_t)i * RILL_PAGE);
-}
-
-static inline uint64_t rill__rng_next(uint64_t *s) {
-  uint64_t x = (*s += 0x9e3779b97f4a7c15ull);
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-/* A random interval in [n/2, n], at least 1: housekeeping never runs in
- * lock step between endpoints. */
-static inline uint64_t rill__jitter(uint64_t *s, uint64_t n) {
-  uint64_t lo = n / 2 ? n / 2 : 1;
-  return lo + rill__rng_next(s) % (n - lo + 1);
-}
 
 #endif

@@ -303,7 +303,7 @@ static int join_requests(rill_region *r, const char *q, rill_consumer **out) {
     rc = rill_consumer_rejoin(r, q, slot, &c);
     if (rc == -RILL_ENOENT || rc == -RILL_EBUSY) continue;
     if (rc) return rc;
-    if (c->lossy) { /* an observer's */
+    if (c->core.lossy) { /* an observer's */
       rill_consumer_leave(c);
       continue;
     }

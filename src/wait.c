@@ -24,7 +24,7 @@ static void fifo_signal(rill_producer *p, uint32_t i, uint32_t gen) {
 }
 
 void rill__wake_consumers(rill_producer *p, uint32_t gen, int force) {
-  rill_prod_page *pp = p->prod;
+  rill_prod_page *pp = p->core.prod;
   /* A LAZY producer, not fencing yet: did the consumer that moved arm_gen
    * ask us to (docs/PROTOCOL.md §3.7a)?  Relaxed: it stored fence_req
    * before its bump, which our acquire load of arm_gen saw. */
@@ -55,8 +55,8 @@ void rill__wake_consumers(rill_producer *p, uint32_t gen, int force) {
    * already; C11's release RMW is not, and ARM may let the loads pass it. */
   if (force) atomic_thread_fence(memory_order_seq_cst);
   int parked = force;
-  for (uint32_t i = 0; i < p->max_consumers; i++) {
-    rill_cursor *k = rill__cursor_at(p->cursors, i);
+  for (uint32_t i = 0; i < p->core.max_consumers; i++) {
+    rill_cursor *k = rill__cursor_at(p->core.cursors, i);
     /* Acquire: pairs with the release store of ACTIVE at join. */
     if (atomic_load_explicit(&k->state, memory_order_acquire) == RILL_CUR_FREE) continue;
     if (atomic_load_explicit(&k->park, memory_order_relaxed)) parked = 1;
@@ -76,7 +76,7 @@ typedef int (*prod_try_fn)(rill_producer *p, void *ctx);
 static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *ctx) {
   int rc = try(p, ctx);
   if (rc != -RILL_EAGAIN || timeout == 0) return rc;
-  rill_prod_page *pp = p->prod;
+  rill_prod_page *pp = p->core.prod;
   /* The whole wait counts once in backpressure (the try above counted
    * it): the retries do not count.  Counters only ever go up. */
   p->in_wait = 1;
@@ -96,7 +96,7 @@ static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *
     uint64_t slice = deadline - now < 10 * MS ? deadline - now : 10 * MS;
     /* Acquire: pairs with the release bump of cr_wake in credit_wake()
      * (consumer.c). */
-    uint32_t w = atomic_load_explicit(&p->wait->cr_wake, memory_order_acquire);
+    uint32_t w = atomic_load_explicit(&p->core.wait->cr_wake, memory_order_acquire);
     /* Sequentially consistent, then a heavy barrier: a consumer that
      * flushes its cursor after this sees cr_wait, or we see its cursor in
      * the retry below (consumers without asymmetric barriers fence). */
@@ -107,7 +107,7 @@ static int prod_wait(rill_producer *p, uint64_t timeout, prod_try_fn try, void *
       atomic_store_explicit(&pp->cr_wait, 0, memory_order_relaxed);
       goto out;
     }
-    int pr = rill__park(&p->wait->cr_wake, w, slice);
+    int pr = rill__park(&p->core.wait->cr_wake, w, slice);
     atomic_store_explicit(&pp->cr_wait, 0, memory_order_relaxed);
     if (pr < 0 && pr != -RILL_ETIMEDOUT) { rc = pr; goto out; }
     if ((rc = try(p, ctx)) != -RILL_EAGAIN) goto out;
@@ -165,12 +165,12 @@ static int producer_gone(rill_consumer *c, int check_lock) {
   if (rill__cons_lost(c)) return -RILL_ETRUNC;
   /* Acquire: pairs with the release store of LEFT in rill_producer_leave():
    * a poll after this sees everything published before it. */
-  uint32_t st = atomic_load_explicit(&c->prod->state, memory_order_acquire);
+  uint32_t st = atomic_load_explicit(&c->core.prod->state, memory_order_acquire);
   if (st == RILL_PROD_LEFT) return -RILL_ECLOSED;
   if (st == RILL_PROD_JOINED && check_lock && rill__lock_held(c->fd, c->prod_lock_off) == 0) {
     /* A producer that left cleanly stored LEFT before it dropped its lock:
      * look again, so that it is not taken for dead. */
-    st = atomic_load_explicit(&c->prod->state, memory_order_acquire);
+    st = atomic_load_explicit(&c->core.prod->state, memory_order_acquire);
     if (st == RILL_PROD_LEFT) return -RILL_ECLOSED;
     if (st == RILL_PROD_JOINED) return -RILL_EDEAD;
   }
@@ -180,7 +180,7 @@ static int producer_gone(rill_consumer *c, int check_lock) {
 int rill_consumer_producer(rill_consumer *c) {
   if (!c) return -RILL_EINVAL;
   if (rill__cons_lost(c)) return -RILL_ETRUNC;
-  uint32_t st = atomic_load_explicit(&c->prod->state, memory_order_acquire);
+  uint32_t st = atomic_load_explicit(&c->core.prod->state, memory_order_acquire);
   return (int)rill__liveness(c->fd, c->prod_lock_off, st == RILL_PROD_JOINED);
 }
 
@@ -193,8 +193,8 @@ int rill_consumer_producer(rill_consumer *c) {
  * the producer loads arm_gen from on every publish. */
 static int lazy_ask(rill_consumer *c, uint32_t flags) {
   if ((flags & (RILL_PROD_F_LAZY | RILL_PROD_F_FENCING)) != RILL_PROD_F_LAZY) return 0;
-  if (!atomic_load_explicit(&c->wait->fence_req, memory_order_relaxed))
-    atomic_fetch_or_explicit(&c->wait->fence_req, 1, memory_order_seq_cst);
+  if (!atomic_load_explicit(&c->core.wait->fence_req, memory_order_relaxed))
+    atomic_fetch_or_explicit(&c->core.wait->fence_req, 1, memory_order_seq_cst);
   return 1;
 }
 
@@ -203,7 +203,8 @@ static int lazy_ask(rill_consumer *c, uint32_t flags) {
  * ASYM the heavy barrier is it (the syscall is a full barrier for its
  * caller too, and makes the producer's threads pass one); without, a
  * seq_cst fence, which pairs with the producer's seq_cst fence between its
- * seq store and its load of arm_gen in publish() (producer.c).  The RMW
+ * seq store and its load of arm_gen after a publish (rill_core__published()
+ * in producer.c).  The RMW
  * alone is not enough in C11: nothing orders it before a later acquire
  * load of another word (ARMv8.3 compilers emit LDAPR for that load, which
  * may pass the RMW's store).  Returns 0 or the heavy barrier's error. */
@@ -217,7 +218,7 @@ static int arm_barrier(uint32_t flags) {
  * sets FENCING (rill__wake_consumers()), after which every descriptor it
  * published before is visible to our polls. */
 static uint32_t prod_flags(const rill_consumer *c) {
-  return atomic_load_explicit(&c->prod->flags, memory_order_acquire);
+  return atomic_load_explicit(&c->core.prod->flags, memory_order_acquire);
 }
 
 typedef int64_t (*cons_try_fn)(rill_consumer *c, void *ctx);
@@ -246,7 +247,7 @@ static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, vo
      * LEFT or the park below finds wake moved.  Read after the state
      * check, a leave in between would go unnoticed until the slice ran out
      * (found by model/park.pml, bug_state_before_wake). */
-    uint32_t w = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
+    uint32_t w = atomic_load_explicit(&c->core.prod->wake, memory_order_acquire);
     int gone = producer_gone(c, check_lock);
     check_lock = 0;
     if (gone) {
@@ -258,20 +259,20 @@ static int64_t cons_wait(rill_consumer *c, uint64_t timeout, cons_try_fn try, vo
     uint64_t slice = deadline - now < RILL_LIVE_SLICE_NS ? deadline - now : RILL_LIVE_SLICE_NS;
     uint32_t flags = prod_flags(c);
     int unsure = lazy_ask(c, flags);
-    atomic_store_explicit(&c->cur->park, 1, memory_order_relaxed);
+    atomic_store_explicit(&c->core.cur->park, 1, memory_order_relaxed);
     /* Sequentially consistent: the producer's acquire load of arm_gen in
      * publish() sees park (and fence_req) with the bump.  Then the heavy
      * barrier: the producer's last seq store is visible to the poll below,
      * or its next load of arm_gen sees our bump and it wakes us. */
-    atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&c->core.wait->arm_gen, 1, memory_order_seq_cst);
     if (arm_barrier(flags) || unsure) slice = slice < MS ? slice : MS; /* cannot be sure: nap briefly */
     rc = try(c, ctx);
     if (rc != -RILL_EAGAIN) {
-      atomic_store_explicit(&c->cur->park, 0, memory_order_relaxed);
+      atomic_store_explicit(&c->core.cur->park, 0, memory_order_relaxed);
       return rc;
     }
-    int pr = rill__park(&c->prod->wake, w, slice);
-    atomic_store_explicit(&c->cur->park, 0, memory_order_relaxed);
+    int pr = rill__park(&c->core.prod->wake, w, slice);
+    atomic_store_explicit(&c->core.cur->park, 0, memory_order_relaxed);
     if (pr < 0 && pr != -RILL_ETIMEDOUT) return pr;
     if ((rc = try(c, ctx)) != -RILL_EAGAIN) return rc;
     now = rill__mono_ns();
@@ -349,35 +350,37 @@ int rill_consumer_fd(rill_consumer *c) {
 /* 1 if the next poll has something to say: a descriptor at or past our
  * sequence number (a message, an overrun, garbage), or a kept message. */
 static int ready(rill_consumer *c) {
-  if (c->pend) return 1;
-  /* Acquire: pairs with the release store of seq in publish(). */
-  uint64_t s = atomic_load_explicit(&c->meta[c->seq & c->mask].seq, memory_order_acquire);
-  return (int64_t)(s - c->seq) >= 0;
+  if (c->core.pend) return 1;
+  /* Acquire: pairs with the release store of seq in
+   * rill_core__publish_desc() (core/producer.h). */
+  const rill_core_consumer *k = &c->core;
+  uint64_t s = atomic_load_explicit(&k->meta[k->seq & k->mask].seq, memory_order_acquire);
+  return (int64_t)(s - k->seq) >= 0;
 }
 
 int rill_consumer_arm(rill_consumer *c) {
   if (!c || c->fifo_fd < 0) return -RILL_EINVAL;
   rill__fifo_drain(c->fifo_fd);
-  if (c->seq != c->seq_flushed) rill__cursor_flush(c, 0); /* credit for the producer */
+  if (c->core.seq != c->core.seq_flushed) rill__cursor_flush(c, 0); /* credit for the producer */
   if (ready(c)) return 1;
   /* Acquire: pairs with the release bumps of wake (a nap below parks on
    * it); read before flags. */
-  uint32_t w = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
+  uint32_t w = atomic_load_explicit(&c->core.prod->wake, memory_order_acquire);
   uint32_t flags = prod_flags(c);
   int unsure = lazy_ask(c, flags);
-  rill_cursor *k = c->cur;
+  rill_cursor *k = c->core.cur;
   atomic_store_explicit(&k->fd_gen, atomic_load_explicit(&k->fd_gen, memory_order_relaxed) + 1,
                         memory_order_relaxed);
   /* As in cons_wait(): the producer sees fd_gen with the bump, and after
    * the heavy barrier either we see its publish or it sees our bump. */
-  atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
+  atomic_fetch_add_explicit(&c->core.wait->arm_gen, 1, memory_order_seq_cst);
   int rc = arm_barrier(flags);
   if (rc) return rc;
   if (unsure) {
     /* A LAZY producer that does not fence yet (§3.7a) may not signal the
      * fd: sleep at most 1 ms (its first publish from now on wakes us: it
      * sets FENCING and runs the wake-up path forced), then say "look". */
-    (void)rill__park(&c->prod->wake, w, MS);
+    (void)rill__park(&c->core.prod->wake, w, MS);
     if (ready(c)) return 1;
     int gone = producer_gone(c, 1); /* a closed channel says so, not "look" */
     if (gone) return ready(c) ? 1 : gone;
@@ -423,17 +426,17 @@ int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
     for (uint32_t i = 0; i < n; i++) {
       rill_consumer *c = cs[i];
       /* Our position is the producer's credit: tell it before sleeping. */
-      if (c->seq != c->seq_flushed) rill__cursor_flush(c, 0);
+      if (c->core.seq != c->core.seq_flushed) rill__cursor_flush(c, 0);
       /* Acquire: pairs with the release bumps of wake in
        * rill__wake_consumers() and rill_producer_join(); read before flags. */
-      expect[i] = atomic_load_explicit(&c->prod->wake, memory_order_acquire);
-      addrs[i] = &c->prod->wake;
+      expect[i] = atomic_load_explicit(&c->core.prod->wake, memory_order_acquire);
+      addrs[i] = &c->core.prod->wake;
       uint32_t flags = prod_flags(c);
       asym |= (flags & RILL_PROD_F_ASYM) != 0;
       unsure |= lazy_ask(c, flags); /* then nap (§3.7a) */
-      atomic_store_explicit(&c->cur->park, 1, memory_order_relaxed);
+      atomic_store_explicit(&c->core.cur->park, 1, memory_order_relaxed);
       /* Sequentially consistent, as in cons_wait(). */
-      atomic_fetch_add_explicit(&c->wait->arm_gen, 1, memory_order_seq_cst);
+      atomic_fetch_add_explicit(&c->core.wait->arm_gen, 1, memory_order_seq_cst);
     }
     if (arm_barrier(asym ? RILL_PROD_F_ASYM : 0) || unsure) slice = slice < MS ? slice : MS;
     for (uint32_t i = 0; i < n && found < 0; i++)
@@ -445,7 +448,7 @@ int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
         if (ready(cs[i])) found = (int)i;
     }
     for (uint32_t i = 0; i < n; i++)
-      atomic_store_explicit(&cs[i]->cur->park, 0, memory_order_relaxed);
+      atomic_store_explicit(&cs[i]->core.cur->park, 0, memory_order_relaxed);
     if (found >= 0) break;
     now = rill__mono_ns();
     if (now >= next_hb) { /* heartbeats while we wait */
@@ -462,8 +465,8 @@ int rill_wait_any(rill_consumer *const *cs, uint32_t n, uint64_t timeout_ns) {
  * slot of a consumer that died stays active until it is rejoined). */
 static uint32_t live_consumers(rill_producer *p) {
   uint32_t n = 0;
-  for (uint32_t i = 0; i < p->max_consumers; i++) {
-    const rill_cursor *k = rill__cursor_at(p->cursors, i);
+  for (uint32_t i = 0; i < p->core.max_consumers; i++) {
+    const rill_cursor *k = rill__cursor_at(p->core.cursors, i);
     /* Acquire: pairs with the release store of ACTIVE at join. */
     if (atomic_load_explicit(&k->state, memory_order_acquire) != RILL_CUR_ACTIVE) continue;
     /* held, or cannot tell (then it counts as alive) */
@@ -473,13 +476,13 @@ static uint32_t live_consumers(rill_producer *p) {
 }
 
 int rill_producer_wait_consumers(rill_producer *p, uint32_t n, uint64_t timeout_ns) {
-  if (!p || n > p->max_consumers) return -RILL_EINVAL;
+  if (!p || n > p->core.max_consumers) return -RILL_EINVAL;
   uint64_t deadline = rill__add_sat(rill__mono_ns(), timeout_ns);
   for (;;) {
     /* Acquire: pairs with the release bump of cr_wake a consumer makes
      * after storing ACTIVE at join (consumer.c).  Loaded before the count:
      * a join the count misses changes the word, and the park returns. */
-    uint32_t w = atomic_load_explicit(&p->wait->cr_wake, memory_order_acquire);
+    uint32_t w = atomic_load_explicit(&p->core.wait->cr_wake, memory_order_acquire);
     uint32_t have = live_consumers(p);
     if (have >= n) return (int)have;
     uint64_t now = rill__mono_ns();
@@ -487,7 +490,7 @@ int rill_producer_wait_consumers(rill_producer *p, uint32_t n, uint64_t timeout_
     /* The slices bound the wait for a consumer that joins without waking
      * (librill 0.2), and keep the heartbeat going. */
     uint64_t slice = deadline - now < RILL_NOWAKE_SLICE_NS ? deadline - now : RILL_NOWAKE_SLICE_NS;
-    int rc = rill__park(&p->wait->cr_wake, w, slice);
+    int rc = rill__park(&p->core.wait->cr_wake, w, slice);
     if (rc < 0 && rc != -RILL_ETIMEDOUT) return rc;
     if (rc == -RILL_ETIMEDOUT) rill_producer_flush(p); /* heartbeat while we wait */
   }

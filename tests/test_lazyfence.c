@@ -23,11 +23,11 @@ typedef struct shared {
 } shared;
 
 static uint32_t flags_of(rill_producer *p) {
-  return atomic_load_explicit(&p->prod->flags, memory_order_acquire);
+  return atomic_load_explicit(&p->core.prod->flags, memory_order_acquire);
 }
 
 static uint32_t fence_req_of(rill_producer *p) {
-  return atomic_load_explicit(&p->wait->fence_req, memory_order_acquire);
+  return atomic_load_explicit(&p->core.wait->fence_req, memory_order_acquire);
 }
 
 static void send_u64(rill_producer *p, uint64_t v) {
@@ -79,8 +79,8 @@ static void t_busy(rill_region *r, rill_producer *p) {
 
 /* The active cursor of the sleeper (the only consumer). */
 static const rill_cursor *sleeper_cursor(rill_producer *p) {
-  for (uint32_t i = 0; i < p->max_consumers; i++) {
-    const rill_cursor *k = rill__cursor_at(p->cursors, i);
+  for (uint32_t i = 0; i < p->core.max_consumers; i++) {
+    const rill_cursor *k = rill__cursor_at(p->core.cursors, i);
     if (atomic_load_explicit(&k->state, memory_order_acquire) == RILL_CUR_ACTIVE) return k;
   }
   return NULL;

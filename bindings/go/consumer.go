@@ -678,7 +678,7 @@ const (
 )
 
 // prefetchNext asks for the line where the next payload likely starts, as
-// the C consumer does (src/consumer.c): a consumer that waits for the
+// the C consumer does (src/core/consumer.h): a consumer that waits for the
 // descriptor before it asks for the payload pays two cache-line transfers
 // in a row.  Called after a wait only: a streaming consumer's payloads are
 // read in order, which the hardware prefetches, and the line would only be

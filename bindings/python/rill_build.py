@@ -2,8 +2,9 @@
 """cffi build script (API, out-of-line mode) of the extension rill._rill.
 
 librill is compiled into the extension from the repository's own sources
-(src/*.c with the Linux platform file, include/*.h), referenced where they
-are: nothing is copied, and no installed librill is needed.  The sources
+(src/*.c with the Linux platform file, src/core/*.h, the freestanding core's
+implementation they include, and include/*.h), referenced where they are:
+nothing is copied, and no installed librill is needed.  The sources
 are found two directories up from this file, or in $RILL_SOURCE_DIR.
 """
 import glob
@@ -21,7 +22,11 @@ if not os.path.isfile(os.path.join(INCLUDE, "rill.h")):
 SOURCES = sorted(
     p for p in glob.glob(os.path.join(SRC, "*.c")) if not p.endswith("platform_win32.c")
 )
-DEPENDS = sorted(glob.glob(os.path.join(SRC, "*.h")) + glob.glob(os.path.join(INCLUDE, "*.h")))
+DEPENDS = sorted(
+    glob.glob(os.path.join(SRC, "*.h"))
+    + glob.glob(os.path.join(SRC, "core", "*.h"))
+    + glob.glob(os.path.join(INCLUDE, "*.h"))
+)
 
 CDEF = """
 #define RILL_NAME_MAX 39

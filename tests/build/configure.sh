@@ -8,7 +8,8 @@
 #     binding is off because Go 1.19 is older than 1.22;
 #   - `make test` stops at once, before building anything, with one line
 #     that names what to install;
-#   - a plain `make` still builds librill and rill, and nothing else.
+#   - a plain `make` still builds librill (and its freestanding core,
+#     librill_core.a) and rill, and nothing else.
 set -eu
 src=$1 scratch=$2
 unset MAKEFLAGS MFLAGS MAKELEVEL || true
@@ -36,7 +37,7 @@ echo "$out" | grep 'make test needs' | grep -q "Go 1.22 or newer" || fail "the l
 [ -e "$scratch/build/test_channel" ] && fail "make test built tests before stopping"
 
 make -s -C "$src" BUILD="$scratch/build" >/dev/null 2>&1 || fail "a plain make failed"
-for f in librill.so librill.a rill; do [ -e "$scratch/build/$f" ] || fail "make did not build $f"; done
+for f in librill.so librill.a librill_core.a rill; do [ -e "$scratch/build/$f" ] || fail "make did not build $f"; done
 for f in rill_bench test_channel rill_xpeer rill-fbguest; do
   [ -e "$scratch/build/$f" ] && fail "a plain make built $f"
 done

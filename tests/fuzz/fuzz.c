@@ -89,8 +89,8 @@ static void touch(const void *p, size_t n) {
 /* [P, P + N) lies inside C's data ring. */
 static int in_ring(const rill_consumer *c, const void *p, uint64_t n) {
   const uint8_t *b = p;
-  return b >= c->data && (uint64_t)(b - c->data) <= c->data_bytes &&
-         n <= c->data_bytes - (uint64_t)(b - c->data);
+  return b >= c->core.data && (uint64_t)(b - c->core.data) <= c->core.data_bytes &&
+         n <= c->core.data_bytes - (uint64_t)(b - c->core.data);
 }
 
 void fuzz_check_poll(rill_consumer *c, int rc, const rill_view *v) {
@@ -98,8 +98,8 @@ void fuzz_check_poll(rill_consumer *c, int rc, const rill_view *v) {
              rc, 0);
   if (rc == -RILL_EOVERRUN) FUZZ_CHECK(v->lost > 0, v->lost, 0);
   if (rc) return;
-  FUZZ_CHECK(v->sz <= c->mtu, v->sz, c->mtu);
-  FUZZ_CHECK(in_ring(c, v->data, v->sz), (const uint8_t *)v->data - c->data, v->sz);
+  FUZZ_CHECK(v->sz <= c->core.mtu, v->sz, c->core.mtu);
+  FUZZ_CHECK(in_ring(c, v->data, v->sz), (const uint8_t *)v->data - c->core.data, v->sz);
   touch(v->data, v->sz);
 }
 
@@ -107,17 +107,17 @@ void fuzz_check_recv(rill_consumer *c, int64_t rc, size_t cap, const rill_meta *
                      const void *data, const void *buf) {
   FUZZ_CHECK(rc >= 0 || rc == -RILL_EAGAIN || rc == -RILL_EMSGSIZE || rc == -RILL_ENOMEM,
              rc, 0);
-  if (rc == -RILL_EMSGSIZE) FUZZ_CHECK(m->sz > cap && m->sz <= c->max_msg, m->sz, cap);
+  if (rc == -RILL_EMSGSIZE) FUZZ_CHECK(m->sz > cap && m->sz <= c->core.max_msg, m->sz, cap);
   if (rc < 0) return;
-  FUZZ_CHECK((uint64_t)rc == m->sz && m->sz <= c->max_msg, rc, m->sz);
+  FUZZ_CHECK((uint64_t)rc == m->sz && m->sz <= c->core.max_msg, rc, m->sz);
   if (data && data != buf) /* left in shared memory: a whole fragment, whatever CAP */
-    FUZZ_CHECK(in_ring(c, data, (uint64_t)rc) && (uint64_t)rc <= c->mtu, rc, c->mtu);
+    FUZZ_CHECK(in_ring(c, data, (uint64_t)rc) && (uint64_t)rc <= c->core.mtu, rc, c->core.mtu);
   else
     FUZZ_CHECK(m->sz <= cap, m->sz, cap);
   if (data) touch(data, (size_t)rc);
 }
 
-uint64_t fuzz_consumer_seq(const rill_consumer *c) { return c->seq; }
+uint64_t fuzz_consumer_seq(const rill_consumer *c) { return c->core.seq; }
 
 void fuzz_livelock(const char *what, uint64_t seq, uint64_t polls) {
   static int warned;

@@ -8,7 +8,9 @@
 #      must not name the place it was installed to;
 #   2. the README's C quickstart built with pkg-config, and a CMake project
 #      (tests/install/project) with find_package(rill CONFIG), linking
-#      rill::rill and rill::rill_static: all run;
+#      rill::rill and rill::rill_static: all run; the freestanding core
+#      (tests/install/project/core.c) built with pkg-config rill-core and
+#      with rill::rill_core, linked with librill_core.a alone;
 #   3. the rill command, the man pages, no benchmark in bin;
 #   4. make uninstall: nothing is left;
 #   5. a prefix that cannot be written: make install fails, naming it and
@@ -62,6 +64,13 @@ mkdir "$scratch/run"
 [ "$(pkg-config --modversion rill)" = "$("$p/bin/rill" --version | sed -n 's/^rill \([0-9.]*\).*/\1/p')" ] ||
   fail "rill.pc's version is not the rill command's"
 
+step "a program of the freestanding core, built with pkg-config rill-core"
+# shellcheck disable=SC2046
+$CC $CFLAGS "$src/tests/install/project/core.c" $(pkg-config --cflags --libs rill-core) \
+    -o "$scratch/core" || fail "the core program does not build with pkg-config rill-core"
+"$scratch/core" || fail "the core program did not run"
+ldd "$scratch/core" | grep -q 'librill\.so' && fail "the core program is linked with librill.so"
+
 step "a CMake project with find_package(rill CONFIG REQUIRED)"
 cmake -S "$src/tests/install/project" -B "$scratch/project" -DCMAKE_PREFIX_PATH="$p" \
       -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$CFLAGS" >"$scratch/project.log" 2>&1 &&
@@ -69,12 +78,13 @@ cmake -S "$src/tests/install/project" -B "$scratch/project" -DCMAKE_PREFIX_PATH=
   { cat "$scratch/project.log"; fail "the find_package project does not build"; }
 grep -q "^rill_DIR:PATH=$p/" "$scratch/project/CMakeCache.txt" ||
   fail "find_package found $(grep '^rill_DIR' "$scratch/project/CMakeCache.txt"), not the moved prefix"
-for exe in uses_shared uses_static; do
+for exe in uses_shared uses_static uses_core; do
   (cd "$scratch/run" && RILL_DIR="$scratch/run" LD_LIBRARY_PATH="$lib" "$scratch/project/$exe") ||
     fail "$exe did not run"
 done
 ldd "$scratch/project/uses_shared" | grep -q 'librill\.so' || fail "uses_shared is not linked with librill.so"
 ldd "$scratch/project/uses_static" | grep -q 'librill\.so' && fail "uses_static is linked with librill.so"
+ldd "$scratch/project/uses_core" | grep -q 'librill\.so' && fail "uses_core is linked with librill.so"
 
 step "the command, the man pages, no benchmark installed"
 "$p/bin/rill" --version

@@ -14,7 +14,9 @@ use std::env;
 use std::path::{Path, PathBuf};
 
 // The library's sources, as RILL_SOURCES in CMakeLists.txt (the platform
-// layer is chosen below).
+// layer is chosen below).  The freestanding core's own file (src/core/core.c,
+// librill_core.a) is not one of them: producer.c, consumer.c and channel.c
+// include the core's implementation (src/core/*.h) and inline it.
 const SOURCES: &[&str] = &[
     "region.c",
     "channel.c",
@@ -67,8 +69,9 @@ fn main() {
         println!("cargo:rustc-link-lib=pthread");
     }
 
-    // What the C compiler reads: every source and header of src/, the
-    // public headers, the probe.
+    // What the C compiler reads: every source and header of src/ and of
+    // src/core/ (the freestanding core's implementation, which the
+    // library's sources include), the public headers, the probe.
     println!("cargo:rerun-if-changed=abi_probe.c");
     // the lists abi_probe.c includes (shared with tests/test_abi.c)
     for inc in [
@@ -82,7 +85,8 @@ fn main() {
             root.join("abi").join(inc).display()
         );
     }
-    for dir in [&src, &include] {
+    let core = src.join("core");
+    for dir in [&src, &core, &include] {
         let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -93,8 +97,9 @@ fn main() {
             println!("cargo:rerun-if-changed={}", p.display());
         }
     }
-    // A source added to src/ shows up as a change of the directory.
+    // A source added to src/ or src/core/ shows up as a change of the directory.
     println!("cargo:rerun-if-changed={}", src.display());
+    println!("cargo:rerun-if-changed={}", core.display());
     // For crates that build on this one (DEP_RILL_INCLUDE): rill.h's directory.
     println!("cargo:include={}", include.display());
 }
