@@ -150,6 +150,10 @@ typedef struct rill_core_producer {
   uint32_t max_consumers, reserved0;
   uint64_t (*clock)(void *arg); /* rill_core_producer_set_clock()         */
   void *clock_arg;
+  /* per slot, the seq flushed by the last refresh that found it not
+   * joining (docs/PROTOCOL.md §3.5 "seen"), valid where seen_ok's bit is */
+  uint64_t seen[256];
+  uint64_t seen_ok[4];
 } rill_core_producer;
 
 /* Joins the channel at MEM (SIZE bytes, validated as

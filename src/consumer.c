@@ -175,8 +175,10 @@ static int slot_lock(rill_consumer *c, const rill_chan_info *ci, uint32_t slot) 
 }
 
 /* Joins channel NAME: slot ANY (-1: the first free one, else the first
- * whose consumer died) or SLOT to resume it.  MODE 0 takes the slot's. */
-static int join(rill_region *r, const char *name, int mode, int64_t want,
+ * whose consumer died) or SLOT to resume it.  MODE 0 takes the slot's.
+ * AT_CURSOR: a rejoin resumes at the slot's cursor even where the producer
+ * may not have counted the slot (RILL_CORE__REJOIN_AT_CURSOR). */
+static int join(rill_region *r, const char *name, int mode, int64_t want, int at_cursor,
                 rill_consumer **out) {
   if (!r || !out) return -RILL_EINVAL;
   if (r->readonly) return -RILL_EACCES; /* an observer's handle */
@@ -236,7 +238,11 @@ static int join(rill_region *r, const char *name, int mode, int64_t want,
   c->fence_flush = rill__heavy_barrier_register() != 0;
   /* The cursor's join stores (docs/PROTOCOL.md §3.4), the heartbeat, then
    * the bump of cr_wake (the core's, release) and the futex wake-up. */
-  rill_core__cursor_join(&c->core, want >= 0, (uint32_t)mode, rill__pid());
+  rill_core__cursor_join(&c->core,
+                         want < 0    ? RILL_CORE__JOIN
+                         : at_cursor ? RILL_CORE__REJOIN_AT_CURSOR
+                                     : RILL_CORE__REJOIN,
+                         (uint32_t)mode, rill__pid());
   atomic_store_explicit(&c->core.cur->hb_ns, rill__mono_ns(), memory_order_relaxed);
   rill_core__cursor_joined(&c->core);
   rill__unpark(&c->core.wait->cr_wake);
@@ -257,12 +263,17 @@ fail:
 int rill_consumer_join(rill_region *r, const char *name, int mode,
                        rill_consumer **out) {
   if (mode != RILL_RELIABLE && mode != RILL_LOSSY) return -RILL_EINVAL;
-  return join(r, name, mode, -1, out);
+  return join(r, name, mode, -1, 0, out);
 }
 
 int rill_consumer_rejoin(rill_region *r, const char *name, uint32_t slot,
                          rill_consumer **out) {
-  return join(r, name, 0, (int64_t)slot, out);
+  return join(r, name, 0, (int64_t)slot, 0, out);
+}
+
+int rill__consumer_rejoin_at_cursor(rill_region *r, const char *name, uint32_t slot,
+                                    rill_consumer **out) {
+  return join(r, name, 0, (int64_t)slot, 1, out);
 }
 
 int rill_consumer_leave(rill_consumer *c) {

@@ -163,6 +163,12 @@ static inline int rill__cons_lost(const rill_consumer *c) {
 
 /* Writes the cursor (and the heartbeat if HB) to shared memory, and wakes a
  * producer waiting for credit. */
+/* rill_consumer_rejoin() resuming at the slot's cursor even where the
+ * producer may not have counted the slot (docs/PROTOCOL.md §3.4 Rejoin):
+ * for a request lane, whose clients never overwrite a request they have
+ * not had answered (rpc.c). */
+int rill__consumer_rejoin_at_cursor(rill_region *r, const char *name, uint32_t slot,
+                                    rill_consumer **out);
 void rill__cursor_flush(rill_consumer *c, int hb);
 /* rill_recv_view() that waits as rill_recv_wait(). */
 int64_t rill__recv_view_wait(rill_consumer *c, void *buf, size_t cap, rill_meta *meta,

@@ -52,9 +52,8 @@ static void prod_flush(rill_producer *p) {
  * heartbeat, then the core's scan.  Runs only when credits ran out (at
  * most once per depth publishes when nobody lags). */
 static void credit_refresh(rill_producer *p) {
-  uint64_t prev = p->core.seq_flushed;
   prod_flush(p);
-  rill_core__credit_scan(&p->core, prev);
+  rill_core__credit_scan(&p->core);
 }
 
 /* Short of NEED credits: looks (at most once a millisecond) for reliable
@@ -71,12 +70,15 @@ static int evict_dead(rill_producer *p, uint64_t need) {
   for (uint32_t i = 0; i < k->max_consumers; i++) {
     rill_cursor *c = rill__cursor_at(k->cursors, i);
     struct rill_prod_slot *ps = &p->slots[i];
-    if (atomic_load_explicit(&c->state, memory_order_acquire) == RILL_CUR_FREE ||
-        atomic_load_explicit(&c->mode, memory_order_relaxed) != RILL_RELIABLE)
+    /* Acquire: pairs with the release stores of the state at join and
+     * leave (core/consumer.h). */
+    uint32_t st = atomic_load_explicit(&c->state, memory_order_acquire);
+    if (st == RILL_CUR_FREE || atomic_load_explicit(&c->mode, memory_order_relaxed) != RILL_RELIABLE)
       continue;
     uint32_t gen = atomic_load_explicit(&c->gen, memory_order_relaxed);
     if (gen == atomic_load_explicit(&k->prod->evicted[i], memory_order_relaxed)) continue;
-    uint64_t s = atomic_load_explicit(&c->seq, memory_order_relaxed);
+    /* Where the refresh counts it: a joiner that died holds us back too. */
+    uint64_t s = rill_core__slot_pos(k, i, st, c);
     /* Not holding us back: it leaves the credit a whole send needs. */
     if ((int64_t)(s + k->depth - k->seq) >= (int64_t)need) continue;
     if (rill__lock_held(p->fd, p->cursor_lock_off + (uint64_t)i * RILL_PAGE) != 0) {

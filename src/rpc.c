@@ -300,7 +300,10 @@ static int join_requests(rill_region *r, const char *q, rill_consumer **out) {
   if (rc) return rc;
   for (uint32_t slot = 0; slot < st.max_consumers; slot++) {
     rill_consumer *c;
-    rc = rill_consumer_rejoin(r, q, slot, &c);
+    /* At the slot's cursor even if the client did not count the slot
+     * meanwhile: a client has at most its capacity of calls unanswered,
+     * and they fit in the ring, so it never overwrote one. */
+    rc = rill__consumer_rejoin_at_cursor(r, q, slot, &c);
     if (rc == -RILL_ENOENT || rc == -RILL_EBUSY) continue;
     if (rc) return rc;
     if (c->core.lossy) { /* an observer's */

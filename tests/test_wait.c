@@ -24,6 +24,8 @@
  */
 #include "testutil.h"
 
+#include "layout.h"
+
 #define MS 1000000ull
 #define SEC 1000000000ull
 
@@ -532,20 +534,24 @@ static void t_evict(void) {
   CHECK_EQ(rill_consumer_slot(c), slot);
   rill_consumer *c2;
   CHECK_RC(rill_consumer_rejoin(r, "c", slot, &c2), -RILL_EBUSY);
+  /* It resumes at the producer's flushed seq, not at the older message
+   * its slot still holds: the producer's credits, computed while it was
+   * evicted, could reach it there while it reads (docs/PROTOCOL.md §3.4
+   * Rejoin; model/join.pml, FINDING 3).  What it passed over counts as
+   * lost at once, in its cursor. */
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
   CHECK_OK(rill_consumer_stats_get(r, "c", slot, &cs));
   CHECK_EQ(cs.evicted, 0);
   CHECK_EQ(cs.liveness, RILL_PEER_ALIVE);
+  CHECK_EQ(cs.seq, st.seq);
+  CHECK_EQ(cs.lost, st.seq - st.seq0);
+  CHECK_EQ(cs.overrun_poll, 1);
   rill_view view;
-  CHECK_RC(rill_poll(c, &view), -RILL_EOVERRUN);
-  CHECK(view.lost > 0);
-  /* It resumes at the producer's flushed seq, not at the older message
-   * its slot still holds: the producer's credits, computed while it was
-   * evicted, could lap it there while it reads. */
-  CHECK_OK(rill_channel_stats_get(r, "c", &st));
   CHECK_RC(rill_poll(c, &view), -RILL_EAGAIN);
   CHECK_OK(rill_consumer_flush(c));
   CHECK_OK(rill_consumer_stats_get(r, "c", slot, &cs));
   CHECK_EQ(cs.seq, st.seq);
+  CHECK_EQ(cs.lost, st.seq - st.seq0);
   CHECK_OK(rill_consumer_leave(c));
 
   /* RILL_FOREVER: a dead consumer holds the producer back for good. */
@@ -617,6 +623,186 @@ static void t_rejoin(void) {
   CHECK_OK(rill_producer_leave(p));
   rill_region_close(r);
   CHECK_OK(rill_region_unlink("rj", tu_dir()));
+}
+
+/* ---- joins and rejoins against the producer's credits ---------------------
+ * The three findings of the join model (model/join.pml, model/README.md),
+ * played out in order: the racy interleavings are set up by writing the
+ * cursor page by hand, or by a reservation that takes the producer's
+ * credits without publishing, as a process stopped between two steps would
+ * leave them.  Messages are 8 bytes, sig = seq - seq0 = the payload. */
+
+/* The cursor page of slot SLOT of channel "c" in the region file MAP. */
+static rill_cursor *cursor_in(uint8_t *map, uint32_t slot) {
+  const rill_region_hdr *h = (const rill_region_hdr *)map;
+  const rill_obj_entry *e = (const rill_obj_entry *)(map + RILL_TABLE_OFF);
+  for (uint32_t i = 0; i < h->obj_cnt; i++)
+    if (!strcmp(e[i].name, "c")) {
+      const rill_chan_hdr *ch = (const rill_chan_hdr *)(map + e[i].off);
+      return (rill_cursor *)(map + e[i].off + ch->cursor_off + (uint64_t)slot * RILL_PAGE);
+    }
+  CHECKF(0, "no channel c");
+  return NULL;
+}
+
+/* Sends 8-byte messages i, i + 1, ... without waiting until the producer
+ * has no credit; returns the next i. */
+static uint64_t send_until_again(rill_producer *p, uint64_t i) {
+  for (;; i++) {
+    int rc = rill_send(p, &i, sizeof i, i);
+    if (rc == -RILL_EAGAIN) return i;
+    CHECK_OK(rc);
+  }
+}
+
+/* Receives message I (a copy, checked) and asserts it lost LOST before it. */
+static void recv_is(rill_consumer *c, uint64_t i, uint64_t lost) {
+  uint64_t got;
+  rill_meta m;
+  CHECK_EQ(rill_recv(c, &got, sizeof got, &m), sizeof got);
+  CHECK_EQ(got, i);
+  CHECK_EQ(m.sig, i);
+  CHECK_EQ(m.lost, lost);
+}
+
+/* FINDING 1: a joiner caught between its load of producer.seq (s0) and
+ * its ACTIVE store, for as long as the producer refreshes and flushes.  Up
+ * to 0.3 the producer counted it at its flush before each refresh, which a
+ * flush made after the joiner's load moves past s0: it published s0 +
+ * depth and lapped the joiner. */
+static void t_joining_not_lapped(void) {
+  rill_region *r = chan_new("jn", "c", 8);
+  rill_producer *p;
+  rill_consumer *c, *j;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  CHECK_OK(rill_consumer_join(r, "c", RILL_RELIABLE, &c));
+  uint64_t i = send_until_again(p, 0); /* its refresh at 8 flushed 8 */
+  CHECK_EQ(i, 8);
+  for (uint64_t k = 0; k < 8; k++) recv_is(c, k, 0);
+  CHECK_OK(rill_consumer_leave(c));
+  /* A new reliable consumer loads s0 = 8, the producer's flushed seq; it
+   * is stopped there, its slot left JOINING. */
+  CHECK_OK(rill_consumer_join(r, "c", RILL_RELIABLE, &j));
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  uint64_t s0 = st.seq0 + 8;
+  char path[512];
+  tu_path(path, sizeof path, "jn");
+  uint64_t len;
+  uint8_t *map = tu_map_file(path, &len);
+  rill_cursor *k = cursor_in(map, rill_consumer_slot(j));
+  CHECK_EQ(atomic_load(&k->seq), s0);
+  atomic_store(&k->state, RILL_CUR_JOINING);
+  /* The producer refreshes, flushes, refreshes again ... */
+  for (int round = 0; round < 3; round++) {
+    i = send_until_again(p, i);
+    CHECK_OK(rill_producer_flush(p));
+    CHECKF(st.seq0 + i <= s0 + 8,
+           "round %d: published up to %" PRIu64 ": lapped the joiner at %" PRIu64, round,
+           st.seq0 + i - 1, s0);
+  }
+  CHECK_EQ(i, 16);
+  atomic_store(&k->state, RILL_CUR_ACTIVE); /* the join ends */
+  for (uint64_t n = 8; n < i; n++) recv_is(j, n, 0);
+  CHECK_OK(rill_consumer_flush(j));
+  i = send_until_again(p, i); /* counted at its cursor */
+  CHECK_EQ(i, 24);
+  tu_unmap_file(map, len);
+  CHECK_OK(rill_consumer_leave(j));
+  CHECK_OK(rill_producer_leave(p));
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("jn", tu_dir()));
+}
+
+/* FINDING 2: a reliable consumer that left at 3 rejoins while the producer
+ * holds credits computed without it, up to its flush (8) + depth - 1.  Up
+ * to 0.3 it resumed at 3, and those credits lapped it: now it resumes at
+ * 8 and counts 3 .. 7 as lost. */
+static void t_rejoin_after_leave(void) {
+  rill_region *r = chan_new("jl", "c", 8);
+  rill_producer *p;
+  rill_consumer *c;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  CHECK_OK(rill_consumer_join(r, "c", RILL_RELIABLE, &c));
+  uint32_t slot = rill_consumer_slot(c);
+  uint64_t i = send_until_again(p, 0);
+  for (uint64_t k = 0; k < 3; k++) recv_is(c, k, 0);
+  CHECK_OK(rill_consumer_leave(c)); /* cursor at 3 */
+  CHECK_OK(rill_send(p, &i, sizeof i, i)); /* refreshes without it: credits to 15 */
+  i++;
+  CHECK_OK(rill_send(p, &i, sizeof i, i));
+  i++;
+  CHECK_OK(rill_consumer_rejoin(r, "c", slot, &c));
+  rill_consumer_stats cs;
+  CHECK_OK(rill_consumer_stats_get(r, "c", slot, &cs));
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  CHECK_EQ(cs.seq, st.seq0 + 8);
+  CHECK_EQ(cs.lost, 5);
+  CHECK_EQ(cs.overrun_poll, 1);
+  i = send_until_again(p, i); /* the credits it held */
+  CHECK_EQ(i, 16);
+  recv_is(c, 8, 5);
+  for (uint64_t n = 9; n < i; n++) recv_is(c, n, 0);
+  CHECK_OK(rill_consumer_leave(c));
+  CHECK_OK(rill_producer_leave(p));
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("jl", tu_dir()));
+}
+
+/* FINDING 3: a consumer that read 3 messages and died is evicted while its
+ * slot still holds message 3; the producer takes credits computed without
+ * it (a reservation: nothing published yet) and a restarted consumer
+ * rejoins in place.  Up to 0.3 it resumed at 3 and its first poll found 3
+ * still there, while those credits let the producer write over its
+ * payload: now it resumes at the producer's flush (11) and counts the gap. */
+static void t_rejoin_evicted(void) {
+  rill_region *r = chan_new("je", "c", 8);
+  rill_producer *p;
+  CHECK_OK(rill_producer_join(r, "c", &p));
+  CHECK_OK(rill_producer_set_evict(p, 1)); /* at the first look */
+  victim *v = victim_new("je", 3, 3);
+  tu_pid pid = tu_spawn("consumer that dies", victim_main, v);
+  step_wait(&v->sh, 1);
+  uint64_t i;
+  for (i = 0; i < 3; i++) CHECK_OK(rill_send(p, &i, sizeof i, i));
+  CHECK_EQ(tu_wait_end(pid), TU_KILLED);
+  uint32_t slot = atomic_load(&v->sh.slot);
+  rill_consumer_stats cs;
+  CHECK_OK(rill_consumer_stats_get(r, "c", slot, &cs));
+  rill_channel_stats st;
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  CHECK_EQ(cs.seq, st.seq0 + 3);
+  i = send_until_again(p, i); /* the dead slot's credit */
+  CHECK_EQ(i, 11);
+  /* A reservation finds no credit, evicts the dead slot, refreshes. */
+  void *buf;
+  uint64_t t0 = tu_ns();
+  int rc;
+  while ((rc = rill_reserve(p, sizeof i, &buf)) == -RILL_EAGAIN)
+    CHECKF(tu_ns() - t0 < 5 * SEC, "the dead consumer was not evicted");
+  CHECK_OK(rc);
+  CHECK_OK(rill_channel_stats_get(r, "c", &st));
+  CHECK_EQ(st.evictions, 1);
+  rill_consumer *c;
+  CHECK_OK(rill_consumer_rejoin(r, "c", slot, &c));
+  CHECK_OK(rill_consumer_stats_get(r, "c", slot, &cs));
+  CHECK_EQ(cs.seq, st.seq0 + 11);
+  CHECK_EQ(cs.lost, 8);
+  CHECK_EQ(cs.overrun_poll, 1);
+  rill_view view;
+  CHECK_RC(rill_poll(c, &view), -RILL_EAGAIN);
+  memcpy(buf, &i, sizeof i);
+  CHECK_OK(rill_commit(p, sizeof i, i, RILL_CTL_MSG));
+  i++;
+  i = send_until_again(p, i); /* the credits it took without the slot */
+  CHECK_EQ(i, 19);
+  recv_is(c, 11, 8);
+  for (uint64_t n = 12; n < i; n++) recv_is(c, n, 0);
+  CHECK_OK(rill_consumer_leave(c));
+  CHECK_OK(rill_producer_leave(p));
+  rill_region_close(r);
+  CHECK_OK(rill_region_unlink("je", tu_dir()));
 }
 
 /* ---- cleaning ------------------------------------------------------------ */
@@ -756,6 +942,9 @@ int main(int argc, char **argv) {
   t_evict();
   t_evict_frags();
   t_rejoin();
+  t_joining_not_lapped();
+  t_rejoin_after_leave();
+  t_rejoin_evicted();
   t_clean();
   t_credit_race();
   t_race();

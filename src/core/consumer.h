@@ -469,14 +469,46 @@ static inline void rill_core__cons_init(rill_core_consumer *c, const uint8_t *ba
   c->idle_left = RILL_IDLE_POLLS;
 }
 
+/* REJOIN for rill_core__cursor_join(): a new join, a rejoin, or a rejoin
+ * that resumes at the slot's cursor even where the producer may not have
+ * counted it (for a caller whose own flow control keeps the producer from
+ * reusing what lies past it: a request lane, rpc.c). */
+#define RILL_CORE__JOIN 0
+#define RILL_CORE__REJOIN 1
+#define RILL_CORE__REJOIN_AT_CURSOR 2
+
+/* A reliable rejoin moves forward to S if S is past where it would resume
+ * (wrap-safe), and counts what it passes over as lost, as an overrun does
+ * (§3.4 Rejoin): the cursor's lost and overrun_poll, stored now with the
+ * cursor seq the join stores next (a consumer dying before its first
+ * flush leaves no gap uncounted), and the next copying receive's
+ * meta.lost. */
+static inline void rill_core__resume_no_earlier(rill_core_consumer *c, uint64_t s) {
+  uint64_t gap = s - c->seq;
+  if ((int64_t)gap <= 0) return;
+  c->seq = s;
+  c->lost += gap;
+  c->lost_acc += gap;
+  c->overrun_poll++;
+  /* Relaxed: the release store of the cursor seq (or of ACTIVE) that
+   * follows in the join publishes them. */
+  atomic_store_explicit(&c->cur->lost, c->lost, memory_order_relaxed);
+  atomic_store_explicit(&c->cur->overrun_poll, c->overrun_poll, memory_order_relaxed);
+}
+
 /* The cursor's join stores (§3.4, "Joining" and "Rejoin"), once the slot
- * is ours: a new join (REJOIN 0) zeroes the counters and starts at the
- * producer's flushed seq; a rejoin keeps them and resumes at the slot's
- * last flushed seq.  MODE is stored as given (a rejoin passes the slot's);
- * PID is informative.  The caller then stores the heartbeat (if it has a
- * clock) and calls rill_core__cursor_joined(). */
+ * is ours: a new join (REJOIN RILL_CORE__JOIN) zeroes the counters and
+ * starts at the producer's flushed seq; a rejoin keeps them and resumes at
+ * the slot's last flushed seq, a reliable one no earlier than the
+ * producer's flushed seq where the producer may not have counted the slot.
+ * MODE is stored as given (a rejoin passes the slot's); PID is
+ * informative.  The caller then stores the heartbeat (if it has a clock)
+ * and calls rill_core__cursor_joined(). */
 static inline void rill_core__cursor_join(rill_core_consumer *c, int rejoin, uint32_t mode,
                                           uint32_t pid) {
+  /* Only a reliable consumer needs the rejoin's catch-up: a lossy one
+   * checks what it reads (§3.3). */
+  int catch_up = rejoin == RILL_CORE__REJOIN && mode == RILL_RELIABLE;
   rill_cursor *k = c->cur;
   uint64_t last = atomic_load_explicit(&k->seq, memory_order_relaxed);
   if (!rejoin) {
@@ -498,7 +530,8 @@ static inline void rill_core__cursor_join(rill_core_consumer *c, int rejoin, uin
   atomic_store_explicit(&k->pid, pid, memory_order_relaxed);
   atomic_store_explicit(&k->mode, mode, memory_order_relaxed);
   atomic_store_explicit(&k->park, 0, memory_order_relaxed);
-  uint32_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed) + 1;
+  uint32_t old_gen = atomic_load_explicit(&k->gen, memory_order_relaxed);
+  uint32_t gen = old_gen + 1;
   gen = gen ? gen : 1;
   atomic_store_explicit(&k->gen, gen, memory_order_relaxed);
   /* This join samples latency from stamped messages only (0.4): the
@@ -517,7 +550,22 @@ static inline void rill_core__cursor_join(rill_core_consumer *c, int rejoin, uin
   if (rejoin && atomic_load_explicit(&k->state, memory_order_acquire) == RILL_CUR_ACTIVE) {
     /* The slot of a consumer that died: the producer has counted its
      * cursor all along, so it takes over in place (going through JOINING
-     * would let the producer count it at its own position meanwhile). */
+     * would let the producer count it at its own position meanwhile);
+     * unless the producer evicted it.  Then credits it computed without
+     * the slot, up to a flush plus depth - 1, may reach the payload at
+     * the resume point before our first poll sees a lap (model/join.pml,
+     * FINDING 3).  A full barrier between our store of the new gen and
+     * the loads below: a refresh that still skipped the slot loaded the
+     * old gen before that store, so its flush, and the store of
+     * evicted[i] before it, come before our loads (we see the old gen in
+     * evicted[i], and a producer.seq at least that flush); every later
+     * refresh sees the new gen and counts our cursor.  Seq_cst: pairs with
+     * the seq_cst flush and state load of rill_core__credit_scan(). */
+    if (catch_up) {
+      atomic_thread_fence(memory_order_seq_cst);
+      if (atomic_load_explicit(&c->prod->evicted[c->slot], memory_order_relaxed) == old_gen)
+        rill_core__resume_no_earlier(c, atomic_load_explicit(&c->prod->seq, memory_order_seq_cst));
+    }
     /* Release: pairs with the acquire load of the cursor seq in
      * rill_core__credit_scan(), as a flush's store does. */
     if (c->seq != last) atomic_store_explicit(&k->seq, c->seq, memory_order_release);
@@ -527,6 +575,14 @@ static inline void rill_core__cursor_join(rill_core_consumer *c, int rejoin, uin
     atomic_store_explicit(&k->state, RILL_CUR_JOINING, memory_order_seq_cst);
     uint64_t s = atomic_load_explicit(&c->prod->seq, memory_order_seq_cst);
     if (!rejoin) c->seq = s;
+    /* A rejoin through JOINING: the producer did not count the slot (its
+     * consumer left, or died before ACTIVE), and may hold credits up to a
+     * flush plus depth - 1 computed without it, past the resume point
+     * (model/join.pml, FINDING 2).  Every refresh that skipped the slot
+     * loaded its state before our store of JOINING, so flushed at most s;
+     * one that finds it JOINING counts it no later than that
+     * (rill_core__slot_pos()): from s on we are never lapped. */
+    if (catch_up) rill_core__resume_no_earlier(c, s);
     atomic_store_explicit(&k->seq, c->seq, memory_order_relaxed);
     /* Release: pairs with the seq_cst (acquire) load of the state in
      * rill_core__credit_scan(); the seq stored above is seen with ACTIVE. */

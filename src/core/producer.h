@@ -48,16 +48,41 @@ static inline void rill_core__prod_flush(rill_core_producer *p) {
   p->seq_flushed = p->seq;
 }
 
-/* Recomputes credits from the reliable consumers' cursors (§3.5), after a
- * flush.  Runs only when credits ran out (at most once per depth
- * publishes when nobody lags).  PREV is the seq flushed before this
- * refresh's flush, which a joining consumer starts at or after. */
-static inline void rill_core__credit_scan(rill_core_producer *p, uint64_t prev) {
+/* Where a refresh counts slot I, in state ST (not free), whose cursor is
+ * C (§3.5): its cursor seq if active; if joining, the seq we flushed at
+ * our last refresh that found it not joining, or, with none on record (we
+ * joined while it was joining), seq - depth: it holds every credit back
+ * until it is active.  A joiner loads producer.seq after its seq_cst
+ * store of JOINING, and a refresh that found the slot not joining loaded
+ * its state after its seq_cst flush: the joiner starts at or after that
+ * flush, so it is never lapped.  (Counting it at the flush before this
+ * refresh, as rill did up to 0.3, could lap it: that flush may come after
+ * the joiner's load.  model/join.pml, FINDING 1.) */
+static inline uint64_t rill_core__slot_pos(const rill_core_producer *p, uint32_t i, uint32_t st,
+                                           const rill_cursor *c) {
+  if (st == RILL_CUR_JOINING)
+    return p->seen_ok[i >> 6] >> (i & 63) & 1 ? p->seen[i] : p->seq - p->depth;
+  /* Acquire: pairs with the release store of the cursor seq in
+   * rill_core__cursor_store() (core/consumer.h): the consumer's reads of
+   * the payloads before it are done before we reuse their chunks. */
+  return atomic_load_explicit(&c->seq, memory_order_acquire);
+}
+
+/* Recomputes credits from the reliable consumers' cursors (§3.5), right
+ * after a flush (p->seq is the value flushed).  Runs only when credits ran
+ * out (at most once per depth publishes when nobody lags). */
+static inline void rill_core__credit_scan(rill_core_producer *p) {
   uint64_t min = p->seq;
   uint32_t legacy = 0;
   for (uint32_t i = 0; i < p->max_consumers; i++) {
     rill_cursor *c = rill__cursor_at(p->cursors, i);
+    /* Sequentially consistent: pairs with the joiner's seq_cst store of
+     * JOINING (rill_core__cursor_join()) against our flush's store. */
     uint32_t st = atomic_load_explicit(&c->state, memory_order_seq_cst);
+    if (st != RILL_CUR_JOINING) { /* a joiner from now on starts at or after p->seq */
+      p->seen[i] = p->seq;
+      p->seen_ok[i >> 6] |= 1ull << (i & 63);
+    }
     if (st == RILL_CUR_FREE) continue;
     uint32_t gen = atomic_load_explicit(&c->gen, memory_order_relaxed);
     /* A consumer older than 0.4 never asks for stamps and samples its
@@ -68,16 +93,7 @@ static inline void rill_core__credit_scan(rill_core_producer *p, uint64_t prev) 
     int evicted = ev && ev == gen;
     legacy |= !evicted && atomic_load_explicit(&c->stamp_gen, memory_order_relaxed) != gen;
     if (evicted || atomic_load_explicit(&c->mode, memory_order_relaxed) != RILL_RELIABLE) continue;
-    uint64_t s;
-    if (st == RILL_CUR_JOINING) {
-      /* It will start at a flushed seq no older than the one before ours. */
-      s = prev;
-    } else {
-      /* Acquire: pairs with the release store of the cursor seq in
-       * rill_core__cursor_store() (core/consumer.h): the consumer's reads
-       * of the payloads before s are done before we reuse their chunks. */
-      s = atomic_load_explicit(&c->seq, memory_order_acquire);
-    }
+    uint64_t s = rill_core__slot_pos(p, i, st, c);
     if ((int64_t)(s - min) < 0) min = s;
   }
   p->stamp_all = p->stamp_every | legacy;
@@ -87,9 +103,8 @@ static inline void rill_core__credit_scan(rill_core_producer *p, uint64_t prev) 
 
 /* A credit refresh of the core's own: flush, then scan. */
 static inline void rill_core__credit_refresh(rill_core_producer *p) {
-  uint64_t prev = p->seq_flushed;
   rill_core__prod_flush(p);
-  rill_core__credit_scan(p, prev);
+  rill_core__credit_scan(p);
 }
 
 /* Counts one attempt that found no credit (§2.2: stored at once). */
