@@ -771,8 +771,13 @@ func (r *Region) JoinConsumer(name string, mode Mode) (*Consumer, error) {
 // RejoinConsumer rejoins consumer slot slot of channel name, in the mode it
 // had, from the position it last flushed: for a consumer restarted after a
 // crash (one that died delivers again what it read after its last flush).
-// If the producer lapped the slot meanwhile, the first poll reports the
-// loss as an overrun.  Errors: ErrInval (no such slot), ErrNoEnt (slot never
+// Where the producer did not count the slot meanwhile (its consumer left,
+// or died before it was active), it resumes no earlier than the producer's
+// flushed position, which the producer's credits cannot reach: the
+// sequence numbers it passes over count as lost, like an overrun (the
+// slot's Lost and OverrunPoll, and the next Recv's Meta.Lost).  If the
+// producer lapped the slot otherwise, the first poll reports the loss as
+// an overrun.  Errors: ErrInval (no such slot), ErrNoEnt (slot never
 // used), ErrBusy (its consumer is alive), and those of JoinConsumer.
 func (r *Region) RejoinConsumer(name string, slot int) (*Consumer, error) {
 	if slot < 0 {
@@ -944,11 +949,23 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 			atomic.StoreUint64(&k.seq, c.seq)
 		}
 	} else {
-		// Sequentially consistent with the producer's flush (see there).
+		// Sequentially consistent with the producer's flush (see there):
+		// our store of JOINING, then the load of producer.seq, against its
+		// store of producer.seq, then its load of our state.
 		atomic.StoreUint32(&k.state, curJoining)
 		s := atomic.LoadUint64(&c.prod.seq)
 		if want < 0 {
 			c.seq = s
+		} else {
+			// A rejoin through JOINING: the slot was not counted (its
+			// consumer left, or died before ACTIVE), so the producer may
+			// hold credits up to its flush + depth - 1 computed without
+			// it, and the resume point may be behind them
+			// (model/join.pml, FINDING 2).  Every refresh that skipped the
+			// slot loaded its state before our store of JOINING, so
+			// flushed at most s; one that finds it JOINING counts it no
+			// later than that (creditRefresh): from s we are never lapped.
+			c.resumeNoEarlier(s)
 		}
 		atomic.StoreUint64(&k.seq, c.seq)
 		// Release: pairs with the acquire load of the state in the
@@ -963,6 +980,27 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 	atomic.AddUint32(&c.wait.crWake, 1)
 	unpark(&c.wait.crWake)
 	return c, nil
+}
+
+// resumeNoEarlier moves a rejoining consumer forward to s if it is ahead
+// of where it would resume (wrap-safe), and reports the sequence numbers
+// passed over as lost, like an overrun: in the cursor's lost and
+// overrun_poll (stored now, with the cursor seq the join stores next; the
+// flushes write them again), and in the next copying receive's Meta.Lost
+// (model/join.pml, FINDING 2).
+func (c *Consumer) resumeNoEarlier(s uint64) {
+	gap := s - c.seq
+	if int64(gap) <= 0 {
+		return
+	}
+	c.seq = s
+	c.lost += gap
+	c.lostAcc += gap
+	c.overrunPoll++
+	// Relaxed in C: the release store of the cursor seq (or of ACTIVE)
+	// that follows in join publishes them.
+	atomic.StoreUint64(&c.cur.lost, c.lost)
+	atomic.StoreUint64(&c.cur.overrunPoll, c.overrunPoll)
 }
 
 // Leave flushes the cursor and frees the slot.  The consumer must not be

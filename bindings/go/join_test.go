@@ -191,3 +191,91 @@ func TestJoiningBeforeProducer(t *testing.T) {
 		t.Fatalf("the dead joiner (gen %d): %d evictions, evicted[0] %d", gen, st.Evictions, ev)
 	}
 }
+
+// drainRejoined reads every message published to the rejoined consumer c,
+// which must start at start, last having been the slot's cursor (the gap
+// reported lost): by Poll, which must never be lapped, or by Recv, whose
+// first Meta.Lost reports the gap.  Then its stats account for the gap.
+func drainRejoined(t *testing.T, r *Region, p *Producer, c *Consumer, last, start uint64, byRecv bool) {
+	t.Helper()
+	end := p.Seq()
+	buf := make([]byte, 64)
+	for s := start; s < end; s++ {
+		if byRecv {
+			var m Meta
+			n, err := c.Recv(buf, &m)
+			want := uint64(0)
+			if s == start {
+				want = start - last
+			}
+			if err != nil || m.Seq != s || m.Lost != want {
+				t.Fatalf("receive: %v, seq %d lost %d; want seq %d lost %d (the cursor was %d, "+
+					"the producer's flushed seq %d)", err, m.Seq, m.Lost, s, want, last, start)
+			}
+			checkPayload(t, s, buf[:n])
+			continue
+		}
+		var v View
+		at := c.Seq()
+		if err := c.Poll(&v); err != nil {
+			t.Fatalf("poll at %d (want %d): %v (lost %d): a reliable consumer, not evicted since "+
+				"it rejoined, was lapped", at, s, err, v.Lost)
+		}
+		checkView(t, &v, s)
+	}
+	var v View
+	if err := c.Poll(&v); err != ErrAgain {
+		t.Fatalf("after the last message: %v", err)
+	}
+	must(t, c.Flush())
+	st, err := r.Stats("c")
+	must(t, err)
+	if s := st.Slots[c.Slot()]; s.Lost != start-last || s.OverrunPoll != 1 || s.Seq != end {
+		t.Fatalf("slot stats: lost %d overrun_poll %d seq %d; want %d, 1, %d",
+			s.Lost, s.OverrunPoll, s.Seq, start-last, end)
+	}
+}
+
+// FINDING 2: a consumer that left rejoins its slot (through JOINING)
+// behind credits the producer computed without it.  It resumes at the
+// producer's flushed seq, reports what it passed over as lost, and is
+// never lapped.
+func TestRejoinAfterLeaveNotLapped(t *testing.T) {
+	for _, byRecv := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Poll", true: "Recv"}[byRecv], func(t *testing.T) {
+			r := joinChannel(t)
+			c, err := r.JoinConsumer("c", Reliable)
+			must(t, err)
+			p, err := r.JoinProducer("c")
+			must(t, err)
+			defer p.Leave()
+			if n := sendUntilAgain(t, p, 4*joinDepth, nil); n != joinDepth {
+				t.Fatalf("%d sent, want %d", n, joinDepth)
+			}
+			const last = 3
+			for s := uint64(0); s < last; s++ {
+				var v View
+				must(t, c.Poll(&v))
+				checkView(t, &v, s)
+			}
+			must(t, c.Leave()) // its cursor: 3
+			// A refresh without the slot (at 8: credits up to 15), then
+			// fewer than depth publishes with them: slot 3 still holds 3.
+			for range 2 {
+				s := p.Seq()
+				must(t, p.Send(joinPayload(s), s))
+			}
+			flushed := atomic.LoadUint64(&prodPageOf(t, r, "c").seq)
+			if held := atomic.LoadUint64(&p.desc(last).seq); flushed != joinDepth || held != last {
+				t.Fatalf("set-up: producer flushed %d, slot of %d holds %d", flushed, last, held)
+			}
+			c, err = r.RejoinConsumer("c", 0)
+			must(t, err)
+			defer c.Leave()
+			// The producer uses the credits it holds, then refreshes with
+			// the slot.
+			sendUntilAgain(t, p, 4*joinDepth, nil)
+			drainRejoined(t, r, p, c, last, flushed, byRecv)
+		})
+	}
+}
