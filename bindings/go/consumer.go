@@ -772,7 +772,7 @@ func (r *Region) JoinConsumer(name string, mode Mode) (*Consumer, error) {
 // had, from the position it last flushed: for a consumer restarted after a
 // crash (one that died delivers again what it read after its last flush).
 // Where the producer did not count the slot meanwhile (its consumer left,
-// or died before it was active), it resumes no earlier than the producer's
+// or died and was evicted), it resumes no earlier than the producer's
 // flushed position, which the producer's credits cannot reach: the
 // sequence numbers it passes over count as lost, like an overrun (the
 // slot's Lost and OverrunPoll, and the next Recv's Meta.Lost).  If the
@@ -919,7 +919,8 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 	atomic.StoreUint32(&k.pid, uint32(os.Getpid()))
 	atomic.StoreUint32(&k.mode, uint32(mode))
 	atomic.StoreUint32(&k.park, 0)
-	gen := atomic.LoadUint32(&k.gen) + 1
+	oldGen := atomic.LoadUint32(&k.gen)
+	gen := oldGen + 1
 	if gen == 0 {
 		gen = 1
 	}
@@ -944,8 +945,32 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 	}
 	if want >= 0 && atomic.LoadUint32(&k.state) == curActive {
 		// The slot of a consumer that died: the producer has counted its
-		// cursor all along, so we take over in place.
+		// cursor all along, so we take over in place; unless it evicted
+		// the slot (model/join.pml, FINDING 3).  Then the credits of its
+		// refreshes that skipped the slot, up to their flush + depth - 1,
+		// may reach the payload at last before our first poll sees a lap.
+		// A full barrier between our store of gen and the loads below: Go's
+		// atomics are sequentially consistent, so the atomic.Store of gen
+		// followed by atomic.Loads is one (XCHG on amd64; STLR then LDAR on
+		// arm64; C needs atomic_thread_fence(seq_cst) there).  A refresh
+		// that still found the old gen evicted loaded it before our store,
+		// so its flush of producer.seq, and the store of evicted[i] before
+		// that flush, come before our loads: we see evicted[i] == the old
+		// gen, and a producer.seq at least every such flush.  Every
+		// refresh after our store sees the new gen and counts our cursor.
+		// Seq_cst (C: relaxed, after the fence): the producer's store of
+		// evicted[i] (evictDead) is made visible by the seq_cst store of
+		// producer.seq in the refresh that follows it (creditGet), which
+		// comes before that refresh's load of our gen.
+		if atomic.LoadUint32(&c.prod.evicted[slot]) == oldGen {
+			// Acquire (seq_cst): pairs with the seq_cst store of
+			// producer.seq in the producer's flush.
+			c.resumeNoEarlier(atomic.LoadUint64(&c.prod.seq))
+		}
 		if c.seq != last {
+			// Release: pairs with the acquire load of the cursor seq in
+			// the producer's credit refresh (the counters are seen with
+			// it).
 			atomic.StoreUint64(&k.seq, c.seq)
 		}
 	} else {
@@ -987,7 +1012,7 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 // passed over as lost, like an overrun: in the cursor's lost and
 // overrun_poll (stored now, with the cursor seq the join stores next; the
 // flushes write them again), and in the next copying receive's Meta.Lost
-// (model/join.pml, FINDING 2).
+// (model/join.pml, FINDINGS 2 and 3).
 func (c *Consumer) resumeNoEarlier(s uint64) {
 	gap := s - c.seq
 	if int64(gap) <= 0 {

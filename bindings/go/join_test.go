@@ -279,3 +279,57 @@ func TestRejoinAfterLeaveNotLapped(t *testing.T) {
 		})
 	}
 }
+
+// FINDING 3: a consumer dies while active; the producer evicts its slot and
+// refreshes without it; a new consumer rejoins the slot in place before
+// the producer publishes with those credits.  It resumes at the producer's
+// flushed seq, reports what it passed over as lost, and is never lapped.
+func TestRejoinEvictedNotLapped(t *testing.T) {
+	for _, byRecv := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Poll", true: "Recv"}[byRecv], func(t *testing.T) {
+			r := joinChannel(t)
+			c, err := r.JoinConsumer("c", Reliable)
+			must(t, err)
+			p, err := r.JoinProducer("c")
+			must(t, err)
+			defer p.Leave()
+			p.SetEvict(0)
+			if n := sendUntilAgain(t, p, 4*joinDepth, nil); n != joinDepth {
+				t.Fatalf("%d sent, want %d", n, joinDepth)
+			}
+			const last = 2
+			for s := uint64(0); s < last; s++ {
+				var v View
+				must(t, c.Poll(&v))
+				checkView(t, &v, s)
+			}
+			must(t, c.Flush()) // its cursor: 2
+			dropConsumer(c)    // dies while active
+			// The producer, short of a ring's worth of credit (a message
+			// of depth fragments), evicts the dead slot and refreshes
+			// without it: credits up to 15.  It stops there, before it
+			// publishes (creditGet is that step of every send).
+			p.nextLiveCheck = 0 // the eviction check runs at most once a millisecond: now
+			if !p.creditGet(joinDepth) {
+				t.Fatal("no credit after the eviction")
+			}
+			if st, _ := r.Stats("c"); st.Evictions != 1 || !st.Slots[0].Evicted {
+				t.Fatalf("set-up: %d evictions, evicted %v", st.Evictions, st.Slots[0].Evicted)
+			}
+			flushed := atomic.LoadUint64(&prodPageOf(t, r, "c").seq)
+			if held := atomic.LoadUint64(&p.desc(last).seq); flushed != joinDepth || held != last {
+				t.Fatalf("set-up: producer flushed %d, slot of %d holds %d", flushed, last, held)
+			}
+			c, err = r.RejoinConsumer("c", 0) // in place: the slot is active
+			must(t, err)
+			defer c.Leave()
+			// The producer publishes with the credits it computed without
+			// the slot, then refreshes and counts it (its new gen).
+			sendUntilAgain(t, p, 4*joinDepth, nil)
+			drainRejoined(t, r, p, c, last, flushed, byRecv)
+			if st, _ := r.Stats("c"); st.Slots[0].Evicted {
+				t.Fatal("the rejoined slot still counts as evicted")
+			}
+		})
+	}
+}
