@@ -765,15 +765,16 @@ func (r *Region) JoinConsumer(name string, mode Mode) (*Consumer, error) {
 	if mode != Reliable && mode != Lossy {
 		return nil, ErrInval
 	}
-	return r.join(name, mode, -1)
+	return r.join(name, mode, -1, false)
 }
 
 // RejoinConsumer rejoins consumer slot slot of channel name, in the mode it
 // had, from the position it last flushed: for a consumer restarted after a
 // crash (one that died delivers again what it read after its last flush).
 // Where the producer did not count the slot meanwhile (its consumer left,
-// or died and was evicted), it resumes no earlier than the producer's
-// flushed position, which the producer's credits cannot reach: the
+// or died and was evicted), a reliable consumer resumes no earlier than
+// the producer's flushed position, which the producer's credits cannot
+// reach: the
 // sequence numbers it passes over count as lost, like an overrun (the
 // slot's Lost and OverrunPoll, and the next Recv's Meta.Lost).  If the
 // producer lapped the slot otherwise, the first poll reports the loss as
@@ -783,10 +784,22 @@ func (r *Region) RejoinConsumer(name string, slot int) (*Consumer, error) {
 	if slot < 0 {
 		return nil, ErrInval
 	}
-	return r.join(name, 0, slot)
+	return r.join(name, 0, slot, false)
 }
 
-func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error) {
+// rejoinAtCursor is RejoinConsumer resuming at the slot's cursor whether
+// or not the producer counted the slot meanwhile: for a caller whose own
+// flow control keeps the producer from reusing what is past that cursor
+// (a request lane: a client has at most its capacity of calls unanswered,
+// which fit in the ring, so it never overwrites one; joinRequests).
+func (r *Region) rejoinAtCursor(name string, slot int) (*Consumer, error) {
+	if slot < 0 {
+		return nil, ErrInval
+	}
+	return r.join(name, 0, slot, true)
+}
+
+func (r *Region) join(name string, mode Mode, want int, atCursor bool) (_ *Consumer, err error) {
 	if r != nil && r.readOnly {
 		return nil, ErrAccess // an observer's handle
 	}
@@ -962,7 +975,8 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 		// evicted[i] (evictDead) is made visible by the seq_cst store of
 		// producer.seq in the refresh that follows it (creditGet), which
 		// comes before that refresh's load of our gen.
-		if atomic.LoadUint32(&c.prod.evicted[slot]) == oldGen {
+		// A lossy consumer checks what it reads, and needs none of this.
+		if !c.lossy && !atCursor && atomic.LoadUint32(&c.prod.evicted[slot]) == oldGen {
 			// Acquire (seq_cst): pairs with the seq_cst store of
 			// producer.seq in the producer's flush.
 			c.resumeNoEarlier(atomic.LoadUint64(&c.prod.seq))
@@ -990,7 +1004,10 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 			// slot loaded its state before our store of JOINING, so
 			// flushed at most s; one that finds it JOINING counts it no
 			// later than that (creditRefresh): from s we are never lapped.
-			c.resumeNoEarlier(s)
+			// A lossy consumer checks what it reads, and needs none of this.
+			if !c.lossy && !atCursor {
+				c.resumeNoEarlier(s)
+			}
 		}
 		atomic.StoreUint64(&k.seq, c.seq)
 		// Release: pairs with the acquire load of the state in the
