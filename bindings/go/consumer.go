@@ -765,23 +765,41 @@ func (r *Region) JoinConsumer(name string, mode Mode) (*Consumer, error) {
 	if mode != Reliable && mode != Lossy {
 		return nil, ErrInval
 	}
-	return r.join(name, mode, -1)
+	return r.join(name, mode, -1, false)
 }
 
 // RejoinConsumer rejoins consumer slot slot of channel name, in the mode it
 // had, from the position it last flushed: for a consumer restarted after a
 // crash (one that died delivers again what it read after its last flush).
-// If the producer lapped the slot meanwhile, the first poll reports the
-// loss as an overrun.  Errors: ErrInval (no such slot), ErrNoEnt (slot never
+// Where the producer did not count the slot meanwhile (its consumer left,
+// or died and was evicted), a reliable consumer resumes no earlier than
+// the producer's flushed position, which the producer's credits cannot
+// reach: the
+// sequence numbers it passes over count as lost, like an overrun (the
+// slot's Lost and OverrunPoll, and the next Recv's Meta.Lost).  If the
+// producer lapped the slot otherwise, the first poll reports the loss as
+// an overrun.  Errors: ErrInval (no such slot), ErrNoEnt (slot never
 // used), ErrBusy (its consumer is alive), and those of JoinConsumer.
 func (r *Region) RejoinConsumer(name string, slot int) (*Consumer, error) {
 	if slot < 0 {
 		return nil, ErrInval
 	}
-	return r.join(name, 0, slot)
+	return r.join(name, 0, slot, false)
 }
 
-func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error) {
+// rejoinAtCursor is RejoinConsumer resuming at the slot's cursor whether
+// or not the producer counted the slot meanwhile: for a caller whose own
+// flow control keeps the producer from reusing what is past that cursor
+// (a request lane: a client has at most its capacity of calls unanswered,
+// which fit in the ring, so it never overwrites one; joinRequests).
+func (r *Region) rejoinAtCursor(name string, slot int) (*Consumer, error) {
+	if slot < 0 {
+		return nil, ErrInval
+	}
+	return r.join(name, 0, slot, true)
+}
+
+func (r *Region) join(name string, mode Mode, want int, atCursor bool) (_ *Consumer, err error) {
 	if r != nil && r.readOnly {
 		return nil, ErrAccess // an observer's handle
 	}
@@ -914,7 +932,8 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 	atomic.StoreUint32(&k.pid, uint32(os.Getpid()))
 	atomic.StoreUint32(&k.mode, uint32(mode))
 	atomic.StoreUint32(&k.park, 0)
-	gen := atomic.LoadUint32(&k.gen) + 1
+	oldGen := atomic.LoadUint32(&k.gen)
+	gen := oldGen + 1
 	if gen == 0 {
 		gen = 1
 	}
@@ -939,16 +958,56 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 	}
 	if want >= 0 && atomic.LoadUint32(&k.state) == curActive {
 		// The slot of a consumer that died: the producer has counted its
-		// cursor all along, so we take over in place.
+		// cursor all along, so we take over in place; unless it evicted
+		// the slot (model/join.pml, FINDING 3).  Then the credits of its
+		// refreshes that skipped the slot, up to their flush + depth - 1,
+		// may reach the payload at last before our first poll sees a lap.
+		// A full barrier between our store of gen and the loads below: Go's
+		// atomics are sequentially consistent, so the atomic.Store of gen
+		// followed by atomic.Loads is one (XCHG on amd64; STLR then LDAR on
+		// arm64; C needs atomic_thread_fence(seq_cst) there).  A refresh
+		// that still found the old gen evicted loaded it before our store,
+		// so its flush of producer.seq, and the store of evicted[i] before
+		// that flush, come before our loads: we see evicted[i] == the old
+		// gen, and a producer.seq at least every such flush.  Every
+		// refresh after our store sees the new gen and counts our cursor.
+		// Seq_cst (C: relaxed, after the fence): the producer's store of
+		// evicted[i] (evictDead) is made visible by the seq_cst store of
+		// producer.seq in the refresh that follows it (creditGet), which
+		// comes before that refresh's load of our gen.
+		// A lossy consumer checks what it reads, and needs none of this.
+		if !c.lossy && !atCursor && atomic.LoadUint32(&c.prod.evicted[slot]) == oldGen {
+			// Acquire (seq_cst): pairs with the seq_cst store of
+			// producer.seq in the producer's flush.
+			c.resumeNoEarlier(atomic.LoadUint64(&c.prod.seq))
+		}
 		if c.seq != last {
+			// Release: pairs with the acquire load of the cursor seq in
+			// the producer's credit refresh (the counters are seen with
+			// it).
 			atomic.StoreUint64(&k.seq, c.seq)
 		}
 	} else {
-		// Sequentially consistent with the producer's flush (see there).
+		// Sequentially consistent with the producer's flush (see there):
+		// our store of JOINING, then the load of producer.seq, against its
+		// store of producer.seq, then its load of our state.
 		atomic.StoreUint32(&k.state, curJoining)
 		s := atomic.LoadUint64(&c.prod.seq)
 		if want < 0 {
 			c.seq = s
+		} else {
+			// A rejoin through JOINING: the slot was not counted (its
+			// consumer left, or died before ACTIVE), so the producer may
+			// hold credits up to its flush + depth - 1 computed without
+			// it, and the resume point may be behind them
+			// (model/join.pml, FINDING 2).  Every refresh that skipped the
+			// slot loaded its state before our store of JOINING, so
+			// flushed at most s; one that finds it JOINING counts it no
+			// later than that (creditRefresh): from s we are never lapped.
+			// A lossy consumer checks what it reads, and needs none of this.
+			if !c.lossy && !atCursor {
+				c.resumeNoEarlier(s)
+			}
 		}
 		atomic.StoreUint64(&k.seq, c.seq)
 		// Release: pairs with the acquire load of the state in the
@@ -963,6 +1022,27 @@ func (r *Region) join(name string, mode Mode, want int) (_ *Consumer, err error)
 	atomic.AddUint32(&c.wait.crWake, 1)
 	unpark(&c.wait.crWake)
 	return c, nil
+}
+
+// resumeNoEarlier moves a rejoining consumer forward to s if it is ahead
+// of where it would resume (wrap-safe), and reports the sequence numbers
+// passed over as lost, like an overrun: in the cursor's lost and
+// overrun_poll (stored now, with the cursor seq the join stores next; the
+// flushes write them again), and in the next copying receive's Meta.Lost
+// (model/join.pml, FINDINGS 2 and 3).
+func (c *Consumer) resumeNoEarlier(s uint64) {
+	gap := s - c.seq
+	if int64(gap) <= 0 {
+		return
+	}
+	c.seq = s
+	c.lost += gap
+	c.lostAcc += gap
+	c.overrunPoll++
+	// Relaxed in C: the release store of the cursor seq (or of ACTIVE)
+	// that follows in join publishes them.
+	atomic.StoreUint64(&c.cur.lost, c.lost)
+	atomic.StoreUint64(&c.cur.overrunPoll, c.overrunPoll)
 }
 
 // Leave flushes the cursor and frees the slot.  The consumer must not be

@@ -58,19 +58,19 @@ type Producer struct {
 	stampEvery bool    // SetStamp(StampEvery)
 	clk        clock
 	// cold
-	depth, maxMsg, seqFlushed, rng uint64
-	maxConsumers                   uint32
-	fd                             int
-	lockOff, cursorLockOff         uint64
-	m                              mapping
-	prod                           *prodPage
-	wait                           *waitPage
-	cursors                        unsafe.Pointer
-	spin, evict                    time.Duration
-	evictions, wakes               uint64
-	nextLiveCheck                  uint64
-	slots                          []prodSlot
-	region, ch, dir                string
+	depth, maxMsg, rng     uint64
+	maxConsumers           uint32
+	fd                     int
+	lockOff, cursorLockOff uint64
+	m                      mapping
+	prod                   *prodPage
+	wait                   *waitPage
+	cursors                unsafe.Pointer
+	spin, evict            time.Duration
+	evictions, wakes       uint64
+	nextLiveCheck          uint64
+	slots                  []prodSlot
+	region, ch, dir        string
 }
 
 // prodSlot is the producer's own record of a consumer slot.
@@ -80,6 +80,12 @@ type prodSlot struct {
 	fifoFd    int    // write end of its FIFO, or -1
 	deadGen   uint32 // gen found dead at deadSince
 	deadSince uint64 // mono ns; 0 = not seen dead
+	// njSeq is the seq our last credit refresh that found the slot not
+	// joining (free or active) flushed; njValid is false until such a
+	// refresh (none since this producer joined).  A joining slot counts
+	// there, or holds all credit back while !njValid (creditRefresh).
+	njSeq   uint64
+	njValid bool
 }
 
 func cursorAt(base unsafe.Pointer, i uint32) *cursor {
@@ -103,18 +109,43 @@ func (p *Producer) flush() {
 	// JOINING and then loads this seq; creditRefresh stores it and then
 	// loads the consumers' states.  One of the two sees the other.
 	atomic.StoreUint64(&pp.seq, p.seq)
-	p.seqFlushed = p.seq
 }
 
 // creditRefresh recomputes credits from the reliable consumers' cursors.
+//
+// A joining slot counts at njSeq (prodSlot), the seq flushed by our last
+// refresh that found it not joining, not at the seq flushed before this
+// refresh (model/join.pml, FINDING 1).  The seq_cst pair (the joiner stores
+// JOINING, then loads producer.seq as s0; we store producer.seq in flush,
+// then load the state) orders a joiner only against a refresh whose state
+// load found the slot free or active: that load came before the joiner's
+// store of JOINING, so our flush before it came before the joiner's load of
+// s0, and s0 >= njSeq.  A flush made since (a refresh that already found
+// the slot joining, housekeeping, Flush, a heartbeat while we wait) may
+// come after the joiner's load of s0: counted there (as PROTOCOL.md's prev
+// did), the joiner can be lapped, and read a torn payload.  With no such
+// refresh since we joined, a joining slot holds all credit back until it
+// is active (a join takes microseconds; a dead joiner is evicted,
+// evictDead).
 func (p *Producer) creditRefresh() {
-	prev := p.seqFlushed
 	p.flush()
 	min := p.seq
 	legacy := false
 	for i := uint32(0); i < p.maxConsumers; i++ {
 		c := cursorAt(p.cursors, i)
+		// Sequentially consistent: after the seq_cst store of producer.seq
+		// in flush, the other half of the pair with a joiner's store of
+		// JOINING and load of producer.seq (consumer.go, join).  An acquire
+		// too: pairs with the release store of ACTIVE at join (the cursor
+		// seq is seen with it) and of FREE at leave.
 		st := atomic.LoadUint32(&c.state)
+		ps := &p.slots[i]
+		if st != curJoining {
+			// Before any skip below: a slot that joins after this load
+			// starts at or after p.seq, just flushed.
+			ps.njSeq = p.seq
+			ps.njValid = true
+		}
 		if st == curFree {
 			continue
 		}
@@ -135,7 +166,7 @@ func (p *Producer) creditRefresh() {
 		}
 		var s uint64
 		if st == curJoining {
-			s = prev // it will start at a flushed seq no older than this
+			s = p.joiningAt(ps) // see above (model/join.pml, FINDING 1)
 		} else {
 			// Acquire: pairs with the release store of the cursor seq in the
 			// consumer's flush: its reads of the payloads before s are done.
@@ -157,6 +188,17 @@ func (p *Producer) creditRefresh() {
 	}
 }
 
+// joiningAt is where a joining reliable slot counts (creditRefresh): at
+// the seq flushed by our last refresh that found it not joining, no later
+// than where the joiner starts; with none since we joined, at seq - depth:
+// it holds all credit back until we see it active.
+func (p *Producer) joiningAt(ps *prodSlot) uint64 {
+	if ps.njValid {
+		return ps.njSeq
+	}
+	return p.seq - p.depth
+}
+
 // evictDead, short of need credits, looks (at most once a millisecond) for
 // reliable consumers that hold us back (leave fewer than need) and whose
 // process is dead, and evicts those found dead for the eviction timeout.
@@ -174,14 +216,23 @@ func (p *Producer) evictDead(need uint64) bool {
 	for i := uint32(0); i < p.maxConsumers; i++ {
 		c := cursorAt(p.cursors, i)
 		ps := &p.slots[i]
-		if atomic.LoadUint32(&c.state) == curFree || atomic.LoadUint32(&c.mode) != uint32(Reliable) {
+		st := atomic.LoadUint32(&c.state)
+		if st == curFree || atomic.LoadUint32(&c.mode) != uint32(Reliable) {
 			continue
 		}
 		gen := atomic.LoadUint32(&c.gen)
 		if gen == atomic.LoadUint32(&p.prod.evicted[i]) {
 			continue
 		}
-		s := atomic.LoadUint64(&c.seq)
+		// Where creditRefresh counts it: a joining slot at joiningAt (so a
+		// joiner that died holding all credit back can be evicted,
+		// model/join.pml FINDING 1), an active one at its cursor.
+		var s uint64
+		if st == curJoining {
+			s = p.joiningAt(ps)
+		} else {
+			s = atomic.LoadUint64(&c.seq)
+		}
 		if int64(s+p.depth-p.seq) >= int64(need) {
 			continue // not holding us back: it leaves what a whole send needs
 		}

@@ -475,15 +475,21 @@ func TestDeadPeers(t *testing.T) {
 	c, err := r.RejoinConsumer("c", 0)
 	must(t, err)
 	var v View
-	// Lapped, it resumes at the producer's flushed seq (9), not at the
-	// older message its slot still holds (8): the producer's credits,
-	// computed while it was evicted, could lap it there while it reads
-	// (PROTOCOL.md §3.2).
-	if err := c.Poll(&v); err != ErrOverrun || v.Lost != 9 || c.Seq() != p.Seq() {
-		t.Fatalf("rejoined slot lapped: %v lost %d, at %d, producer at %d", err, v.Lost, c.Seq(), p.Seq())
+	// Evicted, it resumes at the producer's flushed seq (9), not at its
+	// cursor (0) nor at the older message its slot still holds (8): the
+	// producer's credits, computed while it was evicted, could lap it there
+	// while it reads (PROTOCOL.md §3.2; model/join.pml, FINDING 3).  It
+	// reports the 9 it passed over as lost when it rejoins, like an
+	// overrun, not at its first poll.
+	if c.Seq() != p.Seq() || c.Seq() != 9 {
+		t.Fatalf("rejoined evicted slot at %d, producer at %d", c.Seq(), p.Seq())
 	}
 	if err := c.Poll(&v); err != ErrAgain {
-		t.Fatalf("after the lap: %v", err)
+		t.Fatalf("after the rejoin: %v", err)
+	}
+	if st, _ := r.Stats("c"); st.Slots[0].Lost != 9 || st.Slots[0].OverrunPoll != 1 || st.Slots[0].Evicted {
+		t.Fatalf("rejoined slot: lost %d overrun_poll %d evicted %v", st.Slots[0].Lost,
+			st.Slots[0].OverrunPoll, st.Slots[0].Evicted)
 	}
 	c.Leave()
 	p.Leave()

@@ -270,7 +270,10 @@ func (r *Region) joinRequests(name string) (*Consumer, error) {
 		return nil, err
 	}
 	for slot := 0; slot < int(ci.maxConsumers); slot++ {
-		c, err := r.RejoinConsumer(name, slot)
+		// At the slot's cursor even if the producer did not count the
+		// slot meanwhile: a client has at most its capacity of calls
+		// unanswered, and they fit in the ring, so it never overwrote one.
+		c, err := r.rejoinAtCursor(name, slot)
 		if err == ErrNoEnt || err == ErrBusy {
 			continue
 		}
