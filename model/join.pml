@@ -42,18 +42,18 @@
  *   SC                    no store buffers (sequential consistency)
  *   NO_LAP_CHECK          an overrun of the reliable consumer is not an
  *                         error (to see where one leads: a torn payload?)
- *   FIX_JOINING           a JOINING slot counts at the seq the producer
- *                         flushed at its last refresh that found the slot
- *                         in another state, instead of prev: a candidate
- *                         fix for the finding in model/README.md, NOT what
- *                         rill does
- *   FIX_REJOIN            a rejoin starts no earlier than producer.seq
- *                         when the producer may not have counted the slot
- *                         (through JOINING: the seq it loads after
- *                         state <- JOINING; in place: when evicted[i] is
- *                         the old gen, after a full fence): a candidate
- *                         fix for findings 2 and 3, NOT what rill does;
- *                         with it, a reliable consumer is never lapped
+ *   BUG_JOINING_PREV      a JOINING slot counts at prev, the producer's
+ *                         flush before this refresh (rill up to 0.3,
+ *                         FINDING 1 in model/README.md), instead of the
+ *                         seq it flushed at its last refresh that found
+ *                         the slot in another state
+ *   BUG_REJOIN_BEHIND     a rejoin resumes at the slot's cursor even when
+ *                         the producer may not have counted the slot
+ *                         (rill up to 0.3, FINDINGS 2 and 3), instead of
+ *                         no earlier than producer.seq (through JOINING:
+ *                         the seq it loads after state <- JOINING; in
+ *                         place: when evicted[i] is the old gen, loaded
+ *                         after a full fence)
  *   BUG_REJOIN_JOINING    a rejoin of an ACTIVE slot goes through JOINING
  *                         (rill before a6c9efe)
  *   BUG_JOIN_PLAIN        the joiner's state <- JOINING is a plain store
@@ -66,6 +66,15 @@
  *   BUG_RESYNC_FOUND      a reliable consumer's overrun resynchronises to
  *                         the slot's seq, not to the later producer.seq
  */
+
+/* The fixes of FINDINGS 1-3 are the protocol since 0.4 (PROTOCOL.md §3.4,
+ * §3.5); the BUG_ switches restore the steps before them. */
+#ifndef BUG_JOINING_PREV
+#define FIX_JOINING
+#endif
+#ifndef BUG_REJOIN_BEHIND
+#define FIX_REJOIN
+#endif
 
 #ifndef DEPTH
 #define DEPTH 2
