@@ -81,7 +81,9 @@ EDITS = [
     ("check", 132, "30 20 3 0 0", "30 20 3 5 0"),                               # tsorig
     ("check", 133, "recv a 0 expect 0 21 3 0 0", "recv a 0 expect 0 21 3 0 1"),    # lost
     ("check", 135, "wait a 0 expect closed", "wait a 0 expect dead"),
-    ("check", 139, "liveness=alive", "liveness=dead"),
+    ("check", 144, "liveness=alive", "liveness=dead"),
+    ("check", 144, "lost=1", "lost=0"),                                         # the rejoin's gap
+    ("check", 141, "recv b 0 expect again", "recv b 0 expect 100 504 3 0 0"),  # 0.3's rejoin
 ]
 
 

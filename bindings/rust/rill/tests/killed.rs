@@ -284,18 +284,20 @@ fn killed_consumer_is_evicted_and_rejoined() {
     assert_eq!(slot(rel_slot).liveness, Liveness::Dead);
     assert_eq!(slot(lossy_slot).liveness, Liveness::Dead);
 
-    // Reliable, evicted and lapped: one overrun up to the producer's
-    // flushed seq (docs/PROTOCOL.md 3.2), then nothing until the next.
+    // Reliable and evicted: it resumes at the producer's flushed seq and
+    // counts what it passed over as lost at once (docs/PROTOCOL.md 3.4
+    // Rejoin), then nothing until the next message.
     let mut rx = ch
         .rejoin::<Reliable>(rel_slot)
         .expect("rejoin the reliable slot");
     assert_eq!(rx.slot(), rel_slot);
-    assert_eq!(slot(rel_slot).liveness, Liveness::Alive);
+    let rs = slot(rel_slot);
+    assert_eq!(rs.liveness, Liveness::Alive);
+    assert_eq!(
+        (rs.seq, rs.lost, rs.overrun_poll),
+        (tx.seq(), tx.seq() - seq0, 1)
+    );
     assert_eq!(rx.producer(), Ok(Liveness::Alive));
-    match rx.poll() {
-        Err(Error::Overrun { lost }) => assert_eq!(lost, tx.seq() - seq0),
-        other => panic!("first poll of the evicted slot: {other:?}"),
-    }
     assert!(rx.poll().unwrap().is_none());
     // It holds the producer back again (once the producer's credit, which
     // it may have computed without it, runs out), and gets every message.
@@ -311,7 +313,15 @@ fn killed_consumer_is_evicted_and_rejoined() {
             "the rejoined consumer does not hold the producer"
         );
     }
-    let mut ck = Checker::resume(st, i, first, seq0 + first, true);
+    // Its first message reports the rejoin's gap in meta.lost; the
+    // checker (reliable: lost 0) takes the rest.
+    let mut buf = vec![0u8; st.max_msg as usize];
+    let m = rx
+        .recv_wait(&mut buf, WAIT)
+        .expect("the first message after the rejoin");
+    assert_eq!((m.seq, m.sig, m.lost), (seq0 + first, first, first));
+    assert_eq!(buf[..m.size as usize], st.message(first)[..]);
+    let mut ck = Checker::resume(st, i, first + 1, seq0 + first + 1, true);
     while !ck.done() {
         recv_checked(&mut rx, &mut ck, "rejoined reliable consumer");
     }

@@ -122,8 +122,9 @@ const CHECK_EDITS: &[(usize, &str, &str, &str)] = &[
     (130, "producer=dead", "producer=none", "expected producer=none, got producer=dead"),
     (132, "30 20 3 0 0", "30 20 3 5 0", "expected tsorig 5, got 0"),
     (135, "closed", "dead", "expected dead, got closed"),
-    (137, "100 504 3", "100 505 3", "expected sig 505, got 504"),
-    (139, "liveness=alive", "liveness=dead", "expected liveness=dead, got liveness=alive"),
+    (141, "expect again", "expect 100 504 3 0 0", "expected a message of 100 bytes, got again"),
+    (144, "lost=1", "lost=0", "expected lost=0, got lost=1"),
+    (144, "liveness=alive", "liveness=dead", "expected liveness=dead, got liveness=alive"),
 ];
 
 /// Each edit makes the Rust runner fail at its line with its message: it
