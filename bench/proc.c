@@ -369,7 +369,10 @@ int bench_proc_collect(bench_proc *p, bench_wres *res, int n, uint64_t timeout_n
       char how[96], last[256];
       describe(st, how, sizeof how);
       last_err_line(&p[i], last, sizeof last);
-      snprintf(err, len, "%s %s%s%s", p[i].what, how, last[0] ? ": " : "", last);
+      /* A message cut short is still an answer: the length is not checked,
+       * but used, which GCC's -Wformat-truncation (Release, -O3) asks for. */
+      if (snprintf(err, len, "%s %s%s%s", p[i].what, how, last[0] ? ": " : "", last) < 0)
+        err[0] = 0;
       rc = -1;
     }
     gone(&p[i]);
