@@ -503,8 +503,8 @@ proctype reliable() {
             printf("@ consumer §3.4 rejoin: mode %d\n", x);
             assert(x == RELIABLE)
           }
-          /* last <- seq (the slot's; consumer.c loads it before the gen
-           * bump, PROTOCOL.md after: only this process writes it) */
+          /* last <- seq (the slot's, before the gen bump, as core/consumer.h
+           * and PROTOCOL.md §3.4 do; only this process writes it) */
           atomic {
             LD(C, W_SEQ(0), last);
             printf("@ consumer §3.4 rejoin: last <- cursor.seq %d\n", last);
