@@ -560,12 +560,14 @@ static inline void rill_core__cursor_join(rill_core_consumer *c, int rejoin, uin
      * evicted[i] before it, come before our loads (we see the old gen in
      * evicted[i], and a producer.seq at least that flush); every later
      * refresh sees the new gen and counts our cursor.  Seq_cst: pairs with
-     * the seq_cst flush and state load of rill_core__credit_scan(). */
-    if (catch_up) {
-      atomic_thread_fence(memory_order_seq_cst);
-      if (atomic_load_explicit(&c->prod->evicted[c->slot], memory_order_relaxed) == old_gen)
-        rill_core__resume_no_earlier(c, atomic_load_explicit(&c->prod->seq, memory_order_seq_cst));
-    }
+     * the seq_cst flush and state load of rill_core__credit_scan().  Every
+     * rejoin in place runs it (§3.4): without it our first polls could
+     * run while the producer's refreshes still find the old, evicted gen
+     * (model/join.pml, bug_rejoin_no_fence). */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (catch_up &&
+        atomic_load_explicit(&c->prod->evicted[c->slot], memory_order_relaxed) == old_gen)
+      rill_core__resume_no_earlier(c, atomic_load_explicit(&c->prod->seq, memory_order_seq_cst));
     /* Release: pairs with the acquire load of the cursor seq in
      * rill_core__credit_scan(), as a flush's store does. */
     if (c->seq != last) atomic_store_explicit(&k->seq, c->seq, memory_order_release);
