@@ -6,13 +6,7 @@
 
 #include <string.h>
 
-uint64_t rill_channel_footprint(const rill_channel_opts *opts) {
-  rill_channel_opts o;
-  if (rill_core__opts_norm(opts, &o)) return 0;
-  rill_chan_geom g;
-  rill__chan_geom(o.depth, o.mtu, o.max_consumers, &g);
-  return g.size;
-}
+uint64_t rill_channel_footprint(const rill_channel_opts *opts) { return rill_core__footprint(opts); }
 
 /* Observers read the table through rill__region_read() (a private copy,
  * never the mapping), so a shrunk file is an error, not a SIGBUS. */

@@ -54,6 +54,31 @@ func sendUntilAgain(t *testing.T, p *Producer, max uint64, each func()) uint64 {
 	return n
 }
 
+// filledAndRead makes channel "c" with a reliable consumer and a producer
+// (evicting at once if evict) that filled the ring, and polls the first
+// read messages from it, checked.  The producer leaves when the test ends.
+func filledAndRead(t *testing.T, evict bool, read uint64) (*Region, *Consumer, *Producer) {
+	t.Helper()
+	r := joinChannel(t)
+	c, err := r.JoinConsumer("c", Reliable)
+	must(t, err)
+	p, err := r.JoinProducer("c")
+	must(t, err)
+	t.Cleanup(func() { p.Leave() })
+	if evict {
+		p.SetEvict(0)
+	}
+	if n := sendUntilAgain(t, p, 4*joinDepth, nil); n != joinDepth {
+		t.Fatalf("%d sent, want %d", n, joinDepth)
+	}
+	for s := uint64(0); s < read; s++ {
+		var v View
+		must(t, c.Poll(&v))
+		checkView(t, &v, s)
+	}
+	return r, c, p
+}
+
 // checkView fails unless v is sequence number want, with its payload.
 func checkView(t *testing.T, v *View, want uint64) {
 	t.Helper()
@@ -243,21 +268,8 @@ func drainRejoined(t *testing.T, r *Region, p *Producer, c *Consumer, last, star
 func TestRejoinAfterLeaveNotLapped(t *testing.T) {
 	for _, byRecv := range []bool{false, true} {
 		t.Run(map[bool]string{false: "Poll", true: "Recv"}[byRecv], func(t *testing.T) {
-			r := joinChannel(t)
-			c, err := r.JoinConsumer("c", Reliable)
-			must(t, err)
-			p, err := r.JoinProducer("c")
-			must(t, err)
-			defer p.Leave()
-			if n := sendUntilAgain(t, p, 4*joinDepth, nil); n != joinDepth {
-				t.Fatalf("%d sent, want %d", n, joinDepth)
-			}
 			const last = 3
-			for s := uint64(0); s < last; s++ {
-				var v View
-				must(t, c.Poll(&v))
-				checkView(t, &v, s)
-			}
+			r, c, p := filledAndRead(t, false, last)
 			must(t, c.Leave()) // its cursor: 3
 			// A refresh without the slot (at 8: credits up to 15), then
 			// fewer than depth publishes with them: slot 3 still holds 3.
@@ -269,7 +281,7 @@ func TestRejoinAfterLeaveNotLapped(t *testing.T) {
 			if held := atomic.LoadUint64(&p.desc(last).seq); flushed != joinDepth || held != last {
 				t.Fatalf("set-up: producer flushed %d, slot of %d holds %d", flushed, last, held)
 			}
-			c, err = r.RejoinConsumer("c", 0)
+			c, err := r.RejoinConsumer("c", 0)
 			must(t, err)
 			defer c.Leave()
 			// The producer uses the credits it holds, then refreshes with
@@ -287,22 +299,8 @@ func TestRejoinAfterLeaveNotLapped(t *testing.T) {
 func TestRejoinEvictedNotLapped(t *testing.T) {
 	for _, byRecv := range []bool{false, true} {
 		t.Run(map[bool]string{false: "Poll", true: "Recv"}[byRecv], func(t *testing.T) {
-			r := joinChannel(t)
-			c, err := r.JoinConsumer("c", Reliable)
-			must(t, err)
-			p, err := r.JoinProducer("c")
-			must(t, err)
-			defer p.Leave()
-			p.SetEvict(0)
-			if n := sendUntilAgain(t, p, 4*joinDepth, nil); n != joinDepth {
-				t.Fatalf("%d sent, want %d", n, joinDepth)
-			}
 			const last = 2
-			for s := uint64(0); s < last; s++ {
-				var v View
-				must(t, c.Poll(&v))
-				checkView(t, &v, s)
-			}
+			r, c, p := filledAndRead(t, true, last)
 			must(t, c.Flush()) // its cursor: 2
 			dropConsumer(c)    // dies while active
 			// The producer, short of a ring's worth of credit (a message
@@ -320,7 +318,7 @@ func TestRejoinEvictedNotLapped(t *testing.T) {
 			if held := atomic.LoadUint64(&p.desc(last).seq); flushed != joinDepth || held != last {
 				t.Fatalf("set-up: producer flushed %d, slot of %d holds %d", flushed, last, held)
 			}
-			c, err = r.RejoinConsumer("c", 0) // in place: the slot is active
+			c, err := r.RejoinConsumer("c", 0) // in place: the slot is active
 			must(t, err)
 			defer c.Leave()
 			// The producer publishes with the credits it computed without

@@ -45,13 +45,7 @@ static inline uint8_t *rill_core__asm_alloc(rill_core_consumer *c) {
 
 /* ---- channel ------------------------------------------------------------- */
 
-uint64_t rill_core_channel_footprint(const rill_channel_opts *opts) {
-  rill_channel_opts o;
-  if (rill_core__opts_norm(opts, &o)) return 0;
-  rill_chan_geom g;
-  rill__chan_geom(o.depth, o.mtu, o.max_consumers, &g);
-  return g.size;
-}
+uint64_t rill_core_channel_footprint(const rill_channel_opts *opts) { return rill_core__footprint(opts); }
 
 int rill_core_channel_new(void *mem, uint64_t size, const char *name,
                           const rill_channel_opts *opts, uint64_t created_ns) {

@@ -110,6 +110,16 @@ static inline int rill_core__opts_norm(const rill_channel_opts *in, rill_channel
   return 0;
 }
 
+/* Bytes a channel with OPTS (NULL: the defaults) takes; 0 if OPTS are
+ * invalid (rill_channel_footprint(), rill_core_channel_footprint()). */
+static inline uint64_t rill_core__footprint(const rill_channel_opts *opts) {
+  rill_channel_opts o;
+  if (rill_core__opts_norm(opts, &o)) return 0;
+  rill_chan_geom g;
+  rill__chan_geom(o.depth, o.mtu, o.max_consumers, &g);
+  return g.size;
+}
+
 /* Writes a channel with the normalised options O into BASE, whose
  * footprint bytes are zero (docs/PROTOCOL.md §2.1, "Creation"): the
  * header (NAME: a valid name, or NULL for none), the producer's first
