@@ -430,3 +430,58 @@ if(NOT WIN32)
                    NEEDED_BY_TEST)
   endif()
 endif()
+
+# ---- the NATS bridge's tests (tests/bridge, issue 24; docs/testing.md): a
+# cluster of three nats-servers with JetStream on hosts in network
+# namespaces (ip from iproute2, setpriv from util-linux), driven by pytest
+# with nats-py: the Python found if it has both, else a virtual environment
+# that `make test` makes in the build directory (cmake/pyenv.cmake).  They
+# run as root (ip netns), and skip otherwise.
+set(RILL_BRIDGE_TESTS OFF)
+if(NOT WIN32)
+  find_program(RILL_NATS_SERVER nats-server PATHS /usr/sbin /usr/local/sbin /sbin)
+  find_program(RILL_IP_EXE ip PATHS /usr/sbin /sbin)
+  find_program(RILL_SETPRIV_EXE setpriv PATHS /usr/bin /bin)
+  set(missing "")
+  if(NOT RILL_NATS_SERVER)
+    string(APPEND missing " nats-server")
+  endif()
+  if(NOT RILL_IP_EXE)
+    string(APPEND missing " iproute2")
+  endif()
+  if(NOT RILL_SETPRIV_EXE)
+    string(APPEND missing " util-linux")
+  endif()
+  if(missing)
+    string(STRIP "${missing}" m)
+    rill_component("bridge tests (NATS)" OFF "not found: ${m}" "apt-get install${missing}"
+                   NEEDED_BY_TEST)
+  elseif(NOT Python3_FOUND)
+    rill_component("bridge tests (NATS)" OFF "Python 3.8 or newer not found"
+                   "apt-get install python3 python3-venv" NEEDED_BY_TEST)
+  else()
+    execute_process(COMMAND ${RILL_NATS_SERVER} --version OUTPUT_VARIABLE nats_v ERROR_QUIET)
+    string(REGEX MATCH "[0-9]+\\.[0-9]+\\.[0-9]+" nats_v "${nats_v}")
+    execute_process(COMMAND ${Python3_EXECUTABLE} -c "import pytest, nats"
+                    RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+    if(rc EQUAL 0)
+      set(RILL_BRIDGE_TESTS ON)
+      set(RILL_BRIDGE_PYTHON ${Python3_EXECUTABLE})
+      set(RILL_BRIDGE_VENV "")
+      rill_component("bridge tests (NATS)" ON "nats-server ${nats_v}, Python with nats-py" "")
+    else()
+      execute_process(COMMAND ${Python3_EXECUTABLE} -c "import venv, ensurepip"
+                      RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+      if(rc EQUAL 0)
+        set(RILL_BRIDGE_TESTS ON)
+        set(RILL_BRIDGE_VENV ${PROJECT_BINARY_DIR}/bridge-venv)
+        set(RILL_BRIDGE_PYTHON ${RILL_BRIDGE_VENV}/bin/python)
+        rill_component("bridge tests (NATS)" ON
+                       "nats-server ${nats_v}, make test makes a venv (PyPI)" "")
+      else()
+        rill_component("bridge tests (NATS)" OFF "Python ${Python3_VERSION} cannot make a venv"
+                       "apt-get install python3-venv" NEEDED_BY_TEST)
+      endif()
+    endif()
+  endif()
+endif()

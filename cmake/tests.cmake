@@ -112,6 +112,30 @@ if(RILL_CLI_TESTS)
     "RILL_CLI=$<TARGET_FILE:rill_cli>;RILL_CLI_FIXTURE=$<TARGET_FILE:rill_cli_fixture>;PYTHONDONTWRITEBYTECODE=1")
 endif()
 
+# ---- the NATS bridge (tests/bridge, pytest; issue 24, docs/testing.md):
+# `rill bridge` between hosts in network namespaces, over a cluster of
+# three nats-servers with JetStream; rill_bridge_check produces and checks
+# the streams.  As root only (it skips otherwise: exit 77).
+rill_test_program(rill_bridge_check tests/bridge/check.c)
+if(RILL_BRIDGE_TESTS)
+  if(RILL_BRIDGE_VENV)
+    set(req ${PROJECT_SOURCE_DIR}/tests/bridge/requirements.txt)
+    add_custom_command(OUTPUT ${RILL_BRIDGE_VENV}/rill-requirements.stamp
+      COMMAND ${CMAKE_COMMAND} -DPYTHON=${Python3_EXECUTABLE} -DVENV=${RILL_BRIDGE_VENV}
+              -DREQUIREMENTS=${req} -P ${PROJECT_SOURCE_DIR}/cmake/pyenv.cmake
+      DEPENDS ${req} ${PROJECT_SOURCE_DIR}/cmake/pyenv.cmake
+      COMMENT "tests/bridge: a Python environment with tests/bridge/requirements.txt (PyPI)")
+    add_custom_target(rill_bridge_pyenv DEPENDS ${RILL_BRIDGE_VENV}/rill-requirements.stamp)
+    add_dependencies(rill_tests rill_bridge_pyenv)
+  endif()
+  # -rs: the reason of a skip is printed; the conftest turns "everything
+  # skipped" into exit 77
+  add_test(NAME bridge_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+           COMMAND ${RILL_BRIDGE_PYTHON} -m pytest -q -rs -p no:cacheprovider tests/bridge)
+  set_tests_properties(bridge_test PROPERTIES TIMEOUT 1200 SKIP_RETURN_CODE 77 ENVIRONMENT
+    "RILL_CLI=$<TARGET_FILE:rill_cli>;RILL_BRIDGE_CHECK=$<TARGET_FILE:rill_bridge_check>;NATS_SERVER=${RILL_NATS_SERVER};PYTHONDONTWRITEBYTECODE=1;${RILL_TSAN_ENV}")
+endif()
+
 # ---- the Go peer: the Go binding's test binary, which runs one peer
 # command when RILL_GO_PEER=1 is set (bindings/go/peer_test.go); the C++
 # and Python tests take it as $RILL_GOPEER, beside the C peer's $RILL_XPEER.
