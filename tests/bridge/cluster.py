@@ -27,6 +27,7 @@ the servers' monitoring port and for nats-py.
 """
 
 import asyncio
+import concurrent.futures
 import ctypes
 import json
 import os
@@ -43,6 +44,7 @@ NETNS_SH = os.path.join(HERE, "netns.sh")
 DEADLINE = 30.0  # seconds any wait for another process may take, unless told
 CLIENT_PORT, CLUSTER_PORT, MONITOR_PORT = 4222, 6222, 8222
 HOST_A, HOST_B, HOST_T = 1, 2, 6
+NATS_SERVER = os.environ.get("NATS_SERVER") or shutil.which("nats-server") or "/usr/sbin/nats-server"
 SERVER_HOSTS = (3, 4, 5)
 PREFIX_RE = re.compile(r"^rbt(\d+)t\d+$")
 TMP_RE = re.compile(r"^rill-bridge-(\d+)-")
@@ -224,7 +226,9 @@ class NsThread:
         fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return fut.result(timeout)
-        except TimeoutError:
+        except concurrent.futures.TimeoutError:
+            if fut.done():
+                raise  # CORO's own
             fut.cancel()
             raise AssertionError(f"timed out after {timeout:g} s in namespace {self.ns}") from None
 
@@ -338,7 +342,7 @@ class NatsServer:
         return f"nats://{self.net.ip(self.host)}:{self.port}"
 
     def start(self):
-        self.proc = self.procs.start(self.name, ["nats-server", "-c", self.conf],
+        self.proc = self.procs.start(self.name, [NATS_SERVER, "-c", self.conf],
                                      self.net.ns(self.host))
         return self
 
