@@ -389,10 +389,11 @@ class Cluster:
             s.start()
         return self
 
-    def urls(self, first=None):
-        """Every server's URL, FIRST's (a NatsServer) first."""
+    def urls(self, first=None, live=False):
+        """Every server's URL (LIVE: of those running), FIRST's (a
+        NatsServer) first, comma-separated."""
         order = sorted(self.servers, key=lambda s: s is not first)
-        return ",".join(s.url for s in order)
+        return ",".join(s.url for s in order if s.alive() or not live)
 
     def ready(self, s):
         """Server S has its routes to every other live server, knows the

@@ -137,3 +137,464 @@ def _try(fn):
         return fn()
     except Exception:
         return None
+
+
+# ---- helpers of the bridge tests ----------------------------------------------
+
+GEOM = dict(depth=4096, mtu=1024, max_msg=4096)
+MTU = GEOM["mtu"]
+
+
+def frags(size):
+    return max(1, -(-size // MTU))
+
+
+def message(seed, index, min_size, max_size):
+    return subprocess.run([CHECK, "message", "--seed", str(seed), "--index", str(index),
+                           "--min-size", str(min_size), "--max-size", str(max_size)],
+                          capture_output=True, check=True, timeout=DEADLINE).stdout
+
+
+def js_args(mode):
+    return ["-j", "--replicas", "3"] if mode == "jetstream" else []
+
+
+async def _js_call(urls, fn):
+    nc = await nats.connect(urls.split(","), connect_timeout=3, max_reconnect_attempts=2)
+    try:
+        return await fn(nc.jetstream())
+    finally:
+        await nc.close()
+
+
+def js(world, fn, timeout=DEADLINE):
+    """FN(jetstream context) run from host T against the live servers."""
+    return world.nats(lambda: _js_call(world.cluster.urls(live=True), fn), timeout=timeout)
+
+
+def stream_info(world, name):
+    async def f(j):
+        return await j.stream_info(stream_name(name))
+    return js(world, f)
+
+
+def wait_stream(world, name):
+    return wait_for(lambda: _try(lambda: stream_info(world, name)),
+                    f"stream {stream_name(name)} to exist")
+
+
+def wait_interest(world, subject, servers=None):
+    """Until every live server (or SERVERS) would route SUBJECT to a
+    subscriber: a core subscriber is in place cluster-wide."""
+    for s in servers or [x for x in world.cluster.servers if x.alive()]:
+        wait_for(lambda s=s: world.cluster.has_interest(s, subject),
+                 f"{s.name} to see interest in {subject}")
+
+
+def start_pipeline(world, name, mode, n, seed, lo, hi, *, out_args=(), in_args=(),
+                   consume_kw=None, make_b=True):
+    """Channels NAME on A and B, `bridge out` on A, the consumer on B, then
+    `bridge in` on B, each ready (connected; the stream made; in core mode
+    the subscription seen by every server)."""
+    world.channel(HOST_A, name, **GEOM)
+    if make_b:
+        world.channel(HOST_B, name, **GEOM)
+    urls = world.cluster.urls()
+    out = world.bridge("out", name, "-s", urls, *js_args(mode), *out_args)
+    out.wait_connected()
+    if mode == "jetstream":
+        wait_stream(world, name)
+    inn = None
+    if not make_b:  # bridge in --create makes it
+        inn = world.bridge("in", name, "-s", urls, *js_args(mode), *in_args)
+        wait_for(lambda: world.exists(HOST_B, name), f"bridge in to create {name} on B")
+    cons = world.consume(name, n, seed, lo, hi, **(consume_kw or {}))
+    if inn is None:
+        inn = world.bridge("in", name, "-s", urls, *js_args(mode), *in_args)
+    inn.wait_connected()
+    if mode == "core":
+        wait_interest(world, default_subject(name))
+    return out, inn, cons
+
+
+def wait_progress(world, name, prod, at_least):
+    """Until channel NAME on B has had AT_LEAST descriptors published, while
+    the producer on A is still sending: mid-stream."""
+    wait_for(lambda: world.published(HOST_B, name) >= at_least,
+             f"{at_least} descriptors through to B", timeout=60)
+    assert prod.alive(), "the producer finished before the fault: the stream is too short"
+
+
+def assert_core_accounted(c, n, lost):
+    """Core NATS: what did not arrive is exactly what `bridge in` reported
+    lost; nothing corrupt, repeated or out of order."""
+    assert c["corrupt"] == 0 and c["duplicates"] == 0 and c["reordered"] == 0, c
+    assert c["missing"] == lost, (c, lost)
+    assert c["distinct"] + lost == n, (c, lost)
+    assert c["max_index"] == n - 1, c
+
+
+# ---- JetStream ------------------------------------------------------------------
+
+
+def test_jetstream_end_to_end(world, cluster):
+    """A million messages (divided by RILL_TEST_SCALE) of random sizes, up
+    to three fragments each: producer on A -> bridge out -> a stream of
+    three replicas -> bridge in -> consumer on B.  Every byte checked,
+    nothing lost, repeated or reordered; the stream holds each message
+    once, with the documented headers."""
+    name, n, seed, lo, hi = "md/e2e", scaled(1_000_000), 1, 0, 3000
+    out, inn, cons = start_pipeline(world, name, "jetstream", n, seed, lo, hi,
+                                    consume_kw=dict(idle=60, timeout=900))
+    t0 = time.monotonic()
+    prod = world.produce(name, n, seed, lo, hi, timeout=300)
+    p = world.result(prod, 900)
+    c = world.result(cons, 900)
+    dt = time.monotonic() - t0
+    print(f"{n} messages over JetStream (3 replicas) in {dt:.1f} s: {n / dt:.0f} msgs/s")
+    assert p["sent"] == n
+    assert_all_delivered(c, n)
+
+    si = stream_info(world, name)
+    assert si.config.num_replicas == 3, si.config
+    assert si.state.messages == n, si.state
+    assert default_subject(name) in si.config.subjects
+
+    async def first_and_last(j):
+        return [await j.get_msg(stream_name(name), seq=s) for s in (1, 2, n)]
+    seq = world.info(HOST_A, name)["channel"]["layout"]["seq0"]
+    got = js(world, first_and_last)
+    for i, m in zip((0, 1, n - 1), got):
+        want = message(seed, i, lo, hi)
+        if i == n - 1:
+            seq = p["next_seq"] - frags(len(want))
+        h = m.headers or {}
+        assert m.data == want, f"stream message of index {i}: payload differs"
+        assert h.get("Rill-Sig") == str(i), h
+        assert h.get("Rill-Seq") == str(seq), h
+        assert h.get("Rill-Frags") == str(frags(len(want))), h
+        assert h.get("Rill-Src") == name, h
+        assert h.get("Nats-Msg-Id") == f"{name}/{seq}", h
+        for k in ("Rill-Ctl", "Rill-Tspub", "Rill-Tsorig"):
+            assert (h.get(k) or "").isdigit(), (k, h)
+        seq += frags(len(want))
+
+    cin, cout = inn.stop()[name], out.stop()[name]
+    # nothing went into B's channel after what the consumer read
+    assert world.next_seq(HOST_B, name) == c["next_seq"]
+    assert cout["msgs"] == n and cin["msgs"] == n, (cout, cin)
+    assert cin["lost"] == 0 and cin["bad"] == 0 and cin["dups"] == 0, cin
+    assert cout["mode"] == cin["mode"] == "jetstream", (cout, cin)
+
+
+@pytest.mark.parametrize("side", ["out", "in"])
+def test_jetstream_server_killed(world, cluster, side):
+    """kill -9 of the server that `bridge SIDE` is connected to, mid-stream:
+    it reconnects to another, and nothing is lost, repeated or reordered."""
+    name, seed, lo, hi = f"md/kill-server-{side}", 2, 0, 3000
+    n = scaled(40_000, 5000)
+    out, inn, cons = start_pipeline(world, name, "jetstream", n, seed, lo, hi)
+    b, host = (out, HOST_A) if side == "out" else (inn, HOST_B)
+    prod = world.produce(name, n, seed, lo, hi, rate=n / 8)
+    wait_progress(world, name, prod, n // 4)
+    victim = wait_for(lambda: cluster.server_of(host), f"the server of bridge {side}")
+    victim.kill()
+    wait_for(lambda: (s := cluster.server_of(host)) and s is not victim,
+             f"bridge {side} to reconnect to another server")
+    world.result(prod, 300)
+    c = world.result(cons, 300)
+    assert_all_delivered(c, n)
+    counters = b.stop()[name]
+    assert counters["reconnects"] >= 1, counters
+    assert world.next_seq(HOST_B, name) == c["next_seq"]
+
+
+# ---- bridges killed --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode,side", [("jetstream", "out"), ("jetstream", "in"),
+                                       ("core", "out"), ("core", "in")])
+def test_bridge_killed(world, cluster, mode, side):
+    """kill -9 of `bridge SIDE` mid-stream, then the same command again.
+    JetStream: nothing lost or repeated (the producer waits for the dead
+    bridge out up to 20 s, --evict: it rejoins and resumes where it had
+    committed).  Core: what the consumer misses is exactly what `bridge in`
+    reports lost (messages within the mtu: sequence numbers = messages)."""
+    name, seed = f"md/kill-{side}", 3
+    lo, hi = (0, 3000) if mode == "jetstream" else (0, MTU)
+    n = scaled(40_000, 5000)
+    out, inn, cons = start_pipeline(world, name, mode, n, seed, lo, hi,
+                                    consume_kw=dict(until_last=mode == "core"))
+    b = out if side == "out" else inn
+    prod = world.produce(name, n, seed, lo, hi, rate=n / 8,
+                         evict=20 if mode == "jetstream" else None)
+    wait_progress(world, name, prod, n // 4)
+    b.kill()
+    b.start()
+    b.wait_connected()
+    if mode == "core" and side == "in":
+        wait_interest(world, default_subject(name))
+    world.result(prod, 300)
+    c = world.result(cons, 300)
+    cin, cout = inn.stop()[name], out.stop()[name]
+    if mode == "jetstream":
+        assert_all_delivered(c, n)
+        assert cin["lost"] == 0 and cin["bad"] == 0, cin
+    else:
+        assert c["stopped"] == "last", c
+        assert_core_accounted(c, n, cin["lost"])
+    assert world.next_seq(HOST_B, name) == c["next_seq"]
+
+
+# ---- a pulled cable -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode,host", [("jetstream", HOST_A), ("core", HOST_A),
+                                       ("jetstream", HOST_B)])
+def test_link_cut(world, cluster, mode, host):
+    """Host A's (or B's) cable pulled mid-stream until every server has
+    dropped its connection, then plugged back: the stream resumes.
+    JetStream: everything delivered; core: delivered + reported lost = sent."""
+    side = "out" if host == HOST_A else "in"
+    name, seed = f"md/cut-{side}", 4
+    lo, hi = (0, 3000) if mode == "jetstream" else (0, MTU)
+    n = scaled(40_000, 5000)
+    out, inn, cons = start_pipeline(world, name, mode, n, seed, lo, hi,
+                                    consume_kw=dict(until_last=mode == "core", idle=60))
+    b = out if side == "out" else inn
+    prod = world.produce(name, n, seed, lo, hi, rate=n / 8, timeout=300)
+    wait_progress(world, name, prod, n // 4)
+    world.net.link(host, "down")
+    wait_for(lambda: cluster.server_of(host) is None,
+             f"the servers to drop the connection of bridge {side}")
+    world.net.link(host, "up")
+    wait_for(lambda: cluster.server_of(host), f"bridge {side} to reconnect", timeout=60)
+    world.result(prod, 300)
+    c = world.result(cons, 300)
+    cin, cout = inn.stop()[name], out.stop()[name]
+    assert (cout if side == "out" else cin)["reconnects"] >= 1
+    if mode == "jetstream":
+        assert_all_delivered(c, n)
+    else:
+        assert_core_accounted(c, n, cin["lost"])
+
+
+# ---- bad input, no server ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["core", "jetstream"])
+def test_bad_input(world, cluster, mode):
+    """Messages on the subject that `bridge in` cannot take: no headers, a
+    header missing, headers that are not numbers, a payload over the
+    channel's largest message.  Each is counted as bad and skipped (acked,
+    in JetStream: not delivered again), none reaches the channel, and none
+    moves the stream on: the good message after them, which claims the
+    same sequence number, is taken, neither lost nor a duplicate."""
+    name, seed, size = "md/bad", 5, 100
+    subject = "rill-test.bad" if mode == "core" else default_subject(name)
+    world.channel(HOST_A, name, **GEOM)
+    world.channel(HOST_B, name, **GEOM)
+    urls = cluster.urls()
+    if mode == "jetstream":  # its stream, made by a bridge out with nothing to send
+        world.bridge("out", name, "-s", urls, *js_args(mode)).wait_connected()
+        wait_stream(world, name)
+        subject = default_subject(name)
+        extra = []
+    else:
+        extra = ["--subject", subject]
+    cons = world.consume(name, 2, seed, size, size, idle=30)
+    inn = world.bridge("in", name, "-s", urls, *js_args(mode), *extra)
+    inn.wait_connected()
+    if mode == "core":
+        wait_interest(world, subject)
+
+    def hdrs(seq, i, **kw):
+        h = {"Rill-Seq": str(seq), "Rill-Frags": "1", "Rill-Sig": str(i), "Rill-Ctl": "0",
+             "Rill-Tspub": "0", "Rill-Tsorig": "0", "Rill-Src": name}
+        for k, v in kw.items():
+            if v is None:
+                h.pop(k, None)
+            else:
+                h[k] = v
+        return h
+    good0, good1 = message(seed, 0, size, size), message(seed, 1, size, size)
+    bad = [
+        (None, good1),                                   # no headers at all
+        (hdrs(1, 1, **{"Rill-Seq": None}), good1),       # Rill-Seq missing
+        (hdrs(1, 1, **{"Rill-Sig": "one"}), good1),      # not a number
+        (hdrs(1, 1, **{"Rill-Seq": "1x"}), good1),       # not a number
+        (hdrs(1, 1), b"\x01" * (GEOM["max_msg"] + 1)),   # over the largest message
+    ]
+    sends = [(hdrs(0, 0), good0), *bad, (hdrs(1, 1), good1)]
+
+    async def publish():
+        nc = await nats.connect(urls.split(","), connect_timeout=5)
+        try:
+            for h, data in sends:
+                if mode == "jetstream":
+                    await nc.jetstream().publish(subject, data, headers=h, timeout=10)
+                else:
+                    await nc.publish(subject, data, headers=h)
+            await nc.flush()
+        finally:
+            await nc.close()
+    world.nats(publish)
+    c = world.result(cons, 60)
+    assert_all_delivered(c, 2)
+    # the bad ones were counted (counters reach rill info within a flush)
+    wait_for(lambda: (e := inn.entry(name)) and e["bad"] >= len(bad),
+             "bridge in to count the bad messages")
+    if mode == "jetstream":  # each acked: nothing pending, nothing delivered again
+        async def consumers(j):
+            return await j.consumers_info(stream_name(name))
+        wait_for(lambda: all(ci.num_ack_pending == 0 and ci.num_pending == 0
+                             for ci in js(world, consumers)),
+                 "bridge in to ack every message")
+        assert all(ci.num_redelivered == 0 for ci in js(world, consumers))
+    cin = inn.stop()[name]
+    assert cin["bad"] == len(bad), cin
+    assert cin["msgs"] == 2 and cin["lost"] == 0 and cin["dups"] == 0, cin
+    assert world.next_seq(HOST_B, name) == c["next_seq"] == 2
+
+
+def test_unreachable_server(world):
+    """`bridge out` against an address where no server listens: it says so on
+    stderr, naming the server, keeps trying, and starts carrying messages
+    once a server appears there."""
+    name, seed, lo, hi = "md/late", 6, 0, 3000
+    world.channel(HOST_A, name, **GEOM)
+    world.channel(HOST_B, name, **GEOM)
+    addr = f"{world.net.ip(HOST_T)}:4999"
+    out = world.bridge("out", name, "-s", f"nats://{addr}")
+    def named():
+        assert out.proc.alive(), f"bridge out exited:\n{out.proc.tail()}"
+        return addr in out.proc.stderr()
+    wait_for(named, f"bridge out to name {addr} on stderr")
+    with pytest.raises(AssertionError, match="still running"):
+        out.proc.wait(2)  # it keeps trying
+    e = out.entry(name)
+    assert e and e["nats"] != "connected", e
+    srv = world.server(HOST_T, port=4999)
+    out.wait_connected()
+    n = scaled(20_000, 2000)
+    cons = world.consume(name, n, seed, lo, hi)
+    inn = world.bridge("in", name, "-s", f"nats://{addr}")
+    inn.wait_connected()
+    wait_for(lambda: world.cluster.has_interest(srv, default_subject(name)),
+             "the server to see bridge in's subscription")
+    prod = world.produce(name, n, seed, lo, hi, rate=5000)
+    world.result(prod, 120)
+    c = world.result(cons, 120)
+    assert_all_delivered(c, n)
+
+
+# ---- core NATS --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lossy", [False, True], ids=["reliable", "lossy"])
+def test_core_end_to_end(world, cluster, lossy):
+    """Core NATS at full speed, messages within the mtu: what the consumer
+    misses is exactly what `bridge in` reports lost, and nothing arrives
+    corrupt, twice or out of order.  Reliable: bridge in makes B's channel
+    (--create) and bridge out batches (--batch, --linger).  Lossy: bridge
+    out never slows the producer; its own overruns show up as gaps that
+    bridge in reports."""
+    name, seed, lo, hi = "md/core", 7, 0, MTU
+    n = scaled(200_000, 10_000)
+    if lossy:
+        out_args, in_args, make_b = ["--lossy"], [], True
+    else:
+        out_args = ["--batch", "100", "--linger", "10ms"]
+        in_args = ["--create", "--size", str(64 << 20), "--depth", str(GEOM["depth"]),
+                   "--mtu", str(MTU), "--max-msg", str(GEOM["max_msg"])]
+        make_b = False
+    out, inn, cons = start_pipeline(world, name, "core", n, seed, lo, hi, out_args=out_args,
+                                    in_args=in_args, make_b=make_b,
+                                    consume_kw=dict(until_last=True))
+    if not lossy:
+        ch = world.info(HOST_B, name)["channel"]
+        assert (ch["depth"], ch["mtu"], ch["max_msg"]) == (GEOM["depth"], MTU, GEOM["max_msg"])
+    prod = world.produce(name, n, seed, lo, hi)
+    world.result(prod, 300)
+    c = world.result(cons, 300)
+    cin, cout = inn.stop()[name], out.stop()[name]
+    print(f"core, {'lossy' if lossy else 'reliable'} bridge out: {n} sent, "
+          f"{c['distinct']} delivered, {cin['lost']} lost (out: {cout['lost']})")
+    assert_core_accounted(c, n, cin["lost"])
+    assert cout["mode"] == "core" and cin["mode"] == "core"
+    if lossy:
+        assert cin["lost"] >= cout["lost"], (cin, cout)
+    else:
+        assert cout["lost"] == 0, cout
+        assert cout["msgs"] == n, cout
+
+
+def test_headers_and_subjects(world, cluster):
+    """One bridge out and one bridge in carry two channels, each on its
+    default subject rill.REGION.CHANNEL.  A subscriber on host T sees each
+    message once with the documented headers (Rill-Seq: the first
+    descriptor's sequence number, Rill-Frags, Rill-Sig, Rill-Ctl,
+    Rill-Tspub, Rill-Tsorig, Rill-Src) and the exact payload; rill info
+    lists both bridges on each channel."""
+    names, seed, lo, hi = ["md/h1", "md/h2"], 8, 0, 3000
+    n = 300
+    for nm in names:
+        world.channel(HOST_A, nm, **GEOM)
+        world.channel(HOST_B, nm, **GEOM)
+    urls = cluster.urls()
+    seen = {nm: [] for nm in names}
+    t = world.net.thread(HOST_T)
+    sub = {}
+
+    async def subscribe():
+        sub["nc"] = await nats.connect(urls.split(","), connect_timeout=5)
+
+        async def cb(m):
+            for nm in names:
+                if m.subject == default_subject(nm):
+                    seen[nm].append((dict(m.headers or {}), m.data))
+        sub["sub"] = await sub["nc"].subscribe("rill.md.*", cb=cb, pending_msgs_limit=100_000)
+        await sub["nc"].flush()
+    t.run(subscribe())
+    try:
+        out = world.bridge("out", names, "-s", urls)
+        out.wait_connected(names[0])
+        conss = [world.consume(nm, n, seed, lo, hi) for nm in names]
+        inn = world.bridge("in", names, "-s", urls)
+        for nm in names:
+            inn.wait_connected(nm)
+            wait_interest(world, default_subject(nm))
+        prods = [world.produce(nm, n, seed, lo, hi) for nm in names]
+        for p in prods:
+            world.result(p, 120)
+        for cp in conss:
+            assert_all_delivered(world.result(cp, 120), n)
+        wait_for(lambda: all(len(seen[nm]) >= n for nm in names), "host T to see every message")
+        for nm in names:
+            e_out, e_in = out.entry(nm), inn.entry(nm)
+            assert e_out["direction"] == "out" and e_in["direction"] == "in"
+            for e in (e_out, e_in):
+                assert e["mode"] == "core" and e["subject"] == default_subject(nm), e
+                assert e["alive"] is True and e["nats"] == "connected", e
+        for nm in names:
+            seq = world.info(HOST_A, nm)["channel"]["layout"]["seq0"]
+            assert len(seen[nm]) == n
+            for i, (h, data) in enumerate(seen[nm]):
+                want = message(seed, i, lo, hi)
+                assert data == want, f"{nm} message {i}: payload differs"
+                assert h.get("Rill-Sig") == str(i), h
+                assert h.get("Rill-Seq") == str(seq), h
+                assert h.get("Rill-Frags") == str(frags(len(want))), h
+                assert h.get("Rill-Src") == nm, h
+                for k in ("Rill-Ctl", "Rill-Tspub", "Rill-Tsorig"):
+                    assert (h.get(k) or "").isdigit(), (k, h)
+                seq += frags(len(want))
+        c_out, c_in = out.stop(), inn.stop()
+        for nm in names:
+            assert c_out[nm]["msgs"] == n and c_in[nm]["msgs"] == n, (c_out, c_in)
+            assert c_in[nm]["lost"] == 0 and c_in[nm]["bad"] == 0, c_in
+    finally:
+        async def close():
+            await sub["nc"].close()
+        if "nc" in sub:
+            t.run(close())
