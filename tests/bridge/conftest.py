@@ -71,6 +71,55 @@ def exit_counters(stdout):
     return out
 
 
+# Each bridged message is one NATS message, its payload the message's bytes
+# and its fields in headers.  WIRE says how: "combined", one header "Rill:
+# EPOCH SEQ FRAGS SIG CTL TSORIG TSPUB" (EPOCH: the source channel's
+# created_ns), with "Nats-Msg-Id: REGION/CHANNEL/EPOCH/SEQ" in JetStream;
+# or "split", Rill-Seq, Rill-Frags, Rill-Sig, Rill-Ctl, Rill-Tspub,
+# Rill-Tsorig, Rill-Src and "Nats-Msg-Id: REGION/CHANNEL/SEQ".
+WIRE = "combined"
+FIELDS = ("epoch", "seq", "frags", "sig", "ctl", "tsorig", "tspub")
+SPLIT = {"seq": "Rill-Seq", "frags": "Rill-Frags", "sig": "Rill-Sig", "ctl": "Rill-Ctl",
+         "tsorig": "Rill-Tsorig", "tspub": "Rill-Tspub"}
+
+
+def rill_fields(h):
+    """The fields of a bridged message from its NATS headers H (a dict):
+    {"epoch", "seq", "frags", "sig", "ctl", "tsorig", "tspub": int (epoch
+    None in the split form), "src": str or None}."""
+    h = h or {}
+    try:
+        if "Rill" in h:
+            v = h["Rill"].split(" ")
+            assert len(v) == 7 and all(x.isdigit() for x in v), f"bad Rill header {h['Rill']!r}"
+            d = dict(zip(FIELDS, map(int, v)))
+        else:
+            d = {k: int(h[hk]) for k, hk in SPLIT.items()}
+            d["epoch"] = None
+    except (KeyError, ValueError) as e:
+        raise AssertionError(f"not a bridged message's headers: {h} ({e!r})") from None
+    d["src"] = h.get("Rill-Src")
+    return d
+
+
+def rill_headers(name, epoch, seq, frags, sig, ctl=0, tsorig=0, tspub=0, drop=None,
+                 garble=None):
+    """The headers `bridge out` would put on a message (in the WIRE form),
+    with field DROP left out or field GARBLE not a number."""
+    f = dict(epoch=epoch, seq=seq, frags=frags, sig=sig, ctl=ctl, tsorig=tsorig, tspub=tspub)
+    vals = {k: ("one" if k == garble else str(v)) for k, v in f.items() if k != drop}
+    if WIRE == "combined":
+        return {"Rill": " ".join(vals[k] for k in FIELDS if k in vals)}
+    h = {SPLIT[k]: v for k, v in vals.items() if k in SPLIT}
+    h["Rill-Src"] = name
+    return h
+
+
+def msg_id(name, epoch, seq):
+    """The Nats-Msg-Id of the message at SEQ of NAME (REGION/CHANNEL)."""
+    return f"{name}/{epoch}/{seq}" if WIRE == "combined" else f"{name}/{seq}"
+
+
 def stream_name(name):
     """The JetStream stream `rill bridge -j` makes for REGION/CHANNEL."""
     return "RILL_" + re.sub(r"[.\-/]", "_", name)
