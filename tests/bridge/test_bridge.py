@@ -498,7 +498,7 @@ def test_core_end_to_end(world, cluster, lossy):
     """Core NATS at full speed, messages within the mtu: what the consumer
     misses is exactly what `bridge in` reports lost, and nothing arrives
     corrupt, twice or out of order.  Reliable: bridge in makes B's channel
-    (--create) and bridge out batches (--batch, --linger).  Lossy: bridge
+    (--create).  Lossy: bridge
     out never slows the producer; its own overruns show up as gaps that
     bridge in reports."""
     name, seed, lo, hi = "md/core", 7, 0, MTU
