@@ -55,20 +55,20 @@ def bridges_of(info_doc):
 
 
 def exit_counters(stdout):
-    """`rill bridge --json`'s lines at exit: {"REGION/CHANNEL": counters}."""
+    """`rill bridge --json`'s objects at exit (one per channel, on a line
+    or spread over several): {"REGION/CHANNEL": counters}."""
     out = {}
-    for line in stdout.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        d = json.loads(line)
+    dec = json.JSONDecoder()
+    i = 0
+    while True:
+        i = stdout.find("{", i)
+        if i < 0:
+            return out
+        d, i = dec.raw_decode(stdout, i)
         name = d.get("channel") or d.get("src") or d.get("name")
-        if isinstance(name, dict):
-            name = name.get("name")
         if "region" in d and name and "/" not in name:
             name = f"{d['region']}/{name}"
         out[name] = d
-    return out
 
 
 # Each bridged message is one NATS message, its payload the message's bytes
