@@ -288,10 +288,22 @@ class World:
             wait_for(joined, f"the consumer of {name} to join")
         return p
 
-    def result(self, proc, timeout):
+    def result(self, proc, timeout, watch=()):
         """The JSON line of a rill_bridge_check that must exit 0 within
-        TIMEOUT seconds."""
-        rc = proc.wait(timeout)
+        TIMEOUT seconds; fails at once if a bridge of WATCH exits first."""
+        end = time.monotonic() + timeout
+        while proc.p.poll() is None:
+            for b in watch:
+                assert b.proc.alive(), \
+                    f"{b.proc.name} exited {b.proc.p.returncode} mid-stream:\n{b.proc.tail()}"
+            if time.monotonic() >= end:
+                raise AssertionError(f"{proc.name} still running after {timeout:g} s:\n"
+                                     f"{proc.tail()}")
+            try:
+                proc.p.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
+        rc = proc.p.returncode
         assert rc == 0, f"{proc.name} exited {rc}\n{proc.tail()}"
         lines = [x for x in proc.stdout().splitlines() if x.startswith("{")]
         assert lines, f"{proc.name} printed no JSON\n{proc.tail()}"

@@ -259,8 +259,8 @@ def test_jetstream_end_to_end(world, cluster):
                                     consume_kw=dict(idle=60, timeout=900))
     t0 = time.monotonic()
     prod = world.produce(name, n, seed, lo, hi, timeout=300)
-    p = world.result(prod, 900)
-    c = world.result(cons, 900)
+    p = world.result(prod, 900, watch=(out, inn))
+    c = world.result(cons, 900, watch=(out, inn))
     dt = time.monotonic() - t0
     print(f"{n} messages over JetStream (3 replicas) in {dt:.1f} s: {n / dt:.0f} msgs/s")
     assert p["sent"] == n
@@ -310,8 +310,8 @@ def test_jetstream_server_killed(world, cluster, side):
     victim.kill()
     wait_for(lambda: (s := cluster.server_of(host)) and s is not victim,
              f"bridge {side} to reconnect to another server")
-    world.result(prod, 300)
-    c = world.result(cons, 300)
+    world.result(prod, 300, watch=(out, inn))
+    c = world.result(cons, 300, watch=(out, inn))
     assert_all_delivered(c, n)
     counters = {"in": inn.stop()[name], "out": out.stop()[name]}
     assert counters[side]["reconnects"] >= 1, counters
@@ -345,8 +345,8 @@ def test_bridge_killed(world, cluster, mode, side):
     b.wait_connected()
     if mode == "core" and side == "in":
         wait_interest(world, default_subject(name))
-    world.result(prod, 300)
-    c = world.result(cons, 300)
+    world.result(prod, 300, watch=(out, inn))
+    c = world.result(cons, 300, watch=(out, inn))
     if mode == "jetstream":
         assert_all_delivered(c, n)
     cin, cout = inn.stop()[name], out.stop()[name]
@@ -381,8 +381,8 @@ def test_link_cut(world, cluster, mode, host):
              f"the servers to drop the connection of bridge {side}")
     world.net.link(host, "up")
     wait_for(lambda: cluster.server_of(host), f"bridge {side} to reconnect", timeout=60)
-    world.result(prod, 300)
-    c = world.result(cons, 300)
+    world.result(prod, 300, watch=(out, inn))
+    c = world.result(cons, 300, watch=(out, inn))
     if mode == "jetstream":
         assert_all_delivered(c, n)
     cin, cout = inn.stop()[name], out.stop()[name]
@@ -446,7 +446,7 @@ def test_bad_input(world, cluster, mode):
         finally:
             await nc.close()
     world.nats(publish)
-    c = world.result(cons, 60)
+    c = world.result(cons, 60, watch=(inn,))
     assert_all_delivered(c, 2)
     # the bad ones were counted (counters reach rill info within a flush)
     wait_for(lambda: (e := inn.entry(name)) and e["bad"] >= len(bad),
@@ -490,8 +490,8 @@ def test_unreachable_server(world):
     wait_for(lambda: world.cluster.has_interest(srv, default_subject(name)),
              "the server to see bridge in's subscription")
     prod = world.produce(name, n, seed, lo, hi, rate=5000)
-    world.result(prod, 120)
-    c = world.result(cons, 120)
+    world.result(prod, 120, watch=(out, inn))
+    c = world.result(cons, 120, watch=(out, inn))
     assert_all_delivered(c, n)
 
 
@@ -522,8 +522,8 @@ def test_core_end_to_end(world, cluster, lossy):
         ch = world.info(HOST_B, name)["channel"]
         assert (ch["depth"], ch["mtu"], ch["max_msg"]) == (GEOM["depth"], MTU, GEOM["max_msg"])
     prod = world.produce(name, n, seed, lo, hi)
-    world.result(prod, 300)
-    c = world.result(cons, 300)
+    world.result(prod, 300, watch=(out, inn))
+    c = world.result(cons, 300, watch=(out, inn))
     cin, cout = inn.stop()[name], out.stop()[name]
     print(f"core, {'lossy' if lossy else 'reliable'} bridge out: {n} sent, "
           f"{c['distinct']} delivered, {cin['lost']} lost (out: {cout['lost']})")
@@ -573,9 +573,9 @@ def test_headers_and_subjects(world, cluster):
             wait_interest(world, default_subject(nm))
         prods = [world.produce(nm, n, seed, lo, hi) for nm in names]
         for p in prods:
-            world.result(p, 120)
+            world.result(p, 120, watch=(out, inn))
         for cp in conss:
-            assert_all_delivered(world.result(cp, 120), n)
+            assert_all_delivered(world.result(cp, 120, watch=(out, inn)), n)
         wait_for(lambda: all(len(seen[nm]) >= n for nm in names), "host T to see every message")
         for nm in names:
             e_out, e_in = out.entry(nm), inn.entry(nm)
