@@ -105,6 +105,10 @@ struct blink {
   bridge_file *f;
   char err[512];
   int failed;
+  /* out: what stays open until the process ends (bridge out keeps its
+   * slot: see out_main) */
+  rill_region *keep_r;
+  rill_consumer *keep_c;
 };
 
 static volatile sig_atomic_t stopping;
@@ -815,8 +819,10 @@ out:
   free(o.buf);
   free(o.bat);
   free(o.pend);
-  /* r stays open (and with it the slot's lock) until the process ends */
-  (void)r;
+  /* the region and the consumer stay open (and with them the slot's
+   * lock) until the process ends */
+  l->keep_r = r;
+  l->keep_c = o.c;
   if (l->err[0]) l->failed = 1, stopping = 1; /* one channel failing stops them all */
   return NULL;
 }
@@ -961,12 +967,17 @@ static void durable_name(const blink *l, char *buf, size_t cap) {
     if (*p == '.') *p = '_';
 }
 
-/* JetStream: a durable pull consumer, acknowledged all at once after each
- * fetched batch is in the channel.  The bridge's file records the stream
- * seq of the last message done; at start the durable consumer is made
- * again to deliver from the one after it (the server would deliver what
- * a killed bridge fetched but did not acknowledge only after AckWait),
- * and a message delivered twice is skipped by its stream seq. */
+/* JetStream: a durable push consumer with manual acknowledgements,
+ * acknowledged all at once (AckAll) every few hundred messages put and
+ * when the stream pauses; at most MaxAckPending messages are out
+ * unacknowledged, so a bridge held back by a slow channel stops the
+ * server rather than piling messages up.  The bridge's file records the
+ * stream seq of the last message done; at start the durable consumer is
+ * made again to deliver from the one after it (the server would deliver
+ * what a killed bridge took but did not acknowledge only after AckWait),
+ * and a message delivered twice is skipped by its stream seq.  (A pull
+ * consumer would do as well, but nats.c 3.4's natsSubscription_Fetch()
+ * writes past its list when messages of an earlier fetch are pending.) */
 static void in_js(in_state *s, jsCtx *js) {
   blink *l = s->l;
   bridge_file *f = l->f;
@@ -997,14 +1008,16 @@ static void in_js(in_state *s, jsCtx *js) {
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = stream;
+    so.ManualAck = true;
+    so.Config.Durable = durable;
+    so.Config.AckPolicy = js_AckAll;
+    so.Config.MaxAckPending = 8192;
+    so.Config.AckWait = 30 * 1000000000ll;
     if (f->sseq) {
       so.Config.DeliverPolicy = js_DeliverByStartSequence;
       so.Config.OptStartSeq = f->sseq + 1;
     }
-    so.Config.AckPolicy = js_AckAll;
-    so.Config.MaxAckPending = 65536;
-    so.Config.AckWait = 30 * 1000000000ll;
-    natsStatus st = js_PullSubscribe(&sub, js, l->subject, durable, NULL, &so, &jerr);
+    natsStatus st = js_SubscribeSync(&sub, js, l->subject, NULL, &so, &jerr);
     if (st == NATS_OK) break;
     atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
     if (!said++)
@@ -1012,28 +1025,37 @@ static void in_js(in_state *s, jsCtx *js) {
                nats_GetLastError(NULL));
     nap(500);
   }
+  if (!sub) return;
+  natsSubscription_SetPendingLimits(sub, -1, -1); /* MaxAckPending bounds it */
+  natsMsg *last = NULL; /* the last message done, not acknowledged yet */
+  unsigned unacked = 0;
   while (!stopping) {
-    natsMsgList list = {0};
-    jsErrCode jerr = 0;
-    natsStatus st = natsSubscription_Fetch(&list, sub, (int)g_cfg->batch, 100, &jerr);
-    if (st == NATS_TIMEOUT && !list.Count) continue;
-    if (st != NATS_OK && !list.Count) {
-      atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
-      nap(100);
-      continue;
-    }
-    int put = 0;
-    for (int i = 0; i < list.Count && !stopping; i++, put++) {
+    natsMsg *msg = NULL;
+    natsStatus st = natsSubscription_NextMsg(&msg, sub, unacked ? 1 : 100);
+    if (st == NATS_OK) {
       jsMsgMetaData *md = NULL;
       uint64_t sseq = 0;
-      if (natsMsg_GetMetaData(&md, list.Msgs[i]) == NATS_OK) sseq = md->Sequence.Stream;
+      if (natsMsg_GetMetaData(&md, msg) == NATS_OK) sseq = md->Sequence.Stream;
       jsMsgMetaData_Destroy(md);
-      if (in_put(s, list.Msgs[i], sseq)) break;
+      if (in_put(s, msg, sseq)) {
+        natsMsg_Destroy(msg);
+        break;
+      }
+      natsMsg_Destroy(last);
+      last = msg;
+      if (++unacked < 256) continue;
+    } else if (st != NATS_TIMEOUT) {
+      atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
+      nap(50);
     }
-    /* AckAll: the last one put acknowledges those before it */
-    if (put) natsMsg_Ack(list.Msgs[put - 1], NULL);
-    natsMsgList_Destroy(&list);
+    /* AckAll: the last one done acknowledges those before it */
+    if (last) natsMsg_Ack(last, NULL);
+    natsMsg_Destroy(last);
+    last = NULL;
+    unacked = 0;
   }
+  if (last) natsMsg_Ack(last, NULL);
+  natsMsg_Destroy(last);
   natsSubscription_Destroy(sub);
 }
 
@@ -1063,9 +1085,11 @@ static void *in_main(void *arg) {
     in_core(&s);
   }
 out:
-  if (s.p) rill_producer_flush(s.p);
+  /* the bridge leaves: its consumers see the producer gone (ECLOSED)
+   * until a bridge comes back and carries on the sequence */
+  rill_producer_leave(s.p);
+  rill_region_close(r);
   jsCtx_Destroy(js);
-  (void)r; /* kept open until the process ends */
   if (l->err[0]) l->failed = 1, stopping = 1;
   return NULL;
 }
@@ -1172,7 +1196,8 @@ done:
     if (c.json && c.links[i].f) print_json(&c.links[i]);
     file_close(&c.links[i]);
   }
-  free(c.links);
+  /* c.links stays (g_links): it holds what bridge out keeps open until
+   * the process ends */
   free(c.servers);
   return rc < 0 ? 0 : rc;
 }
