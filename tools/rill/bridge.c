@@ -947,6 +947,9 @@ static void in_core(in_state *s) {
   while (!stopping) {
     natsMsg *msg = NULL;
     natsStatus st = natsSubscription_NextMsg(&msg, sub, 100);
+    int pending = 0;
+    natsSubscription_GetPending(sub, &pending, NULL);
+    atomic_store_explicit(&f->lag, pending > 0 ? (uint64_t)pending : 0, memory_order_relaxed);
     if (st == NATS_TIMEOUT) continue;
     if (st != NATS_OK) {
       /* NATS_SLOW_CONSUMER: messages were dropped; the gap counts them */
@@ -1035,7 +1038,10 @@ static void in_js(in_state *s, jsCtx *js) {
     if (st == NATS_OK) {
       jsMsgMetaData *md = NULL;
       uint64_t sseq = 0;
-      if (natsMsg_GetMetaData(&md, msg) == NATS_OK) sseq = md->Sequence.Stream;
+      if (natsMsg_GetMetaData(&md, msg) == NATS_OK) {
+        sseq = md->Sequence.Stream;
+        atomic_store_explicit(&f->lag, md->NumPending, memory_order_relaxed);
+      }
       jsMsgMetaData_Destroy(md);
       if (in_put(s, msg, sseq)) {
         natsMsg_Destroy(msg);

@@ -55,7 +55,9 @@ typedef struct bridge_file {
   _Atomic uint64_t republished;   /* out, JetStream: batches sent again    */
   _Atomic uint64_t errors;        /* publish or fetch errors               */
   _Atomic uint64_t seq;           /* out: next local seq; in: next source seq */
-  uint64_t reserved[16];
+  _Atomic uint64_t lag;           /* in: messages waiting in NATS (JetStream: in the
+                                     stream past this one; core: in the client) */
+  uint64_t reserved[15];
 } bridge_file;
 
 _Static_assert(sizeof(bridge_file) == 816, "bridge_file layout");
