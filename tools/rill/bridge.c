@@ -947,9 +947,9 @@ static void in_core(in_state *s) {
   while (!stopping) {
     natsMsg *msg = NULL;
     natsStatus st = natsSubscription_NextMsg(&msg, sub, 100);
-    int pending = 0;
-    natsSubscription_GetPending(sub, &pending, NULL);
-    atomic_store_explicit(&f->lag, pending > 0 ? (uint64_t)pending : 0, memory_order_relaxed);
+    int waiting = 0;
+    natsSubscription_GetPending(sub, &waiting, NULL);
+    atomic_store_explicit(&f->lag, waiting > 0 ? (uint64_t)waiting : 0, memory_order_relaxed);
     if (st == NATS_TIMEOUT) continue;
     if (st != NATS_OK) {
       /* NATS_SLOW_CONSUMER: messages were dropped; the gap counts them */
