@@ -288,14 +288,20 @@ class World:
             wait_for(joined, f"the consumer of {name} to join")
         return p
 
-    def result(self, proc, timeout, watch=()):
+    def result(self, proc, timeout, watch=(), no_loss=None):
         """The JSON line of a rill_bridge_check that must exit 0 within
-        TIMEOUT seconds; fails at once if a bridge of WATCH exits first."""
+        TIMEOUT seconds; fails at once if a bridge of WATCH exits first, or
+        (NO_LOSS: a Bridge in, and its channel) reports a message lost."""
         end = time.monotonic() + timeout
+        look = 0.0
         while proc.p.poll() is None:
             for b in watch:
                 assert b.proc.alive(), \
                     f"{b.proc.name} exited {b.proc.p.returncode} mid-stream:\n{b.proc.tail()}"
+            if no_loss and time.monotonic() >= look:
+                look = time.monotonic() + 1.0
+                e = no_loss[0].entry(no_loss[1])
+                assert not (e and e["lost"]), f"bridge in reports lost messages: {e}"
             if time.monotonic() >= end:
                 raise AssertionError(f"{proc.name} still running after {timeout:g} s:\n"
                                      f"{proc.tail()}")

@@ -259,8 +259,8 @@ def test_jetstream_end_to_end(world, cluster):
                                     consume_kw=dict(idle=60, timeout=900))
     t0 = time.monotonic()
     prod = world.produce(name, n, seed, lo, hi, timeout=300)
-    p = world.result(prod, 900, watch=(out, inn))
-    c = world.result(cons, 900, watch=(out, inn))
+    p = world.result(prod, 900, watch=(out, inn), no_loss=(inn, name))
+    c = world.result(cons, 900, watch=(out, inn), no_loss=(inn, name))
     dt = time.monotonic() - t0
     print(f"{n} messages over JetStream (3 replicas) in {dt:.1f} s: {n / dt:.0f} msgs/s")
     assert p["sent"] == n
@@ -310,8 +310,8 @@ def test_jetstream_server_killed(world, cluster, side):
     victim.kill()
     wait_for(lambda: (s := cluster.server_of(host)) and s is not victim,
              f"bridge {side} to reconnect to another server")
-    world.result(prod, 300, watch=(out, inn))
-    c = world.result(cons, 300, watch=(out, inn))
+    world.result(prod, 300, watch=(out, inn), no_loss=(inn, name))
+    c = world.result(cons, 300, watch=(out, inn), no_loss=(inn, name))
     assert_all_delivered(c, n)
     counters = {"in": inn.stop()[name], "out": out.stop()[name]}
     assert counters[side]["reconnects"] >= 1, counters
@@ -345,8 +345,9 @@ def test_bridge_killed(world, cluster, mode, side):
     b.wait_connected()
     if mode == "core" and side == "in":
         wait_interest(world, default_subject(name))
-    world.result(prod, 300, watch=(out, inn))
-    c = world.result(cons, 300, watch=(out, inn))
+    no_loss = (inn, name) if mode == "jetstream" else None
+    world.result(prod, 300, watch=(out, inn), no_loss=no_loss)
+    c = world.result(cons, 300, watch=(out, inn), no_loss=no_loss)
     if mode == "jetstream":
         assert_all_delivered(c, n)
     cin, cout = inn.stop()[name], out.stop()[name]
@@ -362,7 +363,8 @@ def test_bridge_killed(world, cluster, mode, side):
 
 
 @pytest.mark.parametrize("mode,host", [("jetstream", HOST_A), ("core", HOST_A),
-                                       ("jetstream", HOST_B)])
+                                       ("jetstream", HOST_B)],
+                         ids=["jetstream-A", "core-A", "jetstream-B"])
 def test_link_cut(world, cluster, mode, host):
     """Host A's (or B's) cable pulled mid-stream until every server has
     dropped its connection, then plugged back: the stream resumes.
@@ -381,8 +383,9 @@ def test_link_cut(world, cluster, mode, host):
              f"the servers to drop the connection of bridge {side}")
     world.net.link(host, "up")
     wait_for(lambda: cluster.server_of(host), f"bridge {side} to reconnect", timeout=60)
-    world.result(prod, 300, watch=(out, inn))
-    c = world.result(cons, 300, watch=(out, inn))
+    no_loss = (inn, name) if mode == "jetstream" else None
+    world.result(prod, 300, watch=(out, inn), no_loss=no_loss)
+    c = world.result(cons, 300, watch=(out, inn), no_loss=no_loss)
     if mode == "jetstream":
         assert_all_delivered(c, n)
     cin, cout = inn.stop()[name], out.stop()[name]
