@@ -228,11 +228,16 @@ def start_pipeline(world, name, mode, n, seed, lo, hi, *, out_args=(), in_args=(
     return out, inn, cons
 
 
-def wait_progress(world, name, prod, at_least):
+def wait_progress(world, name, prod, at_least, watch):
     """Until channel NAME on B has had AT_LEAST descriptors published, while
-    the producer on A is still sending: mid-stream."""
-    wait_for(lambda: world.published(HOST_B, name) >= at_least,
-             f"{at_least} descriptors through to B", timeout=60)
+    the producer on A is still sending: mid-stream.  The bridges of WATCH
+    must not exit meanwhile."""
+    def through():
+        for b in watch:
+            assert b.proc.alive(), \
+                f"{b.proc.name} exited {b.proc.p.returncode} mid-stream:\n{b.proc.tail()}"
+        return world.published(HOST_B, name) >= at_least
+    wait_for(through, f"{at_least} descriptors through to B", timeout=60)
     assert prod.alive(), "the producer finished before the fault: the stream is too short"
 
 
@@ -305,7 +310,7 @@ def test_jetstream_server_killed(world, cluster, side):
                                     in_args=["--batch", "64"])
     b, host = (out, HOST_A) if side == "out" else (inn, HOST_B)
     prod = world.produce(name, n, seed, lo, hi, rate=n / 8)
-    wait_progress(world, name, prod, n // 4)
+    wait_progress(world, name, prod, n // 4, (out, inn))
     victim = wait_for(lambda: cluster.server_of(host), f"the server of bridge {side}")
     victim.kill()
     wait_for(lambda: (s := cluster.server_of(host)) and s is not victim,
@@ -339,7 +344,7 @@ def test_bridge_killed(world, cluster, mode, side):
     b = out if side == "out" else inn
     prod = world.produce(name, n, seed, lo, hi, rate=n / 8,
                          evict=20 if mode == "jetstream" else None)
-    wait_progress(world, name, prod, n // 4)
+    wait_progress(world, name, prod, n // 4, (out, inn))
     b.kill()
     b.start()
     b.wait_connected()
@@ -377,7 +382,7 @@ def test_link_cut(world, cluster, mode, host):
                                     consume_kw=dict(until_last=mode == "core", idle=60))
     b = out if side == "out" else inn
     prod = world.produce(name, n, seed, lo, hi, rate=n / 8, timeout=300)
-    wait_progress(world, name, prod, n // 4)
+    wait_progress(world, name, prod, n // 4, (out, inn))
     world.net.link(host, "down")
     wait_for(lambda: cluster.server_of(host) is None,
              f"the servers to drop the connection of bridge {side}")
