@@ -452,7 +452,9 @@ static int nats_connect(const bridge_cfg *c) {
   st = natsConnection_Connect(&conn, o);
   if (st == NATS_NOT_YET_CONNECTED) {
     /* retried in the background until a server answers */
-    cli_warn("cannot reach NATS at %s yet (%s); retrying", servers, nats_GetLastError(NULL));
+    cli_warn("cannot reach NATS at %s yet: no server answered (refused, unreachable or not "
+             "NATS); retrying until one does",
+             servers);
     nc = conn;
   } else if (st != NATS_OK) {
     rc = cli_fail("cannot connect to NATS at %s: %s", servers, nats_GetLastError(NULL));
