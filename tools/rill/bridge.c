@@ -596,13 +596,29 @@ typedef struct out_state {
   _Atomic uint64_t pub_errors;
 } out_state;
 
+/* V in decimal at P, then C; returns the end.  (snprintf() was a tenth
+ * of bridge out's time at 64-byte messages.) */
+static char *put_u64(char *p, uint64_t v, char c) {
+  char t[20];
+  int n = 0;
+  do t[n++] = (char)('0' + v % 10); while ((v /= 10));
+  while (n) *p++ = t[--n];
+  *p = c;
+  return p + 1;
+}
+
 static natsStatus out_msg(const out_state *o, const pending *p, const uint8_t *data, int js,
                           natsMsg **m) {
-  char hdr[160], id[160];
+  char hdr[8 * 21], id[160];
   natsStatus s = natsMsg_Create(m, o->l->subject, NULL, (const char *)data, (int)p->len);
   if (s != NATS_OK) return s;
-  snprintf(hdr, sizeof hdr, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u %u", o->epoch,
-           p->seq, p->frags, p->sig, (unsigned)p->ctl, (unsigned)p->tsorig, (unsigned)p->tspub);
+  char *h = put_u64(hdr, o->epoch, ' ');
+  h = put_u64(h, p->seq, ' ');
+  h = put_u64(h, p->frags, ' ');
+  h = put_u64(h, p->sig, ' ');
+  h = put_u64(h, p->ctl, ' ');
+  h = put_u64(h, p->tsorig, ' ');
+  put_u64(h, p->tspub, 0);
   s = natsMsgHeader_Set(*m, "Rill", hdr);
   if (s == NATS_OK && js) {
     snprintf(id, sizeof id, "%s/%s/%" PRIu64 "/%" PRIu64, o->l->region, o->l->chan, o->epoch,
