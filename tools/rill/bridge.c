@@ -665,6 +665,7 @@ static int out_join(out_state *o, rill_region *r) {
  * come back: the bridge waits) are returned. */
 static int64_t out_next(out_state *o, rill_meta *m, pending *p, uint64_t timeout_ns) {
   int64_t n = rill_recv_wait(o->c, o->buf, o->max_msg, m, timeout_ns);
+  if (n == -RILL_EAGAIN) return -RILL_ETIMEDOUT; /* timeout 0: nothing yet */
   if (n == -RILL_ECLOSED || n == -RILL_EDEAD) {
     nap(timeout_ns / 1000000 ? (unsigned)(timeout_ns / 1000000) : 1);
     return -RILL_ETIMEDOUT;
@@ -684,10 +685,23 @@ static int64_t out_next(out_state *o, rill_meta *m, pending *p, uint64_t timeout
  * no server) is tried again: a reliable bridge holds its producer back. */
 static void out_core(out_state *o) {
   bridge_file *f = o->l->f;
+  int unsent = 0; /* published since the stream last paused */
   while (!stopping) {
     rill_meta m;
     pending p;
-    int64_t n = out_next(o, &m, &p, 100000000);
+    int64_t n = out_next(o, &m, &p, 0);
+    if (n == -RILL_ETIMEDOUT && unsent) {
+      /* The stream paused: what nats.c buffers goes out now, not when
+       * its flusher wakes (1 ms later).  Its flush sends a PING with the
+       * buffer and waits for the PONG: once per pause, so a sparse
+       * stream gets each message on the wire at once, and a dense one
+       * fills the buffer during that round trip (batches grow with the
+       * load, as with Nagle's algorithm, without its delay). */
+      natsConnection_FlushTimeout(nc, 1000);
+      unsent = 0;
+      continue;
+    }
+    if (n == -RILL_ETIMEDOUT) n = out_next(o, &m, &p, 100000000);
     if (n == -RILL_ETIMEDOUT) continue;
     if (n < 0) {
       snprintf(o->l->err, sizeof o->l->err, "%s/%s: %s", o->l->region, o->l->chan,
@@ -705,6 +719,7 @@ static void out_core(out_state *o) {
       nap(20);
     }
     count(f, 1, p.len);
+    unsent = 1;
   }
 }
 
@@ -727,6 +742,8 @@ static int out_js_batch(out_state *o, jsCtx *js) {
       natsMsg_Destroy(msg);
     }
     if (s == NATS_OK) {
+      /* on the wire now, not when nats.c's flusher wakes (1 ms later) */
+      natsConnection_FlushTimeout(nc, 5000);
       jsPubOptions po;
       jsPubOptions_Init(&po);
       po.MaxWait = 5000;
