@@ -422,15 +422,20 @@ class Cluster:
                 return s
         return None
 
-    def has_interest(self, s, subject):
+    def has_interest(self, s, subject, exact=True):
         """Server S would route a message on SUBJECT to a subscriber: one of
-        its own clients' (/subsz) or one behind a route (/routez)."""
-        r = s.try_monitor(f"/subsz?subs=1&limit=4096&test={subject}")
-        if r and r.get("subscriptions_list"):
+        its own clients' (/subsz) or one behind a route (/routez).  EXACT:
+        a subscription to SUBJECT itself, not a wildcard that matches it
+        (to tell one subscriber from another)."""
+        def hit(pattern):
+            return pattern == subject if exact else subject_matches(pattern, subject)
+        literal = not any(c in subject for c in "*>")  # test= takes literal subjects only
+        r = s.try_monitor("/subsz?subs=1&limit=4096" + (f"&test={subject}" if literal else ""))
+        if any(hit(x.get("subject", "")) for x in (r or {}).get("subscriptions_list") or []):
             return True
         r = s.try_monitor("/routez?subs=1")
         for route in (r or {}).get("routes") or []:
-            if any(subject_matches(p, subject) for p in route.get("subscriptions_list") or []):
+            if any(hit(p) for p in route.get("subscriptions_list") or []):
                 return True
         return False
 

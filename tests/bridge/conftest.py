@@ -43,10 +43,11 @@ def scaled(n, least=1000):
 # ---- what the bridge shows (docs/bridge.md): in one place -----------------
 # `rill info REGION/CHANNEL --json` lists a channel's bridges under
 # "channel" -> "bridges", each an object with direction ("out"/"in"), pid,
-# alive, mode ("core"/"jetstream"), subject, nats ("connected",
-# "reconnecting", "disconnected", "closed"), msgs, bytes, lost, bad, dups,
-# reconnects.  `rill bridge --json` prints at exit one such object per
-# channel and line on stdout.
+# alive, mode ("core"/"jetstream"), subject, nats ("connecting",
+# "connected", "reconnecting", "closed"; "stopped" when not alive), server,
+# msgs, bytes, lost, bad, dups, reconnects, ...  `rill bridge --json`
+# prints at exit one object per channel on stdout, with its "region" and
+# "channel" and the same counters.
 
 
 def bridges_of(info_doc):

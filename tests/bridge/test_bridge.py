@@ -195,8 +195,9 @@ def wait_stream(world, name):
 
 
 def wait_interest(world, subject, servers=None):
-    """Until every live server (or SERVERS) would route SUBJECT to a
-    subscriber: a core subscriber is in place cluster-wide."""
+    """Until every live server (or SERVERS) knows a subscription to SUBJECT
+    itself (not a wildcard), its own client's or behind a route: a core
+    subscriber is in place cluster-wide."""
     for s in servers or [x for x in world.cluster.servers if x.alive()]:
         wait_for(lambda s=s: world.cluster.has_interest(s, subject),
                  f"{s.name} to see interest in {subject}")
@@ -553,6 +554,7 @@ def test_headers_and_subjects(world, cluster):
     exact payload; rill info lists both bridges on each channel."""
     names, seed, lo, hi = ["md/h1", "md/h2"], 8, 0, 3000
     n = 300
+    WATCHED = "rill.md.>"
     for nm in names:
         world.channel(HOST_A, nm, **GEOM)
         world.channel(HOST_B, nm, **GEOM)
@@ -568,7 +570,7 @@ def test_headers_and_subjects(world, cluster):
             for nm in names:
                 if m.subject == default_subject(nm):
                     seen[nm].append((dict(m.headers or {}), m.data))
-        sub["sub"] = await sub["nc"].subscribe("rill.md.*", cb=cb, pending_msgs_limit=100_000)
+        sub["sub"] = await sub["nc"].subscribe(WATCHED, cb=cb, pending_msgs_limit=100_000)
         await sub["nc"].flush()
     t.run(subscribe())
     try:
@@ -576,6 +578,9 @@ def test_headers_and_subjects(world, cluster):
         out.wait_connected(names[0])
         conss = [world.consume(nm, n, seed, lo, hi) for nm in names]
         inn = world.bridge("in", names, "-s", urls)
+        # every server routes to both: bridge in's subscriptions (to each
+        # subject itself) and T's (the wildcard)
+        wait_interest(world, WATCHED)
         for nm in names:
             inn.wait_connected(nm)
             wait_interest(world, default_subject(nm))
