@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/* rill_bench's bridge suite (issue 24; Linux, as root): rill channels
+ * carried between two hosts over NATS by `rill bridge`, beside direct
+ * NATS clients and ZeroMQ over TCP, the hosts being network namespaces of
+ * this machine (tests/bridge/netns.sh):
+ *
+ *   host 1  PREFIX-1, SUBNET.1, CPU A   the sender; `rill bridge out`
+ *   host 2  PREFIX-2, SUBNET.2, CPU B   nats-server
+ *   host 3  PREFIX-3, SUBNET.3, CPU B   the receiver; `rill bridge in`
+ *
+ * Rows, at 64 and 1024 bytes, throughput (as fast as the sender goes) and
+ * one-way latency (one message every PERIOD_NS):
+ *
+ *   nats-direct       nats.c publisher (host 1) -> nats-server -> nats.c
+ *                     subscriber (host 3)
+ *   bridge-core       rill producer -> bridge out -> nats-server -> bridge
+ *                     in --create -> rill consumer, core NATS
+ *   bridge-jetstream  the same with -j (JetStream, one server, replicas 1,
+ *                     its file store on tmpfs)
+ *   zmq-tcp           ZeroMQ PUSH (host 1) -> PULL (host 3), tcp://
+ *
+ * The ends are this program's workers net-send and net-recv
+ * (bench/w_net.c); every process of a run is fresh (the server and its
+ * store too), every payload checked.  docs/benchmark.md, "The NATS bridge".
+ */
+#include "proc.h"
+#include "suites.h"
+
+#include <rill.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifdef RILL_HAVE_NATS
+#include <nats/nats.h>
+#endif
+
+#ifndef RILL_NATS_SERVER
+#define RILL_NATS_SERVER "/usr/sbin/nats-server"
+#endif
+
+#define SUBNET "10.77.0"
+#define NATS_PORT "4222"
+#define PERIOD_NS 50000u /* latency rows: one message every 50 us */
+#define CHAN_DEPTH "4096"
+#define CHAN_MTU "1024"
+
+/* the rows' kinds */
+enum { R_NATS, R_CORE, R_JS, R_ZMQ };
+typedef struct brow {
+  int kind;
+  const char *name;
+  int peer;
+} brow;
+static const brow ROWS[4] = {{R_NATS, "nats-direct", 1},
+                             {R_CORE, "bridge-core", 0},
+                             {R_JS, "bridge-jetstream", 0},
+                             {R_ZMQ, "zmq-tcp", 1}};
+
+/* what the suite made, for its end and for a signal */
+static char g_prefix[24];    /* the namespaces: PREFIX-1, -2, -3, -sw; "" */
+static char g_scratch[300];  /* its directory: regions, logs, stores; "" */
+static char g_rill[1024];    /* the rill command                         */
+static char g_ns[3][32];     /* the hosts' namespaces                    */
+static int g_cpu_send, g_cpu_recv, g_cpu_server;
+static unsigned g_id;        /* runs, for fresh names                    */
+static bench_wres g_res[2];
+
+/* detail values of the rows */
+enum { D_SEND, D_LOST, D_BAD };
+
+/* ---- counts ------------------------------------------------------------------ */
+
+/* messages of a throughput run: WARM, then COUNT measured */
+static void tput_counts(const bench_config *cfg, const bench_row *r, uint64_t *warm,
+                        uint64_t *count) {
+  const brow *b = r->ctx;
+  int big = r->size > 256;
+  *count = b->kind == R_JS ? (big ? 200000 : 300000) : big ? 600000 : 1000000;
+  *warm = *count / 5;
+  if (cfg->quick) *count /= 10, *warm /= 10;
+}
+
+/* messages of a latency run, one every PERIOD_NS: WARM, then COUNT (1 s) */
+static void lat_counts(const bench_config *cfg, uint64_t *warm, uint64_t *count) {
+  *count = 1000000000ull / PERIOD_NS;
+  *warm = *count / 5;
+  if (cfg->quick) *count /= 10, *warm /= 10;
+}
+
+/* snprintf whose result is used (so GCC's -Wformat-truncation lets a text
+ * cut short be) */
+#define FMT(buf, len, ...) \
+  do { \
+    if (snprintf(buf, len, __VA_ARGS__) < 0) (buf)[0] = 0; \
+  } while (0)
+
+/* ---- commands, files and namespaces ----------------------------------------------- */
+
+/* Runs ARGV (an absolute path) and waits: 0 if it exited with status 0. */
+static int run_cmd(char *const argv[]) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) dup2(null, STDOUT_FILENO);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f) {
+  (void)st, (void)f;
+  if (flag == FTW_DP) rmdir(path);
+  else unlink(path);
+  return 0;
+}
+
+static void rm_tree(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+static void netns_down(void) {
+  if (!g_prefix[0]) return;
+  char *argv[] = {"/bin/sh", RILL_BENCH_NETNS, "down", g_prefix, NULL};
+  run_cmd(argv);
+  g_prefix[0] = 0;
+}
+
+/* Async-signal-safe: kills what runs, removes the namespaces (ip netns del
+ * is this: a detached unmount and an unlink of /run/netns/NAME; the
+ * namespace goes with its last process) and the suite's directory. */
+void bench_bridge_on_signal(void) {
+  if (!g_prefix[0] && !g_scratch[0]) return;
+  bench_procs_kill_all();
+  if (g_prefix[0]) {
+    static const char *const tails[4] = {"-1", "-2", "-3", "-sw"};
+    for (int i = 0; i < 4; i++) {
+      char path[64] = "/run/netns/";
+      size_t l = strlen(path);
+      for (const char *s = g_prefix; *s && l < 50; s++) path[l++] = *s;
+      for (const char *s = tails[i]; *s; s++) path[l++] = *s;
+      path[l] = 0;
+      umount2(path, MNT_DETACH);
+      unlink(path);
+    }
+  }
+  if (g_scratch[0]) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      char *argv[] = {"/bin/rm", "-rf", g_scratch, NULL};
+      execv(argv[0], argv);
+      _exit(127);
+    }
+    if (pid > 0) waitpid(pid, NULL, 0);
+  }
+}
+
+/* Polls PATH (a log) for a line containing MARK while P runs, for up to
+ * TIMEOUT_NS.  0, or -1 with ERR set. */
+static int log_wait(bench_proc *p, const char *path, const char *mark, uint64_t timeout_ns,
+                    char *err, size_t len) {
+  uint64_t end = bench_now_ns() + timeout_ns;
+  char line[512], how[160];
+  for (;;) {
+    FILE *f = fopen(path, "r");
+    char last[256] = "";
+    if (f) {
+      while (fgets(line, sizeof line, f)) {
+        if (strstr(line, mark)) {
+          fclose(f);
+          return 0;
+        }
+        line[strcspn(line, "\n")] = 0;
+        snprintf(last, sizeof last, "%.200s", line);
+      }
+      fclose(f);
+    }
+    if (!bench_proc_alive(p, how, sizeof how)) {
+      snprintf(err, len, "%s %s before it was ready%s%s", p->what, how, last[0] ? ": " : "", last);
+      return -1;
+    }
+    if (bench_now_ns() > end) {
+      snprintf(err, len, "%s not ready in %llu s%s%s", p->what,
+               (unsigned long long)(timeout_ns / 1000000000ull), last[0] ? ": " : "", last);
+      return -1;
+    }
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* ---- one run -------------------------------------------------------------------------- */
+
+static void proc_none(bench_proc *p) {
+  memset(p, 0, sizeof *p);
+  p->out_fd = -1;
+}
+
+static void fail(bench_run_out *o, const char *why) {
+  if (!o->failed) {
+    o->failed = 1;
+    FMT(o->failure, sizeof o->failure, "%s", why);
+  }
+}
+
+/* Stops P with SIG (nats-server exits 0 after SIGINT, 1 after SIGTERM;
+ * the bridges 0 after SIGTERM), SIGKILL after 5 s; fails the run O if P
+ * did not exit with status 0 by then, with the last line of its stderr. */
+static void stop(bench_proc *p, int sig, bench_run_out *o) {
+  char how[160] = "", what[48], last[200] = "", line[512];
+  if (p->pid <= 0) return;
+  snprintf(what, sizeof what, "%s", p->what);
+  kill(p->pid, sig);
+  uint64_t end = bench_now_ns() + 5000000000ull;
+  int alive;
+  while ((alive = bench_proc_alive(p, how, sizeof how)) && bench_now_ns() < end) {
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+  }
+  if (alive) snprintf(how, sizeof how, "did not stop within 5 s (killed)");
+  FILE *f = p->errpath[0] ? fopen(p->errpath, "r") : NULL;
+  while (f && fgets(line, sizeof line, f))
+    if (line[strspn(line, " \n")]) FMT(last, sizeof last, "%.*s", (int)strcspn(line, "\n"), line);
+  if (f) fclose(f);
+  bench_proc_kill(p);
+  if (alive || strcmp(how, "exited with status 0")) {
+    char why[400];
+    FMT(why, sizeof why, "%s %s%s%s", what, how, last[0] ? ": " : "", last);
+    fail(o, why);
+  }
+}
+
+static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench_run_out *o) {
+  (void)run;
+  const brow *b = r->ctx;
+  int lat = r->kind == BENCH_LAT;
+  uint64_t warm, count;
+  if (lat) lat_counts(cfg, &warm, &count);
+  else tput_counts(cfg, r, &warm, &count);
+  unsigned id = g_id++;
+  char size[16], warm_s[24], count_s[24], period[24], sync[400], url[64], subject[48];
+  char src[48], dst[48], src_ch[64], dst_ch[64], log[400], store[400], zurl[64], err[300] = "";
+  snprintf(size, sizeof size, "%zu", r->size);
+  snprintf(warm_s, sizeof warm_s, "%llu", (unsigned long long)warm);
+  snprintf(count_s, sizeof count_s, "%llu", (unsigned long long)count);
+  snprintf(period, sizeof period, "%u", lat ? PERIOD_NS : 0u);
+  snprintf(sync, sizeof sync, "%s/sync-%u", g_scratch, id);
+  snprintf(url, sizeof url, "nats://" SUBNET ".2:" NATS_PORT);
+  snprintf(subject, sizeof subject, "bench.%u", id);
+  snprintf(src, sizeof src, "src-%u", id);
+  snprintf(dst, sizeof dst, "dst-%u", id);
+  snprintf(src_ch, sizeof src_ch, "%s/c", src);
+  snprintf(dst_ch, sizeof dst_ch, "%s/c", dst);
+  snprintf(log, sizeof log, "%s/nats-%u.log", g_scratch, id);
+  snprintf(store, sizeof store, "%s/js-%u", g_scratch, id);
+  snprintf(zurl, sizeof zurl, "tcp://" SUBNET ".3:%u", 20000 + id % 20000);
+  const char *mode = lat ? "lat" : "tput";
+  int bridged = b->kind == R_CORE || b->kind == R_JS, region = 0;
+  bench_proc srv, bin, bout, ends[2]; /* ends: the receiver, the sender */
+  proc_none(&srv), proc_none(&bin), proc_none(&bout), proc_none(&ends[0]), proc_none(&ends[1]);
+
+  /* the server */
+  if (b->kind != R_ZMQ) {
+    char *argv[] = {RILL_NATS_SERVER, "-a", SUBNET ".2", "-p", NATS_PORT, "-l", log,
+                    b->kind == R_JS ? "-js" : NULL, "-sd", store, NULL};
+    if (bench_proc_start_in(&srv, "nats-server", g_cpu_server, g_ns[1], argv, g_scratch, err,
+                            sizeof err) < 0 ||
+        log_wait(&srv, log, "Server is ready", 10000000000ull, err, sizeof err))
+      goto out;
+  }
+  /* the receiving host: bridge in (it makes the channel), the receiver */
+  if (bridged) {
+    char *argv[] = {g_rill, "--dir", g_scratch, "bridge", "in", dst_ch, "-s", url, "--subject",
+                    subject, "--create", "--size", "16M", "--depth", CHAN_DEPTH, "--mtu",
+                    CHAN_MTU, "--max-msg", CHAN_MTU, b->kind == R_JS ? "-j" : NULL, NULL};
+    if (bench_proc_start_in(&bin, "bridge in", g_cpu_recv, g_ns[2], argv, g_scratch, err,
+                            sizeof err) < 0)
+      goto out;
+  }
+  {
+    char *argv[12] = {(char *)cfg->self, "worker", "net-recv", NULL, size, warm_s, count_s,
+                      (char *)mode, sync};
+    if (bridged) argv[3] = "rill", argv[9] = g_scratch, argv[10] = dst, argv[11] = "c";
+    else if (b->kind == R_NATS) argv[3] = "nats", argv[9] = url, argv[10] = subject;
+    else argv[3] = "zmq", argv[9] = zurl;
+    char *av[13];
+    memcpy(av, argv, sizeof argv);
+    av[12] = NULL;
+    if (bench_proc_start_in(&ends[0], "receiver", g_cpu_recv, g_ns[2], av, g_scratch, err,
+                            sizeof err) < 0 ||
+        bench_proc_ready(&ends[0], "ready", 30000000000ull, err, sizeof err))
+      goto out;
+  }
+  /* the sending host: its channel, bridge out, the sender */
+  if (bridged) {
+    bench_config c2 = *cfg;
+    const char *chans[1] = {"c"};
+    FMT(c2.dir, sizeof c2.dir, "%s", g_scratch);
+    if (bench_region_make(&c2, src, 1, chans, 4096, 1024, 2, err, sizeof err)) goto out;
+    region = 1;
+    char *argv[] = {g_rill, "--dir", g_scratch, "bridge", "out", src_ch, "-s", url, "--subject",
+                    subject, b->kind == R_JS ? "-j" : NULL, NULL};
+    if (bench_proc_start_in(&bout, "bridge out", g_cpu_send, g_ns[0], argv, g_scratch, err,
+                            sizeof err) < 0)
+      goto out;
+  }
+  {
+    char *argv[13] = {(char *)cfg->self, "worker", "net-send", NULL, size, warm_s, count_s,
+                      period, sync};
+    if (bridged) argv[3] = "rill", argv[9] = g_scratch, argv[10] = src, argv[11] = "c";
+    else if (b->kind == R_NATS) argv[3] = "nats", argv[9] = url, argv[10] = subject;
+    else argv[3] = "zmq", argv[9] = zurl;
+    if (bench_proc_start_in(&ends[1], "sender", g_cpu_send, g_ns[0], argv, g_scratch, err,
+                            sizeof err) < 0)
+      goto out;
+  }
+  if (bench_proc_collect(ends, g_res, 2, cfg->child_deadline_ns, err, sizeof err)) goto out;
+
+  /* the numbers */
+  {
+    const char *l = g_res[0].nlines ? g_res[0].lines[0] : "";
+    const char *sl = g_res[1].nlines ? g_res[1].lines[0] : "";
+    double ns = bench_kv_num(l, "ns"), n = bench_kv_num(l, "count"), e = bench_kv_num(l, "errors");
+    double sns = bench_kv_num(sl, "ns");
+    if (!isfinite(ns) || !(n > 0) || !isfinite(e)) {
+      snprintf(err, sizeof err, "the receiver wrote no result");
+      goto out;
+    }
+    o->errors = (uint64_t)e;
+    o->warm = warm;
+    o->det[D_LOST] = bench_kv_num(l, "lost");
+    o->det[D_BAD] = bench_kv_num(l, "bad") + bench_kv_num(l, "late");
+    if (sns > 0) o->det[D_SEND] = (double)count * 1e9 / sns;
+    if (lat) {
+      o->samples = g_res[0].samples;
+      o->nsamples = g_res[0].nsamples;
+    } else {
+      if (!(ns > 0)) {
+        snprintf(err, sizeof err, "the receiver's run took no time");
+        goto out;
+      }
+      o->count = (uint64_t)n;
+      o->ns = (uint64_t)ns;
+    }
+  }
+out:
+  if (err[0]) fail(o, err);
+  for (int i = 0; i < 2; i++) bench_proc_kill(&ends[i]);
+  stop(&bout, SIGTERM, o);
+  stop(&bin, SIGTERM, o);
+  stop(&srv, SIGINT, o);
+  if (region) {
+    rill_region_unlink(src, g_scratch);
+    bench_cleanup_unregister_region();
+  }
+  rill_region_unlink(dst, g_scratch);
+  rm_tree(store);
+  unlink(log);
+  unlink(sync);
+  return o->failed ? -1 : 0;
+}
+
+/* ---- the suite ------------------------------------------------------------------------- */
+
+/* The first line of ARGV's output (stdout and stderr) into BUF: 0 if it
+ * exited with status 0. */
+static int cmd_line(char *const argv[], char *buf, size_t len) {
+  int fds[2];
+  buf[0] = 0;
+  if (pipe(fds)) return -1;
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  FILE *f = fdopen(fds[0], "r");
+  char line[512];
+  int first = 1;
+  while (f && fgets(line, sizeof line, f))
+    if (first) {
+      line[strcspn(line, "\n")] = 0;
+      FMT(buf, len, "%s", line);
+      first = 0;
+    }
+  if (f) fclose(f);
+  else close(fds[0]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void add_software(bench_skips *sk, const char *key, const char *v) {
+  size_t l = strlen(sk->software);
+  snprintf(sk->software + l, sizeof sk->software - l, "%s\"%s\": \"%s\"", l ? ", " : "", key, v);
+}
+
+void bench_suite_bridge(const bench_config *cfg, bench_rows *rows, bench_skips *sk) {
+  const char *all = "nats-direct, bridge-core, bridge-jetstream, zmq-tcp";
+#ifndef RILL_HAVE_NATS
+  bench_skip(sk, "bridge", "%s left out (this build has no NATS: apt-get install libnats-dev "
+             "nats-server, or make bench-deps; then rebuild)", all);
+  (void)rows;
+  return;
+#else
+  if (geteuid() != 0) {
+    bench_skip(sk, "bridge", "%s left out (its hosts are network namespaces, which need root: "
+               "run as root, as CI does)", all);
+    return;
+  }
+  if (access(RILL_NATS_SERVER, X_OK)) {
+    bench_skip(sk, "bridge", "%s left out (%s: %s; apt-get install nats-server)", all,
+               RILL_NATS_SERVER, strerror(errno));
+    return;
+  }
+  /* the rill command beside this program, and its bridge */
+  int have_bridge = 0;
+  char why[400] = "";
+  snprintf(g_rill, sizeof g_rill, "%s", cfg->self);
+  char *slash = strrchr(g_rill, '/');
+  snprintf(slash ? slash + 1 : g_rill, sizeof g_rill - (size_t)(slash ? slash + 1 - g_rill : 0),
+           "rill");
+  {
+    char line[300];
+    char *argv[] = {g_rill, "bridge", "--help", NULL};
+    if (access(g_rill, X_OK)) FMT(why, sizeof why, "%s: %s", g_rill, strerror(errno));
+    else if (cmd_line(argv, line, sizeof line))
+      FMT(why, sizeof why, "%s bridge --help failed: %s", g_rill, line);
+    else have_bridge = 1;
+  }
+  /* the hosts */
+  snprintf(g_prefix, sizeof g_prefix, "rbb%d", (int)getpid() % 100000);
+  for (int i = 0; i < 3; i++) snprintf(g_ns[i], sizeof g_ns[i], "%s-%d", g_prefix, i + 1);
+  snprintf(g_scratch, sizeof g_scratch, "%s/bridge", cfg->dir);
+  if (mkdir(g_scratch, 0700)) {
+    bench_skip(sk, "bridge", "%s left out (mkdir %s: %s)", all, g_scratch, strerror(errno));
+    g_scratch[0] = g_prefix[0] = 0;
+    return;
+  }
+  {
+    char *argv[] = {"/bin/sh", RILL_BENCH_NETNS, "up", g_prefix, "3", SUBNET, NULL};
+    if (run_cmd(argv)) {
+      netns_down();
+      rm_tree(g_scratch);
+      g_scratch[0] = 0;
+      bench_skip(sk, "bridge", "%s left out (%s up failed: it needs ip, from iproute2)", all,
+                 RILL_BENCH_NETNS);
+      return;
+    }
+  }
+  /* versions */
+  {
+    char line[300], v[64] = "?";
+    char *argv[] = {RILL_NATS_SERVER, "--version", NULL};
+    if (!cmd_line(argv, line, sizeof line)) {
+      const char *p = strstr(line, "v");
+      FMT(v, sizeof v, "%s", p ? p + 1 : line);
+    }
+    add_software(sk, "nats_server", v);
+    add_software(sk, "nats_c", nats_GetVersion());
+  }
+  if (!have_bridge)
+    bench_skip(sk, "bridge-rill", "bridge-core, bridge-jetstream left out (%s; make builds it)",
+               why);
+  /* CPUs: host 1 on A, host 3 and the server on B */
+  g_cpu_send = cfg->cpu[0];
+  g_cpu_recv = g_cpu_server = cfg->cpu[1];
+  printf("bridge: hosts are network namespaces %s-1 (" SUBNET ".1, CPU %d: sender, bridge out), "
+         "%s-2 (" SUBNET ".2, CPU %d: nats-server), %s-3 (" SUBNET ".3, CPU %d: receiver, "
+         "bridge in)\n",
+         g_prefix, g_cpu_send, g_prefix, g_cpu_server, g_prefix, g_cpu_recv);
+  fflush(stdout);
+
+  static const size_t sizes[2] = {64, 1024};
+  for (int lat = 0; lat < 2; lat++)
+    for (int s = 0; s < 2; s++) {
+      size_t first = rows->n;
+      for (int k = 0; k < 4; k++) {
+        if ((ROWS[k].kind == R_CORE || ROWS[k].kind == R_JS) && !have_bridge) continue;
+#ifndef RILL_HAVE_ZMQ
+        if (ROWS[k].kind == R_ZMQ) continue;
+#endif
+        bench_row *r = bench_row_new(rows);
+        if (!r) break;
+        *r = (bench_row){.suite = "bridge", .name = ROWS[k].name, .producer = "c",
+                         .consumer = "c", .kind = lat ? BENCH_LAT : BENCH_TPUT,
+                         .size = sizes[s], .peer = ROWS[k].peer, .run = bridge_run,
+                         .ctx = &ROWS[k], .detail = {"send_msgs_per_s", "lost", "bad"},
+                         .detail_sum = (1 << D_LOST) | (1 << D_BAD)};
+        if (lat) r->rate_hz = 1000000000u / PERIOD_NS;
+      }
+      bench_rows_run(cfg, &rows->v[first], rows->n - first, cfg->runs, 1);
+    }
+#ifndef RILL_HAVE_ZMQ
+  bench_skip(sk, "bridge-zmq", "zmq-tcp left out (apt-get install libzmq3-dev; then rebuild)");
+#endif
+  netns_down();
+  rm_tree(g_scratch);
+  g_scratch[0] = 0;
+  for (int i = 0; i < 2; i++) bench_wres_free(&g_res[i]);
+#endif
+}
+
+/* ---- ratios and the bars ------------------------------------------------------------------ */
+
+static const bench_row *brow_find(const bench_rows *rows, const char *name, int kind,
+                                  size_t size) {
+  bench_row q = {.suite = "bridge", .name = name, .kind = kind, .size = size, .producer = "c",
+                 .consumer = "c", .rate_hz = kind == BENCH_LAT ? 1000000000u / PERIOD_NS : 0};
+  return bench_row_find(rows, &q);
+}
+
+/* Issue 24's bars, in core mode: the bridge makes at least 0.8 times the
+ * direct clients' messages/s, and adds at most 20 us to their one-way p50.
+ * For reading: JetStream and ZeroMQ beside the direct clients. */
+void bench_ratios_bridge(const bench_rows *rows, bench_ratios *rt) {
+  static const size_t sizes[2] = {64, 1024};
+  for (int s = 0; s < 2; s++) {
+    size_t z = sizes[s];
+    const bench_row *nd = brow_find(rows, "nats-direct", BENCH_TPUT, z);
+    if (!nd && !brow_find(rows, "nats-direct", BENCH_LAT, z)) continue;
+    bench_ratio_add(rt, "bridge", brow_find(rows, "bridge-core", BENCH_TPUT, z), nd, ">=", 0.8,
+                    "bridge bridge-core %zuB / nats-direct %zuB msgs/s", z, z);
+    bench_ratio_add(rt, "bridge", brow_find(rows, "bridge-jetstream", BENCH_TPUT, z), nd, NULL,
+                    0, "bridge bridge-jetstream %zuB / nats-direct %zuB msgs/s", z, z);
+    bench_ratio_add(rt, "bridge", brow_find(rows, "zmq-tcp", BENCH_TPUT, z), nd, NULL, 0,
+                    "bridge zmq-tcp %zuB / nats-direct %zuB msgs/s", z, z);
+    /* a difference, in us: of the pooled p50s, and paired (run by run) */
+    const bench_row *a = brow_find(rows, "bridge-core", BENCH_LAT, z);
+    const bench_row *d = brow_find(rows, "nats-direct", BENCH_LAT, z);
+    bench_ratio *c = bench_ratio_add(rt, "bridge", NULL, NULL, "<=", 20,
+                                     "bridge bridge-core %zuB p50 - nats-direct %zuB p50, us", z, z);
+    if (c) {
+      c->single = 1;
+      if (a && d) {
+        c->value = ((double)a->p50 - (double)d->p50) / 1000;
+        if (a->runs == d->runs && a->runs > 0) {
+          double v[BENCH_MAX_RUNS];
+          for (unsigned i = 0; i < a->runs; i++)
+            v[i] = ((double)a->run_p50[i] - (double)d->run_p50[i]) / 1000;
+          c->paired = bench_median(v, a->runs);
+        }
+      }
+    }
+    bench_ratio_add(rt, "bridge", brow_find(rows, "bridge-jetstream", BENCH_LAT, z), d, NULL, 0,
+                    "bridge bridge-jetstream %zuB p50 / nats-direct %zuB p50", z, z);
+    bench_ratio_add(rt, "bridge", brow_find(rows, "zmq-tcp", BENCH_LAT, z), d, NULL, 0,
+                    "bridge zmq-tcp %zuB p50 / nats-direct %zuB p50", z, z);
+  }
+}
