@@ -122,6 +122,19 @@ rill_component("library and rill command" ON "C compiler" "")
 rill_component("C tests and examples" ON "C compiler" "")
 rill_component("benchmarks (C)" ON "C compiler" "")
 
+# ---- rill bridge (docs/bridge.md): nats.c, found in CMakeLists.txt; its
+# tests and benchmark rows need it (and nats-server, cmake/tests.cmake)
+if(NOT WIN32 AND RILL_BUILD_CLI)
+  if(RILL_HAVE_NATS)
+    rill_component("rill bridge (NATS)" ON "nats.c ${NATS_VERSION}" "")
+  elseif(NOT RILL_BRIDGE)
+    rill_component("rill bridge (NATS)" OFF "-DRILL_BRIDGE=OFF" "")
+  else()
+    rill_component("rill bridge (NATS)" OFF "nats.c (pkg-config libnats) not found"
+                   "apt-get install libnats-dev" NEEDED_BY_TEST NEEDED_BY_BENCH)
+  endif()
+endif()
+
 # ---- man pages: generated from docs/*.md at install time
 find_program(RILL_MD2MAN go-md2man)
 if(RILL_MD2MAN)

@@ -808,6 +808,27 @@ int64_t rill_consumer_seek_last(rill_consumer *c, uint64_t n);
  * rill_consumer_rejoin(). */
 int rill_consumer_flush(rill_consumer *c);
 
+/* Commits by hand (0.4 and later), for a consumer that passes what it
+ * reads on (to a network, to a file) and must not lose it if it dies
+ * before that is done.  After rill_consumer_set_commit(c, 1), the position
+ * the consumer writes to its cursor (what a reliable consumer's producer
+ * may reuse, and where rill_consumer_rejoin() resumes) stops where the
+ * consumer had read, and moves only when rill_consumer_commit(c, SEQ)
+ * moves it to SEQ: every sequence number before SEQ is done with.  SEQ is
+ * a position rill_consumer_seq() gave, no further than the consumer has
+ * read and not behind the last commit; commit writes the cursor at once
+ * (and wakes a producer waiting for credit).  A reliable producer gets no
+ * credit past the committed position plus the channel's depth: commit
+ * before waiting for more.  rill_consumer_set_commit(c, 0) goes back to
+ * committing at every flush.  Returns 0, -RILL_EINVAL (NULL, MANUAL not
+ * 0 or 1, commit when not by hand or SEQ out of range), -RILL_ETRUNC. */
+int rill_consumer_set_commit(rill_consumer *c, int manual);
+int rill_consumer_commit(rill_consumer *c, uint64_t seq);
+
+/* The next sequence number this consumer will read: after a message is
+ * received, the position just past it (for rill_consumer_commit()). */
+uint64_t rill_consumer_seq(const rill_consumer *c);
+
 /* Whether the channel's producer is alive: RILL_PEER_* below. */
 int rill_consumer_producer(rill_consumer *c);
 

@@ -43,8 +43,11 @@ void rill__cursor_flush(rill_consumer *c, int hb) {
     }
     c->core.lat_due = 1;
   }
-  /* The counters and the position (release), the core's part. */
-  rill_core__cursor_store(&c->core);
+  /* The counters and the position (release), the core's part; by hand,
+   * no further than what was committed. */
+  uint64_t s = rill_core__cursor_pos(&c->core);
+  if (c->manual && (int64_t)(s - c->committed) > 0) s = c->committed;
+  rill_core__cursor_store_at(&c->core, s);
   if (!c->core.lossy) credit_wake(c); /* lossy cursors give no credit */
 }
 
@@ -153,6 +156,26 @@ int rill_consumer_flush(rill_consumer *c) {
   /* The SIGBUS guard replaced pages of our mappings: the file was shrunk. */
   return rill__cons_lost(c) ? -RILL_ETRUNC : 0;
 }
+
+int rill_consumer_set_commit(rill_consumer *c, int manual) {
+  if (!c || (manual != 0 && manual != 1)) return -RILL_EINVAL;
+  /* What was read before the switch counts as committed. */
+  if (manual && !c->manual) c->committed = rill_core__cursor_pos(&c->core);
+  c->manual = manual;
+  return 0;
+}
+
+int rill_consumer_commit(rill_consumer *c, uint64_t seq) {
+  if (!c || !c->manual) return -RILL_EINVAL;
+  /* Wrap-safe: never past what was read, never back. */
+  if ((int64_t)(seq - rill_core__cursor_pos(&c->core)) > 0 || (int64_t)(seq - c->committed) < 0)
+    return -RILL_EINVAL;
+  c->committed = seq;
+  rill__cursor_flush(c, 0);
+  return rill__cons_lost(c) ? -RILL_ETRUNC : 0;
+}
+
+uint64_t rill_consumer_seq(const rill_consumer *c) { return c ? c->core.seq : 0; }
 
 int rill_consumer_set_spin(rill_consumer *c, uint64_t ns) {
   if (!c) return -RILL_EINVAL;

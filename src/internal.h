@@ -148,6 +148,8 @@ struct rill_consumer {
   int fence_flush;       /* 1 without asymmetric barriers */
   uint32_t mode;         /* file mode of the region, for the FIFO */
   char fifo[RILL_PATH_MAX];
+  int manual;            /* rill_consumer_set_commit(): flushes write at most committed */
+  uint64_t committed;    /* rill_consumer_commit()'s position */
 };
 
 /* The consumer whose core handle is C (the core's hooks get that). */

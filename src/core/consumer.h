@@ -43,26 +43,35 @@ static inline int rill_core__holdoff(rill_core_consumer *c, const rill_desc *d);
 static inline void rill_core__lat(rill_core_consumer *c, uint32_t tspub);
 static inline uint8_t *rill_core__asm_alloc(rill_core_consumer *c);
 
-/* Writes the counters and the position to the cursor (§3.4: the flush
- * without what librill adds around it). */
-static inline void rill_core__cursor_store(rill_core_consumer *c) {
+/* The position a flush writes (§3.4): the next sequence number to read,
+ * or, while a copying receive holds part of a message (or a whole one it
+ * could not hand over), its first fragment's: a consumer that dies and
+ * rejoins gets the whole message again, never half of it. */
+static inline uint64_t rill_core__cursor_pos(const rill_core_consumer *c) {
+  return c->asm_frags || c->pend ? c->pend_meta.seq : c->seq;
+}
+
+/* Writes the counters and position S (rill_core__cursor_pos(), or a
+ * position behind it) to the cursor. */
+static inline void rill_core__cursor_store_at(rill_core_consumer *c, uint64_t s) {
   rill_cursor *cur = c->cur;
   atomic_store_explicit(&cur->msgs, c->msgs, memory_order_relaxed);
   atomic_store_explicit(&cur->bytes, c->bytes, memory_order_relaxed);
   atomic_store_explicit(&cur->overrun_poll, c->overrun_poll, memory_order_relaxed);
   atomic_store_explicit(&cur->overrun_read, c->overrun_read, memory_order_relaxed);
   atomic_store_explicit(&cur->lost, c->lost, memory_order_relaxed);
-  /* While a copying receive holds part of a message (or a whole one it
-   * could not hand over), the cursor stays at its first fragment: a
-   * consumer that dies and rejoins gets the whole message again, never
-   * half of it. */
-  uint64_t s = c->asm_frags || c->pend ? c->pend_meta.seq : c->seq;
   /* Release: pairs with the acquire load of the cursor seq in the
    * producer's rill_core__credit_scan() (core/producer.h): our reads of
    * every payload before seq happen before the producer reuses those
    * chunks. */
   atomic_store_explicit(&cur->seq, s, memory_order_release);
   c->seq_flushed = c->seq;
+}
+
+/* Writes the counters and the position to the cursor (§3.4: the flush
+ * without what librill adds around it). */
+static inline void rill_core__cursor_store(rill_core_consumer *c) {
+  rill_core__cursor_store_at(c, rill_core__cursor_pos(c));
 }
 
 /* The consumer was lapped: FOUND is the sequence number the slot holds.

@@ -395,6 +395,7 @@ static int snap_region(cli_region *cr, const char *dir, int ask_in_use) {
       rill_latency_get(r, c->name, k, &c->lat[k]);
     }
     producer_at_least_consumers(c);
+    c->nbridges = bridge_read(dir, cr->name, c->name, c->bridges, 2);
   }
   rill_region_close(r);
   return 0;

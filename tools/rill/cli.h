@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bridge.h"
 #include "os.h"
 #include "rill.h"
 
@@ -105,6 +106,8 @@ typedef struct cli_channel {
   rill_channel_stats st;   /* nconsumers: the slots with a mode in cons */
   rill_consumer_stats *cons; /* [max_consumers]; mode 0: a free slot */
   rill_latency *lat;       /* [max_consumers], for active slots */
+  int nbridges;            /* NATS bridges of the channel (bridge.h)  */
+  bridge_seen bridges[2];
 } cli_channel;
 
 typedef struct cli_region {

@@ -240,6 +240,42 @@ void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
     cli_json_end(j, '}');
   }
   cli_json_end(j, ']');
+  cli_json_arr(j, "bridges");
+  for (int k = 0; k < c->nbridges; k++) {
+    const bridge_seen *b = &c->bridges[k];
+    cli_json_obj(j, NULL);
+    cli_json_str(j, "direction", bridge_direction_name(b->f.direction));
+    cli_json_bool(j, "alive", b->alive);
+    cli_json_u64(j, "pid", b->f.pid);
+    cli_json_str(j, "mode", bridge_mode_name(b->f.mode));
+    cli_json_str(j, "subject", b->f.subject);
+    cli_json_str(j, "nats", b->alive ? bridge_nats_name(b->f.nats) : "stopped");
+    cli_json_str(j, "server", b->f.server);
+    if (b->f.direction == BRIDGE_OUT && b->f.slot) cli_json_u64(j, "slot", b->f.slot - 1);
+    cli_json_u64(j, "msgs", b->f.msgs);
+    cli_json_u64(j, "bytes", b->f.bytes);
+    cli_json_u64(j, "lost", b->f.lost);
+    cli_json_u64(j, "bad", b->f.bad);
+    cli_json_u64(j, "dups", b->f.dups);
+    cli_json_u64(j, "reconnects", b->f.reconnects);
+    cli_json_u64(j, "republished", b->f.republished);
+    cli_json_u64(j, "errors", b->f.errors);
+    cli_json_u64(j, "seq", b->f.seq);
+    /* out: its consumer's lag; in: what waits in NATS */
+    uint64_t lag = b->f.lag;
+    if (b->f.direction == BRIDGE_OUT && b->f.slot && b->f.slot <= st->max_consumers)
+      lag = c->cons[b->f.slot - 1].lag;
+    cli_json_u64(j, "lag", lag);
+    const bridge_seen *pb = NULL;
+    for (int n = 0; prev && n < prev->nbridges; n++)
+      if (prev->bridges[n].f.direction == b->f.direction) pb = &prev->bridges[n];
+    if (pb && dt > 0 && b->f.msgs >= pb->f.msgs) {
+      cli_json_num(j, "msgs_per_s", (double)(b->f.msgs - pb->f.msgs) / dt);
+      cli_json_num(j, "bytes_per_s", (double)(b->f.bytes - pb->f.bytes) / dt);
+    }
+    cli_json_end(j, '}');
+  }
+  cli_json_end(j, ']');
 }
 
 static void print_channel(const cli_region *r, const cli_channel *c, uint64_t mono_now) {
@@ -271,6 +307,20 @@ static void print_channel(const cli_region *r, const cli_channel *c, uint64_t mo
                                                          ? mono_now - st->producer_heartbeat_ns
                                                          : 0)));
   printf("\n  consumers  %u of %u slots\n", st->nconsumers, st->max_consumers);
+  for (int k = 0; k < c->nbridges; k++) {
+    const bridge_file *f = &c->bridges[k].f;
+    int alive = c->bridges[k].alive;
+    printf("  bridge %-3s %s, pid %u, %s %s, NATS %s%s%s", bridge_direction_name(f->direction),
+           alive ? "alive" : "stopped", f->pid, bridge_mode_name(f->mode), f->subject,
+           alive ? bridge_nats_name(f->nats) : "-", alive && f->server[0] ? " to " : "",
+           alive ? f->server : "");
+    if (f->direction == BRIDGE_OUT && f->slot) printf(", consumer slot %u", f->slot - 1);
+    printf("\n             %llu messages, %s, lost %llu, bad %llu, duplicates %llu, "
+           "reconnects %llu, errors %llu\n",
+           (unsigned long long)f->msgs, cli_bytes(b1, (double)f->bytes),
+           (unsigned long long)f->lost, (unsigned long long)f->bad, (unsigned long long)f->dups,
+           (unsigned long long)f->reconnects, (unsigned long long)f->errors);
+  }
   if (!st->nconsumers) return;
   printf("  %4s %-8s %-7s %7s %12s %8s %12s %10s %9s %9s %9s %-12s %9s %9s\n", "SLOT", "MODE",
          "STATE", "PID", "SEQ", "LAG", "MSGS", "BYTES", "OVR_POLL", "OVR_READ", "LOST", "FLAGS",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /* rill: see, watch and manage rill regions and channels from a shell.
  * docs/cli.md is the manual. */
+#include "bridge.h"
 #include "cli.h"
 
 #include <getopt.h>
@@ -21,6 +22,8 @@ static const char usage[] =
     "                                make a region, or a channel in one\n"
     "  rm REGION...                  remove regions that nobody uses\n"
     "  bench [ARGS]                  run the benchmark (rill_bench)\n"
+    "  bridge out|in REGION/CHANNEL...\n"
+    "                                carry channels between hosts over NATS\n"
     "  help [COMMAND]                this text, or a command's\n"
     "\n"
     "Options:\n"
@@ -37,7 +40,7 @@ static const struct {
 } cmds[] = {
     {"ls", cmd_ls},           {"info", cmd_info},     {"monitor", cmd_monitor},
     {"tail", cmd_tail},       {"clean", cmd_clean},   {"create", cmd_create},
-    {"rm", cmd_rm},           {"bench", cmd_bench},
+    {"rm", cmd_rm},           {"bench", cmd_bench},   {"bridge", cmd_bridge},
 };
 
 static int run(const char *name, int argc, char **argv) {

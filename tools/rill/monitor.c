@@ -211,6 +211,31 @@ static void table(sbuf *f, const mon *m, const cli_snap *s, const cli_snap *prev
         sb_printf(f, ROW_FMT, name, state, pid, fmt_rate(b1, rt.msgs, 0), fmt_rate(b2, rt.bytes, 1),
                 lag, p50, p99, fmt_rate(b3, rt.overruns, 0), fmt_rate(b4, rt.lost, 0), "-");
       }
+      for (int n = 0; n < c->nbridges; n++) {
+        const bridge_seen *b = &c->bridges[n];
+        const bridge_seen *pb = NULL;
+        for (int q = 0; pc && q < pc->nbridges; q++)
+          if (pc->bridges[q].f.direction == b->f.direction) pb = &pc->bridges[q];
+        double msgs = NAN, bytes = NAN, lost = NAN;
+        if (pb && dt > 0 && b->f.msgs >= pb->f.msgs) {
+          msgs = (double)(b->f.msgs - pb->f.msgs) / dt;
+          bytes = (double)(b->f.bytes - pb->f.bytes) / dt;
+          lost = (double)(b->f.lost - pb->f.lost) / dt;
+        }
+        char name[40];
+        snprintf(name, sizeof name, "  bridge %s %s", bridge_direction_name(b->f.direction),
+                 bridge_mode_name(b->f.mode));
+        snprintf(pid, sizeof pid, "%u", b->f.pid);
+        const char *state = !b->alive ? "dead" : b->f.nats == BRIDGE_NATS_CONNECTED ? "alive"
+                                                                                    : "nats?";
+        char lag[24];
+        uint64_t lv = b->f.lag; /* out: its consumer's lag; in: what waits in NATS */
+        if (b->f.direction == BRIDGE_OUT && b->f.slot && b->f.slot <= st->max_consumers)
+          lv = c->cons[b->f.slot - 1].lag;
+        snprintf(lag, sizeof lag, "%llu", (unsigned long long)lv);
+        sb_printf(f, ROW_FMT, name, state, pid, fmt_rate(b1, msgs, 0), fmt_rate(b2, bytes, 1),
+                  lag, "-", "-", "-", fmt_rate(b4, lost, 0), "-");
+      }
     }
   }
   if (!shown) sb_printf(f, "(no channels)\n");
@@ -260,12 +285,13 @@ static void json_snap(FILE *f, int pretty, const mon *m, const cli_snap *s,
 
 /* ---- Prometheus ---------------------------------------------------------------------------- */
 
-enum { P_CHANNEL, P_CONSUMER };
+enum { P_CHANNEL, P_CONSUMER, P_BRIDGE };
 
 enum {
   M_DEPTH, M_MTU, M_PROD_UP, M_PROD_SEQ, M_PROD_MSGS, M_PROD_BYTES, M_PROD_BACKPRESSURE,
   M_PROD_EVICTIONS, M_CONS_UP, M_CONS_LAG, M_CONS_MSGS, M_CONS_BYTES, M_CONS_OVERRUNS,
-  M_CONS_LOST, M_CONS_LATENCY, M_COUNT
+  M_CONS_LOST, M_CONS_LATENCY, M_BR_UP, M_BR_NATS, M_BR_MSGS, M_BR_BYTES, M_BR_LAG, M_BR_LOST, M_BR_BAD,
+  M_BR_DUPS, M_BR_RECONNECTS, M_BR_ERRORS, M_COUNT
 };
 
 typedef struct pmetric {
@@ -303,7 +329,44 @@ static const pmetric pmetrics[M_COUNT] = {
     [M_CONS_LATENCY] = {"rill_consumer_latency_seconds", "histogram",
                         "Publish-to-consume latency, sampled once per consumer heartbeat flush.",
                         P_CONSUMER},
+    [M_BR_UP] = {"rill_bridge_up", "gauge", "1 if the NATS bridge runs.", P_BRIDGE},
+    [M_BR_NATS] = {"rill_bridge_nats_connected", "gauge",
+                   "1 if the bridge is connected to a NATS server.", P_BRIDGE},
+    [M_BR_MSGS] = {"rill_bridge_messages_total", "counter",
+                   "Messages carried: out, published (JetStream: stored); in, put in the "
+                   "channel.", P_BRIDGE},
+    [M_BR_BYTES] = {"rill_bridge_bytes_total", "counter", "Payload bytes carried.", P_BRIDGE},
+    [M_BR_LAG] = {"rill_bridge_lag_messages", "gauge",
+                  "in: messages waiting in NATS (the stream, or the client).", P_BRIDGE},
+    [M_BR_LOST] = {"rill_bridge_lost_messages_total", "counter",
+                   "Sequence numbers lost: out, by a lossy bridge; in, gaps in the stream.",
+                   P_BRIDGE},
+    [M_BR_BAD] = {"rill_bridge_bad_messages_total", "counter",
+                  "NATS messages on the subject that were not bridged messages.", P_BRIDGE},
+    [M_BR_DUPS] = {"rill_bridge_duplicates_total", "counter",
+                   "Messages the channel had already, skipped.", P_BRIDGE},
+    [M_BR_RECONNECTS] = {"rill_bridge_reconnects_total", "counter", "NATS reconnections.",
+                         P_BRIDGE},
+    [M_BR_ERRORS] = {"rill_bridge_errors_total", "counter",
+                     "NATS publish, subscribe or acknowledgement errors.", P_BRIDGE},
 };
+
+static void prom_bridge(FILE *f, int metric, const char *labels, const bridge_seen *b) {
+  double v = 0;
+  switch (metric) {
+  case M_BR_UP: v = b->alive; break;
+  case M_BR_NATS: v = b->alive && b->f.nats == BRIDGE_NATS_CONNECTED; break;
+  case M_BR_MSGS: v = (double)b->f.msgs; break;
+  case M_BR_BYTES: v = (double)b->f.bytes; break;
+  case M_BR_LAG: v = (double)b->f.lag; break;
+  case M_BR_LOST: v = (double)b->f.lost; break;
+  case M_BR_BAD: v = (double)b->f.bad; break;
+  case M_BR_DUPS: v = (double)b->f.dups; break;
+  case M_BR_RECONNECTS: v = (double)b->f.reconnects; break;
+  case M_BR_ERRORS: v = (double)b->f.errors; break;
+  }
+  fprintf(f, "%s{%s} %.17g\n", pmetrics[metric].name, labels, v);
+}
 
 static void pvalue(FILE *f, const char *name, const char *labels, const char *extra, double v) {
   fprintf(f, "%s{%s%s} %.17g\n", name, labels, extra, v);
@@ -369,6 +432,16 @@ static void prometheus(FILE *f, const mon *m, const cli_snap *s) {
         snprintf(labels, sizeof labels, "region=\"%s\",channel=\"%s\"", r->name, c->name);
         if (pmetrics[metric].scope == P_CHANNEL) {
           prom_channel(f, metric, labels, &c->st);
+          continue;
+        }
+        if (pmetrics[metric].scope == P_BRIDGE) {
+          for (int n = 0; n < c->nbridges; n++) {
+            char bl[224];
+            snprintf(bl, sizeof bl, "%s,direction=\"%s\",mode=\"%s\"", labels,
+                     bridge_direction_name(c->bridges[n].f.direction),
+                     bridge_mode_name(c->bridges[n].f.mode));
+            prom_bridge(f, metric, bl, &c->bridges[n]);
+          }
           continue;
         }
         for (uint32_t n = 0; n < c->st.max_consumers; n++) {

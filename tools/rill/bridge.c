@@ -1,0 +1,1211 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/* rill bridge: channels carried between hosts over NATS (docs/bridge.md).
+ *
+ *   out: a consumer of a local channel that publishes every message
+ *        (reassembled) to a NATS subject;
+ *   in:  a subscriber of a subject that puts every message into a local
+ *        channel, with its original sig and ctl.
+ *
+ * Each bridged message is one NATS message: the payload is the message's
+ * bytes, the header "Rill" carries "EPOCH SEQ FRAGS SIG CTL TSORIG TSPUB"
+ * in decimal (EPOCH: the source channel's created_ns, which tells a
+ * recreated channel from the old one; SEQ: the sequence number of its first
+ * descriptor; FRAGS: how many it spans, so SEQ + FRAGS is the next one),
+ * and in JetStream mode "Nats-Msg-Id: REGION/CHANNEL/EPOCH/SEQ", which the
+ * stream uses to drop what a restarted `out` publishes again.
+ *
+ * One thread per bridged channel, one NATS connection for them all (the
+ * client's reconnects move it across the cluster's servers).  Everything
+ * a restart needs and every counter is in the bridge's file (bridge.h). */
+#include "bridge.h"
+#include "cli.h"
+
+#ifndef RILL_HAVE_NATS
+
+int cmd_bridge(int argc, char **argv) {
+  (void)argc, (void)argv;
+  return cli_fail("this rill was built without NATS: install nats.c (Debian: libnats-dev) and "
+                  "build again (docs/bridge.md)");
+}
+
+#else
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "Usage: rill bridge out REGION/CHANNEL... [OPTIONS]\n"
+    "       rill bridge in REGION/CHANNEL... [OPTIONS]\n"
+    "       rill bridge --config FILE [OPTIONS]\n"
+    "\n"
+    "Carries channels between hosts over NATS: 'out' reads a local channel and\n"
+    "publishes every message to a subject; 'in' puts every message of a subject\n"
+    "into a local channel.  Runs until SIGINT or SIGTERM.\n"
+    "\n"
+    "Options:\n"
+    "  -s, --server URLS     NATS servers, comma-separated (default nats://127.0.0.1:4222)\n"
+    "      --subject SUBJ    the subject (one channel only; default rill.REGION.CHANNEL)\n"
+    "  -j, --jetstream       through JetStream: nothing lost, nothing twice (default:\n"
+    "                        core NATS, at most once, losses counted)\n"
+    "      --replicas N      replicas of a stream the bridge creates (default 1)\n"
+    "      --lossy           out: a lossy consumer, which never slows the producer\n"
+    "                        (default reliable: a slow network holds the producer back)\n"
+    "      --create          in: create the region and channel if missing, with\n"
+    "                        --size BYTES (64M), --depth N (4096), --mtu N (1024),\n"
+    "                        --max-msg N (1M)\n"
+    "      --batch N         JetStream: messages per acknowledged batch (1024)\n"
+    "      --linger TIME     JetStream: longest a batch waits to fill (1ms)\n"
+    "      --creds FILE      NATS credentials (JWT and NKey seed)\n"
+    "      --nkey-seed FILE  an NKey seed\n"
+    "      --user-file FILE  user:password, on the first line\n"
+    "      --token-file FILE a token, on the first line\n"
+    "      --tls             TLS, with the system's roots unless --tls-ca\n"
+    "      --tls-ca FILE, --tls-cert FILE, --tls-key FILE\n"
+    "      --config FILE     options and channels from FILE (docs/bridge.md)\n"
+    "      --json            at exit, each channel's counters as a JSON line\n"
+    "      --dir DIR         where regions are\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "rill info and rill monitor show each bridge beside the channel's endpoints.\n";
+
+/* ---- configuration ------------------------------------------------------------ */
+
+typedef struct blink blink;
+
+typedef struct bridge_cfg {
+  char *servers;
+  int jetstream, replicas, lossy, create, json;
+  uint64_t size, depth, mtu, max_msg, batch, linger_ns;
+  char *creds, *nkey_seed, *user_file, *token_file, *tls_ca, *tls_cert, *tls_key;
+  int tls;
+  blink *links;
+  int nlinks, cap;
+} bridge_cfg;
+
+struct blink {
+  int direction;
+  char region[RILL_NAME_MAX + 1], chan[RILL_NAME_MAX + 1];
+  char subject[256];
+  int lossy, create; /* per channel, or from the options */
+  /* running */
+  pthread_t thread;
+  int started;
+  int fd;
+  bridge_file *f;
+  char err[512];
+  int failed;
+  /* out: what stays open until the process ends (bridge out keeps its
+   * slot: see out_main) */
+  rill_region *keep_r;
+  rill_consumer *keep_c;
+};
+
+static volatile sig_atomic_t stopping;
+static natsConnection *nc;
+static const char *dir_arg;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stopping = 1;
+}
+
+static char *dup_or_die(const char *s) {
+  char *d = strdup(s);
+  if (!d) {
+    fputs("rill bridge: out of memory\n", stderr);
+    exit(1);
+  }
+  return d;
+}
+
+static int add_link(bridge_cfg *c, int direction, const char *target, const char *subject,
+                    int lossy, int create) {
+  if (c->nlinks == c->cap) {
+    int cap = c->cap ? c->cap * 2 : 4;
+    blink *l = realloc(c->links, (size_t)cap * sizeof *l);
+    if (!l) return cli_fail("out of memory");
+    c->links = l, c->cap = cap;
+  }
+  blink *l = &c->links[c->nlinks];
+  memset(l, 0, sizeof *l);
+  l->direction = direction;
+  l->fd = -1;
+  if (cli_split(target, l->region, l->chan) || !l->chan[0])
+    return cli_usage("'%s' is not REGION/CHANNEL", target);
+  for (int i = 0; i < c->nlinks; i++)
+    if (c->links[i].direction == direction && !strcmp(c->links[i].region, l->region) &&
+        !strcmp(c->links[i].chan, l->chan))
+      return cli_usage("%s is bridged %s twice", target, bridge_direction_name((uint32_t)direction));
+  int n = subject && subject[0] ? snprintf(l->subject, sizeof l->subject, "%s", subject)
+                                : snprintf(l->subject, sizeof l->subject, "rill.%s.%s", l->region,
+                                           l->chan);
+  if (n <= 0 || (size_t)n >= sizeof l->subject || strpbrk(l->subject, " \t\r\n*>"))
+    return cli_usage("bad subject '%s' (no spaces or wildcards)", l->subject);
+  l->lossy = lossy;
+  l->create = create;
+  c->nlinks++;
+  return -1;
+}
+
+enum { O_SUBJECT = 0x200, O_REPLICAS, O_LOSSY, O_CREATE, O_SIZE, O_DEPTH, O_MTU, O_MAXMSG,
+       O_BATCH, O_LINGER, O_CREDS, O_NKEY, O_USERF, O_TOKENF, O_TLS, O_TLSCA, O_TLSCERT,
+       O_TLSKEY, O_CONFIG, O_JSON };
+
+static const struct option long_opts[] = {
+    {"server", required_argument, 0, 's'},     {"subject", required_argument, 0, O_SUBJECT},
+    {"jetstream", no_argument, 0, 'j'},        {"replicas", required_argument, 0, O_REPLICAS},
+    {"lossy", no_argument, 0, O_LOSSY},        {"create", no_argument, 0, O_CREATE},
+    {"size", required_argument, 0, O_SIZE},    {"depth", required_argument, 0, O_DEPTH},
+    {"mtu", required_argument, 0, O_MTU},      {"max-msg", required_argument, 0, O_MAXMSG},
+    {"batch", required_argument, 0, O_BATCH},  {"linger", required_argument, 0, O_LINGER},
+    {"creds", required_argument, 0, O_CREDS},  {"nkey-seed", required_argument, 0, O_NKEY},
+    {"user-file", required_argument, 0, O_USERF}, {"token-file", required_argument, 0, O_TOKENF},
+    {"tls", no_argument, 0, O_TLS},            {"tls-ca", required_argument, 0, O_TLSCA},
+    {"tls-cert", required_argument, 0, O_TLSCERT}, {"tls-key", required_argument, 0, O_TLSKEY},
+    {"config", required_argument, 0, O_CONFIG}, {"json", no_argument, 0, O_JSON},
+    {"dir", required_argument, 0, CLI_OPT_DIR}, {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0}};
+
+/* Applies option O with value V (NULL for a flag).  -1 to go on, else an
+ * exit status. */
+static int set_opt(bridge_cfg *c, int o, const char *v, const char **subject, const char **config) {
+  uint64_t n;
+  switch (o) {
+  case 's': free(c->servers); c->servers = dup_or_die(v); break;
+  case O_SUBJECT: *subject = v; break;
+  case 'j': c->jetstream = 1; break;
+  case O_REPLICAS:
+    if (cli_parse_u64(v, 1, &n) || n < 1 || n > 5) return cli_usage("--replicas: 1 to 5");
+    c->replicas = (int)n;
+    break;
+  case O_LOSSY: c->lossy = 1; break;
+  case O_CREATE: c->create = 1; break;
+  case O_SIZE: if (cli_parse_u64(v, 0, &c->size) || !c->size) return cli_usage("bad --size '%s'", v); break;
+  case O_DEPTH: if (cli_parse_u64(v, 0, &c->depth) || !c->depth) return cli_usage("bad --depth '%s'", v); break;
+  case O_MTU: if (cli_parse_u64(v, 0, &c->mtu) || !c->mtu) return cli_usage("bad --mtu '%s'", v); break;
+  case O_MAXMSG: if (cli_parse_u64(v, 0, &c->max_msg) || !c->max_msg) return cli_usage("bad --max-msg '%s'", v); break;
+  case O_BATCH:
+    if (cli_parse_u64(v, 1, &c->batch) || !c->batch || c->batch > 65536)
+      return cli_usage("--batch: 1 to 65536");
+    break;
+  case O_LINGER: if (cli_parse_duration(v, &c->linger_ns)) return cli_usage("bad --linger '%s'", v); break;
+  case O_CREDS: c->creds = dup_or_die(v); break;
+  case O_NKEY: c->nkey_seed = dup_or_die(v); break;
+  case O_USERF: c->user_file = dup_or_die(v); break;
+  case O_TOKENF: c->token_file = dup_or_die(v); break;
+  case O_TLS: c->tls = 1; break;
+  case O_TLSCA: c->tls_ca = dup_or_die(v); c->tls = 1; break;
+  case O_TLSCERT: c->tls_cert = dup_or_die(v); c->tls = 1; break;
+  case O_TLSKEY: c->tls_key = dup_or_die(v); c->tls = 1; break;
+  case O_CONFIG: *config = v; break;
+  case O_JSON: c->json = 1; break;
+  case CLI_OPT_DIR: dir_arg = v; break;
+  default: return cli_usage("unknown option");
+  }
+  return -1;
+}
+
+/* The configuration file: "key = value" lines with the long options' names
+ * (a flag takes yes/no), and one line per channel:
+ *   out REGION/CHANNEL [subject=SUBJ] [lossy]
+ *   in REGION/CHANNEL [subject=SUBJ] [create]
+ * '#' starts a comment. */
+static int read_config(bridge_cfg *c, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return cli_fail("cannot read %s: %s", path, strerror(errno));
+  char line[1024];
+  int lineno = 0, rc = -1;
+  while (rc < 0 && fgets(line, sizeof line, f)) {
+    lineno++;
+    char *hash = strchr(line, '#');
+    if (hash) *hash = 0;
+    char *w[8];
+    int nw = 0;
+    for (char *s = strtok(line, " \t\r\n"); s && nw < 8; s = strtok(NULL, " \t\r\n")) w[nw++] = s;
+    if (!nw) continue;
+    if (!strcmp(w[0], "out") || !strcmp(w[0], "in")) {
+      if (nw < 2) { rc = cli_usage("%s:%d: '%s' needs REGION/CHANNEL", path, lineno, w[0]); break; }
+      const char *subject = NULL;
+      int lossy = c->lossy, create = c->create;
+      for (int i = 2; i < nw && rc < 0; i++) {
+        if (!strncmp(w[i], "subject=", 8)) subject = w[i] + 8;
+        else if (!strcmp(w[i], "lossy") && w[0][0] == 'o') lossy = 1;
+        else if (!strcmp(w[i], "create") && w[0][0] == 'i') create = 1;
+        else rc = cli_usage("%s:%d: unknown word '%s'", path, lineno, w[i]);
+      }
+      if (rc < 0)
+        rc = add_link(c, w[0][0] == 'o' ? BRIDGE_OUT : BRIDGE_IN, w[1], subject, lossy, create);
+      continue;
+    }
+    /* key = value, or key value */
+    char *key = w[0], *val = nw >= 3 && !strcmp(w[1], "=") ? w[2] : nw >= 2 ? w[1] : NULL;
+    char *eq = strchr(key, '=');
+    if (eq) *eq = 0, val = eq[1] ? eq + 1 : nw >= 2 ? w[1] : NULL;
+    const struct option *o = long_opts;
+    while (o->name && strcmp(o->name, key)) o++;
+    if (!o->name || o->val == O_CONFIG || o->val == O_SUBJECT) {
+      rc = cli_usage("%s:%d: unknown key '%s'", path, lineno, key);
+      break;
+    }
+    if (o->has_arg == no_argument) {
+      if (!val || !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1")) val = NULL;
+      else if (!strcmp(val, "no") || !strcmp(val, "false") || !strcmp(val, "0")) continue;
+      else { rc = cli_usage("%s:%d: %s takes yes or no", path, lineno, key); break; }
+    } else if (!val) {
+      rc = cli_usage("%s:%d: %s needs a value", path, lineno, key);
+      break;
+    }
+    const char *unused = NULL;
+    rc = set_opt(c, o->val, val, &unused, &unused);
+  }
+  fclose(f);
+  return rc;
+}
+
+/* ---- the bridge's file ---------------------------------------------------------- */
+
+static int file_open(blink *l, const bridge_cfg *c) {
+  char path[4096];
+  if (bridge_path(dir_arg, l->region, l->chan, l->direction, path, sizeof path))
+    return cli_fail("path too long for %s/%s", l->region, l->chan);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return cli_fail("cannot open %s: %s", path, strerror(errno));
+  /* A bridge restarted at once after a crash may come before the dead
+   * one's lock is dropped (the kernel drops it as the process ends). */
+  int locked = 0;
+  for (int i = 0; i < 300 && !(locked = flock(fd, LOCK_EX | LOCK_NB) == 0); i++) os_sleep_ms(10);
+  if (!locked) {
+    bridge_file old;
+    uint32_t pid = pread(fd, &old, sizeof old, 0) == (ssize_t)sizeof old ? old.pid : 0;
+    close(fd);
+    return cli_fail("%s/%s is already bridged %s (by pid %u): %s", l->region, l->chan,
+                    bridge_direction_name((uint32_t)l->direction), pid, path);
+  }
+  struct stat st;
+  if (fstat(fd, &st) || (st.st_size != (off_t)sizeof(bridge_file) && ftruncate(fd, 0)) ||
+      ftruncate(fd, sizeof(bridge_file))) {
+    close(fd);
+    return cli_fail("cannot size %s: %s", path, strerror(errno));
+  }
+  bridge_file *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (f == MAP_FAILED) {
+    close(fd);
+    return cli_fail("cannot map %s: %s", path, strerror(errno));
+  }
+  int fresh = memcmp(f->magic, BRIDGE_MAGIC, 8) || f->version != BRIDGE_VERSION ||
+              f->direction != (uint32_t)l->direction;
+  uint32_t mode = c->jetstream ? BRIDGE_JETSTREAM : BRIDGE_CORE;
+  if (fresh || strcmp(f->subject, l->subject) || f->mode != mode) {
+    /* what a restart needs belongs to this subject and mode only */
+    memset(f, 0, sizeof *f);
+    memcpy(f->magic, BRIDGE_MAGIC, 8);
+    f->version = BRIDGE_VERSION;
+    f->direction = (uint32_t)l->direction;
+    f->mode = mode;
+    snprintf(f->subject, sizeof f->subject, "%s", l->subject);
+  }
+  /* The counters go on from the last run's: a restarted bridge adds to
+   * them (the loss a core bridge finds after a restart belongs with what
+   * came before it). */
+  f->pid = (uint32_t)getpid();
+  f->started_ns = cli_real_ns();
+  l->fd = fd;
+  l->f = f;
+  return -1;
+}
+
+static void file_close(blink *l) {
+  if (!l->f) return;
+  char path[4096];
+  munmap(l->f, sizeof *l->f);
+  l->f = NULL;
+  close(l->fd); /* the lock goes with it */
+  l->fd = -1;
+  (void)path;
+}
+
+/* ---- NATS ---------------------------------------------------------------------- */
+
+static blink *g_links;
+static int g_nlinks;
+
+static void set_nats_state(uint32_t s, int reconnected) {
+  char url[256] = "";
+  if (s == BRIDGE_NATS_CONNECTED && nc) natsConnection_GetConnectedUrl(nc, url, sizeof url);
+  for (int i = 0; i < g_nlinks; i++) {
+    bridge_file *f = g_links[i].f;
+    if (!f) continue;
+    snprintf(f->server, sizeof f->server, "%s", url);
+    atomic_store_explicit(&f->nats, s, memory_order_relaxed);
+    if (reconnected) atomic_fetch_add_explicit(&f->reconnects, 1, memory_order_relaxed);
+  }
+}
+
+static void on_connected(natsConnection *c, void *arg) {
+  (void)arg;
+  if (!nc) nc = c;
+  set_nats_state(BRIDGE_NATS_CONNECTED, 0);
+  fprintf(stderr, "rill bridge: connected to NATS\n");
+}
+static void on_disconnected(natsConnection *c, void *arg) {
+  (void)c, (void)arg;
+  if (!stopping) set_nats_state(BRIDGE_NATS_RECONNECTING, 0);
+}
+static void on_reconnected(natsConnection *c, void *arg) {
+  (void)c, (void)arg;
+  set_nats_state(BRIDGE_NATS_CONNECTED, 1);
+}
+static void on_closed(natsConnection *c, void *arg) {
+  (void)c, (void)arg;
+  set_nats_state(BRIDGE_NATS_CLOSED, 0);
+}
+
+/* The first line of FILE, into BUF (trailing blanks cut).  0 or -1. */
+static int first_line(const char *path, char *buf, size_t cap) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  int ok = fgets(buf, (int)cap, f) != NULL;
+  fclose(f);
+  if (!ok) return -1;
+  buf[strcspn(buf, "\r\n")] = 0;
+  return buf[0] ? 0 : -1;
+}
+
+#define NATS_TRY(call, what)                                                             \
+  do {                                                                                   \
+    natsStatus s_ = (call);                                                              \
+    if (s_ != NATS_OK) {                                                                 \
+      rc = cli_fail("%s: %s (%s)", what, natsStatus_GetText(s_), nats_GetLastError(NULL)); \
+      goto out;                                                                          \
+    }                                                                                    \
+  } while (0)
+
+static int nats_connect(const bridge_cfg *c) {
+  natsOptions *o = NULL;
+  int rc = -1;
+  NATS_TRY(natsOptions_Create(&o), "NATS options");
+  const char *servers = c->servers ? c->servers : "nats://127.0.0.1:4222";
+  char *list = dup_or_die(servers), *urls[64];
+  int n = 0;
+  for (char *s = strtok(list, ","); s && n < 64; s = strtok(NULL, ",")) urls[n++] = s;
+  natsStatus st = natsOptions_SetServers(o, (const char **)urls, n);
+  if (st != NATS_OK) {
+    free(list);
+    rc = cli_usage("--server '%s': %s", servers, nats_GetLastError(NULL));
+    goto out;
+  }
+  free(list);
+  NATS_TRY(natsOptions_SetName(o, "rill bridge"), "NATS options");
+  NATS_TRY(natsOptions_SetMaxReconnect(o, -1), "NATS options");
+  NATS_TRY(natsOptions_SetReconnectWait(o, 250), "NATS options");
+  NATS_TRY(natsOptions_SetReconnectJitter(o, 100, 1000), "NATS options");
+  NATS_TRY(natsOptions_SetTimeout(o, 2000), "NATS options");
+  NATS_TRY(natsOptions_SetPingInterval(o, 2000), "NATS options");
+  NATS_TRY(natsOptions_SetMaxPingsOut(o, 2), "NATS options");
+  NATS_TRY(natsOptions_SetIOBufSize(o, 256 * 1024), "NATS options");
+  NATS_TRY(natsOptions_SetReconnectBufSize(o, 32 * 1024 * 1024), "NATS options");
+  NATS_TRY(natsOptions_SetDisconnectedCB(o, on_disconnected, NULL), "NATS options");
+  NATS_TRY(natsOptions_SetReconnectedCB(o, on_reconnected, NULL), "NATS options");
+  NATS_TRY(natsOptions_SetClosedCB(o, on_closed, NULL), "NATS options");
+  NATS_TRY(natsOptions_SetRetryOnFailedConnect(o, true, on_connected, NULL), "NATS options");
+  char secret[4096];
+  if (c->creds) NATS_TRY(natsOptions_SetUserCredentialsFromFiles(o, c->creds, NULL), c->creds);
+  if (c->nkey_seed) {
+    if (first_line(c->nkey_seed, secret, sizeof secret)) { rc = cli_fail("cannot read %s", c->nkey_seed); goto out; }
+    /* the public key is derived from the seed's file by the client */
+    NATS_TRY(natsOptions_SetNKeyFromSeed(o, NULL, c->nkey_seed), c->nkey_seed);
+  }
+  if (c->user_file) {
+    char *colon;
+    if (first_line(c->user_file, secret, sizeof secret) || !(colon = strchr(secret, ':'))) {
+      rc = cli_fail("%s: expected user:password on its first line", c->user_file);
+      goto out;
+    }
+    *colon = 0;
+    NATS_TRY(natsOptions_SetUserInfo(o, secret, colon + 1), c->user_file);
+  }
+  if (c->token_file) {
+    if (first_line(c->token_file, secret, sizeof secret)) { rc = cli_fail("cannot read a token from %s", c->token_file); goto out; }
+    NATS_TRY(natsOptions_SetToken(o, secret), c->token_file);
+  }
+  memset(secret, 0, sizeof secret);
+  if (c->tls) {
+    NATS_TRY(natsOptions_SetSecure(o, true), "TLS");
+    if (c->tls_ca) NATS_TRY(natsOptions_LoadCATrustedCertificates(o, c->tls_ca), c->tls_ca);
+    if (c->tls_cert || c->tls_key) {
+      if (!c->tls_cert || !c->tls_key) { rc = cli_usage("--tls-cert and --tls-key go together"); goto out; }
+      NATS_TRY(natsOptions_LoadCertificatesChain(o, c->tls_cert, c->tls_key), c->tls_cert);
+    }
+  }
+  natsConnection *conn = NULL;
+  st = natsConnection_Connect(&conn, o);
+  if (st == NATS_NOT_YET_CONNECTED) {
+    /* retried in the background until a server answers */
+    cli_warn("cannot reach NATS at %s yet (%s); retrying", servers, nats_GetLastError(NULL));
+    nc = conn;
+  } else if (st != NATS_OK) {
+    rc = cli_fail("cannot connect to NATS at %s: %s", servers, nats_GetLastError(NULL));
+    goto out;
+  } else {
+    nc = conn;
+    set_nats_state(BRIDGE_NATS_CONNECTED, 0);
+  }
+out:
+  natsOptions_Destroy(o);
+  return rc;
+}
+
+/* The stream of a JetStream channel: RILL_<region>_<channel>, '.' and '-'
+ * turned into '_' (stream names take neither '.' nor wildcards). */
+static void stream_name(const blink *l, char *buf, size_t cap) {
+  snprintf(buf, cap, "RILL_%s_%s", l->region, l->chan);
+  for (char *p = buf; *p; p++)
+    if (*p == '.' || *p == '-') *p = '_';
+}
+
+/* Makes sure the channel's stream is there (creates it with the replicas
+ * asked for; an existing stream is used as it is). */
+static int ensure_stream(blink *l, jsCtx *js, int replicas) {
+  char name[128];
+  stream_name(l, name, sizeof name);
+  jsStreamInfo *si = NULL;
+  jsErrCode jerr = 0;
+  natsStatus s = js_GetStreamInfo(&si, js, name, NULL, &jerr);
+  if (s == NATS_OK) {
+    jsStreamInfo_Destroy(si);
+    return 0;
+  }
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  const char *subj[1] = {l->subject};
+  sc.Name = name;
+  sc.Subjects = subj;
+  sc.SubjectsLen = 1;
+  sc.Storage = js_FileStorage;
+  sc.Replicas = replicas;
+  s = js_AddStream(&si, js, &sc, NULL, &jerr);
+  if (s == NATS_OK) {
+    jsStreamInfo_Destroy(si);
+    return 0;
+  }
+  /* made meanwhile by the other side */
+  if (jerr == JSStreamNameExistErr) return 0;
+  snprintf(l->err, sizeof l->err, "stream %s: %s (%s, %d)", name, natsStatus_GetText(s),
+           nats_GetLastError(NULL), (int)jerr);
+  return -1;
+}
+
+/* Sleeps up to MS, less if the bridge is stopping. */
+static void nap(unsigned ms) {
+  for (unsigned i = 0; i < ms && !stopping; i += 10) os_sleep_ms(10);
+}
+
+/* ---- the local side ------------------------------------------------------------ */
+
+static const bridge_cfg *g_cfg;
+
+/* Opens the bridged channel's region, waiting for it (and, for `in` with --create,
+ * creating it and the channel).  0, or -1 with l->err set (or stopping). */
+static int local_open(blink *l, rill_region **r, rill_channel_stats *st) {
+  rill_region_opts o = {.dir = dir_arg};
+  int said = 0, rc;
+  for (;;) {
+    if (stopping) return -1;
+    rc = rill_region_open(l->region, &o, r);
+    if (rc == -RILL_ENOENT && l->create) {
+      rill_region_opts co = {.dir = dir_arg, .size = g_cfg->size};
+      rc = rill_region_create(l->region, &co, r);
+      if (rc == -RILL_EEXIST) continue;
+    }
+    if (rc == 0) {
+      rc = rill_channel_wait(*r, l->chan, 0);
+      if (rc == -RILL_ETIMEDOUT && l->create) {
+        rill_channel_opts cc = {.depth = (uint32_t)g_cfg->depth, .mtu = (uint32_t)g_cfg->mtu,
+                                .max_msg = g_cfg->max_msg};
+        rc = rill_channel_create(*r, l->chan, &cc);
+        if (rc == -RILL_EEXIST) rc = 0;
+      }
+      if (rc == 0) rc = rill_channel_stats_get(*r, l->chan, st);
+      if (rc == 0) return 0;
+      rill_region_close(*r);
+      *r = NULL;
+    }
+    if (rc != -RILL_ENOENT && rc != -RILL_ETIMEDOUT) {
+      snprintf(l->err, sizeof l->err, "%s/%s: %s", l->region, l->chan, rill_strerror(rc));
+      return -1;
+    }
+    if (!said++) cli_warn("waiting for %s/%s to appear", l->region, l->chan);
+    nap(100);
+  }
+}
+
+/* The JetStream context of a bridged channel, with its stream there: retried until
+ * NATS answers.  0, or -1 (stopping, or l->err set). */
+static int js_open(blink *l, jsCtx **js, jsOptions *jo) {
+  int said = 0;
+  for (;;) {
+    if (stopping) return -1;
+    if (!*js && natsConnection_JetStream(js, nc, jo) != NATS_OK) {
+      snprintf(l->err, sizeof l->err, "JetStream: %s", nats_GetLastError(NULL));
+      return -1;
+    }
+    if (ensure_stream(l, *js, g_cfg->replicas) == 0) return 0;
+    atomic_fetch_add_explicit(&l->f->errors, 1, memory_order_relaxed);
+    if (!said++) cli_warn("%s/%s: %s; retrying", l->region, l->chan, l->err);
+    l->err[0] = 0;
+    nap(500);
+  }
+}
+
+static void count(bridge_file *f, uint64_t msgs, uint64_t bytes) {
+  atomic_fetch_add_explicit(&f->msgs, msgs, memory_order_relaxed);
+  atomic_fetch_add_explicit(&f->bytes, bytes, memory_order_relaxed);
+}
+
+/* ---- out: a local channel to NATS --------------------------------------------------- */
+
+typedef struct pending {
+  uint64_t off, len, seq, frags, sig, end;
+  uint16_t ctl;
+  uint32_t tsorig, tspub;
+} pending;
+
+typedef struct out_state {
+  blink *l;
+  rill_consumer *c;
+  uint64_t epoch, max_msg;
+  uint8_t *buf; /* max_msg bytes, for rill_recv */
+  /* JetStream: the batch not acknowledged yet */
+  uint8_t *bat;
+  uint64_t bat_len, bat_cap;
+  pending *pend;
+  uint64_t npend;
+  _Atomic uint64_t pub_errors;
+} out_state;
+
+static natsStatus out_msg(const out_state *o, const pending *p, const uint8_t *data, int js,
+                          natsMsg **m) {
+  char hdr[160], id[160];
+  natsStatus s = natsMsg_Create(m, o->l->subject, NULL, (const char *)data, (int)p->len);
+  if (s != NATS_OK) return s;
+  snprintf(hdr, sizeof hdr, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u %u", o->epoch,
+           p->seq, p->frags, p->sig, (unsigned)p->ctl, (unsigned)p->tsorig, (unsigned)p->tspub);
+  s = natsMsgHeader_Set(*m, "Rill", hdr);
+  if (s == NATS_OK && js) {
+    snprintf(id, sizeof id, "%s/%s/%" PRIu64 "/%" PRIu64, o->l->region, o->l->chan, o->epoch,
+             p->seq);
+    s = natsMsgHeader_Set(*m, "Nats-Msg-Id", id);
+  }
+  if (s != NATS_OK) natsMsg_Destroy(*m), *m = NULL;
+  return s;
+}
+
+static void on_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure) {
+  (void)js, (void)pae;
+  out_state *o = closure;
+  atomic_fetch_add_explicit(&o->pub_errors, 1, memory_order_relaxed);
+}
+
+/* Joins the channel: rejoins the slot it had (so a restarted bridge goes
+ * on where it stopped), else a new one. */
+static int out_join(out_state *o, rill_region *r) {
+  blink *l = o->l;
+  int rc;
+  if (l->f->slot) {
+    /* EBUSY: the consumer in it is alive; ours ended with the last bridge
+     * (whose lock we hold), so another took the slot: join afresh after
+     * a while. */
+    for (int i = 0; i < 100; i++) {
+      rc = rill_consumer_rejoin(r, l->chan, l->f->slot - 1, &o->c);
+      if (rc == 0) return 0;
+      if (rc != -RILL_EBUSY) break;
+      nap(30);
+    }
+    if (rc != -RILL_EBUSY && rc != -RILL_ENOENT && rc != -RILL_EINVAL) return rc;
+    cli_warn("%s/%s: slot %u is not ours any more; joining afresh", l->region, l->chan,
+             l->f->slot - 1);
+  }
+  rc = rill_consumer_join(r, l->chan, l->lossy ? RILL_LOSSY : RILL_RELIABLE, &o->c);
+  if (rc) return rc;
+  l->f->slot = rill_consumer_slot(o->c) + 1;
+  return 0;
+}
+
+/* The next message into o->buf, waiting up to TIMEOUT_NS: its size, or
+ * -RILL_ETIMEDOUT; errors other than a producer that left or died (it may
+ * come back: the bridge waits) are returned. */
+static int64_t out_next(out_state *o, rill_meta *m, pending *p, uint64_t timeout_ns) {
+  int64_t n = rill_recv_wait(o->c, o->buf, o->max_msg, m, timeout_ns);
+  if (n == -RILL_ECLOSED || n == -RILL_EDEAD) {
+    nap(timeout_ns / 1000000 ? (unsigned)(timeout_ns / 1000000) : 1);
+    return -RILL_ETIMEDOUT;
+  }
+  if (n < 0) return n;
+  if (m->lost) atomic_fetch_add_explicit(&o->l->f->lost, m->lost, memory_order_relaxed);
+  uint64_t end = rill_consumer_seq(o->c);
+  *p = (pending){.len = (uint64_t)n, .seq = m->seq, .frags = end - m->seq, .sig = m->sig,
+                 .end = end, .ctl = m->ctl, .tsorig = m->tsorig, .tspub = m->tspub};
+  atomic_store_explicit(&o->l->f->seq, end, memory_order_relaxed);
+  return n;
+}
+
+/* Core NATS: each message published as it comes; nats.c buffers them and
+ * writes when its buffer fills or its flusher runs (within a millisecond).
+ * A publish that fails (the client's reconnect buffer full while it has
+ * no server) is tried again: a reliable bridge holds its producer back. */
+static void out_core(out_state *o) {
+  bridge_file *f = o->l->f;
+  while (!stopping) {
+    rill_meta m;
+    pending p;
+    int64_t n = out_next(o, &m, &p, 100000000);
+    if (n == -RILL_ETIMEDOUT) continue;
+    if (n < 0) {
+      snprintf(o->l->err, sizeof o->l->err, "%s/%s: %s", o->l->region, o->l->chan,
+               rill_strerror((int)n));
+      return;
+    }
+    for (;;) {
+      natsMsg *msg = NULL;
+      natsStatus s = out_msg(o, &p, o->buf, 0, &msg);
+      if (s == NATS_OK) s = natsConnection_PublishMsg(nc, msg);
+      natsMsg_Destroy(msg);
+      if (s == NATS_OK) break;
+      atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
+      if (stopping) return;
+      nap(20);
+    }
+    count(f, 1, p.len);
+  }
+}
+
+/* JetStream: a batch (--batch messages, or what came within --linger) is
+ * published asynchronously, then acknowledged as a whole; only then is
+ * its end committed to the cursor (rill_consumer_commit), so the producer
+ * keeps what is not stored yet and a bridge killed meanwhile publishes it
+ * again when restarted (the stream drops the copies by Nats-Msg-Id).  A
+ * batch that fails (a server lost, a timeout) is published again whole. */
+static int out_js_batch(out_state *o, jsCtx *js) {
+  bridge_file *f = o->l->f;
+  for (;;) {
+    if (stopping) return -1;
+    uint64_t errs = atomic_load(&o->pub_errors);
+    natsStatus s = NATS_OK;
+    for (uint64_t i = 0; i < o->npend && s == NATS_OK; i++) {
+      natsMsg *msg = NULL;
+      s = out_msg(o, &o->pend[i], o->bat + o->pend[i].off, 1, &msg);
+      if (s == NATS_OK) s = js_PublishMsgAsync(js, &msg, NULL);
+      natsMsg_Destroy(msg);
+    }
+    if (s == NATS_OK) {
+      jsPubOptions po;
+      jsPubOptions_Init(&po);
+      po.MaxWait = 5000;
+      s = js_PublishAsyncComplete(js, &po);
+    }
+    if (s == NATS_OK && atomic_load(&o->pub_errors) == errs) break;
+    /* Take back what is still waiting for an acknowledgement, then send
+     * the whole batch again. */
+    natsMsgList left = {0};
+    if (js_PublishAsyncGetPendingList(&left, js) == NATS_OK) natsMsgList_Destroy(&left);
+    atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&f->republished, 1, memory_order_relaxed);
+    nap(100);
+  }
+  uint64_t bytes = 0;
+  for (uint64_t i = 0; i < o->npend; i++) bytes += o->pend[i].len;
+  int rc = rill_consumer_commit(o->c, o->pend[o->npend - 1].end);
+  if (rc) {
+    snprintf(o->l->err, sizeof o->l->err, "commit: %s", rill_strerror(rc));
+    return -1;
+  }
+  count(f, o->npend, bytes);
+  o->npend = 0;
+  o->bat_len = 0;
+  return 0;
+}
+
+static void out_js(out_state *o, jsCtx *js) {
+  uint64_t batch = g_cfg->batch, linger = g_cfg->linger_ns, first_ns = 0;
+  while (!stopping) {
+    uint64_t wait = 100000000;
+    if (o->npend) {
+      uint64_t age = cli_mono_ns() - first_ns;
+      wait = age >= linger ? 0 : linger - age;
+    }
+    rill_meta m;
+    pending p;
+    int64_t n = out_next(o, &m, &p, wait);
+    if (n >= 0) {
+      if (o->bat_len + (uint64_t)n > o->bat_cap) {
+        uint64_t cap = o->bat_cap * 2 > o->bat_len + (uint64_t)n ? o->bat_cap * 2
+                                                                 : o->bat_len + (uint64_t)n;
+        uint8_t *b = realloc(o->bat, cap);
+        if (!b) {
+          snprintf(o->l->err, sizeof o->l->err, "out of memory");
+          return;
+        }
+        o->bat = b, o->bat_cap = cap;
+      }
+      memcpy(o->bat + o->bat_len, o->buf, (size_t)n);
+      p.off = o->bat_len;
+      o->bat_len += (uint64_t)n;
+      if (!o->npend) first_ns = cli_mono_ns();
+      o->pend[o->npend++] = p;
+    } else if (n != -RILL_ETIMEDOUT) {
+      snprintf(o->l->err, sizeof o->l->err, "%s/%s: %s", o->l->region, o->l->chan,
+               rill_strerror((int)n));
+      return;
+    }
+    /* a full batch, 8 MiB, or one that waited --linger goes */
+    if (o->npend && (o->npend == batch || o->bat_len >= (8u << 20) ||
+                     cli_mono_ns() - first_ns >= linger)) {
+      if (out_js_batch(o, js)) return;
+    }
+  }
+}
+
+static void *out_main(void *arg) {
+  blink *l = arg;
+  out_state o = {.l = l};
+  rill_region *r = NULL;
+  rill_channel_stats st;
+  jsCtx *js = NULL;
+  if (local_open(l, &r, &st)) goto out;
+  o.epoch = st.created_ns;
+  o.max_msg = st.max_msg;
+  o.buf = malloc(st.max_msg ? st.max_msg : 1);
+  o.pend = calloc(g_cfg->batch, sizeof *o.pend);
+  if (!o.buf || !o.pend) {
+    snprintf(l->err, sizeof l->err, "out of memory");
+    goto out;
+  }
+  int rc = out_join(&o, r);
+  if (rc) {
+    snprintf(l->err, sizeof l->err, "%s/%s: cannot join: %s", l->region, l->chan,
+             rill_strerror(rc));
+    goto out;
+  }
+  if (g_cfg->jetstream) {
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    jo.PublishAsync.MaxPending = (int64_t)g_cfg->batch * 2;
+    jo.PublishAsync.ErrHandler = on_pub_err;
+    jo.PublishAsync.ErrHandlerClosure = &o;
+    if (js_open(l, &js, &jo)) goto out;
+    rill_consumer_set_commit(o.c, 1);
+    out_js(&o, js);
+  } else {
+    out_core(&o);
+  }
+out:
+  /* A bridge that stops keeps its slot: the producer waits for it (up to
+   * its eviction timeout) and a restart goes on from its cursor.  What
+   * core NATS has in its buffer is flushed at exit (cmd_bridge). */
+  if (o.c) rill_consumer_flush(o.c);
+  jsCtx_Destroy(js);
+  free(o.buf);
+  free(o.bat);
+  free(o.pend);
+  /* the region and the consumer stay open (and with them the slot's
+   * lock) until the process ends */
+  l->keep_r = r;
+  l->keep_c = o.c;
+  if (l->err[0]) l->failed = 1, stopping = 1; /* one channel failing stops them all */
+  return NULL;
+}
+
+/* ---- in: NATS to a local channel ------------------------------------------------------ */
+
+typedef struct in_state {
+  blink *l;
+  rill_producer *p;
+  uint64_t max_msg, mtu;
+} in_state;
+
+/* Parses "EPOCH SEQ FRAGS SIG CTL TSORIG TSPUB".  0 or -1. */
+static int parse_rill(const char *v, uint64_t out[7]) {
+  const char *s = v;
+  for (int i = 0; i < 7; i++) {
+    char *end;
+    if (*s < '0' || *s > '9') return -1;
+    errno = 0;
+    out[i] = strtoull(s, &end, 10);
+    if (errno || end == s) return -1;
+    s = end;
+    if (i < 6) {
+      if (*s != ' ') return -1;
+      s++;
+    }
+  }
+  if (*s) return -1;
+  if (!out[2] || out[4] > 0xffff || out[5] > 0xffffffffu || out[6] > 0xffffffffu) return -1;
+  return 0;
+}
+
+/* Puts one NATS message into the channel, if it is a bridged message the
+ * channel has not had yet.  Returns 0, or -1 if the bridge is stopping
+ * (the message was not put). */
+static int in_put(in_state *s, natsMsg *msg, uint64_t sseq) {
+  bridge_file *f = s->l->f;
+  const char *hv = NULL;
+  uint64_t h[7];
+  int len = natsMsg_GetDataLength(msg);
+  if (sseq && sseq <= f->sseq) { /* JetStream delivers it again */
+    atomic_fetch_add_explicit(&f->dups, 1, memory_order_relaxed);
+    return 0;
+  }
+  if (natsMsgHeader_Get(msg, "Rill", &hv) != NATS_OK || !hv || parse_rill(hv, h) ||
+      len < 0 || (uint64_t)len > s->max_msg) {
+    atomic_fetch_add_explicit(&f->bad, 1, memory_order_relaxed);
+    if (sseq) f->sseq = sseq;
+    return 0;
+  }
+  uint64_t epoch = h[0], seq = h[1], frags = h[2];
+  if (epoch != f->epoch) {
+    /* another source channel (or the first): its numbers start here */
+    f->epoch = epoch;
+    f->next = seq;
+  } else if ((int64_t)(seq - f->next) < 0) {
+    atomic_fetch_add_explicit(&f->dups, 1, memory_order_relaxed);
+    if (sseq) f->sseq = sseq;
+    return 0;
+  } else if (seq != f->next) {
+    atomic_fetch_add_explicit(&f->lost, seq - f->next, memory_order_relaxed);
+    f->next = seq;
+  }
+  /* What a restart needs to tell whether this message went in: the
+   * producer's seq before it and the descriptors it takes; then the
+   * flag, last (release: a restart that sees it sees the rest, in the
+   * file's page). */
+  uint64_t lfrags = len <= (int)s->mtu ? 1 : ((uint64_t)len + s->mtu - 1) / s->mtu;
+  f->pend_lseq = rill_producer_seq(s->p);
+  f->pend_lfrags = lfrags;
+  f->pend_next = seq + frags;
+  f->pend_sseq = sseq ? sseq : f->sseq;
+  atomic_store_explicit((_Atomic uint32_t *)&f->pend, 1, memory_order_release);
+  rill_msg m = {.data = natsMsg_GetData(msg), .sz = (size_t)len, .sig = h[3],
+                .ctl = (uint16_t)(h[4] & ~RILL_CTL_MSG), .tsorig = (uint32_t)h[5]};
+  for (;;) {
+    int rc = rill_send_many(s->p, &m, 1);
+    if (rc == 0) break;
+    if (rc != -RILL_EAGAIN) {
+      atomic_fetch_add_explicit(&f->bad, 1, memory_order_relaxed);
+      break;
+    }
+    if (stopping) {
+      atomic_store_explicit((_Atomic uint32_t *)&f->pend, 0, memory_order_relaxed);
+      return -1;
+    }
+    /* no credit: a slow reliable consumer; wait for room for one
+     * fragment, then try the whole message again */
+    void *buf;
+    rill_reserve_wait(s->p, lfrags > 1 ? s->mtu : (size_t)len, &buf, 20000000);
+  }
+  f->next = seq + frags;
+  f->sseq = f->pend_sseq;
+  atomic_store_explicit((_Atomic uint32_t *)&f->pend, 0, memory_order_release);
+  atomic_store_explicit(&f->seq, f->next, memory_order_relaxed);
+  count(f, 1, (uint64_t)len);
+  return 0;
+}
+
+/* A bridge killed while it put a message: went it in?  It did if the
+ * producer (which resumes its sequence after a crash) published every
+ * descriptor it takes. */
+static void in_settle(in_state *s) {
+  bridge_file *f = s->l->f;
+  if (!atomic_load_explicit((_Atomic uint32_t *)&f->pend, memory_order_acquire)) return;
+  if (rill_producer_seq(s->p) - f->pend_lseq >= f->pend_lfrags)
+    f->next = f->pend_next, f->sseq = f->pend_sseq;
+  atomic_store_explicit((_Atomic uint32_t *)&f->pend, 0, memory_order_relaxed);
+}
+
+static void in_core(in_state *s) {
+  bridge_file *f = s->l->f;
+  natsSubscription *sub = NULL;
+  while (!stopping && natsConnection_SubscribeSync(&sub, nc, s->l->subject) != NATS_OK) {
+    atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
+    nap(250);
+  }
+  if (!sub) return;
+  /* what the client holds while the channel is full (beyond: dropped by
+   * the client, counted as lost from the gaps) */
+  natsSubscription_SetPendingLimits(sub, 1 << 20, 256 << 20);
+  while (!stopping) {
+    natsMsg *msg = NULL;
+    natsStatus st = natsSubscription_NextMsg(&msg, sub, 100);
+    int waiting = 0;
+    natsSubscription_GetPending(sub, &waiting, NULL);
+    atomic_store_explicit(&f->lag, waiting > 0 ? (uint64_t)waiting : 0, memory_order_relaxed);
+    if (st == NATS_TIMEOUT) continue;
+    if (st != NATS_OK) {
+      /* NATS_SLOW_CONSUMER: messages were dropped; the gap counts them */
+      if (st != NATS_SLOW_CONSUMER) atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
+      if (st != NATS_SLOW_CONSUMER) nap(50);
+      continue;
+    }
+    in_put(s, msg, 0);
+    natsMsg_Destroy(msg);
+  }
+  natsSubscription_Destroy(sub);
+}
+
+/* The durable consumer's name: rill-in-REGION-CHANNEL (no '.'). */
+static void durable_name(const blink *l, char *buf, size_t cap) {
+  snprintf(buf, cap, "rill-in-%s-%s", l->region, l->chan);
+  for (char *p = buf; *p; p++)
+    if (*p == '.') *p = '_';
+}
+
+/* JetStream: a durable push consumer with manual acknowledgements,
+ * acknowledged all at once (AckAll) every few hundred messages put and
+ * when the stream pauses; at most MaxAckPending messages are out
+ * unacknowledged, so a bridge held back by a slow channel stops the
+ * server rather than piling messages up.  The bridge's file records the
+ * stream seq of the last message done; at start the durable consumer is
+ * made again to deliver from the one after it (the server would deliver
+ * what a killed bridge took but did not acknowledge only after AckWait),
+ * and a message delivered twice is skipped by its stream seq.  (A pull
+ * consumer would do as well, but nats.c 3.4's natsSubscription_Fetch()
+ * writes past its list when messages of an earlier fetch are pending.) */
+static void in_js(in_state *s, jsCtx *js) {
+  blink *l = s->l;
+  bridge_file *f = l->f;
+  char stream[128], durable[128];
+  stream_name(l, stream, sizeof stream);
+  durable_name(l, durable, sizeof durable);
+  natsSubscription *sub = NULL;
+  int said = 0;
+  while (!stopping) {
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    if (js_GetStreamInfo(&si, js, stream, NULL, &jerr) != NATS_OK) {
+      atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
+      nap(500);
+      continue;
+    }
+    /* a stream made again since: its seqs start afresh */
+    if (si->State.LastSeq < f->sseq) f->sseq = 0;
+    jsStreamInfo_Destroy(si);
+    /* A bridge whose file is new takes over where the durable consumer's
+     * acknowledgements stand (a first bridge: from the stream's start). */
+    jsConsumerInfo *ci = NULL;
+    if (js_GetConsumerInfo(&ci, js, stream, durable, NULL, &jerr) == NATS_OK) {
+      if (!f->sseq) f->sseq = ci->AckFloor.Stream;
+      jsConsumerInfo_Destroy(ci);
+      js_DeleteConsumer(js, stream, durable, NULL, &jerr);
+    }
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.ManualAck = true;
+    so.Config.Durable = durable;
+    so.Config.AckPolicy = js_AckAll;
+    so.Config.MaxAckPending = 8192;
+    so.Config.AckWait = 30 * 1000000000ll;
+    if (f->sseq) {
+      so.Config.DeliverPolicy = js_DeliverByStartSequence;
+      so.Config.OptStartSeq = f->sseq + 1;
+    }
+    natsStatus st = js_SubscribeSync(&sub, js, l->subject, NULL, &so, &jerr);
+    if (st == NATS_OK) break;
+    atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
+    if (!said++)
+      cli_warn("%s/%s: cannot subscribe to %s: %s; retrying", l->region, l->chan, stream,
+               nats_GetLastError(NULL));
+    nap(500);
+  }
+  if (!sub) return;
+  natsSubscription_SetPendingLimits(sub, -1, -1); /* MaxAckPending bounds it */
+  natsMsg *last = NULL; /* the last message done, not acknowledged yet */
+  unsigned unacked = 0;
+  while (!stopping) {
+    natsMsg *msg = NULL;
+    natsStatus st = natsSubscription_NextMsg(&msg, sub, unacked ? 1 : 100);
+    if (st == NATS_OK) {
+      jsMsgMetaData *md = NULL;
+      uint64_t sseq = 0;
+      if (natsMsg_GetMetaData(&md, msg) == NATS_OK) {
+        sseq = md->Sequence.Stream;
+        atomic_store_explicit(&f->lag, md->NumPending, memory_order_relaxed);
+      }
+      jsMsgMetaData_Destroy(md);
+      if (in_put(s, msg, sseq)) {
+        natsMsg_Destroy(msg);
+        break;
+      }
+      natsMsg_Destroy(last);
+      last = msg;
+      if (++unacked < 256) continue;
+    } else if (st != NATS_TIMEOUT) {
+      atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
+      nap(50);
+    }
+    /* AckAll: the last one done acknowledges those before it */
+    if (last) natsMsg_Ack(last, NULL);
+    natsMsg_Destroy(last);
+    last = NULL;
+    unacked = 0;
+  }
+  if (last) natsMsg_Ack(last, NULL);
+  natsMsg_Destroy(last);
+  natsSubscription_Destroy(sub);
+}
+
+static void *in_main(void *arg) {
+  blink *l = arg;
+  in_state s = {.l = l};
+  rill_region *r = NULL;
+  rill_channel_stats st;
+  jsCtx *js = NULL;
+  if (local_open(l, &r, &st)) goto out;
+  s.max_msg = st.max_msg;
+  s.mtu = st.mtu;
+  int rc = rill_producer_join(r, l->chan, &s.p);
+  if (rc) {
+    snprintf(l->err, sizeof l->err, "%s/%s: cannot produce: %s", l->region, l->chan,
+             rill_strerror(rc));
+    goto out;
+  }
+  in_settle(&s);
+  if (g_cfg->jetstream) {
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    if (js_open(l, &js, &jo)) goto out;
+    in_js(&s, js);
+  } else {
+    in_core(&s);
+  }
+out:
+  /* the bridge leaves: its consumers see the producer gone (ECLOSED)
+   * until a bridge comes back and carries on the sequence */
+  rill_producer_leave(s.p);
+  rill_region_close(r);
+  jsCtx_Destroy(js);
+  if (l->err[0]) l->failed = 1, stopping = 1;
+  return NULL;
+}
+
+/* ---- the command -------------------------------------------------------------------- */
+
+static void print_json(const blink *l) {
+  const bridge_file *f = l->f;
+  cli_json j;
+  cli_json_init(&j, stdout);
+  j.pretty = 0; /* one line per channel */
+  cli_json_obj(&j, NULL);
+  cli_json_str(&j, "direction", bridge_direction_name((uint32_t)l->direction));
+  cli_json_str(&j, "region", l->region);
+  cli_json_str(&j, "channel", l->chan);
+  cli_json_str(&j, "subject", l->subject);
+  cli_json_str(&j, "mode", bridge_mode_name(f->mode));
+  cli_json_u64(&j, "msgs", atomic_load(&f->msgs));
+  cli_json_u64(&j, "bytes", atomic_load(&f->bytes));
+  cli_json_u64(&j, "lost", atomic_load(&f->lost));
+  cli_json_u64(&j, "bad", atomic_load(&f->bad));
+  cli_json_u64(&j, "dups", atomic_load(&f->dups));
+  cli_json_u64(&j, "reconnects", atomic_load(&f->reconnects));
+  cli_json_u64(&j, "republished", atomic_load(&f->republished));
+  cli_json_u64(&j, "errors", atomic_load(&f->errors));
+  cli_json_end(&j, '}');
+  cli_json_done(&j);
+}
+
+int cmd_bridge(int argc, char **argv) {
+  bridge_cfg c = {.replicas = 1, .size = 64u << 20, .depth = 4096, .mtu = 1024,
+                  .max_msg = 1u << 20, .batch = 1024, .linger_ns = 1000000};
+  const char *subject = NULL, *config = NULL;
+  int o, rc = -1;
+  dir_arg = cli_dir; /* rill --dir DIR bridge ..., or bridge --dir DIR */
+  opterr = 0;
+  while ((o = getopt_long(argc, argv, ":s:jh", long_opts, NULL)) != -1) {
+    if (o == 'h') {
+      fputs(usage, stdout);
+      return 0;
+    }
+    if (o == '?' || o == ':') return cli_bad_option(o, argv);
+    if ((rc = set_opt(&c, o, optarg, &subject, &config)) >= 0) return rc;
+  }
+  if (config && (rc = read_config(&c, config)) >= 0) return rc;
+  if (optind < argc) {
+    const char *dir = argv[optind];
+    int d = !strcmp(dir, "out") ? BRIDGE_OUT : !strcmp(dir, "in") ? BRIDGE_IN : 0;
+    if (!d) return cli_usage("'%s': out or in", dir);
+    if (optind + 1 >= argc) return cli_usage("%s needs REGION/CHANNEL", dir);
+    if (subject && optind + 2 < argc) return cli_usage("--subject goes with one channel");
+    for (int i = optind + 1; i < argc; i++)
+      if ((rc = add_link(&c, d, argv[i], subject, c.lossy, c.create)) >= 0) return rc;
+  } else if (subject) {
+    return cli_usage("--subject goes with a channel on the command line");
+  }
+  if (!c.nlinks) return cli_usage("nothing to bridge: out or in, and REGION/CHANNEL");
+  if (c.jetstream && c.lossy) cli_warn("--lossy: a lossy bridge may lose messages even through JetStream");
+  g_cfg = &c;
+  g_links = c.links;
+  for (int i = 0; i < c.nlinks; i++)
+    if ((rc = file_open(&c.links[i], &c)) >= 0) goto done;
+  g_nlinks = c.nlinks;
+  /* SIGINT/SIGTERM stop it; SIGPIPE is the client's business */
+  struct sigaction sa = {.sa_handler = on_signal};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  if (nats_Open(-1) != NATS_OK) {
+    rc = cli_fail("cannot start the NATS client: %s", nats_GetLastError(NULL));
+    goto done;
+  }
+  if ((rc = nats_connect(&c)) >= 0) goto close;
+  for (int i = 0; i < c.nlinks; i++) {
+    blink *l = &c.links[i];
+    if (pthread_create(&l->thread, NULL, l->direction == BRIDGE_OUT ? out_main : in_main, l)) {
+      stopping = 1;
+      rc = cli_fail("cannot start a thread");
+      break;
+    }
+    l->started = 1;
+  }
+  int failed = 0;
+  for (int i = 0; i < c.nlinks; i++) {
+    blink *l = &c.links[i];
+    if (!l->started) continue;
+    pthread_join(l->thread, NULL);
+    if (l->failed) {
+      cli_warn("%s", l->err);
+      failed = 1;
+    }
+  }
+  /* what core NATS still buffers goes out before the connection closes */
+  if (nc && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED)
+    natsConnection_FlushTimeout(nc, 2000);
+  if (rc < 0) rc = failed ? 1 : 0;
+close:
+  natsConnection_Destroy(nc);
+  nc = NULL;
+  nats_Close();
+done:
+  for (int i = 0; i < c.nlinks; i++) {
+    if (c.json && c.links[i].f) print_json(&c.links[i]);
+    file_close(&c.links[i]);
+  }
+  /* c.links stays (g_links): it holds what bridge out keeps open until
+   * the process ends */
+  free(c.servers);
+  return rc < 0 ? 0 : rc;
+}
+
+#endif
