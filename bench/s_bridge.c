@@ -71,7 +71,8 @@ static const brow ROWS[4] = {{R_NATS, "nats-direct", 1, 1},
 
 /* what the suite made, for its end and for a signal */
 static char g_prefix[24];    /* the namespaces: PREFIX-1, -2, -3, -sw; "" */
-static char g_scratch[300];  /* its directory: regions, logs, stores; "" */
+static char g_scratch[300];  /* its directory: logs, stores, hosts'; ""   */
+static char g_hdir[2][320];   /* host 1's and host 3's region directories */
 static char g_rill[1024];    /* the rill command                         */
 static char g_ns[3][32];     /* the hosts' namespaces                    */
 static int g_cpu_send, g_cpu_recv, g_cpu_server;
@@ -139,16 +140,16 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 static void rm_tree(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
-/* Removes the files of g_scratch that name region NAME between '@'s (the
+/* Removes the files of DIR that name region NAME between '@'s (the
  * bridges' own files, beside the region). */
-static void rm_named(const char *name) {
+static void rm_named(const char *dir, const char *name) {
   char at[64], path[700];
   FMT(at, sizeof at, "@%s@", name);
-  DIR *d = opendir(g_scratch);
+  DIR *d = opendir(dir);
   struct dirent *de;
   while (d && (de = readdir(d)))
     if (strstr(de->d_name, at)) {
-      FMT(path, sizeof path, "%s/%s", g_scratch, de->d_name);
+      FMT(path, sizeof path, "%s/%s", dir, de->d_name);
       unlink(path);
     }
   if (d) closedir(d);
@@ -274,7 +275,7 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
   else tput_counts(cfg, r, &warm, &count);
   unsigned id = g_id++;
   char size[16], warm_s[24], count_s[24], period[24], sync[400], url[64], subject[48];
-  char src[48], dst[48], src_ch[64], dst_ch[64], log[400], store[400], zurl[64], err[300] = "";
+  char reg[48], chan[64], log[400], store[400], zurl[64], err[300] = "";
   snprintf(size, sizeof size, "%zu", r->size);
   snprintf(warm_s, sizeof warm_s, "%llu", (unsigned long long)warm);
   snprintf(count_s, sizeof count_s, "%llu", (unsigned long long)count);
@@ -282,10 +283,10 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
   snprintf(sync, sizeof sync, "%s/sync-%u", g_scratch, id);
   snprintf(url, sizeof url, "nats://" SUBNET ".2:" NATS_PORT);
   snprintf(subject, sizeof subject, "bench.%u", id);
-  snprintf(src, sizeof src, "src-%u", id);
-  snprintf(dst, sizeof dst, "dst-%u", id);
-  snprintf(src_ch, sizeof src_ch, "%s/c", src);
-  snprintf(dst_ch, sizeof dst_ch, "%s/c", dst);
+  /* the channel has the same name on both hosts (so both bridges name its
+   * stream alike); each host has its own directory, as its own /dev/shm */
+  snprintf(reg, sizeof reg, "b%u", id);
+  snprintf(chan, sizeof chan, "%s/c", reg);
   snprintf(log, sizeof log, "%s/nats-%u.log", g_scratch, id);
   snprintf(store, sizeof store, "%s/js-%u", g_scratch, id);
   snprintf(zurl, sizeof zurl, "tcp://" SUBNET ".3:%u", 20000 + id % 20000);
@@ -305,10 +306,10 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
   }
   /* the receiving host: bridge in (it makes the channel), the receiver */
   if (bridged) {
-    char *argv[] = {g_rill, "--dir", g_scratch, "bridge", "in", dst_ch, "--dir", g_scratch,
-                    "-s", url, "--subject",
-                    subject, "--create", "--size", "16M", "--depth", CHAN_DEPTH, "--mtu",
-                    CHAN_MTU, "--max-msg", CHAN_MTU, b->kind == R_JS ? "-j" : NULL, NULL};
+    char *argv[] = {g_rill,    "--dir",  g_hdir[1], "bridge",  "in",       chan,
+                    "-s",      url,      "--create", "--size", "16M",      "--depth",
+                    CHAN_DEPTH, "--mtu", CHAN_MTU,   "--max-msg", CHAN_MTU, b->kind == R_JS ? "-j" : NULL,
+                    NULL};
     if (bench_proc_start_in(&bin, "bridge in", g_cpu_recv, g_ns[2], argv, g_scratch, err,
                             sizeof err) < 0)
       goto out;
@@ -316,7 +317,7 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
   {
     char *argv[12] = {(char *)cfg->self, "worker", "net-recv", NULL, size, warm_s, count_s,
                       (char *)mode, sync};
-    if (bridged) argv[3] = "rill", argv[9] = g_scratch, argv[10] = dst, argv[11] = "c";
+    if (bridged) argv[3] = "rill", argv[9] = g_hdir[1], argv[10] = reg, argv[11] = "c";
     else if (b->kind == R_NATS) argv[3] = "nats", argv[9] = url, argv[10] = subject;
     else argv[3] = "zmq", argv[9] = zurl;
     char *av[13];
@@ -331,12 +332,11 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
   if (bridged) {
     bench_config c2 = *cfg;
     const char *chans[1] = {"c"};
-    FMT(c2.dir, sizeof c2.dir, "%s", g_scratch);
-    if (bench_region_make(&c2, src, 1, chans, 4096, 1024, 2, err, sizeof err)) goto out;
+    FMT(c2.dir, sizeof c2.dir, "%s", g_hdir[0]);
+    if (bench_region_make(&c2, reg, 1, chans, 4096, 1024, 2, err, sizeof err)) goto out;
     region = 1;
-    char *argv[] = {g_rill, "--dir",   g_scratch, "bridge",    "out",
-                    src_ch, "--dir",   g_scratch, "-s",        url,
-                    "--subject", subject, b->kind == R_JS ? "-j" : NULL, NULL};
+    char *argv[] = {g_rill, "--dir", g_hdir[0], "bridge", "out", chan, "-s", url,
+                    b->kind == R_JS ? "-j" : NULL, NULL};
     if (bench_proc_start_in(&bout, "bridge out", g_cpu_send, g_ns[0], argv, g_scratch, err,
                             sizeof err) < 0)
       goto out;
@@ -344,7 +344,7 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
   {
     char *argv[13] = {(char *)cfg->self, "worker", "net-send", NULL, size, warm_s, count_s,
                       period, sync};
-    if (bridged) argv[3] = "rill", argv[9] = g_scratch, argv[10] = src, argv[11] = "c";
+    if (bridged) argv[3] = "rill", argv[9] = g_hdir[0], argv[10] = reg, argv[11] = "c";
     else if (b->kind == R_NATS) argv[3] = "nats", argv[9] = url, argv[10] = subject;
     else argv[3] = "zmq", argv[9] = zurl;
     if (bench_proc_start_in(&ends[1], "sender", g_cpu_send, g_ns[0], argv, g_scratch, err,
@@ -387,12 +387,12 @@ out:
   stop(&bin, SIGTERM, o);
   stop(&srv, SIGINT, o);
   if (region) {
-    rill_region_unlink(src, g_scratch);
+    rill_region_unlink(reg, g_hdir[0]);
     bench_cleanup_unregister_region();
   }
-  rill_region_unlink(dst, g_scratch);
-  rm_named(src);
-  rm_named(dst);
+  rill_region_unlink(reg, g_hdir[1]);
+  rm_named(g_hdir[0], reg);
+  rm_named(g_hdir[1], reg);
   rm_tree(store);
   unlink(log);
   unlink(sync);
@@ -485,8 +485,11 @@ void bench_suite_bridge(const bench_config *cfg, bench_rows *rows, bench_skips *
   snprintf(g_prefix, sizeof g_prefix, "rbb%d", (int)getpid() % 100000);
   for (int i = 0; i < 3; i++) snprintf(g_ns[i], sizeof g_ns[i], "%s-%d", g_prefix, i + 1);
   snprintf(g_scratch, sizeof g_scratch, "%s/bridge", cfg->dir);
-  if (mkdir(g_scratch, 0700)) {
+  FMT(g_hdir[0], sizeof g_hdir[0], "%s/host1", g_scratch);
+  FMT(g_hdir[1], sizeof g_hdir[1], "%s/host3", g_scratch);
+  if (mkdir(g_scratch, 0700) || mkdir(g_hdir[0], 0700) || mkdir(g_hdir[1], 0700)) {
     bench_skip(sk, "bridge", "%s left out (mkdir %s: %s)", all, g_scratch, strerror(errno));
+    rm_tree(g_scratch);
     g_scratch[0] = g_prefix[0] = 0;
     return;
   }
