@@ -12,7 +12,11 @@
  * one-way latency (one message every PERIOD_NS):
  *
  *   nats-direct       nats.c publisher (host 1) -> nats-server -> nats.c
- *                     subscriber (host 3)
+ *                     subscriber (host 3), the client options the bridge
+ *                     uses
+ *   nats-asap         latency only: the same, the publisher with
+ *                     natsOptions_SetSendAsap (each publish written at
+ *                     once, not by the client's flusher)
  *   bridge-core       rill producer -> bridge out -> nats-server -> bridge
  *                     in --create -> rill consumer, core NATS
  *   bridge-jetstream  the same with -j (JetStream, one server, replicas 1,
@@ -56,18 +60,26 @@
 #define CHAN_MTU "1024"
 
 /* the rows' kinds */
-enum { R_NATS, R_CORE, R_JS, R_ZMQ };
+enum { R_NATS, R_CORE, R_JS, R_ZMQ, R_ASAP };
 typedef struct brow {
   int kind;
   const char *name;
   int peer;          /* another project's: its errors do not fail the run  */
   int at_most_once;  /* core NATS: a message may be lost, by design; what
                         was lost is detail.lost, not an error              */
+  int lat_only;      /* a latency row only                                 */
+  /* messages measured per throughput run at 64 and 1024 B (about 1 s on
+   * the development VM); the warm-up is a fifth of it; --quick: a tenth */
+  uint64_t count[2];
 } brow;
-static const brow ROWS[4] = {{R_NATS, "nats-direct", 1, 1},
-                             {R_CORE, "bridge-core", 0, 1},
-                             {R_JS, "bridge-jetstream", 0, 0},
-                             {R_ZMQ, "zmq-tcp", 1, 0}};
+#define NROWS 5
+static const brow ROWS[NROWS] = {
+    {R_NATS, "nats-direct", 1, 1, 0, {1000000, 200000}},
+    {R_ASAP, "nats-asap", 1, 1, 1, {0, 0}},
+    {R_CORE, "bridge-core", 0, 1, 0, {400000, 150000}},
+    {R_JS, "bridge-jetstream", 0, 0, 0, {50000, 30000}},
+    {R_ZMQ, "zmq-tcp", 1, 0, 0, {2000000, 400000}},
+};
 
 /* what the suite made, for its end and for a signal */
 static char g_prefix[24];    /* the namespaces: PREFIX-1, -2, -3, -sw; "" */
@@ -88,8 +100,7 @@ enum { D_SEND, D_LOST, D_BAD };
 static void tput_counts(const bench_config *cfg, const bench_row *r, uint64_t *warm,
                         uint64_t *count) {
   const brow *b = r->ctx;
-  int big = r->size > 256;
-  *count = b->kind == R_JS ? (big ? 200000 : 300000) : big ? 600000 : 1000000;
+  *count = b->count[r->size > 256];
   *warm = *count / 5;
   if (cfg->quick) *count /= 10, *warm /= 10;
 }
@@ -318,7 +329,7 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
     char *argv[12] = {(char *)cfg->self, "worker", "net-recv", NULL, size, warm_s, count_s,
                       (char *)mode, sync};
     if (bridged) argv[3] = "rill", argv[9] = g_hdir[1], argv[10] = reg, argv[11] = "c";
-    else if (b->kind == R_NATS) argv[3] = "nats", argv[9] = url, argv[10] = subject;
+    else if (b->kind == R_NATS || b->kind == R_ASAP) argv[3] = "nats", argv[9] = url, argv[10] = subject;
     else argv[3] = "zmq", argv[9] = zurl;
     char *av[13];
     memcpy(av, argv, sizeof argv);
@@ -345,7 +356,8 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
     char *argv[13] = {(char *)cfg->self, "worker", "net-send", NULL, size, warm_s, count_s,
                       period, sync};
     if (bridged) argv[3] = "rill", argv[9] = g_hdir[0], argv[10] = reg, argv[11] = "c";
-    else if (b->kind == R_NATS) argv[3] = "nats", argv[9] = url, argv[10] = subject;
+    else if (b->kind == R_NATS || b->kind == R_ASAP)
+      argv[3] = b->kind == R_ASAP ? "nats-asap" : "nats", argv[9] = url, argv[10] = subject;
     else argv[3] = "zmq", argv[9] = zurl;
     if (bench_proc_start_in(&ends[1], "sender", g_cpu_send, g_ns[0], argv, g_scratch, err,
                             sizeof err) < 0)
@@ -449,7 +461,7 @@ static void add_software(bench_skips *sk, const char *key, const char *v) {
 }
 
 void bench_suite_bridge(const bench_config *cfg, bench_rows *rows, bench_skips *sk) {
-  const char *all = "nats-direct, bridge-core, bridge-jetstream, zmq-tcp";
+  const char *all = "nats-direct, nats-asap, bridge-core, bridge-jetstream, zmq-tcp";
 #ifndef RILL_HAVE_NATS
   bench_skip(sk, "bridge", "%s left out (this build has no NATS: apt-get install libnats-dev "
              "nats-server, or make bench-deps; then rebuild)", all);
@@ -532,8 +544,9 @@ void bench_suite_bridge(const bench_config *cfg, bench_rows *rows, bench_skips *
   for (int lat = 0; lat < 2; lat++)
     for (int s = 0; s < 2; s++) {
       size_t first = rows->n;
-      for (int k = 0; k < 4; k++) {
+      for (int k = 0; k < NROWS; k++) {
         if ((ROWS[k].kind == R_CORE || ROWS[k].kind == R_JS) && !have_bridge) continue;
+        if (ROWS[k].lat_only && !lat) continue;
 #ifndef RILL_HAVE_ZMQ
         if (ROWS[k].kind == R_ZMQ) continue;
 #endif
@@ -608,5 +621,7 @@ void bench_ratios_bridge(const bench_rows *rows, bench_ratios *rt) {
                     "bridge bridge-jetstream %zuB p50 / nats-direct %zuB p50", z, z);
     bench_ratio_add(rt, "bridge", brow_find(rows, "zmq-tcp", BENCH_LAT, z), d, NULL, 0,
                     "bridge zmq-tcp %zuB p50 / nats-direct %zuB p50", z, z);
+    bench_ratio_add(rt, "bridge", brow_find(rows, "nats-asap", BENCH_LAT, z), d, NULL, 0,
+                    "bridge nats-asap %zuB p50 / nats-direct %zuB p50", z, z);
   }
 }

@@ -303,6 +303,7 @@ def rpc(d):
 
 BRIDGE = {
     "nats-direct": "NATS, direct clients (nats.c publisher → nats-server → subscriber)",
+    "nats-asap": "the same, the publisher writing each message at once (`SendAsap`)",
     "bridge-core": "rill → `rill bridge out` → NATS → `rill bridge in` → rill, core NATS",
     "bridge-jetstream": "the same through JetStream (`-j`, one server, replicas 1)",
     "zmq-tcp": "ZeroMQ PUSH/PULL, `tcp://`",

@@ -30,6 +30,8 @@
  *                          (natsSubscription_NextMsg) holding up to 1 Mi
  *                          messages or 256 MiB; the sender flushes at the
  *                          end
+ *   nats-asap URL SUBJECT  the same with natsOptions_SetSendAsap: each
+ *                          publish written at once
  *   zmq URL                ZeroMQ PUSH connects / PULL binds (tcp://),
  *                          bench_zmq_socket()'s options, the sender
  *                          lingers until all is sent
@@ -121,7 +123,7 @@ static uint64_t msg_midsum(size_t n) {
 
 /* ---- the endpoints ----------------------------------------------------------- */
 
-enum { K_RILL, K_NATS, K_ZMQ };
+enum { K_RILL, K_NATS, K_ZMQ, K_NATS_ASAP };
 
 typedef struct net_ep {
   int kind;
@@ -151,13 +153,14 @@ static int kind_of(const char *k, int nargs) {
   if (!strcmp(k, "rill") && nargs == 3) return K_RILL;
 #ifdef RILL_HAVE_NATS
   if (!strcmp(k, "nats") && nargs == 2) return K_NATS;
+  if (!strcmp(k, "nats-asap") && nargs == 2) return K_NATS_ASAP;
 #endif
 #ifdef RILL_HAVE_ZMQ
   if (!strcmp(k, "zmq") && nargs == 1) return K_ZMQ;
 #endif
   nfail("unknown KIND or wrong arguments: %s (this build: rill%s%s)", k,
 #ifdef RILL_HAVE_NATS
-        ", nats",
+        ", nats, nats-asap",
 #else
         "",
 #endif
@@ -197,13 +200,15 @@ static void ep_open(net_ep *e, const char *kind, char **a, int nargs, int send) 
     return;
   }
 #ifdef RILL_HAVE_NATS
-  if (e->kind == K_NATS) {
+  if (e->kind == K_NATS || e->kind == K_NATS_ASAP) {
     natsOptions *o;
     nats_check(natsOptions_Create(&o), "natsOptions_Create");
     nats_check(natsOptions_SetURL(o, a[0]), "natsOptions_SetURL");
     nats_check(natsOptions_SetAllowReconnect(o, false), "natsOptions_SetAllowReconnect");
     /* the client options `rill bridge` uses that bear on the rate */
     nats_check(natsOptions_SetIOBufSize(o, 256 * 1024), "natsOptions_SetIOBufSize");
+    if (e->kind == K_NATS_ASAP) nats_check(natsOptions_SetSendAsap(o, true), "natsOptions_SetSendAsap");
+    e->kind = K_NATS;
     nats_check(natsConnection_Connect(&e->nc, o), "natsConnection_Connect");
     natsOptions_Destroy(o);
     e->subject = a[1];
