@@ -303,7 +303,7 @@ def rpc(d):
 
 BRIDGE = {
     "nats-direct": "NATS, direct clients (nats.c publisher → nats-server → subscriber)",
-    "nats-asap": "the same, the publisher writing each message at once (`SendAsap`)",
+    "nats-asap": "NATS, direct clients, the publisher writing each message at once (`SendAsap`)",
     "bridge-core": "rill → `rill bridge out` → NATS → `rill bridge in` → rill, core NATS",
     "bridge-jetstream": "the same through JetStream (`-j`, one server, replicas 1)",
     "zmq-tcp": "ZeroMQ PUSH/PULL, `tcp://`",
@@ -320,7 +320,8 @@ def bridge(d):
            f"(nats-server {sw.get('nats_server', '?')}, nats.c {sw.get('nats_c', '?')}); medians of "
            f"{d['runs']} runs, every payload checked; core NATS delivers at most once, so what it "
            f"lost is shown apart from the errors.", ""]
-    names = list(dict.fromkeys(r["name"] for r in rs))
+    names = [n for n in BRIDGE if any(r["name"] == n for r in rs)]
+    names += [n for n in dict.fromkeys(r["name"] for r in rs) if n not in names]
     tp = [r for r in rs if r["kind"] == "throughput"]
     sizes = sorted({r["size"] for r in rs})
     det = lambda r, k: (r.get("detail") or {}).get(k) or 0  # noqa: E731
