@@ -56,8 +56,11 @@
 #define SUBNET "10.77.0"
 #define NATS_PORT "4222"
 #define PERIOD_NS 50000u /* latency rows: one message every 50 us */
-#define CHAN_DEPTH "4096"
-#define CHAN_MTU "1024"
+/* both hosts' channels: depth and mtu (every message one fragment) */
+#define CHAN_DEPTH 4096
+#define CHAN_MTU 1024
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* the rows' kinds */
 enum { R_NATS, R_CORE, R_JS, R_ZMQ, R_ASAP };
@@ -317,10 +320,10 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
   }
   /* the receiving host: bridge in (it makes the channel), the receiver */
   if (bridged) {
-    char *argv[] = {g_rill,    "--dir",  g_hdir[1], "bridge",  "in",       chan,
-                    "-s",      url,      "--create", "--size", "16M",      "--depth",
-                    CHAN_DEPTH, "--mtu", CHAN_MTU,   "--max-msg", CHAN_MTU, b->kind == R_JS ? "-j" : NULL,
-                    NULL};
+    char *argv[] = {g_rill,     "--dir",    g_hdir[1], "bridge",    "in",
+                    chan,       "-s",       url,       "--create",  "--size",
+                    "16M",      "--depth",  STR(CHAN_DEPTH), "--mtu", STR(CHAN_MTU),
+                    "--max-msg", STR(CHAN_MTU), b->kind == R_JS ? "-j" : NULL, NULL};
     if (bench_proc_start_in(&bin, "bridge in", g_cpu_recv, g_ns[2], argv, g_scratch, err,
                             sizeof err) < 0)
       goto out;
@@ -329,7 +332,8 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
     char *argv[12] = {(char *)cfg->self, "worker", "net-recv", NULL, size, warm_s, count_s,
                       (char *)mode, sync};
     if (bridged) argv[3] = "rill", argv[9] = g_hdir[1], argv[10] = reg, argv[11] = "c";
-    else if (b->kind == R_NATS || b->kind == R_ASAP) argv[3] = "nats", argv[9] = url, argv[10] = subject;
+    else if (b->kind == R_NATS || b->kind == R_ASAP)
+      argv[3] = "nats", argv[9] = url, argv[10] = subject;
     else argv[3] = "zmq", argv[9] = zurl;
     char *av[13];
     memcpy(av, argv, sizeof argv);
@@ -344,7 +348,7 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
     bench_config c2 = *cfg;
     const char *chans[1] = {"c"};
     FMT(c2.dir, sizeof c2.dir, "%s", g_hdir[0]);
-    if (bench_region_make(&c2, reg, 1, chans, 4096, 1024, 2, err, sizeof err)) goto out;
+    if (bench_region_make(&c2, reg, 1, chans, CHAN_DEPTH, CHAN_MTU, 2, err, sizeof err)) goto out;
     region = 1;
     char *argv[] = {g_rill, "--dir", g_hdir[0], "bridge", "out", chan, "-s", url,
                     b->kind == R_JS ? "-j" : NULL, NULL};
@@ -376,7 +380,8 @@ static int bridge_run(const bench_config *cfg, bench_row *r, unsigned run, bench
       goto out;
     }
     o->det[D_LOST] = bench_kv_num(l, "lost");
-    o->errors = (uint64_t)e - (b->at_most_once && o->det[D_LOST] > 0 ? (uint64_t)o->det[D_LOST] : 0);
+    o->errors = (uint64_t)e;
+    if (b->at_most_once && o->det[D_LOST] > 0) o->errors -= (uint64_t)o->det[D_LOST];
     o->warm = warm;
     o->det[D_BAD] = bench_kv_num(l, "bad") + bench_kv_num(l, "late");
     if (sns > 0) o->det[D_SEND] = (double)count * 1e9 / sns;

@@ -190,7 +190,8 @@ static void ep_open(net_ep *e, const char *kind, char **a, int nargs, int send) 
         rill_region_close(e->r);
         e->r = NULL;
       }
-      if (send || bench_now_ns() > end) nfail("join %s/%s %s: %s", a[0], a[1], a[2], rill_strerror(rc));
+      if (send || bench_now_ns() > end)
+        nfail("join %s/%s %s: %s", a[0], a[1], a[2], rill_strerror(rc));
       struct timespec ts = {0, 2000000};
       nanosleep(&ts, NULL);
     }
@@ -207,13 +208,15 @@ static void ep_open(net_ep *e, const char *kind, char **a, int nargs, int send) 
     nats_check(natsOptions_SetAllowReconnect(o, false), "natsOptions_SetAllowReconnect");
     /* the client options `rill bridge` uses that bear on the rate */
     nats_check(natsOptions_SetIOBufSize(o, 256 * 1024), "natsOptions_SetIOBufSize");
-    if (e->kind == K_NATS_ASAP) nats_check(natsOptions_SetSendAsap(o, true), "natsOptions_SetSendAsap");
+    if (e->kind == K_NATS_ASAP)
+      nats_check(natsOptions_SetSendAsap(o, true), "natsOptions_SetSendAsap");
     e->kind = K_NATS;
     nats_check(natsConnection_Connect(&e->nc, o), "natsConnection_Connect");
     natsOptions_Destroy(o);
     e->subject = a[1];
     if (!send) {
-      nats_check(natsConnection_SubscribeSync(&e->sub, e->nc, a[1]), "natsConnection_SubscribeSync");
+      nats_check(natsConnection_SubscribeSync(&e->sub, e->nc, a[1]),
+                 "natsConnection_SubscribeSync");
       /* as `rill bridge in` holds them: up to 1 Mi messages, 256 MiB */
       nats_check(natsSubscription_SetPendingLimits(e->sub, 1 << 20, 256 << 20),
                  "natsSubscription_SetPendingLimits");
