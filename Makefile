@@ -168,11 +168,12 @@ bench-save:
 	mkdir -p bench/reference
 	cp $(RESULTS)/*.json $(RESULTS)/*.png $(RESULTS)/summary.md bench/reference/
 
-# The packages of rill_bench's real peers (ZeroMQ, nng, iceoryx; see
-# docs/benchmark.md) and of the plots (matplotlib), from Debian.  A build
+# The packages of rill_bench's real peers (ZeroMQ, nng, iceoryx, NATS
+# and iproute2 for the bridge suite; see docs/benchmark.md) and of the
+# plots (matplotlib), from Debian.  A build
 # directory that exists is reconfigured, so that rill_bench finds them.
 BENCH_DEBS = pkg-config libzmq3-dev libnng-dev iceoryx libiceoryx-binding-c-dev \
-             python3-matplotlib
+             libnats-dev nats-server iproute2 python3-matplotlib
 bench-deps:
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEBS)

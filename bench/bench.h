@@ -478,6 +478,9 @@ int bench_in_list(const char *list, const char *name);
 /* "rill_bench worker ...": one side of a measurement driven by another
  * program (bench/worker.c). */
 int bench_worker_main(int argc, char **argv);
+/* Its commands net-send and net-recv (bench/w_net.c, Linux): the exit
+ * status, or -1 when CMD is not one of them or its arguments are wrong. */
+int bench_net_worker(const char *cmd, char **args, int nargs);
 
 /* Region bookkeeping for clean-up after a failure or a signal. */
 void bench_cleanup_register_region(const char *dir, const char *name);

@@ -44,6 +44,9 @@ static void cleanup_dir(void) {
 static void on_signal(int sig) {
   /* async-signal-safe calls only */
   bench_kill_children();
+#ifndef _WIN32
+  bench_bridge_on_signal();
+#endif
   if (g_region_path[0]) unlink(g_region_path);
   if (g_dir[0]) rmdir(g_dir);
   bench_os_reraise(sig);
@@ -80,7 +83,8 @@ static void usage(FILE *f) {
           "               BASE must be a hugetlbfs mount with enough free pages\n"
           "               (sysctl vm.nr_hugepages=64)\n"
           "  --suites LIST  only these suites: core, lang, python, rpc, tango,\n"
-          "               scale (default all; Windows: core)\n"
+          "               scale, bridge (default all; Windows: core; bridge\n"
+          "               needs root)\n"
           "  --workers DIR  where the other languages' workers are (rill-goworker,\n"
           "               rill-pyworker, rill-tangoworker, rill-guest; make bench\n"
           "               builds them in its build directory)\n",
@@ -551,6 +555,7 @@ int main(int argc, char **argv) {
     bench_suite_lang(&cfg, &rows, &sk);
   if (bench_in_list(cfg.suites, "rpc")) bench_suite_rpc(&cfg, &rows, &sk);
   if (bench_in_list(cfg.suites, "tango")) bench_suite_tango(&cfg, &rows, &sk);
+  if (bench_in_list(cfg.suites, "bridge")) bench_suite_bridge(&cfg, &rows, &sk);
 #endif
   if (bench_in_list(cfg.suites, "core")) core_ratios(&rows, &rt);
 #ifndef _WIN32
@@ -558,6 +563,7 @@ int main(int argc, char **argv) {
   bench_ratios_lang(&rows, &rt);
   if (bench_in_list(cfg.suites, "rpc")) bench_ratios_rpc(&rows, &rt);
   if (bench_in_list(cfg.suites, "tango")) bench_ratios_tango(&rows, &rt);
+  if (bench_in_list(cfg.suites, "bridge")) bench_ratios_bridge(&rows, &rt);
 #endif
   double seconds = (double)(bench_now_ns() - t_start) / 1e9;
 

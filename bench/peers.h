@@ -88,6 +88,17 @@ int bench_ipc_setup(bench_test *t, const char *prefix, char *err,
 void bench_ipc_teardown(bench_test *t);
 void bench_ipc_url(const bench_test *t, char *buf, size_t len);
 
+#ifdef RILL_HAVE_ZMQ
+/* A ZeroMQ socket of TYPE in a context of its own, as the zmq rows use it
+ * (bench/t_zmq.c): the high-water marks set to libzmq's defaults (1000
+ * messages each way) explicitly, 1 s send and receive timeouts,
+ * ZMQ_LINGER LINGER_MS; bound to URL (BIND) or connected to it.  0, or -1
+ * with ERR set and nothing left open.  The bridge suite's zmq-tcp row
+ * (bench/w_net.c) uses it too. */
+int bench_zmq_socket(const char *url, int type, int bind, int linger_ms, void **ctx,
+                     void **sock, char *err, size_t len);
+#endif
+
 /* Defines PREFIX_send, PREFIX_recv, PREFIX_ping and PREFIX_pong, the
  * transport's functions, from its SEND1 and RECV1. */
 #define BENCH_PEER_OPS(prefix, send1, recv1)                                   \

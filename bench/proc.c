@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +50,26 @@ static void describe(int st, char *err, size_t len) {
 
 int bench_proc_start(bench_proc *p, const char *what, int cpu, char *const argv[],
                      const char *dir, char *err, size_t len) {
+  return bench_proc_start_in(p, what, cpu, NULL, argv, dir, err, len);
+}
+
+/* Enters the network namespace NAME (ip netns's, /run/netns/NAME): 0, or
+ * -1 with ERR set. */
+static int enter_netns(const char *name, char *err, size_t len) {
+  char path[300];
+  snprintf(path, sizeof path, "/run/netns/%s", name);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+    snprintf(err, len, "network namespace %s: %s", name, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+int bench_proc_start_in(bench_proc *p, const char *what, int cpu, const char *netns,
+                        char *const argv[], const char *dir, char *err, size_t len) {
   static unsigned counter;
   int fds[2];
   memset(p, 0, sizeof *p);
@@ -83,8 +104,12 @@ int bench_proc_start(bench_proc *p, const char *what, int cpu, char *const argv[
       if (e < 0 || dup2(e, STDERR_FILENO) < 0) _exit(126);
       close(e);
     }
-    char why[160];
+    char why[360];
     if (cpu >= 0 && bench_os_pin(cpu, why, sizeof why)) {
+      fprintf(stderr, "rill_bench: %s: %s\n", what, why);
+      _exit(126);
+    }
+    if (netns && enter_netns(netns, why, sizeof why)) {
       fprintf(stderr, "rill_bench: %s: %s\n", what, why);
       _exit(126);
     }

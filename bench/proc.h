@@ -52,6 +52,10 @@ typedef struct bench_wres {
  * _exit().  Returns 1 in the parent, -1 with ERR set. */
 int bench_proc_start(bench_proc *p, const char *what, int cpu, char *const argv[],
                      const char *dir, char *err, size_t len);
+/* The same, run in network namespace NETNS (ip netns's name; NULL: this
+ * process's): the child enters it (setns) after pinning, before exec. */
+int bench_proc_start_in(bench_proc *p, const char *what, int cpu, const char *netns,
+                        char *const argv[], const char *dir, char *err, size_t len);
 /* Waits up to TIMEOUT_NS for a line containing MARK ("ready"; ": serving"
  * for the rpc servers); other lines are printed.  0, or -1 with ERR set. */
 int bench_proc_ready(bench_proc *p, const char *mark, uint64_t timeout_ns, char *err,

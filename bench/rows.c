@@ -291,9 +291,11 @@ void bench_row_print(const bench_row *r) {
          kind_name(r->kind), r->size, a, b, c, d, e, g, sp, ln,
          (unsigned long long)r->errors, r->failed ? "  FAILED" : "");
   if (r->failed) printf("    failure: %s\n", r->failure);
-  else if (r->kind == BENCH_LAT)
+  else if (r->kind == BENCH_LAT && r->wall_ns)
     printf("    (one-way, %u msgs/s paced; consumer CPU %.3f%% of its wall "
            "time, user+sys)\n", r->rate_hz, r->cpu_pct);
+  else if (r->kind == BENCH_LAT)
+    printf("    (one-way, %u msgs/s paced)\n", r->rate_hz);
   else if (r->kind == BENCH_RTT && r->per_run && r->samples < (uint64_t)r->runs * r->per_run)
     printf("    (%llu round trips pooled: runs stopped at their time limit)\n",
            (unsigned long long)r->samples);
@@ -466,8 +468,8 @@ static void j_row(FILE *f, const bench_row *r) {
   j_runs_d(f, "run_msgs_per_s", rate, r->run_msgs_per_s, r->runs, "%.0f");
   j_u64(f, "samples", pct, r->samples);
   j_runs_u(f, "run_p50_ns", r->kind != BENCH_TPUT, r->run_p50, r->runs);
-  j_num(f, "cpu_pct", ok && lat, r->cpu_pct, "%.4f");
-  j_runs_d(f, "run_cpu_pct", lat, r->run_cpu_pct, r->runs, "%.4f");
+  j_num(f, "cpu_pct", ok && lat && r->wall_ns, r->cpu_pct, "%.4f");
+  j_runs_d(f, "run_cpu_pct", lat && r->wall_ns, r->run_cpu_pct, r->runs, "%.4f");
   j_num(f, "seconds", 1, r->seconds, "%.2f");
   j_num(f, "probe_ns", r->runs > 0, r->probe_ns, "%.0f");
   j_runs_d(f, "run_probe_ns", 1, r->run_probe_ns, r->runs, "%.0f");

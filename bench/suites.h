@@ -6,6 +6,8 @@
  *   rpc           bench/rpc/       request/response, C and Go servers
  *   tango         bench/s_tango.c  rill beside rust-tango, in one process
  *   scale         bench/s_scale.c  1, 2, 4 consumers; 1, 4, 16 channels
+ *   bridge        bench/s_bridge.c rill bridge over NATS between network
+ *                                  namespaces, beside NATS and ZeroMQ
  *
  * A suite whose worker is not there is skipped with a line saying why and
  * how to get it, and the JSON's "skipped" says so too.
@@ -49,5 +51,10 @@ void bench_suite_scale(const bench_config *cfg, bench_rows *rows, const char *on
 void bench_ratios_scale(const bench_rows *rows, bench_ratios *rt);
 void bench_suite_tango(const bench_config *cfg, bench_rows *rows, bench_skips *sk);
 void bench_ratios_tango(const bench_rows *rows, bench_ratios *rt);
+void bench_suite_bridge(const bench_config *cfg, bench_rows *rows, bench_skips *sk);
+void bench_ratios_bridge(const bench_rows *rows, bench_ratios *rt);
+/* From a signal handler (async-signal-safe): kills the bridge suite's
+ * processes and removes its network namespaces and its directory. */
+void bench_bridge_on_signal(void);
 
 #endif

@@ -110,7 +110,7 @@ def num(x):
 
 
 def mark(met):
-    return "✔" if met else "✘"
+    return "-" if met is None else "✔" if met else "✘"
 
 
 def core(d):
@@ -301,6 +301,55 @@ def rpc(d):
     return out + bars(d, "rpc")
 
 
+BRIDGE = {
+    "nats-direct": "NATS, direct clients (nats.c publisher → nats-server → subscriber)",
+    "nats-asap": "NATS, direct clients, the publisher writing each message at once (`SendAsap`)",
+    "bridge-core": "rill → `rill bridge out` → NATS → `rill bridge in` → rill, core NATS",
+    "bridge-jetstream": "the same through JetStream (`-j`, one server, replicas 1)",
+    "zmq-tcp": "ZeroMQ PUSH/PULL, `tcp://`",
+}
+
+
+def bridge(d):
+    rs = suite(d, "bridge")
+    if not rs:
+        return []
+    sw = d.get("software", {})
+    out = [f"The NATS bridge (issue 24): two hosts that are network namespaces of this machine, "
+           f"the sender's on one CPU, the receiver's and nats-server on the other "
+           f"(nats-server {sw.get('nats_server', '?')}, nats.c {sw.get('nats_c', '?')}); medians of "
+           f"{d['runs']} runs, every payload checked; core NATS delivers at most once, so what it "
+           f"lost is shown apart from the errors.", ""]
+    names = [n for n in BRIDGE if any(r["name"] == n for r in rs)]
+    names += [n for n in dict.fromkeys(r["name"] for r in rs) if n not in names]
+    tp = [r for r in rs if r["kind"] == "throughput"]
+    sizes = sorted({r["size"] for r in rs})
+    det = lambda r, k: (r.get("detail") or {}).get(k) or 0  # noqa: E731
+    if tp:
+        rows = []
+        for n in names:
+            by = {r["size"]: r for r in tp if r["name"] == n}
+            if by:
+                rows.append([BRIDGE.get(n, n)] + [rate(by[z]["msgs_per_s"]) if z in by else "-"
+                                                  for z in sizes]
+                            + [f"{sum(det(r, 'lost') for r in by.values()):.0f}",
+                               sum(r["errors"] for r in by.values())])
+        out += table(["messages/s"] + [f"{z} B" for z in sizes] + ["lost", "errors"], rows)
+    lat = [r for r in rs if r["kind"] == "latency"]
+    if lat:
+        hz = lat[0]["rate_hz"]
+        rows = []
+        for n in names:
+            by = {r["size"]: r for r in lat if r["name"] == n}
+            if by:
+                rows.append([BRIDGE.get(n, n)] + [f"{ns(by[z]['p50_ns'])} / {ns(by[z]['p99_ns'])}"
+                                                  if z in by else "-" for z in sizes]
+                            + [sum(r["errors"] for r in by.values())])
+        out += table([f"one-way latency, {hz:,} messages/s, p50 / p99"]
+                     + [f"{z} B" for z in sizes] + ["errors"], rows)
+    return out + bars(d, "bridge")
+
+
 def main():
     where = sys.argv[1] if len(sys.argv) > 1 else os.path.join("bench", "results")
     d = load_all(where) if os.path.isdir(where) else None
@@ -310,7 +359,7 @@ def main():
     out = ["# Benchmark results", "",
            "Written by `bench/summary.py` from the JSON beside it; the command is `make bench`.",
            ""]
-    out += core(d) + scale(d) + lang(d) + pybind(d) + rpc(d) + tango(d)
+    out += core(d) + scale(d) + lang(d) + pybind(d) + rpc(d) + tango(d) + bridge(d)
     skipped = d.get("skipped") or {}
     if skipped:
         out += ["Left out of this run:", ""] + [f"- {k}: {v}" for k, v in skipped.items()] + [""]

@@ -48,10 +48,40 @@ static void zq_close(void *vep) {
   free(e);
 }
 
-static int zq_opt(zq_ep *e, int opt, int v, const char *name) {
-  if (zmq_setsockopt(e->sock, opt, &v, sizeof v) != 0)
-    return bench_fail("zmq_setsockopt(%s): %s", name, zmq_strerror(zmq_errno()));
+int bench_zmq_socket(const char *url, int type, int bind, int linger_ms, void **ctx,
+                     void **sock, char *err, size_t len) {
+  static const struct {
+    int opt;
+    const char *name;
+  } opts[5] = {{ZMQ_SNDHWM, "ZMQ_SNDHWM"}, {ZMQ_RCVHWM, "ZMQ_RCVHWM"},
+               {ZMQ_SNDTIMEO, "ZMQ_SNDTIMEO"}, {ZMQ_RCVTIMEO, "ZMQ_RCVTIMEO"},
+               {ZMQ_LINGER, "ZMQ_LINGER"}};
+  const int vals[5] = {ZQ_HWM, ZQ_HWM, ZQ_TIMEO_MS, ZQ_TIMEO_MS, linger_ms};
+  *sock = NULL;
+  if (!(*ctx = zmq_ctx_new())) {
+    snprintf(err, len, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+    return -1;
+  }
+  if (!(*sock = zmq_socket(*ctx, type))) {
+    snprintf(err, len, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+    goto fail;
+  }
+  for (int i = 0; i < 5; i++)
+    if (zmq_setsockopt(*sock, opts[i].opt, &vals[i], sizeof vals[i]) != 0) {
+      snprintf(err, len, "zmq_setsockopt(%s): %s", opts[i].name, zmq_strerror(zmq_errno()));
+      goto fail;
+    }
+  if ((bind ? zmq_bind(*sock, url) : zmq_connect(*sock, url)) != 0) {
+    snprintf(err, len, "%s(%s): %s", bind ? "zmq_bind" : "zmq_connect", url,
+             zmq_strerror(zmq_errno()));
+    goto fail;
+  }
   return 0;
+fail:
+  if (*sock) zmq_close(*sock);
+  zmq_ctx_term(*ctx);
+  *ctx = *sock = NULL;
+  return -1;
 }
 
 /* Side 0 makes a socket of TYPE0 and connects, side 1 one of TYPE1 and
@@ -60,33 +90,16 @@ static int zq_open_types(bench_test *t, int side, int type0, int type1,
                          void **out) {
   zq_ep *e = calloc(1, sizeof *e);
   if (!e) return bench_fail("out of memory");
-  char url[512];
+  char url[512], err[600];
   bench_ipc_url(t, url, sizeof url);
   e->sbuf = bench_alloc(BENCH_MAX_SIZE);
   if (!e->sbuf) goto fail;
   bench_msg_template(e->sbuf, t->size);
   zmq_msg_init(&e->msg);
   e->msg_ready = 1;
-  e->ctx = zmq_ctx_new();
-  if (!e->ctx) {
-    bench_fail("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
-    goto fail;
-  }
-  e->sock = zmq_socket(e->ctx, side == 0 ? type0 : type1);
-  if (!e->sock) {
-    bench_fail("zmq_socket: %s", zmq_strerror(zmq_errno()));
-    goto fail;
-  }
-  if (zq_opt(e, ZMQ_SNDHWM, ZQ_HWM, "ZMQ_SNDHWM") ||
-      zq_opt(e, ZMQ_RCVHWM, ZQ_HWM, "ZMQ_RCVHWM") ||
-      zq_opt(e, ZMQ_SNDTIMEO, ZQ_TIMEO_MS, "ZMQ_SNDTIMEO") ||
-      zq_opt(e, ZMQ_RCVTIMEO, ZQ_TIMEO_MS, "ZMQ_RCVTIMEO") ||
-      zq_opt(e, ZMQ_LINGER, 0, "ZMQ_LINGER"))
-    goto fail;
-  int rc = side == 0 ? zmq_connect(e->sock, url) : zmq_bind(e->sock, url);
-  if (rc != 0) {
-    bench_fail("%s(%s): %s", side == 0 ? "zmq_connect" : "zmq_bind", url,
-               zmq_strerror(zmq_errno()));
+  if (bench_zmq_socket(url, side == 0 ? type0 : type1, side == 1, 0, &e->ctx, &e->sock, err,
+                       sizeof err)) {
+    bench_fail("%s", err);
     goto fail;
   }
   *out = e;

@@ -29,6 +29,9 @@
  *       then as brecv
  *   rpc-guest -w N --dir D --region R --service S
  *       the C request/response server (bench/rpc/t_rill.c)
+ *   net-send KIND SIZE WARM COUNT PERIOD_NS SYNC ARGS...
+ *   net-recv KIND SIZE WARM COUNT tput|lat SYNC ARGS...
+ *       the bridge suite's ends over NATS, ZeroMQ or rill (bench/w_net.c)
  *
  * Every wait busy-spins (the spin budget is the whole 30 s timeout), except
  * a consumer told "park" and wrecv's, which use rill's default budget
@@ -275,7 +278,7 @@ static int cmd_wrecv(char **a) {
 }
 
 int bench_worker_main(int argc, char **argv) {
-  if (argc < 3) wfail("usage: rill_bench worker bsend|brecv|bping|bpong|wsend|wrecv|rpc-guest|version ...");
+  if (argc < 3) wfail("usage: rill_bench worker bsend|brecv|bping|bpong|wsend|wrecv|rpc-guest|net-send|net-recv|version ...");
   const char *cmd = argv[2];
   char **a = argv + 3;
   int n = argc - 3;
@@ -299,6 +302,10 @@ int bench_worker_main(int argc, char **argv) {
   if (!strcmp(cmd, "wrecv") && n == 7) return cmd_wrecv(a);
 #ifndef _WIN32
   if (!strcmp(cmd, "rpc-guest")) return rb_guest_main(argc - 2, argv + 2);
+  if (!strncmp(cmd, "net-", 4)) {
+    int rc = bench_net_worker(cmd, a, n);
+    if (rc >= 0) return rc;
+  }
 #endif
   if (!strcmp(cmd, "version") && n == 0) {
     printf("info rill %d.%d\n", RILL_VERSION_MAJOR, RILL_VERSION_MINOR);

@@ -23,7 +23,7 @@ if(WIN32)
 else()
   list(APPEND RILL_BENCH_SOURCES bench/os_posix.c bench/t_futex.c bench/t_stream.c
        bench/peers_ipc.c bench/t_zmq.c bench/t_nng.c bench/t_iceoryx.c bench/proc.c
-       bench/s_lang.c bench/s_scale.c bench/s_tango.c bench/rpc/suite.c bench/rpc/proc.c bench/rpc/t_rill.c bench/rpc/t_sock.c
+       bench/s_lang.c bench/s_scale.c bench/s_tango.c bench/s_bridge.c bench/w_net.c bench/rpc/suite.c bench/rpc/proc.c bench/rpc/t_rill.c bench/rpc/t_sock.c
        bench/rpc/t_zmq.c)
 endif()
 add_executable(rill_bench EXCLUDE_FROM_ALL ${RILL_BENCH_SOURCES})
@@ -51,6 +51,20 @@ if(RILL_ICEORYX)
   target_compile_definitions(rill_bench PRIVATE RILL_HAVE_ICEORYX
     RILL_IOX_ROUDI="${RILL_IOX_ROUDI}"
     RILL_ICEORYX_VERSION="${iceoryx_binding_c_VERSION}")
+endif()
+
+# The bridge suite (bench/s_bridge.c): the direct NATS clients (nats.c),
+# the nats-server it starts, the script that makes its network namespaces,
+# and the rill command (its `rill bridge`), built with rill_bench.
+if(RILL_BENCH_NATS_FOUND AND RILL_NATS_SERVER)
+  target_link_libraries(rill_bench PRIVATE PkgConfig::RILL_BENCH_NATS)
+  target_compile_definitions(rill_bench PRIVATE RILL_HAVE_NATS
+    RILL_NATS_SERVER="${RILL_NATS_SERVER}" RILL_NATS_C_VERSION="${RILL_BENCH_NATS_VERSION}")
+endif()
+target_compile_definitions(rill_bench PRIVATE
+  RILL_BENCH_NETNS="${PROJECT_SOURCE_DIR}/tests/bridge/netns.sh")
+if(TARGET rill_cli)
+  add_dependencies(rill_benches rill_cli)
 endif()
 
 # The command line's tests run `rill bench --help`, which runs rill_bench.

@@ -317,6 +317,21 @@ else()
   rill_component("peer: iceoryx" OFF "iceoryx C binding or iox-roudi not found"
                  "apt-get install iceoryx libiceoryx-binding-c-dev" NEEDED_BY_BENCH)
 endif()
+# NATS, for the bridge suite (bench/s_bridge.c): the C client nats.c
+# (pkg-config libnats) for its direct clients, nats-server, which
+# rill_bench starts (Debian installs it in /usr/sbin), and ip (iproute2)
+# for the network namespaces its hosts are.
+if(PkgConfig_FOUND)
+  pkg_check_modules(RILL_BENCH_NATS QUIET IMPORTED_TARGET libnats)
+endif()
+find_program(RILL_NATS_SERVER nats-server PATHS /usr/sbin /usr/local/sbin)
+find_program(RILL_IP ip PATHS /usr/sbin /sbin)
+if(RILL_BENCH_NATS_FOUND AND RILL_NATS_SERVER AND RILL_IP)
+  rill_component("peer: NATS" ON "nats.c ${RILL_BENCH_NATS_VERSION}, nats-server, ip" "")
+else()
+  rill_component("peer: NATS" OFF "nats.c (libnats), nats-server or ip not found"
+                 "apt-get install libnats-dev nats-server iproute2" NEEDED_BY_BENCH)
+endif()
 
 # ---- the plots: a Python with matplotlib (the one on PATH, else Debian's)
 set(RILL_PLOT_PYTHON "")

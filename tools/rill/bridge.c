@@ -64,8 +64,7 @@ static const char usage[] =
     "      --create          in: create the region and channel if missing, with\n"
     "                        --size BYTES (64M), --depth N (4096), --mtu N (1024),\n"
     "                        --max-msg N (1M)\n"
-    "      --batch N         JetStream: messages per acknowledged batch (1024)\n"
-    "      --linger TIME     JetStream: longest a batch waits to fill (1ms)\n"
+    "      --batch N         most messages in one NATS message (1024)\n"
     "      --creds FILE      NATS credentials (JWT and NKey seed)\n"
     "      --nkey-seed FILE  an NKey seed\n"
     "      --user-file FILE  user:password, on the first line\n"
@@ -86,7 +85,7 @@ typedef struct blink blink;
 typedef struct bridge_cfg {
   char *servers;
   int jetstream, replicas, lossy, create, json;
-  uint64_t size, depth, mtu, max_msg, batch, linger_ns;
+  uint64_t size, depth, mtu, max_msg, batch;
   char *creds, *nkey_seed, *user_file, *token_file, *tls_ca, *tls_cert, *tls_key;
   int tls;
   blink *links;
@@ -159,7 +158,7 @@ static int add_link(bridge_cfg *c, int direction, const char *target, const char
 }
 
 enum { O_SUBJECT = 0x200, O_REPLICAS, O_LOSSY, O_CREATE, O_SIZE, O_DEPTH, O_MTU, O_MAXMSG,
-       O_BATCH, O_LINGER, O_CREDS, O_NKEY, O_USERF, O_TOKENF, O_TLS, O_TLSCA, O_TLSCERT,
+       O_BATCH, O_CREDS, O_NKEY, O_USERF, O_TOKENF, O_TLS, O_TLSCA, O_TLSCERT,
        O_TLSKEY, O_CONFIG, O_JSON };
 
 static const struct option long_opts[] = {
@@ -168,7 +167,7 @@ static const struct option long_opts[] = {
     {"lossy", no_argument, 0, O_LOSSY},        {"create", no_argument, 0, O_CREATE},
     {"size", required_argument, 0, O_SIZE},    {"depth", required_argument, 0, O_DEPTH},
     {"mtu", required_argument, 0, O_MTU},      {"max-msg", required_argument, 0, O_MAXMSG},
-    {"batch", required_argument, 0, O_BATCH},  {"linger", required_argument, 0, O_LINGER},
+    {"batch", required_argument, 0, O_BATCH},
     {"creds", required_argument, 0, O_CREDS},  {"nkey-seed", required_argument, 0, O_NKEY},
     {"user-file", required_argument, 0, O_USERF}, {"token-file", required_argument, 0, O_TOKENF},
     {"tls", no_argument, 0, O_TLS},            {"tls-ca", required_argument, 0, O_TLSCA},
@@ -199,7 +198,6 @@ static int set_opt(bridge_cfg *c, int o, const char *v, const char **subject, co
     if (cli_parse_u64(v, 1, &c->batch) || !c->batch || c->batch > 65536)
       return cli_usage("--batch: 1 to 65536");
     break;
-  case O_LINGER: if (cli_parse_duration(v, &c->linger_ns)) return cli_usage("bad --linger '%s'", v); break;
   case O_CREDS: c->creds = dup_or_die(v); break;
   case O_NKEY: c->nkey_seed = dup_or_die(v); break;
   case O_USERF: c->user_file = dup_or_die(v); break;
@@ -414,6 +412,10 @@ static int nats_connect(const bridge_cfg *c) {
   NATS_TRY(natsOptions_SetPingInterval(o, 2000), "NATS options");
   NATS_TRY(natsOptions_SetMaxPingsOut(o, 2), "NATS options");
   NATS_TRY(natsOptions_SetIOBufSize(o, 256 * 1024), "NATS options");
+  /* Every publish is written at once: the bridge batches messages itself
+   * (a NATS message carries what the channel had ready), and nats.c's
+   * own batching waits for its flusher, a millisecond later. */
+  NATS_TRY(natsOptions_SetSendAsap(o, true), "NATS options");
   NATS_TRY(natsOptions_SetReconnectBufSize(o, 32 * 1024 * 1024), "NATS options");
   NATS_TRY(natsOptions_SetDisconnectedCB(o, on_disconnected, NULL), "NATS options");
   NATS_TRY(natsOptions_SetReconnectedCB(o, on_reconnected, NULL), "NATS options");
@@ -577,22 +579,36 @@ static void count(bridge_file *f, uint64_t msgs, uint64_t bytes) {
 
 /* ---- out: a local channel to NATS --------------------------------------------------- */
 
-typedef struct pending {
-  uint64_t off, len, seq, frags, sig, end;
-  uint16_t ctl;
-  uint32_t tsorig, tspub;
-} pending;
+/* Messages travel in batches: one NATS message carries the messages the
+ * channel had ready, one after the other in its payload, and their
+ * descriptors in its headers (docs/bridge.md, "The messages on the
+ * wire").  A batch goes when the channel has nothing more ready (a
+ * stream's pause: a sparse stream's messages go one by one, at once), or
+ * when it is full (--batch messages, or the NATS server's largest
+ * payload).  NATS costs per message sent (the client builds, encodes and
+ * frees each one; the server routes each one): per batch, it is paid
+ * once for many of rill's. */
+typedef struct batch {
+  uint8_t *data;      /* the payloads, one after the other */
+  uint64_t len, cap;  /* cap: room for one more max_msg */
+  char *meta;         /* "FRAGS SIG CTL TSORIG TSPUB SIZE" per message */
+  uint64_t mlen, mcap;
+  uint64_t n;         /* messages */
+  uint64_t first;     /* seq of the first message's first descriptor */
+  uint64_t end;       /* seq after the last message's last descriptor */
+} batch;
 
 typedef struct out_state {
   blink *l;
   rill_consumer *c;
   uint64_t epoch, max_msg;
-  uint8_t *buf; /* max_msg bytes, for rill_recv */
-  /* JetStream: the batch not acknowledged yet */
-  uint8_t *bat;
-  uint64_t bat_len, bat_cap;
-  pending *pend;
-  uint64_t npend;
+  uint64_t max_bytes;  /* payload bytes a batch may hold */
+  batch b;
+  /* a message read after a gap (a lossy bridge lapped), at the end of
+   * b.data: it starts the next batch, whose seqs follow on from it */
+  int carry;
+  rill_meta carry_meta;
+  uint64_t carry_len, carry_end;
   _Atomic uint64_t pub_errors;
 } out_state;
 
@@ -607,22 +623,37 @@ static char *put_u64(char *p, uint64_t v, char c) {
   return p + 1;
 }
 
-static natsStatus out_msg(const out_state *o, const pending *p, const uint8_t *data, int js,
-                          natsMsg **m) {
-  char hdr[8 * 21], id[160];
-  natsStatus s = natsMsg_Create(m, o->l->subject, NULL, (const char *)data, (int)p->len);
+/* Room for a batch: payloads up to max_bytes plus a max_msg, and six
+ * numbers per message.  0 or -1. */
+static int batch_alloc(out_state *o) {
+  batch *b = &o->b;
+  b->cap = o->max_bytes + o->max_msg;
+  b->mcap = g_cfg->batch * 6 * 21 + 1;
+  b->data = malloc(b->cap ? b->cap : 1);
+  b->meta = malloc(b->mcap);
+  return b->data && b->meta ? 0 : -1;
+}
+
+/* The NATS message of the batch. */
+static natsStatus batch_msg(const out_state *o, int js, natsMsg **m) {
+  const batch *b = &o->b;
+  char hdr[3 * 21], id[256];
+  natsStatus s = natsMsg_Create(m, o->l->subject, NULL, (const char *)b->data, (int)b->len);
   if (s != NATS_OK) return s;
   char *h = put_u64(hdr, o->epoch, ' ');
-  h = put_u64(h, p->seq, ' ');
-  h = put_u64(h, p->frags, ' ');
-  h = put_u64(h, p->sig, ' ');
-  h = put_u64(h, p->ctl, ' ');
-  h = put_u64(h, p->tsorig, ' ');
-  put_u64(h, p->tspub, 0);
+  h = put_u64(h, b->first, ' ');
+  put_u64(h, b->n, 0);
   s = natsMsgHeader_Set(*m, "Rill", hdr);
+  if (s == NATS_OK) {
+    b->meta[b->mlen - 1] = 0; /* the last number's space */
+    s = natsMsgHeader_Set(*m, "Rill-Msgs", b->meta);
+    b->meta[b->mlen - 1] = ' ';
+  }
   if (s == NATS_OK && js) {
-    snprintf(id, sizeof id, "%s/%s/%" PRIu64 "/%" PRIu64, o->l->region, o->l->chan, o->epoch,
-             p->seq);
+    /* the same batch published again (after a failure, or by a
+     * restarted bridge) has the same id: the stream stores it once */
+    snprintf(id, sizeof id, "%s/%s/%" PRIu64 "/%" PRIu64 "-%" PRIu64, o->l->region, o->l->chan,
+             o->epoch, b->first, b->end);
     s = natsMsgHeader_Set(*m, "Nats-Msg-Id", id);
   }
   if (s != NATS_OK) natsMsg_Destroy(*m), *m = NULL;
@@ -660,57 +691,102 @@ static int out_join(out_state *o, rill_region *r) {
   return 0;
 }
 
-/* The next message into o->buf, waiting up to TIMEOUT_NS: its size, or
- * -RILL_ETIMEDOUT; errors other than a producer that left or died (it may
- * come back: the bridge waits) are returned. */
-static int64_t out_next(out_state *o, rill_meta *m, pending *p, uint64_t timeout_ns) {
-  int64_t n = rill_recv_wait(o->c, o->buf, o->max_msg, m, timeout_ns);
-  if (n == -RILL_EAGAIN) return -RILL_ETIMEDOUT; /* timeout 0: nothing yet */
+static void batch_add(batch *b, const rill_meta *m, uint64_t n, uint64_t end);
+
+/* Adds the next message to the batch, waiting up to TIMEOUT_NS for it:
+ * 1 if one was added, 2 if one came after a gap (kept for the next
+ * batch), 0 if none came (or the producer left or died: it may come
+ * back, the bridge waits), or a negative error. */
+static int out_next(out_state *o, uint64_t timeout_ns) {
+  batch *b = &o->b;
+  rill_meta m;
+  int64_t n = rill_recv_wait(o->c, b->data + b->len, o->max_msg, &m, timeout_ns);
+  if (n == -RILL_EAGAIN || n == -RILL_ETIMEDOUT) return 0;
   if (n == -RILL_ECLOSED || n == -RILL_EDEAD) {
-    nap(timeout_ns / 1000000 ? (unsigned)(timeout_ns / 1000000) : 1);
-    return -RILL_ETIMEDOUT;
+    if (!b->n) nap(timeout_ns / 1000000 ? (unsigned)(timeout_ns / 1000000) : 1);
+    return 0;
   }
-  if (n < 0) return n;
-  if (m->lost) atomic_fetch_add_explicit(&o->l->f->lost, m->lost, memory_order_relaxed);
+  if (n < 0) return (int)n;
+  bridge_file *f = o->l->f;
+  if (m.lost) atomic_fetch_add_explicit(&f->lost, m.lost, memory_order_relaxed);
   uint64_t end = rill_consumer_seq(o->c);
-  *p = (pending){.len = (uint64_t)n, .seq = m->seq, .frags = end - m->seq, .sig = m->sig,
-                 .end = end, .ctl = m->ctl, .tsorig = m->tsorig, .tspub = m->tspub};
-  atomic_store_explicit(&o->l->f->seq, end, memory_order_relaxed);
-  return n;
+  atomic_store_explicit(&f->seq, end, memory_order_relaxed);
+  if (b->n && m.seq != b->end) {
+    o->carry = 1, o->carry_meta = m, o->carry_len = (uint64_t)n, o->carry_end = end;
+    return 2;
+  }
+  batch_add(b, &m, (uint64_t)n, end);
+  return 1;
 }
 
-/* Core NATS: each message published as it comes; nats.c buffers them and
- * writes when its buffer fills or its flusher runs (within a millisecond).
- * A publish that fails (the client's reconnect buffer full while it has
- * no server) is tried again: a reliable bridge holds its producer back. */
-static void out_core(out_state *o) {
-  bridge_file *f = o->l->f;
-  int unsent = 0; /* published since the stream last paused */
-  while (!stopping) {
-    rill_meta m;
-    pending p;
-    int64_t n = out_next(o, &m, &p, 0);
-    if (n == -RILL_ETIMEDOUT && unsent) {
-      /* The stream paused: what nats.c buffers goes out now, not when
-       * its flusher wakes (1 ms later).  Its flush sends a PING with the
-       * buffer and waits for the PONG: once per pause, so a sparse
-       * stream gets each message on the wire at once, and a dense one
-       * fills the buffer during that round trip (batches grow with the
-       * load, as with Nagle's algorithm, without its delay). */
-      natsConnection_FlushTimeout(nc, 1000);
-      unsent = 0;
+static void batch_add(batch *b, const rill_meta *mp, uint64_t n, uint64_t end) {
+  rill_meta m = *mp;
+  if (!b->n) b->first = m.seq;
+  char *p = b->meta + b->mlen;
+  p = put_u64(p, end - m.seq, ' ');
+  p = put_u64(p, m.sig, ' ');
+  p = put_u64(p, m.ctl, ' ');
+  p = put_u64(p, m.tsorig, ' ');
+  p = put_u64(p, m.tspub, ' ');
+  p = put_u64(p, n, ' ');
+  b->mlen = (uint64_t)(p - b->meta);
+  b->len += n;
+  b->n++;
+  b->end = end;
+}
+
+static int batch_full(const out_state *o) {
+  return o->b.n >= g_cfg->batch || o->b.len >= o->max_bytes;
+}
+
+/* Empties the batch, but for the message carried over, which starts the
+ * next one. */
+static void batch_reset(out_state *o) {
+  batch *b = &o->b;
+  uint64_t at = b->len;
+  b->n = b->len = b->mlen = 0;
+  if (!o->carry) return;
+  memmove(b->data, b->data + at, (size_t)o->carry_len);
+  batch_add(b, &o->carry_meta, o->carry_len, o->carry_end);
+  o->carry = 0;
+}
+
+/* Collects a batch: waits up to 100 ms for a first message, then takes
+ * what is ready.  A lossy bridge's gap ends a batch (the seqs of a batch
+ * follow on).  0, or a negative error. */
+static int out_collect(out_state *o) {
+  for (;;) {
+    if (stopping) return 0;
+    int had = o->b.n > 0;
+    int rc = out_next(o, had ? 0 : 100000000);
+    if (rc < 0) return rc;
+    if (rc == 2) return 0; /* a gap: the batch goes, the message waits */
+    if (rc == 0) {
+      if (had) return 0;   /* a pause: the batch goes */
       continue;
     }
-    if (n == -RILL_ETIMEDOUT) n = out_next(o, &m, &p, 100000000);
-    if (n == -RILL_ETIMEDOUT) continue;
-    if (n < 0) {
+    if (batch_full(o)) return 0;
+  }
+}
+
+/* Core NATS: each batch published when collected, written to the socket
+ * at once (the connection sends as soon as asked: batches are what
+ * gathers messages, not the client's buffer).  A publish that fails (the
+ * client's reconnect buffer full while it has no server) is tried again:
+ * a reliable bridge holds its producer back. */
+static void out_core(out_state *o) {
+  bridge_file *f = o->l->f;
+  while (!stopping) {
+    int rc = out_collect(o);
+    if (rc < 0) {
       snprintf(o->l->err, sizeof o->l->err, "%s/%s: %s", o->l->region, o->l->chan,
-               rill_strerror((int)n));
+               rill_strerror(rc));
       return;
     }
+    if (!o->b.n) continue;
     for (;;) {
       natsMsg *msg = NULL;
-      natsStatus s = out_msg(o, &p, o->buf, 0, &msg);
+      natsStatus s = batch_msg(o, 0, &msg);
       if (s == NATS_OK) s = natsConnection_PublishMsg(nc, msg);
       natsMsg_Destroy(msg);
       if (s == NATS_OK) break;
@@ -718,96 +794,60 @@ static void out_core(out_state *o) {
       if (stopping) return;
       nap(20);
     }
-    count(f, 1, p.len);
-    unsent = 1;
+    count(f, o->b.n, o->b.len);
+    batch_reset(o);
   }
 }
 
-/* JetStream: a batch (--batch messages, or what came within --linger) is
- * published asynchronously, then acknowledged as a whole; only then is
- * its end committed to the cursor (rill_consumer_commit), so the producer
- * keeps what is not stored yet and a bridge killed meanwhile publishes it
- * again when restarted (the stream drops the copies by Nats-Msg-Id).  A
- * batch that fails (a server lost, a timeout) is published again whole. */
+/* JetStream: each batch is published, and its acknowledgement awaited;
+ * only then is its end committed to the cursor (rill_consumer_commit),
+ * so the producer keeps what is not stored yet and a bridge killed
+ * meanwhile publishes it again when restarted (the stream drops an exact
+ * copy by its Nats-Msg-Id; `in` skips what it had by seq).  A batch that
+ * fails (a server lost, no acknowledgement within 5 s) is published
+ * again. */
 static int out_js_batch(out_state *o, jsCtx *js) {
   bridge_file *f = o->l->f;
   for (;;) {
     if (stopping) return -1;
     uint64_t errs = atomic_load(&o->pub_errors);
-    natsStatus s = NATS_OK;
-    for (uint64_t i = 0; i < o->npend && s == NATS_OK; i++) {
-      natsMsg *msg = NULL;
-      s = out_msg(o, &o->pend[i], o->bat + o->pend[i].off, 1, &msg);
-      if (s == NATS_OK) s = js_PublishMsgAsync(js, &msg, NULL);
-      natsMsg_Destroy(msg);
-    }
+    natsMsg *msg = NULL;
+    natsStatus s = batch_msg(o, 1, &msg);
+    if (s == NATS_OK) s = js_PublishMsgAsync(js, &msg, NULL);
+    natsMsg_Destroy(msg);
     if (s == NATS_OK) {
-      /* on the wire now, not when nats.c's flusher wakes (1 ms later) */
-      natsConnection_FlushTimeout(nc, 5000);
       jsPubOptions po;
       jsPubOptions_Init(&po);
       po.MaxWait = 5000;
       s = js_PublishAsyncComplete(js, &po);
     }
     if (s == NATS_OK && atomic_load(&o->pub_errors) == errs) break;
-    /* Take back what is still waiting for an acknowledgement, then send
-     * the whole batch again. */
+    /* Take back what still waits for an acknowledgement, then again. */
     natsMsgList left = {0};
     if (js_PublishAsyncGetPendingList(&left, js) == NATS_OK) natsMsgList_Destroy(&left);
     atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&f->republished, 1, memory_order_relaxed);
     nap(100);
   }
-  uint64_t bytes = 0;
-  for (uint64_t i = 0; i < o->npend; i++) bytes += o->pend[i].len;
-  int rc = rill_consumer_commit(o->c, o->pend[o->npend - 1].end);
+  int rc = rill_consumer_commit(o->c, o->b.end);
   if (rc) {
     snprintf(o->l->err, sizeof o->l->err, "commit: %s", rill_strerror(rc));
     return -1;
   }
-  count(f, o->npend, bytes);
-  o->npend = 0;
-  o->bat_len = 0;
+  count(f, o->b.n, o->b.len);
+  batch_reset(o);
   return 0;
 }
 
 static void out_js(out_state *o, jsCtx *js) {
-  uint64_t batch = g_cfg->batch, linger = g_cfg->linger_ns, first_ns = 0;
   while (!stopping) {
-    uint64_t wait = 100000000;
-    if (o->npend) {
-      uint64_t age = cli_mono_ns() - first_ns;
-      wait = age >= linger ? 0 : linger - age;
-    }
-    rill_meta m;
-    pending p;
-    int64_t n = out_next(o, &m, &p, wait);
-    if (n >= 0) {
-      if (o->bat_len + (uint64_t)n > o->bat_cap) {
-        uint64_t cap = o->bat_cap * 2 > o->bat_len + (uint64_t)n ? o->bat_cap * 2
-                                                                 : o->bat_len + (uint64_t)n;
-        uint8_t *b = realloc(o->bat, cap);
-        if (!b) {
-          snprintf(o->l->err, sizeof o->l->err, "out of memory");
-          return;
-        }
-        o->bat = b, o->bat_cap = cap;
-      }
-      memcpy(o->bat + o->bat_len, o->buf, (size_t)n);
-      p.off = o->bat_len;
-      o->bat_len += (uint64_t)n;
-      if (!o->npend) first_ns = cli_mono_ns();
-      o->pend[o->npend++] = p;
-    } else if (n != -RILL_ETIMEDOUT) {
+    int rc = out_collect(o);
+    if (rc < 0) {
       snprintf(o->l->err, sizeof o->l->err, "%s/%s: %s", o->l->region, o->l->chan,
-               rill_strerror((int)n));
+               rill_strerror(rc));
       return;
     }
-    /* a full batch, 8 MiB, or one that waited --linger goes */
-    if (o->npend && (o->npend == batch || o->bat_len >= (8u << 20) ||
-                     cli_mono_ns() - first_ns >= linger)) {
-      if (out_js_batch(o, js)) return;
-    }
+    if (o->b.n && out_js_batch(o, js)) return;
   }
 }
 
@@ -820,9 +860,21 @@ static void *out_main(void *arg) {
   if (local_open(l, &r, &st)) goto out;
   o.epoch = st.created_ns;
   o.max_msg = st.max_msg;
-  o.buf = malloc(st.max_msg ? st.max_msg : 1);
-  o.pend = calloc(g_cfg->batch, sizeof *o.pend);
-  if (!o.buf || !o.pend) {
+  /* A batch's payloads and headers fit in the server's largest payload
+   * (1 MiB by default; known once connected, 1 MiB until then). */
+  int64_t maxp = nc && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED
+                     ? natsConnection_GetMaxPayload(nc) : 0;
+  uint64_t room = maxp > 0 ? (uint64_t)maxp : 1u << 20, hdrs = g_cfg->batch * 6 * 21 + 512;
+  if (room < hdrs + st.max_msg) {
+    snprintf(l->err, sizeof l->err,
+             "%s/%s: its largest message (%" PRIu64 " B) and a batch's headers do not fit in "
+             "NATS's largest payload (%" PRIu64 " B): a smaller --batch, or max_payload "
+             "raised on the servers", l->region, l->chan, st.max_msg, room);
+    goto out;
+  }
+  o.max_bytes = room - hdrs - st.max_msg;
+  if (o.max_bytes > (512u << 10)) o.max_bytes = 512u << 10;
+  if (batch_alloc(&o)) {
     snprintf(l->err, sizeof l->err, "out of memory");
     goto out;
   }
@@ -851,9 +903,8 @@ out:
    * core NATS has in its buffer is flushed at exit (cmd_bridge). */
   if (o.c) rill_consumer_flush(o.c);
   jsCtx_Destroy(js);
-  free(o.buf);
-  free(o.bat);
-  free(o.pend);
+  free(o.b.data);
+  free(o.b.meta);
   /* the region and the consumer stay open (and with them the slot's
    * lock) until the process ends */
   l->keep_r = r;
@@ -867,104 +918,182 @@ out:
 typedef struct in_state {
   blink *l;
   rill_producer *p;
-  uint64_t max_msg, mtu;
+  uint64_t max_msg, mtu, depth;
+  uint64_t *meta, meta_cap; /* a batch's numbers */
+  rill_msg chunk[64];       /* what one rill_send_many() puts */
 } in_state;
 
-/* Parses "EPOCH SEQ FRAGS SIG CTL TSORIG TSPUB".  0 or -1. */
-static int parse_rill(const char *v, uint64_t out[7]) {
+/* Parses N decimal numbers, one space apart, from V (no more, no less)
+ * into OUT.  0 or -1. */
+static int parse_nums(const char *v, uint64_t *out, uint64_t n) {
   const char *s = v;
-  for (int i = 0; i < 7; i++) {
-    char *end;
+  for (uint64_t i = 0; i < n; i++) {
     if (*s < '0' || *s > '9') return -1;
-    errno = 0;
-    out[i] = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    s = end;
-    if (i < 6) {
+    uint64_t x = 0;
+    do {
+      uint64_t d = (uint64_t)(*s - '0');
+      if (x > (UINT64_MAX - d) / 10) return -1; /* past 2^64 */
+      x = x * 10 + d;
+      s++;
+    } while (*s >= '0' && *s <= '9');
+    out[i] = x;
+    if (i + 1 < n) {
       if (*s != ' ') return -1;
       s++;
     }
   }
-  if (*s) return -1;
-  if (!out[2] || out[4] > 0xffff || out[5] > 0xffffffffu || out[6] > 0xffffffffu) return -1;
-  return 0;
+  return *s ? -1 : 0;
 }
 
-/* Puts one NATS message into the channel, if it is a bridged message the
- * channel has not had yet.  Returns 0, or -1 if the bridge is stopping
- * (the message was not put). */
-static int in_put(in_state *s, natsMsg *msg, uint64_t sseq) {
-  bridge_file *f = s->l->f;
-  const char *hv = NULL;
-  uint64_t h[7];
+#define BATCH_MAX 65536u /* messages in one NATS message, at most */
+
+/* A NATS message's batch, checked: its header, and six numbers a message
+ * (FRAGS SIG CTL TSORIG TSPUB SIZE) whose sizes add up to the payload.
+ * Returns the count, or 0 if it is not a bridged message. */
+static uint64_t parse_batch(in_state *s, natsMsg *msg, uint64_t h[3], uint64_t **meta) {
+  const char *hv = NULL, *mv = NULL;
   int len = natsMsg_GetDataLength(msg);
-  if (sseq && sseq <= f->sseq) { /* JetStream delivers it again */
-    atomic_fetch_add_explicit(&f->dups, 1, memory_order_relaxed);
+  if (len < 0 || natsMsgHeader_Get(msg, "Rill", &hv) != NATS_OK || !hv ||
+      parse_nums(hv, h, 3) || !h[2] || h[2] > BATCH_MAX ||
+      natsMsgHeader_Get(msg, "Rill-Msgs", &mv) != NATS_OK || !mv)
     return 0;
+  if (h[2] * 6 > s->meta_cap) {
+    uint64_t *m = realloc(s->meta, (size_t)(h[2] * 6) * sizeof *m);
+    if (!m) return 0;
+    s->meta = m, s->meta_cap = h[2] * 6;
   }
-  if (natsMsgHeader_Get(msg, "Rill", &hv) != NATS_OK || !hv || parse_rill(hv, h) ||
-      len < 0 || (uint64_t)len > s->max_msg) {
-    atomic_fetch_add_explicit(&f->bad, 1, memory_order_relaxed);
-    if (sseq) f->sseq = sseq;
-    return 0;
+  uint64_t *m = s->meta, sum = 0;
+  if (parse_nums(mv, m, h[2] * 6)) return 0;
+  for (uint64_t i = 0; i < h[2]; i++, m += 6) {
+    if (!m[0] || m[0] > (1u << 30) || m[2] > 0xffff || m[3] > 0xffffffffu ||
+        m[4] > 0xffffffffu || m[5] > s->max_msg)
+      return 0;
+    sum += m[5];
   }
-  uint64_t epoch = h[0], seq = h[1], frags = h[2];
-  if (epoch != f->epoch) {
-    /* another source channel (or the first): its numbers start here */
-    f->epoch = epoch;
-    f->next = seq;
-  } else if ((int64_t)(seq - f->next) < 0) {
-    atomic_fetch_add_explicit(&f->dups, 1, memory_order_relaxed);
-    if (sseq) f->sseq = sseq;
-    return 0;
-  } else if (seq != f->next) {
-    atomic_fetch_add_explicit(&f->lost, seq - f->next, memory_order_relaxed);
-    f->next = seq;
-  }
-  /* What a restart needs to tell whether this message went in: the
-   * producer's seq before it and the descriptors it takes; then the
-   * flag, last (release: a restart that sees it sees the rest, in the
-   * file's page). */
-  uint64_t lfrags = len <= (int)s->mtu ? 1 : ((uint64_t)len + s->mtu - 1) / s->mtu;
+  if (sum != (uint64_t)len) return 0;
+  *meta = s->meta;
+  return h[2];
+}
+
+/* Descriptors a message of N bytes takes in the local channel. */
+static uint64_t local_frags(const in_state *s, uint64_t n) {
+  return n <= s->mtu ? 1 : (n + s->mtu - 1) / s->mtu;
+}
+
+/* Puts the chunk s->chunk[0..n) (source seqs [f->next, to), LOST of them
+ * missing before it) into the channel, all or nothing.  What a restart
+ * needs to tell how much of it went in is written first: the producer's
+ * seq before it and the chunk's source seqs, then the flag (release: a
+ * restart that sees it sees the rest, in the file's page).  0, or -1 if
+ * the bridge stopped first (nothing was put). */
+static int in_chunk(in_state *s, uint64_t n, uint64_t to, uint64_t lost, uint64_t bytes) {
+  bridge_file *f = s->l->f;
   f->pend_lseq = rill_producer_seq(s->p);
-  f->pend_lfrags = lfrags;
-  f->pend_next = seq + frags;
-  f->pend_sseq = sseq ? sseq : f->sseq;
+  f->pend_from = f->next;
+  f->pend_to = to;
   atomic_store_explicit((_Atomic uint32_t *)&f->pend, 1, memory_order_release);
-  rill_msg m = {.data = natsMsg_GetData(msg), .sz = (size_t)len, .sig = h[3],
-                .ctl = (uint16_t)(h[4] & ~RILL_CTL_MSG), .tsorig = (uint32_t)h[5]};
   for (;;) {
-    int rc = rill_send_many(s->p, &m, 1);
+    int rc = rill_send_many(s->p, s->chunk, n);
     if (rc == 0) break;
-    if (rc != -RILL_EAGAIN) {
-      atomic_fetch_add_explicit(&f->bad, 1, memory_order_relaxed);
+    if (rc != -RILL_EAGAIN) { /* cannot be put (checked before: not expected) */
+      atomic_fetch_add_explicit(&f->bad, n, memory_order_relaxed);
       break;
     }
     if (stopping) {
       atomic_store_explicit((_Atomic uint32_t *)&f->pend, 0, memory_order_relaxed);
       return -1;
     }
-    /* no credit: a slow reliable consumer; wait for room for one
-     * fragment, then try the whole message again */
+    /* no credit: a slow reliable consumer; wait for room for a fragment,
+     * then try the whole chunk again */
     void *buf;
-    rill_reserve_wait(s->p, lfrags > 1 ? s->mtu : (size_t)len, &buf, 20000000);
+    rill_reserve_wait(s->p, 1, &buf, 20000000);
   }
-  f->next = seq + frags;
-  f->sseq = f->pend_sseq;
+  f->next = to;
   atomic_store_explicit((_Atomic uint32_t *)&f->pend, 0, memory_order_release);
-  atomic_store_explicit(&f->seq, f->next, memory_order_relaxed);
-  count(f, 1, (uint64_t)len);
+  atomic_store_explicit(&f->seq, to, memory_order_relaxed);
+  if (lost) atomic_fetch_add_explicit(&f->lost, lost, memory_order_relaxed);
+  count(f, n, bytes);
   return 0;
 }
 
-/* A bridge killed while it put a message: went it in?  It did if the
- * producer (which resumes its sequence after a crash) published every
- * descriptor it takes. */
+/* Puts a NATS message's messages into the channel, those the channel has
+ * not had yet, in chunks of at most 64 messages (and half the ring).
+ * SSEQ: its JetStream stream seq (0 in core mode).  Returns 0, or -1 if
+ * the bridge is stopping (what was not put comes again, JetStream). */
+static int in_put(in_state *s, natsMsg *msg, uint64_t sseq) {
+  bridge_file *f = s->l->f;
+  if (sseq && sseq <= f->sseq) { /* JetStream delivers it again */
+    atomic_fetch_add_explicit(&f->dups, 1, memory_order_relaxed);
+    return 0;
+  }
+  uint64_t h[3], *m;
+  uint64_t count_ = parse_batch(s, msg, h, &m);
+  if (!count_) {
+    atomic_fetch_add_explicit(&f->bad, 1, memory_order_relaxed);
+    if (sseq) f->sseq = sseq;
+    return 0;
+  }
+  if (h[0] != f->epoch) {
+    /* another source channel (or the first): its numbers start here */
+    f->epoch = h[0];
+    f->next = h[1];
+    f->skip = 0;
+  }
+  const uint8_t *data = (const uint8_t *)natsMsg_GetData(msg);
+  uint64_t seq = h[1], off = 0, n = 0, lfr = 0, want = f->next, lost = 0, bytes = 0;
+  uint64_t lmax = s->depth / 2 ? s->depth / 2 : 1;
+  for (uint64_t i = 0; i < count_; i++, m += 6) {
+    uint64_t frags = m[0], size = m[5], mseq = seq;
+    seq += frags;
+    off += size;
+    if (!n && (int64_t)(mseq - f->next) < 0) { /* had it */
+      atomic_fetch_add_explicit(&f->dups, 1, memory_order_relaxed);
+      continue;
+    }
+    if (!n && f->skip && mseq >= f->skip_from && mseq < f->pend_to) {
+      /* put before a crash: the producer had its descriptors */
+      uint64_t lf = local_frags(s, size);
+      if (lf <= f->skip) {
+        f->skip -= lf;
+        f->next = want = mseq + frags;
+        atomic_fetch_add_explicit(&f->dups, 1, memory_order_relaxed);
+        continue;
+      }
+    }
+    f->skip = 0;
+    uint64_t lf = local_frags(s, size);
+    if (n && (n == 64 || lfr + lf > lmax)) {
+      if (in_chunk(s, n, want, lost, bytes)) return -1;
+      n = lfr = lost = bytes = 0;
+    }
+    if (mseq != want) lost += mseq - want; /* a gap (core, lossy out) */
+    s->chunk[n++] = (rill_msg){.data = size ? data + off - size : NULL, .sz = (size_t)size,
+                               .sig = m[1], .ctl = (uint16_t)(m[2] & ~RILL_CTL_MSG),
+                               .tsorig = (uint32_t)m[3]};
+    lfr += lf;
+    bytes += size;
+    want = mseq + frags;
+  }
+  if (n && in_chunk(s, n, want, lost, bytes)) return -1;
+  if (sseq) f->sseq = sseq;
+  return 0;
+}
+
+/* A bridge killed while it put a chunk: how much went in?  The producer
+ * (which resumes its sequence after a crash) tells how many descriptors it
+ * published since; JetStream delivers the chunk's NATS message again, and
+ * in_put() skips the messages those descriptors hold.  Core NATS delivers
+ * nothing again: the chunk counts as put. */
 static void in_settle(in_state *s) {
   bridge_file *f = s->l->f;
   if (!atomic_load_explicit((_Atomic uint32_t *)&f->pend, memory_order_acquire)) return;
-  if (rill_producer_seq(s->p) - f->pend_lseq >= f->pend_lfrags)
-    f->next = f->pend_next, f->sseq = f->pend_sseq;
+  uint64_t done = rill_producer_seq(s->p) - f->pend_lseq;
+  if (!g_cfg->jetstream) {
+    if (done) f->next = f->pend_to;
+  } else {
+    f->skip = done;
+    f->skip_from = f->pend_from;
+  }
   atomic_store_explicit((_Atomic uint32_t *)&f->pend, 0, memory_order_relaxed);
 }
 
@@ -1084,7 +1213,7 @@ static void in_js(in_state *s, jsCtx *js) {
       }
       natsMsg_Destroy(last);
       last = msg;
-      if (++unacked < 256) continue;
+      if (++unacked < 16) continue; /* NATS messages: batches of rill's */
     } else if (st != NATS_TIMEOUT) {
       atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
       nap(50);
@@ -1109,6 +1238,7 @@ static void *in_main(void *arg) {
   if (local_open(l, &r, &st)) goto out;
   s.max_msg = st.max_msg;
   s.mtu = st.mtu;
+  s.depth = st.depth;
   int rc = rill_producer_join(r, l->chan, &s.p);
   if (rc) {
     snprintf(l->err, sizeof l->err, "%s/%s: cannot produce: %s", l->region, l->chan,
@@ -1131,6 +1261,7 @@ out:
   rill_producer_leave(s.p);
   rill_region_close(r);
   jsCtx_Destroy(js);
+  free(s.meta);
   if (l->err[0]) l->failed = 1, stopping = 1;
   return NULL;
 }
@@ -1162,7 +1293,7 @@ static void print_json(const blink *l) {
 
 int cmd_bridge(int argc, char **argv) {
   bridge_cfg c = {.replicas = 1, .size = 64u << 20, .depth = 4096, .mtu = 1024,
-                  .max_msg = 1u << 20, .batch = 1024, .linger_ns = 1000000};
+                  .max_msg = 1u << 20, .batch = 1024};
   const char *subject = NULL, *config = NULL;
   int o, rc = -1;
   dir_arg = cli_dir; /* rill --dir DIR bridge ..., or bridge --dir DIR */

@@ -36,14 +36,14 @@ typedef struct bridge_file {
   char server[256];               /* the URL it is connected to, or ""     */
   /* ---- kept across restarts ---- */
   uint32_t slot;                  /* out: consumer slot + 1 (0: none yet)  */
-  uint32_t pend;                  /* in: a message is being put            */
+  uint32_t pend;                  /* in: messages are being put (a chunk)  */
   uint64_t epoch;                 /* in: the source channel's created_ns   */
   uint64_t next;                  /* in: the source seq expected next      */
-  uint64_t pend_next;             /* in: next once the pending one is in   */
+  uint64_t pend_from, pend_to;    /* in: the chunk's source seqs [from, to) */
   uint64_t pend_lseq;             /* in: the local producer's seq before it */
-  uint64_t pend_lfrags;           /* in: the descriptors it takes locally  */
   uint64_t sseq;                  /* in, JetStream: the stream seq done last */
-  uint64_t pend_sseq;             /* in, JetStream: the pending one's      */
+  uint64_t skip_from, skip;       /* in, after a crash: descriptors of the chunk
+                                     from skip_from already in the channel */
   /* ---- counters, each stored by the bridge as it counts (relaxed) ---- */
   _Atomic uint32_t nats;          /* BRIDGE_NATS_*                         */
   uint32_t reserved0;
@@ -60,7 +60,7 @@ typedef struct bridge_file {
   uint64_t reserved[15];
 } bridge_file;
 
-_Static_assert(sizeof(bridge_file) == 816, "bridge_file layout");
+_Static_assert(sizeof(bridge_file) == 824, "bridge_file layout");
 
 /* The file's path for REGION/CHAN and DIRECTION in DIR (NULL: the
  * default), into BUF.  0, or -1 if it does not fit. */
