@@ -72,53 +72,53 @@ def exit_counters(stdout):
         out[name] = d
 
 
-# Each bridged message is one NATS message, its payload the message's bytes
-# and its fields in headers.  WIRE says how: "combined", one header "Rill:
-# EPOCH SEQ FRAGS SIG CTL TSORIG TSPUB" (EPOCH: the source channel's
-# created_ns), with "Nats-Msg-Id: REGION/CHANNEL/EPOCH/SEQ" in JetStream;
-# or "split", Rill-Seq, Rill-Frags, Rill-Sig, Rill-Ctl, Rill-Tspub,
-# Rill-Tsorig, Rill-Src and "Nats-Msg-Id: REGION/CHANNEL/SEQ".
-WIRE = "combined"
-FIELDS = ("epoch", "seq", "frags", "sig", "ctl", "tsorig", "tspub")
-SPLIT = {"seq": "Rill-Seq", "frags": "Rill-Frags", "sig": "Rill-Sig", "ctl": "Rill-Ctl",
-         "tsorig": "Rill-Tsorig", "tspub": "Rill-Tspub"}
+# ---- the messages on the wire (docs/bridge.md): in one place ---------------
+# A NATS message of `bridge out` carries a batch of one or more messages:
+# its payload their bytes one after the other, header "Rill: EPOCH SEQ
+# COUNT" (EPOCH: the source channel's created_ns; SEQ: the first message's
+# first descriptor), header "Rill-Msgs": six numbers a message, "FRAGS SIG
+# CTL TSORIG TSPUB SIZE", and in JetStream "Nats-Msg-Id:
+# REGION/CHANNEL/EPOCH/SEQ-END" (END: the seq after its last descriptor).
+MSG_FIELDS = ("frags", "sig", "ctl", "tsorig", "tspub", "size")
 
 
-def rill_fields(h):
-    """The fields of a bridged message from its NATS headers H (a dict):
-    {"epoch", "seq", "frags", "sig", "ctl", "tsorig", "tspub": int (epoch
-    None in the split form), "src": str or None}."""
-    h = h or {}
+def unpack(headers, data):
+    """A bridged NATS message: {"epoch", "seq", "count", "end", "msgs": [{
+    "seq", "frags", "sig", "ctl", "tsorig", "tspub", "size", "data"}]}.
+    Fails the test if it is not well formed.  DATA None: headers only."""
+    h = headers or {}
     try:
-        if "Rill" in h:
-            v = h["Rill"].split(" ")
-            assert len(v) == 7 and all(x.isdigit() for x in v), f"bad Rill header {h['Rill']!r}"
-            d = dict(zip(FIELDS, map(int, v)))
-        else:
-            d = {k: int(h[hk]) for k, hk in SPLIT.items()}
-            d["epoch"] = None
+        epoch, seq, count = (int(x) for x in h["Rill"].split(" "))
+        nums = [int(x) for x in h["Rill-Msgs"].split(" ")]
     except (KeyError, ValueError) as e:
         raise AssertionError(f"not a bridged message's headers: {h} ({e!r})") from None
-    d["src"] = h.get("Rill-Src")
-    return d
+    assert count >= 1 and len(nums) == 6 * count, f"Rill {h['Rill']!r}, {len(nums)} numbers"
+    msgs, off, at = [], 0, seq
+    for i in range(count):
+        m = dict(zip(MSG_FIELDS, nums[6 * i:6 * i + 6]))
+        m["seq"], m["data"] = at, data[off:off + m["size"]] if data is not None else None
+        off += m["size"]
+        at += m["frags"]
+        msgs.append(m)
+    if data is not None:
+        assert off == len(data), f"sizes add up to {off}, the payload has {len(data)} bytes"
+    return dict(epoch=epoch, seq=seq, count=count, end=at, msgs=msgs)
 
 
-def rill_headers(name, epoch, seq, frags, sig, ctl=0, tsorig=0, tspub=0, drop=None,
-                 garble=None):
-    """The headers `bridge out` would put on a message (in the WIRE form),
-    with field DROP left out or field GARBLE not a number."""
-    f = dict(epoch=epoch, seq=seq, frags=frags, sig=sig, ctl=ctl, tsorig=tsorig, tspub=tspub)
-    vals = {k: ("one" if k == garble else str(v)) for k, v in f.items() if k != drop}
-    if WIRE == "combined":
-        return {"Rill": " ".join(vals[k] for k in FIELDS if k in vals)}
-    h = {SPLIT[k]: v for k, v in vals.items() if k in SPLIT}
-    h["Rill-Src"] = name
-    return h
+def pack(epoch, seq, msgs, mtu):
+    """(headers, payload) of a batch as `bridge out` makes it: MSGS a list
+    of (sig, bytes), each spanning its fragments of MTU bytes."""
+    meta = []
+    for sig, data in msgs:
+        frags = max(1, -(-len(data) // mtu))
+        meta += [frags, sig, 0, 0, 0, len(data)]
+    h = {"Rill": f"{epoch} {seq} {len(msgs)}", "Rill-Msgs": " ".join(map(str, meta))}
+    return h, b"".join(d for _, d in msgs)
 
 
-def msg_id(name, epoch, seq):
-    """The Nats-Msg-Id of the message at SEQ of NAME (REGION/CHANNEL)."""
-    return f"{name}/{epoch}/{seq}" if WIRE == "combined" else f"{name}/{seq}"
+def msg_id(name, epoch, seq, end):
+    """The Nats-Msg-Id of the batch [SEQ, END) of NAME (REGION/CHANNEL)."""
+    return f"{name}/{epoch}/{seq}-{end}"
 
 
 def stream_name(name):

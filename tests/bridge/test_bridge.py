@@ -26,8 +26,7 @@ import time
 import pytest
 
 from cluster import DEADLINE, HOST_A, HOST_B, HOST_T, wait_for
-from conftest import (CHECK, default_subject, msg_id, rill_fields, rill_headers, scaled,
-                      stream_name)
+from conftest import CHECK, default_subject, msg_id, pack, scaled, stream_name, unpack
 
 nats = pytest.importorskip("nats", reason="nats-py not installed (tests/bridge/requirements.txt)")
 
@@ -156,14 +155,42 @@ def message(seed, index, min_size, max_size):
                           capture_output=True, check=True, timeout=DEADLINE).stdout
 
 
-def check_fields(h, name, epoch, seq, index, size):
-    """Headers H are those of message INDEX (SIZE bytes) of channel NAME on
-    A, its first descriptor at SEQ."""
-    f = rill_fields(h)
-    assert f["seq"] == seq and f["frags"] == frags(size) and f["sig"] == index, (f, seq, index)
-    assert f["epoch"] in (None, epoch), (f, epoch)
-    assert f["src"] in (None, name), f
-    assert f["ctl"] >> 3 == 0, f  # no application bits: the producer set none
+def check_batch(h, data, epoch, seq, index, seed, lo, hi):
+    """A NATS message (headers H, payload DATA) of `bridge out` is a batch
+    of messages INDEX, INDEX+1, ... of the stream (SEED, LO, HI), the first
+    at SEQ in the source channel made at EPOCH: every field and byte.
+    Returns (the seq after it, the index after it)."""
+    b = unpack(h, data)
+    assert b["epoch"] == epoch and b["seq"] == seq, (b["epoch"], b["seq"], epoch, seq)
+    for m in b["msgs"]:
+        want = message(seed, index, lo, hi)
+        assert m["sig"] == index and m["size"] == len(want), (m["sig"], m["size"], index)
+        assert m["data"] == want, f"message {index}: payload differs"
+        assert m["frags"] == frags(len(want)), (m, index)
+        assert m["ctl"] >> 3 == 0, m  # no application bits: the producer set none
+        index += 1
+    return b["end"], index
+
+
+def stream_headers(world, name, count):
+    """The headers of the first COUNT messages of NAME's stream, in order
+    (a consumer of headers only, from host T)."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    async def f(j):
+        cfg = ConsumerConfig(headers_only=True, ack_policy=AckPolicy.NONE,
+                             deliver_policy=DeliverPolicy.ALL)
+        sub = await j.subscribe(default_subject(name), stream=stream_name(name), config=cfg,
+                                manual_ack=True)
+        out = []
+        try:
+            while len(out) < count:
+                m = await sub.next_msg(timeout=10)
+                out.append(dict(m.headers or {}))
+        finally:
+            await sub.unsubscribe()
+        return out
+    return js(world, f, timeout=120)
 
 
 def js_args(mode):
@@ -259,7 +286,7 @@ def test_jetstream_end_to_end(world, cluster):
     to three fragments each: producer on A -> bridge out -> a stream of
     three replicas -> bridge in -> consumer on B.  Every byte checked,
     nothing lost, repeated or reordered; the stream holds each message
-    once, with the documented headers."""
+    once, in batches with the documented headers and message ids."""
     name, n, seed, lo, hi = "md/e2e", scaled(1_000_000), 1, 0, 3000
     out, inn, cons = start_pipeline(world, name, "jetstream", n, seed, lo, hi,
                                     consume_kw=dict(idle=60, timeout=900))
@@ -272,24 +299,30 @@ def test_jetstream_end_to_end(world, cluster):
     assert p["sent"] == n
     assert_all_delivered(c, n)
 
+    # the stream holds each message once: its batches follow on from the
+    # channel's first seq to its last without a gap or an overlap, each
+    # with its Nats-Msg-Id
     si = stream_info(world, name)
     assert si.config.num_replicas == 3, si.config
-    assert si.state.messages == n, si.state
-    assert default_subject(name) in si.config.subjects
+    assert default_subject(name) in si.config.subjects, si.config
+    layout = world.info(HOST_A, name)["channel"]["layout"]
+    epoch, seq, total = layout["created_ns"], layout["seq0"], 0
+    for h in stream_headers(world, name, si.state.messages):
+        b = unpack(h, None)
+        assert b["epoch"] == epoch and b["seq"] == seq, (b, seq)
+        assert h.get("Nats-Msg-Id") == msg_id(name, epoch, b["seq"], b["end"]), h
+        seq, total = b["end"], total + b["count"]
+    assert total == n and seq == p["next_seq"], (total, seq, p)
+    print(f"{n} messages in {si.state.messages} NATS messages")
+    # the first and the last batch, every byte
 
     async def first_and_last(j):
-        return [await j.get_msg(stream_name(name), seq=s) for s in (1, 2, n)]
-    layout = world.info(HOST_A, name)["channel"]["layout"]
-    seq, epoch = layout["seq0"], layout["created_ns"]
-    got = js(world, first_and_last)
-    for i, m in zip((0, 1, n - 1), got):
-        want = message(seed, i, lo, hi)
-        if i == n - 1:
-            seq = p["next_seq"] - frags(len(want))
-        assert m.data == want, f"stream message of index {i}: payload differs"
-        check_fields(m.headers, name, epoch, seq, i, len(want))
-        assert (m.headers or {}).get("Nats-Msg-Id") == msg_id(name, epoch, seq), m.headers
-        seq += frags(len(want))
+        return [await j.get_msg(stream_name(name), seq=s) for s in (1, si.state.last_seq)]
+    first, last = js(world, first_and_last)
+    check_batch(first.headers, first.data, epoch, layout["seq0"], 0, seed, lo, hi)
+    b = unpack(last.headers, last.data)
+    assert check_batch(last.headers, last.data, epoch, b["seq"], n - b["count"], seed, lo,
+                       hi) == (p["next_seq"], n)
 
     cin, cout = inn.stop()[name], out.stop()[name]
     # nothing went into B's channel after what the consumer read
@@ -406,12 +439,15 @@ def test_link_cut(world, cluster, mode, host):
 
 @pytest.mark.parametrize("mode", ["core", "jetstream"])
 def test_bad_input(world, cluster, mode):
-    """Messages on the subject that `bridge in` cannot take: no headers, a
-    header missing, headers that are not numbers, a payload over the
-    channel's largest message.  Each is counted as bad and skipped (acked,
-    in JetStream: not delivered again), none reaches the channel, and none
-    moves the stream on: the good message after them, which claims the
-    same sequence number, is taken, neither lost nor a duplicate."""
+    """NATS messages on the subject that `bridge in` cannot take (docs/bridge.md,
+    the wire): no headers, Rill-Msgs missing, a field that is not a
+    number, a count that disagrees with Rill-Msgs, sizes that do not add up
+    to the payload, a message over the channel's largest.  Each is counted
+    as bad once and skipped (acknowledged, in JetStream: not delivered
+    again), nothing of it reaches the channel, and none moves the stream
+    on: the good message after them, which claims the same sequence
+    number, is taken, neither lost nor a duplicate; a good batch of two
+    before them is put whole."""
     name, seed, size = "md/bad", 5, 100
     subject = "rill-test.bad" if mode == "core" else default_subject(name)
     world.channel(HOST_A, name, **GEOM)
@@ -425,23 +461,29 @@ def test_bad_input(world, cluster, mode):
         extra = []
     else:
         extra = ["--subject", subject]
-    cons = world.consume(name, 2, seed, size, size, idle=30)
+    cons = world.consume(name, 3, seed, size, size, idle=30)
     inn = world.bridge("in", name, "-s", urls, *js_args(mode), *extra)
     inn.wait_connected()
     if mode == "core":
         wait_interest(world, subject)
 
-    def hdrs(seq, i, **kw):
-        return rill_headers(name, 7, seq, 1, i, **kw)
-    good0, good1 = message(seed, 0, size, size), message(seed, 1, size, size)
-    bad = [
-        (None, good1),                                   # no headers at all
-        (hdrs(1, 1, drop="seq"), good1),                 # a field missing
-        (hdrs(1, 1, garble="sig"), good1),               # not a number
-        (hdrs(1, 1, garble="seq"), good1),               # not a number
-        (hdrs(1, 1), b"\x01" * (GEOM["max_msg"] + 1)),   # over the largest message
+    epoch = 7
+    good = [message(seed, i, size, size) for i in range(3)]
+    ok_h, ok_d = pack(epoch, 2, [(2, good[2])], MTU)
+
+    def damaged(**kw):
+        return {**ok_h, **kw}
+    bad = [  # each claims to be message 2, at seq 2
+        (None, good[2]),                                          # no headers
+        ({"Rill": ok_h["Rill"]}, good[2]),                        # Rill-Msgs missing
+        (damaged(**{"Rill-Msgs": "1 2 0 0 0 one"}), good[2]),     # not a number
+        (damaged(**{"Rill": f"{epoch} 2 two"}), good[2]),         # not a number
+        (damaged(**{"Rill": f"{epoch} 2 2"}), good[2]),           # COUNT: 2 messages, 1 told
+        (ok_h, good[2] + b"x"),                                   # sizes != the payload
+        pack(epoch, 2, [(2, b"\x01" * (GEOM["max_msg"] + 1))], MTU),  # over the largest
     ]
-    sends = [(hdrs(0, 0), good0), *bad, (hdrs(1, 1), good1)]
+    # a batch of two good ones, the bad ones, then the third
+    sends = [pack(epoch, 0, [(0, good[0]), (1, good[1])], MTU), *bad, (ok_h, ok_d)]
 
     async def publish():
         nc = await nats.connect(urls.split(","), connect_timeout=5)
@@ -456,7 +498,7 @@ def test_bad_input(world, cluster, mode):
             await nc.close()
     world.nats(publish)
     c = world.result(cons, 60, watch=(inn,))
-    assert_all_delivered(c, 2)
+    assert_all_delivered(c, 3)
     # the bad ones were counted (counters reach rill info within a flush)
     wait_for(lambda: (e := inn.entry(name)) and e["bad"] >= len(bad),
              "bridge in to count the bad messages")
@@ -469,8 +511,8 @@ def test_bad_input(world, cluster, mode):
         assert all(ci.num_redelivered == 0 for ci in js(world, consumers))
     cin = inn.stop()[name]
     assert cin["bad"] == len(bad), cin
-    assert cin["msgs"] == 2 and cin["lost"] == 0 and cin["dups"] == 0, cin
-    assert world.next_seq(HOST_B, name) == c["next_seq"] == 2
+    assert cin["msgs"] == 3 and cin["lost"] == 0 and cin["dups"] == 0, cin
+    assert world.next_seq(HOST_B, name) == c["next_seq"] == 3
 
 
 def test_unreachable_server(world):
@@ -547,11 +589,11 @@ def test_core_end_to_end(world, cluster, lossy):
 
 def test_headers_and_subjects(world, cluster):
     """One bridge out and one bridge in carry two channels, each on its
-    default subject rill.REGION.CHANNEL.  A subscriber on host T sees each
-    message once with the documented fields in its headers (conftest.WIRE:
-    the source channel's epoch, the sequence number of its first
-    descriptor, the descriptors it spans, sig, ctl, the timestamps) and the
-    exact payload; rill info lists both bridges on each channel."""
+    default subject rill.REGION.CHANNEL.  A subscriber on host T sees
+    every message once, in batches as docs/bridge.md describes them (the
+    source channel's epoch, the sequence numbers following on from batch
+    to batch, each message's fragments, sig, ctl and size) with the exact
+    payload; rill info lists both bridges on each channel."""
     names, seed, lo, hi = ["md/h1", "md/h2"], 8, 0, 3000
     n = 300
     WATCHED = "rill.md.>"
@@ -589,7 +631,9 @@ def test_headers_and_subjects(world, cluster):
             world.result(p, 120, watch=(out, inn))
         for cp in conss:
             assert_all_delivered(world.result(cp, 120, watch=(out, inn)), n)
-        wait_for(lambda: all(len(seen[nm]) >= n for nm in names), "host T to see every message")
+        def counted(nm):
+            return sum(unpack(h, None)["count"] for h, _ in seen[nm])
+        wait_for(lambda: all(counted(nm) >= n for nm in names), "host T to see every message")
         for nm in names:
             e_out, e_in = out.entry(nm), inn.entry(nm)
             assert e_out["direction"] == "out" and e_in["direction"] == "in"
@@ -598,13 +642,10 @@ def test_headers_and_subjects(world, cluster):
                 assert e["alive"] is True and e["nats"] == "connected", e
         for nm in names:
             layout = world.info(HOST_A, nm)["channel"]["layout"]
-            seq, epoch = layout["seq0"], layout["created_ns"]
-            assert len(seen[nm]) == n
-            for i, (h, data) in enumerate(seen[nm]):
-                want = message(seed, i, lo, hi)
-                assert data == want, f"{nm} message {i}: payload differs"
-                check_fields(h, nm, epoch, seq, i, len(want))
-                seq += frags(len(want))
+            seq, index = layout["seq0"], 0
+            for h, data in seen[nm]:
+                seq, index = check_batch(h, data, layout["created_ns"], seq, index, seed, lo, hi)
+            assert index == n, (nm, index)
         c_out, c_in = out.stop(), inn.stop()
         for nm in names:
             assert c_out[nm]["msgs"] == n and c_in[nm]["msgs"] == n, (c_out, c_in)
