@@ -340,8 +340,7 @@ def test_jetstream_server_killed(world, cluster, side):
     n = scaled(40_000, 5000)
     # small batches, so that many are in flight when the server goes
     out, inn, cons = start_pipeline(world, name, "jetstream", n, seed, lo, hi,
-                                    out_args=["--batch", "64", "--linger", "5ms"],
-                                    in_args=["--batch", "64"])
+                                    out_args=["--batch", "16"])
     b, host = (out, HOST_A) if side == "out" else (inn, HOST_B)
     prod = world.produce(name, n, seed, lo, hi, rate=n / 8)
     wait_progress(world, name, prod, n // 4, (out, inn))
