@@ -110,13 +110,15 @@ struct blink {
   rill_consumer *keep_c;
 };
 
-static volatile sig_atomic_t stopping;
+/* Set by SIGINT/SIGTERM's handler and by a channel that fails; read by
+ * every thread (lock-free, so the handler may store it). */
+static atomic_int stopping;
 static natsConnection *nc;
 static const char *dir_arg;
 
 static void on_signal(int sig) {
   (void)sig;
-  stopping = 1;
+  atomic_store(&stopping, 1);
 }
 
 static char *dup_or_die(const char *s) {
@@ -338,9 +340,11 @@ static void file_close(blink *l) {
 static blink *g_links;
 static int g_nlinks;
 
-static void set_nats_state(uint32_t s, int reconnected) {
+/* Called from nats.c's threads with their connection C (the global nc is
+ * the main thread's until the channels' threads start). */
+static void set_nats_state(natsConnection *c, uint32_t s, int reconnected) {
   char url[256] = "";
-  if (s == BRIDGE_NATS_CONNECTED && nc) natsConnection_GetConnectedUrl(nc, url, sizeof url);
+  if (s == BRIDGE_NATS_CONNECTED && c) natsConnection_GetConnectedUrl(c, url, sizeof url);
   for (int i = 0; i < g_nlinks; i++) {
     bridge_file *f = g_links[i].f;
     if (!f) continue;
@@ -352,21 +356,20 @@ static void set_nats_state(uint32_t s, int reconnected) {
 
 static void on_connected(natsConnection *c, void *arg) {
   (void)arg;
-  if (!nc) nc = c;
-  set_nats_state(BRIDGE_NATS_CONNECTED, 0);
+  set_nats_state(c, BRIDGE_NATS_CONNECTED, 0);
   fprintf(stderr, "rill bridge: connected to NATS\n");
 }
 static void on_disconnected(natsConnection *c, void *arg) {
-  (void)c, (void)arg;
-  if (!stopping) set_nats_state(BRIDGE_NATS_RECONNECTING, 0);
+  (void)arg;
+  if (!atomic_load(&stopping)) set_nats_state(c, BRIDGE_NATS_RECONNECTING, 0);
 }
 static void on_reconnected(natsConnection *c, void *arg) {
-  (void)c, (void)arg;
-  set_nats_state(BRIDGE_NATS_CONNECTED, 1);
+  (void)arg;
+  set_nats_state(c, BRIDGE_NATS_CONNECTED, 1);
 }
 static void on_closed(natsConnection *c, void *arg) {
-  (void)c, (void)arg;
-  set_nats_state(BRIDGE_NATS_CLOSED, 0);
+  (void)arg;
+  set_nats_state(c, BRIDGE_NATS_CLOSED, 0);
 }
 
 /* The first line of FILE, into BUF (trailing blanks cut).  0 or -1. */
@@ -463,7 +466,7 @@ static int nats_connect(const bridge_cfg *c) {
     goto out;
   } else {
     nc = conn;
-    set_nats_state(BRIDGE_NATS_CONNECTED, 0);
+    set_nats_state(conn, BRIDGE_NATS_CONNECTED, 0);
   }
 out:
   natsOptions_Destroy(o);
@@ -909,7 +912,7 @@ out:
    * lock) until the process ends */
   l->keep_r = r;
   l->keep_c = o.c;
-  if (l->err[0]) l->failed = 1, stopping = 1; /* one channel failing stops them all */
+  if (l->err[0]) l->failed = 1, atomic_store(&stopping, 1); /* one channel failing stops them all */
   return NULL;
 }
 
@@ -1145,13 +1148,13 @@ static void durable_name(const blink *l, char *buf, size_t cap) {
  * and a message delivered twice is skipped by its stream seq.  (A pull
  * consumer would do as well, but nats.c 3.4's natsSubscription_Fetch()
  * writes past its list when messages of an earlier fetch are pending.) */
-static void in_js(in_state *s, jsCtx *js) {
+/* (Re)makes the durable consumer to deliver from the stream seq after the
+ * last one done, and subscribes to it.  Retried until it works; NULL if
+ * the bridge is stopping. */
+static natsSubscription *in_js_subscribe(in_state *s, jsCtx *js, const char *stream,
+                                         const char *durable) {
   blink *l = s->l;
   bridge_file *f = l->f;
-  char stream[128], durable[128];
-  stream_name(l, stream, sizeof stream);
-  durable_name(l, durable, sizeof durable);
-  natsSubscription *sub = NULL;
   int said = 0;
   while (!stopping) {
     jsStreamInfo *si = NULL;
@@ -1184,18 +1187,47 @@ static void in_js(in_state *s, jsCtx *js) {
       so.Config.DeliverPolicy = js_DeliverByStartSequence;
       so.Config.OptStartSeq = f->sseq + 1;
     }
-    natsStatus st = js_SubscribeSync(&sub, js, l->subject, NULL, &so, &jerr);
-    if (st == NATS_OK) break;
+    natsSubscription *sub = NULL;
+    if (js_SubscribeSync(&sub, js, l->subject, NULL, &so, &jerr) == NATS_OK) {
+      natsSubscription_SetPendingLimits(sub, -1, -1); /* MaxAckPending bounds it */
+      return sub;
+    }
     atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
     if (!said++)
       cli_warn("%s/%s: cannot subscribe to %s: %s; retrying", l->region, l->chan, stream,
                nats_GetLastError(NULL));
     nap(500);
   }
+  return NULL;
+}
+
+/* JetStream: a durable push consumer with manual acknowledgements,
+ * acknowledged all at once (AckAll) every 16 NATS messages put and when
+ * the stream pauses; at most MaxAckPending messages are out
+ * unacknowledged, so a bridge held back by a slow channel stops the
+ * server rather than piling messages up.  The bridge's file records the
+ * stream seq of the last message done; at start the durable consumer is
+ * made again to deliver from the one after it (the server would deliver
+ * what a killed bridge took but did not acknowledge only after AckWait),
+ * and a message delivered twice is skipped by its stream seq.  The stream
+ * seqs of a subject's stream follow on: a message past a gap means
+ * messages pushed while the connection moved to another server were
+ * dropped on the way; acknowledging it would acknowledge them (AckAll),
+ * so the consumer is made again from the one after the last done.  (A
+ * pull consumer would do as well, but nats.c 3.4's
+ * natsSubscription_Fetch() writes past its list when messages of an
+ * earlier fetch are pending.) */
+static void in_js(in_state *s, jsCtx *js) {
+  blink *l = s->l;
+  bridge_file *f = l->f;
+  char stream[128], durable[128];
+  stream_name(l, stream, sizeof stream);
+  durable_name(l, durable, sizeof durable);
+  natsSubscription *sub = in_js_subscribe(s, js, stream, durable);
   if (!sub) return;
-  natsSubscription_SetPendingLimits(sub, -1, -1); /* MaxAckPending bounds it */
   natsMsg *last = NULL; /* the last message done, not acknowledged yet */
   unsigned unacked = 0;
+  int fresh = 1; /* its first message may come after a gap: the stream's */
   while (!stopping) {
     natsMsg *msg = NULL;
     natsStatus st = natsSubscription_NextMsg(&msg, sub, unacked ? 1 : 100);
@@ -1207,6 +1239,19 @@ static void in_js(in_state *s, jsCtx *js) {
         atomic_store_explicit(&f->lag, md->NumPending, memory_order_relaxed);
       }
       jsMsgMetaData_Destroy(md);
+      if (!fresh && f->sseq && sseq > f->sseq + 1) {
+        natsMsg_Destroy(msg);
+        if (last) natsMsg_Ack(last, NULL);
+        natsMsg_Destroy(last);
+        last = NULL;
+        unacked = 0;
+        natsSubscription_Destroy(sub);
+        atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
+        if (!(sub = in_js_subscribe(s, js, stream, durable))) return;
+        fresh = 1;
+        continue;
+      }
+      fresh = 0;
       if (in_put(s, msg, sseq)) {
         natsMsg_Destroy(msg);
         break;
@@ -1262,7 +1307,7 @@ out:
   rill_region_close(r);
   jsCtx_Destroy(js);
   free(s.meta);
-  if (l->err[0]) l->failed = 1, stopping = 1;
+  if (l->err[0]) l->failed = 1, atomic_store(&stopping, 1);
   return NULL;
 }
 
@@ -1339,7 +1384,7 @@ int cmd_bridge(int argc, char **argv) {
   for (int i = 0; i < c.nlinks; i++) {
     blink *l = &c.links[i];
     if (pthread_create(&l->thread, NULL, l->direction == BRIDGE_OUT ? out_main : in_main, l)) {
-      stopping = 1;
+      atomic_store(&stopping, 1);
       rc = cli_fail("cannot start a thread");
       break;
     }
@@ -1362,7 +1407,7 @@ int cmd_bridge(int argc, char **argv) {
 close:
   natsConnection_Destroy(nc);
   nc = NULL;
-  nats_Close();
+  nats_CloseAndWait(2000); /* its threads (our callbacks) done before the files go */
 done:
   for (int i = 0; i < c.nlinks; i++) {
     if (c.json && c.links[i].f) print_json(&c.links[i]);
