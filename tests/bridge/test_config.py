@@ -60,7 +60,7 @@ def test_config_file_and_monitor(world, cluster):
         world.channel(HOST_A, nm, **GEOM)
         world.channel(HOST_B, nm, **GEOM)
     urls = cluster.urls()
-    out = start_conf(world, HOST_A, f"# host A\nserver = {urls}\n"
+    out = start_conf(world, HOST_A, f"# host A\nserver = {urls}\nlinger = 2ms\n"
                      "out md/c1\nout md/c2 subject=custom.two   # its own subject\n", "a")
     connected(world, HOST_A, out)
     conss = [world.consume(nm, n, seed, lo, hi) for nm in NAMES]
@@ -113,6 +113,7 @@ BAD = [
     ("server = nats://127.0.0.1:1\nout md/c1 fast\n", 2, r":2: unknown word 'fast'"),
     ("jetstream = maybe\n", 2, r":1: jetstream takes yes or no"),
     ("replicas\n", 2, r":1: replicas needs a value"),
+    ("linger = 5s\n", 2, r"--linger: a duration up to 1 s"),
     ("out md/c1\nout md/c1\n", 2, r"md/c1 is bridged out twice"),
     ("in md/c1 subject=a.*\n", 2, r"bad subject 'a\.\*'"),
 ]

@@ -65,6 +65,8 @@ static const char usage[] =
     "                        --size BYTES (64M), --depth N (4096), --mtu N (1024),\n"
     "                        --max-msg N (1M)\n"
     "      --batch N         most messages in one NATS message (1024)\n"
+    "      --linger TIME     how long a batch waits for more once the channel has\n"
+    "                        nothing ready (default 0: it goes at once)\n"
     "      --creds FILE      NATS credentials (JWT and NKey seed)\n"
     "      --nkey-seed FILE  an NKey seed\n"
     "      --user-file FILE  user:password, on the first line\n"
@@ -85,7 +87,7 @@ typedef struct blink blink;
 typedef struct bridge_cfg {
   char *servers;
   int jetstream, replicas, lossy, create, json;
-  uint64_t size, depth, mtu, max_msg, batch;
+  uint64_t size, depth, mtu, max_msg, batch, linger_ns;
   char *creds, *nkey_seed, *user_file, *token_file, *tls_ca, *tls_cert, *tls_key;
   int tls;
   blink *links;
@@ -160,7 +162,7 @@ static int add_link(bridge_cfg *c, int direction, const char *target, const char
 }
 
 enum { O_SUBJECT = 0x200, O_REPLICAS, O_LOSSY, O_CREATE, O_SIZE, O_DEPTH, O_MTU, O_MAXMSG,
-       O_BATCH, O_CREDS, O_NKEY, O_USERF, O_TOKENF, O_TLS, O_TLSCA, O_TLSCERT,
+       O_BATCH, O_LINGER, O_CREDS, O_NKEY, O_USERF, O_TOKENF, O_TLS, O_TLSCA, O_TLSCERT,
        O_TLSKEY, O_CONFIG, O_JSON };
 
 static const struct option long_opts[] = {
@@ -169,7 +171,7 @@ static const struct option long_opts[] = {
     {"lossy", no_argument, 0, O_LOSSY},        {"create", no_argument, 0, O_CREATE},
     {"size", required_argument, 0, O_SIZE},    {"depth", required_argument, 0, O_DEPTH},
     {"mtu", required_argument, 0, O_MTU},      {"max-msg", required_argument, 0, O_MAXMSG},
-    {"batch", required_argument, 0, O_BATCH},
+    {"batch", required_argument, 0, O_BATCH},  {"linger", required_argument, 0, O_LINGER},
     {"creds", required_argument, 0, O_CREDS},  {"nkey-seed", required_argument, 0, O_NKEY},
     {"user-file", required_argument, 0, O_USERF}, {"token-file", required_argument, 0, O_TOKENF},
     {"tls", no_argument, 0, O_TLS},            {"tls-ca", required_argument, 0, O_TLSCA},
@@ -199,6 +201,10 @@ static int set_opt(bridge_cfg *c, int o, const char *v, const char **subject, co
   case O_BATCH:
     if (cli_parse_u64(v, 1, &c->batch) || !c->batch || c->batch > 65536)
       return cli_usage("--batch: 1 to 65536");
+    break;
+  case O_LINGER:
+    if (cli_parse_duration(v, &c->linger_ns) || c->linger_ns > 1000000000ull)
+      return cli_usage("--linger: a duration up to 1 s (0, 2ms, 0.0005)");
     break;
   case O_CREDS: c->creds = dup_or_die(v); break;
   case O_NKEY: c->nkey_seed = dup_or_die(v); break;
@@ -755,13 +761,21 @@ static void batch_reset(out_state *o) {
 }
 
 /* Collects a batch: waits up to 100 ms for a first message, then takes
- * what is ready.  A lossy bridge's gap ends a batch (the seqs of a batch
- * follow on).  0, or a negative error. */
+ * what is ready, and what comes within --linger of the first.  A lossy
+ * bridge's gap ends a batch (the seqs of a batch follow on).  0, or a
+ * negative error. */
 static int out_collect(out_state *o) {
+  uint64_t until = 0;
   for (;;) {
     if (stopping) return 0;
     int had = o->b.n > 0;
-    int rc = out_next(o, had ? 0 : 100000000);
+    uint64_t wait = 100000000;
+    if (had) {
+      uint64_t now = g_cfg->linger_ns ? cli_mono_ns() : 0;
+      if (!until) until = now + g_cfg->linger_ns;
+      wait = until > now ? until - now : 0;
+    }
+    int rc = out_next(o, wait);
     if (rc < 0) return rc;
     if (rc == 2) return 0; /* a gap: the batch goes, the message waits */
     if (rc == 0) {
@@ -1338,7 +1352,7 @@ static void print_json(const blink *l) {
 
 int cmd_bridge(int argc, char **argv) {
   bridge_cfg c = {.replicas = 1, .size = 64u << 20, .depth = 4096, .mtu = 1024,
-                  .max_msg = 1u << 20, .batch = 1024};
+                  .max_msg = 1u << 20, .batch = 1024, .linger_ns = 0};
   const char *subject = NULL, *config = NULL;
   int o, rc = -1;
   dir_arg = cli_dir; /* rill --dir DIR bridge ..., or bridge --dir DIR */
