@@ -79,8 +79,8 @@ typedef struct brow {
 static const brow ROWS[NROWS] = {
     {R_NATS, "nats-direct", 1, 1, 0, {1000000, 200000}},
     {R_ASAP, "nats-asap", 1, 1, 1, {0, 0}},
-    {R_CORE, "bridge-core", 0, 1, 0, {400000, 150000}},
-    {R_JS, "bridge-jetstream", 0, 0, 0, {50000, 30000}},
+    {R_CORE, "bridge-core", 0, 1, 0, {2000000, 300000}},
+    {R_JS, "bridge-jetstream", 0, 0, 0, {800000, 150000}},
     {R_ZMQ, "zmq-tcp", 1, 0, 0, {2000000, 400000}},
 };
 
