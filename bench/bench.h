@@ -478,6 +478,10 @@ int bench_in_list(const char *list, const char *name);
 /* "rill_bench worker ...": one side of a measurement driven by another
  * program (bench/worker.c). */
 int bench_worker_main(int argc, char **argv);
+/* A worker's failure: "rill_bench worker: MESSAGE" on stderr, exit 1. */
+__attribute__((noreturn)) BENCH_PRINTF(1, 2) void bench_wfail(const char *fmt, ...);
+/* A worker's numeric argument, or bench_wfail(). */
+uint64_t bench_wnum(const char *s);
 /* Its commands net-send and net-recv (bench/w_net.c, Linux): the exit
  * status, or -1 when CMD is not one of them or its arguments are wrong. */
 int bench_net_worker(const char *cmd, char **args, int nargs);

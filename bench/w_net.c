@@ -52,7 +52,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,23 +71,6 @@
 #define IDLE_NS 5000000000ull      /* the receiver's end once messages came  */
 #define PROBE (1ull << 63)         /* a probe's number: PROBE + k            */
 #define PROBE_NS 5000000ull        /* one probe every 5 ms                   */
-
-__attribute__((noreturn)) BENCH_PRINTF(1, 2) static void nfail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "rill_bench worker: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  exit(1);
-}
-
-static uint64_t nnum(const char *s) {
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (!*s || *end) nfail("bad number '%s'", s);
-  return (uint64_t)v;
-}
 
 /* ---- the message ----------------------------------------------------------- */
 
@@ -145,7 +127,7 @@ typedef struct net_ep {
 
 #ifdef RILL_HAVE_NATS
 static void nats_check(natsStatus s, const char *what) {
-  if (s != NATS_OK) nfail("%s: %s (%s)", what, natsStatus_GetText(s), nats_GetLastError(NULL));
+  if (s != NATS_OK) bench_wfail("%s: %s (%s)", what, natsStatus_GetText(s), nats_GetLastError(NULL));
 }
 #endif
 
@@ -158,7 +140,7 @@ static int kind_of(const char *k, int nargs) {
 #ifdef RILL_HAVE_ZMQ
   if (!strcmp(k, "zmq") && nargs == 1) return K_ZMQ;
 #endif
-  nfail("unknown KIND or wrong arguments: %s (this build: rill%s%s)", k,
+  bench_wfail("unknown KIND or wrong arguments: %s (this build: rill%s%s)", k,
 #ifdef RILL_HAVE_NATS
         ", nats, nats-asap",
 #else
@@ -191,13 +173,13 @@ static void ep_open(net_ep *e, const char *kind, char **a, int nargs, int send) 
         e->r = NULL;
       }
       if (send || bench_now_ns() > end)
-        nfail("join %s/%s %s: %s", a[0], a[1], a[2], rill_strerror(rc));
+        bench_wfail("join %s/%s %s: %s", a[0], a[1], a[2], rill_strerror(rc));
       struct timespec ts = {0, 2000000};
       nanosleep(&ts, NULL);
     }
     if (send) rill_producer_set_spin(e->p, 0);
     else rill_consumer_set_spin(e->c, 0);
-    if (!send && !(e->rbuf = bench_os_aligned_alloc(BENCH_MAX_SIZE))) nfail("out of memory");
+    if (!send && !(e->rbuf = bench_os_aligned_alloc(BENCH_MAX_SIZE))) bench_wfail("out of memory");
     return;
   }
 #ifdef RILL_HAVE_NATS
@@ -230,7 +212,7 @@ static void ep_open(net_ep *e, const char *kind, char **a, int nargs, int send) 
   char err[600];
   if (bench_zmq_socket(a[0], send ? ZMQ_PUSH : ZMQ_PULL, !send, send ? 30000 : 0, &e->zctx,
                        &e->zsock, err, sizeof err))
-    nfail("%s", err);
+    bench_wfail("%s", err);
   zmq_msg_init(&e->zmsg);
 #endif
 }
@@ -241,10 +223,10 @@ static void ep_send(net_ep *e, const unsigned char *b, size_t n, uint64_t seq) {
     uint64_t end = 0;
     while (rc == -RILL_EAGAIN || rc == -RILL_ETIMEDOUT) {
       if (!end) end = bench_now_ns() + NET_WAIT_NS;
-      else if (bench_now_ns() > end) nfail("rill_send: no room for 30 s");
+      else if (bench_now_ns() > end) bench_wfail("rill_send: no room for 30 s");
       rc = rill_send_wait(e->p, b, n, seq, BENCH_WAIT_NS);
     }
-    if (rc) nfail("rill_send: %s", rill_strerror(rc));
+    if (rc) bench_wfail("rill_send: %s", rill_strerror(rc));
     return;
   }
 #ifdef RILL_HAVE_NATS
@@ -258,7 +240,7 @@ static void ep_send(net_ep *e, const unsigned char *b, size_t n, uint64_t seq) {
   while (zmq_send(e->zsock, b, n, 0) != (int)n) {
     int er = zmq_errno();
     if ((er != EAGAIN && er != EINTR) || bench_now_ns() > end)
-      nfail("zmq_send: %s", zmq_strerror(er));
+      bench_wfail("zmq_send: %s", zmq_strerror(er));
   }
 #endif
 }
@@ -277,7 +259,7 @@ static const unsigned char *ep_recv(net_ep *e, size_t *n, uint64_t deadline) {
         return e->rbuf;
       }
       if (got != -RILL_ETIMEDOUT && got != -RILL_EAGAIN)
-        nfail("rill_recv: %s", rill_strerror((int)got));
+        bench_wfail("rill_recv: %s", rill_strerror((int)got));
     }
 #ifdef RILL_HAVE_NATS
     if (e->kind == K_NATS) {
@@ -300,7 +282,7 @@ static const unsigned char *ep_recv(net_ep *e, size_t *n, uint64_t deadline) {
         return zmq_msg_data(&e->zmsg);
       }
       if (zmq_errno() != EAGAIN && zmq_errno() != EINTR)
-        nfail("zmq_msg_recv: %s", zmq_strerror(zmq_errno()));
+        bench_wfail("zmq_msg_recv: %s", zmq_strerror(zmq_errno()));
     }
 #endif
     if (bench_now_ns() > deadline) return NULL;
@@ -336,16 +318,16 @@ static void ep_close(net_ep *e, int send) {
 
 static unsigned char *msg_buf(size_t size) {
   if (size < 24 || size % 8 || size > BENCH_MAX_SIZE)
-    nfail("SIZE must be 24..%u, a multiple of 8", BENCH_MAX_SIZE);
+    bench_wfail("SIZE must be 24..%u, a multiple of 8", BENCH_MAX_SIZE);
   unsigned char *b = bench_os_aligned_alloc(BENCH_MAX_SIZE);
-  if (!b) nfail("out of memory");
+  if (!b) bench_wfail("out of memory");
   bench_msg_template(b, size);
   return b;
 }
 
 static int cmd_send(char **a, int n) {
-  size_t size = (size_t)nnum(a[1]);
-  uint64_t warm = nnum(a[2]), count = nnum(a[3]), period = nnum(a[4]);
+  size_t size = (size_t)bench_wnum(a[1]);
+  uint64_t warm = bench_wnum(a[2]), count = bench_wnum(a[3]), period = bench_wnum(a[4]);
   const char *sync = a[5];
   unsigned char *b = msg_buf(size);
   net_ep e;
@@ -354,7 +336,7 @@ static int cmd_send(char **a, int n) {
   if (period) prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
   uint64_t end = bench_now_ns() + NET_WAIT_NS;
   for (uint64_t k = 0; strcmp(sync, "-") && access(sync, F_OK); k++) {
-    if (bench_now_ns() > end) nfail("no probe reached the receiver in 30 s");
+    if (bench_now_ns() > end) bench_wfail("no probe reached the receiver in 30 s");
     msg_stamp(b, size, PROBE + k, bench_now_ns());
     ep_send(&e, b, size, PROBE + k);
     struct timespec ts = {0, (long)PROBE_NS};
@@ -381,13 +363,13 @@ static int cmd_send(char **a, int n) {
 }
 
 static int cmd_recv(char **a, int n) {
-  size_t size = (size_t)nnum(a[1]);
-  uint64_t warm = nnum(a[2]), count = nnum(a[3]), total = warm + count;
+  size_t size = (size_t)bench_wnum(a[1]);
+  uint64_t warm = bench_wnum(a[2]), count = bench_wnum(a[3]), total = warm + count;
   int lat = !strcmp(a[4], "lat");
-  if (!lat && strcmp(a[4], "tput")) nfail("net-recv: MODE is tput or lat, not %s", a[4]);
-  if (!count) nfail("COUNT must be > 0");
+  if (!lat && strcmp(a[4], "tput")) bench_wfail("net-recv: MODE is tput or lat, not %s", a[4]);
+  if (!count) bench_wfail("COUNT must be > 0");
   uint64_t *samples = lat ? malloc(count * sizeof *samples) : NULL;
-  if (lat && !samples) nfail("out of memory");
+  if (lat && !samples) bench_wfail("out of memory");
   uint64_t mid = msg_midsum(size), expect = 0, lost = 0, bad = 0, late = 0, got = 0, ns = 0;
   uint64_t t0 = 0, t1 = 0;
   const char *sync = a[5];
@@ -411,7 +393,7 @@ static int cmd_recv(char **a, int n) {
     if (seq >= PROBE) {
       if (!synced) {
         int fd = open(sync, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) nfail("%s: %s", sync, strerror(errno));
+        if (fd < 0) bench_wfail("%s: %s", sync, strerror(errno));
         close(fd);
         synced = 1;
       }
@@ -436,7 +418,7 @@ static int cmd_recv(char **a, int n) {
     t1 = now;
   }
   if (expect < total) lost += total - expect; /* the end never came */
-  if (!expect) nfail("no message came in %llu s", NET_WAIT_NS / 1000000000ull);
+  if (!expect) bench_wfail("no message came in %llu s", NET_WAIT_NS / 1000000000ull);
   printf("result ns %" PRIu64 " count %" PRIu64 " errors %" PRIu64 " lost %" PRIu64
          " bad %" PRIu64 " late %" PRIu64 "\n",
          t1 > t0 ? t1 - t0 : 0, got, lost + bad + late, lost, bad, late);

@@ -51,8 +51,7 @@
 
 #define WORKER_WAIT_NS 30000000000ull
 
-__attribute__((noreturn)) BENCH_PRINTF(1, 2)
-static void wfail(const char *fmt, ...) {
+void bench_wfail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "rill_bench worker: ");
@@ -62,10 +61,10 @@ static void wfail(const char *fmt, ...) {
   exit(1);
 }
 
-static uint64_t wnum(const char *s) {
+uint64_t bench_wnum(const char *s) {
   char *end;
   unsigned long long v = strtoull(s, &end, 10);
-  if (!*s || *end) wfail("bad number '%s'", s);
+  if (!*s || *end) bench_wfail("bad number '%s'", s);
   return (uint64_t)v;
 }
 
@@ -73,14 +72,14 @@ static rill_region *wopen(const char *dir, const char *name) {
   rill_region *r;
   rill_region_opts o = {.dir = dir};
   int rc = rill_region_open(name, &o, &r);
-  if (rc) wfail("open %s/%s: %s", dir, name, rill_strerror(rc));
+  if (rc) bench_wfail("open %s/%s: %s", dir, name, rill_strerror(rc));
   return r;
 }
 
 static rill_producer *wproducer(rill_region *r, const char *chan) {
   rill_producer *p;
   int rc = rill_producer_join(r, chan, &p);
-  if (rc) wfail("join producer %s: %s", chan, rill_strerror(rc));
+  if (rc) bench_wfail("join producer %s: %s", chan, rill_strerror(rc));
   rill_producer_set_spin(p, WORKER_WAIT_NS);
   return p;
 }
@@ -88,7 +87,7 @@ static rill_producer *wproducer(rill_region *r, const char *chan) {
 static rill_consumer *wconsumer_mode(rill_region *r, const char *chan, int mode, int park) {
   rill_consumer *c;
   int rc = rill_consumer_join(r, chan, mode, &c);
-  if (rc) wfail("join consumer %s: %s", chan, rill_strerror(rc));
+  if (rc) bench_wfail("join consumer %s: %s", chan, rill_strerror(rc));
   if (!park) rill_consumer_set_spin(c, WORKER_WAIT_NS);
   return c;
 }
@@ -100,7 +99,7 @@ static rill_consumer *wconsumer(rill_region *r, const char *chan) {
 static void wsend(rill_producer *p, const void *msg, size_t n, uint64_t sig) {
   int rc = rill_send(p, msg, n, sig);
   if (rc == -RILL_EAGAIN) rc = rill_send_wait(p, msg, n, sig, WORKER_WAIT_NS);
-  if (rc) wfail("send: %s", rill_strerror(rc));
+  if (rc) bench_wfail("send: %s", rill_strerror(rc));
 }
 
 /* The next message, or -RILL_ECLOSED when the producer left and it was
@@ -109,7 +108,7 @@ static int64_t wrecv_or_closed(rill_consumer *c, void *buf, rill_meta *m, int cl
   int64_t got = rill_recv(c, buf, BENCH_MAX_SIZE, m);
   if (got == -RILL_EAGAIN) got = rill_recv_wait(c, buf, BENCH_MAX_SIZE, m, WORKER_WAIT_NS);
   if (got == -RILL_ECLOSED && closed_ok) return got;
-  if (got < 0) wfail("recv: %s", rill_strerror((int)got));
+  if (got < 0) bench_wfail("recv: %s", rill_strerror((int)got));
   return got;
 }
 
@@ -118,9 +117,9 @@ static size_t wrecv(rill_consumer *c, void *buf, rill_meta *m) {
 }
 
 static void *wbuf(size_t size) {
-  if (size < 8 || size % 8 || size > BENCH_MAX_SIZE) wfail("SIZE must be 8..%u, a multiple of 8", BENCH_MAX_SIZE);
+  if (size < 8 || size % 8 || size > BENCH_MAX_SIZE) bench_wfail("SIZE must be 8..%u, a multiple of 8", BENCH_MAX_SIZE);
   void *b = bench_os_aligned_alloc(BENCH_MAX_SIZE);
-  if (!b) wfail("out of memory");
+  if (!b) bench_wfail("out of memory");
   bench_msg_template(b, size);
   return b;
 }
@@ -163,12 +162,12 @@ static int cmd_brecv(char **a, int n) {
   for (int i = 6; i < n; i++) {
     if (!strcmp(a[i], "lossy")) lossy = 1;
     else if (!strcmp(a[i], "park")) park = 1;
-    else wfail("brecv: unknown option %s", a[i]);
+    else bench_wfail("brecv: unknown option %s", a[i]);
   }
   rill_region *r = wopen(a[0], a[1]);
   rill_consumer *c = wconsumer_mode(r, a[2], lossy ? RILL_LOSSY : RILL_RELIABLE, park);
-  size_t size = (size_t)wnum(a[3]);
-  uint64_t warm = wnum(a[4]), count = wnum(a[5]);
+  size_t size = (size_t)bench_wnum(a[3]);
+  uint64_t warm = bench_wnum(a[4]), count = bench_wnum(a[5]);
   void *buf = wbuf(size);
   uint64_t mid = bench_msg_midsum(size), expect = 0, errs = 0, lost = 0, got_n = 0;
   uint64_t t0 = 0, t1 = 0;
@@ -206,16 +205,16 @@ static int cmd_brecv(char **a, int n) {
 /* wsend: message k (bench_msg number k) on channel k mod N. */
 static int cmd_wsend(char **a) {
   rill_region *r = wopen(a[0], a[1]);
-  uint32_t nch = (uint32_t)wnum(a[3]);
-  if (nch < 1 || nch > RILL_WAIT_ANY_MAX) wfail("N must be 1..%d", RILL_WAIT_ANY_MAX);
+  uint32_t nch = (uint32_t)bench_wnum(a[3]);
+  if (nch < 1 || nch > RILL_WAIT_ANY_MAX) bench_wfail("N must be 1..%d", RILL_WAIT_ANY_MAX);
   rill_producer *p[RILL_WAIT_ANY_MAX];
   for (uint32_t i = 0; i < nch; i++) {
     char name[64];
     snprintf(name, sizeof name, "%s%u", a[2], i);
     p[i] = wproducer(r, name);
   }
-  size_t size = (size_t)wnum(a[4]);
-  uint64_t total = wnum(a[5]) + wnum(a[6]);
+  size_t size = (size_t)bench_wnum(a[4]);
+  uint64_t total = bench_wnum(a[5]) + bench_wnum(a[6]);
   void *msg = wbuf(size);
   for (uint64_t k = 0; k < total; k++) {
     bench_msg_stamp(msg, size, k);
@@ -230,8 +229,8 @@ static int cmd_wsend(char **a) {
  * each), and waits again. */
 static int cmd_wrecv(char **a) {
   rill_region *r = wopen(a[0], a[1]);
-  uint32_t nch = (uint32_t)wnum(a[3]);
-  if (nch < 1 || nch > RILL_WAIT_ANY_MAX) wfail("N must be 1..%d", RILL_WAIT_ANY_MAX);
+  uint32_t nch = (uint32_t)bench_wnum(a[3]);
+  if (nch < 1 || nch > RILL_WAIT_ANY_MAX) bench_wfail("N must be 1..%d", RILL_WAIT_ANY_MAX);
   rill_consumer *c[RILL_WAIT_ANY_MAX];
   uint64_t expect[RILL_WAIT_ANY_MAX];
   for (uint32_t i = 0; i < nch; i++) {
@@ -240,8 +239,8 @@ static int cmd_wrecv(char **a) {
     c[i] = wconsumer_mode(r, name, RILL_RELIABLE, 1);
     expect[i] = i;
   }
-  size_t size = (size_t)wnum(a[4]);
-  uint64_t warm = wnum(a[5]), count = wnum(a[6]), total = warm + count;
+  size_t size = (size_t)bench_wnum(a[4]);
+  uint64_t warm = bench_wnum(a[5]), count = bench_wnum(a[6]), total = warm + count;
   void *buf = wbuf(size);
   uint64_t mid = bench_msg_midsum(size), errs = 0, got_n = 0, t0 = 0, waited = 0;
   ready();
@@ -249,10 +248,10 @@ static int cmd_wrecv(char **a) {
   while (got_n < total) {
     int w = rill_wait_any(c, nch, BENCH_WAIT_NS);
     if (w == -RILL_ETIMEDOUT) {
-      if (bench_now_ns() > deadline) wfail("wrecv: no message for 30 s");
+      if (bench_now_ns() > deadline) bench_wfail("wrecv: no message for 30 s");
       continue;
     }
-    if (w < 0) wfail("rill_wait_any: %s", rill_strerror(w));
+    if (w < 0) bench_wfail("rill_wait_any: %s", rill_strerror(w));
     waited++;
     for (uint32_t k = 0; k < nch && got_n < total; k++) {
       uint32_t i = ((uint32_t)w + k) % nch;
@@ -260,7 +259,7 @@ static int cmd_wrecv(char **a) {
         rill_meta m;
         int64_t got = rill_recv(c[i], buf, BENCH_MAX_SIZE, &m);
         if (got == -RILL_EAGAIN) break;
-        if (got < 0) wfail("recv: %s", rill_strerror((int)got));
+        if (got < 0) bench_wfail("recv: %s", rill_strerror((int)got));
         uint64_t want = expect[i];
         errs += m.lost + ((size_t)got != size);
         if ((size_t)got == size && bench_msg_verify(buf, size, &want, mid)) errs++;
@@ -278,15 +277,15 @@ static int cmd_wrecv(char **a) {
 }
 
 int bench_worker_main(int argc, char **argv) {
-  if (argc < 3) wfail("usage: rill_bench worker bsend|brecv|bping|bpong|wsend|wrecv|rpc-guest|net-send|net-recv|version ...");
+  if (argc < 3) bench_wfail("usage: rill_bench worker bsend|brecv|bping|bpong|wsend|wrecv|rpc-guest|net-send|net-recv|version ...");
   const char *cmd = argv[2];
   char **a = argv + 3;
   int n = argc - 3;
   if (!strcmp(cmd, "bsend") && n == 6) {
     rill_region *r = wopen(a[0], a[1]);
     rill_producer *p = wproducer(r, a[2]);
-    size_t size = (size_t)wnum(a[3]);
-    uint64_t warm = wnum(a[4]), count = wnum(a[5]), t0 = bench_now_ns();
+    size_t size = (size_t)bench_wnum(a[3]);
+    uint64_t warm = bench_wnum(a[4]), count = bench_wnum(a[5]), t0 = bench_now_ns();
     void *msg = wbuf(size);
     for (uint64_t seq = 0; seq < warm + count; seq++) {
       if (seq == warm) t0 = bench_now_ns();
@@ -315,12 +314,12 @@ int bench_worker_main(int argc, char **argv) {
     rill_region *r = wopen(a[0], a[1]);
     rill_consumer *c = wconsumer(r, a[3]);
     rill_producer *p = wproducer(r, a[2]);
-    size_t size = (size_t)wnum(a[4]);
-    uint64_t warm = wnum(a[5]), count = wnum(a[6]);
-    if (!count) wfail("COUNT must be > 0");
+    size_t size = (size_t)bench_wnum(a[4]);
+    uint64_t warm = bench_wnum(a[5]), count = bench_wnum(a[6]);
+    if (!count) bench_wfail("COUNT must be > 0");
     void *msg = wbuf(size), *buf = wbuf(size);
     uint64_t *samples = malloc(count * sizeof *samples);
-    if (!samples) wfail("out of memory");
+    if (!samples) bench_wfail("out of memory");
     uint64_t mid = bench_msg_midsum(size), errs = 0;
     for (uint64_t seq = 0; seq < warm + count; seq++) {
       bench_msg_stamp(msg, size, seq);
@@ -343,7 +342,7 @@ int bench_worker_main(int argc, char **argv) {
     rill_region *r = wopen(a[0], a[1]);
     rill_consumer *c = wconsumer(r, a[2]);
     rill_producer *p = wproducer(r, a[3]);
-    uint64_t total = wnum(a[4]);
+    uint64_t total = bench_wnum(a[4]);
     void *buf = wbuf(8);
     ready();
     for (uint64_t i = 0; i < total; i++) {
@@ -355,5 +354,5 @@ int bench_worker_main(int argc, char **argv) {
     rill_consumer_leave(c);
     return wdone(r, buf, NULL);
   }
-  wfail("unknown command or wrong arguments: %s", cmd);
+  bench_wfail("unknown command or wrong arguments: %s", cmd);
 }
