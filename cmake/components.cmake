@@ -494,13 +494,14 @@ if(NOT WIN32)
   else()
     execute_process(COMMAND ${RILL_NATS_SERVER} --version OUTPUT_VARIABLE nats_v ERROR_QUIET)
     string(REGEX MATCH "[0-9]+\\.[0-9]+\\.[0-9]+" nats_v "${nats_v}")
-    execute_process(COMMAND ${Python3_EXECUTABLE} -c "import pytest, nats"
+    execute_process(COMMAND ${Python3_EXECUTABLE} -c "import pytest, nats, nkeys"
                     RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
     if(rc EQUAL 0)
       set(RILL_BRIDGE_TESTS ON)
       set(RILL_BRIDGE_PYTHON ${Python3_EXECUTABLE})
       set(RILL_BRIDGE_VENV "")
-      rill_component("bridge tests (NATS)" ON "nats-server ${nats_v}, Python with nats-py" "")
+      rill_component("bridge tests (NATS)" ON
+                     "nats-server ${nats_v}, Python with nats-py and nkeys" "")
     else()
       execute_process(COMMAND ${Python3_EXECUTABLE} -c "import venv, ensurepip"
                       RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)

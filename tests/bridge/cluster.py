@@ -303,10 +303,11 @@ class Net:
 
 
 class NatsServer:
-    """nats-server on host HOST of NET, its store and log in WORKDIR."""
+    """nats-server on host HOST of NET, its store and log in WORKDIR.
+    EXTRA: more lines for its configuration file (authorization, tls, ...)."""
 
     def __init__(self, net, procs, host, workdir, peers=(), jetstream=True,
-                 port=CLIENT_PORT, name=None):
+                 port=CLIENT_PORT, name=None, extra=()):
         self.net, self.procs, self.host = net, procs, host
         self.port = port
         self.name = name or f"n{host}"
@@ -333,6 +334,7 @@ class NatsServer:
             routes = ", ".join(f'"nats://{net.ip(h)}:{CLUSTER_PORT}"' for h in peers)
             lines += ["cluster {", "  name: rill-test", f"  listen: 0.0.0.0:{CLUSTER_PORT}",
                       f"  routes: [{routes}]", "}"]
+        lines += list(extra)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = None

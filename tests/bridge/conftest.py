@@ -72,6 +72,17 @@ def exit_counters(stdout):
         out[name] = d
 
 
+def assert_all_delivered(c, n):
+    """A consumer's (rill_bridge_check consume) result: every message of
+    0..N-1 exactly once, in order, every byte right."""
+    assert c["corrupt"] == 0, c
+    assert c["missing"] == 0, c
+    assert c["duplicates"] == 0, c
+    assert c["reordered"] == 0, c
+    assert c["distinct"] == n and c["received"] == n, c
+    assert c["max_index"] == n - 1, c
+
+
 # ---- the messages on the wire (docs/bridge.md): in one place ---------------
 # A NATS message of `bridge out` carries a batch of one or more messages:
 # its payload their bytes one after the other, header "Rill: EPOCH SEQ

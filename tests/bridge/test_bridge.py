@@ -26,20 +26,10 @@ import time
 import pytest
 
 from cluster import DEADLINE, HOST_A, HOST_B, HOST_T, wait_for
-from conftest import CHECK, default_subject, msg_id, pack, scaled, stream_name, unpack
+from conftest import (CHECK, assert_all_delivered, default_subject, msg_id, pack, scaled,
+                      stream_name, unpack)
 
 nats = pytest.importorskip("nats", reason="nats-py not installed (tests/bridge/requirements.txt)")
-
-
-def assert_all_delivered(c, n):
-    """A consumer's result: every message of 0..N-1 exactly once, in order,
-    every byte right."""
-    assert c["corrupt"] == 0, c
-    assert c["missing"] == 0, c
-    assert c["duplicates"] == 0, c
-    assert c["reordered"] == 0, c
-    assert c["distinct"] == n and c["received"] == n, c
-    assert c["max_index"] == n - 1, c
 
 
 # ---- the harness itself -------------------------------------------------------
