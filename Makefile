@@ -173,7 +173,7 @@ bench-save:
 # plots (matplotlib), from Debian.  A build
 # directory that exists is reconfigured, so that rill_bench finds them.
 BENCH_DEBS = pkg-config libzmq3-dev libnng-dev iceoryx libiceoryx-binding-c-dev \
-             libnats-dev nats-server iproute2 python3-matplotlib
+             libnats-dev libssl-dev nats-server iproute2 python3-matplotlib
 bench-deps:
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEBS)

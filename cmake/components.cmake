@@ -130,8 +130,8 @@ if(NOT WIN32 AND RILL_BUILD_CLI)
   elseif(NOT RILL_BRIDGE)
     rill_component("rill bridge (NATS)" OFF "-DRILL_BRIDGE=OFF" "")
   else()
-    rill_component("rill bridge (NATS)" OFF "nats.c (pkg-config libnats) not found"
-                   "apt-get install libnats-dev" NEEDED_BY_TEST NEEDED_BY_BENCH)
+    rill_component("rill bridge (NATS)" OFF "nats.c or libcrypto (pkg-config libnats, libcrypto) not found"
+                   "apt-get install libnats-dev libssl-dev" NEEDED_BY_TEST NEEDED_BY_BENCH)
   endif()
 endif()
 

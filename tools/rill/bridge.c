@@ -35,6 +35,7 @@ int cmd_bridge(int argc, char **argv) {
 #include <getopt.h>
 #include <inttypes.h>
 #include <nats/nats.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -358,6 +359,9 @@ static int g_nlinks;
 static void set_nats_state(natsConnection *c, uint32_t s, int reconnected) {
   char url[256] = "";
   if (s == BRIDGE_NATS_CONNECTED && c) natsConnection_GetConnectedUrl(c, url, sizeof url);
+  /* user:password@ in a URL stays out of the file (rill info shows it) */
+  char *sep = strstr(url, "://"), *at = sep ? strchr(sep + 3, '@') : NULL;
+  if (at) memmove(sep + 3, at + 1, strlen(at + 1) + 1);
   for (int i = 0; i < g_nlinks; i++) {
     bridge_file *f = g_links[i].f;
     if (!f) continue;
@@ -380,9 +384,20 @@ static void on_reconnected(natsConnection *c, void *arg) {
   (void)arg;
   set_nats_state(c, BRIDGE_NATS_CONNECTED, 1);
 }
+/* Why NATS closed the connection, when the bridge did not ask (set once,
+ * before stopping: read after the threads are joined). */
+static char closed_why[512];
+
 static void on_closed(natsConnection *c, void *arg) {
   (void)arg;
   set_nats_state(c, BRIDGE_NATS_CLOSED, 0);
+  if (atomic_load(&stopping)) return;
+  /* Closed for good while running: the server turned the bridge away
+   * (authorization, TLS) and nats.c gives up; retrying would not help. */
+  const char *txt = NULL;
+  natsStatus s = natsConnection_GetLastError(c, &txt);
+  snprintf(closed_why, sizeof closed_why, "%s", txt && *txt ? txt : natsStatus_GetText(s));
+  atomic_store(&stopping, 1);
 }
 
 /* The first line of FILE, into BUF (trailing blanks cut).  0 or -1. */
@@ -394,6 +409,81 @@ static int first_line(const char *path, char *buf, size_t cap) {
   if (!ok) return -1;
   buf[strcspn(buf, "\r\n")] = 0;
   return buf[0] ? 0 : -1;
+}
+
+/* ---- NKeys: the public key of a user's seed ------------------------------------
+ * nats.c signs the server's nonce with the seed in the file, but must be
+ * told the public key as well; a seed file holds only the seed (as NATS's
+ * tools write it), so the key is derived here: the seed decoded (base32,
+ * RFC 4648, no padding: two prefix bytes, 32 bytes of Ed25519 seed, a
+ * CRC-16/XMODEM little-endian), its Ed25519 public key (OpenSSL), encoded
+ * as a user's public key (prefix 'U', the key, the CRC). */
+#define NKEY_PREFIX_SEED (18u << 3)
+#define NKEY_PREFIX_USER (20u << 3)
+
+static uint16_t nkey_crc16(const uint8_t *p, size_t n) {
+  uint16_t crc = 0;
+  while (n--) {
+    crc ^= (uint16_t)(*p++ << 8);
+    for (int i = 0; i < 8; i++) crc = crc & 0x8000 ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+  }
+  return crc;
+}
+
+/* Base32 of N bytes at IN into OUT (room for 8 * ceil(N / 5) + 1). */
+static void b32_encode(const uint8_t *in, size_t n, char *out) {
+  static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  uint32_t buf = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n; i++) {
+    buf = (buf << 8) | in[i];
+    bits += 8;
+    while (bits >= 5) *out++ = abc[(buf >> (bits -= 5)) & 31];
+  }
+  if (bits) *out++ = abc[(buf << (5 - bits)) & 31];
+  *out = 0;
+}
+
+/* Base32 text S into OUT (CAP bytes): the byte count, or -1. */
+static int b32_decode(const char *s, uint8_t *out, size_t cap) {
+  uint32_t buf = 0;
+  int bits = 0;
+  size_t n = 0;
+  for (; *s; s++) {
+    int v = *s >= 'A' && *s <= 'Z' ? *s - 'A' : *s >= '2' && *s <= '7' ? *s - '2' + 26 : -1;
+    if (v < 0) return -1;
+    buf = (buf << 5) | (uint32_t)v;
+    bits += 5;
+    if (bits >= 8) {
+      if (n == cap) return -1;
+      out[n++] = (uint8_t)(buf >> (bits -= 8));
+    }
+  }
+  return (int)n;
+}
+
+/* The user public key of the seed SEED into PUB (at least 57 bytes).  0,
+ * or -1 if SEED is not a user's seed. */
+static int nkey_public(const char *seed, char *pub) {
+  uint8_t raw[64], key[35];
+  int n = b32_decode(seed, raw, sizeof raw), rc = -1;
+  if (n != 36 || (raw[0] & 0xf8) != NKEY_PREFIX_SEED ||
+      (((raw[0] & 7u) << 5) | ((raw[1] & 0xf8u) >> 3)) != NKEY_PREFIX_USER ||
+      nkey_crc16(raw, 34) != (uint16_t)(raw[34] | raw[35] << 8))
+    goto out;
+  EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw + 2, 32);
+  size_t len = 32;
+  if (k && EVP_PKEY_get_raw_public_key(k, key + 1, &len) == 1 && len == 32) {
+    key[0] = NKEY_PREFIX_USER;
+    uint16_t crc = nkey_crc16(key, 33);
+    key[33] = (uint8_t)crc, key[34] = (uint8_t)(crc >> 8);
+    b32_encode(key, 35, pub);
+    rc = 0;
+  }
+  EVP_PKEY_free(k);
+out:
+  memset(raw, 0, sizeof raw);
+  return rc;
 }
 
 #define NATS_TRY(call, what)                                                             \
@@ -436,13 +526,18 @@ static int nats_connect(const bridge_cfg *c) {
   NATS_TRY(natsOptions_SetDisconnectedCB(o, on_disconnected, NULL), "NATS options");
   NATS_TRY(natsOptions_SetReconnectedCB(o, on_reconnected, NULL), "NATS options");
   NATS_TRY(natsOptions_SetClosedCB(o, on_closed, NULL), "NATS options");
-  NATS_TRY(natsOptions_SetRetryOnFailedConnect(o, true, on_connected, NULL), "NATS options");
+
   char secret[4096];
   if (c->creds) NATS_TRY(natsOptions_SetUserCredentialsFromFiles(o, c->creds, NULL), c->creds);
   if (c->nkey_seed) {
+    char pub[64];
     if (first_line(c->nkey_seed, secret, sizeof secret)) { rc = cli_fail("cannot read %s", c->nkey_seed); goto out; }
-    /* the public key is derived from the seed's file by the client */
-    NATS_TRY(natsOptions_SetNKeyFromSeed(o, NULL, c->nkey_seed), c->nkey_seed);
+    if (nkey_public(secret, pub)) {
+      memset(secret, 0, sizeof secret);
+      rc = cli_fail("%s: not a user's NKey seed (SU..., as nk -gen user writes it)", c->nkey_seed);
+      goto out;
+    }
+    NATS_TRY(natsOptions_SetNKeyFromSeed(o, pub, c->nkey_seed), c->nkey_seed);
   }
   if (c->user_file) {
     char *colon;
@@ -466,13 +561,24 @@ static int nats_connect(const bridge_cfg *c) {
       NATS_TRY(natsOptions_LoadCertificatesChain(o, c->tls_cert, c->tls_key), c->tls_cert);
     }
   }
+  /* One attempt first: a server that turns the bridge away (credentials,
+   * TLS) says why, and retrying would not help; none answering is worth
+   * retrying, in the background (the bridge starts before its servers). */
   natsConnection *conn = NULL;
   st = natsConnection_Connect(&conn, o);
+  if (st != NATS_OK && st != NATS_NO_SERVER) {
+    const char *why = nats_GetLastError(NULL);
+    rc = cli_fail("NATS at %s turned the bridge away: %s%s%s", servers, natsStatus_GetText(st),
+                  why && *why ? ": " : "", why && *why ? why : "");
+    goto out;
+  }
+  if (st == NATS_NO_SERVER) {
+    NATS_TRY(natsOptions_SetRetryOnFailedConnect(o, true, on_connected, NULL), "NATS options");
+    st = natsConnection_Connect(&conn, o);
+  }
   if (st == NATS_NOT_YET_CONNECTED) {
     /* retried in the background until a server answers */
-    cli_warn("cannot reach NATS at %s yet: no server answered (refused, unreachable or not "
-             "NATS); retrying until one does",
-             servers);
+    cli_warn("cannot reach NATS at %s yet; retrying until a server answers", servers);
     nc = conn;
   } else if (st != NATS_OK) {
     rc = cli_fail("cannot connect to NATS at %s: %s", servers, nats_GetLastError(NULL));
@@ -1422,6 +1528,10 @@ int cmd_bridge(int argc, char **argv) {
       cli_warn("%s", l->err);
       failed = 1;
     }
+  }
+  if (closed_why[0]) {
+    cli_warn("NATS closed the connection: %s", closed_why);
+    failed = 1;
   }
   /* what core NATS still buffers goes out before the connection closes */
   if (nc && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED)
