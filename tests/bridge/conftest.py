@@ -86,7 +86,8 @@ def assert_all_delivered(c, n):
 # ---- the messages on the wire (docs/bridge.md): in one place ---------------
 # A NATS message of `bridge out` carries a batch of one or more messages:
 # its payload their bytes one after the other, header "Rill: EPOCH SEQ
-# COUNT" (EPOCH: the source channel's created_ns; SEQ: the first message's
+# COUNT LOST" (EPOCH: the source channel's created_ns; LOST: seqs a lossy
+# bridge out lost right before the batch; SEQ: the first message's
 # first descriptor), header "Rill-Msgs": six numbers a message, "FRAGS SIG
 # CTL TSORIG TSPUB SIZE", and in JetStream "Nats-Msg-Id:
 # REGION/CHANNEL/EPOCH/SEQ-END" (END: the seq after its last descriptor).
@@ -99,7 +100,7 @@ def unpack(headers, data):
     Fails the test if it is not well formed.  DATA None: headers only."""
     h = headers or {}
     try:
-        epoch, seq, count = (int(x) for x in h["Rill"].split(" "))
+        epoch, seq, count, lost = (int(x) for x in h["Rill"].split(" "))
         nums = [int(x) for x in h["Rill-Msgs"].split(" ")]
     except (KeyError, ValueError) as e:
         raise AssertionError(f"not a bridged message's headers: {h} ({e!r})") from None
@@ -113,7 +114,7 @@ def unpack(headers, data):
         msgs.append(m)
     if data is not None:
         assert off == len(data), f"sizes add up to {off}, the payload has {len(data)} bytes"
-    return dict(epoch=epoch, seq=seq, count=count, end=at, msgs=msgs)
+    return dict(epoch=epoch, seq=seq, count=count, lost=lost, end=at, msgs=msgs)
 
 
 def pack(epoch, seq, msgs, mtu):
@@ -123,7 +124,7 @@ def pack(epoch, seq, msgs, mtu):
     for sig, data in msgs:
         frags = max(1, -(-len(data) // mtu))
         meta += [frags, sig, 0, 0, 0, len(data)]
-    h = {"Rill": f"{epoch} {seq} {len(msgs)}", "Rill-Msgs": " ".join(map(str, meta))}
+    h = {"Rill": f"{epoch} {seq} {len(msgs)} 0", "Rill-Msgs": " ".join(map(str, meta))}
     return h, b"".join(d for _, d in msgs)
 
 

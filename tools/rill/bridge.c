@@ -718,6 +718,7 @@ typedef struct batch {
   uint64_t n;         /* messages */
   uint64_t first;     /* seq of the first message's first descriptor */
   uint64_t end;       /* seq after the last message's last descriptor */
+  uint64_t lost;      /* seqs lost right before the first message     */
 } batch;
 
 typedef struct out_state {
@@ -759,12 +760,13 @@ static int batch_alloc(out_state *o) {
 /* The NATS message of the batch. */
 static natsStatus batch_msg(const out_state *o, int js, natsMsg **m) {
   const batch *b = &o->b;
-  char hdr[3 * 21], id[256];
+  char hdr[4 * 21], id[256];
   natsStatus s = natsMsg_Create(m, o->l->subject, NULL, (const char *)b->data, (int)b->len);
   if (s != NATS_OK) return s;
   char *h = put_u64(hdr, o->epoch, ' ');
   h = put_u64(h, b->first, ' ');
-  put_u64(h, b->n, 0);
+  h = put_u64(h, b->n, ' ');
+  put_u64(h, b->lost, 0);
   s = natsMsgHeader_Set(*m, "Rill", hdr);
   if (s == NATS_OK) {
     b->meta[b->mlen - 1] = 0; /* the last number's space */
@@ -843,7 +845,7 @@ static int out_next(out_state *o, uint64_t timeout_ns) {
 
 static void batch_add(batch *b, const rill_meta *mp, uint64_t n, uint64_t end) {
   rill_meta m = *mp;
-  if (!b->n) b->first = m.seq;
+  if (!b->n) b->first = m.seq, b->lost = m.lost;
   char *p = b->meta + b->mlen;
   p = put_u64(p, end - m.seq, ' ');
   p = put_u64(p, m.sig, ' ');
@@ -1081,11 +1083,11 @@ static int parse_nums(const char *v, uint64_t *out, uint64_t n) {
 /* A NATS message's batch, checked: its header, and six numbers a message
  * (FRAGS SIG CTL TSORIG TSPUB SIZE) whose sizes add up to the payload.
  * Returns the count, or 0 if it is not a bridged message. */
-static uint64_t parse_batch(in_state *s, natsMsg *msg, uint64_t h[3], uint64_t **meta) {
+static uint64_t parse_batch(in_state *s, natsMsg *msg, uint64_t h[4], uint64_t **meta) {
   const char *hv = NULL, *mv = NULL;
   int len = natsMsg_GetDataLength(msg);
   if (len < 0 || natsMsgHeader_Get(msg, "Rill", &hv) != NATS_OK || !hv ||
-      parse_nums(hv, h, 3) || !h[2] || h[2] > BATCH_MAX ||
+      parse_nums(hv, h, 4) || !h[2] || h[2] > BATCH_MAX ||
       natsMsgHeader_Get(msg, "Rill-Msgs", &mv) != NATS_OK || !mv)
     return 0;
   if (h[2] * 6 > s->meta_cap) {
@@ -1157,7 +1159,7 @@ static int in_put(in_state *s, natsMsg *msg, uint64_t sseq) {
     atomic_fetch_add_explicit(&f->dups, 1, memory_order_relaxed);
     return 0;
   }
-  uint64_t h[3], *m;
+  uint64_t h[4], *m;
   uint64_t count_ = parse_batch(s, msg, h, &m);
   if (!count_) {
     atomic_fetch_add_explicit(&f->bad, 1, memory_order_relaxed);
@@ -1165,9 +1167,11 @@ static int in_put(in_state *s, natsMsg *msg, uint64_t sseq) {
     return 0;
   }
   if (h[0] != f->epoch) {
-    /* another source channel (or the first): its numbers start here */
+    /* another source channel (or the first): its numbers start here, but
+     * for what bridge out lost right before (a lossy one lapped before
+     * its first batch: no earlier seq shows that gap) */
     f->epoch = h[0];
-    f->next = h[1];
+    f->next = h[1] - h[3];
     f->skip = 0;
   }
   const uint8_t *data = (const uint8_t *)natsMsg_GetData(msg);
