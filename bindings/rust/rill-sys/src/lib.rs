@@ -745,6 +745,13 @@ unsafe extern "C" {
     pub fn rill_consumer_set_spin(c: *mut rill_consumer, ns: u64) -> c_int;
     /// How long a consumer that has just caught up waits before it looks again.
     pub fn rill_consumer_set_holdoff(c: *mut rill_consumer, ns: u64) -> c_int;
+    /// Commits by hand (MANUAL 1) or at every flush (0): the cursor goes no
+    /// further than rill_consumer_commit() has moved it.
+    pub fn rill_consumer_set_commit(c: *mut rill_consumer, manual: c_int) -> c_int;
+    /// Commits position SEQ: every sequence number before it is done with.
+    pub fn rill_consumer_commit(c: *mut rill_consumer, seq: u64) -> c_int;
+    /// The next sequence number this consumer will read.
+    pub fn rill_consumer_seq(c: *const rill_consumer) -> u64;
     /// Looks at the next descriptor.
     pub fn rill_poll(c: *mut rill_consumer, v: *mut rill_view) -> c_int;
     /// After reading v->data: 0 if the payload was not overwritten meanwhile.
