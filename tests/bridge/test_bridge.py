@@ -373,18 +373,25 @@ def test_bridge_killed(world, cluster, mode, side):
     b.wait_connected()
     if mode == "core" and side == "in":
         wait_interest(world, default_subject(name))
-    no_loss = (inn, name) if mode == "jetstream" else None
-    world.result(prod, 300, watch=(out, inn), no_loss=no_loss)
-    c = world.result(cons, 300, watch=(out, inn), no_loss=no_loss)
-    if mode == "jetstream":
-        assert_all_delivered(c, n)
-    cin, cout = inn.stop()[name], out.stop()[name]
+    c, cin, cout = finish_stream(world, name, mode, n, prod, cons, out, inn)
     if mode == "jetstream":
         assert cin["lost"] == 0 and cin["bad"] == 0, cin
     else:
         assert c["stopped"] == "last", c
         assert_core_accounted(c, n, cin["lost"])
     assert world.next_seq(HOST_B, name) == c["next_seq"]
+
+
+def finish_stream(world, name, mode, n, prod, cons, out, inn):
+    """The producer's and consumer's results (JetStream: no loss reported
+    meanwhile, everything delivered), then both bridges stopped: (the
+    consumer's result, bridge in's counters, bridge out's)."""
+    no_loss = (inn, name) if mode == "jetstream" else None
+    world.result(prod, 300, watch=(out, inn), no_loss=no_loss)
+    c = world.result(cons, 300, watch=(out, inn), no_loss=no_loss)
+    if mode == "jetstream":
+        assert_all_delivered(c, n)
+    return c, inn.stop()[name], out.stop()[name]
 
 
 # ---- a pulled cable -----------------------------------------------------------------
@@ -411,12 +418,7 @@ def test_link_cut(world, cluster, mode, host):
              f"the servers to drop the connection of bridge {side}")
     world.net.link(host, "up")
     wait_for(lambda: cluster.server_of(host), f"bridge {side} to reconnect", timeout=60)
-    no_loss = (inn, name) if mode == "jetstream" else None
-    world.result(prod, 300, watch=(out, inn), no_loss=no_loss)
-    c = world.result(cons, 300, watch=(out, inn), no_loss=no_loss)
-    if mode == "jetstream":
-        assert_all_delivered(c, n)
-    cin, cout = inn.stop()[name], out.stop()[name]
+    c, cin, cout = finish_stream(world, name, mode, n, prod, cons, out, inn)
     assert (cout if side == "out" else cin)["reconnects"] >= 1, (cout, cin)
     if mode == "core":
         assert_core_accounted(c, n, cin["lost"])
