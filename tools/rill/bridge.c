@@ -1469,9 +1469,12 @@ static void print_json(const blink *l) {
 }
 
 int cmd_bridge(int argc, char **argv) {
-  bridge_cfg c = {.replicas = 1, .size = 64u << 20, .depth = 4096, .mtu = 1024,
-                  .max_msg = 1u << 20, .batch = 1024, .linger_ns = 0,
-                  .spin_ns = 20000};
+  /* Static: what it holds (the options' strings, the channels, and what
+   * bridge out keeps open until the process ends) stays reachable to the
+   * end, whatever the way out; cmd_bridge runs once a process. */
+  static bridge_cfg c;
+  c = (bridge_cfg){.replicas = 1, .size = 64u << 20, .depth = 4096, .mtu = 1024,
+                   .max_msg = 1u << 20, .batch = 1024, .linger_ns = 0, .spin_ns = 20000};
   const char *subject = NULL, *config = NULL;
   int o, rc = -1;
   dir_arg = cli_dir; /* rill --dir DIR bridge ..., or bridge --dir DIR */
@@ -1550,9 +1553,6 @@ done:
     if (c.json && c.links[i].f) print_json(&c.links[i]);
     file_close(&c.links[i]);
   }
-  /* c.links stays (g_links): it holds what bridge out keeps open until
-   * the process ends */
-  free(c.servers);
   return rc < 0 ? 0 : rc;
 }
 
