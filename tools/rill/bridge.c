@@ -1280,6 +1280,11 @@ static void durable_name(const blink *l, char *buf, size_t cap) {
  * and a message delivered twice is skipped by its stream seq.  (A pull
  * consumer would do as well, but nats.c 3.4's natsSubscription_Fetch()
  * writes past its list when messages of an earlier fetch are pending.) */
+/* How long the server waits for an acknowledgement before it delivers a
+ * message again (what the bridge put is acknowledged within ms; a
+ * message dropped on the way comes again after this). */
+#define IN_ACK_WAIT_NS 5000000000ull
+
 /* (Re)makes the durable consumer to deliver from the stream seq after the
  * last one done, and subscribes to it.  Retried until it works; NULL if
  * the bridge is stopping. */
@@ -1314,7 +1319,7 @@ static natsSubscription *in_js_subscribe(in_state *s, jsCtx *js, const char *str
     so.Config.Durable = durable;
     so.Config.AckPolicy = js_AckAll;
     so.Config.MaxAckPending = 8192;
-    so.Config.AckWait = 30 * 1000000000ll;
+    so.Config.AckWait = (int64_t)IN_ACK_WAIT_NS;
     if (f->sseq) {
       so.Config.DeliverPolicy = js_DeliverByStartSequence;
       so.Config.OptStartSeq = f->sseq + 1;
@@ -1326,8 +1331,8 @@ static natsSubscription *in_js_subscribe(in_state *s, jsCtx *js, const char *str
     }
     atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
     if (!said++)
-      cli_warn("%s/%s: cannot subscribe to %s: %s; retrying", l->region, l->chan, stream,
-               nats_GetLastError(NULL));
+      cli_warn("%s/%s: cannot subscribe to %s (%d); retrying", l->region, l->chan, stream,
+               (int)jerr);
     nap(500);
   }
   return NULL;
@@ -1345,7 +1350,9 @@ static natsSubscription *in_js_subscribe(in_state *s, jsCtx *js, const char *str
  * seqs of a subject's stream follow on: a message past a gap means
  * messages pushed while the connection moved to another server were
  * dropped on the way; acknowledging it would acknowledge them (AckAll),
- * so the consumer is made again from the one after the last done.  (A
+ * so it is left unacknowledged and the server delivers the missing ones
+ * again after AckWait (5 s).  (Making the consumer again instead stalled
+ * while the cluster elected new leaders after a server's death.)  (A
  * pull consumer would do as well, but nats.c 3.4's
  * natsSubscription_Fetch() writes past its list when messages of an
  * earlier fetch are pending.) */
@@ -1360,6 +1367,7 @@ static void in_js(in_state *s, jsCtx *js) {
   natsMsg *last = NULL; /* the last message done, not acknowledged yet */
   unsigned unacked = 0;
   int fresh = 1; /* its first message may come after a gap: the stream's */
+  uint64_t gap_ns = 0; /* since when messages past a gap are refused */
   while (!stopping) {
     natsMsg *msg = NULL;
     natsStatus st = natsSubscription_NextMsg(&msg, sub, unacked ? 1 : 100);
@@ -1371,19 +1379,25 @@ static void in_js(in_state *s, jsCtx *js) {
         atomic_store_explicit(&f->lag, md->NumPending, memory_order_relaxed);
       }
       jsMsgMetaData_Destroy(md);
-      if (!fresh && f->sseq && sseq > f->sseq + 1) {
+      if (!fresh && f->sseq && sseq > f->sseq + 1 &&
+          !(gap_ns && cli_mono_ns() - gap_ns > 3 * IN_ACK_WAIT_NS)) {
+        /* Past a gap: not taken, not acknowledged; what came before is
+         * acknowledged, and the server delivers the missing ones again
+         * after the acknowledgement wait (a gap that outlasts three of
+         * them is the stream's own: messages it no longer has). */
         natsMsg_Destroy(msg);
-        if (last) natsMsg_Ack(last, NULL);
-        natsMsg_Destroy(last);
-        last = NULL;
-        unacked = 0;
-        natsSubscription_Destroy(sub);
-        atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
-        if (!(sub = in_js_subscribe(s, js, stream, durable))) return;
-        fresh = 1;
+        if (!gap_ns) {
+          gap_ns = cli_mono_ns();
+          atomic_fetch_add_explicit(&f->errors, 1, memory_order_relaxed);
+          if (last) natsMsg_Ack(last, NULL);
+          natsMsg_Destroy(last);
+          last = NULL;
+          unacked = 0;
+        }
         continue;
       }
       fresh = 0;
+      gap_ns = 0;
       if (in_put(s, msg, sseq)) {
         natsMsg_Destroy(msg);
         break;
