@@ -21,6 +21,7 @@ certificates and JWTs are made by the test: certificates with the
 them.
 """
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -470,3 +471,118 @@ def test_creds(world):
         assert c.get("account") == acct_pub, c
         assert c.get("authorized_user") == user.public_key.decode(), c
     refused(world, srv, ["--creds", bad], s, "authentication error")
+
+
+# ---- a signature whose first byte is zero ----------------------------------------
+
+ZERO_NONCE = "rill-zero-first-byte"
+
+
+class SigningServer:
+    """Just enough of a NATS server on SERVER_HOST to check how a client
+    signs in: each connection gets INFO with auth_required and a nonce
+    (the first connection ZERO_NONCE, later ones a random one), then its
+    CONNECT is checked: KP's signature (Ed25519 over the nonce, base64url
+    in "sig") must verify, else -ERR and the connection is closed.  A
+    signed-in client gets PONG for each PING and is otherwise ignored.
+    `connects`: per CONNECT received, (nonce, its JSON, verified)."""
+
+    def __init__(self, world, kp):
+        self.world, self.kp, self.pub = world, kp, kp.public_key.decode()
+        self.connects = []
+        self.conns = 0
+        self.url = f"nats://{world.net.ip(SERVER_HOST)}:4222"
+
+        async def start():
+            return await asyncio.start_server(self.serve, "0.0.0.0", 4222)
+        self.server = world.nats(start, host=SERVER_HOST)
+
+    def verified(self, nonce, sig):
+        try:
+            raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+            return self.kp.verify(nonce.encode(), raw)
+        except (ValueError, _nkeys().NkeysError):
+            return False
+
+    async def serve(self, reader, writer):
+        self.conns += 1
+        nonce = ZERO_NONCE if self.conns == 1 else b64url(os.urandom(11))
+        info = {"server_id": "RILLTEST", "version": "2.9.10", "proto": 1, "headers": True,
+                "max_payload": 1 << 20, "auth_required": True, "nonce": nonce}
+        writer.write(f"INFO {json.dumps(info)}\r\n".encode())
+        try:
+            await writer.drain()
+            line = await reader.readline()
+            if not line.startswith(b"CONNECT "):
+                return  # the client gave this connection up
+            c = json.loads(line[len(b"CONNECT "):])
+            ok = c.get("nkey", self.pub) == self.pub and self.verified(nonce, c.get("sig", ""))
+            self.connects.append((nonce, c, ok))
+            if not ok:
+                writer.write(b"-ERR 'Authorization Violation'\r\n")
+                await writer.drain()
+                return
+            while line := await reader.readline():
+                if line.startswith(b"PING"):
+                    writer.write(b"PONG\r\n")
+                    await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    def close(self):
+        async def stop():
+            self.server.close()
+            await self.server.wait_closed()
+        self.world.nats(stop, host=SERVER_HOST)
+
+
+def zero_signing_seed(nkeys):
+    """A user's seed whose signature of ZERO_NONCE begins with a zero
+    byte (one seed in 256)."""
+    while True:
+        seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+        kp = nkeys.from_seed(bytearray(seed))
+        if kp.sign(ZERO_NONCE.encode())[0] == 0:
+            return seed.decode(), kp
+
+
+@pytest.mark.parametrize("how", ["nkey-seed", "creds"])
+def test_signature_zero_first_byte(world, how):
+    """nats.c before 3.8 (Debian's is 3.4) sends no signature when its
+    first byte is 0 (nats.c #705), and the server turns the bridge away:
+    one connection in 256 (a CI failure of test_nkey).  A server whose
+    first nonce the seed signs so: the bridge must sign in all the same
+    (on a later connection, with a new nonce) and never send a CONNECT
+    without a good signature."""
+    nkeys = _nkeys()
+    s = Secrets(world)
+    seed, kp = zero_signing_seed(nkeys)
+    pub = kp.public_key.decode()
+    if how == "creds":
+        user_jwt = jwt(nkeys.from_seed(bytearray(nkeys.encode_seed(
+            os.urandom(32), nkeys.PREFIX_BYTE_ACCOUNT))), pub, "rill-bridge", {"type": "user"})
+        path = s.file("bridge.creds", creds_file(user_jwt, seed), seed)
+    else:
+        path = s.file("bridge.nk", seed + "\n")
+    srv = SigningServer(world, kp)
+    try:
+        name = f"md/zero-{how}"
+        world.channel(HOST_B, name, **GEOM)
+        b = world.bridge("in", name, "-s", srv.url, f"--{how}", path)
+        try:
+            b.wait_connected()
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nthe server saw {srv.conns} connections, CONNECTs: "
+                                 f"{srv.connects}") from None
+        assert srv.connects, "no CONNECT reached the server"
+        for nonce, c, ok in srv.connects:
+            assert ok, f"a CONNECT without a good signature of {nonce!r}: {c}"
+        assert srv.conns >= 2 or srv.connects[0][0] == ZERO_NONCE, srv.connects
+        if how == "creds":
+            assert srv.connects[-1][1].get("jwt") == user_jwt
+        b.stop()
+        s.assert_not_in(b.proc.stdout() + b.proc.stderr())
+    finally:
+        srv.close()

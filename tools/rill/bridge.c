@@ -411,13 +411,20 @@ static int first_line(const char *path, char *buf, size_t cap) {
   return buf[0] ? 0 : -1;
 }
 
-/* ---- NKeys: the public key of a user's seed ------------------------------------
- * nats.c signs the server's nonce with the seed in the file, but must be
- * told the public key as well; a seed file holds only the seed (as NATS's
- * tools write it), so the key is derived here: the seed decoded (base32,
- * RFC 4648, no padding: two prefix bytes, 32 bytes of Ed25519 seed, a
- * CRC-16/XMODEM little-endian), its Ed25519 public key (OpenSSL), encoded
- * as a user's public key (prefix 'U', the key, the CRC). */
+/* ---- NKeys: the bridge signs the server's nonce itself -----------------------
+ * A seed (as NATS's tools write it) is base32 (RFC 4648, no padding) of two
+ * prefix bytes, the 32-byte Ed25519 seed and a CRC-16/XMODEM little-endian.
+ * The connection carries the user's public key (prefix 'U', the key, the
+ * CRC, base32) and the server's nonce signed with the seed (Ed25519,
+ * OpenSSL).
+ *
+ * nats.c could sign with its own seed reader, but before 3.8 it sends no
+ * signature at all when the signature's first byte is 0 (its base64 took
+ * that byte for the end of an empty input; nats.c #705): the server turns
+ * away one connection in 256, and Debian ships 3.4.  So the bridge signs,
+ * and refuses such a signature itself when its nats.c has the fault; the
+ * attempt fails, and the next one (nats_connect's loop at the start, the
+ * next reconnect later) gets a new nonce. */
 #define NKEY_PREFIX_SEED (18u << 3)
 #define NKEY_PREFIX_USER (20u << 3)
 
@@ -462,17 +469,26 @@ static int b32_decode(const char *s, uint8_t *out, size_t cap) {
   return (int)n;
 }
 
+/* The Ed25519 key of a user's seed SEED, or NULL if SEED is not one. */
+static EVP_PKEY *nkey_key(const char *seed) {
+  uint8_t raw[64];
+  EVP_PKEY *k = NULL;
+  int n = b32_decode(seed, raw, sizeof raw);
+  if (n == 36 && (raw[0] & 0xf8) == NKEY_PREFIX_SEED &&
+      (((raw[0] & 7u) << 5) | ((raw[1] & 0xf8u) >> 3)) == NKEY_PREFIX_USER &&
+      nkey_crc16(raw, 34) == (uint16_t)(raw[34] | raw[35] << 8))
+    k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw + 2, 32);
+  memset(raw, 0, sizeof raw);
+  return k;
+}
+
 /* The user public key of the seed SEED into PUB (at least 57 bytes).  0,
  * or -1 if SEED is not a user's seed. */
 static int nkey_public(const char *seed, char *pub) {
-  uint8_t raw[64], key[35];
-  int n = b32_decode(seed, raw, sizeof raw), rc = -1;
-  if (n != 36 || (raw[0] & 0xf8) != NKEY_PREFIX_SEED ||
-      (((raw[0] & 7u) << 5) | ((raw[1] & 0xf8u) >> 3)) != NKEY_PREFIX_USER ||
-      nkey_crc16(raw, 34) != (uint16_t)(raw[34] | raw[35] << 8))
-    goto out;
-  EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw + 2, 32);
+  uint8_t key[35];
   size_t len = 32;
+  EVP_PKEY *k = nkey_key(seed);
+  int rc = -1;
   if (k && EVP_PKEY_get_raw_public_key(k, key + 1, &len) == 1 && len == 32) {
     key[0] = NKEY_PREFIX_USER;
     uint16_t crc = nkey_crc16(key, 33);
@@ -481,9 +497,91 @@ static int nkey_public(const char *seed, char *pub) {
     rc = 0;
   }
   EVP_PKEY_free(k);
-out:
-  memset(raw, 0, sizeof raw);
   return rc;
+}
+
+/* The line after the one naming WHAT between "-----BEGIN" and "-----" in
+ * the creds file PATH ("NATS USER JWT", "USER NKEY SEED"), blanks cut,
+ * into BUF.  0 or -1. */
+static int creds_part(const char *path, const char *what, char *buf, size_t cap) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  int rc = -1, found = 0;
+  while (fgets(buf, (int)cap, f)) {
+    if (strstr(buf, "-----BEGIN")) {
+      found = strstr(buf, what) != NULL;
+      continue;
+    }
+    char *b = buf + strspn(buf, " \t");
+    b[strcspn(b, " \t\r\n")] = 0;
+    if (found && *b) {
+      memmove(buf, b, strlen(b) + 1);
+      rc = 0;
+      break;
+    }
+  }
+  fclose(f);
+  return rc;
+}
+
+/* Where the bridge's seed is: a seed file, or a creds file. */
+typedef struct {
+  const char *path;
+  int creds;
+} nkey_src;
+
+static int nkey_seed(const nkey_src *src, char *buf, size_t cap) {
+  return src->creds ? creds_part(src->path, "SEED", buf, cap) : first_line(src->path, buf, cap);
+}
+
+static natsStatus sign_fail(char **why, const char *fmt, const char *path) {
+  char msg[512];
+  snprintf(msg, sizeof msg, fmt, path);
+  *why = strdup(msg);
+  return NATS_ERR;
+}
+
+/* Set when the last signature was refused for its first byte. */
+static atomic_int sig_zero;
+
+/* natsSignatureHandler: the nonce signed with the seed of CLOSURE. */
+static natsStatus sign_nonce(char **why, unsigned char **sig, int *len, const char *nonce,
+                             void *closure) {
+  const nkey_src *src = closure;
+  char seed[4096];
+  if (nkey_seed(src, seed, sizeof seed)) return sign_fail(why, "%s: no NKey seed", src->path);
+  EVP_PKEY *k = nkey_key(seed);
+  memset(seed, 0, sizeof seed);
+  if (!k) return sign_fail(why, "%s: not a user's NKey seed", src->path);
+  unsigned char *s = malloc(64);
+  size_t n = 64;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int ok = s && ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, k) == 1 &&
+           EVP_DigestSign(ctx, s, &n, (const unsigned char *)nonce, strlen(nonce)) == 1 && n == 64;
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(k);
+  if (!ok) {
+    free(s);
+    return sign_fail(why, "%s: cannot sign the server's nonce", src->path);
+  }
+  if (s[0] == 0 && nats_GetVersionNumber() < 0x030800) {
+    free(s);
+    atomic_store(&sig_zero, 1);
+    return sign_fail(why, "%s: a signature nats.c before 3.8 would not send; a new nonce is needed",
+                     src->path);
+  }
+  *sig = s;
+  *len = 64;
+  return NATS_OK;
+}
+
+/* natsUserJWTHandler: the user JWT of the creds file of CLOSURE. */
+static natsStatus creds_jwt(char **jwt, char **why, void *closure) {
+  const nkey_src *src = closure;
+  char buf[8192];
+  if (creds_part(src->path, "JWT", buf, sizeof buf)) return sign_fail(why, "%s: no user JWT", src->path);
+  *jwt = strdup(buf);
+  return *jwt ? NATS_OK : NATS_NO_MEMORY;
 }
 
 #define NATS_TRY(call, what)                                                             \
@@ -527,17 +625,25 @@ static int nats_connect(const bridge_cfg *c) {
   NATS_TRY(natsOptions_SetReconnectedCB(o, on_reconnected, NULL), "NATS options");
   NATS_TRY(natsOptions_SetClosedCB(o, on_closed, NULL), "NATS options");
 
+  /* nats.c keeps the callbacks' closure for the connection's life */
+  static nkey_src key;
   char secret[4096];
-  if (c->creds) NATS_TRY(natsOptions_SetUserCredentialsFromFiles(o, c->creds, NULL), c->creds);
-  if (c->nkey_seed) {
+  if (c->creds || c->nkey_seed) {
     char pub[64];
-    if (first_line(c->nkey_seed, secret, sizeof secret)) { rc = cli_fail("cannot read %s", c->nkey_seed); goto out; }
-    if (nkey_public(secret, pub)) {
-      memset(secret, 0, sizeof secret);
-      rc = cli_fail("%s: not a user's NKey seed (SU..., as nk -gen user writes it)", c->nkey_seed);
+    key = (nkey_src){c->creds ? c->creds : c->nkey_seed, c->creds != NULL};
+    if (c->creds && creds_part(c->creds, "JWT", secret, sizeof secret)) {
+      rc = cli_fail("%s: no user JWT (-----BEGIN NATS USER JWT-----, as nsc writes it)", c->creds);
       goto out;
     }
-    NATS_TRY(natsOptions_SetNKeyFromSeed(o, pub, c->nkey_seed), c->nkey_seed);
+    if (nkey_seed(&key, secret, sizeof secret) || nkey_public(secret, pub)) {
+      memset(secret, 0, sizeof secret);
+      rc = cli_fail("%s: no user's NKey seed (SU..., as nk -gen user writes it)", key.path);
+      goto out;
+    }
+    if (c->creds)
+      NATS_TRY(natsOptions_SetUserCredentialsCallbacks(o, creds_jwt, &key, sign_nonce, &key), c->creds);
+    else
+      NATS_TRY(natsOptions_SetNKey(o, pub, sign_nonce, &key), c->nkey_seed);
   }
   if (c->user_file) {
     char *colon;
@@ -565,7 +671,11 @@ static int nats_connect(const bridge_cfg *c) {
    * TLS) says why, and retrying would not help; none answering is worth
    * retrying, in the background (the bridge starts before its servers). */
   natsConnection *conn = NULL;
-  st = natsConnection_Connect(&conn, o);
+  for (int tries = 0; tries < 16; tries++) {  /* 16 zero first bytes in a row: 2^-128 */
+    atomic_store(&sig_zero, 0);
+    st = natsConnection_Connect(&conn, o);
+    if (st == NATS_OK || !atomic_load(&sig_zero)) break;
+  }
   if (st != NATS_OK && st != NATS_NO_SERVER) {
     const char *why = nats_GetLastError(NULL);
     rc = cli_fail("NATS at %s turned the bridge away: %s%s%s", servers, natsStatus_GetText(st),
