@@ -13,6 +13,7 @@
 #   bin/rill                            the command line
 #   share/man/man1/rill.1, share/man/man3/librill.3   generated from docs/ (go-md2man)
 #   share/doc/rill/                     licenses, README, CHANGELOG
+#   share/rill/systemd/                 rill-clean.service and .timer (docs/cli.md)
 #
 # `make uninstall PREFIX=X` (cmake/uninstall.cmake) removes exactly this.
 include(CMakePackageConfigHelpers)
@@ -86,6 +87,12 @@ endif()
 
 install(FILES LICENSE-APACHE LICENSE-MIT README.md CHANGELOG.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# The systemd units (systemd finds rill in /usr/bin or /usr/local/bin).
+if(TARGET rill_cli AND NOT WIN32)
+  install(FILES dist/systemd/rill-clean.service dist/systemd/rill-clean.timer
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/rill/systemd)
+endif()
 
 # cmake --build build --target uninstall: what was installed under the
 # configured prefix (make uninstall PREFIX=X for another one).

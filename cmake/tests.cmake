@@ -273,6 +273,14 @@ if(RILL_PKG_CONFIG)
     ENVIRONMENT "CC=${CMAKE_C_COMPILER};CFLAGS=${cflags};PYTHON=${Python3_EXECUTABLE};${RILL_TSAN_ENV}")
 endif()
 
+# ---- the systemd units (dist/systemd): systemd-analyze verify, and the
+# service's command line run as written (skipped without systemd-analyze)
+if(TARGET rill_cli AND NOT WIN32)
+  add_test(NAME systemd_units COMMAND sh ${PROJECT_SOURCE_DIR}/tests/systemd/verify.sh
+           ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  set_tests_properties(systemd_units PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77)
+endif()
+
 # ---- every code block of the README compiled, and run where it is a
 # program (tests/readme/check.py): C and C++ against this build, Go as a
 # module of its own outside the repository, the shell blocks checked

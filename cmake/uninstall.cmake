@@ -5,7 +5,7 @@
 # The list is not a manifest left by an earlier install (which may have
 # gone to another prefix, or stopped half-way): the build is installed
 # again into a scratch DESTDIR, and what lands there is what goes.  Then
-# the directories of rill's own (lib/cmake/rill, share/doc/rill) are
+# the directories of rill's own (lib/cmake/rill, share/doc/rill, share/rill/...) are
 # removed if empty.  Files that are not there are skipped.
 foreach(v BUILD PREFIX)
   if(NOT DEFINED ${v})
@@ -39,6 +39,9 @@ foreach(rel ${staged})
   endif()
   get_filename_component(d "${f}" DIRECTORY)
   list(APPEND dirs "${d}")
+  if(d MATCHES "^(.*/rill)/")  # share/rill/systemd: share/rill as well
+    list(APPEND dirs "${CMAKE_MATCH_1}")
+  endif()
 endforeach()
 file(REMOVE_RECURSE "${stage}")
 # rill's own directories, deepest first, if nothing else is in them
@@ -46,7 +49,7 @@ list(REMOVE_DUPLICATES dirs)
 list(SORT dirs)
 list(REVERSE dirs)
 foreach(d ${dirs})
-  if(d MATCHES "/rill$")
+  if(d MATCHES "/rill(/|$)")
     file(GLOB left "${d}/*")
     if(NOT left)
       file(REMOVE_RECURSE "${d}")
