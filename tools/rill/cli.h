@@ -182,5 +182,7 @@ int cmd_clean(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
 
 #endif
