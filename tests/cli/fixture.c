@@ -18,6 +18,9 @@
  *                                      -> ok SENT (fewer: no credit)
  *   sendbin P N                        N messages of bytes 0..7 and 0xff
  *   recv C N                           consume N messages -> ok GOT
+ *   take C N                           consume up to N messages that are
+ *                                      there -> ok GOT SIG:CTL:HEX... (CTL:
+ *                                      the application bits; HEX: the bytes)
  *   poll C                             one poll -> ok RC LOST
  *   flush                              flush every endpoint
  *   flushc C                           flush consumer C alone
@@ -173,6 +176,24 @@ static void cmd(char *line) {
     rill_meta m;
     while (got < n && rill_recv(conss[i].c, buf, sizeof buf, &m) >= 0) got++;
     ANSWER("ok %llu", (unsigned long long)got);
+  } else if (!strcmp(c0, "take") && argc == 3) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }
+    uint64_t n = strtoull(argv[2], NULL, 10), got = 0;
+    static unsigned char buf[1 << 20];
+    static char out[1 << 22];
+    size_t at = 0;
+    rill_meta m;
+    int64_t len;
+    while (got < n && (len = rill_recv(conss[i].c, buf, sizeof buf, &m)) >= 0) {
+      if (at + 64 + 2 * (size_t)len >= sizeof out) { ANSWER("err too much to take at once"); return; }
+      at += (size_t)snprintf(out + at, sizeof out - at, " %llu:%u:", (unsigned long long)m.sig,
+                             (unsigned)(m.ctl >> RILL_CTL_USER_SHIFT));
+      for (int64_t b = 0; b < len; b++) at += (size_t)snprintf(out + at, 3, "%02x", buf[b]);
+      got++;
+    }
+    out[at] = 0;
+    ANSWER("ok %llu%s", (unsigned long long)got, out);
   } else if (!strcmp(c0, "poll") && argc == 2) {
     int i = atoi(argv[1]);
     if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }
