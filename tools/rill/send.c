@@ -170,8 +170,8 @@ static int send_frames(struct sender *s, uint8_t *buf) {
     if (got == 0 && !ferror(stdin)) break;
     if (got < sizeof h) {
       if (ferror(stdin)) break;
-      return cli_fail("standard input: truncated frame at byte offset %llu: %zu of the "
-                      "4 bytes of its length", (unsigned long long)off, got);
+      return cli_fail("standard input: truncated frame at byte offset %llu: %u of the "
+                      "4 bytes of its length", (unsigned long long)off, (unsigned)got);
     }
     uint64_t n = (uint64_t)h[0] | (uint64_t)h[1] << 8 | (uint64_t)h[2] << 16 |
                  (uint64_t)h[3] << 24;
@@ -183,8 +183,8 @@ static int send_frames(struct sender *s, uint8_t *buf) {
     if ((got = fread(buf, 1, (size_t)n, stdin)) < n) {
       if (ferror(stdin)) break;
       return cli_fail("standard input: truncated frame at byte offset %llu: its length says "
-                      "%llu bytes, %zu follow", (unsigned long long)off,
-                      (unsigned long long)n, got);
+                      "%llu bytes, %llu follow", (unsigned long long)off,
+                      (unsigned long long)n, (unsigned long long)got);
     }
     if (send_one(s, buf, (size_t)n)) return 1;
     off += 4 + n;
