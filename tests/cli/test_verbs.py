@@ -12,6 +12,8 @@ import json
 import struct
 import subprocess
 
+import pytest
+
 from test_cli import DEADLINE, FIXTURE, RILL, channel_of, peers, rill, rill_json, shm, wait_for  # noqa: F401
 
 
@@ -169,15 +171,17 @@ def test_send_wait_consumers(shm, peers):
     assert take(f, 0) == []
 
 
-def test_send_backpressure(shm, peers):
+@pytest.mark.parametrize("ctl", [0, 9])  # rill_send_wait, or sends with ctl bits
+def test_send_backpressure(shm, peers, ctl):
     """A reliable consumer that reads slowly loses nothing: rill send waits
-    for its credit (a ring of 8, 300 messages)."""
+    for its credit (a ring of 8, 300 messages, every third in 2 fragments)."""
     f = peers(shm)
     chan(f, depth=8, mtu=64, max_msg=128)
     f.do("consumer md/c reliable")
     n = 300
-    lines = b"".join(b"message %d\n" % i for i in range(n))
-    s = start(shm, "send", "--json", "--ctl", "9", "md/c", stdin=subprocess.PIPE)
+    msgs = [b"message %d" % i + (b"." * 90 if i % 3 == 0 else b"") for i in range(n)]
+    lines = b"".join(m + b"\n" for m in msgs)
+    s = start(shm, "send", "--json", "--ctl", str(ctl), "md/c", stdin=subprocess.PIPE)
     s.stdin.write(lines)
     s.stdin.close()
     got = []
@@ -188,7 +192,7 @@ def test_send_backpressure(shm, peers):
 
     wait_for(more, "every message")
     assert s.wait(timeout=DEADLINE) == 0, s.stderr.read()
-    assert got == [(0, 9, b"message %d" % i) for i in range(n)]
+    assert got == [(0, ctl, m) for m in msgs]
     bp = rill_json(shm, "info", "--json", "md/c")["channel"]["producer"]["backpressure"]
     assert bp > 0  # it did wait for credit
 
@@ -207,6 +211,14 @@ def test_wait_region_and_channel(shm):
     assert r.poll() is None
     rill(shm, "create", "other", check=0)
     assert r.wait(timeout=DEADLINE) == 0
+
+
+def test_wait_usage(shm):
+    assert "--producer" in rill(shm, "wait", "--help", check=0).stdout
+    assert "--wait-consumers" in rill(shm, "help", "send", check=0).stdout
+    assert "send REGION/CHANNEL" in rill(shm, "--help", check=0).stdout
+    rill(shm, "wait", check=2)
+    rill(shm, "wait", "--consumers", "0", "md/c", check=2)
 
 
 def test_wait_timeout(shm):
