@@ -120,6 +120,14 @@ int rill__send_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig, u
 int rill__send_wait_ctl(rill_producer *p, const void *data, size_t n, uint64_t sig,
                         uint16_t uctl, uint64_t timeout_ns);
 
+/* Writes the producer's message and byte counters to its page, and
+ * nothing else: not its position, which a consumer joining afresh starts
+ * from (a request/response client's unanswered requests would be passed
+ * over by a server that joins after it).  Two relaxed stores to the
+ * producer's own line, cheap enough for once per call: what 'rill info'
+ * counts a service's calls in flight from (rpc.c). */
+void rill__producer_flush_counts(rill_producer *p);
+
 /* The wake-up slow path: runs when arm_gen moved (a consumer parked or
  * armed its fd since the last look), or with FORCE when the producer
  * leaves. */

@@ -202,6 +202,12 @@ int rill_producer_set_stamp(rill_producer *p, uint32_t mode) {
   return 0;
 }
 
+void rill__producer_flush_counts(rill_producer *p) {
+  rill_prod_page *pp = p->core.prod;
+  atomic_store_explicit(&pp->msgs, p->core.msgs, memory_order_relaxed);
+  atomic_store_explicit(&pp->bytes, p->core.bytes, memory_order_relaxed);
+}
+
 int rill_producer_flush(rill_producer *p) {
   if (!p) return -RILL_EINVAL;
   prod_flush(p);

@@ -253,6 +253,9 @@ static void *worker_main(void *arg) {
        * here: one rill_consumer_flush (~24 ns) per 64 requests, none at
        * one call in flight. */
       if (done == RPC_BATCH) (void)rill_consumer_flush(l->q);
+      /* The responses sent, for 'rill info' (calls in flight are requests
+       * less responses): once per batch, two stores. */
+      if (done) rill__producer_flush_counts(l->r);
       busy += done;
       lane_drop(l);
     }
@@ -473,6 +476,10 @@ int rill_rpc_commit(rill_rpc_client *c, uint16_t method, const void *at, size_t 
  * the ring and *DATA points at it (else at RESP). */
 static int rpc_recv(rill_rpc_client *c, void *resp, size_t cap, rill_rpc_result *res,
                     uint64_t timeout_ns, const void **data) {
+  /* Before it waits, the client's request count goes to shared memory
+   * (its position is left alone: rill__producer_flush_counts()), so that
+   * 'rill info' sees the calls it waits for as in flight. */
+  if (timeout_ns && c->next != c->head) rill__producer_flush_counts(c->p);
   for (;;) {
     if (c->next == c->head) return -RILL_EAGAIN;
     rill_meta m = {0};

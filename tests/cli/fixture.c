@@ -18,19 +18,37 @@
  *                                      -> ok SENT (fewer: no credit)
  *   sendbin P N                        N messages of bytes 0..7 and 0xff
  *   recv C N                           consume N messages -> ok GOT
+ *   take C N                           consume up to N messages that are
+ *                                      there -> ok GOT SIG:CTL:HEX... (CTL:
+ *                                      the application bits; HEX: the bytes)
  *   poll C                             one poll -> ok RC LOST
  *   flush                              flush every endpoint
  *   flushc C                           flush consumer C alone
  *   leave C | leavep P                 leave an endpoint
  *   exit                               leave everything and exit 0
  *
+ * Request/response (rill_rpc.h), for the service view of 'rill info':
+ *   service REGION/SVC LANES DEPTH MTU create a service
+ *   serve REGION/SVC                   serve it with one worker: method 0
+ *                                      echoes; method 1 holds its call
+ *                                      until 'release' (the worker waits)
+ *   release                            let the held calls be answered
+ *   connect REGION/SVC                 a client, on the first free lane
+ *                                      -> ok K
+ *   call K METHOD TEXT                 send a call, not waiting -> ok
+ *   answer K TIMEOUT_MS                wait for a response -> ok RC
+ *                                      [STATUS SIZE]
+ *   close K                            close client K
+ *
  * Killing it (SIGKILL) leaves its endpoints dead. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rill.h"
+#include "rill_rpc.h"
 
 #define MAXE 64
 
@@ -51,6 +69,42 @@ static int split(char *arg, char **chan) {
   *s = 0;
   *chan = s + 1;
   return 0;
+}
+
+/* ---- request/response ---- */
+
+static struct { rill_region *r; rill_rpc_server *s; } server;
+static struct rpc_client { rill_region *r; rill_rpc_client *c; } clients[MAXE];
+static int nclients;
+static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static int released;
+
+static int handler(void *arg, uint16_t method, const void *req, size_t n, void *resp,
+                   size_t cap, size_t *resp_n) {
+  (void)arg;
+  if (method > 1) return -RILL_ENOMETHOD;
+  if (method == 1) { /* held: a call in flight that is not answered */
+    pthread_mutex_lock(&hold_mu);
+    while (!released) pthread_cond_wait(&hold_cv, &hold_mu);
+    pthread_mutex_unlock(&hold_mu);
+  }
+  if (n > cap) return -RILL_EMSGSIZE;
+  memcpy(resp, req, n);
+  *resp_n = n;
+  return 0;
+}
+
+static void release(void) {
+  pthread_mutex_lock(&hold_mu);
+  released = 1;
+  pthread_cond_broadcast(&hold_cv);
+  pthread_mutex_unlock(&hold_mu);
+}
+
+static struct rpc_client *client_of(const char *arg) {
+  int i = atoi(arg);
+  return i >= 0 && i < nclients && clients[i].c ? &clients[i] : NULL;
 }
 
 #define ANSWER(...) (printf(__VA_ARGS__), putchar('\n'), fflush(stdout))
@@ -122,6 +176,24 @@ static void cmd(char *line) {
     rill_meta m;
     while (got < n && rill_recv(conss[i].c, buf, sizeof buf, &m) >= 0) got++;
     ANSWER("ok %llu", (unsigned long long)got);
+  } else if (!strcmp(c0, "take") && argc == 3) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }
+    uint64_t n = strtoull(argv[2], NULL, 10), got = 0;
+    static unsigned char buf[1 << 20];
+    static char out[1 << 22];
+    size_t at = 0;
+    rill_meta m;
+    int64_t len;
+    while (got < n && (len = rill_recv(conss[i].c, buf, sizeof buf, &m)) >= 0) {
+      if (at + 64 + 2 * (size_t)len >= sizeof out) { ANSWER("err too much to take at once"); return; }
+      at += (size_t)snprintf(out + at, sizeof out - at, " %llu:%u:", (unsigned long long)m.sig,
+                             (unsigned)(m.ctl >> RILL_CTL_USER_SHIFT));
+      for (int64_t b = 0; b < len; b++) at += (size_t)snprintf(out + at, 3, "%02x", buf[b]);
+      got++;
+    }
+    out[at] = 0;
+    ANSWER("ok %llu%s", (unsigned long long)got, out);
   } else if (!strcmp(c0, "poll") && argc == 2) {
     int i = atoi(argv[1]);
     if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }
@@ -151,7 +223,58 @@ static void cmd(char *line) {
     rill_region_close(prods[i].r);
     prods[i].p = NULL;
     ANSWER("ok");
+  } else if (!strcmp(c0, "service") && argc == 5 && !split(argv[1], &chan)) {
+    rill_region *r = open_region(argv[1]);
+    if (!r) { ANSWER("err no region"); return; }
+    rill_rpc_opts o = {.lanes = (uint32_t)atoi(argv[2]), .depth = (uint32_t)atoi(argv[3]),
+                       .mtu = (uint32_t)atoi(argv[4])};
+    rc = rill_rpc_service_create(r, chan, &o);
+    rill_region_close(r);
+    if (rc) ANSWER("err %s", rill_strerror(rc));
+    else ANSWER("ok");
+  } else if (!strcmp(c0, "serve") && argc == 2 && !split(argv[1], &chan) && !server.s) {
+    if (!(server.r = open_region(argv[1]))) { ANSWER("err no region"); return; }
+    if ((rc = rill_rpc_serve(server.r, chan, 1, handler, NULL, &server.s))) {
+      ANSWER("err %s", rill_strerror(rc));
+      return;
+    }
+    ANSWER("ok");
+  } else if (!strcmp(c0, "release")) {
+    release();
+    ANSWER("ok");
+  } else if (!strcmp(c0, "connect") && argc == 2 && !split(argv[1], &chan) && nclients < MAXE) {
+    struct rpc_client *k = &clients[nclients];
+    if (!(k->r = open_region(argv[1]))) { ANSWER("err no region"); return; }
+    if ((rc = rill_rpc_connect(k->r, chan, &k->c))) { ANSWER("err %s", rill_strerror(rc)); return; }
+    ANSWER("ok %d", nclients++);
+  } else if (!strcmp(c0, "call") && argc == 4) {
+    struct rpc_client *k = client_of(argv[1]);
+    if (!k) { ANSWER("err no client"); return; }
+    uint64_t id;
+    rc = rill_rpc_send(k->c, (uint16_t)atoi(argv[2]), argv[3], strlen(argv[3]), &id);
+    if (rc) ANSWER("err %s", rill_strerror(rc));
+    else ANSWER("ok");
+  } else if (!strcmp(c0, "answer") && argc == 3) {
+    struct rpc_client *k = client_of(argv[1]);
+    if (!k) { ANSWER("err no client"); return; }
+    char buf[1024];
+    rill_rpc_result res;
+    rc = rill_rpc_recv(k->c, buf, sizeof buf, &res, strtoull(argv[2], NULL, 10) * 1000000);
+    if (rc) ANSWER("ok %d", rc);
+    else ANSWER("ok 0 %d %llu", res.status, (unsigned long long)res.size);
+  } else if (!strcmp(c0, "close") && argc == 2) {
+    struct rpc_client *k = client_of(argv[1]);
+    if (!k) { ANSWER("err no client"); return; }
+    rill_rpc_close(k->c);
+    rill_region_close(k->r);
+    k->c = NULL;
+    ANSWER("ok");
   } else if (!strcmp(c0, "exit")) {
+    release(); /* a held call would keep the server from stopping */
+    rill_rpc_server_stop(server.s);
+    rill_region_close(server.r);
+    for (int i = 0; i < nclients; i++)
+      if (clients[i].c) rill_rpc_close(clients[i].c), rill_region_close(clients[i].r);
     for (int i = 0; i < nconss; i++)
       if (conss[i].c) rill_consumer_leave(conss[i].c), rill_region_close(conss[i].r);
     for (int i = 0; i < nprods; i++)

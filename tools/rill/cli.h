@@ -13,6 +13,7 @@
 #include "bridge.h"
 #include "os.h"
 #include "rill.h"
+#include "rill_rpc.h"
 
 #define EXIT_USAGE 2
 
@@ -172,6 +173,28 @@ uint64_t cli_real_ns(void);
 void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
                       const cli_channel *prev, double dt);
 
+/* ---- request/response services (service.c) ----------------------------------------
+ * A service S of a region is its lanes' channels S.q.K and S.r.K
+ * (docs/rpc.md), found by their names in a snapshot. */
+
+typedef struct cli_service {
+  char name[RILL_NAME_MAX + 1];
+  uint32_t nlanes;
+  const cli_channel *q[RILL_RPC_MAX_LANES], *r[RILL_RPC_MAX_LANES]; /* in R's snapshot */
+} cli_service;
+
+/* The services of R into *OUT (free it), by name of their lane 0: their
+ * count. */
+int cli_services(const cli_region *r, cli_service **out);
+/* Service NAME of R into *S: 0, or -1 if there is none. */
+int cli_service_find(const cli_region *r, const char *name, cli_service *s);
+/* 1 if C is a lane's channel of one of the N services S. */
+int cli_service_lane_of(const cli_service *s, uint32_t n, const cli_channel *c);
+/* The service's server, clients and calls in flight, and a line per lane:
+ * as text (each line after INDENT), or as the members of a JSON object. */
+void cli_print_service(const char *indent, const cli_service *s);
+void cli_json_service(cli_json *j, const cli_service *s);
+
 /* ---- commands ------------------------------------------------------------------ */
 
 int cmd_ls(int argc, char **argv);
@@ -182,5 +205,7 @@ int cmd_clean(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
 
 #endif

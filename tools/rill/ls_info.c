@@ -57,7 +57,8 @@ static const char ls_usage[] =
     "  idle   nobody has it open, and everyone left cleanly\n"
     "'rill clean' removes the dead and idle ones (past a grace period, their\n"
     "creator dead).  ENDPOINTS counts the live and dead producers and\n"
-    "consumers of its channels.\n"
+    "consumers of its channels.  With --json, each region names its\n"
+    "request/response services ('rill info REGION' shows them).\n"
     "\n"
     "      --dir DIR  the directory (as the argument)\n"
     "      --json     one JSON document instead of the table\n"
@@ -112,6 +113,12 @@ int cmd_ls(int argc, char **argv) {
       cli_json_u64(&j, "created_ns", r->info.created_ns);
       cli_json_num(&j, "age_s", age_s(s.real_ns, r->info.created_ns));
       cli_json_u64(&j, "channels", r->nchannels);
+      cli_service *svcs;
+      int nsvc = cli_services(r, &svcs);
+      cli_json_arr(&j, "services");
+      for (int k = 0; k < nsvc; k++) cli_json_str(&j, NULL, svcs[k].name);
+      cli_json_end(&j, ']');
+      free(svcs);
       if (r->in_use < 0) cli_json_null(&j, "in_use");
       else cli_json_bool(&j, "in_use", r->in_use);
       cli_json_u64(&j, "endpoints_alive", alive);
@@ -144,18 +151,26 @@ int cmd_ls(int argc, char **argv) {
 /* ---- info ----------------------------------------------------------------------------- */
 
 static const char info_usage[] =
-    "Usage: rill info [--dir DIR] [--json] REGION[/CHANNEL]\n"
+    "Usage: rill info [--dir DIR] [--json] [--channels] REGION[/CHANNEL|/SERVICE]\n"
     "\n"
-    "REGION: its header (size, bytes allocated, creator, age, users) and a line\n"
-    "per channel.  REGION/CHANNEL: the channel's layout (offsets and sizes of\n"
-    "its rings), its producer (alive, dead or none; pid; position; counters)\n"
-    "and each consumer (reliable or lossy; alive or dead; position; lag;\n"
-    "counters; latency p50/p99 since it joined).  Counters are as of each\n"
-    "endpoint's last flush.\n"
+    "REGION: its header (size, bytes allocated, creator, age, users), its\n"
+    "request/response services and a line per channel.  REGION/CHANNEL: the\n"
+    "channel's layout (offsets and sizes of its rings), its producer (alive,\n"
+    "dead or none; pid; position; counters) and each consumer (reliable or\n"
+    "lossy; alive or dead; position; lag; counters; latency p50/p99 since it\n"
+    "joined).  Counters are as of each endpoint's last flush.\n"
     "\n"
-    "      --dir DIR  where regions are (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT ")\n"
-    "      --json     one JSON document instead of text\n"
-    "  -h, --help     this text\n";
+    "A service S (rill_rpc.h) is shown as one: its server (alive, dead or\n"
+    "none; pid), and per lane its client, the requests and responses sent and\n"
+    "the calls in flight (requests not answered yet; counted in descriptors,\n"
+    "so calls larger than the mtu count once per fragment).  REGION/S shows\n"
+    "it alone; its lanes' channels S.q.K and S.r.K are left out of the\n"
+    "region's list of channels unless --channels, and REGION/S.q.0 shows one.\n"
+    "\n"
+    "      --dir DIR   where regions are (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT ")\n"
+    "      --json      one JSON document instead of text (every channel in it)\n"
+    "      --channels  list the channels of services' lanes too\n"
+    "  -h, --help      this text\n";
 
 static void json_latency(cli_json *j, const char *key, const rill_latency *h) {
   cli_json_obj(j, key);
@@ -346,10 +361,42 @@ static void print_channel(const cli_region *r, const cli_channel *c, uint64_t mo
   }
 }
 
+/* A service named by REGION/SERVICE, alone. */
+static int info_service(const cli_region *r, const cli_service *svc, int json) {
+  if (json) {
+    cli_json j;
+    cli_json_init(&j, stdout);
+    cli_json_obj(&j, NULL);
+    cli_json_str(&j, "region", r->name);
+    cli_json_obj(&j, "service");
+    cli_json_service(&j, svc);
+    cli_json_end(&j, '}');
+    cli_json_end(&j, '}');
+    cli_json_done(&j);
+  } else {
+    printf("region %s\n", r->name);
+    cli_print_service("", svc);
+  }
+  return 0;
+}
+
 int cmd_info(int argc, char **argv) {
+  static const struct option opts[] = {{"dir", required_argument, 0, CLI_OPT_DIR},
+                                       {"json", no_argument, 0, 'j'},
+                                       {"channels", no_argument, 0, 'C'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   const char *dir = cli_dir;
-  int json = 0, rc = cli_opts_dir_json(argc, argv, info_usage, &dir, &json);
-  if (rc >= 0) return rc;
+  int json = 0, all_channels = 0, o, rc;
+  while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (o) {
+    case CLI_OPT_DIR: dir = optarg; break;
+    case 'j': json = 1; break;
+    case 'C': all_channels = 1; break;
+    case 'h': fputs(info_usage, stdout); return 0;
+    default: return cli_bad_option(o, argv);
+    }
+  }
   if (optind != argc - 1) return cli_usage("one REGION or REGION/CHANNEL, please");
   char region[RILL_NAME_MAX + 1], chan[RILL_NAME_MAX + 1];
   if ((rc = cli_target(argv[optind], region, chan))) return rc;
@@ -366,6 +413,12 @@ int cmd_info(int argc, char **argv) {
   const cli_channel *c = NULL;
   if (chan[0]) {
     c = cli_snap_find(&s, region, chan);
+    cli_service svc;
+    if (!c && !cli_service_find(r, chan, &svc)) {
+      rc = info_service(r, &svc, json);
+      cli_snap_free(&s);
+      return rc;
+    }
     if (!c) {
       int err = -RILL_ENOENT;
       for (uint32_t k = 0; k < r->nchannels; k++)
@@ -378,6 +431,8 @@ int cmd_info(int argc, char **argv) {
   char b1[16], b2[16], b3[16], who[64], ts[32];
   uint32_t alive, dead;
   region_peers(r, &alive, &dead);
+  cli_service *svcs = NULL;
+  int nsvc = c ? 0 : cli_services(r, &svcs);
   if (json) {
     cli_json j;
     cli_json_init(&j, stdout);
@@ -411,6 +466,13 @@ int cmd_info(int argc, char **argv) {
         cli_json_end(&j, '}');
       }
       cli_json_end(&j, ']');
+      cli_json_arr(&j, "services");
+      for (int k = 0; k < nsvc; k++) {
+        cli_json_obj(&j, NULL);
+        cli_json_service(&j, &svcs[k]);
+        cli_json_end(&j, '}');
+      }
+      cli_json_end(&j, ']');
     }
     cli_json_end(&j, '}');
     cli_json_done(&j);
@@ -429,12 +491,19 @@ int cmd_info(int argc, char **argv) {
            owner(r->info.owner_uid, who, sizeof who));
     printf("  users     %s; endpoints %u alive, %u dead\n", region_status(r, alive, dead),
            alive, dead);
-    if (r->nchannels) {
+    uint32_t lanes = 0; /* lane channels left out of the list */
+    for (int k = 0; k < nsvc; k++) {
+      cli_print_service("  ", &svcs[k]);
+      lanes += 2 * svcs[k].nlanes;
+    }
+    if (all_channels) lanes = 0;
+    if (r->nchannels > lanes) {
       printf("  %-24s %8s %6s %10s %9s %10s %-8s %12s\n", "CHANNEL", "DEPTH", "MTU", "MAX_MSG",
              "CONSUMERS", "SIZE", "PRODUCER", "SEQ");
     }
     for (uint32_t k = 0; k < r->nchannels; k++) {
       const cli_channel *ch = &r->ch[k];
+      if (lanes && cli_service_lane_of(svcs, (uint32_t)nsvc, ch)) continue;
       if (ch->err) {
         printf("  %-24s %s\n", ch->name, rill_strerror(ch->err));
         continue;
@@ -445,7 +514,11 @@ int cmd_info(int argc, char **argv) {
              cli_bytes(b1, (double)ch->st.max_msg), cons, cli_bytes(b2, (double)ch->st.size),
              cli_liveness(ch->st.producer_liveness), (unsigned long long)ch->st.seq);
     }
+    if (lanes)
+      printf("  (%u channels of the services' lanes not listed: --channels lists them)\n",
+             lanes);
   }
+  free(svcs);
   cli_snap_free(&s);
   return 0;
 }

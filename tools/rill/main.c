@@ -17,6 +17,8 @@ static const char usage[] =
     "  info REGION[/CHANNEL]         layout, producer and consumers\n"
     "  monitor [REGION[/CHANNEL]...] live rates, lag, overruns, latency (like top)\n"
     "  tail REGION/CHANNEL           print messages as a lossy consumer\n"
+    "  send REGION/CHANNEL [MSG...]  publish arguments or standard input\n"
+    "  wait REGION[/CHANNEL]         wait until it exists (and has a producer)\n"
     "  clean [--dry-run]             remove regions nobody uses, past a grace period\n"
     "  create REGION | REGION/CHANNEL\n"
     "                                make a region, or a channel in one\n"
@@ -41,6 +43,7 @@ static const struct {
     {"ls", cmd_ls},           {"info", cmd_info},     {"monitor", cmd_monitor},
     {"tail", cmd_tail},       {"clean", cmd_clean},   {"create", cmd_create},
     {"rm", cmd_rm},           {"bench", cmd_bench},   {"bridge", cmd_bridge},
+    {"send", cmd_send},       {"wait", cmd_wait},
 };
 
 static int run(const char *name, int argc, char **argv) {

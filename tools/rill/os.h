@@ -75,6 +75,11 @@ void os_file_users(const char *path, char *buf, size_t cap);
  * child, and exits with its status.  Returns only on failure: -1, errno. */
 int os_exec_beside(const char *name, char **argv);
 
+/* Standard input read as bytes, as they are: on Windows, out of the
+ * text mode that turns CR LF into LF and stops at Ctrl-Z (POSIX: nothing
+ * to do).  0, or -1. */
+int os_stdin_binary(void);
+
 /* ---- interruptions ---------------------------------------------------------- */
 
 /* From now on, what would end the process from outside (Ctrl-C, SIGTERM,

@@ -219,6 +219,8 @@ int os_stopped(void) { return stop_sig != 0; }
 
 void os_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
+int os_stdin_binary(void) { return 0; }
+
 /* ---- the terminal ----------------------------------------------------------- */
 
 static struct termios tty_saved;

@@ -6,6 +6,8 @@
 #include "os.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <io.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +265,8 @@ void os_catch_stop(void) {
 int os_stopped(void) { return InterlockedCompareExchange(&stop_flag, 0, 0) != 0; }
 
 void os_ignore_sigpipe(void) {}
+
+int os_stdin_binary(void) { return _setmode(_fileno(stdin), _O_BINARY) == -1 ? -1 : 0; }
 
 /* ---- the terminal ----------------------------------------------------------- */
 
