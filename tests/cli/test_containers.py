@@ -222,3 +222,31 @@ def test_dead_producer_across_namespaces(box, host_peer, kill):
     inside = json.loads(y.rill("info", "--json", "md/q", check=0).stdout)["channel"]
     assert inside["producer"]["state"] == "dead"
     assert "producer   dead, pid " in y.rill("info", "md/q", check=0).stdout
+
+
+# ---- rill clean goes by locks ------------------------------------------------------
+
+
+def test_clean_keeps_what_another_namespace_uses(box):
+    """A region made and used by a container's init (pid 1 there, its
+    creator_pid and producer pid) is kept by `rill clean` here and in a
+    sibling namespace while it is used, past any grace period; once its
+    users are gone it is removed, although pid 1 lives here too: that
+    pid was another namespace's."""
+    x, y = box(), box()
+    x.do("region md 8388608")
+    x.do("channel md/q 64 128 4 1024")
+    assert x.do("producer md/q") == [0]
+    assert x.do("send 0 3") == [3]
+    info = rill_json(box.shared, "info", "--json", "md")
+    assert info["creator_pid"] == 1 and channel_of(info, "q")["producer"]["pid"] == 1
+    assert rill(box.shared, "clean", "--min-age", "0", check=0).stdout == \
+        f"nothing to clean in {box.shared}\n"
+    assert y.rill("clean", "--min-age", "0", check=0).stdout == f"nothing to clean in {y.mnt}\n"
+    assert rill_json(box.shared, "ls", "--json")["regions"][0]["status"] == "alive"
+    assert json.loads(y.rill("ls", "--json", check=0).stdout)["regions"][0]["status"] == "alive"
+    x.kill_host(x.host_pid)  # the container stops
+    assert x.p.wait(timeout=DEADLINE) != 0
+    assert rill_json(box.shared, "ls", "--json")["regions"][0]["status"] == "dead"
+    assert rill(box.shared, "clean", "--min-age", "0", check=0).stdout == "removed md\n"
+    assert os.listdir(box.shared) == []
