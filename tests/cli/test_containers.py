@@ -250,3 +250,49 @@ def test_clean_keeps_what_another_namespace_uses(box):
     assert rill_json(box.shared, "ls", "--json")["regions"][0]["status"] == "dead"
     assert rill(box.shared, "clean", "--min-age", "0", check=0).stdout == "removed md\n"
     assert os.listdir(box.shared) == []
+
+
+# ---- pids seen from each namespace ---------------------------------------------------
+
+
+def test_pids_across_namespaces(box, host_peer):
+    """The pid in shared memory is the endpoint's own getpid(), in its PID
+    namespace.  `rill info` finds the process that holds the endpoint's
+    lock among those it can see: here, the containers' inits are shown by
+    their pid here; inside a container, an endpoint of another is said to
+    be in another PID namespace, and one of its own by its pid."""
+    x, y = box(), box()
+    here = host_peer(box.shared)
+    x.do("region md 8388608")
+    x.do("channel md/q 64 128 4 1024")
+    assert x.do("producer md/q") == [0]
+    assert y.do("consumer md/q reliable") == [0, 0]
+    assert here.do("consumer md/q lossy") == [0, 1]
+    # from here
+    st = rill_json(box.shared, "info", "--json", "md/q")["channel"]
+    p, c0, c1 = st["producer"], consumer_of(st, 0), consumer_of(st, 1)
+    assert (p["pid"], p["pid_here"], p["pid_namespace"]) == (1, x.host_pid, "inner")
+    assert (c0["pid"], c0["pid_here"], c0["pid_namespace"]) == (1, y.host_pid, "inner")
+    assert (c1["pid"], c1["pid_here"], c1["pid_namespace"]) == (here.pid, here.pid, "this")
+    out = rill(box.shared, "info", "md/q", check=0).stdout
+    assert f"producer   alive, pid {x.host_pid} (pid 1 in its PID namespace), 1 join" in out
+    assert f"  slot 0: pid {y.host_pid} (pid 1 in its PID namespace)\n" in out
+    assert "  slot 1: " not in out
+    rows = {int(r.split()[0]): r.split() for r in out.splitlines() if r.strip().split()[:1] in (["0"], ["1"])}
+    assert rows[0][3] == str(y.host_pid) and rows[1][3] == str(here.pid)
+    # from inside Y: X and here are other namespaces; Y's own pid is 1
+    st = json.loads(y.rill("info", "--json", "md/q", check=0).stdout)["channel"]
+    p, c0, c1 = st["producer"], consumer_of(st, 0), consumer_of(st, 1)
+    assert (p["pid"], p["pid_here"], p["pid_namespace"]) == (1, None, "other")
+    assert (c0["pid"], c0["pid_here"], c0["pid_namespace"]) == (1, 1, "this")
+    assert (c1["pid"], c1["pid_here"], c1["pid_namespace"]) == (here.pid, None, "other")
+    out = y.rill("info", "md/q", check=0).stdout
+    assert "producer   alive, pid 1 (in another PID namespace), 1 join" in out
+    assert f"  slot 1: pid {here.pid} (in another PID namespace)\n" in out
+    assert "  slot 0: " not in out
+    # dead endpoints: the pid recorded, nothing looked up
+    x.kill_host(x.host_pid)
+    assert x.p.wait(timeout=DEADLINE) != 0
+    p = rill_json(box.shared, "info", "--json", "md/q")["channel"]["producer"]
+    assert (p["state"], p["pid"], p["pid_here"], p["pid_namespace"]) == ("dead", 1, None, None)
+    assert "producer   dead, pid 1, 1 join" in rill(box.shared, "info", "md/q", check=0).stdout
