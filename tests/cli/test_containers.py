@@ -27,7 +27,7 @@ import tempfile
 
 import pytest
 
-from test_cli import DEADLINE, FIXTURE, RILL, Peer, channel_of, consumer_of, rill, rill_json
+from test_cli import DEADLINE, FIXTURE, RILL, Peer, channel_of, consumer_of, rill, rill_json, wait_for
 
 UNSHARE = shutil.which("unshare")
 NSENTER = shutil.which("nsenter")
@@ -183,6 +183,13 @@ def test_messages_flow_both_ways(box, host_peer):
     st = rill_json(box.shared, "info", "--json", "md/xy")["channel"]
     assert st["producer"]["msgs"] == 2000 and st["producer"]["bytes"] == 500 * 1000
     assert [c["msgs"] for c in st["consumers"]] == [2000, 2000]
+    # a consumer asleep in Y (a futex in the shared file) is woken from X
+    y.p.stdin.write("expect 0 5 1000\n")
+    y.p.stdin.flush()
+    wait_for(lambda: consumer_of(rill_json(box.shared, "info", "--json", "md/xy")["channel"], 0)["parked"],
+             "Y's consumer to park")
+    assert x.do("send 0 5 1000") == [5]
+    assert y.p.stdout.readline().split() == ["ok", "5"]
     # leaving is seen across namespaces too
     x.do("leavep 0")
     y.do("leavep 0")
