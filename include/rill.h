@@ -350,11 +350,15 @@ typedef struct rill_clean_opts {
  *   - it is older than the grace period (min_age_ns, default 60 s), by
  *     the younger of the file's modification/change time and the creation
  *     time in its header;
- *   - the process that created it (its header's creator_pid) is dead: a
- *     region made and not yet joined (by 'rill create', by an application
- *     that is starting) is kept while its creator lives.  The header is
- *     writable by the file's owner, so neither it nor the time can make
- *     a region go sooner; they only keep one.
+ *   - the process that created it (its header's creator_pid) is dead,
+ *     or an endpoint has joined one of its channels since: a region made
+ *     and not yet joined (by 'rill create', by an application that is
+ *     starting) is kept while its creator lives.  Once joined, the locks
+ *     alone count: creator_pid is a pid in the creator's PID namespace,
+ *     which the same number may name a live process in another (a
+ *     container's init is pid 1).  The header is writable by the file's
+ *     owner, so neither it nor the time can make a region go sooner than
+ *     the grace period and its locks allow; they only keep one.
  * It also removes the temporary files (".REGION.PID.RAND.tmp", fully
  * reserved) of creators that died before linking their region into place,
  * if PID is dead and the file is older than the grace period; nothing

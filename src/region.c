@@ -435,17 +435,60 @@ static void remove_locked(struct clean_ctx *k, const char *name, int fd, const r
   if (same && k->fn) k->fn(name, removed, err, k->arg);
 }
 
+/* 1 if an endpoint ever joined a channel of the region file F of SIZE
+ * bytes (its producer page's gen, or a cursor's, is not 0); 0 if none did,
+ * or if the file does not say (not a well-formed region now).  Copies
+ * made with pread, every offset checked against the object's bounds: the
+ * file is anyone's to write who may write it. */
+static int joined_ever(int f, uint64_t size) {
+  union {
+    rill_region_hdr h;
+    struct {
+      uint8_t hdr[RILL_TABLE_OFF];
+      rill_obj_entry t[RILL_REGION_MAX_OBJECTS];
+    } p;
+  } u;
+  if (rill__file_read(f, 0, &u, sizeof u) || hdr_check(&u.h, size)) return 0;
+  uint32_t cnt = atomic_load_explicit(&u.h.obj_cnt, memory_order_relaxed);
+  for (uint32_t i = 0; i < cnt; i++) {
+    const rill_obj_entry *e = &u.p.t[i];
+    rill_chan_hdr ch;
+    if (!entry_ok(e, u.h.alloc_off) || e->size < sizeof ch ||
+        rill__file_read(f, e->off, &ch, sizeof ch) ||
+        atomic_load_explicit(&ch.magic, memory_order_relaxed) != RILL_CHANNEL_MAGIC ||
+        ch.max_consumers > 256 || ch.cursor_stride < sizeof(rill_cursor))
+      continue;
+    uint32_t gen = 0;
+    if (ch.prod_off <= e->size - sizeof(rill_prod_page) &&
+        !rill__file_read(f, e->off + ch.prod_off + offsetof(rill_prod_page, gen), &gen, sizeof gen) &&
+        gen)
+      return 1;
+    for (uint32_t k = 0; k < ch.max_consumers; k++) {
+      uint64_t at = ch.cursor_off + (uint64_t)k * ch.cursor_stride;
+      if (ch.cursor_off > e->size || at > e->size - sizeof(rill_cursor)) break;
+      if (!rill__file_read(f, e->off + at + offsetof(rill_cursor, gen), &gen, sizeof gen) && gen)
+        return 1;
+    }
+  }
+  return 0;
+}
+
 static void clean_region(struct clean_ctx *k, const char *name) {
   int fd;
   rill_region_hdr h = {0};
   if (region_file_open_at(k->dfd, name, &fd, &h)) return; /* not a region, or not ours */
   rill__stat st;
   /* Kept: a region younger than the grace period, or whose creator lives
-   * (made and not joined yet: by rill create, or by an application that
-   * is starting), or in use.  The creator's pid is the file owner's to
-   * write, so it is only ever a reason to keep a region. */
+   * while no endpoint ever joined it (made and not joined yet: by rill
+   * create, or by an application that is starting), or in use.  The
+   * creator's pid is the file owner's to write, so it is only ever a
+   * reason to keep a region; and it is a pid in the creator's PID
+   * namespace, which may be another one than ours (a container's) where
+   * the same number is a live process: once the region was joined, its
+   * locks alone say whether it is used (PROTOCOL.md §3.9). */
   if (rill__file_stat(fd, &st) || !old_enough(k, st.changed_ns, h.created_ns) ||
-      rill__pid_alive(h.creator_pid) != 0 || rill__lock_all_try(fd)) {
+      (rill__pid_alive(h.creator_pid) != 0 && !joined_ever(fd, st.size)) ||
+      rill__lock_all_try(fd)) {
     rill__file_close(fd);
     return;
   }

@@ -9,7 +9,8 @@
  *   swapped for a symlink while it runs redirects nothing, and a region
  *   name that is a symlink to a region elsewhere is not followed;
  * - it keeps a region younger than the grace period, or whose creator
- *   lives (made and not joined yet), whatever its header says;
+ *   lives (made and not joined yet), whatever its header says; once an
+ *   endpoint joined it, only its locks keep it;
  * - it removes the temporary files of creators that died before linking
  *   their region into place, and only those. */
 #include "testutil.h"
@@ -225,6 +226,18 @@ static void t_grace(void) {
   CHECK_RC(rill_clean(&(rill_clean_opts){.dir = "/nonexistent-rill-dir"}, NULL, NULL),
            -RILL_ENODIR);
   CHECK(exists_in(d, "mine"));
+  /* Joined once, then left by everyone: its locks alone count now (the
+   * creator's pid may be another PID namespace's), so it goes although
+   * its creator lives. */
+  ro.size = 1 << 20;
+  CHECK_OK(rill_region_create("joined", &ro, &r));
+  CHECK_OK(rill_channel_create(r, "ch", &(rill_channel_opts){.depth = 64, .mtu = 64}));
+  rill_consumer *c;
+  CHECK_OK(rill_consumer_join(r, "ch", RILL_LOSSY, &c));
+  CHECK_OK(rill_consumer_leave(c));
+  CHECK_OK(rill_region_close(r));
+  CHECK_EQ(clean_now(d, NULL, NULL), 1);
+  CHECK(exists_in(d, "mine") && !exists_in(d, "joined"));
   rm_sub(d);
 }
 

@@ -21,6 +21,13 @@
  *   take C N                           consume up to N messages that are
  *                                      there -> ok GOT SIG:CTL:HEX... (CTL:
  *                                      the application bits; HEX: the bytes)
+ *   expect C N [SIZE]                  consume N messages, waiting up to 10 s
+ *                                      for each, and check every byte: sigs
+ *                                      follow on, payloads are what send
+ *                                      makes (SIZE bytes) -> ok GOT
+ *   end C MS                           receive until nothing is left, waiting
+ *                                      up to MS ms -> ok closed|dead|timeout
+ *   pid                                -> ok PID (getpid(), in its namespace)
  *   poll C                             one poll -> ok RC LOST
  *   flush                              flush every endpoint
  *   flushc C                           flush consumer C alone
@@ -46,6 +53,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <process.h>
+#define getpid _getpid
+#else
+#include <unistd.h>
+#endif
 
 #include "rill.h"
 #include "rill_rpc.h"
@@ -54,7 +67,7 @@
 
 static const char *dir;
 static struct prod { rill_region *r; rill_producer *p; uint64_t sent; } prods[MAXE];
-static struct cons { rill_region *r; rill_consumer *c; } conss[MAXE];
+static struct cons { rill_region *r; rill_consumer *c; uint64_t next; int started; } conss[MAXE];
 static int nprods, nconss;
 
 static rill_region *open_region(const char *name) {
@@ -194,6 +207,46 @@ static void cmd(char *line) {
     }
     out[at] = 0;
     ANSWER("ok %llu%s", (unsigned long long)got, out);
+  } else if (!strcmp(c0, "expect") && argc >= 3) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }
+    struct cons *k = &conss[i];
+    uint64_t n = strtoull(argv[2], NULL, 10), got = 0;
+    size_t size = argc > 3 ? strtoull(argv[3], NULL, 10) : 0;
+    static char buf[1 << 20];
+    rill_meta m;
+    for (; got < n; got++) {
+      int64_t len = rill_recv_wait(k->c, buf, sizeof buf, &m, 10000000000ull);
+      if (len < 0) { ANSWER("err message %llu: %s", (unsigned long long)got, rill_strerror((int)len)); return; }
+      if (k->started && m.sig != k->next) {
+        ANSWER("err message %llu: sig %llu, expected %llu", (unsigned long long)got,
+               (unsigned long long)m.sig, (unsigned long long)k->next);
+        return;
+      }
+      char word[32];
+      int w = snprintf(word, sizeof word, "msg %llu", (unsigned long long)m.sig);
+      size_t want = size ? size : (size_t)w;
+      int bad = (uint64_t)len != want;
+      for (size_t j = 0; !bad && j < want; j++) bad = buf[j] != word[j % (size_t)w];
+      if (bad) { ANSWER("err message %llu (sig %llu): wrong payload", (unsigned long long)got, (unsigned long long)m.sig); return; }
+      k->started = 1;
+      k->next = m.sig + 1;
+    }
+    ANSWER("ok %llu", (unsigned long long)got);
+  } else if (!strcmp(c0, "end") && argc == 3) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }
+    static char buf[1 << 20];
+    rill_meta m;
+    int64_t len;
+    while ((len = rill_recv_wait(conss[i].c, buf, sizeof buf, &m,
+                                 strtoull(argv[2], NULL, 10) * 1000000ull)) >= 0) {}
+    if (len == -RILL_ECLOSED) ANSWER("ok closed");
+    else if (len == -RILL_EDEAD) ANSWER("ok dead");
+    else if (len == -RILL_ETIMEDOUT) ANSWER("ok timeout");
+    else ANSWER("err %s", rill_strerror((int)len));
+  } else if (!strcmp(c0, "pid")) {
+    ANSWER("ok %ld", (long)getpid());
   } else if (!strcmp(c0, "poll") && argc == 2) {
     int i = atoi(argv[1]);
     if (i < 0 || i >= nconss || !conss[i].c) { ANSWER("err no consumer"); return; }

@@ -416,11 +416,98 @@ int cli_snap_take(cli_snap *s, const char *dir, char *const *names, int n, int a
   return 0;
 }
 
+/* Where endpoint locks are (PROTOCOL.md §2.1-§2.3): the byte of the
+ * producer page, and of each cursor page, from the region's start. */
+#define PROD_LOCK_OFF 4096u
+#define CURSOR_LOCK_OFF(k) (12288u + (uint64_t)(k) * 4096u)
+
+/* The pid of a live endpoint whose lock is byte OFF and whose pid in
+ * shared memory is PID, from the N holders H (-1: unknown) of which
+ * HIDDEN processes could not be looked into. */
+static cli_pid pid_seen(uint32_t liveness, uint32_t pid, uint64_t off, const os_lock_holder *h,
+                        int n, int hidden) {
+  cli_pid p = {CLI_PID_NA, 0, 0, 0};
+  if (liveness != RILL_PEER_ALIVE) return p;
+  const os_lock_holder *found = NULL;
+  for (int i = 0; i < n; i++) /* several: a description shared by fork; the recorder first */
+    if (h[i].off == off && (!found || (h[i].ns_pid == pid && found->ns_pid != pid))) found = &h[i];
+  if (found) {
+    p.seen = CLI_PID_HERE;
+    p.here = found->pid;
+    p.own = found->ns_pid;
+    p.inner = found->pid != found->ns_pid;
+  } else {
+    p.seen = n < 0 || hidden ? CLI_PID_UNKNOWN : CLI_PID_OTHER;
+  }
+  return p;
+}
+
+int cli_snap_pids(cli_snap *s) {
+  for (uint32_t i = 0; i < s->nregions; i++) {
+    cli_region *r = &s->r[i];
+    os_lock_holder *h = NULL;
+    int n = -1, hidden = 0, any = 0;
+    for (uint32_t k = 0; k < r->nchannels; k++) {
+      cli_channel *c = &r->ch[k];
+      if (c->err) continue;
+      free(c->cons_pid);
+      if (!(c->cons_pid = calloc(c->st.max_consumers, sizeof *c->cons_pid))) return -RILL_ENOMEM;
+      any |= c->st.producer_liveness == RILL_PEER_ALIVE;
+      for (uint32_t j = 0; j < c->st.max_consumers; j++)
+        any |= c->cons[j].mode && c->cons[j].liveness == RILL_PEER_ALIVE;
+    }
+    if (any) { /* a lock per endpoint, one per open handle, room for more */
+      char path[4096];
+      snprintf(path, sizeof path, "%s/%s", cli_dir_name(s->dir), r->name);
+      int cap = 64;
+      for (;;) {
+        os_lock_holder *more = realloc(h, (size_t)cap * sizeof *h);
+        if (!more) { free(h); return -RILL_ENOMEM; }
+        h = more;
+        if ((n = os_lock_holders(path, h, cap, &hidden)) <= cap) break;
+        cap = n + 64; /* more came meanwhile */
+      }
+    }
+    for (uint32_t k = 0; k < r->nchannels; k++) {
+      cli_channel *c = &r->ch[k];
+      if (c->err) continue;
+      c->pids = 1;
+      c->prod_pid = pid_seen(c->st.producer_liveness, c->st.producer_pid,
+                             c->st.off + PROD_LOCK_OFF, h, n, hidden);
+      for (uint32_t j = 0; j < c->st.max_consumers; j++)
+        if (c->cons[j].mode)
+          c->cons_pid[j] = pid_seen(c->cons[j].liveness, c->cons[j].pid,
+                                    c->st.off + CURSOR_LOCK_OFF(j), h, n, hidden);
+    }
+    free(h);
+  }
+  return 0;
+}
+
+uint32_t cli_pid_shown(uint32_t pid, const cli_pid *p) {
+  return p->seen == CLI_PID_HERE && p->own == pid ? p->here : pid;
+}
+
+const char *cli_pid_note(uint32_t pid, const cli_pid *p, char *buf, size_t cap) {
+  buf[0] = 0;
+  if (p->seen == CLI_PID_HERE && p->here != pid && p->own == pid)
+    snprintf(buf, cap, " (pid %u in its PID namespace)", pid);
+  else if (p->seen == CLI_PID_HERE && p->here != pid)
+    snprintf(buf, cap, " (its lock held by pid %u here)", p->here);
+  else if (p->seen == CLI_PID_OTHER)
+    snprintf(buf, cap, " (in another PID namespace)");
+  else if (p->seen == CLI_PID_UNKNOWN)
+    snprintf(buf, cap, " (not seen here: another PID namespace, or a process this user "
+                       "cannot look into)");
+  return buf;
+}
+
 void cli_snap_free(cli_snap *s) {
   for (uint32_t i = 0; i < s->nregions; i++) {
     for (uint32_t k = 0; k < s->r[i].nchannels; k++) {
       free(s->r[i].ch[k].cons);
       free(s->r[i].ch[k].lat);
+      free(s->r[i].ch[k].cons_pid);
     }
     free(s->r[i].ch);
   }

@@ -101,12 +101,34 @@ void cli_json_done(cli_json *j); /* the final newline */
  * What ls, info and monitor show: regions, their channels, every endpoint's
  * counters and liveness, and each active consumer's latency samples. */
 
+/* A live endpoint's pid as this command's PID namespace sees it.  The
+ * pid in shared memory is what the endpoint's getpid() said, in its own
+ * PID namespace; the process that holds the endpoint's lock is looked
+ * for here (os_lock_holders()). */
+enum {
+  CLI_PID_NA,      /* not alive, or not looked up: the pid recorded is all */
+  CLI_PID_HERE,    /* the lock's holder is pid `here` in this namespace */
+  CLI_PID_OTHER,   /* no process here holds it, and every one was seen:
+                    * the endpoint lives in another PID namespace */
+  CLI_PID_UNKNOWN, /* not found, but some processes could not be looked
+                    * into, or /proc is not this namespace's */
+};
+typedef struct cli_pid {
+  int seen;      /* CLI_PID_* */
+  int inner;     /* HERE: the holder is in a PID namespace below this one */
+  uint32_t here; /* HERE: its pid here */
+  uint32_t own;  /* HERE: its pid in its own namespace */
+} cli_pid;
+
 typedef struct cli_channel {
   char name[RILL_NAME_MAX + 1];
   int err;                 /* rill_channel_stats_get()'s, or 0 */
   rill_channel_stats st;   /* nconsumers: the slots with a mode in cons */
   rill_consumer_stats *cons; /* [max_consumers]; mode 0: a free slot */
   rill_latency *lat;       /* [max_consumers], for active slots */
+  int pids;                /* 1: cli_snap_pids() filled the two below */
+  cli_pid prod_pid;
+  cli_pid *cons_pid;       /* [max_consumers] */
   int nbridges;            /* NATS bridges of the channel (bridge.h)  */
   bridge_seen bridges[2];
 } cli_channel;
@@ -138,6 +160,16 @@ void cli_names_free(char **names, int n);
  * opened are kept with their error.  Returns 0 or -RILL_ENOMEM. */
 int cli_snap_take(cli_snap *s, const char *dir, char *const *names, int n, int ask_in_use);
 void cli_snap_free(cli_snap *s);
+/* Looks up who holds the locks of the live endpoints of S's channels
+ * (cli_pid).  Returns 0 or -RILL_ENOMEM. */
+int cli_snap_pids(cli_snap *s);
+/* An endpoint's pid to show, given PID (in shared memory) and P (from
+ * cli_snap_pids()): its pid here when its lock's holder was found here
+ * with PID as its own, else PID; and what to say after it, into BUF:
+ * " (pid 1 in its PID namespace)", " (in another PID namespace)" and
+ * the like, "" when PID is the pid here or nothing is known. */
+uint32_t cli_pid_shown(uint32_t pid, const cli_pid *p);
+const char *cli_pid_note(uint32_t pid, const cli_pid *p, char *buf, size_t cap);
 /* The same channel in an earlier snapshot, or NULL. */
 const cli_channel *cli_snap_find(const cli_snap *s, const char *region, const char *chan);
 

@@ -55,10 +55,14 @@ static const char ls_usage[] =
     "  alive  a live process has the region open\n"
     "  dead   nobody has it open, and endpoints died in it without leaving\n"
     "  idle   nobody has it open, and everyone left cleanly\n"
-    "'rill clean' removes the dead and idle ones (past a grace period, their\n"
-    "creator dead).  ENDPOINTS counts the live and dead producers and\n"
-    "consumers of its channels.  With --json, each region names its\n"
-    "request/response services ('rill info REGION' shows them).\n"
+    "'rill clean' removes the dead and idle ones (past a grace period; one
+"
+    "never joined, once its creator died).  ENDPOINTS counts the live and
+"
+    "dead producers and consumers of its channels.  With --json, each region
+"
+    "names its request/response services ('rill info REGION' shows them).
+"
     "\n"
     "      --dir DIR  the directory (as the argument)\n"
     "      --json     one JSON document instead of the table\n"
@@ -172,6 +176,17 @@ static const char info_usage[] =
     "      --channels  list the channels of services' lanes too\n"
     "  -h, --help      this text\n";
 
+/* An endpoint's pid as cli_snap_pids() found it, when it looked: its pid
+ * here (the holder of its lock) and which PID namespace that is in. */
+static void json_pid_seen(cli_json *j, const cli_channel *c, const cli_pid *p) {
+  static const char *const ns[] = {NULL, "this", "other", "unknown"};
+  if (!c->pids) return;
+  if (p->seen == CLI_PID_HERE) cli_json_u64(j, "pid_here", p->here);
+  else cli_json_null(j, "pid_here");
+  if (p->seen == CLI_PID_NA) cli_json_null(j, "pid_namespace");
+  else cli_json_str(j, "pid_namespace", p->seen == CLI_PID_HERE && p->inner ? "inner" : ns[p->seen]);
+}
+
 static void json_latency(cli_json *j, const char *key, const rill_latency *h) {
   cli_json_obj(j, key);
   cli_json_u64(j, "samples", h->count);
@@ -208,6 +223,7 @@ void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
   cli_json_obj(j, "producer");
   cli_json_str(j, "state", cli_liveness(st->producer_liveness));
   cli_json_u64(j, "pid", st->producer_pid);
+  json_pid_seen(j, c, &c->prod_pid);
   cli_json_u64(j, "joins", st->producer_gen);
   cli_json_u64(j, "seq", st->seq);
   cli_json_u64(j, "msgs", st->msgs);
@@ -233,6 +249,7 @@ void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
     cli_json_str(j, "mode", cli_mode(cs->mode));
     cli_json_str(j, "state", cli_liveness(cs->liveness));
     cli_json_u64(j, "pid", cs->pid);
+    json_pid_seen(j, c, &c->cons_pid[k]);
     cli_json_u64(j, "seq", cs->seq);
     cli_json_u64(j, "lag", cs->lag);
     cli_json_u64(j, "msgs", cs->msgs);
@@ -295,7 +312,8 @@ void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
 
 static void print_channel(const cli_region *r, const cli_channel *c, uint64_t mono_now) {
   const rill_channel_stats *st = &c->st;
-  char b1[16], b2[16], b3[16], b4[16], ts[32];
+  char b1[16], b2[16], b3[16], b4[16], ts[32], note[96];
+  static const cli_pid none;
   time_text(ts, sizeof ts, st->created_ns);
   printf("channel %s/%s\n", r->name, c->name);
   printf("  created    %s\n", ts);
@@ -310,7 +328,9 @@ static void print_channel(const cli_region *r, const cli_channel *c, uint64_t mo
          st->mtu, cli_bytes(b3, (double)st->max_msg), st->max_consumers,
          (unsigned long long)st->seq0);
   printf("  producer   %s", cli_liveness(st->producer_liveness));
-  if (st->producer_pid) printf(", pid %u", st->producer_pid);
+  if (st->producer_pid)
+    printf(", pid %u%s", cli_pid_shown(st->producer_pid, &c->prod_pid),
+           cli_pid_note(st->producer_pid, &c->prod_pid, note, sizeof note));
   printf(", %u join%s, next seq %llu\n", st->producer_gen, st->producer_gen == 1 ? "" : "s",
          (unsigned long long)st->seq);
   printf("             %llu messages, %s, backpressure %llu, evictions %llu, wake-ups %llu",
@@ -353,12 +373,16 @@ static void print_channel(const cli_region *r, const cli_channel *c, uint64_t mo
       cli_ns(p99, (double)rill_latency_quantile(h, 0.99));
     }
     printf("  %4u %-8s %-7s %7u %12llu %8llu %12llu %10s %9llu %9llu %9llu %-12s %9s %9s\n",
-           cs->slot, cli_mode(cs->mode), cli_liveness(cs->liveness), cs->pid,
+           cs->slot, cli_mode(cs->mode), cli_liveness(cs->liveness),
+           cli_pid_shown(cs->pid, c->pids ? &c->cons_pid[k] : &none),
            (unsigned long long)cs->seq, (unsigned long long)cs->lag,
            (unsigned long long)cs->msgs, cli_bytes(b1, (double)cs->bytes),
            (unsigned long long)cs->overrun_poll, (unsigned long long)cs->overrun_read,
            (unsigned long long)cs->lost, flags, p50, p99);
   }
+  for (uint32_t k = 0; k < st->max_consumers && c->pids; k++) /* pids of elsewhere */
+    if (c->cons[k].mode && *cli_pid_note(c->cons[k].pid, &c->cons_pid[k], note, sizeof note))
+      printf("  slot %u: pid %u%s\n", k, cli_pid_shown(c->cons[k].pid, &c->cons_pid[k]), note);
 }
 
 /* A service named by REGION/SERVICE, alone. */
@@ -403,6 +427,7 @@ int cmd_info(int argc, char **argv) {
   char *names[] = {region};
   cli_snap s;
   rc = cli_snap_take(&s, dir, names, 1, !chan[0]);
+  if (!rc) rc = cli_snap_pids(&s);
   if (rc) { cli_snap_free(&s); return cli_fail("%s", rill_strerror(rc)); }
   const cli_region *r = &s.r[0];
   if (r->err) {

@@ -70,6 +70,22 @@ const char *os_user_name(uint32_t uid, char *buf, size_t cap);
  * ("pid 12 (feed)", "a live process that cannot be named: ..."), into BUF. */
 void os_file_users(const char *path, char *buf, size_t cap);
 
+/* A lock on a file and a process that holds it, as os_lock_holders()
+ * finds them. */
+typedef struct os_lock_holder {
+  uint64_t off;    /* the lock's first byte                                */
+  uint32_t pid;    /* the holder's pid in this process's PID namespace     */
+  uint32_t ns_pid; /* its pid in its own PID namespace (= pid if the same) */
+} os_lock_holder;
+
+/* The locks held on the file PATH by the processes this one can see, into
+ * OUT (CAP entries): the pid of a process in its own PID namespace is
+ * what rill records in shared memory, and its pid here is what the kernel
+ * can say.  Returns the count found (which may exceed CAP), *HIDDEN the
+ * processes that could not be looked into; or -1 if it cannot be told
+ * (Windows; no /proc of this PID namespace). */
+int os_lock_holders(const char *path, os_lock_holder *out, int cap, int *hidden);
+
 /* Runs program NAME found beside this one, else on PATH, with ARGV
  * (ARGV[0] is NAME's): in place of this process (exec); on Windows, as a
  * child, and exits with its status.  Returns only on failure: -1, errno. */

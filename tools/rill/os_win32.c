@@ -176,6 +176,13 @@ void os_file_users(const char *path, char *buf, size_t cap) {
   snprintf(buf, cap, "a live process (Windows does not say which)");
 }
 
+int os_lock_holders(const char *path, os_lock_holder *out, int cap, int *hidden) {
+  /* Windows does not say who holds a byte-range lock (os_file_users()). */
+  (void)path, (void)out, (void)cap;
+  *hidden = 0;
+  return -1;
+}
+
 /* Appends ARG to the command line at W (CAP wide characters, LEN used),
  * quoted as CommandLineToArgvW reads it back.  0, or -1 if it is full. */
 static int arg_append(wchar_t *w, size_t cap, size_t *len, const char *arg) {
