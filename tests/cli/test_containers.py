@@ -29,6 +29,9 @@ import pytest
 
 from test_cli import DEADLINE, FIXTURE, RILL, Peer, channel_of, consumer_of, rill, rill_json, wait_for
 
+# run inside a namespace, from its root: a path relative to here would not do
+FIXTURE, RILL = os.path.abspath(FIXTURE), os.path.abspath(RILL)
+
 UNSHARE = shutil.which("unshare")
 NSENTER = shutil.which("nsenter")
 

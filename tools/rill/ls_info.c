@@ -55,14 +55,10 @@ static const char ls_usage[] =
     "  alive  a live process has the region open\n"
     "  dead   nobody has it open, and endpoints died in it without leaving\n"
     "  idle   nobody has it open, and everyone left cleanly\n"
-    "'rill clean' removes the dead and idle ones (past a grace period; one
-"
-    "never joined, once its creator died).  ENDPOINTS counts the live and
-"
-    "dead producers and consumers of its channels.  With --json, each region
-"
-    "names its request/response services ('rill info REGION' shows them).
-"
+    "'rill clean' removes the dead and idle ones (past a grace period; one\n"
+    "never joined, once its creator died).  ENDPOINTS counts the live and\n"
+    "dead producers and consumers of its channels.  With --json, each region\n"
+    "names its request/response services ('rill info REGION' shows them).\n"
     "\n"
     "      --dir DIR  the directory (as the argument)\n"
     "      --json     one JSON document instead of the table\n"
