@@ -135,6 +135,19 @@ if(NOT WIN32 AND RILL_BUILD_CLI)
   endif()
 endif()
 
+# ---- rill monitor --listen (docs/cli.md): libmicrohttpd, found in
+# CMakeLists.txt; tests/cli/test_metrics.py needs it
+if(NOT WIN32 AND RILL_BUILD_CLI)
+  if(RILL_HAVE_MHD)
+    rill_component("rill monitor --listen (HTTP)" ON "libmicrohttpd ${MHD_VERSION}" "")
+  elseif(NOT RILL_MONITOR_HTTP)
+    rill_component("rill monitor --listen (HTTP)" OFF "-DRILL_MONITOR_HTTP=OFF" "")
+  else()
+    rill_component("rill monitor --listen (HTTP)" OFF "libmicrohttpd (pkg-config libmicrohttpd) not found"
+                   "apt-get install libmicrohttpd-dev" NEEDED_BY_TEST)
+  endif()
+endif()
+
 # ---- man pages: generated from docs/*.md at install time
 find_program(RILL_MD2MAN go-md2man)
 if(RILL_MD2MAN)

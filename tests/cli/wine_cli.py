@@ -189,6 +189,10 @@ def main():
     cl = labels + ',slot="0",mode="reliable"'
     check(samples.get(f"rill_consumer_lag_messages{{{cl}}}") == 30, out)
     check(samples.get(f'rill_consumer_latency_seconds_bucket{{{cl},le="+Inf"}}') is not None, out)
+    check(samples.get(f"rill_channel_credits_free{{{labels}}}") == 256 - 30, out)
+    # --listen: there is no libmicrohttpd in a Windows build, and it says so
+    _, err = rill("monitor", "--listen", "127.0.0.1:9464", check_rc=1)
+    check("libmicrohttpd" in err, err)
 
     # ---- tail: the last 3 messages, then --follow woken by new ones
     out, _ = rill("tail", "--last", "3", "md/quotes")

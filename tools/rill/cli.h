@@ -227,6 +227,29 @@ int cli_service_lane_of(const cli_service *s, uint32_t n, const cli_channel *c);
 void cli_print_service(const char *indent, const cli_service *s);
 void cli_json_service(cli_json *j, const cli_service *s);
 
+/* ---- an HTTP server (http.c) ------------------------------------------------------
+ * monitor --listen's: one page, through libmicrohttpd when this rill was
+ * built with it; without it, cli_http_start() says how to get it. */
+
+typedef struct cli_http cli_http;
+/* The body of the page, made at each request: 0 and *BODY (malloc'ed;
+ * the server frees it) of *LEN bytes, or -1 (the client gets 500). */
+typedef int (*cli_http_page_fn)(void *ctx, char **body, size_t *len);
+
+/* Listens on ADDR ("HOST:PORT", "[IPV6]:PORT", ":PORT" for every
+ * interface; port 0: one the system picks) and serves PATH, of content
+ * type TYPE, from FN (other paths 404; GET and HEAD only).  Returns 0 and
+ * *OUT; else says why and returns the exit status: EXIT_USAGE if ADDR is
+ * malformed, 1 if it cannot listen there (the address named) or
+ * libmicrohttpd is not built in. */
+int cli_http_start(const char *addr, const char *path, const char *type, cli_http_page_fn fn,
+                   void *ctx, cli_http **out);
+/* The address listened on: "127.0.0.1:9464", "[::]:9464". */
+const char *cli_http_addr(const cli_http *h);
+/* Answers requests for up to MS ms; returns early on a signal. */
+void cli_http_serve(cli_http *h, int ms);
+void cli_http_stop(cli_http *h); /* closes everything; NULL: nothing */
+
 /* ---- commands ------------------------------------------------------------------ */
 
 int cmd_ls(int argc, char **argv);

@@ -31,6 +31,10 @@ static const char monitor_usage[] =
     "                        else one line per interval\n"
     "  -p, --prometheus      print the counters now in the Prometheus text format\n"
     "                        (version 0.0.4) and exit; rates are Prometheus's job\n"
+    "      --listen ADDR     serve the same at http://ADDR/metrics, read afresh at\n"
+    "                        each scrape, until SIGINT or SIGTERM; ADDR is HOST:PORT\n"
+    "                        (127.0.0.1:9464, [::1]:9464, :9464 for every interface);\n"
+    "                        it goes alone (no screen, --interval or --iterations)\n"
     "  -h, --help            this text\n"
     "\n"
     "Counters are as of each endpoint's last flush (consumers flush every\n"
@@ -285,13 +289,18 @@ static void json_snap(FILE *f, int pretty, const mon *m, const cli_snap *s,
 
 /* ---- Prometheus ---------------------------------------------------------------------------- */
 
+/* One generator for --prometheus and --listen's /metrics: the text
+ * exposition format, version 0.0.4.  Labels: region and channel; consumer
+ * samples add slot and mode, bridge samples direction and mode. */
+
 enum { P_CHANNEL, P_CONSUMER, P_BRIDGE };
 
 enum {
-  M_DEPTH, M_MTU, M_PROD_UP, M_PROD_SEQ, M_PROD_MSGS, M_PROD_BYTES, M_PROD_BACKPRESSURE,
-  M_PROD_EVICTIONS, M_CONS_UP, M_CONS_LAG, M_CONS_MSGS, M_CONS_BYTES, M_CONS_OVERRUNS,
-  M_CONS_LOST, M_CONS_LATENCY, M_BR_UP, M_BR_NATS, M_BR_MSGS, M_BR_BYTES, M_BR_LAG, M_BR_LOST, M_BR_BAD,
-  M_BR_DUPS, M_BR_RECONNECTS, M_BR_ERRORS, M_COUNT
+  M_DEPTH, M_MTU, M_CONSUMERS, M_CREDITS, M_PROD_UP, M_PROD_AGE, M_PROD_SEQ, M_PROD_MSGS,
+  M_PROD_BYTES, M_PROD_BACKPRESSURE, M_PROD_EVICTIONS, M_CONS_UP, M_CONS_AGE, M_CONS_EVICTED,
+  M_CONS_LAG, M_CONS_MSGS, M_CONS_BYTES, M_CONS_OVERRUNS, M_CONS_LOST, M_CONS_LATENCY, M_BR_UP,
+  M_BR_NATS, M_BR_MSGS, M_BR_BYTES, M_BR_LAG, M_BR_LOST, M_BR_BAD, M_BR_DUPS, M_BR_RECONNECTS,
+  M_BR_ERRORS, M_COUNT
 };
 
 typedef struct pmetric {
@@ -302,8 +311,17 @@ typedef struct pmetric {
 static const pmetric pmetrics[M_COUNT] = {
     [M_DEPTH] = {"rill_channel_depth", "gauge", "Descriptors in the channel's ring.", P_CHANNEL},
     [M_MTU] = {"rill_channel_mtu_bytes", "gauge", "Largest fragment payload.", P_CHANNEL},
+    [M_CONSUMERS] = {"rill_channel_consumers", "gauge",
+                     "Consumer slots in use, by liveness (state=alive|dead|unknown).", P_CHANNEL},
+    [M_CREDITS] = {"rill_channel_credits_free", "gauge",
+                   "Descriptors the producer may publish before it waits for a reliable "
+                   "consumer (depth minus the largest lag of those not evicted), as flushed.",
+                   P_CHANNEL},
     [M_PROD_UP] = {"rill_producer_up", "gauge", "1 if the channel's producer is alive.",
                    P_CHANNEL},
+    [M_PROD_AGE] = {"rill_producer_heartbeat_age_seconds", "gauge",
+                    "Time since the producer's last flush (absent if none ever joined).",
+                    P_CHANNEL},
     [M_PROD_SEQ] = {"rill_producer_sequence", "gauge",
                     "Next sequence number, as flushed (at least every consumer's).", P_CHANNEL},
     [M_PROD_MSGS] = {"rill_producer_messages_total", "counter", "Descriptors published.",
@@ -315,6 +333,11 @@ static const pmetric pmetrics[M_COUNT] = {
     [M_PROD_EVICTIONS] = {"rill_producer_evictions_total", "counter",
                           "Dead reliable consumers evicted.", P_CHANNEL},
     [M_CONS_UP] = {"rill_consumer_up", "gauge", "1 if the consumer is alive.", P_CONSUMER},
+    [M_CONS_AGE] = {"rill_consumer_heartbeat_age_seconds", "gauge",
+                    "Time since the consumer's last housekeeping flush.", P_CONSUMER},
+    [M_CONS_EVICTED] = {"rill_consumer_evicted", "gauge",
+                        "1 if the producer no longer waits for this reliable consumer.",
+                        P_CONSUMER},
     [M_CONS_LAG] = {"rill_consumer_lag_messages", "gauge",
                     "Producer sequence minus consumer sequence.", P_CONSUMER},
     [M_CONS_MSGS] = {"rill_consumer_messages_total", "counter", "Descriptors consumed.",
@@ -351,7 +374,15 @@ static const pmetric pmetrics[M_COUNT] = {
                      "NATS publish, subscribe or acknowledgement errors.", P_BRIDGE},
 };
 
-static void prom_bridge(FILE *f, int metric, const char *labels, const bridge_seen *b) {
+static void pvalue(sbuf *f, const char *name, const char *labels, const char *extra, double v) {
+  sb_printf(f, "%s{%s%s} %.17g\n", name, labels, extra, v);
+}
+
+/* Seconds from CLOCK_MONOTONIC stamp HB to NOW (0 if HB is later: the
+ * endpoint flushed after the snapshot's clock was read). */
+static double age_s(uint64_t now, uint64_t hb) { return now > hb ? (double)(now - hb) / 1e9 : 0; }
+
+static void prom_bridge(sbuf *f, int metric, const char *labels, const bridge_seen *b) {
   double v = 0;
   switch (metric) {
   case M_BR_UP: v = b->alive; break;
@@ -365,33 +396,78 @@ static void prom_bridge(FILE *f, int metric, const char *labels, const bridge_se
   case M_BR_RECONNECTS: v = (double)b->f.reconnects; break;
   case M_BR_ERRORS: v = (double)b->f.errors; break;
   }
-  fprintf(f, "%s{%s} %.17g\n", pmetrics[metric].name, labels, v);
+  pvalue(f, pmetrics[metric].name, labels, "", v);
 }
 
-static void pvalue(FILE *f, const char *name, const char *labels, const char *extra, double v) {
-  fprintf(f, "%s{%s%s} %.17g\n", name, labels, extra, v);
+/* The producer's credit as consumer cursors give it: a dead reliable
+ * consumer holds it back until it is evicted; lossy ones never do. */
+static double credits_free(const cli_channel *c) {
+  uint64_t lag = 0;
+  for (uint32_t n = 0; n < c->st.max_consumers; n++) {
+    const rill_consumer_stats *cs = &c->cons[n];
+    if (cs->mode == RILL_RELIABLE && !cs->evicted && cs->lag > lag) lag = cs->lag;
+  }
+  return lag < c->st.depth ? (double)(c->st.depth - lag) : 0;
 }
 
-static void prom_channel(FILE *f, int metric, const char *labels, const rill_channel_stats *st) {
+static void prom_channel(sbuf *f, int metric, const char *labels, const cli_channel *c,
+                         uint64_t now) {
+  const rill_channel_stats *st = &c->st;
+  const char *name = pmetrics[metric].name;
   double v = 0;
   switch (metric) {
   case M_DEPTH: v = st->depth; break;
   case M_MTU: v = st->mtu; break;
+  case M_CONSUMERS: {
+    static const uint32_t states[] = {RILL_PEER_ALIVE, RILL_PEER_DEAD, RILL_PEER_UNKNOWN};
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+      uint32_t n = 0;
+      for (uint32_t k = 0; k < st->max_consumers; k++)
+        n += c->cons[k].mode && c->cons[k].liveness == states[i];
+      char extra[32];
+      snprintf(extra, sizeof extra, ",state=\"%s\"", cli_liveness(states[i]));
+      pvalue(f, name, labels, extra, n);
+    }
+    return;
+  }
+  case M_CREDITS: v = credits_free(c); break;
   case M_PROD_UP: v = st->producer_liveness == RILL_PEER_ALIVE; break;
+  case M_PROD_AGE:
+    if (!st->producer_heartbeat_ns) return;
+    v = age_s(now, st->producer_heartbeat_ns);
+    break;
   case M_PROD_SEQ: v = (double)st->seq; break;
   case M_PROD_MSGS: v = (double)st->msgs; break;
   case M_PROD_BYTES: v = (double)st->bytes; break;
   case M_PROD_BACKPRESSURE: v = (double)st->backpressure; break;
   case M_PROD_EVICTIONS: v = (double)st->evictions; break;
   }
-  pvalue(f, pmetrics[metric].name, labels, "", v);
+  pvalue(f, name, labels, "", v);
 }
 
-static void prom_consumer(FILE *f, int metric, const char *labels, const rill_consumer_stats *cs,
-                          const rill_latency *h) {
+/* Cumulative buckets at the octave bounds 64 ns .. 2^31 ns: bucket I of
+ * the samples ends at 2^k exactly when I < 4(k - 1).  H's count is the
+ * sum of its buckets (rill_latency_get()), so +Inf and _count agree. */
+static void prom_histogram(sbuf *f, const char *name, const char *labels, const rill_latency *h) {
+  uint64_t cum = 0;
+  uint32_t i = 0;
+  for (int k = 6; k <= 31; k++) {
+    for (; i < 4u * (uint32_t)(k - 1); i++) cum += h->buckets[i];
+    sb_printf(f, "%s_bucket{%s,le=\"%.9g\"} %llu\n", name, labels, ldexp(1, k) / 1e9,
+              (unsigned long long)cum);
+  }
+  sb_printf(f, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels, (unsigned long long)h->count);
+  sb_printf(f, "%s_sum{%s} %.9g\n", name, labels, (double)h->sum_ns / 1e9);
+  sb_printf(f, "%s_count{%s} %llu\n", name, labels, (unsigned long long)h->count);
+}
+
+static void prom_consumer(sbuf *f, int metric, const char *labels, const rill_consumer_stats *cs,
+                          const rill_latency *h, uint64_t now) {
   const char *name = pmetrics[metric].name;
   switch (metric) {
   case M_CONS_UP: pvalue(f, name, labels, "", cs->liveness == RILL_PEER_ALIVE); break;
+  case M_CONS_AGE: pvalue(f, name, labels, "", age_s(now, cs->heartbeat_ns)); break;
+  case M_CONS_EVICTED: pvalue(f, name, labels, "", cs->evicted != 0); break;
   case M_CONS_LAG: pvalue(f, name, labels, "", (double)cs->lag); break;
   case M_CONS_MSGS: pvalue(f, name, labels, "", (double)cs->msgs); break;
   case M_CONS_BYTES: pvalue(f, name, labels, "", (double)cs->bytes); break;
@@ -400,29 +476,16 @@ static void prom_consumer(FILE *f, int metric, const char *labels, const rill_co
     pvalue(f, name, labels, ",kind=\"read\"", (double)cs->overrun_read);
     break;
   case M_CONS_LOST: pvalue(f, name, labels, "", (double)cs->lost); break;
-  case M_CONS_LATENCY: {
-    /* Cumulative buckets at the octave bounds 64 ns .. 2^31 ns: bucket I
-     * of the samples ends at 2^k exactly when I < 4(k - 1). */
-    uint64_t cum = 0;
-    uint32_t i = 0;
-    for (int k = 6; k <= 31; k++) {
-      for (; i < 4u * (uint32_t)(k - 1); i++) cum += h->buckets[i];
-      char le[48];
-      snprintf(le, sizeof le, ",le=\"%.9g\"", ldexp(1, k) / 1e9);
-      fprintf(f, "%s_bucket{%s%s} %llu\n", name, labels, le, (unsigned long long)cum);
-    }
-    fprintf(f, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels, (unsigned long long)h->count);
-    fprintf(f, "%s_sum{%s} %.9g\n", name, labels, (double)h->sum_ns / 1e9);
-    fprintf(f, "%s_count{%s} %llu\n", name, labels, (unsigned long long)h->count);
-    break;
-  }
+  case M_CONS_LATENCY: prom_histogram(f, name, labels, h); break;
   }
 }
 
-static void prometheus(FILE *f, const mon *m, const cli_snap *s) {
+/* Every family's HELP and TYPE, then its samples: a family with none (no
+ * consumer yet) is still described, so a scraper sees every name. */
+static void prometheus(sbuf *f, const mon *m, const cli_snap *s) {
   for (int metric = 0; metric < M_COUNT; metric++) {
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", pmetrics[metric].name, pmetrics[metric].help,
-            pmetrics[metric].name, pmetrics[metric].type);
+    sb_printf(f, "# HELP %s %s\n# TYPE %s %s\n", pmetrics[metric].name, pmetrics[metric].help,
+              pmetrics[metric].name, pmetrics[metric].type);
     for (uint32_t i = 0; i < s->nregions; i++) {
       const cli_region *r = &s->r[i];
       for (uint32_t k = 0; !r->err && k < r->nchannels; k++) {
@@ -431,7 +494,7 @@ static void prometheus(FILE *f, const mon *m, const cli_snap *s) {
         char labels[160];
         snprintf(labels, sizeof labels, "region=\"%s\",channel=\"%s\"", r->name, c->name);
         if (pmetrics[metric].scope == P_CHANNEL) {
-          prom_channel(f, metric, labels, &c->st);
+          prom_channel(f, metric, labels, c, s->mono_ns);
           continue;
         }
         if (pmetrics[metric].scope == P_BRIDGE) {
@@ -449,12 +512,56 @@ static void prometheus(FILE *f, const mon *m, const cli_snap *s) {
           if (!cs->mode) continue;
           char cl[224];
           snprintf(cl, sizeof cl, "%s,slot=\"%u\",mode=\"%s\"", labels, n, cli_mode(cs->mode));
-          prom_consumer(f, metric, cl, cs, &c->lat[n]);
+          prom_consumer(f, metric, cl, cs, &c->lat[n], s->mono_ns);
         }
       }
     }
   }
-  fflush(f);
+}
+
+/* --listen's page: a snapshot taken for each scrape, so it is always
+ * current; regions and channels that come and go are followed. */
+static int metrics_page(void *ctx, char **body, size_t *len) {
+  const mon *m = ctx;
+  cli_snap s = {0};
+  sbuf t = {0};
+  if (!take(m, &s)) prometheus(&t, m, &s);
+  cli_snap_free(&s);
+  if (!t.p || t.err) {
+    free(t.p);
+    return -1;
+  }
+  *body = t.p;
+  *len = t.len;
+  return 0;
+}
+
+#define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Serves /metrics on ADDR until a signal stops it: 0, else the exit status. */
+static int listen_metrics(mon *m, const char *addr) {
+  cli_http *h;
+  int rc = cli_http_start(addr, "/metrics", PROM_TYPE, metrics_page, m, &h);
+  if (rc) return rc;
+  /* What is named must exist at the start, as for every other reading. */
+  cli_snap s = {0};
+  if ((rc = take(m, &s))) {
+    rc = cli_fail("%s: %s", cli_dir_name(m->dir), rill_strerror(rc));
+  } else if (m->nf && snap_errors(m, &s)) {
+    rc = 1;
+  }
+  cli_snap_free(&s);
+  if (!rc) {
+    os_catch_stop();
+    os_ignore_sigpipe();
+    printf("rill monitor: serving http://%s/metrics\n", cli_http_addr(h));
+    fflush(stdout);
+    /* 250 ms at most: a signal that comes just before the wait starts
+     * ends it this late. */
+    while (!os_stopped()) cli_http_serve(h, 250);
+  }
+  cli_http_stop(h);
+  return rc;
 }
 
 /* ---- the terminal ----------------------------------------------------------------------------- */
@@ -513,14 +620,18 @@ static void header(sbuf *f, const mon *m, const cli_snap *s, int live) {
 
 /* ---- the command -------------------------------------------------------------------------------- */
 
+#define OPT_LISTEN 0x101 /* --listen, long only */
+
 int cmd_monitor(int argc, char **argv) {
   static const struct option opts[] = {
       {"dir", required_argument, 0, CLI_OPT_DIR},        {"interval", required_argument, 0, 'i'},
       {"iterations", required_argument, 0, 'n'}, {"once", no_argument, 0, '1'},
       {"json", no_argument, 0, 'j'},             {"prometheus", no_argument, 0, 'p'},
-      {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+      {"listen", required_argument, 0, OPT_LISTEN}, {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
   mon m = {.dir = cli_dir, .interval = 1};
-  int once = 0, json = 0, prom = 0, o;
+  int once = 0, json = 0, prom = 0, timed = 0, o;
+  const char *listen = NULL;
   uint64_t iterations = 0;
   while ((o = getopt_long(argc, argv, ":d:i:n:1jph", opts, NULL)) != -1) {
     switch (o) {
@@ -529,19 +640,25 @@ int cmd_monitor(int argc, char **argv) {
     case 'i':
       if (cli_parse_secs(optarg, &m.interval))
         return cli_usage("--interval: '%s' is not a number of seconds above 0", optarg);
+      timed = 1;
       break;
     case 'n':
       if (cli_parse_u64(optarg, 1, &iterations) || !iterations)
         return cli_usage("--iterations: '%s' is not a count above 0", optarg);
+      timed = 1;
       break;
     case '1': once = 1; break;
     case 'j': json = 1; break;
     case 'p': prom = 1; break;
+    case OPT_LISTEN: listen = optarg; break;
     case 'h': fputs(monitor_usage, stdout); return 0;
     default: return cli_bad_option(o, argv);
     }
   }
   if (prom && (json || once)) return cli_usage("--prometheus goes alone (it is one reading)");
+  /* Each scrape is a reading: no screen, and no interval of its own. */
+  if (listen && (prom || json || once || timed))
+    return cli_usage("--listen goes alone (each scrape of /metrics is a reading)");
   int nf = argc - optind;
   filter *f = nf ? calloc((size_t)nf, sizeof *f) : NULL;
   if (nf && !f) return cli_fail("%s", rill_strerror(-RILL_ENOMEM));
@@ -556,11 +673,23 @@ int cmd_monitor(int argc, char **argv) {
   int rc = 0;
   cli_snap prev = {0}, cur = {0};
   int have_prev = 0;
+  if (listen) {
+    rc = listen_metrics(&m, listen);
+    goto out;
+  }
   if (prom || once) {
     if ((rc = take(&m, &cur))) goto fail;
     if (snap_errors(&m, &cur)) { rc = 1; goto out; }
     if (prom) {
-      prometheus(stdout, &m, &cur);
+      sbuf text = {0};
+      prometheus(&text, &m, &cur);
+      if (text.err) {
+        free(text.p);
+        rc = -RILL_ENOMEM;
+        goto fail;
+      }
+      fputs(text.p, stdout);
+      free(text.p);
       goto out;
     }
     prev = cur;
