@@ -172,6 +172,13 @@ uint64_t cli_real_ns(void);
 void cli_json_channel(cli_json *j, const cli_channel *c, uint64_t mono_now,
                       const cli_channel *prev, double dt);
 
+/* ---- messages as data (tail --json and --raw, replay --dump) ----------------------
+ * One JSON object a line: seq, sig, ctl, size, tsorig, tspub, lost, payload
+ * (N bytes of it, base64), text (when printable UTF-8).  Raw: a u32
+ * little-endian length, then the N bytes.  0, or a negative RILL_E code. */
+int cli_msg_json(FILE *f, const rill_meta *m, const void *payload, size_t n);
+int cli_msg_raw(FILE *f, const void *payload, size_t n);
+
 /* ---- commands ------------------------------------------------------------------ */
 
 int cmd_ls(int argc, char **argv);
