@@ -135,6 +135,18 @@ if(NOT WIN32 AND RILL_BUILD_CLI)
   endif()
 endif()
 
+# rill record --compress: libzstd (CMakeLists.txt); its tests need it
+if(NOT WIN32 AND RILL_BUILD_CLI)
+  if(RILL_HAVE_ZSTD)
+    rill_component("recordings compressed (zstd)" ON "libzstd ${ZSTD_VERSION}" "")
+  elseif(NOT RILL_ZSTD)
+    rill_component("recordings compressed (zstd)" OFF "-DRILL_ZSTD=OFF" "")
+  else()
+    rill_component("recordings compressed (zstd)" OFF "libzstd (pkg-config libzstd) not found"
+                   "apt-get install libzstd-dev" NEEDED_BY_TEST)
+  endif()
+endif()
+
 # ---- man pages: generated from docs/*.md at install time
 find_program(RILL_MD2MAN go-md2man)
 if(RILL_MD2MAN)
