@@ -122,31 +122,32 @@ rill_component("library and rill command" ON "C compiler" "")
 rill_component("C tests and examples" ON "C compiler" "")
 rill_component("benchmarks (C)" ON "C compiler" "")
 
-# ---- rill bridge (docs/bridge.md): nats.c, found in CMakeLists.txt; its
-# tests and benchmark rows need it (and nats-server, cmake/tests.cmake)
-if(NOT WIN32 AND RILL_BUILD_CLI)
-  if(RILL_HAVE_NATS)
-    rill_component("rill bridge (NATS)" ON "nats.c ${NATS_VERSION}" "")
-  elseif(NOT RILL_BRIDGE)
-    rill_component("rill bridge (NATS)" OFF "-DRILL_BRIDGE=OFF" "")
-  else()
-    rill_component("rill bridge (NATS)" OFF "nats.c or libcrypto (pkg-config libnats, libcrypto) not found"
-                   "apt-get install libnats-dev libssl-dev" NEEDED_BY_TEST NEEDED_BY_BENCH)
+# ---- the command line's optional libraries (rill_cli_optional in
+# CMakeLists.txt): rill bridge (its tests and benchmark rows need it, and
+# nats-server, cmake/tests.cmake), monitor --listen and compressed
+# recordings (their tests need them).  rill_cli_component(NAME HAVE OPTION
+# PREFIX LIBRARY MISSING PACKAGES NEED...): the row of one.
+function(rill_cli_component name have option prefix library missing packages)
+  if(WIN32 OR NOT RILL_BUILD_CLI)
+    return()
   endif()
-endif()
-
-# ---- rill monitor --listen (docs/cli.md): libmicrohttpd, found in
-# CMakeLists.txt; tests/cli/test_metrics.py needs it
-if(NOT WIN32 AND RILL_BUILD_CLI)
-  if(RILL_HAVE_MHD)
-    rill_component("rill monitor --listen (HTTP)" ON "libmicrohttpd ${MHD_VERSION}" "")
-  elseif(NOT RILL_MONITOR_HTTP)
-    rill_component("rill monitor --listen (HTTP)" OFF "-DRILL_MONITOR_HTTP=OFF" "")
+  if(${have})
+    rill_component("${name}" ON "${library} ${${prefix}_VERSION}" "")
+  elseif(NOT ${option})
+    rill_component("${name}" OFF "-D${option}=OFF" "")
   else()
-    rill_component("rill monitor --listen (HTTP)" OFF "libmicrohttpd (pkg-config libmicrohttpd) not found"
-                   "apt-get install libmicrohttpd-dev" NEEDED_BY_TEST)
+    rill_component("${name}" OFF "${missing} not found" "apt-get install ${packages}" ${ARGN})
   endif()
-endif()
+endfunction()
+rill_cli_component("rill bridge (NATS)" RILL_HAVE_NATS RILL_BRIDGE NATS
+                   "nats.c" "nats.c or libcrypto (pkg-config libnats, libcrypto)"
+                   "libnats-dev libssl-dev"
+                   NEEDED_BY_TEST NEEDED_BY_BENCH)
+rill_cli_component("rill monitor --listen (HTTP)" RILL_HAVE_MHD RILL_MONITOR_HTTP MHD
+                   "libmicrohttpd" "libmicrohttpd (pkg-config libmicrohttpd)" "libmicrohttpd-dev"
+                   NEEDED_BY_TEST)
+rill_cli_component("recordings compressed (zstd)" RILL_HAVE_ZSTD RILL_ZSTD ZSTD
+                   "libzstd" "libzstd (pkg-config libzstd)" "libzstd-dev" NEEDED_BY_TEST)
 
 # ---- man pages: generated from docs/*.md at install time
 find_program(RILL_MD2MAN go-md2man)

@@ -17,6 +17,9 @@
  *                                      (SIZE bytes of it repeated, if given)
  *                                      -> ok SENT (fewer: no credit)
  *   sendbin P N                        N messages of bytes 0..7 and 0xff
+ *   sendx P N MAXSIZE                  N messages, each waiting for credit (20 s
+ *                                      at most): message K (the producer's
+ *                                      count) as xmsg() below -> ok SENT
  *   recv C N                           consume N messages -> ok GOT
  *   take C N                           consume up to N messages that are
  *                                      there -> ok GOT SIG:CTL:HEX... (CTL:
@@ -59,6 +62,7 @@
 #else
 #include <unistd.h>
 #endif
+#include <time.h>
 
 #include "rill.h"
 #include "rill_rpc.h"
@@ -120,6 +124,34 @@ static struct rpc_client *client_of(const char *arg) {
   return i >= 0 && i < nclients && clients[i].c ? &clients[i] : NULL;
 }
 
+/* Message K of sendx, for the recording tests (tests/cli/test_record.py
+ * computes the same): sig, ctl (the application's bits, and ERR for
+ * every fifth), tsorig, size and bytes all follow from K. */
+static size_t xmsg(uint64_t k, size_t maxsize, rill_msg *m, uint8_t *buf) {
+  size_t n = (size_t)(k * 7919 % (maxsize + 1));
+  for (size_t j = 0; j < n; j++) buf[j] = (uint8_t)(k * 31 + j * 7 + j / 256);
+  *m = (rill_msg){.data = n ? buf : NULL, .sz = n, .sig = 0xfedc000000000000ull + k,
+                  .ctl = (uint16_t)(RILL_CTL_USER(k & 0x1fff) | (k % 5 ? 0 : RILL_CTL_ERR)),
+                  .tsorig = (uint32_t)(k * 2654435761u)};
+  return n;
+}
+
+/* Sends M, waiting for credit until DEADLINE_NS (CLOCK_MONOTONIC). */
+static int send_waiting(rill_producer *p, const rill_msg *m, struct timespec *deadline) {
+  for (;;) {
+    int rc = rill_send_many(p, m, 1);
+    if (rc != -RILL_EAGAIN) return rc;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > deadline->tv_sec) return rc;
+    void *buf;
+    if (!rill_reserve_wait(p, 1, &buf, 10000000)) { /* room for one fragment; more may be needed */
+      struct timespec ms = {0, 1000000};
+      nanosleep(&ms, NULL);
+    }
+  }
+}
+
 #define ANSWER(...) (printf(__VA_ARGS__), putchar('\n'), fflush(stdout))
 
 static void cmd(char *line) {
@@ -178,6 +210,24 @@ static void cmd(char *line) {
         for (size_t j = 0; j < len; j++) buf[j] = word[j % (size_t)w];
       }
       if ((rc = rill_send(p->p, buf, len, p->sent))) break;
+      p->sent++;
+    }
+    ANSWER("ok %llu", (unsigned long long)sent);
+  } else if (!strcmp(c0, "sendx") && argc == 4) {
+    int i = atoi(argv[1]);
+    if (i < 0 || i >= nprods || !prods[i].p) { ANSWER("err no producer"); return; }
+    struct prod *p = &prods[i];
+    uint64_t n = strtoull(argv[2], NULL, 10), sent = 0;
+    size_t maxsize = strtoull(argv[3], NULL, 10);
+    static uint8_t buf[1 << 20];
+    if (maxsize >= sizeof buf) { ANSWER("err MAXSIZE too large"); return; }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += 20;
+    for (; sent < n; sent++) {
+      rill_msg m;
+      xmsg(p->sent, maxsize, &m, buf);
+      if ((rc = send_waiting(p->p, &m, &deadline))) break;
       p->sent++;
     }
     ANSWER("ok %llu", (unsigned long long)sent);

@@ -250,6 +250,13 @@ const char *cli_http_addr(const cli_http *h);
 void cli_http_serve(cli_http *h, int ms);
 void cli_http_stop(cli_http *h); /* closes everything; NULL: nothing */
 
+/* ---- messages as data (tail --json and --raw, replay --dump) ----------------------
+ * One JSON object a line: seq, sig, ctl, size, tsorig, tspub, lost, payload
+ * (N bytes of it, base64), text (when printable UTF-8).  Raw: a u32
+ * little-endian length, then the N bytes.  0, or a negative RILL_E code. */
+int cli_msg_json(FILE *f, const rill_meta *m, const void *payload, size_t n);
+int cli_msg_raw(FILE *f, const void *payload, size_t n);
+
 /* ---- commands ------------------------------------------------------------------ */
 
 int cmd_ls(int argc, char **argv);
@@ -262,5 +269,8 @@ int cmd_rm(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
+
+int cmd_record(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

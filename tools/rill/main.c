@@ -16,9 +16,11 @@ static const char usage[] =
     "  ls [DIR]                      regions: size, owner, age, channels, users\n"
     "  info REGION[/CHANNEL]         layout, producer and consumers\n"
     "  monitor [REGION[/CHANNEL]...] live rates, lag, overruns, latency (like top)\n"
-    "  tail REGION/CHANNEL           print messages as a lossy consumer\n"
+    "  tail REGION/CHANNEL           print messages as a lossy consumer (or as JSON)\n"
     "  send REGION/CHANNEL [MSG...]  publish arguments or standard input\n"
     "  wait REGION[/CHANNEL]         wait until it exists (and has a producer)\n"
+    "  record REGION/CHANNEL FILE    record a channel's messages into a file\n"
+    "  replay FILE REGION/CHANNEL    publish a recording again (--check: check it)\n"
     "  clean [--dry-run]             remove regions nobody uses, past a grace period\n"
     "  create REGION | REGION/CHANNEL\n"
     "                                make a region, or a channel in one\n"
@@ -44,6 +46,7 @@ static const struct {
     {"tail", cmd_tail},       {"clean", cmd_clean},   {"create", cmd_create},
     {"rm", cmd_rm},           {"bench", cmd_bench},   {"bridge", cmd_bridge},
     {"send", cmd_send},       {"wait", cmd_wait},
+    {"record", cmd_record},   {"replay", cmd_replay},
 };
 
 static int run(const char *name, int argc, char **argv) {

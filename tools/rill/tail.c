@@ -6,6 +6,10 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#endif
 
 static const char tail_usage[] =
     "Usage: rill tail [OPTIONS] REGION/CHANNEL\n"
@@ -17,6 +21,12 @@ static const char tail_usage[] =
     "were skipped because the producer lapped it), then its payload: as text\n"
     "if it is printable, else as a hex dump.\n"
     "\n"
+    "With --json, one JSON object a line for each message: seq, sig, ctl,\n"
+    "size, tsorig, tspub, lost, and payload (base64, always), with text too\n"
+    "when the payload is printable UTF-8.  With --raw, each payload alone,\n"
+    "framed: a 4-byte little-endian length, then that many bytes (what\n"
+    "'rill send --raw' reads).\n"
+    "\n"
     "      --dir DIR       where regions are (default $RILL_DIR, else " OS_DEFAULT_DIR_TEXT ")\n"
     "  -l, --last N        start with the last N messages in the ring (default\n"
     "                      10; 0: only new ones)\n"
@@ -26,12 +36,14 @@ static const char tail_usage[] =
     "  -x, --hex           always a hex dump\n"
     "  -t, --text          always text (bytes that are not printable as \\xNN)\n"
     "  -b, --max-bytes N   print at most N bytes of each payload (default 256;\n"
-    "                      0: all)\n"
+    "                      0: all; with --json, all unless given)\n"
+    "  -j, --json          JSON lines, a message each (see above)\n"
+    "  -r, --raw           length-prefixed payloads, binary (see above)\n"
     "  -h, --help          this text\n"
     "\n"
     "Exit status: 0 when done (or interrupted), 1 on failure, 2 usage.\n";
 
-enum { AUTO, HEX, TEXT };
+enum { AUTO, HEX, TEXT, JSON, RAW };
 
 /* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at P (N bytes
  * left), or 0 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF). */
@@ -114,17 +126,84 @@ static void print_msg(const rill_meta *m, const uint8_t *p, uint64_t max_bytes, 
   fflush(stdout);
 }
 
+/* RFC 4648 base64, padded, of N bytes at P: a string to free, or NULL. */
+static char *base64(const uint8_t *p, size_t n) {
+  static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char *s = malloc((n + 2) / 3 * 4 + 1), *o = s;
+  if (!s) return NULL;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                 (i + 2 < n ? p[i + 2] : 0);
+    *o++ = digits[v >> 18 & 63];
+    *o++ = digits[v >> 12 & 63];
+    *o++ = i + 1 < n ? digits[v >> 6 & 63] : '=';
+    *o++ = i + 2 < n ? digits[v & 63] : '=';
+  }
+  *o = 0;
+  return s;
+}
+
+int cli_msg_json(FILE *f, const rill_meta *m, const void *payload, size_t n) {
+  const uint8_t *p = payload;
+  char *b64 = base64(p, n), *text = NULL;
+  /* text as well when it reads as text: printable() admits no NUL, so
+   * the copy is a C string */
+  if (b64 && printable(p, n) && (text = malloc(n + 1))) memcpy(text, p, n), text[n] = 0;
+  if (!b64) return -RILL_ENOMEM;
+  cli_json j;
+  cli_json_init(&j, f);
+  j.pretty = 0; /* one object a line */
+  cli_json_obj(&j, NULL);
+  cli_json_u64(&j, "seq", m->seq);
+  cli_json_u64(&j, "sig", m->sig);
+  cli_json_u64(&j, "ctl", m->ctl);
+  cli_json_u64(&j, "size", m->sz);
+  cli_json_u64(&j, "tsorig", m->tsorig);
+  cli_json_u64(&j, "tspub", m->tspub);
+  cli_json_u64(&j, "lost", m->lost);
+  cli_json_str(&j, "payload", b64);
+  if (text) cli_json_str(&j, "text", text);
+  cli_json_end(&j, '}');
+  cli_json_done(&j);
+  free(b64);
+  free(text);
+  return 0;
+}
+
+int cli_msg_raw(FILE *f, const void *payload, size_t n) {
+  if (n > UINT32_MAX) return -RILL_EMSGSIZE;
+  uint8_t len[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
+  fwrite(len, 1, 4, f);
+  if (n) fwrite(payload, 1, n, f);
+  return 0;
+}
+
+/* A message as --json or --raw say, or as text: -1 if it cannot be. */
+static int show_msg(rill_meta *m, const uint8_t *p, uint64_t max_bytes, int how, int first) {
+  if (how != JSON && how != RAW) {
+    print_msg(m, p, max_bytes, how, !first);
+    return 0;
+  }
+  if (first) m->lost = 0; /* as the text shows: what was before tail came is not lost */
+  size_t n = max_bytes && m->sz > max_bytes ? (size_t)max_bytes : (size_t)m->sz;
+  int rc = how == JSON ? cli_msg_json(stdout, m, p, n) : cli_msg_raw(stdout, p, n);
+  if (rc) return cli_fail("seq %llu: %s", (unsigned long long)m->seq, rill_strerror(rc)), -1;
+  fflush(stdout);
+  return 0;
+}
+
 int cmd_tail(int argc, char **argv) {
   static const struct option opts[] = {
       {"dir", required_argument, 0, CLI_OPT_DIR},   {"last", required_argument, 0, 'l'},
       {"follow", no_argument, 0, 'f'},      {"count", required_argument, 0, 'c'},
       {"hex", no_argument, 0, 'x'},         {"text", no_argument, 0, 't'},
       {"max-bytes", required_argument, 0, 'b'}, {"help", no_argument, 0, 'h'},
+      {"json", no_argument, 0, 'j'},        {"raw", no_argument, 0, 'r'},
       {0, 0, 0, 0}};
   const char *dir = cli_dir;
   uint64_t last = 10, count = 0, max_bytes = 256;
-  int follow = 0, how = AUTO, o;
-  while ((o = getopt_long(argc, argv, ":l:fc:xtb:h", opts, NULL)) != -1) {
+  int follow = 0, how = AUTO, o, hows = 0, max_given = 0;
+  while ((o = getopt_long(argc, argv, ":l:fc:xtb:hjr", opts, NULL)) != -1) {
     switch (o) {
     case CLI_OPT_DIR: dir = optarg; break;
     case 'l':
@@ -135,17 +214,25 @@ int cmd_tail(int argc, char **argv) {
       if (cli_parse_u64(optarg, 1, &count) || !count)
         return cli_usage("--count: '%s' is not a count above 0", optarg);
       break;
-    case 'x': how = HEX; break;
-    case 't': how = TEXT; break;
+    case 'x': how = HEX, hows |= 1 << HEX; break;
+    case 't': how = TEXT, hows |= 1 << TEXT; break;
+    case 'j': how = JSON, hows |= 1 << JSON; break;
+    case 'r': how = RAW, hows |= 1 << RAW; break;
     case 'b':
       if (cli_parse_u64(optarg, 0, &max_bytes))
         return cli_usage("--max-bytes: '%s' is not a size", optarg);
+      max_given = 1;
       break;
     case 'h': fputs(tail_usage, stdout); return 0;
     default: return cli_bad_option(o, argv);
     }
   }
   if (optind != argc - 1) return cli_usage("one REGION/CHANNEL, please");
+  if (hows & (hows - 1)) return cli_usage("one of --hex, --text, --json and --raw, please");
+  /* --raw frames whole payloads (a cut one would read as a whole one);
+   * --json's are whole unless asked, the text's are for a screen */
+  if (how == RAW && max_given) return cli_usage("--raw writes whole payloads: no --max-bytes");
+  if ((how == JSON && !max_given) || how == RAW) max_bytes = 0;
   char region[RILL_NAME_MAX + 1], chan[RILL_NAME_MAX + 1];
   if (cli_split(argv[optind], region, chan) || !chan[0])
     return cli_usage("'%s' is not REGION/CHANNEL", argv[optind]);
@@ -174,6 +261,9 @@ int cmd_tail(int argc, char **argv) {
    * back, but its slot is better freed than found dead). */
   os_catch_stop();
   os_ignore_sigpipe();
+#ifdef _WIN32
+  if (how == RAW) _setmode(_fileno(stdout), _O_BINARY); /* no \n to \r\n */
+#endif
 
   rill_consumer_seek_last(c, last);
   uint64_t printed = 0;
@@ -184,7 +274,10 @@ int cmd_tail(int argc, char **argv) {
     /* Slices of 100 ms, so that a signal is noticed. */
     int64_t n = rill_recv_wait(c, buf, cap, &m, follow ? 100000000ull : 0);
     if (n >= 0) {
-      print_msg(&m, buf, max_bytes, how, !first);
+      if (show_msg(&m, buf, max_bytes, how, first)) {
+        rc = 1;
+        break;
+      }
       if (ferror(stdout)) break; /* the reader went away (a closed pipe) */
       first = 0;
       gone_said = 0;
