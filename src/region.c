@@ -197,6 +197,15 @@ static int entry_ok(const rill_obj_entry *e, uint64_t alloc_off) {
   return 1;
 }
 
+/* The header and the object table: one page, copied whole (pread). */
+typedef union {
+  rill_region_hdr h;
+  struct {
+    uint8_t hdr[RILL_TABLE_OFF];
+    rill_obj_entry t[RILL_REGION_MAX_OBJECTS];
+  } p;
+} hdr_page;
+
 /* Checks the fields of header H (a private copy; its magic checked) of a
  * file of FILE_SIZE bytes: 0, EVERSION, ETRUNC or ECORRUPT. */
 static int hdr_check(const rill_region_hdr *h, uint64_t file_size) {
@@ -223,13 +232,7 @@ static int region_validate(rill_region *r, uint64_t file_size) {
    * a region found by its name is whole.  A plain copy suffices. */
   if (magic != RILL_REGION_MAGIC) return -RILL_EMAGIC;
   if (file_size < RILL_PAGE) return -RILL_ETRUNC;
-  union {
-    rill_region_hdr h;
-    struct {
-      uint8_t hdr[RILL_TABLE_OFF];
-      rill_obj_entry t[RILL_REGION_MAX_OBJECTS];
-    } p;
-  } u;
+  hdr_page u;
   _Static_assert(sizeof u == RILL_PAGE, "header and table copy");
   const rill_region_hdr *h = &u.h;
   if ((rc = rill__region_read(r, 0, &u.h, sizeof u.h))) return rc;
@@ -441,13 +444,7 @@ static void remove_locked(struct clean_ctx *k, const char *name, int fd, const r
  * made with pread, every offset checked against the object's bounds: the
  * file is anyone's to write who may write it. */
 static int joined_ever(int f, uint64_t size) {
-  union {
-    rill_region_hdr h;
-    struct {
-      uint8_t hdr[RILL_TABLE_OFF];
-      rill_obj_entry t[RILL_REGION_MAX_OBJECTS];
-    } p;
-  } u;
+  hdr_page u;
   if (rill__file_read(f, 0, &u, sizeof u) || hdr_check(&u.h, size)) return 0;
   uint32_t cnt = atomic_load_explicit(&u.h.obj_cnt, memory_order_relaxed);
   for (uint32_t i = 0; i < cnt; i++) {

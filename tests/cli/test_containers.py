@@ -27,7 +27,8 @@ import tempfile
 
 import pytest
 
-from test_cli import DEADLINE, FIXTURE, RILL, Peer, channel_of, consumer_of, rill, rill_json, wait_for
+from test_cli import (DEADLINE, FIXTURE, RILL, Peer, channel_of, consumer_of, peers, rill,  # noqa: F401 (peers: a fixture)
+                      rill_json, wait_for)
 
 # run inside a namespace, from its root: a path relative to here would not do
 FIXTURE, RILL = os.path.abspath(FIXTURE), os.path.abspath(RILL)
@@ -142,27 +143,14 @@ def box():
         shutil.rmtree(shared, ignore_errors=True)
 
 
-@pytest.fixture
-def host_peer():
-    made = []
-
-    def make(d):
-        made.append(Peer(d))
-        return made[-1]
-
-    yield make
-    for p in made:
-        p.close()
-
-
 # ---- messages both ways --------------------------------------------------------
 
 
-def test_messages_flow_both_ways(box, host_peer):
+def test_messages_flow_both_ways(box, peers):
     """X produces on md/xy for Y and a consumer here; Y produces on md/yx
     for X: every message arrives whole, in order, in each namespace."""
     x, y = box(), box()
-    here = host_peer(box.shared)
+    here = peers(box.shared)
     assert x.mnt != y.mnt and not os.listdir(x.mnt) and not os.listdir(y.mnt)
     x.do("region md 8388608")
     x.do("channel md/xy 256 256 4 4096")  # 1000-byte messages: 4 fragments
@@ -204,7 +192,7 @@ def test_messages_flow_both_ways(box, host_peer):
 
 
 @pytest.mark.parametrize("kill", ["producer", "init"])
-def test_dead_producer_across_namespaces(box, host_peer, kill):
+def test_dead_producer_across_namespaces(box, peers, kill):
     """A producer SIGKILLed from here, or whose namespace's init dies (the
     kernel then kills every process of the namespace), is dead for its
     consumer in another namespace, for `rill info` here and in that
@@ -265,14 +253,14 @@ def test_clean_keeps_what_another_namespace_uses(box):
 # ---- pids seen from each namespace ---------------------------------------------------
 
 
-def test_pids_across_namespaces(box, host_peer):
+def test_pids_across_namespaces(box, peers):
     """The pid in shared memory is the endpoint's own getpid(), in its PID
     namespace.  `rill info` finds the process that holds the endpoint's
     lock among those it can see: here, the containers' inits are shown by
     their pid here; inside a container, an endpoint of another is said to
     be in another PID namespace, and one of its own by its pid."""
     x, y = box(), box()
-    here = host_peer(box.shared)
+    here = peers(box.shared)
     x.do("region md 8388608")
     x.do("channel md/q 64 128 4 1024")
     assert x.do("producer md/q") == [0]

@@ -24,7 +24,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from test_cli import DEADLINE, RILL, peers, quotes, rill, shm, wait_for  # noqa: F401 (fixtures)
+from test_cli import DEADLINE, RILL, drive_quotes, peers, quotes, rill, shm, wait_for  # noqa: F401 (fixtures)
 
 DASHBOARD = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "grafana-rill.json")
 PROM_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -207,20 +207,6 @@ def check_histograms(fams):
         assert sr["sum"] >= 0 and (sr["count"] or not sr["sum"]), key
         counts[key] = sr["count"]
     return counts
-
-
-def drive_quotes(peer):
-    """test_cli.quotes(), then: 30 sent and read by the reliable consumer,
-    64 more, the lossy one lapped (as test_cli.test_prometheus)."""
-    quotes(peer, depth=64)
-    assert peer.do("send 0 30") == [30]
-    for _ in range(3):
-        peer.do("flush")
-        assert peer.do("recv 0 10") == [10]
-    peer.do("flush")
-    assert peer.do("send 0 100") == [64]   # 30 sent, 30 read: room for 64
-    assert peer.do("poll 1")[1] == 64      # lapped: 64 lost
-    peer.do("flush")
 
 
 # ---- the endpoint -----------------------------------------------------------

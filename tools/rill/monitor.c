@@ -135,6 +135,19 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char 
   }
 }
 
+/* Writes B's text to F (as it is, or a line for a screen: NL) and frees
+ * it: 0, or -RILL_ENOMEM if it was cut short (nothing written). */
+static int sb_put(sbuf *b, FILE *f, int nl) {
+  int rc = b->err ? -RILL_ENOMEM : 0;
+  if (!rc) {
+    fputs(b->p ? b->p : "", f);
+    if (nl) fputc('\n', f), fflush(f);
+  }
+  free(b->p);
+  *b = (sbuf){0};
+  return rc;
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 
 /* Table cells have no spaces in them (scripts split rows on blanks). */
@@ -683,13 +696,7 @@ int cmd_monitor(int argc, char **argv) {
     if (prom) {
       sbuf text = {0};
       prometheus(&text, &m, &cur);
-      if (text.err) {
-        free(text.p);
-        rc = -RILL_ENOMEM;
-        goto fail;
-      }
-      fputs(text.p, stdout);
-      free(text.p);
+      if ((rc = sb_put(&text, stdout, 0))) goto fail;
       goto out;
     }
     prev = cur;
@@ -704,13 +711,7 @@ int cmd_monitor(int argc, char **argv) {
       sbuf text = {0};
       header(&text, &m, &cur, 0);
       table(&text, &m, &cur, &prev, dt);
-      if (text.err) {
-        free(text.p);
-        rc = -RILL_ENOMEM;
-        goto fail;
-      }
-      fputs(text.p, stdout);
-      free(text.p);
+      if ((rc = sb_put(&text, stdout, 0))) goto fail;
     }
     rc = snap_errors(&m, &cur);
     goto out;
