@@ -422,12 +422,13 @@ int cli_snap_take(cli_snap *s, const char *dir, char *const *names, int n, int a
 #define CURSOR_LOCK_OFF(k) (12288u + (uint64_t)(k) * 4096u)
 
 /* The pid of a live endpoint whose lock is byte OFF and whose pid in
- * shared memory is PID, from the N holders H (-1: unknown) of which
- * HIDDEN processes could not be looked into. */
+ * shared memory is PID, from the N holders H (-1: unknown; OS_PIDS_GLOBAL:
+ * PID is the pid here) of which HIDDEN processes could not be looked into. */
 static cli_pid pid_seen(uint32_t liveness, uint32_t pid, uint64_t off, const os_lock_holder *h,
                         int n, int hidden) {
   cli_pid p = {CLI_PID_NA, 0, 0, 0};
   if (liveness != RILL_PEER_ALIVE) return p;
+  if (n == OS_PIDS_GLOBAL) return (cli_pid){.seen = CLI_PID_HERE, .here = pid, .own = pid};
   const os_lock_holder *found = NULL;
   for (int i = 0; i < n; i++) /* several: a description shared by fork; the recorder first */
     if (h[i].off == off && (!found || (h[i].ns_pid == pid && found->ns_pid != pid))) found = &h[i];

@@ -82,8 +82,10 @@ typedef struct os_lock_holder {
  * OUT (CAP entries): the pid of a process in its own PID namespace is
  * what rill records in shared memory, and its pid here is what the kernel
  * can say.  Returns the count found (which may exceed CAP), *HIDDEN the
- * processes that could not be looked into; or -1 if it cannot be told
- * (Windows; no /proc of this PID namespace). */
+ * processes that could not be looked into; -1 if it cannot be told (no
+ * /proc of this PID namespace); or OS_PIDS_GLOBAL where every process
+ * sees the same pids (Windows), so the pid recorded is the pid here. */
+#define OS_PIDS_GLOBAL (-2)
 int os_lock_holders(const char *path, os_lock_holder *out, int cap, int *hidden);
 
 /* Runs program NAME found beside this one, else on PATH, with ARGV

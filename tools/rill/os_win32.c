@@ -177,10 +177,11 @@ void os_file_users(const char *path, char *buf, size_t cap) {
 }
 
 int os_lock_holders(const char *path, os_lock_holder *out, int cap, int *hidden) {
-  /* Windows does not say who holds a byte-range lock (os_file_users()). */
+  /* Windows does not say who holds a byte-range lock (os_file_users()),
+   * nor needs to: it has one space of pids, so the one recorded is it. */
   (void)path, (void)out, (void)cap;
   *hidden = 0;
-  return -1;
+  return OS_PIDS_GLOBAL;
 }
 
 /* Appends ARG to the command line at W (CAP wide characters, LEN used),
