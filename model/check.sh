@@ -83,36 +83,31 @@ runs=(
 want=("$@")
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp "$here"/*.pml "$work/"
-cd "$work"
-bad=0
-for r in "${runs[@]}"; do
-  IFS='|' read -r name model flags expect why <<<"$r"
-  if ((${#want[@]})); then
-    skip=1
-    for w in "${want[@]}"; do [ "$w" = "$name" ] && skip=0; done
-    ((skip)) && continue
-  fi
+
+# One run, in a directory of its own (spin and pan write their files in
+# the current one): its report on stdout, status 0 if it came out as
+# expected.
+check_one() {
+  local name=$1 model=$2 flags=$3 expect=$4 why=$5
   printf '\n=== %s (%s %s): expect %s\n    %s\n' "$name" "$model" "$flags" "$expect" "$why"
-  rm -f pan pan.* ./*.trail
   # shellcheck disable=SC2086
-  "$spin" $flags -a "$model" >spin.out 2>&1 || { cat spin.out; echo "FAIL: spin -a"; bad=1; continue; }
+  "$spin" $flags -a "$model" >spin.out 2>&1 || { cat spin.out; echo "FAIL: spin -a"; return 1; }
   # a run expected to fail searches breadth-first: its trail is a shortest one
-  bfs=""
+  local bfs=""
   [ "$expect" != pass ] && bfs=-DBFS
-  "$cc" -O2 -w -DSAFETY -DCOLLAPSE -DMEMLIM=4000 $bfs -o pan pan.c || { echo "FAIL: compiling pan"; bad=1; continue; }
-  t0=${EPOCHREALTIME/./}
+  "$cc" -O2 -w -DSAFETY -DCOLLAPSE -DMEMLIM=4000 $bfs -o pan pan.c || { echo "FAIL: compiling pan"; return 1; }
+  local t0=${EPOCHREALTIME/./} rc
   set +e
   timeout "$limit" ./pan -m200000 >pan.out 2>&1
   rc=$?
   set -e
-  t1=${EPOCHREALTIME/./}
-  if [ $rc -eq 124 ]; then echo "FAIL: pan ran over ${limit} s"; bad=1; continue; fi
+  local t1=${EPOCHREALTIME/./}
+  if [ $rc -eq 124 ]; then echo "FAIL: pan ran over ${limit} s"; return 1; fi
   grep -E '^pan:[0-9]|errors:|states, stored|total actual memory|elapsed time' pan.out | sed 's/^/    /'
-  us=$((t1 - t0))
+  local us=$((t1 - t0))
   printf '    wall %d.%02d s\n' $((us / 1000000)) $((us % 1000000 / 10000))
+  local errors got=pass
   errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.out)
-  got=pass
   if [ "${errors:-x}" != 0 ]; then
     if grep -q 'assertion violated' pan.out; then got=assert
     elif grep -q 'invalid end state' pan.out; then got=endstate
@@ -129,7 +124,33 @@ for r in "${runs[@]}"; do
     echo "ok: $name ($got, as expected)"
   else
     echo "FAIL: $name gave $got, expected $expect"
-    bad=1
+    return 1
   fi
+}
+
+# The runs are independent: RILL_MODEL_JOBS at a time (default: a CPU
+# each), their reports printed in the order of the table.
+jobs="${RILL_MODEL_JOBS:-$(nproc 2>/dev/null || echo 1)}"
+pids=()
+logs=()
+for r in "${runs[@]}"; do
+  IFS='|' read -r name model flags expect why <<<"$r"
+  if ((${#want[@]})); then
+    skip=1
+    for w in "${want[@]}"; do [ "$w" = "$name" ] && skip=0; done
+    ((skip)) && continue
+  fi
+  while (($(jobs -rp | wc -l) >= jobs)); do wait -n || true; done
+  dir="$work/${#pids[@]}"
+  mkdir "$dir"
+  cp "$here"/*.pml "$dir/"
+  (cd "$dir" && check_one "$name" "$model" "$flags" "$expect" "$why") >"$dir.log" 2>&1 &
+  pids+=($!)
+  logs+=("$dir.log")
+done
+bad=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || bad=1
+  cat "${logs[$i]}"
 done
 exit $bad
